@@ -1,0 +1,152 @@
+using System.Globalization;
+using EdgeRuntime.Client;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Cli;
+
+/// <summary>
+/// edgectl infer: tensors from .npy files in, outputs to .npy files out. With --split the named input is fed one slice
+/// of its first axis per request (a stream of frames), and --carry OUT=IN feeds an output back as the next request's
+/// input, which is how recurrent models such as Silero VAD keep their state.
+/// </summary>
+internal static class InferCommand
+{
+    public static async Task<int> RunAsync(EdgeClient client, Arguments args)
+    {
+        args.AllowOnly("--input", "--output-dir", "--repeat", "--split", "--carry", "--output", "--quiet");
+        string model = args.Positional(1, "model name (edgectl infer NAME --input INPUT=FILE.npy)");
+        var inputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (string spec in args.GetAll("--input"))
+        {
+            int equals = spec.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new UsageException($"--input takes INPUT=FILE.npy, not '{spec}'.");
+            }
+
+            string name = spec[..equals];
+            inputs[name] = NpyFile.Read(spec[(equals + 1)..], name);
+        }
+
+        var carries = args.GetAll("--carry").Select(ParseCarry).ToArray();
+        string[]? outputs = args.GetAll("--output").ToArray() is { Length: > 0 } named ? named : null;
+        string? outputDir = args.Get("--output-dir");
+        int repeat = args.GetInt("--repeat", 1);
+        bool quiet = args.Has("--quiet");
+        string? split = args.Get("--split");
+
+        if (split is not null)
+        {
+            return await StreamAsync(client, model, inputs, split, carries, outputs, outputDir, quiet).ConfigureAwait(false);
+        }
+
+        var roundTrips = new List<double>(repeat);
+        InferResult? last = null;
+        for (int i = 0; i < repeat; i++)
+        {
+            last = await client.InferAsync(model, [.. inputs.Values], outputs).ConfigureAwait(false);
+            roundTrips.Add(last.RoundTrip.TotalMicroseconds);
+            if (!quiet && (repeat == 1 || i == 0 || i == repeat - 1))
+            {
+                Console.WriteLine($"request {i + 1}/{repeat}: {Printer.Timing(last)}");
+            }
+        }
+
+        foreach (var output in last!.Outputs)
+        {
+            Console.WriteLine($"  {output.Name,-16} {output.DType.Name(),-8} {Printer.Shape(output.Shape),-14} {Printer.Values(output)}");
+            if (outputDir is not null)
+            {
+                Directory.CreateDirectory(outputDir);
+                NpyFile.Write(Path.Combine(outputDir, output.Name + ".npy"), output);
+            }
+        }
+
+        if (repeat > 1)
+        {
+            PrintSummary(roundTrips);
+        }
+
+        return 0;
+    }
+
+    private static async Task<int> StreamAsync(EdgeClient client, string model, Dictionary<string, Tensor> inputs, string split, (string Output, string Input)[] carries, string[]? outputs, string? outputDir, bool quiet)
+    {
+        if (!inputs.TryGetValue(split, out var stream) || stream.Shape.Length == 0)
+        {
+            throw new UsageException($"--split {split}: give that input with --input {split}=FILE.npy, with at least one axis.");
+        }
+
+        long steps = stream.Shape[0];
+        long[] sliceShape = [1, .. stream.Shape[1..]];
+        int sliceBytes = (int)(stream.Data.Length / Math.Max(steps, 1));
+        var carried = new HashSet<string>(carries.Select(c => c.Output), StringComparer.Ordinal);
+        var collected = new Dictionary<string, List<Tensor>>(StringComparer.Ordinal);
+        var roundTrips = new List<double>((int)steps);
+
+        for (int step = 0; step < steps; step++)
+        {
+            inputs[split] = stream with { Shape = sliceShape, Data = stream.Data.Slice(step * sliceBytes, sliceBytes) };
+            var result = await client.InferAsync(model, [.. inputs.Values], outputs).ConfigureAwait(false);
+            roundTrips.Add(result.RoundTrip.TotalMicroseconds);
+            foreach (var (output, input) in carries)
+            {
+                inputs[input] = result[output] with { Name = input };
+            }
+
+            var shown = result.Outputs.Where(o => !carried.Contains(o.Name)).ToArray();
+            foreach (var output in shown)
+            {
+                (collected.TryGetValue(output.Name, out var list) ? list : collected[output.Name] = []).Add(output);
+            }
+
+            if (!quiet)
+            {
+                string values = string.Join("  ", shown.Select(o => $"{o.Name}={Printer.Values(o, 4)}"));
+                Console.WriteLine($"step {step,4}  {values}  {Printer.Timing(result)}");
+            }
+        }
+
+        if (outputDir is not null)
+        {
+            Directory.CreateDirectory(outputDir);
+            foreach (var (name, parts) in collected)
+            {
+                NpyFile.Write(Path.Combine(outputDir, name + ".npy"), Concatenate(name, parts));
+            }
+        }
+
+        PrintSummary(roundTrips);
+        return 0;
+    }
+
+    private static (string Output, string Input) ParseCarry(string spec)
+    {
+        int equals = spec.IndexOf('=', StringComparison.Ordinal);
+        return equals > 0 ? (spec[..equals], spec[(equals + 1)..]) : throw new UsageException($"--carry takes OUTPUT=INPUT, not '{spec}'.");
+    }
+
+    /// <summary>Joins per-step outputs along axis 0.</summary>
+    private static Tensor Concatenate(string name, List<Tensor> parts)
+    {
+        var first = parts[0];
+        long rows = parts.Sum(p => p.Shape.Length == 0 ? 1 : p.Shape[0]);
+        long[] shape = first.Shape.Length == 0 ? [rows] : [rows, .. first.Shape[1..]];
+        var data = new byte[parts.Sum(p => p.Data.Length)];
+        int offset = 0;
+        foreach (var part in parts)
+        {
+            part.Data.Span.CopyTo(data.AsSpan(offset));
+            offset += part.Data.Length;
+        }
+
+        return new Tensor(name, first.DType, shape, data);
+    }
+
+    private static void PrintSummary(List<double> roundTrips)
+    {
+        var sorted = roundTrips.Order().ToArray();
+        double P(double q) => sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Length) - 1, 0, sorted.Length - 1)];
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{sorted.Length} requests: round trip p50 {Printer.Us(P(0.5))}, p99 {Printer.Us(P(0.99))}, max {Printer.Us(sorted[^1])}"));
+    }
+}

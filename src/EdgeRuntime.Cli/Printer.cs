@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Text;
+using EdgeRuntime.Client;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Cli;
+
+/// <summary>Formats daemon answers for people.</summary>
+internal static class Printer
+{
+    public static string Us(double microseconds) => microseconds >= 10_000
+        ? (microseconds / 1000).ToString("0.0", CultureInfo.InvariantCulture) + " ms"
+        : microseconds.ToString("0", CultureInfo.InvariantCulture) + " µs";
+
+    public static string Shape(long[] shape) => "[" + string.Join(",", shape) + "]";
+
+    public static string Spec(TensorSpec spec)
+    {
+        var dims = new string[spec.Shape.Length];
+        for (int i = 0; i < dims.Length; i++)
+        {
+            string symbol = i < spec.SymbolicShape.Length ? spec.SymbolicShape[i] : string.Empty;
+            dims[i] = spec.Shape[i] >= 0 ? spec.Shape[i].ToString(CultureInfo.InvariantCulture) : (symbol.Length > 0 ? symbol : "?");
+        }
+
+        return $"{spec.Name,-16} {spec.Dtype,-8} [{string.Join(",", dims)}]";
+    }
+
+    public static void ModelInfo(ModelInfo info)
+    {
+        Console.WriteLine($"model      {info.Name}");
+        Console.WriteLine($"path       {info.Path} ({info.SizeBytes:N0} bytes)");
+        Console.WriteLine($"providers  {string.Join(", ", info.Providers)}");
+        Console.WriteLine($"loaded     {info.LoadedAt:u} in {info.LoadMs:0.0} ms");
+        Console.WriteLine("inputs");
+        foreach (var input in info.Inputs)
+        {
+            Console.WriteLine("  " + Spec(input));
+        }
+
+        Console.WriteLine("outputs");
+        foreach (var output in info.Outputs)
+        {
+            Console.WriteLine("  " + Spec(output));
+        }
+    }
+
+    /// <summary>Up to <paramref name="limit"/> values of a tensor, as text.</summary>
+    public static string Values(Tensor tensor, int limit = 8)
+    {
+        var text = new StringBuilder("[");
+        long count = Math.Min(tensor.ElementCount, limit);
+        var span = tensor.Data.Span;
+        int size = tensor.DType.ElementSize();
+        for (int i = 0; i < count; i++)
+        {
+            if (i > 0)
+            {
+                text.Append(", ");
+            }
+
+            var element = span.Slice(i * size, size);
+            text.Append(tensor.DType switch
+            {
+                TensorDType.Float32 => BitConverter.ToSingle(element).ToString("0.####", CultureInfo.InvariantCulture),
+                TensorDType.Float64 => BitConverter.ToDouble(element).ToString("0.####", CultureInfo.InvariantCulture),
+                TensorDType.Float16 => ((float)BitConverter.ToHalf(element)).ToString("0.####", CultureInfo.InvariantCulture),
+                TensorDType.Int8 => ((sbyte)element[0]).ToString(CultureInfo.InvariantCulture),
+                TensorDType.UInt8 => element[0].ToString(CultureInfo.InvariantCulture),
+                TensorDType.Bool => element[0] != 0 ? "true" : "false",
+                TensorDType.Int16 => BitConverter.ToInt16(element).ToString(CultureInfo.InvariantCulture),
+                TensorDType.UInt16 => BitConverter.ToUInt16(element).ToString(CultureInfo.InvariantCulture),
+                TensorDType.Int32 => BitConverter.ToInt32(element).ToString(CultureInfo.InvariantCulture),
+                TensorDType.UInt32 => BitConverter.ToUInt32(element).ToString(CultureInfo.InvariantCulture),
+                TensorDType.Int64 => BitConverter.ToInt64(element).ToString(CultureInfo.InvariantCulture),
+                _ => BitConverter.ToUInt64(element).ToString(CultureInfo.InvariantCulture),
+            });
+        }
+
+        if (tensor.ElementCount > limit)
+        {
+            text.Append(", …");
+        }
+
+        return text.Append(']').ToString();
+    }
+
+    public static string Timing(InferResult result) =>
+        $"round trip {Us(result.RoundTrip.TotalMicroseconds)} (daemon: queued {Us(result.Timing.QueuedUs)}, inference {Us(result.Timing.InferenceUs)}, total {Us(result.Timing.TotalUs)})";
+}

@@ -1,0 +1,279 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Text.Json.Serialization.Metadata;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Client;
+
+/// <summary>
+/// A connection to edged. Thread-safe: any number of requests may be in flight at once from any threads; each is
+/// matched to its response by request id, in whatever order the daemon answers. Daemon errors are raised as
+/// <see cref="EdgeRuntimeException"/> with the daemon's code and message.
+/// </summary>
+public sealed class EdgeClient : IAsyncDisposable, IDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PipeReader _reader;
+    private readonly PipeWriter _writer;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ReceivedFrame>> _pending = new();
+    private readonly Task _readLoop;
+    private long _nextRequestId;
+    private volatile Exception? _failure;
+
+    private EdgeClient(Socket socket)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
+        _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
+        _readLoop = Task.Run(ReadLoopAsync);
+    }
+
+    /// <summary>The socket path used when none is given: see <see cref="DefaultSocketPath.ResolveForClient"/>.</summary>
+    public static string DefaultPath => DefaultSocketPath.ResolveForClient();
+
+    public static async Task<EdgeClient> ConnectAsync(string? socketPath = null, CancellationToken cancellationToken = default)
+    {
+        string path = socketPath ?? DefaultPath;
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            string hint = e.SocketErrorCode switch
+            {
+                SocketError.AddressNotAvailable or SocketError.ConnectionRefused => "is edged running? Start it, or pass --socket PATH",
+                SocketError.AccessDenied => "permission denied: your user must be in the daemon's group",
+                _ => e.Message,
+            };
+            throw new EdgeRuntimeException("connect_failed", $"Cannot connect to edged at {path}: {hint}.", e);
+        }
+
+        return new EdgeClient(socket);
+    }
+
+    public Task<HelloResponse> HelloAsync(string? clientName = null, CancellationToken cancellationToken = default) =>
+        RequestJsonAsync(MessageType.Hello, new HelloRequest([FrameHeader.CurrentVersion], clientName), ProtocolJsonContext.Default.HelloRequest, ProtocolJsonContext.Default.HelloResponse, cancellationToken);
+
+    public async Task<ModelSummary[]> ModelsAsync(CancellationToken cancellationToken = default) =>
+        (await RequestJsonAsync(MessageType.Models, new EmptyRequest(), ProtocolJsonContext.Default.EmptyRequest, ProtocolJsonContext.Default.ModelsResponse, cancellationToken).ConfigureAwait(false)).Models;
+
+    /// <summary>Loads a model. A relative path is taken from the daemon's model directory.</summary>
+    public Task<ModelInfo> LoadAsync(string name, string path, CancellationToken cancellationToken = default) =>
+        RequestJsonAsync(MessageType.Load, new LoadRequest(name, path), ProtocolJsonContext.Default.LoadRequest, ProtocolJsonContext.Default.ModelInfo, cancellationToken);
+
+    public Task<UnloadResponse> UnloadAsync(string name, CancellationToken cancellationToken = default) =>
+        RequestJsonAsync(MessageType.Unload, new NameRequest(name), ProtocolJsonContext.Default.NameRequest, ProtocolJsonContext.Default.UnloadResponse, cancellationToken);
+
+    public Task<ModelInfo> InfoAsync(string name, CancellationToken cancellationToken = default) =>
+        RequestJsonAsync(MessageType.Info, new NameRequest(name), ProtocolJsonContext.Default.NameRequest, ProtocolJsonContext.Default.ModelInfo, cancellationToken);
+
+    public async Task<ModelStats[]> StatsAsync(CancellationToken cancellationToken = default) =>
+        (await RequestJsonAsync(MessageType.Stats, new EmptyRequest(), ProtocolJsonContext.Default.EmptyRequest, ProtocolJsonContext.Default.StatsResponse, cancellationToken).ConfigureAwait(false)).Models;
+
+    public Task<HealthResponse> HealthAsync(CancellationToken cancellationToken = default) =>
+        RequestJsonAsync(MessageType.Health, new EmptyRequest(), ProtocolJsonContext.Default.EmptyRequest, ProtocolJsonContext.Default.HealthResponse, cancellationToken);
+
+    /// <summary>Runs a model. Tensors travel as raw bytes in the frame payload, each at an 8-byte aligned offset.</summary>
+    public async Task<InferResult> InferAsync(string model, IReadOnlyList<Tensor> inputs, IReadOnlyList<string>? outputs = null, CancellationToken cancellationToken = default)
+    {
+        var descriptors = new TensorDescriptor[inputs.Count];
+        long offset = 0;
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var input = inputs[i];
+            offset = TensorLayout.AlignUp(offset);
+            descriptors[i] = new TensorDescriptor(input.Name, input.DType.Name(), input.Shape, offset, input.Data.Length);
+            offset += input.Data.Length;
+        }
+
+        byte[] json = ProtocolJson.Serialize(new InferRequest(model, descriptors, outputs is null ? null : [.. outputs]), ProtocolJsonContext.Default.InferRequest);
+        long start = Stopwatch.GetTimestamp();
+        var frame = await SendAsync(MessageType.Infer, json, (int)offset, inputs, descriptors, cancellationToken).ConfigureAwait(false);
+        var roundTrip = Stopwatch.GetElapsedTime(start);
+        var response = ProtocolJson.Deserialize(frame.Json, ProtocolJsonContext.Default.InferResponse);
+        var tensors = new Tensor[response.Outputs.Length];
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            var d = response.Outputs[i];
+            if (!TensorDTypes.TryParse(d.Dtype, out var dtype) || d.Offset < 0 || d.Offset + d.Length > frame.Payload.Length)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.BadFrame, $"The daemon described output '{d.Name}' inconsistently.");
+            }
+
+            tensors[i] = new Tensor(d.Name, dtype, d.Shape, frame.Payload.AsMemory((int)d.Offset, (int)d.Length));
+        }
+
+        return new InferResult(tensors, response.Timing, roundTrip);
+    }
+
+    /// <summary>Sends a raw frame and returns the raw response; for tests of the protocol itself.</summary>
+    public Task<ReceivedFrame> SendRawAsync(MessageType type, byte[] json, byte[] payload, CancellationToken cancellationToken = default) =>
+        SendAsync(type, json, payload.Length, [new Tensor("raw", TensorDType.UInt8, [payload.Length], payload)], [new TensorDescriptor("raw", "uint8", [payload.Length], 0, payload.Length)], cancellationToken, throwOnError: false);
+
+    public async ValueTask DisposeAsync()
+    {
+        _socket.Shutdown(SocketShutdown.Both);
+        await _writer.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await _readLoop.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        _writeGate.Dispose();
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private async Task<TResponse> RequestJsonAsync<TRequest, TResponse>(MessageType type, TRequest request, JsonTypeInfo<TRequest> requestInfo, JsonTypeInfo<TResponse> responseInfo, CancellationToken cancellationToken)
+    {
+        byte[] json = ProtocolJson.Serialize(request, requestInfo);
+        var frame = await SendAsync(type, json, 0, [], [], cancellationToken).ConfigureAwait(false);
+        return ProtocolJson.Deserialize(frame.Json, responseInfo);
+    }
+
+    private async Task<ReceivedFrame> SendAsync(MessageType type, byte[] json, int payloadLength, IReadOnlyList<Tensor> tensors, TensorDescriptor[] layout, CancellationToken cancellationToken, bool throwOnError = true)
+    {
+        if (_failure is { } failure)
+        {
+            throw new EdgeRuntimeException("connection_lost", $"The connection to edged is closed: {failure.Message}", failure);
+        }
+
+        ulong id = (ulong)Interlocked.Increment(ref _nextRequestId);
+        var completion = new TaskCompletionSource<ReceivedFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = completion;
+        try
+        {
+            await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                FrameWriter.WriteHeader(_writer, new FrameHeader(type, FrameFlags.None, id, json.Length, payloadLength));
+                _writer.Write(json);
+                long written = 0;
+                for (int i = 0; i < tensors.Count; i++)
+                {
+                    long padding = layout[i].Offset - written;
+                    if (padding > 0)
+                    {
+                        _writer.Write(new byte[padding]);
+                    }
+
+                    _writer.Write(tensors[i].Data.Span);
+                    written = layout[i].Offset + tensors[i].Data.Length;
+                }
+
+                await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _writeGate.Release();
+            }
+
+            var frame = await completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (throwOnError && frame.Header.IsError)
+            {
+                var error = ProtocolJson.Deserialize(frame.Json, ProtocolJsonContext.Default.ErrorResponse);
+                throw new EdgeRuntimeException(error.Code, error.Message);
+            }
+
+            return frame;
+        }
+        finally
+        {
+            _pending.TryRemove(id, out _);
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var result = await _reader.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                try
+                {
+                    while (true)
+                    {
+                        var status = FrameReader.TryReadFrame(ref buffer, int.MaxValue, out var frame, out _);
+                        if (status == FrameStatus.Incomplete)
+                        {
+                            break;
+                        }
+
+                        if (status != FrameStatus.Complete)
+                        {
+                            throw new EdgeRuntimeException(ErrorCodes.BadFrame, $"The daemon sent bytes that are not a frame ({status}).");
+                        }
+
+                        Deliver(frame);
+                    }
+
+                    if (result.IsCompleted)
+                    {
+                        throw new EdgeRuntimeException("connection_lost", "edged closed the connection.");
+                    }
+                }
+                finally
+                {
+                    _reader.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            _failure = e;
+            foreach (var pending in _pending.Values)
+            {
+                pending.TrySetException(e is EdgeRuntimeException ? e : new EdgeRuntimeException("connection_lost", $"The connection to edged broke: {e.Message}", e));
+            }
+
+            await _reader.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void Deliver(Frame frame)
+    {
+        var received = new ReceivedFrame(frame.Header, frame.Json.ToArray(), frame.Payload.ToArray());
+
+        // Request id 0 is the daemon speaking before any request (peer refused, too many connections, bad framing):
+        // it concerns every request in flight.
+        if (frame.Header.RequestId == 0)
+        {
+            _failure = new EdgeRuntimeException("connection_refused", "The daemon refused the connection.");
+            if (frame.Header.IsError)
+            {
+                var error = ProtocolJson.Deserialize(received.Json, ProtocolJsonContext.Default.ErrorResponse);
+                _failure = new EdgeRuntimeException(error.Code, error.Message);
+            }
+
+            foreach (var pending in _pending.Values)
+            {
+                pending.TrySetResult(received);
+            }
+
+            return;
+        }
+
+        if (_pending.TryGetValue(frame.Header.RequestId, out var completion))
+        {
+            completion.TrySetResult(received);
+        }
+    }
+}
+
+/// <summary>A response frame copied out of the connection's buffer.</summary>
+public sealed record ReceivedFrame(FrameHeader Header, byte[] Json, byte[] Payload);

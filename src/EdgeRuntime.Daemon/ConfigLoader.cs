@@ -1,0 +1,99 @@
+using System.Text.Json;
+
+namespace EdgeRuntime.Daemon;
+
+/// <summary>Finds, reads and checks the configuration, and applies command-line overrides.</summary>
+internal static class ConfigLoader
+{
+    public const string EnvironmentVariable = "EDGED_CONFIG";
+    public const string SystemPath = "/etc/edgeruntime/edged.json";
+
+    /// <summary>--config, else $EDGED_CONFIG, else edged.json beside the executable, else /etc/edgeruntime/edged.json, else none.</summary>
+    public static string? Locate(string? explicitPath)
+    {
+        if (!string.IsNullOrEmpty(explicitPath))
+        {
+            return explicitPath;
+        }
+
+        string? fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrEmpty(fromEnvironment))
+        {
+            return fromEnvironment;
+        }
+
+        string besideExecutable = Path.Combine(AppContext.BaseDirectory, "edged.json");
+        if (File.Exists(besideExecutable))
+        {
+            return besideExecutable;
+        }
+
+        return File.Exists(SystemPath) ? SystemPath : null;
+    }
+
+    /// <summary>Reads a configuration file. Relative model directories become relative to the file's folder.</summary>
+    public static DaemonConfig Load(string? path)
+    {
+        if (path is null)
+        {
+            return new DaemonConfig { ModelDirectory = Path.GetFullPath("models") };
+        }
+
+        string fullPath = Path.GetFullPath(path);
+        if (!File.Exists(fullPath))
+        {
+            throw new ConfigException($"Configuration file '{fullPath}' does not exist.");
+        }
+
+        DaemonConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize(File.ReadAllBytes(fullPath), DaemonJsonContext.Default.DaemonConfig);
+        }
+        catch (JsonException e)
+        {
+            throw new ConfigException($"Configuration file '{fullPath}' is not valid: {e.Message}");
+        }
+
+        if (config is null)
+        {
+            throw new ConfigException($"Configuration file '{fullPath}' holds null, not an object.");
+        }
+
+        string folder = Path.GetDirectoryName(fullPath)!;
+        config = config with { ModelDirectory = Path.GetFullPath(Path.Combine(folder, config.ModelDirectory)) };
+        Validate(config, fullPath);
+        return config;
+    }
+
+    public static void Validate(DaemonConfig config, string source)
+    {
+        void Require(bool condition, string field, string rule)
+        {
+            if (!condition)
+            {
+                throw new ConfigException($"{source}: '{field}' {rule}.");
+            }
+        }
+
+        Require(config.Threads.IntraOp >= 1, "threads.intraOp", "must be at least 1");
+        Require(config.Threads.InterOp >= 1, "threads.interOp", "must be at least 1");
+        Require(config.Threads.Workers >= 0, "threads.workers", "must be 0 (one per processor) or more");
+        Require(config.Limits.MaxFrameBytes >= 1024, "limits.maxFrameBytes", "must be at least 1024");
+        Require(config.Limits.MaxFrameBytes <= int.MaxValue, "limits.maxFrameBytes", $"must be at most {int.MaxValue}");
+        Require(config.Limits.MaxInFlightPerConnection >= 1, "limits.maxInFlightPerConnection", "must be at least 1");
+        Require(config.Limits.MaxConnections >= 1, "limits.maxConnections", "must be at least 1");
+        Require(config.Limits.QueueCapacity >= 1, "limits.queueCapacity", "must be at least 1");
+        Require(config.Limits.ShutdownTimeoutSeconds > 0, "limits.shutdownTimeoutSeconds", "must be positive");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < config.Models.Length; i++)
+        {
+            var model = config.Models[i];
+            Require(!string.IsNullOrWhiteSpace(model.Name), $"models[{i}].name", "must not be empty");
+            Require(!string.IsNullOrWhiteSpace(model.Path), $"models[{i}].path", "must not be empty");
+            Require(names.Add(model.Name), $"models[{i}].name", $"repeats the name '{model.Name}'");
+        }
+    }
+}
+
+internal sealed class ConfigException(string message) : Exception(message);

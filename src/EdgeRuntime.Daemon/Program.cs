@@ -1,0 +1,127 @@
+using System.Runtime.InteropServices;
+using EdgeRuntime.Daemon;
+using EdgeRuntime.Inference;
+using EdgeRuntime.Protocol;
+using EdgeRuntime.Server;
+using Microsoft.ML.OnnxRuntime;
+
+return await EdgeDaemon.RunAsync(args).ConfigureAwait(false);
+
+namespace EdgeRuntime.Daemon
+{
+    /// <summary>edged's life: read configuration, load models, listen, and stop cleanly on SIGTERM or SIGINT.</summary>
+    internal static class EdgeDaemon
+    {
+        public static string Version => typeof(EdgeDaemon).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+        public static async Task<int> RunAsync(string[] args)
+        {
+            CommandLine commandLine;
+            DaemonConfig config;
+            try
+            {
+                commandLine = CommandLine.Parse(args);
+                if (commandLine.ShowHelp || commandLine.ShowVersion)
+                {
+                    Console.WriteLine(commandLine.ShowHelp ? CommandLine.Usage : $"edged {Version}");
+                    return 0;
+                }
+
+                config = ConfigLoader.Load(ConfigLoader.Locate(commandLine.ConfigPath));
+                if (commandLine.ModelDirectory is not null)
+                {
+                    config = config with { ModelDirectory = Path.GetFullPath(commandLine.ModelDirectory) };
+                }
+
+                if (commandLine.SocketPath is not null)
+                {
+                    config = config with { SocketPath = Path.GetFullPath(commandLine.SocketPath) };
+                }
+            }
+            catch (ConfigException e)
+            {
+                Console.Error.WriteLine($"edged: {e.Message}");
+                Console.Error.WriteLine(CommandLine.Usage);
+                return 2;
+            }
+
+            var log = new StderrLog(commandLine.Verbose ? EdgeRuntime.Server.LogLevel.Debug : EdgeRuntime.Server.LogLevel.Info);
+            return await ServeAsync(config, log).ConfigureAwait(false);
+        }
+
+        private static async Task<int> ServeAsync(DaemonConfig config, StderrLog log)
+        {
+            string socketPath = config.SocketPath ?? DefaultSocketPath.Resolve();
+            var inferenceOptions = new InferenceOptions
+            {
+                IntraOpThreads = config.Threads.IntraOp,
+                InterOpThreads = config.Threads.InterOp,
+                Workers = config.Threads.Workers,
+                QueueCapacity = config.Limits.QueueCapacity,
+            };
+            var serverOptions = new ServerOptions
+            {
+                SocketPath = socketPath,
+                MaxFrameBytes = config.Limits.MaxFrameBytes,
+                MaxInFlightPerConnection = config.Limits.MaxInFlightPerConnection,
+                MaxConnections = config.Limits.MaxConnections,
+                AllowedUids = config.AllowedUids,
+                AllowedGids = config.AllowedGids,
+                ShutdownTimeout = TimeSpan.FromSeconds(config.Limits.ShutdownTimeoutSeconds),
+                DaemonVersion = Version,
+                Board = config.Board,
+            };
+
+            log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", $"edged {Version} pid {Environment.ProcessId}, board {config.Board}, {RuntimeInformation.ProcessArchitecture}, model dir {config.ModelDirectory}");
+            string[] providers = OrtEnv.Instance().GetAvailableProviders();
+            log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"ONNX Runtime {OrtEnv.Instance().GetVersionString()}, providers: {string.Join(", ", providers)}");
+
+            using var registry = new ModelRegistry(config.ModelDirectory, inferenceOptions);
+            using var queue = new InferenceQueue(inferenceOptions);
+            var metrics = new ServerMetrics();
+            await PreloadAsync(config, registry, metrics, log).ConfigureAwait(false);
+
+            var handler = new RequestHandler(registry, queue, serverOptions, metrics, providers);
+            await using var server = new UnixSocketServer(serverOptions, handler, metrics, log);
+            try
+            {
+                server.Start();
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"cannot listen on {socketPath}: {e.Message}");
+                return 1;
+            }
+
+            var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult("SIGTERM"); });
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult("SIGINT"); });
+            SystemdNotifier.Notify("READY=1\nSTATUS=serving");
+
+            string reason = await stop.Task.ConfigureAwait(false);
+            log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", $"{reason}: stopping; finishing in-flight requests (up to {serverOptions.ShutdownTimeout.TotalSeconds:0.#} s)");
+            SystemdNotifier.Notify("STOPPING=1");
+            await server.StopAsync().ConfigureAwait(false);
+            log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", "stopped cleanly");
+            return 0;
+        }
+
+        /// <summary>A model that fails to preload is logged and reported by health; the daemon serves the rest.</summary>
+        private static async Task PreloadAsync(DaemonConfig config, ModelRegistry registry, ServerMetrics metrics, StderrLog log)
+        {
+            foreach (var model in config.Models)
+            {
+                try
+                {
+                    var loaded = await registry.LoadAsync(model.Name, model.Path).ConfigureAwait(false);
+                    log.Write(EdgeRuntime.Server.LogLevel.Info, "models", $"loaded {model.Name} from {loaded.Path} in {loaded.LoadMs:0.0} ms on {string.Join(", ", loaded.Providers)}");
+                }
+                catch (EdgeRuntimeException e)
+                {
+                    log.Write(EdgeRuntime.Server.LogLevel.Error, "models", $"preload of {model.Name} failed: {e.Message}");
+                    metrics.ReportProblem($"model {model.Name}", e.Message);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+namespace EdgeRuntime.Inference;
+
+/// <summary>How sessions are built and how many requests run at once.</summary>
+public sealed record InferenceOptions
+{
+    /// <summary>Threads ONNX Runtime uses inside one Run. 1 keeps latency predictable when several requests run at once.</summary>
+    public int IntraOpThreads { get; init; } = 1;
+
+    public int InterOpThreads { get; init; } = 1;
+
+    /// <summary>Requests executed concurrently (dedicated worker threads). 0 means one per processor.</summary>
+    public int Workers { get; init; }
+
+    /// <summary>Requests waiting for a worker before submitters are made to wait (back-pressure).</summary>
+    public int QueueCapacity { get; init; } = 256;
+
+    public int EffectiveWorkers => Workers > 0 ? Workers : Environment.ProcessorCount;
+}

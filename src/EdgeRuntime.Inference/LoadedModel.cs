@@ -1,0 +1,128 @@
+using EdgeRuntime.Protocol;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgeRuntime.Inference;
+
+/// <summary>
+/// A model with its one ONNX Runtime session, reused by every request. Requests hold a lease; unloading waits for the
+/// last lease before the session is disposed, so a Run never sees a disposed session.
+/// </summary>
+public sealed class LoadedModel
+{
+    private readonly InferenceSession _session;
+    private readonly Lock _gate = new();
+    private int _leases;
+    private bool _retired;
+    private bool _disposed;
+
+    internal LoadedModel(string name, string path, long sizeBytes, InferenceSession session, string[] providers, double loadMs)
+    {
+        Name = name;
+        Path = path;
+        SizeBytes = sizeBytes;
+        _session = session;
+        Providers = providers;
+        LoadMs = loadMs;
+        LoadedAt = DateTimeOffset.UtcNow;
+        Inputs = Describe(session.InputMetadata, session.InputNames);
+        Outputs = Describe(session.OutputMetadata, session.OutputNames);
+        OutputNames = [.. session.OutputNames];
+    }
+
+    public string Name { get; }
+
+    public string Path { get; }
+
+    public long SizeBytes { get; }
+
+    public string[] Providers { get; }
+
+    public double LoadMs { get; }
+
+    public DateTimeOffset LoadedAt { get; }
+
+    public ModelSignature Inputs { get; }
+
+    public ModelSignature Outputs { get; }
+
+    public string[] OutputNames { get; }
+
+    public LatencyRecorder Latency { get; } = new();
+
+    public ModelInfo ToInfo() => new(
+        Name,
+        Path,
+        SizeBytes,
+        Providers,
+        Inputs.ToSpecs(),
+        Outputs.ToSpecs(),
+        LoadMs,
+        LoadedAt);
+
+    /// <summary>Takes a lease, or returns false when the model is being unloaded.</summary>
+    public bool TryAcquire()
+    {
+        lock (_gate)
+        {
+            if (_retired)
+            {
+                return false;
+            }
+
+            _leases++;
+            return true;
+        }
+    }
+
+    public void Release()
+    {
+        bool dispose;
+        lock (_gate)
+        {
+            _leases--;
+            dispose = _retired && _leases == 0 && !_disposed;
+            _disposed |= dispose;
+        }
+
+        if (dispose)
+        {
+            _session.Dispose();
+        }
+    }
+
+    /// <summary>Refuses new leases and disposes the session once the last one is released.</summary>
+    internal void Retire()
+    {
+        bool dispose;
+        lock (_gate)
+        {
+            _retired = true;
+            dispose = _leases == 0 && !_disposed;
+            _disposed |= dispose;
+        }
+
+        if (dispose)
+        {
+            _session.Dispose();
+        }
+    }
+
+    /// <summary>The session, for a caller that holds a lease.</summary>
+    internal InferenceSession Session => _session;
+
+    private static ModelSignature Describe(IReadOnlyDictionary<string, NodeMetadata> metadata, IReadOnlyList<string> order)
+    {
+        var ports = new ModelPort[order.Count];
+        for (int i = 0; i < order.Count; i++)
+        {
+            var node = metadata[order[i]];
+            string[] symbolic = node.IsTensor ? node.SymbolicDimensions ?? [] : [];
+            long[] shape = node.IsTensor ? Array.ConvertAll(node.Dimensions, d => (long)d) : [];
+            bool supported = node.IsTensor && !node.IsString && ElementTypes.TryToDType(node.ElementDataType, out _);
+            ElementTypes.TryToDType(node.ElementDataType, out var dtype);
+            ports[i] = new ModelPort(order[i], supported ? dtype : null, node.IsTensor ? ElementTypes.Describe(node.ElementDataType) : node.OnnxValueType.ToString(), shape, symbolic);
+        }
+
+        return new ModelSignature(ports);
+    }
+}

@@ -1,0 +1,47 @@
+namespace EdgeRuntime.Protocol;
+
+/// <summary>The machine-readable codes of <see cref="ErrorResponse"/>. Clients switch on these; messages are for people.</summary>
+public static class ErrorCodes
+{
+    /// <summary>The JSON header is missing, malformed, or lacks a required field.</summary>
+    public const string BadRequest = "bad_request";
+
+    /// <summary>The message type is not one this daemon knows.</summary>
+    public const string UnknownMessage = "unknown_message";
+
+    /// <summary>The frame is larger than the daemon's max frame size. The frame is skipped; the connection stays open.</summary>
+    public const string FrameTooLarge = "frame_too_large";
+
+    /// <summary>The byte stream is not protocol frames. The daemon closes the connection after sending this.</summary>
+    public const string BadFrame = "bad_frame";
+
+    /// <summary>The frame's protocol version is not spoken here. The connection is closed.</summary>
+    public const string UnsupportedVersion = "unsupported_version";
+
+    /// <summary>The peer's uid/gid is not in the daemon's allowed lists. The connection is closed.</summary>
+    public const string PeerNotAllowed = "peer_not_allowed";
+
+    public const string UnknownModel = "unknown_model";
+
+    public const string ModelExists = "model_exists";
+
+    /// <summary>The model file does not exist or cannot be read.</summary>
+    public const string ModelNotFound = "model_not_found";
+
+    /// <summary>ONNX Runtime refused the model (corrupt file, unsupported op, not ONNX).</summary>
+    public const string ModelLoadFailed = "model_load_failed";
+
+    /// <summary>An input tensor does not match the model: name, dtype, rank, a fixed dimension, or byte length.</summary>
+    public const string InvalidInput = "invalid_input";
+
+    /// <summary>ONNX Runtime failed while running a valid request.</summary>
+    public const string InferenceFailed = "inference_failed";
+
+    /// <summary>The daemon is stopping and takes no new work.</summary>
+    public const string ShuttingDown = "shutting_down";
+
+    /// <summary>Too many connections: the daemon's max connections is reached.</summary>
+    public const string Busy = "busy";
+
+    public const string Internal = "internal";
+}

@@ -1,0 +1,26 @@
+namespace EdgeRuntime.Protocol;
+
+/// <summary>What a frame asks for. A response carries the request's type with <see cref="FrameFlags.Response"/> set.</summary>
+public enum MessageType : byte
+{
+    Hello = 1,
+    Models = 2,
+    Load = 3,
+    Unload = 4,
+    Info = 5,
+    Infer = 6,
+    Stats = 7,
+    Health = 8,
+}
+
+[Flags]
+public enum FrameFlags : ushort
+{
+    None = 0,
+
+    /// <summary>Set on every frame the daemon sends in answer to a request.</summary>
+    Response = 1,
+
+    /// <summary>Set with <see cref="Response"/> when the JSON header is an <see cref="ErrorResponse"/>.</summary>
+    Error = 2,
+}

@@ -1,0 +1,68 @@
+namespace EdgeRuntime.Protocol;
+
+// The JSON headers of protocol v1, one record per message. Property names are camelCase on the wire
+// (see ProtocolJsonContext). docs/protocol.md is the specification; keep the two in step.
+
+public sealed record HelloRequest(int[] ProtocolVersions, string? Client = null);
+
+public sealed record HelloResponse(
+    int ProtocolVersion,
+    int[] ProtocolVersions,
+    string DaemonVersion,
+    string Board,
+    string[] Providers,
+    PeerInfo Peer);
+
+/// <summary>The credentials the kernel reported for the connecting process (SO_PEERCRED).</summary>
+public sealed record PeerInfo(int Pid, uint Uid, uint Gid);
+
+public sealed record EmptyRequest;
+
+public sealed record NameRequest(string Name);
+
+public sealed record LoadRequest(string Name, string Path);
+
+public sealed record ModelsResponse(ModelSummary[] Models);
+
+public sealed record ModelSummary(string Name, string Path, string[] Providers, DateTimeOffset LoadedAt);
+
+/// <summary>A model's signature and where it runs. Shape dims of -1 are dynamic; their names are in SymbolicShape.</summary>
+public sealed record ModelInfo(
+    string Name,
+    string Path,
+    long SizeBytes,
+    string[] Providers,
+    TensorSpec[] Inputs,
+    TensorSpec[] Outputs,
+    double LoadMs,
+    DateTimeOffset LoadedAt);
+
+public sealed record TensorSpec(string Name, string Dtype, long[] Shape, string[] SymbolicShape);
+
+/// <summary>Where one tensor's raw little-endian bytes sit in the frame payload.</summary>
+public sealed record TensorDescriptor(string Name, string Dtype, long[] Shape, long Offset, long Length);
+
+public sealed record InferRequest(string Model, TensorDescriptor[] Inputs, string[]? Outputs = null);
+
+public sealed record InferResponse(string Model, TensorDescriptor[] Outputs, InferTiming Timing);
+
+/// <summary>Microseconds spent waiting for a worker, inside ONNX Runtime, and from frame parsed to response written.</summary>
+public sealed record InferTiming(double QueuedUs, double InferenceUs, double TotalUs);
+
+public sealed record StatsResponse(ModelStats[] Models);
+
+public sealed record ModelStats(string Name, long Count, long Errors, double MeanUs, double P50Us, double P99Us);
+
+public sealed record HealthResponse(
+    string Status,
+    double UptimeSeconds,
+    int Connections,
+    int InFlight,
+    int QueueDepth,
+    int Models,
+    string[] Problems);
+
+public sealed record UnloadResponse(string Name, bool Unloaded);
+
+/// <summary>The JSON header of every frame flagged <see cref="FrameFlags.Error"/>.</summary>
+public sealed record ErrorResponse(string Code, string Message);

@@ -1,0 +1,24 @@
+using System.Text.Json.Serialization;
+
+namespace EdgeRuntime.Protocol;
+
+/// <summary>Source-generated JSON for every protocol header: no reflection, safe under Native AOT and trimming.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true)]
+[JsonSerializable(typeof(HelloRequest))]
+[JsonSerializable(typeof(HelloResponse))]
+[JsonSerializable(typeof(EmptyRequest))]
+[JsonSerializable(typeof(NameRequest))]
+[JsonSerializable(typeof(LoadRequest))]
+[JsonSerializable(typeof(ModelsResponse))]
+[JsonSerializable(typeof(ModelInfo))]
+[JsonSerializable(typeof(InferRequest))]
+[JsonSerializable(typeof(InferResponse))]
+[JsonSerializable(typeof(StatsResponse))]
+[JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(UnloadResponse))]
+[JsonSerializable(typeof(ErrorResponse))]
+public sealed partial class ProtocolJsonContext : JsonSerializerContext;

@@ -1,0 +1,242 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Server;
+
+/// <summary>
+/// One client. The read loop parses frames and starts each request without waiting for the previous one, so many
+/// requests run in flight and are answered by request id as they finish. A per-connection limit stops the loop from
+/// reading further (back-pressure through the socket) rather than buffering without bound.
+/// </summary>
+public sealed class Connection
+{
+    private readonly IDuplexPipe _pipe;
+    private readonly RequestHandler _handler;
+    private readonly ServerOptions _options;
+    private readonly ServerMetrics _metrics;
+    private readonly IServerLog _log;
+    private readonly PeerInfo _peer;
+    private readonly string _name;
+    private readonly SemaphoreSlim _inFlight;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _outstanding = 1; // the read loop itself counts as one, so "drained" means loop done and requests answered
+    private volatile bool _writeFailed;
+
+    public Connection(IDuplexPipe pipe, RequestHandler handler, ServerOptions options, ServerMetrics metrics, IServerLog log, PeerInfo peer, string name)
+    {
+        _pipe = pipe;
+        _handler = handler;
+        _options = options;
+        _metrics = metrics;
+        _log = log;
+        _peer = peer;
+        _name = name;
+        _inFlight = new SemaphoreSlim(options.MaxInFlightPerConnection, options.MaxInFlightPerConnection);
+    }
+
+    /// <summary>
+    /// Serves the connection until the client closes it, the framing breaks, or <paramref name="stopReading"/> fires.
+    /// Requests already read are answered before this returns, bounded by <paramref name="drainTimeout"/>.
+    /// </summary>
+    public async Task RunAsync(CancellationToken stopReading, TimeSpan drainTimeout)
+    {
+        try
+        {
+            await ReadLoopAsync(stopReading).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            _log.Write(LogLevel.Info, "connection", $"{_name}: transport closed: {e.Message}");
+        }
+        finally
+        {
+            FinishOne();
+        }
+
+        if (!await WaitDrainedAsync(drainTimeout).ConfigureAwait(false))
+        {
+            _log.Write(LogLevel.Warning, "connection", $"{_name}: closing with requests still running after {drainTimeout.TotalSeconds:0.#} s");
+        }
+
+        await _pipe.Input.CompleteAsync().ConfigureAwait(false);
+        await _pipe.Output.CompleteAsync().ConfigureAwait(false);
+    }
+
+    private async Task<bool> WaitDrainedAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _drained.Task.WaitAsync(timeout).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private async Task ReadLoopAsync(CancellationToken stopReading)
+    {
+        var reader = _pipe.Input;
+        long skip = 0;
+        while (true)
+        {
+            var result = await reader.ReadAsync(stopReading).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            bool close = false;
+            try
+            {
+                while (!close)
+                {
+                    if (skip > 0)
+                    {
+                        long dropped = Math.Min(skip, buffer.Length);
+                        buffer = buffer.Slice(dropped);
+                        skip -= dropped;
+                        if (skip > 0)
+                        {
+                            break;
+                        }
+                    }
+
+                    var status = FrameReader.TryReadFrame(ref buffer, _options.MaxFrameBytes, out var frame, out var header);
+                    switch (status)
+                    {
+                        case FrameStatus.Incomplete:
+                            goto NeedMoreData;
+                        case FrameStatus.Complete:
+                            await StartRequestAsync(frame, stopReading).ConfigureAwait(false);
+                            break;
+                        case FrameStatus.TooLarge:
+                            // Refused from the header alone; the payload is discarded as it arrives, never buffered.
+                            skip = header.FrameLength;
+                            _log.Write(LogLevel.Warning, "connection", $"{_name}: frame of {header.FrameLength} bytes refused (limit {_options.MaxFrameBytes})");
+                            await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.FrameTooLarge, $"The frame is {header.FrameLength} bytes; this daemon accepts at most {_options.MaxFrameBytes} bytes per frame (limits.maxFrameBytes).")).ConfigureAwait(false);
+                            break;
+                        case FrameStatus.UnsupportedVersion:
+                            _log.Write(LogLevel.Warning, "connection", $"{_name}: unsupported protocol version, closing");
+                            await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.UnsupportedVersion, $"This daemon speaks protocol version {FrameHeader.CurrentVersion} only.")).ConfigureAwait(false);
+                            close = true;
+                            break;
+                        default:
+                            _log.Write(LogLevel.Warning, "connection", $"{_name}: bytes that are not a protocol frame, closing");
+                            await SendAsync(0, Response.Error(0, ErrorCodes.BadFrame, "The bytes received are not an EdgeRuntime frame (bad magic); the connection is closed.")).ConfigureAwait(false);
+                            close = true;
+                            break;
+                    }
+                }
+
+            NeedMoreData:
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    if (buffer.Length > 0 || skip > 0)
+                    {
+                        _log.Write(LogLevel.Info, "connection", $"{_name}: client went away in the middle of a frame ({buffer.Length} bytes unread)");
+                    }
+
+                    return;
+                }
+            }
+            finally
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            if (close)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Copies the frame out of the pipe's buffer (it is reused once advanced) and runs the request in the background.</summary>
+    private async Task StartRequestAsync(Frame frame, CancellationToken stopReading)
+    {
+        await _inFlight.WaitAsync(stopReading).ConfigureAwait(false);
+        byte[] json = frame.Json.ToArray();
+        int payloadLength = (int)frame.Payload.Length;
+        byte[] payload = payloadLength == 0 ? [] : ArrayPool<byte>.Shared.Rent(payloadLength);
+        frame.Payload.CopyTo(payload);
+        Interlocked.Increment(ref _outstanding);
+        _metrics.RequestStarted();
+        _ = ProcessAsync(frame.Header, json, payload, payloadLength);
+    }
+
+    private async Task ProcessAsync(FrameHeader header, byte[] json, byte[] payload, int payloadLength)
+    {
+        try
+        {
+            // Requests already read are finished even while the daemon stops; only new reads are refused.
+            var response = await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None).ConfigureAwait(false);
+            await SendAsync(header.RequestId, response).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _log.Write(LogLevel.Error, "connection", $"{_name}: request {header.RequestId} failed unexpectedly: {e}");
+            await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.Internal, $"Internal error: {e.Message}")).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (payload.Length > 0)
+            {
+                ArrayPool<byte>.Shared.Return(payload);
+            }
+
+            _metrics.RequestFinished();
+            _inFlight.Release();
+            FinishOne();
+        }
+    }
+
+    private async Task SendAsync(ulong requestId, Response response)
+    {
+        try
+        {
+            if (_writeFailed)
+            {
+                return;
+            }
+
+            await _writeGate.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                var output = _pipe.Output;
+                FrameWriter.WriteHeader(output, new FrameHeader(response.Type, response.Flags, requestId, response.Json.Length, response.Payload.Length));
+                output.Write(response.Json);
+                output.Write(response.Payload.Span);
+                var flush = await output.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted)
+                {
+                    _writeFailed = true;
+                }
+            }
+            finally
+            {
+                _writeGate.Release();
+            }
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The client is gone; its remaining answers have nowhere to go. Nothing else is affected.
+            _writeFailed = true;
+            _log.Write(LogLevel.Info, "connection", $"{_name}: could not send response {requestId}: {e.Message}");
+        }
+        finally
+        {
+            response.Owner?.Dispose();
+        }
+    }
+
+    private void FinishOne()
+    {
+        if (Interlocked.Decrement(ref _outstanding) == 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using EdgeRuntime.Inference;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Server;
+
+/// <summary>Turns one request frame into its response. Knows nothing of sockets; every failure becomes an error response.</summary>
+public sealed class RequestHandler(ModelRegistry registry, InferenceQueue queue, ServerOptions options, ServerMetrics metrics, string[] providers)
+{
+    private static readonly int[] SupportedVersions = [FrameHeader.CurrentVersion];
+
+    public ModelRegistry Registry => registry;
+
+    internal async Task<Response> HandleAsync(MessageType type, byte[] json, ReadOnlyMemory<byte> payload, PeerInfo peer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return type switch
+            {
+                MessageType.Hello => Hello(json, peer),
+                MessageType.Models => Response.Ok(type, new ModelsResponse([.. registry.Models.Select(m => new ModelSummary(m.Name, m.Path, m.Providers, m.LoadedAt))]), ProtocolJsonContext.Default.ModelsResponse),
+                MessageType.Load => await LoadAsync(json, cancellationToken).ConfigureAwait(false),
+                MessageType.Unload => Unload(json),
+                MessageType.Info => Info(json),
+                MessageType.Infer => await InferAsync(json, payload, cancellationToken).ConfigureAwait(false),
+                MessageType.Stats => Stats(),
+                MessageType.Health => Health(),
+                _ => Response.Error(type, ErrorCodes.UnknownMessage, $"Message type {(byte)type} is not part of protocol v1."),
+            };
+        }
+        catch (EdgeRuntimeException e)
+        {
+            return Response.Error(type, e.Code, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            return Response.Error(type, ErrorCodes.ShuttingDown, "The daemon is stopping; the request was not run.");
+        }
+    }
+
+    private Response Hello(byte[] json, PeerInfo peer)
+    {
+        if (json.Length > 0)
+        {
+            var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.HelloRequest);
+            if (!request.ProtocolVersions.Contains(FrameHeader.CurrentVersion))
+            {
+                return Response.Error(MessageType.Hello, ErrorCodes.UnsupportedVersion, $"This daemon speaks protocol version {FrameHeader.CurrentVersion}; the client offered {string.Join(", ", request.ProtocolVersions)}.");
+            }
+        }
+
+        var hello = new HelloResponse(FrameHeader.CurrentVersion, SupportedVersions, options.DaemonVersion, options.Board, providers, peer);
+        return Response.Ok(MessageType.Hello, hello, ProtocolJsonContext.Default.HelloResponse);
+    }
+
+    private async Task<Response> LoadAsync(byte[] json, CancellationToken cancellationToken)
+    {
+        var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.LoadRequest);
+        var model = await registry.LoadAsync(request.Name, request.Path, cancellationToken).ConfigureAwait(false);
+        return Response.Ok(MessageType.Load, model.ToInfo(), ProtocolJsonContext.Default.ModelInfo);
+    }
+
+    private Response Unload(byte[] json)
+    {
+        var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.NameRequest);
+        if (!registry.Unload(request.Name))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.UnknownModel, $"No model named '{request.Name}' is loaded.");
+        }
+
+        return Response.Ok(MessageType.Unload, new UnloadResponse(request.Name, true), ProtocolJsonContext.Default.UnloadResponse);
+    }
+
+    private Response Info(byte[] json)
+    {
+        var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.NameRequest);
+        if (!registry.TryGet(request.Name, out var model))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.UnknownModel, $"No model named '{request.Name}' is loaded.");
+        }
+
+        return Response.Ok(MessageType.Info, model.ToInfo(), ProtocolJsonContext.Default.ModelInfo);
+    }
+
+    private async Task<Response> InferAsync(byte[] json, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        long start = Stopwatch.GetTimestamp();
+        var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InferRequest);
+        var result = await queue.RunAsync(registry, request, payload, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var timing = new InferTiming(result.QueuedUs, result.InferenceUs, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            var body = new InferResponse(request.Model, result.Outputs, timing);
+            return new Response(MessageType.Infer, FrameFlags.Response, ProtocolJson.Serialize(body, ProtocolJsonContext.Default.InferResponse), result.Payload, result);
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
+    }
+
+    private Response Stats()
+    {
+        var models = registry.Models.Select(m =>
+        {
+            var s = m.Latency.Snapshot();
+            return new ModelStats(m.Name, s.Count, s.Errors, s.MeanUs, s.P50Us, s.P99Us);
+        });
+        return Response.Ok(MessageType.Stats, new StatsResponse([.. models]), ProtocolJsonContext.Default.StatsResponse);
+    }
+
+    private Response Health()
+    {
+        string[] problems = metrics.Problems;
+        var health = new HealthResponse(
+            problems.Length == 0 ? "ok" : "degraded",
+            (DateTimeOffset.UtcNow - metrics.StartedAt).TotalSeconds,
+            metrics.Connections,
+            metrics.InFlight,
+            queue.Depth,
+            registry.Count,
+            problems);
+        return Response.Ok(MessageType.Health, health, ProtocolJsonContext.Default.HealthResponse);
+    }
+}

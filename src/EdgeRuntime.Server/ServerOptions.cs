@@ -1,0 +1,30 @@
+namespace EdgeRuntime.Server;
+
+/// <summary>The limits and access rules of one listening socket.</summary>
+public sealed record ServerOptions
+{
+    public required string SocketPath { get; init; }
+
+    /// <summary>Largest frame (header + JSON + payload) accepted; larger frames are refused from their header alone.</summary>
+    public long MaxFrameBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Requests one connection may have outstanding; past this the server stops reading from it.</summary>
+    public int MaxInFlightPerConnection { get; init; } = 64;
+
+    public int MaxConnections { get; init; } = 64;
+
+    /// <summary>
+    /// Peers allowed to connect. A peer is allowed when its uid is in <see cref="AllowedUids"/> or its gid in
+    /// <see cref="AllowedGids"/>. When both are empty only the daemon's own uid is allowed.
+    /// </summary>
+    public uint[] AllowedUids { get; init; } = [];
+
+    public uint[] AllowedGids { get; init; } = [];
+
+    /// <summary>How long a stop waits for in-flight requests before it closes connections anyway.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public string DaemonVersion { get; init; } = "0.0.0";
+
+    public string Board { get; init; } = "host";
+}

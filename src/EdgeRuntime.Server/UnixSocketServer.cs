@@ -1,0 +1,216 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Server;
+
+/// <summary>
+/// Listens on a UNIX domain socket and runs a <see cref="Connection"/> per client. Each connection's peer credentials are
+/// read from the kernel, logged, and checked against the allowed uids/gids before a single frame is read.
+/// </summary>
+public sealed class UnixSocketServer : IAsyncDisposable
+{
+    private readonly ServerOptions _options;
+    private readonly RequestHandler _handler;
+    private readonly ServerMetrics _metrics;
+    private readonly IServerLog _log;
+    private readonly uint _daemonUid;
+    private readonly CancellationTokenSource _stopReading = new();
+    private readonly List<Task> _connections = [];
+    private readonly Lock _connectionsGate = new();
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private long _connectionIds;
+
+    public UnixSocketServer(ServerOptions options, RequestHandler handler, ServerMetrics metrics, IServerLog log)
+    {
+        _options = options;
+        _handler = handler;
+        _metrics = metrics;
+        _log = log;
+        _daemonUid = Native.GetUid();
+    }
+
+    public string SocketPath => _options.SocketPath;
+
+    /// <summary>Binds and starts accepting. Throws when another live daemon owns the path.</summary>
+    public void Start()
+    {
+        SocketFile.PrepareForBind(_options.SocketPath);
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(_options.SocketPath));
+            File.SetUnixFileMode(_options.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+            listener.Listen(128);
+        }
+        catch
+        {
+            listener.Dispose();
+            throw;
+        }
+
+        _listener = listener;
+        _acceptLoop = AcceptLoopAsync(listener);
+        _log.Write(LogLevel.Notice, "server", $"listening on {_options.SocketPath} (mode 0660, max frame {_options.MaxFrameBytes} bytes, {_options.MaxInFlightPerConnection} in flight per connection, {_options.MaxConnections} connections)");
+    }
+
+    /// <summary>Stops accepting, lets in-flight requests finish (bounded), closes every connection and removes the socket file.</summary>
+    public async Task StopAsync()
+    {
+        if (_listener is null)
+        {
+            return;
+        }
+
+        _listener.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+
+        _stopReading.Cancel();
+        Task[] running;
+        lock (_connectionsGate)
+        {
+            running = [.. _connections];
+        }
+
+        try
+        {
+            await Task.WhenAll(running).WaitAsync(_options.ShutdownTimeout + TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _log.Write(LogLevel.Warning, "server", "some connections did not close in time");
+        }
+
+        TryDeleteSocketFile();
+        _listener = null;
+        _log.Write(LogLevel.Notice, "server", "stopped");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopReading.Dispose();
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (true)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ObjectDisposedException or SocketException { SocketErrorCode: SocketError.OperationAborted or SocketError.Interrupted })
+            {
+                return;
+            }
+
+            var task = ServeAsync(client);
+            lock (_connectionsGate)
+            {
+                _connections.RemoveAll(t => t.IsCompleted);
+                _connections.Add(task);
+            }
+        }
+    }
+
+    private async Task ServeAsync(Socket client)
+    {
+        await Task.Yield();
+        long id = Interlocked.Increment(ref _connectionIds);
+        PeerInfo peer;
+        try
+        {
+            peer = PeerCredentials.Read(client);
+        }
+        catch (Exception e) when (e is SocketException or InvalidOperationException)
+        {
+            _log.Write(LogLevel.Warning, "server", $"conn#{id}: cannot read peer credentials ({e.Message}); closing");
+            client.Dispose();
+            return;
+        }
+
+        string name = $"conn#{id} pid={peer.Pid} uid={peer.Uid} gid={peer.Gid}";
+        var stream = new NetworkStream(client, ownsSocket: true);
+        var pipe = new SocketPipe(
+            PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true)),
+            PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true)));
+        try
+        {
+            if (!PeerCredentials.IsAllowed(peer, _options, _daemonUid))
+            {
+                _log.Write(LogLevel.Warning, "server", $"{name}: refused, uid/gid not in allowedUids/allowedGids");
+                await RefuseAsync(pipe, ErrorCodes.PeerNotAllowed, $"uid {peer.Uid} / gid {peer.Gid} may not use this daemon; add it to allowedUids or allowedGids in the daemon's configuration.").ConfigureAwait(false);
+                return;
+            }
+
+            _metrics.ConnectionOpened();
+            try
+            {
+                if (_metrics.Connections > _options.MaxConnections)
+                {
+                    _log.Write(LogLevel.Warning, "server", $"{name}: refused, {_options.MaxConnections} connections already open");
+                    await RefuseAsync(pipe, ErrorCodes.Busy, $"The daemon already serves {_options.MaxConnections} connections (limits.maxConnections); try again later.").ConfigureAwait(false);
+                    return;
+                }
+
+                _log.Write(LogLevel.Info, "server", $"{name}: connected");
+                var connection = new Connection(pipe, _handler, _options, _metrics, _log, peer, name);
+                await connection.RunAsync(_stopReading.Token, _options.ShutdownTimeout).ConfigureAwait(false);
+                _log.Write(LogLevel.Info, "server", $"{name}: closed");
+            }
+            finally
+            {
+                _metrics.ConnectionClosed();
+            }
+        }
+        catch (Exception e)
+        {
+            _log.Write(LogLevel.Error, "server", $"{name}: {e}");
+        }
+        finally
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static async Task RefuseAsync(SocketPipe pipe, string code, string message)
+    {
+        var json = ProtocolJson.Serialize(new ErrorResponse(code, message), ProtocolJsonContext.Default.ErrorResponse);
+        FrameWriter.Write(pipe.Output, 0, FrameFlags.Response | FrameFlags.Error, 0, json, []);
+        try
+        {
+            await pipe.Output.FlushAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+        }
+
+        await pipe.Output.CompleteAsync().ConfigureAwait(false);
+        await pipe.Input.CompleteAsync().ConfigureAwait(false);
+    }
+
+    private void TryDeleteSocketFile()
+    {
+        try
+        {
+            File.Delete(_options.SocketPath);
+        }
+        catch (IOException e)
+        {
+            _log.Write(LogLevel.Warning, "server", $"could not remove {_options.SocketPath}: {e.Message}");
+        }
+    }
+
+    private sealed class SocketPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}

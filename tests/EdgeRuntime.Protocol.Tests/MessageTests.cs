@@ -1,0 +1,74 @@
+using System.Text;
+
+namespace EdgeRuntime.Protocol.Tests;
+
+public sealed class MessageTests
+{
+    [Fact]
+    public void Infer_request_round_trips_with_camel_case_names()
+    {
+        var request = new InferRequest("vad", [new TensorDescriptor("input", "float32", [1, 512], 0, 2048)], ["output"]);
+
+        byte[] json = ProtocolJson.Serialize(request, ProtocolJsonContext.Default.InferRequest);
+        var back = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InferRequest);
+
+        Assert.Equal("""{"model":"vad","inputs":[{"name":"input","dtype":"float32","shape":[1,512],"offset":0,"length":2048}],"outputs":["output"]}""", Encoding.UTF8.GetString(json));
+        Assert.Equal("vad", back.Model);
+        Assert.Equal([1L, 512L], back.Inputs[0].Shape);
+        Assert.Equal(["output"], back.Outputs!);
+    }
+
+    [Theory]
+    [InlineData("{not json", "Malformed JSON")]
+    [InlineData("""{"inputs":[]}""", "model")]
+    [InlineData("null", "not null")]
+    [InlineData("", "needs a JSON header")]
+    public void Bad_headers_become_bad_request_errors_that_say_what_is_wrong(string json, string hint)
+    {
+        var error = Assert.Throws<EdgeRuntimeException>(() => ProtocolJson.Deserialize(Encoding.UTF8.GetBytes(json), ProtocolJsonContext.Default.InferRequest));
+        Assert.Equal(ErrorCodes.BadRequest, error.Code);
+        Assert.Contains(hint, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(TensorDType.Float32, "float32", 4)]
+    [InlineData(TensorDType.Float16, "float16", 2)]
+    [InlineData(TensorDType.Int64, "int64", 8)]
+    [InlineData(TensorDType.UInt8, "uint8", 1)]
+    [InlineData(TensorDType.Bool, "bool", 1)]
+    public void Dtype_names_and_sizes(TensorDType dtype, string name, int size)
+    {
+        Assert.Equal(name, dtype.Name());
+        Assert.True(TensorDTypes.TryParse(name, out var parsed));
+        Assert.Equal(dtype, parsed);
+        Assert.Equal(size, dtype.ElementSize());
+    }
+
+    [Fact]
+    public void Every_dtype_name_parses_back()
+    {
+        foreach (var dtype in Enum.GetValues<TensorDType>())
+        {
+            Assert.True(TensorDTypes.TryParse(dtype.Name(), out var parsed));
+            Assert.Equal(dtype, parsed);
+        }
+
+        Assert.False(TensorDTypes.TryParse("float", out _));
+    }
+
+    [Fact]
+    public void Element_counts_cover_scalars_zero_dims_and_overflow()
+    {
+        Assert.Equal(1, TensorDTypes.ElementCount([]));
+        Assert.Equal(0, TensorDTypes.ElementCount([3, 0]));
+        Assert.Equal(24, TensorDTypes.ElementCount([2, 3, 4]));
+        Assert.Null(TensorDTypes.ElementCount([-1, 3]));
+        Assert.Null(TensorDTypes.ElementCount([long.MaxValue, 2]));
+    }
+
+    [Fact]
+    public void Alignment_rounds_up_to_eight()
+    {
+        Assert.Equal([0L, 8L, 8L, 16L], new long[] { 0, 1, 8, 9 }.Select(TensorLayout.AlignUp));
+    }
+}
