@@ -121,10 +121,11 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _socket.Shutdown(SocketShutdown.Both);
-        await _writer.CompleteAsync().ConfigureAwait(false);
         try
         {
+            // Closing is best effort: the daemon may already have gone.
+            _socket.Shutdown(SocketShutdown.Both);
+            await _writer.CompleteAsync().ConfigureAwait(false);
             await _readLoop.ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
