@@ -5,6 +5,7 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text.Json.Serialization.Metadata;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Transport;
 
 namespace EdgeRuntime.Client;
 
@@ -15,35 +16,41 @@ namespace EdgeRuntime.Client;
 /// </summary>
 public sealed class EdgeClient : IAsyncDisposable, IDisposable
 {
-    private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly SocketConnection _transport;
     private readonly PipeReader _reader;
     private readonly PipeWriter _writer;
+    private readonly EdgeClientOptions _options;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ReceivedFrame>> _pending = new();
     private readonly Task _readLoop;
     private long _nextRequestId;
     private volatile Exception? _failure;
 
-    private EdgeClient(Socket socket)
+    private EdgeClient(Socket socket, EdgeClientOptions options)
     {
-        _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
-        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, leaveOpen: true));
-        _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
-        _readLoop = Task.Run(ReadLoopAsync);
+        _options = options;
+        _transport = new SocketConnection(socket, "edgeclient-receive", pauseInputBytes: long.MaxValue, spinBeforeBlock: options.SpinBeforeBlock);
+        _reader = _transport.Input;
+        _writer = _transport.Output;
+        _readLoop = ReadLoopAsync();
+        _transport.Start();
     }
 
     /// <summary>The socket path used when none is given: see <see cref="DefaultSocketPath.ResolveForClient"/>.</summary>
     public static string DefaultPath => DefaultSocketPath.ResolveForClient();
 
-    public static async Task<EdgeClient> ConnectAsync(string? socketPath = null, CancellationToken cancellationToken = default)
+    /// <summary>Connects to edged. A UNIX-socket connect completes at once or fails at once, so this does not block.</summary>
+    public static Task<EdgeClient> ConnectAsync(string? socketPath = null, CancellationToken cancellationToken = default) =>
+        ConnectAsync(socketPath, EdgeClientOptions.Default, cancellationToken);
+
+    public static Task<EdgeClient> ConnectAsync(string? socketPath, EdgeClientOptions options, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         string path = socketPath ?? DefaultPath;
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+            socket.Connect(new UnixDomainSocketEndPoint(path));
         }
         catch (SocketException e)
         {
@@ -57,7 +64,7 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
             throw new EdgeRuntimeException("connect_failed", $"Cannot connect to edged at {path}: {hint}.", e);
         }
 
-        return new EdgeClient(socket);
+        return Task.FromResult(new EdgeClient(socket, options));
     }
 
     public Task<HelloResponse> HelloAsync(string? clientName = null, CancellationToken cancellationToken = default) =>
@@ -121,18 +128,16 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Closing is best effort: the daemon may already have gone.
+        _transport.Dispose();
         try
         {
-            // Closing is best effort: the daemon may already have gone.
-            _socket.Shutdown(SocketShutdown.Both);
-            await _writer.CompleteAsync().ConfigureAwait(false);
             await _readLoop.ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
         }
 
-        await _stream.DisposeAsync().ConfigureAwait(false);
         _writeGate.Dispose();
     }
 
@@ -149,11 +154,11 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
     {
         if (_failure is { } failure)
         {
-            throw new EdgeRuntimeException("connection_lost", $"The connection to edged is closed: {failure.Message}", failure);
+            throw failure as EdgeRuntimeException ?? new EdgeRuntimeException("connection_lost", $"The connection to edged is closed: {failure.Message}", failure);
         }
 
         ulong id = (ulong)Interlocked.Increment(ref _nextRequestId);
-        var completion = new TaskCompletionSource<ReceivedFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var completion = new TaskCompletionSource<ReceivedFrame>(_options.InlineContinuations ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = completion;
         try
         {
@@ -176,6 +181,10 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
                 }
 
                 await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException e)
+            {
+                throw _failure as EdgeRuntimeException ?? new EdgeRuntimeException("connection_lost", $"Cannot send to edged: {e.Message}", e);
             }
             finally
             {
@@ -236,10 +245,11 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         }
         catch (Exception e)
         {
-            _failure = e;
+            // A refusal the daemon explained (peer not allowed, busy) outranks the closed connection that follows it.
+            _failure ??= e is EdgeRuntimeException ? e : new EdgeRuntimeException("connection_lost", $"The connection to edged broke: {e.Message}", e);
             foreach (var pending in _pending.Values)
             {
-                pending.TrySetException(e is EdgeRuntimeException ? e : new EdgeRuntimeException("connection_lost", $"The connection to edged broke: {e.Message}", e));
+                pending.TrySetException(_failure);
             }
 
             await _reader.CompleteAsync().ConfigureAwait(false);

@@ -79,6 +79,7 @@ internal static class ConfigLoader
         Require(config.Threads.IntraOp >= 1, "threads.intraOp", "must be at least 1");
         Require(config.Threads.InterOp >= 1, "threads.interOp", "must be at least 1");
         Require(config.Threads.Workers >= 0, "threads.workers", "must be 0 (one per processor) or more");
+        Require(config.Threads.ReceiveSpinMicroseconds is >= 0 and <= 10_000, "threads.receiveSpinMicroseconds", "must be between 0 and 10000");
         Require(config.Limits.MaxFrameBytes >= 1024, "limits.maxFrameBytes", "must be at least 1024");
         Require(config.Limits.MaxFrameBytes <= int.MaxValue, "limits.maxFrameBytes", $"must be at most {int.MaxValue}");
         Require(config.Limits.MaxInFlightPerConnection >= 1, "limits.maxInFlightPerConnection", "must be at least 1");

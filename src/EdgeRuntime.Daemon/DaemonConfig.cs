@@ -1,50 +1,55 @@
 namespace EdgeRuntime.Daemon;
 
 // The daemon's configuration file (JSON, camelCase). docs/configuration.md documents every field; keep them in step.
+// Setters, not init: the source-generated reader assigns every init-only property, so a field absent from the file
+// would become null instead of keeping its default.
 
 public sealed record DaemonConfig
 {
     /// <summary>Null: the default rule (see DefaultSocketPath).</summary>
-    public string? SocketPath { get; init; }
+    public string? SocketPath { get; set; }
 
     /// <summary>Where relative model paths are looked up. Relative to the configuration file's folder.</summary>
-    public string ModelDirectory { get; init; } = "models";
+    public string ModelDirectory { get; set; } = "models";
 
-    public string Board { get; init; } = "host";
+    public string Board { get; set; } = "host";
 
     /// <summary>Models loaded at start, before the socket accepts.</summary>
-    public PreloadModel[] Models { get; init; } = [];
+    public PreloadModel[] Models { get; set; } = [];
 
-    public ThreadsConfig Threads { get; init; } = new();
+    public ThreadsConfig Threads { get; set; } = new();
 
-    public LimitsConfig Limits { get; init; } = new();
+    public LimitsConfig Limits { get; set; } = new();
 
-    public uint[] AllowedUids { get; init; } = [];
+    public uint[] AllowedUids { get; set; } = [];
 
-    public uint[] AllowedGids { get; init; } = [];
+    public uint[] AllowedGids { get; set; } = [];
 }
 
 public sealed record PreloadModel(string Name, string Path);
 
 public sealed record ThreadsConfig
 {
-    public int IntraOp { get; init; } = 1;
+    public int IntraOp { get; set; } = 1;
 
-    public int InterOp { get; init; } = 1;
+    public int InterOp { get; set; } = 1;
 
     /// <summary>Inference worker threads; 0 means one per processor.</summary>
-    public int Workers { get; init; }
+    public int Workers { get; set; }
+
+    /// <summary>Microseconds a connection polls for the next request before its thread sleeps; 0 sleeps at once.</summary>
+    public int ReceiveSpinMicroseconds { get; set; } = 100;
 }
 
 public sealed record LimitsConfig
 {
-    public long MaxFrameBytes { get; init; } = 64L * 1024 * 1024;
+    public long MaxFrameBytes { get; set; } = 64L * 1024 * 1024;
 
-    public int MaxInFlightPerConnection { get; init; } = 64;
+    public int MaxInFlightPerConnection { get; set; } = 64;
 
-    public int MaxConnections { get; init; } = 64;
+    public int MaxConnections { get; set; } = 64;
 
-    public int QueueCapacity { get; init; } = 256;
+    public int QueueCapacity { get; set; } = 256;
 
-    public double ShutdownTimeoutSeconds { get; init; } = 10;
+    public double ShutdownTimeoutSeconds { get; set; } = 10;
 }

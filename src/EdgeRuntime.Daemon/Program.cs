@@ -68,6 +68,7 @@ namespace EdgeRuntime.Daemon
                 AllowedUids = config.AllowedUids,
                 AllowedGids = config.AllowedGids,
                 ShutdownTimeout = TimeSpan.FromSeconds(config.Limits.ShutdownTimeoutSeconds),
+                ReceiveSpin = TimeSpan.FromMicroseconds(config.Threads.ReceiveSpinMicroseconds),
                 DaemonVersion = Version,
                 Board = config.Board,
             };
@@ -76,8 +77,13 @@ namespace EdgeRuntime.Daemon
             string[] providers = OrtEnv.Instance().GetAvailableProviders();
             log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"ONNX Runtime {OrtEnv.Instance().GetVersionString()}, providers: {string.Join(", ", providers)}");
 
+            // Inference runs on thread-pool threads and blocks them while ORT works; keep enough threads ready that
+            // socket I/O never waits for the pool to grow.
+            ThreadPool.GetMinThreads(out int minWorkers, out int minIo);
+            ThreadPool.SetMinThreads(Math.Max(minWorkers, inferenceOptions.EffectiveWorkers + (2 * Environment.ProcessorCount)), minIo);
+
             using var registry = new ModelRegistry(config.ModelDirectory, inferenceOptions);
-            using var queue = new InferenceQueue(inferenceOptions);
+            using var queue = new InferenceScheduler(inferenceOptions);
             var metrics = new ServerMetrics();
             await PreloadAsync(config, registry, metrics, log).ConfigureAwait(false);
 

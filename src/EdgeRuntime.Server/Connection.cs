@@ -110,7 +110,7 @@ public sealed class Connection
                         case FrameStatus.Incomplete:
                             goto NeedMoreData;
                         case FrameStatus.Complete:
-                            await StartRequestAsync(frame, stopReading).ConfigureAwait(false);
+                            await StartRequestAsync(frame, pipelined: buffer.Length > 0, stopReading).ConfigureAwait(false);
                             break;
                         case FrameStatus.TooLarge:
                             // Refused from the header alone; the payload is discarded as it arrives, never buffered.
@@ -154,17 +154,26 @@ public sealed class Connection
         }
     }
 
-    /// <summary>Copies the frame out of the pipe's buffer (it is reused once advanced) and runs the request in the background.</summary>
-    private async Task StartRequestAsync(Frame frame, CancellationToken stopReading)
+    /// <summary>
+    /// Copies the frame out of the pipe's buffer (it is reused once advanced) and starts the request. A lone request
+    /// runs right here on the read loop's thread, saving a thread hand-off on the latency path; when more frames are
+    /// already waiting or others are in flight, it goes to the thread pool so requests overlap.
+    /// </summary>
+    private async Task StartRequestAsync(Frame frame, bool pipelined, CancellationToken stopReading)
     {
         await _inFlight.WaitAsync(stopReading).ConfigureAwait(false);
         byte[] json = frame.Json.ToArray();
         int payloadLength = (int)frame.Payload.Length;
         byte[] payload = payloadLength == 0 ? [] : ArrayPool<byte>.Shared.Rent(payloadLength);
         frame.Payload.CopyTo(payload);
-        Interlocked.Increment(ref _outstanding);
+        int outstanding = Interlocked.Increment(ref _outstanding); // the read loop, this request, and any others
+        bool overlap = pipelined || outstanding > 2;
+
         _metrics.RequestStarted();
-        _ = ProcessAsync(frame.Header, json, payload, payloadLength);
+        var header = frame.Header;
+        _ = overlap
+            ? Task.Run(() => ProcessAsync(header, json, payload, payloadLength), CancellationToken.None)
+            : ProcessAsync(header, json, payload, payloadLength);
     }
 
     private async Task ProcessAsync(FrameHeader header, byte[] json, byte[] payload, int payloadLength)

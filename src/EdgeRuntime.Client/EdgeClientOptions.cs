@@ -1,0 +1,23 @@
+namespace EdgeRuntime.Client;
+
+/// <summary>How an <see cref="EdgeClient"/> hands responses back to the code that awaits them.</summary>
+public sealed record EdgeClientOptions
+{
+    public static readonly EdgeClientOptions Default = new();
+
+    /// <summary>
+    /// When true (the default), the code after <c>await client.InferAsync(...)</c> runs on the client's receive thread
+    /// as soon as the response is parsed: no thread hand-off, the lowest latency. That code must not block waiting
+    /// for another response of the same client (for example with <c>.Result</c>); it would wait for itself. Set
+    /// false to resume on the thread pool instead, at the cost of one hand-off per response.
+    /// </summary>
+    public bool InlineContinuations { get; init; } = true;
+
+    /// <summary>
+    /// How long the receive thread polls for the daemon's answer before it sleeps in the kernel. Waking a sleeping
+    /// thread costs tens of microseconds on small or virtualised cores; the poll yields the CPU to anything
+    /// runnable, so it costs little when other work is waiting. Zero sleeps at once. The default covers a
+    /// small model's inference.
+    /// </summary>
+    public TimeSpan SpinBeforeBlock { get; init; } = TimeSpan.FromMicroseconds(250);
+}

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Inference;
+
+/// <summary>
+/// Admits requests into a bounded queue and runs at most <see cref="InferenceOptions.EffectiveWorkers"/> of them at
+/// once. A request runs on the thread that submitted it once it holds a worker slot: no hand-off to another thread,
+/// which on a small board costs more than a small model's inference. When the queue is full, submitters wait
+/// (back-pressure), so memory stays bounded however many clients push.
+/// </summary>
+public sealed class InferenceScheduler : IDisposable
+{
+    private readonly SemaphoreSlim _admission;
+    private readonly SemaphoreSlim _workers;
+    private readonly int _workerCount;
+    private int _waiting;
+
+    public InferenceScheduler(InferenceOptions options)
+    {
+        _workerCount = options.EffectiveWorkers;
+        int capacity = Math.Max(1, options.QueueCapacity) + _workerCount;
+        _admission = new SemaphoreSlim(capacity, capacity);
+        _workers = new SemaphoreSlim(_workerCount, _workerCount);
+    }
+
+    /// <summary>Requests admitted and waiting for a worker slot right now.</summary>
+    public int Depth => Volatile.Read(ref _waiting);
+
+    public int Workers => _workerCount;
+
+    /// <summary>
+    /// Validates one request, waits for a worker slot and runs it. The caller keeps <paramref name="payload"/> alive
+    /// and unchanged until the task completes. Failures surface as <see cref="EdgeRuntimeException"/>.
+    /// </summary>
+    public async ValueTask<InferenceResult> RunAsync(ModelRegistry registry, InferRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrEmpty(request.Model))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.BadRequest, "Infer needs the name of a loaded model in 'model'.");
+        }
+
+        var model = registry.Acquire(request.Model);
+        try
+        {
+            try
+            {
+                InputValidator.Validate(model, request.Inputs ?? [], payload.Length, request.Outputs);
+            }
+            catch (EdgeRuntimeException)
+            {
+                model.Latency.RecordError();
+                throw;
+            }
+
+            long enqueued = Stopwatch.GetTimestamp();
+            Interlocked.Increment(ref _waiting);
+            try
+            {
+                await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await _workers.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _admission.Release();
+                    throw;
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+
+            try
+            {
+                return Execute(model, request, payload, Stopwatch.GetElapsedTime(enqueued).TotalMicroseconds);
+            }
+            finally
+            {
+                _workers.Release();
+                _admission.Release();
+            }
+        }
+        finally
+        {
+            model.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _admission.Dispose();
+        _workers.Dispose();
+    }
+
+    private static InferenceResult Execute(LoadedModel model, InferRequest request, ReadOnlyMemory<byte> payload, double queuedUs)
+    {
+        try
+        {
+            var result = InferenceRunner.Run(model, request.Inputs, payload, request.Outputs);
+            result.QueuedUs = queuedUs;
+            model.Latency.RecordSuccess(queuedUs + result.InferenceUs);
+            return result;
+        }
+        catch (EdgeRuntimeException)
+        {
+            model.Latency.RecordError();
+            throw;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Whatever a model throws, the requester gets an error and the daemon goes on.
+            model.Latency.RecordError();
+            throw new EdgeRuntimeException(ErrorCodes.InferenceFailed, $"Model '{model.Name}' failed: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+
+namespace EdgeRuntime.Bench;
+
+/// <summary>A published edged started for measurement: how long until it accepts, and how much memory it holds.</summary>
+internal sealed class DaemonProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private DaemonProcess(Process process, string socketPath, TimeSpan readyAfter)
+    {
+        _process = process;
+        SocketPath = socketPath;
+        ReadyAfter = readyAfter;
+    }
+
+    public string SocketPath { get; }
+
+    /// <summary>From exec to the first successful connect().</summary>
+    public TimeSpan ReadyAfter { get; }
+
+    public static DaemonProcess Start(string edged, string configPath, string socketPath)
+    {
+        var start = new ProcessStartInfo(edged, ["--config", configPath, "--socket", socketPath])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        var clock = Stopwatch.StartNew();
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Cannot start {edged}.");
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        while (true)
+        {
+            if (TryConnect(socketPath))
+            {
+                return new DaemonProcess(process, socketPath, clock.Elapsed);
+            }
+
+            if (process.HasExited || clock.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new InvalidOperationException($"edged did not start listening (exit code {(process.HasExited ? process.ExitCode : -1)}).");
+            }
+
+            Thread.SpinWait(1000);
+        }
+    }
+
+    /// <summary>Resident set size from /proc, in MiB.</summary>
+    public double RssMb()
+    {
+        foreach (string line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                string kb = line["VmRSS:".Length..].Trim().Split(' ')[0];
+                return double.Parse(kb, CultureInfo.InvariantCulture) / 1024;
+            }
+        }
+
+        throw new InvalidOperationException("VmRSS not found.");
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
+            if (!_process.WaitForExit(15_000))
+            {
+                _process.Kill();
+            }
+        }
+
+        _process.Dispose();
+    }
+
+    private static bool TryConnect(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}

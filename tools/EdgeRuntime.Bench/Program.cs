@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using EdgeRuntime.Bench;
+using EdgeRuntime.Client;
+using EdgeRuntime.Inference;
+using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Protocol;
+
+// build.ps1 bench: every figure is measured in this one run against its in-process peer; ratios, not absolutes, are
+// what carry across noisy machines. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N]
+var options = ParseArgs(args);
+string publishDir = Path.GetFullPath(options["--publish-dir"]);
+string modelsDir = Path.GetFullPath(options["--models-dir"]);
+string outDir = options["--out"];
+bool quick = options.ContainsKey("--quick");
+var clientOptions = options.TryGetValue("--client-spin-us", out string? spin)
+    ? new EdgeClientOptions { SpinBeforeBlock = TimeSpan.FromMicroseconds(double.Parse(spin, CultureInfo.InvariantCulture)) }
+    : EdgeClientOptions.Default;
+int samples = quick ? 300 : 2000;
+TimeSpan throughputWindow = TimeSpan.FromSeconds(quick ? 1 : 3);
+
+string work = Directory.CreateTempSubdirectory("edgeruntime-bench-").FullName;
+string edged = Path.Combine(publishDir, "edged");
+string configPath = Path.Combine(work, "edged.json");
+File.WriteAllText(configPath, $$"""{ "board": "host", "modelDirectory": "{{work}}", "threads": { "intraOp": 1, "interOp": 1, "workers": 0 } }""");
+string mlpPath = Path.Combine(work, "mlp.onnx");
+File.WriteAllBytes(mlpPath, SampleModels.Mlp(1024, 1024, 256));
+string sileroPath = Path.Combine(modelsDir, "silero_vad_v5.onnx");
+var inferenceOptions = new InferenceOptions { IntraOpThreads = 1, InterOpThreads = 1 };
+var results = new List<BenchResult>();
+
+Console.WriteLine($"edged: {edged}");
+Console.WriteLine($"client: receive spin {clientOptions.SpinBeforeBlock.TotalMicroseconds} µs, inline continuations {clientOptions.InlineContinuations}");
+Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {samples} samples per latency case, {throughputWindow.TotalSeconds} s per throughput window");
+
+// 1. Start-up and idle memory of a daemon with no models: the median of five starts.
+var readyMs = new List<double>();
+var idleRss = new List<double>();
+for (int i = 0; i < 5; i++)
+{
+    using var daemon = DaemonProcess.Start(edged, configPath, Path.Combine(work, $"ready{i}.sock"));
+    readyMs.Add(daemon.ReadyAfter.TotalMilliseconds);
+    Thread.Sleep(300);
+    idleRss.Add(daemon.RssMb());
+}
+
+results.Add(new BenchResult("edged_ready_ms", Median(readyMs), "ms", 150, Median(readyMs) / 150, "exec to first accepted connect(), median of 5; baseline is the target"));
+results.Add(new BenchResult("edged_idle_rss_mb", Median(idleRss), "MiB", 50, Median(idleRss) / 50, "VmRSS 300 ms after ready, no models; baseline is the target"));
+
+// 2. Latency: one client, sequential requests, interleaved in rounds with the in-process call.
+using var main = DaemonProcess.Start(edged, configPath, Path.Combine(work, "bench.sock"));
+await using var client = await EdgeClient.ConnectAsync(main.SocketPath, clientOptions);
+await client.LoadAsync("mlp", mlpPath);
+await client.LoadAsync("silero", sileroPath);
+using var mlpLocal = new InProcessModel(mlpPath, inferenceOptions);
+using var sileroLocal = new InProcessModel(sileroPath, inferenceOptions);
+
+var random = new Random(1);
+Tensor RandomFloats(string name, long[] shape)
+{
+    var values = new float[TensorDTypes.ElementCount(shape)!.Value];
+    for (int i = 0; i < values.Length; i++)
+    {
+        values[i] = (float)(random.NextDouble() * 2 - 1);
+    }
+
+    return Tensor.Float32(name, shape, values);
+}
+
+Tensor[] sileroInputs = [RandomFloats("input", [1, 512]), Tensor.Float32("state", [2, 1, 128], new float[256]), Tensor.Int64("sr", [], [16000])];
+var cases = new (string Name, string Model, InProcessModel Local, Tensor[] Inputs)[]
+{
+    ("mlp_4KiB", "mlp", mlpLocal, [RandomFloats("x", [1, 1024])]),
+    ("mlp_64KiB", "mlp", mlpLocal, [RandomFloats("x", [16, 1024])]),
+    ("silero_vad", "silero", sileroLocal, sileroInputs),
+};
+
+var overheadP50 = new List<double>();
+var overheadP99 = new List<double>();
+foreach (var (name, model, local, inputs) in cases)
+{
+    // Outputs must agree before timing means anything.
+    float localFirst = local.Run(inputs);
+    float remoteFirst = (await client.InferAsync(model, inputs)).Outputs[0].ToArray<float>()[0];
+    if (localFirst != remoteFirst)
+    {
+        throw new InvalidOperationException($"{name}: edged answered {remoteFirst}, in-process {localFirst}.");
+    }
+
+    for (int i = 0; i < 200; i++)
+    {
+        local.Run(inputs);
+        await client.InferAsync(model, inputs);
+    }
+
+    var localUs = new List<double>(samples);
+    var remoteUs = new List<double>(samples);
+    for (int round = 0; round < 10; round++)
+    {
+        for (int i = 0; i < samples / 10; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            local.Run(inputs);
+            localUs.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+
+        for (int i = 0; i < samples / 10; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            await client.InferAsync(model, inputs);
+            remoteUs.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+        }
+    }
+
+    localUs.Sort();
+    remoteUs.Sort();
+    double lp50 = LatencyRecorder.Percentile(localUs.ToArray(), 0.5), lp99 = LatencyRecorder.Percentile(localUs.ToArray(), 0.99);
+    double rp50 = LatencyRecorder.Percentile(remoteUs.ToArray(), 0.5), rp99 = LatencyRecorder.Percentile(remoteUs.ToArray(), 0.99);
+    long bytes = inputs.Sum(t => (long)t.Data.Length);
+    results.Add(new BenchResult($"{name}_inprocess_p50_us", lp50, "us", null, null, $"{bytes} input bytes"));
+    results.Add(new BenchResult($"{name}_edged_p50_us", rp50, "us", lp50, rp50 / lp50));
+    results.Add(new BenchResult($"{name}_edged_p99_us", rp99, "us", lp99, rp99 / lp99));
+    results.Add(new BenchResult($"{name}_overhead_p50_us", rp50 - lp50, "us", lp50, rp50 / lp50));
+    results.Add(new BenchResult($"{name}_overhead_p99_us", rp99 - lp99, "us", lp99, rp99 / lp99));
+    overheadP50.Add(rp50 - lp50);
+    overheadP99.Add(rp99 - lp99);
+    Console.WriteLine($"{name,-12} {bytes,7} B in   in-process p50 {lp50,8:0.0} µs p99 {lp99,8:0.0} µs   edged p50 {rp50,8:0.0} µs p99 {rp99,8:0.0} µs   overhead p50 {rp50 - lp50,6:0.0} µs");
+}
+
+// The headline is the worst case among tensors up to 64 KiB.
+results.Add(new BenchResult("ipc_overhead_p50_us", overheadP50.Max(), "us", 50, overheadP50.Max() / 50, "socket round trip minus in-process call, worst of the cases above; baseline is the target"));
+results.Add(new BenchResult("ipc_overhead_p99_us", overheadP99.Max(), "us", null, null, "worst of the cases above"));
+
+// 3. Throughput: 1 and 8 concurrent callers, in-process threads vs edged clients, two windows each.
+foreach (var (name, model, local, inputs) in new[] { cases[0], cases[2] })
+{
+    foreach (int callers in new[] { 1, 8 })
+    {
+        double localRate = 0, remoteRate = 0;
+        for (int window = 0; window < 2; window++)
+        {
+            localRate += InProcessThroughput(local, inputs, callers, throughputWindow);
+            remoteRate += await EdgedThroughputAsync(main.SocketPath, clientOptions, model, inputs, callers, throughputWindow);
+        }
+
+        localRate /= 2;
+        remoteRate /= 2;
+        results.Add(new BenchResult($"{name}_throughput_{callers}clients_rps", remoteRate, "requests/s", localRate, remoteRate / localRate));
+        Console.WriteLine($"{name,-12} {callers} callers: in-process {localRate,9:0} req/s   edged {remoteRate,9:0} req/s   ratio {remoteRate / localRate:0.00}");
+    }
+}
+
+double worstThroughputRatio = results.Where(r => r.Name.EndsWith("_throughput_8clients_rps", StringComparison.Ordinal)).Min(r => r.Ratio!.Value);
+results.Add(new BenchResult("ipc_throughput_ratio_8clients", worstThroughputRatio, "ratio", 0.9, worstThroughputRatio / 0.9, "edged ÷ in-process with 8 callers, worst model; baseline is the target"));
+double loadedRss = main.RssMb();
+results.Add(new BenchResult("edged_loaded_rss_mb", loadedRss, "MiB", Median(idleRss), loadedRss / Median(idleRss), "after the runs above with the MLP (5 MB) and Silero VAD (2.3 MB) loaded; baseline is idle RSS"));
+
+Directory.CreateDirectory(outDir);
+string jsonPath = Path.Combine(outDir, "ipc.json");
+File.WriteAllText(jsonPath, JsonSerializer.Serialize(results, BenchJsonContext.Default.ListBenchResult));
+Console.WriteLine();
+foreach (var r in results.Where(r => r.Name.StartsWith("ipc_", StringComparison.Ordinal) || r.Name.StartsWith("edged_", StringComparison.Ordinal)))
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Name,-32} {r.Value,10:0.00} {r.Unit,-6} baseline {r.Baseline?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-",8}  ratio {r.Ratio?.ToString("0.00", CultureInfo.InvariantCulture) ?? "-"}"));
+}
+
+Console.WriteLine($"wrote {jsonPath}");
+Directory.Delete(work, recursive: true);
+return 0;
+
+static double InProcessThroughput(InProcessModel local, Tensor[] inputs, int callers, TimeSpan window)
+{
+    long count = 0;
+    var deadline = Stopwatch.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
+    var threads = Enumerable.Range(0, callers).Select(_ => new Thread(() =>
+    {
+        long mine = 0;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            local.Run(inputs);
+            mine++;
+        }
+
+        Interlocked.Add(ref count, mine);
+    })).ToArray();
+    var clock = Stopwatch.StartNew();
+    foreach (var thread in threads)
+    {
+        thread.Start();
+    }
+
+    foreach (var thread in threads)
+    {
+        thread.Join();
+    }
+
+    return count / clock.Elapsed.TotalSeconds;
+}
+
+static async Task<double> EdgedThroughputAsync(string socket, EdgeClientOptions clientOptions, string model, Tensor[] inputs, int callers, TimeSpan window)
+{
+    var clients = new EdgeClient[callers];
+    for (int i = 0; i < callers; i++)
+    {
+        clients[i] = await EdgeClient.ConnectAsync(socket, clientOptions);
+    }
+
+    long count = 0;
+    var deadline = Stopwatch.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
+    var clock = Stopwatch.StartNew();
+    await Task.WhenAll(clients.Select(async c =>
+    {
+        long mine = 0;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            await c.InferAsync(model, inputs);
+            mine++;
+        }
+
+        Interlocked.Add(ref count, mine);
+    }));
+    double rate = count / clock.Elapsed.TotalSeconds;
+    foreach (var c in clients)
+    {
+        await c.DisposeAsync();
+    }
+
+    return rate;
+}
+
+static double Median(List<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+}
+
+static Dictionary<string, string> ParseArgs(string[] args)
+{
+    var map = new Dictionary<string, string>(StringComparer.Ordinal);
+    for (int i = 0; i < args.Length; i++)
+    {
+        map[args[i]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
+    }
+
+    foreach (string required in new[] { "--publish-dir", "--models-dir", "--out" })
+    {
+        if (!map.ContainsKey(required))
+        {
+            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N]");
+        }
+    }
+
+    return map;
+}
