@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using EdgeRuntime.ModelBuilder;
+
+namespace EdgeRuntime.Integration.Tests;
+
+/// <summary>
+/// The published edged running in a fresh directory: a model directory with the sample models and Silero VAD, a
+/// configuration file, and its own socket. Stop() sends SIGTERM like systemd does.
+/// </summary>
+internal sealed class EdgedProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+
+    private EdgedProcess(Process process, string directory, string socketPath)
+    {
+        _process = process;
+        Directory = directory;
+        SocketPath = socketPath;
+        _process.ErrorDataReceived += (_, e) =>
+        {
+            lock (_log)
+            {
+                _log.AppendLine(e.Data);
+            }
+        };
+        _process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+    }
+
+    public string Directory { get; }
+
+    public string SocketPath { get; }
+
+    public string ModelDirectory => Path.Combine(Directory, "models");
+
+    public int Pid => _process.Id;
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    /// <summary>Creates the directory and configuration (extra JSON fields merged in) without starting edged.</summary>
+    public static string Prepare(string extraConfig = "", string preload = "")
+    {
+        string directory = System.IO.Directory.CreateTempSubdirectory("edged-it-").FullName;
+        string models = Path.Combine(directory, "models");
+        System.IO.Directory.CreateDirectory(models);
+        File.WriteAllBytes(Path.Combine(models, "add.onnx"), SampleModels.AddBias());
+        File.WriteAllBytes(Path.Combine(models, "mlp.onnx"), SampleModels.Mlp(64, 32, 8));
+        File.WriteAllBytes(Path.Combine(models, "corrupt.onnx"), Encoding.ASCII.GetBytes("ONNX? no: a truncated, corrupt file \x08\x07\xff"));
+        File.Copy(Paths.SileroVad, Path.Combine(models, "silero_vad_v5.onnx"));
+        string config = $$"""
+            {
+              "modelDirectory": "models",
+              "models": [ {{preload}} ],
+              "limits": { "maxFrameBytes": 1048576, "maxInFlightPerConnection": 32, "shutdownTimeoutSeconds": 5 }
+              {{(extraConfig.Length > 0 ? "," + extraConfig : string.Empty)}}
+            }
+            """;
+        File.WriteAllText(Path.Combine(directory, "edged.json"), config);
+        return directory;
+    }
+
+    public static async Task<EdgedProcess> StartAsync(string extraConfig = "", string preload = "")
+    {
+        string directory = Prepare(extraConfig, preload);
+        return await StartInAsync(directory);
+    }
+
+    public static async Task<EdgedProcess> StartInAsync(string directory)
+    {
+        string socketPath = Path.Combine(directory, "edged.sock");
+        var process = Launch(directory, socketPath);
+        var edged = new EdgedProcess(process, directory, socketPath);
+        var clock = Stopwatch.StartNew();
+        while (!CanConnect(socketPath))
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"edged exited with {process.ExitCode}:\n{edged.Log}");
+            }
+
+            if (clock.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new TimeoutException($"edged did not listen within 30 s:\n{edged.Log}");
+            }
+
+            await Task.Delay(10);
+        }
+
+        return edged;
+    }
+
+    public static Process Launch(string directory, string socketPath)
+    {
+        var start = new ProcessStartInfo(Paths.Edged, ["--config", Path.Combine(directory, "edged.json"), "--socket", socketPath])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        return Process.Start(start)!;
+    }
+
+    public Task<ProcessResult> EdgectlAsync(params string[] args) => ProcessRunner.RunAsync(Paths.Edgectl, ["--socket", SocketPath, .. args]);
+
+    public double RssMb()
+    {
+        string line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return double.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024;
+    }
+
+    /// <summary>SIGTERM, then the exit code (or -1 if it had to be killed after 20 s).</summary>
+    public async Task<int> StopAsync()
+    {
+        if (_process.HasExited)
+        {
+            return _process.ExitCode;
+        }
+
+        await ProcessRunner.RunAsync("kill", "-TERM", _process.Id.ToString(CultureInfo.InvariantCulture));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+            return _process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill();
+            return -1;
+        }
+    }
+
+    public void KillHard() => _process.Kill();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await StopAsync();
+        }
+
+        _process.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static bool CanConnect(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,39 @@
+namespace EdgeRuntime.Integration.Tests;
+
+/// <summary>Where the published binaries and the fetched assets are. build.ps1 sets the variables; the defaults match it.</summary>
+internal static class Paths
+{
+    public static string RepositoryRoot { get; } = FindRoot();
+
+    public static string PublishDir => Environment.GetEnvironmentVariable("EDGERUNTIME_PUBLISH_DIR")
+        ?? Path.Combine(RepositoryRoot, "artifacts", "publish", System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier);
+
+    public static string AssetsDir => Environment.GetEnvironmentVariable("EDGERUNTIME_ASSETS_DIR") ?? Path.Combine(RepositoryRoot, "artifacts", "assets");
+
+    public static string Edged => Require(Path.Combine(PublishDir, "edged"));
+
+    public static string Edgectl => Require(Path.Combine(PublishDir, "edgectl"));
+
+    public static string SileroVad => Require(Path.Combine(AssetsDir, "models", "silero_vad_v5.onnx"));
+
+    public static string SpeechWav => Require(Path.Combine(AssetsDir, "audio", "speech.wav"));
+
+    public static string SilenceWav => Require(Path.Combine(AssetsDir, "audio", "silence.wav"));
+
+    private static string Require(string path) => File.Exists(path)
+        ? path
+        : throw new FileNotFoundException($"{path} is missing. Run 'dotnet pwsh ./build.ps1 publish' first ('build.ps1 test' does it).", path);
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "EdgeRuntime.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("EdgeRuntime.sln not found above the test assembly.");
+    }
+}
