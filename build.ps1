@@ -198,10 +198,13 @@ function Invoke-Test {
             $failed += [int]$Matches[1]; $passed += [int]$Matches[2]; $skipped += [int]$Matches[3]
         }
     }
+    if ($exit -ne 0 -or $failed -gt 0) { Write-Host "build.ps1 test: tests failed (dotnet test exit code $exit)" -ForegroundColor Red }
+    if ($passed -eq 0) { Write-Host 'build.ps1 test: no test ran' -ForegroundColor Red }
+    # The summary is the last line printed, in the plain form CI reads.
     Write-Host ""
     Write-Host "tests: $passed passed, $failed failed, $skipped skipped"
-    if ($exit -ne 0 -or $failed -gt 0) { throw "Tests failed (dotnet test exit code $exit)." }
-    if ($passed -eq 0) { throw 'No test ran.' }
+    if ($exit -ne 0 -or $failed -gt 0 -or $passed -eq 0) { exit 1 }
+    exit 0
 }
 
 function Invoke-Bench {
