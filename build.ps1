@@ -12,6 +12,7 @@
     build         compile everything (Release)
     publish       Native AOT edged + edgectl for -Board into artifacts/publish/<rid>/, with its configuration and models
     bench         publish, then measure edged against in-process ONNX Runtime; JSON into artifacts/bench/
+                  (-Quick for a short smoke run, -ClientSpinUs N to set the client's receive poll)
     fetch-assets  fetch the pinned sample models and make the sample audio (idempotent)
 
     Every task is idempotent. A missing Debian package is installed when run as root, otherwise the exact
@@ -26,7 +27,13 @@ param(
     [string] $Board = 'host',
 
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+
+    # bench: a short smoke run (fewer samples, shorter windows) instead of the full measurement.
+    [switch] $Quick,
+
+    # bench: how long the benchmark's client polls for an answer before it sleeps, in microseconds.
+    [int] $ClientSpinUs = -1
 )
 
 $ErrorActionPreference = 'Stop'
@@ -211,8 +218,11 @@ function Invoke-Bench {
     Invoke-Publish
     Write-Step 'bench: edged over the socket vs the same ONNX Runtime call in-process'
     $out = Join-Path $Artifacts 'bench'
+    $benchArgs = @('--publish-dir', (Get-PublishDir $Board), '--models-dir', (Join-Path $Assets 'models'), '--out', $out)
+    if ($Quick) { $benchArgs += '--quick' }
+    if ($ClientSpinUs -ge 0) { $benchArgs += @('--client-spin-us', "$ClientSpinUs") }
     Invoke-Checked 'benchmark' {
-        dotnet run --project (Join-Path $Root 'tools/EdgeRuntime.Bench') -c Release -- --publish-dir (Get-PublishDir $Board) --models-dir (Join-Path $Assets 'models') --out $out
+        dotnet run --project (Join-Path $Root 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
     }
 }
 
