@@ -162,6 +162,12 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         _pending[id] = completion;
         try
         {
+            // The read loop may have failed between the check above and the registration: it would not see us.
+            if (_failure is { } lateFailure)
+            {
+                throw lateFailure as EdgeRuntimeException ?? new EdgeRuntimeException("connection_lost", lateFailure.Message, lateFailure);
+            }
+
             await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
@@ -264,12 +270,10 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         // it concerns every request in flight.
         if (frame.Header.RequestId == 0)
         {
-            _failure = new EdgeRuntimeException("connection_refused", "The daemon refused the connection.");
-            if (frame.Header.IsError)
-            {
-                var error = ProtocolJson.Deserialize(received.Json, ProtocolJsonContext.Default.ErrorResponse);
-                _failure = new EdgeRuntimeException(error.Code, error.Message);
-            }
+            var error = frame.Header.IsError
+                ? ProtocolJson.Deserialize(received.Json, ProtocolJsonContext.Default.ErrorResponse)
+                : new ErrorResponse("connection_refused", "The daemon refused the connection.");
+            _failure = new EdgeRuntimeException(error.Code, error.Message);
 
             foreach (var pending in _pending.Values)
             {

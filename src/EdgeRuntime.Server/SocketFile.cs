@@ -1,4 +1,4 @@
-using System.Net.Sockets;
+using EdgeRuntime.Transport;
 
 namespace EdgeRuntime.Server;
 
@@ -19,26 +19,11 @@ public static class SocketFile
             return;
         }
 
-        if (IsLive(path))
+        if (UnixSocketProbe.IsAccepting(path))
         {
             throw new InvalidOperationException($"Another edged is already serving on {path}. Stop it first, or start this one with --socket PATH.");
         }
 
         File.Delete(path);
-    }
-
-    /// <summary>True when something accepts connections on the path.</summary>
-    public static bool IsLive(string path)
-    {
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            probe.Connect(new UnixDomainSocketEndPoint(path));
-            return true;
-        }
-        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable or SocketError.InvalidArgument)
-        {
-            return false;
-        }
     }
 }

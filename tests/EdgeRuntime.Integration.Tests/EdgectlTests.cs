@@ -8,6 +8,14 @@ public sealed class EdgectlTests(SharedDaemon daemon) : IClassFixture<SharedDaem
 {
     private EdgedProcess Edged => daemon.Edged;
 
+    /// <summary>Writes x as float32 [2,3] into a fresh folder and returns the "x=PATH" argument for edgectl.</summary>
+    private static string InputArgument(string name, params float[] x)
+    {
+        string path = Path.Combine(Directory.CreateTempSubdirectory("edgectl-").FullName, "x.npy");
+        NpyFile.Write(path, Tensor.Float32("x", [2, 3], x.Length == 0 ? new float[6] : x));
+        return $"{name}={path}";
+    }
+
     [Fact]
     public async Task Status_shows_version_board_providers_and_health()
     {
@@ -37,9 +45,7 @@ public sealed class EdgectlTests(SharedDaemon daemon) : IClassFixture<SharedDaem
     public async Task Infer_reads_npy_inputs_and_writes_npy_outputs()
     {
         string work = Directory.CreateTempSubdirectory("edgectl-").FullName;
-        NpyFile.Write(Path.Combine(work, "x.npy"), Tensor.Float32("x", [2, 3], [10, 20, 30, 40, 50, 60]));
-
-        var result = await Edged.EdgectlAsync("infer", "add", "--input", $"x={Path.Combine(work, "x.npy")}", "--output-dir", Path.Combine(work, "out"));
+        var result = await Edged.EdgectlAsync("infer", "add", "--input", InputArgument("x", 10, 20, 30, 40, 50, 60), "--output-dir", Path.Combine(work, "out"));
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("round trip", result.Stdout, StringComparison.Ordinal);
@@ -51,9 +57,7 @@ public sealed class EdgectlTests(SharedDaemon daemon) : IClassFixture<SharedDaem
     [Fact]
     public async Task Repeat_prints_latency_percentiles()
     {
-        string work = Directory.CreateTempSubdirectory("edgectl-").FullName;
-        NpyFile.Write(Path.Combine(work, "x.npy"), Tensor.Float32("x", [2, 3], new float[6]));
-        var result = await Edged.EdgectlAsync("infer", "add", "--input", $"x={Path.Combine(work, "x.npy")}", "--repeat", "50");
+        var result = await Edged.EdgectlAsync("infer", "add", "--input", InputArgument("x"), "--repeat", "50");
         Assert.Equal(0, result.ExitCode);
         Assert.Matches(@"50 requests: round trip p50 \d+ µs, p99 \d+", result.Stdout);
     }
@@ -61,9 +65,7 @@ public sealed class EdgectlTests(SharedDaemon daemon) : IClassFixture<SharedDaem
     [Fact]
     public async Task An_unknown_model_fails_with_the_daemons_message()
     {
-        string work = Directory.CreateTempSubdirectory("edgectl-").FullName;
-        NpyFile.Write(Path.Combine(work, "x.npy"), Tensor.Float32("x", [2, 3], new float[6]));
-        var result = await Edged.EdgectlAsync("infer", "nosuch", "--input", $"x={Path.Combine(work, "x.npy")}");
+        var result = await Edged.EdgectlAsync("infer", "nosuch", "--input", InputArgument("x"));
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("unknown_model: No model named 'nosuch' is loaded (loaded: add, mlp", result.Stderr, StringComparison.Ordinal);
     }
@@ -71,9 +73,7 @@ public sealed class EdgectlTests(SharedDaemon daemon) : IClassFixture<SharedDaem
     [Fact]
     public async Task A_wrong_input_name_is_named_in_the_error()
     {
-        string work = Directory.CreateTempSubdirectory("edgectl-").FullName;
-        NpyFile.Write(Path.Combine(work, "x.npy"), Tensor.Float32("x", [2, 3], new float[6]));
-        var result = await Edged.EdgectlAsync("infer", "add", "--input", $"input={Path.Combine(work, "x.npy")}");
+        var result = await Edged.EdgectlAsync("infer", "add", "--input", InputArgument("input"));
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("invalid_input: Model 'add' has no input named 'input'. Its inputs are: x.", result.Stderr, StringComparison.Ordinal);
     }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
+using EdgeRuntime.Transport;
 using System.Text;
 using EdgeRuntime.ModelBuilder;
 
@@ -84,7 +84,7 @@ internal sealed class EdgedProcess : IAsyncDisposable
         var process = Launch(directory, socketPath);
         var edged = new EdgedProcess(process, directory, socketPath);
         var clock = Stopwatch.StartNew();
-        while (!CanConnect(socketPath))
+        while (!UnixSocketProbe.IsAccepting(socketPath))
         {
             if (process.HasExited)
             {
@@ -158,25 +158,6 @@ internal sealed class EdgedProcess : IAsyncDisposable
         }
         catch (IOException)
         {
-        }
-    }
-
-    private static bool CanConnect(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return false;
-        }
-
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            socket.Connect(new UnixDomainSocketEndPoint(path));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
         }
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
+using EdgeRuntime.Transport;
 
 namespace EdgeRuntime.Bench;
 
@@ -35,7 +35,7 @@ internal sealed class DaemonProcess : IDisposable
         process.BeginOutputReadLine();
         while (true)
         {
-            if (TryConnect(socketPath))
+            if (UnixSocketProbe.IsAccepting(socketPath))
             {
                 return new DaemonProcess(process, socketPath, clock.Elapsed);
             }
@@ -76,24 +76,5 @@ internal sealed class DaemonProcess : IDisposable
         }
 
         _process.Dispose();
-    }
-
-    private static bool TryConnect(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return false;
-        }
-
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            socket.Connect(new UnixDomainSocketEndPoint(path));
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
     }
 }
