@@ -14,10 +14,10 @@ public sealed record EdgeClientOptions
     public bool InlineContinuations { get; init; } = true;
 
     /// <summary>
-    /// How long the receive thread polls for the daemon's answer before it sleeps in the kernel. Waking a sleeping
-    /// thread costs tens of microseconds on small or virtualised cores; the poll yields the CPU to anything
-    /// runnable, so it costs little when other work is waiting. Zero sleeps at once. The default covers a
-    /// small model's inference.
+    /// The most the receive thread polls for the daemon's answer before it sleeps in the kernel. Waking a sleeping
+    /// thread costs tens of microseconds on small or virtualised cores. The poll adapts: it lasts up to twice the
+    /// usual answer time and stops altogether when answers usually take longer than this cap, and it yields the
+    /// core to anything runnable (see <see cref="Transport.ReceiveSpinPolicy"/>). Zero sleeps at once.
     /// </summary>
-    public TimeSpan SpinBeforeBlock { get; init; } = TimeSpan.FromMicroseconds(250);
+    public TimeSpan SpinBeforeBlock { get; init; } = TimeSpan.FromMicroseconds(500);
 }

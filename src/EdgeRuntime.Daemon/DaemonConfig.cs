@@ -38,7 +38,7 @@ public sealed record ThreadsConfig
     public int Workers { get; set; }
 
     /// <summary>Microseconds a connection polls for the next request before its thread sleeps; 0 sleeps at once.</summary>
-    public int ReceiveSpinMicroseconds { get; set; } = 100;
+    public int ReceiveSpinMicroseconds { get; set; } = 200;
 }
 
 public sealed record LimitsConfig

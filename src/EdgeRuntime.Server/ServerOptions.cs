@@ -22,10 +22,10 @@ public sealed record ServerOptions
     public uint[] AllowedGids { get; init; } = [];
 
     /// <summary>
-    /// How long a connection's receive thread polls for the client's next request before sleeping; a client that
-    /// sends requests back to back then finds the daemon awake. Zero sleeps at once.
+    /// The most a connection's receive thread polls for the client's next request before sleeping, so a client that
+    /// sends requests back to back finds the daemon awake (see ReceiveSpinPolicy). Zero sleeps at once.
     /// </summary>
-    public TimeSpan ReceiveSpin { get; init; } = TimeSpan.FromMicroseconds(100);
+    public TimeSpan ReceiveSpin { get; init; } = TimeSpan.FromMicroseconds(200);
 
     /// <summary>How long a stop waits for in-flight requests before it closes connections anyway.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);

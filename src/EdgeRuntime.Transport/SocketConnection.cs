@@ -16,19 +16,16 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
     private readonly Pipe _input;
     private readonly SocketWriter _output;
     private readonly Thread _receiver;
+    private readonly ReceiveSpinPolicy _spin;
     private int _disposed;
 
-    private readonly long _spinTicks;
-
     /// <param name="spinBeforeBlock">
-    /// How long the receive thread polls (yielding the CPU to anything runnable) before it blocks. A blocked thread
-    /// that wakes on a small virtualised or power-managed core pays tens of microseconds; a short poll after each
-    /// message hides that when the peer answers quickly. Zero always blocks at once.
+    /// The most the receive thread polls before it sleeps, see <see cref="ReceiveSpinPolicy"/>. Zero always sleeps at once.
     /// </param>
     public SocketConnection(Socket socket, string name, long pauseInputBytes = 1024 * 1024, TimeSpan spinBeforeBlock = default)
     {
         _socket = socket;
-        _spinTicks = (long)(spinBeforeBlock.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        _spin = new ReceiveSpinPolicy(spinBeforeBlock);
         _socket.Blocking = true;
         _input = new Pipe(new PipeOptions(
             readerScheduler: PipeScheduler.Inline,
@@ -36,7 +33,7 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
             pauseWriterThreshold: pauseInputBytes,
             resumeWriterThreshold: pauseInputBytes / 2,
             useSynchronizationContext: false));
-        _output = new SocketWriter(socket);
+        _output = new SocketWriter(socket, _spin);
         _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = name };
     }
 
@@ -82,8 +79,9 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
             while (true)
             {
                 var memory = writer.GetMemory(16 * 1024);
-                SpinUntilReadable();
+                _spin.PollUntilReadable(_socket);
                 int received = _socket.Receive(memory.Span);
+                _spin.MarkReceived();
                 if (received == 0)
                 {
                     break;
@@ -115,22 +113,8 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
         writer.Complete(failure);
     }
 
-    private void SpinUntilReadable()
-    {
-        if (_spinTicks <= 0)
-        {
-            return;
-        }
-
-        long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
-        while (_socket.Available == 0 && System.Diagnostics.Stopwatch.GetTimestamp() < deadline)
-        {
-            Thread.Yield();
-        }
-    }
-
     /// <summary>A PipeWriter whose flush is a blocking send of everything buffered.</summary>
-    private sealed class SocketWriter(Socket socket) : PipeWriter
+    private sealed class SocketWriter(Socket socket, ReceiveSpinPolicy spin) : PipeWriter
     {
         private const int InitialCapacity = 64 * 1024;
         private System.Buffers.ArrayBufferWriter<byte> _buffer = new(InitialCapacity);
@@ -178,6 +162,8 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
                     int sent = socket.Send(pending);
                     pending = pending[sent..];
                 }
+
+                spin.MarkSent();
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {

@@ -1,0 +1,143 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+
+namespace EdgeRuntime.Transport.Tests;
+
+public sealed class SocketConnectionTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("transport-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    /// <summary>A connected pair over a real UNIX socket: (accepted side, connecting side).</summary>
+    private (Socket Server, Socket Client) Pair()
+    {
+        string path = Path.Combine(_directory, $"{Guid.NewGuid():N}.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        client.Connect(new UnixDomainSocketEndPoint(path));
+        return (listener.Accept(), client);
+    }
+
+    private static async Task<byte[]> ReadExactlyAsync(SocketConnection connection, int count)
+    {
+        var reader = connection.Input;
+        while (true)
+        {
+            var result = await reader.ReadAsync();
+            if (result.Buffer.Length >= count)
+            {
+                byte[] bytes = result.Buffer.Slice(0, count).ToArray();
+                reader.AdvanceTo(result.Buffer.GetPosition(count));
+                return bytes;
+            }
+
+            reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                throw new EndOfStreamException($"peer closed after {result.Buffer.Length} of {count} bytes");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Bytes_written_on_one_side_arrive_in_order_on_the_other_in_both_directions()
+    {
+        var (serverSocket, clientSocket) = Pair();
+        using var server = new SocketConnection(serverSocket, "test-server");
+        using var client = new SocketConnection(clientSocket, "test-client", spinBeforeBlock: TimeSpan.FromMicroseconds(200));
+        server.Start();
+        client.Start();
+
+        byte[] request = [.. Enumerable.Range(0, 300_000).Select(i => (byte)(i * 31))];
+        client.Output.Write(request);
+        await client.Output.FlushAsync();
+        Assert.Equal(request, await ReadExactlyAsync(server, request.Length));
+
+        byte[] response = [1, 2, 3, 4, 5];
+        server.Output.Write(response);
+        await server.Output.FlushAsync();
+        Assert.Equal(response, await ReadExactlyAsync(client, response.Length));
+    }
+
+    [Fact]
+    public async Task The_input_completes_when_the_peer_closes()
+    {
+        var (serverSocket, clientSocket) = Pair();
+        using var server = new SocketConnection(serverSocket, "test-server");
+        server.Start();
+        clientSocket.Send([9, 9]);
+        clientSocket.Dispose();
+
+        ReadResult result;
+        do
+        {
+            result = await server.Input.ReadAsync();
+            server.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+        while (!result.IsCompleted);
+        Assert.Equal(2, result.Buffer.Length);
+    }
+
+    [Fact]
+    public async Task Writing_to_a_peer_that_has_gone_is_an_IOException()
+    {
+        var (serverSocket, clientSocket) = Pair();
+        using var server = new SocketConnection(serverSocket, "test-server");
+        clientSocket.Dispose();
+        server.Output.Write(new byte[1024]);
+        await Assert.ThrowsAsync<IOException>(async () =>
+        {
+            // The first send may land in the kernel buffer before the reset is seen; the next one cannot.
+            for (int i = 0; i < 10; i++)
+            {
+                server.Output.Write(new byte[64 * 1024]);
+                await server.Output.FlushAsync();
+            }
+        });
+    }
+
+    [Fact]
+    public void The_poll_budget_starts_at_the_cap_shrinks_for_quick_peers_and_stops_for_slow_ones()
+    {
+        var cap = TimeSpan.FromMilliseconds(1);
+        long capTicks = (long)(cap.TotalSeconds * Stopwatch.Frequency);
+
+        var quick = new ReceiveSpinPolicy(cap);
+        Assert.Equal(capTicks, quick.Budget());
+        quick.MarkSent();
+        quick.MarkReceived();
+        Assert.InRange(quick.Budget(), 0, capTicks - 1);
+
+        var slow = new ReceiveSpinPolicy(cap);
+        for (int i = 0; i < 3; i++)
+        {
+            slow.MarkSent();
+            Thread.Sleep(5);
+            slow.MarkReceived();
+        }
+
+        Assert.Equal(0, slow.Budget());
+        Assert.Equal(0, new ReceiveSpinPolicy(TimeSpan.Zero).Budget());
+    }
+
+    [Fact]
+    public void One_long_pause_does_not_stop_polling_for_a_peer_that_is_usually_quick()
+    {
+        var policy = new ReceiveSpinPolicy(TimeSpan.FromMilliseconds(1));
+        for (int i = 0; i < 10; i++)
+        {
+            policy.MarkSent();
+            policy.MarkReceived();
+        }
+
+        policy.MarkSent();
+        Thread.Sleep(20);
+        policy.MarkReceived();
+        Assert.True(policy.Budget() > 0);
+    }
+}
