@@ -111,7 +111,7 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         for (int i = 0; i < tensors.Length; i++)
         {
             var d = response.Outputs[i];
-            if (!TensorDTypes.TryParse(d.Dtype, out var dtype) || d.Offset < 0 || d.Offset + d.Length > frame.Payload.Length)
+            if (!TensorDTypes.TryParse(d.Dtype, out var dtype) || d.Offset < 0 || d.Length < 0 || d.Offset > frame.Payload.Length || d.Length > frame.Payload.Length - d.Offset)
             {
                 throw new EdgeRuntimeException(ErrorCodes.BadFrame, $"The daemon described output '{d.Name}' inconsistently.");
             }
@@ -128,17 +128,26 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Disposing from a continuation that runs inline on the receive thread: the read loop is further down this very
+        // stack and ends once we return, so waiting for it here would wait forever.
+        bool onReceiveThread = _transport.IsReceiveThread;
+        _failure ??= new EdgeRuntimeException("connection_closed", "This client has been disposed.");
+
         // Closing is best effort: the daemon may already have gone.
         _transport.Dispose();
         try
         {
-            await _readLoop.ConfigureAwait(false);
+            if (!onReceiveThread)
+            {
+                await _readLoop.ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
         }
 
-        _writeGate.Dispose();
+        // _writeGate is not disposed: a request racing with Dispose must fail with connection_closed, not with
+        // ObjectDisposedException from the semaphore.
     }
 
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -20,7 +20,7 @@ public static class NpyFile
         {
             bytes = File.ReadAllBytes(path);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new InvalidDataException($"Cannot read '{path}': {e.Message}", e);
         }
@@ -53,7 +53,7 @@ public static class NpyFile
             throw new InvalidDataException($"{source}: .npy format version {major} is not supported.");
         }
 
-        if (headerStart + headerLength > bytes.Length)
+        if (headerLength < 0 || headerLength > bytes.Length - headerStart)
         {
             throw new InvalidDataException($"{source}: the header runs past the end of the file.");
         }
@@ -70,8 +70,13 @@ public static class NpyFile
         var (dtype, bigEndian) = ParseDescr(descr, source);
         long[] shape = ParseShape(shapeText, source);
         long count = TensorDTypes.ElementCount(shape) ?? throw new InvalidDataException($"{source}: invalid shape {shapeText}.");
-        long byteCount = count * dtype.ElementSize();
         int dataStart = headerStart + headerLength;
+        if (count > (bytes.Length - dataStart) / dtype.ElementSize())
+        {
+            throw new InvalidDataException($"{source}: shape {shapeText} of {dtype.Name()} needs {count} elements, the file has data for {(bytes.Length - dataStart) / dtype.ElementSize()}.");
+        }
+
+        long byteCount = count * dtype.ElementSize();
         if (bytes.Length - dataStart < byteCount)
         {
             throw new InvalidDataException($"{source}: shape {shapeText} of {dtype.Name()} needs {byteCount} bytes of data, the file has {bytes.Length - dataStart}.");

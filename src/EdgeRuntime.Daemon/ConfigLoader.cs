@@ -86,6 +86,8 @@ internal static class ConfigLoader
         Require(config.Limits.MaxConnections >= 1, "limits.maxConnections", "must be at least 1");
         Require(config.Limits.QueueCapacity >= 1, "limits.queueCapacity", "must be at least 1");
         Require(config.Limits.ShutdownTimeoutSeconds > 0, "limits.shutdownTimeoutSeconds", "must be positive");
+        Require(config.Limits.MaxPendingBytes >= config.Limits.MaxFrameBytes, "limits.maxPendingBytes", "must be at least limits.maxFrameBytes");
+        Require(config.Limits.SendTimeoutSeconds > 0, "limits.sendTimeoutSeconds", "must be positive");
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < config.Models.Length; i++)
         {

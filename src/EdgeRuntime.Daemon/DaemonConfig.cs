@@ -51,5 +51,11 @@ public sealed record LimitsConfig
 
     public int QueueCapacity { get; set; } = 256;
 
+    /// <summary>Request payload bytes held at once across all connections; at least maxFrameBytes.</summary>
+    public long MaxPendingBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>A response send blocked this long (the client stopped reading) closes that connection.</summary>
+    public double SendTimeoutSeconds { get; set; } = 30;
+
     public double ShutdownTimeoutSeconds { get; set; } = 10;
 }

@@ -65,6 +65,8 @@ namespace EdgeRuntime.Daemon
                 MaxFrameBytes = config.Limits.MaxFrameBytes,
                 MaxInFlightPerConnection = config.Limits.MaxInFlightPerConnection,
                 MaxConnections = config.Limits.MaxConnections,
+                MaxPendingBytes = config.Limits.MaxPendingBytes,
+                SendTimeout = TimeSpan.FromSeconds(config.Limits.SendTimeoutSeconds),
                 AllowedUids = config.AllowedUids,
                 AllowedGids = config.AllowedGids,
                 ShutdownTimeout = TimeSpan.FromSeconds(config.Limits.ShutdownTimeoutSeconds),
@@ -112,7 +114,7 @@ namespace EdgeRuntime.Daemon
             return 0;
         }
 
-        /// <summary>A model that fails to preload is logged and reported by health; the daemon serves the rest.</summary>
+        /// <summary>A model that fails to preload, for whatever reason, is logged and reported by health; the daemon serves the rest.</summary>
         private static async Task PreloadAsync(DaemonConfig config, ModelRegistry registry, ServerMetrics metrics, StderrLog log)
         {
             foreach (var model in config.Models)
@@ -122,7 +124,7 @@ namespace EdgeRuntime.Daemon
                     var loaded = await registry.LoadAsync(model.Name, model.Path).ConfigureAwait(false);
                     log.Write(EdgeRuntime.Server.LogLevel.Info, "models", $"loaded {model.Name} from {loaded.Path} in {loaded.LoadMs:0.0} ms on {string.Join(", ", loaded.Providers)}");
                 }
-                catch (EdgeRuntimeException e)
+                catch (Exception e) when (e is not OutOfMemoryException)
                 {
                     log.Write(EdgeRuntime.Server.LogLevel.Error, "models", $"preload of {model.Name} failed: {e.Message}");
                     metrics.ReportProblem($"model {model.Name}", e.Message);

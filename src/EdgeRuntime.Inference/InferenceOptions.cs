@@ -8,7 +8,7 @@ public sealed record InferenceOptions
 
     public int InterOpThreads { get; init; } = 1;
 
-    /// <summary>Requests executed concurrently (dedicated worker threads). 0 means one per processor.</summary>
+    /// <summary>Requests executed at once (worker slots of the <see cref="InferenceScheduler"/>). 0 means one per processor.</summary>
     public int Workers { get; init; }
 
     /// <summary>Requests waiting for a worker before submitters are made to wait (back-pressure).</summary>

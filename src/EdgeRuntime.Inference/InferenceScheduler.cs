@@ -5,9 +5,9 @@ namespace EdgeRuntime.Inference;
 
 /// <summary>
 /// Admits requests into a bounded queue and runs at most <see cref="InferenceOptions.EffectiveWorkers"/> of them at
-/// once. A request runs on the thread that submitted it once it holds a worker slot: no hand-off to another thread,
-/// which on a small board costs more than a small model's inference. When the queue is full, submitters wait
-/// (back-pressure), so memory stays bounded however many clients push.
+/// once. When a worker slot is free the request runs on the caller's thread (for a lone request, the connection's
+/// receive thread): no hand-off, which on a small board costs more than a small model's inference. A request that had
+/// to wait resumes on a thread-pool thread. When the queue is full, submitters wait (back-pressure).
 /// </summary>
 public sealed class InferenceScheduler : IDisposable
 {
@@ -24,7 +24,7 @@ public sealed class InferenceScheduler : IDisposable
         _workers = new SemaphoreSlim(_workerCount, _workerCount);
     }
 
-    /// <summary>Requests admitted and waiting for a worker slot right now.</summary>
+    /// <summary>Requests waiting right now, for admission or for a worker slot.</summary>
     public int Depth => Volatile.Read(ref _waiting);
 
     public int Workers => _workerCount;

@@ -89,6 +89,11 @@ public static class InputValidator
         }
 
         long elements = TensorDTypes.ElementCount(shape) ?? throw Invalid($"{where}: shape {sentShape} is too large.");
+        if (elements > payloadLength / expected.ElementSize())
+        {
+            throw Invalid($"{where}: shape {sentShape} of {expected.Name()} needs more bytes than the {payloadLength}-byte payload holds.");
+        }
+
         long expectedBytes = elements * expected.ElementSize();
         if (input.Length != expectedBytes)
         {
@@ -100,9 +105,10 @@ public static class InputValidator
             throw Invalid($"{where}: offset {input.Offset} must be a non-negative multiple of {TensorLayout.Alignment}.");
         }
 
-        if (input.Offset + input.Length > payloadLength)
+        // Written so that no sum can overflow: offsets and lengths come from the client.
+        if (input.Offset > payloadLength || input.Length > payloadLength - input.Offset)
         {
-            throw Invalid($"{where}: bytes {input.Offset}..{input.Offset + input.Length} lie outside the {payloadLength}-byte payload.");
+            throw Invalid($"{where}: {input.Length} bytes at offset {input.Offset} lie outside the {payloadLength}-byte payload.");
         }
     }
 

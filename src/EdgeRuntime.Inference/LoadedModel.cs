@@ -116,11 +116,15 @@ public sealed class LoadedModel
         for (int i = 0; i < order.Count; i++)
         {
             var node = metadata[order[i]];
-            string[] symbolic = node.IsTensor ? node.SymbolicDimensions ?? [] : [];
-            long[] shape = node.IsTensor ? Array.ConvertAll(node.Dimensions, d => (long)d) : [];
-            bool supported = node.IsTensor && !node.IsString && ElementTypes.TryToDType(node.ElementDataType, out _);
-            ElementTypes.TryToDType(node.ElementDataType, out var dtype);
-            ports[i] = new ModelPort(order[i], supported ? dtype : null, node.IsTensor ? ElementTypes.Describe(node.ElementDataType) : node.OnnxValueType.ToString(), shape, symbolic);
+            if (!node.IsTensor)
+            {
+                // Maps and sequences (e.g. a classifier's ZipMap output): described, but not carried by protocol v1.
+                ports[i] = new ModelPort(order[i], null, node.OnnxValueType.ToString().ToLowerInvariant(), [], []);
+                continue;
+            }
+
+            TensorDType? dtype = !node.IsString && ElementTypes.TryToDType(node.ElementDataType, out var known) ? known : null;
+            ports[i] = new ModelPort(order[i], dtype, ElementTypes.Describe(node.ElementDataType), Array.ConvertAll(node.Dimensions, d => (long)d), node.SymbolicDimensions ?? []);
         }
 
         return new ModelSignature(ports);

@@ -112,6 +112,14 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
             throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"Model file '{fullPath}' cannot be read: {e.Message}", e);
         }
 
-        return new LoadedModel(name, fullPath, file.Length, session, [SessionFactory.CpuProvider], stopwatch.Elapsed.TotalMilliseconds);
+        try
+        {
+            return new LoadedModel(name, fullPath, file.Length, session, [SessionFactory.CpuProvider], stopwatch.Elapsed.TotalMilliseconds);
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException or NotSupportedException)
+        {
+            session.Dispose();
+            throw new EdgeRuntimeException(ErrorCodes.ModelLoadFailed, $"'{fullPath}' loaded, but its inputs and outputs cannot be described: {e.Message}", e);
+        }
     }
 }

@@ -32,4 +32,7 @@ public enum FrameStatus
 
     /// <summary>A frame of a protocol version this code does not speak. The stream cannot be trusted further.</summary>
     UnsupportedVersion,
+
+    /// <summary>A length field above 2^31 - 1: no frame is that large, so the stream cannot be trusted further.</summary>
+    Malformed,
 }

@@ -35,7 +35,7 @@ public static class FrameReader
         uint payloadLength = BinaryPrimitives.ReadUInt32LittleEndian(raw[20..]);
         long frameLength = FrameHeader.Size + (long)jsonLength + payloadLength;
 
-        // Lengths above int.MaxValue are clamped so the header stays representable; such a frame is always too large.
+        // Lengths above int.MaxValue are clamped so the header stays representable; such a frame is Malformed.
         header = new FrameHeader(type, flags, requestId, (int)Math.Min(jsonLength, int.MaxValue), (int)Math.Min(payloadLength, int.MaxValue));
 
         if (raw[4] != FrameHeader.CurrentVersion)
@@ -43,7 +43,12 @@ public static class FrameReader
             return FrameStatus.UnsupportedVersion;
         }
 
-        if (frameLength > maxFrameBytes || jsonLength > int.MaxValue || payloadLength > int.MaxValue)
+        if (jsonLength > int.MaxValue || payloadLength > int.MaxValue)
+        {
+            return FrameStatus.Malformed;
+        }
+
+        if (frameLength > maxFrameBytes)
         {
             return FrameStatus.TooLarge;
         }

@@ -24,8 +24,11 @@ public sealed class Connection
     private int _outstanding = 1; // the read loop itself counts as one, so "drained" means loop done and requests answered
     private volatile bool _writeFailed;
 
-    public Connection(IDuplexPipe pipe, RequestHandler handler, ServerOptions options, ServerMetrics metrics, IServerLog log, PeerInfo peer, string name)
+    private readonly ByteBudget _budget;
+
+    public Connection(IDuplexPipe pipe, RequestHandler handler, ServerOptions options, ServerMetrics metrics, IServerLog log, PeerInfo peer, string name, ByteBudget? budget = null)
     {
+        _budget = budget ?? new ByteBudget(Math.Max(options.MaxPendingBytes, options.MaxFrameBytes));
         _pipe = pipe;
         _handler = handler;
         _options = options;
@@ -118,6 +121,11 @@ public sealed class Connection
                             _log.Write(LogLevel.Warning, "connection", $"{_name}: frame of {header.FrameLength} bytes refused (limit {_options.MaxFrameBytes})");
                             await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.FrameTooLarge, $"The frame is {header.FrameLength} bytes; this daemon accepts at most {_options.MaxFrameBytes} bytes per frame (limits.maxFrameBytes).")).ConfigureAwait(false);
                             break;
+                        case FrameStatus.Malformed:
+                            _log.Write(LogLevel.Warning, "connection", $"{_name}: frame lengths beyond any frame, closing");
+                            await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.BadFrame, "The frame header announces lengths above 2 GiB; the stream cannot be trusted and the connection is closed.")).ConfigureAwait(false);
+                            close = true;
+                            break;
                         case FrameStatus.UnsupportedVersion:
                             _log.Write(LogLevel.Warning, "connection", $"{_name}: unsupported protocol version, closing");
                             await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.UnsupportedVersion, $"This daemon speaks protocol version {FrameHeader.CurrentVersion} only.")).ConfigureAwait(false);
@@ -162,8 +170,18 @@ public sealed class Connection
     private async Task StartRequestAsync(Frame frame, bool pipelined, CancellationToken stopReading)
     {
         await _inFlight.WaitAsync(stopReading).ConfigureAwait(false);
-        byte[] json = frame.Json.ToArray();
         int payloadLength = (int)frame.Payload.Length;
+        try
+        {
+            await _budget.AcquireAsync(payloadLength, stopReading).ConfigureAwait(false);
+        }
+        catch
+        {
+            _inFlight.Release();
+            throw;
+        }
+
+        byte[] json = frame.Json.ToArray();
         byte[] payload = payloadLength == 0 ? [] : ArrayPool<byte>.Shared.Rent(payloadLength);
         frame.Payload.CopyTo(payload);
         int outstanding = Interlocked.Increment(ref _outstanding); // the read loop, this request, and any others
@@ -195,6 +213,8 @@ public sealed class Connection
             {
                 ArrayPool<byte>.Shared.Return(payload);
             }
+
+            _budget.Release(payloadLength);
 
             _metrics.RequestFinished();
             _inFlight.Release();
@@ -231,8 +251,10 @@ public sealed class Connection
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
         {
-            // The client is gone; its remaining answers have nowhere to go. Nothing else is affected.
+            // The client is gone or stopped reading; its remaining answers have nowhere to go. Stop reading from it too,
+            // so the connection closes and its thread and buffers are freed. Nothing else is affected.
             _writeFailed = true;
+            _pipe.Input.CancelPendingRead();
             _log.Write(LogLevel.Info, "connection", $"{_name}: could not send response {requestId}: {e.Message}");
         }
         finally

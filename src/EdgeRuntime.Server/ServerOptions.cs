@@ -14,6 +14,15 @@ public sealed record ServerOptions
     public int MaxConnections { get; init; } = 64;
 
     /// <summary>
+    /// Request payload bytes held at once across all connections (copied out of the socket, not yet answered). When
+    /// it is spent, connections stop reading until requests finish. Must be at least <see cref="MaxFrameBytes"/>.
+    /// </summary>
+    public long MaxPendingBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>A response send that makes no progress for this long (the client stopped reading) closes the connection.</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Peers allowed to connect. A peer is allowed when its uid is in <see cref="AllowedUids"/> or its gid in
     /// <see cref="AllowedGids"/>. When both are empty only the daemon's own uid is allowed.
     /// </summary>

@@ -18,6 +18,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopReading = new();
     private readonly List<Task> _connections = [];
     private readonly Lock _connectionsGate = new();
+    private readonly ByteBudget _budget;
     private Socket? _listener;
     private Task? _acceptLoop;
     private long _connectionIds;
@@ -29,6 +30,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
         _metrics = metrics;
         _log = log;
         _daemonUid = Native.GetUid();
+        _budget = new ByteBudget(Math.Max(options.MaxPendingBytes, options.MaxFrameBytes));
     }
 
     public string SocketPath => _options.SocketPath;
@@ -109,6 +111,13 @@ public sealed class UnixSocketServer : IAsyncDisposable
             {
                 return;
             }
+            catch (SocketException e)
+            {
+                // Out of file descriptors or buffers, a peer that aborted: not a reason to stop serving.
+                _log.Write(LogLevel.Warning, "server", $"accept failed ({e.SocketErrorCode}: {e.Message}); retrying");
+                await Task.Delay(100).ConfigureAwait(false);
+                continue;
+            }
 
             var task = ServeAsync(client);
             lock (_connectionsGate)
@@ -136,6 +145,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
         }
 
         string name = $"conn#{id} pid={peer.Pid} uid={peer.Uid} gid={peer.Gid}";
+        client.SendTimeout = (int)_options.SendTimeout.TotalMilliseconds;
         using var transport = new SocketConnection(client, $"edged-conn-{id}", _options.MaxFrameBytes + FrameHeader.Size, _options.ReceiveSpin);
         try
         {
@@ -157,7 +167,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
                 }
 
                 _log.Write(LogLevel.Info, "server", $"{name}: connected");
-                var connection = new Connection(transport, _handler, _options, _metrics, _log, peer, name);
+                var connection = new Connection(transport, _handler, _options, _metrics, _log, peer, name, _budget);
                 var running = connection.RunAsync(_stopReading.Token, _options.ShutdownTimeout);
                 transport.Start();
                 await running.ConfigureAwait(false);

@@ -43,6 +43,9 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
 
     public Socket Socket => _socket;
 
+    /// <summary>True when called from the receive thread, i.e. from code the pipe's reader runs inline.</summary>
+    public bool IsReceiveThread => Thread.CurrentThread == _receiver;
+
     /// <summary>Starts the receive thread. Call once the consumer is ready to read <see cref="Input"/>.</summary>
     public void Start() => _receiver.Start();
 

@@ -134,6 +134,21 @@ public sealed class ConnectionTests : IDisposable
     }
 
     [Theory]
+    [InlineData(0x7FFF_FFFF_FFFF_FFF8L, 24L)]
+    [InlineData(8L, long.MaxValue)]
+    [InlineData(-8L, 24L)]
+    public async Task Offsets_and_lengths_that_would_overflow_are_refused_not_dereferenced(long offset, long length)
+    {
+        await using var connection = await ConnectWithAddModelAsync();
+        string json = $$"""{"model":"add","inputs":[{"name":"x","dtype":"float32","shape":[2,3],"offset":{{offset}},"length":{{length}}}]}""";
+        var reply = await connection.RequestAsync(MessageType.Infer, 3, json, new byte[32]);
+        Assert.Equal(ErrorCodes.InvalidInput, reply.Error.Code);
+
+        var health = await connection.RequestAsync(MessageType.Health, 4, "{}");
+        Assert.False(health.Header.IsError);
+    }
+
+    [Theory]
     [InlineData("corrupt.onnx", ErrorCodes.ModelLoadFailed, "ONNX Runtime could not load")]
     [InlineData("text.onnx", ErrorCodes.ModelLoadFailed, "ONNX Runtime could not load")]
     [InlineData("absent.onnx", ErrorCodes.ModelNotFound, "does not exist")]

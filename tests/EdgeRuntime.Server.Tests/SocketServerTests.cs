@@ -38,6 +38,24 @@ public sealed class SocketServerTests : IDisposable
         }
     }
 
+    [Fact(Timeout = 20_000)]
+    public async Task Disposing_synchronously_right_after_an_await_does_not_hang()
+    {
+        var (harness, server) = Start();
+        await using (server)
+        {
+            using (harness)
+            {
+                var client = await EdgeClient.ConnectAsync(SocketPath);
+                await client.HealthAsync();
+
+                // With inline continuations this line runs on the client's receive thread.
+                client.Dispose();
+                await Assert.ThrowsAsync<EdgeRuntimeException>(() => client.HealthAsync());
+            }
+        }
+    }
+
     [Fact]
     public async Task The_socket_file_is_mode_0660_and_removed_on_stop()
     {

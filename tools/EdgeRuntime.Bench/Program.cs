@@ -138,16 +138,24 @@ foreach (var (name, model, local, inputs) in new[] { cases[0], cases[2] })
     foreach (int callers in new[] { 1, 8 })
     {
         double localRate = 0, remoteRate = 0;
+        var localLatency = new List<double>();
+        var remoteLatency = new List<double>();
         for (int window = 0; window < 2; window++)
         {
-            localRate += InProcessThroughput(local, inputs, callers, throughputWindow);
-            remoteRate += await EdgedThroughputAsync(main.SocketPath, clientOptions, model, inputs, callers, throughputWindow);
+            localRate += InProcessThroughput(local, inputs, callers, throughputWindow, localLatency);
+            remoteRate += await EdgedThroughputAsync(main.SocketPath, clientOptions, model, inputs, callers, throughputWindow, remoteLatency);
         }
 
         localRate /= 2;
         remoteRate /= 2;
+        localLatency.Sort();
+        remoteLatency.Sort();
+        double lp50 = LatencyRecorder.Percentile(localLatency.ToArray(), 0.5), rp50 = LatencyRecorder.Percentile(remoteLatency.ToArray(), 0.5);
+        double lp99 = LatencyRecorder.Percentile(localLatency.ToArray(), 0.99), rp99 = LatencyRecorder.Percentile(remoteLatency.ToArray(), 0.99);
         results.Add(new BenchResult($"{name}_throughput_{callers}clients_rps", remoteRate, "requests/s", localRate, remoteRate / localRate));
-        Console.WriteLine($"{name,-12} {callers} callers: in-process {localRate,9:0} req/s   edged {remoteRate,9:0} req/s   ratio {remoteRate / localRate:0.00}");
+        results.Add(new BenchResult($"{name}_latency_{callers}clients_p50_us", rp50, "us", lp50, rp50 / lp50, "per request while all callers run; baseline in-process"));
+        results.Add(new BenchResult($"{name}_latency_{callers}clients_p99_us", rp99, "us", lp99, rp99 / lp99));
+        Console.WriteLine($"{name,-12} {callers} callers: in-process {localRate,9:0} req/s p50 {lp50,7:0} µs p99 {lp99,7:0} µs   edged {remoteRate,9:0} req/s p50 {rp50,7:0} µs p99 {rp99,7:0} µs   ratio {remoteRate / localRate:0.00}");
     }
 }
 
@@ -169,20 +177,25 @@ Console.WriteLine($"wrote {jsonPath}");
 Directory.Delete(work, recursive: true);
 return 0;
 
-static double InProcessThroughput(InProcessModel local, Tensor[] inputs, int callers, TimeSpan window)
+static double InProcessThroughput(InProcessModel local, Tensor[] inputs, int callers, TimeSpan window, List<double> latencies)
 {
     long count = 0;
     var deadline = Stopwatch.GetTimestamp() + (long)(window.TotalSeconds * Stopwatch.Frequency);
     var threads = Enumerable.Range(0, callers).Select(_ => new Thread(() =>
     {
-        long mine = 0;
+        var mine = new List<double>();
         while (Stopwatch.GetTimestamp() < deadline)
         {
+            long start = Stopwatch.GetTimestamp();
             local.Run(inputs);
-            mine++;
+            mine.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
         }
 
-        Interlocked.Add(ref count, mine);
+        Interlocked.Add(ref count, mine.Count);
+        lock (latencies)
+        {
+            latencies.AddRange(mine);
+        }
     })).ToArray();
     var clock = Stopwatch.StartNew();
     foreach (var thread in threads)
@@ -198,7 +211,7 @@ static double InProcessThroughput(InProcessModel local, Tensor[] inputs, int cal
     return count / clock.Elapsed.TotalSeconds;
 }
 
-static async Task<double> EdgedThroughputAsync(string socket, EdgeClientOptions clientOptions, string model, Tensor[] inputs, int callers, TimeSpan window)
+static async Task<double> EdgedThroughputAsync(string socket, EdgeClientOptions clientOptions, string model, Tensor[] inputs, int callers, TimeSpan window, List<double> latencies)
 {
     var clients = new EdgeClient[callers];
     for (int i = 0; i < callers; i++)
@@ -211,14 +224,19 @@ static async Task<double> EdgedThroughputAsync(string socket, EdgeClientOptions 
     var clock = Stopwatch.StartNew();
     await Task.WhenAll(clients.Select(async c =>
     {
-        long mine = 0;
+        var mine = new List<double>();
         while (Stopwatch.GetTimestamp() < deadline)
         {
+            long start = Stopwatch.GetTimestamp();
             await c.InferAsync(model, inputs);
-            mine++;
+            mine.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
         }
 
-        Interlocked.Add(ref count, mine);
+        Interlocked.Add(ref count, mine.Count);
+        lock (latencies)
+        {
+            latencies.AddRange(mine);
+        }
     }));
     double rate = count / clock.Elapsed.TotalSeconds;
     foreach (var c in clients)
