@@ -234,6 +234,12 @@ public sealed class Connection
             await _writeGate.WaitAsync().ConfigureAwait(false);
             try
             {
+                // Another response may have failed (timed out) while this one waited for the gate.
+                if (_writeFailed)
+                {
+                    return;
+                }
+
                 var output = _pipe.Output;
                 FrameWriter.WriteHeader(output, new FrameHeader(response.Type, response.Flags, requestId, response.Json.Length, response.Payload.Length));
                 output.Write(response.Json);
@@ -253,9 +259,9 @@ public sealed class Connection
         {
             // The client is gone or stopped reading; its remaining answers have nowhere to go. Stop reading from it too,
             // so the connection closes and its thread and buffers are freed. Nothing else is affected.
+            _log.Write(LogLevel.Info, "connection", $"{_name}: could not send response {requestId}: {e.Message}");
             _writeFailed = true;
             _pipe.Input.CancelPendingRead();
-            _log.Write(LogLevel.Info, "connection", $"{_name}: could not send response {requestId}: {e.Message}");
         }
         finally
         {

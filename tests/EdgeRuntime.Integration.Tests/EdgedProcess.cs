@@ -50,8 +50,24 @@ internal sealed class EdgedProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>True once the daemon's stderr contains <paramref name="text"/>; stderr reaches the test asynchronously.</summary>
+    public async Task<bool> WaitForLogAsync(string text)
+    {
+        for (int i = 0; i < 250; i++)
+        {
+            if (Log.Contains(text, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            await Task.Delay(20);
+        }
+
+        return false;
+    }
+
     /// <summary>Creates the directory and configuration (extra JSON fields merged in) without starting edged.</summary>
-    public static string Prepare(string extraConfig = "", string preload = "")
+    public static string Prepare(string extraConfig = "", string preload = "", string extraLimits = "")
     {
         string directory = System.IO.Directory.CreateTempSubdirectory("edged-it-").FullName;
         string models = Path.Combine(directory, "models");
@@ -64,7 +80,7 @@ internal sealed class EdgedProcess : IAsyncDisposable
             {
               "modelDirectory": "models",
               "models": [ {{preload}} ],
-              "limits": { "maxFrameBytes": 1048576, "maxInFlightPerConnection": 32, "shutdownTimeoutSeconds": 5 }
+              "limits": { "maxFrameBytes": 1048576, "maxInFlightPerConnection": 32, "shutdownTimeoutSeconds": 5 {{(extraLimits.Length > 0 ? "," + extraLimits : string.Empty)}} }
               {{(extraConfig.Length > 0 ? "," + extraConfig : string.Empty)}}
             }
             """;
@@ -72,9 +88,9 @@ internal sealed class EdgedProcess : IAsyncDisposable
         return directory;
     }
 
-    public static async Task<EdgedProcess> StartAsync(string extraConfig = "", string preload = "")
+    public static async Task<EdgedProcess> StartAsync(string extraConfig = "", string preload = "", string extraLimits = "")
     {
-        string directory = Prepare(extraConfig, preload);
+        string directory = Prepare(extraConfig, preload, extraLimits);
         return await StartInAsync(directory);
     }
 

@@ -74,8 +74,46 @@ public sealed class LifecycleTests
 
         Assert.Equal(1, status.ExitCode);
         Assert.Contains($"peer_not_allowed: uid {me}", status.Stderr, StringComparison.Ordinal);
-        Assert.Contains($"uid={me}", edged.Log, StringComparison.Ordinal);
-        Assert.Contains("refused", edged.Log, StringComparison.Ordinal);
+        Assert.True(await edged.WaitForLogAsync($"uid={me} gid="), edged.Log);
+        Assert.True(await edged.WaitForLogAsync("refused, uid/gid not in allowedUids/allowedGids"), edged.Log);
+    }
+
+    [Fact]
+    public async Task A_client_that_stops_reading_its_answers_is_disconnected_and_others_are_served()
+    {
+        await using var edged = await EdgedProcess.StartAsync(preload: """{ "name": "mlp", "path": "mlp.onnx" }""", extraLimits: "\"sendTimeoutSeconds\": 1");
+        await using var observer = await EdgeClient.ConnectAsync(edged.SocketPath);
+
+        // A raw client pipelines requests whose answers (64 KiB each) it never reads, until the socket buffers fill.
+        using var greedy = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        greedy.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(edged.SocketPath));
+        byte[] input = new byte[2048 * 64 * 4];
+        byte[] json = System.Text.Encoding.UTF8.GetBytes($$"""{"model":"mlp","inputs":[{"name":"x","dtype":"float32","shape":[2048,64],"offset":0,"length":{{input.Length}}}]}""");
+        var frame = new byte[FrameHeader.Size + json.Length + input.Length];
+        greedy.SendTimeout = 10_000;
+        try
+        {
+            for (int i = 0; i < 24; i++)
+            {
+                new FrameHeader(MessageType.Infer, FrameFlags.None, (ulong)(i + 1), json.Length, input.Length).Write(frame);
+                json.CopyTo(frame, FrameHeader.Size);
+                greedy.Send(frame);
+            }
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // The daemon may hang up on us before we finish sending: that is the behaviour under test.
+        }
+
+        for (int i = 0; i < 200 && (await observer.HealthAsync()).Connections > 1; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(1, (await observer.HealthAsync()).Connections);
+        Assert.True(await edged.WaitForLogAsync("could not send response"), edged.Log);
+        var ok = await observer.InferAsync("mlp", [Tensor.Float32("x", [1, 64], new float[64])]);
+        Assert.Equal([1L, 8L], ok["y"].Shape);
     }
 
     [Fact]
