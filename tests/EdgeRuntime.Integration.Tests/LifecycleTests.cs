@@ -15,7 +15,7 @@ public sealed class LifecycleTests
             await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
             var input = Tensor.Float32("x", [2048, 64], new float[2048 * 64]);
             var inFlight = Enumerable.Range(0, 8).Select(_ => client.InferAsync("mlp", [input])).ToArray();
-            await Task.Delay(2);
+            await Task.WhenAny(inFlight); // the daemon is working on them: now stop it
 
             Assert.Equal(0, await edged.StopAsync());
             Assert.False(File.Exists(edged.SocketPath));
