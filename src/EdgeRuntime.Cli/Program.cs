@@ -97,8 +97,8 @@ namespace EdgeRuntime.Cli
             var health = await client.HealthAsync().ConfigureAwait(false);
             if (args.Has("--json"))
             {
-                Console.WriteLine(JsonSerializer.Serialize(hello, ProtocolJsonContext.Default.HelloResponse));
-                Console.WriteLine(JsonSerializer.Serialize(health, ProtocolJsonContext.Default.HealthResponse));
+                // One JSON object, so scripts can pipe it to jq: {"hello": {...}, "health": {...}}.
+                Console.WriteLine($"{{\"hello\":{JsonSerializer.Serialize(hello, ProtocolJsonContext.Default.HelloResponse)},\"health\":{JsonSerializer.Serialize(health, ProtocolJsonContext.Default.HealthResponse)}}}");
                 return 0;
             }
 

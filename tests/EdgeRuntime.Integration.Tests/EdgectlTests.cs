@@ -27,6 +27,16 @@ public sealed class EdgectlTests(SharedDaemon daemon) : IClassFixture<SharedDaem
     }
 
     [Fact]
+    public async Task Status_json_is_one_object_with_hello_and_health()
+    {
+        var result = await Edged.EdgectlAsync("status", "--json");
+        Assert.Equal(0, result.ExitCode);
+        using var document = System.Text.Json.JsonDocument.Parse(result.Stdout);
+        Assert.Equal(1, document.RootElement.GetProperty("hello").GetProperty("protocolVersion").GetInt32());
+        Assert.Equal("ok", document.RootElement.GetProperty("health").GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task Models_and_info_describe_the_preloaded_models()
     {
         var models = await Edged.EdgectlAsync("models");
