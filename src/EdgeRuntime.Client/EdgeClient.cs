@@ -122,10 +122,6 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         return new InferResult(tensors, response.Timing, roundTrip);
     }
 
-    /// <summary>Sends a raw frame and returns the raw response; for tests of the protocol itself.</summary>
-    public Task<ReceivedFrame> SendRawAsync(MessageType type, byte[] json, byte[] payload, CancellationToken cancellationToken = default) =>
-        SendAsync(type, json, payload.Length, [new Tensor("raw", TensorDType.UInt8, [payload.Length], payload)], [new TensorDescriptor("raw", "uint8", [payload.Length], 0, payload.Length)], cancellationToken, throwOnError: false);
-
     public async ValueTask DisposeAsync()
     {
         // Disposing from a continuation that runs inline on the receive thread: the read loop is further down this very
@@ -159,7 +155,7 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         return ProtocolJson.Deserialize(frame.Json, responseInfo);
     }
 
-    private async Task<ReceivedFrame> SendAsync(MessageType type, byte[] json, int payloadLength, IReadOnlyList<Tensor> tensors, TensorDescriptor[] layout, CancellationToken cancellationToken, bool throwOnError = true)
+    private async Task<ReceivedFrame> SendAsync(MessageType type, byte[] json, int payloadLength, IReadOnlyList<Tensor> tensors, TensorDescriptor[] layout, CancellationToken cancellationToken)
     {
         if (_failure is { } failure)
         {
@@ -207,7 +203,7 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
             }
 
             var frame = await completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (throwOnError && frame.Header.IsError)
+            if (frame.Header.IsError)
             {
                 var error = ProtocolJson.Deserialize(frame.Json, ProtocolJsonContext.Default.ErrorResponse);
                 throw new EdgeRuntimeException(error.Code, error.Message);

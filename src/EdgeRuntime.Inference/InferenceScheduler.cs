@@ -13,21 +13,18 @@ public sealed class InferenceScheduler : IDisposable
 {
     private readonly SemaphoreSlim _admission;
     private readonly SemaphoreSlim _workers;
-    private readonly int _workerCount;
     private int _waiting;
 
     public InferenceScheduler(InferenceOptions options)
     {
-        _workerCount = options.EffectiveWorkers;
-        int capacity = Math.Max(1, options.QueueCapacity) + _workerCount;
+        int workers = options.EffectiveWorkers;
+        int capacity = Math.Max(1, options.QueueCapacity) + workers;
         _admission = new SemaphoreSlim(capacity, capacity);
-        _workers = new SemaphoreSlim(_workerCount, _workerCount);
+        _workers = new SemaphoreSlim(workers, workers);
     }
 
     /// <summary>Requests waiting right now, for admission or for a worker slot.</summary>
     public int Depth => Volatile.Read(ref _waiting);
-
-    public int Workers => _workerCount;
 
     /// <summary>
     /// Validates one request, waits for a worker slot and runs it. The caller keeps <paramref name="payload"/> alive

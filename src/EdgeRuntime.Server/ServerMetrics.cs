@@ -19,8 +19,6 @@ public sealed class ServerMetrics
 
     public void ReportProblem(string source, string problem) => _problems[source] = problem;
 
-    public void ClearProblem(string source) => _problems.TryRemove(source, out _);
-
     internal void ConnectionOpened() => Interlocked.Increment(ref _connections);
 
     internal void ConnectionClosed() => Interlocked.Decrement(ref _connections);
