@@ -9,8 +9,6 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
 {
     private static readonly int[] SupportedVersions = [FrameHeader.CurrentVersion];
 
-    public ModelRegistry Registry => registry;
-
     internal async Task<Response> HandleAsync(MessageType type, byte[] json, ReadOnlyMemory<byte> payload, PeerInfo peer, CancellationToken cancellationToken)
     {
         try

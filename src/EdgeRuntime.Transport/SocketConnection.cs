@@ -41,8 +41,6 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
 
     public PipeWriter Output => _output;
 
-    public Socket Socket => _socket;
-
     /// <summary>True when called from the receive thread, i.e. from code the pipe's reader runs inline.</summary>
     public bool IsReceiveThread => Thread.CurrentThread == _receiver;
 
