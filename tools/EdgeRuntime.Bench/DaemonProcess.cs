@@ -64,6 +64,14 @@ internal sealed class DaemonProcess : IDisposable
         throw new InvalidOperationException("VmRSS not found.");
     }
 
+    /// <summary>User + system CPU time the daemon has used, from /proc (clock ticks of 1/100 s, USER_HZ on Linux).</summary>
+    public double CpuMs()
+    {
+        string stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0;
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited)

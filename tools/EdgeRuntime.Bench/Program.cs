@@ -76,6 +76,43 @@ var cases = new (string Name, string Model, InProcessModel Local, Tensor[] Input
     ("silero_vad", "silero", sileroLocal, sileroInputs),
 };
 
+// The daemon's own work per request, without any socket: its scheduler and runner called in-process, against the
+// plain ORT call, on Silero VAD.
+using (var registry = new ModelRegistry(modelsDir, inferenceOptions))
+using (var scheduler = new InferenceScheduler(inferenceOptions))
+{
+    await registry.LoadAsync("silero", sileroPath);
+    byte[] payload = new byte[2048 + 1024 + 8];
+    BitConverter.TryWriteBytes(payload.AsSpan(3072), 16000L);
+    var request = new InferRequest("silero", [new("input", "float32", [1, 512], 0, 2048), new("state", "float32", [2, 1, 128], 2048, 1024), new("sr", "int64", [], 3072, 8)]);
+    Tensor[] zeros = [Tensor.Float32("input", [1, 512], new float[512]), Tensor.Float32("state", [2, 1, 128], new float[256]), Tensor.Int64("sr", [], [16000])];
+    var direct = new List<double>();
+    var scheduled = new List<double>();
+    for (int i = 0; i < samples + 200; i++)
+    {
+        long start = Stopwatch.GetTimestamp();
+        sileroLocal.Run(zeros);
+        double directUs = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        start = Stopwatch.GetTimestamp();
+        using (await scheduler.RunAsync(registry, request, payload))
+        {
+        }
+
+        double scheduledUs = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        if (i >= 200)
+        {
+            direct.Add(directUs);
+            scheduled.Add(scheduledUs);
+        }
+    }
+
+    direct.Sort();
+    scheduled.Sort();
+    double d50 = LatencyRecorder.Percentile(direct.ToArray(), 0.5), s50 = LatencyRecorder.Percentile(scheduled.ToArray(), 0.5);
+    results.Add(new BenchResult("edged_internal_overhead_p50_us", s50 - d50, "us", d50, s50 / d50, "validation + scheduler + output packing, no socket (Silero VAD); baseline is the plain ORT call"));
+    Console.WriteLine($"edged internals without the socket: p50 {s50:0.0} µs vs plain ORT {d50:0.0} µs");
+}
+
 var overheadP50 = new List<double>();
 var overheadP99 = new List<double>();
 foreach (var (name, model, local, inputs) in cases)
@@ -140,11 +177,23 @@ foreach (var (name, model, local, inputs) in new[] { cases[0], cases[2] })
         double localRate = 0, remoteRate = 0;
         var localLatency = new List<double>();
         var remoteLatency = new List<double>();
+        double daemonCpuMs = 0, clientCpuMs = 0;
+        long remoteCount = 0;
         for (int window = 0; window < 2; window++)
         {
             localRate += InProcessThroughput(local, inputs, callers, throughputWindow, localLatency);
-            remoteRate += await EdgedThroughputAsync(main.SocketPath, clientOptions, model, inputs, callers, throughputWindow, remoteLatency);
+            double daemonBefore = main.CpuMs();
+            var clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var (rate, count) = await EdgedThroughputAsync(main.SocketPath, clientOptions, model, inputs, callers, throughputWindow, remoteLatency);
+            daemonCpuMs += main.CpuMs() - daemonBefore;
+            clientCpuMs += (Process.GetCurrentProcess().TotalProcessorTime - clientBefore).TotalMilliseconds;
+            remoteRate += rate;
+            remoteCount += count;
         }
+
+        // Where the CPU goes per request: the daemon (ORT run included) and this client process.
+        results.Add(new BenchResult($"{name}_daemon_cpu_per_request_{callers}clients_us", daemonCpuMs * 1000 / remoteCount, "us", null, null, "edged's user+system CPU over the edged windows ÷ requests; includes the ORT run"));
+        results.Add(new BenchResult($"{name}_client_cpu_per_request_{callers}clients_us", clientCpuMs * 1000 / remoteCount, "us", null, null, "this benchmark process's CPU over the edged windows ÷ requests"));
 
         localRate /= 2;
         remoteRate /= 2;
@@ -211,7 +260,7 @@ static double InProcessThroughput(InProcessModel local, Tensor[] inputs, int cal
     return count / clock.Elapsed.TotalSeconds;
 }
 
-static async Task<double> EdgedThroughputAsync(string socket, EdgeClientOptions clientOptions, string model, Tensor[] inputs, int callers, TimeSpan window, List<double> latencies)
+static async Task<(double Rate, long Count)> EdgedThroughputAsync(string socket, EdgeClientOptions clientOptions, string model, Tensor[] inputs, int callers, TimeSpan window, List<double> latencies)
 {
     var clients = new EdgeClient[callers];
     for (int i = 0; i < callers; i++)
@@ -244,7 +293,7 @@ static async Task<double> EdgedThroughputAsync(string socket, EdgeClientOptions 
         await c.DisposeAsync();
     }
 
-    return rate;
+    return (rate, count);
 }
 
 static double Median(List<double> values)
