@@ -8,9 +8,13 @@
 
     demo          publish for this machine, start edged on its default configuration, run Silero VAD on real speech
                   and on silence through the socket with edgectl, print results and timing, stop edged cleanly
-    test          publish, then run every test suite (unit, server, integration against the published binaries)
+    test          publish for the host, package rpi4 and rpi5 (arm64), then run every test suite: unit, server,
+                  integration against the published binaries, and the emulated arm64 boards under qemu-user
     build         compile everything (Release)
-    publish       Native AOT edged + edgectl for -Board into artifacts/publish/<rid>/, with its configuration and models
+    publish       Native AOT edged + edgectl for -Board (boards/<board>/board.json: RID and instruction set) into
+                  artifacts/publish/<board>/, with the board profile, a configuration and the sample models
+    package       publish, then a .deb and a .tar.gz for -Board in artifacts/packages/: edged, edgectl,
+                  libonnxruntime.so (or those in -OrtLibraryDir), /etc/edgeruntime/edged.json, the systemd unit
     bench         publish, then measure edged against in-process ONNX Runtime; JSON into artifacts/bench/
                   (-Quick for a short smoke run, -ClientSpinUs N to set the client's receive poll)
     fetch-assets  fetch the pinned sample models and make the sample audio (idempotent)
@@ -21,13 +25,17 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('demo', 'test', 'build', 'publish', 'bench', 'fetch-assets')]
+    [ValidateSet('demo', 'test', 'build', 'publish', 'package', 'bench', 'fetch-assets')]
     [string] $Task = 'build',
 
     [string] $Board = 'host',
 
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
+
+    # package: a folder with a board's own libonnxruntime*.so* (and libQnn*.so) to ship instead of the stock one
+    # (see native/README.md).
+    [string] $OrtLibraryDir = '',
 
     # bench: a short smoke run (fewer samples, shorter windows) instead of the full measurement.
     [switch] $Quick,
@@ -76,17 +84,36 @@ function Assert-DebianPackage([string] $Command, [string] $Package) {
 
 function Get-Sha256([string] $Path) { return (Get-FileHash -Algorithm SHA256 -LiteralPath $Path).Hash.ToLowerInvariant() }
 
-function Get-BoardRid([string] $Name) {
-    $config = Join-Path $Root "boards/$Name/edged.json"
-    if (-not (Test-Path $config)) {
-        $known = (Get-ChildItem (Join-Path $Root 'boards') -Directory).Name -join ', '
+# The board profile (boards/<name>/board.json) as an object; the daemon validates the same file strictly.
+function Get-Board([string] $Name) {
+    $path = Join-Path $Root "boards/$Name/board.json"
+    if (-not (Test-Path $path)) {
+        $known = (Get-ChildItem (Join-Path $Root 'boards') -Directory | Where-Object { Test-Path (Join-Path $_.FullName 'board.json') }).Name -join ', '
         throw "Unknown board '$Name' (known: $known)."
     }
-    if ($Name -eq 'host') { return [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier }
-    throw "Board '$Name' has no publish recipe yet; only 'host' is supported."
+    return Get-Content $path -Raw | ConvertFrom-Json
 }
 
-function Get-PublishDir([string] $Name) { return Join-Path $Artifacts "publish/$(Get-BoardRid $Name)" }
+# A profile field that may be absent (strict mode refuses to read a missing property).
+function Get-Optional($Object, [string] $Property) {
+    $member = $Object.PSObject.Properties[$Property]
+    if ($member) { return $member.Value }
+    return $null
+}
+
+function Get-PublishDir([string] $Name) { return Join-Path $Artifacts "publish/$Name" }
+
+function Test-HostRid([string] $Rid) { return $Rid -eq [System.Runtime.InteropServices.RuntimeInformation]::RuntimeIdentifier }
+
+# Cross-compiling Native AOT for linux-arm64 needs clang, the aarch64 binutils and C library, and llvm-objcopy.
+function Assert-CrossToolchain([string] $Rid) {
+    if (Test-HostRid $Rid) { return }
+    if ($Rid -ne 'linux-arm64') { throw "No cross toolchain recipe for $Rid." }
+    Assert-DebianPackage 'clang' 'clang'
+    Assert-DebianPackage 'aarch64-linux-gnu-gcc' 'gcc-aarch64-linux-gnu'
+    Assert-DebianPackage 'llvm-objcopy' 'llvm'
+    if (-not (Test-Path '/usr/aarch64-linux-gnu/lib/libc.so.6')) { Assert-DebianPackage '/usr/aarch64-linux-gnu/lib/libc.so.6' 'libc6-dev-arm64-cross' }
+}
 
 function Invoke-FetchAssets {
     Write-Step 'fetch-assets: sample models and audio'
@@ -168,34 +195,129 @@ function Invoke-Build {
     Invoke-Checked 'dotnet build' { dotnet build (Join-Path $Root 'EdgeRuntime.sln') -c $Configuration -nologo -clp:NoSummary }
 }
 
-function Invoke-Publish {
+function Invoke-Publish([string] $Name = $Board) {
     Invoke-FetchAssets
-    $rid = Get-BoardRid $Board
-    $out = Get-PublishDir $Board
-    Write-Step "publish: Native AOT edged + edgectl for board '$Board' ($rid) -> $out"
+    $profile = Get-Board $Name
+    $rid = $profile.rid
+    $out = Get-PublishDir $Name
+    $isa = if ($profile.ilcInstructionSet) { $profile.ilcInstructionSet } else { 'the RID baseline' }
+    Write-Step "publish: Native AOT edged + edgectl for board '$Name' ($rid, $isa) -> $out"
+    Assert-CrossToolchain $rid
+    if (Test-Path $out) { Remove-Item -Recurse -Force $out }
     New-Item -ItemType Directory -Force $out | Out-Null
+    # Each board gets its own intermediate folder: two boards of one RID differ in instruction set.
+    $properties = @('-p:TrimmerSingleWarn=false', "-p:ArtifactsPivots=release_$Name")
+    if ($profile.ilcInstructionSet) { $properties += "-p:IlcInstructionSet=$($profile.ilcInstructionSet -replace ',', '%2C')" }
     foreach ($project in 'EdgeRuntime.Daemon', 'EdgeRuntime.Cli') {
         Invoke-Checked "dotnet publish $project" {
-            dotnet publish (Join-Path $Root "src/$project") -c Release -r $rid -o $out -nologo -clp:NoSummary -p:TrimmerSingleWarn=false
+            dotnet publish (Join-Path $Root "src/$project") -c Release -r $rid -o $out -nologo -clp:NoSummary @properties
         }
     }
-    Copy-Item (Join-Path $Root "boards/$Board/edged.json") (Join-Path $out 'edged.json') -Force
+    Copy-Item (Join-Path $Root 'boards/edged.json') (Join-Path $out 'edged.json') -Force
+    Copy-Item (Join-Path $Root "boards/$Name/board.json") (Join-Path $out 'board.json') -Force
     New-Item -ItemType Directory -Force (Join-Path $out 'models') | Out-Null
     Copy-Item (Join-Path $Assets 'models/*') (Join-Path $out 'models') -Force
     Get-ChildItem $out -Filter '*.pdb' | Remove-Item
+    Get-ChildItem $out -Filter '*.dbg' | Remove-Item
     $windows = @(Get-ChildItem $out -Filter '*.dll')
     if ($windows.Count -gt 0) { throw "Windows libraries leaked into the Linux publish folder: $($windows.Name -join ', ')" }
     foreach ($binary in 'edged', 'edgectl') {
         $size = (Get-Item (Join-Path $out $binary)).Length / 1MB
-        Write-Host ("ok  {0,-8} {1,6:0.0} MB  {2}" -f $binary, $size, (Join-Path $out $binary))
+        Write-Host ("ok  {0,-8} {1,6:0.0} MB  {2}  ({3})" -f $binary, $size, (Join-Path $out $binary), ((& file -b (Join-Path $out $binary)) -split ',')[1].Trim())
     }
+}
+
+function Expand-Template([string] $Path, [hashtable] $Values) {
+    $text = Get-Content $Path -Raw
+    foreach ($key in $Values.Keys) { $text = $text.Replace("@$key@", [string]$Values[$key]) }
+    if ($text -match '@[A-Z_]+@') { throw "Template $Path has an unfilled placeholder: $($Matches[0])" }
+    return $text
+}
+
+function Write-UnixFile([string] $Path, [string] $Text, [string] $Mode) {
+    New-Item -ItemType Directory -Force (Split-Path $Path) | Out-Null
+    [System.IO.File]::WriteAllText($Path, ($Text -replace "`r`n", "`n"))
+    & chmod $Mode $Path
+}
+
+function Invoke-Package([string] $Name = $Board, [string] $LibraryDir = $OrtLibraryDir) {
+    Invoke-Publish $Name
+    $profile = Get-Board $Name
+    $publish = Get-PublishDir $Name
+    $version = (Select-Xml -Path (Join-Path $Root 'Directory.Build.props') -XPath '//Version').Node.InnerText
+    $debArch = @{ 'linux-arm64' = 'arm64'; 'linux-x64' = 'amd64' }[$profile.rid]
+    $packages = Join-Path $Artifacts 'packages'
+    $stage = Join-Path $Artifacts "package-stage/$Name"
+    Write-Step "package: edgeruntime $version for board '$Name' ($debArch) -> $packages"
+    Assert-DebianPackage 'dpkg-deb' 'dpkg'
+    if (Test-Path $stage) { Remove-Item -Recurse -Force $stage }
+    $lib = Join-Path $stage 'usr/lib/edgeruntime'
+    New-Item -ItemType Directory -Force $lib, (Join-Path $stage 'usr/bin'), (Join-Path $stage 'usr/share/edgeruntime/models'), (Join-Path $stage 'usr/share/doc/edgeruntime') | Out-Null
+
+    foreach ($file in 'edged', 'edgectl') { Copy-Item (Join-Path $publish $file) $lib; & chmod 0755 (Join-Path $lib $file) }
+    Copy-Item (Join-Path $publish 'board.json') $lib
+    & ln -s /usr/lib/edgeruntime/edgectl (Join-Path $stage 'usr/bin/edgectl')
+    Copy-Item (Join-Path $publish 'models/*') (Join-Path $stage 'usr/share/edgeruntime/models')
+    Copy-Item (Join-Path $Root 'README.md') (Join-Path $stage 'usr/share/doc/edgeruntime/README.md')
+
+    # ONNX Runtime: the board's own build when given (QNN, CUDA), else the stock CPU library from the publish folder.
+    if ($LibraryDir) {
+        $own = @(Get-ChildItem $LibraryDir -File | Where-Object { $_.Name -like 'libonnxruntime*.so*' -or $_.Name -like 'libQnn*.so' }) +
+            @(Get-ChildItem $LibraryDir | Where-Object { $_.LinkType -eq 'SymbolicLink' -and $_.Name -like 'libonnxruntime*.so*' })
+        if (-not ($own.Name -contains 'libonnxruntime.so')) { throw "-OrtLibraryDir $LibraryDir has no libonnxruntime.so (see native/README.md)." }
+        foreach ($item in $own | Sort-Object FullName -Unique) { & cp -a $item.FullName $lib }
+        Write-Host "ONNX Runtime from $LibraryDir`: $(($own.Name | Sort-Object -Unique) -join ', ')"
+    }
+    else {
+        foreach ($file in Get-ChildItem $publish -Filter 'libonnxruntime*.so*') { Copy-Item $file.FullName $lib }
+    }
+    Get-ChildItem $lib -File -Filter '*.so*' | ForEach-Object { & chmod 0644 $_.FullName }
+    if (@(Get-ChildItem $stage -Recurse -Filter '*.dll').Count -gt 0) { throw 'A Windows DLL reached the package stage.' }
+
+    $service = $profile.service
+    $groups = @($service.supplementaryGroups)
+    $values = @{
+        BOARD = $Name
+        SUPPLEMENTARY_GROUPS = if ($groups.Count) { "SupplementaryGroups=$($groups -join ' ')" } else { '# no device groups on this board' }
+        ENVIRONMENT = (@(Get-Optional $service 'environment' | Where-Object { $_ } | ForEach-Object { "Environment=$_" }) -join "`n")
+        WATCHDOG_SEC = $service.watchdogSeconds
+        MEMORY_MAX = if ($profile.memory.budgetMiB -gt 0) { "# The board's memory budget plus headroom for the runtime itself.`nMemoryMax=$([int]($profile.memory.budgetMiB * 1.25))M" } else { '# no memory budget on this board' }
+        DEVICE_POLICY = if (@($service.deviceAllow).Count) { "DevicePolicy=closed`n" + ((@($service.deviceAllow) | ForEach-Object { "DeviceAllow=$_" }) -join "`n") } else { "# Devices are left open on this board: its accelerator's device nodes vary between OS releases (see docs/boards.md)." }
+    }
+    Write-UnixFile (Join-Path $stage 'usr/lib/systemd/system/edged.service') (Expand-Template (Join-Path $Root 'boards/package/edged.service.in') $values) '0644'
+    Write-UnixFile (Join-Path $stage 'etc/edgeruntime/edged.json') (Get-Content (Join-Path $Root 'boards/package/edged.json') -Raw) '0640'
+
+    # The .tar.gz: the same tree, to unpack at / (or anywhere, running usr/lib/edgeruntime/edged by hand).
+    New-Item -ItemType Directory -Force $packages | Out-Null
+    $tarball = Join-Path $packages "edgeruntime-$version-$Name-$($profile.rid).tar.gz"
+    Invoke-Checked 'tar' { tar --owner=0 --group=0 --numeric-owner -C $stage -czf $tarball etc usr }
+
+    # The .deb: the tree plus maintainer scripts that create the user and the device groups.
+    $debian = Join-Path $stage 'DEBIAN'
+    $installedKb = [int]((Get-ChildItem $stage -Recurse -File | Measure-Object Length -Sum).Sum / 1KB)
+    $providers = (@($profile.executionProviders | ForEach-Object { $_.name }) -join ', ')
+    Write-UnixFile (Join-Path $debian 'control') (Expand-Template (Join-Path $Root 'boards/package/control.in') @{
+        VERSION = $version; DEB_ARCH = $debArch; INSTALLED_KB = $installedKb; BOARD = $profile.description; PROVIDERS = $providers
+        RID = $profile.rid; ISA = $(if ($profile.ilcInstructionSet) { $profile.ilcInstructionSet } else { 'baseline ISA' })
+    }) '0644'
+    Write-UnixFile (Join-Path $debian 'conffiles') "/etc/edgeruntime/edged.json`n" '0644'
+    Write-UnixFile (Join-Path $debian 'postinst') (Expand-Template (Join-Path $Root 'boards/package/postinst') @{ SUPPLEMENTARY_GROUPS = ($groups -join ' ') }) '0755'
+    foreach ($script in 'prerm', 'postrm') { Write-UnixFile (Join-Path $debian $script) (Get-Content (Join-Path $Root "boards/package/$script") -Raw) '0755' }
+    $deb = Join-Path $packages "edgeruntime_$($version)_$($Name)_$debArch.deb"
+    Invoke-Checked 'dpkg-deb' { dpkg-deb --root-owner-group -Zxz --build $stage $deb | Out-Null }
+    foreach ($file in $deb, $tarball) { Write-Host ("ok  {0,6:0.0} MB  {1}" -f ((Get-Item $file).Length / 1MB), $file) }
 }
 
 function Invoke-Test {
     Invoke-Publish
-    Write-Step 'test: unit, server and integration suites'
+    # The emulated boards: the arm64 packages as a user would get them, run under qemu-user by the tests.
+    foreach ($emulated in 'rpi4', 'rpi5') { Invoke-Package $emulated '' }
+    Assert-DebianPackage 'qemu-aarch64' 'qemu-user'
+    Write-Step 'test: unit, server, integration and emulated-board suites'
     $env:EDGERUNTIME_PUBLISH_DIR = Get-PublishDir $Board
     $env:EDGERUNTIME_ASSETS_DIR = $Assets
+    $env:EDGERUNTIME_PACKAGES_DIR = Join-Path $Artifacts 'packages'
+    $env:EDGERUNTIME_REQUIRE_EMULATION = '1'
     $log = Join-Path $Artifacts 'test-output.log'
     dotnet test (Join-Path $Root 'EdgeRuntime.sln') -c $Configuration -nologo 2>&1 | Tee-Object -FilePath $log
     $exit = $LASTEXITCODE
@@ -215,6 +337,7 @@ function Invoke-Test {
 }
 
 function Invoke-Bench {
+    if (-not (Test-HostRid (Get-Board $Board).rid)) { throw "Board '$Board' is not this machine's architecture; its binaries run here only under emulation, in the test suite (build.ps1 test)." }
     Invoke-Publish
     Write-Step 'bench: edged over the socket vs the same ONNX Runtime call in-process'
     $out = Join-Path $Artifacts 'bench'
@@ -227,6 +350,7 @@ function Invoke-Bench {
 }
 
 function Invoke-Demo {
+    if (-not (Test-HostRid (Get-Board $Board).rid)) { throw "Board '$Board' is not this machine's architecture; its binaries run here only under emulation, in the test suite (build.ps1 test)." }
     Invoke-Publish
     $publish = Get-PublishDir $Board
     $edged = Join-Path $publish 'edged'
@@ -296,6 +420,7 @@ try {
         'fetch-assets' { Invoke-FetchAssets }
         'build' { Invoke-Build }
         'publish' { Invoke-Publish }
+        'package' { Invoke-Package }
         'test' { Invoke-Test }
         'bench' { Invoke-Bench }
         'demo' { Invoke-Demo }

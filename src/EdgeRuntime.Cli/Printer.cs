@@ -26,12 +26,27 @@ internal static class Printer
         return $"{spec.Name,-16} {spec.Dtype,-8} [{string.Join(",", dims)}]";
     }
 
-    public static void ModelInfo(ModelInfo info)
+    public static void ModelInfo(ModelInfo info, bool everyNode)
     {
         Console.WriteLine($"model      {info.Name}");
         Console.WriteLine($"path       {info.Path} ({info.SizeBytes:N0} bytes)");
         Console.WriteLine($"providers  {string.Join(", ", info.Providers)}");
         Console.WriteLine($"loaded     {info.LoadedAt:u} in {info.LoadMs:0.0} ms");
+        foreach (string warning in info.Warnings)
+        {
+            Console.WriteLine($"warning    {warning}");
+        }
+
+        var perProvider = info.Nodes.GroupBy(n => n.Provider, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}");
+        Console.WriteLine($"nodes      {(info.Nodes.Length == 0 ? "none reported" : string.Join(", ", perProvider))}{(info.PlacementNote is null ? string.Empty : $" ({info.PlacementNote})")}");
+        if (everyNode)
+        {
+            foreach (var node in info.Nodes)
+            {
+                Console.WriteLine($"  {node.Node,-40} {node.OpType,-20} {node.Provider}");
+            }
+        }
+
         Console.WriteLine("inputs");
         foreach (var input in info.Inputs)
         {

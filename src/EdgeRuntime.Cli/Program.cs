@@ -13,11 +13,14 @@ namespace EdgeRuntime.Cli
         private const string Usage = """
             Usage: edgectl [--socket PATH] [--json] COMMAND
 
-              status                         daemon version, board, providers, health
+              status                         daemon version, board, platform, providers, health, warnings
               models                         loaded models
-              load NAME PATH                 load an .onnx model (relative PATH: the daemon's model directory)
+              load NAME PATH [--providers qnn,cpu] [--on-missing fallback|fail]
+                                             load an .onnx model (relative PATH: the daemon's model directory);
+                                             --providers/--on-missing override the board profile for this model
               unload NAME                    unload a model
-              info NAME                      inputs, outputs, dtypes, shapes, execution providers
+              info NAME [--nodes]            inputs, outputs, providers, warnings, nodes per provider
+                                             (--nodes: every node with the provider that runs it)
               stats                          per model: requests, errors, latency p50/p99
               infer NAME --input INPUT=FILE.npy [--input ...] [--output NAME ...] [--output-dir DIR] [--repeat N]
                          [--split INPUT] [--carry OUTPUT=INPUT] [--quiet]
@@ -103,11 +106,17 @@ namespace EdgeRuntime.Cli
             }
 
             Console.WriteLine($"edged {hello.DaemonVersion}, protocol {hello.ProtocolVersion}, board {hello.Board}");
+            Console.WriteLine($"platform     {hello.Platform}");
             Console.WriteLine($"providers    {string.Join(", ", hello.Providers)}");
             Console.WriteLine($"health       {health.Status}, up {health.UptimeSeconds:0.0} s, {health.Models} models, {health.Connections} connections, {health.InFlight} in flight, queue {health.QueueDepth}");
             foreach (string problem in health.Problems)
             {
                 Console.WriteLine($"  problem    {problem}");
+            }
+
+            foreach (string warning in health.Warnings)
+            {
+                Console.WriteLine($"  warning    {warning}");
             }
 
             Console.WriteLine($"you          uid {hello.Peer.Uid}, gid {hello.Peer.Gid}, pid {hello.Peer.Pid}");
@@ -139,7 +148,7 @@ namespace EdgeRuntime.Cli
 
         private static async Task<int> LoadAsync(EdgeClient client, Arguments args)
         {
-            args.AllowOnly();
+            args.AllowOnly("--providers", "--on-missing", "--nodes");
             string name = args.Positional(1, "model name (edgectl load NAME PATH)");
             string path = args.Positional(2, "model path (edgectl load NAME PATH)");
 
@@ -149,7 +158,8 @@ namespace EdgeRuntime.Cli
                 path = Path.GetFullPath(path);
             }
 
-            var info = await client.LoadAsync(name, path).ConfigureAwait(false);
+            string[]? providers = args.Get("--providers")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var info = await client.LoadAsync(new LoadRequest(name, path, providers, args.Get("--on-missing"))).ConfigureAwait(false);
             PrintInfo(info, args);
             return 0;
         }
@@ -164,7 +174,7 @@ namespace EdgeRuntime.Cli
 
         private static async Task<int> InfoAsync(EdgeClient client, Arguments args)
         {
-            args.AllowOnly();
+            args.AllowOnly("--nodes");
             PrintInfo(await client.InfoAsync(args.Positional(1, "model name")).ConfigureAwait(false), args);
             return 0;
         }
@@ -177,7 +187,7 @@ namespace EdgeRuntime.Cli
             }
             else
             {
-                Printer.ModelInfo(info);
+                Printer.ModelInfo(info, args.Has("--nodes"));
             }
         }
 

@@ -75,7 +75,11 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
 
     /// <summary>Loads a model. A relative path is taken from the daemon's model directory.</summary>
     public Task<ModelInfo> LoadAsync(string name, string path, CancellationToken cancellationToken = default) =>
-        RequestJsonAsync(MessageType.Load, new LoadRequest(name, path), ProtocolJsonContext.Default.LoadRequest, ProtocolJsonContext.Default.ModelInfo, cancellationToken);
+        LoadAsync(new LoadRequest(name, path), cancellationToken);
+
+    /// <summary>Loads a model with its own provider list or onMissingProvider rule instead of the board profile's.</summary>
+    public Task<ModelInfo> LoadAsync(LoadRequest request, CancellationToken cancellationToken = default) =>
+        RequestJsonAsync(MessageType.Load, request, ProtocolJsonContext.Default.LoadRequest, ProtocolJsonContext.Default.ModelInfo, cancellationToken);
 
     public Task<UnloadResponse> UnloadAsync(string name, CancellationToken cancellationToken = default) =>
         RequestJsonAsync(MessageType.Unload, new NameRequest(name), ProtocolJsonContext.Default.NameRequest, ProtocolJsonContext.Default.UnloadResponse, cancellationToken);

@@ -61,7 +61,11 @@ internal static class ConfigLoader
         }
 
         string folder = Path.GetDirectoryName(fullPath)!;
-        config = config with { ModelDirectory = Path.GetFullPath(Path.Combine(folder, config.ModelDirectory)) };
+        config = config with
+        {
+            ModelDirectory = Path.GetFullPath(Path.Combine(folder, config.ModelDirectory)),
+            BoardProfile = config.BoardProfile is null ? null : Path.GetFullPath(Path.Combine(folder, config.BoardProfile)),
+        };
         Validate(config, fullPath);
         return config;
     }
@@ -76,9 +80,9 @@ internal static class ConfigLoader
             }
         }
 
-        Require(config.Threads.IntraOp >= 1, "threads.intraOp", "must be at least 1");
-        Require(config.Threads.InterOp >= 1, "threads.interOp", "must be at least 1");
-        Require(config.Threads.Workers >= 0, "threads.workers", "must be 0 (one per processor) or more");
+        Require(config.Threads.IntraOp is null or >= 1, "threads.intraOp", "must be at least 1");
+        Require(config.Threads.InterOp is null or >= 1, "threads.interOp", "must be at least 1");
+        Require(config.Threads.Workers is null or >= 0, "threads.workers", "must be 0 (one per processor) or more");
         Require(config.Threads.ReceiveSpinMicroseconds is >= 0 and <= 10_000, "threads.receiveSpinMicroseconds", "must be between 0 and 10000");
         Require(config.Limits.MaxFrameBytes >= 1024, "limits.maxFrameBytes", "must be at least 1024");
         Require(config.Limits.MaxFrameBytes <= int.MaxValue, "limits.maxFrameBytes", $"must be at most {int.MaxValue}");
@@ -95,6 +99,11 @@ internal static class ConfigLoader
             Require(!string.IsNullOrWhiteSpace(model.Name), $"models[{i}].name", "must not be empty");
             Require(!string.IsNullOrWhiteSpace(model.Path), $"models[{i}].path", "must not be empty");
             Require(names.Add(model.Name), $"models[{i}].name", $"repeats the name '{model.Name}'");
+            Require(model.OnMissingProvider is null || Inference.Providers.MissingProviderActions.TryParse(model.OnMissingProvider, out _), $"models[{i}].onMissingProvider", "must be 'fallback' or 'fail'");
+            foreach (string provider in model.Providers ?? [])
+            {
+                Require(Inference.Providers.ProviderNames.TryParse(provider, out _), $"models[{i}].providers", $"names '{provider}'; known providers are {string.Join(", ", Inference.Providers.ProviderNames.All)}");
+            }
         }
     }
 }

@@ -12,7 +12,11 @@ public sealed record DaemonConfig
     /// <summary>Where relative model paths are looked up. Relative to the configuration file's folder.</summary>
     public string ModelDirectory { get; set; } = "models";
 
-    public string Board { get; set; } = "host";
+    /// <summary>
+    /// The board profile (boards/&lt;board&gt;/board.json), relative to this file's folder. Null: board.json beside
+    /// edged, else the built-in host profile.
+    /// </summary>
+    public string? BoardProfile { get; set; }
 
     /// <summary>Models loaded at start, before the socket accepts.</summary>
     public PreloadModel[] Models { get; set; } = [];
@@ -26,16 +30,18 @@ public sealed record DaemonConfig
     public uint[] AllowedGids { get; set; } = [];
 }
 
-public sealed record PreloadModel(string Name, string Path);
+/// <summary>A model loaded at start. Providers and onMissingProvider override the board profile for this model.</summary>
+public sealed record PreloadModel(string Name, string Path, string[]? Providers = null, string? OnMissingProvider = null);
 
+/// <summary>Null thread counts take the board profile's.</summary>
 public sealed record ThreadsConfig
 {
-    public int IntraOp { get; set; } = 1;
+    public int? IntraOp { get; set; }
 
-    public int InterOp { get; set; } = 1;
+    public int? InterOp { get; set; }
 
     /// <summary>Inference worker threads; 0 means one per processor.</summary>
-    public int Workers { get; set; }
+    public int? Workers { get; set; }
 
     /// <summary>Microseconds a connection polls for the next request before its thread sleeps; 0 sleeps at once.</summary>
     public int ReceiveSpinMicroseconds { get; set; } = 200;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using EdgeRuntime.Boards;
 using EdgeRuntime.Daemon;
 using EdgeRuntime.Inference;
 using EdgeRuntime.Protocol;
@@ -18,6 +19,8 @@ namespace EdgeRuntime.Daemon
         {
             CommandLine commandLine;
             DaemonConfig config;
+            BoardProfile board;
+            string boardSource;
             try
             {
                 commandLine = CommandLine.Parse(args);
@@ -37,6 +40,8 @@ namespace EdgeRuntime.Daemon
                 {
                     config = config with { SocketPath = Path.GetFullPath(commandLine.SocketPath) };
                 }
+
+                (board, boardSource) = BoardSelection.Load(config);
             }
             catch (ConfigException e)
             {
@@ -44,21 +49,29 @@ namespace EdgeRuntime.Daemon
                 Console.Error.WriteLine(CommandLine.Usage);
                 return 2;
             }
+            catch (BoardProfileException e)
+            {
+                Console.Error.WriteLine($"edged: {e.Message}");
+                return 2;
+            }
 
             var log = new StderrLog(commandLine.Verbose ? EdgeRuntime.Server.LogLevel.Debug : EdgeRuntime.Server.LogLevel.Info);
-            return await ServeAsync(config, log).ConfigureAwait(false);
+            return await ServeAsync(config, board, boardSource, log).ConfigureAwait(false);
         }
 
-        private static async Task<int> ServeAsync(DaemonConfig config, StderrLog log)
+        private static async Task<int> ServeAsync(DaemonConfig config, BoardProfile board, string boardSource, StderrLog log)
         {
-            string socketPath = config.SocketPath ?? DefaultSocketPath.Resolve();
+            string socketPath = config.SocketPath ?? DefaultSocketPath.Resolve(board.SocketPath);
             var inferenceOptions = new InferenceOptions
             {
-                IntraOpThreads = config.Threads.IntraOp,
-                InterOpThreads = config.Threads.InterOp,
-                Workers = config.Threads.Workers,
+                IntraOpThreads = config.Threads.IntraOp ?? board.Threads.IntraOp,
+                InterOpThreads = config.Threads.InterOp ?? board.Threads.InterOp,
+                Workers = config.Threads.Workers ?? board.Threads.Workers,
                 QueueCapacity = config.Limits.QueueCapacity,
+                Providers = board.ToProviderChoice(),
+                MemoryBudgetBytes = board.Memory.BudgetMiB * 1024L * 1024,
             };
+            string platform = PlatformDescription.Current();
             var serverOptions = new ServerOptions
             {
                 SocketPath = socketPath,
@@ -72,12 +85,13 @@ namespace EdgeRuntime.Daemon
                 ShutdownTimeout = TimeSpan.FromSeconds(config.Limits.ShutdownTimeoutSeconds),
                 ReceiveSpin = TimeSpan.FromMicroseconds(config.Threads.ReceiveSpinMicroseconds),
                 DaemonVersion = Version,
-                Board = config.Board,
+                Board = board.Name,
+                Platform = platform,
             };
 
-            log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", $"edged {Version} pid {Environment.ProcessId}, board {config.Board}, {RuntimeInformation.ProcessArchitecture}, model dir {config.ModelDirectory}");
+            log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", $"edged {Version} pid {Environment.ProcessId}, board {board.Name} (profile {boardSource}), {platform}, model dir {config.ModelDirectory}");
             string[] providers = OrtEnv.Instance().GetAvailableProviders();
-            log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"ONNX Runtime {OrtEnv.Instance().GetVersionString()}, providers: {string.Join(", ", providers)}");
+            log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"ONNX Runtime {OrtEnv.Instance().GetVersionString()}, providers in this build: {string.Join(", ", providers)}; board order: {inferenceOptions.Providers.Describe()} (onMissingProvider {board.OnMissingProvider})");
 
             // Inference runs on thread-pool threads and blocks them while ORT works; keep enough threads ready that
             // socket I/O never waits for the pool to grow.
@@ -105,6 +119,11 @@ namespace EdgeRuntime.Daemon
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult("SIGTERM"); });
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult("SIGINT"); });
             SystemdNotifier.Notify("READY=1\nSTATUS=serving");
+            await using var watchdog = SystemdWatchdog.StartIfRequested(() => true);
+            if (watchdog is not null)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"systemd watchdog: pinging every {watchdog.Interval.TotalSeconds:0.#} s");
+            }
 
             string reason = await stop.Task.ConfigureAwait(false);
             log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", $"{reason}: stopping; finishing in-flight requests (up to {serverOptions.ShutdownTimeout.TotalSeconds:0.#} s)");
@@ -121,8 +140,12 @@ namespace EdgeRuntime.Daemon
             {
                 try
                 {
-                    var loaded = await registry.LoadAsync(model.Name, model.Path).ConfigureAwait(false);
+                    var loaded = await registry.LoadAsync(model.Name, model.Path, model.Providers, model.OnMissingProvider).ConfigureAwait(false);
                     log.Write(EdgeRuntime.Server.LogLevel.Info, "models", $"loaded {model.Name} from {loaded.Path} in {loaded.LoadMs:0.0} ms on {string.Join(", ", loaded.Providers)}");
+                    foreach (string warning in loaded.Warnings)
+                    {
+                        log.Write(EdgeRuntime.Server.LogLevel.Warning, "models", $"{model.Name}: {warning}");
+                    }
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {

@@ -1,3 +1,5 @@
+using EdgeRuntime.Inference.Providers;
+
 namespace EdgeRuntime.Inference;
 
 /// <summary>How sessions are built and how many requests run at once.</summary>
@@ -13,6 +15,15 @@ public sealed record InferenceOptions
 
     /// <summary>Requests waiting for a worker before submitters are made to wait (back-pressure).</summary>
     public int QueueCapacity { get; init; } = 256;
+
+    /// <summary>The board's execution providers in order and its onMissingProvider rule; models may override both.</summary>
+    public ProviderChoice Providers { get; init; } = ProviderChoice.CpuOnly;
+
+    /// <summary>Resident memory the daemon may reach by loading models, in bytes; 0 means no limit.</summary>
+    public long MemoryBudgetBytes { get; init; }
+
+    /// <summary>Profile one warm-up run at load to learn which provider runs each node (see PlacementProbe).</summary>
+    public bool ProbePlacement { get; init; } = true;
 
     public int EffectiveWorkers => Workers > 0 ? Workers : Environment.ProcessorCount;
 }

@@ -40,7 +40,9 @@ public static class InferenceRunner
             using var runOptions = new RunOptions();
             using var outputs = RunSession(model, runOptions, inputNames, inputValues, outputNames);
             double inferenceUs = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-            return Pack(model, outputNames, outputs, inferenceUs);
+            var result = Pack(model, outputNames, outputs, inferenceUs);
+            model.OnRunSucceeded();
+            return result;
         }
         finally
         {
@@ -59,7 +61,7 @@ public static class InferenceRunner
         }
         catch (OnnxRuntimeException e)
         {
-            throw new EdgeRuntimeException(ErrorCodes.InferenceFailed, $"ONNX Runtime failed to run model '{model.Name}': {e.Message}", e);
+            throw new EdgeRuntimeException(ErrorCodes.InferenceFailed, $"ONNX Runtime failed to run model '{model.Name}': {Providers.CudaErrors.WithExplanation(e.Message)}", e);
         }
     }
 

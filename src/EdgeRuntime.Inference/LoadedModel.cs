@@ -1,3 +1,4 @@
+using EdgeRuntime.Inference.Providers;
 using EdgeRuntime.Protocol;
 using Microsoft.ML.OnnxRuntime;
 
@@ -14,9 +15,14 @@ public sealed class LoadedModel
     private int _leases;
     private bool _retired;
     private bool _disposed;
+    private PlacementReport _placement;
+    private int _placementPending;
 
-    internal LoadedModel(string name, string path, long sizeBytes, InferenceSession session, string[] providers, double loadMs)
+    internal LoadedModel(string name, string path, long sizeBytes, InferenceSession session, string[] providers, double loadMs, string[] warnings, PlacementReport placement, bool placementPending)
     {
+        Warnings = warnings;
+        _placement = placement;
+        _placementPending = placementPending ? 1 : 0;
         Name = name;
         Path = path;
         SizeBytes = sizeBytes;
@@ -39,6 +45,11 @@ public sealed class LoadedModel
 
     public double LoadMs { get; }
 
+    /// <summary>What did not go as the board profile asked (a provider missing, a model declined by the NPU).</summary>
+    public string[] Warnings { get; }
+
+    public PlacementReport Placement => Volatile.Read(ref _placement);
+
     public DateTimeOffset LoadedAt { get; }
 
     public ModelSignature Inputs { get; }
@@ -57,7 +68,19 @@ public sealed class LoadedModel
         Inputs.ToSpecs(),
         Outputs.ToSpecs(),
         LoadMs,
-        LoadedAt);
+        LoadedAt,
+        Warnings,
+        Placement.Nodes,
+        Placement.Note);
+
+    /// <summary>After a successful run: if the load-time warm-up could not show placement, this run's profile does. Once.</summary>
+    internal void OnRunSucceeded()
+    {
+        if (Volatile.Read(ref _placementPending) == 1 && Interlocked.Exchange(ref _placementPending, 0) == 1)
+        {
+            Volatile.Write(ref _placement, PlacementProbe.Harvest(_session, "from ORT's profile of the first request; nodes in branches that run did not take are not listed"));
+        }
+    }
 
     /// <summary>Takes a lease, or returns false when the model is being unloaded.</summary>
     public bool TryAcquire()
@@ -86,7 +109,7 @@ public sealed class LoadedModel
 
         if (dispose)
         {
-            _session.Dispose();
+            DisposeSession();
         }
     }
 
@@ -103,8 +126,19 @@ public sealed class LoadedModel
 
         if (dispose)
         {
-            _session.Dispose();
+            DisposeSession();
         }
+    }
+
+    private void DisposeSession()
+    {
+        // A model unloaded before its first request still has profiling on; end it so no profile file is left behind.
+        if (Interlocked.Exchange(ref _placementPending, 0) == 1)
+        {
+            PlacementProbe.Harvest(_session, string.Empty);
+        }
+
+        _session.Dispose();
     }
 
     /// <summary>The session, for a caller that holds a lease.</summary>

@@ -1,13 +1,15 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using EdgeRuntime.Inference.Providers;
 using EdgeRuntime.Protocol;
 using Microsoft.ML.OnnxRuntime;
 
 namespace EdgeRuntime.Inference;
 
 /// <summary>The loaded models by name. Load and unload are safe to call concurrently with inference.</summary>
-public sealed class ModelRegistry(string modelDirectory, InferenceOptions options) : IDisposable
+public sealed class ModelRegistry(string modelDirectory, InferenceOptions options, SessionBuilder? sessionBuilder = null) : IDisposable
 {
+    private readonly SessionBuilder _sessionBuilder = sessionBuilder ?? SessionBuilder.Default;
     private readonly ConcurrentDictionary<string, LoadedModel> _models = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _loadGate = new(1, 1);
 
@@ -23,8 +25,11 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
     public string ResolvePath(string path) => Path.GetFullPath(Path.Combine(ModelDirectory, path));
 
     /// <summary>Loads a model and creates its session. Errors carry a protocol code and a message a person can act on.</summary>
-    public async Task<LoadedModel> LoadAsync(string name, string path, CancellationToken cancellationToken = default)
+    /// <param name="providers">Provider names overriding the board's list for this model; null keeps the board's.</param>
+    /// <param name="onMissingProvider">fallback or fail, overriding the board's rule; null keeps it.</param>
+    public async Task<LoadedModel> LoadAsync(string name, string path, string[]? providers = null, string? onMissingProvider = null, CancellationToken cancellationToken = default)
     {
+        var choice = ResolveChoice(providers, onMissingProvider);
         if (string.IsNullOrWhiteSpace(name) || name.Length > 128 || name.Any(c => char.IsControl(c) || c == '/'))
         {
             throw new EdgeRuntimeException(ErrorCodes.BadRequest, "A model name must be 1-128 characters, without '/' or control characters.");
@@ -44,7 +49,7 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
                 throw new EdgeRuntimeException(ErrorCodes.ModelExists, $"A model named '{name}' is already loaded; unload it first or pick another name.");
             }
 
-            var model = await Task.Run(() => Open(name, fullPath), cancellationToken).ConfigureAwait(false);
+            var model = await Task.Run(() => Open(name, fullPath, choice), cancellationToken).ConfigureAwait(false);
             _models[name] = model;
             return model;
         }
@@ -89,7 +94,39 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
         _loadGate.Dispose();
     }
 
-    private LoadedModel Open(string name, string fullPath)
+    /// <summary>
+    /// The providers for one model: the board's list, or the names given (each with the board's options for that
+    /// provider when the board lists it, defaults otherwise).
+    /// </summary>
+    public ProviderChoice ResolveChoice(string[]? providers, string? onMissingProvider)
+    {
+        var board = Options.Providers;
+        var action = board.OnMissing;
+        if (onMissingProvider is not null && !MissingProviderActions.TryParse(onMissingProvider, out action))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"onMissingProvider is '{onMissingProvider}'; it must be '{MissingProviderActions.Fallback}' or '{MissingProviderActions.Fail}'.");
+        }
+
+        if (providers is null)
+        {
+            return board with { OnMissing = action };
+        }
+
+        var specs = new List<ProviderSpec>();
+        foreach (string provider in providers)
+        {
+            if (!ProviderNames.TryParse(provider, out _))
+            {
+                throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Unknown execution provider '{provider}' (known: {string.Join(", ", ProviderNames.All)}).");
+            }
+
+            specs.Add(board.Providers.FirstOrDefault(p => p.Name == provider) ?? new ProviderSpec { Name = provider });
+        }
+
+        return new ProviderChoice(specs, action);
+    }
+
+    private LoadedModel Open(string name, string fullPath, ProviderChoice choice)
     {
         var file = new FileInfo(fullPath);
         if (!file.Exists)
@@ -97,29 +134,58 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
             throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"Model file '{fullPath}' does not exist (relative paths are taken from the model directory '{ModelDirectory}').");
         }
 
+        CheckMemoryBudget(fullPath, file.Length);
         var stopwatch = Stopwatch.StartNew();
-        InferenceSession session;
+        ProviderSession created;
         try
         {
-            session = SessionFactory.Create(fullPath, Options);
+            created = _sessionBuilder.Create(fullPath, Options, choice, Options.ProbePlacement);
         }
         catch (OnnxRuntimeException e)
         {
-            throw new EdgeRuntimeException(ErrorCodes.ModelLoadFailed, $"ONNX Runtime could not load '{fullPath}': {e.Message}", e);
+            throw new EdgeRuntimeException(ErrorCodes.ModelLoadFailed, $"ONNX Runtime could not load '{fullPath}': {CudaErrors.WithExplanation(e.Message)}", e);
         }
         catch (UnauthorizedAccessException e)
         {
             throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"Model file '{fullPath}' cannot be read: {e.Message}", e);
         }
 
+        var session = created.Session;
         try
         {
-            return new LoadedModel(name, fullPath, file.Length, session, [SessionFactory.CpuProvider], stopwatch.Elapsed.TotalMilliseconds);
+            double loadMs = stopwatch.Elapsed.TotalMilliseconds;
+            var placement = PlacementReport.NotProbed;
+            bool pending = false;
+            if (created.Profiling)
+            {
+                string? warmUpError = PlacementProbe.TryWarmUp(session);
+                pending = warmUpError is not null;
+                placement = pending
+                    ? new PlacementReport([], $"known after the first request (the warm-up run on zero inputs failed: {warmUpError})")
+                    : PlacementProbe.Harvest(session, "from ORT's profile of a warm-up run on zero inputs; nodes in branches that run did not take are not listed");
+            }
+
+            return new LoadedModel(name, fullPath, file.Length, session, created.Providers, loadMs, created.Warnings, placement, pending);
         }
         catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException or NotSupportedException)
         {
             session.Dispose();
             throw new EdgeRuntimeException(ErrorCodes.ModelLoadFailed, $"'{fullPath}' loaded, but its inputs and outputs cannot be described: {e.Message}", e);
+        }
+    }
+
+    private void CheckMemoryBudget(string fullPath, long modelBytes)
+    {
+        if (Options.MemoryBudgetBytes <= 0)
+        {
+            return;
+        }
+
+        // The weights are resident once the session exists, so the file size is the least a load will add.
+        long resident = ProcessMemory.ResidentBytes();
+        if (resident + modelBytes > Options.MemoryBudgetBytes)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.MemoryBudgetExceeded, $"Loading '{fullPath}' ({modelBytes / 1048576.0:0.0} MiB) would take edged from {resident / 1048576.0:0.0} MiB past the board's memory budget of {Options.MemoryBudgetBytes / 1048576.0:0.0} MiB; unload a model or raise memory.budgetMiB in the board profile.");
         }
     }
 }

@@ -7,10 +7,10 @@ public static class DefaultSocketPath
     public const string ServicePath = "/run/edgeruntime/edged.sock";
 
     /// <summary>
-    /// $EDGED_SOCKET if set; under systemd ($RUNTIME_DIRECTORY) the service path; else
-    /// $XDG_RUNTIME_DIR/edgeruntime/edged.sock; else ./run/edged.sock.
+    /// $EDGED_SOCKET if set; under systemd ($RUNTIME_DIRECTORY) the service path; else the board profile's socket
+    /// path when it has one; else $XDG_RUNTIME_DIR/edgeruntime/edged.sock; else ./run/edged.sock.
     /// </summary>
-    public static string Resolve()
+    public static string Resolve(string? boardDefault = null)
     {
         string? explicitPath = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrEmpty(explicitPath))
@@ -22,6 +22,11 @@ public static class DefaultSocketPath
         if (!string.IsNullOrEmpty(runtimeDirectory))
         {
             return Path.Combine(runtimeDirectory.Split(':')[0], "edged.sock");
+        }
+
+        if (!string.IsNullOrEmpty(boardDefault))
+        {
+            return boardDefault;
         }
 
         string? xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");

@@ -31,6 +31,12 @@ public static class ErrorCodes
     /// <summary>ONNX Runtime refused the model (corrupt file, unsupported op, not ONNX).</summary>
     public const string ModelLoadFailed = "model_load_failed";
 
+    /// <summary>A provider the model requires (onMissingProvider: fail) is not in this ONNX Runtime build or has no device.</summary>
+    public const string ProviderUnavailable = "provider_unavailable";
+
+    /// <summary>Loading the model would take the daemon past the board's memory budget.</summary>
+    public const string MemoryBudgetExceeded = "memory_budget_exceeded";
+
     /// <summary>An input tensor does not match the model: name, dtype, rank, a fixed dimension, or byte length.</summary>
     public const string InvalidInput = "invalid_input";
 

@@ -11,7 +11,8 @@ public sealed record HelloResponse(
     string DaemonVersion,
     string Board,
     string[] Providers,
-    PeerInfo Peer);
+    PeerInfo Peer,
+    string Platform = "");
 
 /// <summary>The credentials the kernel reported for the connecting process (SO_PEERCRED).</summary>
 public sealed record PeerInfo(int Pid, uint Uid, uint Gid);
@@ -20,7 +21,11 @@ public sealed record EmptyRequest;
 
 public sealed record NameRequest(string Name);
 
-public sealed record LoadRequest(string Name, string Path);
+/// <summary>
+/// Providers (board-profile names, in order) and onMissingProvider override the board profile for this model;
+/// null keeps the profile's.
+/// </summary>
+public sealed record LoadRequest(string Name, string Path, string[]? Providers = null, string? OnMissingProvider = null);
 
 public sealed record ModelsResponse(ModelSummary[] Models);
 
@@ -35,7 +40,13 @@ public sealed record ModelInfo(
     TensorSpec[] Inputs,
     TensorSpec[] Outputs,
     double LoadMs,
-    DateTimeOffset LoadedAt);
+    DateTimeOffset LoadedAt,
+    string[] Warnings,
+    NodePlacement[] Nodes,
+    string? PlacementNote);
+
+/// <summary>One node of the optimised graph and the execution provider that ran it.</summary>
+public sealed record NodePlacement(string Node, string OpType, string Provider);
 
 public sealed record TensorSpec(string Name, string Dtype, long[] Shape, string[] SymbolicShape);
 
@@ -60,7 +71,8 @@ public sealed record HealthResponse(
     int InFlight,
     int QueueDepth,
     int Models,
-    string[] Problems);
+    string[] Problems,
+    string[] Warnings);
 
 public sealed record UnloadResponse(string Name, bool Unloaded);
 

@@ -47,14 +47,14 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
             }
         }
 
-        var hello = new HelloResponse(FrameHeader.CurrentVersion, SupportedVersions, options.DaemonVersion, options.Board, providers, peer);
+        var hello = new HelloResponse(FrameHeader.CurrentVersion, SupportedVersions, options.DaemonVersion, options.Board, providers, peer, options.Platform);
         return Response.Ok(MessageType.Hello, hello, ProtocolJsonContext.Default.HelloResponse);
     }
 
     private async Task<Response> LoadAsync(byte[] json, CancellationToken cancellationToken)
     {
         var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.LoadRequest);
-        var model = await registry.LoadAsync(request.Name, request.Path, cancellationToken).ConfigureAwait(false);
+        var model = await registry.LoadAsync(request.Name, request.Path, request.Providers, request.OnMissingProvider, cancellationToken).ConfigureAwait(false);
         return Response.Ok(MessageType.Load, model.ToInfo(), ProtocolJsonContext.Default.ModelInfo);
     }
 
@@ -118,7 +118,8 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
             metrics.InFlight,
             queue.Depth,
             registry.Count,
-            problems);
+            problems,
+            [.. registry.Models.SelectMany(m => m.Warnings.Select(w => $"{m.Name}: {w}"))]);
         return Response.Ok(MessageType.Health, health, ProtocolJsonContext.Default.HealthResponse);
     }
 }

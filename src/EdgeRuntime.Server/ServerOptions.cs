@@ -24,7 +24,8 @@ public sealed record ServerOptions
 
     /// <summary>
     /// Peers allowed to connect. A peer is allowed when its uid is in <see cref="AllowedUids"/> or its gid in
-    /// <see cref="AllowedGids"/>. When both are empty only the daemon's own uid is allowed.
+    /// <see cref="AllowedGids"/> (primary or supplementary). When both are empty: root, the daemon's own uid, and
+    /// members of the daemon's group.
     /// </summary>
     public uint[] AllowedUids { get; init; } = [];
 
@@ -42,4 +43,7 @@ public sealed record ServerOptions
     public string DaemonVersion { get; init; } = "0.0.0";
 
     public string Board { get; init; } = "host";
+
+    /// <summary>The runtime identifier and SIMD features, reported by hello (e.g. "linux-arm64 (AdvSimd, Dp)").</summary>
+    public string Platform { get; init; } = string.Empty;
 }

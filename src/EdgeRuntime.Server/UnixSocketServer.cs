@@ -15,6 +15,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
     private readonly ServerMetrics _metrics;
     private readonly IServerLog _log;
     private readonly uint _daemonUid;
+    private readonly uint _daemonGid;
     private readonly CancellationTokenSource _stopReading = new();
     private readonly List<Task> _connections = [];
     private readonly Lock _connectionsGate = new();
@@ -30,6 +31,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
         _metrics = metrics;
         _log = log;
         _daemonUid = Native.GetUid();
+        _daemonGid = Native.GetGid();
         _budget = new ByteBudget(Math.Max(options.MaxPendingBytes, options.MaxFrameBytes));
     }
 
@@ -149,7 +151,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
         using var transport = new SocketConnection(client, $"edged-conn-{id}", _options.MaxFrameBytes + FrameHeader.Size, _options.ReceiveSpin);
         try
         {
-            if (!PeerCredentials.IsAllowed(peer, _options, _daemonUid))
+            if (!PeerCredentials.IsAllowed(peer, _options, _daemonUid, _daemonGid))
             {
                 _log.Write(LogLevel.Warning, "server", $"{name}: refused, uid/gid not in allowedUids/allowedGids");
                 await RefuseAsync(transport, ErrorCodes.PeerNotAllowed, $"uid {peer.Uid} / gid {peer.Gid} may not use this daemon; add it to allowedUids or allowedGids in the daemon's configuration.").ConfigureAwait(false);

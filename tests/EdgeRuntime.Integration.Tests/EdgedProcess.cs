@@ -94,10 +94,18 @@ internal sealed class EdgedProcess : IAsyncDisposable
         return await StartInAsync(directory);
     }
 
-    public static async Task<EdgedProcess> StartInAsync(string directory)
+    public static Task<EdgedProcess> StartInAsync(string directory) => StartCommandAsync(directory, Paths.Edged, [], TimeSpan.FromSeconds(30));
+
+    /// <summary>Starts edged through a launcher (e.g. qemu-aarch64 and its options before the edged path).</summary>
+    public static async Task<EdgedProcess> StartCommandAsync(string directory, string file, string[] leadingArgs, TimeSpan startTimeout)
     {
         string socketPath = Path.Combine(directory, "edged.sock");
-        var process = Launch(directory, socketPath);
+        var start = new ProcessStartInfo(file, [.. leadingArgs, "--config", Path.Combine(directory, "edged.json"), "--socket", socketPath])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        var process = Process.Start(start)!;
         var edged = new EdgedProcess(process, directory, socketPath);
         var clock = Stopwatch.StartNew();
         while (!UnixSocketProbe.IsAccepting(socketPath))
@@ -107,9 +115,9 @@ internal sealed class EdgedProcess : IAsyncDisposable
                 throw new InvalidOperationException($"edged exited with {process.ExitCode}:\n{edged.Log}");
             }
 
-            if (clock.Elapsed > TimeSpan.FromSeconds(30))
+            if (clock.Elapsed > startTimeout)
             {
-                throw new TimeoutException($"edged did not listen within 30 s:\n{edged.Log}");
+                throw new TimeoutException($"edged did not listen within {startTimeout.TotalSeconds:0} s:\n{edged.Log}");
             }
 
             await Task.Delay(10);

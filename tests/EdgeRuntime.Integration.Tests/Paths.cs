@@ -6,7 +6,13 @@ internal static class Paths
     public static string RepositoryRoot { get; } = FindRoot();
 
     public static string PublishDir => Environment.GetEnvironmentVariable("EDGERUNTIME_PUBLISH_DIR")
-        ?? Path.Combine(RepositoryRoot, "artifacts", "publish", System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier);
+        ?? Path.Combine(RepositoryRoot, "artifacts", "publish", "host");
+
+    /// <summary>The board packages (build.ps1 package); build.ps1 test makes rpi4 and rpi5.</summary>
+    public static string PackagesDir => Environment.GetEnvironmentVariable("EDGERUNTIME_PACKAGES_DIR") ?? Path.Combine(RepositoryRoot, "artifacts", "packages");
+
+    public static string? FindPackage(string board, string pattern) =>
+        Directory.Exists(PackagesDir) ? Directory.GetFiles(PackagesDir, pattern.Replace("{board}", board, StringComparison.Ordinal)).OrderDescending(StringComparer.Ordinal).FirstOrDefault() : null;
 
     public static string AssetsDir => Environment.GetEnvironmentVariable("EDGERUNTIME_ASSETS_DIR") ?? Path.Combine(RepositoryRoot, "artifacts", "assets");
 

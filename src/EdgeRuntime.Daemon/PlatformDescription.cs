@@ -1,0 +1,39 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace EdgeRuntime.Daemon;
+
+/// <summary>The runtime identifier and the SIMD features this process may use, as Native AOT detected them.</summary>
+internal static class PlatformDescription
+{
+    public static string Current()
+    {
+        var features = new List<string>();
+        if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
+        {
+            Add(features, AdvSimd.IsSupported, "AdvSimd");
+            Add(features, Dp.IsSupported, "Dp");
+            Add(features, Rdm.IsSupported, "Rdm");
+            Add(features, System.Runtime.Intrinsics.Arm.Crc32.IsSupported, "Crc32");
+            Add(features, System.Runtime.Intrinsics.Arm.Aes.IsSupported, "Aes");
+        }
+        else
+        {
+            Add(features, Sse42.IsSupported, "Sse4.2");
+            Add(features, Avx2.IsSupported, "Avx2");
+            Add(features, Avx512F.IsSupported, "Avx512F");
+            Add(features, AvxVnni.IsSupported, "AvxVnni");
+        }
+
+        return $"{RuntimeInformation.RuntimeIdentifier} ({(features.Count == 0 ? "baseline" : string.Join(", ", features))})";
+    }
+
+    private static void Add(List<string> features, bool supported, string name)
+    {
+        if (supported)
+        {
+            features.Add(name);
+        }
+    }
+}

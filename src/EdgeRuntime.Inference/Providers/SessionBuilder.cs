@@ -1,0 +1,166 @@
+using EdgeRuntime.Inference.Onnx;
+using EdgeRuntime.Protocol;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgeRuntime.Inference.Providers;
+
+/// <summary>A session and how it came to be: the providers it runs on, the warnings of the way there, the file loaded.</summary>
+public sealed record ProviderSession(InferenceSession Session, string[] Providers, string[] Warnings, string LoadedFrom, bool Profiling);
+
+/// <summary>
+/// Applies the execution-provider policy: providers are tried in the profile's order, CPU is always last, and a
+/// provider that this build or machine lacks is skipped with a warning (fallback) or refuses the load (fail).
+/// </summary>
+public sealed class SessionBuilder(IProviderBackend backend)
+{
+    public static readonly SessionBuilder Default = new(OrtProviderBackend.Instance);
+
+    public IProviderBackend Backend { get; } = backend;
+
+    /// <param name="profileFirstRun">Enable ORT profiling so the first run reports where each node ran (see <see cref="PlacementProbe"/>).</param>
+    public ProviderSession Create(string modelPath, InferenceOptions options, ProviderChoice choice, bool profileFirstRun)
+    {
+        var skipped = new List<string>();
+        var notes = new List<string>();
+        var candidates = choice.Providers.Where(p => p.Kind != ProviderKind.Cpu).ToList();
+        DeclineUnsuitable(modelPath, candidates, notes, choice.OnMissing);
+
+        while (true)
+        {
+            using var sessionOptions = SessionFactory.CreateOptions(options);
+            var appended = new List<ProviderSpec>();
+            foreach (var spec in candidates.ToArray())
+            {
+                try
+                {
+                    Backend.Append(sessionOptions, spec);
+                    appended.Add(spec);
+                }
+                catch (ProviderUnavailableException e)
+                {
+                    if (choice.OnMissing == MissingProviderAction.Fail)
+                    {
+                        throw Refused(e.Provider, e.Reason, e.Remedy, e);
+                    }
+
+                    skipped.Add($"{spec.Name} unavailable ({e.Reason})");
+                    candidates.Remove(spec);
+                }
+            }
+
+            string path = ApplyQnnContextCache(modelPath, appended, sessionOptions, notes);
+            if (profileFirstRun)
+            {
+                PlacementProbe.Enable(sessionOptions);
+            }
+
+            try
+            {
+                var session = Backend.CreateSession(path, sessionOptions);
+                string[] providers = [.. appended.Select(p => ProviderNames.OrtName(p.Kind)), ProviderNames.OrtName(ProviderKind.Cpu)];
+                string[] warnings = [.. skipped.Select(s => $"{s}; loaded on {string.Join(", ", providers)}"), .. notes];
+                return new ProviderSession(session, providers, warnings, path, profileFirstRun);
+            }
+            catch (OnnxRuntimeException e) when (appended.Count > 0)
+            {
+                // A provider took its options but failed when the session was built: its backend library is missing,
+                // there is no device, or its kernels do not fit the GPU. Whether the model itself is at fault is
+                // told by the next attempt, which ends on CPU alone.
+                var first = appended[0];
+                string reason = CudaErrors.WithExplanation(e.Message.Trim());
+                if (choice.OnMissing == MissingProviderAction.Fail && LoadsOnCpu(modelPath, options))
+                {
+                    throw Refused(first.Kind, $"could not create a session: {reason}", ProviderUnavailableException.RemedyFor(first.Kind), e);
+                }
+
+                skipped.Add($"{first.Name} failed to initialise ({reason})");
+                candidates.Remove(first);
+            }
+        }
+    }
+
+    private static EdgeRuntimeException Refused(ProviderKind kind, string reason, string remedy, Exception inner) =>
+        new(ErrorCodes.ProviderUnavailable, $"Execution provider '{ProviderNames.Name(kind)}' is required (onMissingProvider: fail) but unavailable: {reason}. To get it: {remedy}.", inner);
+
+    /// <summary>
+    /// Drops QNN HTP for models it cannot run well, saying why: a warning under fallback, a refusal under fail (the
+    /// model was meant for the NPU and would otherwise end up on the CPU).
+    /// </summary>
+    private static void DeclineUnsuitable(string modelPath, List<ProviderSpec> candidates, List<string> notes, MissingProviderAction onMissing)
+    {
+        var htp = candidates.FirstOrDefault(p => p.Kind == ProviderKind.Qnn && QnnOptions.IsHtp(p));
+        if (htp is null)
+        {
+            return;
+        }
+
+        string? reason;
+        try
+        {
+            reason = QnnOptions.HtpUnsuitability(OnnxModelSummary.ReadFile(modelPath));
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or OutOfMemoryException)
+        {
+            // Unreadable here means ORT will say what is wrong; offer the model and let it.
+            return;
+        }
+
+        if (reason is not null && onMissing == MissingProviderAction.Fail)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ProviderUnavailable, $"Execution provider 'qnn' is required (onMissingProvider: fail) but the model is not fit for the NPU (HTP): {reason}.");
+        }
+
+        if (reason is not null)
+        {
+            notes.Add($"qnn: not offered to the NPU (HTP): {reason}");
+            candidates.Remove(htp);
+        }
+    }
+
+    private static string ApplyQnnContextCache(string modelPath, List<ProviderSpec> appended, SessionOptions sessionOptions, List<string> notes)
+    {
+        var qnn = appended.FirstOrDefault(p => p.Kind == ProviderKind.Qnn && p.ContextCacheDirectory is not null);
+        if (qnn is null)
+        {
+            return modelPath;
+        }
+
+        string cache = QnnOptions.ContextCachePath(qnn.ContextCacheDirectory!, modelPath);
+        if (File.Exists(cache))
+        {
+            notes.Add($"qnn: loaded the compiled EP context {cache}");
+            return cache;
+        }
+
+        Directory.CreateDirectory(qnn.ContextCacheDirectory!);
+        foreach (var (key, value) in QnnContextCacheEntries(cache))
+        {
+            sessionOptions.AddSessionConfigEntry(key, value);
+        }
+
+        notes.Add($"qnn: compiled EP context written to {cache} for the next load");
+        return modelPath;
+    }
+
+    /// <summary>The session config entries that make ORT write a QNN EP-context model (the compiled graph embedded).</summary>
+    public static IReadOnlyList<(string Key, string Value)> QnnContextCacheEntries(string cachePath) =>
+    [
+        ("ep.context_enable", "1"),
+        ("ep.context_file_path", cachePath),
+        ("ep.context_embed_mode", "1"),
+    ];
+
+    private bool LoadsOnCpu(string modelPath, InferenceOptions options)
+    {
+        try
+        {
+            using var sessionOptions = SessionFactory.CreateOptions(options);
+            using var session = Backend.CreateSession(modelPath, sessionOptions);
+            return true;
+        }
+        catch (OnnxRuntimeException)
+        {
+            return false;
+        }
+    }
+}

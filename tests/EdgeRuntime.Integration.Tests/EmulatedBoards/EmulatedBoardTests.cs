@@ -1,0 +1,147 @@
+using EdgeRuntime.Client;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Integration.Tests.EmulatedBoards;
+
+/// <summary>
+/// The smoke suite for an arm64 board: its packaged edged under qemu-user, driven over the socket by the x64 edgectl
+/// and client library exactly as on x64, with its outputs compared against the x64 edged's.
+/// </summary>
+public abstract class EmulatedBoardTests(EmulatedBoard board)
+{
+    // ORT's MLAS runs different SGEMM and activation kernels on NEON than on AVX, so float sums are rounded in a
+    // different order. Silero's LSTM state is carried across all 168 frames; the largest difference measured was
+    // 4.8e-7. 1e-5 leaves room for that to grow and is far below anything that changes a speech/silence decision.
+    private const float Tolerance = 1e-5f;
+
+    protected EmulatedBoard Board => board;
+
+    [EmulatedBoardFact]
+    public async Task Reports_the_board_and_an_arm64_platform_with_the_right_instruction_set()
+    {
+        await using var client = await EdgeClient.ConnectAsync(board.Edged.SocketPath);
+        var hello = await client.HelloAsync("emulated-board-test");
+        Assert.Equal(board.Board, hello.Board);
+        Assert.StartsWith("linux-arm64 (", hello.Platform, StringComparison.Ordinal);
+        bool boardHasDotProduct = board.Profile.Cpu.Features.Contains("asimddp");
+        Assert.Equal(boardHasDotProduct, hello.Platform.Contains("Dp", StringComparison.Ordinal));
+        Assert.Contains("AdvSimd", hello.Platform, StringComparison.Ordinal);
+    }
+
+    [EmulatedBoardFact]
+    public async Task Edgectl_from_x64_shows_status_and_where_each_node_runs()
+    {
+        var status = await board.Edged.EdgectlAsync("status");
+        Assert.True(status.ExitCode == 0, status.All);
+        Assert.Contains($"board {board.Board}", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("linux-arm64", status.Stdout, StringComparison.Ordinal);
+
+        var info = await board.Edged.EdgectlAsync("info", "mlp", "--nodes");
+        Assert.True(info.ExitCode == 0, info.All);
+        Assert.Contains("providers  CPUExecutionProvider", info.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"nodes\s+CPUExecutionProvider \d+", info.Stdout);
+    }
+
+    [EmulatedBoardFact]
+    public async Task Silero_VAD_on_real_speech_matches_the_x64_daemon()
+    {
+        var audio = WavAudio.Read(Paths.SpeechWav).Resample(16000);
+        var frames = audio.ToFrames("input", 512);
+        float[] arm = await ProbabilitiesAsync(board.Edged.SocketPath, frames);
+
+        await using var x64 = await EdgedProcess.StartAsync(preload: """{ "name": "vad", "path": "silero_vad_v5.onnx" }""");
+        float[] reference = await ProbabilitiesAsync(x64.SocketPath, frames);
+
+        Assert.Equal(reference.Length, arm.Length);
+        float worst = reference.Zip(arm, (a, b) => MathF.Abs(a - b)).Max();
+        Assert.True(worst <= Tolerance, $"largest difference from x64 is {worst:E2} (tolerance {Tolerance:E0})");
+        Assert.True(arm.Count(p => p >= 0.5f) >= 0.6 * arm.Length, "speech was not detected on the emulated board");
+    }
+
+    [EmulatedBoardFact]
+    public async Task The_error_cases_answer_as_on_x64()
+    {
+        await using var client = await EdgeClient.ConnectAsync(board.Edged.SocketPath);
+        async Task<string> CodeOf(Func<Task> action) => (await Assert.ThrowsAsync<EdgeRuntimeException>(action)).Code;
+
+        Assert.Equal(ErrorCodes.UnknownModel, await CodeOf(() => client.InferAsync("nope", [Tensor.Float32("x", [1], [1f])])));
+        Assert.Equal(ErrorCodes.InvalidInput, await CodeOf(() => client.InferAsync("add", [Tensor.Float32("x", [1, 3], [1f, 2f, 3f])])));
+        Assert.Equal(ErrorCodes.BadRequest, await CodeOf(() => client.LoadAsync(new LoadRequest("bad", "add.onnx", ["npu9000"]))));
+        Assert.Equal(ErrorCodes.ModelNotFound, await CodeOf(() => client.LoadAsync("missing", "missing.onnx")));
+        Assert.Equal(ErrorCodes.ModelLoadFailed, await CodeOf(() => client.LoadAsync("corrupt", "corrupt.onnx")));
+        Assert.Equal(ErrorCodes.ProviderUnavailable, await CodeOf(() => client.LoadAsync(new LoadRequest("on-cuda", "add.onnx", ["cuda"], "fail"))));
+
+        // And the daemon is still serving.
+        var sum = await client.InferAsync("add", [Tensor.Float32("x", [2, 3], [1f, 1f, 1f, 1f, 1f, 1f])]);
+        Assert.Equal([2f, 3f, 4f, 5f, 6f, 7f], sum["y"].ToArray<float>());
+    }
+
+    [EmulatedBoardFact]
+    public async Task Concurrent_clients_get_their_own_answers()
+    {
+        var reference = await MlpOutputsAsync(board.Edged.SocketPath, seed: 0, count: 1);
+        var tasks = Enumerable.Range(1, 4).Select(seed => MlpOutputsAsync(board.Edged.SocketPath, seed, count: 10)).ToArray();
+        var results = await Task.WhenAll(tasks);
+        for (int client = 0; client < results.Length; client++)
+        {
+            var outputs = results[client];
+            Assert.Equal(10, outputs.Count);
+
+            // Each client's inputs differ, so each answer shows it came back to the right client.
+            Assert.All(outputs, o => Assert.Equal(8, o.Length));
+            Assert.NotEqual(reference[0], outputs[0]);
+        }
+
+        // The same request from two clients gets bit-identical answers.
+        var again = await MlpOutputsAsync(board.Edged.SocketPath, seed: 0, count: 1);
+        Assert.Equal(reference[0], again[0]);
+    }
+
+    private static async Task<List<float[]>> MlpOutputsAsync(string socket, int seed, int count)
+    {
+        await using var client = await EdgeClient.ConnectAsync(socket);
+        var outputs = new List<float[]>();
+        var random = new Random(seed);
+        for (int i = 0; i < count; i++)
+        {
+            float[] x = [.. Enumerable.Range(0, 64).Select(_ => (float)random.NextDouble())];
+            var result = await client.InferAsync("mlp", [Tensor.Float32("x", [1, 64], x)]);
+            outputs.Add(result.Outputs[0].ToArray<float>());
+        }
+
+        return outputs;
+    }
+
+    private static async Task<float[]> ProbabilitiesAsync(string socket, Tensor frames)
+    {
+        await using var client = await EdgeClient.ConnectAsync(socket);
+        var state = Tensor.Float32("state", [2, 1, 128], new float[256]);
+        var sr = Tensor.Int64("sr", [], [16000]);
+        int count = (int)frames.Shape[0];
+        var probabilities = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            var frame = frames with { Shape = [1, 512], Data = frames.Data.Slice(i * 2048, 2048) };
+            var result = await client.InferAsync("vad", [frame, state, sr]);
+            probabilities[i] = result["output"].ToArray<float>()[0];
+            state = result["stateN"] with { Name = "state" };
+        }
+
+        return probabilities;
+    }
+}
+
+public sealed class Rpi4EmulatedTests(Rpi4Board board) : EmulatedBoardTests(board), IClassFixture<Rpi4Board>;
+
+public sealed class Rpi5EmulatedTests(Rpi5Board board) : EmulatedBoardTests(board), IClassFixture<Rpi5Board>
+{
+    [EmulatedBoardFact]
+    public async Task The_rpi5_build_refuses_a_cpu_without_dot_product()
+    {
+        // Built for ARMv8.2-A with dot product, the binary must not run on a Cortex-A72 (Pi 4): it has to say so
+        // at start, not fault in the middle of a kernel.
+        var run = await ProcessRunner.RunAsync(EmulatedBoard.QemuPath!, [.. Board.QemuArguments("cortex-a72"), "--version"]);
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Contains("instruction set", run.All, StringComparison.OrdinalIgnoreCase);
+    }
+}
