@@ -52,6 +52,28 @@ public static class SampleModels
             .Build();
     }
 
+    /// <summary>
+    /// A quantized (QDQ) model with fixed shapes, the form the QNN NPU backend wants: x float32[1,4] is quantized to
+    /// uint8 (scale 1/64, zero point 128), dequantized, and added to b = [1,2,3,4]. Small integers multiples of 1/64
+    /// pass through exactly.
+    /// </summary>
+    public static byte[] QdqAdd()
+    {
+        float[] scale = [1f / 64];
+        byte[] zeroPoint = [128];
+        float[] bias = [1, 2, 3, 4];
+        return new OnnxModelBuilder()
+            .Input("x", TensorDType.Float32, 1, 4)
+            .Initializer("scale", TensorDType.Float32, [], scale.AsSpan())
+            .Initializer("zero_point", TensorDType.UInt8, [], zeroPoint.AsSpan())
+            .Initializer("b", TensorDType.Float32, [1, 4], bias.AsSpan())
+            .Node("QuantizeLinear", ["x", "scale", "zero_point"], ["x_q"])
+            .Node("DequantizeLinear", ["x_q", "scale", "zero_point"], ["x_dq"])
+            .Node("Add", ["x_dq", "b"], ["y"])
+            .Output("y", TensorDType.Float32, 1, 4)
+            .Build();
+    }
+
     private static float[] RandomWeights(Random random, int count, int fanIn)
     {
         float scale = 1f / MathF.Sqrt(fanIn);

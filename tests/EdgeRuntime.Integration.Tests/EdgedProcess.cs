@@ -97,7 +97,7 @@ internal sealed class EdgedProcess : IAsyncDisposable
     public static Task<EdgedProcess> StartInAsync(string directory) => StartCommandAsync(directory, Paths.Edged, [], TimeSpan.FromSeconds(30));
 
     /// <summary>Starts edged through a launcher (e.g. qemu-aarch64 and its options before the edged path).</summary>
-    public static async Task<EdgedProcess> StartCommandAsync(string directory, string file, string[] leadingArgs, TimeSpan startTimeout)
+    public static async Task<EdgedProcess> StartCommandAsync(string directory, string file, string[] leadingArgs, TimeSpan startTimeout, IReadOnlyDictionary<string, string>? environment = null)
     {
         string socketPath = Path.Combine(directory, "edged.sock");
         var start = new ProcessStartInfo(file, [.. leadingArgs, "--config", Path.Combine(directory, "edged.json"), "--socket", socketPath])
@@ -105,6 +105,11 @@ internal sealed class EdgedProcess : IAsyncDisposable
             RedirectStandardError = true,
             RedirectStandardOutput = true,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         var process = Process.Start(start)!;
         var edged = new EdgedProcess(process, directory, socketPath);
         var clock = Stopwatch.StartNew();

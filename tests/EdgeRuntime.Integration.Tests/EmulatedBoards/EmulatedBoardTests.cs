@@ -56,6 +56,20 @@ public abstract class EmulatedBoardTests(EmulatedBoard board)
         float worst = reference.Zip(arm, (a, b) => MathF.Abs(a - b)).Max();
         Assert.True(worst <= Tolerance, $"largest difference from x64 is {worst:E2} (tolerance {Tolerance:E0})");
         Assert.True(arm.Count(p => p >= 0.5f) >= 0.6 * arm.Length, "speech was not detected on the emulated board");
+
+        // The same through the x64 edgectl: load the model under another name, stream the clip frame by frame with
+        // the LSTM state carried, and get exactly what the client library got from the same board.
+        string work = Path.Combine(board.Edged.Directory, "edgectl-vad");
+        Directory.CreateDirectory(work);
+        NpyFile.Write(Path.Combine(work, "speech.npy"), frames);
+        NpyFile.Write(Path.Combine(work, "state.npy"), Tensor.Float32("state", [2, 1, 128], new float[256]));
+        NpyFile.Write(Path.Combine(work, "sr.npy"), Tensor.Int64("sr", [], [16000]));
+        var load = await board.Edged.EdgectlAsync("load", "vad-edgectl", "silero_vad_v5.onnx");
+        Assert.True(load.ExitCode == 0, load.All);
+        var run = await board.Edged.EdgectlAsync("infer", "vad-edgectl", "--input", $"input={Path.Combine(work, "speech.npy")}", "--input", $"state={Path.Combine(work, "state.npy")}",
+            "--input", $"sr={Path.Combine(work, "sr.npy")}", "--split", "input", "--carry", "stateN=state", "--output-dir", Path.Combine(work, "out"), "--quiet");
+        Assert.True(run.ExitCode == 0, run.All);
+        Assert.Equal(arm, NpyFile.Read(Path.Combine(work, "out", "output.npy")).ToArray<float>());
     }
 
     [EmulatedBoardFact]

@@ -1,0 +1,49 @@
+using EdgeRuntime.Inference.Onnx;
+using EdgeRuntime.Inference.Providers;
+using EdgeRuntime.ModelBuilder;
+
+namespace EdgeRuntime.Boards.Tests;
+
+public sealed class OnnxModelSummaryTests
+{
+    [Fact]
+    public void Reads_inputs_with_symbolic_dims_and_every_node()
+    {
+        var summary = OnnxModelSummary.Read(SampleModels.Mlp(16, 8, 4));
+        var input = Assert.Single(summary.Inputs);
+        Assert.Equal("x", input.Name);
+        Assert.Equal([new OnnxDim(null, "N"), new OnnxDim(16, null)], input.Shape);
+        Assert.False(input.IsStatic);
+        Assert.Equal(["MatMul", "Add", "Relu", "MatMul"], summary.Nodes.Select(n => n.OpType));
+        Assert.True(summary.Opsets.ContainsKey(string.Empty));
+    }
+
+    [Fact]
+    public void A_qdq_model_with_fixed_shapes_suits_the_htp_and_a_float_one_does_not()
+    {
+        var qdq = OnnxModelSummary.Read(SampleModels.QdqAdd());
+        Assert.True(Assert.Single(qdq.Inputs).IsStatic);
+        Assert.Null(QnnOptions.HtpUnsuitability(qdq));
+        Assert.NotNull(QnnOptions.HtpUnsuitability(OnnxModelSummary.Read(SampleModels.AddBias())));
+    }
+
+    [Fact]
+    public void Nodes_inside_if_branches_are_read_too()
+    {
+        string silero = Path.Combine(Repository.Root, "artifacts", "assets", "models", "silero_vad_v5.onnx");
+        var summary = OnnxModelSummary.ReadFile(silero);
+        Assert.Equal(["input", "state", "sr"], summary.Inputs.Select(i => i.Name));
+        Assert.Contains(summary.Nodes, n => n.OpType == "If");
+        Assert.Contains(summary.Nodes, n => n.OpType == "LSTM");
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x3a })]
+    [InlineData(new byte[] { 0x3a, 0xff, 0xff })]
+    [InlineData(new byte[] { 0x3a, 0x05, 0x01 })]
+    [InlineData(new byte[] { 0x07 })]
+    public void Malformed_protobuf_is_an_invalid_data_error(byte[] bytes)
+    {
+        Assert.Throws<InvalidDataException>(() => OnnxModelSummary.Read(bytes));
+    }
+}
