@@ -92,6 +92,15 @@ internal static class ConfigLoader
         Require(config.Limits.ShutdownTimeoutSeconds > 0, "limits.shutdownTimeoutSeconds", "must be positive");
         Require(config.Limits.MaxPendingBytes >= config.Limits.MaxFrameBytes, "limits.maxPendingBytes", "must be at least limits.maxFrameBytes");
         Require(config.Limits.SendTimeoutSeconds > 0, "limits.sendTimeoutSeconds", "must be positive");
+        var allowedGids = new List<uint>(config.AllowedGids);
+        for (int i = 0; i < config.AllowedGroups.Length; i++)
+        {
+            Require(GroupNames.TryResolve(config.AllowedGroups[i], out uint gid), $"allowedGroups[{i}]", $"names '{config.AllowedGroups[i]}', which is not a group on this system");
+            allowedGids.Add(gid);
+        }
+
+        config.AllowedGids = [.. allowedGids.Distinct()];
+        config.AllowedGroups = [];
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < config.Models.Length; i++)
         {

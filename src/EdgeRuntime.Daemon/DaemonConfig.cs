@@ -28,6 +28,9 @@ public sealed record DaemonConfig
     public uint[] AllowedUids { get; set; } = [];
 
     public uint[] AllowedGids { get; set; } = [];
+
+    /// <summary>Groups by name, added to AllowedGids at start (the packaged service allows "edgeruntime").</summary>
+    public string[] AllowedGroups { get; set; } = [];
 }
 
 /// <summary>A model loaded at start. Providers and onMissingProvider override the board profile for this model.</summary>

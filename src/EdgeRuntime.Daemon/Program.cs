@@ -119,7 +119,11 @@ namespace EdgeRuntime.Daemon
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult("SIGTERM"); });
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult("SIGINT"); });
             SystemdNotifier.Notify("READY=1\nSTATUS=serving");
-            await using var watchdog = SystemdWatchdog.StartIfRequested(() => true);
+            // Stuck means requests running and none started or finished for four watchdog timeouts: long enough for
+            // a slow but legitimate inference (an LLM prefill on a Pi), short enough to recover a wedged driver.
+            await using var watchdog = SystemdWatchdog.StartIfRequested(
+                timeout => !queue.IsStalled(4 * timeout),
+                message => log.Write(EdgeRuntime.Server.LogLevel.Warning, "edged", message));
             if (watchdog is not null)
             {
                 log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"systemd watchdog: pinging every {watchdog.Interval.TotalSeconds:0.#} s");

@@ -3,24 +3,28 @@ using System.Globalization;
 namespace EdgeRuntime.Daemon;
 
 /// <summary>
-/// Pings systemd's watchdog (WATCHDOG=1) at half the interval the unit's WatchdogSec= sets. The ping runs on the
-/// thread pool, the same pool that serves requests: if requests starve it, the pings stop and systemd restarts edged.
+/// Pings systemd's watchdog (WATCHDOG=1) at half the interval the unit's WatchdogSec= sets, while the daemon is
+/// healthy. The ping runs on the thread pool that serves requests, so a starved pool stops it too; the health check
+/// stops it when inference is stuck. Either way systemd restarts edged.
 /// </summary>
 internal sealed class SystemdWatchdog : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    private SystemdWatchdog(TimeSpan interval, Func<bool> healthy)
+    private SystemdWatchdog(TimeSpan interval, Func<TimeSpan, bool> healthy, Action<string> report)
     {
         Interval = interval;
-        _loop = RunAsync(interval, healthy, _stop.Token);
+        _loop = RunAsync(interval, healthy, report, _stop.Token);
     }
 
     public TimeSpan Interval { get; }
 
-    /// <summary>Starts pinging when systemd asked for a watchdog for this process; null otherwise.</summary>
-    public static SystemdWatchdog? StartIfRequested(Func<bool> healthy)
+    /// <summary>
+    /// Starts pinging when systemd asked for a watchdog for this process; null otherwise. <paramref name="healthy"/>
+    /// gets the watchdog timeout; <paramref name="report"/> hears why pings stopped.
+    /// </summary>
+    public static SystemdWatchdog? StartIfRequested(Func<TimeSpan, bool> healthy, Action<string> report)
     {
         string? usec = Environment.GetEnvironmentVariable("WATCHDOG_USEC");
         string? pid = Environment.GetEnvironmentVariable("WATCHDOG_PID");
@@ -35,7 +39,7 @@ internal sealed class SystemdWatchdog : IAsyncDisposable
             return null;
         }
 
-        return new SystemdWatchdog(TimeSpan.FromMicroseconds(microseconds / 2.0), healthy);
+        return new SystemdWatchdog(TimeSpan.FromMicroseconds(microseconds / 2.0), healthy, report);
     }
 
     public async ValueTask DisposeAsync()
@@ -53,14 +57,32 @@ internal sealed class SystemdWatchdog : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private static async Task RunAsync(TimeSpan interval, Func<bool> healthy, CancellationToken cancellationToken)
+    private static async Task RunAsync(TimeSpan interval, Func<TimeSpan, bool> healthy, Action<string> report, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(interval);
+        bool wasHealthy = true;
         do
         {
-            if (healthy())
+            bool isHealthy = healthy(interval * 2);
+            if (isHealthy != wasHealthy)
+            {
+                report(isHealthy ? "inference is moving again; watchdog pings resumed" : "inference has made no progress; watchdog pings withheld so systemd restarts edged");
+                wasHealthy = isHealthy;
+            }
+
+            if (!isHealthy)
+            {
+                continue;
+            }
+
+            try
             {
                 SystemdNotifier.Notify("WATCHDOG=1");
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                // A lost ping is retried next tick; systemd acts only after a whole timeout without one.
+                report($"watchdog ping failed: {e.Message}");
             }
         }
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));

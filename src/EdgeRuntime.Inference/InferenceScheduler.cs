@@ -14,6 +14,8 @@ public sealed class InferenceScheduler : IDisposable
     private readonly SemaphoreSlim _admission;
     private readonly SemaphoreSlim _workers;
     private int _waiting;
+    private int _running;
+    private long _lastProgress = Stopwatch.GetTimestamp();
 
     public InferenceScheduler(InferenceOptions options)
     {
@@ -25,6 +27,13 @@ public sealed class InferenceScheduler : IDisposable
 
     /// <summary>Requests waiting right now, for admission or for a worker slot.</summary>
     public int Depth => Volatile.Read(ref _waiting);
+
+    /// <summary>
+    /// True when requests are running but none has started or finished for <paramref name="limit"/>: inference is
+    /// stuck (a wedged GPU/NPU driver, say). The systemd watchdog stops pinging then, and systemd restarts edged.
+    /// </summary>
+    public bool IsStalled(TimeSpan limit) =>
+        Volatile.Read(ref _running) > 0 && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastProgress)) > limit;
 
     /// <summary>
     /// Validates one request, waits for a worker slot and runs it. The caller keeps <paramref name="payload"/> alive
@@ -70,12 +79,16 @@ public sealed class InferenceScheduler : IDisposable
                 Interlocked.Decrement(ref _waiting);
             }
 
+            Interlocked.Increment(ref _running);
+            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
             try
             {
                 return Execute(model, request, payload, Stopwatch.GetElapsedTime(enqueued).TotalMicroseconds);
             }
             finally
             {
+                Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+                Interlocked.Decrement(ref _running);
                 _workers.Release();
                 _admission.Release();
             }

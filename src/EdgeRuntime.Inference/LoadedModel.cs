@@ -73,11 +73,26 @@ public sealed class LoadedModel
         Placement.Nodes,
         Placement.Note);
 
-    /// <summary>After a successful run: if the load-time warm-up could not show placement, this run's profile does. Once.</summary>
+    /// <summary>
+    /// After a successful run by a lease holder: if the load-time warm-up could not show placement, this run's
+    /// profile does. Done once, and only while no other run is on the session, so profiling is never ended under a
+    /// running request; new requests wait the few milliseconds the profile takes to read.
+    /// </summary>
     internal void OnRunSucceeded()
     {
-        if (Volatile.Read(ref _placementPending) == 1 && Interlocked.Exchange(ref _placementPending, 0) == 1)
+        if (Volatile.Read(ref _placementPending) == 0)
         {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_leases != 1 || _placementPending == 0)
+            {
+                return;
+            }
+
+            _placementPending = 0;
             Volatile.Write(ref _placement, PlacementProbe.Harvest(_session, "from ORT's profile of the first request; nodes in branches that run did not take are not listed"));
         }
     }

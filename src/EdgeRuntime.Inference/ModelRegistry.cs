@@ -170,6 +170,11 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
         catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException or NotSupportedException)
         {
             session.Dispose();
+            if (created.ProfilePrefix is not null)
+            {
+                PlacementProbe.DeleteProfiles(created.ProfilePrefix);
+            }
+
             throw new EdgeRuntimeException(ErrorCodes.ModelLoadFailed, $"'{fullPath}' loaded, but its inputs and outputs cannot be described: {e.Message}", e);
         }
     }

@@ -7,8 +7,9 @@ public static class DefaultSocketPath
     public const string ServicePath = "/run/edgeruntime/edged.sock";
 
     /// <summary>
-    /// $EDGED_SOCKET if set; under systemd ($RUNTIME_DIRECTORY) the service path; else the board profile's socket
-    /// path when it has one; else $XDG_RUNTIME_DIR/edgeruntime/edged.sock; else ./run/edged.sock.
+    /// $EDGED_SOCKET if set; under systemd ($RUNTIME_DIRECTORY) the service path; else
+    /// $XDG_RUNTIME_DIR/edgeruntime/edged.sock (a user's session); else the board profile's socket path when it has
+    /// one; else ./run/edged.sock.
     /// </summary>
     public static string Resolve(string? boardDefault = null)
     {
@@ -24,15 +25,15 @@ public static class DefaultSocketPath
             return Path.Combine(runtimeDirectory.Split(':')[0], "edged.sock");
         }
 
-        if (!string.IsNullOrEmpty(boardDefault))
-        {
-            return boardDefault;
-        }
-
         string? xdg = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
         if (!string.IsNullOrEmpty(xdg))
         {
             return Path.Combine(xdg, "edgeruntime", "edged.sock");
+        }
+
+        if (!string.IsNullOrEmpty(boardDefault))
+        {
+            return boardDefault;
         }
 
         return Path.GetFullPath(Path.Combine("run", "edged.sock"));

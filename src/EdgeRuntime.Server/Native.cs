@@ -8,6 +8,4 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "getuid")]
     internal static partial uint GetUid();
 
-    [LibraryImport("libc", EntryPoint = "getgid")]
-    internal static partial uint GetGid();
 }

@@ -27,25 +27,59 @@ public static class PeerCredentials
     }
 
     /// <summary>
-    /// With both lists empty: root, the daemon's own uid, and members of the daemon's group (the group that owns the
-    /// socket, e.g. edgeruntime under the packaged service). Otherwise: a listed uid, or a listed gid among the peer's
-    /// primary and supplementary groups.
+    /// With both lists empty: root and the daemon's own uid. Otherwise: a listed uid, or a listed gid among the
+    /// peer's primary and supplementary groups (e.g. the packaged service allows the group edgeruntime).
     /// </summary>
-    public static bool IsAllowed(PeerInfo peer, ServerOptions options, uint daemonUid, uint daemonGid, Func<int, uint[]>? supplementaryGroups = null)
+    public static bool IsAllowed(PeerInfo peer, ReadOnlySpan<uint> supplementaryGroups, ServerOptions options, uint daemonUid)
     {
-        supplementaryGroups ??= SupplementaryGroups;
         if (options.AllowedUids.Length == 0 && options.AllowedGids.Length == 0)
         {
-            return peer.Uid == 0 || peer.Uid == daemonUid || peer.Gid == daemonGid || supplementaryGroups(peer.Pid).Contains(daemonGid);
+            return peer.Uid == 0 || peer.Uid == daemonUid;
         }
 
-        return options.AllowedUids.Contains(peer.Uid)
-            || options.AllowedGids.Contains(peer.Gid)
-            || supplementaryGroups(peer.Pid).Any(options.AllowedGids.Contains);
+        if (options.AllowedUids.Contains(peer.Uid) || options.AllowedGids.Contains(peer.Gid))
+        {
+            return true;
+        }
+
+        foreach (uint gid in supplementaryGroups)
+        {
+            if (options.AllowedGids.Contains(gid))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
-    /// <summary>The peer's supplementary groups from /proc/PID/status (SO_PEERCRED carries only the primary gid).</summary>
-    public static uint[] SupplementaryGroups(int pid)
+    /// <summary>
+    /// The peer's supplementary groups as they were when it connected (SO_PEERGROUPS, Linux 4.13+); SO_PEERCRED
+    /// carries only the primary gid. Falls back to /proc/PID/status on older kernels.
+    /// </summary>
+    public static uint[] SupplementaryGroups(Socket socket, int pid)
+    {
+        const int SoPeerGroups = 59;
+        var buffer = new byte[4 * 1024];
+        try
+        {
+            int length = socket.GetRawSocketOption(SolSocket, SoPeerGroups, buffer);
+            var groups = new uint[length / 4];
+            for (int i = 0; i < groups.Length; i++)
+            {
+                groups[i] = BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(i * 4));
+            }
+
+            return groups;
+        }
+        catch (SocketException)
+        {
+            return SupplementaryGroupsFromProc(pid);
+        }
+    }
+
+    /// <summary>The groups /proc/PID/status lists for a process; empty when it is gone or unreadable.</summary>
+    public static uint[] SupplementaryGroupsFromProc(int pid)
     {
         try
         {

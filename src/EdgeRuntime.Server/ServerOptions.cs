@@ -24,8 +24,7 @@ public sealed record ServerOptions
 
     /// <summary>
     /// Peers allowed to connect. A peer is allowed when its uid is in <see cref="AllowedUids"/> or its gid in
-    /// <see cref="AllowedGids"/> (primary or supplementary). When both are empty: root, the daemon's own uid, and
-    /// members of the daemon's group.
+    /// <see cref="AllowedGids"/> (primary or supplementary). When both are empty: root and the daemon's own uid.
     /// </summary>
     public uint[] AllowedUids { get; init; } = [];
 

@@ -15,7 +15,6 @@ public sealed class UnixSocketServer : IAsyncDisposable
     private readonly ServerMetrics _metrics;
     private readonly IServerLog _log;
     private readonly uint _daemonUid;
-    private readonly uint _daemonGid;
     private readonly CancellationTokenSource _stopReading = new();
     private readonly List<Task> _connections = [];
     private readonly Lock _connectionsGate = new();
@@ -31,7 +30,6 @@ public sealed class UnixSocketServer : IAsyncDisposable
         _metrics = metrics;
         _log = log;
         _daemonUid = Native.GetUid();
-        _daemonGid = Native.GetGid();
         _budget = new ByteBudget(Math.Max(options.MaxPendingBytes, options.MaxFrameBytes));
     }
 
@@ -135,9 +133,11 @@ public sealed class UnixSocketServer : IAsyncDisposable
         await Task.Yield();
         long id = Interlocked.Increment(ref _connectionIds);
         PeerInfo peer;
+        uint[] groups;
         try
         {
             peer = PeerCredentials.Read(client);
+            groups = _options.AllowedGids.Length > 0 ? PeerCredentials.SupplementaryGroups(client, peer.Pid) : [];
         }
         catch (Exception e) when (e is SocketException or InvalidOperationException)
         {
@@ -151,9 +151,9 @@ public sealed class UnixSocketServer : IAsyncDisposable
         using var transport = new SocketConnection(client, $"edged-conn-{id}", _options.MaxFrameBytes + FrameHeader.Size, _options.ReceiveSpin);
         try
         {
-            if (!PeerCredentials.IsAllowed(peer, _options, _daemonUid, _daemonGid))
+            if (!PeerCredentials.IsAllowed(peer, groups, _options, _daemonUid))
             {
-                _log.Write(LogLevel.Warning, "server", $"{name}: refused, uid/gid not in allowedUids/allowedGids");
+                _log.Write(LogLevel.Warning, "server", $"{name}: refused, uid/groups not in allowedUids/allowedGids");
                 await RefuseAsync(transport, ErrorCodes.PeerNotAllowed, $"uid {peer.Uid} / gid {peer.Gid} may not use this daemon; add it to allowedUids or allowedGids in the daemon's configuration.").ConfigureAwait(false);
                 return;
             }

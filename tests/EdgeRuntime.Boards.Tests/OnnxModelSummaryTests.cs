@@ -37,6 +37,38 @@ public sealed class OnnxModelSummaryTests
         Assert.Contains(summary.Nodes, n => n.OpType == "LSTM");
     }
 
+    [Fact]
+    public void Subgraphs_nested_absurdly_deep_are_refused_not_a_stack_overflow()
+    {
+        // graph { node { attribute { g: graph { node { attribute { g: ... } } } } } }, 10000 levels.
+        byte[] graph = [];
+        for (int i = 0; i < 10_000; i++)
+        {
+            byte[] attribute = Field(6, graph);
+            byte[] node = Field(5, attribute);
+            graph = Field(1, node);
+        }
+
+        var error = Assert.Throws<InvalidDataException>(() => OnnxModelSummary.Read(Field(7, graph)));
+        Assert.Contains("nested", error.Message, StringComparison.Ordinal);
+    }
+
+    private static byte[] Field(int number, byte[] value)
+    {
+        var bytes = new List<byte> { (byte)((number << 3) | 2) };
+        for (uint length = (uint)value.Length; ; length >>= 7)
+        {
+            bytes.Add((byte)(length < 0x80 ? length : (length & 0x7f) | 0x80));
+            if (length < 0x80)
+            {
+                break;
+            }
+        }
+
+        bytes.AddRange(value);
+        return [.. bytes];
+    }
+
     [Theory]
     [InlineData(new byte[] { 0x3a })]
     [InlineData(new byte[] { 0x3a, 0xff, 0xff })]

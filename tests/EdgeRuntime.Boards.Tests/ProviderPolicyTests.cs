@@ -109,7 +109,7 @@ public sealed class ProviderPolicyTests : IDisposable
 
         var first = builder.Create(_models.QdqAdd, new InferenceOptions(), board, profileFirstRun: false);
         first.Session.Dispose();
-        string expected = QnnOptions.ContextCachePath(cache, _models.QdqAdd);
+        string expected = QnnOptions.ContextCachePath(cache, _models.QdqAdd, OrtProviderBackend.RuntimeVersion);
         Assert.Equal(_models.QdqAdd, first.LoadedFrom);
         Assert.Contains(first.Warnings, w => w.Contains($"written to {expected}", StringComparison.Ordinal));
         Assert.True(Directory.Exists(cache));
@@ -123,14 +123,59 @@ public sealed class ProviderPolicyTests : IDisposable
     }
 
     [Fact]
+    public void A_cached_context_that_no_longer_loads_is_removed_and_compiled_again()
+    {
+        string cache = Path.Combine(_models.Directory, "qnn-cache");
+        var backend = new FakeProviderBackend([ProviderKind.Qnn]);
+        string stale = QnnOptions.ContextCachePath(cache, _models.QdqAdd, OrtProviderBackend.RuntimeVersion);
+        Directory.CreateDirectory(cache);
+        File.WriteAllText(stale, "cut short while being written");
+
+        var created = new SessionBuilder(backend).Create(_models.QdqAdd, new InferenceOptions(), Board(MissingProviderAction.Fallback, Qnn(cache)), profileFirstRun: false);
+        created.Session.Dispose();
+        Assert.Equal(_models.QdqAdd, created.LoadedFrom);
+        Assert.Equal(["QNNExecutionProvider", "CPUExecutionProvider"], created.Providers);
+        Assert.False(File.Exists(stale));
+        Assert.Contains(created.Warnings, w => w.Contains("did not load and was removed", StringComparison.Ordinal));
+        Assert.Contains(created.Warnings, w => w.Contains("written to", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Under_fail_a_second_provider_does_not_stand_in_for_a_failed_first()
+    {
+        var backend = new FakeProviderBackend([ProviderKind.TensorRT, ProviderKind.Cuda], failsAtSession: [ProviderKind.TensorRT]);
+        var board = Board(MissingProviderAction.Fail, new ProviderSpec { Name = "tensorrt" }, Cuda);
+        var error = Assert.Throws<EdgeRuntimeException>(() => new SessionBuilder(backend).Create(_models.QdqAdd, new InferenceOptions(), board, profileFirstRun: false));
+        Assert.Equal(ErrorCodes.ProviderUnavailable, error.Code);
+        Assert.Contains("tensorrt, cuda", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_failed_session_leaves_no_profile_behind()
+    {
+        string pattern = $"edged-placement-{Environment.ProcessId}-*";
+        var before = Directory.GetFiles(Path.GetTempPath(), pattern).ToHashSet();
+        var backend = new FakeProviderBackend([ProviderKind.Qnn], failsAtSession: [ProviderKind.Qnn]);
+        var created = new SessionBuilder(backend).Create(_models.QdqAdd, new InferenceOptions(), Board(MissingProviderAction.Fallback, Qnn()), profileFirstRun: true);
+        PlacementProbe.Harvest(created.Session, "test");
+        created.Session.Dispose();
+        Assert.Throws<OnnxRuntimeException>(() => new SessionBuilder(backend).Create(_models.Corrupt, new InferenceOptions(), Board(MissingProviderAction.Fallback), profileFirstRun: true));
+        Assert.DoesNotContain(Directory.GetFiles(Path.GetTempPath(), pattern), f => !before.Contains(f));
+    }
+
+    [Fact]
     public void The_context_cache_file_changes_when_the_model_changes()
     {
-        string a = QnnOptions.ContextCachePath("/cache", _models.QdqAdd);
-        string b = QnnOptions.ContextCachePath("/cache", _models.Mlp);
+        static string Hash(string path) => Path.GetFileName(path).Split('.')[1];
+        string a = QnnOptions.ContextCachePath("/cache", _models.QdqAdd, "1.31.1 QNN");
         Assert.StartsWith("/cache/qdq_add.", a, StringComparison.Ordinal);
         Assert.EndsWith(".qnn_ctx.onnx", a, StringComparison.Ordinal);
-        File.WriteAllBytes(Path.Combine(_models.Directory, "mlp2.onnx"), File.ReadAllBytes(_models.Mlp).Append((byte)0).ToArray());
-        Assert.NotEqual(Path.GetFileName(b).Split('.')[1], Path.GetFileName(QnnOptions.ContextCachePath("/cache", Path.Combine(_models.Directory, "mlp2.onnx"))).Split('.')[1]);
+        Assert.Equal(a, QnnOptions.ContextCachePath("/cache", _models.QdqAdd, "1.31.1 QNN"));
+        Assert.NotEqual(Hash(a), Hash(QnnOptions.ContextCachePath("/cache", _models.QdqAdd, "1.32.0 QNN")));
+
+        string edited = Path.Combine(_models.Directory, "qdq_add_edited.onnx");
+        File.WriteAllBytes(edited, [.. File.ReadAllBytes(_models.QdqAdd), 0]);
+        Assert.NotEqual(Hash(a), Hash(QnnOptions.ContextCachePath("/cache", edited, "1.31.1 QNN")));
         Assert.Equal([("ep.context_enable", "1"), ("ep.context_file_path", a), ("ep.context_embed_mode", "1")], SessionBuilder.QnnContextCacheEntries(a));
     }
 

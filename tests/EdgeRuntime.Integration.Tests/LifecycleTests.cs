@@ -75,7 +75,28 @@ public sealed class LifecycleTests
         Assert.Equal(1, status.ExitCode);
         Assert.Contains($"peer_not_allowed: uid {me}", status.Stderr, StringComparison.Ordinal);
         Assert.True(await edged.WaitForLogAsync($"uid={me} gid="), edged.Log);
-        Assert.True(await edged.WaitForLogAsync("refused, uid/gid not in allowedUids/allowedGids"), edged.Log);
+        Assert.True(await edged.WaitForLogAsync("refused, uid/groups not in allowedUids/allowedGids"), edged.Log);
+    }
+
+    [Fact]
+    public async Task Allowed_groups_are_resolved_by_name_and_let_their_members_in()
+    {
+        uint me = uint.Parse(File.ReadLines("/proc/self/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+        string myGroup = (await ProcessRunner.RunAsync("id", "-gn")).Stdout.Trim();
+        await using var edged = await EdgedProcess.StartAsync($"\"allowedUids\": [{me + 4242}], \"allowedGroups\": [\"{myGroup}\"]");
+        var status = await edged.EdgectlAsync("status");
+        Assert.True(status.ExitCode == 0, status.All);
+    }
+
+    [Fact]
+    public async Task An_allowed_group_that_does_not_exist_stops_edged_with_the_field_named()
+    {
+        string directory = EdgedProcess.Prepare("\"allowedGroups\": [\"no-such-group-edgeruntime\"]");
+        using var process = EdgedProcess.Launch(directory, Path.Combine(directory, "edged.sock"));
+        string stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("'allowedGroups[0]' names 'no-such-group-edgeruntime', which is not a group on this system", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
             }
             else if (reader.Field == 7 && reader.WireType == 2)
             {
-                inputs = ReadGraph(reader.ReadBytes(), nodes, topLevel: true);
+                inputs = ReadGraph(reader.ReadBytes(), nodes, depth: 0);
             }
             else
             {
@@ -64,8 +64,17 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         opsets[domain] = version;
     }
 
-    private static OnnxGraphInput[] ReadGraph(ReadOnlySpan<byte> bytes, List<OnnxNode> nodes, bool topLevel)
+    // Real models nest control flow a few levels deep; a crafted one could nest until the stack overflows.
+    private const int MaxGraphDepth = 64;
+
+    private static OnnxGraphInput[] ReadGraph(ReadOnlySpan<byte> bytes, List<OnnxNode> nodes, int depth)
     {
+        if (depth > MaxGraphDepth)
+        {
+            throw new InvalidDataException($"Subgraphs nested more than {MaxGraphDepth} deep.");
+        }
+
+        bool topLevel = depth == 0;
         var inputs = new List<OnnxGraphInput>();
         var initializers = new HashSet<string>(StringComparer.Ordinal);
         var reader = new ProtoReader(bytes);
@@ -73,7 +82,7 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         {
             switch (reader.Field, reader.WireType)
             {
-                case (1, 2): ReadNode(reader.ReadBytes(), nodes); break;
+                case (1, 2): ReadNode(reader.ReadBytes(), nodes, depth); break;
                 case (5, 2) when topLevel: initializers.Add(ReadTensorName(reader.ReadBytes())); break;
                 case (11, 2) when topLevel: inputs.Add(ReadValueInfo(reader.ReadBytes())); break;
                 default: reader.Skip(); break;
@@ -84,7 +93,7 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         return [.. inputs.Where(i => !initializers.Contains(i.Name))];
     }
 
-    private static void ReadNode(ReadOnlySpan<byte> bytes, List<OnnxNode> nodes)
+    private static void ReadNode(ReadOnlySpan<byte> bytes, List<OnnxNode> nodes, int depth)
     {
         string name = string.Empty, opType = string.Empty, domain = string.Empty;
         var reader = new ProtoReader(bytes);
@@ -95,7 +104,7 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
                 case (3, 2): name = reader.ReadString(); break;
                 case (4, 2): opType = reader.ReadString(); break;
                 case (7, 2): domain = reader.ReadString(); break;
-                case (5, 2): ReadAttributeGraphs(reader.ReadBytes(), nodes); break;
+                case (5, 2): ReadAttributeGraphs(reader.ReadBytes(), nodes, depth); break;
                 default: reader.Skip(); break;
             }
         }
@@ -104,14 +113,14 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
     }
 
     // If, Loop and Scan carry subgraphs in attributes g (6) and graphs (11).
-    private static void ReadAttributeGraphs(ReadOnlySpan<byte> bytes, List<OnnxNode> nodes)
+    private static void ReadAttributeGraphs(ReadOnlySpan<byte> bytes, List<OnnxNode> nodes, int depth)
     {
         var reader = new ProtoReader(bytes);
         while (reader.Next())
         {
             if ((reader.Field == 6 || reader.Field == 11) && reader.WireType == 2)
             {
-                ReadGraph(reader.ReadBytes(), nodes, topLevel: false);
+                ReadGraph(reader.ReadBytes(), nodes, depth + 1);
             }
             else
             {

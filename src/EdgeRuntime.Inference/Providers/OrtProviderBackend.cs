@@ -15,6 +15,9 @@ public sealed class OrtProviderBackend : IProviderBackend
     {
     }
 
+    /// <summary>The loaded ONNX Runtime's version and providers: part of the QNN context-cache key.</summary>
+    public static string RuntimeVersion { get; } = $"{OrtEnv.Instance().GetVersionString()} {string.Join(",", OrtEnv.Instance().GetAvailableProviders())}";
+
     public IReadOnlyList<string> AvailableProviders { get; } = OrtEnv.Instance().GetAvailableProviders();
 
     public void Append(SessionOptions options, ProviderSpec spec)
@@ -42,9 +45,8 @@ public sealed class OrtProviderBackend : IProviderBackend
                 {
                     using var tensorRt = new OrtTensorRTProviderOptions();
                     var values = new Dictionary<string, string>(spec.Options, StringComparer.Ordinal) { ["device_id"] = Invariant(spec.DeviceId ?? 0) };
-                    if (spec.EngineCacheDirectory is not null)
+                    if (spec.EngineCacheDirectory is not null && TryCreateDirectory(spec.EngineCacheDirectory))
                     {
-                        Directory.CreateDirectory(spec.EngineCacheDirectory);
                         values["trt_engine_cache_enable"] = "1";
                         values["trt_engine_cache_path"] = spec.EngineCacheDirectory;
                     }
@@ -104,6 +106,20 @@ public sealed class OrtProviderBackend : IProviderBackend
             // build" (dedicated calls); a provider library that is present but cannot load says why in the message.
             string reason = CudaErrors.WithExplanation(e.Message.Trim().TrimEnd('.'));
             throw new ProviderUnavailableException(kind, reason, ProviderUnavailableException.RemedyFor(kind), e);
+        }
+    }
+
+    // An unusable cache folder costs engine rebuilds, not the provider.
+    private static bool TryCreateDirectory(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

@@ -20,11 +20,30 @@ public static class PlacementProbe
 {
     private const string KernelSuffix = "_kernel_time";
 
-    internal static void Enable(SessionOptions options)
+    /// <summary>Turns profiling on; returns the file prefix ORT will write under (see <see cref="DeleteProfiles"/>).</summary>
+    internal static string Enable(SessionOptions options)
     {
         // The prefix must be set before profiling is enabled: enabling passes the prefix set at that moment.
-        options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), $"edged-placement-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        string prefix = Path.Combine(Path.GetTempPath(), $"edged-placement-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        options.ProfileOutputPathPrefix = prefix;
         options.EnableProfiling = true;
+        return prefix;
+    }
+
+    /// <summary>Removes what ORT wrote for a session that failed to build or was disposed unread.</summary>
+    internal static void DeleteProfiles(string prefix)
+    {
+        try
+        {
+            foreach (string file in Directory.EnumerateFiles(Path.GetDirectoryName(prefix)!, Path.GetFileName(prefix) + "*"))
+            {
+                File.Delete(file);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a leftover in the temporary folder does no harm beyond its size.
+        }
     }
 
     /// <summary>Runs the session once on zero-filled inputs (dynamic dims as 1). Returns why it failed, or null.</summary>
@@ -35,8 +54,9 @@ public static class PlacementProbe
             WarmUp(session);
             return null;
         }
-        catch (Exception e) when (e is OnnxRuntimeException or NotSupportedException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Informational only: a model the warm-up cannot feed is profiled on its first request instead.
             return e.Message.Trim();
         }
     }
@@ -58,8 +78,9 @@ public static class PlacementProbe
         {
             return new PlacementReport(Parse(File.ReadAllBytes(file)), note);
         }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Whatever the file holds, the placement report is informational: it never fails a request or a load.
             return new PlacementReport([], $"the profile could not be read: {e.Message}");
         }
         finally

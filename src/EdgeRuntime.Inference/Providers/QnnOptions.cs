@@ -62,13 +62,24 @@ public static class QnnOptions
     }
 
     /// <summary>
-    /// The EP-context file for a model: named after the model and a hash of its bytes, so an edited model never
-    /// reuses a stale compiled context.
+    /// The EP-context file for a model: named after the model and a hash of its bytes and of the runtime that
+    /// compiled it, so neither an edited model nor an upgraded ONNX Runtime/QNN build reuses a stale context.
     /// </summary>
-    public static string ContextCachePath(string cacheDirectory, string modelPath)
+    public static string ContextCachePath(string cacheDirectory, string modelPath, string runtimeVersion)
     {
-        using var stream = File.OpenRead(modelPath);
-        string hash = Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
+        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hasher.AppendData(System.Text.Encoding.UTF8.GetBytes(runtimeVersion + "\n"));
+        using (var stream = File.OpenRead(modelPath))
+        {
+            var buffer = new byte[81920];
+            int read;
+            while ((read = stream.Read(buffer)) > 0)
+            {
+                hasher.AppendData(buffer, 0, read);
+            }
+        }
+
+        string hash = Convert.ToHexStringLower(hasher.GetHashAndReset())[..16];
         return Path.Combine(cacheDirectory, $"{Path.GetFileNameWithoutExtension(modelPath)}.{hash}.qnn_ctx.onnx");
     }
 }

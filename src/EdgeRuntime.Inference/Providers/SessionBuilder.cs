@@ -5,7 +5,11 @@ using Microsoft.ML.OnnxRuntime;
 namespace EdgeRuntime.Inference.Providers;
 
 /// <summary>A session and how it came to be: the providers it runs on, the warnings of the way there, the file loaded.</summary>
-public sealed record ProviderSession(InferenceSession Session, string[] Providers, string[] Warnings, string LoadedFrom, bool Profiling);
+public sealed record ProviderSession(InferenceSession Session, string[] Providers, string[] Warnings, string LoadedFrom, bool Profiling)
+{
+    /// <summary>Where ORT writes the profile while profiling is on; deleted if the session is disposed unread.</summary>
+    public string? ProfilePrefix { get; init; }
+}
 
 /// <summary>
 /// Applies the execution-provider policy: providers are tried in the profile's order, CPU is always last, and a
@@ -21,12 +25,13 @@ public sealed class SessionBuilder(IProviderBackend backend)
     public ProviderSession Create(string modelPath, InferenceOptions options, ProviderChoice choice, bool profileFirstRun)
     {
         var skipped = new List<string>();
-        var notes = new List<string>();
+        var declined = new List<string>();
         var candidates = choice.Providers.Where(p => p.Kind != ProviderKind.Cpu).ToList();
-        DeclineUnsuitable(modelPath, candidates, notes, choice.OnMissing);
+        DeclineUnsuitable(modelPath, candidates, declined, choice.OnMissing);
 
         while (true)
         {
+            var notes = new List<string>(declined);
             using var sessionOptions = SessionFactory.CreateOptions(options);
             var appended = new List<ProviderSpec>();
             foreach (var spec in candidates.ToArray())
@@ -49,30 +54,53 @@ public sealed class SessionBuilder(IProviderBackend backend)
             }
 
             string path = ApplyQnnContextCache(modelPath, appended, sessionOptions, notes);
-            if (profileFirstRun)
-            {
-                PlacementProbe.Enable(sessionOptions);
-            }
-
+            string? profilePrefix = profileFirstRun ? PlacementProbe.Enable(sessionOptions) : null;
             try
             {
                 var session = Backend.CreateSession(path, sessionOptions);
                 string[] providers = [.. appended.Select(p => ProviderNames.OrtName(p.Kind)), ProviderNames.OrtName(ProviderKind.Cpu)];
                 string[] warnings = [.. skipped.Select(s => $"{s}; loaded on {string.Join(", ", providers)}"), .. notes];
-                return new ProviderSession(session, providers, warnings, path, profileFirstRun);
+                return new ProviderSession(session, providers, warnings, path, profileFirstRun) { ProfilePrefix = profilePrefix };
             }
-            catch (OnnxRuntimeException e) when (appended.Count > 0)
+            catch (OnnxRuntimeException e)
             {
-                // A provider took its options but failed when the session was built: its backend library is missing,
-                // there is no device, or its kernels do not fit the GPU. Whether the model itself is at fault is
-                // told by the next attempt, which ends on CPU alone.
-                var first = appended[0];
-                string reason = CudaErrors.WithExplanation(e.Message.Trim());
-                if (choice.OnMissing == MissingProviderAction.Fail && LoadsOnCpu(modelPath, options))
+                if (profilePrefix is not null)
                 {
-                    throw Refused(first.Kind, $"could not create a session: {reason}", ProviderUnavailableException.RemedyFor(first.Kind), e);
+                    PlacementProbe.DeleteProfiles(profilePrefix);
                 }
 
+                if (path != modelPath)
+                {
+                    // A cached QNN context that no longer loads (cut short while written, an SDK upgrade): compile
+                    // again from the model rather than give up the NPU for good.
+                    TryDelete(path);
+                    declined.Add($"qnn: the cached EP context {path} did not load and was removed ({e.Message.Trim()})");
+                    continue;
+                }
+
+                if (appended.Count == 0)
+                {
+                    throw;
+                }
+
+                // A provider took its options but failed when the session was built: its backend library is missing,
+                // there is no device, or its kernels do not fit the GPU. Under fail, a model that loads on the CPU
+                // alone shows the provider is at fault; one that does not is itself at fault (model_load_failed).
+                string reason = CudaErrors.WithExplanation(e.Message.Trim());
+                if (choice.OnMissing == MissingProviderAction.Fail)
+                {
+                    if (!LoadsOnCpu(modelPath, options))
+                    {
+                        throw;
+                    }
+
+                    string names = string.Join(", ", appended.Select(p => p.Name));
+                    throw Refused(appended[0].Kind, $"the session could not be created with {names}: {reason}", ProviderUnavailableException.RemedyFor(appended[0].Kind), e);
+                }
+
+                // Under fallback, drop the first provider and try the rest: the message usually names the culprit,
+                // and if it was not the first, the next attempt says so again.
+                var first = appended[0];
                 skipped.Add($"{first.Name} failed to initialise ({reason})");
                 candidates.Remove(first);
             }
@@ -125,14 +153,23 @@ public sealed class SessionBuilder(IProviderBackend backend)
             return modelPath;
         }
 
-        string cache = QnnOptions.ContextCachePath(qnn.ContextCacheDirectory!, modelPath);
+        string cache = QnnOptions.ContextCachePath(qnn.ContextCacheDirectory!, modelPath, OrtProviderBackend.RuntimeVersion);
         if (File.Exists(cache))
         {
             notes.Add($"qnn: loaded the compiled EP context {cache}");
             return cache;
         }
 
-        Directory.CreateDirectory(qnn.ContextCacheDirectory!);
+        try
+        {
+            Directory.CreateDirectory(qnn.ContextCacheDirectory!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            notes.Add($"qnn: no EP-context cache: {qnn.ContextCacheDirectory} cannot be created ({e.Message})");
+            return modelPath;
+        }
+
         foreach (var (key, value) in QnnContextCacheEntries(cache))
         {
             sessionOptions.AddSessionConfigEntry(key, value);
@@ -149,6 +186,18 @@ public sealed class SessionBuilder(IProviderBackend backend)
         ("ep.context_file_path", cachePath),
         ("ep.context_embed_mode", "1"),
     ];
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // It will fail to load again and be reported again.
+        }
+    }
 
     private bool LoadsOnCpu(string modelPath, InferenceOptions options)
     {

@@ -92,11 +92,12 @@ public sealed partial class PackageTests
         {
             Assert.Equal(0, (await ProcessRunner.RunAsync("dpkg-deb", "-x", Deb, root)).ExitCode);
             string unit = File.ReadAllText(Path.Combine(root, "usr/lib/systemd/system/edged.service"));
+            Assert.Contains("\"allowedGroups\": [ \"edgeruntime\" ]", File.ReadAllText(Path.Combine(root, "etc/edgeruntime/edged.json")), StringComparison.Ordinal);
             foreach (string line in new[]
             {
                 "Type=notify", "WatchdogSec=30", "User=edgeruntime", "Group=edgeruntime", "SupplementaryGroups=gpio i2c audio video",
                 "RuntimeDirectory=edgeruntime", "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "RestrictAddressFamilies=AF_UNIX",
-                "DevicePolicy=closed", "DeviceAllow=char-gpiochip rw", "MemoryMax=2560M", "CapabilityBoundingSet=",
+                "DevicePolicy=closed", "DeviceAllow=char-gpiochip rw", "MemoryMax=2560M", "CapabilityBoundingSet=", "TimeoutStartSec=10min",
                 "ExecStart=/usr/lib/edgeruntime/edged --config /etc/edgeruntime/edged.json",
             })
             {
