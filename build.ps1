@@ -112,7 +112,7 @@ function Assert-CrossToolchain([string] $Rid) {
     Assert-DebianPackage 'clang' 'clang'
     Assert-DebianPackage 'aarch64-linux-gnu-gcc' 'gcc-aarch64-linux-gnu'
     Assert-DebianPackage 'llvm-objcopy' 'llvm'
-    if (-not (Test-Path '/usr/aarch64-linux-gnu/lib/libc.so.6')) { Assert-DebianPackage '/usr/aarch64-linux-gnu/lib/libc.so.6' 'libc6-dev-arm64-cross' }
+    if (-not (Test-Path '/usr/aarch64-linux-gnu/lib/crt1.o')) { Assert-DebianPackage '/usr/aarch64-linux-gnu/lib/crt1.o' 'libc6-dev-arm64-cross' }
 }
 
 function Invoke-FetchAssets {
