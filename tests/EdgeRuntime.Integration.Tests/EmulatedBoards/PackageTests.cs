@@ -117,7 +117,7 @@ public sealed partial class PackageTests
             var security = await ProcessRunner.RunAsync("systemd-analyze", "security", "--offline=yes", verifiable);
             var exposure = ExposurePattern().Match(security.All);
             Assert.True(exposure.Success, security.All);
-            Assert.True(double.Parse(exposure.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) <= 4.0, $"exposure {exposure.Groups[1].Value}");
+            Assert.True(double.Parse(exposure.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) <= 3.0, $"exposure {exposure.Groups[1].Value}");
         }
         finally
         {
