@@ -1,3 +1,4 @@
+using EdgeRuntime.Kernels.Ort;
 using Microsoft.ML.OnnxRuntime;
 
 namespace EdgeRuntime.Inference;
@@ -22,6 +23,9 @@ public static class SessionFactory
             // Failures come back to the caller as exceptions with the same text; ORT's own log lines would only repeat them.
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL,
         };
+
+        // Our C# kernels (ai.edgeruntime: BitLinear, ...) are available to every model edged loads.
+        CustomOpDomain.Register(sessionOptions);
         return sessionOptions;
     }
 

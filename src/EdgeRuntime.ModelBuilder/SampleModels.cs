@@ -74,6 +74,32 @@ public static class SampleModels
             .Build();
     }
 
+    /// <summary>
+    /// One BitLinear layer (ai.edgeruntime::BitLinear) with seeded ternary weights: x float32[M, k] -> y float32[M, n],
+    /// M dynamic. The unpacked weights and β come back too, so a test can compute the answer with the reference.
+    /// </summary>
+    public static TernaryLayer BitLinear(int n, int k, int seed = 11)
+    {
+        var random = new Random(seed);
+        var weights = new sbyte[n * k];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            weights[i] = (sbyte)(random.Next(3) - 1);
+        }
+
+        float[] beta = [0.0125f + (float)random.NextDouble() * 0.01f];
+        byte[] packed = Kernels.Ternary.TernaryPacking.Pack(weights, n, k);
+        byte[] model = new OnnxModelBuilder()
+            .Opset(Kernels.Ort.CustomOpDomain.Name, 1)
+            .Input("x", TensorDType.Float32, "M", k)
+            .Initializer("w", TensorDType.UInt8, [n, Kernels.Ternary.TernaryPacking.RowBytes(k)], packed.AsSpan())
+            .Initializer("beta", TensorDType.Float32, [1], beta.AsSpan())
+            .Node("BitLinear", ["x", "w", "beta"], ["y"], Kernels.Ort.CustomOpDomain.Name)
+            .Output("y", TensorDType.Float32, "M", n)
+            .Build();
+        return new TernaryLayer(model, weights, beta[0], n, k);
+    }
+
     private static float[] RandomWeights(Random random, int count, int fanIn)
     {
         float scale = 1f / MathF.Sqrt(fanIn);
@@ -86,3 +112,6 @@ public static class SampleModels
         return weights;
     }
 }
+
+/// <summary>A BitLinear model and what it was built from.</summary>
+public sealed record TernaryLayer(byte[] Model, sbyte[] Weights, float Beta, int N, int K);

@@ -1,0 +1,130 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using EdgeRuntime.Kernels.Ternary;
+
+namespace EdgeRuntime.Kernels.Ort;
+
+/// <summary>
+/// ai.edgeruntime::BitLinear(X float[..., K], W uint8[N, RowBytes(K)], beta float[1]) -> Y float[..., N].
+/// W is packed as <see cref="TernaryPacking"/> describes. The output rows are split over the session's intra-op
+/// threads with ORT's ParallelFor, so the op stays within the session's thread budget.
+/// </summary>
+internal sealed unsafe class BitLinearOp : CustomOp
+{
+    // Rows per ParallelFor task: enough work per task (64 rows of K=2560 is 40 KiB of weights) to amortise the hand-off.
+    private const int RowsPerTask = 64;
+
+    public override string Name => "BitLinear";
+
+    public override int[] InputTypes { get; } = [OrtElementType.Float, OrtElementType.UInt8, OrtElementType.Float];
+
+    public override int[] OutputTypes { get; } = [OrtElementType.Float];
+
+    public override void Compute(KernelContext context)
+    {
+        var x = context.Input(0);
+        var w = context.Input(1);
+        var beta = context.Input(2);
+        if (x.Shape.Length < 1)
+        {
+            throw new ArgumentException("X must have at least one dimension (…, K).");
+        }
+
+        if (w.Shape.Length != 2)
+        {
+            throw new ArgumentException($"W must be [N, RowBytes]; it has rank {w.Shape.Length}.");
+        }
+
+        if (beta.ElementCount != 1)
+        {
+            throw new ArgumentException($"beta must hold one value (a per-tensor scale); it holds {beta.ElementCount}.");
+        }
+
+        int k = checked((int)x.Shape[^1]);
+        int n = checked((int)w.Shape[0]);
+        int m = checked((int)(x.ElementCount / Math.Max(1, k)));
+        if (w.Shape[1] != TernaryPacking.RowBytes(k))
+        {
+            throw new ArgumentException($"W is [{n}, {w.Shape[1]}], but K={k} packs into {TernaryPacking.RowBytes(k)} bytes per row (blocks of 128 weights, 32 bytes each).");
+        }
+
+        long[] outputShape = [.. x.Shape[..^1], n];
+        var y = context.Output(0, outputShape);
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+
+        int padded = TernaryPacking.PaddedK(k);
+        sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent(checked(m * padded));
+        float[] scales = ArrayPool<float>.Shared.Rent(m);
+        int[] sums = ArrayPool<int>.Shared.Rent(m);
+        try
+        {
+            var path = KernelPaths.Best;
+            BitLinear.Quantize(path, new ReadOnlySpan<float>(x.Data, m * k), m, k, quantized, scales, sums);
+            fixed (sbyte* q = quantized)
+            fixed (float* s = scales)
+            fixed (int* sum = sums)
+            {
+                var work = new Work
+                {
+                    Path = path,
+                    Quantized = q,
+                    M = m,
+                    K = k,
+                    Scales = s,
+                    Sums = sum,
+                    Weights = (byte*)w.Data,
+                    Beta = *(float*)beta.Data,
+                    Y = (float*)y.Data,
+                    N = n,
+                };
+                int tasks = (n + RowsPerTask - 1) / RowsPerTask;
+                context.ParallelFor(&RunTask, tasks, &work);
+                if (work.Failed != 0)
+                {
+                    throw new InvalidOperationException("a row task failed");
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<sbyte>.Shared.Return(quantized);
+            ArrayPool<float>.Shared.Return(scales);
+            ArrayPool<int>.Shared.Return(sums);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void RunTask(void* state, nuint index)
+    {
+        var work = (Work*)state;
+        try
+        {
+            int start = (int)index * RowsPerTask;
+            int end = Math.Min(work->N, start + RowsPerTask);
+            BitLinear.ComputeRows(work->Path, work->Quantized, work->M, work->K, new ReadOnlySpan<float>(work->Scales, work->M), new ReadOnlySpan<int>(work->Sums, work->M), work->Weights, work->Beta, work->Y, work->N, start, end);
+        }
+        catch (Exception)
+        {
+            // Reported by Compute after ParallelFor returns; an exception must not cross into ORT's thread pool.
+            work->Failed = 1;
+        }
+    }
+
+    private struct Work
+    {
+        public KernelPath Path;
+        public sbyte* Quantized;
+        public int M;
+        public int K;
+        public float* Scales;
+        public int* Sums;
+        public byte* Weights;
+        public float Beta;
+        public float* Y;
+        public int N;
+        public int Failed;
+    }
+}

@@ -1,0 +1,110 @@
+using System.Buffers;
+
+namespace EdgeRuntime.Kernels.Ternary;
+
+/// <summary>
+/// BitNet b1.58's BitLinear (W1.58 A8): y[t, n] = (Σ_k w[n,k]·x_q[t,k]) / s_t · β, with x_q and s_t from
+/// <see cref="ActivationQuantizer"/>, ternary weights packed by <see cref="TernaryPacking"/> and one per-tensor
+/// weight scale β. Integer accumulation is exact, so every path gives bit-identical outputs.
+/// Use: <see cref="Quantize"/> the tokens once, then <see cref="ComputeRows"/> over disjoint row ranges, possibly on
+/// several threads.
+/// </summary>
+public static unsafe class BitLinear
+{
+    /// <summary>Quantizes m tokens of k floats into rows of <see cref="TernaryPacking.PaddedK"/> bytes.</summary>
+    public static void Quantize(KernelPath path, ReadOnlySpan<float> x, int m, int k, Span<sbyte> quantized, Span<float> scales, Span<int> sums)
+    {
+        int padded = TernaryPacking.PaddedK(k);
+        for (int t = 0; t < m; t++)
+        {
+            var row = quantized.Slice(t * padded, padded);
+            scales[t] = ActivationQuantizer.Quantize(x.Slice(t * k, k), row, path);
+            int sum = 0;
+            foreach (sbyte v in row)
+            {
+                sum += v;
+            }
+
+            sums[t] = sum;
+        }
+    }
+
+    /// <summary>Output rows [rowStart, rowEnd) for all m tokens.</summary>
+    public static void ComputeRows(KernelPath path, sbyte* quantized, int m, int k, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, float beta, float* y, int n, int rowStart, int rowEnd)
+    {
+        int padded = TernaryPacking.PaddedK(k);
+        int rowBytes = TernaryPacking.RowBytes(k);
+        Span<int> four = stackalloc int[4];
+        for (int row = rowStart; row < rowEnd; row++)
+        {
+            byte* w = packed + ((long)row * rowBytes);
+            int t = 0;
+            for (; t + 4 <= m; t += 4)
+            {
+                TernaryDot.Row4(path, w, rowBytes, quantized + ((long)t * padded), padded, sums.Slice(t, 4), four);
+                for (int i = 0; i < 4; i++)
+                {
+                    y[((long)(t + i) * n) + row] = Output(four[i], scales[t + i], beta);
+                }
+            }
+
+            for (; t < m; t++)
+            {
+                int acc = TernaryDot.Row(path, w, rowBytes, quantized + ((long)t * padded), sums[t]);
+                y[((long)t * n) + row] = Output(acc, scales[t], beta);
+            }
+        }
+    }
+
+    /// <summary>The whole operator on one thread, with pooled scratch (no allocation once warm).</summary>
+    public static void Compute(KernelPath path, ReadOnlySpan<float> x, int m, int k, ReadOnlySpan<byte> packed, int n, float beta, Span<float> y)
+    {
+        Validate(x.Length, m, k, packed.Length, n, y.Length);
+        int padded = TernaryPacking.PaddedK(k);
+        sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent(Math.Max(1, m * padded));
+        float[] scales = ArrayPool<float>.Shared.Rent(Math.Max(1, m));
+        int[] sums = ArrayPool<int>.Shared.Rent(Math.Max(1, m));
+        try
+        {
+            Quantize(path, x, m, k, quantized, scales, sums);
+            fixed (sbyte* q = quantized)
+            fixed (byte* w = packed)
+            fixed (float* output = y)
+            {
+                ComputeRows(path, q, m, k, scales.AsSpan(0, m), sums.AsSpan(0, m), w, beta, output, n, 0, n);
+            }
+        }
+        finally
+        {
+            ArrayPool<sbyte>.Shared.Return(quantized);
+            ArrayPool<float>.Shared.Return(scales);
+            ArrayPool<int>.Shared.Return(sums);
+        }
+    }
+
+    /// <summary>Checks the sizes agree; the message says which.</summary>
+    public static void Validate(long xLength, int m, int k, long packedLength, int n, long yLength)
+    {
+        if (m < 0 || k < 0 || n < 0)
+        {
+            throw new ArgumentException($"BitLinear sizes must not be negative (m={m}, k={k}, n={n}).");
+        }
+
+        if (xLength != (long)m * k)
+        {
+            throw new ArgumentException($"BitLinear input has {xLength} values; expected {m}x{k}.");
+        }
+
+        if (packedLength != (long)n * TernaryPacking.RowBytes(k))
+        {
+            throw new ArgumentException($"BitLinear packed weights have {packedLength} bytes; {n} rows of K={k} take {(long)n * TernaryPacking.RowBytes(k)} ({TernaryPacking.RowBytes(k)} per row).");
+        }
+
+        if (yLength != (long)m * n)
+        {
+            throw new ArgumentException($"BitLinear output has {yLength} values; expected {m}x{n}.");
+        }
+    }
+
+    private static float Output(int acc, float scale, float beta) => scale == 0 ? 0f : acc / scale * beta;
+}

@@ -1,0 +1,105 @@
+using EdgeRuntime.Inference;
+using EdgeRuntime.Kernels.Ort;
+using EdgeRuntime.Kernels.Ternary;
+using EdgeRuntime.ModelBuilder;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgeRuntime.Kernels.Tests;
+
+/// <summary>Our ops inside real ONNX Runtime sessions, registered from C# through the C API.</summary>
+public sealed class CustomOpTests
+{
+    private static float[] Run(InferenceSession session, float[] x, int m, int k)
+    {
+        using var input = OrtValue.CreateTensorValueFromMemory(x, [m, k]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["x"], [input], ["y"]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    private static float[] Activations(int count, int seed)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+    }
+
+    [Fact]
+    public void The_function_table_slots_are_where_the_header_puts_them()
+    {
+        // GetBuildInfoString is slot 254; a miscounted table would call something else (or crash) here.
+        Assert.StartsWith("ORT Build Info", CustomOpDomain.BuildInfo(), StringComparison.Ordinal);
+        Assert.Contains("BitLinear", CustomOpDomain.Ops);
+    }
+
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(2, 2)]
+    [InlineData(2, 1)]
+    public void BitLinear_in_an_ort_session_equals_the_reference(int intraOpThreads, int batchSeed)
+    {
+        var layer = SampleModels.BitLinear(n: 300, k: 520);
+        using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = intraOpThreads });
+        using var session = new InferenceSession(layer.Model, options);
+        foreach (int m in new[] { 1, 3, 32 })
+        {
+            float[] x = Activations(m * layer.K, m + batchSeed);
+            float[] expected = BitLinearReference.Compute(x, m, layer.K, layer.Weights, layer.N, layer.Beta);
+            Assert.Equal(expected, Run(session, x, m, layer.K));
+        }
+    }
+
+    [Fact]
+    public void Concurrent_runs_with_collections_in_between_stay_correct()
+    {
+        var layer = SampleModels.BitLinear(n: 128, k: 256, seed: 5);
+        using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 2 });
+        using var session = new InferenceSession(layer.Model, options);
+        float[] x = Activations(4 * layer.K, 9);
+        float[] expected = BitLinearReference.Compute(x, 4, layer.K, layer.Weights, layer.N, layer.Beta);
+        Parallel.For(0, 4, _ =>
+        {
+            for (int i = 0; i < 50; i++)
+            {
+                Assert.Equal(expected, Run(session, x, 4, layer.K));
+                if (i % 10 == 0)
+                {
+                    GC.Collect();
+                }
+            }
+        });
+    }
+
+    [Fact]
+    public void A_kernel_failure_is_an_ort_error_with_the_reason_not_a_crash()
+    {
+        // Weights packed for K=256 in a model whose input has K=100: the op must refuse, and the process live on.
+        var layer = SampleModels.BitLinear(n: 4, k: 256);
+        byte[] packed = TernaryPacking.Pack(layer.Weights, layer.N, layer.K);
+        float[] beta = [1f];
+        byte[] model = new OnnxModelBuilder()
+            .Opset(CustomOpDomain.Name, 1)
+            .Input("x", Protocol.TensorDType.Float32, "M", 100)
+            .Initializer("w", Protocol.TensorDType.UInt8, [4, TernaryPacking.RowBytes(256)], packed.AsSpan())
+            .Initializer("beta", Protocol.TensorDType.Float32, [1], beta.AsSpan())
+            .Node("BitLinear", ["x", "w", "beta"], ["y"], CustomOpDomain.Name)
+            .Output("y", Protocol.TensorDType.Float32, "M", 4)
+            .Build();
+        using var options = SessionFactory.CreateOptions(new InferenceOptions());
+        using var session = new InferenceSession(model, options);
+        var error = Assert.Throws<OnnxRuntimeException>(() => Run(session, new float[100], 1, 100));
+        Assert.Contains("ai.edgeruntime.BitLinear: W is [4, 64], but K=100 packs into 32 bytes per row", error.Message, StringComparison.Ordinal);
+
+        // The process lives on and other sessions run.
+        using var good = new InferenceSession(layer.Model, options);
+        Assert.Equal(4, Run(good, new float[256], 1, 256).Length);
+    }
+
+    [Fact]
+    public void Without_the_domain_registered_ort_does_not_know_the_op()
+    {
+        var layer = SampleModels.BitLinear(n: 4, k: 128);
+        using var plain = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
+        var error = Assert.Throws<OnnxRuntimeException>(() => new InferenceSession(layer.Model, plain));
+        Assert.Contains("ai.edgeruntime", error.Message, StringComparison.Ordinal);
+    }
+}
