@@ -12,8 +12,11 @@ public enum KernelPath
     /// <summary>x64 SSSE3 on 128-bit vectors.</summary>
     Vector128,
 
-    /// <summary>x64 AVX2 on 256-bit vectors (AVX-VNNI when present).</summary>
+    /// <summary>x64 AVX2 on 256-bit vectors.</summary>
     Vector256,
+
+    /// <summary>x64 AVX-512BW on 512-bit vectors (Zen 4, Ice Lake and later servers).</summary>
+    Vector512,
 
     /// <summary>arm64 NEON; with the dot-product instructions (SDOT) when the CPU has them.</summary>
     AdvSimd,
@@ -31,15 +34,15 @@ public static class KernelPaths
         KernelPath.Scalar => true,
         KernelPath.Vector128 => Ssse3.IsSupported,
         KernelPath.Vector256 => Avx2.IsSupported,
+        KernelPath.Vector512 => Avx512BW.IsSupported && Avx2.IsSupported,
         KernelPath.AdvSimd => System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported,
         _ => false,
     };
 
-    /// <summary>"AdvSimd+Dp", "Vector256+AvxVnni", ...: what the default path uses, for logs and benchmarks.</summary>
+    /// <summary>"AdvSimd+Dp", "Vector512", ...: what the default path uses, for logs and benchmarks.</summary>
     public static string Describe(KernelPath path) => path switch
     {
         KernelPath.AdvSimd => Dp.IsSupported ? "AdvSimd+Dp" : "AdvSimd",
-        KernelPath.Vector256 => AvxVnni.IsSupported ? "Vector256+AvxVnni" : "Vector256",
         _ => path.ToString(),
     };
 
@@ -48,6 +51,11 @@ public static class KernelPaths
         if (System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported)
         {
             return KernelPath.AdvSimd;
+        }
+
+        if (Avx512BW.IsSupported && Avx2.IsSupported)
+        {
+            return KernelPath.Vector512;
         }
 
         if (Avx2.IsSupported)

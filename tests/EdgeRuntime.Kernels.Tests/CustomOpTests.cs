@@ -72,14 +72,14 @@ public sealed class CustomOpTests
     [Fact]
     public void A_kernel_failure_is_an_ort_error_with_the_reason_not_a_crash()
     {
-        // Weights packed for K=256 in a model whose input has K=100: the op must refuse, and the process live on.
-        var layer = SampleModels.BitLinear(n: 4, k: 256);
+        // Weights packed for K=512 in a model whose input has K=100: the op must refuse, and the process live on.
+        var layer = SampleModels.BitLinear(n: 4, k: 512);
         byte[] packed = TernaryPacking.Pack(layer.Weights, layer.N, layer.K);
         float[] beta = [1f];
         byte[] model = new OnnxModelBuilder()
             .Opset(CustomOpDomain.Name, 1)
             .Input("x", Protocol.TensorDType.Float32, "M", 100)
-            .Initializer("w", Protocol.TensorDType.UInt8, [4, TernaryPacking.RowBytes(256)], packed.AsSpan())
+            .Initializer("w", Protocol.TensorDType.UInt8, [4, TernaryPacking.RowBytes(512)], packed.AsSpan())
             .Initializer("beta", Protocol.TensorDType.Float32, [1], beta.AsSpan())
             .Node("BitLinear", ["x", "w", "beta"], ["y"], CustomOpDomain.Name)
             .Output("y", Protocol.TensorDType.Float32, "M", 4)
@@ -87,11 +87,11 @@ public sealed class CustomOpTests
         using var options = SessionFactory.CreateOptions(new InferenceOptions());
         using var session = new InferenceSession(model, options);
         var error = Assert.Throws<OnnxRuntimeException>(() => Run(session, new float[100], 1, 100));
-        Assert.Contains("ai.edgeruntime.BitLinear: W is [4, 64], but K=100 packs into 32 bytes per row", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ai.edgeruntime.BitLinear: W is [4, 128], but K=100 packs into 64 bytes per row", error.Message, StringComparison.Ordinal);
 
         // The process lives on and other sessions run.
         using var good = new InferenceSession(layer.Model, options);
-        Assert.Equal(4, Run(good, new float[256], 1, 256).Length);
+        Assert.Equal(4, Run(good, new float[512], 1, 512).Length);
     }
 
     [Fact]

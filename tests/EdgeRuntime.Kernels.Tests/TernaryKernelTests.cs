@@ -29,19 +29,19 @@ public sealed class TernaryKernelTests
     }
 
     [Fact]
-    public void The_packed_layout_puts_weight_128g_plus_32j_plus_b_in_bits_2j_of_byte_b()
+    public void The_packed_layout_puts_weight_256g_plus_64j_plus_b_in_bits_2j_of_byte_b()
     {
-        var weights = new sbyte[256];
+        var weights = new sbyte[512];
         weights[0] = 1;     // block 0, j 0, byte 0 -> code 2 in bits 0-1
-        weights[33] = -1;   // block 0, j 1, byte 1 -> code 0 in bits 2-3
-        weights[127] = 1;   // block 0, j 3, byte 31 -> code 2 in bits 6-7
-        weights[128 + 64 + 5] = 1; // block 1, j 2, byte 5 -> code 2 in bits 4-5
-        byte[] packed = TernaryPacking.Pack(weights, 1, 256);
-        Assert.Equal(64, packed.Length);
+        weights[65] = -1;   // block 0, j 1, byte 1 -> code 0 in bits 2-3
+        weights[255] = 1;   // block 0, j 3, byte 63 -> code 2 in bits 6-7
+        weights[256 + 128 + 5] = 1; // block 1, j 2, byte 5 -> code 2 in bits 4-5
+        byte[] packed = TernaryPacking.Pack(weights, 1, 512);
+        Assert.Equal(128, packed.Length);
         Assert.Equal(0b01_01_01_10, packed[0]);
         Assert.Equal(0b01_01_00_01, packed[1]);
-        Assert.Equal(0b10_01_01_01, packed[31]);
-        Assert.Equal(0b01_10_01_01, packed[32 + 5]);
+        Assert.Equal(0b10_01_01_01, packed[63]);
+        Assert.Equal(0b01_10_01_01, packed[64 + 5]);
         Assert.Equal(0b01_01_01_01, packed[2]);
     }
 
@@ -50,7 +50,7 @@ public sealed class TernaryKernelTests
     [InlineData(3, 127)]
     [InlineData(2, 129)]
     [InlineData(5, 300)]
-    public void Packing_round_trips_and_pads_to_blocks_of_128(int n, int k)
+    public void Packing_round_trips_and_pads_to_blocks_of_256(int n, int k)
     {
         var weights = Weights(n, k, 3);
         byte[] packed = TernaryPacking.Pack(weights, n, k);
@@ -109,7 +109,7 @@ public sealed class TernaryKernelTests
     [MemberData(nameof(Paths))]
     public void BitLinear_equals_the_reference_bit_for_bit_over_lengths_and_batches(KernelPath path)
     {
-        int[] ks = [.. Enumerable.Range(0, 40), 63, 64, 65, 127, 128, 129, 255, 256, 257, 383, 384, 640, 1000];
+        int[] ks = [.. Enumerable.Range(0, 40), 63, 64, 65, 127, 128, 129, 255, 256, 257, 383, 384, 511, 512, 513, 640, 1000, 2100, 2304];
         foreach (int k in ks)
         {
             foreach (int m in new[] { 1, 2, 3, 4, 5, 9 })
@@ -147,6 +147,6 @@ public sealed class TernaryKernelTests
     public void Sizes_that_do_not_agree_are_refused_with_the_reason()
     {
         var error = Assert.Throws<ArgumentException>(() => BitLinear.Compute(KernelPath.Scalar, new float[10], 1, 10, new byte[31], 1, 1f, new float[1]));
-        Assert.Contains("32", error.Message, StringComparison.Ordinal);
+        Assert.Contains("64 (64 per row)", error.Message, StringComparison.Ordinal);
     }
 }

@@ -45,7 +45,7 @@ internal sealed unsafe class BitLinearOp : CustomOp
         int m = checked((int)(x.ElementCount / Math.Max(1, k)));
         if (w.Shape[1] != TernaryPacking.RowBytes(k))
         {
-            throw new ArgumentException($"W is [{n}, {w.Shape[1]}], but K={k} packs into {TernaryPacking.RowBytes(k)} bytes per row (blocks of 128 weights, 32 bytes each).");
+            throw new ArgumentException($"W is [{n}, {w.Shape[1]}], but K={k} packs into {TernaryPacking.RowBytes(k)} bytes per row (blocks of 256 weights, 64 bytes each).");
         }
 
         long[] outputShape = [.. x.Shape[..^1], n];

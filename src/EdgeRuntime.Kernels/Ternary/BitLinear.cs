@@ -35,7 +35,21 @@ public static unsafe class BitLinear
         int padded = TernaryPacking.PaddedK(k);
         int rowBytes = TernaryPacking.RowBytes(k);
         Span<int> four = stackalloc int[4];
-        for (int row = rowStart; row < rowEnd; row++)
+        int first = rowStart;
+        if (m == 1)
+        {
+            // Decode (one token): four rows at a time share the activation loads and the loop overhead.
+            for (; first + 4 <= rowEnd; first += 4)
+            {
+                TernaryDot.FourRows(path, packed + ((long)first * rowBytes), rowBytes, quantized, sums[0], four);
+                for (int i = 0; i < 4; i++)
+                {
+                    y[first + i] = Output(four[i], scales[0], beta);
+                }
+            }
+        }
+
+        for (int row = first; row < rowEnd; row++)
         {
             byte* w = packed + ((long)row * rowBytes);
             int t = 0;

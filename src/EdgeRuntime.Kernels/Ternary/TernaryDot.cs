@@ -15,16 +15,154 @@ internal static unsafe class TernaryDot
     /// <summary>Σ_k w[k]·x[k] over a padded row; <paramref name="xSum"/> is Σ x (for the code offset on x64).</summary>
     public static int Row(KernelPath path, byte* w, int rowBytes, sbyte* x, int xSum) => path switch
     {
+        KernelPath.Vector512 => Row512(w, rowBytes, x) - xSum,
         KernelPath.Vector256 => Row256(w, rowBytes, x) - xSum,
         KernelPath.Vector128 => Row128(w, rowBytes, x) - xSum,
         KernelPath.AdvSimd => RowNeon(w, rowBytes, x),
         _ => RowScalar(w, rowBytes, x),
     };
 
+    /// <summary>
+    /// Four consecutive rows against one token: the activations are loaded once for all four rows and the loop and
+    /// reduction overheads, large next to a short row (K=2560 is ten 64-byte blocks), are shared.
+    /// </summary>
+    public static void FourRows(KernelPath path, byte* w, int rowBytes, sbyte* x, int xSum, Span<int> results)
+    {
+        if (path is KernelPath.Vector256 or KernelPath.Vector512)
+        {
+            if (path == KernelPath.Vector512)
+            {
+                FourRows512(w, rowBytes, x, results);
+            }
+            else
+            {
+                FourRows256(w, rowBytes, x, results);
+            }
+
+            for (int r = 0; r < 4; r++)
+            {
+                results[r] -= xSum;
+            }
+
+            return;
+        }
+
+        for (int r = 0; r < 4; r++)
+        {
+            results[r] = Row(path, w + (r * rowBytes), rowBytes, x, xSum);
+        }
+    }
+
+    private static void FourRows512(byte* w, int rowBytes, sbyte* x, Span<int> results)
+    {
+        var mask = Vector512.Create((byte)3);
+        var ones = Vector512.Create((short)1);
+        Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        int blocks = rowBytes / 64;
+        int block = 0;
+        while (block < blocks)
+        {
+            Vector512<short> s0 = default, s1 = default, s2 = default, s3 = default;
+            int end = Math.Min(blocks, block + 8);
+            for (; block < end; block++)
+            {
+                sbyte* xb = x + (block * 256);
+                var x0 = Avx512BW.LoadVector512(xb);
+                var x1 = Avx512BW.LoadVector512(xb + 64);
+                var x2 = Avx512BW.LoadVector512(xb + 128);
+                var x3 = Avx512BW.LoadVector512(xb + 192);
+                byte* wb = w + (block * 64);
+
+                // Four interleaved rows defeat the hardware prefetcher; fetch the group after next ourselves (its
+                // 4·rowBytes bytes, 256 per block step), about two groups' compute ahead of use.
+                byte* ahead = w + (8 * rowBytes) + (block * 256);
+                Sse.Prefetch0(ahead);
+                Sse.Prefetch0(ahead + 64);
+                Sse.Prefetch0(ahead + 128);
+                Sse.Prefetch0(ahead + 192);
+                s0 += Block512(Avx512BW.LoadVector512(wb), mask, x0, x1, x2, x3);
+                s1 += Block512(Avx512BW.LoadVector512(wb + rowBytes), mask, x0, x1, x2, x3);
+                s2 += Block512(Avx512BW.LoadVector512(wb + (2 * rowBytes)), mask, x0, x1, x2, x3);
+                s3 += Block512(Avx512BW.LoadVector512(wb + (3 * rowBytes)), mask, x0, x1, x2, x3);
+            }
+
+            a0 += Avx512BW.MultiplyAddAdjacent(s0, ones);
+            a1 += Avx512BW.MultiplyAddAdjacent(s1, ones);
+            a2 += Avx512BW.MultiplyAddAdjacent(s2, ones);
+            a3 += Avx512BW.MultiplyAddAdjacent(s3, ones);
+        }
+
+        results[0] = Vector512.Sum(a0);
+        results[1] = Vector512.Sum(a1);
+        results[2] = Vector512.Sum(a2);
+        results[3] = Vector512.Sum(a3);
+    }
+
+    /// <summary>The AVX2 form of <see cref="FourRows512"/>: each 64-byte block as two 32-byte halves.</summary>
+    private static void FourRows256(byte* w, int rowBytes, sbyte* x, Span<int> results)
+    {
+        var mask = Vector256.Create((byte)3);
+        var ones = Vector256.Create((short)1);
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        int blocks = rowBytes / 64;
+        int block = 0;
+        while (block < blocks)
+        {
+            Vector256<short> s0 = default, s1 = default, s2 = default, s3 = default;
+            int end = Math.Min(blocks, block + 4);
+            for (; block < end; block++)
+            {
+                byte* ahead = w + (8 * rowBytes) + (block * 256);
+                Sse.Prefetch0(ahead);
+                Sse.Prefetch0(ahead + 64);
+                Sse.Prefetch0(ahead + 128);
+                Sse.Prefetch0(ahead + 192);
+                for (int half = 0; half < 64; half += 32)
+                {
+                    sbyte* xb = x + (block * 256) + half;
+                    var x0 = Avx.LoadVector256(xb);
+                    var x1 = Avx.LoadVector256(xb + 64);
+                    var x2 = Avx.LoadVector256(xb + 128);
+                    var x3 = Avx.LoadVector256(xb + 192);
+                    byte* wb = w + (block * 64) + half;
+                    s0 += Block256(Avx.LoadVector256(wb), mask, x0, x1, x2, x3);
+                    s1 += Block256(Avx.LoadVector256(wb + rowBytes), mask, x0, x1, x2, x3);
+                    s2 += Block256(Avx.LoadVector256(wb + (2 * rowBytes)), mask, x0, x1, x2, x3);
+                    s3 += Block256(Avx.LoadVector256(wb + (3 * rowBytes)), mask, x0, x1, x2, x3);
+                }
+            }
+
+            a0 += Avx2.MultiplyAddAdjacent(s0, ones);
+            a1 += Avx2.MultiplyAddAdjacent(s1, ones);
+            a2 += Avx2.MultiplyAddAdjacent(s2, ones);
+            a3 += Avx2.MultiplyAddAdjacent(s3, ones);
+        }
+
+        results[0] = Vector256.Sum(a0);
+        results[1] = Vector256.Sum(a1);
+        results[2] = Vector256.Sum(a2);
+        results[3] = Vector256.Sum(a3);
+    }
+
+    // Per lane: four products of at most 2·128·2 per call; the callers widen before 16 bits can overflow.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Block256(Vector256<byte> p, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1, Vector256<sbyte> x2, Vector256<sbyte> x3) =>
+        Avx2.MultiplyAddAdjacent(p & mask, x0)
+        + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask, x1)
+        + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask, x2)
+        + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask, x3);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Block512(Vector512<byte> p, Vector512<byte> mask, Vector512<sbyte> x0, Vector512<sbyte> x1, Vector512<sbyte> x2, Vector512<sbyte> x3) =>
+        Avx512BW.MultiplyAddAdjacent(p & mask, x0)
+        + Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask, x1)
+        + Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask, x2)
+        + Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask, x3);
+
     /// <summary>Four tokens (x, x + stride, ...) against one row: the weights are unpacked once for all four.</summary>
     public static void Row4(KernelPath path, byte* w, int rowBytes, sbyte* x, int stride, ReadOnlySpan<int> xSums, Span<int> results)
     {
-        if (path == KernelPath.Vector256)
+        if (path is KernelPath.Vector256 or KernelPath.Vector512)
         {
             Row256x4(w, rowBytes, x, stride, results);
             for (int t = 0; t < 4; t++)
@@ -52,7 +190,7 @@ internal static unsafe class TernaryDot
                 int packed = w[block + b];
                 for (int j = 0; j < 4; j++)
                 {
-                    acc += (((packed >> (2 * j)) & 3) - 1) * xb[(32 * j) + b];
+                    acc += (((packed >> (2 * j)) & 3) - 1) * xb[(64 * j) + b];
                 }
             }
         }
@@ -60,58 +198,84 @@ internal static unsafe class TernaryDot
         return acc;
     }
 
-    /// <summary>Σ code·x, codes 0..2 (x64, unsigned × signed).</summary>
+    /// <summary>
+    /// Σ code·x with AVX-512BW, one 64-byte block (256 weights) per step: products summed in 16-bit lanes over up to
+    /// eight steps (at most 8·4·512 = 16384 per lane) before one widening, for the fewest instructions per byte.
+    /// </summary>
+    private static int Row512(byte* w, int rowBytes, sbyte* x)
+    {
+        var mask = Vector512.Create((byte)3);
+        var ones = Vector512.Create((short)1);
+        var acc = Vector512<int>.Zero;
+        int blocks = rowBytes / 64;
+        int block = 0;
+        while (block < blocks)
+        {
+            var s16 = Vector512<short>.Zero;
+            int end = Math.Min(blocks, block + 8);
+            for (; block < end; block++)
+            {
+                var p = Avx512BW.LoadVector512(w + (block * 64));
+                sbyte* xb = x + (block * 256);
+                s16 += Avx512BW.MultiplyAddAdjacent(p & mask, Avx512BW.LoadVector512(xb));
+                s16 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask, Avx512BW.LoadVector512(xb + 64));
+                s16 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask, Avx512BW.LoadVector512(xb + 128));
+                s16 += Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask, Avx512BW.LoadVector512(xb + 192));
+            }
+
+            acc += Avx512BW.MultiplyAddAdjacent(s16, ones);
+        }
+
+        return Vector512.Sum(acc);
+    }
+
+    /// <summary>Σ code·x, codes 0..2 (x64 AVX2, unsigned × signed), 16-bit sums widened every four blocks.</summary>
     private static int Row256(byte* w, int rowBytes, sbyte* x)
     {
         var mask = Vector256.Create((byte)3);
         var ones = Vector256.Create((short)1);
         var acc = Vector256<int>.Zero;
-        var acc2 = Vector256<int>.Zero;
-        bool vnni = AvxVnni.IsSupported;
-        for (int block = 0; block < rowBytes; block += 32)
+        int blocks = rowBytes / 64;
+        int block = 0;
+        while (block < blocks)
         {
-            var p = Avx.LoadVector256(w + block);
-            var c0 = p & mask;
-            var c1 = Avx2.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask;
-            var c2 = Avx2.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
-            var c3 = Avx2.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask;
-            sbyte* xb = x + (block * 4);
-            var x0 = Avx.LoadVector256(xb);
-            var x1 = Avx.LoadVector256(xb + 32);
-            var x2 = Avx.LoadVector256(xb + 64);
-            var x3 = Avx.LoadVector256(xb + 96);
-            if (vnni)
+            var s16 = Vector256<short>.Zero;
+            int end = Math.Min(blocks, block + 4);
+            for (; block < end; block++)
             {
-                acc = AvxVnni.MultiplyWideningAndAdd(acc, c0, x0);
-                acc2 = AvxVnni.MultiplyWideningAndAdd(acc2, c1, x1);
-                acc = AvxVnni.MultiplyWideningAndAdd(acc, c2, x2);
-                acc2 = AvxVnni.MultiplyWideningAndAdd(acc2, c3, x3);
+                for (int half = 0; half < 64; half += 32)
+                {
+                    var p = Avx.LoadVector256(w + (block * 64) + half);
+                    sbyte* xb = x + (block * 256) + half;
+                    s16 += Avx2.MultiplyAddAdjacent(p & mask, Avx.LoadVector256(xb));
+                    s16 += Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask, Avx.LoadVector256(xb + 64));
+                    s16 += Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask, Avx.LoadVector256(xb + 128));
+                    s16 += Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask, Avx.LoadVector256(xb + 192));
+                }
             }
-            else
-            {
-                // Each 16-bit lane sums 8 products of at most 2·128: no saturation.
-                var s = Avx2.MultiplyAddAdjacent(c0, x0) + Avx2.MultiplyAddAdjacent(c1, x1)
-                    + Avx2.MultiplyAddAdjacent(c2, x2) + Avx2.MultiplyAddAdjacent(c3, x3);
-                acc += Avx2.MultiplyAddAdjacent(s, ones);
-            }
+
+            acc += Avx2.MultiplyAddAdjacent(s16, ones);
         }
 
-        return Vector256.Sum(acc + acc2);
+        return Vector256.Sum(acc);
     }
 
+    /// <summary>Four tokens against one row with AVX2: each weight register is unpacked once and used four times.</summary>
     private static void Row256x4(byte* w, int rowBytes, sbyte* x, int stride, Span<int> results)
     {
         var mask = Vector256.Create((byte)3);
         var ones = Vector256.Create((short)1);
         Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int block = 0; block < rowBytes; block += 32)
+        for (int offset = 0; offset < rowBytes; offset += 32)
         {
-            var p = Avx.LoadVector256(w + block);
+            int block = offset / 64;
+            int half = offset % 64;
+            var p = Avx.LoadVector256(w + offset);
             var c0 = p & mask;
             var c1 = Avx2.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask;
             var c2 = Avx2.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
             var c3 = Avx2.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask;
-            sbyte* xb = x + (block * 4);
+            sbyte* xb = x + (block * 256) + half;
             a0 += Token(c0, c1, c2, c3, xb, ones);
             a1 += Token(c0, c1, c2, c3, xb + stride, ones);
             a2 += Token(c0, c1, c2, c3, xb + (2 * stride), ones);
@@ -127,16 +291,8 @@ internal static unsafe class TernaryDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Token(Vector256<byte> c0, Vector256<byte> c1, Vector256<byte> c2, Vector256<byte> c3, sbyte* xb, Vector256<short> ones)
     {
-        if (AvxVnni.IsSupported)
-        {
-            var acc = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, c0, Avx.LoadVector256(xb));
-            acc = AvxVnni.MultiplyWideningAndAdd(acc, c1, Avx.LoadVector256(xb + 32));
-            acc = AvxVnni.MultiplyWideningAndAdd(acc, c2, Avx.LoadVector256(xb + 64));
-            return AvxVnni.MultiplyWideningAndAdd(acc, c3, Avx.LoadVector256(xb + 96));
-        }
-
-        var s = Avx2.MultiplyAddAdjacent(c0, Avx.LoadVector256(xb)) + Avx2.MultiplyAddAdjacent(c1, Avx.LoadVector256(xb + 32))
-            + Avx2.MultiplyAddAdjacent(c2, Avx.LoadVector256(xb + 64)) + Avx2.MultiplyAddAdjacent(c3, Avx.LoadVector256(xb + 96));
+        var s = Avx2.MultiplyAddAdjacent(c0, Avx.LoadVector256(xb)) + Avx2.MultiplyAddAdjacent(c1, Avx.LoadVector256(xb + 64))
+            + Avx2.MultiplyAddAdjacent(c2, Avx.LoadVector256(xb + 128)) + Avx2.MultiplyAddAdjacent(c3, Avx.LoadVector256(xb + 192));
         return Avx2.MultiplyAddAdjacent(s, ones);
     }
 
@@ -145,20 +301,15 @@ internal static unsafe class TernaryDot
         var mask = Vector128.Create((byte)3);
         var ones = Vector128.Create((short)1);
         var acc = Vector128<int>.Zero;
-        for (int block = 0; block < rowBytes; block += 32)
+        for (int offset = 0; offset < rowBytes; offset += 16)
         {
-            sbyte* xb = x + (block * 4);
-            for (int half = 0; half < 32; half += 16)
-            {
-                var p = Sse2.LoadVector128(w + block + half);
-                var c0 = p & mask;
-                var c1 = Sse2.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask;
-                var c2 = Sse2.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
-                var c3 = Sse2.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask;
-                var s = Ssse3.MultiplyAddAdjacent(c0, Sse2.LoadVector128(xb + half)) + Ssse3.MultiplyAddAdjacent(c1, Sse2.LoadVector128(xb + 32 + half))
-                    + Ssse3.MultiplyAddAdjacent(c2, Sse2.LoadVector128(xb + 64 + half)) + Ssse3.MultiplyAddAdjacent(c3, Sse2.LoadVector128(xb + 96 + half));
-                acc += Sse2.MultiplyAddAdjacent(s, ones);
-            }
+            sbyte* xb = x + ((offset >> 6) << 8) + (offset & 63);
+            var p = Sse2.LoadVector128(w + offset);
+            var s = Ssse3.MultiplyAddAdjacent(p & mask, Sse2.LoadVector128(xb))
+                + Ssse3.MultiplyAddAdjacent(Sse2.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask, Sse2.LoadVector128(xb + 64))
+                + Ssse3.MultiplyAddAdjacent(Sse2.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask, Sse2.LoadVector128(xb + 128))
+                + Ssse3.MultiplyAddAdjacent(Sse2.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask, Sse2.LoadVector128(xb + 192));
+            acc += Sse2.MultiplyAddAdjacent(s, ones);
         }
 
         return Vector128.Sum(acc);
@@ -171,31 +322,28 @@ internal static unsafe class TernaryDot
         var one = Vector128.Create((sbyte)1);
         var acc = Vector128<int>.Zero;
         bool dot = Dp.IsSupported;
-        for (int block = 0; block < rowBytes; block += 32)
+        for (int offset = 0; offset < rowBytes; offset += 16)
         {
-            sbyte* xb = x + (block * 4);
-            for (int half = 0; half < 32; half += 16)
+            sbyte* xb = x + ((offset >> 6) << 8) + (offset & 63);
+            var p = AdvSimd.LoadVector128(w + offset);
+            var w0 = AdvSimd.Subtract((p & mask).AsSByte(), one);
+            var w1 = AdvSimd.Subtract((AdvSimd.ShiftRightLogical(p, 2) & mask).AsSByte(), one);
+            var w2 = AdvSimd.Subtract((AdvSimd.ShiftRightLogical(p, 4) & mask).AsSByte(), one);
+            var w3 = AdvSimd.Subtract(AdvSimd.ShiftRightLogical(p, 6).AsSByte(), one);
+            var x0 = AdvSimd.LoadVector128(xb);
+            var x1 = AdvSimd.LoadVector128(xb + 64);
+            var x2 = AdvSimd.LoadVector128(xb + 128);
+            var x3 = AdvSimd.LoadVector128(xb + 192);
+            if (dot)
             {
-                var p = AdvSimd.LoadVector128(w + block + half);
-                var w0 = AdvSimd.Subtract((p & mask).AsSByte(), one);
-                var w1 = AdvSimd.Subtract((AdvSimd.ShiftRightLogical(p, 2) & mask).AsSByte(), one);
-                var w2 = AdvSimd.Subtract((AdvSimd.ShiftRightLogical(p, 4) & mask).AsSByte(), one);
-                var w3 = AdvSimd.Subtract(AdvSimd.ShiftRightLogical(p, 6).AsSByte(), one);
-                var x0 = AdvSimd.LoadVector128(xb + half);
-                var x1 = AdvSimd.LoadVector128(xb + 32 + half);
-                var x2 = AdvSimd.LoadVector128(xb + 64 + half);
-                var x3 = AdvSimd.LoadVector128(xb + 96 + half);
-                if (dot)
-                {
-                    acc = Dp.DotProduct(acc, w0, x0);
-                    acc = Dp.DotProduct(acc, w1, x1);
-                    acc = Dp.DotProduct(acc, w2, x2);
-                    acc = Dp.DotProduct(acc, w3, x3);
-                }
-                else
-                {
-                    acc = AdvSimd.AddPairwiseWideningAndAdd(acc, Products(w0, x0) + Products(w1, x1) + Products(w2, x2) + Products(w3, x3));
-                }
+                acc = Dp.DotProduct(acc, w0, x0);
+                acc = Dp.DotProduct(acc, w1, x1);
+                acc = Dp.DotProduct(acc, w2, x2);
+                acc = Dp.DotProduct(acc, w3, x3);
+            }
+            else
+            {
+                acc = AdvSimd.AddPairwiseWideningAndAdd(acc, Products(w0, x0) + Products(w1, x1) + Products(w2, x2) + Products(w3, x3));
             }
         }
 

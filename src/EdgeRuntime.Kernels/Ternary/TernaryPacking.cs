@@ -1,18 +1,18 @@
 namespace EdgeRuntime.Kernels.Ternary;
 
 /// <summary>
-/// The packed layout of BitLinear weights: 2 bits per ternary weight, laid out so a SIMD register of 32 bytes
-/// unpacks into four registers of 32 consecutive weights.
+/// The packed layout of BitLinear weights: 2 bits per ternary weight, laid out so 64 bytes unpack, with three shifts
+/// and four masks, into four runs of 64 consecutive weights that line up with contiguous activations.
 /// <para>
-/// A row of K weights is split into blocks of 128 (the last one padded with zero weights); a block is 32 bytes.
-/// In block g, byte b holds weights 128g + 32j + b (j = 0..3) in bits 2j..2j+1, each as the code w + 1:
+/// A row of K weights is split into blocks of 256 (the last one padded with zero weights); a block is 64 bytes.
+/// In block g, byte b holds weights 256g + 64j + b (j = 0..3) in bits 2j..2j+1, each as the code w + 1:
 /// 0 for -1, 1 for 0, 2 for +1 (3 is never written). A row is <see cref="RowBytes"/> bytes; rows follow each other.
 /// </para>
 /// </summary>
 public static class TernaryPacking
 {
-    public const int BlockWeights = 128;
-    public const int BlockBytes = 32;
+    public const int BlockWeights = 256;
+    public const int BlockBytes = 64;
 
     public static int PaddedK(int k) => (k + BlockWeights - 1) / BlockWeights * BlockWeights;
 
