@@ -17,6 +17,8 @@
                   libonnxruntime.so (or those in -OrtLibraryDir), /etc/edgeruntime/edged.json, the systemd unit
     bench         publish, then measure edged against in-process ONNX Runtime; JSON into artifacts/bench/
                   (-Quick for a short smoke run, -ClientSpinUs N to set the client's receive poll)
+    bench-kernels publish the kernel benchmark with Native AOT for -Board's instruction set and run it: our C# kernels
+                  as ORT custom ops vs ORT's own kernels; artifacts/bench/kernels.json (-Quick: one shape)
     fetch-assets  fetch the pinned sample models and make the sample audio (idempotent)
 
     Every task is idempotent. A missing Debian package is installed when run as root, otherwise the exact
@@ -25,7 +27,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('demo', 'test', 'build', 'publish', 'package', 'bench', 'fetch-assets')]
+    [ValidateSet('demo', 'test', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'fetch-assets')]
     [string] $Task = 'build',
 
     [string] $Board = 'host',
@@ -321,6 +323,12 @@ function Invoke-Test {
     $log = Join-Path $Artifacts 'test-output.log'
     dotnet test (Join-Path $Root 'EdgeRuntime.sln') -c $Configuration -nologo 2>&1 | Tee-Object -FilePath $log
     $exit = $LASTEXITCODE
+    # The kernel suite once more with every hardware intrinsic off: the scalar and software-vector fallbacks.
+    Write-Step 'test: kernel suite with DOTNET_EnableHWIntrinsic=0'
+    $env:DOTNET_EnableHWIntrinsic = '0'
+    dotnet test (Join-Path $Root 'tests/EdgeRuntime.Kernels.Tests') -c $Configuration -nologo --no-build 2>&1 | Tee-Object -FilePath $log -Append
+    if ($LASTEXITCODE -ne 0) { $exit = $LASTEXITCODE }
+    Remove-Item Env:DOTNET_EnableHWIntrinsic
     $passed = 0; $failed = 0; $skipped = 0
     foreach ($line in Get-Content $log) {
         if ($line -match 'Failed:\s+(\d+),\s+Passed:\s+(\d+),\s+Skipped:\s+(\d+)') {
@@ -347,6 +355,21 @@ function Invoke-Bench {
     Invoke-Checked 'benchmark' {
         dotnet run --project (Join-Path $Root 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
     }
+}
+
+function Invoke-BenchKernels {
+    $profile = Get-Board $Board
+    if (-not (Test-HostRid $profile.rid)) { throw "bench-kernels runs on the machine it is built for; board '$Board' is $($profile.rid)." }
+    $out = Join-Path $Artifacts "publish/kernelbench-$Board"
+    Write-Step "bench-kernels: Native AOT, $($profile.rid) $($profile.ilcInstructionSet) -> $out"
+    $properties = @("-p:ArtifactsPivots=release_kernelbench_$Board")
+    if ($profile.ilcInstructionSet) { $properties += "-p:IlcInstructionSet=$($profile.ilcInstructionSet -replace ',', '%2C')" }
+    Invoke-Checked 'dotnet publish KernelBench' {
+        dotnet publish (Join-Path $Root 'tools/EdgeRuntime.KernelBench') -c Release -r $profile.rid -o $out -nologo -clp:NoSummary @properties
+    }
+    $benchArgs = @('--out', (Join-Path $Artifacts 'bench'))
+    if ($Quick) { $benchArgs += '--quick' }
+    Invoke-Checked 'kernel benchmark' { & (Join-Path $out 'EdgeRuntime.KernelBench') @benchArgs }
 }
 
 function Invoke-Demo {
@@ -423,6 +446,7 @@ try {
         'package' { Invoke-Package }
         'test' { Invoke-Test }
         'bench' { Invoke-Bench }
+        'bench-kernels' { Invoke-BenchKernels }
         'demo' { Invoke-Demo }
     }
     Write-Host ""

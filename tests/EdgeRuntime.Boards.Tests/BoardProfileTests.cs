@@ -6,7 +6,7 @@ namespace EdgeRuntime.Boards.Tests;
 public sealed class BoardProfileTests
 {
     [Theory]
-    [InlineData("host", "linux-x64", null, "cpu")]
+    [InlineData("host", "linux-x64", "x86-64-v3", "cpu")]
     [InlineData("rpi4", "linux-arm64", "armv8-a,crc", "cpu")]
     [InlineData("rpi5", "linux-arm64", "armv8.2-a,dotprod,rcpc,aes,sha1,sha2", "cpu")]
     [InlineData("jetson-orin-nano", "linux-arm64", "armv8.2-a,dotprod,rcpc,aes,sha1,sha2", "tensorrt,cuda,cpu")]

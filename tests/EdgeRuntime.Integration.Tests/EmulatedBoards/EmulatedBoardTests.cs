@@ -91,6 +91,13 @@ public abstract class EmulatedBoardTests(EmulatedBoard board)
     }
 
     [EmulatedBoardFact]
+    public async Task BitLinear_runs_as_our_custom_op_on_the_board_and_equals_the_reference()
+    {
+        // The C# kernel inside ORT on arm64 (AdvSimd; SDOT on the rpi5), through the Native AOT bridge: bit for bit.
+        await KernelsOverSocket.CheckBitLinearAsync(board.Edged, $"bitlinear-{board.Board}");
+    }
+
+    [EmulatedBoardFact]
     public async Task Concurrent_clients_get_their_own_answers()
     {
         var reference = await MlpOutputsAsync(board.Edged.SocketPath, seed: 0, count: 1);
