@@ -29,16 +29,6 @@ internal readonly unsafe struct OrtTensor(void* data, long[] shape, int elementT
 /// <summary>The inputs, outputs and thread pool of one compute call, through ORT's C API.</summary>
 internal readonly unsafe struct KernelContext(nint context)
 {
-    public int InputCount
-    {
-        get
-        {
-            nuint count;
-            OrtApi.Check(OrtApi.KernelContextGetInputCount(context, &count));
-            return (int)count;
-        }
-    }
-
     public OrtTensor Input(int index)
     {
         nint value;
@@ -98,9 +88,6 @@ internal static class OrtElementType
 {
     public const int Float = 1;
     public const int UInt8 = 2;
-    public const int Int8 = 3;
-    public const int Int32 = 6;
-    public const int Int64 = 7;
 }
 
 /// <summary>One custom op: its signature and its compute. Instances are immutable: ORT calls Compute concurrently.</summary>
