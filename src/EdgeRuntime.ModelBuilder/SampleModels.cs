@@ -100,6 +100,84 @@ public static class SampleModels
         return new TernaryLayer(model, weights, beta[0], n, k);
     }
 
+    /// <summary>
+    /// One MatMulNBits layer, x float32[M, K] -> y float32[M, N] (M dynamic), in ORT's com.microsoft domain or ours:
+    /// the two take the same inputs and attributes, so the pair compares ORT's kernel with our fallback.
+    /// </summary>
+    public static byte[] MatMulNBits(Kernels.LowBit.NBitsWeights weights, int accuracyLevel, string domain = "com.microsoft", float[]? bias = null)
+    {
+        var shape = weights.Shape;
+        var builder = new OnnxModelBuilder()
+            .Opset(domain, 1)
+            .Input("x", TensorDType.Float32, "M", shape.K)
+            .Initializer("b", TensorDType.UInt8, [shape.N, shape.KBlocks, shape.BlobBytes], weights.B.AsSpan())
+            .Initializer("scales", TensorDType.Float32, [shape.N * shape.KBlocks], weights.Scales.AsSpan());
+        var inputs = new List<string> { "x", "b", "scales" };
+        if (weights.ZeroPoints is { } zp)
+        {
+            builder.Initializer("zero_points", TensorDType.UInt8, [shape.N * shape.ZeroPointRowBytes], zp.AsSpan());
+            inputs.Add("zero_points");
+        }
+
+        if (bias is not null)
+        {
+            builder.Initializer("bias", TensorDType.Float32, [shape.N], bias.AsSpan());
+            inputs.AddRange(weights.ZeroPoints is null ? ["", "", "bias"] : ["", "bias"]);
+        }
+
+        return builder
+            .Node("MatMulNBits", [.. inputs], ["y"], domain,
+                new NodeAttribute("K", shape.K), new NodeAttribute("N", shape.N), new NodeAttribute("bits", shape.Bits),
+                new NodeAttribute("block_size", shape.BlockSize), new NodeAttribute("accuracy_level", accuracyLevel))
+            .Output("y", TensorDType.Float32, "M", shape.N)
+            .Build();
+    }
+
+    /// <summary>
+    /// QLinearMatMul with constant 8-bit weights b [K, N] (per-tensor or per-column scale and zero point), in the
+    /// standard domain or ours: a uint8[M, K] (scale aScale, zero point aZp) -> y uint8[M, N].
+    /// </summary>
+    public static byte[] QLinearMatMul(int k, int n, sbyte[] b, float aScale, byte aZp, float[] bScales, sbyte[] bZps, float yScale, byte yZp, string domain = "")
+    {
+        var builder = new OnnxModelBuilder(opset: 13);
+        if (domain.Length > 0)
+        {
+            builder.Opset(domain, 1);
+        }
+
+        long[] perColumn = bScales.Length == 1 ? [] : [n];
+        return builder
+            .Input("a", TensorDType.UInt8, "M", k)
+            .Initializer("a_scale", TensorDType.Float32, [], new[] { aScale }.AsSpan())
+            .Initializer("a_zero_point", TensorDType.UInt8, [], new[] { aZp }.AsSpan())
+            .Initializer("b", TensorDType.Int8, [k, n], b.AsSpan())
+            .Initializer("b_scale", TensorDType.Float32, perColumn, bScales.AsSpan())
+            .Initializer("b_zero_point", TensorDType.Int8, perColumn, bZps.AsSpan())
+            .Initializer("y_scale", TensorDType.Float32, [], new[] { yScale }.AsSpan())
+            .Initializer("y_zero_point", TensorDType.UInt8, [], new[] { yZp }.AsSpan())
+            .Node("QLinearMatMul", ["a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale", "y_zero_point"], ["y"], domain)
+            .Output("y", TensorDType.UInt8, "M", n)
+            .Build();
+    }
+
+    /// <summary>MatMulInteger with constant int8 weights b [K, N] and a per-tensor zero point for a: a uint8[M, K] -> y int32[M, N].</summary>
+    public static byte[] MatMulInteger(int k, int n, sbyte[] b, byte aZp, string domain = "")
+    {
+        var builder = new OnnxModelBuilder(opset: 13);
+        if (domain.Length > 0)
+        {
+            builder.Opset(domain, 1);
+        }
+
+        return builder
+            .Input("a", TensorDType.UInt8, "M", k)
+            .Initializer("b", TensorDType.Int8, [k, n], b.AsSpan())
+            .Initializer("a_zero_point", TensorDType.UInt8, [], new[] { aZp }.AsSpan())
+            .Node("MatMulInteger", ["a", "b", "a_zero_point"], ["y"], domain)
+            .Output("y", TensorDType.Int32, "M", n)
+            .Build();
+    }
+
     private static float[] RandomWeights(Random random, int count, int fanIn)
     {
         float scale = 1f / MathF.Sqrt(fanIn);

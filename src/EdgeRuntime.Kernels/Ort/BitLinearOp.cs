@@ -20,7 +20,9 @@ internal sealed unsafe class BitLinearOp : CustomOp
 
     public override int[] OutputTypes { get; } = [OrtElementType.Float];
 
-    public override void Compute(KernelContext context)
+    public override OpKernel CreateKernel(KernelInfo info) => Kernel.Instance;
+
+    private static void Compute(KernelContext context)
     {
         var x = context.Input(0);
         var w = context.Input(1);
@@ -111,6 +113,13 @@ internal sealed unsafe class BitLinearOp : CustomOp
             // Reported by Compute after ParallelFor returns; an exception must not cross into ORT's thread pool.
             work->Failed = 1;
         }
+    }
+
+    private sealed class Kernel : OpKernel
+    {
+        public static readonly Kernel Instance = new();
+
+        public override void Compute(KernelContext context) => BitLinearOp.Compute(context);
     }
 
     private struct Work

@@ -22,7 +22,7 @@ public static unsafe class CustomOpDomain
     private static readonly byte* CpuProvider = ProcessLifetime.Utf8("CPUExecutionProvider");
 
     /// <summary>The ops in the domain.</summary>
-    public static IReadOnlyList<string> Ops { get; } = [.. AllOps().Select(op => op.Name)];
+    public static IReadOnlyList<string> Ops { get; } = [.. AllOps().Select(op => op.Name).Distinct()];
 
     /// <summary>Adds the domain to a session's options; call before the session is created.</summary>
     public static void Register(SessionOptions options)
@@ -46,7 +46,17 @@ public static unsafe class CustomOpDomain
     /// <summary>ORT's build description, read through its slot in the function table (guards the slot numbering).</summary>
     public static string BuildInfo() => Marshal.PtrToStringUTF8((nint)OrtApi.GetBuildInfoString()) ?? string.Empty;
 
-    private static CustomOp[] AllOps() => [new BitLinearOp()];
+    private static CustomOp[] AllOps()
+    {
+        int[] eightBit = [OrtElementType.UInt8, OrtElementType.Int8];
+        return
+        [
+            new BitLinearOp(),
+            new MatMulNBitsOp(),
+            .. eightBit.SelectMany(a => eightBit.Select(b => (CustomOp)new MatMulIntegerOp(a, b))),
+            .. eightBit.SelectMany(a => eightBit.Select(b => (CustomOp)new QLinearMatMulOp(a, b))),
+        ];
+    }
 
     private static nint Create()
     {
@@ -75,8 +85,8 @@ public static unsafe class CustomOpDomain
         slots[6] = (nint)(delegate* unmanaged<nint, nuint>)&GetOutputTypeCount;
         slots[7] = 0; // KernelCompute (V1)
         slots[8] = (nint)(delegate* unmanaged<nint, void>)&KernelDestroy;
-        slots[9] = (nint)(delegate* unmanaged<nint, nuint, int>)&GetCharacteristic;
-        slots[10] = (nint)(delegate* unmanaged<nint, nuint, int>)&GetCharacteristic;
+        slots[9] = (nint)(delegate* unmanaged<nint, nuint, int>)&GetInputCharacteristic;
+        slots[10] = (nint)(delegate* unmanaged<nint, nuint, int>)&GetOutputCharacteristic;
         slots[11] = (nint)(delegate* unmanaged<nint, nuint, int>)&GetInputMemoryType;
         slots[12] = (nint)(delegate* unmanaged<nint, int>)&GetVariadicMinArity;
         slots[13] = (nint)(delegate* unmanaged<nint, int>)&GetVariadicHomogeneity;
@@ -127,9 +137,12 @@ public static unsafe class CustomOpDomain
     [UnmanagedCallersOnly]
     private static nuint GetOutputTypeCount(nint op) => (nuint)OpOf(op).OutputTypes.Length;
 
-    // INPUT_OUTPUT_REQUIRED for every input and output.
+    // INPUT_OUTPUT_REQUIRED (0) or INPUT_OUTPUT_OPTIONAL (1).
     [UnmanagedCallersOnly]
-    private static int GetCharacteristic(nint op, nuint index) => 0;
+    private static int GetInputCharacteristic(nint op, nuint index) => index < (nuint)OpOf(op).RequiredInputs ? 0 : 1;
+
+    [UnmanagedCallersOnly]
+    private static int GetOutputCharacteristic(nint op, nuint index) => 0;
 
     // OrtMemTypeDefault: inputs on the CPU.
     [UnmanagedCallersOnly]
@@ -141,37 +154,54 @@ public static unsafe class CustomOpDomain
     [UnmanagedCallersOnly]
     private static int GetVariadicHomogeneity(nint op) => 1;
 
-    // The kernel is the op itself: ops are immutable and need no per-node state.
+    // A kernel per node (it holds the node's attributes), kept alive by a GCHandle until ORT destroys it.
     [UnmanagedCallersOnly]
     private static nint CreateKernelV2(nint op, nint api, nint info, nint* kernel)
     {
-        *kernel = op;
-        return 0;
+        CustomOp? custom = null;
+        try
+        {
+            custom = OpOf(op);
+            var created = new BoundKernel(custom, custom.CreateKernel(new KernelInfo(info)));
+            *kernel = GCHandle.ToIntPtr(GCHandle.Alloc(created));
+            return 0;
+        }
+        catch (Exception e)
+        {
+            *kernel = 0;
+            return OrtApi.Fail($"{CustomOpDomain.Name}.{custom?.Name}: {e.Message}", OrtApi.OrtInvalidArgument);
+        }
     }
 
     [UnmanagedCallersOnly]
     private static void KernelDestroy(nint kernel)
     {
+        if (kernel != 0)
+        {
+            GCHandle.FromIntPtr(kernel).Free();
+        }
     }
 
     [UnmanagedCallersOnly]
     private static nint KernelComputeV2(nint kernel, nint context)
     {
-        CustomOp? op = null;
+        BoundKernel? bound = null;
         try
         {
-            op = OpOf(kernel);
-            op.Compute(new KernelContext(context));
+            bound = (BoundKernel)GCHandle.FromIntPtr(kernel).Target!;
+            bound.Kernel.Compute(new KernelContext(context));
             return 0;
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException)
         {
-            return OrtApi.Fail($"{CustomOpDomain.Name}.{op?.Name}: {e.Message}", OrtApi.OrtInvalidArgument);
+            return OrtApi.Fail($"{CustomOpDomain.Name}.{bound?.Op.Name}: {e.Message}", OrtApi.OrtInvalidArgument);
         }
         catch (Exception e)
         {
-            return OrtApi.Fail($"{CustomOpDomain.Name}.{op?.Name} failed: {e.GetType().Name}: {e.Message}");
+            return OrtApi.Fail($"{CustomOpDomain.Name}.{bound?.Op.Name} failed: {e.GetType().Name}: {e.Message}");
         }
     }
+
+    private sealed record BoundKernel(CustomOp Op, OpKernel Kernel);
 }
 

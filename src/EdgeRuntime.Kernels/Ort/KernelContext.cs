@@ -29,16 +29,22 @@ internal readonly unsafe struct OrtTensor(void* data, long[] shape, int elementT
 /// <summary>The inputs, outputs and thread pool of one compute call, through ORT's C API.</summary>
 internal readonly unsafe struct KernelContext(nint context)
 {
-    public OrtTensor Input(int index)
+    public OrtTensor Input(int index) =>
+        TryInput(index) ?? throw new ArgumentException($"Input {index} is missing.");
+
+    /// <summary>An optional input, or null when the node leaves it out.</summary>
+    public OrtTensor? TryInput(int index)
     {
-        nint value;
-        OrtApi.Check(OrtApi.KernelContextGetInput(context, (nuint)index, &value));
-        if (value == 0)
+        nuint count;
+        OrtApi.Check(OrtApi.KernelContextGetInputCount(context, &count));
+        if ((nuint)index >= count)
         {
-            throw new ArgumentException($"Input {index} is missing.");
+            return null;
         }
 
-        return Describe(value);
+        nint value;
+        OrtApi.Check(OrtApi.KernelContextGetInput(context, (nuint)index, &value));
+        return value == 0 ? null : Describe(value);
     }
 
     public OrtTensor Output(int index, long[] shape)
@@ -86,11 +92,50 @@ internal readonly unsafe struct KernelContext(nint context)
 /// <summary>ONNXTensorElementDataType values used by our ops.</summary>
 internal static class OrtElementType
 {
+    /// <summary>As an op's declared type: any type (the op checks at run time).</summary>
+    public const int Any = 0;
     public const int Float = 1;
     public const int UInt8 = 2;
+    public const int Int8 = 3;
+    public const int Int32 = 6;
 }
 
-/// <summary>One custom op: its signature and its compute. Instances are immutable: ORT calls Compute concurrently.</summary>
+/// <summary>A node's attributes while its kernel is created (valid only during that call).</summary>
+internal readonly unsafe struct KernelInfo(nint info)
+{
+    public long Int64(string name, long fallback)
+    {
+        byte* utf8 = stackalloc byte[128];
+        long value;
+        return OrtApi.KernelInfoGetAttributeInt64(info, Utf8(name, utf8), &value) is var status && status == 0 ? value : Release(status, fallback);
+    }
+
+    public long RequiredInt64(string name)
+    {
+        byte* utf8 = stackalloc byte[128];
+        long value;
+        OrtApi.Check(OrtApi.KernelInfoGetAttributeInt64(info, Utf8(name, utf8), &value));
+        return value;
+    }
+
+    private static T Release<T>(nint status, T fallback)
+    {
+        OrtApi.ReleaseStatus(status);
+        return fallback;
+    }
+
+    private static byte* Utf8(string name, byte* buffer)
+    {
+        int length = System.Text.Encoding.UTF8.GetBytes(name, new Span<byte>(buffer, 127));
+        buffer[length] = 0;
+        return buffer;
+    }
+}
+
+/// <summary>
+/// One custom op: its signature and a kernel per node. Ops and kernels are immutable once built: ORT calls Compute
+/// concurrently.
+/// </summary>
 internal abstract unsafe class CustomOp
 {
     /// <summary>The name as native UTF-8, set once when the op's struct is built.</summary>
@@ -100,8 +145,18 @@ internal abstract unsafe class CustomOp
 
     public abstract int[] InputTypes { get; }
 
+    /// <summary>Inputs from this index on are optional.</summary>
+    public virtual int RequiredInputs => InputTypes.Length;
+
     public abstract int[] OutputTypes { get; }
 
+    /// <summary>Reads the node's attributes; throws (reported as an ORT error) when they are unusable.</summary>
+    public abstract OpKernel CreateKernel(KernelInfo info);
+}
+
+/// <summary>One node's kernel.</summary>
+internal abstract class OpKernel
+{
     /// <summary>Throws on bad input; the bridge turns the exception into an ORT error status.</summary>
     public abstract void Compute(KernelContext context);
 }

@@ -37,6 +37,12 @@ internal static unsafe partial class OrtApi
 
     public static delegate* unmanaged<nint, nint*, nint> GetTensorTypeAndShape => (delegate* unmanaged<nint, nint*, nint>)Table[65];
 
+    public static delegate* unmanaged<nint, byte*, float*, nint> KernelInfoGetAttributeFloat => (delegate* unmanaged<nint, byte*, float*, nint>)Table[85];
+
+    public static delegate* unmanaged<nint, byte*, long*, nint> KernelInfoGetAttributeInt64 => (delegate* unmanaged<nint, byte*, long*, nint>)Table[86];
+
+    public static delegate* unmanaged<nint, nuint*, nint> KernelContextGetInputCount => (delegate* unmanaged<nint, nuint*, nint>)Table[88];
+
     public static delegate* unmanaged<nint, nuint, nint*, nint> KernelContextGetInput => (delegate* unmanaged<nint, nuint, nint*, nint>)Table[90];
 
     public static delegate* unmanaged<nint, nuint, long*, nuint, nint*, nint> KernelContextGetOutput => (delegate* unmanaged<nint, nuint, long*, nuint, nint*, nint>)Table[91];

@@ -1,0 +1,242 @@
+using System.Buffers;
+
+namespace EdgeRuntime.Kernels.LowBit;
+
+/// <summary>The pointers and sizes one MatMulNBits evaluation works on; rows can be split across threads.</summary>
+public unsafe struct NBitsOperands
+{
+    public NBitsShape Shape;
+    public NBitsAccuracy Accuracy;
+    public KernelPath Path;
+
+    /// <summary>Segment width the activations were laid out for (see <see cref="NBitsDot"/>); 0 = natural order.</summary>
+    public int Segment;
+    public int M;
+
+    /// <summary>Float mode: the tokens, m × PaddedK floats in plane order, zero past K.</summary>
+    public float* X;
+
+    /// <summary>Int8 mode: the quantized tokens (m × PaddedK, plane order), block scales and block sums (m × KBlocks).</summary>
+    public sbyte* Q;
+    public float* BlockScales;
+    public int* BlockSums;
+
+    public byte* B;
+    public float* Scales;
+
+    /// <summary>Packed zero points, or null for the default.</summary>
+    public byte* ZeroPoints;
+
+    /// <summary>Per-output bias, or null.</summary>
+    public float* Bias;
+    public float* Y;
+}
+
+/// <summary>
+/// MatMulNBits (bits 2 and 4, block sizes 16–256, optional zero points and bias) in float or int8-activation mode.
+/// <see cref="Prepare"/> lays out or quantizes the tokens once; <see cref="ComputeRows"/> then produces any range of
+/// output rows, so callers can split rows across threads. The int8 mode equals <see cref="NBitsReference"/> bit for bit
+/// on every path; the float mode sums in a different order and agrees to float rounding.
+/// </summary>
+public static unsafe class NBitsMatMul
+{
+    /// <summary>Scratch sizes for m tokens: floats (float mode) or sbytes, floats and ints (int8 mode).</summary>
+    public static (int Values, int Blocks) ScratchSize(NBitsShape shape, int m) => (m * shape.PaddedK, m * shape.KBlocks);
+
+    /// <summary>Fills the operands' X (float mode) or Q/BlockScales/BlockSums (int8 mode) from natural-order tokens.</summary>
+    public static void Prepare(ref NBitsOperands operands, ReadOnlySpan<float> x)
+    {
+        var shape = operands.Shape;
+        int paddedK = shape.PaddedK;
+        operands.Segment = NBitsDot.SegmentBytes(operands.Path, shape.BlobBytes, operands.Accuracy);
+        if (operands.Accuracy == NBitsAccuracy.Int8)
+        {
+            sbyte[] natural = ArrayPool<sbyte>.Shared.Rent(Math.Max(1, paddedK));
+            try
+            {
+                for (int t = 0; t < operands.M; t++)
+                {
+                    var scales = new Span<float>(operands.BlockScales + (t * shape.KBlocks), shape.KBlocks);
+                    var sums = new Span<int>(operands.BlockSums + (t * shape.KBlocks), shape.KBlocks);
+                    BlockQuantizer.Quantize(x.Slice(t * shape.K, shape.K), shape.BlockSize, natural, scales, sums);
+                    NBitsDot.ToPlanes<sbyte>(natural.AsSpan(0, paddedK), new Span<sbyte>(operands.Q + ((long)t * paddedK), paddedK), shape.Bits, operands.Segment);
+                }
+            }
+            finally
+            {
+                ArrayPool<sbyte>.Shared.Return(natural);
+            }
+
+            return;
+        }
+
+        float[] padded = ArrayPool<float>.Shared.Rent(Math.Max(1, paddedK));
+        try
+        {
+            for (int t = 0; t < operands.M; t++)
+            {
+                x.Slice(t * shape.K, shape.K).CopyTo(padded);
+                padded.AsSpan(shape.K, paddedK - shape.K).Clear();
+                NBitsDot.ToPlanes<float>(padded.AsSpan(0, paddedK), new Span<float>(operands.X + ((long)t * paddedK), paddedK), shape.Bits, operands.Segment);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(padded);
+        }
+    }
+
+    /// <summary>Output rows [rowStart, rowEnd) for every token.</summary>
+    public static void ComputeRows(in NBitsOperands o, int rowStart, int rowEnd)
+    {
+        var shape = o.Shape;
+        int blocks = shape.KBlocks;
+        int blob = shape.BlobBytes;
+        int paddedK = shape.PaddedK;
+        for (int n = rowStart; n < rowEnd; n++)
+        {
+            byte* row = o.B + ((long)n * shape.RowBytes);
+            float* scales = o.Scales + ((long)n * blocks);
+            var zpRow = o.ZeroPoints == null ? default : new ReadOnlySpan<byte>(o.ZeroPoints + ((long)n * shape.ZeroPointRowBytes), shape.ZeroPointRowBytes);
+            for (int t = 0; t < o.M; t++)
+            {
+                float sum = 0;
+                if (o.Accuracy == NBitsAccuracy.Int8)
+                {
+                    sbyte* q = o.Q + ((long)t * paddedK);
+                    float* blockScales = o.BlockScales + ((long)t * blocks);
+                    int* blockSums = o.BlockSums + ((long)t * blocks);
+                    for (int block = 0; block < blocks; block++)
+                    {
+                        int dot = o.Segment == 0
+                            ? ScalarInt8Block(shape, row + (block * blob), q + (block * shape.BlockSize))
+                            : NBitsDot.Int8Block(o.Path, o.Segment, row + (block * blob), q + (block * shape.BlockSize), blob, shape.Bits);
+                        sum += (dot - (shape.ZeroPoint(zpRow, block) * blockSums[block])) * (blockScales[block] * scales[block]);
+                    }
+                }
+                else
+                {
+                    float* x = o.X + ((long)t * paddedK);
+                    for (int block = 0; block < blocks; block++)
+                    {
+                        int zp = shape.ZeroPoint(zpRow, block);
+                        float blockSum = o.Segment == 0
+                            ? ScalarFloatBlock(shape, row + (block * blob), x + (block * shape.BlockSize), zp)
+                            : NBitsDot.FloatBlock(row + (block * blob), x + (block * shape.BlockSize), blob, shape.Bits, zp);
+                        sum += blockSum * scales[block];
+                    }
+                }
+
+                o.Y[((long)t * shape.N) + n] = o.Bias == null ? sum : sum + o.Bias[n];
+            }
+        }
+    }
+
+    /// <summary>The whole operator on one thread with pooled scratch (tests and tools; the custom op splits rows).</summary>
+    public static void Compute(KernelPath path, NBitsShape shape, NBitsAccuracy accuracy, ReadOnlySpan<float> x, int m, ReadOnlySpan<byte> b, ReadOnlySpan<float> scales, ReadOnlySpan<byte> zeroPoints, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        Validate(shape, x.Length, m, b.Length, scales.Length, zeroPoints.Length, bias.Length, y.Length);
+        var (values, blockCount) = ScratchSize(shape, m);
+        float[] floats = ArrayPool<float>.Shared.Rent(Math.Max(1, accuracy == NBitsAccuracy.Float ? values : blockCount));
+        sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent(Math.Max(1, values));
+        int[] sums = ArrayPool<int>.Shared.Rent(Math.Max(1, blockCount));
+        try
+        {
+            fixed (float* f = floats)
+            fixed (sbyte* q = quantized)
+            fixed (int* s = sums)
+            fixed (byte* weights = b)
+            fixed (float* sc = scales)
+            fixed (byte* zp = zeroPoints)
+            fixed (float* bi = bias)
+            fixed (float* output = y)
+            {
+                var operands = new NBitsOperands
+                {
+                    Shape = shape,
+                    Accuracy = accuracy,
+                    Path = path,
+                    M = m,
+                    X = f,
+                    Q = q,
+                    BlockScales = f,
+                    BlockSums = s,
+                    B = weights,
+                    Scales = sc,
+                    ZeroPoints = zeroPoints.IsEmpty ? null : zp,
+                    Bias = bias.IsEmpty ? null : bi,
+                    Y = output,
+                };
+                Prepare(ref operands, x);
+                ComputeRows(operands, 0, shape.N);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(floats);
+            ArrayPool<sbyte>.Shared.Return(quantized);
+            ArrayPool<int>.Shared.Return(sums);
+        }
+    }
+
+    /// <summary>Checks every buffer against the shape; the message names the one that disagrees.</summary>
+    public static void Validate(NBitsShape shape, long xLength, int m, long bLength, long scalesLength, long zeroPointsLength, long biasLength, long yLength)
+    {
+        shape.Validate();
+        if (m < 0 || xLength != (long)m * shape.K)
+        {
+            throw new ArgumentException($"MatMulNBits A has {xLength} values; expected {m}x{shape.K}.");
+        }
+
+        if (bLength != (long)shape.N * shape.RowBytes)
+        {
+            throw new ArgumentException($"MatMulNBits B has {bLength} bytes; N={shape.N}, K={shape.K}, bits={shape.Bits}, block_size={shape.BlockSize} take {(long)shape.N * shape.RowBytes} ([N, {shape.KBlocks}, {shape.BlobBytes}]).");
+        }
+
+        if (scalesLength != (long)shape.N * shape.KBlocks)
+        {
+            throw new ArgumentException($"MatMulNBits scales has {scalesLength} values; expected N x KBlocks = {shape.N}x{shape.KBlocks}.");
+        }
+
+        if (zeroPointsLength != 0 && zeroPointsLength != (long)shape.N * shape.ZeroPointRowBytes)
+        {
+            throw new ArgumentException($"MatMulNBits zero_points has {zeroPointsLength} bytes; expected packed uint8 [{shape.N}, {shape.ZeroPointRowBytes}].");
+        }
+
+        if (biasLength != 0 && biasLength != shape.N)
+        {
+            throw new ArgumentException($"MatMulNBits bias has {biasLength} values; expected N = {shape.N}.");
+        }
+
+        if (yLength != (long)m * shape.N)
+        {
+            throw new ArgumentException($"MatMulNBits output has {yLength} values; expected {m}x{shape.N}.");
+        }
+    }
+
+    private static int ScalarInt8Block(NBitsShape shape, byte* codes, sbyte* q)
+    {
+        int perByte = shape.ValuesPerByte;
+        int mask = shape.CodeMask;
+        int dot = 0;
+        for (int i = 0; i < shape.BlockSize; i++)
+        {
+            dot += ((codes[i / perByte] >> ((i % perByte) * shape.Bits)) & mask) * q[i];
+        }
+
+        return dot;
+    }
+
+    private static float ScalarFloatBlock(NBitsShape shape, byte* codes, float* x, int zeroPoint)
+    {
+        int perByte = shape.ValuesPerByte;
+        int mask = shape.CodeMask;
+        float sum = 0;
+        for (int i = 0; i < shape.BlockSize; i++)
+        {
+            sum += (((codes[i / perByte] >> ((i % perByte) * shape.Bits)) & mask) - zeroPoint) * x[i];
+        }
+
+        return sum;
+    }
+}

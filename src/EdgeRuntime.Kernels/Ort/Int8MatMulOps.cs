@@ -1,0 +1,253 @@
+using System.Buffers;
+using System.Runtime.InteropServices;
+using EdgeRuntime.Kernels.Int8;
+
+namespace EdgeRuntime.Kernels.Ort;
+
+/// <summary>
+/// ai.edgeruntime::MatMulInteger: ONNX MatMulInteger (A [..., M, K], B [K, N], 8-bit, optional zero points) → int32.
+/// One registration per (A, B) type pair: ORT picks the kernel by the node's types.
+/// </summary>
+internal sealed class MatMulIntegerOp(int aType, int bType) : CustomOp
+{
+    public override string Name => "MatMulInteger";
+
+    public override int[] InputTypes { get; } = [aType, bType, aType, bType];
+
+    public override int RequiredInputs => 2;
+
+    public override int[] OutputTypes { get; } = [OrtElementType.Int32];
+
+    public override OpKernel CreateKernel(KernelInfo info) => Kernel.Instance;
+
+    private sealed class Kernel : OpKernel
+    {
+        public static readonly Kernel Instance = new();
+
+        public override unsafe void Compute(KernelContext context)
+        {
+            var a = context.Input(0);
+            var b = context.Input(1);
+            var problem = Int8Problem.Describe(a, b);
+            int[] aZp = Int8Problem.ZeroPoints(context.TryInput(2), a, "a_zero_point", problem.RowsPerMatrix);
+            int[] bZp = Int8Problem.ZeroPoints(context.TryInput(3), b, "b_zero_point", problem.N);
+            var y = context.Output(0, problem.OutputShape);
+            Int8Problem.Run(context, problem, a, b, aZp, bZp, (int*)y.Data);
+        }
+    }
+}
+
+/// <summary>
+/// ai.edgeruntime::QLinearMatMul: ONNX QLinearMatMul. a and y quantized per tensor or per row, b per tensor or per
+/// column; the int32 product is requantized with round-half-to-even and saturation, as <see cref="Requantize"/> does.
+/// One registration per (a, b) type pair, y typed like a (ORT cannot infer a dynamically typed output from several
+/// dynamically typed inputs).
+/// </summary>
+internal sealed class QLinearMatMulOp(int aType, int bType) : CustomOp
+{
+    public override string Name => "QLinearMatMul";
+
+    public override int[] InputTypes { get; } =
+        [aType, OrtElementType.Float, aType, bType, OrtElementType.Float, bType, OrtElementType.Float, aType];
+
+    public override int[] OutputTypes { get; } = [aType];
+
+    public override OpKernel CreateKernel(KernelInfo info) => Kernel.Instance;
+
+    private sealed class Kernel : OpKernel
+    {
+        public static readonly Kernel Instance = new();
+
+        public override unsafe void Compute(KernelContext context)
+        {
+            var a = context.Input(0);
+            var b = context.Input(3);
+            var problem = Int8Problem.Describe(a, b);
+            var yZpTensor = context.Input(7);
+            bool ySigned = Int8Problem.IsSigned(yZpTensor, "y_zero_point");
+            float[] aScale = Int8Problem.Scales(context.Input(1), "a_scale", problem.RowsPerMatrix);
+            int[] aZp = Int8Problem.ZeroPoints(context.Input(2), a, "a_zero_point", problem.RowsPerMatrix);
+            float[] bScale = Int8Problem.Scales(context.Input(4), "b_scale", problem.N);
+            int[] bZp = Int8Problem.ZeroPoints(context.Input(5), b, "b_zero_point", problem.N);
+            float[] yScale = Int8Problem.Scales(context.Input(6), "y_scale", problem.RowsPerMatrix);
+            int[] yZp = Int8Problem.ZeroPoints(yZpTensor, yZpTensor, "y_zero_point", problem.RowsPerMatrix);
+            var y = context.Output(0, problem.OutputShape);
+            int total = checked(problem.M * problem.N);
+            int[] acc = ArrayPool<int>.Shared.Rent(Math.Max(1, total));
+            try
+            {
+                fixed (int* accumulators = acc)
+                {
+                    Int8Problem.Run(context, problem, a, b, aZp, bZp, accumulators);
+                }
+
+                var output = new Span<byte>(y.Data, total);
+                for (int row = 0; row < problem.M; row++)
+                {
+                    int r = row % problem.RowsPerMatrix;
+                    float sa = aScale[aScale.Length == 1 ? 0 : r];
+                    float sy = yScale[yScale.Length == 1 ? 0 : r];
+                    int zy = yZp[yZp.Length == 1 ? 0 : r];
+                    for (int col = 0; col < problem.N; col++)
+                    {
+                        float multiplier = Requantize.Multiplier(sa, bScale[bScale.Length == 1 ? 0 : col], sy);
+                        output[(row * problem.N) + col] = Requantize.ToByte(acc[(row * problem.N) + col], multiplier, zy, ySigned);
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(acc);
+            }
+        }
+    }
+}
+
+/// <summary>Shapes, zero points and the threaded run shared by the two 8-bit ops.</summary>
+internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatrix, long[] OutputShape)
+{
+    // Columns per ParallelFor task: a multiple of every path's tile.
+    private const int ColumnsPerTask = 256;
+
+    public static Int8Problem Describe(OrtTensor a, OrtTensor b)
+    {
+        IsSigned(a, "A");
+        IsSigned(b, "B");
+        if (a.Shape.Length < 2)
+        {
+            throw new ArgumentException($"A must be [..., M, K]; it has rank {a.Shape.Length}.");
+        }
+
+        if (b.Shape.Length != 2)
+        {
+            throw new NotSupportedException($"B must be a 2-D [K, N] matrix for the fallback; it has rank {b.Shape.Length}.");
+        }
+
+        int k = checked((int)a.Shape[^1]);
+        if (b.Shape[0] != k)
+        {
+            throw new ArgumentException($"A's last dimension is {k} but B has {b.Shape[0]} rows.");
+        }
+
+        int rows = checked((int)a.Shape[^2]);
+        int m = checked((int)a.Shape[..^1].Aggregate(1L, (p, d) => p * d));
+        int n = checked((int)b.Shape[1]);
+        return new Int8Problem(m, k, n, rows, [.. a.Shape[..^1], n]);
+    }
+
+    public static bool IsSigned(OrtTensor tensor, string name) => tensor.ElementType switch
+    {
+        OrtElementType.UInt8 => false,
+        OrtElementType.Int8 => true,
+        _ => throw new ArgumentException($"{name} must be uint8 or int8 (ONNX element type {tensor.ElementType})."),
+    };
+
+    /// <summary>A zero-point input as ints: absent (0), one value, or one per row/column (<paramref name="count"/>).</summary>
+    public static unsafe int[] ZeroPoints(OrtTensor? zeroPoint, OrtTensor owner, string name, int count)
+    {
+        if (zeroPoint is not { } zp)
+        {
+            return [0];
+        }
+
+        if (zp.ElementType != owner.ElementType)
+        {
+            throw new ArgumentException($"{name} has ONNX element type {zp.ElementType}; it must match its tensor's ({owner.ElementType}).");
+        }
+
+        long length = zp.ElementCount;
+        if (length != 1 && length != count)
+        {
+            throw new ArgumentException($"{name} holds {length} values; expected 1 or {count}.");
+        }
+
+        bool signed = zp.ElementType == OrtElementType.Int8;
+        var values = new int[length];
+        for (int i = 0; i < length; i++)
+        {
+            values[i] = signed ? ((sbyte*)zp.Data)[i] : ((byte*)zp.Data)[i];
+        }
+
+        return values;
+    }
+
+    public static unsafe float[] Scales(OrtTensor scale, string name, int count)
+    {
+        long length = scale.ElementCount;
+        if (length != 1 && length != count)
+        {
+            throw new ArgumentException($"{name} holds {length} values; expected 1 or {count}.");
+        }
+
+        return new ReadOnlySpan<float>(scale.Data, (int)length).ToArray();
+    }
+
+    /// <summary>acc = (A − a_zp)(B − b_zp) into <paramref name="y"/> ([M, N] int32), columns split over ORT's threads.</summary>
+    public static unsafe void Run(KernelContext context, Int8Problem problem, OrtTensor a, OrtTensor b, int[] aZeroPoints, int[] bZeroPoints, int* y)
+    {
+        if (problem.M == 0 || problem.N == 0)
+        {
+            return;
+        }
+
+        int paired = (problem.K + 1) & ~1;
+        int[] rowZeroPoints = aZeroPoints.Length == 1 ? aZeroPoints : [.. Enumerable.Range(0, problem.M).Select(r => aZeroPoints[r % problem.RowsPerMatrix])];
+        short[] prepared = ArrayPool<short>.Shared.Rent(Math.Max(1, problem.M * paired));
+        short[] columnZeroPoints = ArrayPool<short>.Shared.Rent(problem.N + 64);
+        try
+        {
+            Int8MatMul.PrepareA(new ReadOnlySpan<byte>(a.Data, problem.M * problem.K), a.ElementType == OrtElementType.Int8, problem.M, problem.K, rowZeroPoints, prepared);
+            Int8MatMul.ExpandZeroPoints(bZeroPoints, problem.N, columnZeroPoints);
+            fixed (short* pa = prepared)
+            fixed (short* zb = columnZeroPoints)
+            {
+                var work = new Work
+                {
+                    Operands = new Int8Operands
+                    {
+                        Path = KernelPaths.Best,
+                        M = problem.M,
+                        K = problem.K,
+                        N = problem.N,
+                        A = pa,
+                        B = (byte*)b.Data,
+                        BSigned = b.ElementType == OrtElementType.Int8,
+                        BZeroPoints = zb,
+                        Y = y,
+                    },
+                };
+                context.ParallelFor(&RunTask, (problem.N + ColumnsPerTask - 1) / ColumnsPerTask, &work);
+                if (work.Failed != 0)
+                {
+                    throw new InvalidOperationException("a column task failed");
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<short>.Shared.Return(prepared);
+            ArrayPool<short>.Shared.Return(columnZeroPoints);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static unsafe void RunTask(void* state, nuint index)
+    {
+        var work = (Work*)state;
+        try
+        {
+            int start = (int)index * ColumnsPerTask;
+            Int8MatMul.ComputeColumns(work->Operands, start, Math.Min(work->Operands.N, start + ColumnsPerTask));
+        }
+        catch (Exception)
+        {
+            work->Failed = 1;
+        }
+    }
+
+    private struct Work
+    {
+        public Int8Operands Operands;
+        public int Failed;
+    }
+}

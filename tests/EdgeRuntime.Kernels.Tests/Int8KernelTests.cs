@@ -1,0 +1,72 @@
+using EdgeRuntime.Kernels.Int8;
+
+namespace EdgeRuntime.Kernels.Tests;
+
+public sealed class Int8KernelTests
+{
+    public static TheoryData<KernelPath, bool, bool> PathsAndSigns()
+    {
+        var data = new TheoryData<KernelPath, bool, bool>();
+        foreach (var path in KernelPaths.Supported)
+        {
+            foreach (bool aSigned in new[] { false, true })
+            {
+                foreach (bool bSigned in new[] { false, true })
+                {
+                    data.Add(path, aSigned, bSigned);
+                }
+            }
+        }
+
+        return data;
+    }
+
+    private static byte[] Bytes(int count, int seed)
+    {
+        var bytes = new byte[count];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    [Theory]
+    [MemberData(nameof(PathsAndSigns))]
+    public void MatMulInteger_equals_the_reference_bit_for_bit(KernelPath path, bool aSigned, bool bSigned)
+    {
+        // Extreme zero points included (a − za and b − zb reach ±255); K odd and even; N covering tile tails.
+        var random = new Random(5);
+        foreach (int k in new[] { 0, 1, 2, 7, 64, 301 })
+        {
+            foreach (int n in new[] { 1, 15, 16, 33, 64, 97, 130 })
+            {
+                int m = 1 + (n % 3);
+                var a = Bytes(m * k, k + n);
+                var b = Bytes(k * n, k * n);
+                int[] aZp = n % 2 == 0 ? [aSigned ? -128 : 255] : [.. Enumerable.Range(0, m).Select(_ => aSigned ? random.Next(-128, 128) : random.Next(256))];
+                int[] bZp = n % 3 == 0 ? [bSigned ? 127 : 0] : [.. Enumerable.Range(0, n).Select(_ => bSigned ? random.Next(-128, 128) : random.Next(256))];
+                var expected = Int8Reference.MatMulInteger(new Int8Matrix(a, aSigned), m, k, new Int8Matrix(b, bSigned), n, aZp, bZp);
+                var actual = new int[m * n];
+                Int8MatMul.MatMulInteger(path, new Int8Matrix(a, aSigned), m, k, new Int8Matrix(b, bSigned), n, aZp, bZp, actual);
+                Assert.Equal(expected, actual);
+            }
+        }
+    }
+
+    [Fact]
+    public void The_reference_matches_a_hand_worked_product()
+    {
+        // A = [[1, 2], [3, 4]] (uint8, zp 1), B = [[5, 6], [7, 8]] (int8, zp per column [0, 2]).
+        int[] y = Int8Reference.MatMulInteger(new Int8Matrix([1, 2, 3, 4], false), 2, 2, new Int8Matrix([5, 6, 7, 8], true), 2, [1], [0, 2]);
+        Assert.Equal([0 * 5 + 1 * 7, 0 * 4 + 1 * 6, 2 * 5 + 3 * 7, 2 * 4 + 3 * 6], y);
+    }
+
+    [Fact]
+    public void Requantization_rounds_half_to_even_and_saturates()
+    {
+        Assert.Equal(2, Requantize.ToByte(5, 0.5f, 0, signed: false));   // 2.5 -> 2
+        Assert.Equal(4, Requantize.ToByte(7, 0.5f, 0, signed: false));   // 3.5 -> 4
+        Assert.Equal(255, Requantize.ToByte(1000, 1f, 0, signed: false));
+        Assert.Equal(0, Requantize.ToByte(-3, 1f, 0, signed: false));
+        Assert.Equal(unchecked((byte)(sbyte)-128), Requantize.ToByte(-1000, 1f, 0, signed: true));
+        Assert.Equal(130, Requantize.ToByte(2, 1f, 128, signed: false));
+    }
+}
