@@ -84,6 +84,21 @@ function Assert-DebianPackage([string] $Command, [string] $Package) {
     Invoke-Checked "apt-get install $Package" { apt-get install -y -qq --no-install-recommends $Package }
 }
 
+# Makes sure a data file or folder from a Debian package is there, like Assert-DebianPackage.
+function Assert-DebianData([string] $Path, [string] $Package) {
+    if (Test-Path -LiteralPath $Path) { return }
+    if (-not (Test-Root)) {
+        throw "'$Path' is missing. Install it with:  sudo apt-get install -y $Package"
+    }
+    Write-Host "installing Debian package $Package (for '$Path')"
+    $env:DEBIAN_FRONTEND = 'noninteractive'
+    if (-not $script:AptUpdated) {
+        Invoke-Checked 'apt-get update' { apt-get update -qq }
+        $script:AptUpdated = $true
+    }
+    Invoke-Checked "apt-get install $Package" { apt-get install -y -qq --no-install-recommends $Package }
+}
+
 function Get-Sha256([string] $Path) { return (Get-FileHash -Algorithm SHA256 -LiteralPath $Path).Hash.ToLowerInvariant() }
 
 # The board profile (boards/<name>/board.json) as an object; the daemon validates the same file strictly.
@@ -315,6 +330,8 @@ function Invoke-Test {
     # The emulated boards: the arm64 packages as a user would get them, run under qemu-user by the tests.
     foreach ($emulated in 'rpi4', 'rpi5') { Invoke-Package $emulated '' }
     Assert-DebianPackage 'qemu-aarch64' 'qemu-user'
+    # ONNX's own conformance cases for MatMulInteger and QLinearMatMul, run through our fallback ops.
+    Assert-DebianData '/usr/share/libonnx-testdata/data/node' 'libonnx-testdata'
     Write-Step 'test: unit, server, integration and emulated-board suites'
     $env:EDGERUNTIME_PUBLISH_DIR = Get-PublishDir $Board
     $env:EDGERUNTIME_ASSETS_DIR = $Assets

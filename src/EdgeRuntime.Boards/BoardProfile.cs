@@ -26,6 +26,9 @@ public sealed record BoardProfile
     /// <summary>fallback or fail (see MissingProviderAction).</summary>
     public string OnMissingProvider { get; set; } = MissingProviderActions.Fallback;
 
+    /// <summary>auto, force or off: which nodes move onto our ai.edgeruntime kernels at load (docs/kernels.md).</summary>
+    public string KernelFallback { get; set; } = "auto";
+
     public BoardThreads Threads { get; set; } = new();
 
     public BoardMemory Memory { get; set; } = new();
@@ -40,7 +43,8 @@ public sealed record BoardProfile
     public ProviderChoice ToProviderChoice()
     {
         MissingProviderActions.TryParse(OnMissingProvider, out var action);
-        return new ProviderChoice(ExecutionProviders, action);
+        Inference.Onnx.KernelFallbackModes.TryParse(KernelFallback, out var kernels);
+        return new ProviderChoice(ExecutionProviders, action) { KernelFallback = kernels };
     }
 }
 

@@ -47,6 +47,12 @@ internal static class Printer
             }
         }
 
+        foreach (var group in info.Rewrites.GroupBy(r => (r.OpType, r.FromDomain, r.Reason)))
+        {
+            string from = group.Key.FromDomain.Length == 0 ? group.Key.OpType : $"{group.Key.FromDomain}.{group.Key.OpType}";
+            Console.WriteLine($"rewritten  {group.Count()} x {from} -> ai.edgeruntime.{group.Key.OpType} ({group.Key.Reason}): {string.Join(", ", group.Select(r => r.Node))}");
+        }
+
         Console.WriteLine("inputs");
         foreach (var input in info.Inputs)
         {

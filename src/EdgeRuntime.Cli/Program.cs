@@ -15,9 +15,10 @@ namespace EdgeRuntime.Cli
 
               status                         daemon version, board, platform, providers, health, warnings
               models                         loaded models
-              load NAME PATH [--providers qnn,cpu] [--on-missing fallback|fail]
+              load NAME PATH [--providers qnn,cpu] [--on-missing fallback|fail] [--kernels auto|force|off]
                                              load an .onnx model (relative PATH: the daemon's model directory);
-                                             --providers/--on-missing override the board profile for this model
+                                             --providers/--on-missing/--kernels override the board profile for this model
+                                             (--kernels: which nodes move onto our ai.edgeruntime kernels)
               unload NAME                    unload a model
               info NAME [--nodes]            inputs, outputs, providers, warnings, nodes per provider
                                              (--nodes: every node with the provider that runs it)
@@ -148,7 +149,7 @@ namespace EdgeRuntime.Cli
 
         private static async Task<int> LoadAsync(EdgeClient client, Arguments args)
         {
-            args.AllowOnly("--providers", "--on-missing", "--nodes");
+            args.AllowOnly("--providers", "--on-missing", "--kernels", "--nodes");
             string name = args.Positional(1, "model name (edgectl load NAME PATH)");
             string path = args.Positional(2, "model path (edgectl load NAME PATH)");
 
@@ -159,7 +160,7 @@ namespace EdgeRuntime.Cli
             }
 
             string[]? providers = args.Get("--providers")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var info = await client.LoadAsync(new LoadRequest(name, path, providers, args.Get("--on-missing"))).ConfigureAwait(false);
+            var info = await client.LoadAsync(new LoadRequest(name, path, providers, args.Get("--on-missing")) { KernelFallback = args.Get("--kernels") }).ConfigureAwait(false);
             PrintInfo(info, args);
             return 0;
         }

@@ -109,6 +109,7 @@ internal static class ConfigLoader
             Require(!string.IsNullOrWhiteSpace(model.Path), $"models[{i}].path", "must not be empty");
             Require(names.Add(model.Name), $"models[{i}].name", $"repeats the name '{model.Name}'");
             Require(model.OnMissingProvider is null || Inference.Providers.MissingProviderActions.TryParse(model.OnMissingProvider, out _), $"models[{i}].onMissingProvider", "must be 'fallback' or 'fail'");
+            Require(model.KernelFallback is null || Inference.Onnx.KernelFallbackModes.TryParse(model.KernelFallback, out _), $"models[{i}].kernelFallback", "must be 'auto', 'force' or 'off'");
             foreach (string provider in model.Providers ?? [])
             {
                 Require(Inference.Providers.ProviderNames.TryParse(provider, out _), $"models[{i}].providers", $"names '{provider}'; known providers are {string.Join(", ", Inference.Providers.ProviderNames.All)}");

@@ -34,7 +34,7 @@ public sealed record DaemonConfig
 }
 
 /// <summary>A model loaded at start. Providers and onMissingProvider override the board profile for this model.</summary>
-public sealed record PreloadModel(string Name, string Path, string[]? Providers = null, string? OnMissingProvider = null);
+public sealed record PreloadModel(string Name, string Path, string[]? Providers = null, string? OnMissingProvider = null, string? KernelFallback = null);
 
 /// <summary>Null thread counts take the board profile's.</summary>
 public sealed record ThreadsConfig

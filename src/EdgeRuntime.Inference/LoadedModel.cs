@@ -48,6 +48,9 @@ public sealed class LoadedModel
     /// <summary>What did not go as the board profile asked (a provider missing, a model declined by the NPU).</summary>
     public string[] Warnings { get; }
 
+    /// <summary>Nodes moved onto our ai.edgeruntime kernels when the model was loaded.</summary>
+    public IReadOnlyList<Onnx.RewrittenNode> Rewrites { get; init; } = [];
+
     public PlacementReport Placement => Volatile.Read(ref _placement);
 
     public DateTimeOffset LoadedAt { get; }
@@ -71,7 +74,10 @@ public sealed class LoadedModel
         LoadedAt,
         Warnings,
         Placement.Nodes,
-        Placement.Note);
+        Placement.Note)
+    {
+        Rewrites = [.. Rewrites.Select(r => new NodeRewrite(r.Name, r.OpType, r.FromDomain, r.Reason))],
+    };
 
     /// <summary>
     /// After a successful run by a lease holder: if the load-time warm-up could not show placement, this run's

@@ -27,9 +27,20 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
     /// <summary>Loads a model and creates its session. Errors carry a protocol code and a message a person can act on.</summary>
     /// <param name="providers">Provider names overriding the board's list for this model; null keeps the board's.</param>
     /// <param name="onMissingProvider">fallback or fail, overriding the board's rule; null keeps it.</param>
-    public async Task<LoadedModel> LoadAsync(string name, string path, string[]? providers = null, string? onMissingProvider = null, CancellationToken cancellationToken = default)
+    /// <param name="kernelFallback">auto, force or off, overriding the board's rule; null keeps it.</param>
+    public async Task<LoadedModel> LoadAsync(string name, string path, string[]? providers = null, string? onMissingProvider = null, CancellationToken cancellationToken = default, string? kernelFallback = null)
     {
         var choice = ResolveChoice(providers, onMissingProvider);
+        if (kernelFallback is not null)
+        {
+            if (!Onnx.KernelFallbackModes.TryParse(kernelFallback, out var mode))
+            {
+                throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"kernelFallback is '{kernelFallback}'; it must be 'auto', 'force' or 'off'.");
+            }
+
+            choice = choice with { KernelFallback = mode };
+        }
+
         if (string.IsNullOrWhiteSpace(name) || name.Length > 128 || name.Any(c => char.IsControl(c) || c == '/'))
         {
             throw new EdgeRuntimeException(ErrorCodes.BadRequest, "A model name must be 1-128 characters, without '/' or control characters.");
@@ -123,7 +134,7 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
             specs.Add(board.Providers.FirstOrDefault(p => p.Name == provider) ?? new ProviderSpec { Name = provider });
         }
 
-        return new ProviderChoice(specs, action);
+        return new ProviderChoice(specs, action) { KernelFallback = board.KernelFallback };
     }
 
     private LoadedModel Open(string name, string fullPath, ProviderChoice choice)
@@ -165,7 +176,7 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
                     : PlacementProbe.Harvest(session, "from ORT's profile of a warm-up run on zero inputs; nodes in branches that run did not take are not listed");
             }
 
-            return new LoadedModel(name, fullPath, file.Length, session, created.Providers, loadMs, created.Warnings, placement, pending);
+            return new LoadedModel(name, fullPath, file.Length, session, created.Providers, loadMs, created.Warnings, placement, pending) { Rewrites = created.Rewrites };
         }
         catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException or NotSupportedException)
         {

@@ -25,7 +25,11 @@ public sealed record NameRequest(string Name);
 /// Providers (board-profile names, in order) and onMissingProvider override the board profile for this model;
 /// null keeps the profile's.
 /// </summary>
-public sealed record LoadRequest(string Name, string Path, string[]? Providers = null, string? OnMissingProvider = null);
+public sealed record LoadRequest(string Name, string Path, string[]? Providers = null, string? OnMissingProvider = null)
+{
+    /// <summary>auto (default: the board's rule), force or off: which nodes move onto our ai.edgeruntime kernels.</summary>
+    public string? KernelFallback { get; init; }
+}
 
 public sealed record ModelsResponse(ModelSummary[] Models);
 
@@ -43,7 +47,14 @@ public sealed record ModelInfo(
     DateTimeOffset LoadedAt,
     string[] Warnings,
     NodePlacement[] Nodes,
-    string? PlacementNote);
+    string? PlacementNote)
+{
+    /// <summary>Nodes rewritten onto our ai.edgeruntime kernels at load time, and why.</summary>
+    public NodeRewrite[] Rewrites { get; init; } = [];
+}
+
+/// <summary>A node moved from its domain (com.microsoft, or "" for the ONNX standard) onto ai.edgeruntime.</summary>
+public sealed record NodeRewrite(string Node, string OpType, string FromDomain, string Reason);
 
 /// <summary>One node of the optimised graph and the execution provider that ran it.</summary>
 public sealed record NodePlacement(string Node, string OpType, string Provider);

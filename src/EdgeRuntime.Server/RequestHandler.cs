@@ -54,7 +54,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
     private async Task<Response> LoadAsync(byte[] json, CancellationToken cancellationToken)
     {
         var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.LoadRequest);
-        var model = await registry.LoadAsync(request.Name, request.Path, request.Providers, request.OnMissingProvider, cancellationToken).ConfigureAwait(false);
+        var model = await registry.LoadAsync(request.Name, request.Path, request.Providers, request.OnMissingProvider, cancellationToken, request.KernelFallback).ConfigureAwait(false);
         return Response.Ok(MessageType.Load, model.ToInfo(), ProtocolJsonContext.Default.ModelInfo);
     }
 

@@ -1,5 +1,9 @@
 using EdgeRuntime.Client;
+using EdgeRuntime.Kernels;
+using EdgeRuntime.Kernels.Int8;
+using EdgeRuntime.Kernels.LowBit;
 using EdgeRuntime.Kernels.Ternary;
+using EdgeRuntime.Protocol;
 using EdgeRuntime.ModelBuilder;
 
 namespace EdgeRuntime.Integration.Tests;
@@ -22,6 +26,52 @@ public sealed class KernelsOverSocket
             var result = await client.InferAsync(name, [Tensor.Float32("x", [m, layer.K], x)]);
             Assert.Equal(BitLinearReference.Compute(x, m, layer.K, layer.Weights, layer.N, layer.Beta), result["y"].ToArray<float>());
         }
+    }
+
+    /// <summary>
+    /// ORT-domain models (com.microsoft.MatMulNBits, standard QLinearMatMul) loaded with kernelFallback force: the load
+    /// reports the rewrite, and the daemon's answers equal our kernels computed here (int8 mode and QLinearMatMul are
+    /// exact on every path, so this holds across architectures too).
+    /// </summary>
+    internal static async Task CheckFallbackRewriteAsync(EdgedProcess edged, string name)
+    {
+        var shape = new NBitsShape(N: 72, K: 320, Bits: 4, BlockSize: 64);
+        var random = new Random(21);
+        var weights = NBitsWeights.Quantize([.. Enumerable.Range(0, shape.N * shape.K).Select(_ => (float)(random.NextDouble() - 0.5))], shape, zeroPoints: true);
+        File.WriteAllBytes(Path.Combine(edged.ModelDirectory, name + "-nbits.onnx"), SampleModels.MatMulNBits(weights, accuracyLevel: 4));
+        var b = new sbyte[96 * 40];
+        random.NextBytes((byte[])(Array)b);
+        File.WriteAllBytes(Path.Combine(edged.ModelDirectory, name + "-qlinear.onnx"), SampleModels.QLinearMatMul(96, 40, b, 0.02f, 128, [0.004f], [0], 0.05f, 100));
+
+        await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+        var nbits = await client.LoadAsync(new LoadRequest(name + "-nbits", name + "-nbits.onnx") { KernelFallback = "force" });
+        var rewrite = Assert.Single(nbits.Rewrites);
+        Assert.Equal(("MatMulNBits", "com.microsoft", "kernelFallback is force"), (rewrite.OpType, rewrite.FromDomain, rewrite.Reason));
+        float[] x = [.. Enumerable.Range(0, 2 * shape.K).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+        var expected = new float[2 * shape.N];
+        NBitsMatMul.Compute(KernelPath.Scalar, shape, NBitsAccuracy.Int8, x, 2, weights.B, weights.Scales, weights.ZeroPoints, default, expected);
+        var result = await client.InferAsync(name + "-nbits", [Tensor.Float32("x", [2, shape.K], x)]);
+        Assert.Equal(expected, result["y"].ToArray<float>());
+
+        var qlinear = await client.LoadAsync(new LoadRequest(name + "-qlinear", name + "-qlinear.onnx") { KernelFallback = "force" });
+        Assert.Equal("QLinearMatMul", Assert.Single(qlinear.Rewrites).OpType);
+        var a = new byte[3 * 96];
+        random.NextBytes(a);
+        var reference = Int8Reference.QLinearMatMul(new Int8Matrix(a, false), 3, 96, 0.02f, 128, new Int8Matrix((byte[])(Array)b, true), 40, [0.004f], [0], 0.05f, 100, ySigned: false);
+        var quantized = await client.InferAsync(name + "-qlinear", [Tensor.FromSpan<byte>("a", TensorDType.UInt8, [3, 96], a)]);
+        Assert.Equal(reference, quantized["y"].ToArray<byte>());
+    }
+
+    [Fact]
+    public async Task Ort_domain_models_are_rewritten_onto_our_kernels_and_report_it()
+    {
+        await using var edged = await EdgedProcess.StartAsync();
+        await CheckFallbackRewriteAsync(edged, "fallback");
+
+        // On the CPU provider nothing is missing, so auto leaves the model alone.
+        await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+        var info = await client.LoadAsync("fallback-auto", "fallback-nbits.onnx");
+        Assert.Empty(info.Rewrites);
     }
 
     [Fact]

@@ -9,6 +9,9 @@ internal ref struct ProtoReader(ReadOnlySpan<byte> buffer)
     private readonly ReadOnlySpan<byte> _buffer = buffer;
     private int _position;
 
+    /// <summary>Offset of the next unread byte (after <see cref="Next"/>: the field's value; after a read or skip: the next tag).</summary>
+    public readonly int Position => _position;
+
     public int Field { get; private set; }
 
     public int WireType { get; private set; }

@@ -15,4 +15,7 @@ public interface IProviderBackend
     void Append(SessionOptions options, ProviderSpec spec);
 
     InferenceSession CreateSession(string modelPath, SessionOptions options);
+
+    /// <summary>A session from model bytes (a model rewritten at load time).</summary>
+    InferenceSession CreateSession(byte[] model, SessionOptions options) => new(model, options);
 }

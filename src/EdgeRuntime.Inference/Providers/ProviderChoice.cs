@@ -5,5 +5,8 @@ public sealed record ProviderChoice(IReadOnlyList<ProviderSpec> Providers, Missi
 {
     public static readonly ProviderChoice CpuOnly = new([new ProviderSpec()], MissingProviderAction.Fallback);
 
+    /// <summary>Which nodes are moved onto our ai.edgeruntime kernels at load (see <see cref="Onnx.KernelFallbackRewriter"/>).</summary>
+    public Onnx.KernelFallbackMode KernelFallback { get; init; } = Onnx.KernelFallbackMode.Auto;
+
     public string Describe() => string.Join(" > ", Providers.Select(p => p.Name).Append(ProviderNames.Cpu).Distinct(StringComparer.Ordinal));
 }

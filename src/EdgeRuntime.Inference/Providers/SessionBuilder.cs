@@ -7,6 +7,9 @@ namespace EdgeRuntime.Inference.Providers;
 /// <summary>A session and how it came to be: the providers it runs on, the warnings of the way there, the file loaded.</summary>
 public sealed record ProviderSession(InferenceSession Session, string[] Providers, string[] Warnings, string LoadedFrom, bool Profiling)
 {
+    /// <summary>Nodes moved onto our ai.edgeruntime kernels for this session's primary provider.</summary>
+    public IReadOnlyList<RewrittenNode> Rewrites { get; init; } = [];
+
     /// <summary>Where ORT writes the profile while profiling is on; deleted if the session is disposed unread.</summary>
     public string? ProfilePrefix { get; init; }
 }
@@ -53,14 +56,15 @@ public sealed class SessionBuilder(IProviderBackend backend)
                 }
             }
 
-            string path = ApplyQnnContextCache(modelPath, appended, sessionOptions, notes);
+            string[] providers = [.. appended.Select(p => ProviderNames.OrtName(p.Kind)), ProviderNames.OrtName(ProviderKind.Cpu)];
+            var (rewrittenModel, rewrites) = RewriteForKernels(modelPath, choice.KernelFallback, providers[0]);
+            string path = rewrittenModel is null ? ApplyQnnContextCache(modelPath, appended, sessionOptions, notes) : modelPath;
             string? profilePrefix = profileFirstRun ? PlacementProbe.Enable(sessionOptions) : null;
             try
             {
-                var session = Backend.CreateSession(path, sessionOptions);
-                string[] providers = [.. appended.Select(p => ProviderNames.OrtName(p.Kind)), ProviderNames.OrtName(ProviderKind.Cpu)];
+                var session = rewrittenModel is null ? Backend.CreateSession(path, sessionOptions) : CreateRewritten(rewrittenModel, modelPath, sessionOptions);
                 string[] warnings = [.. skipped.Select(s => $"{s}; loaded on {string.Join(", ", providers)}"), .. notes];
-                return new ProviderSession(session, providers, warnings, path, profileFirstRun) { ProfilePrefix = profilePrefix };
+                return new ProviderSession(session, providers, warnings, path, profileFirstRun) { ProfilePrefix = profilePrefix, Rewrites = rewrites };
             }
             catch (OnnxRuntimeException e)
             {
@@ -105,6 +109,35 @@ public sealed class SessionBuilder(IProviderBackend backend)
                 candidates.Remove(first);
             }
         }
+    }
+
+    /// <summary>
+    /// The model with the nodes the primary provider lacks (or all handled ones, under force) moved onto our kernels,
+    /// or null when nothing moves. A rewritten model is loaded from memory, so QNN's EP-context cache (keyed by the
+    /// file) is not used for it.
+    /// </summary>
+    private static (byte[]? Model, IReadOnlyList<RewrittenNode> Nodes) RewriteForKernels(string modelPath, KernelFallbackMode mode, string primaryProvider)
+    {
+        if (mode == KernelFallbackMode.Off)
+        {
+            return (null, []);
+        }
+
+        byte[] original = File.ReadAllBytes(modelPath);
+        var (model, nodes) = KernelFallbackRewriter.Rewrite(original, mode, primaryProvider);
+        if (nodes.Count == 0)
+        {
+            return (null, []);
+        }
+
+        return (model, nodes);
+    }
+
+    private InferenceSession CreateRewritten(byte[] model, string modelPath, SessionOptions sessionOptions)
+    {
+        // Weights kept in external data files are found relative to the original model's folder.
+        sessionOptions.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".");
+        return Backend.CreateSession(model, sessionOptions);
     }
 
     private static EdgeRuntimeException Refused(ProviderKind kind, string reason, string remedy, Exception inner) =>

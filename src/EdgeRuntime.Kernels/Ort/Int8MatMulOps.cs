@@ -104,7 +104,7 @@ internal sealed class QLinearMatMulOp(int aType, int bType) : CustomOp
 }
 
 /// <summary>Shapes, zero points and the threaded run shared by the two 8-bit ops.</summary>
-internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatrix, long[] OutputShape)
+internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatrix, bool BatchedB, long[] OutputShape)
 {
     // Columns per ParallelFor task: a multiple of every path's tile.
     private const int ColumnsPerTask = 256;
@@ -118,21 +118,23 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
             throw new ArgumentException($"A must be [..., M, K]; it has rank {a.Shape.Length}.");
         }
 
-        if (b.Shape.Length != 2)
+        // B is one [K, N] matrix shared by every batch, or one per batch with A's batch dimensions (no broadcasting).
+        bool batched = b.Shape.Length > 2;
+        if (b.Shape.Length < 2 || (batched && !b.Shape[..^2].AsSpan().SequenceEqual(a.Shape[..^2])))
         {
-            throw new NotSupportedException($"B must be a 2-D [K, N] matrix for the fallback; it has rank {b.Shape.Length}.");
+            throw new NotSupportedException($"B is [{string.Join(", ", b.Shape)}]; the fallback takes [K, N] or B with A's batch dimensions [{string.Join(", ", a.Shape[..^2])}, K, N].");
         }
 
         int k = checked((int)a.Shape[^1]);
-        if (b.Shape[0] != k)
+        if (b.Shape[^2] != k)
         {
-            throw new ArgumentException($"A's last dimension is {k} but B has {b.Shape[0]} rows.");
+            throw new ArgumentException($"A's last dimension is {k} but B has {b.Shape[^2]} rows.");
         }
 
         int rows = checked((int)a.Shape[^2]);
         int m = checked((int)a.Shape[..^1].Aggregate(1L, (p, d) => p * d));
-        int n = checked((int)b.Shape[1]);
-        return new Int8Problem(m, k, n, rows, [.. a.Shape[..^1], n]);
+        int n = checked((int)b.Shape[^1]);
+        return new Int8Problem(m, k, n, rows, batched, [.. a.Shape[..^1], n]);
     }
 
     public static bool IsSigned(OrtTensor tensor, string name) => tensor.ElementType switch
@@ -201,25 +203,31 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
             fixed (short* pa = prepared)
             fixed (short* zb = columnZeroPoints)
             {
-                var work = new Work
+                // One pass over all rows against a shared B, or one pass per batch against that batch's B.
+                int passes = problem.BatchedB ? problem.M / Math.Max(1, problem.RowsPerMatrix) : 1;
+                int rowsPerPass = problem.BatchedB ? problem.RowsPerMatrix : problem.M;
+                for (int pass = 0; pass < passes; pass++)
                 {
-                    Operands = new Int8Operands
+                    var work = new Work
                     {
-                        Path = KernelPaths.Best,
-                        M = problem.M,
-                        K = problem.K,
-                        N = problem.N,
-                        A = pa,
-                        B = (byte*)b.Data,
-                        BSigned = b.ElementType == OrtElementType.Int8,
-                        BZeroPoints = zb,
-                        Y = y,
-                    },
-                };
-                context.ParallelFor(&RunTask, (problem.N + ColumnsPerTask - 1) / ColumnsPerTask, &work);
-                if (work.Failed != 0)
-                {
-                    throw new InvalidOperationException("a column task failed");
+                        Operands = new Int8Operands
+                        {
+                            Path = KernelPaths.Best,
+                            M = rowsPerPass,
+                            K = problem.K,
+                            N = problem.N,
+                            A = pa + ((long)pass * rowsPerPass * paired),
+                            B = (byte*)b.Data + ((long)pass * problem.K * problem.N),
+                            BSigned = b.ElementType == OrtElementType.Int8,
+                            BZeroPoints = zb,
+                            Y = y + ((long)pass * rowsPerPass * problem.N),
+                        },
+                    };
+                    context.ParallelFor(&RunTask, (problem.N + ColumnsPerTask - 1) / ColumnsPerTask, &work);
+                    if (work.Failed != 0)
+                    {
+                        throw new InvalidOperationException("a column task failed");
+                    }
                 }
             }
         }

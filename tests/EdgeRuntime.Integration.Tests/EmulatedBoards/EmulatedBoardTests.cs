@@ -98,6 +98,13 @@ public abstract class EmulatedBoardTests(EmulatedBoard board)
     }
 
     [EmulatedBoardFact]
+    public async Task MatMulNBits_and_QLinearMatMul_fallbacks_run_on_the_board_and_equal_the_reference()
+    {
+        // The low-bit (SDOT on the rpi5, widening multiplies on the rpi4) and 8-bit (SMLAL) NEON kernels, bit for bit.
+        await KernelsOverSocket.CheckFallbackRewriteAsync(board.Edged, $"fallback-{board.Board}");
+    }
+
+    [EmulatedBoardFact]
     public async Task Concurrent_clients_get_their_own_answers()
     {
         var reference = await MlpOutputsAsync(board.Edged.SocketPath, seed: 0, count: 1);

@@ -1,0 +1,326 @@
+using System.Buffers;
+
+namespace EdgeRuntime.Inference.Onnx;
+
+/// <summary>A node moved onto one of our ai.edgeruntime kernels at load time, and why.</summary>
+public sealed record RewrittenNode(string Name, string OpType, string FromDomain, string Reason);
+
+/// <summary>Which nodes a load moves onto our kernels.</summary>
+public enum KernelFallbackMode
+{
+    /// <summary>Nodes the primary provider lacks (see <see cref="ProviderOpSupport"/>) and that our kernels handle.</summary>
+    Auto,
+
+    /// <summary>Every node our kernels handle, whatever the provider (benchmarks, or a provider whose kernel misbehaves).</summary>
+    Force,
+
+    /// <summary>No rewriting.</summary>
+    Off,
+}
+
+/// <summary>
+/// Rewrites an ONNX model's nodes onto our ai.edgeruntime ops by changing only their domain (our MatMulNBits,
+/// MatMulInteger and QLinearMatMul take the same inputs and attributes as the originals) and adding the domain's opset
+/// import. Everything else is copied byte for byte. Nodes inside subgraphs (If/Loop bodies) are left alone. A node is
+/// only rewritten when our kernel can run it (bits, block size, zero-point type), so the rewrite never turns a
+/// working model into a failing one.
+/// </summary>
+public static class KernelFallbackRewriter
+{
+    public const string Domain = "ai.edgeruntime";
+
+    /// <summary>The (domain, op type) pairs we have fallback kernels for.</summary>
+    public static IReadOnlyList<(string Domain, string OpType)> Handled { get; } =
+        [("com.microsoft", "MatMulNBits"), (string.Empty, "MatMulInteger"), (string.Empty, "QLinearMatMul")];
+
+    /// <summary>Rewrites the chosen nodes; returns the model unchanged (same array) when none qualify.</summary>
+    public static (byte[] Model, IReadOnlyList<RewrittenNode> Nodes) Rewrite(byte[] model, KernelFallbackMode mode, string primaryProvider)
+    {
+        if (mode == KernelFallbackMode.Off)
+        {
+            return (model, []);
+        }
+
+        var initializerTypes = InitializerTypes(model);
+        var rewritten = new List<RewrittenNode>();
+        var output = new ArrayBufferWriter<byte>(model.Length + 64);
+        bool hasOpset = false;
+        var reader = new ProtoReader(model);
+        int start = 0;
+        while (reader.Next())
+        {
+            if (reader.Field == 7 && reader.WireType == 2)
+            {
+                var graph = RewriteGraph(reader.ReadBytes(), mode, primaryProvider, initializerTypes, rewritten);
+                WriteBytesField(output, 7, graph);
+            }
+            else
+            {
+                if (reader.Field == 8 && reader.WireType == 2)
+                {
+                    var opset = new ProtoReader(reader.ReadBytes());
+                    while (opset.Next())
+                    {
+                        if (opset.Field == 1 && opset.WireType == 2)
+                        {
+                            hasOpset |= opset.ReadString() == Domain;
+                        }
+                        else
+                        {
+                            opset.Skip();
+                        }
+                    }
+                }
+                else
+                {
+                    reader.Skip();
+                }
+
+                output.Write(model.AsSpan(start, reader.Position - start));
+            }
+
+            start = reader.Position;
+        }
+
+        if (rewritten.Count == 0)
+        {
+            return (model, []);
+        }
+
+        if (!hasOpset)
+        {
+            var opset = new ArrayBufferWriter<byte>();
+            WriteBytesField(opset, 1, System.Text.Encoding.UTF8.GetBytes(Domain));
+            WriteTag(opset, 2, 0);
+            WriteVarint(opset, 1);
+            WriteBytesField(output, 8, opset.WrittenSpan);
+        }
+
+        return (output.WrittenSpan.ToArray(), rewritten);
+    }
+
+    private static byte[] RewriteGraph(ReadOnlySpan<byte> graph, KernelFallbackMode mode, string primaryProvider, Dictionary<string, int> initializerTypes, List<RewrittenNode> rewritten)
+    {
+        var output = new ArrayBufferWriter<byte>(graph.Length + 64);
+        var reader = new ProtoReader(graph);
+        int start = 0;
+        while (reader.Next())
+        {
+            if (reader.Field == 1 && reader.WireType == 2)
+            {
+                var node = reader.ReadBytes();
+                string? reason = Decide(Node.Read(node), mode, primaryProvider, initializerTypes);
+                if (reason is not null)
+                {
+                    var parsed = Node.Read(node);
+                    rewritten.Add(new RewrittenNode(parsed.Name, parsed.OpType, parsed.Domain, reason));
+                    WriteBytesField(output, 1, WithDomain(node));
+                }
+                else
+                {
+                    output.Write(graph[start..reader.Position]);
+                }
+            }
+            else
+            {
+                reader.Skip();
+                output.Write(graph[start..reader.Position]);
+            }
+
+            start = reader.Position;
+        }
+
+        return output.WrittenSpan.ToArray();
+    }
+
+    private static string? Decide(Node node, KernelFallbackMode mode, string primaryProvider, Dictionary<string, int> initializerTypes)
+    {
+        string domain = node.Domain == "ai.onnx" ? string.Empty : node.Domain;
+        if (!Handled.Contains((domain, node.OpType)) || CannotRun(node, initializerTypes) is not null)
+        {
+            return null;
+        }
+
+        string qualified = domain.Length == 0 ? node.OpType : $"{domain}.{node.OpType}";
+        if (mode == KernelFallbackMode.Force)
+        {
+            return "kernelFallback is force";
+        }
+
+        return ProviderOpSupport.Lacks(primaryProvider, domain, node.OpType, node.Ints)
+            ? $"{primaryProvider} lacks {qualified}{(node.OpType == "MatMulNBits" ? $" (bits={node.Int("bits", 4)})" : string.Empty)}"
+            : null;
+    }
+
+    /// <summary>Why our kernel could not run a node, or null when it can.</summary>
+    private static string? CannotRun(Node node, Dictionary<string, int> initializerTypes)
+    {
+        if (node.OpType != "MatMulNBits")
+        {
+            return null;
+        }
+
+        long bits = node.Int("bits", 4), block = node.Int("block_size", 0);
+        if (bits is not (2 or 4) || block is < 16 or > 256 || (block & (block - 1)) != 0)
+        {
+            return "bits/block_size";
+        }
+
+        if (node.Inputs.Count > 4 && node.Inputs[4].Length > 0)
+        {
+            return "g_idx";
+        }
+
+        // zero_points may be float (T1) in ORT's op; ours takes the packed uint8 form only.
+        if (node.Inputs.Count > 3 && node.Inputs[3].Length > 0 && initializerTypes.GetValueOrDefault(node.Inputs[3]) != 2)
+        {
+            return "zero_points type";
+        }
+
+        return null;
+    }
+
+    private static Dictionary<string, int> InitializerTypes(byte[] model)
+    {
+        var types = new Dictionary<string, int>(StringComparer.Ordinal);
+        var reader = new ProtoReader(model);
+        while (reader.Next())
+        {
+            if (reader.Field != 7 || reader.WireType != 2)
+            {
+                reader.Skip();
+                continue;
+            }
+
+            var graph = new ProtoReader(reader.ReadBytes());
+            while (graph.Next())
+            {
+                if (graph.Field != 5 || graph.WireType != 2)
+                {
+                    graph.Skip();
+                    continue;
+                }
+
+                var tensor = new ProtoReader(graph.ReadBytes());
+                string name = string.Empty;
+                int type = 0;
+                while (tensor.Next())
+                {
+                    if (tensor.Field == 8 && tensor.WireType == 2)
+                    {
+                        name = tensor.ReadString();
+                    }
+                    else if (tensor.Field == 2 && tensor.WireType == 0)
+                    {
+                        type = (int)tensor.ReadVarint();
+                    }
+                    else
+                    {
+                        tensor.Skip();
+                    }
+                }
+
+                types[name] = type;
+            }
+        }
+
+        return types;
+    }
+
+    // The node with its domain field (7) replaced by ours; every other field copied as it was.
+    private static byte[] WithDomain(ReadOnlySpan<byte> node)
+    {
+        var output = new ArrayBufferWriter<byte>(node.Length + 16);
+        var reader = new ProtoReader(node);
+        int start = 0;
+        while (reader.Next())
+        {
+            reader.Skip();
+            if (reader.Field != 7)
+            {
+                output.Write(node[start..reader.Position]);
+            }
+
+            start = reader.Position;
+        }
+
+        WriteBytesField(output, 7, System.Text.Encoding.UTF8.GetBytes(Domain));
+        return output.WrittenSpan.ToArray();
+    }
+
+    private static void WriteBytesField(IBufferWriter<byte> output, int field, ReadOnlySpan<byte> value)
+    {
+        WriteTag(output, field, 2);
+        WriteVarint(output, (ulong)value.Length);
+        output.Write(value);
+    }
+
+    private static void WriteTag(IBufferWriter<byte> output, int field, int wireType) => WriteVarint(output, ((ulong)field << 3) | (uint)wireType);
+
+    private static void WriteVarint(IBufferWriter<byte> output, ulong value)
+    {
+        Span<byte> bytes = stackalloc byte[10];
+        int length = 0;
+        do
+        {
+            byte b = (byte)(value & 0x7f);
+            value >>= 7;
+            bytes[length++] = value != 0 ? (byte)(b | 0x80) : b;
+        }
+        while (value != 0);
+        output.Write(bytes[..length]);
+    }
+
+    /// <summary>The parts of a NodeProto the decision needs.</summary>
+    private sealed record Node(string Name, string OpType, string Domain, List<string> Inputs, Dictionary<string, long> Ints)
+    {
+        public long Int(string name, long fallback) => Ints.TryGetValue(name, out long value) ? value : fallback;
+
+        public static Node Read(ReadOnlySpan<byte> node)
+        {
+            var reader = new ProtoReader(node);
+            string name = string.Empty, opType = string.Empty, domain = string.Empty;
+            var inputs = new List<string>();
+            var ints = new Dictionary<string, long>(StringComparer.Ordinal);
+            while (reader.Next())
+            {
+                switch (reader.Field, reader.WireType)
+                {
+                    case (1, 2): inputs.Add(reader.ReadString()); break;
+                    case (3, 2): name = reader.ReadString(); break;
+                    case (4, 2): opType = reader.ReadString(); break;
+                    case (7, 2): domain = reader.ReadString(); break;
+                    case (5, 2):
+                        var attribute = new ProtoReader(reader.ReadBytes());
+                        string attributeName = string.Empty;
+                        long? value = null;
+                        while (attribute.Next())
+                        {
+                            if (attribute.Field == 1 && attribute.WireType == 2)
+                            {
+                                attributeName = attribute.ReadString();
+                            }
+                            else if (attribute.Field == 3 && attribute.WireType == 0)
+                            {
+                                value = (long)attribute.ReadVarint();
+                            }
+                            else
+                            {
+                                attribute.Skip();
+                            }
+                        }
+
+                        if (value is { } v)
+                        {
+                            ints[attributeName] = v;
+                        }
+
+                        break;
+                    default: reader.Skip(); break;
+                }
+            }
+
+            return new Node(name, opType, domain, inputs, ints);
+        }
+    }
+}
