@@ -29,13 +29,16 @@ internal static class PeerModels
         return builder.Build();
     }
 
-    /// <summary>ORT's com.microsoft MatMulNBits: B uint8[N, K/block, block·bits/8], scales float[N·K/block], no zero points.</summary>
-    public static byte[] MatMulNBits(int k, int n, int bits, int blockSize, int accuracyLevel, int copies, int seed)
+    /// <summary>
+    /// MatMulNBits: B uint8[N, K/block, block·bits/8], scales float[N·K/block], no zero points; in ORT's com.microsoft
+    /// domain (their kernel) or ours (our fallback), same bytes either way.
+    /// </summary>
+    public static byte[] MatMulNBits(int k, int n, int bits, int blockSize, int accuracyLevel, int copies, int seed, string domain = "com.microsoft")
     {
         var random = new Random(seed);
         int blocks = k / blockSize;
         int blobBytes = blockSize * bits / 8;
-        var builder = new OnnxModelBuilder().Opset("com.microsoft", 1).Input("x", TensorDType.Float32, "M", k);
+        var builder = new OnnxModelBuilder().Opset(domain, 1).Input("x", TensorDType.Float32, "M", k);
         for (int c = 0; c < copies; c++)
         {
             var b = new byte[n * blocks * blobBytes];
@@ -48,10 +51,36 @@ internal static class PeerModels
 
             builder.Initializer($"b{c}", TensorDType.UInt8, [n, blocks, blobBytes], b.AsSpan())
                 .Initializer($"scales{c}", TensorDType.Float32, [scales.Length], scales.AsSpan())
-                .Node("MatMulNBits", ["x", $"b{c}", $"scales{c}"], [$"y{c}"], "com.microsoft",
+                .Node("MatMulNBits", ["x", $"b{c}", $"scales{c}"], [$"y{c}"], domain,
                     new NodeAttribute("K", Int: k), new NodeAttribute("N", Int: n), new NodeAttribute("bits", Int: bits),
                     new NodeAttribute("block_size", Int: blockSize), new NodeAttribute("accuracy_level", Int: accuracyLevel))
                 .Output($"y{c}", TensorDType.Float32, "M", n);
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>
+    /// MatMulInteger, x uint8[M, K] (zero point 128) times int8 weights [K, N], in the standard domain (ORT's kernel)
+    /// or ours; <paramref name="copies"/> independent layers as for BitLinear.
+    /// </summary>
+    public static byte[] MatMulInteger(int k, int n, int copies, int seed, string domain = "")
+    {
+        var random = new Random(seed);
+        var builder = new OnnxModelBuilder(opset: 13).Input("x", TensorDType.UInt8, "M", k)
+            .Initializer("x_zero_point", TensorDType.UInt8, [], new byte[] { 128 }.AsSpan());
+        if (domain.Length > 0)
+        {
+            builder.Opset(domain, 1);
+        }
+
+        for (int c = 0; c < copies; c++)
+        {
+            var b = new byte[(long)k * n];
+            random.NextBytes(b);
+            builder.Initializer($"b{c}", TensorDType.Int8, [k, n], b.AsSpan())
+                .Node("MatMulInteger", ["x", $"b{c}", "x_zero_point"], [$"y{c}"], domain)
+                .Output($"y{c}", TensorDType.Int32, "M", n);
         }
 
         return builder.Build();

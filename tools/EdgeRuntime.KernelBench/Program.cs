@@ -46,6 +46,30 @@ foreach (var (k, n) in shapes)
             results.Add(new($"bitlinear_cached_{shape}_ms", oursCached, "ms", nbits2Cached, nbits2Cached / oursCached, "weights left in the caches between runs (4.4 MB fits the 32 MiB L3)"));
             results.Add(new($"ort_fp32_{shape}_ms", fp32, "ms", null, null, "ORT MatMul fp32, one layer (its weights alone are past the L3)"));
             results.Add(new($"bitlinear_{shape}_bandwidth_pct", pct, "%", bandwidth, null, "ternary weight bytes per second / measured streaming read bandwidth"));
+            if (m == 1)
+            {
+                // INT4 (MatMulNBits bits=4, block 128, int8 activations) and INT8 (MatMulInteger u8 x s8): the same
+                // bytes through ORT's kernel and through ours (the op in our domain), streamed like BitLinear.
+                long int4Bytes = ((long)n * k / 2) + ((long)n * (k / 128) * 4);
+                int int4Copies = (int)Math.Clamp(128L * 1024 * 1024 / int4Bytes, 2, 48);
+                var int4Ours = Measure(threads, m, k, PeerModels.MatMulNBits(k, n, 4, 128, 4, int4Copies, 1, PeerModels.Domain), int4Copies, quick);
+                var int4Theirs = Measure(threads, m, k, PeerModels.MatMulNBits(k, n, 4, 128, 4, int4Copies, 1), int4Copies, quick);
+                long int8Bytes = (long)n * k;
+                int int8Copies = (int)Math.Clamp(128L * 1024 * 1024 / int8Bytes, 2, 48);
+                var int8Ours = Measure(threads, m, k, PeerModels.MatMulInteger(k, n, int8Copies, 1, PeerModels.Domain), int8Copies, quick, uint8Input: true);
+                var int8Theirs = Measure(threads, m, k, PeerModels.MatMulInteger(k, n, int8Copies, 1), int8Copies, quick, uint8Input: true);
+                double int4Pct = int4Bytes / (int4Ours * 1e-3) / 1e9 / bandwidth * 100;
+                double int8Pct = int8Bytes / (int8Ours * 1e-3) / 1e9 / bandwidth * 100;
+                Console.WriteLine($"{shape,-22} INT4 ours {int4Ours,7:0.000} ms vs ORT nbits4 {int4Theirs,7:0.000} ms ({int4Pct:0}% of bandwidth)  INT8 ours {int8Ours,7:0.000} ms vs ORT MatMulInteger {int8Theirs,7:0.000} ms ({int8Pct:0}%)");
+                results.Add(new($"int4_{shape}_ms", int4Ours, "ms", int4Theirs, int4Theirs / int4Ours, $"our MatMulNBits bits=4 block 128 accuracy_level 4 vs ORT's on the same bytes, {int4Copies} layers streamed; {int4Pct:0}% of bandwidth"));
+                results.Add(new($"int8_{shape}_ms", int8Ours, "ms", int8Theirs, int8Theirs / int8Ours, $"our MatMulInteger (u8 x s8, B [K,N] not pre-packed) vs ORT's, {int8Copies} layers streamed; {int8Pct:0}% of bandwidth"));
+                if (k == 2560 && n == 6912 && threads == 2)
+                {
+                    results.Add(new("int4_gemv_vs_ort_nbits4", int4Theirs / int4Ours, "x", 1.0, int4Theirs / int4Ours, "target >= 1.0 (our speed / ORT MatMulNBits bits=4 block 128)"));
+                    results.Add(new("int8_gemv_vs_ort_matmulinteger", int8Theirs / int8Ours, "x", 1.0, int8Theirs / int8Ours, "target >= 1.0 (our speed / ORT MatMulInteger u8 x s8)"));
+                }
+            }
+
             if (k == 2560 && n == 6912 && threads == 2)
             {
                 if (m == 1)
@@ -67,7 +91,7 @@ string path = Path.Combine(outDir, "kernels.json");
 File.WriteAllText(path, JsonSerializer.Serialize(results.ToArray(), BenchJson.Default.BenchResultArray));
 Console.WriteLine($"wrote {path}");
 
-static double Measure(int threads, int m, int k, byte[] model, int layers, bool quick)
+static double Measure(int threads, int m, int k, byte[] model, int layers, bool quick, bool uint8Input = false)
 {
     using var sessionOptions = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = threads });
     using var session = new InferenceSession(model, sessionOptions);
@@ -78,7 +102,9 @@ static double Measure(int threads, int m, int k, byte[] model, int layers, bool 
         x[i] = (float)(random.NextDouble() * 2 - 1);
     }
 
-    using var input = OrtValue.CreateTensorValueFromMemory(x, [m, k]);
+    var bytes = new byte[m * k];
+    random.NextBytes(bytes);
+    using var input = uint8Input ? OrtValue.CreateTensorValueFromMemory(bytes, [m, k]) : OrtValue.CreateTensorValueFromMemory(x, [m, k]);
     using var runOptions = new RunOptions();
     string[] inputNames = ["x"];
     OrtValue[] inputs = [input];

@@ -124,7 +124,18 @@ public sealed class SessionBuilder(IProviderBackend backend)
         }
 
         byte[] original = File.ReadAllBytes(modelPath);
-        var (model, nodes) = KernelFallbackRewriter.Rewrite(original, mode, primaryProvider);
+        byte[] model;
+        IReadOnlyList<RewrittenNode> nodes;
+        try
+        {
+            (model, nodes) = KernelFallbackRewriter.Rewrite(original, mode, primaryProvider);
+        }
+        catch (InvalidDataException)
+        {
+            // Not a readable ONNX protobuf: ORT will refuse it with its own message (model_load_failed).
+            return (null, []);
+        }
+
         if (nodes.Count == 0)
         {
             return (null, []);
