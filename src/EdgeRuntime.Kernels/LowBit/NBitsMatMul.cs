@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.Intrinsics;
 
 namespace EdgeRuntime.Kernels.LowBit;
 
@@ -93,7 +94,19 @@ public static unsafe class NBitsMatMul
         int blocks = shape.KBlocks;
         int blob = shape.BlobBytes;
         int paddedK = shape.PaddedK;
-        for (int n = rowStart; n < rowEnd; n++)
+        int first = rowStart;
+        if (o.Accuracy == NBitsAccuracy.Int8 && o.Segment == 32)
+        {
+            for (; first + 4 <= rowEnd; first += 4)
+            {
+                for (int t = 0; t < o.M; t++)
+                {
+                    FourRowsInt8(o, first, t);
+                }
+            }
+        }
+
+        for (int n = first; n < rowEnd; n++)
         {
             byte* row = o.B + ((long)n * shape.RowBytes);
             float* scales = o.Scales + ((long)n * blocks);
@@ -212,6 +225,50 @@ public static unsafe class NBitsMatMul
         {
             throw new ArgumentException($"MatMulNBits output has {yLength} values; expected {m}x{shape.N}.");
         }
+    }
+
+    // Rows n..n+3 for token t. Each lane does exactly the scalar sequence of ComputeRows (the int block dot, minus
+    // zp·Σq, converted, times s·scale, added in block order), so the result is bit-identical to the one-row form.
+    private static void FourRowsInt8(in NBitsOperands o, int n, int t)
+    {
+        var shape = o.Shape;
+        int blocks = shape.KBlocks;
+        int blob = shape.BlobBytes;
+        long rowBytes = shape.RowBytes;
+        byte* row = o.B + (n * rowBytes);
+        float* s0 = o.Scales + ((long)n * blocks);
+        float* s1 = s0 + blocks, s2 = s1 + blocks, s3 = s2 + blocks;
+        sbyte* q = o.Q + ((long)t * shape.PaddedK);
+        float* blockScales = o.BlockScales + ((long)t * blocks);
+        int* blockSums = o.BlockSums + ((long)t * blocks);
+        int zpRow = shape.ZeroPointRowBytes;
+        var zp = Vector128.Create(shape.DefaultZeroPoint);
+        var acc = Vector128<float>.Zero;
+        for (int block = 0; block < blocks; block++)
+        {
+            var dots = NBitsDot.Int8Block4Rows256(row + (block * blob), rowBytes, q + (block * shape.BlockSize), blob, shape.Bits, row + (8 * rowBytes) + (block * 4L * blob));
+            if (o.ZeroPoints != null)
+            {
+                byte* z = o.ZeroPoints + ((long)n * zpRow);
+                zp = Vector128.Create(
+                    shape.ZeroPoint(new ReadOnlySpan<byte>(z, zpRow), block),
+                    shape.ZeroPoint(new ReadOnlySpan<byte>(z + zpRow, zpRow), block),
+                    shape.ZeroPoint(new ReadOnlySpan<byte>(z + (2 * zpRow), zpRow), block),
+                    shape.ZeroPoint(new ReadOnlySpan<byte>(z + (3 * zpRow), zpRow), block));
+            }
+
+            var exact = dots - (zp * Vector128.Create(blockSums[block]));
+            var scale = Vector128.Create(blockScales[block]) * Vector128.Create(s0[block], s1[block], s2[block], s3[block]);
+            acc += Vector128.ConvertToSingle(exact) * scale;
+        }
+
+        float* y = o.Y + ((long)t * shape.N) + n;
+        if (o.Bias != null)
+        {
+            acc += Vector128.Load(o.Bias + n);
+        }
+
+        acc.Store(y);
     }
 
     private static int ScalarInt8Block(NBitsShape shape, byte* codes, sbyte* q)
