@@ -51,6 +51,46 @@ public sealed class Int8KernelTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(PathsAndSigns))]
+    public void Prepacked_MatMulInteger_equals_the_reference_bit_for_bit(KernelPath path, bool aSigned, bool bSigned)
+    {
+        // Same cases as the unpacked kernel, plus K large enough for several 16-bit partial-sum rounds.
+        var random = new Random(6);
+        foreach (int k in new[] { 0, 1, 3, 4, 5, 33, 64, 301, 1030 })
+        {
+            foreach (int n in new[] { 1, 15, 16, 17, 40, 97 })
+            {
+                int m = 1 + (n % 3);
+                var a = Bytes(m * k, k + n + 1);
+                var b = Bytes(k * n, (k * n) + 2);
+                int[] aZp = n % 2 == 0 ? [aSigned ? -128 : 255] : [.. Enumerable.Range(0, m).Select(_ => aSigned ? random.Next(-128, 128) : random.Next(256))];
+                int[] bZp = n % 3 == 0 ? [bSigned ? 127 : 0] : [.. Enumerable.Range(0, n).Select(_ => bSigned ? random.Next(-128, 128) : random.Next(256))];
+                var expected = Int8Reference.MatMulInteger(new Int8Matrix(a, aSigned), m, k, new Int8Matrix(b, bSigned), n, aZp, bZp);
+                using var packed = PackedInt8Weights.Pack(b, k, n, bSigned);
+                var actual = new int[m * n];
+                PackedInt8MatMul.MatMulInteger(path, packed, a, aSigned, m, aZp, bZp, actual);
+                Assert.Equal(expected, actual);
+            }
+        }
+    }
+
+    [Fact]
+    public void Extreme_values_do_not_saturate_the_16_bit_partial_sums()
+    {
+        // a_u = 255 everywhere and b' = -128 everywhere: the largest partial sums the nibble split can produce.
+        const int k = 1024, n = 32;
+        var a = Enumerable.Repeat((byte)255, k).ToArray();
+        var b = Enumerable.Repeat((byte)0x80, k * n).ToArray();
+        foreach (var path in KernelPaths.Supported)
+        {
+            using var packed = PackedInt8Weights.Pack(b, k, n, signed: true);
+            var actual = new int[n];
+            PackedInt8MatMul.MatMulInteger(path, packed, a, false, 1, [0], [0], actual);
+            Assert.All(actual, v => Assert.Equal(255 * -128 * k, v));
+        }
+    }
+
     [Fact]
     public void The_reference_matches_a_hand_worked_product()
     {

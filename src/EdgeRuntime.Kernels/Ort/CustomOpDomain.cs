@@ -178,7 +178,9 @@ public static unsafe class CustomOpDomain
     {
         if (kernel != 0)
         {
-            GCHandle.FromIntPtr(kernel).Free();
+            var handle = GCHandle.FromIntPtr(kernel);
+            (((BoundKernel)handle.Target!).Kernel as IDisposable)?.Dispose();
+            handle.Free();
         }
     }
 

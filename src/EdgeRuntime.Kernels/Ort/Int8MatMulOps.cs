@@ -18,12 +18,10 @@ internal sealed class MatMulIntegerOp(int aType, int bType) : CustomOp
 
     public override int[] OutputTypes { get; } = [OrtElementType.Int32];
 
-    public override OpKernel CreateKernel(KernelInfo info) => Kernel.Instance;
+    public override OpKernel CreateKernel(KernelInfo info) => new Kernel(Int8Problem.PackConstant(info, 1));
 
-    private sealed class Kernel : OpKernel
+    private sealed class Kernel(PackedInt8Weights? packed) : OpKernel, IDisposable
     {
-        public static readonly Kernel Instance = new();
-
         public override unsafe void Compute(KernelContext context)
         {
             var a = context.Input(0);
@@ -32,8 +30,10 @@ internal sealed class MatMulIntegerOp(int aType, int bType) : CustomOp
             int[] aZp = Int8Problem.ZeroPoints(context.TryInput(2), a, "a_zero_point", problem.RowsPerMatrix);
             int[] bZp = Int8Problem.ZeroPoints(context.TryInput(3), b, "b_zero_point", problem.N);
             var y = context.Output(0, problem.OutputShape);
-            Int8Problem.Run(context, problem, a, b, aZp, bZp, (int*)y.Data);
+            Int8Problem.Run(context, problem, a, b, aZp, bZp, (int*)y.Data, packed);
         }
+
+        public void Dispose() => packed?.Dispose();
     }
 }
 
@@ -52,11 +52,11 @@ internal sealed class QLinearMatMulOp(int aType, int bType) : CustomOp
 
     public override int[] OutputTypes { get; } = [aType];
 
-    public override OpKernel CreateKernel(KernelInfo info) => Kernel.Instance;
+    public override OpKernel CreateKernel(KernelInfo info) => new Kernel(Int8Problem.PackConstant(info, 3));
 
-    private sealed class Kernel : OpKernel
+    private sealed class Kernel(PackedInt8Weights? packed) : OpKernel, IDisposable
     {
-        public static readonly Kernel Instance = new();
+        public void Dispose() => packed?.Dispose();
 
         public override unsafe void Compute(KernelContext context)
         {
@@ -78,7 +78,7 @@ internal sealed class QLinearMatMulOp(int aType, int bType) : CustomOp
             {
                 fixed (int* accumulators = acc)
                 {
-                    Int8Problem.Run(context, problem, a, b, aZp, bZp, accumulators);
+                    Int8Problem.Run(context, problem, a, b, aZp, bZp, accumulators, packed);
                 }
 
                 var output = new Span<byte>(y.Data, total);
@@ -108,6 +108,18 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
 {
     // Columns per ParallelFor task: a multiple of every path's tile.
     private const int ColumnsPerTask = 256;
+
+    /// <summary>B repacked for the GEMV kernels when it is a constant 2-D initializer (weights), else null.</summary>
+    public static unsafe PackedInt8Weights? PackConstant(KernelInfo info, int index)
+    {
+        if (info.ConstantInput(index) is not { } b || b.Shape.Length != 2 || b.ElementType is not (OrtElementType.UInt8 or OrtElementType.Int8))
+        {
+            return null;
+        }
+
+        int k = checked((int)b.Shape[0]), n = checked((int)b.Shape[1]);
+        return PackedInt8Weights.Pack(new ReadOnlySpan<byte>(b.Data, checked(k * n)), k, n, b.ElementType == OrtElementType.Int8);
+    }
 
     public static Int8Problem Describe(OrtTensor a, OrtTensor b)
     {
@@ -185,10 +197,16 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
     }
 
     /// <summary>acc = (A − a_zp)(B − b_zp) into <paramref name="y"/> ([M, N] int32), columns split over ORT's threads.</summary>
-    public static unsafe void Run(KernelContext context, Int8Problem problem, OrtTensor a, OrtTensor b, int[] aZeroPoints, int[] bZeroPoints, int* y)
+    public static unsafe void Run(KernelContext context, Int8Problem problem, OrtTensor a, OrtTensor b, int[] aZeroPoints, int[] bZeroPoints, int* y, PackedInt8Weights? packed)
     {
         if (problem.M == 0 || problem.N == 0)
         {
+            return;
+        }
+
+        if (packed is not null && !problem.BatchedB && packed.K == problem.K && packed.N == problem.N)
+        {
+            RunPacked(context, problem, a, aZeroPoints, bZeroPoints, y, packed);
             return;
         }
 
@@ -236,6 +254,87 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
             ArrayPool<short>.Shared.Return(prepared);
             ArrayPool<short>.Shared.Return(columnZeroPoints);
         }
+    }
+
+    // Tiles per ParallelFor task on the prepacked path (16 tiles = 256 columns).
+    private const int TilesPerTask = 16;
+
+    private static unsafe void RunPacked(KernelContext context, Int8Problem problem, OrtTensor a, int[] aZeroPoints, int[] bZeroPoints, int* y, PackedInt8Weights packed)
+    {
+        var path = KernelPaths.Best;
+        int[] quads = ArrayPool<int>.Shared.Rent(Math.Max(1, problem.M * 2 * packed.KQuads));
+        short[] columnZeroPoints = ArrayPool<short>.Shared.Rent(problem.N);
+        var tokens = ArrayPool<PackedInt8MatMul.Token>.Shared.Rent(problem.M);
+        try
+        {
+            Int8MatMul.ExpandZeroPoints(bZeroPoints, problem.N, columnZeroPoints);
+            bool signed = a.ElementType == OrtElementType.Int8;
+            fixed (int* q = quads)
+            fixed (short* zb = columnZeroPoints)
+            fixed (PackedInt8MatMul.Token* t = tokens)
+            {
+                for (int row = 0; row < problem.M; row++)
+                {
+                    t[row] = new PackedInt8MatMul.Token { Low = q + ((long)row * 2 * packed.KQuads), High = q + ((long)row * 2 * packed.KQuads) + packed.KQuads };
+                    int za = aZeroPoints[aZeroPoints.Length == 1 ? 0 : row % problem.RowsPerMatrix];
+                    PackedInt8MatMul.Prepare(path, new ReadOnlySpan<byte>((byte*)a.Data + ((long)row * problem.K), problem.K), signed, za, packed.KQuads, ref t[row]);
+                }
+
+                var work = new PackedWork { Path = path, Weights = GCHandle.ToIntPtr(GCHandle.Alloc(packed)), Tokens = t, M = problem.M, ZeroPoints = zb, N = problem.N, Y = y };
+                try
+                {
+                    context.ParallelFor(&RunPackedTask, (packed.Tiles + TilesPerTask - 1) / TilesPerTask, &work);
+                }
+                finally
+                {
+                    GCHandle.FromIntPtr(work.Weights).Free();
+                }
+
+                if (work.Failed != 0)
+                {
+                    throw new InvalidOperationException("a column task failed");
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(quads);
+            ArrayPool<short>.Shared.Return(columnZeroPoints);
+            ArrayPool<PackedInt8MatMul.Token>.Shared.Return(tokens);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static unsafe void RunPackedTask(void* state, nuint index)
+    {
+        var work = (PackedWork*)state;
+        try
+        {
+            var packed = (PackedInt8Weights)GCHandle.FromIntPtr(work->Weights).Target!;
+            int start = (int)index * TilesPerTask;
+            int end = Math.Min(packed.Tiles, start + TilesPerTask);
+            var zeroPoints = new ReadOnlySpan<short>(work->ZeroPoints, work->N);
+            for (int row = 0; row < work->M; row++)
+            {
+                PackedInt8MatMul.ComputeTiles(work->Path, packed, work->Tokens[row], zeroPoints, work->Y + ((long)row * work->N), start, end);
+            }
+        }
+        catch (Exception)
+        {
+            work->Failed = 1;
+        }
+    }
+
+    private unsafe struct PackedWork
+    {
+        public KernelPath Path;
+        public nint Weights;
+        public PackedInt8MatMul.Token* Tokens;
+        public int M;
+        public short* ZeroPoints;
+        public int N;
+        public int* Y;
+        public int Failed;
     }
 
     [UnmanagedCallersOnly]

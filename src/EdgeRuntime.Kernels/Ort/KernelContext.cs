@@ -62,7 +62,7 @@ internal readonly unsafe struct KernelContext(nint context)
     public void ParallelFor(delegate* unmanaged<void*, nuint, void> fn, int total, void* state) =>
         OrtApi.Check(OrtApi.KernelContextParallelFor(context, fn, (nuint)total, 0, state));
 
-    private static OrtTensor Describe(nint value)
+    internal static OrtTensor Describe(nint value)
     {
         nint info;
         OrtApi.Check(OrtApi.GetTensorTypeAndShape(value, &info));
@@ -108,6 +108,21 @@ internal readonly unsafe struct KernelInfo(nint info)
         byte* utf8 = stackalloc byte[128];
         long value;
         return OrtApi.KernelInfoGetAttributeInt64(info, Utf8(name, utf8), &value) is var status && status == 0 ? value : Release(status, fallback);
+    }
+
+    /// <summary>An input that is a constant initializer (its data stays valid for the session's life), or null.</summary>
+    public OrtTensor? ConstantInput(int index)
+    {
+        int isConstant;
+        nint value;
+        nint status = OrtApi.KernelInfoGetConstantInputTensor(info, (nuint)index, &isConstant, &value);
+        if (status != 0)
+        {
+            OrtApi.ReleaseStatus(status);
+            return null;
+        }
+
+        return isConstant != 0 && value != 0 ? KernelContext.Describe(value) : null;
     }
 
     public long RequiredInt64(string name)

@@ -51,6 +51,8 @@ internal static unsafe partial class OrtApi
 
     public static delegate* unmanaged<nint, void> ReleaseTensorTypeAndShapeInfo => (delegate* unmanaged<nint, void>)Table[99];
 
+    public static delegate* unmanaged<nint, nuint, int*, nint*, nint> KernelInfoGetConstantInputTensor => (delegate* unmanaged<nint, nuint, int*, nint*, nint>)Table[249];
+
     public static delegate* unmanaged<byte*> GetBuildInfoString => (delegate* unmanaged<byte*>)Table[254];
 
     public static delegate* unmanaged<nint, delegate* unmanaged<void*, nuint, void>, nuint, nuint, void*, nint> KernelContextParallelFor =>

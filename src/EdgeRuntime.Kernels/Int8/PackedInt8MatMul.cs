@@ -1,0 +1,253 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace EdgeRuntime.Kernels.Int8;
+
+/// <summary>
+/// MatMulInteger against <see cref="PackedInt8Weights"/>, exact. With a_u = a + (128 if A is int8) in 0..255 and
+/// b' = b − Offset, the kernel computes S = Σ_k a_u·b' and the zero points enter afterwards:
+/// y = S − B'·Σa_u − A'·colsum(b') + K·A'·B', where A' = a_zp + (128 if A is int8) and B' = b_zp − Offset.
+/// x64 splits a_u into nibbles so pmaddubsw (u8 × s8) cannot saturate (2·15·128 per lane) and sums the two halves
+/// ×1 and ×16 with pmaddwd; arm64 uses SDOT on a_u − 128 (int8) and adds 128·colsum back.
+/// </summary>
+public static unsafe class PackedInt8MatMul
+{
+    /// <summary>Per token, what the kernels read: activation quads (nibble-split on x64, signed on arm64) and Σa_u.</summary>
+    public struct Token
+    {
+        public int* Low;
+        public int* High;
+        public int Sum;
+        public int ZeroPoint;
+    }
+
+    /// <summary>Fills one token's quads from its 8-bit values (length K); Low/High must hold KQuads ints.</summary>
+    public static void Prepare(KernelPath path, ReadOnlySpan<byte> a, bool signed, int zeroPoint, int kQuads, ref Token token)
+    {
+        int sum = 0;
+        for (int quad = 0; quad < kQuads; quad++)
+        {
+            uint low = 0, high = 0;
+            for (int i = 0; i < 4; i++)
+            {
+                int index = (quad * 4) + i;
+                int u = index < a.Length ? (signed ? (sbyte)a[index] + 128 : a[index]) : 0;
+                sum += u;
+                if (path == KernelPath.AdvSimd)
+                {
+                    // a_s = a_u − 128 for SDOT; padded rows have b' = 0, so whatever a_s holds there adds nothing.
+                    low |= (uint)(byte)(u - 128) << (8 * i);
+                }
+                else
+                {
+                    low |= (uint)(u & 15) << (8 * i);
+                    high |= (uint)(u >> 4) << (8 * i);
+                }
+            }
+
+            token.Low[quad] = (int)low;
+            token.High[quad] = (int)high;
+        }
+
+        token.Sum = sum;
+        token.ZeroPoint = zeroPoint + (signed ? 128 : 0);
+    }
+
+    /// <summary>The whole MatMulInteger for m tokens on one thread, with pooled scratch (tests and tools).</summary>
+    public static void MatMulInteger(KernelPath path, PackedInt8Weights b, ReadOnlySpan<byte> a, bool aSigned, int m, ReadOnlySpan<int> aZeroPoints, ReadOnlySpan<int> bZeroPoints, Span<int> y)
+    {
+        if (a.Length != m * b.K || y.Length != m * b.N)
+        {
+            throw new ArgumentException($"MatMulInteger sizes disagree: A has {a.Length} values (expected {m}x{b.K}), Y {y.Length} ({m}x{b.N}).");
+        }
+
+        int[] quads = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(1, 2 * b.KQuads));
+        short[] zeroPoints = System.Buffers.ArrayPool<short>.Shared.Rent(Math.Max(1, b.N));
+        try
+        {
+            Int8MatMul.ExpandZeroPoints(bZeroPoints, b.N, zeroPoints);
+            fixed (int* q = quads)
+            fixed (int* output = y)
+            {
+                for (int t = 0; t < m; t++)
+                {
+                    var token = new Token { Low = q, High = q + b.KQuads };
+                    int za = aZeroPoints.IsEmpty ? 0 : aZeroPoints.Length == 1 ? aZeroPoints[0] : aZeroPoints[t];
+                    Prepare(path, a.Slice(t * b.K, b.K), aSigned, za, b.KQuads, ref token);
+                    ComputeTiles(path, b, token, zeroPoints.AsSpan(0, b.N), output + ((long)t * b.N), 0, b.Tiles);
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<int>.Shared.Return(quads);
+            System.Buffers.ArrayPool<short>.Shared.Return(zeroPoints);
+        }
+    }
+
+    /// <summary>Output columns of tiles [tileStart, tileEnd) for one token, written to y (length N).</summary>
+    public static void ComputeTiles(KernelPath path, PackedInt8Weights b, in Token token, ReadOnlySpan<short> bZeroPoints, int* y, int tileStart, int tileEnd)
+    {
+        int* s = stackalloc int[PackedInt8Weights.TileColumns];
+        for (int tile = tileStart; tile < tileEnd; tile++)
+        {
+            sbyte* data = b.Data + ((long)tile * b.KQuads * 64);
+            switch (path)
+            {
+                case KernelPath.Vector256 or KernelPath.Vector512: Tile256(data, b.KQuads, token, s); break;
+                case KernelPath.Vector128: Tile128(data, b.KQuads, token, s); break;
+                case KernelPath.AdvSimd: TileNeon(data, b.KQuads, token, s); break;
+                default: TileScalar(data, b.KQuads, token, s); break;
+            }
+
+            int first = tile * PackedInt8Weights.TileColumns;
+            int count = Math.Min(PackedInt8Weights.TileColumns, b.N - first);
+            for (int c = 0; c < count; c++)
+            {
+                int column = first + c;
+                int colSum = b.ColumnSums[column];
+                int bPrime = bZeroPoints[column] - b.Offset;
+                int sum = path == KernelPath.AdvSimd ? s[c] + (128 * colSum) : s[c];
+                y[column] = sum - (bPrime * token.Sum) - (token.ZeroPoint * colSum) + (b.K * token.ZeroPoint * bPrime);
+            }
+        }
+    }
+
+    private static void TileScalar(sbyte* data, int kQuads, in Token token, int* s)
+    {
+        for (int c = 0; c < PackedInt8Weights.TileColumns; c++)
+        {
+            s[c] = 0;
+        }
+
+        for (int quad = 0; quad < kQuads; quad++)
+        {
+            sbyte* group = data + (quad * 64);
+            for (int i = 0; i < 4; i++)
+            {
+                int u = ((token.Low[quad] >> (8 * i)) & 15) + (((token.High[quad] >> (8 * i)) & 15) << 4);
+                for (int c = 0; c < PackedInt8Weights.TileColumns; c++)
+                {
+                    s[c] += u * group[(c * 4) + i];
+                }
+            }
+        }
+    }
+
+    // 16-bit partial sums of up to eight quads (≤ 8·2·15·128 = 30720) before widening: 2 loads, 4 pmaddubsw and 4 adds
+    // per 64-byte group.
+    private static void Tile256(sbyte* data, int kQuads, in Token token, int* s)
+    {
+        var ones = Vector256.Create((short)1);
+        var sixteens = Vector256.Create((short)16);
+        Vector256<int> acc0 = default, acc1 = default;
+        for (int quad = 0; quad < kQuads;)
+        {
+            Vector256<short> low0 = default, low1 = default, high0 = default, high1 = default;
+            int end = Math.Min(kQuads, quad + 8);
+            for (; quad < end; quad++)
+            {
+                var lo = Vector256.Create(token.Low[quad]).AsByte();
+                var hi = Vector256.Create(token.High[quad]).AsByte();
+                sbyte* group = data + (quad * 64);
+                var w0 = Avx.LoadVector256(group);
+                var w1 = Avx.LoadVector256(group + 32);
+                low0 += Avx2.MultiplyAddAdjacent(lo, w0);
+                high0 += Avx2.MultiplyAddAdjacent(hi, w0);
+                low1 += Avx2.MultiplyAddAdjacent(lo, w1);
+                high1 += Avx2.MultiplyAddAdjacent(hi, w1);
+            }
+
+            acc0 += Avx2.MultiplyAddAdjacent(low0, ones) + Avx2.MultiplyAddAdjacent(high0, sixteens);
+            acc1 += Avx2.MultiplyAddAdjacent(low1, ones) + Avx2.MultiplyAddAdjacent(high1, sixteens);
+        }
+
+        acc0.Store(s);
+        acc1.Store(s + 8);
+    }
+
+    private static void Tile128(sbyte* data, int kQuads, in Token token, int* s)
+    {
+        var ones = Vector128.Create((short)1);
+        var sixteens = Vector128.Create((short)16);
+        Vector128<int> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        for (int quad = 0; quad < kQuads;)
+        {
+            Vector128<short> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
+            int end = Math.Min(kQuads, quad + 8);
+            for (; quad < end; quad++)
+            {
+                var lo = Vector128.Create(token.Low[quad]).AsByte();
+                var hi = Vector128.Create(token.High[quad]).AsByte();
+                sbyte* group = data + (quad * 64);
+                var w0 = Sse2.LoadVector128(group);
+                var w1 = Sse2.LoadVector128(group + 16);
+                var w2 = Sse2.LoadVector128(group + 32);
+                var w3 = Sse2.LoadVector128(group + 48);
+                l0 += Ssse3.MultiplyAddAdjacent(lo, w0);
+                h0 += Ssse3.MultiplyAddAdjacent(hi, w0);
+                l1 += Ssse3.MultiplyAddAdjacent(lo, w1);
+                h1 += Ssse3.MultiplyAddAdjacent(hi, w1);
+                l2 += Ssse3.MultiplyAddAdjacent(lo, w2);
+                h2 += Ssse3.MultiplyAddAdjacent(hi, w2);
+                l3 += Ssse3.MultiplyAddAdjacent(lo, w3);
+                h3 += Ssse3.MultiplyAddAdjacent(hi, w3);
+            }
+
+            acc0 += Sse2.MultiplyAddAdjacent(l0, ones) + Sse2.MultiplyAddAdjacent(h0, sixteens);
+            acc1 += Sse2.MultiplyAddAdjacent(l1, ones) + Sse2.MultiplyAddAdjacent(h1, sixteens);
+            acc2 += Sse2.MultiplyAddAdjacent(l2, ones) + Sse2.MultiplyAddAdjacent(h2, sixteens);
+            acc3 += Sse2.MultiplyAddAdjacent(l3, ones) + Sse2.MultiplyAddAdjacent(h3, sixteens);
+        }
+
+        acc0.Store(s);
+        acc1.Store(s + 4);
+        acc2.Store(s + 8);
+        acc3.Store(s + 12);
+    }
+
+    // SDOT: each int32 lane gets the dot of one column's four signed weights with the token's four signed values.
+    private static void TileNeon(sbyte* data, int kQuads, in Token token, int* s)
+    {
+        Vector128<int> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        bool dot = Dp.IsSupported;
+        for (int quad = 0; quad < kQuads; quad++)
+        {
+            var x = Vector128.Create(token.Low[quad]).AsSByte();
+            sbyte* group = data + (quad * 64);
+            var w0 = AdvSimd.LoadVector128(group);
+            var w1 = AdvSimd.LoadVector128(group + 16);
+            var w2 = AdvSimd.LoadVector128(group + 32);
+            var w3 = AdvSimd.LoadVector128(group + 48);
+            if (dot)
+            {
+                acc0 = Dp.DotProduct(acc0, w0, x);
+                acc1 = Dp.DotProduct(acc1, w1, x);
+                acc2 = Dp.DotProduct(acc2, w2, x);
+                acc3 = Dp.DotProduct(acc3, w3, x);
+            }
+            else
+            {
+                acc0 += Products(w0, x);
+                acc1 += Products(w1, x);
+                acc2 += Products(w2, x);
+                acc3 += Products(w3, x);
+            }
+        }
+
+        acc0.Store(s);
+        acc1.Store(s + 4);
+        acc2.Store(s + 8);
+        acc3.Store(s + 12);
+    }
+
+    // Without SDOT: widening multiplies give 16-bit products (up to 128·128, so two of them may not share a 16-bit
+    // lane); they are widened pairwise to int32 and folded once more so lane i holds column i's four products.
+    private static Vector128<int> Products(Vector128<sbyte> w, Vector128<sbyte> x)
+    {
+        var low = AdvSimd.AddPairwiseWidening(AdvSimd.MultiplyWideningLower(w.GetLower(), x.GetLower()));
+        var high = AdvSimd.AddPairwiseWidening(AdvSimd.MultiplyWideningUpper(w, x));
+        return AdvSimd.Arm64.AddPairwise(low, high);
+    }
+}
