@@ -29,18 +29,30 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
     public OnnxModelBuilder Initializer<T>(string name, TensorDType dtype, long[] shape, ReadOnlySpan<T> values)
         where T : unmanaged
     {
+        _graph.Message(5, TensorProto(name, dtype, shape, values));
+        return this;
+    }
+
+    public OnnxModelBuilder Node(string opType, string[] inputs, string[] outputs, string domain = "", params NodeAttribute[] attributes)
+    {
+        _graph.Message(1, NodeProto(opType, $"{opType}_{_nodes++}", inputs, outputs, domain, attributes));
+        return this;
+    }
+
+    /// <summary>A TensorProto with raw little-endian data.</summary>
+    internal static ProtoWriter TensorProto<T>(string name, TensorDType dtype, long[] shape, ReadOnlySpan<T> values)
+        where T : unmanaged
+    {
         var tensor = new ProtoWriter();
         foreach (long dim in shape)
         {
             tensor.Varint(1, dim);
         }
 
-        tensor.Varint(2, OnnxType(dtype)).String(8, name).Bytes(9, MemoryMarshal.AsBytes(values));
-        _graph.Message(5, tensor);
-        return this;
+        return tensor.Varint(2, OnnxType(dtype)).String(8, name).Bytes(9, MemoryMarshal.AsBytes(values));
     }
 
-    public OnnxModelBuilder Node(string opType, string[] inputs, string[] outputs, string domain = "", params NodeAttribute[] attributes)
+    internal static ProtoWriter NodeProto(string opType, string name, string[] inputs, string[] outputs, string domain = "", params NodeAttribute[] attributes)
     {
         var node = new ProtoWriter();
         foreach (string input in inputs)
@@ -53,7 +65,7 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
             node.String(2, output);
         }
 
-        node.String(3, $"{opType}_{_nodes++}").String(4, opType);
+        node.String(3, name).String(4, opType);
         foreach (var attribute in attributes)
         {
             node.Message(5, attribute.ToProto());
@@ -64,8 +76,7 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
             node.String(7, domain);
         }
 
-        _graph.Message(1, node);
-        return this;
+        return node;
     }
 
     public OnnxModelBuilder Opset(string domain, int version)

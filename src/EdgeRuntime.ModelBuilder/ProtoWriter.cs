@@ -37,6 +37,13 @@ internal sealed class ProtoWriter
         return this;
     }
 
+    /// <summary>Bytes already in wire format (fields copied from another message).</summary>
+    public ProtoWriter Raw(ReadOnlySpan<byte> fields)
+    {
+        _stream.Write(fields);
+        return this;
+    }
+
     public ProtoWriter String(int field, string value) => Bytes(field, Encoding.UTF8.GetBytes(value));
 
     public ProtoWriter Message(int field, ProtoWriter message) => Bytes(field, message.ToArray());

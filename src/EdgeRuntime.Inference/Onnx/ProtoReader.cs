@@ -12,6 +12,8 @@ internal ref struct ProtoReader(ReadOnlySpan<byte> buffer)
     /// <summary>Offset of the next unread byte (after <see cref="Next"/>: the field's value; after a read or skip: the next tag).</summary>
     public readonly int Position => _position;
 
+    public readonly bool AtEnd => _position >= _buffer.Length;
+
     public int Field { get; private set; }
 
     public int WireType { get; private set; }

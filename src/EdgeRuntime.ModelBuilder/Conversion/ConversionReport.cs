@@ -1,0 +1,23 @@
+namespace EdgeRuntime.ModelBuilder.Conversion;
+
+/// <summary>What a MatMul's float weights become.</summary>
+public enum ConversionTarget
+{
+    /// <summary>ai.edgeruntime::BitLinear: ternary weights with BitNet's absmean scale, int8 activations.</summary>
+    BitLinear,
+
+    /// <summary>com.microsoft::MatMulNBits with 4-bit round-to-nearest weights per block.</summary>
+    Int4,
+}
+
+/// <summary>How to convert: the target and, for INT4, the block size, zero points and accuracy level.</summary>
+public sealed record ConversionOptions(ConversionTarget Target, int BlockSize = 32, bool ZeroPoints = true, int AccuracyLevel = 4);
+
+/// <summary>One converted layer: its weight shape, the quantization error, and its weight bytes before and after.</summary>
+public sealed record LayerReport(string Node, string Weight, int K, int N, double SqnrDb, long BytesBefore, long BytesAfter);
+
+/// <summary>The converted model and the per-layer report; layers left alone are listed with the reason.</summary>
+public sealed record ConversionResult(byte[] Model, IReadOnlyList<LayerReport> Layers, IReadOnlyList<string> Skipped, long ModelBytesBefore)
+{
+    public long ModelBytesAfter => Model.LongLength;
+}

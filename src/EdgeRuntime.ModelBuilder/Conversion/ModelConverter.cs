@@ -1,0 +1,307 @@
+using System.Runtime.InteropServices;
+using EdgeRuntime.Inference.Onnx;
+using EdgeRuntime.Kernels.Ort;
+using EdgeRuntime.Kernels.Ternary;
+
+namespace EdgeRuntime.ModelBuilder.Conversion;
+
+/// <summary>
+/// Rewrites a float ONNX model's MatMul layers onto quantized ops: every MatMul (standard domain) whose second input is
+/// a 2-D float initializer W [K, N] becomes ai.edgeruntime::BitLinear or com.microsoft::MatMulNBits (bits 4) reading
+/// the same activation and writing the same output. The float weights are dropped when nothing else reads them;
+/// every other field of the model is copied byte for byte, and the needed opset imports are added.
+/// </summary>
+public static class ModelConverter
+{
+    public static ConversionResult Convert(byte[] model, ConversionOptions options)
+    {
+        if (options.Target == ConversionTarget.Int4)
+        {
+            new Kernels.LowBit.NBitsShape(1, 1, 4, options.BlockSize).Validate();
+        }
+
+        byte[]? graph = null;
+        var reader = new ProtoReader(model);
+        var output = new ProtoWriter();
+        var opsets = new HashSet<string>(StringComparer.Ordinal);
+        int start = 0;
+        while (reader.Next())
+        {
+            if (reader.Field == 7 && reader.WireType == 2)
+            {
+                graph = reader.ReadBytes().ToArray();
+                start = reader.Position;
+                continue;
+            }
+
+            if (reader.Field == 8 && reader.WireType == 2)
+            {
+                opsets.Add(OpsetDomain(reader.ReadBytes()));
+            }
+            else
+            {
+                reader.Skip();
+            }
+
+            output.Raw(model.AsSpan(start, reader.Position - start));
+            start = reader.Position;
+        }
+
+        if (graph is null)
+        {
+            throw new InvalidDataException("The file has no graph: it is not an ONNX model.");
+        }
+
+        var layers = new List<LayerReport>();
+        var skipped = new List<string>();
+        byte[] converted = ConvertGraph(graph, options, layers, skipped);
+        if (layers.Count == 0)
+        {
+            return new ConversionResult(model, layers, skipped, model.LongLength);
+        }
+
+        output.Bytes(7, converted);
+        string domain = options.Target == ConversionTarget.BitLinear ? CustomOpDomain.Name : "com.microsoft";
+        if (!opsets.Contains(domain))
+        {
+            output.Message(8, new ProtoWriter().String(1, domain).Varint(2, 1));
+        }
+
+        return new ConversionResult(output.ToArray(), layers, skipped, model.LongLength);
+    }
+
+    private static byte[] ConvertGraph(byte[] graph, ConversionOptions options, List<LayerReport> layers, List<string> skipped)
+    {
+        var initializers = new Dictionary<string, Initializer>(StringComparer.Ordinal);
+        var nodes = new List<GraphNode>();
+        var graphOutputs = new HashSet<string>(StringComparer.Ordinal);
+        var reader = new ProtoReader(graph);
+        while (reader.Next())
+        {
+            switch (reader.Field, reader.WireType)
+            {
+                case (5, 2):
+                    var initializer = Initializer.Read(reader.ReadBytes());
+                    initializers[initializer.Name] = initializer;
+                    break;
+                case (1, 2):
+                    nodes.Add(GraphNode.Read(reader.ReadBytes()));
+                    break;
+                case (12, 2):
+                    graphOutputs.Add(ValueInfoName(reader.ReadBytes()));
+                    break;
+                default:
+                    reader.Skip();
+                    break;
+            }
+        }
+
+        // Which MatMuls convert, and which float weights nothing else reads afterwards.
+        var converted = new Dictionary<int, (ProtoWriter Node, ProtoWriter[] Initializers)>();
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            var node = nodes[i];
+            if (node.OpType != "MatMul" || node.Domain is not ("" or "ai.onnx") || node.Inputs.Count != 2)
+            {
+                continue;
+            }
+
+            string label = node.Name.Length > 0 ? node.Name : $"MatMul #{i}";
+            if (!initializers.TryGetValue(node.Inputs[1], out var weight))
+            {
+                skipped.Add($"{label}: its weights '{node.Inputs[1]}' are not an initializer");
+                continue;
+            }
+
+            if (weight.Problem() is { } problem)
+            {
+                skipped.Add($"{label}: weights '{weight.Name}' {problem}");
+                continue;
+            }
+
+            converted[i] = ConvertLayer(node, label, weight, options, layers);
+        }
+
+        var stillRead = new HashSet<string>(nodes.Where((_, i) => !converted.ContainsKey(i)).SelectMany(n => n.Inputs), StringComparer.Ordinal);
+        var writer = new ProtoWriter();
+        reader = new ProtoReader(graph);
+        int start = 0, nodeIndex = 0;
+        while (reader.Next())
+        {
+            if (reader.Field == 1 && reader.WireType == 2)
+            {
+                reader.Skip();
+                if (converted.TryGetValue(nodeIndex++, out var replacement))
+                {
+                    writer.Message(1, replacement.Node);
+                    start = reader.Position;
+                    continue;
+                }
+            }
+            else if (reader.Field == 5 && reader.WireType == 2)
+            {
+                string name = NameField(reader.ReadBytes(), 8);
+                bool dropped = layers.Any(l => l.Weight == name) && !stillRead.Contains(name) && !graphOutputs.Contains(name);
+                if (dropped)
+                {
+                    start = reader.Position;
+                    continue;
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+
+            writer.Raw(graph.AsSpan(start, reader.Position - start));
+            start = reader.Position;
+        }
+
+        foreach (var added in converted.Values.SelectMany(c => c.Initializers))
+        {
+            writer.Message(5, added);
+        }
+
+        return writer.ToArray();
+    }
+
+    private static (ProtoWriter Node, ProtoWriter[] Initializers) ConvertLayer(GraphNode node, string label, Initializer weight, ConversionOptions options, List<LayerReport> layers)
+    {
+        int k = (int)weight.Dims[0], n = (int)weight.Dims[1];
+        float[] w = weight.Floats();
+        string prefix = $"{weight.Name}.{(options.Target == ConversionTarget.BitLinear ? "ternary" : "int4")}";
+        string nodeName = node.Name.Length > 0 ? node.Name : prefix;
+        if (options.Target == ConversionTarget.BitLinear)
+        {
+            var (ternary, beta, dequantized) = WeightQuantizer.Ternarize(w, k, n);
+            byte[] packed = WeightQuantizer.PackTernary(ternary, n, k);
+            layers.Add(new LayerReport(label, weight.Name, k, n, WeightQuantizer.SqnrDb(w, dequantized), (long)k * n * 4, packed.LongLength + 4));
+            var bitLinear = OnnxModelBuilder.NodeProto("BitLinear", nodeName, [node.Inputs[0], prefix, prefix + ".beta"], node.Outputs, CustomOpDomain.Name);
+            return (bitLinear, [
+                OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [n, TernaryPacking.RowBytes(k)], packed.AsSpan()),
+                OnnxModelBuilder.TensorProto(prefix + ".beta", Protocol.TensorDType.Float32, [1], new[] { beta }.AsSpan()),
+            ]);
+        }
+
+        var (weights, int4) = WeightQuantizer.Int4(w, k, n, options.BlockSize, options.ZeroPoints);
+        var shape = weights.Shape;
+        long after = weights.B.LongLength + (weights.Scales.LongLength * 4) + (weights.ZeroPoints?.LongLength ?? 0);
+        layers.Add(new LayerReport(label, weight.Name, k, n, WeightQuantizer.SqnrDb(w, int4), (long)k * n * 4, after));
+        var tensors = new List<ProtoWriter>
+        {
+            OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [shape.N, shape.KBlocks, shape.BlobBytes], weights.B.AsSpan()),
+            OnnxModelBuilder.TensorProto(prefix + ".scales", Protocol.TensorDType.Float32, [shape.N * shape.KBlocks], weights.Scales.AsSpan()),
+        };
+        var inputs = new List<string> { node.Inputs[0], prefix, prefix + ".scales" };
+        if (weights.ZeroPoints is { } zeroPoints)
+        {
+            tensors.Add(OnnxModelBuilder.TensorProto(prefix + ".zero_points", Protocol.TensorDType.UInt8, [zeroPoints.Length], zeroPoints.AsSpan()));
+            inputs.Add(prefix + ".zero_points");
+        }
+
+        var matMulNBits = OnnxModelBuilder.NodeProto("MatMulNBits", nodeName, [.. inputs], node.Outputs, "com.microsoft",
+            new NodeAttribute("K", k), new NodeAttribute("N", n), new NodeAttribute("bits", 4),
+            new NodeAttribute("block_size", options.BlockSize), new NodeAttribute("accuracy_level", options.AccuracyLevel));
+        return (matMulNBits, [.. tensors]);
+    }
+
+    private static string OpsetDomain(ReadOnlySpan<byte> opset) => NameField(opset, 1);
+
+    private static string ValueInfoName(ReadOnlySpan<byte> valueInfo) => NameField(valueInfo, 1);
+
+    /// <summary>The first string in field <paramref name="field"/> of a message (a name), or "".</summary>
+    private static string NameField(ReadOnlySpan<byte> message, int field)
+    {
+        var reader = new ProtoReader(message);
+        while (reader.Next())
+        {
+            if (reader.Field == field && reader.WireType == 2)
+            {
+                return reader.ReadString();
+            }
+
+            reader.Skip();
+        }
+
+        return string.Empty;
+    }
+
+    private sealed record GraphNode(string Name, string OpType, string Domain, List<string> Inputs, string[] Outputs)
+    {
+        public static GraphNode Read(ReadOnlySpan<byte> bytes)
+        {
+            var reader = new ProtoReader(bytes);
+            string name = string.Empty, opType = string.Empty, domain = string.Empty;
+            var inputs = new List<string>();
+            var outputs = new List<string>();
+            while (reader.Next())
+            {
+                switch (reader.Field, reader.WireType)
+                {
+                    case (1, 2): inputs.Add(reader.ReadString()); break;
+                    case (2, 2): outputs.Add(reader.ReadString()); break;
+                    case (3, 2): name = reader.ReadString(); break;
+                    case (4, 2): opType = reader.ReadString(); break;
+                    case (7, 2): domain = reader.ReadString(); break;
+                    default: reader.Skip(); break;
+                }
+            }
+
+            return new GraphNode(name, opType, domain, inputs, [.. outputs]);
+        }
+    }
+
+    /// <summary>The parts of a TensorProto the conversion reads (float weights stored inline).</summary>
+    private sealed record Initializer(string Name, long[] Dims, int DataType, byte[]? Raw, float[]? FloatData, bool External)
+    {
+        public string? Problem() => (DataType, Dims.Length, External) switch
+        {
+            (_, _, true) => "are stored in an external data file (convert a model with inline weights)",
+            (not 1, _, _) => $"have ONNX data type {DataType}, not float",
+            (_, not 2, _) => $"have rank {Dims.Length}, not 2",
+            _ when Dims[0] > int.MaxValue / Math.Max(1, Dims[1]) => "are too large",
+            _ => null,
+        };
+
+        public float[] Floats()
+        {
+            long count = Dims[0] * Dims[1];
+            float[] values = Raw is not null ? MemoryMarshal.Cast<byte, float>(Raw).ToArray() : FloatData ?? [];
+            return values.LongLength == count ? values : throw new InvalidDataException($"Initializer '{Name}' holds {values.LongLength} floats; its shape [{Dims[0]}, {Dims[1]}] needs {count}.");
+        }
+
+        public static Initializer Read(ReadOnlySpan<byte> bytes)
+        {
+            var reader = new ProtoReader(bytes);
+            var dims = new List<long>();
+            var floats = new List<float>();
+            string name = string.Empty;
+            int type = 0;
+            byte[]? raw = null;
+            bool external = false;
+            while (reader.Next())
+            {
+                switch (reader.Field, reader.WireType)
+                {
+                    case (1, 0): dims.Add((long)reader.ReadVarint()); break;
+                    case (1, 2):
+                        var packedDims = new ProtoReader(reader.ReadBytes());
+                        while (!packedDims.AtEnd)
+                        {
+                            dims.Add((long)packedDims.ReadVarint());
+                        }
+
+                        break;
+                    case (2, 0): type = (int)reader.ReadVarint(); break;
+                    case (4, 2): floats.AddRange(MemoryMarshal.Cast<byte, float>(reader.ReadBytes()).ToArray()); break;
+                    case (8, 2): name = reader.ReadString(); break;
+                    case (9, 2): raw = reader.ReadBytes().ToArray(); break;
+                    case (14, 0): external = reader.ReadVarint() == 1; break;
+                    default: reader.Skip(); break;
+                }
+            }
+
+            return new Initializer(name, [.. dims], type, raw, floats.Count > 0 ? [.. floats] : null, external);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using EdgeRuntime.Inference;
+using EdgeRuntime.Inference.Onnx;
+using EdgeRuntime.Kernels.LowBit;
+using EdgeRuntime.Kernels.Ternary;
+using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.ModelBuilder.Conversion;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgeRuntime.Kernels.Tests;
+
+/// <summary>The model conversion (edge-convert): float MatMul layers packed into INT4 MatMulNBits or ternary BitLinear.</summary>
+public sealed class ConversionTests
+{
+    private const int Inputs = 64, Hidden = 96, Outputs = 10;
+
+    private static float[] Run(byte[] model, float[] x, int rows)
+    {
+        using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 1 });
+        using var session = new InferenceSession(model, options);
+        using var input = OrtValue.CreateTensorValueFromMemory(x, [rows, Inputs]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["x"], [input], ["y"]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    private static float[] Input(int rows) => [.. Enumerable.Range(0, rows * Inputs).Select(i => MathF.Sin(i * 0.7f))];
+
+    [Theory]
+    [InlineData(32, true)]
+    [InlineData(64, false)]
+    public void Int4_conversion_packs_every_MatMul_reports_its_error_and_tracks_the_float_model(int block, bool zeroPoints)
+    {
+        byte[] original = SampleModels.Mlp(Inputs, Hidden, Outputs, seed: 5);
+        var result = ModelConverter.Convert(original, new ConversionOptions(ConversionTarget.Int4, block, zeroPoints, AccuracyLevel: 0));
+
+        Assert.Equal(["w1", "w2"], result.Layers.Select(l => l.Weight));
+        Assert.Empty(result.Skipped);
+        var summary = OnnxModelSummary.Read(result.Model);
+        Assert.Equal(2, summary.Nodes.Count(n => n.OpType == "MatMulNBits" && n.Domain == "com.microsoft"));
+        Assert.DoesNotContain(summary.Nodes, n => n.OpType == "MatMul");
+        Assert.True(result.ModelBytesAfter < result.ModelBytesBefore / 4, $"{result.ModelBytesBefore} -> {result.ModelBytesAfter}");
+
+        // The reported SQNR is the weights' own: recompute it from the same quantization.
+        var first = result.Layers[0];
+        Assert.Equal((Inputs, Hidden, Inputs * Hidden * 4L), (first.K, first.N, first.BytesBefore));
+        Assert.InRange(first.SqnrDb, 15, 40);
+
+        // And the converted model computes nearly what the float one does.
+        var x = Input(4);
+        var exact = Run(original, x, 4);
+        var converted = Run(result.Model, x, 4);
+        double signal = exact.Sum(v => (double)v * v), noise = exact.Zip(converted, (a, b) => (double)(a - b) * (a - b)).Sum();
+        Assert.True(10 * Math.Log10(signal / noise) > 15, $"output SQNR {10 * Math.Log10(signal / noise):F1} dB");
+    }
+
+    [Fact]
+    public void BitLinear_conversion_uses_absmean_ternary_weights_and_runs_on_our_kernel()
+    {
+        byte[] original = SampleModels.Mlp(Inputs, Hidden, Outputs, seed: 6);
+        var result = ModelConverter.Convert(original, new ConversionOptions(ConversionTarget.BitLinear));
+        Assert.Equal(2, result.Layers.Count);
+        Assert.All(result.Layers, l => Assert.Equal(l.N * TernaryPacking.RowBytes(l.K) + 4L, l.BytesAfter));
+        Assert.Equal(2, OnnxModelSummary.Read(result.Model).Nodes.Count(n => n.OpType == "BitLinear" && n.Domain == "ai.edgeruntime"));
+
+        // One layer on its own, so the answer can be computed with the reference from the ternary weights.
+        var w = new float[Inputs * Outputs].Select((_, i) => MathF.Cos(i * 1.3f) * 0.2f).ToArray();
+        byte[] single = new OnnxModelBuilder()
+            .Input("x", Protocol.TensorDType.Float32, "N", Inputs)
+            .Initializer("w", Protocol.TensorDType.Float32, [Inputs, Outputs], w.AsSpan())
+            .Node("MatMul", ["x", "w"], ["y"])
+            .Output("y", Protocol.TensorDType.Float32, "N", Outputs)
+            .Build();
+        var layer = ModelConverter.Convert(single, new ConversionOptions(ConversionTarget.BitLinear));
+        var (ternary, beta, dequantized) = WeightQuantizer.Ternarize(w, Inputs, Outputs);
+        Assert.Equal(w.Average(v => MathF.Abs(v)), beta, 5);
+        Assert.Equal(WeightQuantizer.SqnrDb(w, dequantized), Assert.Single(layer.Layers).SqnrDb);
+        var x = Input(3);
+        Assert.Equal(BitLinearReference.Compute(x, 3, Inputs, ternary, Outputs, beta), Run(layer.Model, x, 3));
+    }
+
+    [Fact]
+    public void A_MatMul_without_constant_weights_is_left_alone_and_said_so()
+    {
+        byte[] model = new OnnxModelBuilder()
+            .Input("x", Protocol.TensorDType.Float32, 2, Inputs)
+            .Input("w", Protocol.TensorDType.Float32, Inputs, 3)
+            .Node("MatMul", ["x", "w"], ["y"])
+            .Output("y", Protocol.TensorDType.Float32, 2, 3)
+            .Build();
+        var result = ModelConverter.Convert(model, new ConversionOptions(ConversionTarget.Int4));
+        Assert.Empty(result.Layers);
+        Assert.Contains("are not an initializer", Assert.Single(result.Skipped));
+        Assert.Equal(model, result.Model);
+        Assert.Contains("block_size is 48", Assert.Throws<ArgumentException>(() => ModelConverter.Convert(model, new ConversionOptions(ConversionTarget.Int4, BlockSize: 48))).Message);
+    }
+}
