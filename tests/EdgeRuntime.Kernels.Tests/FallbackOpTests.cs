@@ -144,3 +144,61 @@ public sealed class FallbackOpTests
         Assert.Contains("bits is 3", ex.Message);
     }
 }
+
+/// <summary>
+/// Our ops allocate nothing per run: a run costs the same managed bytes as a run of ORT's own op. One intra-op thread,
+/// so every callback runs on the calling thread and the per-thread counter sees all of it.
+/// </summary>
+public sealed class AllocationTests
+{
+    private static double BytesPerRun<T>(byte[] model, string input, T[] x, long[] shape)
+        where T : unmanaged
+    {
+        using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 1 });
+        using var session = new InferenceSession(model, options);
+        using var value = OrtValue.CreateTensorValueFromMemory(x, shape);
+        using var runOptions = new RunOptions();
+        string[] inputs = [input], outputs = ["y"];
+        OrtValue[] values = [value];
+        for (int i = 0; i < 20; i++)
+        {
+            using var warm = session.Run(runOptions, inputs, values, outputs);
+        }
+
+        // Enough runs that the counter's granularity (an allocation context, ~8 KiB) is a few bytes per run.
+        const int runs = 2000;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < runs; i++)
+        {
+            using var result = session.Run(runOptions, inputs, values, outputs);
+        }
+
+        return (GC.GetAllocatedBytesForCurrentThread() - before) / (double)runs;
+    }
+
+    [Fact]
+    public void A_run_of_our_ops_allocates_no_more_than_a_run_of_orts_own()
+    {
+        var shape = new NBitsShape(N: 256, K: 512, Bits: 4, BlockSize: 32);
+        var weights = NBitsWeights.Quantize(new float[shape.N * shape.K].Select((_, i) => MathF.Sin(i)).ToArray(), shape, zeroPoints: true);
+        var x = new float[2 * shape.K].Select((_, i) => MathF.Cos(i)).ToArray();
+        double theirs = BytesPerRun(SampleModels.MatMulNBits(weights, 4), "x", x, [2, shape.K]);
+        foreach (int level in new[] { 0, 4 })
+        {
+            double ours = BytesPerRun(SampleModels.MatMulNBits(weights, level, CustomOpDomain.Name), "x", x, [2, shape.K]);
+            Assert.True(ours <= theirs + 32, $"MatMulNBits accuracy_level {level}: {ours:F0} bytes per run vs ORT's {theirs:F0}");
+        }
+
+        var b = new sbyte[300 * 200];
+        new Random(1).NextBytes((byte[])(Array)b);
+        var a = new byte[3 * 300];
+        double theirsQ = BytesPerRun(SampleModels.QLinearMatMul(300, 200, b, 0.02f, 128, [0.003f], [0], 0.05f, 120), "a", a, [3, 300]);
+        double oursQ = BytesPerRun(SampleModels.QLinearMatMul(300, 200, b, 0.02f, 128, [0.003f], [0], 0.05f, 120, CustomOpDomain.Name), "a", a, [3, 300]);
+        Assert.True(oursQ <= theirsQ + 32, $"QLinearMatMul: {oursQ:F0} bytes per run vs ORT's {theirsQ:F0}");
+        double theirsI = BytesPerRun(SampleModels.MatMulInteger(300, 200, b, 131), "a", a, [3, 300]);
+        double oursI = BytesPerRun(SampleModels.MatMulInteger(300, 200, b, 131, CustomOpDomain.Name), "a", a, [3, 300]);
+        Assert.True(oursI <= theirsI + 32, $"MatMulInteger: {oursI:F0} bytes per run vs ORT's {theirsI:F0}");
+        double oursB = BytesPerRun(SampleModels.BitLinear(n: 256, k: 512).Model, "x", x, [2, 512]);
+        Assert.True(oursB <= theirs + 32, $"BitLinear: {oursB:F0} bytes per run vs ORT MatMulNBits' {theirs:F0}");
+    }
+}

@@ -50,8 +50,7 @@ internal sealed unsafe class BitLinearOp : CustomOp
             throw new ArgumentException($"W is [{n}, {w.Shape[1]}], but K={k} packs into {TernaryPacking.RowBytes(k)} bytes per row (blocks of 256 weights, 64 bytes each).");
         }
 
-        long[] outputShape = [.. x.Shape[..^1], n];
-        var y = context.Output(0, outputShape);
+        var y = context.Output(0, x.Shape[..^1].Append(n));
         if (m == 0 || n == 0)
         {
             return;

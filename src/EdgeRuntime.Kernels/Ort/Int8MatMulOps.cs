@@ -18,22 +18,22 @@ internal sealed class MatMulIntegerOp(int aType, int bType) : CustomOp
 
     public override int[] OutputTypes { get; } = [OrtElementType.Int32];
 
-    public override OpKernel CreateKernel(KernelInfo info) => new Kernel(Int8Problem.PackConstant(info, 1));
+    public override OpKernel CreateKernel(KernelInfo info) => new Kernel(PackedHandle.For(Int8Problem.PackConstant(info, 1)));
 
-    private sealed class Kernel(PackedInt8Weights? packed) : OpKernel, IDisposable
+    private sealed class Kernel(PackedHandle packed) : OpKernel, IDisposable
     {
         public override unsafe void Compute(KernelContext context)
         {
             var a = context.Input(0);
             var b = context.Input(1);
             var problem = Int8Problem.Describe(a, b);
-            int[] aZp = Int8Problem.ZeroPoints(context.TryInput(2), a, "a_zero_point", problem.RowsPerMatrix);
-            int[] bZp = Int8Problem.ZeroPoints(context.TryInput(3), b, "b_zero_point", problem.N);
+            var aZp = Int8Problem.ZeroPoints(context.TryInput(2), a, "a_zero_point", problem.RowsPerMatrix);
+            var bZp = Int8Problem.ZeroPoints(context.TryInput(3), b, "b_zero_point", problem.N);
             var y = context.Output(0, problem.OutputShape);
             Int8Problem.Run(context, problem, a, b, aZp, bZp, (int*)y.Data, packed);
         }
 
-        public void Dispose() => packed?.Dispose();
+        public void Dispose() => packed.Dispose();
     }
 }
 
@@ -52,11 +52,11 @@ internal sealed class QLinearMatMulOp(int aType, int bType) : CustomOp
 
     public override int[] OutputTypes { get; } = [aType];
 
-    public override OpKernel CreateKernel(KernelInfo info) => new Kernel(Int8Problem.PackConstant(info, 3));
+    public override OpKernel CreateKernel(KernelInfo info) => new Kernel(PackedHandle.For(Int8Problem.PackConstant(info, 3)));
 
-    private sealed class Kernel(PackedInt8Weights? packed) : OpKernel, IDisposable
+    private sealed class Kernel(PackedHandle packed) : OpKernel, IDisposable
     {
-        public void Dispose() => packed?.Dispose();
+        public void Dispose() => packed.Dispose();
 
         public override unsafe void Compute(KernelContext context)
         {
@@ -65,12 +65,12 @@ internal sealed class QLinearMatMulOp(int aType, int bType) : CustomOp
             var problem = Int8Problem.Describe(a, b);
             var yZpTensor = context.Input(7);
             bool ySigned = Int8Problem.IsSigned(yZpTensor, "y_zero_point");
-            float[] aScale = Int8Problem.Scales(context.Input(1), "a_scale", problem.RowsPerMatrix);
-            int[] aZp = Int8Problem.ZeroPoints(context.Input(2), a, "a_zero_point", problem.RowsPerMatrix);
-            float[] bScale = Int8Problem.Scales(context.Input(4), "b_scale", problem.N);
-            int[] bZp = Int8Problem.ZeroPoints(context.Input(5), b, "b_zero_point", problem.N);
-            float[] yScale = Int8Problem.Scales(context.Input(6), "y_scale", problem.RowsPerMatrix);
-            int[] yZp = Int8Problem.ZeroPoints(yZpTensor, yZpTensor, "y_zero_point", problem.RowsPerMatrix);
+            var aScale = Int8Problem.Scales(context.Input(1), "a_scale", problem.RowsPerMatrix);
+            var aZp = Int8Problem.ZeroPoints(context.Input(2), a, "a_zero_point", problem.RowsPerMatrix);
+            var bScale = Int8Problem.Scales(context.Input(4), "b_scale", problem.N);
+            var bZp = Int8Problem.ZeroPoints(context.Input(5), b, "b_zero_point", problem.N);
+            var yScale = Int8Problem.Scales(context.Input(6), "y_scale", problem.RowsPerMatrix);
+            var yZp = Int8Problem.ZeroPoints(yZpTensor, yZpTensor, "y_zero_point", problem.RowsPerMatrix);
             var y = context.Output(0, problem.OutputShape);
             int total = checked(problem.M * problem.N);
             int[] acc = ArrayPool<int>.Shared.Rent(Math.Max(1, total));
@@ -85,12 +85,12 @@ internal sealed class QLinearMatMulOp(int aType, int bType) : CustomOp
                 for (int row = 0; row < problem.M; row++)
                 {
                     int r = row % problem.RowsPerMatrix;
-                    float sa = aScale[aScale.Length == 1 ? 0 : r];
-                    float sy = yScale[yScale.Length == 1 ? 0 : r];
-                    int zy = yZp[yZp.Length == 1 ? 0 : r];
+                    float sa = aScale.Scale(r);
+                    float sy = yScale.Scale(r);
+                    int zy = yZp.ZeroPoint(r);
                     for (int col = 0; col < problem.N; col++)
                     {
-                        float multiplier = Requantize.Multiplier(sa, bScale[bScale.Length == 1 ? 0 : col], sy);
+                        float multiplier = Requantize.Multiplier(sa, bScale.Scale(col), sy);
                         output[(row * problem.N) + col] = Requantize.ToByte(acc[(row * problem.N) + col], multiplier, zy, ySigned);
                     }
                 }
@@ -104,7 +104,56 @@ internal sealed class QLinearMatMulOp(int aType, int bType) : CustomOp
 }
 
 /// <summary>Shapes, zero points and the threaded run shared by the two 8-bit ops.</summary>
-internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatrix, bool BatchedB, long[] OutputShape)
+/// <summary>
+/// A zero-point or scale input read in place: absent (zero points: 0), one value, or one per row or column.
+/// </summary>
+internal readonly unsafe struct QuantParameter(void* data, int count, int elementType)
+{
+    public int Count => count;
+
+    public int ZeroPoint(int index)
+    {
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        int i = count == 1 ? 0 : index;
+        return elementType == OrtElementType.Int8 ? ((sbyte*)data)[i] : ((byte*)data)[i];
+    }
+
+    public float Scale(int index) => ((float*)data)[count == 1 ? 0 : index];
+}
+
+/// <summary>A kernel's packed weights and the GCHandle the thread-pool callbacks find them through (one per kernel).</summary>
+internal sealed class PackedHandle : IDisposable
+{
+    private GCHandle _handle;
+
+    private PackedHandle(PackedInt8Weights? weights)
+    {
+        Weights = weights;
+        _handle = weights is null ? default : GCHandle.Alloc(weights);
+    }
+
+    public PackedInt8Weights? Weights { get; }
+
+    public nint Pointer => _handle.IsAllocated ? GCHandle.ToIntPtr(_handle) : 0;
+
+    public static PackedHandle For(PackedInt8Weights? weights) => new(weights);
+
+    public void Dispose()
+    {
+        if (_handle.IsAllocated)
+        {
+            _handle.Free();
+        }
+
+        Weights?.Dispose();
+    }
+}
+
+internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatrix, bool BatchedB, TensorShape OutputShape)
 {
     // Columns per ParallelFor task: a multiple of every path's tile.
     private const int ColumnsPerTask = 256;
@@ -132,9 +181,9 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
 
         // B is one [K, N] matrix shared by every batch, or one per batch with A's batch dimensions (no broadcasting).
         bool batched = b.Shape.Length > 2;
-        if (b.Shape.Length < 2 || (batched && !b.Shape[..^2].AsSpan().SequenceEqual(a.Shape[..^2])))
+        if (b.Shape.Length < 2 || (batched && !b.Shape[..^2].SameAs(a.Shape[..^2])))
         {
-            throw new NotSupportedException($"B is [{string.Join(", ", b.Shape)}]; the fallback takes [K, N] or B with A's batch dimensions [{string.Join(", ", a.Shape[..^2])}, K, N].");
+            throw new NotSupportedException($"B is [{b.Shape}]; the fallback takes [K, N] or B with A's batch dimensions [{a.Shape[..^2]}, K, N].");
         }
 
         int k = checked((int)a.Shape[^1]);
@@ -144,9 +193,9 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
         }
 
         int rows = checked((int)a.Shape[^2]);
-        int m = checked((int)a.Shape[..^1].Aggregate(1L, (p, d) => p * d));
+        int m = checked((int)a.Shape[..^1].Product());
         int n = checked((int)b.Shape[^1]);
-        return new Int8Problem(m, k, n, rows, batched, [.. a.Shape[..^1], n]);
+        return new Int8Problem(m, k, n, rows, batched, a.Shape[..^1].Append(n));
     }
 
     public static bool IsSigned(OrtTensor tensor, string name) => tensor.ElementType switch
@@ -156,12 +205,12 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
         _ => throw new ArgumentException($"{name} must be uint8 or int8 (ONNX element type {tensor.ElementType})."),
     };
 
-    /// <summary>A zero-point input as ints: absent (0), one value, or one per row/column (<paramref name="count"/>).</summary>
-    public static unsafe int[] ZeroPoints(OrtTensor? zeroPoint, OrtTensor owner, string name, int count)
+    /// <summary>A zero-point input: absent (0), one value, or one per row/column (<paramref name="count"/>), typed like its tensor.</summary>
+    public static unsafe QuantParameter ZeroPoints(OrtTensor? zeroPoint, OrtTensor owner, string name, int count)
     {
         if (zeroPoint is not { } zp)
         {
-            return [0];
+            return new QuantParameter(null, 0, owner.ElementType);
         }
 
         if (zp.ElementType != owner.ElementType)
@@ -169,36 +218,19 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
             throw new ArgumentException($"{name} has ONNX element type {zp.ElementType}; it must match its tensor's ({owner.ElementType}).");
         }
 
-        long length = zp.ElementCount;
-        if (length != 1 && length != count)
-        {
-            throw new ArgumentException($"{name} holds {length} values; expected 1 or {count}.");
-        }
-
-        bool signed = zp.ElementType == OrtElementType.Int8;
-        var values = new int[length];
-        for (int i = 0; i < length; i++)
-        {
-            values[i] = signed ? ((sbyte*)zp.Data)[i] : ((byte*)zp.Data)[i];
-        }
-
-        return values;
+        return new QuantParameter(zp.Data, CheckCount(zp.ElementCount, name, count), zp.ElementType);
     }
 
-    public static unsafe float[] Scales(OrtTensor scale, string name, int count)
-    {
-        long length = scale.ElementCount;
-        if (length != 1 && length != count)
-        {
-            throw new ArgumentException($"{name} holds {length} values; expected 1 or {count}.");
-        }
+    public static unsafe QuantParameter Scales(OrtTensor scale, string name, int count) =>
+        new(scale.Data, CheckCount(scale.ElementCount, name, count), OrtElementType.Float);
 
-        return new ReadOnlySpan<float>(scale.Data, (int)length).ToArray();
-    }
+    private static int CheckCount(long length, string name, int count) =>
+        length == 1 || length == count ? (int)length : throw new ArgumentException($"{name} holds {length} values; expected 1 or {count}.");
 
     /// <summary>acc = (A − a_zp)(B − b_zp) into <paramref name="y"/> ([M, N] int32), columns split over ORT's threads.</summary>
-    public static unsafe void Run(KernelContext context, Int8Problem problem, OrtTensor a, OrtTensor b, int[] aZeroPoints, int[] bZeroPoints, int* y, PackedInt8Weights? packed)
+    public static unsafe void Run(KernelContext context, Int8Problem problem, OrtTensor a, OrtTensor b, QuantParameter aZeroPoints, QuantParameter bZeroPoints, int* y, PackedHandle packedHandle)
     {
+        var packed = packedHandle.Weights;
         if (problem.M == 0 || problem.N == 0)
         {
             return;
@@ -206,18 +238,22 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
 
         if (packed is not null && !problem.BatchedB && packed.K == problem.K && packed.N == problem.N)
         {
-            RunPacked(context, problem, a, aZeroPoints, bZeroPoints, y, packed);
+            RunPacked(context, problem, a, aZeroPoints, bZeroPoints, y, packed, packedHandle.Pointer);
             return;
         }
 
         int paired = (problem.K + 1) & ~1;
-        int[] rowZeroPoints = aZeroPoints.Length == 1 ? aZeroPoints : [.. Enumerable.Range(0, problem.M).Select(r => aZeroPoints[r % problem.RowsPerMatrix])];
         short[] prepared = ArrayPool<short>.Shared.Rent(Math.Max(1, problem.M * paired));
         short[] columnZeroPoints = ArrayPool<short>.Shared.Rent(problem.N + 64);
         try
         {
-            Int8MatMul.PrepareA(new ReadOnlySpan<byte>(a.Data, problem.M * problem.K), a.ElementType == OrtElementType.Int8, problem.M, problem.K, rowZeroPoints, prepared);
-            Int8MatMul.ExpandZeroPoints(bZeroPoints, problem.N, columnZeroPoints);
+            for (int row = 0; row < problem.M; row++)
+            {
+                var tokens = new ReadOnlySpan<byte>((byte*)a.Data + ((long)row * problem.K), problem.K);
+                Int8MatMul.PrepareA(tokens, a.ElementType == OrtElementType.Int8, 1, problem.K, [aZeroPoints.ZeroPoint(row % problem.RowsPerMatrix)], prepared.AsSpan(row * paired, paired));
+            }
+
+            ExpandColumnZeroPoints(bZeroPoints, problem.N, columnZeroPoints);
             fixed (short* pa = prepared)
             fixed (short* zb = columnZeroPoints)
             {
@@ -259,7 +295,15 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
     // Tiles per ParallelFor task on the prepacked path (16 tiles = 256 columns).
     private const int TilesPerTask = 16;
 
-    private static unsafe void RunPacked(KernelContext context, Int8Problem problem, OrtTensor a, int[] aZeroPoints, int[] bZeroPoints, int* y, PackedInt8Weights packed)
+    private static void ExpandColumnZeroPoints(QuantParameter zeroPoints, int n, Span<short> expanded)
+    {
+        for (int col = 0; col < n; col++)
+        {
+            expanded[col] = (short)zeroPoints.ZeroPoint(col);
+        }
+    }
+
+    private static unsafe void RunPacked(KernelContext context, Int8Problem problem, OrtTensor a, QuantParameter aZeroPoints, QuantParameter bZeroPoints, int* y, PackedInt8Weights packed, nint handle)
     {
         var path = KernelPaths.Best;
         int[] quads = ArrayPool<int>.Shared.Rent(Math.Max(1, problem.M * 2 * packed.KQuads));
@@ -267,7 +311,7 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
         var tokens = ArrayPool<PackedInt8MatMul.Token>.Shared.Rent(problem.M);
         try
         {
-            Int8MatMul.ExpandZeroPoints(bZeroPoints, problem.N, columnZeroPoints);
+            ExpandColumnZeroPoints(bZeroPoints, problem.N, columnZeroPoints);
             bool signed = a.ElementType == OrtElementType.Int8;
             fixed (int* q = quads)
             fixed (short* zb = columnZeroPoints)
@@ -276,19 +320,12 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
                 for (int row = 0; row < problem.M; row++)
                 {
                     t[row] = new PackedInt8MatMul.Token { Low = q + ((long)row * 2 * packed.KQuads), High = q + ((long)row * 2 * packed.KQuads) + packed.KQuads };
-                    int za = aZeroPoints[aZeroPoints.Length == 1 ? 0 : row % problem.RowsPerMatrix];
+                    int za = aZeroPoints.ZeroPoint(row % problem.RowsPerMatrix);
                     PackedInt8MatMul.Prepare(path, new ReadOnlySpan<byte>((byte*)a.Data + ((long)row * problem.K), problem.K), signed, za, packed.KQuads, ref t[row]);
                 }
 
-                var work = new PackedWork { Path = path, Weights = GCHandle.ToIntPtr(GCHandle.Alloc(packed)), Tokens = t, M = problem.M, ZeroPoints = zb, N = problem.N, Y = y };
-                try
-                {
-                    context.ParallelFor(&RunPackedTask, (packed.Tiles + TilesPerTask - 1) / TilesPerTask, &work);
-                }
-                finally
-                {
-                    GCHandle.FromIntPtr(work.Weights).Free();
-                }
+                var work = new PackedWork { Path = path, Weights = handle, Tokens = t, M = problem.M, ZeroPoints = zb, N = problem.N, Y = y };
+                context.ParallelFor(&RunPackedTask, (packed.Tiles + TilesPerTask - 1) / TilesPerTask, &work);
 
                 if (work.Failed != 0)
                 {

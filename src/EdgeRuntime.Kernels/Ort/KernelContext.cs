@@ -3,27 +3,15 @@ using System.Runtime.InteropServices;
 namespace EdgeRuntime.Kernels.Ort;
 
 /// <summary>A tensor an op reads or writes: its data and shape, valid during one compute call.</summary>
-internal readonly unsafe struct OrtTensor(void* data, long[] shape, int elementType)
+internal readonly unsafe struct OrtTensor(void* data, TensorShape shape, int elementType)
 {
     public void* Data { get; } = data;
 
-    public long[] Shape { get; } = shape;
+    public TensorShape Shape { get; } = shape;
 
     public int ElementType { get; } = elementType;
 
-    public long ElementCount
-    {
-        get
-        {
-            long count = 1;
-            foreach (long d in Shape)
-            {
-                count *= d;
-            }
-
-            return count;
-        }
-    }
+    public long ElementCount => Shape.Product();
 }
 
 /// <summary>The inputs, outputs and thread pool of one compute call, through ORT's C API.</summary>
@@ -47,10 +35,10 @@ internal readonly unsafe struct KernelContext(nint context)
         return value == 0 ? null : Describe(value);
     }
 
-    public OrtTensor Output(int index, long[] shape)
+    public OrtTensor Output(int index, TensorShape shape)
     {
         nint value;
-        fixed (long* dims = shape)
+        fixed (long* dims = shape.Dimensions)
         {
             OrtApi.Check(OrtApi.KernelContextGetOutput(context, (nuint)index, dims, (nuint)shape.Length, &value));
         }
@@ -72,8 +60,8 @@ internal readonly unsafe struct KernelContext(nint context)
             nuint rank;
             OrtApi.Check(OrtApi.GetTensorElementType(info, &type));
             OrtApi.Check(OrtApi.GetDimensionsCount(info, &rank));
-            var shape = new long[(int)rank];
-            fixed (long* dims = shape)
+            var shape = TensorShape.Of((int)rank);
+            fixed (long* dims = shape.Dimensions)
             {
                 OrtApi.Check(OrtApi.GetDimensions(info, dims, rank));
             }

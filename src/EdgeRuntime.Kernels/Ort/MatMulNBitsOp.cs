@@ -51,17 +51,17 @@ internal sealed unsafe class MatMulNBitsOp : CustomOp
             var bias = context.TryInput(5);
             if (a.Shape.Length < 1 || a.Shape[^1] != shape.K)
             {
-                throw new ArgumentException($"A is [{string.Join(", ", a.Shape)}]; its last dimension must be K = {shape.K}.");
+                throw new ArgumentException($"A is [{a.Shape}]; its last dimension must be K = {shape.K}.");
             }
 
             int m = checked((int)(a.ElementCount / Math.Max(1, shape.K)));
             if (shape.K == 0)
             {
-                m = checked((int)a.Shape[..^1].Aggregate(1L, (p, d) => p * d));
+                m = checked((int)a.Shape[..^1].Product());
             }
 
             NBitsMatMul.Validate(shape, (long)m * shape.K, m, b.ElementCount, scales.ElementCount, zeroPoints?.ElementCount ?? 0, bias?.ElementCount ?? 0, (long)m * shape.N);
-            var y = context.Output(0, [.. a.Shape[..^1], shape.N]);
+            var y = context.Output(0, a.Shape[..^1].Append(shape.N));
             if (m == 0 || shape.N == 0)
             {
                 return;
