@@ -78,6 +78,62 @@ public sealed class ConversionTests
         Assert.Equal(BitLinearReference.Compute(x, 3, Inputs, ternary, Outputs, beta), Run(layer.Model, x, 3));
     }
 
+    /// <summary>PyTorch exports nn.Linear as Gemm(x, W [N, K], b, transB = 1).</summary>
+    private static byte[] LinearAsGemm(float[] w, float[] bias) => new OnnxModelBuilder()
+        .Input("x", Protocol.TensorDType.Float32, "N", Inputs)
+        .Initializer("fc.weight", Protocol.TensorDType.Float32, [Outputs, Inputs], w.AsSpan())
+        .Initializer("fc.bias", Protocol.TensorDType.Float32, [Outputs], bias.AsSpan())
+        .Node("Gemm", ["x", "fc.weight", "fc.bias"], ["y"], "", new NodeAttribute("transB", 1), new NodeAttribute("alpha", Float: 1f))
+        .Output("y", Protocol.TensorDType.Float32, "N", Outputs)
+        .Build();
+
+    [Fact]
+    public void Gemm_layers_with_transposed_weights_and_bias_convert_to_both_targets()
+    {
+        var w = new float[Outputs * Inputs].Select((_, i) => MathF.Sin(i * 0.9f) * 0.3f).ToArray();
+        var bias = new float[Outputs].Select((_, i) => i * 0.1f).ToArray();
+        byte[] model = LinearAsGemm(w, bias);
+        var x = Input(3);
+        var exact = Run(model, x, 3);
+
+        var int4 = ModelConverter.Convert(model, new ConversionOptions(ConversionTarget.Int4, 32, true, AccuracyLevel: 0));
+        var layer = Assert.Single(int4.Layers);
+        Assert.Equal((Inputs, Outputs), (layer.K, layer.N));
+        var approximate = Run(int4.Model, x, 3);
+        double signal = exact.Sum(v => (double)v * v), noise = exact.Zip(approximate, (a, b) => (double)(a - b) * (a - b)).Sum();
+        Assert.True(10 * Math.Log10(signal / noise) > 20, $"output SQNR {10 * Math.Log10(signal / noise):F1} dB");
+
+        // BitLinear then Add: exactly the reference on the ternary weights plus the bias.
+        var ternary = ModelConverter.Convert(model, new ConversionOptions(ConversionTarget.BitLinear));
+        Assert.Equal(["BitLinear", "Add"], OnnxModelSummary.Read(ternary.Model).Nodes.Select(n => n.OpType));
+        var wKn = new float[Inputs * Outputs];
+        for (int n = 0; n < Outputs; n++)
+        {
+            for (int k = 0; k < Inputs; k++)
+            {
+                wKn[(k * Outputs) + n] = w[(n * Inputs) + k];
+            }
+        }
+
+        var (codes, beta, _) = WeightQuantizer.Ternarize(wKn, Inputs, Outputs);
+        var expected = BitLinearReference.Compute(x, 3, Inputs, codes, Outputs, beta).Select((v, i) => v + bias[i % Outputs]).ToArray();
+        Assert.Equal(expected, Run(ternary.Model, x, 3));
+    }
+
+    [Fact]
+    public void A_Gemm_with_alpha_other_than_one_is_left_alone()
+    {
+        var w = new float[Outputs * Inputs];
+        byte[] model = new OnnxModelBuilder()
+            .Input("x", Protocol.TensorDType.Float32, "N", Inputs)
+            .Initializer("w", Protocol.TensorDType.Float32, [Outputs, Inputs], w.AsSpan())
+            .Node("Gemm", ["x", "w"], ["y"], "", new NodeAttribute("transB", 1), new NodeAttribute("alpha", Float: 0.5f))
+            .Output("y", Protocol.TensorDType.Float32, "N", Outputs)
+            .Build();
+        var result = ModelConverter.Convert(model, new ConversionOptions(ConversionTarget.Int4));
+        Assert.Contains("alpha or beta", Assert.Single(result.Skipped));
+    }
+
     [Fact]
     public void A_MatMul_without_constant_weights_is_left_alone_and_said_so()
     {

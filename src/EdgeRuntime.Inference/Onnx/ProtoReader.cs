@@ -58,6 +58,12 @@ internal ref struct ProtoReader(ReadOnlySpan<byte> buffer)
         throw new InvalidDataException("Protobuf varint longer than 10 bytes.");
     }
 
+    public int ReadFixed32()
+    {
+        Advance(4);
+        return System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(_buffer.Slice(_position - 4, 4));
+    }
+
     public ReadOnlySpan<byte> ReadBytes()
     {
         ulong length = ReadVarint();

@@ -6,9 +6,10 @@ using EdgeRuntime.Kernels.Ternary;
 namespace EdgeRuntime.ModelBuilder.Conversion;
 
 /// <summary>
-/// Rewrites a float ONNX model's MatMul layers onto quantized ops: every MatMul (standard domain) whose second input is
-/// a 2-D float initializer W [K, N] becomes ai.edgeruntime::BitLinear or com.microsoft::MatMulNBits (bits 4) reading
-/// the same activation and writing the same output. The float weights are dropped when nothing else reads them;
+/// Rewrites a float ONNX model's linear layers onto quantized ops: every MatMul (standard domain) whose second input is
+/// a 2-D float initializer W [K, N], and every Gemm with such weights (transB 0 or 1, alpha = beta = 1, an optional
+/// constant bias of N values: PyTorch's nn.Linear), becomes ai.edgeruntime::BitLinear (followed by an Add for a bias)
+/// or com.microsoft::MatMulNBits (bits 4, bias as its input) reading the same activation and writing the same output. The float weights are dropped when nothing else reads them;
 /// every other field of the model is copied byte for byte, and the needed opset imports are added.
 /// </summary>
 public static class ModelConverter
@@ -97,16 +98,24 @@ public static class ModelConverter
         }
 
         // Which MatMuls convert, and which float weights nothing else reads afterwards.
-        var converted = new Dictionary<int, (ProtoWriter Node, ProtoWriter[] Initializers)>();
+        // Per converted node: the replacement's NodeProto fields (graph field 1, one or two nodes) and new initializers.
+        var converted = new Dictionary<int, (byte[] Nodes, ProtoWriter[] Initializers)>();
         for (int i = 0; i < nodes.Count; i++)
         {
             var node = nodes[i];
-            if (node.OpType != "MatMul" || node.Domain is not ("" or "ai.onnx") || node.Inputs.Count != 2)
+            bool gemm = node.OpType == "Gemm";
+            if (node.Domain is not ("" or "ai.onnx") || !((node.OpType == "MatMul" && node.Inputs.Count == 2) || (gemm && node.Inputs.Count is 2 or 3)))
             {
                 continue;
             }
 
-            string label = node.Name.Length > 0 ? node.Name : $"MatMul #{i}";
+            string label = node.Name.Length > 0 ? node.Name : $"{node.OpType} #{i}";
+            if (gemm && GemmProblem(node) is { } gemmProblem)
+            {
+                skipped.Add($"{label}: {gemmProblem}");
+                continue;
+            }
+
             if (!initializers.TryGetValue(node.Inputs[1], out var weight))
             {
                 skipped.Add($"{label}: its weights '{node.Inputs[1]}' are not an initializer");
@@ -119,7 +128,19 @@ public static class ModelConverter
                 continue;
             }
 
-            converted[i] = ConvertLayer(node, label, weight, options, layers);
+            Initializer? bias = null;
+            if (gemm && node.Inputs.Count == 3 && node.Inputs[2].Length > 0)
+            {
+                long n = weight.Dims[node.Int("transB") == 1 ? 0 : 1];
+                if (!initializers.TryGetValue(node.Inputs[2], out bias) || bias.DataType != 1 || bias.External || bias.Dims.Aggregate(1L, (p, d) => p * d) != n || bias.Dims.Count(d => d != 1) > 1)
+                {
+                    skipped.Add($"{label}: its bias '{node.Inputs[2]}' is not a constant float vector of {n} values");
+                    continue;
+                }
+            }
+
+            var (replacement, added) = ConvertLayer(node, label, weight, node.Int("transB") == 1, bias, options, layers);
+            converted[i] = (replacement.ToArray(), added);
         }
 
         var stillRead = new HashSet<string>(nodes.Where((_, i) => !converted.ContainsKey(i)).SelectMany(n => n.Inputs), StringComparer.Ordinal);
@@ -133,7 +154,7 @@ public static class ModelConverter
                 reader.Skip();
                 if (converted.TryGetValue(nodeIndex++, out var replacement))
                 {
-                    writer.Message(1, replacement.Node);
+                    writer.Raw(replacement.Nodes);
                     start = reader.Position;
                     continue;
                 }
@@ -165,10 +186,21 @@ public static class ModelConverter
         return writer.ToArray();
     }
 
-    private static (ProtoWriter Node, ProtoWriter[] Initializers) ConvertLayer(GraphNode node, string label, Initializer weight, ConversionOptions options, List<LayerReport> layers)
+    private static string? GemmProblem(GraphNode node)
     {
-        int k = (int)weight.Dims[0], n = (int)weight.Dims[1];
-        float[] w = weight.Floats();
+        if (node.Int("transA") != 0)
+        {
+            return "Gemm with transA = 1 is not converted";
+        }
+
+        return node.Float("alpha", 1) != 1 || node.Float("beta", 1) != 1 ? "Gemm with alpha or beta other than 1 is not converted" : null;
+    }
+
+    private static (ProtoWriter Node, ProtoWriter[] Initializers) ConvertLayer(GraphNode node, string label, Initializer weight, bool transposed, Initializer? bias, ConversionOptions options, List<LayerReport> layers)
+    {
+        // W as [K, N]: Gemm with transB = 1 stores it as [N, K] (nn.Linear's weight).
+        int k = (int)weight.Dims[transposed ? 1 : 0], n = (int)weight.Dims[transposed ? 0 : 1];
+        float[] w = transposed ? Transpose(weight.Floats(), n, k) : weight.Floats();
         string prefix = $"{weight.Name}.{(options.Target == ConversionTarget.BitLinear ? "ternary" : "int4")}";
         string nodeName = node.Name.Length > 0 ? node.Name : prefix;
         if (options.Target == ConversionTarget.BitLinear)
@@ -176,11 +208,22 @@ public static class ModelConverter
             var (ternary, beta, dequantized) = WeightQuantizer.Ternarize(w, k, n);
             byte[] packed = WeightQuantizer.PackTernary(ternary, n, k);
             layers.Add(new LayerReport(label, weight.Name, k, n, WeightQuantizer.SqnrDb(w, dequantized), (long)k * n * 4, packed.LongLength + 4));
-            var bitLinear = OnnxModelBuilder.NodeProto("BitLinear", nodeName, [node.Inputs[0], prefix, prefix + ".beta"], node.Outputs, CustomOpDomain.Name);
-            return (bitLinear, [
+            ProtoWriter[] ternaryTensors =
+            [
                 OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [n, TernaryPacking.RowBytes(k)], packed.AsSpan()),
                 OnnxModelBuilder.TensorProto(prefix + ".beta", Protocol.TensorDType.Float32, [1], new[] { beta }.AsSpan()),
-            ]);
+            ];
+            if (bias is null)
+            {
+                return (new ProtoWriter().Message(1, OnnxModelBuilder.NodeProto("BitLinear", nodeName, [node.Inputs[0], prefix, prefix + ".beta"], node.Outputs, CustomOpDomain.Name)), ternaryTensors);
+            }
+
+            // BitLinear has no bias input: the layer becomes BitLinear then Add (two nodes, one replacement).
+            string product = prefix + ".product";
+            var pair = new ProtoWriter()
+                .Message(1, OnnxModelBuilder.NodeProto("BitLinear", nodeName, [node.Inputs[0], prefix, prefix + ".beta"], [product], CustomOpDomain.Name))
+                .Message(1, OnnxModelBuilder.NodeProto("Add", nodeName + ".bias", [product, bias.Name], node.Outputs));
+            return (pair, ternaryTensors);
         }
 
         var (weights, int4) = WeightQuantizer.Int4(w, k, n, options.BlockSize, options.ZeroPoints);
@@ -199,10 +242,22 @@ public static class ModelConverter
             inputs.Add(prefix + ".zero_points");
         }
 
+        if (bias is not null)
+        {
+            // MatMulNBits' bias is input 5 and must be [N]; absent inputs in between are empty names.
+            tensors.Add(OnnxModelBuilder.TensorProto(prefix + ".bias", Protocol.TensorDType.Float32, [n], bias.Floats().AsSpan()));
+            while (inputs.Count < 5)
+            {
+                inputs.Add(string.Empty);
+            }
+
+            inputs.Add(prefix + ".bias");
+        }
+
         var matMulNBits = OnnxModelBuilder.NodeProto("MatMulNBits", nodeName, [.. inputs], node.Outputs, "com.microsoft",
             new NodeAttribute("K", k), new NodeAttribute("N", n), new NodeAttribute("bits", 4),
             new NodeAttribute("block_size", options.BlockSize), new NodeAttribute("accuracy_level", options.AccuracyLevel));
-        return (matMulNBits, [.. tensors]);
+        return (new ProtoWriter().Message(1, matMulNBits), [.. tensors]);
     }
 
     private static string OpsetDomain(ReadOnlySpan<byte> opset) => NameField(opset, 1);
@@ -226,14 +281,19 @@ public static class ModelConverter
         return string.Empty;
     }
 
-    private sealed record GraphNode(string Name, string OpType, string Domain, List<string> Inputs, string[] Outputs)
+    private sealed record GraphNode(string Name, string OpType, string Domain, List<string> Inputs, string[] Outputs, Dictionary<string, double> Attributes)
     {
+        public long Int(string name) => (long)Attributes.GetValueOrDefault(name);
+
+        public double Float(string name, double fallback) => Attributes.TryGetValue(name, out double value) ? value : fallback;
+
         public static GraphNode Read(ReadOnlySpan<byte> bytes)
         {
             var reader = new ProtoReader(bytes);
             string name = string.Empty, opType = string.Empty, domain = string.Empty;
             var inputs = new List<string>();
             var outputs = new List<string>();
+            var attributes = new Dictionary<string, double>(StringComparer.Ordinal);
             while (reader.Next())
             {
                 switch (reader.Field, reader.WireType)
@@ -242,13 +302,51 @@ public static class ModelConverter
                     case (2, 2): outputs.Add(reader.ReadString()); break;
                     case (3, 2): name = reader.ReadString(); break;
                     case (4, 2): opType = reader.ReadString(); break;
+                    case (5, 2): ReadAttribute(reader.ReadBytes(), attributes); break;
                     case (7, 2): domain = reader.ReadString(); break;
                     default: reader.Skip(); break;
                 }
             }
 
-            return new GraphNode(name, opType, domain, inputs, [.. outputs]);
+            return new GraphNode(name, opType, domain, inputs, [.. outputs], attributes);
         }
+
+        // AttributeProto: name (1), f (2, fixed32), i (3, varint); other kinds are not needed here.
+        private static void ReadAttribute(ReadOnlySpan<byte> bytes, Dictionary<string, double> attributes)
+        {
+            var reader = new ProtoReader(bytes);
+            string name = string.Empty;
+            double? value = null;
+            while (reader.Next())
+            {
+                switch (reader.Field, reader.WireType)
+                {
+                    case (1, 2): name = reader.ReadString(); break;
+                    case (2, 5): value = BitConverter.Int32BitsToSingle(reader.ReadFixed32()); break;
+                    case (3, 0): value = (long)reader.ReadVarint(); break;
+                    default: reader.Skip(); break;
+                }
+            }
+
+            if (value is { } v)
+            {
+                attributes[name] = v;
+            }
+        }
+    }
+
+    private static float[] Transpose(float[] m, int rows, int cols)
+    {
+        var t = new float[m.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < cols; c++)
+            {
+                t[(c * rows) + r] = m[(r * cols) + c];
+            }
+        }
+
+        return t;
     }
 
     /// <summary>The parts of a TensorProto the conversion reads (float weights stored inline).</summary>
@@ -265,9 +363,9 @@ public static class ModelConverter
 
         public float[] Floats()
         {
-            long count = Dims[0] * Dims[1];
+            long count = Dims.Aggregate(1L, (p, d) => p * d);
             float[] values = Raw is not null ? MemoryMarshal.Cast<byte, float>(Raw).ToArray() : FloatData ?? [];
-            return values.LongLength == count ? values : throw new InvalidDataException($"Initializer '{Name}' holds {values.LongLength} floats; its shape [{Dims[0]}, {Dims[1]}] needs {count}.");
+            return values.LongLength == count ? values : throw new InvalidDataException($"Initializer '{Name}' holds {values.LongLength} floats; its shape [{string.Join(", ", Dims)}] needs {count}.");
         }
 
         public static Initializer Read(ReadOnlySpan<byte> bytes)
