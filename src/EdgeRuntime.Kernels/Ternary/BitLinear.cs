@@ -11,6 +11,9 @@ namespace EdgeRuntime.Kernels.Ternary;
 /// </summary>
 public static unsafe class BitLinear
 {
+    // Weight rows per prefill block: 64 rows of K = 2560 are 40 KB of packed weights.
+    private const int RowBlock = 64;
+
     /// <summary>Quantizes m tokens of k floats into rows of <see cref="TernaryPacking.PaddedK"/> bytes.</summary>
     public static void Quantize(KernelPath path, ReadOnlySpan<float> x, int m, int k, Span<sbyte> quantized, Span<float> scales, Span<int> sums)
     {
@@ -49,23 +52,32 @@ public static unsafe class BitLinear
             }
         }
 
-        for (int row = first; row < rowEnd; row++)
+        // Prefill: tokens in groups of four (four rows of activations, 10 KB at K = 2560, stay in L1) against a block
+        // of weight rows (kept in L2), so the weights, not the activations, are what comes from L2 again.
+        for (int blockStart = first; blockStart < rowEnd; blockStart += RowBlock)
         {
-            byte* w = packed + ((long)row * rowBytes);
+            int blockEnd = Math.Min(rowEnd, blockStart + RowBlock);
             int t = 0;
             for (; t + 4 <= m; t += 4)
             {
-                TernaryDot.Row4(path, w, rowBytes, quantized + ((long)t * padded), padded, sums.Slice(t, 4), four);
-                for (int i = 0; i < 4; i++)
+                sbyte* x = quantized + ((long)t * padded);
+                for (int row = blockStart; row < blockEnd; row++)
                 {
-                    y[((long)(t + i) * n) + row] = Output(four[i], scales[t + i], beta);
+                    TernaryDot.Row4(path, packed + ((long)row * rowBytes), rowBytes, x, padded, sums.Slice(t, 4), four);
+                    for (int i = 0; i < 4; i++)
+                    {
+                        y[((long)(t + i) * n) + row] = Output(four[i], scales[t + i], beta);
+                    }
                 }
             }
 
             for (; t < m; t++)
             {
-                int acc = TernaryDot.Row(path, w, rowBytes, quantized + ((long)t * padded), sums[t]);
-                y[((long)t * n) + row] = Output(acc, scales[t], beta);
+                for (int row = blockStart; row < blockEnd; row++)
+                {
+                    int acc = TernaryDot.Row(path, packed + ((long)row * rowBytes), rowBytes, quantized + ((long)t * padded), sums[t]);
+                    y[((long)t * n) + row] = Output(acc, scales[t], beta);
+                }
             }
         }
     }

@@ -261,25 +261,36 @@ internal static unsafe class TernaryDot
     }
 
     /// <summary>Four tokens against one row with AVX2: each weight register is unpacked once and used four times.</summary>
+    // Four tokens against one row: each 32-byte chunk of codes is unpacked once; per token, four pmaddubsw into 16-bit
+    // sums (at most 4·2·2·128 = 2048 per chunk), widened every eight chunks (≤ 16384: no overflow).
     private static void Row256x4(byte* w, int rowBytes, sbyte* x, int stride, Span<int> results)
     {
         var mask = Vector256.Create((byte)3);
         var ones = Vector256.Create((short)1);
         Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int offset = 0; offset < rowBytes; offset += 32)
+        int offset = 0;
+        while (offset < rowBytes)
         {
-            int block = offset / 64;
-            int half = offset % 64;
-            var p = Avx.LoadVector256(w + offset);
-            var c0 = p & mask;
-            var c1 = Avx2.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask;
-            var c2 = Avx2.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
-            var c3 = Avx2.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask;
-            sbyte* xb = x + (block * 256) + half;
-            a0 += Token(c0, c1, c2, c3, xb, ones);
-            a1 += Token(c0, c1, c2, c3, xb + stride, ones);
-            a2 += Token(c0, c1, c2, c3, xb + (2 * stride), ones);
-            a3 += Token(c0, c1, c2, c3, xb + (3 * stride), ones);
+            Vector256<short> s0 = default, s1 = default, s2 = default, s3 = default;
+            int end = Math.Min(rowBytes, offset + (8 * 32));
+            for (; offset < end; offset += 32)
+            {
+                var p = Avx.LoadVector256(w + offset);
+                var c0 = p & mask;
+                var c1 = Avx2.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask;
+                var c2 = Avx2.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
+                var c3 = Avx2.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask;
+                sbyte* xb = x + ((offset / 64) * 256) + (offset % 64);
+                s0 += Token(c0, c1, c2, c3, xb);
+                s1 += Token(c0, c1, c2, c3, xb + stride);
+                s2 += Token(c0, c1, c2, c3, xb + (2 * stride));
+                s3 += Token(c0, c1, c2, c3, xb + (3 * stride));
+            }
+
+            a0 += Avx2.MultiplyAddAdjacent(s0, ones);
+            a1 += Avx2.MultiplyAddAdjacent(s1, ones);
+            a2 += Avx2.MultiplyAddAdjacent(s2, ones);
+            a3 += Avx2.MultiplyAddAdjacent(s3, ones);
         }
 
         results[0] = Vector256.Sum(a0);
@@ -289,12 +300,9 @@ internal static unsafe class TernaryDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Token(Vector256<byte> c0, Vector256<byte> c1, Vector256<byte> c2, Vector256<byte> c3, sbyte* xb, Vector256<short> ones)
-    {
-        var s = Avx2.MultiplyAddAdjacent(c0, Avx.LoadVector256(xb)) + Avx2.MultiplyAddAdjacent(c1, Avx.LoadVector256(xb + 64))
+    private static Vector256<short> Token(Vector256<byte> c0, Vector256<byte> c1, Vector256<byte> c2, Vector256<byte> c3, sbyte* xb) =>
+        Avx2.MultiplyAddAdjacent(c0, Avx.LoadVector256(xb)) + Avx2.MultiplyAddAdjacent(c1, Avx.LoadVector256(xb + 64))
             + Avx2.MultiplyAddAdjacent(c2, Avx.LoadVector256(xb + 128)) + Avx2.MultiplyAddAdjacent(c3, Avx.LoadVector256(xb + 192));
-        return Avx2.MultiplyAddAdjacent(s, ones);
-    }
 
     private static int Row128(byte* w, int rowBytes, sbyte* x)
     {
