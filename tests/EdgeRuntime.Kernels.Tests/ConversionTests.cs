@@ -121,6 +121,29 @@ public sealed class ConversionTests
     }
 
     [Fact]
+    public void A_weight_shared_by_two_layers_is_quantized_once_and_both_layers_run()
+    {
+        var w = new float[Inputs * Inputs].Select((_, i) => MathF.Sin(i * 0.31f) * 0.2f).ToArray();
+        byte[] model = new OnnxModelBuilder()
+            .Input("x", Protocol.TensorDType.Float32, "N", Inputs)
+            .Initializer("shared", Protocol.TensorDType.Float32, [Inputs, Inputs], w.AsSpan())
+            .Node("MatMul", ["x", "shared"], ["h"])
+            .Node("MatMul", ["h", "shared"], ["y"])
+            .Output("y", Protocol.TensorDType.Float32, "N", Inputs)
+            .Build();
+        foreach (var target in new[] { ConversionTarget.Int4, ConversionTarget.BitLinear })
+        {
+            var result = ModelConverter.Convert(model, new ConversionOptions(target));
+            Assert.Single(result.Layers);
+            Assert.Equal(2, OnnxModelSummary.Read(result.Model).Nodes.Length);
+            using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 1 });
+            using var session = new InferenceSession(result.Model, options);
+            // Stored once: under a third of the float size even with BitLinear's padding of K = 64 to a 256-weight block.
+            Assert.True(result.ModelBytesAfter < result.ModelBytesBefore / 3, $"{target}: {result.ModelBytesBefore} -> {result.ModelBytesAfter}");
+        }
+    }
+
+    [Fact]
     public void A_Gemm_with_alpha_other_than_one_is_left_alone()
     {
         var w = new float[Outputs * Inputs];

@@ -153,11 +153,31 @@ public static class KernelFallbackRewriter
     }
 
     /// <summary>Why our kernel could not run a node, or null when it can.</summary>
-    private static string? CannotRun(Node node, Dictionary<string, int> initializerTypes)
+    private static string? CannotRun(Node node, Dictionary<string, int> knownTypes)
     {
+        const int Float = 1;
+        string Input(int index) => index < node.Inputs.Count ? node.Inputs[index] : string.Empty;
+        int TypeOf(int index) => knownTypes.GetValueOrDefault(Input(index));
+        if (node.OpType == "QLinearMatMul")
+        {
+            // Our registrations take float scales and give y a's type: the types must be known from the graph.
+            if (TypeOf(1) != Float || TypeOf(4) != Float || TypeOf(6) != Float)
+            {
+                return "scales not float";
+            }
+
+            return TypeOf(2) == 0 || TypeOf(2) != TypeOf(7) ? "y type differs from a's" : null;
+        }
+
         if (node.OpType != "MatMulNBits")
         {
             return null;
+        }
+
+        // Float A, scales and bias only (ORT also allows float16, common in GPU models): the scales' type shows which.
+        if (TypeOf(2) != Float || (Input(5).Length > 0 && TypeOf(5) != Float))
+        {
+            return "scales/bias not float";
         }
 
         long bits = node.Int("bits", 4), block = node.Int("block_size", 0);
@@ -172,7 +192,7 @@ public static class KernelFallbackRewriter
         }
 
         // zero_points may be float (T1) in ORT's op; ours takes the packed uint8 form only.
-        if (node.Inputs.Count > 3 && node.Inputs[3].Length > 0 && initializerTypes.GetValueOrDefault(node.Inputs[3]) != 2)
+        if (Input(3).Length > 0 && TypeOf(3) != 2)
         {
             return "zero_points type";
         }
@@ -180,6 +200,7 @@ public static class KernelFallbackRewriter
         return null;
     }
 
+    /// <summary>Element types of the top-level graph's initializers, inputs and value_info, by name.</summary>
     private static Dictionary<string, int> InitializerTypes(byte[] model)
     {
         var types = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -195,36 +216,106 @@ public static class KernelFallbackRewriter
             var graph = new ProtoReader(reader.ReadBytes());
             while (graph.Next())
             {
-                if (graph.Field != 5 || graph.WireType != 2)
+                if (graph.WireType == 2 && graph.Field == 5)
+                {
+                    var (name, type) = TensorType(graph.ReadBytes());
+                    types[name] = type;
+                }
+                else if (graph.WireType == 2 && graph.Field is 11 or 13)
+                {
+                    var (name, type) = ValueInfoType(graph.ReadBytes());
+                    types.TryAdd(name, type);
+                }
+                else
                 {
                     graph.Skip();
-                    continue;
                 }
-
-                var tensor = new ProtoReader(graph.ReadBytes());
-                string name = string.Empty;
-                int type = 0;
-                while (tensor.Next())
-                {
-                    if (tensor.Field == 8 && tensor.WireType == 2)
-                    {
-                        name = tensor.ReadString();
-                    }
-                    else if (tensor.Field == 2 && tensor.WireType == 0)
-                    {
-                        type = (int)tensor.ReadVarint();
-                    }
-                    else
-                    {
-                        tensor.Skip();
-                    }
-                }
-
-                types[name] = type;
             }
         }
 
         return types;
+    }
+
+    // TensorProto: data_type (2), name (8).
+    private static (string Name, int Type) TensorType(ReadOnlySpan<byte> tensor)
+    {
+        var reader = new ProtoReader(tensor);
+        string name = string.Empty;
+        int type = 0;
+        while (reader.Next())
+        {
+            if (reader.Field == 8 && reader.WireType == 2)
+            {
+                name = reader.ReadString();
+            }
+            else if (reader.Field == 2 && reader.WireType == 0)
+            {
+                type = (int)reader.ReadVarint();
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return (name, type);
+    }
+
+    // ValueInfoProto: name (1), type (2) -> TypeProto.tensor_type (1) -> elem_type (1).
+    private static (string Name, int Type) ValueInfoType(ReadOnlySpan<byte> valueInfo)
+    {
+        var reader = new ProtoReader(valueInfo);
+        string name = string.Empty;
+        int type = 0;
+        while (reader.Next())
+        {
+            if (reader.Field == 1 && reader.WireType == 2)
+            {
+                name = reader.ReadString();
+            }
+            else if (reader.Field == 2 && reader.WireType == 2)
+            {
+                type = FirstVarint(FirstBytes(reader.ReadBytes(), 1), 1);
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return (name, type);
+    }
+
+    private static ReadOnlySpan<byte> FirstBytes(ReadOnlySpan<byte> message, int field)
+    {
+        var reader = new ProtoReader(message);
+        while (reader.Next())
+        {
+            if (reader.Field == field && reader.WireType == 2)
+            {
+                return reader.ReadBytes();
+            }
+
+            reader.Skip();
+        }
+
+        return default;
+    }
+
+    private static int FirstVarint(ReadOnlySpan<byte> message, int field)
+    {
+        var reader = new ProtoReader(message);
+        while (reader.Next())
+        {
+            if (reader.Field == field && reader.WireType == 0)
+            {
+                return (int)reader.ReadVarint();
+            }
+
+            reader.Skip();
+        }
+
+        return 0;
     }
 
     // The node with its domain field (7) replaced by ours; every other field copied as it was.

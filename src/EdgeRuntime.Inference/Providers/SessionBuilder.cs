@@ -62,7 +62,7 @@ public sealed class SessionBuilder(IProviderBackend backend)
             string? profilePrefix = profileFirstRun ? PlacementProbe.Enable(sessionOptions) : null;
             try
             {
-                var session = rewrittenModel is null ? Backend.CreateSession(path, sessionOptions) : CreateRewritten(rewrittenModel, modelPath, sessionOptions);
+                var session = rewrittenModel is null ? Backend.CreateSession(path, sessionOptions) : CreateRewritten(rewrittenModel, modelPath, sessionOptions, notes, ref rewrites);
                 string[] warnings = [.. skipped.Select(s => $"{s}; loaded on {string.Join(", ", providers)}"), .. notes];
                 return new ProviderSession(session, providers, warnings, path, profileFirstRun) { ProfilePrefix = profilePrefix, Rewrites = rewrites };
             }
@@ -118,7 +118,8 @@ public sealed class SessionBuilder(IProviderBackend backend)
     /// </summary>
     private static (byte[]? Model, IReadOnlyList<RewrittenNode> Nodes) RewriteForKernels(string modelPath, KernelFallbackMode mode, string primaryProvider)
     {
-        if (mode == KernelFallbackMode.Off)
+        // Under auto, a CPU-only session lacks nothing: spare reading the model.
+        if (mode == KernelFallbackMode.Off || (mode == KernelFallbackMode.Auto && primaryProvider == ProviderNames.OrtName(ProviderKind.Cpu)))
         {
             return (null, []);
         }
@@ -144,11 +145,24 @@ public sealed class SessionBuilder(IProviderBackend backend)
         return (model, nodes);
     }
 
-    private InferenceSession CreateRewritten(byte[] model, string modelPath, SessionOptions sessionOptions)
+    /// <summary>
+    /// The session from the rewritten model; should ORT refuse that model, the original is loaded instead and a
+    /// warning says why, so the rewrite can never be what makes a load fail or a provider look broken.
+    /// </summary>
+    private InferenceSession CreateRewritten(byte[] model, string modelPath, SessionOptions sessionOptions, List<string> notes, ref IReadOnlyList<RewrittenNode> rewrites)
     {
         // Weights kept in external data files are found relative to the original model's folder.
         sessionOptions.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".");
-        return Backend.CreateSession(model, sessionOptions);
+        try
+        {
+            return Backend.CreateSession(model, sessionOptions);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            notes.Add($"the model rewritten onto ai.edgeruntime kernels did not load ({e.Message.Trim()}); loaded as it is");
+            rewrites = [];
+            return Backend.CreateSession(modelPath, sessionOptions);
+        }
     }
 
     private static EdgeRuntimeException Refused(ProviderKind kind, string reason, string remedy, Exception inner) =>

@@ -44,7 +44,7 @@ internal sealed unsafe class BitLinearOp : CustomOp
 
         int k = checked((int)x.Shape[^1]);
         int n = checked((int)w.Shape[0]);
-        int m = checked((int)(x.ElementCount / Math.Max(1, k)));
+        int m = checked((int)x.Shape[..^1].Product());
         if (w.Shape[1] != TernaryPacking.RowBytes(k))
         {
             throw new ArgumentException($"W is [{n}, {w.Shape[1]}], but K={k} packs into {TernaryPacking.RowBytes(k)} bytes per row (blocks of 256 weights, 64 bytes each).");
@@ -53,6 +53,13 @@ internal sealed unsafe class BitLinearOp : CustomOp
         var y = context.Output(0, x.Shape[..^1].Append(n));
         if (m == 0 || n == 0)
         {
+            return;
+        }
+
+        if (k == 0)
+        {
+            // An empty sum: every output is zero.
+            new Span<float>(y.Data, checked(m * n)).Clear();
             return;
         }
 

@@ -75,7 +75,9 @@ public static class ModelConverter
     {
         var initializers = new Dictionary<string, Initializer>(StringComparer.Ordinal);
         var nodes = new List<GraphNode>();
-        var graphOutputs = new HashSet<string>(StringComparer.Ordinal);
+        // Names the float weights must stay for: graph outputs and inputs (initializers listed as inputs, IR < 4) and
+        // anything a subgraph (If/Loop/Scan body) reads from this graph.
+        var keep = new HashSet<string>(StringComparer.Ordinal);
         var reader = new ProtoReader(graph);
         while (reader.Next())
         {
@@ -86,10 +88,11 @@ public static class ModelConverter
                     initializers[initializer.Name] = initializer;
                     break;
                 case (1, 2):
-                    nodes.Add(GraphNode.Read(reader.ReadBytes()));
+                    var read = GraphNode.Read(reader.ReadBytes(), keep);
+                    nodes.Add(read);
                     break;
-                case (12, 2):
-                    graphOutputs.Add(ValueInfoName(reader.ReadBytes()));
+                case (11 or 12, 2):
+                    keep.Add(ValueInfoName(reader.ReadBytes()));
                     break;
                 default:
                     reader.Skip();
@@ -100,6 +103,7 @@ public static class ModelConverter
         // Which MatMuls convert, and which float weights nothing else reads afterwards.
         // Per converted node: the replacement's NodeProto fields (graph field 1, one or two nodes) and new initializers.
         var converted = new Dictionary<int, (byte[] Nodes, ProtoWriter[] Initializers)>();
+        var emitted = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < nodes.Count; i++)
         {
             var node = nodes[i];
@@ -132,14 +136,15 @@ public static class ModelConverter
             if (gemm && node.Inputs.Count == 3 && node.Inputs[2].Length > 0)
             {
                 long n = weight.Dims[node.Int("transB") == 1 ? 0 : 1];
-                if (!initializers.TryGetValue(node.Inputs[2], out bias) || bias.DataType != 1 || bias.External || bias.Dims.Aggregate(1L, (p, d) => p * d) != n || bias.Dims.Count(d => d != 1) > 1)
+                // [N] or [1, N]: one value per output column ([N, 1] would broadcast per row instead).
+                if (!initializers.TryGetValue(node.Inputs[2], out bias) || bias.DataType != 1 || bias.External || bias.Dims[^1] != n || bias.Dims.Length > 2 || (bias.Dims.Length == 2 && bias.Dims[0] != 1))
                 {
-                    skipped.Add($"{label}: its bias '{node.Inputs[2]}' is not a constant float vector of {n} values");
+                    skipped.Add($"{label}: its bias '{node.Inputs[2]}' is not a constant float [N] or [1, N] with N = {n}");
                     continue;
                 }
             }
 
-            var (replacement, added) = ConvertLayer(node, label, weight, node.Int("transB") == 1, bias, options, layers);
+            var (replacement, added) = ConvertLayer(node, i, label, weight, node.Int("transB") == 1, bias, options, layers, emitted);
             converted[i] = (replacement.ToArray(), added);
         }
 
@@ -162,7 +167,7 @@ public static class ModelConverter
             else if (reader.Field == 5 && reader.WireType == 2)
             {
                 string name = NameField(reader.ReadBytes(), 8);
-                bool dropped = layers.Any(l => l.Weight == name) && !stillRead.Contains(name) && !graphOutputs.Contains(name);
+                bool dropped = layers.Any(l => l.Weight == name) && !stillRead.Contains(name) && !keep.Contains(name);
                 if (dropped)
                 {
                     start = reader.Position;
@@ -196,22 +201,40 @@ public static class ModelConverter
         return node.Float("alpha", 1) != 1 || node.Float("beta", 1) != 1 ? "Gemm with alpha or beta other than 1 is not converted" : null;
     }
 
-    private static (ProtoWriter Node, ProtoWriter[] Initializers) ConvertLayer(GraphNode node, string label, Initializer weight, bool transposed, Initializer? bias, ConversionOptions options, List<LayerReport> layers)
+    /// <summary>
+    /// The node(s) replacing one layer, and the new initializers not already emitted for an earlier layer sharing the
+    /// same weights (so shared weights are quantized and stored once).
+    /// </summary>
+    private static (ProtoWriter Node, ProtoWriter[] Initializers) ConvertLayer(GraphNode node, int index, string label, Initializer weight, bool transposed, Initializer? bias, ConversionOptions options, List<LayerReport> layers, HashSet<string> emitted)
+    {
+        var (replacement, tensors) = ConvertLayer(node, index, label, weight, transposed, bias, options, layers, emitted.Contains(TensorPrefix(weight, transposed, options)));
+        var fresh = tensors.Where(t => emitted.Add(t.Name)).Select(t => t.Tensor).ToArray();
+        return (replacement, fresh);
+    }
+
+    private static string TensorPrefix(Initializer weight, bool transposed, ConversionOptions options) =>
+        $"{weight.Name}.{(options.Target == ConversionTarget.BitLinear ? "ternary" : "int4")}{(transposed ? ".t" : string.Empty)}";
+
+    private static (ProtoWriter Node, (string Name, ProtoWriter Tensor)[] Tensors) ConvertLayer(GraphNode node, int index, string label, Initializer weight, bool transposed, Initializer? bias, ConversionOptions options, List<LayerReport> layers, bool alreadyQuantized)
     {
         // W as [K, N]: Gemm with transB = 1 stores it as [N, K] (nn.Linear's weight).
         int k = (int)weight.Dims[transposed ? 1 : 0], n = (int)weight.Dims[transposed ? 0 : 1];
         float[] w = transposed ? Transpose(weight.Floats(), n, k) : weight.Floats();
-        string prefix = $"{weight.Name}.{(options.Target == ConversionTarget.BitLinear ? "ternary" : "int4")}";
-        string nodeName = node.Name.Length > 0 ? node.Name : prefix;
+        string prefix = TensorPrefix(weight, transposed, options);
+        string nodeName = node.Name.Length > 0 ? node.Name : $"{prefix}.{index}";
         if (options.Target == ConversionTarget.BitLinear)
         {
             var (ternary, beta, dequantized) = WeightQuantizer.Ternarize(w, k, n);
             byte[] packed = WeightQuantizer.PackTernary(ternary, n, k);
-            layers.Add(new LayerReport(label, weight.Name, k, n, WeightQuantizer.SqnrDb(w, dequantized), (long)k * n * 4, packed.LongLength + 4));
-            ProtoWriter[] ternaryTensors =
+            if (!alreadyQuantized)
+            {
+                layers.Add(new LayerReport(label, weight.Name, k, n, WeightQuantizer.SqnrDb(w, dequantized), (long)k * n * 4, packed.LongLength + 4));
+            }
+
+            (string, ProtoWriter)[] ternaryTensors =
             [
-                OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [n, TernaryPacking.RowBytes(k)], packed.AsSpan()),
-                OnnxModelBuilder.TensorProto(prefix + ".beta", Protocol.TensorDType.Float32, [1], new[] { beta }.AsSpan()),
+                (prefix, OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [n, TernaryPacking.RowBytes(k)], packed.AsSpan())),
+                (prefix + ".beta", OnnxModelBuilder.TensorProto(prefix + ".beta", Protocol.TensorDType.Float32, [1], new[] { beta }.AsSpan())),
             ];
             if (bias is null)
             {
@@ -219,7 +242,7 @@ public static class ModelConverter
             }
 
             // BitLinear has no bias input: the layer becomes BitLinear then Add (two nodes, one replacement).
-            string product = prefix + ".product";
+            string product = $"{prefix}.product.{index}";
             var pair = new ProtoWriter()
                 .Message(1, OnnxModelBuilder.NodeProto("BitLinear", nodeName, [node.Inputs[0], prefix, prefix + ".beta"], [product], CustomOpDomain.Name))
                 .Message(1, OnnxModelBuilder.NodeProto("Add", nodeName + ".bias", [product, bias.Name], node.Outputs));
@@ -229,29 +252,34 @@ public static class ModelConverter
         var (weights, int4) = WeightQuantizer.Int4(w, k, n, options.BlockSize, options.ZeroPoints);
         var shape = weights.Shape;
         long after = weights.B.LongLength + (weights.Scales.LongLength * 4) + (weights.ZeroPoints?.LongLength ?? 0);
-        layers.Add(new LayerReport(label, weight.Name, k, n, WeightQuantizer.SqnrDb(w, int4), (long)k * n * 4, after));
-        var tensors = new List<ProtoWriter>
+        if (!alreadyQuantized)
         {
-            OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [shape.N, shape.KBlocks, shape.BlobBytes], weights.B.AsSpan()),
-            OnnxModelBuilder.TensorProto(prefix + ".scales", Protocol.TensorDType.Float32, [shape.N * shape.KBlocks], weights.Scales.AsSpan()),
+            layers.Add(new LayerReport(label, weight.Name, k, n, WeightQuantizer.SqnrDb(w, int4), (long)k * n * 4, after));
+        }
+
+        var tensors = new List<(string, ProtoWriter)>
+        {
+            (prefix, OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [shape.N, shape.KBlocks, shape.BlobBytes], weights.B.AsSpan())),
+            (prefix + ".scales", OnnxModelBuilder.TensorProto(prefix + ".scales", Protocol.TensorDType.Float32, [shape.N * shape.KBlocks], weights.Scales.AsSpan())),
         };
         var inputs = new List<string> { node.Inputs[0], prefix, prefix + ".scales" };
         if (weights.ZeroPoints is { } zeroPoints)
         {
-            tensors.Add(OnnxModelBuilder.TensorProto(prefix + ".zero_points", Protocol.TensorDType.UInt8, [zeroPoints.Length], zeroPoints.AsSpan()));
+            tensors.Add((prefix + ".zero_points", OnnxModelBuilder.TensorProto(prefix + ".zero_points", Protocol.TensorDType.UInt8, [zeroPoints.Length], zeroPoints.AsSpan())));
             inputs.Add(prefix + ".zero_points");
         }
 
         if (bias is not null)
         {
             // MatMulNBits' bias is input 5 and must be [N]; absent inputs in between are empty names.
-            tensors.Add(OnnxModelBuilder.TensorProto(prefix + ".bias", Protocol.TensorDType.Float32, [n], bias.Floats().AsSpan()));
+            string biasName = $"{bias.Name}.vector";
+            tensors.Add((biasName, OnnxModelBuilder.TensorProto(biasName, Protocol.TensorDType.Float32, [n], bias.Floats().AsSpan())));
             while (inputs.Count < 5)
             {
                 inputs.Add(string.Empty);
             }
 
-            inputs.Add(prefix + ".bias");
+            inputs.Add(biasName);
         }
 
         var matMulNBits = OnnxModelBuilder.NodeProto("MatMulNBits", nodeName, [.. inputs], node.Outputs, "com.microsoft",
@@ -287,7 +315,8 @@ public static class ModelConverter
 
         public double Float(string name, double fallback) => Attributes.TryGetValue(name, out double value) ? value : fallback;
 
-        public static GraphNode Read(ReadOnlySpan<byte> bytes)
+        /// <summary>Reads a node; every name read inside its subgraphs (attributes g and graphs, recursively) goes into <paramref name="subgraphReads"/>.</summary>
+        public static GraphNode Read(ReadOnlySpan<byte> bytes, HashSet<string> subgraphReads)
         {
             var reader = new ProtoReader(bytes);
             string name = string.Empty, opType = string.Empty, domain = string.Empty;
@@ -302,7 +331,7 @@ public static class ModelConverter
                     case (2, 2): outputs.Add(reader.ReadString()); break;
                     case (3, 2): name = reader.ReadString(); break;
                     case (4, 2): opType = reader.ReadString(); break;
-                    case (5, 2): ReadAttribute(reader.ReadBytes(), attributes); break;
+                    case (5, 2): ReadAttribute(reader.ReadBytes(), attributes, subgraphReads); break;
                     case (7, 2): domain = reader.ReadString(); break;
                     default: reader.Skip(); break;
                 }
@@ -312,7 +341,7 @@ public static class ModelConverter
         }
 
         // AttributeProto: name (1), f (2, fixed32), i (3, varint); other kinds are not needed here.
-        private static void ReadAttribute(ReadOnlySpan<byte> bytes, Dictionary<string, double> attributes)
+        private static void ReadAttribute(ReadOnlySpan<byte> bytes, Dictionary<string, double> attributes, HashSet<string> subgraphReads)
         {
             var reader = new ProtoReader(bytes);
             string name = string.Empty;
@@ -324,6 +353,7 @@ public static class ModelConverter
                     case (1, 2): name = reader.ReadString(); break;
                     case (2, 5): value = BitConverter.Int32BitsToSingle(reader.ReadFixed32()); break;
                     case (3, 0): value = (long)reader.ReadVarint(); break;
+                    case (6 or 11, 2): SubgraphReads(reader.ReadBytes(), subgraphReads); break;
                     default: reader.Skip(); break;
                 }
             }
@@ -331,6 +361,23 @@ public static class ModelConverter
             if (value is { } v)
             {
                 attributes[name] = v;
+            }
+        }
+    }
+
+    // GraphProto: the inputs of its nodes (field 1 -> NodeProto field 1), and of their subgraphs in turn.
+    private static void SubgraphReads(ReadOnlySpan<byte> graph, HashSet<string> reads)
+    {
+        var reader = new ProtoReader(graph);
+        while (reader.Next())
+        {
+            if (reader.Field == 1 && reader.WireType == 2)
+            {
+                GraphNode.Read(reader.ReadBytes(), reads).Inputs.ForEach(input => reads.Add(input));
+            }
+            else
+            {
+                reader.Skip();
             }
         }
     }
