@@ -1,7 +1,7 @@
 namespace EdgeRuntime.Daemon;
 
 /// <summary>edged's flags. Flags override the configuration file.</summary>
-internal sealed record CommandLine(string? ConfigPath, string? SocketPath, string? ModelDirectory, bool Verbose, bool ShowHelp, bool ShowVersion)
+internal sealed record CommandLine(string? ConfigPath, string? SocketPath, string? ModelDirectory, bool Verbose, bool ShowHelp, bool ShowVersion, bool CheckKernels = false)
 {
     public const string Usage = """
         Usage: edged [--config FILE] [--socket PATH] [--model-dir DIR] [--verbose]
@@ -12,12 +12,14 @@ internal sealed record CommandLine(string? ConfigPath, string? SocketPath, strin
           --model-dir DIR   where relative model paths are found
           --verbose         debug logging
           --version         print the version and exit
+          --check-kernels   run every C# kernel on every SIMD path this CPU has against its scalar reference, print
+                            the result and exit (0: all agree, 1: a path disagrees)
         """;
 
     public static CommandLine Parse(string[] args)
     {
         string? config = null, socket = null, modelDir = null;
-        bool verbose = false, help = false, version = false;
+        bool verbose = false, help = false, version = false, checkKernels = false;
         for (int i = 0; i < args.Length; i++)
         {
             string arg = args[i];
@@ -39,10 +41,11 @@ internal sealed record CommandLine(string? ConfigPath, string? SocketPath, strin
                 case "--verbose" or "-v": verbose = true; break;
                 case "--help" or "-h": help = true; break;
                 case "--version": version = true; break;
+                case "--check-kernels": checkKernels = true; break;
                 default: throw new ConfigException($"Unknown argument '{arg}'.");
             }
         }
 
-        return new CommandLine(config, socket, modelDir, verbose, help, version);
+        return new CommandLine(config, socket, modelDir, verbose, help, version, checkKernels);
     }
 }

@@ -30,6 +30,11 @@ namespace EdgeRuntime.Daemon
                     return 0;
                 }
 
+                if (commandLine.CheckKernels)
+                {
+                    return KernelCheck.Run();
+                }
+
                 config = ConfigLoader.Load(ConfigLoader.Locate(commandLine.ConfigPath));
                 if (commandLine.ModelDirectory is not null)
                 {

@@ -75,6 +75,16 @@ public sealed class KernelsOverSocket
     }
 
     [Fact]
+    public async Task The_published_edged_checks_every_kernel_path_of_this_cpu()
+    {
+        // Native AOT with the host profile's instruction set: the paths the shipped binary can take.
+        var run = await ProcessRunner.RunAsync(Paths.Edged, "--check-kernels");
+        Assert.True(run.ExitCode == 0, run.All);
+        Assert.Contains("Vector256    MatMulInteger prepacked", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("all kernels agree with their references", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BitLinear_loads_and_runs_through_the_published_edged()
     {
         await using var edged = await EdgedProcess.StartAsync();

@@ -98,6 +98,19 @@ public abstract class EmulatedBoardTests(EmulatedBoard board)
     }
 
     [EmulatedBoardFact]
+    public async Task Every_kernel_on_every_arm64_path_equals_its_reference_under_the_boards_cpu()
+    {
+        // The kernels' whole self-check (all sizes and tails, scalar and AdvSimd paths, SDOT where the CPU has it),
+        // run by the packaged Native AOT edged for this board under qemu with the board's CPU model.
+        var run = await ProcessRunner.RunAsync(EmulatedBoard.QemuPath!, [.. board.QemuArguments(board.Profile.Cpu.QemuCpu!), "--check-kernels"]);
+        Assert.True(run.ExitCode == 0, run.All);
+        bool dotProduct = board.Profile.Cpu.Features.Contains("asimddp");
+        Assert.Contains(dotProduct ? "AdvSimd+Dp   MatMulNBits int8" : "AdvSimd      MatMulNBits int8", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("all kernels agree with their references", run.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("FAILED", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [EmulatedBoardFact]
     public async Task MatMulNBits_and_QLinearMatMul_fallbacks_run_on_the_board_and_equal_the_reference()
     {
         // The low-bit (SDOT on the rpi5, widening multiplies on the rpi4) and 8-bit (SMLAL) NEON kernels, bit for bit.

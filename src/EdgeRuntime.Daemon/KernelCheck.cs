@@ -1,0 +1,23 @@
+using EdgeRuntime.Kernels;
+using EdgeRuntime.Kernels.SelfCheck;
+
+namespace EdgeRuntime.Daemon;
+
+/// <summary>`edged --check-kernels`: the kernels' self-check on this CPU, one line per kernel and path.</summary>
+internal static class KernelCheck
+{
+    public static int Run()
+    {
+        Console.WriteLine($"edged {EdgeDaemon.Version} kernel check on {PlatformDescription.Current()}; default path {KernelPaths.Describe(KernelPaths.Best)}");
+        bool ok = true;
+        foreach (var result in KernelSelfCheck.Run())
+        {
+            string verdict = result.Failures.Count == 0 ? "ok" : $"FAILED ({string.Join("; ", result.Failures)})";
+            Console.WriteLine($"{KernelPaths.Describe(result.Path),-12} {result.Kernel,-26} {result.Cases,4} cases  {verdict}");
+            ok &= result.Failures.Count == 0;
+        }
+
+        Console.WriteLine(ok ? "all kernels agree with their references" : "some kernel disagrees with its reference");
+        return ok ? 0 : 1;
+    }
+}

@@ -1,0 +1,204 @@
+using EdgeRuntime.Kernels.Int8;
+using EdgeRuntime.Kernels.LowBit;
+using EdgeRuntime.Kernels.Ternary;
+
+namespace EdgeRuntime.Kernels.SelfCheck;
+
+/// <summary>One kernel on one path: how many cases ran and the first few that disagreed with the reference.</summary>
+public sealed record KernelCheckResult(string Kernel, KernelPath Path, int Cases, IReadOnlyList<string> Failures);
+
+/// <summary>
+/// Every kernel on every path this CPU supports against its scalar reference, over sizes that cover empty inputs,
+/// tails and several blocks: integer results bit for bit, float results to rounding. `edged --check-kernels` runs it
+/// on a board (and the emulated boards' tests run it under qemu), so the SIMD paths are proven on the CPU that will
+/// use them, not only on the build machine. Small sizes: it takes well under a second natively.
+/// </summary>
+public static class KernelSelfCheck
+{
+    public static IReadOnlyList<KernelCheckResult> Run()
+    {
+        var results = new List<KernelCheckResult>();
+        foreach (var path in KernelPaths.Supported)
+        {
+            results.Add(Check("BitLinear", path, BitLinearCases));
+            results.Add(Check("MatMulNBits int8", path, (p, fail) => NBitsCases(p, NBitsAccuracy.Int8, fail)));
+            results.Add(Check("MatMulNBits float", path, (p, fail) => NBitsCases(p, NBitsAccuracy.Float, fail)));
+            results.Add(Check("MatMulInteger", path, Int8Cases));
+            results.Add(Check("MatMulInteger prepacked", path, PackedInt8Cases));
+        }
+
+        return results;
+    }
+
+    private static KernelCheckResult Check(string kernel, KernelPath path, Func<KernelPath, Action<string>, int> cases)
+    {
+        var failures = new List<string>();
+        int count = cases(path, failure =>
+        {
+            if (failures.Count < 5)
+            {
+                failures.Add(failure);
+            }
+        });
+        return new KernelCheckResult(kernel, path, count, failures);
+    }
+
+    private static float[] Floats(int count, int seed)
+    {
+        var random = new Random(seed);
+        var values = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            values[i] = (float)((random.NextDouble() * 2) - 1) * 2f;
+        }
+
+        return values;
+    }
+
+    private static byte[] Bytes(int count, int seed)
+    {
+        var bytes = new byte[count];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    private static int BitLinearCases(KernelPath path, Action<string> fail)
+    {
+        int cases = 0;
+        foreach (int k in new[] { 0, 1, 63, 256, 257, 700 })
+        {
+            foreach (int n in new[] { 1, 7, 33 })
+            {
+                foreach (int m in new[] { 1, 3, 5 })
+                {
+                    var random = new Random(k + n + m);
+                    var weights = new sbyte[n * k];
+                    for (int i = 0; i < weights.Length; i++)
+                    {
+                        weights[i] = (sbyte)(random.Next(3) - 1);
+                    }
+
+                    var x = Floats(m * k, k * m);
+                    var expected = BitLinearReference.Compute(x, m, k, weights, n, 0.02f);
+                    var actual = new float[m * n];
+                    BitLinear.Compute(path, x, m, k, TernaryPacking.Pack(weights, n, k), n, 0.02f, actual);
+                    cases++;
+                    if (!expected.AsSpan().SequenceEqual(actual))
+                    {
+                        fail($"m={m} k={k} n={n}");
+                    }
+                }
+            }
+        }
+
+        return cases;
+    }
+
+    private static int NBitsCases(KernelPath path, NBitsAccuracy accuracy, Action<string> fail)
+    {
+        int cases = 0;
+        foreach (int bits in new[] { 2, 4 })
+        {
+            foreach (int block in new[] { 16, 32, 64, 128, 256 })
+            {
+                foreach (bool zeroPoints in new[] { false, true })
+                {
+                    foreach (int k in new[] { 0, 1, block - 1, block + 7, (3 * block) + 33 })
+                    {
+                        var shape = new NBitsShape(N: 7, K: k, Bits: bits, BlockSize: block);
+                        var weights = NBitsWeights.Quantize(Floats(shape.N * k, k + bits), shape, zeroPoints);
+                        var bias = Floats(shape.N, 9);
+                        foreach (int m in new[] { 1, 3 })
+                        {
+                            var x = Floats(m * k, 100 + k);
+                            var expected = NBitsReference.Compute(shape, accuracy, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias);
+                            var actual = new float[m * shape.N];
+                            NBitsMatMul.Compute(path, shape, accuracy, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias, actual);
+                            cases++;
+                            if (!Agree(expected, actual, accuracy == NBitsAccuracy.Int8 ? 0 : 1e-5f * MathF.Sqrt(k + 1)))
+                            {
+                                fail($"bits={bits} block={block} zp={zeroPoints} k={k} m={m}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        return cases;
+    }
+
+    private static bool Agree(float[] expected, float[] actual, float relative)
+    {
+        for (int i = 0; i < expected.Length; i++)
+        {
+            bool same = relative == 0
+                ? BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i])
+                : MathF.Abs(expected[i] - actual[i]) <= relative * (1 + MathF.Abs(expected[i]));
+            if (!same)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static IEnumerable<(int M, int K, int N, bool ASigned, bool BSigned, int[] AZp, int[] BZp, byte[] A, byte[] B)> Int8Problems(int[] ks)
+    {
+        var random = new Random(5);
+        foreach (bool aSigned in new[] { false, true })
+        {
+            foreach (bool bSigned in new[] { false, true })
+            {
+                foreach (int k in ks)
+                {
+                    foreach (int n in new[] { 1, 15, 16, 33, 64, 97 })
+                    {
+                        int m = 1 + (n % 3);
+                        int[] aZp = n % 2 == 0 ? [aSigned ? -128 : 255] : [.. Enumerable.Range(0, m).Select(_ => aSigned ? random.Next(-128, 128) : random.Next(256))];
+                        int[] bZp = n % 3 == 0 ? [bSigned ? 127 : 0] : [.. Enumerable.Range(0, n).Select(_ => bSigned ? random.Next(-128, 128) : random.Next(256))];
+                        yield return (m, k, n, aSigned, bSigned, aZp, bZp, Bytes(m * k, k + n), Bytes(k * n, k * n));
+                    }
+                }
+            }
+        }
+    }
+
+    private static int Int8Cases(KernelPath path, Action<string> fail)
+    {
+        int cases = 0;
+        foreach (var p in Int8Problems([0, 1, 2, 7, 64, 301]))
+        {
+            var expected = Int8Reference.MatMulInteger(new Int8Matrix(p.A, p.ASigned), p.M, p.K, new Int8Matrix(p.B, p.BSigned), p.N, p.AZp, p.BZp);
+            var actual = new int[p.M * p.N];
+            Int8MatMul.MatMulInteger(path, new Int8Matrix(p.A, p.ASigned), p.M, p.K, new Int8Matrix(p.B, p.BSigned), p.N, p.AZp, p.BZp, actual);
+            cases++;
+            if (!expected.AsSpan().SequenceEqual(actual))
+            {
+                fail($"a {(p.ASigned ? "s8" : "u8")} b {(p.BSigned ? "s8" : "u8")} m={p.M} k={p.K} n={p.N}");
+            }
+        }
+
+        return cases;
+    }
+
+    private static int PackedInt8Cases(KernelPath path, Action<string> fail)
+    {
+        int cases = 0;
+        foreach (var p in Int8Problems([0, 1, 3, 4, 5, 33, 301, 1030]))
+        {
+            var expected = Int8Reference.MatMulInteger(new Int8Matrix(p.A, p.ASigned), p.M, p.K, new Int8Matrix(p.B, p.BSigned), p.N, p.AZp, p.BZp);
+            using var packed = PackedInt8Weights.Pack(p.B, p.K, p.N, p.BSigned);
+            var actual = new int[p.M * p.N];
+            PackedInt8MatMul.MatMulInteger(path, packed, p.A, p.ASigned, p.M, p.AZp, p.BZp, actual);
+            cases++;
+            if (!expected.AsSpan().SequenceEqual(actual))
+            {
+                fail($"a {(p.ASigned ? "s8" : "u8")} b {(p.BSigned ? "s8" : "u8")} m={p.M} k={p.K} n={p.N}");
+            }
+        }
+
+        return cases;
+    }
+}
