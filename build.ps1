@@ -72,10 +72,15 @@ function Test-Root { return ((& id -u) -eq '0') }
 # Makes sure a command from a Debian package is on PATH: installs it as root, else says exactly what to run.
 function Assert-DebianPackage([string] $Command, [string] $Package) {
     if (Get-Command $Command -ErrorAction SilentlyContinue) { return }
+    Install-DebianPackage $Package "'$Command'"
+}
+
+# Installs a Debian package as root, or stops with the line to run.
+function Install-DebianPackage([string] $Package, [string] $What) {
     if (-not (Test-Root)) {
-        throw "'$Command' is missing. Install it with:  sudo apt-get install -y $Package"
+        throw "$What is missing. Install it with:  sudo apt-get install -y $Package"
     }
-    Write-Host "installing Debian package $Package (for '$Command')"
+    Write-Host "installing Debian package $Package (for $What)"
     $env:DEBIAN_FRONTEND = 'noninteractive'
     if (-not $script:AptUpdated) {
         Invoke-Checked 'apt-get update' { apt-get update -qq }
@@ -87,16 +92,7 @@ function Assert-DebianPackage([string] $Command, [string] $Package) {
 # Makes sure a data file or folder from a Debian package is there, like Assert-DebianPackage.
 function Assert-DebianData([string] $Path, [string] $Package) {
     if (Test-Path -LiteralPath $Path) { return }
-    if (-not (Test-Root)) {
-        throw "'$Path' is missing. Install it with:  sudo apt-get install -y $Package"
-    }
-    Write-Host "installing Debian package $Package (for '$Path')"
-    $env:DEBIAN_FRONTEND = 'noninteractive'
-    if (-not $script:AptUpdated) {
-        Invoke-Checked 'apt-get update' { apt-get update -qq }
-        $script:AptUpdated = $true
-    }
-    Invoke-Checked "apt-get install $Package" { apt-get install -y -qq --no-install-recommends $Package }
+    Install-DebianPackage $Package "'$Path'"
 }
 
 function Get-Sha256([string] $Path) { return (Get-FileHash -Algorithm SHA256 -LiteralPath $Path).Hash.ToLowerInvariant() }
