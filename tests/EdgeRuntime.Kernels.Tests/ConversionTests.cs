@@ -103,9 +103,9 @@ public sealed class ConversionTests
         double signal = exact.Sum(v => (double)v * v), noise = exact.Zip(approximate, (a, b) => (double)(a - b) * (a - b)).Sum();
         Assert.True(10 * Math.Log10(signal / noise) > 20, $"output SQNR {10 * Math.Log10(signal / noise):F1} dB");
 
-        // BitLinear then Add: exactly the reference on the ternary weights plus the bias.
+        // BitLinear with its bias input: exactly the reference on the ternary weights plus the bias.
         var ternary = ModelConverter.Convert(model, new ConversionOptions(ConversionTarget.BitLinear));
-        Assert.Equal(["BitLinear", "Add"], OnnxModelSummary.Read(ternary.Model).Nodes.Select(n => n.OpType));
+        Assert.Equal(["BitLinear"], OnnxModelSummary.Read(ternary.Model).Nodes.Select(n => n.OpType));
         var wKn = new float[Inputs * Outputs];
         for (int n = 0; n < Outputs; n++)
         {
@@ -141,6 +141,30 @@ public sealed class ConversionTests
             // Stored once: under a third of the float size even with BitLinear's padding of K = 64 to a 256-weight block.
             Assert.True(result.ModelBytesAfter < result.ModelBytesBefore / 3, $"{target}: {result.ModelBytesBefore} -> {result.ModelBytesAfter}");
         }
+    }
+
+    /// <summary>A real PyTorch export (ONNX's pytorch-converted test_Linear: Gemm, IR 3, weights also listed as inputs).</summary>
+    [Theory]
+    [InlineData(ConversionTarget.Int4, 20.0)]
+    [InlineData(ConversionTarget.BitLinear, 5.0)]
+    public void A_pytorch_nn_Linear_export_converts_and_tracks_its_expected_output(ConversionTarget target, double minimumSqnrDb)
+    {
+        const string folder = "/usr/share/libonnx-testdata/data/pytorch-converted/test_Linear";
+        Assert.True(Directory.Exists(folder), $"{folder} is missing: install the Debian package libonnx-testdata.");
+        var result = ModelConverter.Convert(File.ReadAllBytes(Path.Combine(folder, "model.onnx")), new ConversionOptions(target, BlockSize: 16, AccuracyLevel: 0));
+        Assert.Single(result.Layers);
+
+        var input = TensorFile.Read(Path.Combine(folder, "test_data_set_0", "input_0.pb"));
+        var expected = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(TensorFile.Read(Path.Combine(folder, "test_data_set_0", "output_0.pb")).Raw).ToArray();
+        using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 1 });
+        using var session = new InferenceSession(result.Model, options);
+        using var value = input.ToOrtValue();
+        using var runOptions = new RunOptions();
+        var inputNames = session.InputMetadata.Keys.Take(1).ToArray();
+        using var outputs = session.Run(runOptions, inputNames, [value], [session.OutputMetadata.Keys.First()]);
+        var actual = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        double signal = expected.Sum(v => (double)v * v), noise = expected.Zip(actual, (a, b) => (double)(a - b) * (a - b)).Sum();
+        Assert.True(10 * Math.Log10(signal / noise) > minimumSqnrDb, $"{target}: output SQNR {10 * Math.Log10(signal / noise):F1} dB");
     }
 
     [Fact]

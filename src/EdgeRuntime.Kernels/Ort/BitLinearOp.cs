@@ -5,8 +5,9 @@ using EdgeRuntime.Kernels.Ternary;
 namespace EdgeRuntime.Kernels.Ort;
 
 /// <summary>
-/// ai.edgeruntime::BitLinear(X float[..., K], W uint8[N, RowBytes(K)], beta float[1]) -> Y float[..., N].
-/// W is packed as <see cref="TernaryPacking"/> describes. The output rows are split over the session's intra-op
+/// ai.edgeruntime::BitLinear(X float[..., K], W uint8[N, RowBytes(K)], beta float[1], bias float[N]?) -> Y float[..., N].
+/// W is packed as <see cref="TernaryPacking"/> describes; the optional bias (converted nn.Linear layers have one) is
+/// added to every token's output. The output rows are split over the session's intra-op
 /// threads with ORT's ParallelFor, so the op stays within the session's thread budget.
 /// </summary>
 internal sealed unsafe class BitLinearOp : CustomOp
@@ -16,7 +17,9 @@ internal sealed unsafe class BitLinearOp : CustomOp
 
     public override string Name => "BitLinear";
 
-    public override int[] InputTypes { get; } = [OrtElementType.Float, OrtElementType.UInt8, OrtElementType.Float];
+    public override int[] InputTypes { get; } = [OrtElementType.Float, OrtElementType.UInt8, OrtElementType.Float, OrtElementType.Float];
+
+    public override int RequiredInputs => 3;
 
     public override int[] OutputTypes { get; } = [OrtElementType.Float];
 
@@ -27,6 +30,7 @@ internal sealed unsafe class BitLinearOp : CustomOp
         var x = context.Input(0);
         var w = context.Input(1);
         var beta = context.Input(2);
+        var bias = context.TryInput(3);
         if (x.Shape.Length < 1)
         {
             throw new ArgumentException("X must have at least one dimension (…, K).");
@@ -44,6 +48,11 @@ internal sealed unsafe class BitLinearOp : CustomOp
 
         int k = checked((int)x.Shape[^1]);
         int n = checked((int)w.Shape[0]);
+        if (bias is { } b && b.ElementCount != n)
+        {
+            throw new ArgumentException($"bias holds {b.ElementCount} values; expected N = {n}.");
+        }
+
         int m = checked((int)x.Shape[..^1].Product());
         if (w.Shape[1] != TernaryPacking.RowBytes(k))
         {
@@ -58,8 +67,9 @@ internal sealed unsafe class BitLinearOp : CustomOp
 
         if (k == 0)
         {
-            // An empty sum: every output is zero.
+            // An empty sum: every output is zero (plus the bias).
             new Span<float>(y.Data, checked(m * n)).Clear();
+            AddBias(bias, (float*)y.Data, m, n);
             return;
         }
 
@@ -94,6 +104,8 @@ internal sealed unsafe class BitLinearOp : CustomOp
                 {
                     throw new InvalidOperationException("a row task failed");
                 }
+
+                AddBias(bias, (float*)y.Data, m, n);
             }
         }
         finally
@@ -101,6 +113,21 @@ internal sealed unsafe class BitLinearOp : CustomOp
             ArrayPool<sbyte>.Shared.Return(quantized);
             ArrayPool<float>.Shared.Return(scales);
             ArrayPool<int>.Shared.Return(sums);
+        }
+    }
+
+    private static void AddBias(OrtTensor? bias, float* y, int m, int n)
+    {
+        if (bias is not { } b)
+        {
+            return;
+        }
+
+        var values = new ReadOnlySpan<float>(b.Data, n);
+        for (int t = 0; t < m; t++)
+        {
+            var row = new Span<float>(y + ((long)t * n), n);
+            System.Numerics.Tensors.TensorPrimitives.Add(row, values, row);
         }
     }
 

@@ -8,8 +8,8 @@ namespace EdgeRuntime.ModelBuilder.Conversion;
 /// <summary>
 /// Rewrites a float ONNX model's linear layers onto quantized ops: every MatMul (standard domain) whose second input is
 /// a 2-D float initializer W [K, N], and every Gemm with such weights (transB 0 or 1, alpha = beta = 1, an optional
-/// constant bias of N values: PyTorch's nn.Linear), becomes ai.edgeruntime::BitLinear (followed by an Add for a bias)
-/// or com.microsoft::MatMulNBits (bits 4, bias as its input) reading the same activation and writing the same output. The float weights are dropped when nothing else reads them;
+/// constant bias of N values: PyTorch's nn.Linear), becomes ai.edgeruntime::BitLinear or com.microsoft::MatMulNBits
+/// (bits 4), the bias as the op's bias input, reading the same activation and writing the same output. The float weights are dropped when nothing else reads them;
 /// every other field of the model is copied byte for byte, and the needed opset imports are added.
 /// </summary>
 public static class ModelConverter
@@ -236,17 +236,16 @@ public static class ModelConverter
                 (prefix, OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [n, TernaryPacking.RowBytes(k)], packed.AsSpan())),
                 (prefix + ".beta", OnnxModelBuilder.TensorProto(prefix + ".beta", Protocol.TensorDType.Float32, [1], new[] { beta }.AsSpan())),
             ];
-            if (bias is null)
+            string[] ternaryInputs = [node.Inputs[0], prefix, prefix + ".beta"];
+            if (bias is not null)
             {
-                return (new ProtoWriter().Message(1, OnnxModelBuilder.NodeProto("BitLinear", nodeName, [node.Inputs[0], prefix, prefix + ".beta"], node.Outputs, CustomOpDomain.Name)), ternaryTensors);
+                // BitLinear's optional bias input takes the Gemm's bias as an [N] vector.
+                string biasName = $"{bias.Name}.vector";
+                ternaryTensors = [.. ternaryTensors, (biasName, OnnxModelBuilder.TensorProto(biasName, Protocol.TensorDType.Float32, [n], bias.Floats().AsSpan()))];
+                ternaryInputs = [.. ternaryInputs, biasName];
             }
 
-            // BitLinear has no bias input: the layer becomes BitLinear then Add (two nodes, one replacement).
-            string product = $"{prefix}.product.{index}";
-            var pair = new ProtoWriter()
-                .Message(1, OnnxModelBuilder.NodeProto("BitLinear", nodeName, [node.Inputs[0], prefix, prefix + ".beta"], [product], CustomOpDomain.Name))
-                .Message(1, OnnxModelBuilder.NodeProto("Add", nodeName + ".bias", [product, bias.Name], node.Outputs));
-            return (pair, ternaryTensors);
+            return (new ProtoWriter().Message(1, OnnxModelBuilder.NodeProto("BitLinear", nodeName, ternaryInputs, node.Outputs, CustomOpDomain.Name)), ternaryTensors);
         }
 
         var (weights, int4) = WeightQuantizer.Int4(w, k, n, options.BlockSize, options.ZeroPoints);
