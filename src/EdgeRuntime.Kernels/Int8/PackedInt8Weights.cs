@@ -42,8 +42,6 @@ public sealed unsafe class PackedInt8Weights : IDisposable
 
     public int* ColumnSums { get; private set; }
 
-    public long SizeBytes => ((long)Tiles * KQuads * 64) + (Tiles * TileColumns * sizeof(int));
-
     public static PackedInt8Weights Pack(ReadOnlySpan<byte> b, int k, int n, bool signed)
     {
         if (b.Length != (long)k * n)

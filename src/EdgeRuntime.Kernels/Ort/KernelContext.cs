@@ -80,8 +80,6 @@ internal readonly unsafe struct KernelContext(nint context)
 /// <summary>ONNXTensorElementDataType values used by our ops.</summary>
 internal static class OrtElementType
 {
-    /// <summary>As an op's declared type: any type (the op checks at run time).</summary>
-    public const int Any = 0;
     public const int Float = 1;
     public const int UInt8 = 2;
     public const int Int8 = 3;
