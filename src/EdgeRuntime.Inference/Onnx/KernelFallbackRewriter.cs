@@ -58,18 +58,7 @@ public static class KernelFallbackRewriter
             {
                 if (reader.Field == 8 && reader.WireType == 2)
                 {
-                    var opset = new ProtoReader(reader.ReadBytes());
-                    while (opset.Next())
-                    {
-                        if (opset.Field == 1 && opset.WireType == 2)
-                        {
-                            hasOpset |= opset.ReadString() == Domain;
-                        }
-                        else
-                        {
-                            opset.Skip();
-                        }
-                    }
+                    hasOpset |= OnnxNodeProto.FirstString(reader.ReadBytes(), 1) == Domain;
                 }
                 else
                 {
@@ -109,10 +98,10 @@ public static class KernelFallbackRewriter
             if (reader.Field == 1 && reader.WireType == 2)
             {
                 var node = reader.ReadBytes();
-                string? reason = Decide(Node.Read(node), mode, primaryProvider, initializerTypes);
+                var parsed = OnnxNodeProto.Read(node);
+                string? reason = Decide(parsed, mode, primaryProvider, initializerTypes);
                 if (reason is not null)
                 {
-                    var parsed = Node.Read(node);
                     rewritten.Add(new RewrittenNode(parsed.Name, parsed.OpType, parsed.Domain, reason));
                     WriteBytesField(output, 1, WithDomain(node));
                 }
@@ -133,7 +122,7 @@ public static class KernelFallbackRewriter
         return output.WrittenSpan.ToArray();
     }
 
-    private static string? Decide(Node node, KernelFallbackMode mode, string primaryProvider, Dictionary<string, int> initializerTypes)
+    private static string? Decide(OnnxNodeProto node, KernelFallbackMode mode, string primaryProvider, Dictionary<string, int> initializerTypes)
     {
         string domain = node.Domain == "ai.onnx" ? string.Empty : node.Domain;
         if (!Handled.Contains((domain, node.OpType)) || CannotRun(node, initializerTypes) is not null)
@@ -147,13 +136,13 @@ public static class KernelFallbackRewriter
             return "kernelFallback is force";
         }
 
-        return ProviderOpSupport.Lacks(primaryProvider, domain, node.OpType, node.Ints)
+        return ProviderOpSupport.Lacks(primaryProvider, domain, node.OpType, node.Int("bits", 4))
             ? $"{primaryProvider} lacks {qualified}{(node.OpType == "MatMulNBits" ? $" (bits={node.Int("bits", 4)})" : string.Empty)}"
             : null;
     }
 
     /// <summary>Why our kernel could not run a node, or null when it can.</summary>
-    private static string? CannotRun(Node node, Dictionary<string, int> knownTypes)
+    private static string? CannotRun(OnnxNodeProto node, Dictionary<string, int> knownTypes)
     {
         const int Float = 1;
         string Input(int index) => index < node.Inputs.Count ? node.Inputs[index] : string.Empty;
@@ -360,58 +349,5 @@ public static class KernelFallbackRewriter
         }
         while (value != 0);
         output.Write(bytes[..length]);
-    }
-
-    /// <summary>The parts of a NodeProto the decision needs.</summary>
-    private sealed record Node(string Name, string OpType, string Domain, List<string> Inputs, Dictionary<string, long> Ints)
-    {
-        public long Int(string name, long fallback) => Ints.TryGetValue(name, out long value) ? value : fallback;
-
-        public static Node Read(ReadOnlySpan<byte> node)
-        {
-            var reader = new ProtoReader(node);
-            string name = string.Empty, opType = string.Empty, domain = string.Empty;
-            var inputs = new List<string>();
-            var ints = new Dictionary<string, long>(StringComparer.Ordinal);
-            while (reader.Next())
-            {
-                switch (reader.Field, reader.WireType)
-                {
-                    case (1, 2): inputs.Add(reader.ReadString()); break;
-                    case (3, 2): name = reader.ReadString(); break;
-                    case (4, 2): opType = reader.ReadString(); break;
-                    case (7, 2): domain = reader.ReadString(); break;
-                    case (5, 2):
-                        var attribute = new ProtoReader(reader.ReadBytes());
-                        string attributeName = string.Empty;
-                        long? value = null;
-                        while (attribute.Next())
-                        {
-                            if (attribute.Field == 1 && attribute.WireType == 2)
-                            {
-                                attributeName = attribute.ReadString();
-                            }
-                            else if (attribute.Field == 3 && attribute.WireType == 0)
-                            {
-                                value = (long)attribute.ReadVarint();
-                            }
-                            else
-                            {
-                                attribute.Skip();
-                            }
-                        }
-
-                        if (value is { } v)
-                        {
-                            ints[attributeName] = v;
-                        }
-
-                        break;
-                    default: reader.Skip(); break;
-                }
-            }
-
-            return new Node(name, opType, domain, inputs, ints);
-        }
     }
 }

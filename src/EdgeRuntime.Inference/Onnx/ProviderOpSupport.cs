@@ -9,10 +9,10 @@ namespace EdgeRuntime.Inference.Onnx;
 /// </summary>
 public static class ProviderOpSupport
 {
-    public static bool Lacks(string provider, string domain, string opType, IReadOnlyDictionary<string, long> attributes) => (provider, domain, opType) switch
+    public static bool Lacks(string provider, string domain, string opType, long bits) => (provider, domain, opType) switch
     {
         ("QNNExecutionProvider", "com.microsoft", "MatMulNBits") => true,
-        ("CUDAExecutionProvider", "com.microsoft", "MatMulNBits") => attributes.GetValueOrDefault("bits", 4) is not (4 or 8),
+        ("CUDAExecutionProvider", "com.microsoft", "MatMulNBits") => bits is not (4 or 8),
         ("CUDAExecutionProvider", "", "QLinearMatMul") => true,
         ("TensorrtExecutionProvider", "com.microsoft", "MatMulNBits") => true,
         _ => false,

@@ -37,7 +37,7 @@ public static class ModelConverter
 
             if (reader.Field == 8 && reader.WireType == 2)
             {
-                opsets.Add(OpsetDomain(reader.ReadBytes()));
+                opsets.Add(OnnxNodeProto.FirstString(reader.ReadBytes(), 1));
             }
             else
             {
@@ -74,7 +74,7 @@ public static class ModelConverter
     private static byte[] ConvertGraph(byte[] graph, ConversionOptions options, List<LayerReport> layers, List<string> skipped)
     {
         var initializers = new Dictionary<string, Initializer>(StringComparer.Ordinal);
-        var nodes = new List<GraphNode>();
+        var nodes = new List<OnnxNodeProto>();
         // Names the float weights must stay for: graph outputs and inputs (initializers listed as inputs, IR < 4) and
         // anything a subgraph (If/Loop/Scan body) reads from this graph.
         var keep = new HashSet<string>(StringComparer.Ordinal);
@@ -88,11 +88,11 @@ public static class ModelConverter
                     initializers[initializer.Name] = initializer;
                     break;
                 case (1, 2):
-                    var read = GraphNode.Read(reader.ReadBytes(), keep);
+                    var read = OnnxNodeProto.Read(reader.ReadBytes(), keep);
                     nodes.Add(read);
                     break;
                 case (11 or 12, 2):
-                    keep.Add(ValueInfoName(reader.ReadBytes()));
+                    keep.Add(OnnxNodeProto.FirstString(reader.ReadBytes(), 1));
                     break;
                 default:
                     reader.Skip();
@@ -166,7 +166,7 @@ public static class ModelConverter
             }
             else if (reader.Field == 5 && reader.WireType == 2)
             {
-                string name = NameField(reader.ReadBytes(), 8);
+                string name = OnnxNodeProto.FirstString(reader.ReadBytes(), 8);
                 bool dropped = layers.Any(l => l.Weight == name) && !stillRead.Contains(name) && !keep.Contains(name);
                 if (dropped)
                 {
@@ -191,7 +191,7 @@ public static class ModelConverter
         return writer.ToArray();
     }
 
-    private static string? GemmProblem(GraphNode node)
+    private static string? GemmProblem(OnnxNodeProto node)
     {
         if (node.Int("transA") != 0)
         {
@@ -205,7 +205,7 @@ public static class ModelConverter
     /// The node(s) replacing one layer, and the new initializers not already emitted for an earlier layer sharing the
     /// same weights (so shared weights are quantized and stored once).
     /// </summary>
-    private static (ProtoWriter Node, ProtoWriter[] Initializers) ConvertLayer(GraphNode node, int index, string label, Initializer weight, bool transposed, Initializer? bias, ConversionOptions options, List<LayerReport> layers, HashSet<string> emitted)
+    private static (ProtoWriter Node, ProtoWriter[] Initializers) ConvertLayer(OnnxNodeProto node, int index, string label, Initializer weight, bool transposed, Initializer? bias, ConversionOptions options, List<LayerReport> layers, HashSet<string> emitted)
     {
         var (replacement, tensors) = ConvertLayer(node, index, label, weight, transposed, bias, options, layers, emitted.Contains(TensorPrefix(weight, transposed, options)));
         var fresh = tensors.Where(t => emitted.Add(t.Name)).Select(t => t.Tensor).ToArray();
@@ -215,7 +215,7 @@ public static class ModelConverter
     private static string TensorPrefix(Initializer weight, bool transposed, ConversionOptions options) =>
         $"{weight.Name}.{(options.Target == ConversionTarget.BitLinear ? "ternary" : "int4")}{(transposed ? ".t" : string.Empty)}";
 
-    private static (ProtoWriter Node, (string Name, ProtoWriter Tensor)[] Tensors) ConvertLayer(GraphNode node, int index, string label, Initializer weight, bool transposed, Initializer? bias, ConversionOptions options, List<LayerReport> layers, bool alreadyQuantized)
+    private static (ProtoWriter Node, (string Name, ProtoWriter Tensor)[] Tensors) ConvertLayer(OnnxNodeProto node, int index, string label, Initializer weight, bool transposed, Initializer? bias, ConversionOptions options, List<LayerReport> layers, bool alreadyQuantized)
     {
         // W as [K, N]: Gemm with transB = 1 stores it as [N, K] (nn.Linear's weight).
         int k = (int)weight.Dims[transposed ? 1 : 0], n = (int)weight.Dims[transposed ? 0 : 1];
@@ -285,100 +285,6 @@ public static class ModelConverter
             new NodeAttribute("K", k), new NodeAttribute("N", n), new NodeAttribute("bits", 4),
             new NodeAttribute("block_size", options.BlockSize), new NodeAttribute("accuracy_level", options.AccuracyLevel));
         return (new ProtoWriter().Message(1, matMulNBits), [.. tensors]);
-    }
-
-    private static string OpsetDomain(ReadOnlySpan<byte> opset) => NameField(opset, 1);
-
-    private static string ValueInfoName(ReadOnlySpan<byte> valueInfo) => NameField(valueInfo, 1);
-
-    /// <summary>The first string in field <paramref name="field"/> of a message (a name), or "".</summary>
-    private static string NameField(ReadOnlySpan<byte> message, int field)
-    {
-        var reader = new ProtoReader(message);
-        while (reader.Next())
-        {
-            if (reader.Field == field && reader.WireType == 2)
-            {
-                return reader.ReadString();
-            }
-
-            reader.Skip();
-        }
-
-        return string.Empty;
-    }
-
-    private sealed record GraphNode(string Name, string OpType, string Domain, List<string> Inputs, string[] Outputs, Dictionary<string, double> Attributes)
-    {
-        public long Int(string name) => (long)Attributes.GetValueOrDefault(name);
-
-        public double Float(string name, double fallback) => Attributes.TryGetValue(name, out double value) ? value : fallback;
-
-        /// <summary>Reads a node; every name read inside its subgraphs (attributes g and graphs, recursively) goes into <paramref name="subgraphReads"/>.</summary>
-        public static GraphNode Read(ReadOnlySpan<byte> bytes, HashSet<string> subgraphReads)
-        {
-            var reader = new ProtoReader(bytes);
-            string name = string.Empty, opType = string.Empty, domain = string.Empty;
-            var inputs = new List<string>();
-            var outputs = new List<string>();
-            var attributes = new Dictionary<string, double>(StringComparer.Ordinal);
-            while (reader.Next())
-            {
-                switch (reader.Field, reader.WireType)
-                {
-                    case (1, 2): inputs.Add(reader.ReadString()); break;
-                    case (2, 2): outputs.Add(reader.ReadString()); break;
-                    case (3, 2): name = reader.ReadString(); break;
-                    case (4, 2): opType = reader.ReadString(); break;
-                    case (5, 2): ReadAttribute(reader.ReadBytes(), attributes, subgraphReads); break;
-                    case (7, 2): domain = reader.ReadString(); break;
-                    default: reader.Skip(); break;
-                }
-            }
-
-            return new GraphNode(name, opType, domain, inputs, [.. outputs], attributes);
-        }
-
-        // AttributeProto: name (1), f (2, fixed32), i (3, varint); other kinds are not needed here.
-        private static void ReadAttribute(ReadOnlySpan<byte> bytes, Dictionary<string, double> attributes, HashSet<string> subgraphReads)
-        {
-            var reader = new ProtoReader(bytes);
-            string name = string.Empty;
-            double? value = null;
-            while (reader.Next())
-            {
-                switch (reader.Field, reader.WireType)
-                {
-                    case (1, 2): name = reader.ReadString(); break;
-                    case (2, 5): value = BitConverter.Int32BitsToSingle(reader.ReadFixed32()); break;
-                    case (3, 0): value = (long)reader.ReadVarint(); break;
-                    case (6 or 11, 2): SubgraphReads(reader.ReadBytes(), subgraphReads); break;
-                    default: reader.Skip(); break;
-                }
-            }
-
-            if (value is { } v)
-            {
-                attributes[name] = v;
-            }
-        }
-    }
-
-    // GraphProto: the inputs of its nodes (field 1 -> NodeProto field 1), and of their subgraphs in turn.
-    private static void SubgraphReads(ReadOnlySpan<byte> graph, HashSet<string> reads)
-    {
-        var reader = new ProtoReader(graph);
-        while (reader.Next())
-        {
-            if (reader.Field == 1 && reader.WireType == 2)
-            {
-                GraphNode.Read(reader.ReadBytes(), reads).Inputs.ForEach(input => reads.Add(input));
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
     }
 
     private static float[] Transpose(float[] m, int rows, int cols)
