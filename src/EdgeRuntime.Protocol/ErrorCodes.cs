@@ -50,4 +50,7 @@ public static class ErrorCodes
     public const string Busy = "busy";
 
     public const string Internal = "internal";
+
+    /// <summary>inject named no configured sensor, or one that is not simulated.</summary>
+    public const string UnknownSensor = "unknown_sensor";
 }

@@ -11,6 +11,17 @@ public enum MessageType : byte
     Infer = 6,
     Stats = 7,
     Health = 8,
+
+    /// <summary>Stream stored results: an acknowledgement, then one <see cref="Event"/> frame per result.</summary>
+    Subscribe = 9,
+
+    /// <summary>Sent by the daemon only, under a subscribe request's id: one stored result.</summary>
+    Event = 10,
+
+    Unsubscribe = 11,
+
+    /// <summary>Feed a reading or an edge into a simulated sensor (tests, demos, benchmarks).</summary>
+    Inject = 12,
 }
 
 [Flags]

@@ -83,7 +83,87 @@ public sealed record HealthResponse(
     int QueueDepth,
     int Models,
     string[] Problems,
-    string[] Warnings);
+    string[] Warnings)
+{
+    /// <summary>Every configured sensor: state, last reading, readings and failures.</summary>
+    public SensorStatus[] Sensors { get; init; } = [];
+
+    /// <summary>Every configured trigger: how often it fired, was held off, completed or failed.</summary>
+    public TriggerStatus[] Triggers { get; init; } = [];
+
+    /// <summary>The result store: ids held, bytes, commits. Null when the daemon keeps no store.</summary>
+    public StoreStatus? Store { get; init; }
+}
+
+/// <summary>
+/// State is starting, ok, failed (retried with backoff; Message says why and when next) or stopped.
+/// LastReading holds the newest value per channel.
+/// </summary>
+public sealed record SensorStatus(
+    string Name,
+    string Type,
+    string State,
+    string? Message,
+    DateTimeOffset? LastReadingAt,
+    SensorValue[] LastReading,
+    long Readings,
+    long Failures);
+
+public sealed record SensorValue(string Channel, double Value);
+
+public sealed record TriggerStatus(string Name, string When, long Fired, long HeldOff, long Completed, long Failed, DateTimeOffset? LastFiredAt);
+
+public sealed record StoreStatus(string Path, long FirstId, long LastId, long Bytes, int Segments, long Commits);
+
+/// <summary>
+/// Since: deliver stored results with id greater than this first, then new ones as they are stored; null starts
+/// with the next new result. Triggers: only results of these triggers (null: all).
+/// </summary>
+public sealed record SubscribeRequest(long? Since = null, string[]? Triggers = null);
+
+/// <summary>LastId: the newest stored id when the subscription started; FirstId: the oldest still retained.</summary>
+public sealed record SubscribeResponse(long FirstId, long LastId);
+
+public sealed record UnsubscribeRequest(ulong RequestId);
+
+public sealed record UnsubscribeResponse(ulong RequestId, bool Unsubscribed);
+
+/// <summary>
+/// A simulated sensor's input: an edge ("rising"/"falling") for a GPIO input, or channel values for a simulated
+/// I2C sensor or series.
+/// </summary>
+public sealed record InjectRequest(string Sensor, string? Edge = null, SensorValue[]? Values = null);
+
+public sealed record InjectResponse(string Sensor, DateTimeOffset At);
+
+/// <summary>
+/// One stored result, the JSON header of an <see cref="MessageType.Event"/> frame. Outputs lie in the frame's payload
+/// as in an infer response. Error is set (and outputs empty) when the triggered run failed.
+/// </summary>
+public sealed record ResultEvent(
+    long Id,
+    string Trigger,
+    string Cause,
+    string Model,
+    DateTimeOffset FiredAt,
+    DateTimeOffset StoredAt,
+    CaptureWindow? Window,
+    TensorDescriptor[] Outputs,
+    ResultTiming Timing,
+    string? Error = null)
+{
+    /// <summary>A scalar per output (its largest element), so a shell user sees the gist without decoding tensors.</summary>
+    public SensorValue[] Summary { get; init; } = [];
+}
+
+/// <summary>The sensor stream a run consumed: from StartOffsetMs before the trigger (negative) for DurationMs.</summary>
+public sealed record CaptureWindow(string Sensor, double StartOffsetMs, double DurationMs, int Samples, int Channels);
+
+/// <summary>
+/// Microseconds from the trigger firing: waiting for the window to close, then queued, inside ONNX Runtime, writing
+/// the store (fsync included), and in all until the result was durable.
+/// </summary>
+public sealed record ResultTiming(double CaptureUs, double QueuedUs, double InferenceUs, double StoreUs, double TotalUs);
 
 public sealed record UnloadResponse(string Name, bool Unloaded);
 

@@ -21,4 +21,11 @@ namespace EdgeRuntime.Protocol;
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(UnloadResponse))]
 [JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(SubscribeRequest))]
+[JsonSerializable(typeof(SubscribeResponse))]
+[JsonSerializable(typeof(UnsubscribeRequest))]
+[JsonSerializable(typeof(UnsubscribeResponse))]
+[JsonSerializable(typeof(InjectRequest))]
+[JsonSerializable(typeof(InjectResponse))]
+[JsonSerializable(typeof(ResultEvent))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;
