@@ -108,4 +108,32 @@ internal static class Printer
 
     public static string Timing(InferResult result) =>
         $"round trip {Us(result.RoundTrip.TotalMicroseconds)} (daemon: queued {Us(result.Timing.QueuedUs)}, inference {Us(result.Timing.InferenceUs)}, total {Us(result.Timing.TotalUs)})";
+
+    /// <summary>Sensors (state, last reading, counts), triggers (firings and outcomes) and the store, for edgectl status.</summary>
+    public static void Headless(HealthResponse health)
+    {
+        foreach (var sensor in health.Sensors)
+        {
+            string last = sensor.LastReading.Length == 0
+                ? "no reading yet"
+                : string.Join(" ", sensor.LastReading.Select(v => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{v.Channel}={v.Value:0.###}")))
+                  + (sensor.LastReadingAt is { } at ? $" at {at.ToLocalTime():HH:mm:ss}" : "");
+            Console.WriteLine($"sensor       {sensor.Name} ({sensor.Type}) {sensor.State}: {last}; {sensor.Readings} readings, {sensor.Failures} failures");
+            if (sensor.Message is not null)
+            {
+                Console.WriteLine($"               {sensor.Message}");
+            }
+        }
+
+        foreach (var trigger in health.Triggers)
+        {
+            Console.WriteLine($"trigger      {trigger.Name} on {trigger.When}: fired {trigger.Fired}, held off {trigger.HeldOff}, completed {trigger.Completed}, failed {trigger.Failed}, dropped {trigger.Dropped}"
+                + (trigger.LastFiredAt is { } at ? $", last {at.ToLocalTime():HH:mm:ss}" : ""));
+        }
+
+        if (health.Store is { } store)
+        {
+            Console.WriteLine($"store        {store.Path}: ids {store.FirstId}..{store.LastId}, {store.Bytes / 1024.0:0.#} KiB in {store.Segments} segments, {store.Commits} commits since start");
+        }
+    }
 }

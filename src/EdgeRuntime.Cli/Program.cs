@@ -13,7 +13,8 @@ namespace EdgeRuntime.Cli
         private const string Usage = """
             Usage: edgectl [--socket PATH] [--json] COMMAND
 
-              status                         daemon version, board, platform, providers, health, warnings
+              status                         daemon version, board, platform, providers, health, warnings, sensors,
+                                             triggers and the result store
               models                         loaded models
               load NAME PATH [--providers qnn,cpu] [--on-missing fallback|fail] [--kernels auto|force|off]
                                              load an .onnx model (relative PATH: the daemon's model directory);
@@ -27,6 +28,12 @@ namespace EdgeRuntime.Cli
                          [--split INPUT] [--carry OUTPUT=INPUT] [--quiet]
                                              run a model; --split feeds INPUT one slice of its first axis per request,
                                              --carry feeds an output back as an input (recurrent state)
+              watch [TRIGGER ...] [--since ID] [--count N] [--timeout SECONDS] [--output-dir DIR]
+                                             print stored results as they arrive; --since ID first replays those after ID
+                                             (0: all kept), so a script resumes where it stopped; --output-dir writes
+                                             DIR/<id>/<output>.npy; --json prints one JSON object per line
+              inject SENSOR --edge rising|falling | --value CHANNEL=NUMBER [...]
+                                             feed a simulated sensor (configured with "simulated": true)
               tensor OUT.npy --dtype DTYPE --shape D0,D1,... [--value V]
                                              write a .npy filled with one value (--shape "" for a scalar)
               wav2npy IN.wav OUT.npy [--rate HZ] [--frame N]
@@ -68,6 +75,8 @@ namespace EdgeRuntime.Cli
                     "info" => await InfoAsync(client, args).ConfigureAwait(false),
                     "stats" => await StatsAsync(client, args).ConfigureAwait(false),
                     "infer" => await InferCommand.RunAsync(client, args).ConfigureAwait(false),
+                    "watch" => await WatchCommand.RunAsync(client, args).ConfigureAwait(false),
+                    "inject" => await WatchCommand.InjectAsync(client, args).ConfigureAwait(false),
                     _ => throw new UsageException($"Unknown command '{command}'."),
                 };
             }
@@ -120,6 +129,7 @@ namespace EdgeRuntime.Cli
                 Console.WriteLine($"  warning    {warning}");
             }
 
+            Printer.Headless(health);
             Console.WriteLine($"you          uid {hello.Peer.Uid}, gid {hello.Peer.Gid}, pid {hello.Peer.Pid}");
             return 0;
         }

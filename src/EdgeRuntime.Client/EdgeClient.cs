@@ -22,6 +22,7 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
     private readonly EdgeClientOptions _options;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ReceivedFrame>> _pending = new();
+    private readonly ConcurrentDictionary<ulong, System.Threading.Channels.Channel<ReceivedFrame>> _streams = new();
     private readonly Task _readLoop;
     private long _nextRequestId;
     private volatile Exception? _failure;
@@ -111,19 +112,64 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         var frame = await SendAsync(MessageType.Infer, json, (int)offset, inputs, descriptors, cancellationToken).ConfigureAwait(false);
         var roundTrip = Stopwatch.GetElapsedTime(start);
         var response = ProtocolJson.Deserialize(frame.Json, ProtocolJsonContext.Default.InferResponse);
-        var tensors = new Tensor[response.Outputs.Length];
+        return new InferResult(ReadTensors(response.Outputs, frame.Payload), response.Timing, roundTrip);
+    }
+
+    /// <summary>Feeds a simulated sensor: an edge ("rising"/"falling") or channel values.</summary>
+    public Task<InjectResponse> InjectAsync(InjectRequest request, CancellationToken cancellationToken = default) =>
+        RequestJsonAsync(MessageType.Inject, request, ProtocolJsonContext.Default.InjectRequest, ProtocolJsonContext.Default.InjectResponse, cancellationToken);
+
+    /// <summary>
+    /// Starts receiving stored results: those after <see cref="SubscribeRequest.Since"/> first (when given), then
+    /// each new one. Dispose the subscription to end it (sends unsubscribe).
+    /// </summary>
+    public async Task<ResultSubscription> SubscribeAsync(SubscribeRequest request, CancellationToken cancellationToken = default)
+    {
+        var events = System.Threading.Channels.Channel.CreateUnbounded<ReceivedFrame>(new() { SingleReader = true, SingleWriter = true });
+        byte[] json = ProtocolJson.Serialize(request, ProtocolJsonContext.Default.SubscribeRequest);
+        ulong id = 0;
+        var frame = await SendAsync(MessageType.Subscribe, json, 0, [], [], cancellationToken, events, assigned => id = assigned).ConfigureAwait(false);
+        var ack = ProtocolJson.Deserialize(frame.Json, ProtocolJsonContext.Default.SubscribeResponse);
+        return new ResultSubscription(this, id, ack, events.Reader);
+    }
+
+    internal async Task UnsubscribeAsync(ulong id)
+    {
+        try
+        {
+            if (_failure is null)
+            {
+                await RequestJsonAsync(MessageType.Unsubscribe, new UnsubscribeRequest(id), ProtocolJsonContext.Default.UnsubscribeRequest, ProtocolJsonContext.Default.UnsubscribeResponse, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (EdgeRuntimeException)
+        {
+            // The connection is gone or the daemon already ended it: either way nothing more will arrive.
+        }
+        finally
+        {
+            if (_streams.TryRemove(id, out var stream))
+            {
+                stream.Writer.TryComplete();
+            }
+        }
+    }
+
+    internal static Tensor[] ReadTensors(TensorDescriptor[] descriptors, byte[] payload)
+    {
+        var tensors = new Tensor[descriptors.Length];
         for (int i = 0; i < tensors.Length; i++)
         {
-            var d = response.Outputs[i];
-            if (!TensorDTypes.TryParse(d.Dtype, out var dtype) || d.Offset < 0 || d.Length < 0 || d.Offset > frame.Payload.Length || d.Length > frame.Payload.Length - d.Offset)
+            var d = descriptors[i];
+            if (!TensorDTypes.TryParse(d.Dtype, out var dtype) || d.Offset < 0 || d.Length < 0 || d.Offset > payload.Length || d.Length > payload.Length - d.Offset)
             {
                 throw new EdgeRuntimeException(ErrorCodes.BadFrame, $"The daemon described output '{d.Name}' inconsistently.");
             }
 
-            tensors[i] = new Tensor(d.Name, dtype, d.Shape, frame.Payload.AsMemory((int)d.Offset, (int)d.Length));
+            tensors[i] = new Tensor(d.Name, dtype, d.Shape, payload.AsMemory((int)d.Offset, (int)d.Length));
         }
 
-        return new InferResult(tensors, response.Timing, roundTrip);
+        return tensors;
     }
 
     public async ValueTask DisposeAsync()
@@ -159,7 +205,7 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         return ProtocolJson.Deserialize(frame.Json, responseInfo);
     }
 
-    private async Task<ReceivedFrame> SendAsync(MessageType type, byte[] json, int payloadLength, IReadOnlyList<Tensor> tensors, TensorDescriptor[] layout, CancellationToken cancellationToken)
+    private async Task<ReceivedFrame> SendAsync(MessageType type, byte[] json, int payloadLength, IReadOnlyList<Tensor> tensors, TensorDescriptor[] layout, CancellationToken cancellationToken, System.Threading.Channels.Channel<ReceivedFrame>? stream = null, Action<ulong>? assigned = null)
     {
         if (_failure is { } failure)
         {
@@ -169,6 +215,14 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         ulong id = (ulong)Interlocked.Increment(ref _nextRequestId);
         var completion = new TaskCompletionSource<ReceivedFrame>(_options.InlineContinuations ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = completion;
+        assigned?.Invoke(id);
+        if (stream is not null)
+        {
+            // Registered before the request is sent: events may follow the acknowledgement at once.
+            _streams[id] = stream;
+        }
+
+        bool streaming = false;
         try
         {
             // The read loop may have failed between the check above and the registration: it would not see us.
@@ -213,11 +267,16 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
                 throw new EdgeRuntimeException(error.Code, error.Message);
             }
 
+            streaming = stream is not null;
             return frame;
         }
         finally
         {
             _pending.TryRemove(id, out _);
+            if (stream is not null && !streaming)
+            {
+                _streams.TryRemove(id, out _);
+            }
         }
     }
 
@@ -267,6 +326,11 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
                 pending.TrySetException(_failure);
             }
 
+            foreach (var stream in _streams.Values)
+            {
+                stream.Writer.TryComplete(_failure);
+            }
+
             await _reader.CompleteAsync().ConfigureAwait(false);
         }
     }
@@ -292,9 +356,23 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
             return;
         }
 
-        if (_pending.TryGetValue(frame.Header.RequestId, out var completion))
+        // A subscription's acknowledgement goes to its pending request; what follows under its id goes to its stream.
+        if (_pending.TryGetValue(frame.Header.RequestId, out var completion) && completion.TrySetResult(received))
         {
-            completion.TrySetResult(received);
+            return;
+        }
+
+        if (_streams.TryGetValue(frame.Header.RequestId, out var events))
+        {
+            if (frame.Header.Type == MessageType.Event && !frame.Header.IsError)
+            {
+                events.Writer.TryWrite(received);
+            }
+            else if (frame.Header.IsError)
+            {
+                var error = ProtocolJson.Deserialize(received.Json, ProtocolJsonContext.Default.ErrorResponse);
+                events.Writer.TryComplete(new EdgeRuntimeException(error.Code, error.Message));
+            }
         }
     }
 }

@@ -65,6 +65,8 @@ internal static class ConfigLoader
         {
             ModelDirectory = Path.GetFullPath(Path.Combine(folder, config.ModelDirectory)),
             BoardProfile = config.BoardProfile is null ? null : Path.GetFullPath(Path.Combine(folder, config.BoardProfile)),
+            Store = config.Store is null ? null : config.Store with { Path = Path.GetFullPath(config.Store.Path, folder) },
+            Sensors = [.. config.Sensors.Select(s => s.Path is null ? s : s with { Path = Path.GetFullPath(s.Path, folder) })],
         };
         Validate(config, fullPath);
         return config;
@@ -101,6 +103,15 @@ internal static class ConfigLoader
 
         config.AllowedGids = [.. allowedGids.Distinct()];
         config.AllowedGroups = [];
+        Require(config.Triggers.Length == 0 || config.Store is not null, "store", "is needed when there are triggers: every triggered result is stored before it is delivered (e.g. \"store\": { \"path\": \"/var/lib/edgeruntime/results\" })");
+        if (config.Store is { } store)
+        {
+            Require(!string.IsNullOrWhiteSpace(store.Path), "store.path", "must not be empty");
+            Require(store.MaxMiB > 0, "store.maxMiB", "must be positive");
+            Require(store.MaxAgeHours > 0, "store.maxAgeHours", "must be positive");
+            Require(store.SegmentKiB >= 4 && store.SegmentKiB * 1024 <= store.MaxMiB * 1024 * 1024, "store.segmentKiB", "must be at least 4 and at most store.maxMiB");
+        }
+
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < config.Models.Length; i++)
         {

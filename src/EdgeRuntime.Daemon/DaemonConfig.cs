@@ -31,6 +31,28 @@ public sealed record DaemonConfig
 
     /// <summary>Groups by name, added to AllowedGids at start (the packaged service allows "edgeruntime").</summary>
     public string[] AllowedGroups { get; set; } = [];
+
+    /// <summary>The durable result store. Required when there are triggers; null: none.</summary>
+    public StoreConfig? Store { get; set; }
+
+    /// <summary>Sensors started with the daemon and kept running (docs/configuration.md#sensors-and-triggers).</summary>
+    public EdgeRuntime.Sensors.SensorConfig[] Sensors { get; set; } = [];
+
+    /// <summary>Rules that run a model on a sensor window and store the result.</summary>
+    public EdgeRuntime.Triggers.TriggerConfig[] Triggers { get; set; } = [];
+}
+
+/// <summary>The result journal: where, and how much it keeps (whole segments are removed oldest first).</summary>
+public sealed record StoreConfig
+{
+    /// <summary>A folder, relative to the configuration file's folder.</summary>
+    public string Path { get; set; } = "results";
+
+    public double MaxMiB { get; set; } = 64;
+
+    public double MaxAgeHours { get; set; } = 24 * 7;
+
+    public double SegmentKiB { get; set; } = 4096;
 }
 
 /// <summary>A model loaded at start. Providers and onMissingProvider override the board profile for this model.</summary>

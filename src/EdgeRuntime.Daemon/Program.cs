@@ -108,7 +108,24 @@ namespace EdgeRuntime.Daemon
             var metrics = new ServerMetrics();
             await PreloadAsync(config, registry, metrics, log).ConfigureAwait(false);
 
-            var handler = new RequestHandler(registry, queue, serverOptions, metrics, providers);
+            HeadlessRuntime headless;
+            try
+            {
+                headless = HeadlessRuntime.Create(config, board.Gpio?.Chip, new EdgeRuntime.Triggers.WindowModelRunner(registry, queue), inferenceOptions.EffectiveWorkers, message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message));
+            }
+            catch (ArgumentException e)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: {e.Message}");
+                return 2;
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"cannot open the result store: {e.Message}");
+                return 1;
+            }
+
+            await using var headlessScope = headless;
+            var handler = new RequestHandler(registry, queue, serverOptions, metrics, providers, headless.IsEmpty ? null : headless);
             await using var server = new UnixSocketServer(serverOptions, handler, metrics, log);
             try
             {
@@ -118,6 +135,12 @@ namespace EdgeRuntime.Daemon
             {
                 log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"cannot listen on {socketPath}: {e.Message}");
                 return 1;
+            }
+
+            headless.Start();
+            if (!headless.IsEmpty)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"headless: {config.Sensors.Length} sensors, {config.Triggers.Length} triggers, store {(headless.Journal is { } j ? $"{j.Directory} (ids {j.FirstId}..{j.LastId})" : "none")}");
             }
 
             var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -137,7 +160,10 @@ namespace EdgeRuntime.Daemon
             string reason = await stop.Task.ConfigureAwait(false);
             log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", $"{reason}: stopping; finishing in-flight requests (up to {serverOptions.ShutdownTimeout.TotalSeconds:0.#} s)");
             SystemdNotifier.Notify("STOPPING=1");
+            // Triggered runs finish and are stored before the socket closes; subscribers then get everything stored.
+            await headless.DisposeAsync().ConfigureAwait(false);
             await server.StopAsync().ConfigureAwait(false);
+            headless.CloseStore();
             log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", "stopped cleanly");
             return 0;
         }

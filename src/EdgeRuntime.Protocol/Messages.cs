@@ -111,7 +111,11 @@ public sealed record SensorStatus(
 
 public sealed record SensorValue(string Channel, double Value);
 
-public sealed record TriggerStatus(string Name, string When, long Fired, long HeldOff, long Completed, long Failed, DateTimeOffset? LastFiredAt);
+public sealed record TriggerStatus(string Name, string When, long Fired, long HeldOff, long Completed, long Failed, DateTimeOffset? LastFiredAt)
+{
+    /// <summary>Firings refused because too many runs were already waiting (the daemon cannot keep up).</summary>
+    public long Dropped { get; init; }
+}
 
 public sealed record StoreStatus(string Path, long FirstId, long LastId, long Bytes, int Segments, long Commits);
 

@@ -24,6 +24,11 @@ public interface ISensorSource
 /// <summary>Receives what sources produce. Called on the source's own thread; implementations must be quick and thread-safe.</summary>
 public interface ISensorObserver
 {
+    /// <summary>The device is open and working; a source that failed before counts as recovered from here.</summary>
+    void OnOpened(ISensorSource source)
+    {
+    }
+
     void OnFrame(ISensorSource source, in SensorFrame frame);
 
     void OnEdge(ISensorSource source, GpioEdge edge);

@@ -26,6 +26,7 @@ public abstract class PolledSensorSource(string name, double sampleHz) : ISensor
     public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
     {
         using var device = Open();
+        observer.OnOpened(this);
         float[] sample = new float[Channels.Count];
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / SampleRate));
         do

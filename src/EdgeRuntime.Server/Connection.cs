@@ -25,6 +25,7 @@ public sealed class Connection
     private volatile bool _writeFailed;
 
     private readonly ByteBudget _budget;
+    private readonly Dictionary<ulong, CancellationTokenSource> _subscriptions = [];
 
     public Connection(IDuplexPipe pipe, RequestHandler handler, ServerOptions options, ServerMetrics metrics, IServerLog log, PeerInfo peer, string name, ByteBudget? budget = null)
     {
@@ -61,6 +62,8 @@ public sealed class Connection
             FinishOne();
         }
 
+        // Nothing more will be asked; subscriptions end here, so the drain below waits only for real requests.
+        CancelSubscriptions();
         if (!await WaitDrainedAsync(drainTimeout).ConfigureAwait(false))
         {
             _log.Write(LogLevel.Warning, "connection", $"{_name}: closing with requests still running after {drainTimeout.TotalSeconds:0.#} s");
@@ -199,7 +202,15 @@ public sealed class Connection
         try
         {
             // Requests already read are finished even while the daemon stops; only new reads are refused.
-            var response = await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None).ConfigureAwait(false);
+            if (header.Type == MessageType.Subscribe)
+            {
+                await SubscribeAsync(header.RequestId, json).ConfigureAwait(false);
+                return;
+            }
+
+            var response = header.Type == MessageType.Unsubscribe
+                ? Unsubscribe(json)
+                : await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None).ConfigureAwait(false);
             await SendAsync(header.RequestId, response).ConfigureAwait(false);
         }
         catch (Exception e)
@@ -266,6 +277,135 @@ public sealed class Connection
         finally
         {
             response.Owner?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Acknowledges a subscription, then streams stored results under its request id from a task of its own, so the
+    /// request's in-flight slot is freed at once. The stream reads the journal at the subscriber's pace: results stored
+    /// while it is slow are not queued here but read when it gets to them, so a slow app costs memory for one frame.
+    /// </summary>
+    private async Task SubscribeAsync(ulong requestId, byte[] json)
+    {
+        SubscribeRequest request;
+        try
+        {
+            request = ProtocolJson.Deserialize(json.Length == 0 ? "{}"u8.ToArray() : json, ProtocolJsonContext.Default.SubscribeRequest);
+        }
+        catch (EdgeRuntimeException e)
+        {
+            await SendAsync(requestId, Response.Error(MessageType.Subscribe, e.Code, e.Message)).ConfigureAwait(false);
+            return;
+        }
+
+        var journal = _handler.Journal;
+        if (journal is null)
+        {
+            await SendAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, "This daemon keeps no result store (no \"store\" in its configuration), so there is nothing to subscribe to.")).ConfigureAwait(false);
+            return;
+        }
+
+        if (request.Since is < 0)
+        {
+            await SendAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, $"since is {request.Since}; it must be 0 or a result id.")).ConfigureAwait(false);
+            return;
+        }
+
+        var cancel = new CancellationTokenSource();
+        lock (_subscriptions)
+        {
+            if (!_subscriptions.TryAdd(requestId, cancel))
+            {
+                cancel.Dispose();
+                cancel = null;
+            }
+        }
+
+        if (cancel is null)
+        {
+            await SendAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, $"Request id {requestId} already names a subscription on this connection.")).ConfigureAwait(false);
+            return;
+        }
+
+        long last = journal.LastId;
+        long after = request.Since ?? last;
+        await SendAsync(requestId, Response.Ok(MessageType.Subscribe, new SubscribeResponse(journal.FirstId, last), ProtocolJsonContext.Default.SubscribeResponse)).ConfigureAwait(false);
+        Interlocked.Increment(ref _outstanding);
+        _ = Task.Run(() => StreamAsync(requestId, journal, after, request.Triggers, cancel), CancellationToken.None);
+    }
+
+    private async Task StreamAsync(ulong requestId, Store.ResultJournal journal, long after, string[]? triggers, CancellationTokenSource cancel)
+    {
+        try
+        {
+            using var reader = journal.OpenReader(after);
+            while (!_writeFailed)
+            {
+                while (!cancel.IsCancellationRequested && reader.TryRead(out var record))
+                {
+                    if (triggers is not null && !triggers.Contains(record.Tag))
+                    {
+                        continue;
+                    }
+
+                    await SendAsync(requestId, new Response(MessageType.Event, FrameFlags.Response, record.Json, record.Payload)).ConfigureAwait(false);
+                }
+
+                await journal.WaitForCommitAsync(reader.NextId - 1, cancel.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            _log.Write(LogLevel.Error, "connection", $"{_name}: subscription {requestId} stopped: {e.Message}");
+            await SendAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.Internal, $"The result store could not be read: {e.Message}")).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_subscriptions)
+            {
+                _subscriptions.Remove(requestId);
+            }
+
+            cancel.Dispose();
+            FinishOne();
+        }
+    }
+
+    private Response Unsubscribe(byte[] json)
+    {
+        UnsubscribeRequest request;
+        try
+        {
+            request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.UnsubscribeRequest);
+        }
+        catch (EdgeRuntimeException e)
+        {
+            return Response.Error(MessageType.Unsubscribe, e.Code, e.Message);
+        }
+
+        CancellationTokenSource? cancel;
+        lock (_subscriptions)
+        {
+            _subscriptions.TryGetValue(request.RequestId, out cancel);
+            cancel?.Cancel();
+        }
+
+        return cancel is null
+            ? Response.Error(MessageType.Unsubscribe, ErrorCodes.BadRequest, $"No subscription with request id {request.RequestId} is open on this connection.")
+            : Response.Ok(MessageType.Unsubscribe, new UnsubscribeResponse(request.RequestId, true), ProtocolJsonContext.Default.UnsubscribeResponse);
+    }
+
+    private void CancelSubscriptions()
+    {
+        lock (_subscriptions)
+        {
+            foreach (var cancel in _subscriptions.Values)
+            {
+                cancel.Cancel();
+            }
         }
     }
 

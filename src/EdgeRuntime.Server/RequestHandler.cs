@@ -1,12 +1,16 @@
 using System.Diagnostics;
 using EdgeRuntime.Inference;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Store;
 
 namespace EdgeRuntime.Server;
 
 /// <summary>Turns one request frame into its response. Knows nothing of sockets; every failure becomes an error response.</summary>
-public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler queue, ServerOptions options, ServerMetrics metrics, string[] providers)
+public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler queue, ServerOptions options, ServerMetrics metrics, string[] providers, IHeadlessServices? headless = null)
 {
+    /// <summary>The result store subscriptions read from; null when the daemon keeps none.</summary>
+    internal ResultJournal? Journal => headless?.Journal;
+
     private static readonly int[] SupportedVersions = [FrameHeader.CurrentVersion];
 
     internal async Task<Response> HandleAsync(MessageType type, byte[] json, ReadOnlyMemory<byte> payload, PeerInfo peer, CancellationToken cancellationToken)
@@ -23,6 +27,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
                 MessageType.Infer => await InferAsync(json, payload, cancellationToken).ConfigureAwait(false),
                 MessageType.Stats => Stats(),
                 MessageType.Health => Health(),
+                MessageType.Inject => Inject(json),
                 _ => Response.Error(type, ErrorCodes.UnknownMessage, $"Message type {(byte)type} is not part of protocol v1."),
             };
         }
@@ -108,9 +113,20 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
         return Response.Ok(MessageType.Stats, new StatsResponse([.. models]), ProtocolJsonContext.Default.StatsResponse);
     }
 
+    private Response Inject(byte[] json)
+    {
+        var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InjectRequest);
+        if (headless is null)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.UnknownSensor, $"No sensors are configured, so there is no '{request.Sensor}' to inject into.");
+        }
+
+        return Response.Ok(MessageType.Inject, headless.Inject(request), ProtocolJsonContext.Default.InjectResponse);
+    }
+
     private Response Health()
     {
-        string[] problems = metrics.Problems;
+        string[] problems = [.. metrics.Problems, .. headless?.Problems() ?? []];
         var health = new HealthResponse(
             problems.Length == 0 ? "ok" : "degraded",
             (DateTimeOffset.UtcNow - metrics.StartedAt).TotalSeconds,
@@ -119,7 +135,14 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
             queue.Depth,
             registry.Count,
             problems,
-            [.. registry.Models.SelectMany(m => m.Warnings.Select(w => $"{m.Name}: {w}"))]);
+            [.. registry.Models.SelectMany(m => m.Warnings.Select(w => $"{m.Name}: {w}"))])
+        {
+            Sensors = headless?.Sensors() ?? [],
+            Triggers = headless?.Triggers() ?? [],
+            Store = headless?.Journal is { } journal
+                ? new StoreStatus(journal.Directory, journal.FirstId, journal.LastId, journal.Bytes, journal.SegmentCount, journal.Commits)
+                : null,
+        };
         return Response.Ok(MessageType.Health, health, ProtocolJsonContext.Default.HealthResponse);
     }
 }

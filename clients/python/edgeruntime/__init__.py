@@ -1,0 +1,32 @@
+"""Python client for edged, the EdgeRuntime daemon: ONNX models served over a UNIX socket (docs/protocol.md).
+
+Stdlib only; NumPy is used when importable. Quick start::
+
+    import numpy as np
+    import edgeruntime
+
+    with edgeruntime.connect() as client:          # $EDGERUNTIME_SOCKET or the daemon's default path
+        client.load("vad", "silero_vad_v5.onnx")
+        out = client.infer("vad", {"input": np.zeros((1, 512), np.float32),
+                                   "state": np.zeros((2, 1, 128), np.float32),
+                                   "sr": np.array(16000, np.int64)})
+        print(out["output"], out.timing)
+
+        with client.subscribe(since=41) as events:  # stored results after id 41, then new ones
+            for event in events:
+                print(event.id, event.trigger, event.outputs)
+"""
+
+from .client import (DEFAULT_TIMEOUT, EdgeClient, Event, InferResult, Subscription, connect, default_socket_path,
+                     encode_infer_request)
+from .errors import EdgeConnectionError, EdgeError, EdgeTimeout, ProtocolError
+from .frames import MessageType
+from .tensors import HAVE_NUMPY, Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "EdgeClient", "Subscription", "Event", "InferResult", "Tensor", "connect", "default_socket_path",
+    "encode_infer_request", "EdgeError", "EdgeConnectionError", "EdgeTimeout", "ProtocolError", "MessageType",
+    "HAVE_NUMPY", "DEFAULT_TIMEOUT", "__version__",
+]

@@ -1,0 +1,157 @@
+using EdgeRuntime.Inference;
+using EdgeRuntime.Protocol;
+using EdgeRuntime.Sensors;
+using EdgeRuntime.Sensors.Gpio;
+using EdgeRuntime.Server;
+using EdgeRuntime.Store;
+using EdgeRuntime.Triggers;
+
+namespace EdgeRuntime.Daemon;
+
+/// <summary>
+/// The daemon's headless side: the sensors, the trigger rules over them and the result store, built from the
+/// configuration and the board profile (which names the GPIO chip). It works with no client connected; the socket
+/// sees it through <see cref="IHeadlessServices"/> (subscribe, inject, health).
+/// </summary>
+internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
+{
+    private readonly GpioChips _chips;
+    private readonly SensorHost _sensors;
+    private readonly TriggerEngine? _triggers;
+    private readonly Timer? _retention;
+    private int _disposed;
+
+    private HeadlessRuntime(GpioChips chips, SensorHost sensors, TriggerEngine? triggers, ResultJournal? journal)
+    {
+        _chips = chips;
+        _sensors = sensors;
+        _triggers = triggers;
+        Journal = journal;
+        // Size retention runs at every commit; age retention also needs a clock when nothing is being stored.
+        _retention = journal is null ? null : new Timer(_ => journal.EnforceRetention(), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+    }
+
+    public ResultJournal? Journal { get; }
+
+    /// <summary>Builds everything; a configuration mistake throws ArgumentException naming the sensor or trigger.</summary>
+    public static HeadlessRuntime Create(DaemonConfig config, string? gpioChip, WindowModelRunner runner, int workers, Action<string> log)
+    {
+        var chips = new GpioChips(gpioChip);
+        var sensors = new SensorHost(log);
+        ResultJournal? journal = null;
+        try
+        {
+            foreach (var sensor in config.Sensors)
+            {
+                sensors.Add(SensorFactory.Create(sensor, chips, Environment.CurrentDirectory), sensor.BufferMs);
+            }
+
+            if (config.Store is { } store)
+            {
+                journal = ResultJournal.Open(
+                    new JournalOptions(store.Path)
+                    {
+                        MaxBytes = (long)(store.MaxMiB * 1024 * 1024),
+                        MaxAge = TimeSpan.FromHours(store.MaxAgeHours),
+                        SegmentBytes = (long)(store.SegmentKiB * 1024),
+                    },
+                    log);
+            }
+
+            TriggerEngine? triggers = null;
+            if (config.Triggers.Length > 0)
+            {
+                triggers = new TriggerEngine(config.Triggers, sensors, runner, journal!, chips, log, maxConcurrentRuns: Math.Max(2, workers * 2));
+                sensors.AddListener(triggers);
+            }
+
+            return new HeadlessRuntime(chips, sensors, triggers, journal);
+        }
+        catch
+        {
+            journal?.Dispose();
+            chips.Dispose();
+            throw;
+        }
+    }
+
+    public bool IsEmpty => !_sensors.Sources.Any() && _triggers is null && Journal is null;
+
+    public void Start()
+    {
+        _triggers?.Start();
+        _sensors.Start();
+    }
+
+    public InjectResponse Inject(InjectRequest request)
+    {
+        var source = _sensors.Find(request.Sensor)
+            ?? throw new EdgeRuntimeException(ErrorCodes.UnknownSensor, $"No sensor is named '{request.Sensor}'; configured: {string.Join(", ", _sensors.Sources.Select(s => s.Name))}.");
+        if (source is not ISimulatedInput input)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.UnknownSensor, $"Sensor '{request.Sensor}' is a {source.Type} sensor, which takes no injected input.");
+        }
+
+        try
+        {
+            if (request.Edge is not null)
+            {
+                input.InjectEdge(request.Edge switch
+                {
+                    "rising" => true,
+                    "falling" => false,
+                    _ => throw new ArgumentException($"edge is '{request.Edge}'; it must be 'rising' or 'falling'."),
+                });
+            }
+            else if (request.Values is { Length: > 0 } values)
+            {
+                input.InjectValues([.. values.Select(v => KeyValuePair.Create(v.Channel, v.Value))]);
+            }
+            else
+            {
+                throw new ArgumentException("inject needs \"edge\" or \"values\".");
+            }
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.UnknownSensor, e.Message);
+        }
+        catch (ArgumentException e)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.BadRequest, e.Message);
+        }
+
+        return new InjectResponse(request.Sensor, DateTimeOffset.UtcNow);
+    }
+
+    public SensorStatus[] Sensors() => _sensors.Status();
+
+    public TriggerStatus[] Triggers() => _triggers?.Status() ?? [];
+
+    public string[] Problems() => _sensors.Problems();
+
+    /// <summary>Triggers first (their runs finish and are stored), then sensors, then the store.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_retention is not null)
+        {
+            await _retention.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_triggers is not null)
+        {
+            await _triggers.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _sensors.DisposeAsync().ConfigureAwait(false);
+        _chips.Dispose();
+    }
+
+    /// <summary>After the server has stopped (no subscriber reads any more).</summary>
+    public void CloseStore() => Journal?.Dispose();
+}

@@ -1,0 +1,101 @@
+using System.Device.Gpio;
+using System.Diagnostics;
+
+namespace EdgeRuntime.Sensors.Gpio;
+
+/// <summary>
+/// A GPIO input (a PIR sensor, a button) delivering debounced edges. Debounce is done here rather than in the kernel:
+/// the libgpiod v1 API System.Device.Gpio uses has no debounce setting, and a contact's bounce arrives as a burst of
+/// edges within a few milliseconds, so any edge closer than DebounceMs to the last accepted one is dropped.
+/// </summary>
+public sealed class GpioEdgeSource : ISensorSource, ISimulatedInput
+{
+    private readonly GpioChips _chips;
+    private readonly PinEventTypes _events;
+    private readonly long _debounceTicks;
+    private readonly Lock _gate = new();
+    private long _lastAccepted = long.MinValue;
+    private ISensorObserver? _observer;
+
+    public GpioEdgeSource(SensorConfig config, GpioChips chips)
+    {
+        Name = config.Name;
+        Pin = config.Pin >= 0 ? config.Pin : throw new ArgumentException($"Sensor '{config.Name}': a gpio sensor needs \"pin\" (the line offset on the board's GPIO chip).");
+        Simulated = config.Simulated;
+        _chips = chips;
+        _events = config.Edge switch
+        {
+            "rising" => PinEventTypes.Rising,
+            "falling" => PinEventTypes.Falling,
+            "both" => PinEventTypes.Rising | PinEventTypes.Falling,
+            _ => throw new ArgumentException($"Sensor '{config.Name}': edge is '{config.Edge}'; it must be rising, falling or both."),
+        };
+        _debounceTicks = (long)(config.DebounceMs * Stopwatch.Frequency / 1000);
+    }
+
+    public string Name { get; }
+
+    public string Type => "gpio";
+
+    public int Pin { get; }
+
+    public bool Simulated { get; }
+
+    public IReadOnlyList<string> Channels { get; } = ["level"];
+
+    public double SampleRate => 0;
+
+    /// <summary>Edges dropped as bounce.</summary>
+    public long Bounced { get; private set; }
+
+    public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
+    {
+        var controller = _chips.Get(Simulated);
+        controller.OpenPin(Pin, PinMode.Input);
+        _observer = observer;
+        controller.RegisterCallbackForPinValueChangedEvent(Pin, _events, OnChange);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            controller.UnregisterCallbackForPinValueChangedEvent(Pin, OnChange);
+            controller.ClosePin(Pin);
+            _observer = null;
+        }
+    }
+
+    private void OnChange(object sender, PinValueChangedEventArgs e)
+    {
+        long now = Stopwatch.GetTimestamp();
+        lock (_gate)
+        {
+            if (now - _lastAccepted < _debounceTicks)
+            {
+                Bounced++;
+                return;
+            }
+
+            _lastAccepted = now;
+        }
+
+        _observer?.OnEdge(this, new GpioEdge(now, e.PinNumber, e.ChangeType == PinEventTypes.Rising));
+    }
+
+    public void InjectEdge(bool rising)
+    {
+        if (!Simulated)
+        {
+            throw new InvalidOperationException($"Sensor '{Name}' is wired to real GPIO; only a simulated one takes injected edges.");
+        }
+
+        var driver = _chips.SimulatedDriver;
+        // An edge is a change of level: go to the opposite level first (which fires only if that edge is watched too).
+        driver.SimulateInput(Pin, rising ? PinValue.Low : PinValue.High);
+        driver.SimulateInput(Pin, rising ? PinValue.High : PinValue.Low);
+    }
+
+    public void InjectValues(IReadOnlyList<KeyValuePair<string, double>> values) =>
+        throw new InvalidOperationException($"Sensor '{Name}' is a GPIO input; inject an edge, not values.");
+}

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Globalization;
+using EdgeRuntime.Client;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Sensors.Replay;
+
+/// <summary>
+/// A recorded multi-channel series (an IMU log, temperatures) played back one row per tick: a CSV file (an optional
+/// header row names the channels; every other row is numbers) or a .npy array of shape [rows] or [rows, channels]
+/// (float32 or float64). Read again at every pass, like <see cref="WavReplaySource"/>.
+/// </summary>
+public sealed class SeriesReplaySource : ISensorSource
+{
+    private readonly SensorConfig _config;
+    private readonly string _path;
+
+    public SeriesReplaySource(SensorConfig config, string path)
+    {
+        _config = config;
+        _path = path;
+        SampleRate = config.SampleHz > 0 ? config.SampleHz : throw new ArgumentException($"Sensor '{config.Name}': sampleHz must be above 0.");
+        Channels = TryLoad(path, out var series) ? series.Channels : ["value"];
+    }
+
+    public string Name => _config.Name;
+
+    public string Type => "series";
+
+    public IReadOnlyList<string> Channels { get; private set; }
+
+    public double SampleRate { get; }
+
+    public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
+    {
+        do
+        {
+            var series = Load(_path);
+            if (series.Channels.Length != Channels.Count)
+            {
+                throw new InvalidDataException($"{_path} now has {series.Channels.Length} channels; it had {Channels.Count} when the daemon started.");
+            }
+
+            observer.OnOpened(this);
+            var pacer = new ReplayPacer(SampleRate, _config.Realtime);
+            int width = series.Channels.Length;
+            for (int row = 0; row < series.Values.Length / width; row++)
+            {
+                await pacer.WaitAsync(1, cancellationToken).ConfigureAwait(false);
+                observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), series.Values.AsMemory(row * width, width), width));
+            }
+        }
+        while (_config.Loop);
+    }
+
+    internal sealed record Series(string[] Channels, float[] Values);
+
+    private static bool TryLoad(string path, out Series series)
+    {
+        try
+        {
+            series = Load(path);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            series = null!;
+            return false;
+        }
+    }
+
+    internal static Series Load(string path) =>
+        path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase) ? LoadNpy(path) : LoadCsv(path);
+
+    private static Series LoadNpy(string path)
+    {
+        var tensor = NpyFile.Read(path);
+        int width = tensor.Shape.Length switch
+        {
+            1 => 1,
+            2 => checked((int)tensor.Shape[1]),
+            _ => throw new InvalidDataException($"{path}: a series is [rows] or [rows, channels]; this array is {tensor.DescribeShape()}."),
+        };
+        float[] values = tensor.DType switch
+        {
+            TensorDType.Float32 => tensor.ToArray<float>(),
+            TensorDType.Float64 => [.. tensor.ToArray<double>().Select(v => (float)v)],
+            _ => throw new InvalidDataException($"{path}: a series must be float32 or float64, not {tensor.DType}."),
+        };
+        return new Series([.. Enumerable.Range(0, width).Select(i => width == 1 ? "value" : $"c{i}")], values);
+    }
+
+    private static Series LoadCsv(string path)
+    {
+        string[]? channels = null;
+        var values = new List<float>();
+        int line = 0;
+        foreach (string raw in File.ReadLines(path))
+        {
+            line++;
+            string text = raw.Trim();
+            if (text.Length == 0 || text.StartsWith('#'))
+            {
+                continue;
+            }
+
+            string[] cells = text.Split(',', StringSplitOptions.TrimEntries);
+            if (channels is null && !float.TryParse(cells[0], NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            {
+                channels = cells;
+                continue;
+            }
+
+            channels ??= [.. Enumerable.Range(0, cells.Length).Select(i => cells.Length == 1 ? "value" : $"c{i}")];
+            if (cells.Length != channels.Length)
+            {
+                throw new InvalidDataException($"{path}:{line}: {cells.Length} values; the series has {channels.Length} channels.");
+            }
+
+            foreach (string cell in cells)
+            {
+                values.Add(float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out float v)
+                    ? v
+                    : throw new InvalidDataException($"{path}:{line}: '{cell}' is not a number."));
+            }
+        }
+
+        return channels is null || values.Count == 0
+            ? throw new InvalidDataException($"{path} holds no rows.")
+            : new Series(channels, [.. values]);
+    }
+}

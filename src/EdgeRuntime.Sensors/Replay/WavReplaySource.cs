@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using EdgeRuntime.Client;
+
+namespace EdgeRuntime.Sensors.Replay;
+
+/// <summary>
+/// A recorded WAV file played back as if a microphone were capturing it: mono float samples in chunks, at the file's
+/// rate. The file is read again at every pass, so one that disappears fails the sensor (and one that comes back
+/// recovers it) as an unplugged microphone would.
+/// </summary>
+public sealed class WavReplaySource(SensorConfig config, string path) : ISensorSource
+{
+    private readonly int _chunk = config.ChunkSamples > 0 ? config.ChunkSamples : throw new ArgumentException($"Sensor '{config.Name}': chunkSamples must be above 0.");
+
+    public string Name { get; } = config.Name;
+
+    public string Type => "wav";
+
+    public IReadOnlyList<string> Channels { get; } = ["audio"];
+
+    /// <summary>Known once the file has been read; the configured rate until then.</summary>
+    public double SampleRate { get; private set; } = ReadRate(path, config.SampleRate);
+
+    public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
+    {
+        do
+        {
+            var audio = WavAudio.Read(path);
+            SampleRate = audio.SampleRate;
+            observer.OnOpened(this);
+            var pacer = new ReplayPacer(audio.SampleRate, config.Realtime);
+            for (int at = 0; at < audio.Samples.Length; at += _chunk)
+            {
+                int n = Math.Min(_chunk, audio.Samples.Length - at);
+                await pacer.WaitAsync(n, cancellationToken).ConfigureAwait(false);
+                observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), audio.Samples.AsMemory(at, n), 1));
+            }
+        }
+        while (config.Loop);
+    }
+
+    private static double ReadRate(string path, int fallback)
+    {
+        try
+        {
+            return WavAudio.Read(path).SampleRate;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return fallback; // reported when the sensor runs
+        }
+    }
+}

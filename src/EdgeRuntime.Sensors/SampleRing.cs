@@ -1,0 +1,105 @@
+using System.Diagnostics;
+
+namespace EdgeRuntime.Sensors;
+
+/// <summary>
+/// The pre-trigger buffer: the last N frames of a stream (audio samples, IMU readings, camera images), each with the
+/// time it was taken, so a trigger can ask for "500 ms before the edge until 200 ms after" and get exactly the frames
+/// taken in that span. Fixed memory; the oldest frames are overwritten.
+/// </summary>
+public sealed class SampleRing
+{
+    private readonly Lock _gate = new();
+    private readonly float[] _values;
+    private readonly long[] _times;
+    private long _written; // frames ever written
+
+    public SampleRing(int channels, int capacityFrames)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacityFrames, 1);
+        Channels = channels;
+        Capacity = capacityFrames;
+        _values = new float[channels * capacityFrames];
+        _times = new long[capacityFrames];
+    }
+
+    public int Channels { get; }
+
+    public int Capacity { get; }
+
+    /// <summary>Time of the newest frame (Stopwatch ticks); long.MinValue when empty.</summary>
+    public long NewestTimestamp
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _written == 0 ? long.MinValue : _times[(_written - 1) % Capacity];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Appends a block. Its frames are spread back from the block's timestamp at <paramref name="sampleRate"/> (the
+    /// last frame was taken at the timestamp); a rate of 0 gives every frame the block's time.
+    /// </summary>
+    public void Write(in SensorFrame frame, double sampleRate)
+    {
+        if (frame.Channels != Channels)
+        {
+            throw new ArgumentException($"The ring holds {Channels} channels; the frame has {frame.Channels}.", nameof(frame));
+        }
+
+        var samples = frame.Samples.Span;
+        int count = frame.Count;
+        double ticksPerFrame = sampleRate > 0 ? Stopwatch.Frequency / sampleRate : 0;
+        lock (_gate)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                int slot = (int)(_written % Capacity);
+                samples.Slice(i * Channels, Channels).CopyTo(_values.AsSpan(slot * Channels, Channels));
+                _times[slot] = frame.Timestamp - (long)((count - 1 - i) * ticksPerFrame);
+                _written++;
+            }
+        }
+    }
+
+    /// <summary>The frames taken in [from, to] (Stopwatch ticks), oldest first, interleaved by channel.</summary>
+    public float[] Copy(long from, long to)
+    {
+        lock (_gate)
+        {
+            long oldest = Math.Max(0, _written - Capacity);
+            long first = _written;
+            long last = _written - 1;
+            for (long i = oldest; i < _written; i++)
+            {
+                long t = _times[i % Capacity];
+                if (t >= from && first == _written)
+                {
+                    first = i;
+                }
+
+                if (t <= to)
+                {
+                    last = i;
+                }
+            }
+
+            if (first == _written || last < first)
+            {
+                return [];
+            }
+
+            var result = new float[(last - first + 1) * Channels];
+            for (long i = first; i <= last; i++)
+            {
+                _values.AsSpan((int)(i % Capacity) * Channels, Channels).CopyTo(result.AsSpan((int)(i - first) * Channels));
+            }
+
+            return result;
+        }
+    }
+}

@@ -1,0 +1,251 @@
+using System.Diagnostics;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Sensors;
+
+/// <summary>
+/// Runs every sensor and keeps it running. A source that throws (unplugged, driver missing, file gone) is marked
+/// failed with the reason, reported as a health problem, and started again after a backoff that doubles from
+/// <see cref="InitialBackoff"/> up to <see cref="MaxBackoff"/>; once it opens again it is ok and the backoff resets.
+/// Nothing a sensor does can stop the daemon. The host also fills each sensor's pre-trigger ring and passes every
+/// frame and edge on to its listeners (the trigger engine).
+/// </summary>
+public sealed class SensorHost : ISensorObserver, IAsyncDisposable
+{
+    private readonly Dictionary<string, SensorRuntime> _sensors = new(StringComparer.Ordinal);
+    private readonly List<ISensorObserver> _listeners = [];
+    private readonly Action<string> _log;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _running = [];
+
+    public SensorHost(Action<string> log) => _log = log;
+
+    public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(30);
+
+    public IEnumerable<ISensorSource> Sources => _sensors.Values.Select(s => s.Source);
+
+    /// <summary>Adds a sensor; bufferMs &gt; 0 keeps that much history for pre-trigger windows.</summary>
+    public void Add(ISensorSource source, double bufferMs)
+    {
+        SampleRing? ring = null;
+        if (bufferMs > 0)
+        {
+            if (source.SampleRate <= 0)
+            {
+                throw new ArgumentException($"Sensor '{source.Name}' delivers events, not samples; it cannot keep a buffer (bufferMs).");
+            }
+
+            int frames = Math.Max(1, (int)Math.Ceiling(source.SampleRate * bufferMs / 1000));
+            ring = new SampleRing(source.Channels.Count, frames);
+        }
+
+        if (!_sensors.TryAdd(source.Name, new SensorRuntime(source, ring)))
+        {
+            throw new ArgumentException($"Two sensors are named '{source.Name}'.");
+        }
+    }
+
+    public void AddListener(ISensorObserver listener) => _listeners.Add(listener);
+
+    public ISensorSource? Find(string name) => _sensors.TryGetValue(name, out var s) ? s.Source : null;
+
+    public SampleRing? Ring(string name) => _sensors.TryGetValue(name, out var s) ? s.Ring : null;
+
+    /// <summary>The newest sample of a sensor's channel; false before the first reading.</summary>
+    public bool TryGetLatest(string sensor, int channel, out double value)
+    {
+        value = 0;
+        if (!_sensors.TryGetValue(sensor, out var s))
+        {
+            return false;
+        }
+
+        lock (s)
+        {
+            if (s.Last is null || channel >= s.Last.Length)
+            {
+                return false;
+            }
+
+            value = s.Last[channel];
+            return true;
+        }
+    }
+
+    public void Start()
+    {
+        foreach (var sensor in _sensors.Values)
+        {
+            _running.Add(Task.Run(() => SuperviseAsync(sensor, _stop.Token)));
+        }
+    }
+
+    private async Task SuperviseAsync(SensorRuntime sensor, CancellationToken stop)
+    {
+        var backoff = InitialBackoff;
+        while (!stop.IsCancellationRequested)
+        {
+            sensor.Opened = false;
+            try
+            {
+                await sensor.Source.RunAsync(this, stop).ConfigureAwait(false);
+                sensor.SetState("stopped", "the recording ended (set \"loop\": true to replay it again)");
+                _log($"sensor {sensor.Source.Name}: finished");
+                return;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                sensor.SetState("stopped", null);
+                return;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                if (sensor.Opened)
+                {
+                    backoff = InitialBackoff; // it worked for a while: a fresh failure, not the same one again
+                }
+
+                Interlocked.Increment(ref sensor.Failures);
+                sensor.SetState("failed", $"{e.Message} (retrying in {backoff.TotalSeconds:0.#} s)");
+                _log($"sensor {sensor.Source.Name}: failed: {e.Message}; retrying in {backoff.TotalSeconds:0.#} s");
+            }
+
+            try
+            {
+                await Task.Delay(backoff, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                sensor.SetState("stopped", null);
+                return;
+            }
+
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+        }
+    }
+
+    void ISensorObserver.OnOpened(ISensorSource source)
+    {
+        var sensor = _sensors[source.Name];
+        sensor.Opened = true;
+        if (sensor.State != "ok")
+        {
+            if (sensor.State == "failed")
+            {
+                _log($"sensor {source.Name}: recovered");
+            }
+
+            sensor.SetState("ok", null);
+        }
+
+        foreach (var listener in _listeners)
+        {
+            listener.OnOpened(source);
+        }
+    }
+
+    void ISensorObserver.OnFrame(ISensorSource source, in SensorFrame frame)
+    {
+        var sensor = _sensors[source.Name];
+        sensor.Ring?.Write(frame, source.SampleRate);
+        var span = frame.Samples.Span;
+        lock (sensor)
+        {
+            sensor.Last ??= new float[frame.Channels];
+            if (sensor.Last.Length == frame.Channels && span.Length >= frame.Channels)
+            {
+                span[^frame.Channels..].CopyTo(sensor.Last);
+            }
+
+            sensor.Readings += frame.Count;
+            sensor.LastAt = DateTimeOffset.UtcNow;
+        }
+
+        foreach (var listener in _listeners)
+        {
+            listener.OnFrame(source, frame);
+        }
+    }
+
+    void ISensorObserver.OnEdge(ISensorSource source, GpioEdge edge)
+    {
+        var sensor = _sensors[source.Name];
+        lock (sensor)
+        {
+            sensor.Last ??= new float[1];
+            sensor.Last[0] = edge.Rising ? 1 : 0;
+            sensor.Readings++;
+            sensor.LastAt = DateTimeOffset.UtcNow;
+        }
+
+        foreach (var listener in _listeners)
+        {
+            listener.OnEdge(source, edge);
+        }
+    }
+
+    /// <summary>Every sensor's state for health and edgectl status. Wide sensors (images) report their mean, not every pixel.</summary>
+    public SensorStatus[] Status() => [.. _sensors.Values.Select(s => s.Snapshot())];
+
+    /// <summary>"sensor X failed: why" for every sensor that is failed right now.</summary>
+    public string[] Problems() =>
+        [.. _sensors.Values.Where(s => s.State == "failed").Select(s => $"sensor {s.Source.Name}: {s.Message}")];
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_running).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _log("sensors: a sensor did not stop within 5 s");
+        }
+
+        _stop.Dispose();
+    }
+
+    private sealed class SensorRuntime(ISensorSource source, SampleRing? ring)
+    {
+        public long Failures;
+
+        public ISensorSource Source { get; } = source;
+
+        public SampleRing? Ring { get; } = ring;
+
+        public volatile bool Opened;
+
+        public string State { get; private set; } = "starting";
+
+        public string? Message { get; private set; }
+
+        public float[]? Last { get; set; }
+
+        public DateTimeOffset? LastAt { get; set; }
+
+        public long Readings { get; set; }
+
+        public void SetState(string state, string? message)
+        {
+            lock (this)
+            {
+                State = state;
+                Message = message;
+            }
+        }
+
+        public SensorStatus Snapshot()
+        {
+            lock (this)
+            {
+                SensorValue[] last = Last is null ? []
+                    : Last.Length <= 8 ? [.. Last.Select((v, i) => new SensorValue(Source.Channels.Count > i ? Source.Channels[i] : $"c{i}", v))]
+                    : [new SensorValue("mean", Last.Average())];
+                return new SensorStatus(Source.Name, Source.Type, State, Message, LastAt, last, Readings, Interlocked.Read(ref Failures));
+            }
+        }
+    }
+}

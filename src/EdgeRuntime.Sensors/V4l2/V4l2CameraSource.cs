@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using Iot.Device.Media;
+
+namespace EdgeRuntime.Sensors.V4l2;
+
+/// <summary>
+/// A camera through V4L2 (Iot.Device.Media's VideoDevice): YUYV frames at Width×Height, taken SampleHz times a second
+/// and delivered as the grey (Y) plane in [0, 1] — what the small vision models on these boards take. One frame is one
+/// sample whose channels are its pixels, as with <see cref="Replay.ImageSequenceSource"/>.
+/// </summary>
+public sealed class V4l2CameraSource : ISensorSource
+{
+    private readonly string _device;
+    private readonly int _width;
+    private readonly int _height;
+
+    public V4l2CameraSource(SensorConfig config)
+    {
+        Name = config.Name;
+        _device = config.Device ?? "/dev/video0";
+        _width = config.Width;
+        _height = config.Height;
+        SampleRate = config.SampleHz > 0 ? config.SampleHz : throw new ArgumentException($"Sensor '{config.Name}': sampleHz must be above 0.");
+        if (_width <= 0 || _height <= 0)
+        {
+            throw new ArgumentException($"Sensor '{config.Name}': width and height must be above 0.");
+        }
+
+        Channels = [.. Enumerable.Range(0, _width * _height).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    }
+
+    public string Name { get; }
+
+    public string Type => "v4l2";
+
+    public IReadOnlyList<string> Channels { get; }
+
+    public double SampleRate { get; }
+
+    public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(_device))
+        {
+            throw new IOException($"Camera {_device} does not exist: no V4L2 device is attached (ls /dev/video*), or the camera stack is not enabled.");
+        }
+
+        int bus = int.Parse(_device.AsSpan(_device.LastIndexOf("video", StringComparison.Ordinal) + "video".Length), System.Globalization.CultureInfo.InvariantCulture);
+        using var camera = VideoDevice.Create(new VideoConnectionSettings(bus, ((uint)_width, (uint)_height), VideoPixelFormat.YUYV));
+        observer.OnOpened(this);
+        float[] grey = new float[_width * _height];
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / SampleRate));
+        do
+        {
+            byte[] yuyv = camera.Capture();
+            if (yuyv.Length < grey.Length * 2)
+            {
+                throw new IOException($"Camera {_device} returned {yuyv.Length} bytes for a {_width}x{_height} YUYV frame.");
+            }
+
+            for (int i = 0; i < grey.Length; i++)
+            {
+                grey[i] = yuyv[2 * i] / 255f;
+            }
+
+            observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), grey, grey.Length));
+        }
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+    }
+}

@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Threading.Channels;
+using EdgeRuntime.Sensors;
+
+namespace EdgeRuntime.Triggers;
+
+/// <summary>
+/// A model watching a stream: the sensor's samples are cut into frames of run.frameSamples and the model runs on each
+/// in order, with its recurrent state carried from frame to frame (Silero VAD's LSTM must see the audio in sequence).
+/// When the output reaches the threshold the trigger fires, stamped with the time of that frame's newest sample.
+/// Frames wait in a bounded queue; when the model cannot keep up the oldest are dropped and counted, and the state is
+/// reset, because a gap in the audio would make the carried state wrong anyway.
+/// </summary>
+internal sealed class ModelTriggerLoop
+{
+    private readonly TriggerRule rule;
+    private readonly WindowModelRunner runner;
+    private readonly TriggerEngine engine;
+    private readonly Action<string> log;
+    private readonly ModelWhen _when;
+    private readonly Channel<(float[] Samples, int Channels, long Timestamp)> _frames;
+    private float[] _pending = [];
+    private int _filled;
+    private long _dropped;
+    private volatile bool _gap;
+
+    public ModelTriggerLoop(TriggerRule rule, WindowModelRunner runner, TriggerEngine engine, Action<string> log)
+    {
+        this.rule = rule;
+        this.runner = runner;
+        this.engine = engine;
+        this.log = log;
+        _when = rule.Config.On.Model!;
+        _frames = Channel.CreateBounded<(float[], int, long)>(
+            new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+            _ =>
+            {
+                Interlocked.Increment(ref _dropped);
+                _gap = true;
+            });
+    }
+
+    /// <summary>Frames dropped because the model could not keep up with the stream.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    public string Sensor => _when.Sensor;
+
+    public long Evaluations { get; private set; }
+
+    /// <summary>Called on the sensor's thread: only copies samples and queues whole frames.</summary>
+    public void Accept(in SensorFrame frame)
+    {
+        int frameValues = _when.Run.FrameSamples!.Value * frame.Channels;
+        if (_pending.Length != frameValues)
+        {
+            _pending = new float[frameValues];
+            _filled = 0;
+        }
+
+        var span = frame.Samples.Span;
+        while (!span.IsEmpty)
+        {
+            int n = Math.Min(span.Length, frameValues - _filled);
+            span[..n].CopyTo(_pending.AsSpan(_filled));
+            _filled += n;
+            span = span[n..];
+            if (_filled == frameValues)
+            {
+                _frames.Writer.TryWrite(((float[])_pending.Clone(), frame.Channels, frame.Timestamp));
+
+                _filled = 0;
+            }
+        }
+    }
+
+    public async Task RunAsync(CancellationToken stop)
+    {
+        var state = new WindowModelRunner.StreamState();
+        try
+        {
+            await foreach (var (samples, channels, timestamp) in _frames.Reader.ReadAllAsync(stop).ConfigureAwait(false))
+            {
+                if (_gap)
+                {
+                    _gap = false;
+                    state = new WindowModelRunner.StreamState();
+                }
+
+                double score;
+                try
+                {
+                    var output = await runner.RunAsync(_when.Run, samples, channels, state, stop).ConfigureAwait(false);
+                    Evaluations++;
+                    var value = output.Summary.FirstOrDefault(s => s.Channel == _when.Output)
+                        ?? throw new InvalidOperationException($"model '{_when.Run.Model}' has no float output '{_when.Output}'");
+                    score = value.Value;
+                }
+                catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
+                {
+                    log($"trigger {rule.Name}: watching model failed: {e.Message}");
+                    state = new WindowModelRunner.StreamState();
+                    await Task.Delay(1000, stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (rule.Armed && score >= _when.Above)
+                {
+                    rule.Armed = false;
+                    engine.Fire(rule, string.Create(CultureInfo.InvariantCulture, $"model {_when.Run.Model} {_when.Output} = {score:0.###}"), timestamp);
+                }
+                else if (!rule.Armed && score < _when.Above - _when.Hysteresis)
+                {
+                    rule.Armed = true;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

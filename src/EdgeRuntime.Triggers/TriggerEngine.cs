@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using System.Globalization;
+using EdgeRuntime.Protocol;
+using EdgeRuntime.Sensors;
+using EdgeRuntime.Sensors.Gpio;
+using EdgeRuntime.Store;
+
+namespace EdgeRuntime.Triggers;
+
+/// <summary>
+/// Evaluates the trigger rules against what the sensors deliver and starts a <see cref="TriggeredRun"/> for each
+/// firing. Sensor callbacks only decide and hand off: model runs, window waits and store writes happen on the thread
+/// pool, so a slow model never stalls a microphone's capture thread. At most <see cref="MaxPendingRuns"/> firings wait
+/// at once; beyond that a firing is dropped and counted, rather than memory growing without bound.
+/// </summary>
+public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
+{
+    private readonly List<TriggerRule> _rules = [];
+    private readonly SensorHost _sensors;
+    private readonly TriggeredRun _run;
+    private readonly Action<string> _log;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private readonly List<ModelTriggerLoop> _modelLoops = [];
+    private readonly SemaphoreSlim _concurrency;
+    private int _pending;
+    private int _running;
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public TriggerEngine(IEnumerable<TriggerConfig> triggers, SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log, int maxConcurrentRuns = 4)
+    {
+        _sensors = sensors;
+        _log = log;
+        _concurrency = new SemaphoreSlim(maxConcurrentRuns, maxConcurrentRuns);
+        _run = new TriggeredRun(sensors, runner, journal, chips, log);
+        foreach (var config in triggers)
+        {
+            var rule = new TriggerRule(config, TriggerValidation.Validate(config, sensors));
+            if (config.On.Threshold is { } threshold)
+            {
+                rule.Channel = sensors.Find(threshold.Sensor)!.Channels.ToList().IndexOf(threshold.Channel);
+            }
+
+            _rules.Add(rule);
+            _run.AddActions(rule);
+            if (config.On.Model is not null)
+            {
+                _modelLoops.Add(new ModelTriggerLoop(rule, runner, this, log));
+            }
+        }
+
+        if (_rules.Select(r => r.Name).Distinct(StringComparer.Ordinal).Count() != _rules.Count)
+        {
+            throw new ArgumentException("Two triggers have the same name.");
+        }
+    }
+
+    public int MaxPendingRuns { get; init; } = 1024;
+
+    public TriggerStatus[] Status() => [.. _rules.Select(r => r.Status())];
+
+    public void Start()
+    {
+        foreach (var rule in _rules.Where(r => r.Config.On.EverySeconds is not null))
+        {
+            _loops.Add(Task.Run(() => ScheduleAsync(rule, _stop.Token)));
+        }
+
+        foreach (var loop in _modelLoops)
+        {
+            _loops.Add(Task.Run(() => loop.RunAsync(_stop.Token)));
+        }
+    }
+
+    /// <summary>Fires a trigger by name, as its condition would (tests; a future "fire" message).</summary>
+    internal void Fire(string name, string cause) => Fire(_rules.Single(r => r.Name == name), cause, Stopwatch.GetTimestamp());
+
+    internal void Fire(TriggerRule rule, string cause, long timestamp)
+    {
+        if (_stop.IsCancellationRequested || !rule.TryFire(timestamp))
+        {
+            return;
+        }
+
+        if (Interlocked.Increment(ref _pending) > MaxPendingRuns)
+        {
+            Interlocked.Decrement(ref _pending);
+            rule.Dropped();
+            _log($"trigger {rule.Name}: {MaxPendingRuns} runs already waiting; this firing is dropped");
+            return;
+        }
+
+        var firedAt = DateTimeOffset.UtcNow;
+        Interlocked.Increment(ref _running);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await _concurrency.WaitAsync(_stop.Token).ConfigureAwait(false);
+                try
+                {
+                    await _run.RunAsync(rule, cause, timestamp, firedAt, _stop.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _concurrency.Release();
+                }
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                // Stopping: a run not yet started is not run; one that was stored is already durable.
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _pending);
+                if (Interlocked.Decrement(ref _running) == 0 && _stop.IsCancellationRequested)
+                {
+                    _idle.TrySetResult();
+                }
+            }
+        });
+    }
+
+    void ISensorObserver.OnEdge(ISensorSource source, GpioEdge edge)
+    {
+        foreach (var rule in _rules)
+        {
+            if (rule.Config.On.Gpio == source.Name)
+            {
+                Fire(rule, $"gpio {source.Name} {(edge.Rising ? "rising" : "falling")}", edge.Timestamp);
+            }
+        }
+    }
+
+    void ISensorObserver.OnFrame(ISensorSource source, in SensorFrame frame)
+    {
+        foreach (var rule in _rules)
+        {
+            if (rule.Config.On.Threshold is { } threshold && threshold.Sensor == source.Name)
+            {
+                CheckThreshold(rule, threshold, frame);
+            }
+        }
+
+        foreach (var loop in _modelLoops)
+        {
+            if (loop.Sensor == source.Name)
+            {
+                loop.Accept(frame);
+            }
+        }
+    }
+
+    /// <summary>Fires on the crossing, then waits for the value to come back past the hysteresis band before firing again.</summary>
+    private void CheckThreshold(TriggerRule rule, ThresholdWhen threshold, in SensorFrame frame)
+    {
+        var span = frame.Samples.Span;
+        for (int i = 0; i < frame.Count; i++)
+        {
+            double v = span[(i * frame.Channels) + rule.Channel];
+            bool crossed, rearm;
+            if (threshold.Above is double above)
+            {
+                crossed = v >= above;
+                rearm = v < above - threshold.Hysteresis;
+            }
+            else
+            {
+                double below = threshold.Below!.Value;
+                crossed = v <= below;
+                rearm = v > below + threshold.Hysteresis;
+            }
+
+            if (rule.Armed && crossed)
+            {
+                rule.Armed = false;
+                Fire(rule, string.Create(CultureInfo.InvariantCulture, $"threshold {threshold.Sensor}.{threshold.Channel} = {v:0.###}"), frame.Timestamp);
+            }
+            else if (!rule.Armed && rearm)
+            {
+                rule.Armed = true;
+            }
+        }
+    }
+
+    private async Task ScheduleAsync(TriggerRule rule, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(rule.Config.On.EverySeconds!.Value));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                Fire(rule, "schedule", Stopwatch.GetTimestamp());
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Stops firing, cancels runs still waiting for a window or a worker, and waits (up to 5 s) for the rest.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        if (Volatile.Read(ref _running) == 0)
+        {
+            _idle.TrySetResult();
+        }
+
+        try
+        {
+            await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await _idle.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _log("triggers: runs still going after 5 s at shutdown");
+        }
+
+        _stop.Dispose();
+    }
+
+    internal SensorHost Sensors => _sensors;
+}

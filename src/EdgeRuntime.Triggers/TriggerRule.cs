@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Triggers;
+
+/// <summary>One configured trigger at run time: its counters, hold-off clock and threshold arming.</summary>
+internal sealed class TriggerRule(TriggerConfig config, string when)
+{
+    private readonly Lock _gate = new();
+    private long _lastFired = long.MinValue;
+    private long _fired, _heldOff, _completed, _failed, _dropped;
+    private DateTimeOffset? _lastFiredAt;
+
+    public TriggerConfig Config { get; } = config;
+
+    public string Name => Config.Name;
+
+    public string When { get; } = when;
+
+    /// <summary>Threshold and model triggers: true while waiting for the next crossing.</summary>
+    public bool Armed { get; set; } = true;
+
+    /// <summary>Threshold triggers: the watched channel's index, resolved at start.</summary>
+    public int Channel { get; set; } = -1;
+
+    /// <summary>Takes a firing unless it falls within the hold-off of the previous one.</summary>
+    public bool TryFire(long timestamp)
+    {
+        long holdOff = (long)(Config.On.HoldOffMs * Stopwatch.Frequency / 1000);
+        lock (_gate)
+        {
+            if (_lastFired != long.MinValue && timestamp - _lastFired < holdOff)
+            {
+                _heldOff++;
+                return false;
+            }
+
+            _lastFired = timestamp;
+            _fired++;
+            _lastFiredAt = DateTimeOffset.UtcNow;
+            return true;
+        }
+    }
+
+    public void Completed() => Interlocked.Increment(ref _completed);
+
+    public void Failed() => Interlocked.Increment(ref _failed);
+
+    public void Dropped() => Interlocked.Increment(ref _dropped);
+
+    public TriggerStatus Status()
+    {
+        lock (_gate)
+        {
+            return new TriggerStatus(Name, When, _fired, _heldOff, Interlocked.Read(ref _completed), Interlocked.Read(ref _failed), _lastFiredAt)
+            {
+                Dropped = Interlocked.Read(ref _dropped),
+            };
+        }
+    }
+}

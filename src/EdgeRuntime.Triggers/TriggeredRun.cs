@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using EdgeRuntime.Protocol;
+using EdgeRuntime.Sensors;
+using EdgeRuntime.Sensors.Gpio;
+using EdgeRuntime.Store;
+
+namespace EdgeRuntime.Triggers;
+
+/// <summary>
+/// One firing's work: wait until the window's end has been sensed, copy the window out of the sensor's buffer, run
+/// the model, write the result to the journal (durable before anyone sees it), then act. A failure anywhere is stored
+/// as a result with its error, so a subscriber learns that the trigger fired and why nothing came of it.
+/// </summary>
+internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log)
+{
+    private readonly Dictionary<string, (TriggerAction Config, GpioPulse Pulse)[]> _actions = new(StringComparer.Ordinal);
+
+    public void AddActions(TriggerRule rule) =>
+        _actions[rule.Name] = [.. rule.Config.Actions.Select(a => (a, new GpioPulse(chips, a.Pin, TimeSpan.FromMilliseconds(a.Ms), a.Simulated)))];
+
+    public async Task RunAsync(TriggerRule rule, string cause, long firedTicks, DateTimeOffset firedAt, CancellationToken stop)
+    {
+        var spec = rule.Config.Run;
+        var window = spec.Window;
+        CaptureWindow? captured = null;
+        RunOutput? output = null;
+        string? error = null;
+        double captureUs = 0;
+        try
+        {
+            var ring = sensors.Ring(window.Sensor)!;
+            var source = sensors.Find(window.Sensor)!;
+            long end = firedTicks + (long)(window.PostMs * Stopwatch.Frequency / 1000);
+            await WaitForSamplesAsync(ring, end, window.PostMs, stop).ConfigureAwait(false);
+            float[] samples = ring.Copy(firedTicks - (long)(window.PreMs * Stopwatch.Frequency / 1000), end);
+            captureUs = Stopwatch.GetElapsedTime(firedTicks).TotalMicroseconds;
+            if (samples.Length == 0)
+            {
+                throw new InvalidOperationException($"sensor '{window.Sensor}' delivered nothing in the window (is it failed? see edgectl status)");
+            }
+
+            int frames = samples.Length / ring.Channels;
+            captured = new CaptureWindow(window.Sensor, -window.PreMs, frames * 1000 / source.SampleRate, frames, ring.Channels);
+            output = await runner.RunAsync(spec, samples, ring.Channels, null, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            error = e.Message;
+        }
+
+        var commit = await StoreAsync(rule, cause, firedAt, firedTicks, captured, output, error, captureUs).ConfigureAwait(false);
+        if (error is null)
+        {
+            rule.Completed();
+        }
+        else
+        {
+            rule.Failed();
+            log($"trigger {rule.Name}: result {commit.Id} stored with error: {error}");
+        }
+
+        if (output is not null)
+        {
+            await ActAsync(rule, output, stop).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A window that ends after the trigger needs those samples sensed first. Waits for the post-trigger time, then a
+    /// little longer for a source that delivers in chunks; gives up after a second more and uses what there is.
+    /// </summary>
+    private static async Task WaitForSamplesAsync(SampleRing ring, long end, double postMs, CancellationToken stop)
+    {
+        if (postMs > 0)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(postMs), stop).ConfigureAwait(false);
+        }
+
+        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
+        while (ring.NewestTimestamp < end && Stopwatch.GetTimestamp() < deadline)
+        {
+            await Task.Delay(5, stop).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<JournalCommit> StoreAsync(TriggerRule rule, string cause, DateTimeOffset firedAt, long firedTicks, CaptureWindow? window, RunOutput? output, string? error, double captureUs)
+    {
+        long ran = Stopwatch.GetTimestamp();
+        // Stopping does not cancel this: a result that has been computed is stored.
+        return await journal.AppendAsync(rule.Name, (id, storedAt) =>
+        {
+            long now = Stopwatch.GetTimestamp();
+            var timing = new ResultTiming(
+                captureUs,
+                output?.QueuedUs ?? 0,
+                output?.InferenceUs ?? 0,
+                Stopwatch.GetElapsedTime(ran, now).TotalMicroseconds,
+                Stopwatch.GetElapsedTime(firedTicks, now).TotalMicroseconds);
+            var result = new ResultEvent(id, rule.Name, cause, rule.Config.Run.Model, firedAt, storedAt, window, output?.Outputs ?? [], timing, error)
+            {
+                Summary = output?.Summary ?? [],
+            };
+            return ProtocolJson.Serialize(result, ProtocolJsonContext.Default.ResultEvent);
+        }, output?.Payload ?? ReadOnlyMemory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private async Task ActAsync(TriggerRule rule, RunOutput output, CancellationToken stop)
+    {
+        double score = output.Summary.Length == 0 ? double.NaN : output.Summary.Max(s => s.Value);
+        foreach (var (config, pulse) in _actions[rule.Name])
+        {
+            if (config.MinScore is double min && !(score >= min))
+            {
+                continue;
+            }
+
+            try
+            {
+                await pulse.PulseAsync(stop).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException)
+            {
+                log($"trigger {rule.Name}: gpio pulse on pin {config.Pin} failed: {e.Message}");
+            }
+        }
+    }
+}
