@@ -99,20 +99,20 @@ public sealed record HealthResponse(
 /// State is starting, ok, failed (retried with backoff; Message says why and when next) or stopped.
 /// LastReading holds the newest value per channel.
 /// </summary>
-public sealed record SensorStatus(
-    string Name,
-    string Type,
-    string State,
-    string? Message,
-    DateTimeOffset? LastReadingAt,
-    SensorValue[] LastReading,
-    long Readings,
-    long Failures);
+public sealed record SensorStatus(string Name, string Type, string State, SensorValue[] LastReading, long Readings, long Failures)
+{
+    /// <summary>Why the sensor failed or stopped, and when it is retried; absent while ok.</summary>
+    public string? Message { get; init; }
+
+    public DateTimeOffset? LastReadingAt { get; init; }
+}
 
 public sealed record SensorValue(string Channel, double Value);
 
-public sealed record TriggerStatus(string Name, string When, long Fired, long HeldOff, long Completed, long Failed, DateTimeOffset? LastFiredAt)
+public sealed record TriggerStatus(string Name, string When, long Fired, long HeldOff, long Completed, long Failed)
 {
+    public DateTimeOffset? LastFiredAt { get; init; }
+
     /// <summary>Firings refused because too many runs were already waiting (the daemon cannot keep up).</summary>
     public long Dropped { get; init; }
 }
@@ -151,11 +151,15 @@ public sealed record ResultEvent(
     string Model,
     DateTimeOffset FiredAt,
     DateTimeOffset StoredAt,
-    CaptureWindow? Window,
     TensorDescriptor[] Outputs,
-    ResultTiming Timing,
-    string? Error = null)
+    ResultTiming Timing)
 {
+    /// <summary>The samples the run consumed; absent when the run failed before it had a window.</summary>
+    public CaptureWindow? Window { get; init; }
+
+    /// <summary>Why the run failed; absent on success.</summary>
+    public string? Error { get; init; }
+
     /// <summary>A scalar per output (its largest element), so a shell user sees the gist without decoding tensors.</summary>
     public SensorValue[] Summary { get; init; } = [];
 }

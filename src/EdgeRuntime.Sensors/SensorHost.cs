@@ -244,7 +244,7 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
                 SensorValue[] last = Last is null ? []
                     : Last.Length <= 8 ? [.. Last.Select((v, i) => new SensorValue(Source.Channels.Count > i ? Source.Channels[i] : $"c{i}", v))]
                     : [new SensorValue("mean", Last.Average())];
-                return new SensorStatus(Source.Name, Source.Type, State, Message, LastAt, last, Readings, Interlocked.Read(ref Failures));
+                return new SensorStatus(Source.Name, Source.Type, State, last, Readings, Interlocked.Read(ref Failures)) { Message = Message, LastReadingAt = LastAt };
             }
         }
     }

@@ -52,8 +52,9 @@ internal sealed class TriggerRule(TriggerConfig config, string when)
     {
         lock (_gate)
         {
-            return new TriggerStatus(Name, When, _fired, _heldOff, Interlocked.Read(ref _completed), Interlocked.Read(ref _failed), _lastFiredAt)
+            return new TriggerStatus(Name, When, _fired, _heldOff, Interlocked.Read(ref _completed), Interlocked.Read(ref _failed))
             {
+                LastFiredAt = _lastFiredAt,
                 Dropped = Interlocked.Read(ref _dropped),
             };
         }

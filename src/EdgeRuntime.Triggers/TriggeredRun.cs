@@ -100,8 +100,10 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
                 output?.InferenceUs ?? 0,
                 Stopwatch.GetElapsedTime(ran, now).TotalMicroseconds,
                 Stopwatch.GetElapsedTime(firedTicks, now).TotalMicroseconds);
-            var result = new ResultEvent(id, rule.Name, cause, rule.Config.Run.Model, firedAt, storedAt, window, output?.Outputs ?? [], timing, error)
+            var result = new ResultEvent(id, rule.Name, cause, rule.Config.Run.Model, firedAt, storedAt, output?.Outputs ?? [], timing)
             {
+                Window = window,
+                Error = error,
                 Summary = output?.Summary ?? [],
             };
             return ProtocolJson.Serialize(result, ProtocolJsonContext.Default.ResultEvent);

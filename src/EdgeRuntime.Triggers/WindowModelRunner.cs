@@ -132,23 +132,18 @@ public sealed class WindowModelRunner(ModelRegistry registry, InferenceScheduler
             throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"Model '{model.Name}' input '{port.Name}' is {port.TypeName}; sensor samples are float32.");
         }
 
+        // The samples fill the last dynamic dimension (time); any earlier dynamic one is a batch of 1.
         long[] shape = (long[])port.Shape.Clone();
         long fixedCount = 1;
-        int dynamic = -1;
+        int dynamic = Array.FindLastIndex(shape, d => d < 0);
         for (int i = 0; i < shape.Length; i++)
         {
-            if (shape[i] < 0)
+            if (shape[i] < 0 && i != dynamic)
             {
-                if (dynamic < 0)
-                {
-                    dynamic = i;
-                }
-                else
-                {
-                    shape[i] = 1; // a second dynamic dimension (a batch) is 1
-                }
+                shape[i] = 1;
             }
-            else
+
+            if (shape[i] >= 0)
             {
                 fixedCount *= shape[i];
             }

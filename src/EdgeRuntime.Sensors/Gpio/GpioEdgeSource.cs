@@ -14,7 +14,8 @@ public sealed class GpioEdgeSource : ISensorSource, ISimulatedInput
     private readonly PinEventTypes _events;
     private readonly long _debounceTicks;
     private readonly Lock _gate = new();
-    private long _lastAccepted = long.MinValue;
+    private long _lastAccepted;
+    private bool _accepted;
     private ISensorObserver? _observer;
 
     public GpioEdgeSource(SensorConfig config, GpioChips chips)
@@ -54,6 +55,7 @@ public sealed class GpioEdgeSource : ISensorSource, ISimulatedInput
         controller.OpenPin(Pin, PinMode.Input);
         _observer = observer;
         controller.RegisterCallbackForPinValueChangedEvent(Pin, _events, OnChange);
+        observer.OnOpened(this);
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
@@ -71,13 +73,14 @@ public sealed class GpioEdgeSource : ISensorSource, ISimulatedInput
         long now = Stopwatch.GetTimestamp();
         lock (_gate)
         {
-            if (now - _lastAccepted < _debounceTicks)
+            if (_accepted && now - _lastAccepted < _debounceTicks)
             {
                 Bounced++;
                 return;
             }
 
             _lastAccepted = now;
+            _accepted = true;
         }
 
         _observer?.OnEdge(this, new GpioEdge(now, e.PinNumber, e.ChangeType == PinEventTypes.Rising));

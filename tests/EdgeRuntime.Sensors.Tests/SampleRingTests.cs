@@ -1,0 +1,44 @@
+using System.Diagnostics;
+
+namespace EdgeRuntime.Sensors.Tests;
+
+public sealed class SampleRingTests
+{
+    private static readonly long Ms = Stopwatch.Frequency / 1000;
+
+    [Fact]
+    public void A_window_holds_exactly_the_frames_taken_in_its_span()
+    {
+        var ring = new SampleRing(channels: 1, capacityFrames: 1000);
+        // 100 blocks of 10 samples at 1 kHz: sample n is taken at n ms and has value n.
+        for (int block = 0; block < 100; block++)
+        {
+            float[] values = [.. Enumerable.Range(block * 10, 10).Select(v => (float)v)];
+            ring.Write(new SensorFrame(((block * 10) + 9) * Ms, values, 1), sampleRate: 1000);
+        }
+
+        float[] window = ring.Copy(500 * Ms, 700 * Ms);
+        Assert.Equal(Enumerable.Range(500, 201).Select(v => (float)v), window);
+    }
+
+    [Fact]
+    public void Old_frames_are_overwritten_and_no_longer_returned()
+    {
+        var ring = new SampleRing(channels: 2, capacityFrames: 5);
+        for (int i = 0; i < 12; i++)
+        {
+            ring.Write(new SensorFrame(i * Ms, new float[] { i, -i }, 2), sampleRate: 0);
+        }
+
+        Assert.Equal([7f, -7f, 8f, -8f, 9f, -9f, 10f, -10f, 11f, -11f], ring.Copy(0, 100 * Ms));
+        Assert.Equal(11 * Ms, ring.NewestTimestamp);
+        Assert.Empty(ring.Copy(20 * Ms, 30 * Ms));
+    }
+
+    [Fact]
+    public void A_frame_with_the_wrong_channel_count_is_refused()
+    {
+        var ring = new SampleRing(channels: 3, capacityFrames: 4);
+        Assert.Throws<ArgumentException>(() => ring.Write(new SensorFrame(0, new float[] { 1, 2 }, 2), 0));
+    }
+}

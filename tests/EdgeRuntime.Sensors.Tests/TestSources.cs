@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+
+namespace EdgeRuntime.Sensors.Tests;
+
+/// <summary>A sampled source the test drives by hand: each Push delivers one block with the timestamp given.</summary>
+internal sealed class ManualSource(string name, string[] channels, double sampleRate) : ISensorSource
+{
+    private readonly Channel<(float[] Values, long Timestamp)> _pushes = Channel.CreateUnbounded<(float[], long)>();
+
+    public string Name { get; } = name;
+
+    public string Type => "manual";
+
+    public IReadOnlyList<string> Channels { get; } = channels;
+
+    public double SampleRate { get; } = sampleRate;
+
+    public void Push(long timestamp, params float[] values) => _pushes.Writer.TryWrite((values, timestamp));
+
+    public void Push(params float[] values) => Push(Stopwatch.GetTimestamp(), values);
+
+    /// <summary>Keeps a single-channel stream live: 10 samples every 10 ms, stamped as they are pushed.</summary>
+    public async Task FeedAsync(CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                Push(new float[10]);
+                await Task.Delay(10, stop);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
+    {
+        observer.OnOpened(this);
+        await foreach (var (values, timestamp) in _pushes.Reader.ReadAllAsync(cancellationToken))
+        {
+            observer.OnFrame(this, new SensorFrame(timestamp, values, Channels.Count));
+        }
+    }
+}
+
+/// <summary>A source whose device fails while <see cref="Broken"/> is set: opening throws, as an unplugged I2C sensor does.</summary>
+internal sealed class FlakySource(string name) : ISensorSource
+{
+    public volatile bool Broken = true;
+
+    public int Opens;
+
+    public string Name { get; } = name;
+
+    public string Type => "flaky";
+
+    public IReadOnlyList<string> Channels { get; } = ["value"];
+
+    public double SampleRate => 100;
+
+    public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref Opens);
+        if (Broken)
+        {
+            throw new IOException("Remote I/O error (unplugged)");
+        }
+
+        observer.OnOpened(this);
+        while (!Broken)
+        {
+            observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), new float[] { 1 }, 1));
+            await Task.Delay(10, cancellationToken);
+        }
+
+        throw new IOException("Remote I/O error (unplugged again)");
+    }
+}
+
+/// <summary>Collects edges and frames from a host.</summary>
+internal sealed class Recorder : ISensorObserver
+{
+    private readonly List<GpioEdge> _edges = [];
+
+    public GpioEdge[] Edges
+    {
+        get
+        {
+            lock (_edges)
+            {
+                return [.. _edges];
+            }
+        }
+    }
+
+    public void OnEdge(ISensorSource source, GpioEdge edge)
+    {
+        lock (_edges)
+        {
+            _edges.Add(edge);
+        }
+    }
+
+    public void OnFrame(ISensorSource source, in SensorFrame frame)
+    {
+    }
+}
+
+internal static class Eventually
+{
+    public static async Task TrueAsync(Func<bool> condition, string what, double seconds = 15)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed.TotalSeconds > seconds)
+            {
+                Assert.Fail($"Timed out after {seconds} s waiting for: {what}");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+}

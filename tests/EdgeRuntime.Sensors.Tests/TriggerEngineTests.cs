@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using EdgeRuntime.Inference;
+using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Protocol;
+using EdgeRuntime.Sensors.Gpio;
+using EdgeRuntime.Store;
+using EdgeRuntime.Triggers;
+
+namespace EdgeRuntime.Sensors.Tests;
+
+/// <summary>
+/// The trigger engine with real parts: sensors on the simulated GPIO chip and hand-driven streams, ONNX Runtime
+/// running a model through the registry and scheduler, and the journal on disk.
+/// </summary>
+public sealed class TriggerEngineTests : IAsyncLifetime
+{
+    private static readonly long Ms = Stopwatch.Frequency / 1000;
+    private readonly string _dir = Directory.CreateTempSubdirectory("triggers-").FullName;
+    private ModelRegistry _registry = null!;
+    private InferenceScheduler _scheduler = null!;
+    private ResultJournal _journal = null!;
+    private readonly GpioChips _chips = new(null);
+    private readonly SensorHost _host = new(_ => { });
+    private readonly List<string> _log = [];
+    private TriggerEngine? _engine;
+
+    public async Task InitializeAsync()
+    {
+        // echo: y = x for x float32[1, T], so a stored result shows exactly which samples the window held.
+        File.WriteAllBytes(Path.Combine(_dir, "echo.onnx"), new OnnxModelBuilder()
+            .Input("x", TensorDType.Float32, 1, "T")
+            .Node("Identity", ["x"], ["y"])
+            .Output("y", TensorDType.Float32, 1, "T")
+            .Build());
+        var options = new InferenceOptions { IntraOpThreads = 1, Workers = 2 };
+        _registry = new ModelRegistry(_dir, options);
+        _scheduler = new InferenceScheduler(options);
+        await _registry.LoadAsync("echo", "echo.onnx");
+        _journal = ResultJournal.Open(new JournalOptions(Path.Combine(_dir, "results")));
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_engine is not null)
+        {
+            await _engine.DisposeAsync();
+        }
+
+        await _host.DisposeAsync();
+        _journal.Dispose();
+        _scheduler.Dispose();
+        _registry.Dispose();
+        _chips.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private TriggerEngine Start(params TriggerConfig[] triggers)
+    {
+        _engine = new TriggerEngine(triggers, _host, new WindowModelRunner(_registry, _scheduler), _journal, _chips, m => { lock (_log) { _log.Add(m); } });
+        _host.AddListener(_engine);
+        _engine.Start();
+        _host.Start();
+        return _engine;
+    }
+
+    private static TriggerConfig Trigger(string name, TriggerWhen on, string sensor = "stream", double preMs = 50, double postMs = 0) => new()
+    {
+        Name = name,
+        On = on,
+        Run = new TriggerRun { Model = "echo", Window = new CaptureWindowConfig { Sensor = sensor, PreMs = preMs, PostMs = postMs } },
+    };
+
+    private List<(ResultEvent Event, float[] Y)> Stored()
+    {
+        using var reader = _journal.OpenReader(0);
+        var results = new List<(ResultEvent, float[])>();
+        while (reader.TryRead(out var record))
+        {
+            var e = ProtocolJson.Deserialize(record.Json, ProtocolJsonContext.Default.ResultEvent);
+            float[] y = e.Outputs.Length == 0 ? [] : MemoryMarshal.Cast<byte, float>(record.Payload.AsSpan((int)e.Outputs[0].Offset, (int)e.Outputs[0].Length)).ToArray();
+            results.Add((e, y));
+        }
+
+        return results;
+    }
+
+    [Fact]
+    public async Task The_window_holds_the_pre_trigger_samples_and_the_stored_result_carries_them()
+    {
+        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
+        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 5, DebounceMs = 0, Simulated = true }, _chips);
+        _host.Add(stream, bufferMs: 200);
+        _host.Add(button, 0);
+        var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 50, postMs: 20));
+        await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
+
+        // 1 kHz samples whose value is their age in ms relative to "now" (negative = past): the press happens at 0.
+        long now = Stopwatch.GetTimestamp();
+        stream.Push(now - (1 * Ms), [.. Enumerable.Range(-100, 100).Select(v => (float)v)]); // -100 .. -1 ms
+        await Eventually.TrueAsync(() => _host.Ring("stream")!.NewestTimestamp >= now - Ms, "the past samples to be buffered");
+        button.InjectEdge(rising: true);
+        long edgeAt = Stopwatch.GetTimestamp();
+        // The post-trigger part of the window arrives after the edge (sampled from the edge on).
+        long offset = (edgeAt - now) / Ms;
+        stream.Push(edgeAt + (29 * Ms), [.. Enumerable.Range(0, 30).Select(v => (float)(v + offset))]);
+
+        await Eventually.TrueAsync(() => engine.Status()[0].Completed == 1, "the triggered run to be stored");
+        var (result, y) = Assert.Single(Stored());
+        Assert.Null(result.Error);
+        Assert.Equal("press", result.Trigger);
+        Assert.Equal("gpio button rising", result.Cause);
+        Assert.Equal(-50, result.Window!.StartOffsetMs);
+        // Every sample from 50 ms before the edge to 20 ms after it, in order and nothing else.
+        Assert.InRange(y.Length, 68, 73);
+        Assert.Equal(y.Length, result.Window.Samples);
+        Assert.All(y.Zip(y.Skip(1)), p => Assert.Equal(p.First + 1, p.Second));
+        Assert.InRange(y[0], offset - 51, offset - 49);
+        Assert.InRange(y[^1], offset + 19, offset + 21);
+        Assert.Equal(y.Max(), result.Summary.Single().Value);
+    }
+
+    [Fact]
+    public async Task Hold_off_ignores_firings_that_follow_too_soon_and_counts_them()
+    {
+        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
+        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 6, DebounceMs = 1, Simulated = true }, _chips);
+        _host.Add(stream, bufferMs: 200);
+        _host.Add(button, 0);
+        var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button", HoldOffMs = 300 }));
+        await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
+        using var stop = new CancellationTokenSource();
+        var feeding = stream.FeedAsync(stop.Token);
+
+        for (int i = 0; i < 5; i++)
+        {
+            button.InjectEdge(rising: true);
+            await Task.Delay(20); // past the 1 ms debounce, within the 300 ms hold-off
+        }
+
+        await Task.Delay(350);
+        button.InjectEdge(rising: true);
+        await Eventually.TrueAsync(() => engine.Status()[0].Completed == 2, "two runs");
+        var status = engine.Status()[0];
+        Assert.Equal(2, status.Fired);
+        Assert.Equal(4, status.HeldOff);
+        Assert.Equal(2, Stored().Count);
+        await stop.CancelAsync();
+        await feeding;
+    }
+
+    [Fact]
+    public async Task A_threshold_fires_on_the_crossing_and_rearms_only_past_the_hysteresis_band()
+    {
+        var env = new ManualSource("env", ["temperature", "humidity"], sampleRate: 100);
+        _host.Add(env, bufferMs: 100);
+        var engine = Start(Trigger("hot", new TriggerWhen { Threshold = new ThresholdWhen { Sensor = "env", Channel = "temperature", Above = 30, Hysteresis = 1 } }, sensor: "env", preMs: 20));
+        await Eventually.TrueAsync(() => _host.Status()[0].State == "ok", "sensor to open");
+
+        // Crosses at 31; the wobble around 30 stays inside the band; 28.9 re-arms; 30.2 fires again.
+        float[] temperatures = [29, 31, 30.5f, 29.5f, 31.5f, 30, 28.9f, 29.9f, 30.2f, 40];
+        foreach (float t in temperatures)
+        {
+            env.Push(t, 50);
+        }
+
+        await Eventually.TrueAsync(() => engine.Status()[0].Completed == 2, "two firings");
+        await Task.Delay(100);
+        Assert.Equal(2, engine.Status()[0].Fired);
+        Assert.Equal(["threshold env.temperature = 31", "threshold env.temperature = 30.2"], Stored().Select(r => r.Event.Cause).Order(StringComparer.Ordinal).Reverse());
+    }
+
+    [Fact]
+    public async Task A_below_threshold_fires_when_the_value_falls()
+    {
+        var env = new ManualSource("env", ["humidity"], sampleRate: 100);
+        _host.Add(env, bufferMs: 100);
+        var engine = Start(Trigger("dry", new TriggerWhen { Threshold = new ThresholdWhen { Sensor = "env", Channel = "humidity", Below = 20, Hysteresis = 5 } }, sensor: "env", preMs: 20));
+        await Eventually.TrueAsync(() => _host.Status()[0].State == "ok", "sensor to open");
+        foreach (float h in new float[] { 30, 19, 22, 18, 26, 15 })
+        {
+            env.Push(h);
+        }
+
+        await Eventually.TrueAsync(() => engine.Status()[0].Completed == 2, "two firings");
+        Assert.Equal(2, engine.Status()[0].Fired);
+    }
+
+    [Fact]
+    public async Task A_run_that_fails_is_stored_with_its_error_and_the_pulse_follows_only_a_stored_success()
+    {
+        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
+        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 7, DebounceMs = 0, Simulated = true }, _chips);
+        _host.Add(stream, bufferMs: 200);
+        _host.Add(button, 0);
+        var ok = Trigger("ok", new TriggerWhen { Gpio = "button" });
+        ok.Actions = [new TriggerAction { Type = "gpio-pulse", Pin = 27, Ms = 10, Simulated = true }];
+        var broken = Trigger("broken", new TriggerWhen { Gpio = "button" });
+        broken.Run.Model = "not-loaded";
+        broken.Actions = [new TriggerAction { Type = "gpio-pulse", Pin = 28, Ms = 10, Simulated = true }];
+        var engine = Start(ok, broken);
+        await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
+        stream.Push(new float[50]);
+        await Eventually.TrueAsync(() => _host.Status()[0].Readings == 50, "the samples to be buffered");
+        button.InjectEdge(rising: true);
+
+        await Eventually.TrueAsync(() => engine.Status().Sum(s => s.Completed + s.Failed) == 2, "both runs");
+        await Eventually.TrueAsync(() => _chips.SimulatedDriver.Writes.Count(w => w.Pin == 27) == 2, "the pulse on pin 27");
+        var stored = Stored();
+        Assert.Equal(2, stored.Count);
+        var failed = stored.Single(r => r.Event.Trigger == "broken").Event;
+        Assert.Contains("not-loaded", failed.Error, StringComparison.Ordinal);
+        Assert.Empty(failed.Outputs);
+        Assert.Equal(1, engine.Status().Single(s => s.Name == "broken").Failed);
+        Assert.DoesNotContain(_chips.SimulatedDriver.Writes, w => w.Pin == 28);
+    }
+
+    [Fact]
+    public void A_trigger_naming_a_missing_sensor_or_an_unbuffered_window_is_refused_at_start()
+    {
+        _host.Add(new ManualSource("stream", ["v"], 1000), bufferMs: 0);
+        var runner = new WindowModelRunner(_registry, _scheduler);
+        var missing = Assert.Throws<ArgumentException>(() => new TriggerEngine([Trigger("t", new TriggerWhen { Gpio = "nope" })], _host, runner, _journal, _chips, _ => { }));
+        Assert.Contains("bufferMs", missing.Message, StringComparison.Ordinal);
+        var two = Trigger("t", new TriggerWhen { Gpio = "x", EverySeconds = 1 });
+        Assert.Contains("exactly one", Assert.Throws<ArgumentException>(() => new TriggerEngine([two], _host, runner, _journal, _chips, _ => { })).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_schedule_fires_on_its_period()
+    {
+        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
+        _host.Add(stream, bufferMs: 200);
+        var engine = Start(Trigger("tick", new TriggerWhen { EverySeconds = 0.1 }));
+        using var stop = new CancellationTokenSource();
+        var feeding = stream.FeedAsync(stop.Token);
+        await Eventually.TrueAsync(() => engine.Status()[0].Completed >= 3, "three scheduled runs");
+        Assert.All(Stored(), r => Assert.Equal("schedule", r.Event.Cause));
+        Assert.All(Stored(), r => Assert.Null(r.Event.Error));
+        await stop.CancelAsync();
+        await feeding;
+    }
+}
