@@ -67,13 +67,17 @@ public sealed class SampleRing
     }
 
     /// <summary>The frames taken in [from, to] (Stopwatch ticks), oldest first, interleaved by channel.</summary>
-    public float[] Copy(long from, long to)
+    public float[] Copy(long from, long to) => Copy(from, to, out _);
+
+    /// <summary>As <see cref="Copy(long, long)"/>, also giving the time of the first frame returned (a window reaching back before the stream began starts later).</summary>
+    public float[] Copy(long from, long to, out long firstTimestamp)
     {
+        firstTimestamp = from;
         lock (_gate)
         {
             long oldest = Math.Max(0, _written - Capacity);
             long first = _written;
-            long last = _written - 1;
+            long last = -1;
             for (long i = oldest; i < _written; i++)
             {
                 long t = _times[i % Capacity];
@@ -88,11 +92,12 @@ public sealed class SampleRing
                 }
             }
 
-            if (first == _written || last < first)
+            if (first == _written || last < first) // nothing in the span: all older, all newer, or none at all
             {
                 return [];
             }
 
+            firstTimestamp = _times[first % Capacity];
             var result = new float[(last - first + 1) * Channels];
             for (long i = first; i <= last; i++)
             {

@@ -32,7 +32,7 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
             var source = sensors.Find(window.Sensor)!;
             long end = firedTicks + (long)(window.PostMs * Stopwatch.Frequency / 1000);
             await WaitForSamplesAsync(ring, end, window.PostMs, stop).ConfigureAwait(false);
-            float[] samples = ring.Copy(firedTicks - (long)(window.PreMs * Stopwatch.Frequency / 1000), end);
+            float[] samples = ring.Copy(firedTicks - (long)(window.PreMs * Stopwatch.Frequency / 1000), end, out long first);
             captureUs = Stopwatch.GetElapsedTime(firedTicks).TotalMicroseconds;
             if (samples.Length == 0)
             {
@@ -40,7 +40,7 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
             }
 
             int frames = samples.Length / ring.Channels;
-            captured = new CaptureWindow(window.Sensor, -window.PreMs, frames * 1000 / source.SampleRate, frames, ring.Channels);
+            captured = new CaptureWindow(window.Sensor, (first - firedTicks) * 1000.0 / Stopwatch.Frequency, frames * 1000 / source.SampleRate, frames, ring.Channels);
             output = await runner.RunAsync(spec, samples, ring.Channels, null, stop).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

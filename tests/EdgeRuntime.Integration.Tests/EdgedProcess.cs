@@ -39,6 +39,9 @@ internal sealed class EdgedProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    /// <summary>Leave the directory when disposed: another edged is started in it (restart tests).</summary>
+    public bool KeepDirectory { get; set; }
+
     public string Log
     {
         get
@@ -181,6 +184,11 @@ internal sealed class EdgedProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (KeepDirectory)
+        {
+            return;
+        }
+
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);

@@ -77,7 +77,7 @@ public sealed class ReplayAndCaptureTests : IDisposable
     {
         string wav = Path.Combine(_dir, "tone.wav");
         WriteWav(wav, 8000, [.. Enumerable.Range(0, 1600).Select(i => (short)(i * 10))]);
-        var source = new WavReplaySource(new SensorConfig { Name = "mic", Type = "wav", ChunkSamples = 400 }, wav);
+        var source = new WavReplaySource(new SensorConfig { Name = "mic", Type = "wav", ChunkSamples = 400, SampleRate = 8000 }, wav);
         Assert.Equal(8000, source.SampleRate);
         var clock = Stopwatch.StartNew();
         var (samples, frames, channels) = await CollectAsync(source, 1600);
@@ -86,6 +86,17 @@ public sealed class ReplayAndCaptureTests : IDisposable
         Assert.Equal(1600, samples.Length);
         Assert.Equal(10 / 32768f, samples[1], 6);
         Assert.True(clock.ElapsedMilliseconds >= 140, $"1600 samples at 8 kHz took {clock.ElapsedMilliseconds} ms; real-time pacing needs at least ~150 ms");
+    }
+
+    [Fact]
+    public async Task A_wav_at_another_rate_is_resampled_to_the_configured_one()
+    {
+        string wav = Path.Combine(_dir, "22k.wav");
+        WriteWav(wav, 22050, new short[22050]);
+        var source = new WavReplaySource(new SensorConfig { Name = "mic", Type = "wav", ChunkSamples = 512, Realtime = false }, wav);
+        Assert.Equal(16000, source.SampleRate);
+        var (samples, _, _) = await CollectAsync(source, 16000);
+        Assert.InRange(samples.Length, 15990, 16010);
     }
 
     [Fact]

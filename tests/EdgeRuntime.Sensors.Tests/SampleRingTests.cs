@@ -32,7 +32,8 @@ public sealed class SampleRingTests
 
         Assert.Equal([7f, -7f, 8f, -8f, 9f, -9f, 10f, -10f, 11f, -11f], ring.Copy(0, 100 * Ms));
         Assert.Equal(11 * Ms, ring.NewestTimestamp);
-        Assert.Empty(ring.Copy(20 * Ms, 30 * Ms));
+        Assert.Empty(ring.Copy(20 * Ms, 30 * Ms)); // all older than the span
+        Assert.Empty(ring.Copy(0, 6 * Ms));        // all newer: those frames were overwritten
     }
 
     [Fact]

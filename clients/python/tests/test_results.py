@@ -14,6 +14,7 @@ import socket
 import tempfile
 import time
 import unittest
+import wave
 
 import support
 from support import Edged, basic_config, results_config
@@ -22,6 +23,7 @@ from edgeruntime.frames import FLAG_RESPONSE, FrameDecoder, MessageType, encode_
 
 EVENT_TIMEOUT = 10.0  # one press -> one stored result takes milliseconds; this only bounds a failure
 QUIET = 0.5  # how long "nothing more arrives" is watched for
+PRE_MS = 256  # the trigger's window: the last 256 ms of speech before the press
 
 
 class ResultsTestCase(unittest.TestCase):
@@ -36,7 +38,26 @@ class ResultsTestCase(unittest.TestCase):
         self.edged = Edged(results_config(self.store), self.directory)
         self.addCleanup(self.edged.kill)
         self.clients = []
+        self.start_edged()
+
+    def start_edged(self):
+        """Starts edged and waits until the speech sensor has sensed a whole trigger window, so that a press
+        captures the 256 ms it asks for (a press at the very start would find only what has been sensed since;
+        test_results_press_before_the_window_is_sensed_is_still_stored covers that case)."""
         self.edged.start()
+        with wave.open(str(support.SPEECH_WAV)) as wav:
+            needed = wav.getframerate() * (PRE_MS + 100) // 1000
+        with self.edged.client() as client:
+            deadline = time.monotonic() + 5.0
+            while True:
+                speech = [s for s in client.health().get("sensors", []) if s["name"] == "speech"]
+                sensed = speech[0].get("readings", 0) if speech else 0
+                if sensed >= needed:
+                    return
+                if time.monotonic() > deadline:
+                    self.fail("the speech sensor sensed {} samples in 5 s, a window needs {}: {}".format(
+                        sensed, needed, speech))
+                time.sleep(0.05)  # the realtime WAV source delivers in chunks; poll gently
 
     def tearDown(self):
         self.close_clients()
@@ -69,7 +90,9 @@ class ResultsTestCase(unittest.TestCase):
         events = []
         for _ in range(count):
             self.press(client)
-            events.append(next(subscription))
+            event = next(subscription)
+            self.assert_press_result(event)
+            events.append(event)
         return events
 
     def assert_press_result(self, event):
@@ -118,9 +141,9 @@ class ResultsSubscribeTests(ResultsTestCase):
         replayed = [next(replay) for _ in range(3)]
         self.assertEqual([e.id for e in replayed], [e.id for e in stored])
         for original, again in zip(stored, replayed):
+            self.assert_press_result(again)
             self.assertEqual(again.stored_at, original.stored_at)
             self.assertEqual(again.outputs["stateN"], original.outputs["stateN"])  # the stored bytes themselves
-            self.assert_press_result(again)
         # then live results follow the backlog without a gap
         self.press(producer)
         self.assertEqual(next(replay).id, 4)
@@ -157,16 +180,19 @@ class ResultsSubscribeTests(ResultsTestCase):
         self.assertIn(raised.exception.code, ("connection_lost", "shutting_down"))
         self.close_clients()
 
-        self.edged.start()  # same configuration, same store
+        self.start_edged()  # same configuration, same store
         client = self.connect()
         resumed = client.subscribe(since=last_processed, timeout=EVENT_TIMEOUT)
         self.assertEqual((resumed.first_id, resumed.last_id), (1, 3))
         again = next(resumed)
         self.assertEqual(again.id, 3)
+        self.assert_press_result(again)
         self.assertEqual(again.stored_at, before[2].stored_at)
         self.assertEqual(again.outputs["stateN"], before[2].outputs["stateN"])
         self.press(client)
-        self.assertEqual(next(resumed).id, 4)  # ids continue after the restart, none reused
+        after = next(resumed)
+        self.assertEqual(after.id, 4)  # ids continue after the restart, none reused
+        self.assert_press_result(after)
         self.assert_nothing_more(resumed)
         everything = client.subscribe(since=0, timeout=EVENT_TIMEOUT)
         self.assertEqual([next(everything).id for _ in range(4)], [1, 2, 3, 4])
@@ -230,18 +256,41 @@ class ResultsSubscribeTests(ResultsTestCase):
         client = self.connect()
         subscription = client.subscribe(timeout=EVENT_TIMEOUT)
         event = self.press_and_receive(client, subscription, 1)[0]
-        health = client.health()
+        # The trigger's counters are updated just after the result is stored (and so maybe after its delivery).
+        deadline = time.monotonic() + 2.0
+        while True:
+            health = client.health()
+            press = [t for t in health["triggers"] if t["name"] == "press"]
+            if (press and press[0]["completed"] + press[0]["failed"] >= 1) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         self.assertEqual(health["status"], "ok", health.get("problems"))
         sensors = {s["name"]: s for s in health["sensors"]}
         self.assertEqual(set(sensors), {"button", "speech"})
         self.assertEqual(sensors["speech"]["state"], "ok")
         self.assertGreater(sensors["speech"]["readings"], 0)
         triggers = {t["name"]: t for t in health["triggers"]}
-        self.assertGreaterEqual(triggers["press"]["fired"], 1)
-        self.assertGreaterEqual(triggers["press"]["completed"], 1)
+        self.assertEqual(triggers["press"]["fired"], 1)
+        self.assertEqual(triggers["press"]["completed"], 1)
         self.assertEqual(triggers["press"]["failed"], 0)
         self.assertEqual(health["store"]["lastId"], event.id)
         self.assertEqual(health["store"]["firstId"], 1)
+
+    def test_results_press_before_the_window_is_sensed_is_still_stored(self):
+        # Restart and press at once: the window reaches back before the speech sensor started. Whether the run
+        # copes with the short window or fails, the result is stored and delivered ("the failure is stored too").
+        self.assert_stops_cleanly()
+        self.edged.start()
+        client = self.connect()
+        subscription = client.subscribe(since=0, timeout=EVENT_TIMEOUT)
+        self.press(client)
+        event = next(subscription)
+        self.assertEqual((event.id, event.trigger), (1, "press"))
+        if event.ok:
+            self.assertEqual(set(event.outputs), {"output", "stateN"})
+        else:
+            self.assertEqual(event.outputs, {})
+            self.assertIsInstance(event.error, str)
 
     def test_results_event_frames_on_the_wire(self):
         # The frames module alone: the acknowledgement and each event come under the subscribe's request id.

@@ -4,9 +4,10 @@ using EdgeRuntime.Client;
 namespace EdgeRuntime.Sensors.Replay;
 
 /// <summary>
-/// A recorded WAV file played back as if a microphone were capturing it: mono float samples in chunks, at the file's
-/// rate. The file is read again at every pass, so one that disappears fails the sensor (and one that comes back
-/// recovers it) as an unplugged microphone would.
+/// A recorded WAV file played back as if a microphone were capturing it: mono float samples in chunks, resampled to
+/// the configured sampleRate (16 kHz by default, what speech models take), as an ALSA capture at that rate would
+/// deliver them. The file is read again at every pass, so one that disappears fails the sensor (and one that comes
+/// back recovers it) as an unplugged microphone would.
 /// </summary>
 public sealed class WavReplaySource(SensorConfig config, string path) : ISensorSource
 {
@@ -18,15 +19,18 @@ public sealed class WavReplaySource(SensorConfig config, string path) : ISensorS
 
     public IReadOnlyList<string> Channels { get; } = ["audio"];
 
-    /// <summary>Known once the file has been read; the configured rate until then.</summary>
-    public double SampleRate { get; private set; } = ReadRate(path, config.SampleRate);
+    public double SampleRate { get; } = config.SampleRate > 0 ? config.SampleRate : throw new ArgumentException($"Sensor '{config.Name}': sampleRate must be above 0.");
 
     public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
     {
         do
         {
             var audio = WavAudio.Read(path);
-            SampleRate = audio.SampleRate;
+            if (audio.SampleRate != (int)SampleRate)
+            {
+                audio = audio.Resample((int)SampleRate);
+            }
+
             observer.OnOpened(this);
             var pacer = new ReplayPacer(audio.SampleRate, config.Realtime);
             for (int at = 0; at < audio.Samples.Length; at += _chunk)
@@ -37,17 +41,5 @@ public sealed class WavReplaySource(SensorConfig config, string path) : ISensorS
             }
         }
         while (config.Loop);
-    }
-
-    private static double ReadRate(string path, int fallback)
-    {
-        try
-        {
-            return WavAudio.Read(path).SampleRate;
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            return fallback; // reported when the sensor runs
-        }
     }
 }

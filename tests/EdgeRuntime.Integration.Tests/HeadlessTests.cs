@@ -1,0 +1,293 @@
+using System.Globalization;
+using System.Text.Json;
+using EdgeRuntime.Client;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Integration.Tests;
+
+/// <summary>
+/// The published edged running headless: sensors, triggers, the result store, subscriptions. Sensors are simulated
+/// (GPIO, fed by inject) or replayed (the speech recording), so the whole path runs as on a board, minus the wiring.
+/// </summary>
+public sealed class HeadlessTests
+{
+    private static string SpeechSensor(string name = "speech", bool loop = true) =>
+        $$"""{ "name": "{{name}}", "type": "wav", "path": "{{Paths.SpeechWav}}", "loop": {{(loop ? "true" : "false")}}, "bufferMs": 2000 }""";
+
+    private const string VadRun = """ "model": "vad", "input": "input", "frameSamples": 512, "carry": { "stateN": "state" }, "constants": { "sr": 16000 } """;
+
+    /// <summary>A daemon with a simulated button whose presses run the MLP on 32 ms of buffered speech.</summary>
+    private static string ButtonConfig(string storePath = "results", double holdOffMs = 0) => $$"""
+        "store": { "path": "{{storePath}}", "segmentKiB": 64 },
+        "sensors": [
+          { "name": "button", "type": "gpio", "pin": 17, "edge": "rising", "debounceMs": 0, "simulated": true },
+          {{SpeechSensor()}}
+        ],
+        "triggers": [
+          { "name": "press", "on": { "gpio": "button", "holdOffMs": {{holdOffMs.ToString(CultureInfo.InvariantCulture)}} },
+            "run": { "model": "mlp", "window": { "sensor": "speech", "preMs": 32, "postMs": 0 } } }
+        ]
+        """;
+
+    private static string Json(ResultEvent e) => JsonSerializer.Serialize(e, ProtocolJsonContext.Default.ResultEvent);
+
+    [Fact]
+    public async Task Replayed_speech_triggers_silero_vad_and_the_result_reaches_a_subscriber_and_the_store()
+    {
+        string config = $$"""
+            "store": { "path": "results" },
+            "sensors": [ {{SpeechSensor()}} ],
+            "triggers": [
+              { "name": "talk", "on": { "model": { "sensor": "speech", "output": "output", "above": 0.5, "run": { {{VadRun}} } }, "holdOffMs": 60000 },
+                "run": { {{VadRun}}, "window": { "sensor": "speech", "preMs": 500, "postMs": 500 } } }
+            ]
+            """;
+        string directory = EdgedProcess.Prepare(config, preload: """{ "name": "vad", "path": "silero_vad_v5.onnx" }""");
+        string firstJson;
+        float[] firstScores;
+        await using (var edged = await EdgedProcess.StartInAsync(directory))
+        {
+            edged.KeepDirectory = true;
+            await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+            await using var subscription = await client.SubscribeAsync(new SubscribeRequest(Since: 0));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var result = await subscription.ReadAsync(timeout.Token);
+
+            Assert.Equal(1, result.Event.Id);
+            Assert.Equal("talk", result.Event.Trigger);
+            Assert.StartsWith("model vad output = ", result.Event.Cause, StringComparison.Ordinal);
+            Assert.Null(result.Event.Error);
+            // Up to one second of 16 kHz audio around the onset (less before it when speech starts within 500 ms of the
+            // recording), run in frames of 512 samples with the LSTM state carried.
+            var window = result.Event.Window!;
+            Assert.Equal("speech", window.Sensor);
+            Assert.InRange(window.StartOffsetMs, -501, -1);
+            Assert.InRange(window.Samples, (int)((-window.StartOffsetMs + 500) * 16) - 600, (int)((-window.StartOffsetMs + 500) * 16) + 600);
+            var scores = result["output"];
+            Assert.Equal(window.Samples / 512, scores.Shape[0]);
+            firstScores = scores.ToArray<float>();
+            Assert.True(firstScores.Max() >= 0.5f, $"the window around the trigger holds speech (max {firstScores.Max()})");
+            Assert.Equal([2L, 1, 128], result["stateN"].Shape);
+
+            var health = await client.HealthAsync();
+            Assert.Equal("ok", health.Status);
+            Assert.Equal(1, health.Store!.LastId);
+            var talk = Assert.Single(health.Triggers);
+            Assert.Equal(1, talk.Fired);
+            Assert.Equal(1, talk.Completed);
+            Assert.True(talk.HeldOff >= 0);
+            Assert.Equal("ok", Assert.Single(health.Sensors).State);
+            firstJson = Json(result.Event);
+            Assert.Equal(0, await edged.StopAsync());
+        }
+
+        // The store outlives the daemon: a new one serves the same result, byte for byte.
+        await using (var again = await EdgedProcess.StartInAsync(directory))
+        {
+            await using var client = await EdgeClient.ConnectAsync(again.SocketPath);
+            await using var subscription = await client.SubscribeAsync(new SubscribeRequest(Since: 0, Triggers: ["talk"]));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var stored = await subscription.ReadAsync(timeout.Token);
+            Assert.Equal(firstJson, Json(stored.Event));
+            Assert.Equal(firstScores, stored["output"].ToArray<float>());
+        }
+    }
+
+    [Fact]
+    public async Task Kill_9_during_a_burst_loses_no_acknowledged_result_and_resume_continues_without_gaps()
+    {
+        string directory = EdgedProcess.Prepare(ButtonConfig(), preload: """{ "name": "mlp", "path": "mlp.onnx" }""");
+        var received = new List<(ResultEvent Event, float[] Y)>();
+        await using (var edged = await EdgedProcess.StartInAsync(directory))
+        {
+            edged.KeepDirectory = true;
+            await using var watcher = await EdgeClient.ConnectAsync(edged.SocketPath);
+            await using var presser = await EdgeClient.ConnectAsync(edged.SocketPath);
+            var subscription = await watcher.SubscribeAsync(new SubscribeRequest());
+            using var stopPressing = new CancellationTokenSource();
+            var pressing = Task.Run(async () =>
+            {
+                try
+                {
+                    while (!stopPressing.IsCancellationRequested)
+                    {
+                        await presser.InjectAsync(new InjectRequest("button", "rising"));
+                    }
+                }
+                catch (EdgeRuntimeException)
+                {
+                    // The daemon was killed under it.
+                }
+            });
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (received.Count < 60)
+            {
+                var result = await subscription.ReadAsync(timeout.Token);
+                received.Add((result.Event, result["y"].ToArray<float>()));
+            }
+
+            edged.KillHard(); // SIGKILL in the middle of the burst: presses still arriving, runs in flight
+            await stopPressing.CancelAsync();
+            await pressing;
+        }
+
+        Assert.Equal(Enumerable.Range(1, received.Count).Select(i => (long)i), received.Select(r => r.Event.Id));
+        await using (var again = await EdgedProcess.StartInAsync(directory))
+        {
+            await using var client = await EdgeClient.ConnectAsync(again.SocketPath);
+            var health = await client.HealthAsync();
+            long lastId = health.Store!.LastId;
+            Assert.True(lastId >= received.Count, $"the store holds {lastId} results; {received.Count} were acknowledged before the kill");
+
+            // Everything acknowledged is there, identical; everything stored reads back whole (CRC-checked).
+            await using var all = await client.SubscribeAsync(new SubscribeRequest(Since: 0));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var stored = new List<StoredResult>();
+            while (stored.Count < lastId)
+            {
+                stored.Add(await all.ReadAsync(timeout.Token));
+            }
+
+            Assert.Equal(Enumerable.Range(1, (int)lastId).Select(i => (long)i), stored.Select(s => s.Event.Id));
+            for (int i = 0; i < received.Count; i++)
+            {
+                Assert.Equal(Json(received[i].Event), Json(stored[i].Event));
+                Assert.Equal(received[i].Y, stored[i]["y"].ToArray<float>());
+            }
+
+            // Resume from the last id this subscriber had processed: exactly the later ones, then new presses.
+            await using var resumed = await client.SubscribeAsync(new SubscribeRequest(Since: received[^1].Event.Id));
+            for (long id = received[^1].Event.Id + 1; id <= lastId; id++)
+            {
+                Assert.Equal(id, (await resumed.ReadAsync(timeout.Token)).Event.Id);
+            }
+
+            await client.InjectAsync(new InjectRequest("button", "rising"));
+            Assert.Equal(lastId + 1, (await resumed.ReadAsync(timeout.Token)).Event.Id);
+        }
+    }
+
+    [Fact]
+    public async Task A_sensor_whose_recording_disappears_degrades_health_and_recovers_when_it_returns()
+    {
+        string directory = EdgedProcess.Prepare();
+        string csv = Path.Combine(directory, "temps.csv");
+        await File.WriteAllTextAsync(csv, "temperature\n21\n22\n");
+        string config = """
+            "sensors": [ { "name": "temps", "type": "series", "path": "temps.csv", "sampleHz": 50, "loop": true } ]
+            """;
+        string json = await File.ReadAllTextAsync(Path.Combine(directory, "edged.json"));
+        await File.WriteAllTextAsync(Path.Combine(directory, "edged.json"), json.TrimEnd().TrimEnd('}') + "," + config + "}");
+        await using var edged = await EdgedProcess.StartInAsync(directory);
+        await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+        await WaitAsync(async () => (await client.HealthAsync()).Sensors[0].State == "ok", "the sensor to run");
+
+        File.Delete(csv);
+        await WaitAsync(async () => (await client.HealthAsync()).Status == "degraded", "health to degrade");
+        var degraded = await client.HealthAsync();
+        Assert.Contains(degraded.Problems, p => p.StartsWith("sensor temps:", StringComparison.Ordinal) && p.Contains("temps.csv", StringComparison.Ordinal));
+        var status = await edged.EdgectlAsync("status");
+        Assert.Contains("sensor       temps (series) failed", status.Stdout, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(csv, "temperature\n30\n");
+        await WaitAsync(async () => (await client.HealthAsync()).Status == "ok", "health to recover");
+        var recovered = (await client.HealthAsync()).Sensors[0];
+        Assert.Equal("ok", recovered.State);
+        Assert.True(recovered.Failures >= 1);
+        await WaitAsync(async () => (await client.HealthAsync()).Sensors[0].LastReading[0].Value == 30, "the new recording's value");
+    }
+
+    [Fact]
+    public async Task Edgectl_injects_watches_since_an_id_and_shows_sensors_and_triggers_in_status()
+    {
+        await using var edged = await EdgedProcess.StartAsync(ButtonConfig(), preload: """{ "name": "mlp", "path": "mlp.onnx" }""");
+        for (int i = 0; i < 3; i++)
+        {
+            var inject = await edged.EdgectlAsync("inject", "button", "--edge", "rising");
+            Assert.True(inject.ExitCode == 0, inject.All);
+        }
+
+        var watch = await edged.EdgectlAsync("--json", "watch", "--since", "1", "--count", "2", "--timeout", "30");
+        Assert.True(watch.ExitCode == 0, watch.All);
+        var lines = watch.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([2L, 3L], lines.Select(l => JsonSerializer.Deserialize(l, ProtocolJsonContext.Default.ResultEvent)!.Id));
+
+        var human = await edged.EdgectlAsync("watch", "press", "--since", "0", "--count", "1", "--timeout", "30");
+        Assert.Contains("#1", human.Stdout, StringComparison.Ordinal);
+        Assert.Contains("gpio button rising", human.Stdout, StringComparison.Ordinal);
+
+        var status = await edged.EdgectlAsync("status");
+        Assert.Contains("sensor       button (gpio) ok", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("trigger      press on gpio button: fired 3", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("store        ", status.Stdout, StringComparison.Ordinal);
+
+        var unknown = await edged.EdgectlAsync("inject", "nosuch", "--edge", "rising");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("unknown_sensor", unknown.Stderr, StringComparison.Ordinal);
+        var notSimulated = await edged.EdgectlAsync("inject", "speech", "--edge", "rising");
+        Assert.Contains("unknown_sensor", notSimulated.Stderr, StringComparison.Ordinal);
+        var timedOut = await edged.EdgectlAsync("watch", "--count", "1", "--timeout", "0.5");
+        Assert.Equal(1, timedOut.ExitCode);
+        Assert.Contains("timeout", timedOut.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Hold_off_over_the_socket_counts_presses_that_came_too_soon()
+    {
+        await using var edged = await EdgedProcess.StartAsync(ButtonConfig(holdOffMs: 60_000), preload: """{ "name": "mlp", "path": "mlp.onnx" }""");
+        await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+        for (int i = 0; i < 5; i++)
+        {
+            await client.InjectAsync(new InjectRequest("button", "rising"));
+        }
+
+        await WaitAsync(async () => (await client.HealthAsync()).Triggers[0].Completed == 1, "the one run");
+        var press = (await client.HealthAsync()).Triggers[0];
+        Assert.Equal(1, press.Fired);
+        Assert.Equal(4, press.HeldOff);
+    }
+
+    [Fact]
+    public async Task Subscribe_without_a_store_and_bad_trigger_configuration_get_clear_errors()
+    {
+        await using (var plain = await EdgedProcess.StartAsync())
+        {
+            await using var client = await EdgeClient.ConnectAsync(plain.SocketPath);
+            var error = await Assert.ThrowsAsync<EdgeRuntimeException>(() => client.SubscribeAsync(new SubscribeRequest()));
+            Assert.Equal(ErrorCodes.BadRequest, error.Code);
+            Assert.Contains("no result store", error.Message, StringComparison.Ordinal);
+        }
+
+        string bad = """
+            "store": { "path": "results" },
+            "sensors": [ { "name": "button", "type": "gpio", "pin": 17, "simulated": true } ],
+            "triggers": [ { "name": "press", "on": { "gpio": "button" }, "run": { "model": "mlp", "window": { "sensor": "nosuch", "preMs": 10 } } } ]
+            """;
+        string directory = EdgedProcess.Prepare(bad);
+        try
+        {
+            var run = await ProcessRunner.RunAsync(Paths.Edged, "--config", Path.Combine(directory, "edged.json"), "--socket", Path.Combine(directory, "s.sock"));
+            Assert.Equal(2, run.ExitCode);
+            Assert.Contains("run.window.sensor 'nosuch' is not a configured sensor", run.All, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static async Task WaitAsync(Func<Task<bool>> condition, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                Assert.Fail($"Timed out waiting for {what}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+}
