@@ -19,6 +19,8 @@
                   (-Quick for a short smoke run, -ClientSpinUs N to set the client's receive poll)
     bench-kernels publish the kernel benchmark with Native AOT for -Board's instruction set and run it: our C# kernels
                   as ORT custom ops vs ORT's own kernels; artifacts/bench/kernels.json (-Quick: one shape)
+    bench-triggers publish, then GPIO edge -> stored result at a subscriber vs an infer round trip, journal commit vs
+                  write+fsync, and the sustained trigger rate; artifacts/bench/triggers.json (-Quick: shorter)
     fetch-assets  fetch the pinned sample models and make the sample audio (idempotent)
 
     Every task is idempotent. A missing Debian package is installed when run as root, otherwise the exact
@@ -27,7 +29,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('demo', 'test', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'fetch-assets')]
+    [ValidateSet('demo', 'test', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'fetch-assets')]
     [string] $Task = 'build',
 
     [string] $Board = 'host',
@@ -230,6 +232,9 @@ function Invoke-Publish([string] $Name = $Board) {
     Copy-Item (Join-Path $Root "boards/$Name/board.json") (Join-Path $out 'board.json') -Force
     New-Item -ItemType Directory -Force (Join-Path $out 'models') | Out-Null
     Copy-Item (Join-Path $Assets 'models/*') (Join-Path $out 'models') -Force
+    # The default configuration replays the sample speech as its simulated microphone.
+    New-Item -ItemType Directory -Force (Join-Path $out 'audio') | Out-Null
+    Copy-Item (Join-Path $Assets 'audio/speech.wav') (Join-Path $out 'audio') -Force
     Get-ChildItem $out -Filter '*.pdb' | Remove-Item
     Get-ChildItem $out -Filter '*.dbg' | Remove-Item
     $windows = @(Get-ChildItem $out -Filter '*.dll')
@@ -370,6 +375,17 @@ function Invoke-Bench {
     }
 }
 
+function Invoke-BenchTriggers {
+    if (-not (Test-HostRid (Get-Board $Board).rid)) { throw "Board '$Board' is not this machine's architecture; its binaries run here only under emulation, in the test suite (build.ps1 test)." }
+    Invoke-Publish
+    Write-Step 'bench-triggers: GPIO edge -> stored result at a subscriber, journal commits, sustained trigger rate'
+    $benchArgs = @('--triggers', '--publish-dir', (Get-PublishDir $Board), '--speech', (Join-Path $Assets 'audio/speech.wav'), '--out', (Join-Path $Artifacts 'bench'))
+    if ($Quick) { $benchArgs += '--quick' }
+    Invoke-Checked 'trigger benchmark' {
+        dotnet run --project (Join-Path $Root 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
+    }
+}
+
 function Invoke-BenchKernels {
     $profile = Get-Board $Board
     if (-not (Test-HostRid $profile.rid)) { throw "bench-kernels runs on the machine it is built for; board '$Board' is $($profile.rid)." }
@@ -432,6 +448,15 @@ function Invoke-Demo {
             $summary += ("{0,-8} {1,4} frames, {2,4} with speech probability >= 0.5 ({3:P0}), max {4:0.000}" -f $clip, $probabilities.Count, $speechFrames, ($speechFrames / [Math]::Max(1, $probabilities.Count)), ($probabilities | Measure-Object -Maximum).Maximum)
         }
 
+        Write-Step 'headless: a press of the simulated button, and the results the triggers stored (edgectl watch --since 0)'
+        Invoke-Checked 'edgectl inject' { & $edgectl inject button --edge rising }
+        $watched = & $edgectl watch --since 0 --count 2 --timeout 30
+        if ($LASTEXITCODE -ne 0) { throw "edgectl watch did not see the two triggered results (exit code $LASTEXITCODE)." }
+        $watched | Write-Host
+        $summary += ("results  {0} stored by triggers (speech onset on the replayed microphone; button press), ids {1}" -f $watched.Count, (($watched | ForEach-Object { ($_ -split '\s+')[0] }) -join ' '))
+
+        Write-Step 'edgectl status'
+        Invoke-Checked 'edgectl status' { & $edgectl status }
         Write-Step 'edgectl stats'
         Invoke-Checked 'edgectl stats' { & $edgectl stats }
         Write-Step 'summary'
@@ -460,6 +485,7 @@ try {
         'test' { Invoke-Test }
         'bench' { Invoke-Bench }
         'bench-kernels' { Invoke-BenchKernels }
+        'bench-triggers' { Invoke-BenchTriggers }
         'demo' { Invoke-Demo }
     }
     Write-Host ""

@@ -13,6 +13,7 @@ public sealed class SampleRing
     private readonly float[] _values;
     private readonly long[] _times;
     private long _written; // frames ever written
+    private TaskCompletionSource? _newer; // created only while someone waits for newer frames
 
     public SampleRing(int channels, int capacityFrames)
     {
@@ -62,6 +63,46 @@ public sealed class SampleRing
                 samples.Slice(i * Channels, Channels).CopyTo(_values.AsSpan(slot * Channels, Channels));
                 _times[slot] = frame.Timestamp - (long)((count - 1 - i) * ticksPerFrame);
                 _written++;
+            }
+
+            _newer?.TrySetResult();
+            _newer = null;
+        }
+    }
+
+    /// <summary>
+    /// Completes once a frame taken at or after <paramref name="timestamp"/> is in the ring (a trigger's window end
+    /// has been sensed), or after <paramref name="timeout"/>; returns whether it got there.
+    /// </summary>
+    public async Task<bool> WaitForAsync(long timestamp, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            Task next;
+            lock (_gate)
+            {
+                if (_written > 0 && _times[(_written - 1) % Capacity] >= timestamp)
+                {
+                    return true;
+                }
+
+                next = (_newer ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+
+            long left = deadline - Stopwatch.GetTimestamp();
+            if (left <= 0)
+            {
+                return false;
+            }
+
+            try
+            {
+                await next.WaitAsync(TimeSpan.FromSeconds((double)left / Stopwatch.Frequency), cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                return false;
             }
         }
     }

@@ -70,22 +70,11 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
     }
 
     /// <summary>
-    /// A window that ends after the trigger needs those samples sensed first. Waits for the post-trigger time, then a
-    /// little longer for a source that delivers in chunks; gives up after a second more and uses what there is.
+    /// A window that ends after the trigger needs those samples sensed first: waits until the ring holds a frame
+    /// taken at the window's end, giving up a second after the post-trigger time and using what there is.
     /// </summary>
-    private static async Task WaitForSamplesAsync(SampleRing ring, long end, double postMs, CancellationToken stop)
-    {
-        if (postMs > 0)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(postMs), stop).ConfigureAwait(false);
-        }
-
-        long deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
-        while (ring.NewestTimestamp < end && Stopwatch.GetTimestamp() < deadline)
-        {
-            await Task.Delay(5, stop).ConfigureAwait(false);
-        }
-    }
+    private static Task<bool> WaitForSamplesAsync(SampleRing ring, long end, double postMs, CancellationToken stop) =>
+        ring.WaitForAsync(end, TimeSpan.FromMilliseconds(postMs + 1000), stop);
 
     private async Task<JournalCommit> StoreAsync(TriggerRule rule, string cause, DateTimeOffset firedAt, long firedTicks, CaptureWindow? window, RunOutput? output, string? error, double captureUs)
     {

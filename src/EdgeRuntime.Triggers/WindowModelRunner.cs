@@ -43,7 +43,7 @@ public sealed class WindowModelRunner(ModelRegistry registry, InferenceScheduler
         {
             int start = spec.FrameSamples is null ? 0 : frame * frameValues;
             var slice = samples.Slice(start, Math.Min(frameValues, samples.Length - start));
-            var (request, payload) = BuildRequest(spec, model, input, slice.Span, state);
+            var (request, payload) = BuildRequest(spec, model, input, slice.Span, spec.FrameSamples is null ? slice.Length : frameValues, state);
             using var result = await scheduler.RunAsync(registry, request, payload, cancellationToken).ConfigureAwait(false);
             queuedUs += result.QueuedUs;
             inferenceUs += result.InferenceUs;
@@ -83,14 +83,14 @@ public sealed class WindowModelRunner(ModelRegistry registry, InferenceScheduler
             ?? throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"Model '{model.Name}': every input is carried or constant; name the one that takes samples in \"input\".");
     }
 
-    private static (InferRequest Request, byte[] Payload) BuildRequest(ModelRunSpec spec, LoadedModel model, ModelPort input, ReadOnlySpan<float> samples, StreamState state)
+    private static (InferRequest Request, byte[] Payload) BuildRequest(ModelRunSpec spec, LoadedModel model, ModelPort input, ReadOnlySpan<float> samples, int values, StreamState state)
     {
         var tensors = new List<(TensorDescriptor Descriptor, byte[] Bytes)>();
         foreach (var port in model.Inputs.Ports)
         {
             if (port.Name == input.Name)
             {
-                tensors.Add(SamplesTensor(model, port, samples));
+                tensors.Add(SamplesTensor(model, port, samples, values));
             }
             else if (spec.Constants.TryGetValue(port.Name, out double value))
             {
@@ -125,7 +125,8 @@ public sealed class WindowModelRunner(ModelRegistry registry, InferenceScheduler
         return (new InferRequest(model.Name, descriptors), payload);
     }
 
-    private static (TensorDescriptor, byte[]) SamplesTensor(LoadedModel model, ModelPort port, ReadOnlySpan<float> samples)
+    /// <summary>The input tensor: <paramref name="values"/> long on a dynamic axis (a frame, or the whole block), the samples at its end.</summary>
+    private static (TensorDescriptor, byte[]) SamplesTensor(LoadedModel model, ModelPort port, ReadOnlySpan<float> samples, int values)
     {
         if (port.DType != TensorDType.Float32)
         {
@@ -153,16 +154,16 @@ public sealed class WindowModelRunner(ModelRegistry registry, InferenceScheduler
         {
             if (shape[i] < 0 && i == dynamic)
             {
-                shape[i] = Math.Max(1, (samples.Length + fixedCount - 1) / Math.Max(1, fixedCount));
+                shape[i] = Math.Max(1, (values + fixedCount - 1) / Math.Max(1, fixedCount));
             }
         }
 
         long count = TensorDTypes.ElementCount(shape) ?? 0;
-        var values = new float[count];
+        var data = new float[count];
         int take = (int)Math.Min(count, samples.Length);
         // Keep the newest values; a short block is padded with zeros in front.
-        samples[^take..].CopyTo(values.AsSpan((int)(count - take)));
-        return (new TensorDescriptor(port.Name, "float32", shape, 0, count * 4), MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        samples[^take..].CopyTo(data.AsSpan((int)(count - take)));
+        return (new TensorDescriptor(port.Name, "float32", shape, 0, count * 4), MemoryMarshal.AsBytes(data.AsSpan()).ToArray());
     }
 
     private static (TensorDescriptor, byte[]) Filled(LoadedModel model, ModelPort port, double value)

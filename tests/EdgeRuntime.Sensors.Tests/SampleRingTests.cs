@@ -42,4 +42,17 @@ public sealed class SampleRingTests
         var ring = new SampleRing(channels: 3, capacityFrames: 4);
         Assert.Throws<ArgumentException>(() => ring.Write(new SensorFrame(0, new float[] { 1, 2 }, 2), 0));
     }
+
+    [Fact]
+    public async Task WaitFor_completes_when_a_frame_at_the_time_arrives_and_times_out_otherwise()
+    {
+        var ring = new SampleRing(channels: 1, capacityFrames: 10);
+        var wait = ring.WaitForAsync(5 * Ms, TimeSpan.FromSeconds(10), default);
+        ring.Write(new SensorFrame(3 * Ms, new float[] { 1 }, 1), 0);
+        await Task.Delay(20);
+        Assert.False(wait.IsCompleted); // a frame from before the time does not end the wait
+        ring.Write(new SensorFrame(5 * Ms, new float[] { 2 }, 1), 0);
+        Assert.True(await wait.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.False(await ring.WaitForAsync(100 * Ms, TimeSpan.FromMilliseconds(30), default));
+    }
 }

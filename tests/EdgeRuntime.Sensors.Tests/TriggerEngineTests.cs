@@ -197,8 +197,9 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         broken.Actions = [new TriggerAction { Type = "gpio-pulse", Pin = 28, Ms = 10, Simulated = true }];
         var engine = Start(ok, broken);
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
-        stream.Push(new float[50]);
-        await Eventually.TrueAsync(() => _host.Status()[0].Readings == 50, "the samples to be buffered");
+        using var stop = new CancellationTokenSource();
+        var feeding = stream.FeedAsync(stop.Token);
+        await Eventually.TrueAsync(() => _host.Status()[0].Readings >= 100, "the samples to be buffered");
         button.InjectEdge(rising: true);
 
         await Eventually.TrueAsync(() => engine.Status().Sum(s => s.Completed + s.Failed) == 2, "both runs");
@@ -210,6 +211,8 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         Assert.Empty(failed.Outputs);
         Assert.Equal(1, engine.Status().Single(s => s.Name == "broken").Failed);
         Assert.DoesNotContain(_chips.SimulatedDriver.Writes, w => w.Pin == 28);
+        await stop.CancelAsync();
+        await feeding;
     }
 
     [Fact]
@@ -236,5 +239,23 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         Assert.All(Stored(), r => Assert.Null(r.Event.Error));
         await stop.CancelAsync();
         await feeding;
+    }
+
+    [Fact]
+    public async Task Framed_runs_pad_a_short_block_to_a_whole_frame_and_stack_the_outputs()
+    {
+        var runner = new WindowModelRunner(_registry, _scheduler);
+        var spec = new ModelRunSpec { Model = "echo", FrameSamples = 100 };
+        float[] shortBlock = [.. Enumerable.Range(1, 30).Select(v => (float)v)];
+        var output = await runner.RunAsync(spec, shortBlock, channels: 1, state: null, CancellationToken.None);
+        Assert.Equal([1L, 1, 100], output.Outputs.Single().Shape);
+        float[] y = MemoryMarshal.Cast<byte, float>(output.Payload.AsSpan(0, 400)).ToArray();
+        Assert.All(y[..70], v => Assert.Equal(0f, v)); // zeros in front: the frame still ends at the newest sample
+        Assert.Equal(shortBlock, y[70..]);
+
+        float[] twoAndAHalf = [.. Enumerable.Range(0, 250).Select(v => (float)v)];
+        output = await runner.RunAsync(spec, twoAndAHalf, channels: 1, state: null, CancellationToken.None);
+        Assert.Equal([2L, 1, 100], output.Outputs.Single().Shape);
+        Assert.Equal(2, output.Frames);
     }
 }

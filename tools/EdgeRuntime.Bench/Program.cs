@@ -10,6 +10,11 @@ using EdgeRuntime.Protocol;
 // build.ps1 bench: every figure is measured in this one run against its in-process peer; ratios, not absolutes, are
 // what carry across noisy machines. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N]
 var options = ParseArgs(args);
+if (options.ContainsKey("--triggers"))
+{
+    return await TriggerBench.RunAsync(Path.GetFullPath(options["--publish-dir"]), options["--speech"], options["--out"], options.ContainsKey("--quick"));
+}
+
 string publishDir = Path.GetFullPath(options["--publish-dir"]);
 string modelsDir = Path.GetFullPath(options["--models-dir"]);
 string outDir = options["--out"];
@@ -310,11 +315,12 @@ static Dictionary<string, string> ParseArgs(string[] args)
         map[args[i]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
     }
 
-    foreach (string required in new[] { "--publish-dir", "--models-dir", "--out" })
+    string[] needed = map.ContainsKey("--triggers") ? ["--publish-dir", "--speech", "--out"] : ["--publish-dir", "--models-dir", "--out"];
+    foreach (string required in needed)
     {
         if (!map.ContainsKey(required))
         {
-            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N]");
+            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N], or --triggers --publish-dir DIR --speech WAV --out DIR [--quick]");
         }
     }
 

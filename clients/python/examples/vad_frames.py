@@ -46,8 +46,7 @@ def main():
             out = client.infer(args.model, {"input": ("float32", [1, FRAME], frame), "state": state,
                                             "sr": ("int64", [], [RATE])})
             state = out["stateN"]  # carried into the next frame
-            probability = float(out["output"][0][0]) if edgeruntime.HAVE_NUMPY and client.use_numpy \
-                else out["output"].item()
+            probability = out["output"].item()  # a numpy array and a Tensor both have item()
             t = i * FRAME / RATE
             frames += 1
             if probability >= args.threshold:

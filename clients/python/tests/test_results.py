@@ -15,10 +15,11 @@ import tempfile
 import time
 import unittest
 import wave
+from pathlib import Path
 
 import support
 from support import Edged, basic_config, results_config
-from edgeruntime import EdgeConnectionError, EdgeError, Tensor
+from edgeruntime import EdgeError, Tensor
 from edgeruntime.frames import FLAG_RESPONSE, FrameDecoder, MessageType, encode_frame
 
 EVENT_TIMEOUT = 10.0  # one press -> one stored result takes milliseconds; this only bounds a failure
@@ -34,7 +35,7 @@ class ResultsTestCase(unittest.TestCase):
         support.require(support.SPEECH_WAV)
         self.directory = tempfile.mkdtemp(prefix="edgeruntime-py-results-")
         self.addCleanup(shutil.rmtree, self.directory, True)
-        self.store = support.Path(self.directory) / "results"
+        self.store = Path(self.directory) / "results"
         self.edged = Edged(results_config(self.store), self.directory)
         self.addCleanup(self.edged.kill)
         self.clients = []

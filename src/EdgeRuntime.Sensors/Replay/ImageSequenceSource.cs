@@ -53,8 +53,8 @@ public sealed class ImageSequenceSource : ISensorSource
                     throw new InvalidDataException($"{file} has {image.Pixels.Length} values per frame; the sequence started with {Channels.Count}.");
                 }
 
-                await pacer.WaitAsync(1, cancellationToken).ConfigureAwait(false);
-                observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), image.Pixels, image.Pixels.Length));
+                long taken = await pacer.WaitAsync(1, cancellationToken).ConfigureAwait(false);
+                observer.OnFrame(this, new SensorFrame(taken, image.Pixels, image.Pixels.Length));
             }
         }
         while (_config.Loop);

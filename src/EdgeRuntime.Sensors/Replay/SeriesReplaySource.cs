@@ -46,8 +46,8 @@ public sealed class SeriesReplaySource : ISensorSource
             int width = series.Channels.Length;
             for (int row = 0; row < series.Values.Length / width; row++)
             {
-                await pacer.WaitAsync(1, cancellationToken).ConfigureAwait(false);
-                observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), series.Values.AsMemory(row * width, width), width));
+                long taken = await pacer.WaitAsync(1, cancellationToken).ConfigureAwait(false);
+                observer.OnFrame(this, new SensorFrame(taken, series.Values.AsMemory(row * width, width), width));
             }
         }
         while (_config.Loop);

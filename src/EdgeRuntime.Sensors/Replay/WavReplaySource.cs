@@ -36,8 +36,8 @@ public sealed class WavReplaySource(SensorConfig config, string path) : ISensorS
             for (int at = 0; at < audio.Samples.Length; at += _chunk)
             {
                 int n = Math.Min(_chunk, audio.Samples.Length - at);
-                await pacer.WaitAsync(n, cancellationToken).ConfigureAwait(false);
-                observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), audio.Samples.AsMemory(at, n), 1));
+                long taken = await pacer.WaitAsync(n, cancellationToken).ConfigureAwait(false);
+                observer.OnFrame(this, new SensorFrame(taken, audio.Samples.AsMemory(at, n), 1));
             }
         }
         while (config.Loop);
