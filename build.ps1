@@ -333,6 +333,11 @@ function Invoke-Test {
     Assert-DebianPackage 'qemu-aarch64' 'qemu-user'
     # ONNX's own conformance cases for MatMulInteger and QLinearMatMul, run through our fallback ops.
     Assert-DebianData '/usr/share/libonnx-testdata/data/node' 'libonnx-testdata'
+    # ALSA's library and its configuration (the "null" capture device the ALSA source is tested on).
+    Assert-DebianData '/usr/share/alsa/alsa.conf' 'libasound2'
+    # The Python client's suite runs on Debian's python3, with python3-numpy so both tensor paths are exercised.
+    Assert-DebianData '/usr/bin/python3' 'python3'
+    Assert-DebianData '/usr/lib/python3/dist-packages/numpy' 'python3-numpy'
     Write-Step 'test: unit, server, integration and emulated-board suites'
     $env:EDGERUNTIME_PUBLISH_DIR = Get-PublishDir $Board
     $env:EDGERUNTIME_ASSETS_DIR = $Assets
@@ -347,12 +352,33 @@ function Invoke-Test {
     dotnet test (Join-Path $Root 'tests/EdgeRuntime.Kernels.Tests') -c $Configuration -nologo --no-build 2>&1 | Tee-Object -FilePath $log -Append
     if ($LASTEXITCODE -ne 0) { $exit = $LASTEXITCODE }
     Remove-Item Env:DOTNET_EnableHWIntrinsic
+    # The Python client against the same published edged (stdlib unittest; its counts join the total below).
+    Write-Step 'test: Python client (clients/python) against the published edged'
+    $env:EDGERUNTIME_EDGED = Join-Path (Get-PublishDir $Board) 'edged'
+    $pythonLog = Join-Path $Artifacts 'test-python.log'
+    Push-Location (Join-Path $Root 'clients/python')
+    try { /usr/bin/python3 -m unittest discover -s tests 2>&1 | Tee-Object -FilePath $pythonLog }
+    finally { Pop-Location }
+    if ($LASTEXITCODE -ne 0) { $exit = $LASTEXITCODE }
     $passed = 0; $failed = 0; $skipped = 0
     foreach ($line in Get-Content $log) {
         if ($line -match 'Failed:\s+(\d+),\s+Passed:\s+(\d+),\s+Skipped:\s+(\d+)') {
             $failed += [int]$Matches[1]; $passed += [int]$Matches[2]; $skipped += [int]$Matches[3]
         }
     }
+    # unittest prints "Ran N tests" and then "OK (skipped=S)" or "FAILED (failures=F, errors=E, skipped=S)".
+    $python = Get-Content $pythonLog
+    $ran = 0; $pyFailed = 0; $pySkipped = 0
+    foreach ($line in $python) {
+        if ($line -match '^Ran (\d+) tests?') { $ran = [int]$Matches[1] }
+        if ($line -match '^(OK|FAILED)') {
+            if ($line -match 'failures=(\d+)') { $pyFailed += [int]$Matches[1] }
+            if ($line -match 'errors=(\d+)') { $pyFailed += [int]$Matches[1] }
+            if ($line -match 'skipped=(\d+)') { $pySkipped = [int]$Matches[1] }
+        }
+    }
+    if ($ran -eq 0) { $pyFailed += 1; Write-Host 'build.ps1 test: the Python suite ran no test' -ForegroundColor Red }
+    $passed += $ran - $pyFailed - $pySkipped; $failed += $pyFailed; $skipped += $pySkipped
     if ($exit -ne 0 -or $failed -gt 0) { Write-Host "build.ps1 test: tests failed (dotnet test exit code $exit)" -ForegroundColor Red }
     if ($passed -eq 0) { Write-Host 'build.ps1 test: no test ran' -ForegroundColor Red }
     # The summary is the last line printed, in the plain form CI reads.
