@@ -168,8 +168,9 @@ public sealed record ResultEvent(
 public sealed record CaptureWindow(string Sensor, double StartOffsetMs, double DurationMs, int Samples, int Channels);
 
 /// <summary>
-/// Microseconds from the trigger firing: waiting for the window to close, then queued, inside ONNX Runtime, writing
-/// the store (fsync included), and in all until the result was durable.
+/// Microseconds from the trigger firing: until the window had been sensed and copied, queued and inside ONNX Runtime
+/// (summed over frames), waiting for the store's writer, and in all until the record was written. The flush to disk
+/// follows; the event is delivered only after it.
 /// </summary>
 public sealed record ResultTiming(double CaptureUs, double QueuedUs, double InferenceUs, double StoreUs, double TotalUs);
 
