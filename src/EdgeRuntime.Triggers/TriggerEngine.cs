@@ -10,8 +10,10 @@ namespace EdgeRuntime.Triggers;
 /// <summary>
 /// Evaluates the trigger rules against what the sensors deliver and starts a <see cref="TriggeredRun"/> for each
 /// firing. Sensor callbacks only decide and hand off: model runs, window waits and store writes happen on the thread
-/// pool, so a slow model never stalls a microphone's capture thread. At most <see cref="MaxPendingRuns"/> firings wait
-/// at once; beyond that a firing is dropped and counted, rather than memory growing without bound.
+/// pool, so a slow model never stalls a microphone's capture thread. Only the model runs are limited (to
+/// maxConcurrentRuns at once); waiting for a window and for the store costs no slot. At most
+/// <see cref="MaxPendingRuns"/> firings are in progress at once; beyond that a firing is dropped and counted, rather
+/// than memory growing without bound.
 /// </summary>
 public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
 {
@@ -96,15 +98,7 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
         {
             try
             {
-                await _concurrency.WaitAsync(_stop.Token).ConfigureAwait(false);
-                try
-                {
-                    await _run.RunAsync(rule, cause, timestamp, firedAt, _stop.Token).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _concurrency.Release();
-                }
+                await _run.RunAsync(rule, cause, timestamp, firedAt, _concurrency, _stop.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {

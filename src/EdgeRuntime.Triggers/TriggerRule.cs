@@ -29,7 +29,8 @@ internal sealed class TriggerRule(TriggerConfig config, string when)
         long holdOff = (long)(Config.On.HoldOffMs * Stopwatch.Frequency / 1000);
         lock (_gate)
         {
-            if (_lastFired != long.MinValue && timestamp - _lastFired < holdOff)
+            // Edges from concurrent callbacks can arrive a few ticks out of order; without a hold-off none is held.
+            if (holdOff > 0 && _lastFired != long.MinValue && timestamp - _lastFired < holdOff)
             {
                 _heldOff++;
                 return false;

@@ -18,7 +18,7 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
     public void AddActions(TriggerRule rule) =>
         _actions[rule.Name] = [.. rule.Config.Actions.Select(a => (a, new GpioPulse(chips, a.Pin, TimeSpan.FromMilliseconds(a.Ms), a.Simulated)))];
 
-    public async Task RunAsync(TriggerRule rule, string cause, long firedTicks, DateTimeOffset firedAt, CancellationToken stop)
+    public async Task RunAsync(TriggerRule rule, string cause, long firedTicks, DateTimeOffset firedAt, SemaphoreSlim modelSlots, CancellationToken stop)
     {
         var spec = rule.Config.Run;
         var window = spec.Window;
@@ -41,7 +41,15 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
 
             int frames = samples.Length / ring.Channels;
             captured = new CaptureWindow(window.Sensor, (first - firedTicks) * 1000.0 / Stopwatch.Frequency, frames * 1000 / source.SampleRate, frames, ring.Channels);
-            output = await runner.RunAsync(spec, samples, ring.Channels, null, stop).ConfigureAwait(false);
+            await modelSlots.WaitAsync(stop).ConfigureAwait(false);
+            try
+            {
+                output = await runner.RunAsync(spec, samples, ring.Channels, null, stop).ConfigureAwait(false);
+            }
+            finally
+            {
+                modelSlots.Release();
+            }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {

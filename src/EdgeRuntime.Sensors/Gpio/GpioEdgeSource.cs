@@ -14,6 +14,7 @@ public sealed class GpioEdgeSource : ISensorSource, ISimulatedInput
     private readonly PinEventTypes _events;
     private readonly long _debounceTicks;
     private readonly Lock _gate = new();
+    private readonly Lock _injecting = new();
     private long _lastAccepted;
     private bool _accepted;
     private ISensorObserver? _observer;
@@ -95,8 +96,12 @@ public sealed class GpioEdgeSource : ISensorSource, ISimulatedInput
 
         var driver = _chips.SimulatedDriver;
         // An edge is a change of level: go to the opposite level first (which fires only if that edge is watched too).
-        driver.SimulateInput(Pin, rising ? PinValue.Low : PinValue.High);
-        driver.SimulateInput(Pin, rising ? PinValue.High : PinValue.Low);
+        // One injection at a time, or two concurrent presses would share one level change and one would be lost.
+        lock (_injecting)
+        {
+            driver.SimulateInput(Pin, rising ? PinValue.Low : PinValue.High);
+            driver.SimulateInput(Pin, rising ? PinValue.High : PinValue.Low);
+        }
     }
 
     public void InjectValues(IReadOnlyList<KeyValuePair<string, double>> values) =>
