@@ -1,5 +1,3 @@
-using System.Device.I2c;
-using System.Globalization;
 using EdgeRuntime.Sensors.I2c;
 using Bme280Device = Iot.Device.Bmxx80.Bme280;
 
@@ -14,7 +12,7 @@ namespace EdgeRuntime.Sensors.Bme280;
 /// With <see cref="SensorConfig.Simulated"/> the binding talks to <see cref="Simulator"/> instead of /dev/i2c-N; that
 /// one simulated chip lives as long as the source, so injected values survive the reopen that follows a failure.
 /// </remarks>
-public sealed class Bme280Source : PolledSensorSource, ISimulatedInput
+public sealed class Bme280Source : I2cSensorSource<SimulatedBme280>
 {
     public const int DefaultAddress = 0x76;
 
@@ -23,35 +21,18 @@ public sealed class Bme280Source : PolledSensorSource, ISimulatedInput
     private Bme280Device? _sensor;
 
     public Bme280Source(SensorConfig config)
-        : base((config ?? throw new ArgumentNullException(nameof(config))).Name, config.SampleHz)
+        : base(config, DefaultAddress, (bus, address) => new SimulatedBme280(bus, address))
     {
-        Bus = config.Bus >= 0 ? config.Bus : throw new ArgumentOutOfRangeException(nameof(config), config.Bus, "The I2C bus number must not be negative.");
-        Address = config.Address ?? DefaultAddress;
-        if (Address is < 0x03 or > 0x77)
-        {
-            throw new ArgumentOutOfRangeException(nameof(config), Address, "The I2C address must be a 7-bit address (0x03..0x77).");
-        }
-
-        Simulator = config.Simulated ? new SimulatedBme280(Bus, Address) : null;
     }
 
     public override string Type => "bme280";
 
     public override IReadOnlyList<string> Channels => s_channels;
 
-    public int Bus { get; }
-
-    public int Address { get; }
-
-    /// <summary>The simulated chip the binding talks to when the source is simulated; null for real hardware.</summary>
-    public SimulatedBme280? Simulator { get; }
-
-    public void InjectEdge(bool rising) => throw new InvalidOperationException("bme280 has no edges.");
-
-    public void InjectValues(IReadOnlyList<KeyValuePair<string, double>> values)
+    public override void InjectValues(IReadOnlyList<KeyValuePair<string, double>> values)
     {
         ArgumentNullException.ThrowIfNull(values);
-        var simulator = Simulator ?? throw new InvalidOperationException($"bme280 '{Name}' is not simulated; only simulated sensors take injected values.");
+        var simulator = RequireSimulator();
 
         // Check every entry before changing anything, so a bad message does not leave half of it applied.
         foreach (var (name, value) in values)
@@ -84,31 +65,10 @@ public sealed class Bme280Source : PolledSensorSource, ISimulatedInput
         }
     }
 
-    protected override IDisposable Open()
-    {
-        I2cDevice device = Simulator ?? LinuxI2c.Open(Bus, Address);
-        try
-        {
-            // The constructor checks the chip id, reads the calibration, soft-resets and sets x1 oversampling for all
-            // three measurements with the filter off; the chip is then asleep, so every Read() runs a forced conversion.
-            _sensor = new Bme280Device(device);
-        }
-        catch (IOException ex)
-        {
-            device.Dispose();
-            throw new IOException(
-                string.Create(CultureInfo.InvariantCulture, $"bme280 '{Name}' at 0x{Address:X2} on {LinuxI2c.DeviceNode(Bus)} did not respond as a BME280: {ex.Message} ") +
-                string.Create(CultureInfo.InvariantCulture, $"Check the wiring and the address (i2cdetect -y {Bus} lists what answers on the bus; a BME280 is at 0x76 or 0x77)."),
-                ex);
-        }
-        catch
-        {
-            device.Dispose();
-            throw;
-        }
-
-        return _sensor;
-    }
+    // The constructor checks the chip id, reads the calibration, soft-resets and sets x1 oversampling for all three
+    // measurements with the filter off; the chip is then asleep, so every Read() runs a forced conversion.
+    protected override IDisposable Open() =>
+        _sensor = OpenDriver(device => new Bme280Device(device), "a BME280", "a BME280 is at 0x76 or 0x77");
 
     protected override void Read(Span<float> values)
     {

@@ -1,5 +1,3 @@
-using System.Device.I2c;
-using System.Globalization;
 using System.Numerics;
 using EdgeRuntime.Sensors.I2c;
 using Mpu6050Device = Iot.Device.Imu.Mpu6050;
@@ -14,7 +12,7 @@ namespace EdgeRuntime.Sensors.Mpu6050;
 /// With <see cref="SensorConfig.Simulated"/> the binding talks to <see cref="Simulator"/> instead of /dev/i2c-N; that
 /// one simulated chip lives as long as the source, so injected values survive the reopen that follows a failure.
 /// </remarks>
-public sealed class Mpu6050Source : PolledSensorSource, ISimulatedInput
+public sealed class Mpu6050Source : I2cSensorSource<SimulatedMpu6050>
 {
     public const int DefaultAddress = 0x68;
 
@@ -28,35 +26,18 @@ public sealed class Mpu6050Source : PolledSensorSource, ISimulatedInput
     private Mpu6050Device? _sensor;
 
     public Mpu6050Source(SensorConfig config)
-        : base((config ?? throw new ArgumentNullException(nameof(config))).Name, config.SampleHz)
+        : base(config, DefaultAddress, (bus, address) => new SimulatedMpu6050(bus, address))
     {
-        Bus = config.Bus >= 0 ? config.Bus : throw new ArgumentOutOfRangeException(nameof(config), config.Bus, "The I2C bus number must not be negative.");
-        Address = config.Address ?? DefaultAddress;
-        if (Address is < 0x03 or > 0x77)
-        {
-            throw new ArgumentOutOfRangeException(nameof(config), Address, "The I2C address must be a 7-bit address (0x03..0x77).");
-        }
-
-        Simulator = config.Simulated ? new SimulatedMpu6050(Bus, Address) : null;
     }
 
     public override string Type => "mpu6050";
 
     public override IReadOnlyList<string> Channels => s_channels;
 
-    public int Bus { get; }
-
-    public int Address { get; }
-
-    /// <summary>The simulated chip the binding talks to when the source is simulated; null for real hardware.</summary>
-    public SimulatedMpu6050? Simulator { get; }
-
-    public void InjectEdge(bool rising) => throw new InvalidOperationException("mpu6050 has no edges.");
-
-    public void InjectValues(IReadOnlyList<KeyValuePair<string, double>> values)
+    public override void InjectValues(IReadOnlyList<KeyValuePair<string, double>> values)
     {
         ArgumentNullException.ThrowIfNull(values);
-        var simulator = Simulator ?? throw new InvalidOperationException($"mpu6050 '{Name}' is not simulated; only simulated sensors take injected values.");
+        var simulator = RequireSimulator();
 
         // Apply to copies and store once, so a bad entry leaves everything unchanged.
         Vector3 acceleration = simulator.AccelerationG;
@@ -97,31 +78,10 @@ public sealed class Mpu6050Source : PolledSensorSource, ISimulatedInput
         simulator.AngularRateDps = angularRate;
     }
 
-    protected override IDisposable Open()
-    {
-        I2cDevice device = Simulator ?? LinuxI2c.Open(Bus, Address);
-        try
-        {
-            // The constructor resets the chip (PWR_MGMT_1 = 0x80), wakes it (0x01), waiting 100 ms after each, checks
-            // WHO_AM_I and sets the bandwidths and ±250 °/s, ±2 g, reading each configuration register back.
-            _sensor = new Mpu6050Device(device);
-        }
-        catch (IOException ex)
-        {
-            device.Dispose();
-            throw new IOException(
-                string.Create(CultureInfo.InvariantCulture, $"mpu6050 '{Name}' at 0x{Address:X2} on {LinuxI2c.DeviceNode(Bus)} did not respond as an MPU-6050: {ex.Message} ") +
-                string.Create(CultureInfo.InvariantCulture, $"Check the wiring and the address (i2cdetect -y {Bus} lists what answers on the bus; an MPU-6050 is at 0x68, or 0x69 with AD0 high)."),
-                ex);
-        }
-        catch
-        {
-            device.Dispose();
-            throw;
-        }
-
-        return _sensor;
-    }
+    // The constructor resets the chip (PWR_MGMT_1 = 0x80), wakes it (0x01), waiting 100 ms after each, checks WHO_AM_I
+    // and sets the bandwidths and ±250 °/s, ±2 g, reading each configuration register back.
+    protected override IDisposable Open() =>
+        _sensor = OpenDriver(device => new Mpu6050Device(device), "an MPU-6050", "an MPU-6050 is at 0x68, or 0x69 with AD0 high");
 
     protected override void Read(Span<float> values)
     {
