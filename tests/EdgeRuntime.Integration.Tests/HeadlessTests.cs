@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
@@ -230,6 +232,54 @@ public sealed class HeadlessTests
         var timedOut = await edged.EdgectlAsync("watch", "--count", "1", "--timeout", "0.5");
         Assert.Equal(1, timedOut.ExitCode);
         Assert.Contains("timeout", timedOut.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Under_systemd_with_no_client_it_keeps_triggering_and_pinging_while_a_sensor_is_down_and_keeps_the_results()
+    {
+        // A schedule trigger every 100 ms on the replayed microphone, and a PIR on real GPIO that cannot open here.
+        string config = $$"""
+            "store": { "path": "results" },
+            "sensors": [ {{SpeechSensor()}}, { "name": "pir", "type": "gpio", "pin": 4 } ],
+            "triggers": [ { "name": "tick", "on": { "everySeconds": 0.1 }, "run": { "model": "mlp", "window": { "sensor": "speech", "preMs": 32 } } } ]
+            """;
+        string directory = EdgedProcess.Prepare(config, preload: """{ "name": "mlp", "path": "mlp.onnx" }""");
+        string notifyPath = Path.Combine(directory, "notify.sock");
+        using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        notify.Bind(new UnixDomainSocketEndPoint(notifyPath));
+        var environment = new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notifyPath, ["WATCHDOG_USEC"] = "200000" };
+        await using var edged = await EdgedProcess.StartCommandAsync(directory, Paths.Edged, [], TimeSpan.FromSeconds(30), environment);
+
+        // No client for a while: READY, then watchdog pings keep coming although the PIR keeps failing.
+        var messages = new List<string>();
+        var buffer = new byte[256];
+        using (var window = new CancellationTokenSource(TimeSpan.FromSeconds(15)))
+        {
+            while (messages.Count(m => m == "WATCHDOG=1") < 10)
+            {
+                int length = await notify.ReceiveAsync(buffer, SocketFlags.None, window.Token);
+                messages.Add(Encoding.UTF8.GetString(buffer, 0, length));
+            }
+        }
+
+        Assert.StartsWith("READY=1", messages[0], StringComparison.Ordinal);
+        Assert.True(await edged.WaitForLogAsync("sensor pir: failed: The board profile declares no GPIO chip"), edged.Log);
+
+        // An app connecting later collects what was stored meanwhile, from the start.
+        await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+        var health = await client.HealthAsync();
+        Assert.Equal("degraded", health.Status);
+        Assert.Contains(health.Problems, p => p.StartsWith("sensor pir:", StringComparison.Ordinal));
+        Assert.True(health.Store!.LastId >= 5, $"{health.Store.LastId} results stored while no client was connected");
+        await using var subscription = await client.SubscribeAsync(new SubscribeRequest(Since: 0));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        for (long id = 1; id <= health.Store.LastId; id++)
+        {
+            var result = await subscription.ReadAsync(timeout.Token);
+            Assert.Equal(id, result.Event.Id);
+            Assert.Equal("schedule", result.Event.Cause);
+            Assert.Null(result.Event.Error);
+        }
     }
 
     [Fact]
