@@ -108,7 +108,7 @@ internal static class ConfigLoader
         {
             Require(!string.IsNullOrWhiteSpace(store.Path), "store.path", "must not be empty");
             Require(store.MaxMiB > 0, "store.maxMiB", "must be positive");
-            Require(store.MaxAgeHours > 0, "store.maxAgeHours", "must be positive");
+            Require(store.MaxAgeHours is > 0 and <= 24 * 365 * 100, "store.maxAgeHours", "must be positive and at most 100 years");
             Require(store.SegmentKiB >= 4 && store.SegmentKiB * 1024 <= store.MaxMiB * 1024 * 1024, "store.segmentKiB", "must be at least 4 and at most store.maxMiB");
         }
 

@@ -28,7 +28,7 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
         _triggers = triggers;
         Journal = journal;
         // Size retention runs at every commit; age retention also needs a clock when nothing is being stored.
-        _retention = journal is null ? null : new Timer(_ => journal.EnforceRetention(), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        _retention = journal is null ? null : new Timer(_ => journal.TryEnforceRetention(), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
 
     public ResultJournal? Journal { get; }

@@ -44,7 +44,11 @@ public sealed class JournalReader : IDisposable
                 return false;
             }
 
-            RandomAccess.Read(_file!, _header, _position);
+            if (RandomAccess.Read(_file!, _header, _position) != _header.Length)
+            {
+                throw new InvalidDataException($"Journal segment {_segment.Path} is shorter than its committed length.");
+            }
+
             int bodyLength = RecordFormat.ReadBodyLength(_header, out uint crc);
             if (bodyLength < 0 || _position + _header.Length + bodyLength > _segment.CommittedLength)
             {
@@ -57,7 +61,11 @@ public sealed class JournalReader : IDisposable
             }
 
             var body = _body.AsSpan(0, bodyLength);
-            RandomAccess.Read(_file!, body, _position + _header.Length);
+            if (RandomAccess.Read(_file!, body, _position + _header.Length) != bodyLength)
+            {
+                throw new InvalidDataException($"Journal segment {_segment.Path} is shorter than its committed length.");
+            }
+
             if (Crc32C.Compute(body) != crc)
             {
                 throw new InvalidDataException($"Journal segment {_segment.Path} has a record failing its checksum at byte {_position}.");
@@ -82,11 +90,29 @@ public sealed class JournalReader : IDisposable
         var segment = _journal.FindSegment(NextId);
         if (segment is null || ReferenceEquals(segment, _segment))
         {
+            // Ids up to LastId exist but no segment holds NextId: retention removed them. Skip to what is kept, or a
+            // caller waiting for "a commit after NextId - 1" would be woken at once, forever.
+            long oldest = _journal.OldestSegmentFirstId;
+            if (NextId < oldest)
+            {
+                NextId = oldest;
+            }
+
             return false;
         }
 
+        SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (FileNotFoundException)
+        {
+            return false; // deleted by retention between the lookup and the open; the next call moves past it
+        }
+
         _file?.Dispose();
-        _file = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        _file = file;
         _segment = segment;
         _position = RecordFormat.SegmentMagic.Length;
         if (NextId < segment.FirstId)

@@ -23,12 +23,25 @@ public sealed class ResultJournal : IDisposable
     private long _commits;
     private TaskCompletionSource _committed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private byte[] _batch = new byte[64 * 1024];
+    private readonly FileStream _lock;
 
     private ResultJournal(JournalOptions options, Action<string> log)
     {
         _options = options;
         _log = log;
         _queue = Channel.CreateBounded<PendingAppend>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true });
+        System.IO.Directory.CreateDirectory(options.Directory);
+        try
+        {
+            // One writer per store: .NET takes an exclusive flock for FileShare.None, so a second edged on the same
+            // folder stops here instead of "recovering" the tail of a batch the first one is writing.
+            _lock = new FileStream(Path.Combine(options.Directory, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"The result store {options.Directory} is in use by another process (another edged?): {e.Message}", e);
+        }
+
         Recover();
         _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
@@ -41,7 +54,10 @@ public sealed class ResultJournal : IDisposable
     /// <summary>The newest durable id; 0 when nothing has been stored.</summary>
     public long LastId => Volatile.Read(ref _lastId);
 
-    /// <summary>The oldest id still retained; 0 when the journal is empty.</summary>
+    /// <summary>
+    /// The oldest id still retained; 0 when nothing was ever stored, LastId + 1 when retention has removed every
+    /// stored result.
+    /// </summary>
     public long FirstId
     {
         get
@@ -108,6 +124,18 @@ public sealed class ResultJournal : IDisposable
     /// <summary>A reader positioned after <paramref name="afterId"/> (0: from the oldest retained record).</summary>
     public JournalReader OpenReader(long afterId) => new(this, afterId);
 
+    /// <summary>The first id of the oldest segment kept (LastId + 1 when only an empty segment is left).</summary>
+    internal long OldestSegmentFirstId
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _segments[0].FirstId;
+            }
+        }
+    }
+
     /// <summary>The segment holding <paramref name="id"/>, or the oldest one when retention has removed it; null when id is not stored yet.</summary>
     internal JournalSegment? FindSegment(long id)
     {
@@ -138,6 +166,7 @@ public sealed class ResultJournal : IDisposable
         }
 
         _active.Dispose();
+        _lock.Dispose();
     }
 
     private void Recover()
@@ -259,9 +288,20 @@ public sealed class ResultJournal : IDisposable
     {
         string path = Path.Combine(_options.Directory, JournalSegment.FileName(firstId));
         var file = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.None);
-        file.Write(RecordFormat.SegmentMagic);
-        file.Flush(_options.Flush);
-        DirectorySync.Flush(_options.Directory);
+        try
+        {
+            file.Write(RecordFormat.SegmentMagic);
+            file.Flush(_options.Flush);
+            DirectorySync.Flush(_options.Directory);
+        }
+        catch
+        {
+            // Leave no half-made segment behind: recovery would take it for a gap in the ids.
+            file.Dispose();
+            File.Delete(path);
+            throw;
+        }
+
         _active?.Dispose();
         _active = file;
         lock (_gate)
@@ -281,56 +321,63 @@ public sealed class ResultJournal : IDisposable
                 batch.Add(item);
             }
 
-            long start = 0;
+            WriteBatch(batch);
+            batch.Clear();
+
+            // Housekeeping after the commit: its failures are logged and retried next time, and never touch records
+            // that have been acknowledged.
             try
             {
-                start = _active.Position;
-                WriteBatch(batch);
+                if (CurrentSegment().CommittedLength >= _options.SegmentBytes)
+                {
+                    StartSegment(_lastId + 1);
+                }
             }
-            catch (Exception e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // Cut off whatever part of the batch reached the file, so the next batch follows the last good record
-                // (a gap of garbage would make recovery discard everything after it).
-                try
-                {
-                    _active.SetLength(start);
-                    _active.Position = start;
-                }
-                catch (IOException)
-                {
-                }
-
-                foreach (var item in batch)
-                {
-                    item.Done.TrySetException(new IOException($"The result store could not write to {_options.Directory}: {e.Message}", e));
-                }
-
-                _log($"journal: write failed: {e.Message}");
+                _log($"journal: cannot start a new segment ({e.Message}); appending to the current one");
             }
 
-            batch.Clear();
+            TryEnforceRetention();
         }
     }
 
-    private void WriteBatch(List<PendingAppend> batch)
+    private JournalSegment CurrentSegment()
     {
-        JournalSegment segment;
         lock (_gate)
         {
-            segment = _segments[^1];
+            return _segments[^1];
         }
+    }
 
-        long id = _lastId;
+    /// <summary>
+    /// Writes a batch and flushes it once. Each record's JSON is built here, with its id; one whose JSON cannot be
+    /// built fails alone. If the write or the flush fails, the file is cut back to the last commit, so the next batch
+    /// follows the last good record (garbage in between would make recovery discard everything after it).
+    /// </summary>
+    private void WriteBatch(List<PendingAppend> batch)
+    {
+        var segment = CurrentSegment();
         long start = segment.CommittedLength;
+        long id = _lastId;
         int used = 0;
         long writtenAt = 0;
-        var written = new (PendingAppend Item, long Id, DateTimeOffset At)[batch.Count];
-        for (int i = 0; i < batch.Count; i++)
+        var written = new List<(PendingAppend Item, long Id, DateTimeOffset At)>(batch.Count);
+        foreach (var item in batch)
         {
-            var item = batch[i];
             var now = DateTimeOffset.UtcNow;
+            byte[] json;
+            try
+            {
+                json = item.BuildJson(id + 1, now);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                item.Done.TrySetException(new InvalidOperationException($"The result could not be encoded: {e.Message}", e));
+                continue;
+            }
+
             writtenAt = (now.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
-            byte[] json = item.BuildJson(id + 1, now);
             int size = RecordFormat.Size(System.Text.Encoding.UTF8.GetByteCount(item.Tag), json.Length, item.Payload.Length);
             if (used + size > _batch.Length)
             {
@@ -338,16 +385,45 @@ public sealed class ResultJournal : IDisposable
             }
 
             used += RecordFormat.Write(_batch.AsSpan(used), ++id, writtenAt, item.Tag, json, item.Payload.Span);
-            written[i] = (item, id, now);
+            written.Add((item, id, now));
         }
 
-        _active.Write(_batch, 0, used);
-        _active.Flush(_options.Flush);
-        long end = start + used;
+        if (written.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _active.Position = start;
+            _active.Write(_batch, 0, used);
+            _active.Flush(_options.Flush);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            try
+            {
+                _active.SetLength(start);
+                _active.Position = start;
+            }
+            catch (Exception cut) when (cut is not OutOfMemoryException)
+            {
+                _log($"journal: cannot cut back a failed write: {cut.Message}");
+            }
+
+            foreach (var (item, _, _) in written)
+            {
+                item.Done.TrySetException(new IOException($"The result store could not write to {_options.Directory}: {e.Message}", e));
+            }
+
+            _log($"journal: write failed: {e.Message}");
+            return;
+        }
+
         lock (_gate)
         {
             segment.LastWrittenAt = writtenAt;
-            segment.Commit(end, id);
+            segment.Commit(start + used, id);
             _lastId = id;
             _commits++;
             var done = _committed;
@@ -358,21 +434,28 @@ public sealed class ResultJournal : IDisposable
         long finished = Stopwatch.GetTimestamp();
         foreach (var (item, itemId, at) in written)
         {
-            item.Done.TrySetResult(new JournalCommit(itemId, at, Stopwatch.GetElapsedTime(item.Queued, finished).TotalMicroseconds, batch.Count));
+            item.Done.TrySetResult(new JournalCommit(itemId, at, Stopwatch.GetElapsedTime(item.Queued, finished).TotalMicroseconds, written.Count));
         }
+    }
 
-        if (end >= _options.SegmentBytes)
+    /// <summary>Retention from the writer or a timer; a failure (a card remounted read-only) is logged, not thrown.</summary>
+    public void TryEnforceRetention()
+    {
+        try
         {
-            StartSegment(id + 1);
+            EnforceRetention();
         }
-
-        EnforceRetention();
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log($"journal: retention could not delete a segment: {e.Message}");
+        }
     }
 
     /// <summary>Deletes whole segments, oldest first, beyond the size or age limit. The active segment always stays.</summary>
     public void EnforceRetention()
     {
-        long cutoff = (DateTimeOffset.UtcNow - _options.MaxAge - DateTimeOffset.UnixEpoch).Ticks / 10;
+        var age = DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch;
+        long cutoff = _options.MaxAge >= age ? long.MinValue : (age - _options.MaxAge).Ticks / 10;
         while (true)
         {
             JournalSegment oldest;

@@ -181,4 +181,51 @@ public sealed class ResultJournalTests : IDisposable
         byte[] data = Enumerable.Range(0, 1000).Select(i => (byte)(i * 31)).ToArray();
         Assert.Equal(~Crc32C.AppendScalar(~0u, data), Crc32C.Compute(data));
     }
+
+    [Fact]
+    public void A_second_writer_on_the_same_folder_is_refused()
+    {
+        using var first = Open();
+        var error = Assert.Throws<IOException>(() => Open());
+        Assert.Contains("in use by another process", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_result_whose_json_cannot_be_built_fails_alone_and_the_rest_of_its_batch_is_stored()
+    {
+        using var journal = Open();
+        var tasks = new List<Task<JournalCommit>>();
+        for (int i = 0; i < 20; i++)
+        {
+            int n = i;
+            tasks.Add(journal.AppendAsync("t", (id, _) => n == 7 ? throw new InvalidOperationException("NaN") : Encoding.UTF8.GetBytes($"{{\"id\":{id}}}"), new byte[] { 1 }).AsTask());
+        }
+
+        var failed = await Assert.ThrowsAsync<InvalidOperationException>(() => tasks[7]);
+        Assert.Contains("could not be encoded", failed.Message, StringComparison.Ordinal);
+        var stored = tasks.Where((_, i) => i != 7).Select(t => t.Result.Id).Order().ToArray();
+        Assert.Equal(Enumerable.Range(1, 19).Select(i => (long)i), stored);
+        Assert.Equal(stored, ReadAll(journal).Select(r => r.Id));
+    }
+
+    [Fact]
+    public async Task A_reader_behind_removed_segments_skips_to_what_is_kept_even_when_only_an_empty_segment_is_left()
+    {
+        using var journal = Open(segmentBytes: 16, maxAge: TimeSpan.FromMilliseconds(200)); // every commit starts a new segment
+        for (int i = 0; i < 10; i++)
+        {
+            await Append(journal, "t", i);
+        }
+
+        await Task.Delay(300);
+        journal.EnforceRetention();
+        // Age retention leaves only the segment being written, which may be empty.
+        using var reader = journal.OpenReader(0);
+        while (reader.TryRead(out _))
+        {
+        }
+
+        Assert.Equal(journal.LastId + 1, reader.NextId);
+        Assert.False(journal.WaitForCommitAsync(reader.NextId - 1, default).IsCompleted, "a caught-up reader must wait, not spin");
+    }
 }
