@@ -121,14 +121,27 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Starts receiving stored results: those after <see cref="SubscribeRequest.Since"/> first (when given), then
-    /// each new one. Dispose the subscription to end it (sends unsubscribe).
+    /// each new one. Dispose the subscription to end it (sends unsubscribe). Events are read off the socket as they
+    /// arrive and held until the app reads them, so other requests on the connection never wait behind a slow reader;
+    /// to replay a large store in bounded memory, read it in slices (since, unsubscribe, since again).
     /// </summary>
     public async Task<ResultSubscription> SubscribeAsync(SubscribeRequest request, CancellationToken cancellationToken = default)
     {
         var events = System.Threading.Channels.Channel.CreateUnbounded<ReceivedFrame>(new() { SingleReader = true, SingleWriter = true });
         byte[] json = ProtocolJson.Serialize(request, ProtocolJsonContext.Default.SubscribeRequest);
         ulong id = 0;
-        var frame = await SendAsync(MessageType.Subscribe, json, 0, [], [], cancellationToken, events, assigned => id = assigned).ConfigureAwait(false);
+        ReceivedFrame frame;
+        try
+        {
+            frame = await SendAsync(MessageType.Subscribe, json, 0, [], [], cancellationToken, events, assigned => id = assigned).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (id != 0)
+        {
+            // The request may have reached the daemon: end the subscription there too, or it streams to nobody.
+            _ = UnsubscribeAsync(id);
+            throw;
+        }
+
         var ack = ProtocolJson.Deserialize(frame.Json, ProtocolJsonContext.Default.SubscribeResponse);
         return new ResultSubscription(this, id, ack, events.Reader);
     }

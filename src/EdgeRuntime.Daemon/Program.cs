@@ -160,7 +160,8 @@ namespace EdgeRuntime.Daemon
             string reason = await stop.Task.ConfigureAwait(false);
             log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", $"{reason}: stopping; finishing in-flight requests (up to {serverOptions.ShutdownTimeout.TotalSeconds:0.#} s)");
             SystemdNotifier.Notify("STOPPING=1");
-            // Triggered runs finish and are stored before the socket closes; subscribers then get everything stored.
+            // Triggered runs in progress finish and are stored (up to 5 s) before the socket closes; a subscriber that
+            // is behind when it closes resumes later with since.
             await headless.DisposeAsync().ConfigureAwait(false);
             await server.StopAsync().ConfigureAwait(false);
             headless.CloseStore();

@@ -241,9 +241,10 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
         {
             lock (this)
             {
+                // Non-finite readings (a replayed "nan") are left out: JSON has no NaN, and health must always answer.
                 SensorValue[] last = Last is null ? []
-                    : Last.Length <= 8 ? [.. Last.Select((v, i) => new SensorValue(Source.Channels.Count > i ? Source.Channels[i] : $"c{i}", v))]
-                    : [new SensorValue("mean", Last.Average())];
+                    : Last.Length <= 8 ? [.. Last.Select((v, i) => new SensorValue(Source.Channels.Count > i ? Source.Channels[i] : $"c{i}", v)).Where(v => double.IsFinite(v.Value))]
+                    : [.. new[] { new SensorValue("mean", Last.Average()) }.Where(v => double.IsFinite(v.Value))];
                 return new SensorStatus(Source.Name, Source.Type, State, last, Readings, Interlocked.Read(ref Failures)) { Message = Message, LastReadingAt = LastAt };
             }
         }

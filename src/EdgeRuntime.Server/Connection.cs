@@ -25,7 +25,8 @@ public sealed class Connection
     private volatile bool _writeFailed;
 
     private readonly ByteBudget _budget;
-    private readonly Dictionary<ulong, CancellationTokenSource> _subscriptions = [];
+    private readonly Dictionary<ulong, Subscription> _subscriptions = [];
+    private bool _closing; // under the _subscriptions lock: no subscription may start once the connection is ending
 
     public Connection(IDuplexPipe pipe, RequestHandler handler, ServerOptions options, ServerMetrics metrics, IServerLog log, PeerInfo peer, string name, ByteBudget? budget = null)
     {
@@ -209,7 +210,7 @@ public sealed class Connection
             }
 
             var response = header.Type == MessageType.Unsubscribe
-                ? Unsubscribe(json)
+                ? await UnsubscribeAsync(json).ConfigureAwait(false)
                 : await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None).ConfigureAwait(false);
             await SendAsync(header.RequestId, response).ConfigureAwait(false);
         }
@@ -311,35 +312,57 @@ public sealed class Connection
             return;
         }
 
-        var cancel = new CancellationTokenSource();
+        var subscription = new Subscription();
+        string? refusal = null;
         lock (_subscriptions)
         {
-            if (!_subscriptions.TryAdd(requestId, cancel))
+            if (_closing)
             {
-                cancel.Dispose();
-                cancel = null;
+                refusal = "The connection is closing.";
+            }
+            else if (_subscriptions.Count >= _options.MaxInFlightPerConnection)
+            {
+                refusal = $"This connection already has {_subscriptions.Count} subscriptions (limits.maxInFlightPerConnection); use the triggers filter of one, or another connection.";
+            }
+            else if (!_subscriptions.TryAdd(requestId, subscription))
+            {
+                refusal = $"Request id {requestId} already names a subscription on this connection.";
+            }
+            else
+            {
+                // Counted while still under the lock, so the connection's drain cannot finish before this stream.
+                Interlocked.Increment(ref _outstanding);
             }
         }
 
-        if (cancel is null)
+        if (refusal is not null)
         {
-            await SendAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, $"Request id {requestId} already names a subscription on this connection.")).ConfigureAwait(false);
+            subscription.Cancel.Dispose();
+            await SendAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, refusal)).ConfigureAwait(false);
             return;
         }
 
         long last = journal.LastId;
         long after = request.Since ?? last;
         await SendAsync(requestId, Response.Ok(MessageType.Subscribe, new SubscribeResponse(journal.FirstId, last), ProtocolJsonContext.Default.SubscribeResponse)).ConfigureAwait(false);
-        Interlocked.Increment(ref _outstanding);
-        _ = Task.Run(() => StreamAsync(requestId, journal, after, request.Triggers, cancel), CancellationToken.None);
+        _ = Task.Run(() => StreamAsync(requestId, journal, after, request.Triggers, subscription), CancellationToken.None);
     }
 
-    private async Task StreamAsync(ulong requestId, Store.ResultJournal journal, long after, string[]? triggers, CancellationTokenSource cancel)
+    /// <summary>A running subscription: cancelled to end it; Ended completes once it will send nothing more.</summary>
+    private sealed class Subscription
     {
+        public CancellationTokenSource Cancel { get; } = new();
+
+        public TaskCompletionSource Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private async Task StreamAsync(ulong requestId, Store.ResultJournal journal, long after, string[]? triggers, Subscription subscription)
+    {
+        var cancel = subscription.Cancel;
         try
         {
             using var reader = journal.OpenReader(after);
-            while (!_writeFailed)
+            while (!_writeFailed && !cancel.IsCancellationRequested)
             {
                 while (!cancel.IsCancellationRequested && reader.TryRead(out var record))
                 {
@@ -370,11 +393,13 @@ public sealed class Connection
             }
 
             cancel.Dispose();
+            subscription.Ended.TrySetResult();
             FinishOne();
         }
     }
 
-    private Response Unsubscribe(byte[] json)
+    /// <summary>Ends a subscription and answers only once its stream has stopped, so no event follows the answer.</summary>
+    private async Task<Response> UnsubscribeAsync(byte[] json)
     {
         UnsubscribeRequest request;
         try
@@ -386,25 +411,30 @@ public sealed class Connection
             return Response.Error(MessageType.Unsubscribe, e.Code, e.Message);
         }
 
-        CancellationTokenSource? cancel;
+        Subscription? subscription;
         lock (_subscriptions)
         {
-            _subscriptions.TryGetValue(request.RequestId, out cancel);
-            cancel?.Cancel();
+            _subscriptions.TryGetValue(request.RequestId, out subscription);
+            subscription?.Cancel.Cancel();
         }
 
-        return cancel is null
-            ? Response.Error(MessageType.Unsubscribe, ErrorCodes.BadRequest, $"No subscription with request id {request.RequestId} is open on this connection.")
-            : Response.Ok(MessageType.Unsubscribe, new UnsubscribeResponse(request.RequestId, true), ProtocolJsonContext.Default.UnsubscribeResponse);
+        if (subscription is null)
+        {
+            return Response.Error(MessageType.Unsubscribe, ErrorCodes.BadRequest, $"No subscription with request id {request.RequestId} is open on this connection.");
+        }
+
+        await subscription.Ended.Task.ConfigureAwait(false);
+        return Response.Ok(MessageType.Unsubscribe, new UnsubscribeResponse(request.RequestId, true), ProtocolJsonContext.Default.UnsubscribeResponse);
     }
 
     private void CancelSubscriptions()
     {
         lock (_subscriptions)
         {
-            foreach (var cancel in _subscriptions.Values)
+            _closing = true;
+            foreach (var subscription in _subscriptions.Values)
             {
-                cancel.Cancel();
+                subscription.Cancel.Cancel();
             }
         }
     }

@@ -48,8 +48,9 @@ internal sealed class ModelTriggerLoop
     public long Evaluations { get; private set; }
 
     /// <summary>Called on the sensor's thread: only copies samples and queues whole frames.</summary>
-    public void Accept(in SensorFrame frame)
+    public void Accept(in SensorFrame frame, double sampleRate)
     {
+        double ticksPerSample = sampleRate > 0 ? System.Diagnostics.Stopwatch.Frequency / sampleRate : 0;
         int frameValues = _when.Run.FrameSamples!.Value * frame.Channels;
         if (_pending.Length != frameValues)
         {
@@ -66,7 +67,9 @@ internal sealed class ModelTriggerLoop
             span = span[n..];
             if (_filled == frameValues)
             {
-                _frames.Writer.TryWrite(((float[])_pending.Clone(), frame.Channels, frame.Timestamp));
+                // Stamped with the time of this frame's own newest sample: the block's stamp minus what follows it.
+                long taken = frame.Timestamp - (long)(span.Length / frame.Channels * ticksPerSample);
+                _frames.Writer.TryWrite(((float[])_pending.Clone(), frame.Channels, taken));
 
                 _filled = 0;
             }

@@ -21,7 +21,8 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     private readonly SensorHost _sensors;
     private readonly TriggeredRun _run;
     private readonly Action<string> _log;
-    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _stop = new();      // cancels runs still in progress (last resort)
+    private readonly CancellationTokenSource _noMore = new();    // stops schedules and model loops; no new firings
     private readonly List<Task> _loops = [];
     private readonly List<ModelTriggerLoop> _modelLoops = [];
     private readonly SemaphoreSlim _concurrency;
@@ -65,12 +66,12 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     {
         foreach (var rule in _rules.Where(r => r.Config.On.EverySeconds is not null))
         {
-            _loops.Add(Task.Run(() => ScheduleAsync(rule, _stop.Token)));
+            _loops.Add(Task.Run(() => ScheduleAsync(rule, _noMore.Token)));
         }
 
         foreach (var loop in _modelLoops)
         {
-            _loops.Add(Task.Run(() => loop.RunAsync(_stop.Token)));
+            _loops.Add(Task.Run(() => loop.RunAsync(_noMore.Token)));
         }
     }
 
@@ -79,7 +80,7 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
 
     internal void Fire(TriggerRule rule, string cause, long timestamp)
     {
-        if (_stop.IsCancellationRequested || !rule.TryFire(timestamp))
+        if (_noMore.IsCancellationRequested || !rule.TryFire(timestamp))
         {
             return;
         }
@@ -102,12 +103,19 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
-                // Stopping: a run not yet started is not run; one that was stored is already durable.
+                // Stopping took longer than the grace period: this run is abandoned, and counted as failed.
+                rule.Failed();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Not even its error could be stored (the store failed): counted and logged, never unobserved.
+                rule.Failed();
+                _log($"trigger {rule.Name}: the result could not be stored: {e.Message}");
             }
             finally
             {
                 Interlocked.Decrement(ref _pending);
-                if (Interlocked.Decrement(ref _running) == 0 && _stop.IsCancellationRequested)
+                if (Interlocked.Decrement(ref _running) == 0 && _noMore.IsCancellationRequested)
                 {
                     _idle.TrySetResult();
                 }
@@ -140,7 +148,7 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
         {
             if (loop.Sensor == source.Name)
             {
-                loop.Accept(frame);
+                loop.Accept(frame, source.SampleRate);
             }
         }
     }
@@ -192,10 +200,18 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
         }
     }
 
-    /// <summary>Stops firing, cancels runs still waiting for a window or a worker, and waits (up to 5 s) for the rest.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops firing, lets the runs in progress finish and store their results (up to <paramref name="grace"/>; the
+    /// sensors are still running, so their windows complete), then cancels whatever is left.
+    /// </summary>
+    public async ValueTask StopAsync(TimeSpan grace)
     {
-        await _stop.CancelAsync().ConfigureAwait(false);
+        if (_noMore.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _noMore.CancelAsync().ConfigureAwait(false);
         if (Volatile.Read(ref _running) == 0)
         {
             _idle.TrySetResult();
@@ -203,15 +219,28 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
 
         try
         {
-            await Task.WhenAll(_loops).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-            await _idle.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await Task.WhenAll(_loops).WaitAsync(grace).ConfigureAwait(false);
+            await _idle.Task.WaitAsync(grace).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            _log("triggers: runs still going after 5 s at shutdown");
+            _log($"triggers: runs still going {grace.TotalSeconds:0.#} s into shutdown; cancelling them");
+            await _stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await _idle.Task.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
         }
+    }
 
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         _stop.Dispose();
+        _noMore.Dispose();
     }
 
     internal SensorHost Sensors => _sensors;

@@ -26,9 +26,11 @@ internal static class TriggerValidation
         var windowSensor = sensors.Find(window.Sensor) ?? throw new ArgumentException($"Trigger '{name}': run.window.sensor '{window.Sensor}' is not a configured sensor.");
         var ring = sensors.Ring(window.Sensor) ?? throw new ArgumentException($"Trigger '{name}': sensor '{window.Sensor}' keeps no buffer; give it \"bufferMs\" of at least preMs + postMs ({window.PreMs + window.PostMs}).");
         double bufferedMs = ring.Capacity * 1000 / windowSensor.SampleRate;
-        if (window.PreMs < 0 || window.PostMs < 0 || window.PreMs + window.PostMs > bufferedMs + 1e-6 || window.PreMs + window.PostMs <= 0)
+        // A fifth of the buffer is headroom: by the time the window is copied the ring has moved on by a chunk or so,
+        // and a window filling the whole buffer would have lost its start.
+        if (window.PreMs < 0 || window.PostMs < 0 || window.PreMs + window.PostMs > (0.8 * bufferedMs) + 1e-6 || window.PreMs + window.PostMs <= 0)
         {
-            throw new ArgumentException($"Trigger '{name}': the window ({window.PreMs} ms before, {window.PostMs} ms after) must be positive and fit sensor '{window.Sensor}''s buffer of {bufferedMs:0} ms.");
+            throw new ArgumentException($"Trigger '{name}': the window ({window.PreMs} ms before, {window.PostMs} ms after) must be positive and fit in 80 % of sensor '{window.Sensor}''s buffer of {bufferedMs:0} ms; raise its bufferMs to at least {(window.PreMs + window.PostMs) / 0.8:0}.");
         }
 
         foreach (var action in config.Actions)

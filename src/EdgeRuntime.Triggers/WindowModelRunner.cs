@@ -12,7 +12,8 @@ namespace EdgeRuntime.Triggers;
 /// frame, feeding Carry outputs back as inputs (recurrent state, zeros at first); the outputs that are not carried are
 /// stacked over frames on a new leading axis, the carried ones are returned as they stand after the last frame. A
 /// frame (or the whole block) is fitted to the input's size: the newest values are kept and a short block is padded
-/// with zeros in front, so the input always ends at the newest sample.
+/// with zeros in front, so the input always ends at the newest sample. Frames are aligned to the newest sample too:
+/// when the block is not a whole number of frames, the first frame holds the oldest samples, padded in front.
 /// </para>
 /// </summary>
 public sealed class WindowModelRunner(ModelRegistry registry, InferenceScheduler scheduler)
@@ -34,15 +35,17 @@ public sealed class WindowModelRunner(ModelRegistry registry, InferenceScheduler
 
         var input = ResolveInput(spec, model);
         int frameValues = spec.FrameSamples is int f && f > 0 ? f * channels : samples.Length;
-        int frames = Math.Max(1, samples.Length / Math.Max(1, frameValues));
+        // Whole frames end at the newest sample; a partial frame of the oldest samples goes first, padded in front.
+        int frames = Math.Max(1, (samples.Length + frameValues - 1) / Math.Max(1, frameValues));
+        int partial = samples.Length - ((frames - 1) * frameValues);
         state ??= new StreamState();
         var stacked = new Dictionary<string, List<byte[]>>(StringComparer.Ordinal);
         var lastDescriptors = new Dictionary<string, TensorDescriptor>(StringComparer.Ordinal);
         double queuedUs = 0, inferenceUs = 0;
         for (int frame = 0; frame < frames; frame++)
         {
-            int start = spec.FrameSamples is null ? 0 : frame * frameValues;
-            var slice = samples.Slice(start, Math.Min(frameValues, samples.Length - start));
+            int start = frame == 0 ? 0 : partial + ((frame - 1) * frameValues);
+            var slice = samples.Slice(start, frame == 0 ? partial : frameValues);
             var (request, payload) = BuildRequest(spec, model, input, slice.Span, spec.FrameSamples is null ? slice.Length : frameValues, state);
             using var result = await scheduler.RunAsync(registry, request, payload, cancellationToken).ConfigureAwait(false);
             queuedUs += result.QueuedUs;
@@ -222,14 +225,18 @@ public sealed class WindowModelRunner(ModelRegistry registry, InferenceScheduler
             if (descriptors[index - 1].Dtype == "float32" && !spec.Carry.ContainsKey(name))
             {
                 var floats = MemoryMarshal.Cast<byte, float>(payload.AsSpan((int)descriptors[index - 1].Offset, (int)descriptors[index - 1].Length));
-                if (floats.Length > 0)
+                // The largest finite element: a NaN from a model must not make the result unstorable as JSON.
+                float max = float.NegativeInfinity;
+                foreach (float v in floats)
                 {
-                    float max = float.NegativeInfinity;
-                    foreach (float v in floats)
+                    if (float.IsFinite(v))
                     {
                         max = Math.Max(max, v);
                     }
+                }
 
+                if (float.IsFinite(max))
+                {
                     summary.Add(new SensorValue(name, max));
                 }
             }

@@ -253,9 +253,60 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         Assert.All(y[..70], v => Assert.Equal(0f, v)); // zeros in front: the frame still ends at the newest sample
         Assert.Equal(shortBlock, y[70..]);
 
+        // Frames end at the newest sample: 250 samples are a padded first frame of the oldest 50, then two whole ones.
         float[] twoAndAHalf = [.. Enumerable.Range(0, 250).Select(v => (float)v)];
         output = await runner.RunAsync(spec, twoAndAHalf, channels: 1, state: null, CancellationToken.None);
-        Assert.Equal([2L, 1, 100], output.Outputs.Single().Shape);
-        Assert.Equal(2, output.Frames);
+        Assert.Equal([3L, 1, 100], output.Outputs.Single().Shape);
+        Assert.Equal(3, output.Frames);
+        y = MemoryMarshal.Cast<byte, float>(output.Payload.AsSpan(0, 1200)).ToArray();
+        Assert.All(y[..50], v => Assert.Equal(0f, v));
+        Assert.Equal(twoAndAHalf, y[50..]);
+    }
+
+    [Fact]
+    public async Task Stopping_lets_a_run_that_is_waiting_for_its_window_finish_and_store_its_result()
+    {
+        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
+        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 8, DebounceMs = 0, Simulated = true }, _chips);
+        _host.Add(stream, bufferMs: 1000);
+        _host.Add(button, 0);
+        var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 50, postMs: 300));
+        using var stop = new CancellationTokenSource();
+        var feeding = stream.FeedAsync(stop.Token);
+        await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok") && _host.Status()[0].Readings > 50, "sensors to run");
+
+        button.InjectEdge(rising: true);
+        await engine.StopAsync(TimeSpan.FromSeconds(10)); // the run still needs 300 ms of post-trigger samples
+        Assert.Equal(1, engine.Status()[0].Completed);
+        var stored = Assert.Single(Stored());
+        Assert.Null(stored.Event.Error);
+        Assert.InRange(stored.Y.Length, 200, 400); // the feeder pushes 10 samples per ~10-12 ms timer tick
+
+        button.InjectEdge(rising: true); // after stopping, nothing fires
+        Assert.Equal(1, engine.Status()[0].Fired);
+        await stop.CancelAsync();
+        await feeding;
+    }
+
+    [Fact]
+    public async Task A_model_output_with_nan_is_stored_and_its_summary_skips_the_nan()
+    {
+        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
+        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 9, DebounceMs = 0, Simulated = true }, _chips);
+        _host.Add(stream, bufferMs: 1000);
+        _host.Add(button, 0);
+        var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 100));
+        await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
+        long now = Stopwatch.GetTimestamp();
+        stream.Push(now + (100 * Ms), [.. Enumerable.Range(0, 300).Select(i => i % 2 == 0 ? float.NaN : 2f)]);
+        await Eventually.TrueAsync(() => _host.Status()[0].Readings == 300, "the samples to be buffered");
+        Assert.DoesNotContain(_host.Status()[0].LastReading, v => !double.IsFinite(v.Value));
+
+        button.InjectEdge(rising: true);
+        await Eventually.TrueAsync(() => engine.Status()[0].Completed + engine.Status()[0].Failed == 1, "the run");
+        var stored = Assert.Single(Stored());
+        Assert.Null(stored.Event.Error);
+        Assert.Contains(stored.Y, float.IsNaN);
+        Assert.Equal(2.0, stored.Event.Summary.Single().Value);
     }
 }

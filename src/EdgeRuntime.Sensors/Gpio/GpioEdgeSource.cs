@@ -55,15 +55,22 @@ public sealed class GpioEdgeSource : ISensorSource, ISimulatedInput
         var controller = _chips.Get(Simulated);
         controller.OpenPin(Pin, PinMode.Input);
         _observer = observer;
-        controller.RegisterCallbackForPinValueChangedEvent(Pin, _events, OnChange);
-        observer.OnOpened(this);
+        bool registered = false;
         try
         {
+            controller.RegisterCallbackForPinValueChangedEvent(Pin, _events, OnChange);
+            registered = true;
+            observer.OnOpened(this);
             await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            controller.UnregisterCallbackForPinValueChangedEvent(Pin, OnChange);
+            // Closed on every way out, or the retry after a failure would find the line still requested.
+            if (registered)
+            {
+                controller.UnregisterCallbackForPinValueChangedEvent(Pin, OnChange);
+            }
+
             controller.ClosePin(Pin);
             _observer = null;
         }

@@ -19,8 +19,19 @@ public sealed class ImageSequenceSource : ISensorSource
         _config = config;
         _folder = folder;
         SampleRate = config.SampleHz > 0 ? config.SampleHz : throw new ArgumentException($"Sensor '{config.Name}': sampleHz must be above 0.");
-        string? first = Directory.Exists(folder) ? Frames(folder).FirstOrDefault() : null;
-        int pixels = first is null ? 1 : ReadNetpbm(first).Pixels.Length;
+        // The frame size (the buffer's width) comes from the first frame, so the folder must be readable now.
+        string first = (Directory.Exists(folder) ? Frames(folder).FirstOrDefault() : null)
+            ?? throw new ArgumentException($"Sensor '{config.Name}': {folder} holds no .pgm or .ppm frames.");
+        int pixels;
+        try
+        {
+            pixels = ReadNetpbm(first).Pixels.Length;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"Sensor '{config.Name}': cannot read {first}: {e.Message}", e);
+        }
+
         Channels = [.. Enumerable.Range(0, pixels).Select(i => i.ToString(CultureInfo.InvariantCulture))];
     }
 

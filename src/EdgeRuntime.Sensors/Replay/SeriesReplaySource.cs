@@ -20,14 +20,22 @@ public sealed class SeriesReplaySource : ISensorSource
         _config = config;
         _path = path;
         SampleRate = config.SampleHz > 0 ? config.SampleHz : throw new ArgumentException($"Sensor '{config.Name}': sampleHz must be above 0.");
-        Channels = TryLoad(path, out var series) ? series.Channels : ["value"];
+        // The channels (and so the pre-trigger buffer's width) come from the recording, so it must be readable now.
+        try
+        {
+            Channels = Load(path).Channels;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"Sensor '{config.Name}': cannot read the recording: {e.Message}", e);
+        }
     }
 
     public string Name => _config.Name;
 
     public string Type => "series";
 
-    public IReadOnlyList<string> Channels { get; private set; }
+    public IReadOnlyList<string> Channels { get; }
 
     public double SampleRate { get; }
 
@@ -54,20 +62,6 @@ public sealed class SeriesReplaySource : ISensorSource
     }
 
     internal sealed record Series(string[] Channels, float[] Values);
-
-    private static bool TryLoad(string path, out Series series)
-    {
-        try
-        {
-            series = Load(path);
-            return true;
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            series = null!;
-            return false;
-        }
-    }
 
     internal static Series Load(string path) =>
         path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase) ? LoadNpy(path) : LoadCsv(path);
