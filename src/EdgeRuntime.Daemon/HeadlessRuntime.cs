@@ -34,9 +34,9 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
     public ResultJournal? Journal { get; }
 
     /// <summary>Builds everything; a configuration mistake throws ArgumentException naming the sensor or trigger.</summary>
-    public static HeadlessRuntime Create(DaemonConfig config, string? gpioChip, WindowModelRunner runner, int workers, Action<string> log)
+    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, Action<string> log)
     {
-        var chips = new GpioChips(gpioChip);
+        var chips = new GpioChips(gpio?.Chip, gpio?.Numbering ?? "logical");
         var sensors = new SensorHost(log);
         ResultJournal? journal = null;
         try

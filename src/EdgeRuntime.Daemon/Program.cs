@@ -111,7 +111,7 @@ namespace EdgeRuntime.Daemon
             HeadlessRuntime headless;
             try
             {
-                headless = HeadlessRuntime.Create(config, board.Gpio?.Chip, new EdgeRuntime.Triggers.WindowModelRunner(registry, queue), inferenceOptions.EffectiveWorkers, message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message));
+                headless = HeadlessRuntime.Create(config, board.Gpio, new EdgeRuntime.Triggers.WindowModelRunner(registry, queue), inferenceOptions.EffectiveWorkers, message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message));
             }
             catch (ArgumentException e)
             {

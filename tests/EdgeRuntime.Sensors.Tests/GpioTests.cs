@@ -61,6 +61,9 @@ public sealed class GpioTests
         Assert.Contains("/dev/gpiochip-does-not-exist", error.Message, StringComparison.Ordinal);
         Assert.Contains("simulated", error.Message, StringComparison.Ordinal);
 
+        using var physical = new GpioChips("/dev/null", numbering: "board");
+        Assert.Contains("\"logical\"", Assert.Throws<IOException>(() => physical.Get(simulated: false)).Message, StringComparison.Ordinal);
+
         using var none = new GpioChips(null);
         Assert.Contains("declares no GPIO chip", Assert.Throws<IOException>(() => none.Get(simulated: false)).Message, StringComparison.Ordinal);
     }

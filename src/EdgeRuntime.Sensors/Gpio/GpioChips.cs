@@ -8,7 +8,7 @@ namespace EdgeRuntime.Sensors.Gpio;
 /// per process, and one driver thread per chip is enough). The chip comes from the board profile: the Pi 5's header
 /// is on the RP1's own chip, not chip 0. Simulated pins share one in-memory chip.
 /// </summary>
-public sealed class GpioChips(string? boardChip) : IDisposable
+public sealed class GpioChips(string? boardChip, string numbering = "logical") : IDisposable
 {
     private readonly Lock _gate = new();
     private GpioController? _hardware;
@@ -37,6 +37,13 @@ public sealed class GpioChips(string? boardChip) : IDisposable
         if (BoardChip is null)
         {
             throw new IOException("The board profile declares no GPIO chip (\"gpio\": null); GPIO sensors and actions need a board with one, or \"simulated\": true.");
+        }
+
+        if (numbering != "logical")
+        {
+            // Physical header numbering differs per board revision; pins here are the chip's line offsets, which is
+            // what libgpiod, gpioinfo and the board's pinout (GPIOnn) use.
+            throw new IOException($"The board profile sets \"gpio.numbering\": \"{numbering}\"; GPIO sensors and actions take the chip's line offsets (\"logical\", e.g. GPIO17 is pin 17). Set it to \"logical\" and give line offsets.");
         }
 
         if (!File.Exists(BoardChip))

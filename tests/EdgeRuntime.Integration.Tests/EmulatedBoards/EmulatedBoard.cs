@@ -48,7 +48,17 @@ public abstract class EmulatedBoard(string board) : IAsyncLifetime
         await MakeSysrootAsync();
 
         // The package's own model (Silero VAD) and the test models, in a directory of the test's.
-        string daemonDirectory = EdgedProcess.Prepare(preload: """{ "name": "add", "path": "add.onnx" }, { "name": "mlp", "path": "mlp.onnx" }, { "name": "vad", "path": "silero_vad_v5.onnx" }""");
+        // Headless too: a simulated button whose presses run the MLP on 32 ms of replayed speech, stored in the journal
+        // (its CRC-32C computed by the arm64 CRC32 instructions).
+        string headless = $$"""
+            "store": { "path": "results" },
+            "sensors": [
+              { "name": "button", "type": "gpio", "pin": 17, "debounceMs": 0, "simulated": true },
+              { "name": "speech", "type": "wav", "path": "{{Paths.SpeechWav}}", "loop": true, "bufferMs": 1000 }
+            ],
+            "triggers": [ { "name": "press", "on": { "gpio": "button" }, "run": { "model": "mlp", "window": { "sensor": "speech", "preMs": 32 } } } ]
+            """;
+        string daemonDirectory = EdgedProcess.Prepare(headless, preload: """{ "name": "add", "path": "add.onnx" }, { "name": "mlp", "path": "mlp.onnx" }, { "name": "vad", "path": "silero_vad_v5.onnx" }""");
         File.Copy(Path.Combine(PackageRoot, "usr/share/edgeruntime/models/silero_vad_v5.onnx"), Path.Combine(daemonDirectory, "models", "silero_vad_v5.onnx"), overwrite: true);
         _edged = await EdgedProcess.StartCommandAsync(daemonDirectory, qemu, QemuArguments(Profile.Cpu.QemuCpu!), TimeSpan.FromSeconds(120));
     }

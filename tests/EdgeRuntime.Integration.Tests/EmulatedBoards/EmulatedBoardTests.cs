@@ -29,6 +29,53 @@ public abstract class EmulatedBoardTests(EmulatedBoard board)
     }
 
     [EmulatedBoardFact]
+    public async Task Headless_triggers_store_results_on_the_board_that_the_x64_journal_reader_verifies()
+    {
+        await using var client = await EdgeClient.ConnectAsync(board.Edged.SocketPath);
+        long before = (await client.HealthAsync()).Store!.LastId;
+        await using var subscription = await client.SubscribeAsync(new SubscribeRequest(Since: before));
+        for (int i = 0; i < 5; i++)
+        {
+            await client.InjectAsync(new InjectRequest("button", "rising"));
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var received = new List<StoredResult>();
+        for (int i = 0; i < 5; i++)
+        {
+            received.Add(await subscription.ReadAsync(timeout.Token));
+        }
+
+        Assert.Equal(Enumerable.Range((int)before + 1, 5).Select(i => (long)i), received.Select(r => r.Event.Id));
+        Assert.All(received, r => Assert.Null(r.Event.Error));
+        Assert.All(received, r => Assert.Equal([8L, 8], r["y"].Shape)); // 512 samples as 8 rows of the MLP's 64 inputs
+
+        // The records the arm64 daemon wrote (CRC-32C by its CRC32 instructions) read back with the x64 code (SSE4.2).
+        string copy = System.IO.Directory.CreateTempSubdirectory("journal-copy-").FullName;
+        try
+        {
+            foreach (string file in System.IO.Directory.GetFiles(Path.Combine(board.Edged.Directory, "results"), "*.journal"))
+            {
+                File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+            }
+
+            using var journal = EdgeRuntime.Store.ResultJournal.Open(new EdgeRuntime.Store.JournalOptions(copy));
+            using var reader = journal.OpenReader(before);
+            foreach (var result in received)
+            {
+                Assert.True(reader.TryRead(out var record));
+                Assert.Equal(result.Event.Id, record.Id);
+                Assert.Equal("press", record.Tag);
+                Assert.Equal(result["y"].Data.ToArray(), record.Payload.AsSpan((int)result.Event.Outputs[0].Offset, (int)result.Event.Outputs[0].Length).ToArray());
+            }
+        }
+        finally
+        {
+            System.IO.Directory.Delete(copy, recursive: true);
+        }
+    }
+
+    [EmulatedBoardFact]
     public async Task Edgectl_from_x64_shows_status_and_where_each_node_runs()
     {
         var status = await board.Edged.EdgectlAsync("status");
