@@ -341,3 +341,66 @@ public sealed class HeadlessTests
         }
     }
 }
+
+/// <summary>The configurations we ship parse, validate and run: the host default (the demo's) and the packages'.</summary>
+public sealed class ShippedConfigurationTests
+{
+    [Fact]
+    public async Task The_default_configuration_runs_its_simulated_sensors_and_triggers()
+    {
+        string directory = Directory.CreateTempSubdirectory("edged-default-").FullName;
+        try
+        {
+            File.Copy(Path.Combine(Paths.RepositoryRoot, "boards/edged.json"), Path.Combine(directory, "edged.json"));
+            Directory.CreateDirectory(Path.Combine(directory, "models"));
+            Directory.CreateDirectory(Path.Combine(directory, "audio"));
+            File.Copy(Paths.SileroVad, Path.Combine(directory, "models", "silero_vad_v5.onnx"));
+            File.Copy(Paths.SpeechWav, Path.Combine(directory, "audio", "speech.wav"));
+            await using var edged = await EdgedProcess.StartInAsync(directory);
+            edged.KeepDirectory = true;
+            await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+            await client.InjectAsync(new InjectRequest("button", "rising"));
+            await using var subscription = await client.SubscribeAsync(new SubscribeRequest(Since: 0, Triggers: ["press"]));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var press = await subscription.ReadAsync(timeout.Token);
+            Assert.Null(press.Event.Error);
+            var health = await client.HealthAsync();
+            Assert.Equal(["mic", "button"], health.Sensors.Select(s => s.Name));
+            Assert.Equal(["speech", "press"], health.Triggers.Select(t => t.Name));
+            Assert.Equal(Path.Combine(directory, "results"), health.Store!.Path);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_package_configuration_is_valid_and_keeps_a_store()
+    {
+        string directory = Directory.CreateTempSubdirectory("edged-package-").FullName;
+        try
+        {
+            string json = await File.ReadAllTextAsync(Path.Combine(Paths.RepositoryRoot, "boards/package/edged.json"));
+            Assert.Contains("\"/var/lib/edgeruntime/results\"", json, StringComparison.Ordinal);
+            // The same file with its two system paths pointed into the test's folder.
+            Directory.CreateDirectory(Path.Combine(directory, "models"));
+            File.Copy(Paths.SileroVad, Path.Combine(directory, "models", "silero_vad_v5.onnx"));
+            json = json.Replace("/var/lib/edgeruntime/results", Path.Combine(directory, "results"), StringComparison.Ordinal)
+                .Replace("/usr/share/edgeruntime/models", Path.Combine(directory, "models"), StringComparison.Ordinal)
+                .Replace("\"allowedGroups\": [ \"edgeruntime\" ]", "\"allowedGroups\": []", StringComparison.Ordinal);
+            await File.WriteAllTextAsync(Path.Combine(directory, "edged.json"), json);
+            await using var edged = await EdgedProcess.StartInAsync(directory);
+            edged.KeepDirectory = true;
+            await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+            var health = await client.HealthAsync();
+            Assert.Equal("ok", health.Status);
+            Assert.Equal(0, health.Store!.LastId);
+            Assert.Empty(health.Sensors);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}
