@@ -75,13 +75,18 @@ public sealed class AlsaCaptureSource(SensorConfig config) : ISensorSource
                     continue;
                 }
 
+                long now = Stopwatch.GetTimestamp();
                 int n = (int)got;
                 for (int i = 0; i < n; i++)
                 {
                     samples[i] = raw[i] / 32768f;
                 }
 
-                observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), samples.AsMemory(0, n), 1));
+                // The chunk's last sample was taken before now by what is still waiting in the device buffer: stamp it
+                // then, so windows line up with GPIO edges even when reads fall behind.
+                long waiting = AlsaNative.PcmDelay(pcm, out nint delay) == 0 && delay > 0 ? delay : 0;
+                long taken = now - (long)(waiting * Stopwatch.Frequency / SampleRate);
+                observer.OnFrame(this, new SensorFrame(taken, samples.AsMemory(0, n), 1));
             }
 
             cancellationToken.ThrowIfCancellationRequested();

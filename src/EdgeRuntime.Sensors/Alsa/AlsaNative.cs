@@ -23,6 +23,10 @@ internal static partial class AlsaNative
     [LibraryImport(Library, EntryPoint = "snd_pcm_readi")]
     public static unsafe partial nint PcmReadInterleaved(nint pcm, short* buffer, nuint frames);
 
+    /// <summary>Frames between the newest sample captured and the next one readi returns (0 or more; error below 0).</summary>
+    [LibraryImport(Library, EntryPoint = "snd_pcm_delay")]
+    public static partial int PcmDelay(nint pcm, out nint frames);
+
     [LibraryImport(Library, EntryPoint = "snd_pcm_recover")]
     public static partial int PcmRecover(nint pcm, int error, int silent);
 
