@@ -124,7 +124,7 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 6, DebounceMs = 1, Simulated = true }, _chips);
         _host.Add(stream, bufferMs: 200);
         _host.Add(button, 0);
-        var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button", HoldOffMs = 300 }));
+        var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button", HoldOffMs = 2000 }));
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
         using var stop = new CancellationTokenSource();
         var feeding = stream.FeedAsync(stop.Token);
@@ -132,10 +132,10 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         for (int i = 0; i < 5; i++)
         {
             button.InjectEdge(rising: true);
-            await Task.Delay(20); // past the 1 ms debounce, within the 300 ms hold-off
+            await Task.Delay(20); // past the 1 ms debounce, well within the 2 s hold-off even on a loaded machine
         }
 
-        await Task.Delay(350);
+        await Task.Delay(2100);
         button.InjectEdge(rising: true);
         await Eventually.TrueAsync(() => engine.Status()[0].Completed == 2, "two runs");
         var status = engine.Status()[0];
