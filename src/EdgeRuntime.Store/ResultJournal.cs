@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace EdgeRuntime.Store;
@@ -99,7 +98,7 @@ public sealed class ResultJournal : IDisposable
     /// </summary>
     public async ValueTask<JournalCommit> AppendAsync(string tag, Func<long, DateTimeOffset, byte[]> buildJson, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
-        var pending = new PendingAppend(tag, buildJson, payload, Stopwatch.GetTimestamp());
+        var pending = new PendingAppend(tag, buildJson, payload);
         await _queue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
         return await pending.Done.Task.ConfigureAwait(false);
     }
@@ -431,10 +430,9 @@ public sealed class ResultJournal : IDisposable
             done.SetResult();
         }
 
-        long finished = Stopwatch.GetTimestamp();
         foreach (var (item, itemId, at) in written)
         {
-            item.Done.TrySetResult(new JournalCommit(itemId, at, Stopwatch.GetElapsedTime(item.Queued, finished).TotalMicroseconds, written.Count));
+            item.Done.TrySetResult(new JournalCommit(itemId, at));
         }
     }
 
@@ -483,7 +481,7 @@ public sealed class ResultJournal : IDisposable
         }
     }
 
-    private sealed record PendingAppend(string Tag, Func<long, DateTimeOffset, byte[]> BuildJson, ReadOnlyMemory<byte> Payload, long Queued)
+    private sealed record PendingAppend(string Tag, Func<long, DateTimeOffset, byte[]> BuildJson, ReadOnlyMemory<byte> Payload)
     {
         public TaskCompletionSource<JournalCommit> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

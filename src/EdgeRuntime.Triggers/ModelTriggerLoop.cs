@@ -8,44 +8,34 @@ namespace EdgeRuntime.Triggers;
 /// A model watching a stream: the sensor's samples are cut into frames of run.frameSamples and the model runs on each
 /// in order, with its recurrent state carried from frame to frame (Silero VAD's LSTM must see the audio in sequence).
 /// When the output reaches the threshold the trigger fires, stamped with the time of that frame's newest sample.
-/// Frames wait in a bounded queue; when the model cannot keep up the oldest are dropped and counted, and the state is
+/// Frames wait in a bounded queue; when the model cannot keep up the oldest are dropped (and logged), and the state is
 /// reset, because a gap in the audio would make the carried state wrong anyway.
 /// </summary>
 internal sealed class ModelTriggerLoop
 {
-    private readonly TriggerRule rule;
-    private readonly WindowModelRunner runner;
-    private readonly TriggerEngine engine;
-    private readonly Action<string> log;
+    private readonly TriggerRule _rule;
+    private readonly WindowModelRunner _runner;
+    private readonly TriggerEngine _engine;
+    private readonly Action<string> _log;
     private readonly ModelWhen _when;
     private readonly Channel<(float[] Samples, int Channels, long Timestamp)> _frames;
     private float[] _pending = [];
     private int _filled;
-    private long _dropped;
-    private volatile bool _gap;
+    private long _dropped; // since the loop last looked: a gap in the stream
 
     public ModelTriggerLoop(TriggerRule rule, WindowModelRunner runner, TriggerEngine engine, Action<string> log)
     {
-        this.rule = rule;
-        this.runner = runner;
-        this.engine = engine;
-        this.log = log;
+        _rule = rule;
+        _runner = runner;
+        _engine = engine;
+        _log = log;
         _when = rule.Config.On.Model!;
         _frames = Channel.CreateBounded<(float[], int, long)>(
             new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
-            _ =>
-            {
-                Interlocked.Increment(ref _dropped);
-                _gap = true;
-            });
+            _ => Interlocked.Increment(ref _dropped));
     }
 
-    /// <summary>Frames dropped because the model could not keep up with the stream.</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
-
     public string Sensor => _when.Sensor;
-
-    public long Evaluations { get; private set; }
 
     /// <summary>Called on the sensor's thread: only copies samples and queues whole frames.</summary>
     public void Accept(in SensorFrame frame, double sampleRate)
@@ -83,37 +73,37 @@ internal sealed class ModelTriggerLoop
         {
             await foreach (var (samples, channels, timestamp) in _frames.Reader.ReadAllAsync(stop).ConfigureAwait(false))
             {
-                if (_gap)
+                long dropped = Interlocked.Exchange(ref _dropped, 0);
+                if (dropped > 0)
                 {
-                    _gap = false;
+                    _log($"trigger {_rule.Name}: the model fell behind its stream; {dropped} frames dropped and its state reset");
                     state = new WindowModelRunner.StreamState();
                 }
 
                 double score;
                 try
                 {
-                    var output = await runner.RunAsync(_when.Run, samples, channels, state, stop).ConfigureAwait(false);
-                    Evaluations++;
+                    var output = await _runner.RunAsync(_when.Run, samples, channels, state, stop).ConfigureAwait(false);
                     var value = output.Summary.FirstOrDefault(s => s.Channel == _when.Output)
                         ?? throw new InvalidOperationException($"model '{_when.Run.Model}' has no float output '{_when.Output}'");
                     score = value.Value;
                 }
                 catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
                 {
-                    log($"trigger {rule.Name}: watching model failed: {e.Message}");
+                    _log($"trigger {_rule.Name}: watching model failed: {e.Message}");
                     state = new WindowModelRunner.StreamState();
                     await Task.Delay(1000, stop).ConfigureAwait(false);
                     continue;
                 }
 
-                if (rule.Armed && score >= _when.Above)
+                if (_rule.Armed && score >= _when.Above)
                 {
-                    rule.Armed = false;
-                    engine.Fire(rule, string.Create(CultureInfo.InvariantCulture, $"model {_when.Run.Model} {_when.Output} = {score:0.###}"), timestamp);
+                    _rule.Armed = false;
+                    _engine.Fire(_rule, string.Create(CultureInfo.InvariantCulture, $"model {_when.Run.Model} {_when.Output} = {score:0.###}"), timestamp);
                 }
-                else if (!rule.Armed && score < _when.Above - _when.Hysteresis)
+                else if (!_rule.Armed && score < _when.Above - _when.Hysteresis)
                 {
-                    rule.Armed = true;
+                    _rule.Armed = true;
                 }
             }
         }

@@ -75,9 +75,6 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
         }
     }
 
-    /// <summary>Fires a trigger by name, as its condition would (tests; a future "fire" message).</summary>
-    internal void Fire(string name, string cause) => Fire(_rules.Single(r => r.Name == name), cause, Stopwatch.GetTimestamp());
-
     internal void Fire(TriggerRule rule, string cause, long timestamp)
     {
         if (_noMore.IsCancellationRequested || !rule.TryFire(timestamp))
@@ -243,5 +240,4 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
         _noMore.Dispose();
     }
 
-    internal SensorHost Sensors => _sensors;
 }

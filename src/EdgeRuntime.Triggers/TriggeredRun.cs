@@ -31,7 +31,8 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
             var ring = sensors.Ring(window.Sensor)!;
             var source = sensors.Find(window.Sensor)!;
             long end = firedTicks + (long)(window.PostMs * Stopwatch.Frequency / 1000);
-            await WaitForSamplesAsync(ring, end, window.PostMs, stop).ConfigureAwait(false);
+            // Post-trigger samples must be sensed first; after a second more than postMs, use what there is.
+            await ring.WaitForAsync(end, TimeSpan.FromMilliseconds(window.PostMs + 1000), stop).ConfigureAwait(false);
             float[] samples = ring.Copy(firedTicks - (long)(window.PreMs * Stopwatch.Frequency / 1000), end, out long first);
             captureUs = Stopwatch.GetElapsedTime(firedTicks).TotalMicroseconds;
             if (samples.Length == 0)
@@ -76,13 +77,6 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
             await ActAsync(rule, output, stop).ConfigureAwait(false);
         }
     }
-
-    /// <summary>
-    /// A window that ends after the trigger needs those samples sensed first: waits until the ring holds a frame
-    /// taken at the window's end, giving up a second after the post-trigger time and using what there is.
-    /// </summary>
-    private static Task<bool> WaitForSamplesAsync(SampleRing ring, long end, double postMs, CancellationToken stop) =>
-        ring.WaitForAsync(end, TimeSpan.FromMilliseconds(postMs + 1000), stop);
 
     private async Task<JournalCommit> StoreAsync(TriggerRule rule, string cause, DateTimeOffset firedAt, long firedTicks, CaptureWindow? window, RunOutput? output, string? error, double captureUs)
     {

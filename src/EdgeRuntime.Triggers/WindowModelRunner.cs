@@ -18,8 +18,6 @@ namespace EdgeRuntime.Triggers;
 /// </summary>
 public sealed class WindowModelRunner(ModelRegistry registry, InferenceScheduler scheduler)
 {
-    public ModelRegistry Registry => registry;
-
     /// <summary>Recurrent state carried between calls of a streaming evaluation (a model trigger).</summary>
     public sealed class StreamState
     {

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
@@ -77,7 +75,6 @@ public sealed class HeadlessTests
             var talk = Assert.Single(health.Triggers);
             Assert.Equal(1, talk.Fired);
             Assert.Equal(1, talk.Completed);
-            Assert.True(talk.HeldOff >= 0);
             Assert.Equal("ok", Assert.Single(health.Sensors).State);
             firstJson = Json(result.Event);
             Assert.Equal(0, await edged.StopAsync());
@@ -244,23 +241,11 @@ public sealed class HeadlessTests
             "triggers": [ { "name": "tick", "on": { "everySeconds": 0.1 }, "run": { "model": "mlp", "window": { "sensor": "speech", "preMs": 32 } } } ]
             """;
         string directory = EdgedProcess.Prepare(config, preload: """{ "name": "mlp", "path": "mlp.onnx" }""");
-        string notifyPath = Path.Combine(directory, "notify.sock");
-        using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        notify.Bind(new UnixDomainSocketEndPoint(notifyPath));
-        var environment = new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notifyPath, ["WATCHDOG_USEC"] = "200000" };
-        await using var edged = await EdgedProcess.StartCommandAsync(directory, Paths.Edged, [], TimeSpan.FromSeconds(30), environment);
+        using var notify = new NotifySocket(directory, watchdogMicroseconds: 200_000);
+        await using var edged = await EdgedProcess.StartCommandAsync(directory, Paths.Edged, [], TimeSpan.FromSeconds(30), notify.Environment);
 
         // No client for a while: READY, then watchdog pings keep coming although the PIR keeps failing.
-        var messages = new List<string>();
-        var buffer = new byte[256];
-        using (var window = new CancellationTokenSource(TimeSpan.FromSeconds(15)))
-        {
-            while (messages.Count(m => m == "WATCHDOG=1") < 10)
-            {
-                int length = await notify.ReceiveAsync(buffer, SocketFlags.None, window.Token);
-                messages.Add(Encoding.UTF8.GetString(buffer, 0, length));
-            }
-        }
+        var messages = await notify.ReceiveUntilPingsAsync(10, TimeSpan.FromSeconds(15));
 
         Assert.StartsWith("READY=1", messages[0], StringComparison.Ordinal);
         Assert.True(await edged.WaitForLogAsync("sensor pir: failed: The board profile declares no GPIO chip"), edged.Log);

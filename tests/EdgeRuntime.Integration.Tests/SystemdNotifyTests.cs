@@ -1,6 +1,3 @@
-using System.Net.Sockets;
-using System.Text;
-
 namespace EdgeRuntime.Integration.Tests;
 
 /// <summary>edged speaks sd_notify to a datagram socket the test holds, as systemd's would be for Type=notify.</summary>
@@ -10,23 +7,10 @@ public sealed class SystemdNotifyTests
     public async Task Edged_reports_ready_then_pings_the_watchdog_and_says_when_it_stops()
     {
         string directory = EdgedProcess.Prepare();
-        string notifyPath = Path.Combine(directory, "notify.sock");
-        using var notify = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        notify.Bind(new UnixDomainSocketEndPoint(notifyPath));
-
         // WATCHDOG_USEC=200000: systemd expects a ping at least every 200 ms, so edged pings every 100 ms.
-        var environment = new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notifyPath, ["WATCHDOG_USEC"] = "200000" };
-        await using var edged = await EdgedProcess.StartCommandAsync(directory, Paths.Edged, [], TimeSpan.FromSeconds(30), environment);
-        var messages = new List<string>();
-        var buffer = new byte[256];
-        using (var window = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
-        {
-            while (messages.Count(m => m == "WATCHDOG=1") < 3)
-            {
-                int length = await notify.ReceiveAsync(buffer, SocketFlags.None, window.Token);
-                messages.Add(Encoding.UTF8.GetString(buffer, 0, length));
-            }
-        }
+        using var notify = new NotifySocket(directory, watchdogMicroseconds: 200_000);
+        await using var edged = await EdgedProcess.StartCommandAsync(directory, Paths.Edged, [], TimeSpan.FromSeconds(30), notify.Environment);
+        var messages = await notify.ReceiveUntilPingsAsync(3, TimeSpan.FromSeconds(10));
 
         Assert.StartsWith("READY=1", messages[0], StringComparison.Ordinal);
         Assert.True(await edged.WaitForLogAsync("systemd watchdog: pinging every 0.1 s"), edged.Log);
@@ -36,8 +20,7 @@ public sealed class SystemdNotifyTests
         string last;
         do
         {
-            int length = await notify.ReceiveAsync(buffer, SocketFlags.None, late.Token);
-            last = Encoding.UTF8.GetString(buffer, 0, length);
+            last = await notify.ReceiveAsync(late.Token);
         }
         while (last == "WATCHDOG=1");
         Assert.Equal("STOPPING=1", last);

@@ -64,6 +64,16 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         return _engine;
     }
 
+    /// <summary>A hand-driven 1 kHz stream with a pre-trigger buffer, and a button on the simulated GPIO chip.</summary>
+    private (ManualSource Stream, GpioEdgeSource Button) StreamAndButton(int pin, double bufferMs, double debounceMs = 0)
+    {
+        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
+        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = pin, DebounceMs = debounceMs, Simulated = true }, _chips);
+        _host.Add(stream, bufferMs);
+        _host.Add(button, 0);
+        return (stream, button);
+    }
+
     private static TriggerConfig Trigger(string name, TriggerWhen on, string sensor = "stream", double preMs = 50, double postMs = 0) => new()
     {
         Name = name,
@@ -88,10 +98,7 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task The_window_holds_the_pre_trigger_samples_and_the_stored_result_carries_them()
     {
-        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
-        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 5, DebounceMs = 0, Simulated = true }, _chips);
-        _host.Add(stream, bufferMs: 1000);
-        _host.Add(button, 0);
+        var (stream, button) = StreamAndButton(pin: 5, bufferMs: 1000);
         var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 50, postMs: 20));
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
 
@@ -120,10 +127,7 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task Hold_off_ignores_firings_that_follow_too_soon_and_counts_them()
     {
-        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
-        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 6, DebounceMs = 1, Simulated = true }, _chips);
-        _host.Add(stream, bufferMs: 200);
-        _host.Add(button, 0);
+        var (stream, button) = StreamAndButton(pin: 6, bufferMs: 200, debounceMs: 1);
         var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button", HoldOffMs = 2000 }));
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
         using var stop = new CancellationTokenSource();
@@ -186,10 +190,7 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task A_run_that_fails_is_stored_with_its_error_and_the_pulse_follows_only_a_stored_success()
     {
-        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
-        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 7, DebounceMs = 0, Simulated = true }, _chips);
-        _host.Add(stream, bufferMs: 200);
-        _host.Add(button, 0);
+        var (stream, button) = StreamAndButton(pin: 7, bufferMs: 200);
         var ok = Trigger("ok", new TriggerWhen { Gpio = "button" });
         ok.Actions = [new TriggerAction { Type = "gpio-pulse", Pin = 27, Ms = 10, Simulated = true }];
         var broken = Trigger("broken", new TriggerWhen { Gpio = "button" });
@@ -266,10 +267,7 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task Stopping_lets_a_run_that_is_waiting_for_its_window_finish_and_store_its_result()
     {
-        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
-        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 8, DebounceMs = 0, Simulated = true }, _chips);
-        _host.Add(stream, bufferMs: 1000);
-        _host.Add(button, 0);
+        var (stream, button) = StreamAndButton(pin: 8, bufferMs: 1000);
         var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 50, postMs: 300));
         using var stop = new CancellationTokenSource();
         var feeding = stream.FeedAsync(stop.Token);
@@ -291,10 +289,7 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task A_model_output_with_nan_is_stored_and_its_summary_skips_the_nan()
     {
-        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
-        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = 9, DebounceMs = 0, Simulated = true }, _chips);
-        _host.Add(stream, bufferMs: 1000);
-        _host.Add(button, 0);
+        var (stream, button) = StreamAndButton(pin: 9, bufferMs: 1000);
         var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 100));
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
         long now = Stopwatch.GetTimestamp();

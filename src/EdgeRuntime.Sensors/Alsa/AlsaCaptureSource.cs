@@ -5,7 +5,7 @@ namespace EdgeRuntime.Sensors.Alsa;
 /// <summary>
 /// A microphone through ALSA: mono signed 16-bit capture at SampleRate, delivered as float chunks of ChunkSamples.
 /// Reads block on a thread of their own (one period at most), so cancellation is seen within a chunk. An overrun (the
-/// daemon fell behind) is recovered in place and counted; a device that goes away fails the run and the host retries.
+/// daemon fell behind) is recovered in place; a device that goes away fails the run and the host retries.
 /// </summary>
 public sealed class AlsaCaptureSource(SensorConfig config) : ISensorSource
 {
@@ -19,8 +19,6 @@ public sealed class AlsaCaptureSource(SensorConfig config) : ISensorSource
     public IReadOnlyList<string> Channels { get; } = ["audio"];
 
     public double SampleRate { get; } = config.SampleRate > 0 ? config.SampleRate : throw new ArgumentException($"Sensor '{config.Name}': sampleRate must be above 0.");
-
-    public long Overruns { get; private set; }
 
     public Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken) =>
         Task.Factory.StartNew(() => Capture(observer, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -65,7 +63,6 @@ public sealed class AlsaCaptureSource(SensorConfig config) : ISensorSource
 
                 if (got < 0)
                 {
-                    Overruns++;
                     int recovered = AlsaNative.PcmRecover(pcm, (int)got, 1);
                     if (recovered < 0)
                     {

@@ -56,7 +56,7 @@ public sealed class SimulatedGpioDriver(int pinCount = 64) : GpioDriver
     {
         lock (_gate)
         {
-            Get(pinNumber).Open = true;
+            _ = Get(pinNumber); // refuses a pin the chip does not have, as a real chip would
         }
     }
 
@@ -64,9 +64,7 @@ public sealed class SimulatedGpioDriver(int pinCount = 64) : GpioDriver
     {
         lock (_gate)
         {
-            var state = Get(pinNumber);
-            state.Open = false;
-            state.Callbacks.Clear();
+            Get(pinNumber).Callbacks.Clear();
         }
     }
 
@@ -167,8 +165,6 @@ public sealed class SimulatedGpioDriver(int pinCount = 64) : GpioDriver
 
     private sealed class PinState
     {
-        public bool Open { get; set; }
-
         public PinMode Mode { get; set; } = PinMode.Input;
 
         public PinValue Value { get; set; } = PinValue.Low;
