@@ -22,6 +22,15 @@ public enum MessageType : byte
 
     /// <summary>Feed a reading or an edge into a simulated sensor (tests, demos, benchmarks).</summary>
     Inject = 12,
+
+    /// <summary>List the pipelines the daemon runs, with their configuration and latency table.</summary>
+    Pipelines = 13,
+
+    /// <summary>Declare a pipeline over the socket (the same JSON as a "pipelines" entry in the configuration).</summary>
+    PipelineLoad = 14,
+
+    /// <summary>Run a pipeline once over replayed input; the result is also stored and sent to subscribers.</summary>
+    PipelineRun = 15,
 }
 
 [Flags]

@@ -162,6 +162,9 @@ public sealed record ResultEvent(
 
     /// <summary>A scalar per output (its largest element), so a shell user sees the gist without decoding tensors.</summary>
     public SensorValue[] Summary { get; init; } = [];
+
+    /// <summary>Set on results of a pipeline run: its prediction, per-stage latencies and per-unit timeline.</summary>
+    public PipelineResult? Pipeline { get; init; }
 }
 
 /// <summary>The sensor stream a run consumed: from StartOffsetMs before the trigger (negative) for DurationMs.</summary>

@@ -28,4 +28,8 @@ namespace EdgeRuntime.Protocol;
 [JsonSerializable(typeof(InjectRequest))]
 [JsonSerializable(typeof(InjectResponse))]
 [JsonSerializable(typeof(ResultEvent))]
+[JsonSerializable(typeof(PipelineListResponse))]
+[JsonSerializable(typeof(PipelineDefinition))]
+[JsonSerializable(typeof(PipelineRunRequest))]
+[JsonSerializable(typeof(PipelineRunResponse))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;
