@@ -53,4 +53,7 @@ public static class ErrorCodes
 
     /// <summary>inject named no configured sensor, or one that is not simulated.</summary>
     public const string UnknownSensor = "unknown_sensor";
+
+    /// <summary>A pipeline request named no pipeline the daemon has.</summary>
+    public const string UnknownPipeline = "unknown_pipeline";
 }
