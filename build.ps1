@@ -21,6 +21,9 @@
                   as ORT custom ops vs ORT's own kernels; artifacts/bench/kernels.json (-Quick: one shape)
     bench-triggers publish, then GPIO edge -> stored result at a subscriber vs an infer round trip, journal commit vs
                   write+fsync, and the sustained trigger rate; artifacts/bench/triggers.json (-Quick: shorter)
+    bench-pipelines MMEdge post-sensing latency (sequential vs pipelined vs skipping), accuracy, the optimizer under
+                  three budgets, CBNet vs full model vs early exit; artifacts/bench/pipelines.json and
+                  mmedge-timeline.svg (-Quick: shorter)
     fetch-assets  fetch the pinned sample models and make the sample audio (idempotent)
 
     Every task is idempotent. A missing Debian package is installed when run as root, otherwise the exact
@@ -29,7 +32,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('demo', 'test', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'fetch-assets')]
+    [ValidateSet('demo', 'test', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'fetch-assets')]
     [string] $Task = 'build',
 
     [string] $Board = 'host',
@@ -232,6 +235,9 @@ function Invoke-Publish([string] $Name = $Board) {
     Copy-Item (Join-Path $Root "boards/$Name/board.json") (Join-Path $out 'board.json') -Force
     New-Item -ItemType Directory -Force (Join-Path $out 'models') | Out-Null
     Copy-Item (Join-Path $Assets 'models/*') (Join-Path $out 'models') -Force
+    # The pipeline models trained by tools/train-pipelines (committed) and the replay episodes the default pipelines use.
+    Copy-Item (Join-Path $Root 'models/mmedge'), (Join-Path $Root 'models/cbnet') (Join-Path $out 'models') -Recurse -Force
+    Copy-Item (Join-Path $Root 'samples') $out -Recurse -Force
     # The default configuration replays the sample speech as its simulated microphone.
     New-Item -ItemType Directory -Force (Join-Path $out 'audio') | Out-Null
     Copy-Item (Join-Path $Assets 'audio/speech.wav') (Join-Path $out 'audio') -Force
@@ -275,7 +281,7 @@ function Invoke-Package([string] $Name = $Board, [string] $LibraryDir = $OrtLibr
     foreach ($file in 'edged', 'edgectl') { Copy-Item (Join-Path $publish $file) $lib; & chmod 0755 (Join-Path $lib $file) }
     Copy-Item (Join-Path $publish 'board.json') $lib
     & ln -s /usr/lib/edgeruntime/edgectl (Join-Path $stage 'usr/bin/edgectl')
-    Copy-Item (Join-Path $publish 'models/*') (Join-Path $stage 'usr/share/edgeruntime/models')
+    Copy-Item (Join-Path $publish 'models/*') (Join-Path $stage 'usr/share/edgeruntime/models') -Recurse
     Copy-Item (Join-Path $Root 'README.md') (Join-Path $stage 'usr/share/doc/edgeruntime/README.md')
 
     # ONNX Runtime: the board's own build when given (QNN, CUDA), else the stock CPU library from the publish folder.
@@ -412,6 +418,20 @@ function Invoke-BenchTriggers {
     }
 }
 
+function Invoke-BenchPipelines {
+    Write-Step 'bench-pipelines: MMEdge sequential vs pipelined vs skipping, the optimizer under budgets, CBNet vs full vs early exit'
+    # The CBNet figures use the whole Fashion-MNIST test set from Debian; without it, the committed 1000 images.
+    if (-not (Test-Path '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz')) {
+        if (Test-Root) { Install-DebianPackage 'dataset-fashion-mnist' 'the Fashion-MNIST test set' }
+        else { Write-Host 'dataset-fashion-mnist is not installed (sudo apt-get install dataset-fashion-mnist): CBNet runs on the committed 1000 test images' }
+    }
+    $benchArgs = @('--pipelines', '--models-dir', (Join-Path $Root 'models'), '--samples-dir', (Join-Path $Root 'samples'), '--out', (Join-Path $Artifacts 'bench'))
+    if ($Quick) { $benchArgs += '--quick' }
+    Invoke-Checked 'pipeline benchmark' {
+        dotnet run --project (Join-Path $Root 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
+    }
+}
+
 function Invoke-BenchKernels {
     $profile = Get-Board $Board
     if (-not (Test-HostRid $profile.rid)) { throw "bench-kernels runs on the machine it is built for; board '$Board' is $($profile.rid)." }
@@ -512,6 +532,7 @@ try {
         'bench' { Invoke-Bench }
         'bench-kernels' { Invoke-BenchKernels }
         'bench-triggers' { Invoke-BenchTriggers }
+        'bench-pipelines' { Invoke-BenchPipelines }
         'demo' { Invoke-Demo }
     }
     Write-Host ""

@@ -31,9 +31,24 @@ namespace EdgeRuntime.Cli
               watch [TRIGGER ...] [--since ID] [--count N] [--timeout SECONDS] [--output-dir DIR]
                                              print stored results as they arrive; --since ID first replays those after ID
                                              (0: all kept), so a script resumes where it stopped; --output-dir writes
-                                             DIR/<id>/<output>.npy; --json prints one JSON object per line
+                                             DIR/<id>/<output>.npy; --json prints one JSON object per line; a pipeline
+                                             result prints its prediction, post-sensing latency and configuration
               inject SENSOR --edge rising|falling | --value CHANNEL=NUMBER [...]
                                              feed a simulated sensor (configured with "simulated": true)
+              pipelines                      pipelines: kind, runs/failures, budget, last configuration, profiles,
+                                             latency table
+              pipeline-load FILE.json        declare a pipeline (a "pipelines" entry of the configuration; comments and
+                                             trailing commas allowed; paths that exist from here are sent absolute)
+              run PIPELINE [--input NAME=PATH ...] [--index N] [--mode M] [--skip|--no-skip] [--budget MS]
+                           [--config SPEC] [--clock realtime|fast] [--timeline FILE.svg]
+                                             run a pipeline once over replayed input: prediction, post-sensing latency,
+                                             configuration and the optimizer's decision, units, checkpoints, stages;
+                                             SPEC fixes the configuration: audio=large:100,vision=small:/2
+                                             (MODALITY=ENCODER:UNIT_MS or MODALITY=ENCODER:/STRIDE);
+                                             --timeline draws the run as an SVG timeline
+              timeline PIPELINE [--id N] [--out FILE.svg]
+                                             draw a stored result of the pipeline (default: its latest) as an SVG
+                                             timeline; writes FILE (default PIPELINE-ID.svg) and prints its path
               tensor OUT.npy --dtype DTYPE --shape D0,D1,... [--value V]
                                              write a .npy filled with one value (--shape "" for a scalar)
               wav2npy IN.wav OUT.npy [--rate HZ] [--frame N]
@@ -47,7 +62,7 @@ namespace EdgeRuntime.Cli
         {
             try
             {
-                var args = new Arguments(rawArgs);
+                var args = new Arguments(PipelineCommands.ExpandSwitches(rawArgs));
                 if (args.Positionals.Count == 0 || args.Has("--help") || args.Has("-h"))
                 {
                     Console.WriteLine(Usage);
@@ -63,6 +78,13 @@ namespace EdgeRuntime.Cli
                 if (command == "tensor")
                 {
                     return TensorFile(args);
+                }
+
+                // Pipeline commands check their arguments before connecting: a typo is a usage error even with no daemon.
+                if (PipelineCommands.Prepare(command, args) is { } pipelineCommand)
+                {
+                    await using var pipelineClient = await EdgeClient.ConnectAsync(args.Get("--socket")).ConfigureAwait(false);
+                    return await pipelineCommand(pipelineClient).ConfigureAwait(false);
                 }
 
                 await using var client = await EdgeClient.ConnectAsync(args.Get("--socket")).ConfigureAwait(false);

@@ -88,6 +88,11 @@ internal static class WatchCommand
 
     private static string Describe(ResultEvent e)
     {
+        if (e.Pipeline is { } pipeline && e.Error is null)
+        {
+            return PipelinePrinter.EventLine(e, pipeline);
+        }
+
         string outcome = e.Error is not null
             ? $"error: {e.Error}"
             : string.Join(" ", e.Summary.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Channel}={s.Value:0.###}")));

@@ -119,6 +119,21 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
     public Task<InjectResponse> InjectAsync(InjectRequest request, CancellationToken cancellationToken = default) =>
         RequestJsonAsync(MessageType.Inject, request, ProtocolJsonContext.Default.InjectRequest, ProtocolJsonContext.Default.InjectResponse, cancellationToken);
 
+    /// <summary>The pipelines the daemon runs, each with its run counts, last configuration and latency table.</summary>
+    public async Task<PipelineStatus[]> PipelinesAsync(CancellationToken cancellationToken = default) =>
+        (await RequestJsonAsync(MessageType.Pipelines, new EmptyRequest(), ProtocolJsonContext.Default.EmptyRequest, ProtocolJsonContext.Default.PipelineListResponse, cancellationToken).ConfigureAwait(false)).Pipelines;
+
+    /// <summary>Declares a pipeline (as a "pipelines" entry of the configuration would); paths are the daemon's.</summary>
+    public Task<PipelineStatus> LoadPipelineAsync(PipelineDefinition definition, CancellationToken cancellationToken = default) =>
+        RequestJsonAsync(MessageType.PipelineLoad, definition, ProtocolJsonContext.Default.PipelineDefinition, ProtocolJsonContext.Default.PipelineStatus, cancellationToken);
+
+    /// <summary>
+    /// Runs a pipeline once over replayed input and returns its result (also stored and sent to subscribers). Under
+    /// the realtime clock this takes as long as the recording lasts.
+    /// </summary>
+    public Task<PipelineRunResponse> RunPipelineAsync(PipelineRunRequest request, CancellationToken cancellationToken = default) =>
+        RequestJsonAsync(MessageType.PipelineRun, request, ProtocolJsonContext.Default.PipelineRunRequest, ProtocolJsonContext.Default.PipelineRunResponse, cancellationToken);
+
     /// <summary>
     /// Starts receiving stored results: those after <see cref="SubscribeRequest.Since"/> first (when given), then
     /// each new one. Dispose the subscription to end it (sends unsubscribe). Events are read off the socket as they

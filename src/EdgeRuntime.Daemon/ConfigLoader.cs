@@ -67,6 +67,7 @@ internal static class ConfigLoader
             BoardProfile = config.BoardProfile is null ? null : Path.GetFullPath(Path.Combine(folder, config.BoardProfile)),
             Store = config.Store is null ? null : config.Store with { Path = Path.GetFullPath(config.Store.Path, folder) },
             Sensors = [.. config.Sensors.Select(s => s.Path is null ? s : s with { Path = Path.GetFullPath(s.Path, folder) })],
+            Pipelines = [.. config.Pipelines.Select(p => p with { Inputs = p.Inputs.ToDictionary(i => i.Key, i => Path.GetFullPath(i.Value, folder), StringComparer.Ordinal) })],
         };
         Validate(config, fullPath);
         return config;
@@ -103,6 +104,18 @@ internal static class ConfigLoader
 
         config.AllowedGids = [.. allowedGids.Distinct()];
         config.AllowedGroups = [];
+        for (int i = 0; i < config.Pipelines.Length; i++)
+        {
+            var pipeline = config.Pipelines[i];
+            Require(!string.IsNullOrWhiteSpace(pipeline.Name) && pipeline.Name.IndexOfAny(['/', ':']) < 0, $"pipelines[{i}].name", "must be a name without '/' or ':'");
+            Require(config.Pipelines.Count(p => p.Name == pipeline.Name) == 1, $"pipelines[{i}].name", $"'{pipeline.Name}' is used twice");
+            Require(pipeline.Kind is "mmedge" or "cbnet", $"pipelines[{i}].kind", "must be 'mmedge' or 'cbnet'");
+            Require(!string.IsNullOrWhiteSpace(pipeline.Manifest), $"pipelines[{i}].manifest", "must name the manifest the training script wrote (relative to modelDirectory)");
+            Require(pipeline.Clock is "realtime" or "fast", $"pipelines[{i}].clock", "must be 'realtime' or 'fast'");
+            Require(pipeline.BudgetMs is null or > 0, $"pipelines[{i}].budgetMs", "must be positive");
+            Require(pipeline.DriftTolerance > 0, $"pipelines[{i}].driftTolerance", "must be positive");
+        }
+
         Require(config.Triggers.Length == 0 || config.Store is not null, "store", "is needed when there are triggers: every triggered result is stored before it is delivered (e.g. \"store\": { \"path\": \"/var/lib/edgeruntime/results\" })");
         if (config.Store is { } store)
         {

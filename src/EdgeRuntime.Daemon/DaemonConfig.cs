@@ -40,6 +40,9 @@ public sealed record DaemonConfig
 
     /// <summary>Rules that run a model on a sensor window and store the result.</summary>
     public EdgeRuntime.Triggers.TriggerConfig[] Triggers { get; set; } = [];
+
+    /// <summary>Pipelines loaded at start (MMEdge multi-sensor, CBNet cascades); more can be loaded over the socket.</summary>
+    public EdgeRuntime.Protocol.PipelineDefinition[] Pipelines { get; set; } = [];
 }
 
 /// <summary>The result journal: where, and how much it keeps (whole segments are removed oldest first).</summary>

@@ -125,7 +125,25 @@ namespace EdgeRuntime.Daemon
             }
 
             await using var headlessScope = headless;
-            var handler = new RequestHandler(registry, queue, serverOptions, metrics, providers, headless.IsEmpty ? null : headless);
+            // Pipelines load (and profile their models) before the socket opens, so the first run is already planned.
+            var pipelines = new DaemonPipelines(new EdgeRuntime.Pipelines.PipelineHost(
+                new EdgeRuntime.Pipelines.ModelInvoker(registry, queue),
+                config.ModelDirectory,
+                Environment.CurrentDirectory,
+                headless.Journal,
+                null,
+                message => log.Write(EdgeRuntime.Server.LogLevel.Info, "pipelines", message)));
+            try
+            {
+                await pipelines.LoadConfiguredAsync(config.Pipelines, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (EdgeRuntimeException e)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: {e.Message}");
+                return 2;
+            }
+
+            var handler = new RequestHandler(registry, queue, serverOptions, metrics, providers, headless.IsEmpty ? null : headless, pipelines);
             await using var server = new UnixSocketServer(serverOptions, handler, metrics, log);
             try
             {

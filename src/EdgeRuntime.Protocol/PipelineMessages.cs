@@ -7,26 +7,29 @@ namespace EdgeRuntime.Protocol;
 /// </summary>
 public sealed record PipelineDefinition(string Name, string Kind, string Manifest)
 {
+    // Settable, not init: the source-generated reader assigns init properties missing from the JSON their type's
+    // default (false, null, 0), which would silently drop the defaults below; setters are only called when present.
+
     /// <summary>mmedge: the post-sensing latency budget the optimizer fits a configuration into; null = most accurate.</summary>
-    public double? BudgetMs { get; init; }
+    public double? BudgetMs { get; set; }
 
     /// <summary>mmedge: a fixed configuration, bypassing the optimizer.</summary>
-    public PipelineConfiguration? Configuration { get; init; }
+    public PipelineConfiguration? Configuration { get; set; }
 
     /// <summary>mmedge: cross-modal speculative skipping at the manifest's checkpoints.</summary>
-    public bool Skip { get; init; } = true;
+    public bool Skip { get; set; } = true;
 
     /// <summary>"realtime" paces replayed input at its recorded rate; "fast" releases it at once (nominal timestamps).</summary>
-    public string Clock { get; init; } = "realtime";
+    public string Clock { get; set; } = "realtime";
 
     /// <summary>cbnet: fall back to the full model when the cascade's confidence is below the manifest's threshold.</summary>
-    public bool Gate { get; init; } = true;
+    public bool Gate { get; set; } = true;
 
     /// <summary>The replay inputs used when a run names none: input name (a modality, or "image") to a file path.</summary>
-    public Dictionary<string, string> Inputs { get; init; } = new(StringComparer.Ordinal);
+    public Dictionary<string, string> Inputs { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>mmedge: re-profile the latency table when a model's measured latency leaves [1/(1+d), 1+d] of its profile.</summary>
-    public double DriftTolerance { get; init; } = 0.5;
+    public double DriftTolerance { get; set; } = 0.5;
 }
 
 /// <summary>An MMEdge configuration: for each modality, the encoder variant and how densely units are taken.</summary>
@@ -126,7 +129,7 @@ public sealed record PipelineStageTiming(string Name, double StartMs, double End
 
 /// <summary>
 /// One unit on the timeline. State: "encoded"; "skipped" (cut by speculative skipping: neither sensed nor encoded);
-/// "unused" (sensed but not taken at this stride).
+/// "dropped" (sensed just before a skip, never encoded); "unused" (sensed but not taken at this stride).
 /// </summary>
 public sealed record PipelineUnitTrace(string Modality, int Index, string State, double SensedMs, double EncodeStartMs, double EncodeEndMs);
 

@@ -32,4 +32,5 @@ namespace EdgeRuntime.Protocol;
 [JsonSerializable(typeof(PipelineDefinition))]
 [JsonSerializable(typeof(PipelineRunRequest))]
 [JsonSerializable(typeof(PipelineRunResponse))]
+[JsonSerializable(typeof(PipelineStatus))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

@@ -6,7 +6,7 @@ using EdgeRuntime.Store;
 namespace EdgeRuntime.Server;
 
 /// <summary>Turns one request frame into its response. Knows nothing of sockets; every failure becomes an error response.</summary>
-public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler queue, ServerOptions options, ServerMetrics metrics, string[] providers, IHeadlessServices? headless = null)
+public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler queue, ServerOptions options, ServerMetrics metrics, string[] providers, IHeadlessServices? headless = null, IPipelineServices? pipelines = null)
 {
     /// <summary>The result store subscriptions read from; null when the daemon keeps none.</summary>
     internal ResultJournal? Journal => headless?.Journal;
@@ -28,6 +28,9 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
                 MessageType.Stats => Stats(),
                 MessageType.Health => Health(),
                 MessageType.Inject => Inject(json),
+                MessageType.Pipelines => Response.Ok(type, new PipelineListResponse(pipelines?.Pipelines() ?? []), ProtocolJsonContext.Default.PipelineListResponse),
+                MessageType.PipelineLoad => await LoadPipelineAsync(json, cancellationToken).ConfigureAwait(false),
+                MessageType.PipelineRun => await RunPipelineAsync(json, cancellationToken).ConfigureAwait(false),
                 _ => Response.Error(type, ErrorCodes.UnknownMessage, $"Message type {(byte)type} is not part of protocol v1."),
             };
         }
@@ -123,6 +126,23 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
 
         return Response.Ok(MessageType.Inject, headless.Inject(request), ProtocolJsonContext.Default.InjectResponse);
     }
+
+    private async Task<Response> LoadPipelineAsync(byte[] json, CancellationToken cancellationToken)
+    {
+        var definition = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.PipelineDefinition);
+        var status = await Pipelines().LoadAsync(definition, cancellationToken).ConfigureAwait(false);
+        return Response.Ok(MessageType.PipelineLoad, status, ProtocolJsonContext.Default.PipelineStatus);
+    }
+
+    private async Task<Response> RunPipelineAsync(byte[] json, CancellationToken cancellationToken)
+    {
+        var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.PipelineRunRequest);
+        var response = await Pipelines().RunAsync(request, cancellationToken).ConfigureAwait(false);
+        return Response.Ok(MessageType.PipelineRun, response, ProtocolJsonContext.Default.PipelineRunResponse);
+    }
+
+    private IPipelineServices Pipelines() =>
+        pipelines ?? throw new EdgeRuntimeException(ErrorCodes.UnknownPipeline, "This daemon runs no pipelines.");
 
     private Response Health()
     {

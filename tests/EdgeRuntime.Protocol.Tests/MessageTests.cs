@@ -71,4 +71,22 @@ public sealed class MessageTests
     {
         Assert.Equal([0L, 8L, 8L, 16L], new long[] { 0, 1, 8, 9 }.Select(TensorLayout.AlignUp));
     }
+
+    [Fact]
+    public void A_pipeline_definition_that_leaves_fields_out_keeps_their_defaults()
+    {
+        var definition = ProtocolJson.Deserialize("{\"name\":\"d\",\"kind\":\"mmedge\",\"manifest\":\"m.json\"}"u8.ToArray(), ProtocolJsonContext.Default.PipelineDefinition);
+
+        Assert.True(definition.Skip);
+        Assert.True(definition.Gate);
+        Assert.Equal("realtime", definition.Clock);
+        Assert.Equal(0.5, definition.DriftTolerance);
+        Assert.NotNull(definition.Inputs);
+        Assert.Null(definition.BudgetMs);
+
+        var given = ProtocolJson.Deserialize("{\"name\":\"d\",\"kind\":\"mmedge\",\"manifest\":\"m.json\",\"skip\":false,\"clock\":\"fast\",\"budgetMs\":12.5}"u8.ToArray(), ProtocolJsonContext.Default.PipelineDefinition);
+        Assert.False(given.Skip);
+        Assert.Equal("fast", given.Clock);
+        Assert.Equal(12.5, given.BudgetMs);
+    }
 }

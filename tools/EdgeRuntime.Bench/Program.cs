@@ -15,6 +15,11 @@ if (options.ContainsKey("--triggers"))
     return await TriggerBench.RunAsync(Path.GetFullPath(options["--publish-dir"]), options["--speech"], options["--out"], options.ContainsKey("--quick"));
 }
 
+if (options.ContainsKey("--pipelines"))
+{
+    return await PipelineBench.RunAsync(Path.GetFullPath(options["--models-dir"]), Path.GetFullPath(options["--samples-dir"]), options["--out"], options.ContainsKey("--quick"));
+}
+
 string publishDir = Path.GetFullPath(options["--publish-dir"]);
 string modelsDir = Path.GetFullPath(options["--models-dir"]);
 string outDir = options["--out"];

@@ -21,6 +21,7 @@ from .client import (DEFAULT_TIMEOUT, EdgeClient, Event, InferResult, Subscripti
                      encode_infer_request)
 from .errors import EdgeConnectionError, EdgeError, EdgeTimeout, ProtocolError
 from .frames import MessageType
+from .pipelines import parse_configuration
 from .tensors import HAVE_NUMPY, Tensor
 
 __version__ = "0.1.0"
@@ -28,5 +29,5 @@ __version__ = "0.1.0"
 __all__ = [
     "EdgeClient", "Subscription", "Event", "InferResult", "Tensor", "connect", "default_socket_path",
     "encode_infer_request", "EdgeError", "EdgeConnectionError", "EdgeTimeout", "ProtocolError", "MessageType",
-    "HAVE_NUMPY", "DEFAULT_TIMEOUT", "__version__",
+    "HAVE_NUMPY", "DEFAULT_TIMEOUT", "parse_configuration", "__version__",
 ]

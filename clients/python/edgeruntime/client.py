@@ -32,6 +32,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from . import frames as _frames
 from .errors import EdgeConnectionError, EdgeError, EdgeTimeout, ProtocolError
 from .frames import Frame, MessageType
+from .pipelines import pipeline_run_request
 from .tensors import pack_tensors, resolve_use_numpy, unpack_tensors
 
 __all__ = [
@@ -96,12 +97,13 @@ class Event:
 
     ``id`` (increasing, durable once delivered), ``trigger``, ``cause``, ``model``, ``fired_at`` / ``stored_at``
     (ISO 8601 strings as sent), ``window`` (dict or None), ``outputs`` (dict of name -> tensor, empty when the run
-    failed), ``timing`` (dict), ``summary`` (list of ``{channel, value}``), ``error`` (None unless the run failed)
-    and ``json`` (the whole JSON header).
+    failed), ``timing`` (dict), ``summary`` (list of ``{channel, value}``), ``error`` (None unless the run failed),
+    ``pipeline`` (the pipeline result dict as sent, for a pipeline's results; ``trigger`` is then the pipeline's
+    name; None otherwise) and ``json`` (the whole JSON header).
     """
 
     __slots__ = ("id", "trigger", "cause", "model", "fired_at", "stored_at", "window", "outputs", "timing",
-                 "summary", "error", "json")
+                 "summary", "error", "pipeline", "json")
 
     def __init__(self, json, outputs):
         # type: (Dict[str, Any], Dict[str, Any]) -> None
@@ -118,6 +120,7 @@ class Event:
         self.timing = json.get("timing") or {}  # type: Dict[str, Any]
         self.summary = json.get("summary") or []  # type: List[Dict[str, Any]]
         self.error = json.get("error")  # type: Optional[str]
+        self.pipeline = json.get("pipeline")  # type: Optional[Dict[str, Any]]
         self.outputs = outputs
         self.json = json
 
@@ -370,6 +373,40 @@ class EdgeClient:
                          for v in values]
             header["values"] = items
         return self._json_request(MessageType.INJECT, header)
+
+    def pipelines(self):
+        # type: () -> List[Dict[str, Any]]
+        """The pipelines the daemon runs: ``[{name, kind, manifest, runs, failures, budgetMs, lastConfiguration,
+        profiles, latencyTable}]``."""
+        return self._json_request(MessageType.PIPELINES, {}).get("pipelines") or []
+
+    def load_pipeline(self, definition, timeout=_UNSET):
+        # type: (Mapping[str, Any], Any) -> Dict[str, Any]
+        """Declares a pipeline: ``definition`` is the JSON of a ``pipelines`` entry of the daemon's configuration
+        (``name``, ``kind``, ``manifest``, optional ``budgetMs``, ``configuration``, ``skip``, ``clock``, ``gate``,
+        ``inputs``, ``driftTolerance``), sent as is. Paths are the daemon's. Returns the pipeline's status (as listed by
+        :meth:`pipelines`); loading profiles the models, so it may take a while."""
+        if not isinstance(definition, Mapping):
+            raise TypeError("definition must be a dict (the JSON of a pipelines entry)")
+        return self._json_request(MessageType.PIPELINE_LOAD, dict(definition), timeout=timeout)
+
+    def run_pipeline(self, name, inputs=None, index=None, mode=None, skip=None, budget_ms=None, configuration=None,
+                     clock=None, timeout=_UNSET):
+        # type: (str, Optional[Mapping[str, Any]], Optional[int], Optional[str], Optional[bool], Optional[float], Any, Optional[str], Any) -> Dict[str, Any]
+        """Runs a pipeline once over replayed input and returns ``{"id": stored result id (0 without a store),
+        "result": {pipeline, kind, mode, prediction, scores, sensingEndMs, resultMs, postSensingMs, configuration,
+        decision, stages, units, checkpoints, counts, path, confidence, ...}}``.
+
+        ``inputs``: input name (a modality, or ``image``) -> replay file on the daemon's machine; ``index``: the item
+        of a multi-item input; ``mode``: ``pipelined``/``sequential`` (mmedge) or ``cascade``/``full``/``light``/
+        ``early-exit`` (cbnet); ``skip``: speculative skipping on or off; ``budget_ms``: the post-sensing budget the
+        optimizer fits into; ``configuration``: a fixed configuration (``"audio=large:100,vision=small:/2"``, a dict
+        with ``modalities``, or a list of ``(modality, encoder, unit_ms, stride)``); ``clock``: ``realtime`` (input
+        arrives at its recorded rate, so the call lasts as long as the recording) or ``fast``. What is not given is
+        the pipeline's own setting. Raises :class:`EdgeError` ``unknown_pipeline`` for a name the daemon lacks.
+        """
+        header = pipeline_run_request(name, inputs, index, mode, skip, budget_ms, configuration, clock)
+        return self._json_request(MessageType.PIPELINE_RUN, header, timeout=timeout)
 
     def subscribe(self, since=None, triggers=None, timeout=None):
         # type: (Optional[int], Optional[Iterable[str]], Optional[float]) -> Subscription

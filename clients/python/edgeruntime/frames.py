@@ -50,10 +50,14 @@ class MessageType:
     EVENT = 10
     UNSUBSCRIBE = 11
     INJECT = 12
+    PIPELINES = 13
+    PIPELINE_LOAD = 14
+    PIPELINE_RUN = 15
 
     _NAMES = {
         1: "hello", 2: "models", 3: "load", 4: "unload", 5: "info", 6: "infer", 7: "stats", 8: "health",
-        9: "subscribe", 10: "event", 11: "unsubscribe", 12: "inject",
+        9: "subscribe", 10: "event", 11: "unsubscribe", 12: "inject", 13: "pipelines", 14: "pipeline-load",
+        15: "pipeline-run",
     }
 
     @classmethod

@@ -119,9 +119,11 @@ class HeaderTests(unittest.TestCase):
     def test_message_type_numbers_follow_the_specification(self):
         self.assertEqual([MessageType.HELLO, MessageType.MODELS, MessageType.LOAD, MessageType.UNLOAD,
                           MessageType.INFO, MessageType.INFER, MessageType.STATS, MessageType.HEALTH,
-                          MessageType.SUBSCRIBE, MessageType.EVENT, MessageType.UNSUBSCRIBE, MessageType.INJECT],
-                         list(range(1, 13)))
+                          MessageType.SUBSCRIBE, MessageType.EVENT, MessageType.UNSUBSCRIBE, MessageType.INJECT,
+                          MessageType.PIPELINES, MessageType.PIPELINE_LOAD, MessageType.PIPELINE_RUN],
+                         list(range(1, 16)))
         self.assertEqual(MessageType.name(10), "event")
+        self.assertEqual(MessageType.name(15), "pipeline-run")
         self.assertEqual(MessageType.name(99), "type 99")
 
     def test_json_is_compact_utf8_in_key_order(self):

@@ -1,0 +1,17 @@
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Pipelines;
+
+/// <summary>A loaded pipeline: it runs once per request over replayed input and reports on itself.</summary>
+public interface IPipeline
+{
+    PipelineDefinition Definition { get; }
+
+    /// <summary>The registry names of the models it loaded ("PIPELINE:role"; they show in `edgectl models` and `stats`).</summary>
+    IReadOnlyList<string> ModelNames { get; }
+
+    PipelineStatus Status();
+
+    /// <summary>Runs once. Relative input paths resolve against <paramref name="inputDirectory"/>.</summary>
+    Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, CancellationToken cancellationToken);
+}

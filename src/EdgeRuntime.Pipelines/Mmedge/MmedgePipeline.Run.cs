@@ -1,0 +1,229 @@
+using System.Globalization;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Pipelines.Mmedge;
+
+public sealed partial class MmedgePipeline
+{
+    public async Task<PipelineResult> RunAsync(MmedgeRunOptions options, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _driftStreak) >= DriftRunsBeforeReprofile)
+        {
+            await ProfileAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        Interlocked.Increment(ref _runs);
+        try
+        {
+            return await RunOnceAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Interlocked.Increment(ref _failures);
+            throw;
+        }
+    }
+
+    /// <summary>Consecutive runs whose encoders were off their profile before the table is profiled again.</summary>
+    public const int DriftRunsBeforeReprofile = 3;
+
+    private async Task<PipelineResult> RunOnceAsync(MmedgeRunOptions options, CancellationToken cancellationToken)
+    {
+        // The decision's configuration is the one that runs: nothing below replaces it.
+        OptimizerDecision? decision = options.Configuration is null ? Decide(options.BudgetMs) : null;
+        var configuration = options.Configuration ?? decision!.Configuration;
+        var row = Validate(configuration);
+        var audioChoice = Choice(configuration, "audio");
+        var visionChoice = Choice(configuration, "vision");
+        var clock = options.Clock;
+
+        var audioStream = ReplayStream.Audio("audio", options.AudioPath, _manifest.SampleRate, _manifest.AudioSamples, AudioBlockMs);
+        var visionStream = ReplayStream.Frames("vision", options.FramesPath, _manifest.Frames, _manifest.FrameSize, _manifest.FrameIntervalMs, options.Index);
+        var audio = new ModalityRun(
+            new ModalityPlan("audio", audioStream, (int)Math.Round(audioChoice.UnitMs / AudioBlockMs), 1, Encoder("audio", audioChoice.Encoder), "chunk", [1, 0], Aggregator("audio", audioChoice.Encoder)),
+            clock,
+            _invoker);
+        var vision = new ModalityRun(
+            new ModalityPlan("vision", visionStream, 1, Math.Max(1, visionChoice.Stride), Encoder("vision", visionChoice.Encoder), "frame", [1, 0], Aggregator("vision", visionChoice.Encoder)),
+            clock,
+            _invoker);
+
+        var stages = new List<PipelineStageTiming>();
+        var checkpoints = new List<PipelineCheckpoint>();
+        float[] audioFeatures, visionFeatures;
+        if (options.Sequential)
+        {
+            await Task.WhenAll(audio.RunSequentialSensingAsync(cancellationToken), vision.RunSequentialSensingAsync(cancellationToken)).ConfigureAwait(false);
+            await Task.WhenAll(audio.EncodeSensedAsync(cancellationToken), vision.EncodeSensedAsync(cancellationToken)).ConfigureAwait(false);
+            var audioAggregate = AggregateAsync(audio, audio.Embeddings.Count, stages, clock, cancellationToken);
+            var visionAggregate = AggregateAsync(vision, vision.Embeddings.Count, stages, clock, cancellationToken);
+            audioFeatures = await audioAggregate.ConfigureAwait(false);
+            visionFeatures = await visionAggregate.ConfigureAwait(false);
+        }
+        else
+        {
+            (audioFeatures, visionFeatures) = await RunPipelinedAsync(audio, vision, options.Skip, stages, checkpoints, clock, cancellationToken).ConfigureAwait(false);
+        }
+
+        double fusionStart = clock.NowMs;
+        var logits = (await _invoker.RunAsync(ModelName(_manifest.Models.Fusion), [("audio", new FloatTensor(audioFeatures, [1, audioFeatures.Length])), ("vision", new FloatTensor(visionFeatures, [1, visionFeatures.Length]))], cancellationToken).ConfigureAwait(false))["logits"].Data;
+        double resultMs = clock.NowMs;
+        lock (stages)
+        {
+            stages.Add(new PipelineStageTiming("fusion", fusionStart, resultMs));
+        }
+
+        if (clock is not SimulatedClock)
+        {
+            CheckDrift(audio, audioChoice.UnitMs, vision);
+        }
+
+        lock (_gate)
+        {
+            _last = configuration;
+        }
+
+        float[] scores = Softmax(logits);
+        double sensingEnd = Math.Max(audio.LastSensedMs, vision.LastSensedMs);
+        var c = CultureInfo.InvariantCulture;
+        return new PipelineResult(Definition.Name, "mmedge", options.Sequential ? "sequential" : options.Skip ? "pipelined+skip" : "pipelined", ArgMax(scores), scores)
+        {
+            SensingEndMs = sensingEnd,
+            ResultMs = resultMs,
+            PostSensingMs = resultMs - sensingEnd,
+            Configuration = configuration,
+            Decision = decision?.Reason ?? string.Create(c, $"fixed configuration (validation accuracy {row.ValAccuracy:P1})"),
+            PredictedMs = decision?.PredictedMs ?? PredictPostSensingMs(configuration),
+            WithinBudget = options.BudgetMs is double budget ? (decision?.WithinBudget ?? PredictPostSensingMs(configuration) <= budget) : null,
+            Stages = [.. stages.OrderBy(s => s.StartMs)],
+            Units = [.. audio.Trace(), .. vision.Trace()],
+            Checkpoints = [.. checkpoints],
+            Counts = [audio.Count(), vision.Count()],
+        };
+    }
+
+    private async Task<(float[] Audio, float[] Vision)> RunPipelinedAsync(ModalityRun audio, ModalityRun vision, bool skip, List<PipelineStageTiming> stages, List<PipelineCheckpoint> checkpoints, IPipelineClock clock, CancellationToken cancellationToken)
+    {
+        var visionDone = new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        float[]? audioPrefixFeatures = null;
+        var visionTask = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    await vision.RunPipelinedAsync(null, cancellationToken).ConfigureAwait(false);
+                    // The fast modality is aggregated as soon as its last unit is in, off the slow one's critical path.
+                    visionDone.TrySetResult(await AggregateAsync(vision, vision.Embeddings.Count, stages, clock, cancellationToken).ConfigureAwait(false));
+                }
+                catch (Exception e)
+                {
+                    visionDone.TrySetException(e);
+                    throw;
+                }
+            },
+            cancellationToken);
+
+        int units = audio.Plan.UsedUnits;
+        var checkpointUnits = SkipCheckpoints.UnitCounts(_manifest.Gate.Checkpoints, units);
+        async Task<bool> AtCheckpoint(int encoded)
+        {
+            if (!checkpointUnits.Contains(encoded))
+            {
+                return false;
+            }
+
+            // The gate weighs the finished fast modality against the slow one so far.
+            float[] visionFeatures = await visionDone.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            double start = clock.NowMs;
+            float[] prefix = await audio.AggregateAsync(encoded, cancellationToken).ConfigureAwait(false);
+            float fraction = (float)encoded / units;
+            float[] x = [.. visionFeatures, .. prefix, fraction];
+            double probability = (await _invoker.RunAsync(ModelName(_manifest.Models.Gate), "x", new FloatTensor(x, [1, x.Length]), "skip", cancellationToken).ConfigureAwait(false)).Data[0];
+            double end = clock.NowMs;
+            bool cut = probability >= _manifest.Gate.Threshold;
+            lock (stages)
+            {
+                stages.Add(new PipelineStageTiming(string.Create(CultureInfo.InvariantCulture, $"gate@{encoded}"), start, end));
+                checkpoints.Add(new PipelineCheckpoint("audio", encoded, end, Math.Round(probability, 4), cut));
+            }
+
+            if (cut)
+            {
+                audioPrefixFeatures = prefix;
+            }
+
+            return cut;
+        }
+
+        var audioTask = Task.Run(
+            async () =>
+            {
+                await audio.RunPipelinedAsync(skip ? AtCheckpoint : null, cancellationToken).ConfigureAwait(false);
+                return audioPrefixFeatures ?? await AggregateAsync(audio, audio.Embeddings.Count, stages, clock, cancellationToken).ConfigureAwait(false);
+            },
+            cancellationToken);
+
+        await Task.WhenAll(visionTask, audioTask).ConfigureAwait(false);
+        return (await audioTask.ConfigureAwait(false), await visionDone.Task.ConfigureAwait(false));
+    }
+
+    private static async Task<float[]> AggregateAsync(ModalityRun run, int count, List<PipelineStageTiming> stages, IPipelineClock clock, CancellationToken cancellationToken)
+    {
+        double start = clock.NowMs;
+        float[] features = await run.AggregateAsync(count, cancellationToken).ConfigureAwait(false);
+        lock (stages)
+        {
+            stages.Add(new PipelineStageTiming("aggregate:" + run.Plan.Modality, start, clock.NowMs));
+        }
+
+        return features;
+    }
+
+    /// <summary>
+    /// Compares this run's mean encode time per unit with the table; after a few runs in a row outside the tolerance
+    /// (thermal throttling, another process on the cores, a governor change) the next run profiles again first.
+    /// </summary>
+    private void CheckDrift(ModalityRun audio, double audioUnitMs, ModalityRun vision)
+    {
+        double tolerance = 1 + Definition.DriftTolerance;
+        bool drifted = false;
+        foreach (var (run, unitMs) in new[] { (audio, audioUnitMs), (vision, 0.0) })
+        {
+            int encoded = run.Embeddings.Count;
+            if (encoded == 0 || !Latency.TryGet(run.Plan.Encoder, unitMs, out double profiled) || profiled <= 0)
+            {
+                continue;
+            }
+
+            double ratio = run.EncodeMsTotal / encoded / profiled;
+            drifted |= ratio > tolerance || ratio < 1 / tolerance;
+        }
+
+        lock (_gate)
+        {
+            _driftStreak = drifted ? _driftStreak + 1 : 0;
+        }
+    }
+
+    private static float[] Softmax(float[] logits)
+    {
+        float max = logits.Max();
+        var exp = logits.Select(l => MathF.Exp(l - max)).ToArray();
+        float sum = exp.Sum();
+        return [.. exp.Select(e => e / sum)];
+    }
+
+    private static int ArgMax(float[] values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+        {
+            if (values[i] > values[best])
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+}

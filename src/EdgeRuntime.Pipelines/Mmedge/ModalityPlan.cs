@@ -1,0 +1,25 @@
+namespace EdgeRuntime.Pipelines.Mmedge;
+
+/// <summary>
+/// How one modality runs under a configuration: its replayed stream, how many blocks make a unit, which units are
+/// taken (every Stride-th, ending on the last), and the encoder and aggregator models with their input names.
+/// </summary>
+internal sealed record ModalityPlan(
+    string Modality,
+    ReplayStream Stream,
+    int BlocksPerUnit,
+    int Stride,
+    string Encoder,
+    string EncoderInput,
+    long[] EncoderShape,
+    string Aggregator)
+{
+    public int Units => Stream.Blocks / BlocksPerUnit;
+
+    public double UnitMs => BlocksPerUnit * Stream.BlockMs;
+
+    /// <summary>Unit j is encoded when (j + 1) is a multiple of the stride, so the last unit is always used.</summary>
+    public bool IsUsed(int unit) => (unit + 1) % Stride == 0;
+
+    public int UsedUnits => Units / Stride;
+}

@@ -1,0 +1,144 @@
+using EdgeRuntime.Client;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Pipelines;
+
+/// <summary>
+/// A recorded stream replayed as a sensor would deliver it: in blocks (20 ms of audio, one video frame), each
+/// available at the end of its interval. A WAV file is resampled to the rate the models were trained at and fitted
+/// to the expected length; a frame sequence is an .npy of [frames, rows, cols] (float32 in [0,1], or uint8 /255).
+/// </summary>
+public sealed class ReplayStream
+{
+    private readonly float[] _data;
+
+    private ReplayStream(string modality, string path, float[] data, int blockValues, double blockMs)
+    {
+        Modality = modality;
+        Path = path;
+        _data = data;
+        BlockValues = blockValues;
+        BlockMs = blockMs;
+    }
+
+    public string Modality { get; }
+
+    public string Path { get; }
+
+    public int BlockValues { get; }
+
+    public double BlockMs { get; }
+
+    public int Blocks => _data.Length / BlockValues;
+
+    public double DurationMs => Blocks * BlockMs;
+
+    public ReadOnlyMemory<float> Block(int index) => _data.AsMemory(index * BlockValues, BlockValues);
+
+    public static ReplayStream Audio(string modality, string path, int sampleRate, int samples, double blockMs)
+    {
+        WavAudio wav;
+        try
+        {
+            wav = WavAudio.Read(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: cannot replay '{path}': {e.Message}");
+        }
+
+        if (wav.SampleRate != sampleRate)
+        {
+            wav = wav.Resample(sampleRate);
+        }
+
+        // The models saw windows of exactly this many samples: a longer recording is cut, a shorter one padded with silence.
+        var data = new float[samples];
+        wav.Samples.AsSpan(0, Math.Min(samples, wav.Samples.Length)).CopyTo(data);
+        int blockValues = (int)Math.Round(sampleRate * blockMs / 1000);
+        if (blockValues <= 0 || samples % blockValues != 0)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: {blockMs} ms blocks do not divide {samples} samples at {sampleRate} Hz.");
+        }
+
+        return new ReplayStream(modality, path, data, blockValues, blockMs);
+    }
+
+    public static ReplayStream Frames(string modality, string path, int frames, int frameSize, double frameIntervalMs, int? index = null)
+    {
+        Tensor tensor;
+        try
+        {
+            tensor = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? ReadCsv(path, frameSize) : NpyFile.Read(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or FormatException)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: cannot replay '{path}': {e.Message}");
+        }
+
+        float[] values = tensor.DType switch
+        {
+            TensorDType.Float32 => tensor.ToArray<float>(),
+            TensorDType.UInt8 => [.. tensor.ToArray<byte>().Select(b => b / 255f)],
+            _ => throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: '{path}' holds {tensor.DType.Name()}; frames must be float32 or uint8."),
+        };
+
+        // [frames, rows, cols], or [items, frames, rows, cols] with an index choosing the item.
+        long[] shape = tensor.Shape;
+        if (shape.Length == 4)
+        {
+            int item = index ?? throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: '{path}' holds {shape[0]} sequences; say which with an index.");
+            if (item < 0 || item >= shape[0])
+            {
+                throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: index {item} is outside the {shape[0]} sequences in '{path}'.");
+            }
+
+            int per = values.Length / (int)shape[0];
+            values = values.AsSpan(item * per, per).ToArray();
+            shape = shape[1..];
+        }
+
+        if (shape.Length != 3 || shape[0] != frames || shape[1] * shape[2] != frameSize)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: '{path}' is [{string.Join(",", tensor.Shape)}]; the models take {frames} frames of {frameSize} values.");
+        }
+
+        return new ReplayStream(modality, path, values, frameSize, frameIntervalMs);
+    }
+
+    /// <summary>A CSV series: one frame per line, its values comma-separated (a header line of names is skipped).</summary>
+    private static Tensor ReadCsv(string path, int frameSize)
+    {
+        var rows = new List<float>();
+        int lines = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            string[] fields = line.Split(',');
+            if (lines == 0 && rows.Count == 0 && !float.TryParse(fields[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _))
+            {
+                continue;
+            }
+
+            if (fields.Length != frameSize)
+            {
+                throw new InvalidDataException($"line {lines + 1} has {fields.Length} values; a frame has {frameSize}.");
+            }
+
+            foreach (string field in fields)
+            {
+                rows.Add(float.Parse(field, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture));
+            }
+
+            lines++;
+        }
+
+        int side = (int)Math.Sqrt(frameSize);
+        long[] shape = side * side == frameSize ? [lines, side, side] : [lines, 1, frameSize];
+        return Tensor.Float32("frames", shape, rows.ToArray());
+    }
+}

@@ -1,0 +1,119 @@
+using System.Text.Json;
+using System.Xml.Linq;
+using EdgeRuntime.Client;
+using EdgeRuntime.Inference;
+using EdgeRuntime.Pipelines;
+using EdgeRuntime.Pipelines.Cbnet;
+using EdgeRuntime.Pipelines.Mmedge;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Integration.Tests;
+
+/// <summary>Pipelines in the published edged: over the socket, as subscribers see them, and through edgectl.</summary>
+public sealed class PipelineTests
+{
+    private static string Models => Path.Combine(Paths.RepositoryRoot, "models");
+
+    private static string Episodes => Path.Combine(Paths.RepositoryRoot, "samples", "mmedge", "test");
+
+    private static string FashionImages => Path.Combine(Paths.RepositoryRoot, "samples", "cbnet", "test_images_1000.npy");
+
+    private static readonly PipelineConfiguration Reference =
+        new([new ModalityChoice("audio", "large", 100, 1), new ModalityChoice("vision", "large", 62.5, 1)]);
+
+    private static string Config => $$"""
+        "store": { "path": "results" },
+        "pipelines": [
+          { "name": "digits", "kind": "mmedge", "manifest": "{{Path.Combine(Models, "mmedge", "mmedge.json")}}", "clock": "fast" },
+          { "name": "fashion", "kind": "cbnet", "manifest": "{{Path.Combine(Models, "cbnet", "cbnet.json")}}" }
+        ]
+        """;
+
+    private static Dictionary<string, string> Episode(int episode) => new()
+    {
+        ["audio"] = Path.Combine(Episodes, $"{episode:0000}.wav"),
+        ["vision"] = Path.Combine(Episodes, $"{episode:0000}.npy"),
+    };
+
+    [Fact]
+    public async Task A_pipeline_over_the_socket_gives_the_same_results_as_in_process_and_reaches_subscribers()
+    {
+        // In-process: the same committed models through the same registry/scheduler code, on the CPU provider.
+        var options = new InferenceOptions { IntraOpThreads = 1, Workers = 2 };
+        using var registry = new ModelRegistry(Models, options);
+        using var scheduler = new InferenceScheduler(options);
+        var invoker = new ModelInvoker(registry, scheduler);
+        var local = await MmedgePipeline.LoadAsync(new PipelineDefinition("local", "mmedge", "mmedge/mmedge.json"), Path.Combine(Models, "mmedge", "mmedge.json"), invoker, null, CancellationToken.None);
+        var cascade = await CbnetCascade.LoadAsync("local-fashion", Path.Combine(Models, "cbnet", "cbnet.json"), invoker, null, CancellationToken.None);
+
+        await using var edged = await EdgedProcess.StartAsync(Config);
+        await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+        await using var subscription = await client.SubscribeAsync(new SubscribeRequest(Since: 0, Triggers: ["digits"]));
+        var listed = await client.PipelinesAsync();
+        Assert.Equal(["digits", "fashion"], listed.Select(p => p.Name));
+        Assert.Equal(1, listed[0].Profiles);
+        Assert.NotEmpty(listed[0].LatencyTable);
+
+        for (int episode = 0; episode < 6; episode++)
+        {
+            foreach (bool skip in new[] { false, true })
+            {
+                var remote = await client.RunPipelineAsync(new PipelineRunRequest("digits") { Inputs = Episode(episode), Skip = skip, Configuration = Reference });
+                var expected = await local.RunAsync(
+                    new MmedgeRunOptions(Episode(episode)["audio"], Episode(episode)["vision"], new FastClock()) { Skip = skip, Configuration = Reference },
+                    CancellationToken.None);
+                Assert.Equal(expected.Prediction, remote.Result.Prediction);
+                Assert.Equal(expected.Scores, remote.Result.Scores);
+                Assert.Equal(expected.Counts, remote.Result.Counts);
+                Assert.Equal(expected.Checkpoints.Select(c => (c.Units, c.SkipProbability, c.Skipped)), remote.Result.Checkpoints.Select(c => (c.Units, c.SkipProbability, c.Skipped)));
+
+                // The stored event a subscriber gets is the answer the caller got.
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                var stored = await subscription.ReadAsync(timeout.Token);
+                Assert.Equal(remote.Id, stored.Event.Id);
+                Assert.Equal(
+                    JsonSerializer.Serialize(remote.Result, ProtocolJsonContext.Default.PipelineResult),
+                    JsonSerializer.Serialize(stored.Event.Pipeline!, ProtocolJsonContext.Default.PipelineResult));
+                Assert.Equal(remote.Result.Scores, stored["scores"].ToArray<float>());
+            }
+        }
+
+        foreach (int index in new[] { 0, 5, 17 })
+        {
+            var remote = await client.RunPipelineAsync(new PipelineRunRequest("fashion") { Inputs = new() { ["image"] = FashionImages }, Index = index });
+            var images = FashionMnist.ReadNpy(FashionImages, Path.Combine(Paths.RepositoryRoot, "samples", "cbnet", "test_labels_1000.npy"));
+            var expected = await cascade.RunAsync(FashionMnist.ToInput(images.Image(index)), "cascade", gate: true, CancellationToken.None);
+            Assert.Equal(expected.Prediction, remote.Result.Prediction);
+            Assert.Equal(expected.Scores, remote.Result.Scores);
+            Assert.Equal(expected.Path, remote.Result.Path);
+        }
+    }
+
+    [Fact]
+    public async Task Pipeline_errors_are_clear()
+    {
+        await using var edged = await EdgedProcess.StartAsync(Config);
+        await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+
+        var unknown = await Assert.ThrowsAsync<EdgeRuntimeException>(() => client.RunPipelineAsync(new PipelineRunRequest("nope")));
+        Assert.Equal(ErrorCodes.UnknownPipeline, unknown.Code);
+        Assert.Contains("digits", unknown.Message);
+
+        var noInput = await Assert.ThrowsAsync<EdgeRuntimeException>(() => client.RunPipelineAsync(new PipelineRunRequest("digits")));
+        Assert.Equal(ErrorCodes.BadRequest, noInput.Code);
+        Assert.Contains("'audio'", noInput.Message);
+
+        var badMode = await Assert.ThrowsAsync<EdgeRuntimeException>(() => client.RunPipelineAsync(new PipelineRunRequest("digits") { Inputs = Episode(0), Mode = "backwards" }));
+        Assert.Equal(ErrorCodes.BadRequest, badMode.Code);
+
+        var noManifest = await Assert.ThrowsAsync<EdgeRuntimeException>(() => client.LoadPipelineAsync(new PipelineDefinition("other", "mmedge", "missing/mmedge.json")));
+        Assert.Equal(ErrorCodes.BadRequest, noManifest.Code);
+        Assert.Contains("missing/mmedge.json", noManifest.Message);
+
+        // Loaded over the socket, it runs like a configured one.
+        var loaded = await client.LoadPipelineAsync(new PipelineDefinition("again", "cbnet", Path.Combine(Models, "cbnet", "cbnet.json")) { Gate = false });
+        Assert.Equal("cbnet", loaded.Kind);
+        var run = await client.RunPipelineAsync(new PipelineRunRequest("again") { Inputs = new() { ["image"] = FashionImages }, Index = 3, Mode = "light" });
+        Assert.Equal("light", run.Result.Mode);
+    }
+}
