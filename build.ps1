@@ -496,10 +496,21 @@ function Invoke-Demo {
 
         Write-Step 'headless: a press of the simulated button, and the results the triggers stored (edgectl watch --since 0)'
         Invoke-Checked 'edgectl inject' { & $edgectl inject button --edge rising }
-        $watched = & $edgectl watch --since 0 --count 2 --timeout 30
+        $watched = & $edgectl watch speech press --since 0 --count 2 --timeout 30
         if ($LASTEXITCODE -ne 0) { throw "edgectl watch did not see the two triggered results (exit code $LASTEXITCODE)." }
         $watched | Write-Host
         $summary += ("results  {0} stored by triggers (speech onset on the replayed microphone; button press), ids {1}" -f $watched.Count, (($watched | ForEach-Object { ($_ -split '\s+')[0] }) -join ' '))
+
+        Write-Step 'pipelines: MMEdge on a spoken + handwritten digit replayed at real-time pace, then CBNet on a Fashion-MNIST image'
+        Invoke-Checked 'edgectl pipelines' { & $edgectl pipelines }
+        Invoke-Checked 'edgectl run digits' { & $edgectl run digits }
+        $digits = & $edgectl run digits --json | ConvertFrom-Json
+        if ($LASTEXITCODE -ne 0) { throw "edgectl run digits --json failed (exit code $LASTEXITCODE)." }
+        Invoke-Checked 'edgectl run fashion' { & $edgectl run fashion --index 3 }
+        $timeline = Join-Path $run 'digits-timeline.svg'
+        Invoke-Checked 'edgectl timeline' { & $edgectl timeline digits --out $timeline }
+        $audio = $digits.result.counts | Where-Object { $_.modality -eq 'audio' }
+        $summary += ("pipeline digits: prediction {0}, {1:0.0} ms after the last unit was sensed, audio units encoded {2} of {3}; timeline {4}" -f $digits.result.prediction, $digits.result.postSensingMs, $audio.encoded, ($audio.sensed + $audio.skipped), $timeline)
 
         Write-Step 'edgectl status'
         Invoke-Checked 'edgectl status' { & $edgectl status }

@@ -3,7 +3,7 @@ namespace EdgeRuntime.Cli;
 /// <summary>A command line split into positionals and --options; options may repeat (--input a=x --input b=y).</summary>
 internal sealed class Arguments
 {
-    private static readonly HashSet<string> Switches = ["--json", "--help", "-h", "--quiet", "--nodes"];
+    private static readonly HashSet<string> Switches = ["--json", "--help", "-h", "--quiet", "--nodes", "--skip", "--no-skip"];
     private readonly List<string> _positionals = [];
     private readonly List<KeyValuePair<string, string>> _options = [];
 

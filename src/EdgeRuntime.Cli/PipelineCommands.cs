@@ -22,12 +22,6 @@ internal static class PipelineCommands
         _ => null,
     };
 
-    /// <summary>
-    /// --skip and --no-skip take no value, but <see cref="Arguments"/> would take the next word as theirs: they are
-    /// given one before parsing.
-    /// </summary>
-    public static string[] ExpandSwitches(string[] args) => [.. args.Select(a => a is "--skip" or "--no-skip" ? a + "=true" : a)];
-
     /// <summary>A path that exists from here is sent absolute, as edgectl load does; others are the daemon's to resolve.</summary>
     public static string LocalPathOrAsIs(string path) => !Path.IsPathRooted(path) && File.Exists(path) ? Path.GetFullPath(path) : path;
 

@@ -22,31 +22,15 @@ internal static class PipelineDefinitionFile
         var options = new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
         var reader = new Utf8JsonReader(json, options);
         PipelineDefinition definition;
-        HashSet<string> given;
         try
         {
             definition = JsonSerializer.Deserialize(ref reader, ProtocolJsonContext.Default.PipelineDefinition)
                 ?? throw new InvalidDataException($"{file}: the pipeline definition is null.");
-            using var document = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-            given = [.. document.RootElement.EnumerateObject().Select(p => p.Name)];
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{file} is not a pipeline definition (name, kind, manifest, ...): {e.Message}", e);
         }
-
-        // The source-generated reader sets every init-only property of a record with a constructor, to default(T) when
-        // the JSON lacks it: "skip" left out would arrive as false, "clock" as null. The record's own defaults are
-        // restored for what the file does not say, and sent explicitly.
-        var defaults = new PipelineDefinition(definition.Name, definition.Kind, definition.Manifest);
-        definition = definition with
-        {
-            Skip = given.Contains("skip") ? definition.Skip : defaults.Skip,
-            Clock = given.Contains("clock") ? definition.Clock : defaults.Clock,
-            Gate = given.Contains("gate") ? definition.Gate : defaults.Gate,
-            DriftTolerance = given.Contains("driftTolerance") ? definition.DriftTolerance : defaults.DriftTolerance,
-            Inputs = (given.Contains("inputs") ? definition.Inputs : null) ?? defaults.Inputs,
-        };
 
         // Paths that exist from here are meant as seen from here; the daemon may run in another folder.
         return definition with

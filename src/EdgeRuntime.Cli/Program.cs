@@ -62,7 +62,7 @@ namespace EdgeRuntime.Cli
         {
             try
             {
-                var args = new Arguments(PipelineCommands.ExpandSwitches(rawArgs));
+                var args = new Arguments(rawArgs);
                 if (args.Positionals.Count == 0 || args.Has("--help") || args.Has("-h"))
                 {
                     Console.WriteLine(Usage);

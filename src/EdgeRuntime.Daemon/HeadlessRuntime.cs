@@ -34,7 +34,7 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
     public ResultJournal? Journal { get; }
 
     /// <summary>Builds everything; a configuration mistake throws ArgumentException naming the sensor or trigger.</summary>
-    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, Action<string> log)
+    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, Action<string> log, Func<string, string, CancellationToken, Task>? runPipeline = null)
     {
         var chips = new GpioChips(gpio?.Chip, gpio?.Numbering ?? "logical");
         var sensors = new SensorHost(log);
@@ -61,7 +61,7 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
             TriggerEngine? triggers = null;
             if (config.Triggers.Length > 0)
             {
-                triggers = new TriggerEngine(config.Triggers, sensors, runner, journal!, chips, log, maxConcurrentRuns: Math.Max(2, workers * 2));
+                triggers = new TriggerEngine(config.Triggers, sensors, runner, journal!, chips, log, maxConcurrentRuns: Math.Max(2, workers * 2), runPipeline);
                 sensors.AddListener(triggers);
             }
 
@@ -127,6 +127,9 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
     public SensorStatus[] Sensors() => _sensors.Status();
 
     public TriggerStatus[] Triggers() => _triggers?.Status() ?? [];
+
+    /// <summary>(trigger, pipeline) for every trigger that runs a pipeline.</summary>
+    public IEnumerable<(string Trigger, string Pipeline)> PipelineTriggers => _triggers?.PipelineTriggers ?? [];
 
     public string[] Problems() => _sensors.Problems();
 

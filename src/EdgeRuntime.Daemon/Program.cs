@@ -109,9 +109,17 @@ namespace EdgeRuntime.Daemon
             await PreloadAsync(config, registry, metrics, log).ConfigureAwait(false);
 
             HeadlessRuntime headless;
+            // Triggers that run a pipeline reach it through the host, which needs the store the headless side opens.
+            EdgeRuntime.Pipelines.PipelineHost? pipelineHost = null;
             try
             {
-                headless = HeadlessRuntime.Create(config, board.Gpio, new EdgeRuntime.Triggers.WindowModelRunner(registry, queue), inferenceOptions.EffectiveWorkers, message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message));
+                headless = HeadlessRuntime.Create(
+                    config,
+                    board.Gpio,
+                    new EdgeRuntime.Triggers.WindowModelRunner(registry, queue),
+                    inferenceOptions.EffectiveWorkers,
+                    message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message),
+                    (pipeline, cause, token) => pipelineHost!.RunAsync(new PipelineRunRequest(pipeline), token, cause));
             }
             catch (ArgumentException e)
             {
@@ -126,16 +134,22 @@ namespace EdgeRuntime.Daemon
 
             await using var headlessScope = headless;
             // Pipelines load (and profile their models) before the socket opens, so the first run is already planned.
-            var pipelines = new DaemonPipelines(new EdgeRuntime.Pipelines.PipelineHost(
+            pipelineHost = new EdgeRuntime.Pipelines.PipelineHost(
                 new EdgeRuntime.Pipelines.ModelInvoker(registry, queue),
                 config.ModelDirectory,
                 Environment.CurrentDirectory,
                 headless.Journal,
                 null,
-                message => log.Write(EdgeRuntime.Server.LogLevel.Info, "pipelines", message)));
+                message => log.Write(EdgeRuntime.Server.LogLevel.Info, "pipelines", message));
+            var pipelines = new DaemonPipelines(pipelineHost);
             try
             {
                 await pipelines.LoadConfiguredAsync(config.Pipelines, CancellationToken.None).ConfigureAwait(false);
+                var unknown = headless.PipelineTriggers.FirstOrDefault(t => !pipelineHost.TryGet(t.Pipeline, out _));
+                if (unknown.Trigger is not null)
+                {
+                    throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"trigger '{unknown.Trigger}' runs pipeline '{unknown.Pipeline}', which is not in \"pipelines\".");
+                }
             }
             catch (EdgeRuntimeException e)
             {

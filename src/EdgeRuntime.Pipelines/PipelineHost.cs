@@ -57,7 +57,8 @@ public sealed class PipelineHost(ModelInvoker invoker, string modelDirectory, st
     public PipelineStatus[] Statuses() => [.. Pipelines.Select(p => p.Status())];
 
     /// <summary>Runs a pipeline once and stores the result (or the failure) before answering.</summary>
-    public async Task<PipelineRunResponse> RunAsync(PipelineRunRequest request, CancellationToken cancellationToken)
+    /// <param name="cause">Why it ran, as stored in the result: "run" for a request, the trigger for a headless run.</param>
+    public async Task<PipelineRunResponse> RunAsync(PipelineRunRequest request, CancellationToken cancellationToken, string cause = "run")
     {
         if (!_pipelines.TryGetValue(request.Pipeline ?? "", out var pipeline))
         {
@@ -74,15 +75,15 @@ public sealed class PipelineHost(ModelInvoker invoker, string modelDirectory, st
         catch (EdgeRuntimeException e) when (journal is not null && e.Code is not (ErrorCodes.BadRequest or ErrorCodes.InvalidInput))
         {
             // A run that failed inside (a model error) is a result too; a bad request is only answered.
-            await StoreAsync(pipeline, firedAt, started, null, e.Message).ConfigureAwait(false);
+            await StoreAsync(pipeline, cause, firedAt, started, null, e.Message).ConfigureAwait(false);
             throw;
         }
 
-        long id = journal is null ? 0 : (await StoreAsync(pipeline, firedAt, started, result, null).ConfigureAwait(false)).Id;
+        long id = journal is null ? 0 : (await StoreAsync(pipeline, cause, firedAt, started, result, null).ConfigureAwait(false)).Id;
         return new PipelineRunResponse(id, result);
     }
 
-    private async Task<JournalCommit> StoreAsync(IPipeline pipeline, DateTimeOffset firedAt, long started, PipelineResult? result, string? error)
+    private async Task<JournalCommit> StoreAsync(IPipeline pipeline, string cause, DateTimeOffset firedAt, long started, PipelineResult? result, string? error)
     {
         long ran = Stopwatch.GetTimestamp();
         float[] scores = result?.Scores ?? [];
@@ -99,7 +100,7 @@ public sealed class PipelineHost(ModelInvoker invoker, string modelDirectory, st
                 (result?.PostSensingMs ?? 0) * 1000,
                 Stopwatch.GetElapsedTime(ran, now).TotalMicroseconds,
                 Stopwatch.GetElapsedTime(started, now).TotalMicroseconds);
-            var stored = new ResultEvent(id, pipeline.Definition.Name, "run", pipeline.Definition.Kind, firedAt, storedAt, outputs, timing)
+            var stored = new ResultEvent(id, pipeline.Definition.Name, cause, pipeline.Definition.Kind, firedAt, storedAt, outputs, timing)
             {
                 Error = error,
                 Pipeline = result,

@@ -12,6 +12,9 @@ public sealed record TriggerConfig
 
     public TriggerRun Run { get; set; } = new();
 
+    /// <summary>A pipeline to run (on its configured inputs) instead of "run": its result is stored by the pipeline.</summary>
+    public string? Pipeline { get; set; }
+
     public TriggerAction[] Actions { get; set; } = [];
 }
 

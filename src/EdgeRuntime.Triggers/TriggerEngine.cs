@@ -20,6 +20,7 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     private readonly List<TriggerRule> _rules = [];
     private readonly SensorHost _sensors;
     private readonly TriggeredRun _run;
+    private readonly Func<string, string, CancellationToken, Task>? _runPipeline;
     private readonly Action<string> _log;
     private readonly CancellationTokenSource _stop = new();      // cancels runs still in progress (last resort)
     private readonly CancellationTokenSource _noMore = new();    // stops schedules and model loops; no new firings
@@ -30,8 +31,10 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     private int _running;
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public TriggerEngine(IEnumerable<TriggerConfig> triggers, SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log, int maxConcurrentRuns = 4)
+    /// <param name="runPipeline">Runs a pipeline by name for a trigger with "pipeline" (name, cause, token); it stores its own result.</param>
+    public TriggerEngine(IEnumerable<TriggerConfig> triggers, SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log, int maxConcurrentRuns = 4, Func<string, string, CancellationToken, Task>? runPipeline = null)
     {
+        _runPipeline = runPipeline;
         _sensors = sensors;
         _log = log;
         _concurrency = new SemaphoreSlim(maxConcurrentRuns, maxConcurrentRuns);
@@ -61,6 +64,10 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     public int MaxPendingRuns { get; init; } = 1024;
 
     public TriggerStatus[] Status() => [.. _rules.Select(r => r.Status())];
+
+    /// <summary>The pipelines the triggers name, to check against those loaded.</summary>
+    public IEnumerable<(string Trigger, string Pipeline)> PipelineTriggers =>
+        _rules.Where(r => r.Config.Pipeline is not null).Select(r => (r.Name, r.Config.Pipeline!));
 
     public void Start()
     {
@@ -96,7 +103,14 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
         {
             try
             {
-                await _run.RunAsync(rule, cause, timestamp, firedAt, _concurrency, _stop.Token).ConfigureAwait(false);
+                if (rule.Config.Pipeline is { } pipeline)
+                {
+                    await RunPipelineAsync(rule, pipeline, cause).ConfigureAwait(false);
+                }
+                else
+                {
+                    await _run.RunAsync(rule, cause, timestamp, firedAt, _concurrency, _stop.Token).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
@@ -118,6 +132,28 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
                 }
             }
         });
+    }
+
+    /// <summary>A pipeline takes a run slot for its whole run (its sensing is its own replay, not a shared buffer).</summary>
+    private async Task RunPipelineAsync(TriggerRule rule, string pipeline, string cause)
+    {
+        var run = _runPipeline ?? throw new InvalidOperationException($"trigger {rule.Name}: this daemon runs no pipelines");
+        await _concurrency.WaitAsync(_stop.Token).ConfigureAwait(false);
+        try
+        {
+            await run(pipeline, $"trigger {rule.Name}: {cause}", _stop.Token).ConfigureAwait(false);
+            rule.Completed();
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException))
+        {
+            // The pipeline host stored the failure when it got that far; here it is counted and logged.
+            rule.Failed();
+            _log($"trigger {rule.Name}: pipeline {pipeline} failed: {e.Message}");
+        }
+        finally
+        {
+            _concurrency.Release();
+        }
     }
 
     void ISensorObserver.OnEdge(ISensorSource source, GpioEdge edge)

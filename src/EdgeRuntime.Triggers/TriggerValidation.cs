@@ -17,9 +17,26 @@ internal static class TriggerValidation
             throw new ArgumentException($"Trigger '{name}': \"on\" must have exactly one of gpio, threshold, everySeconds or model.");
         }
 
+        if (config.Pipeline is not null)
+        {
+            if (!string.IsNullOrEmpty(config.Run.Model) || config.Actions.Length > 0)
+            {
+                throw new ArgumentException($"Trigger '{name}': a trigger that runs pipeline '{config.Pipeline}' has no \"run\" and no \"actions\".");
+            }
+        }
+        else
+        {
+            ValidateRun(name, config, sensors);
+        }
+
+        return DescribeCondition(name, on, sensors);
+    }
+
+    private static void ValidateRun(string name, TriggerConfig config, SensorHost sensors)
+    {
         if (string.IsNullOrEmpty(config.Run.Model))
         {
-            throw new ArgumentException($"Trigger '{name}': \"run\" needs \"model\".");
+            throw new ArgumentException($"Trigger '{name}': \"run\" needs \"model\" (or give \"pipeline\" instead).");
         }
 
         var window = config.Run.Window;
@@ -41,6 +58,10 @@ internal static class TriggerValidation
             }
         }
 
+    }
+
+    private static string DescribeCondition(string name, TriggerWhen on, SensorHost sensors)
+    {
         if (on.Gpio is { } gpio)
         {
             return sensors.Find(gpio)?.Type == "gpio"

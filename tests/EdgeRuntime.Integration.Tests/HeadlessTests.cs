@@ -330,6 +330,16 @@ public sealed class HeadlessTests
 /// <summary>The configurations we ship parse, validate and run: the host default (the demo's) and the packages'.</summary>
 public sealed class ShippedConfigurationTests
 {
+    private static void CopyTree(string from, string to)
+    {
+        foreach (string file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target, overwrite: true);
+        }
+    }
+
     [Fact]
     public async Task The_default_configuration_runs_its_simulated_sensors_and_triggers()
     {
@@ -341,6 +351,9 @@ public sealed class ShippedConfigurationTests
             Directory.CreateDirectory(Path.Combine(directory, "audio"));
             File.Copy(Paths.SileroVad, Path.Combine(directory, "models", "silero_vad_v5.onnx"));
             File.Copy(Paths.SpeechWav, Path.Combine(directory, "audio", "speech.wav"));
+            // As build.ps1 publish lays it out: the trained pipeline models and the replay samples.
+            CopyTree(Path.Combine(Paths.RepositoryRoot, "models"), Path.Combine(directory, "models"));
+            CopyTree(Path.Combine(Paths.RepositoryRoot, "samples"), Path.Combine(directory, "samples"));
             await using var edged = await EdgedProcess.StartInAsync(directory);
             edged.KeepDirectory = true;
             await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
@@ -351,8 +364,21 @@ public sealed class ShippedConfigurationTests
             Assert.Null(press.Event.Error);
             var health = await client.HealthAsync();
             Assert.Equal(["mic", "button"], health.Sensors.Select(s => s.Name));
-            Assert.Equal(["speech", "press"], health.Triggers.Select(t => t.Name));
+            Assert.Equal(["speech", "press", "look"], health.Triggers.Select(t => t.Name));
             Assert.Equal(Path.Combine(directory, "results"), health.Store!.Path);
+
+            // The press also ran the digits pipeline ("look"); its pipelines run on request too, on their default
+            // replay inputs at real-time pace, and are stored.
+            await using var looks = await client.SubscribeAsync(new SubscribeRequest(Since: 0, Triggers: ["digits"]));
+            var look = await looks.ReadAsync(timeout.Token);
+            Assert.StartsWith("trigger look: ", look.Event.Cause, StringComparison.Ordinal);
+            Assert.NotNull(look.Event.Pipeline);
+            Assert.Equal(["digits", "fashion"], (await client.PipelinesAsync()).Select(p => p.Name));
+            var digits = await client.RunPipelineAsync(new PipelineRunRequest("digits"));
+            Assert.InRange(digits.Result.SensingEndMs, 490, 1100);
+            Assert.True(digits.Id > press.Event.Id);
+            var fashion = await client.RunPipelineAsync(new PipelineRunRequest("fashion") { Index = 3 });
+            Assert.Equal("cbnet", fashion.Result.Kind);
         }
         finally
         {

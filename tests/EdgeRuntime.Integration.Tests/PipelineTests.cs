@@ -116,4 +116,41 @@ public sealed class PipelineTests
         var run = await client.RunPipelineAsync(new PipelineRunRequest("again") { Inputs = new() { ["image"] = FashionImages }, Index = 3, Mode = "light" });
         Assert.Equal("light", run.Result.Mode);
     }
+
+    [Fact]
+    public async Task Edgectl_runs_a_pipeline_watches_its_results_and_draws_the_timeline()
+    {
+        await using var edged = await EdgedProcess.StartAsync(Config);
+        var episode = Episode(2);
+
+        var run = await edged.EdgectlAsync("--json", "run", "digits", "--input", "audio=" + episode["audio"], "--input", "vision=" + episode["vision"], "--config", "audio=large:100,vision=large:/1", "--skip");
+        Assert.True(run.ExitCode == 0, run.All);
+        var response = JsonSerializer.Deserialize(run.Stdout, ProtocolJsonContext.Default.PipelineRunResponse)!;
+        Assert.Equal("pipelined+skip", response.Result.Mode);
+        Assert.Equal(1, response.Id);
+
+        var human = await edged.EdgectlAsync("run", "fashion", "--input", "image=" + FashionImages, "--index", "7", "--mode", "full");
+        Assert.True(human.ExitCode == 0, human.All);
+        Assert.Contains("prediction", human.Stdout);
+
+        var watch = await edged.EdgectlAsync("watch", "digits", "--since", "0", "--count", "1", "--timeout", "30");
+        Assert.True(watch.ExitCode == 0, watch.All);
+        Assert.Contains($"prediction {response.Result.Prediction}", watch.Stdout);
+        Assert.DoesNotContain("fashion", watch.Stdout);
+
+        string svg = Path.Combine(edged.Directory, "digits.svg");
+        var timeline = await edged.EdgectlAsync("timeline", "digits", "--out", svg);
+        Assert.True(timeline.ExitCode == 0, timeline.All);
+        var drawing = XDocument.Load(svg);
+        int encoded = response.Result.Counts.Sum(c => c.Encoded);
+        Assert.Equal(encoded, drawing.Descendants().Count(e => ((string?)e.Attribute("class"))?.Split(' ').Contains("encoded") == true && e.Name.LocalName == "rect"));
+
+        var listed = await edged.EdgectlAsync("pipelines");
+        Assert.True(listed.ExitCode == 0, listed.All);
+        Assert.Contains("digits", listed.Stdout);
+        Assert.Contains("fashion", listed.Stdout);
+
+        var bad = await edged.EdgectlAsync("run", "digits", "--config", "audio=enormous");
+        Assert.Equal(2, bad.ExitCode);
+    }
 }

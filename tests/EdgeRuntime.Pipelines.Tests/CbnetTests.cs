@@ -182,13 +182,13 @@ public sealed class CbnetTests(CbnetFixture fixture) : IClassFixture<CbnetFixtur
                 correct += (await fixture.RunAsync(i, mode, gate)).Prediction == fixture.Images.Labels[i] ? 1 : 0;
             }
 
-            // The manifest's figures are over the whole 10 000-image test split; on a 1 000-image subset a binomial
+            // The manifest's fractions are over the whole 10 000-image test split; on a 1 000-image subset a binomial
             // standard error is about 1 point, so 3 points is wide enough for sampling and narrow enough to catch a
             // wrong model, wrong input scaling or a broken gate (each costs far more).
             double accuracy = 100.0 * correct / fixture.Images.Count;
-            if (Math.Abs(accuracy - expected) > 3)
+            if (Math.Abs(accuracy - (100 * expected)) > 3)
             {
-                off.Add(string.Create(CultureInfo.InvariantCulture, $"{name}: {accuracy:0.0}% here, {expected:0.0}% in the manifest"));
+                off.Add(string.Create(CultureInfo.InvariantCulture, $"{name}: {accuracy:0.0}% here, {100 * expected:0.0}% in the manifest"));
             }
         }
 
@@ -214,6 +214,45 @@ public sealed class CbnetTests(CbnetFixture fixture) : IClassFixture<CbnetFixtur
         string missing = Path.Combine(Path.GetTempPath(), $"no-such-folder-{Guid.NewGuid():N}", "cbnet.json");
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => CbnetCascade.LoadAsync("missing", missing, fixture.Invoker, [ProviderNames.Cpu], CancellationToken.None));
         Assert.Contains(missing, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_manifest_without_a_threshold_is_refused_rather_than_read_as_zero()
+    {
+        string dir = Directory.CreateTempSubdirectory("cbnet-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "cbnet.json");
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(CbnetFixture.ManifestPath))!.AsObject();
+            json.Remove("gateThreshold");
+            File.WriteAllText(path, json.ToJsonString());
+
+            var e = Assert.Throws<InvalidDataException>(() => CbnetManifest.Load(path));
+            Assert.Contains(path, e.Message, StringComparison.Ordinal);
+            Assert.Contains("gateThreshold", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void The_committed_images_are_the_first_of_the_debian_test_set()
+    {
+        // The package is a build dependency of the training script, not of these tests; without it there is nothing
+        // to compare against.
+        if (FashionMnist.DebianTestSetPath is not { } folder)
+        {
+            return;
+        }
+
+        var test = FashionMnist.ReadTestSet(folder);
+        Assert.Equal(10_000, test.Count);
+        Assert.All(test.Labels.CountBy(l => l), c => Assert.Equal(1_000, c.Value));
+        var first = test.Take(fixture.Images.Count);
+        Assert.Equal(fixture.Images.Labels, first.Labels);
+        Assert.Equal(fixture.Images.Pixels, first.Pixels);
     }
 
     [Fact]

@@ -55,9 +55,11 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private TriggerEngine Start(params TriggerConfig[] triggers)
+    private TriggerEngine Start(params TriggerConfig[] triggers) => StartWith(null, triggers);
+
+    private TriggerEngine StartWith(Func<string, string, CancellationToken, Task>? runPipeline, params TriggerConfig[] triggers)
     {
-        _engine = new TriggerEngine(triggers, _host, new WindowModelRunner(_registry, _scheduler), _journal, _chips, m => { lock (_log) { _log.Add(m); } });
+        _engine = new TriggerEngine(triggers, _host, new WindowModelRunner(_registry, _scheduler), _journal, _chips, m => { lock (_log) { _log.Add(m); } }, runPipeline: runPipeline);
         _host.AddListener(_engine);
         _engine.Start();
         _host.Start();
@@ -122,6 +124,47 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         Assert.InRange(y[0], offset - 52, offset - 49);
         Assert.InRange(y[^1], offset + 18, offset + 21);
         Assert.Equal(y.Max(), result.Summary.Single().Value);
+    }
+
+    [Fact]
+    public async Task A_trigger_can_run_a_pipeline_instead_of_a_model_and_counts_its_outcome()
+    {
+        var (_, button) = StreamAndButton(pin: 9, bufferMs: 500);
+        var calls = new List<(string Pipeline, string Cause)>();
+        int run = 0;
+        var engine = StartWith(
+            (pipeline, cause, _) =>
+            {
+                lock (calls)
+                {
+                    calls.Add((pipeline, cause));
+                }
+
+                // The second run fails, as a pipeline whose input file went missing would.
+                return Interlocked.Increment(ref run) == 2 ? Task.FromException(new IOException("gone")) : Task.CompletedTask;
+            },
+            new TriggerConfig { Name = "look", On = new TriggerWhen { Gpio = "button" }, Pipeline = "digits" });
+        await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
+
+        button.InjectEdge(rising: true);
+        await Eventually.TrueAsync(() => engine.Status()[0].Completed == 1, "the first pipeline run");
+        button.InjectEdge(rising: false);
+        button.InjectEdge(rising: true);
+        await Eventually.TrueAsync(() => engine.Status()[0].Failed == 1, "the second, failing run");
+
+        Assert.Equal(["digits", "digits"], calls.Select(c => c.Pipeline));
+        Assert.StartsWith("trigger look: gpio button", calls[0].Cause, StringComparison.Ordinal);
+        Assert.Empty(Stored()); // the pipeline host stores pipeline results, not the trigger engine
+        Assert.Contains(_log, l => l.Contains("pipeline digits failed: gone", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_pipeline_trigger_takes_no_model_run_or_actions()
+    {
+        StreamAndButton(pin: 10, bufferMs: 500);
+        var both = new TriggerConfig { Name = "both", On = new TriggerWhen { Gpio = "button" }, Pipeline = "digits", Run = new TriggerRun { Model = "echo" } };
+        var error = Assert.Throws<ArgumentException>(() => StartWith((_, _, _) => Task.CompletedTask, both));
+        Assert.Contains("no \"run\"", error.Message);
     }
 
     [Fact]

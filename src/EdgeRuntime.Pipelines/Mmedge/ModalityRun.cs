@@ -55,12 +55,10 @@ internal sealed class ModalityRun(ModalityPlan plan, IPipelineClock clock, Model
         }
         finally
         {
-            if (skipped || cancellationToken.IsCancellationRequested)
-            {
-                await stop.CancelAsync().ConfigureAwait(false);
-            }
-
-            await DrainAsync(sensing, unitizing, stop.Token).ConfigureAwait(false);
+            // After a skip, a failure or a cancelled run, the source must stop sensing; after a normal end it has.
+            await stop.CancelAsync().ConfigureAwait(false);
+            // Neither task throws: each completes its channel with its failure instead.
+            await Task.WhenAll(sensing, unitizing).ConfigureAwait(false);
         }
 
         if (skipped)
@@ -198,18 +196,6 @@ internal sealed class ModalityRun(ModalityPlan plan, IPipelineClock clock, Model
         lock (_traceGate)
         {
             _trace[index] = new PipelineUnitTrace(plan.Modality, index, state, sensed, start, end);
-        }
-    }
-
-    private static async Task DrainAsync(Task sensing, Task unitizing, CancellationToken stopped)
-    {
-        try
-        {
-            await Task.WhenAll(sensing, unitizing).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (stopped.IsCancellationRequested)
-        {
-            // The source and unitizer were stopped on purpose (a skip, or the run was cancelled).
         }
     }
 }
