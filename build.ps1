@@ -236,7 +236,9 @@ function Invoke-Publish([string] $Name = $Board) {
     New-Item -ItemType Directory -Force (Join-Path $out 'models') | Out-Null
     Copy-Item (Join-Path $Assets 'models/*') (Join-Path $out 'models') -Force
     # The pipeline models trained by tools/train-pipelines (committed) and the replay episodes the default pipelines use.
-    Copy-Item (Join-Path $Root 'models/mmedge'), (Join-Path $Root 'models/cbnet') (Join-Path $out 'models') -Recurse -Force
+    foreach ($pipeline in 'mmedge', 'cbnet') {
+        Copy-Item (Join-Path $Root "models/$pipeline") (Join-Path $out 'models') -Recurse -Force
+    }
     Copy-Item (Join-Path $Root 'samples') $out -Recurse -Force
     # The default configuration replays the sample speech as its simulated microphone.
     New-Item -ItemType Directory -Force (Join-Path $out 'audio') | Out-Null

@@ -35,6 +35,21 @@ public sealed record PipelineDefinition(string Name, string Kind, string Manifes
 /// <summary>An MMEdge configuration: for each modality, the encoder variant and how densely units are taken.</summary>
 public sealed record PipelineConfiguration(ModalityChoice[] Modalities)
 {
+    /// <summary>Equal when the choices are, in order (a record alone would compare the array's reference).</summary>
+    public bool Equals(PipelineConfiguration? other) =>
+        other is not null && Modalities.AsSpan().SequenceEqual(other.Modalities);
+
+    public override int GetHashCode()
+    {
+        var hash = default(HashCode);
+        foreach (var modality in Modalities)
+        {
+            hash.Add(modality);
+        }
+
+        return hash.ToHashCode();
+    }
+
     public override string ToString() => string.Join(", ", Modalities.Select(m => m.ToString()));
 }
 

@@ -124,15 +124,16 @@ public static class FashionMnist
     /// <summary>Checks the magic number and returns the item count.</summary>
     private static int ReadHeader(byte[] data, string path, int magic, int headerLength)
     {
-        if (data.Length < headerLength)
-        {
-            throw new InvalidDataException($"'{path}' is too short for an IDX header ({data.Length} bytes).");
-        }
-
-        int found = BinaryPrimitives.ReadInt32BigEndian(data);
+        // The magic number first: a swapped or foreign file is named as such, not as merely too short.
+        int found = data.Length >= 4 ? BinaryPrimitives.ReadInt32BigEndian(data) : -1;
         if (found != magic)
         {
             throw new InvalidDataException($"'{path}' starts with magic number {found}; an IDX {(magic == ImagesMagic ? "image" : "label")} file starts with {magic}.");
+        }
+
+        if (data.Length < headerLength)
+        {
+            throw new InvalidDataException($"'{path}' is too short for an IDX header ({data.Length} bytes).");
         }
 
         int count = BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(4));
