@@ -8,7 +8,8 @@ using EdgeRuntime.ModelBuilder;
 using EdgeRuntime.Protocol;
 
 // build.ps1 bench: every figure is measured in this one run against its in-process peer; ratios, not absolutes, are
-// what carry across noisy machines. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N]
+// what carry across noisy machines. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N];
+// --triggers and --pipelines select the trigger and pipeline benchmarks (TriggerBench, PipelineBench).
 var options = ParseArgs(args);
 if (options.ContainsKey("--triggers"))
 {
@@ -320,12 +321,14 @@ static Dictionary<string, string> ParseArgs(string[] args)
         map[args[i]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
     }
 
-    string[] needed = map.ContainsKey("--triggers") ? ["--publish-dir", "--speech", "--out"] : ["--publish-dir", "--models-dir", "--out"];
+    string[] needed = map.ContainsKey("--triggers") ? ["--publish-dir", "--speech", "--out"]
+        : map.ContainsKey("--pipelines") ? ["--models-dir", "--samples-dir", "--out"]
+        : ["--publish-dir", "--models-dir", "--out"];
     foreach (string required in needed)
     {
         if (!map.ContainsKey(required))
         {
-            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N], or --triggers --publish-dir DIR --speech WAV --out DIR [--quick]");
+            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N], or --triggers --publish-dir DIR --speech WAV --out DIR [--quick], or --pipelines --models-dir DIR --samples-dir DIR --out DIR [--quick]");
         }
     }
 

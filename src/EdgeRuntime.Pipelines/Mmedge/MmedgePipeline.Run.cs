@@ -78,6 +78,10 @@ public sealed partial class MmedgePipeline
         if (clock is RealtimeClock)
         {
             CheckDrift(audio, audioChoice.UnitMs, vision);
+            if (!options.Sequential && !checkpoints.Any(c => c.Skipped))
+            {
+                LearnOverhead(configuration, resultMs - Math.Max(audio.LastSensedMs, vision.LastSensedMs));
+            }
         }
 
         lock (_gate)

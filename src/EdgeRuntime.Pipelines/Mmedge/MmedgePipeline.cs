@@ -34,6 +34,7 @@ public sealed partial class MmedgePipeline : IPipeline
     private readonly Lock _gate = new();
     private long _runs, _failures;
     private int _profiles, _driftStreak;
+    private double _overheadMs;
     private PipelineConfiguration? _last;
 
     private MmedgePipeline(PipelineDefinition definition, MmedgeManifest manifest, ModelInvoker invoker)
@@ -108,7 +109,7 @@ public sealed partial class MmedgePipeline : IPipeline
                 BudgetMs = Definition.BudgetMs,
                 LastConfiguration = _last,
                 Profiles = _profiles,
-                LatencyTable = Latency.Entries(),
+                LatencyTable = [.. Latency.Entries(), new LatencyEntry("overhead (learned from runs)", 0, Math.Round(_overheadMs, 4))],
             };
         }
     }
@@ -147,8 +148,38 @@ public sealed partial class MmedgePipeline : IPipeline
 
     public OptimizerDecision Decide(double? budgetMs) => ConfigurationOptimizer.Choose(Estimates(), budgetMs);
 
-    public double PredictPostSensingMs(PipelineConfiguration configuration) =>
+    /// <summary>
+    /// The replayed schedule against the latency table, plus what the table cannot see: hand-offs between the stages'
+    /// tasks and timer wake-ups, learned from real-time runs (<see cref="OverheadMs"/>).
+    /// </summary>
+    public double PredictPostSensingMs(PipelineConfiguration configuration) => PredictModelsMs(configuration) + OverheadMs;
+
+    private double PredictModelsMs(PipelineConfiguration configuration) =>
         LatencyPredictor.PostSensingMs(Schedules(configuration), Latency[ModelName(_manifest.Models.Fusion), 0]);
+
+    /// <summary>
+    /// Post-sensing time real-time runs spent beyond the models' profiled latency (a moving average of measured minus
+    /// predicted; 0 until the first run). It joins the latency table, so a budget is kept in measured terms.
+    /// </summary>
+    public double OverheadMs
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _overheadMs;
+            }
+        }
+    }
+
+    private void LearnOverhead(PipelineConfiguration configuration, double measuredMs)
+    {
+        double residual = Math.Max(0, measuredMs - PredictModelsMs(configuration));
+        lock (_gate)
+        {
+            _overheadMs = _overheadMs == 0 ? residual : (0.8 * _overheadMs) + (0.2 * residual);
+        }
+    }
 
     public double PredictSequentialMs(PipelineConfiguration configuration) =>
         LatencyPredictor.SequentialPostSensingMs(Schedules(configuration), Latency[ModelName(_manifest.Models.Fusion), 0]);
