@@ -626,7 +626,6 @@ def main():
 
     # ---- export -----------------------------------------------------------------------------
     out_models.mkdir(parents=True, exist_ok=True)
-    files = {}
     for s in SIZES:
         common.export(m["audioEncoder"][s], (torch.zeros(1, 800),), out_models / f"audio_enc_{s}.onnx",
                       ["chunk"], ["embedding"], {"chunk": {1: "N"}})
@@ -635,7 +634,6 @@ def main():
         for kind in ["audio", "vision"]:
             common.export(m[f"{kind}Aggregator"][s], (torch.zeros(1, 5, EMB),), out_models / f"{kind}_agg_{s}.onnx",
                           ["units"], ["features"], {"units": {1: "T"}})
-        files[s] = True
     common.export(fusion, (torch.zeros(1, 10), torch.zeros(1, 10)), out_models / "fusion.onnx",
                   ["audio", "vision"], ["logits"], None)
     common.export(gate, (torch.zeros(1, 21),), out_models / "gate.onnx", ["x"], ["skip"], None)
@@ -754,10 +752,15 @@ def main():
         log(f"  {kind:11s} " + "  ".join(f"{k} {v:.3f}" for k, v in d.items()))
     # audio accuracy by SNR band: the large encoder should win on noisy audio
     bands = [(-15, -10), (-10, -5), (-5, 0), (0, 5), (5, 15)]
-    log("  audio accuracy by test SNR band (100 ms units): " + "  ".join(
-        f"[{lo},{hi}) dB n={np.sum((test['snr'] >= lo) & (test['snr'] < hi))}: " + "/".join(
-            f"{np.mean(feats['test'][('a', s, 100)][:, -1].argmax(1)[(test['snr'] >= lo) & (test['snr'] < hi)] == test['label'][(test['snr'] >= lo) & (test['snr'] < hi)]):.2f}"
-            for s in SIZES) for lo, hi in bands) + "   (small/large)")
+    for split, data in [("test", test), ("C", val["C"])]:
+        for ms in UNIT_MS:
+            cells = []
+            for lo, hi in bands:
+                mk = (data["snr"] >= lo) & (data["snr"] < hi)
+                accs = [np.mean(feats[split][("a", s, ms)][mk, -1].argmax(1) == data["label"][mk]) for s in SIZES]
+                cells.append(f"[{lo},{hi}) n={mk.sum()}: {accs[0]:.2f}/{accs[1]:.2f}")
+            log(f"  audio-only accuracy by SNR, {'test' if split == 'test' else 'val C'}, {ms} ms units "
+                f"(small/large): " + "  ".join(cells))
     log(f"\nconfigurations (threshold {threshold}):")
     log("  audioEnc unitMs visionEnc stride | valAcc testAcc testAccSkip unitsSkipped%")
     for r in cfg_rows:
