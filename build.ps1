@@ -346,6 +346,8 @@ function Invoke-Test {
     # The Python client's suite runs on Debian's python3, with python3-numpy so both tensor paths are exercised.
     Assert-DebianData '/usr/bin/python3' 'python3'
     Assert-DebianData '/usr/lib/python3/dist-packages/numpy' 'python3-numpy'
+    # CBNet's tests check the committed 1000 test images against the Fashion-MNIST test set they were taken from.
+    Assert-DebianData '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz' 'dataset-fashion-mnist'
     Write-Step 'test: unit, server, integration and emulated-board suites'
     $env:EDGERUNTIME_PUBLISH_DIR = Get-PublishDir $Board
     $env:EDGERUNTIME_ASSETS_DIR = $Assets
