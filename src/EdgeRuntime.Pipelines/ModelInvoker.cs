@@ -24,8 +24,6 @@ public sealed class ModelInvoker(ModelRegistry registry, InferenceScheduler sche
 {
     public ModelRegistry Registry => registry;
 
-    public InferenceScheduler Scheduler => scheduler;
-
     public async ValueTask<ModelOutputs> RunAsync(string model, IReadOnlyList<(string Name, FloatTensor Tensor)> inputs, CancellationToken cancellationToken)
     {
         var descriptors = new TensorDescriptor[inputs.Count];

@@ -77,18 +77,6 @@ public sealed class SimulatedClock : IPipelineClock
         }
     }
 
-    /// <summary>How many delays are waiting: a test uses it to know every source has reached its next block.</summary>
-    public int Waiting
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _waiters.Count;
-            }
-        }
-    }
-
     public ValueTask DelayUntilAsync(double ms, CancellationToken cancellationToken)
     {
         TaskCompletionSource done;

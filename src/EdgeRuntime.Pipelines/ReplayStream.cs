@@ -12,10 +12,9 @@ public sealed class ReplayStream
 {
     private readonly float[] _data;
 
-    private ReplayStream(string modality, string path, float[] data, int blockValues, double blockMs)
+    private ReplayStream(string modality, float[] data, int blockValues, double blockMs)
     {
         Modality = modality;
-        Path = path;
         _data = data;
         BlockValues = blockValues;
         BlockMs = blockMs;
@@ -23,15 +22,11 @@ public sealed class ReplayStream
 
     public string Modality { get; }
 
-    public string Path { get; }
-
     public int BlockValues { get; }
 
     public double BlockMs { get; }
 
     public int Blocks => _data.Length / BlockValues;
-
-    public double DurationMs => Blocks * BlockMs;
 
     public ReadOnlyMemory<float> Block(int index) => _data.AsMemory(index * BlockValues, BlockValues);
 
@@ -61,7 +56,7 @@ public sealed class ReplayStream
             throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: {blockMs} ms blocks do not divide {samples} samples at {sampleRate} Hz.");
         }
 
-        return new ReplayStream(modality, path, data, blockValues, blockMs);
+        return new ReplayStream(modality, data, blockValues, blockMs);
     }
 
     public static ReplayStream Frames(string modality, string path, int frames, int frameSize, double frameIntervalMs, int? index = null)
@@ -103,7 +98,7 @@ public sealed class ReplayStream
             throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: '{path}' is [{string.Join(",", tensor.Shape)}]; the models take {frames} frames of {frameSize} values.");
         }
 
-        return new ReplayStream(modality, path, values, frameSize, frameIntervalMs);
+        return new ReplayStream(modality, values, frameSize, frameIntervalMs);
     }
 
     /// <summary>A CSV series: one frame per line, its values comma-separated (a header line of names is skipped).</summary>

@@ -20,8 +20,6 @@ public sealed class CbnetPipeline : IPipeline
 
     public PipelineDefinition Definition { get; }
 
-    public CbnetCascade Cascade => _cascade;
-
     public IReadOnlyList<string> ModelNames => _cascade.ModelNames;
 
     public static async Task<CbnetPipeline> LoadAsync(PipelineDefinition definition, string manifestPath, ModelInvoker invoker, string[]? providers, CancellationToken cancellationToken) =>

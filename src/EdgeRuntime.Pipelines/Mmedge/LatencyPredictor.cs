@@ -28,8 +28,4 @@ public static class LatencyPredictor
 
         return result + fusionMs - lastArrival;
     }
-
-    /// <summary>Sequential: everything sensed first, then each modality encodes all its units (modalities in parallel).</summary>
-    public static double SequentialPostSensingMs(IReadOnlyList<ModalitySchedule> modalities, double fusionMs) =>
-        modalities.Max(m => (m.ArrivalsMs.Length * m.EncodeMs) + m.AggregateMs) + fusionMs;
 }

@@ -187,9 +187,6 @@ public sealed partial class MmedgePipeline : IPipeline
         }
     }
 
-    public double PredictSequentialMs(PipelineConfiguration configuration) =>
-        LatencyPredictor.SequentialPostSensingMs(Schedules(configuration), Latency[ModelName(_manifest.Models.Fusion), 0]);
-
     private LatencyPredictor.ModalitySchedule[] Schedules(PipelineConfiguration configuration)
     {
         var audio = Choice(configuration, "audio");

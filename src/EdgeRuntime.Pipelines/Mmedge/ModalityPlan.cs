@@ -16,8 +16,6 @@ internal sealed record ModalityPlan(
 {
     public int Units => Stream.Blocks / BlocksPerUnit;
 
-    public double UnitMs => BlocksPerUnit * Stream.BlockMs;
-
     /// <summary>Unit j is encoded when (j + 1) is a multiple of the stride, so the last unit is always used.</summary>
     public bool IsUsed(int unit) => (unit + 1) % Stride == 0;
 
