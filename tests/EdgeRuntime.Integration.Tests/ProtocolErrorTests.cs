@@ -67,28 +67,54 @@ public sealed class ProtocolErrorTests(SharedDaemon daemon) : IClassFixture<Shar
     public async Task A_client_vanishing_mid_frame_leaves_the_daemon_serving()
     {
         await using var observer = await EdgeClient.ConnectAsync(Edged.SocketPath);
-        for (int i = 0; i < 5; i++)
+        var raws = new List<Socket>();
+        try
         {
-            using var raw = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            await raw.ConnectAsync(new UnixDomainSocketEndPoint(Edged.SocketPath));
-            var header = new byte[FrameHeader.Size];
-            new FrameHeader(MessageType.Infer, FrameFlags.None, 1, 100, 4000).Write(header);
-            await raw.SendAsync(header);
-            await raw.SendAsync(new byte[1000]); // the header promised 4100 more bytes
-            raw.Close();
+            for (int i = 0; i < 5; i++)
+            {
+                var raw = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                raws.Add(raw);
+                await raw.ConnectAsync(new UnixDomainSocketEndPoint(Edged.SocketPath));
+                var header = new byte[FrameHeader.Size];
+                new FrameHeader(MessageType.Infer, FrameFlags.None, 1, 100, 4000).Write(header);
+                await raw.SendAsync(header);
+                await raw.SendAsync(new byte[1000]); // the header promised 4100 more bytes
+            }
+
+            // The daemon accepts on its own schedule: wait until it serves all five half-sent frames, so that the
+            // clients really vanish mid-frame (a connection closed before it was accepted would prove nothing, and
+            // would be counted late, after the check below).
+            Assert.True(await ConnectionsReachAsync(observer, 6), "the daemon never served the five raw clients");
+        }
+        finally
+        {
+            foreach (var raw in raws)
+            {
+                raw.Close();
+            }
         }
 
         var ok = await observer.InferAsync("add", [Tensor.Float32("x", [2, 3], new float[6])]);
         Assert.Equal(6, ok["y"].ElementCount);
 
-        // The daemon forgets the vanished connections: only the observer remains (give the threads a moment; other
+        // The daemon forgets the vanished connections: only the observer remains (the wait is generous because other
         // suites run beside this one and can keep the two cores busy for a while).
-        for (int i = 0; i < 500 && (await observer.HealthAsync()).Connections > 1; i++)
+        Assert.True(await ConnectionsReachAsync(observer, 1), $"connections: {(await observer.HealthAsync()).Connections}");
+    }
+
+    private static async Task<bool> ConnectionsReachAsync(EdgeClient observer, int expected)
+    {
+        for (int i = 0; i < 500; i++)
         {
+            if ((await observer.HealthAsync()).Connections == expected)
+            {
+                return true;
+            }
+
             await Task.Delay(20);
         }
 
-        Assert.Equal(1, (await observer.HealthAsync()).Connections);
+        return false;
     }
 
     [Fact]
