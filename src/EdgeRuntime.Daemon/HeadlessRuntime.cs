@@ -77,10 +77,12 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
 
     public bool IsEmpty => !_sensors.Sources.Any() && _triggers is null && Journal is null;
 
-    public void Start()
+    /// <summary>Starts triggers and sensors, and returns once every sensor has opened or failed (at most 5 s).</summary>
+    public async Task<string[]> StartAsync()
     {
         _triggers?.Start();
         _sensors.Start();
+        return await _sensors.WhenSettledAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
     }
 
     public InjectResponse Inject(InjectRequest request)

@@ -157,6 +157,19 @@ namespace EdgeRuntime.Daemon
                 return 2;
             }
 
+            // Sensors first: once the socket answers, every sensor is live (or has said why not), so a client's first
+            // press or injected value is not lost to a source still opening.
+            string[] starting = await headless.StartAsync().ConfigureAwait(false);
+            if (starting.Length > 0)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Warning, "edged", $"sensors still starting after 5 s: {string.Join(", ", starting)}; serving anyway");
+            }
+
+            if (!headless.IsEmpty)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"headless: {config.Sensors.Length} sensors, {config.Triggers.Length} triggers, store {(headless.Journal is { } j ? $"{j.Directory} (ids {j.FirstId}..{j.LastId})" : "none")}");
+            }
+
             var handler = new RequestHandler(registry, queue, serverOptions, metrics, providers, headless.IsEmpty ? null : headless, pipelines);
             await using var server = new UnixSocketServer(serverOptions, handler, metrics, log);
             try
@@ -167,12 +180,6 @@ namespace EdgeRuntime.Daemon
             {
                 log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"cannot listen on {socketPath}: {e.Message}");
                 return 1;
-            }
-
-            headless.Start();
-            if (!headless.IsEmpty)
-            {
-                log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"headless: {config.Sensors.Length} sensors, {config.Triggers.Length} triggers, store {(headless.Journal is { } j ? $"{j.Directory} (ids {j.FirstId}..{j.LastId})" : "none")}");
             }
 
             var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -82,6 +82,24 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Completes once every sensor has opened or failed for the first time, or after <paramref name="timeout"/>: the
+    /// daemon waits for this before it opens its socket, so a client's first press or injected value meets live
+    /// sensors. Returns the sensors still starting when the time ran out.
+    /// </summary>
+    public async Task<string[]> WhenSettledAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await Task.WhenAll(_sensors.Values.Select(s => s.Settled)).WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        return [.. _sensors.Values.Where(s => !s.Settled.IsCompleted).Select(s => s.Source.Name)];
+    }
+
     private async Task SuperviseAsync(SensorRuntime sensor, CancellationToken stop)
     {
         var backoff = InitialBackoff;
@@ -216,9 +234,14 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
 
         public SampleRing? Ring { get; } = ring;
 
+        private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public volatile bool Opened;
 
         public string State { get; private set; } = "starting";
+
+        /// <summary>Completes at the first state after "starting" (ok, failed or stopped).</summary>
+        public Task Settled => _settled.Task;
 
         public string? Message { get; private set; }
 
@@ -235,6 +258,8 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
                 State = state;
                 Message = message;
             }
+
+            _settled.TrySetResult();
         }
 
         public SensorStatus Snapshot()

@@ -13,7 +13,8 @@ public sealed class SensorHostTests
         host.Add(flaky, 0);
         host.Start();
 
-        await Eventually.TrueAsync(() => Volatile.Read(ref flaky.Opens) >= 3, "three attempts while unplugged");
+        // Counted failures, not attempts: an attempt that has opened but not yet thrown could still succeed below.
+        await Eventually.TrueAsync(() => host.Status()[0].Failures >= 3, "three failed attempts while unplugged");
         var failed = host.Status()[0];
         Assert.Equal("failed", failed.State);
         Assert.Contains("unplugged", failed.Message, StringComparison.Ordinal);
@@ -32,6 +33,23 @@ public sealed class SensorHostTests
         flaky.Broken = true; // and unplugged again during operation
         await Eventually.TrueAsync(() => host.Status()[0].State == "failed", "the second failure");
         Assert.True(host.Status()[0].Failures >= 4);
+    }
+
+    [Fact]
+    public async Task Settling_waits_for_each_sensor_to_open_or_fail_and_names_those_that_did_neither()
+    {
+        await using var host = new SensorHost(_ => { }) { InitialBackoff = TimeSpan.FromSeconds(10) };
+        host.Add(new ManualSource("mic", ["level"], 100), 0);
+        host.Add(new FlakySource("env"), 0);
+        host.Add(new SilentSource("cam"), 0);
+        host.Start();
+
+        string[] starting = await host.WhenSettledAsync(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(["cam"], starting);
+        var states = host.Status().ToDictionary(s => s.Name, s => s.State);
+        Assert.Equal("ok", states["mic"]);
+        Assert.Equal("failed", states["env"]);
+        Assert.Equal("starting", states["cam"]);
     }
 
     [Fact]

@@ -125,3 +125,17 @@ internal static class Eventually
         }
     }
 }
+
+/// <summary>A source that never opens and never fails: a device whose open call hangs.</summary>
+internal sealed class SilentSource(string name) : ISensorSource
+{
+    public string Name { get; } = name;
+
+    public string Type => "silent";
+
+    public IReadOnlyList<string> Channels { get; } = ["value"];
+
+    public double SampleRate => 10;
+
+    public Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken) => Task.Delay(Timeout.Infinite, cancellationToken);
+}

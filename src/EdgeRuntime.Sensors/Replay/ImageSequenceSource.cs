@@ -1,6 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
+using EdgeRuntime.Client;
 
 namespace EdgeRuntime.Sensors.Replay;
 
@@ -25,7 +24,7 @@ public sealed class ImageSequenceSource : ISensorSource
         int pixels;
         try
         {
-            pixels = ReadNetpbm(first).Pixels.Length;
+            pixels = NetpbmImage.Read(first).Pixels.Length;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
@@ -58,7 +57,7 @@ public sealed class ImageSequenceSource : ISensorSource
             var pacer = new ReplayPacer(SampleRate, _config.Realtime);
             foreach (string file in files)
             {
-                var image = ReadNetpbm(file);
+                var image = NetpbmImage.Read(file);
                 if (image.Pixels.Length != Channels.Count)
                 {
                     throw new InvalidDataException($"{file} has {image.Pixels.Length} values per frame; the sequence started with {Channels.Count}.");
@@ -71,73 +70,5 @@ public sealed class ImageSequenceSource : ISensorSource
         while (_config.Loop);
     }
 
-    private static string[] Frames(string folder) =>
-        [.. Directory.GetFiles(folder).Where(f => f.EndsWith(".pgm", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".ppm", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal)];
-
-    internal sealed record Image(int Width, int Height, int Colours, float[] Pixels);
-
-    /// <summary>Reads binary PGM/PPM with 8-bit samples (maxval ≤ 255) — what ImageMagick, ffmpeg and PIL write.</summary>
-    internal static Image ReadNetpbm(string path)
-    {
-        byte[] bytes = File.ReadAllBytes(path);
-        int at = 0;
-        string magic = Token(bytes, ref at, path);
-        int colours = magic switch
-        {
-            "P5" => 1,
-            "P6" => 3,
-            _ => throw new InvalidDataException($"{path} is not a binary PGM (P5) or PPM (P6) image."),
-        };
-        int width = Number(bytes, ref at, path);
-        int height = Number(bytes, ref at, path);
-        int max = Number(bytes, ref at, path);
-        if (max is < 1 or > 255)
-        {
-            throw new InvalidDataException($"{path}: only 8-bit images are read (maxval {max}).");
-        }
-
-        at++; // the single whitespace byte after maxval
-        long count = (long)width * height * colours;
-        if (count <= 0 || at + count > bytes.Length)
-        {
-            throw new InvalidDataException($"{path}: {width}x{height}x{colours} pixels do not fit in the file.");
-        }
-
-        var pixels = new float[count];
-        for (int i = 0; i < count; i++)
-        {
-            pixels[i] = bytes[at + i] / (float)max;
-        }
-
-        return new Image(width, height, colours, pixels);
-    }
-
-    private static int Number(byte[] bytes, ref int at, string path) =>
-        int.TryParse(Token(bytes, ref at, path), NumberStyles.None, CultureInfo.InvariantCulture, out int n) ? n : throw new InvalidDataException($"{path}: a malformed Netpbm header.");
-
-    private static string Token(byte[] bytes, ref int at, string path)
-    {
-        while (at < bytes.Length && (char.IsWhiteSpace((char)bytes[at]) || bytes[at] == '#'))
-        {
-            if (bytes[at] == '#')
-            {
-                while (at < bytes.Length && bytes[at] != '\n')
-                {
-                    at++;
-                }
-            }
-            else
-            {
-                at++;
-            }
-        }
-
-        int start = at;
-        while (at < bytes.Length && !char.IsWhiteSpace((char)bytes[at]))
-        {
-            at++;
-        }
-
-        return at > start ? Encoding.ASCII.GetString(bytes, start, at - start) : throw new InvalidDataException($"{path}: the Netpbm header ends early.");
-    }
+    private static string[] Frames(string folder) => NetpbmImage.ImagesIn(folder);
 }
