@@ -23,7 +23,7 @@ internal static class PipelineCommands
     };
 
     /// <summary>A path that exists from here is sent absolute, as edgectl load does; others are the daemon's to resolve.</summary>
-    public static string LocalPathOrAsIs(string path) => !Path.IsPathRooted(path) && File.Exists(path) ? Path.GetFullPath(path) : path;
+    public static string LocalPathOrAsIs(string path) => !Path.IsPathRooted(path) && Path.Exists(path) ? Path.GetFullPath(path) : path;
 
     private static Func<EdgeClient, Task<int>> PrepareList(Arguments args)
     {

@@ -41,8 +41,10 @@ namespace EdgeRuntime.Cli
                                              trailing commas allowed; paths that exist from here are sent absolute)
               run PIPELINE [--input NAME=PATH ...] [--index N] [--mode M] [--skip|--no-skip] [--budget MS]
                            [--config SPEC] [--clock realtime|fast] [--timeline FILE.svg]
-                                             run a pipeline once over replayed input: prediction, post-sensing latency,
-                                             configuration and the optimizer's decision, units, checkpoints, stages;
+                                             run a pipeline once over replayed input (mmedge: audio=WAV,
+                                             vision=.npy, .csv or a folder of .pgm frames; cbnet: image=.npy or .pgm)
+                                             and print the prediction, post-sensing latency, configuration and the
+                                             optimizer's decision, units, checkpoints, stages;
                                              SPEC fixes the configuration: audio=large:100,vision=small:/2
                                              (MODALITY=ENCODER:UNIT_MS or MODALITY=ENCODER:/STRIDE);
                                              --timeline draws the run as an SVG timeline

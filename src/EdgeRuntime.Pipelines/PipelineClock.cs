@@ -40,8 +40,8 @@ public sealed class RealtimeClock : IPipelineClock
 }
 
 /// <summary>
-/// No waiting: every block is available at once and is stamped with its nominal time, while compute is stamped with
-/// wall time since the start. For accuracy runs over a whole test set, where only the answers matter.
+/// No waiting: every block is available at once, and everything is stamped with wall time since the start, so the
+/// post-sensing latency is the compute that follows the last unit's release. For accuracy runs over a whole test set.
 /// </summary>
 public sealed class FastClock : IPipelineClock
 {

@@ -6,7 +6,8 @@ namespace EdgeRuntime.Pipelines;
 /// <summary>
 /// A recorded stream replayed as a sensor would deliver it: in blocks (20 ms of audio, one video frame), each
 /// available at the end of its interval. A WAV file is resampled to the rate the models were trained at and fitted
-/// to the expected length; a frame sequence is an .npy of [frames, rows, cols] (float32 in [0,1], or uint8 /255).
+/// to the expected length. A frame sequence is an .npy of [frames, rows, cols] (float32 in [0,1], or uint8 /255), a CSV
+/// with one frame per line, or a folder of PGM/PPM images, one frame each in name order.
 /// </summary>
 public sealed class ReplayStream
 {
@@ -64,7 +65,9 @@ public sealed class ReplayStream
         Tensor tensor;
         try
         {
-            tensor = path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? ReadCsv(path, frameSize) : NpyFile.Read(path);
+            tensor = Directory.Exists(path) ? ReadImageFolder(path, frames, frameSize)
+                : path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? ReadCsv(path, frameSize)
+                : NpyFile.Read(path);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or FormatException)
         {
@@ -99,6 +102,35 @@ public sealed class ReplayStream
         }
 
         return new ReplayStream(modality, values, frameSize, frameIntervalMs);
+    }
+
+    /// <summary>
+    /// A folder of images, one frame each in name order: what a camera recorder or <c>ffmpeg -i clip.mp4 %03d.pgm</c>
+    /// leaves behind. Colour frames are turned grey (the models were trained on grey frames).
+    /// </summary>
+    private static Tensor ReadImageFolder(string folder, int frames, int frameSize)
+    {
+        string[] files = NetpbmImage.ImagesIn(folder);
+        if (files.Length != frames)
+        {
+            throw new InvalidDataException($"the folder holds {files.Length} .pgm/.ppm frames; the models take {frames}.");
+        }
+
+        var values = new float[frames * frameSize];
+        int rows = 0, cols = 0;
+        for (int f = 0; f < frames; f++)
+        {
+            var image = NetpbmImage.Read(files[f]);
+            if (image.Width * image.Height != frameSize)
+            {
+                throw new InvalidDataException($"{Path.GetFileName(files[f])} is {image.Width}x{image.Height}; a frame has {frameSize} pixels.");
+            }
+
+            (rows, cols) = (image.Height, image.Width);
+            image.Grey().CopyTo(values, f * frameSize);
+        }
+
+        return Tensor.Float32("frames", [frames, rows, cols], values);
     }
 
     /// <summary>A CSV series: one frame per line, its values comma-separated (a header line of names is skipped).</summary>

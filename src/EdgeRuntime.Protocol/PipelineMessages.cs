@@ -19,7 +19,7 @@ public sealed record PipelineDefinition(string Name, string Kind, string Manifes
     /// <summary>mmedge: cross-modal speculative skipping at the manifest's checkpoints.</summary>
     public bool Skip { get; set; } = true;
 
-    /// <summary>"realtime" paces replayed input at its recorded rate; "fast" releases it at once (nominal timestamps).</summary>
+    /// <summary>"realtime" paces replayed input at its recorded rate; "fast" releases it all at once.</summary>
     public string Clock { get; set; } = "realtime";
 
     /// <summary>cbnet: fall back to the full model when the cascade's confidence is below the manifest's threshold.</summary>

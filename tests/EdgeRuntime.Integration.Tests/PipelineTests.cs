@@ -152,5 +152,23 @@ public sealed class PipelineTests
 
         var bad = await edged.EdgectlAsync("run", "digits", "--config", "audio=enormous");
         Assert.Equal(2, bad.ExitCode);
+
+        // Frames as a folder of pictures: the same answer as the same 8-bit pixels in an .npy.
+        byte[] pixels = [.. NpyFile.Read(episode["vision"]).ToArray<float>().Select(v => (byte)Math.Clamp(MathF.Round(v * 255f), 0f, 255f))];
+        string frames = Directory.CreateDirectory(Path.Combine(edged.Directory, "frames")).FullName;
+        for (int f = 0; f < 8; f++)
+        {
+            File.WriteAllBytes(Path.Combine(frames, $"{f:000}.pgm"), [.. "P5 8 8 255\n"u8, .. pixels.AsSpan(f * 64, 64)]);
+        }
+
+        string npy = Path.Combine(edged.Directory, "frames.npy");
+        NpyFile.Write(npy, Tensor.FromSpan<byte>("frames", TensorDType.UInt8, [8, 8, 8], pixels));
+        var fromFolder = await edged.EdgectlAsync("--json", "run", "digits", "--input", "audio=" + episode["audio"], "--input", "vision=" + frames, "--config", "audio=large:100,vision=large:/1");
+        var fromNpy = await edged.EdgectlAsync("--json", "run", "digits", "--input", "audio=" + episode["audio"], "--input", "vision=" + npy, "--config", "audio=large:100,vision=large:/1");
+        Assert.True(fromFolder.ExitCode == 0, fromFolder.All);
+        Assert.True(fromNpy.ExitCode == 0, fromNpy.All);
+        Assert.Equal(
+            JsonSerializer.Deserialize(fromNpy.Stdout, ProtocolJsonContext.Default.PipelineRunResponse)!.Result.Scores,
+            JsonSerializer.Deserialize(fromFolder.Stdout, ProtocolJsonContext.Default.PipelineRunResponse)!.Result.Scores);
     }
 }

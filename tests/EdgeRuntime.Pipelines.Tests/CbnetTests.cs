@@ -209,6 +209,37 @@ public sealed class CbnetTests(CbnetFixture fixture) : IClassFixture<CbnetFixtur
     }
 
     [Fact]
+    public async Task A_pgm_picture_is_classified_like_the_same_image_picked_from_the_npy()
+    {
+        var definition = new PipelineDefinition(CbnetFixture.Pipeline, CbnetCascade.Kind, CbnetFixture.ManifestPath);
+        var pipeline = await CbnetPipeline.LoadAsync(definition, CbnetFixture.ManifestPath, fixture.Invoker, [ProviderNames.Cpu], CancellationToken.None);
+        string npy = Path.Combine(Repository.Samples, "cbnet", "test_images_1000.npy");
+        string folder = Directory.CreateTempSubdirectory("cbnet-").FullName;
+        try
+        {
+            foreach (int index in new[] { 0, 1, 2, 17 })
+            {
+                string pgm = Path.Combine(folder, $"{index}.pgm");
+                PgmFiles.Write(pgm, 28, 28, fixture.Images.Image(index));
+                var fromPicture = await pipeline.RunAsync(new PipelineRunRequest(definition.Name) { Inputs = new() { ["image"] = pgm } }, folder, CancellationToken.None);
+                var fromNpy = await pipeline.RunAsync(new PipelineRunRequest(definition.Name) { Inputs = new() { ["image"] = npy }, Index = index }, folder, CancellationToken.None);
+                Assert.Equal(fromNpy.Prediction, fromPicture.Prediction);
+                Assert.Equal(fromNpy.Scores, fromPicture.Scores);
+            }
+
+            string wrong = Path.Combine(folder, "wide.pgm");
+            PgmFiles.Write(wrong, 28, 27, new byte[28 * 27]);
+            var size = await Assert.ThrowsAsync<EdgeRuntimeException>(() => pipeline.RunAsync(new PipelineRunRequest(definition.Name) { Inputs = new() { ["image"] = "wide.pgm" } }, folder, CancellationToken.None));
+            Assert.Equal(ErrorCodes.InvalidInput, size.Code);
+            Assert.Contains($"'{wrong}' is 28x27; the models take 28x28", size.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_missing_manifest_is_named_in_the_error()
     {
         string missing = Path.Combine(Path.GetTempPath(), $"no-such-folder-{Guid.NewGuid():N}", "cbnet.json");

@@ -278,6 +278,90 @@ public sealed class MmedgePipelineTests(MmedgeFixture fixture) : IClassFixture<M
         }
     }
 
+    [Fact]
+    public async Task A_folder_of_pgm_frames_replays_like_the_same_pixels_in_an_npy()
+    {
+        // Episode 4's frames as 8-bit pixels, once as eight pictures in a folder and once as a uint8 .npy.
+        byte[] pixels = PgmFiles.Quantize(EdgeRuntime.Client.NpyFile.Read(Path.Combine(MmedgeFixture.Episodes, "0004.npy")).ToArray<float>());
+        string folder = Directory.CreateTempSubdirectory("frames-").FullName;
+        string npy = Path.Combine(folder, "frames.npy");
+        try
+        {
+            for (int f = 0; f < 8; f++)
+            {
+                PgmFiles.Write(Path.Combine(folder, $"{f:000}.pgm"), 8, 8, pixels.AsSpan(f * 64, 64));
+            }
+
+            // A file that is not a picture is not a frame.
+            File.WriteAllText(Path.Combine(folder, "README.txt"), "episode 4");
+            EdgeRuntime.Client.NpyFile.Write(npy, EdgeRuntime.Client.Tensor.FromSpan<byte>("frames", TensorDType.UInt8, [8, 8, 8], pixels));
+
+            var fromFolder = await fixture.Pipeline.RunAsync(MmedgeFixture.Episode(4, new FastClock()) with { FramesPath = folder }, CancellationToken.None);
+            var fromNpy = await fixture.Pipeline.RunAsync(MmedgeFixture.Episode(4, new FastClock()) with { FramesPath = npy }, CancellationToken.None);
+            Assert.Equal(fromNpy.Scores, fromFolder.Scores);
+            Assert.Equal(fromNpy.Prediction, fromFolder.Prediction);
+
+            // Name order is frame order: swapping two pictures changes what the vision encoder sees.
+            File.Move(Path.Combine(folder, "000.pgm"), Path.Combine(folder, "tmp.pgm"));
+            File.Move(Path.Combine(folder, "007.pgm"), Path.Combine(folder, "000.pgm"));
+            File.Move(Path.Combine(folder, "tmp.pgm"), Path.Combine(folder, "007.pgm"));
+            var swapped = await fixture.Pipeline.RunAsync(MmedgeFixture.Episode(4, new FastClock()) with { FramesPath = folder }, CancellationToken.None);
+            Assert.NotEqual(fromNpy.Scores, swapped.Scores);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_frame_folder_with_a_frame_missing_or_the_wrong_size_is_refused_naming_it()
+    {
+        string folder = Directory.CreateTempSubdirectory("frames-").FullName;
+        try
+        {
+            for (int f = 0; f < 7; f++)
+            {
+                PgmFiles.Write(Path.Combine(folder, $"{f:000}.pgm"), 8, 8, new byte[64]);
+            }
+
+            var missing = await Assert.ThrowsAsync<EdgeRuntimeException>(() => fixture.Pipeline.RunAsync(MmedgeFixture.Episode(0, new FastClock()) with { FramesPath = folder }, CancellationToken.None));
+            Assert.Equal(ErrorCodes.InvalidInput, missing.Code);
+            Assert.Contains("7 .pgm/.ppm frames; the models take 8", missing.Message, StringComparison.Ordinal);
+            Assert.Contains(folder, missing.Message, StringComparison.Ordinal);
+
+            PgmFiles.Write(Path.Combine(folder, "007.pgm"), 9, 8, new byte[72]);
+            var size = await Assert.ThrowsAsync<EdgeRuntimeException>(() => fixture.Pipeline.RunAsync(MmedgeFixture.Episode(0, new FastClock()) with { FramesPath = folder }, CancellationToken.None));
+            Assert.Equal(ErrorCodes.InvalidInput, size.Code);
+            Assert.Contains("007.pgm is 9x8; a frame has 64 pixels", size.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task On_the_fast_clock_units_are_stamped_at_release_so_post_sensing_latency_is_the_compute_after_it()
+    {
+        var result = await fixture.Pipeline.RunAsync(MmedgeFixture.Episode(3, new FastClock(), skip: true), CancellationToken.None);
+        Assert.InRange(result.PostSensingMs, 0, result.ResultMs);
+        Assert.Equal(result.ResultMs - result.SensingEndMs, result.PostSensingMs, 9);
+        Assert.All(result.Units.Where(u => u.State == "encoded"), u => Assert.True(u.EncodeStartMs >= u.SensedMs, $"{u.Modality} unit {u.Index} encoded at {u.EncodeStartMs} ms, sensed at {u.SensedMs} ms"));
+        // Nothing waited: the last unit came out well before the 1 s the recording lasts.
+        Assert.True(result.SensingEndMs < 500, $"last unit released at {result.SensingEndMs} ms");
+    }
+
+    [Fact]
+    public void A_request_input_replaces_the_configured_input_of_its_name_and_keeps_the_others()
+    {
+        var definition = new PipelineDefinition("digits", "mmedge", "mmedge.json") { Inputs = new() { ["audio"] = "/replay/a.wav", ["vision"] = "/replay/v.npy" } };
+        var inputs = PipelineInputs.For(definition, new PipelineRunRequest("digits") { Inputs = new() { ["vision"] = "frames" } });
+        Assert.Equal(new Dictionary<string, string> { ["audio"] = "/replay/a.wav", ["vision"] = "frames" }, inputs);
+        Assert.Equal("/replay/v.npy", definition.Inputs["vision"]);
+        Assert.Equal(definition.Inputs, PipelineInputs.For(definition, new PipelineRunRequest("digits")));
+    }
+
     private static (int Episode, float[] Logits)[] ExpectedLogits(JsonElement root) =>
         [.. root.GetProperty("episodes").EnumerateArray().Select(e => (e.GetProperty("episode").GetInt32(), e.GetProperty("logits").EnumerateArray().Select(v => v.GetSingle()).ToArray()))];
 

@@ -4,8 +4,8 @@ using EdgeRuntime.Protocol;
 namespace EdgeRuntime.Pipelines.Cbnet;
 
 /// <summary>
-/// A CBNet cascade as a pipeline: the input "image" is an .npy of one 28×28 image or of N of them (then an index picks
-/// one), uint8 pixels or float32 in [0,1]. Each run classifies one image in the requested mode.
+/// A CBNet cascade as a pipeline: the input "image" is a 28×28 PGM/PPM, or an .npy of one 28×28 image or of N of them
+/// (then an index picks one), uint8 pixels or float32 in [0,1]. Each run classifies one image in the requested mode.
 /// </summary>
 public sealed class CbnetPipeline : IPipeline
 {
@@ -30,10 +30,10 @@ public sealed class CbnetPipeline : IPipeline
 
     public async Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, CancellationToken cancellationToken)
     {
-        var inputs = request.Inputs ?? Definition.Inputs;
+        var inputs = PipelineInputs.For(Definition, request);
         if (!inputs.TryGetValue("image", out string? path))
         {
-            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{Definition.Name}' needs an input 'image' (an .npy of one 28x28 image, or of N with an index).");
+            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{Definition.Name}' needs an input 'image' (a 28x28 .pgm, an .npy of one 28x28 image, or of N with an index).");
         }
 
         float[] image = ReadImage(Path.GetFullPath(Path.Combine(inputDirectory, path)), request.Index);
@@ -51,6 +51,11 @@ public sealed class CbnetPipeline : IPipeline
 
     private static float[] ReadImage(string path, int? index)
     {
+        if (NetpbmImage.IsImageFile(path))
+        {
+            return ReadPicture(path);
+        }
+
         Tensor tensor;
         try
         {
@@ -81,5 +86,26 @@ public sealed class CbnetPipeline : IPipeline
         }
 
         return values.AsSpan(item * pixels, pixels).ToArray();
+    }
+
+    /// <summary>One PGM/PPM picture, 28×28; colour is turned grey as Fashion-MNIST is.</summary>
+    private static float[] ReadPicture(string path)
+    {
+        NetpbmImage image;
+        try
+        {
+            image = NetpbmImage.Read(path);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"image: cannot read '{path}': {e.Message}");
+        }
+
+        if (image.Width * image.Height != FashionMnist.ImagePixels)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"image: '{path}' is {image.Width}x{image.Height}; the models take 28x28 images.");
+        }
+
+        return image.Grey();
     }
 }

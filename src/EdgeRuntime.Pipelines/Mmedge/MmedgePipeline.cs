@@ -122,7 +122,7 @@ public sealed partial class MmedgePipeline : IPipeline
 
     public async Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, CancellationToken cancellationToken)
     {
-        var inputs = request.Inputs ?? Definition.Inputs;
+        var inputs = PipelineInputs.For(Definition, request);
         string Input(string name) => inputs.TryGetValue(name, out string? path)
             ? Path.GetFullPath(Path.Combine(inputDirectory, path))
             : throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{Definition.Name}' needs an input '{name}' (a path to replay); it was given {(inputs.Count == 0 ? "none" : string.Join(", ", inputs.Keys))}.");

@@ -129,9 +129,9 @@ internal sealed class ModalityRun(ModalityPlan plan, IPipelineClock clock, Model
             for (int b = 0; b < stream.Blocks; b++)
             {
                 await clock.DelayUntilAsync((b + 1) * stream.BlockMs, cancellationToken).ConfigureAwait(false);
-                // A fast clock does not wait: the block is stamped with when it would have been sensed.
-                double sensed = clock is FastClock ? (b + 1) * stream.BlockMs : clock.NowMs;
-                await writer.WriteAsync(new Block(b, stream.Block(b), sensed), cancellationToken).ConfigureAwait(false);
+                // Stamped when it was released, not when it was due: on a fast clock that is at once, so post-sensing
+                // latency stays the time from the last unit's arrival to the result (a due time would make it negative).
+                await writer.WriteAsync(new Block(b, stream.Block(b), clock.NowMs), cancellationToken).ConfigureAwait(false);
             }
 
             writer.TryComplete();
