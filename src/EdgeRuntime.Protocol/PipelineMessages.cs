@@ -65,6 +65,7 @@ public sealed record ModalityChoice(string Modality, string Encoder, double Unit
 /// <summary>Runs a pipeline once. Inputs name replay files on the daemon's machine (relative to its working folder).</summary>
 public sealed record PipelineRunRequest(string Pipeline)
 {
+    /// <summary>Replay inputs by name; each replaces the definition's input of that name, and the others stay.</summary>
     public Dictionary<string, string>? Inputs { get; init; }
 
     /// <summary>The item of a multi-item input (an .npy holding N images): which one.</summary>

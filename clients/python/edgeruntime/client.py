@@ -397,7 +397,8 @@ class EdgeClient:
         "result": {pipeline, kind, mode, prediction, scores, sensingEndMs, resultMs, postSensingMs, configuration,
         decision, stages, units, checkpoints, counts, path, confidence, ...}}``.
 
-        ``inputs``: input name (a modality, or ``image``) -> replay file on the daemon's machine; ``index``: the item
+        ``inputs``: input name (a modality, or ``image``) -> replay file or frame folder on the daemon's machine, each
+        replacing the pipeline's configured input of that name; ``index``: the item
         of a multi-item input; ``mode``: ``pipelined``/``sequential`` (mmedge) or ``cascade``/``full``/``light``/
         ``early-exit`` (cbnet); ``skip``: speculative skipping on or off; ``budget_ms``: the post-sensing budget the
         optimizer fits into; ``configuration``: a fixed configuration (``"audio=large:100,vision=small:/2"``, a dict

@@ -73,7 +73,8 @@ def pipeline_run_request(name, inputs=None, index=None, mode=None, skip=None, bu
                          clock=None):
     # type: (str, Optional[Mapping[str, Any]], Optional[int], Optional[str], Optional[bool], Optional[float], Any, Optional[str]) -> Dict[str, Any]
     """The JSON header of a ``pipeline-run`` request. Only what is given is sent: the rest is the pipeline's own
-    setting. ``inputs`` maps an input name (a modality, or ``image``) to a replay file on the daemon's machine."""
+    setting. ``inputs`` maps an input name (a modality, or ``image``) to a replay file or frame folder on the daemon's
+    machine; the pipeline's configured inputs fill in the names it leaves out."""
     if not isinstance(name, str) or not name:
         raise ValueError("name must be a pipeline's name")
     header = {"pipeline": name}  # type: Dict[str, Any]
