@@ -6,6 +6,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace EdgeRuntime.Boards.Tests;
 
 /// <summary>The provider policy with availability chosen by the test (no hardware needed).</summary>
+[Collection(PlacementProfileCollection.Name)]
 public sealed class ProviderPolicyTests : IDisposable
 {
     private readonly TestModels _models = new();

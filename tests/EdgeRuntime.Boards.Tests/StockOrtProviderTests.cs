@@ -9,6 +9,7 @@ namespace EdgeRuntime.Boards.Tests;
 /// The provider policy against the real, stock ONNX Runtime package: CPU only, so QNN, CUDA and TensorRT are
 /// genuinely unavailable, exactly as on a board whose package lacks its accelerator build.
 /// </summary>
+[Collection(PlacementProfileCollection.Name)]
 public sealed class StockOrtProviderTests : IDisposable
 {
     private readonly TestModels _models = new();

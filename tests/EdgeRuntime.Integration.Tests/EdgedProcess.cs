@@ -176,6 +176,16 @@ internal sealed class EdgedProcess : IAsyncDisposable
 
     public void KillHard() => _process.Kill();
 
+    /// <summary>
+    /// Waits until the process has exited and been reaped (after <see cref="KillHard"/>: the signal is delivered
+    /// asynchronously, so the process may still be running, socket and all, when Kill returns).
+    /// </summary>
+    public async Task WaitForExitAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await _process.WaitForExitAsync(timeout.Token);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

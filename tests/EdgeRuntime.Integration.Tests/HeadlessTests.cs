@@ -69,6 +69,8 @@ public sealed class HeadlessTests
             Assert.True(firstScores.Max() >= 0.5f, $"the window around the trigger holds speech (max {firstScores.Max()})");
             Assert.Equal([2L, 1, 128], result["stateN"].Shape);
 
+            // The result is stored (and so reaches the subscriber) before the run is counted; wait for the count.
+            await WaitAsync(async () => (await client.HealthAsync()).Triggers.Sum(t => t.Completed + t.Failed) >= 1, "the run to be counted");
             var health = await client.HealthAsync();
             Assert.Equal("ok", health.Status);
             Assert.Equal(1, health.Store!.LastId);
@@ -258,12 +260,24 @@ public sealed class HeadlessTests
         Assert.True(health.Store!.LastId >= 5, $"{health.Store.LastId} results stored while no client was connected");
         await using var subscription = await client.SubscribeAsync(new SubscribeRequest(Since: 0));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        for (long id = 1; id <= health.Store.LastId; id++)
+        long succeeded = 0;
+        // Everything stored before the client came, and on until five ticks have run on speech (the schedule goes on).
+        for (long id = 1; id <= health.Store.LastId || succeeded < 5; id++)
         {
             var result = await subscription.ReadAsync(timeout.Token);
             Assert.Equal(id, result.Event.Id);
             Assert.Equal("schedule", result.Event.Cause);
+            // The schedule starts with the daemon, and on a loaded machine a tick can come before the replayed
+            // microphone's first block: such a result is stored with the error saying so. Only those come first;
+            // once the microphone delivers, every tick's window holds speech and no result carries an error.
+            if (succeeded == 0 && result.Event.Error is { } error)
+            {
+                Assert.Contains("'speech' delivered nothing in the window", error, StringComparison.Ordinal);
+                continue;
+            }
+
             Assert.Null(result.Event.Error);
+            succeeded++;
         }
     }
 
@@ -375,7 +389,9 @@ public sealed class ShippedConfigurationTests
             Assert.NotNull(look.Event.Pipeline);
             Assert.Equal(["digits", "fashion"], (await client.PipelinesAsync()).Select(p => p.Name));
             var digits = await client.RunPipelineAsync(new PipelineRunRequest("digits"));
-            Assert.InRange(digits.Result.SensingEndMs, 490, 1100);
+            // Sensing replays half a second of frames at real-time pace, so it cannot end sooner; a loaded machine (CI
+            // runs every suite on two cores) can delay its end by seconds, so the upper bound only catches a stall.
+            Assert.InRange(digits.Result.SensingEndMs, 490, 5000);
             Assert.True(digits.Id > press.Event.Id);
             var fashion = await client.RunPipelineAsync(new PipelineRunRequest("fashion") { Index = 3 });
             Assert.Equal("cbnet", fashion.Result.Kind);

@@ -44,7 +44,7 @@ public sealed class LifecycleTests
         string directory = EdgedProcess.Prepare();
         var first = await EdgedProcess.StartInAsync(directory);
         first.KillHard();
-        await Task.Delay(100);
+        await first.WaitForExitAsync(); // the next start must meet a dead daemon's socket, not a dying one
         Assert.True(File.Exists(Path.Combine(directory, "edged.sock")), "kill -9 leaves the socket file behind");
 
         await using var second = await EdgedProcess.StartInAsync(directory);

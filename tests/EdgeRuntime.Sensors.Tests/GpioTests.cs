@@ -1,4 +1,5 @@
 using System.Device.Gpio;
+using System.Diagnostics;
 using EdgeRuntime.Sensors.Gpio;
 
 namespace EdgeRuntime.Sensors.Tests;
@@ -12,7 +13,8 @@ public sealed class GpioTests
     public async Task A_burst_of_bouncing_edges_is_one_edge_and_a_later_press_is_another()
     {
         using var chips = new GpioChips(null);
-        var button = new GpioEdgeSource(Button(debounceMs: 100), chips);
+        // A second of debounce, so all ten injected edges fall inside it even when the test thread is preempted.
+        var button = new GpioEdgeSource(Button(debounceMs: 1000), chips);
         await using var host = new SensorHost(_ => { });
         var recorder = new Recorder();
         host.Add(button, 0);
@@ -25,9 +27,10 @@ public sealed class GpioTests
             button.InjectEdge(rising: true); // contact bounce: ten rising edges within a few microseconds
         }
 
-        Assert.Single(recorder.Edges);
+        var first = Assert.Single(recorder.Edges);
         Assert.Equal(9, button.Bounced);
-        await Task.Delay(150);
+        // The debounce runs from the accepted edge's own timestamp; press again only once it has surely passed.
+        await Eventually.TrueAsync(() => Stopwatch.GetElapsedTime(first.Timestamp).TotalMilliseconds > 1000, "the debounce to pass");
         button.InjectEdge(rising: true);
         Assert.Equal(2, recorder.Edges.Length);
         Assert.All(recorder.Edges, e => Assert.True(e.Rising));
@@ -90,7 +93,7 @@ public sealed class GpioTests
         var writes = chips.SimulatedDriver.Writes.Where(w => w.Pin == 27).ToArray();
         // Opened as an output driven low, then the pulse: high, and low again.
         Assert.Equal([PinValue.Low, PinValue.High, PinValue.Low], writes.Select(w => w.Value));
-        double heldMs = (writes[2].Timestamp - writes[1].Timestamp) * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
+        double heldMs = (writes[2].Timestamp - writes[1].Timestamp) * 1000.0 / Stopwatch.Frequency;
         Assert.InRange(heldMs, 25, 5000);
         Assert.Equal(1, pulse.Pulses);
     }

@@ -100,17 +100,20 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task The_window_holds_the_pre_trigger_samples_and_the_stored_result_carries_them()
     {
-        var (stream, button) = StreamAndButton(pin: 5, bufferMs: 1000);
+        var (stream, button) = StreamAndButton(pin: 5, bufferMs: 30_000);
         var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 50, postMs: 20));
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
 
-        // 1 kHz samples whose value is their time in ms relative to "now", from 300 ms before to 300 ms after: the
-        // ring takes the timestamps it is given, so the edge (a moment after "now") falls inside one unbroken stream.
+        // 1 kHz samples whose value is their time in ms relative to "now", from 300 ms before to almost 30 s after:
+        // the ring takes the timestamps it is given, so the edge falls inside one unbroken stream (with its 20 ms
+        // after) however long a loaded machine takes to buffer them and inject it.
         long now = Stopwatch.GetTimestamp();
-        stream.Push(now + (299 * Ms), [.. Enumerable.Range(-300, 600).Select(v => (float)v)]);
-        await Eventually.TrueAsync(() => _host.Status()[0].Readings == 600, "the samples to be buffered");
+        stream.Push(now + (29_699 * Ms), [.. Enumerable.Range(-300, 30_000).Select(v => (float)v)]);
+        await Eventually.TrueAsync(() => _host.Status()[0].Readings == 30_000, "the samples to be buffered");
+        // The edge is stamped inside InjectEdge, so its time lies between these two readings whatever preempts us.
+        double before = (Stopwatch.GetTimestamp() - now) / (double)Ms;
         button.InjectEdge(rising: true);
-        double offset = (Stopwatch.GetTimestamp() - now) / (double)Ms; // the edge was stamped just before this
+        double after = (Stopwatch.GetTimestamp() - now) / (double)Ms;
         await Eventually.TrueAsync(() => engine.Status()[0].Completed == 1, "the triggered run to be stored");
         var (result, y) = Assert.Single(Stored());
         Assert.Null(result.Error);
@@ -121,8 +124,8 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         Assert.InRange(y.Length, 69, 72);
         Assert.Equal(y.Length, result.Window.Samples);
         Assert.All(y.Zip(y.Skip(1)), p => Assert.Equal(p.First + 1, p.Second));
-        Assert.InRange(y[0], offset - 52, offset - 49);
-        Assert.InRange(y[^1], offset + 18, offset + 21);
+        Assert.InRange(y[0], before - 52, after - 49);
+        Assert.InRange(y[^1], before + 18, after + 21);
         Assert.Equal(y.Max(), result.Summary.Single().Value);
     }
 
@@ -152,10 +155,23 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         button.InjectEdge(rising: true);
         await Eventually.TrueAsync(() => engine.Status()[0].Failed == 1, "the second, failing run");
 
-        Assert.Equal(["digits", "digits"], calls.Select(c => c.Pipeline));
-        Assert.StartsWith("trigger look: gpio button", calls[0].Cause, StringComparison.Ordinal);
+        lock (calls)
+        {
+            Assert.Equal(["digits", "digits"], calls.Select(c => c.Pipeline));
+            Assert.StartsWith("trigger look: gpio button", calls[0].Cause, StringComparison.Ordinal);
+        }
+
         Assert.Empty(Stored()); // the pipeline host stores pipeline results, not the trigger engine
-        Assert.Contains(_log, l => l.Contains("pipeline digits failed: gone", StringComparison.Ordinal));
+        // The engine counts the failure before it logs it, so the line may land a moment after Failed reads 1.
+        await Eventually.TrueAsync(
+            () =>
+            {
+                lock (_log)
+                {
+                    return _log.Exists(l => l.Contains("pipeline digits failed: gone", StringComparison.Ordinal));
+                }
+            },
+            "the failure to be logged");
     }
 
     [Fact]
@@ -274,10 +290,12 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     public async Task A_schedule_fires_on_its_period()
     {
         var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
-        _host.Add(stream, bufferMs: 200);
-        var engine = Start(Trigger("tick", new TriggerWhen { EverySeconds = 0.1 }));
+        _host.Add(stream, bufferMs: 1000);
+        // Feeding starts before the engine, so even the first tick has samples behind it; a 500 ms window (not 50)
+        // outlasts the stalls a loaded machine gives the feeder's 10 ms timer, so no tick finds its window empty.
         using var stop = new CancellationTokenSource();
         var feeding = stream.FeedAsync(stop.Token);
+        var engine = Start(Trigger("tick", new TriggerWhen { EverySeconds = 0.1 }, preMs: 500));
         await Eventually.TrueAsync(() => engine.Status()[0].Completed >= 3, "three scheduled runs");
         Assert.All(Stored(), r => Assert.Equal("schedule", r.Event.Cause));
         Assert.All(Stored(), r => Assert.Null(r.Event.Error));
@@ -335,12 +353,13 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task A_model_output_with_nan_is_stored_and_its_summary_skips_the_nan()
     {
-        var (stream, button) = StreamAndButton(pin: 9, bufferMs: 1000);
+        var (stream, button) = StreamAndButton(pin: 9, bufferMs: 30_000);
         var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 100));
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
+        // Stamped from 200 ms ago to almost 30 s ahead, so the edge's window is already sensed however late it comes.
         long now = Stopwatch.GetTimestamp();
-        stream.Push(now + (100 * Ms), [.. Enumerable.Range(0, 300).Select(i => i % 2 == 0 ? float.NaN : 2f)]);
-        await Eventually.TrueAsync(() => _host.Status()[0].Readings == 300, "the samples to be buffered");
+        stream.Push(now + (29_799 * Ms), [.. Enumerable.Range(0, 30_000).Select(i => i % 2 == 0 ? float.NaN : 2f)]);
+        await Eventually.TrueAsync(() => _host.Status()[0].Readings == 30_000, "the samples to be buffered");
         Assert.DoesNotContain(_host.Status()[0].LastReading, v => !double.IsFinite(v.Value));
 
         button.InjectEdge(rising: true);

@@ -8,8 +8,8 @@ public sealed class ResultJournalTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private ResultJournal Open(long segmentBytes = 4096, long maxBytes = 1 << 30, TimeSpan? maxAge = null, List<string>? log = null) =>
-        ResultJournal.Open(new JournalOptions(_dir) { SegmentBytes = segmentBytes, MaxBytes = maxBytes, MaxAge = maxAge ?? TimeSpan.FromDays(1) }, m => log?.Add(m));
+    private ResultJournal Open(long segmentBytes = 4096, long maxBytes = 1 << 30, TimeSpan? maxAge = null, List<string>? log = null, bool flush = true) =>
+        ResultJournal.Open(new JournalOptions(_dir) { SegmentBytes = segmentBytes, MaxBytes = maxBytes, MaxAge = maxAge ?? TimeSpan.FromDays(1), Flush = flush }, m => log?.Add(m));
 
     private static Task<JournalCommit> Append(ResultJournal journal, string tag, int n) =>
         journal.AppendAsync(tag, (id, at) => Encoding.UTF8.GetBytes($"{{\"id\":{id},\"n\":{n}}}"), new byte[] { (byte)n, (byte)(n >> 8), 7 }).AsTask();
@@ -147,14 +147,17 @@ public sealed class ResultJournalTests : IDisposable
     [Fact]
     public async Task Age_retention_removes_segments_whose_newest_record_is_too_old()
     {
-        using var journal = Open(segmentBytes: 512, maxAge: TimeSpan.FromMilliseconds(300));
+        // Retention runs after every append too, so the appends must all finish well within the maximum age or the
+        // first segments would go before they are counted: no fsync (durability is not what is tested here) and an
+        // age of seconds, which a slow disk on a loaded machine cannot use up in 30 appends.
+        using var journal = Open(segmentBytes: 512, maxAge: TimeSpan.FromSeconds(2), flush: false);
         for (int i = 0; i < 30; i++)
         {
             await Append(journal, "old", i);
         }
 
         int before = journal.SegmentCount;
-        await Task.Delay(400);
+        await Task.Delay(2500); // past the maximum age of the newest record
         journal.EnforceRetention();
         Assert.True(before > 1);
         Assert.Equal(1, journal.SegmentCount); // the active segment always stays

@@ -104,20 +104,24 @@ public sealed class SocketConnectionTests : IDisposable
     [Fact]
     public void The_poll_budget_starts_at_the_cap_shrinks_for_quick_peers_and_stops_for_slow_ones()
     {
-        var cap = TimeSpan.FromMilliseconds(1);
+        // The budget is twice the peer's typical wait, up to the cap. A cap of 100 ms (not a realistic 1 ms) keeps a
+        // back-to-back send and receive "quick" even when the JIT or a loaded machine preempts us between the two.
+        var cap = TimeSpan.FromMilliseconds(100);
         long capTicks = (long)(cap.TotalSeconds * Stopwatch.Frequency);
 
         var quick = new ReceiveSpinPolicy(cap);
         Assert.Equal(capTicks, quick.Budget());
+        long before = Stopwatch.GetTimestamp();
         quick.MarkSent();
         quick.MarkReceived();
-        Assert.InRange(quick.Budget(), 0, capTicks - 1);
+        long waited = Stopwatch.GetTimestamp() - before; // the wait the policy measured is no longer than this
+        Assert.InRange(quick.Budget(), 0, Math.Min(capTicks - 1, 2 * waited));
 
         var slow = new ReceiveSpinPolicy(cap);
         for (int i = 0; i < 3; i++)
         {
             slow.MarkSent();
-            Thread.Sleep(5);
+            Thread.Sleep(150); // at least 1.5 x the cap, where the policy clips a wait: it learns a wait above the cap
             slow.MarkReceived();
         }
 

@@ -79,6 +79,17 @@ class ResultsTestCase(unittest.TestCase):
         self.clients.append(client)
         return client
 
+    def wait_for_sensor(self, client, name):
+        """Polls health until the named sensor is open ("ok"), failing with its last status after EVENT_TIMEOUT."""
+        deadline = time.monotonic() + EVENT_TIMEOUT
+        while True:
+            sensor = next((s for s in client.health().get("sensors", []) if s["name"] == name), None)
+            if sensor is not None and sensor.get("state") == "ok":
+                return
+            if time.monotonic() > deadline:
+                self.fail("sensor {} did not open in {} s: {}".format(name, EVENT_TIMEOUT, sensor))
+            time.sleep(0.01)
+
     def press(self, client):
         answer = client.inject("button", edge="rising")
         self.assertEqual(answer["sensor"], "button")
@@ -284,6 +295,9 @@ class ResultsSubscribeTests(ResultsTestCase):
         self.edged.start()
         client = self.connect()
         subscription = client.subscribe(since=0, timeout=EVENT_TIMEOUT)
+        # A press is delivered only once the button has opened (edged serves after its sensors settle, but say so
+        # here rather than rely on it); the speech sensor is deliberately not waited for.
+        self.wait_for_sensor(client, "button")
         self.press(client)
         event = next(subscription)
         self.assertEqual((event.id, event.trigger), (1, "press"))
