@@ -128,7 +128,7 @@ internal static class PipelinePrinter
             parts.Add(string.Create(CultureInfo.InvariantCulture, $"confidence {confidence:0.###}"));
         }
 
-        return $"#{e.Id,-6} {e.Trigger,-12} {e.FiredAt.ToLocalTime():HH:mm:ss.fff}  {r.Kind} {r.Mode}: {string.Join(", ", parts)}";
+        return $"{WatchCommand.EventPrefix(e)}  {r.Kind} {r.Mode}: {string.Join(", ", parts)}";
     }
 
     private static string Prediction(PipelineResult r) =>

@@ -98,8 +98,12 @@ internal static class WatchCommand
             : string.Join(" ", e.Summary.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Channel}={s.Value:0.###}")));
         var t = e.Timing;
         return string.Create(CultureInfo.InvariantCulture,
-            $"#{e.Id,-6} {e.Trigger,-12} {e.FiredAt.ToLocalTime():HH:mm:ss.fff}  {e.Cause}  {e.Model}: {outcome}  [{t.TotalUs / 1000:0.0} ms: window {t.CaptureUs / 1000:0.0}, model {t.InferenceUs / 1000:0.0}, store {t.StoreUs / 1000:0.0}]");
+            $"{EventPrefix(e)}  {e.Cause}  {e.Model}: {outcome}  [{t.TotalUs / 1000:0.0} ms: window {t.CaptureUs / 1000:0.0}, model {t.InferenceUs / 1000:0.0}, store {t.StoreUs / 1000:0.0}]");
     }
+
+    /// <summary>Id, trigger and local time, the start of every watch line (model and pipeline results alike).</summary>
+    public static string EventPrefix(ResultEvent e) =>
+        string.Create(CultureInfo.InvariantCulture, $"#{e.Id,-6} {e.Trigger,-12} {e.FiredAt.ToLocalTime():HH:mm:ss.fff}");
 
     public static async Task<int> InjectAsync(EdgeClient client, Arguments args)
     {

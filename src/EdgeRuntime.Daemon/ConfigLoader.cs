@@ -1,4 +1,5 @@
 using System.Text.Json;
+using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Daemon;
 
@@ -107,13 +108,12 @@ internal static class ConfigLoader
         for (int i = 0; i < config.Pipelines.Length; i++)
         {
             var pipeline = config.Pipelines[i];
-            Require(!string.IsNullOrWhiteSpace(pipeline.Name) && pipeline.Name.IndexOfAny(['/', ':']) < 0, $"pipelines[{i}].name", "must be a name without '/' or ':'");
+            foreach (var (field, rule) in PipelineDefinitionRules.Broken(pipeline))
+            {
+                Require(false, $"pipelines[{i}].{field}", rule);
+            }
+
             Require(config.Pipelines.Count(p => p.Name == pipeline.Name) == 1, $"pipelines[{i}].name", $"'{pipeline.Name}' is used twice");
-            Require(pipeline.Kind is "mmedge" or "cbnet", $"pipelines[{i}].kind", "must be 'mmedge' or 'cbnet'");
-            Require(!string.IsNullOrWhiteSpace(pipeline.Manifest), $"pipelines[{i}].manifest", "must name the manifest the training script wrote (relative to modelDirectory)");
-            Require(pipeline.Clock is "realtime" or "fast", $"pipelines[{i}].clock", "must be 'realtime' or 'fast'");
-            Require(pipeline.BudgetMs is null or > 0, $"pipelines[{i}].budgetMs", "must be positive");
-            Require(pipeline.DriftTolerance > 0, $"pipelines[{i}].driftTolerance", "must be positive");
         }
 
         Require(config.Triggers.Length == 0 || config.Store is not null, "store", "is needed when there are triggers: every triggered result is stored before it is delivered (e.g. \"store\": { \"path\": \"/var/lib/edgeruntime/results\" })");

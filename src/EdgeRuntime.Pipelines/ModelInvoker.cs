@@ -7,8 +7,8 @@ namespace EdgeRuntime.Pipelines;
 /// <summary>A float32 tensor going into or coming out of a pipeline model.</summary>
 public sealed record FloatTensor(float[] Data, long[] Shape);
 
-/// <summary>A model call's outputs by name, with the time it waited for a worker and spent inside ONNX Runtime.</summary>
-public sealed record ModelOutputs(Dictionary<string, FloatTensor> Tensors, double QueuedUs, double InferenceUs)
+/// <summary>A model call's outputs by name.</summary>
+public sealed record ModelOutputs(Dictionary<string, FloatTensor> Tensors)
 {
     public FloatTensor this[string name] => Tensors.TryGetValue(name, out var t)
         ? t
@@ -32,7 +32,7 @@ public sealed class ModelInvoker(ModelRegistry registry, InferenceScheduler sche
         {
             long bytes = (long)inputs[i].Tensor.Data.Length * sizeof(float);
             descriptors[i] = new TensorDescriptor(inputs[i].Name, "float32", inputs[i].Tensor.Shape, offset, bytes);
-            offset = (offset + bytes + 7) & ~7L;
+            offset = TensorLayout.AlignUp(offset + bytes);
         }
 
         byte[] payload = new byte[offset];
@@ -55,7 +55,32 @@ public sealed class ModelInvoker(ModelRegistry registry, InferenceScheduler sche
             outputs[output.Name] = new FloatTensor(data, output.Shape);
         }
 
-        return new ModelOutputs(outputs, result.QueuedUs, result.InferenceUs);
+        return new ModelOutputs(outputs);
+    }
+
+    /// <summary>
+    /// Loads a pipeline's model under its registry name, or reuses the one already there when it came from the same
+    /// file (a pipeline loaded again, or two loads of it racing). A model of that name from another file is refused:
+    /// it would answer wrongly.
+    /// </summary>
+    /// <param name="manifestKind">"MMEdge" or "CBNet", for the message.</param>
+    public async Task<LoadedModel> LoadOrReuseAsync(string name, string path, string[]? providers, string manifestKind, CancellationToken cancellationToken)
+    {
+        if (!registry.TryGet(name, out var model))
+        {
+            try
+            {
+                return await registry.LoadAsync(name, path, providers, cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch (EdgeRuntimeException e) when (e.Code == ErrorCodes.ModelExists && registry.TryGet(name, out model))
+            {
+                // Another load of the same pipeline got there first; fall through to the same-file check.
+            }
+        }
+
+        return model.Path == path
+            ? model
+            : throw new EdgeRuntimeException(ErrorCodes.ModelExists, $"Model '{name}' is already loaded from '{model.Path}', but the {manifestKind} manifest names '{path}'; unload it first or pick another pipeline name.");
     }
 
     /// <summary>One float32 input, one named output: the common case.</summary>

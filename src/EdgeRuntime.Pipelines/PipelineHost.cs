@@ -23,9 +23,10 @@ public sealed class PipelineHost(ModelInvoker invoker, string modelDirectory, st
     /// <summary>Loads a pipeline (its models go into the registry); a pipeline of the same name is replaced.</summary>
     public async Task<PipelineStatus> LoadAsync(PipelineDefinition definition, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(definition.Name) || definition.Name.IndexOfAny(['/', ':']) >= 0)
+        // The configuration loader checked these for configured pipelines; one loaded over the socket is checked here.
+        foreach (var (field, rule) in PipelineDefinitionRules.Broken(definition))
         {
-            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"A pipeline needs a name without '/' or ':' (got '{definition.Name}').");
+            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{definition.Name}': \"{field}\" {rule}.");
         }
 
         string manifest = Path.GetFullPath(Path.Combine(modelDirectory, definition.Manifest ?? ""));

@@ -59,7 +59,9 @@ public sealed record PipelineConfiguration(ModalityChoice[] Modalities)
 /// </summary>
 public sealed record ModalityChoice(string Modality, string Encoder, double UnitMs, int Stride)
 {
-    public override string ToString() => Stride > 1 ? $"{Modality} {Encoder} /{Stride}" : $"{Modality} {Encoder} {UnitMs:0.#}ms";
+    public override string ToString() => Stride > 1 || UnitMs <= 0
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Modality} {Encoder} /{Stride}")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Modality} {Encoder} {UnitMs:0.#}ms");
 }
 
 /// <summary>Runs a pipeline once. Inputs name replay files on the daemon's machine (relative to its working folder).</summary>

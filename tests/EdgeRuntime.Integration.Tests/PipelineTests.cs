@@ -110,6 +110,12 @@ public sealed class PipelineTests
         Assert.Equal(ErrorCodes.BadRequest, noManifest.Code);
         Assert.Contains("missing/mmedge.json", noManifest.Message);
 
+        // A definition loaded over the socket meets the configuration file's rules, not a failure on every run.
+        var badClock = await Assert.ThrowsAsync<EdgeRuntimeException>(() => client.LoadPipelineAsync(new PipelineDefinition("slow", "mmedge", Path.Combine(Models, "mmedge", "mmedge.json")) { Clock = "slow" }));
+        Assert.Equal(ErrorCodes.BadRequest, badClock.Code);
+        Assert.Contains("\"clock\" must be 'realtime' or 'fast'", badClock.Message);
+        Assert.DoesNotContain("slow", (await client.PipelinesAsync()).Select(p => p.Name));
+
         // Loaded over the socket, it runs like a configured one.
         var loaded = await client.LoadPipelineAsync(new PipelineDefinition("again", "cbnet", Path.Combine(Models, "cbnet", "cbnet.json")) { Gate = false });
         Assert.Equal("cbnet", loaded.Kind);

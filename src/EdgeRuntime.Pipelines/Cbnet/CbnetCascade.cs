@@ -86,7 +86,7 @@ public sealed class CbnetCascade
         {
             string name = ModelName(pipelineName, role);
             string path = Path.GetFullPath(Path.Combine(folder, file(manifest.Models)));
-            var model = await LoadOrReuseAsync(invoker.Registry, name, path, providers, cancellationToken).ConfigureAwait(false);
+            var model = await invoker.LoadOrReuseAsync(name, path, providers, "CBNet", cancellationToken).ConfigureAwait(false);
             CheckPorts(model, "input", model.Inputs, inputs);
             CheckPorts(model, "output", model.Outputs, outputs);
         }
@@ -123,7 +123,7 @@ public sealed class CbnetCascade
                 path = "cascade";
                 if (gate)
                 {
-                    double confidence = Softmax(logits).Confidence;
+                    double confidence = Logits.Softmax(logits).Confidence;
                     bool fallBack = confidence < GateThreshold;
                     decision = Compare("light", confidence, fallBack ? "<" : ">=", "gate", GateThreshold, fallBack ? "full model on the original image" : "cascade answers");
                     if (fallBack)
@@ -142,7 +142,7 @@ public sealed class CbnetCascade
             default:
                 var stage1 = await StageAsync(timeline, "exit-stage1", _exit1, "image", input, cancellationToken).ConfigureAwait(false);
                 logits = stage1["exit_logits"].Data;
-                double exitConfidence = Softmax(logits).Confidence;
+                double exitConfidence = Logits.Softmax(logits).Confidence;
                 bool exit = exitConfidence >= ExitThreshold;
                 decision = Compare("stage-1", exitConfidence, exit ? ">=" : "<", "exit", ExitThreshold, exit ? "exits" : "stage 2 answers");
                 path = exit ? "exit" : "no-exit";
@@ -154,11 +154,11 @@ public sealed class CbnetCascade
                 break;
         }
 
-        var (scores, deciding) = Softmax(logits);
+        var (scores, deciding) = Logits.Softmax(logits);
         double resultMs = timeline.NowMs;
 
         // The image is all there at the run's start, so everything after it is post-sensing time.
-        return new PipelineResult(Pipeline, Kind, mode, ArgMax(logits), scores)
+        return new PipelineResult(Pipeline, Kind, mode, Logits.ArgMax(logits), scores)
         {
             Path = path,
             Confidence = deciding,
@@ -167,51 +167,6 @@ public sealed class CbnetCascade
             ResultMs = resultMs,
             PostSensingMs = resultMs,
         };
-    }
-
-    /// <summary>
-    /// The first index of the largest logit, as numpy's argmax: taken on the logits rather than the probabilities,
-    /// because two logits a hair apart can round to the same float probability.
-    /// </summary>
-    internal static int ArgMax(ReadOnlySpan<float> logits)
-    {
-        int best = 0;
-        for (int i = 1; i < logits.Length; i++)
-        {
-            if (logits[i] > logits[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
-    }
-
-    /// <summary>Class probabilities (computed in double, shifted by the largest logit so exp cannot overflow) and their maximum.</summary>
-    internal static (float[] Probabilities, double Confidence) Softmax(ReadOnlySpan<float> logits)
-    {
-        if (logits.IsEmpty)
-        {
-            throw new EdgeRuntimeException(ErrorCodes.Internal, "A CBNet model returned no logits.");
-        }
-
-        double max = logits[ArgMax(logits)];
-        var exp = new double[logits.Length];
-        double sum = 0;
-        for (int i = 0; i < logits.Length; i++)
-        {
-            exp[i] = Math.Exp(logits[i] - max);
-            sum += exp[i];
-        }
-
-        var probabilities = new float[logits.Length];
-        for (int i = 0; i < logits.Length; i++)
-        {
-            probabilities[i] = (float)(exp[i] / sum);
-        }
-
-        // The largest logit's exp is exactly 1.
-        return (probabilities, 1 / sum);
     }
 
     private static string Compare(string who, double confidence, string op, string threshold, double value, string outcome) =>
@@ -223,25 +178,6 @@ public sealed class CbnetCascade
         var outputs = await _invoker.RunAsync(model, [(inputName, input)], cancellationToken).ConfigureAwait(false);
         timeline.Stages.Add(new PipelineStageTiming(stage, start, timeline.NowMs));
         return outputs;
-    }
-
-    private static async Task<LoadedModel> LoadOrReuseAsync(ModelRegistry registry, string name, string path, string[]? providers, CancellationToken cancellationToken)
-    {
-        if (!registry.TryGet(name, out var model))
-        {
-            try
-            {
-                return await registry.LoadAsync(name, path, providers, cancellationToken: cancellationToken).ConfigureAwait(false);
-            }
-            catch (EdgeRuntimeException e) when (e.Code == ErrorCodes.ModelExists && registry.TryGet(name, out model))
-            {
-                // Another load of the same pipeline got there first; fall through to the same-file check.
-            }
-        }
-
-        return model.Path == path
-            ? model
-            : throw new EdgeRuntimeException(ErrorCodes.ModelExists, $"Model '{name}' is already loaded from '{model.Path}', but the CBNet manifest names '{path}'; unload it first or pick another pipeline name.");
     }
 
     /// <summary>Refuses a model without the ports this class feeds and reads, at load rather than at the first run.</summary>

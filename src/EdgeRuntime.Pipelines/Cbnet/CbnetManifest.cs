@@ -24,20 +24,7 @@ public sealed record CbnetManifest(string Task, CbnetInput Input, CbnetModelFile
 
     public static CbnetManifest Load(string path)
     {
-        CbnetManifest manifest;
-        try
-        {
-            manifest = JsonSerializer.Deserialize(File.ReadAllBytes(path), CbnetJsonContext.Default.CbnetManifest)
-                ?? throw new InvalidDataException($"The CBNet manifest '{path}' is null.");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InvalidDataException($"Cannot read the CBNet manifest '{path}': {e.Message}", e);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"The CBNet manifest '{path}' is not valid: {e.Message}", e);
-        }
+        var manifest = ManifestFile.Read(path, CbnetJsonContext.Default.CbnetManifest, "CBNet");
 
         // RespectRequiredConstructorParameters and RespectNullableAnnotations (below) already refuse a missing key or
         // a null where the records take none: a threshold left out must not read as 0 and silently disable the gate.

@@ -28,23 +28,12 @@ public sealed record MmedgeManifest(
 
     public static MmedgeManifest Load(string path)
     {
-        MmedgeManifest? manifest;
-        try
+        // The JSON context refuses a missing key or a null where the records take none (a gate without its input
+        // order among them), so only what the types cannot say is checked here.
+        var manifest = ManifestFile.Read(path, MmedgeJsonContext.Default.MmedgeManifest, "MMEdge");
+        if (manifest.Configurations.Length == 0)
         {
-            manifest = JsonSerializer.Deserialize(File.ReadAllBytes(path), MmedgeJsonContext.Default.MmedgeManifest);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InvalidDataException($"Cannot read the MMEdge manifest '{path}': {e.Message}", e);
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"The MMEdge manifest '{path}' is not valid: {e.Message}", e);
-        }
-
-        if (manifest is null || manifest.Models is null || manifest.Gate is null || manifest.Configurations is null || manifest.Configurations.Length == 0)
-        {
-            throw new InvalidDataException($"The MMEdge manifest '{path}' lacks models, gate or configurations.");
+            throw new InvalidDataException($"The MMEdge manifest '{path}' lists no configurations.");
         }
 
         if (!manifest.Gate.Input.SequenceEqual(GateInputOrder, StringComparer.Ordinal))
@@ -76,6 +65,11 @@ public sealed record MmedgeConfigurationAccuracy(string AudioEncoder, double Aud
     public double TestAudioUnitsSkippedPct { get; init; }
 }
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    ReadCommentHandling = JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
+    RespectRequiredConstructorParameters = true,
+    RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(MmedgeManifest))]
 internal sealed partial class MmedgeJsonContext : JsonSerializerContext;

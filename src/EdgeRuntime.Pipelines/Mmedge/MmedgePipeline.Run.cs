@@ -7,7 +7,18 @@ public sealed partial class MmedgePipeline
 {
     public async Task<PipelineResult> RunAsync(MmedgeRunOptions options, CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _driftStreak) >= DriftRunsBeforeReprofile)
+        // One run claims the re-profile: runs arriving together must not all profile the shared scheduler at once.
+        bool reprofile;
+        lock (_gate)
+        {
+            reprofile = _driftStreak >= DriftRunsBeforeReprofile;
+            if (reprofile)
+            {
+                _driftStreak = 0;
+            }
+        }
+
+        if (reprofile)
         {
             await ProfileAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -89,10 +100,10 @@ public sealed partial class MmedgePipeline
             _last = configuration;
         }
 
-        float[] scores = Softmax(logits);
+        var (scores, _) = Logits.Softmax(logits);
         double sensingEnd = Math.Max(audio.LastSensedMs, vision.LastSensedMs);
         var c = CultureInfo.InvariantCulture;
-        return new PipelineResult(Definition.Name, "mmedge", options.Sequential ? "sequential" : options.Skip ? "pipelined+skip" : "pipelined", ArgMax(scores), scores)
+        return new PipelineResult(Definition.Name, "mmedge", options.Sequential ? "sequential" : options.Skip ? "pipelined+skip" : "pipelined", Logits.ArgMax(logits), scores)
         {
             SensingEndMs = sensingEnd,
             ResultMs = resultMs,
@@ -209,27 +220,5 @@ public sealed partial class MmedgePipeline
         {
             _driftStreak = drifted ? _driftStreak + 1 : 0;
         }
-    }
-
-    private static float[] Softmax(float[] logits)
-    {
-        float max = logits.Max();
-        var exp = logits.Select(l => MathF.Exp(l - max)).ToArray();
-        float sum = exp.Sum();
-        return [.. exp.Select(e => e / sum)];
-    }
-
-    private static int ArgMax(float[] values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-        {
-            if (values[i] > values[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
     }
 }

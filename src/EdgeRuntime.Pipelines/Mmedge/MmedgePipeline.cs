@@ -63,16 +63,7 @@ public sealed partial class MmedgePipeline : IPipeline
         string folder = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
         foreach (var (name, file) in pipeline.ModelFiles())
         {
-            string path = Path.GetFullPath(Path.Combine(folder, file));
-            if (!invoker.Registry.TryGet(name, out var loaded))
-            {
-                await invoker.Registry.LoadAsync(name, path, providers, cancellationToken: cancellationToken).ConfigureAwait(false);
-            }
-            else if (loaded.Path != path)
-            {
-                // Reloading a pipeline reuses its models; a model of that name from another file would answer wrongly.
-                throw new EdgeRuntimeException(ErrorCodes.ModelExists, $"Model '{name}' is already loaded from '{loaded.Path}', but the MMEdge manifest names '{path}'; unload it first or pick another pipeline name.");
-            }
+            await invoker.LoadOrReuseAsync(name, Path.GetFullPath(Path.Combine(folder, file)), providers, "MMEdge", cancellationToken).ConfigureAwait(false);
         }
 
         if (definition.Configuration is { } fixedConfiguration)

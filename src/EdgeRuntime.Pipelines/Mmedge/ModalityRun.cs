@@ -78,7 +78,9 @@ internal sealed class ModalityRun(ModalityPlan plan, IPipelineClock clock, Model
         var units = Channel.CreateUnbounded<Unit>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         await Task.WhenAll(SenseAsync(blocks.Writer, cancellationToken), UnitizeAsync(blocks.Reader, units.Writer, cancellationToken)).ConfigureAwait(false);
         _sensedUnits = [];
-        while (units.Reader.TryRead(out var unit))
+        // Reading to the end rethrows what sensing or unitizing completed the channel with (a cancellation, a bad
+        // file): a sequential run must not go on with part of its stream.
+        await foreach (var unit in units.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
             _sensedUnits.Add(unit);
         }
