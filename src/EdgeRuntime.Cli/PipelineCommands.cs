@@ -22,9 +22,6 @@ internal static class PipelineCommands
         _ => null,
     };
 
-    /// <summary>A path that exists from here is sent absolute, as edgectl load does; others are the daemon's to resolve.</summary>
-    public static string LocalPathOrAsIs(string path) => !Path.IsPathRooted(path) && Path.Exists(path) ? Path.GetFullPath(path) : path;
-
     private static Func<EdgeClient, Task<int>> PrepareList(Arguments args)
     {
         args.AllowOnly();
@@ -111,7 +108,7 @@ internal static class PipelineCommands
                 throw new UsageException($"--input takes NAME=PATH (a modality, or \"image\", and a replay file), not '{spec}'.");
             }
 
-            if (!inputs.TryAdd(spec[..equals], LocalPathOrAsIs(spec[(equals + 1)..])))
+            if (!inputs.TryAdd(spec[..equals], LocalPaths.AbsoluteIfHere(spec[(equals + 1)..])))
             {
                 throw new UsageException($"--input {spec[..equals]} is given twice.");
             }

@@ -35,8 +35,8 @@ internal static class PipelineDefinitionFile
         // Paths that exist from here are meant as seen from here; the daemon may run in another folder.
         return definition with
         {
-            Manifest = PipelineCommands.LocalPathOrAsIs(definition.Manifest),
-            Inputs = definition.Inputs.ToDictionary(p => p.Key, p => PipelineCommands.LocalPathOrAsIs(p.Value), StringComparer.Ordinal),
+            Manifest = LocalPaths.AbsoluteIfHere(definition.Manifest),
+            Inputs = definition.Inputs.ToDictionary(p => p.Key, p => LocalPaths.AbsoluteIfHere(p.Value), StringComparer.Ordinal),
         };
     }
 }

@@ -27,7 +27,7 @@ internal static class PipelinePrinter
             Console.WriteLine($"{p.Name,-20} {p.Kind,-7} {$"{p.Runs}/{p.Failures}",12} {(p.BudgetMs is { } b ? Ms(b) : "-"),10} {p.Profiles,8}  {Configuration(p.LastConfiguration)}");
         }
 
-        foreach (var p in pipelines.Where(p => p.LatencyTable is { Length: > 0 }))
+        foreach (var p in pipelines.Where(p => p.LatencyTable.Length > 0))
         {
             Console.WriteLine();
             Console.WriteLine($"{p.Name}: latency table");
@@ -47,7 +47,7 @@ internal static class PipelinePrinter
         }
 
         Console.WriteLine($"profiled       {status.Profiles} time(s)");
-        if (status.LatencyTable is { Length: > 0 })
+        if (status.LatencyTable.Length > 0)
         {
             LatencyTable(status.LatencyTable);
         }
@@ -86,18 +86,18 @@ internal static class PipelinePrinter
             Console.WriteLine($"cascade        path {r.Path ?? "-"}{(r.Confidence is { } c ? string.Create(CultureInfo.InvariantCulture, $", confidence {c:0.###}") : string.Empty)}");
         }
 
-        foreach (var count in r.Counts ?? [])
+        foreach (var count in r.Counts)
         {
             Console.WriteLine($"units          {count.Modality,-10} {count.Sensed,4} sensed {count.Encoded,4} encoded {count.Skipped,4} skipped");
         }
 
-        foreach (var c in r.Checkpoints ?? [])
+        foreach (var c in r.Checkpoints)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"checkpoint     {c.Modality} after {c.Units} units at {Ms(c.AtMs)}: p(skip) {c.SkipProbability:0.000}{(c.Skipped ? "  SKIPPED the rest" : string.Empty)}"));
         }
 
-        foreach (var s in r.Stages ?? [])
+        foreach (var s in r.Stages)
         {
             Console.WriteLine($"stage          {s.Name,-20} {Ms(s.StartMs),11} .. {Ms(s.EndMs),-11} {Ms(s.EndMs - s.StartMs)}");
         }
@@ -112,7 +112,7 @@ internal static class PipelinePrinter
             parts.Add(Configuration(configuration));
         }
 
-        var skipped = (r.Counts ?? []).Where(c => c.Skipped > 0).ToArray();
+        var skipped = r.Counts.Where(c => c.Skipped > 0).ToArray();
         if (skipped.Length > 0)
         {
             parts.Add("skipped " + string.Join(" ", skipped.Select(c => $"{c.Modality}={c.Skipped}")));

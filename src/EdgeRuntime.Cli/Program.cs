@@ -185,13 +185,7 @@ namespace EdgeRuntime.Cli
         {
             args.AllowOnly("--providers", "--on-missing", "--kernels", "--nodes");
             string name = args.Positional(1, "model name (edgectl load NAME PATH)");
-            string path = args.Positional(2, "model path (edgectl load NAME PATH)");
-
-            // A path that exists from here is sent absolute, so "edgectl load m ./m.onnx" means what it says.
-            if (File.Exists(path))
-            {
-                path = Path.GetFullPath(path);
-            }
+            string path = LocalPaths.AbsoluteIfHere(args.Positional(2, "model path (edgectl load NAME PATH)"));
 
             string[]? providers = args.Get("--providers")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var info = await client.LoadAsync(new LoadRequest(name, path, providers, args.Get("--on-missing")) { KernelFallback = args.Get("--kernels") }).ConfigureAwait(false);

@@ -76,17 +76,10 @@ public static class PipelineTimeline
     }
 
     /// <summary>
-    /// The result with empty arrays where the JSON had none: the source-generated reader leaves an absent init-only
-    /// array null, whatever its initializer says, and a hand-written result (a CBNet one without units) omits them.
+    /// The result with empty scores where the JSON had none: the other arrays keep their initializers (they are
+    /// settable), but the scores are a constructor parameter, which the reader leaves null when absent.
     /// </summary>
-    private static PipelineResult Complete(PipelineResult r) => r with
-    {
-        Scores = r.Scores ?? [],
-        Stages = r.Stages ?? [],
-        Units = r.Units ?? [],
-        Checkpoints = r.Checkpoints ?? [],
-        Counts = r.Counts ?? [],
-    };
+    private static PipelineResult Complete(PipelineResult r) => r.Scores is null ? r with { Scores = [] } : r;
 
     /// <summary>
     /// The time the axis ends at for these results: a round number past the latest thing drawn (the result, the last

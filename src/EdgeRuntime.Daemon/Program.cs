@@ -136,10 +136,8 @@ namespace EdgeRuntime.Daemon
             // Pipelines load (and profile their models) before the socket opens, so the first run is already planned.
             pipelineHost = new EdgeRuntime.Pipelines.PipelineHost(
                 new EdgeRuntime.Pipelines.ModelInvoker(registry, queue),
-                config.ModelDirectory,
                 Environment.CurrentDirectory,
                 headless.Journal,
-                null,
                 message => log.Write(EdgeRuntime.Server.LogLevel.Info, "pipelines", message));
             var pipelines = new DaemonPipelines(pipelineHost);
             try

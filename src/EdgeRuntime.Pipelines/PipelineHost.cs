@@ -12,7 +12,8 @@ namespace EdgeRuntime.Pipelines;
 /// failure) is written to the result store before it is answered, so subscribers (`edgectl watch PIPELINE`) and the
 /// caller see the same record.
 /// </summary>
-public sealed class PipelineHost(ModelInvoker invoker, string modelDirectory, string inputDirectory, ResultJournal? journal, string[]? providers, Action<string> log)
+/// <param name="inputDirectory">What relative replay inputs in a run request resolve against.</param>
+public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, ResultJournal? journal, Action<string> log)
 {
     private readonly ConcurrentDictionary<string, IPipeline> _pipelines = new(StringComparer.Ordinal);
 
@@ -29,7 +30,7 @@ public sealed class PipelineHost(ModelInvoker invoker, string modelDirectory, st
             throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{definition.Name}': \"{field}\" {rule}.");
         }
 
-        string manifest = Path.GetFullPath(Path.Combine(modelDirectory, definition.Manifest ?? ""));
+        string manifest = invoker.Registry.ResolvePath(definition.Manifest);
         if (!File.Exists(manifest))
         {
             throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{definition.Name}': no manifest at '{manifest}' (\"manifest\" is relative to the model directory).");
@@ -40,8 +41,9 @@ public sealed class PipelineHost(ModelInvoker invoker, string modelDirectory, st
         {
             pipeline = definition.Kind switch
             {
-                "mmedge" => await MmedgePipeline.LoadAsync(definition, manifest, invoker, providers, cancellationToken).ConfigureAwait(false),
-                "cbnet" => await CbnetPipeline.LoadAsync(definition, manifest, invoker, providers, cancellationToken).ConfigureAwait(false),
+                // Their models take the board profile's providers, like any model loaded without an override.
+                "mmedge" => await MmedgePipeline.LoadAsync(definition, manifest, invoker, null, cancellationToken).ConfigureAwait(false),
+                "cbnet" => await CbnetPipeline.LoadAsync(definition, manifest, invoker, null, cancellationToken).ConfigureAwait(false),
                 _ => throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{definition.Name}': kind is 'mmedge' or 'cbnet', not '{definition.Kind}'."),
             };
         }

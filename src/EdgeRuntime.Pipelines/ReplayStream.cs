@@ -62,53 +62,51 @@ public sealed class ReplayStream
 
     public static ReplayStream Frames(string modality, string path, int frames, int frameSize, double frameIntervalMs, int? index = null)
     {
-        Tensor tensor;
+        float[] values;
+        long[] shape;
         try
         {
-            tensor = Directory.Exists(path) ? ReadImageFolder(path, frames, frameSize)
+            (values, shape) = Directory.Exists(path) ? ReadImageFolder(path, frames, frameSize)
                 : path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? ReadCsv(path, frameSize)
-                : NpyFile.Read(path);
+                : ReadNpy(modality, path, index);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException or FormatException)
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or ArgumentException)
         {
             throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: cannot replay '{path}': {e.Message}");
         }
 
-        float[] values = tensor.DType switch
-        {
-            TensorDType.Float32 => tensor.ToArray<float>(),
-            TensorDType.UInt8 => [.. tensor.ToArray<byte>().Select(b => b / 255f)],
-            _ => throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: '{path}' holds {tensor.DType.Name()}; frames must be float32 or uint8."),
-        };
-
-        // [frames, rows, cols], or [items, frames, rows, cols] with an index choosing the item.
-        long[] shape = tensor.Shape;
-        if (shape.Length == 4)
-        {
-            int item = index ?? throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: '{path}' holds {shape[0]} sequences; say which with an index.");
-            if (item < 0 || item >= shape[0])
-            {
-                throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: index {item} is outside the {shape[0]} sequences in '{path}'.");
-            }
-
-            int per = values.Length / (int)shape[0];
-            values = values.AsSpan(item * per, per).ToArray();
-            shape = shape[1..];
-        }
-
         if (shape.Length != 3 || shape[0] != frames || shape[1] * shape[2] != frameSize)
         {
-            throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: '{path}' is [{string.Join(",", tensor.Shape)}]; the models take {frames} frames of {frameSize} values.");
+            throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: '{path}' is [{string.Join(",", shape)}]; the models take {frames} frames of {frameSize} values.");
         }
 
         return new ReplayStream(modality, values, frameSize, frameIntervalMs);
+    }
+
+    /// <summary>[frames, rows, cols], or [items, frames, rows, cols] with an index choosing the item.</summary>
+    private static (float[] Values, long[] Shape) ReadNpy(string modality, string path, int? index)
+    {
+        var tensor = NpyFile.Read(path);
+        if (tensor.Shape.Length != 4)
+        {
+            return (PixelArrays.Item(tensor, 0, 1, modality, path), tensor.Shape);
+        }
+
+        long items = tensor.Shape[0];
+        int item = index ?? throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: '{path}' holds {items} sequences; say which with an index.");
+        if (item < 0 || item >= items)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"{modality}: index {item} is outside the {items} sequences in '{path}'.");
+        }
+
+        return (PixelArrays.Item(tensor, item, (int)items, modality, path), tensor.Shape[1..]);
     }
 
     /// <summary>
     /// A folder of images, one frame each in name order: what a camera recorder or <c>ffmpeg -i clip.mp4 %03d.pgm</c>
     /// leaves behind. Colour frames are turned grey (the models were trained on grey frames).
     /// </summary>
-    private static Tensor ReadImageFolder(string folder, int frames, int frameSize)
+    private static (float[] Values, long[] Shape) ReadImageFolder(string folder, int frames, int frameSize)
     {
         string[] files = NetpbmImage.ImagesIn(folder);
         if (files.Length != frames)
@@ -130,42 +128,15 @@ public sealed class ReplayStream
             image.Grey().CopyTo(values, f * frameSize);
         }
 
-        return Tensor.Float32("frames", [frames, rows, cols], values);
+        return (values, [frames, rows, cols]);
     }
 
-    /// <summary>A CSV series: one frame per line, its values comma-separated (a header line of names is skipped).</summary>
-    private static Tensor ReadCsv(string path, int frameSize)
+    /// <summary>A CSV series (<see cref="CsvSeries"/>) with one frame per row; square frames are read as side × side.</summary>
+    private static (float[] Values, long[] Shape) ReadCsv(string path, int frameSize)
     {
-        var rows = new List<float>();
-        int lines = 0;
-        foreach (string line in File.ReadLines(path))
-        {
-            if (string.IsNullOrWhiteSpace(line))
-            {
-                continue;
-            }
-
-            string[] fields = line.Split(',');
-            if (lines == 0 && rows.Count == 0 && !float.TryParse(fields[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _))
-            {
-                continue;
-            }
-
-            if (fields.Length != frameSize)
-            {
-                throw new InvalidDataException($"line {lines + 1} has {fields.Length} values; a frame has {frameSize}.");
-            }
-
-            foreach (string field in fields)
-            {
-                rows.Add(float.Parse(field, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture));
-            }
-
-            lines++;
-        }
-
+        var csv = CsvSeries.Read(path);
         int side = (int)Math.Sqrt(frameSize);
-        long[] shape = side * side == frameSize ? [lines, side, side] : [lines, 1, frameSize];
-        return Tensor.Float32("frames", shape, rows.ToArray());
+        long[] shape = csv.Channels.Length == frameSize && side * side == frameSize ? [csv.Rows, side, side] : [csv.Rows, 1, csv.Channels.Length];
+        return (csv.Values, shape);
     }
 }

@@ -99,7 +99,7 @@ public sealed record PipelineStatus(string Name, string Kind, string Manifest, l
     /// <summary>How often the latency table was profiled (once at load, again after each drift).</summary>
     public int Profiles { get; init; }
 
-    public LatencyEntry[] LatencyTable { get; init; } = [];
+    public LatencyEntry[] LatencyTable { get; set; } = [];
 }
 
 /// <summary>A profiled model latency: one call of Model on a unit of UnitMs (0 when not unit-sized), in milliseconds.</summary>
@@ -126,14 +126,16 @@ public sealed record PipelineResult(string Pipeline, string Kind, string Mode, i
 
     public bool? WithinBudget { get; init; }
 
-    public PipelineStageTiming[] Stages { get; init; } = [];
+    // The arrays are settable, not init, for the reason PipelineDefinition's are: a reader given JSON without them
+    // (an older daemon, a hand-written result) keeps them empty instead of null.
+    public PipelineStageTiming[] Stages { get; set; } = [];
 
-    public PipelineUnitTrace[] Units { get; init; } = [];
+    public PipelineUnitTrace[] Units { get; set; } = [];
 
-    public PipelineCheckpoint[] Checkpoints { get; init; } = [];
+    public PipelineCheckpoint[] Checkpoints { get; set; } = [];
 
     /// <summary>Per modality: units sensed, encoded and skipped.</summary>
-    public ModalityCount[] Counts { get; init; } = [];
+    public ModalityCount[] Counts { get; set; } = [];
 
     /// <summary>cbnet: "cascade" (autoencoder + light classifier), "fallback" (full model), "exit" (early exit) ...</summary>
     public string? Path { get; init; }

@@ -266,7 +266,7 @@ public sealed class MmedgePipelineTests(MmedgeFixture fixture) : IClassFixture<M
     {
         var frames = EdgeRuntime.Client.NpyFile.Read(Path.Combine(MmedgeFixture.Episodes, "0004.npy")).ToArray<float>();
         string csv = Path.Combine(Path.GetTempPath(), $"frames-{Environment.ProcessId}.csv");
-        File.WriteAllLines(csv, ["p0,...", .. frames.Chunk(64).Select(f => string.Join(',', f.Select(v => v.ToString("R", CultureInfo.InvariantCulture))))]);
+        File.WriteAllLines(csv, [string.Join(',', Enumerable.Range(0, 64).Select(i => $"p{i}")), .. frames.Chunk(64).Select(f => string.Join(',', f.Select(v => v.ToString("R", CultureInfo.InvariantCulture))))]);
         try
         {
             var fromCsv = await fixture.Pipeline.RunAsync(MmedgeFixture.Episode(4, new FastClock()) with { FramesPath = csv }, CancellationToken.None);

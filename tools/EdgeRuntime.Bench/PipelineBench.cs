@@ -74,17 +74,17 @@ internal static class PipelineBench
             }
         }
 
-        double seqMs = Median(sequential.Select(r => r.PostSensingMs));
-        double pipeMs = Median(pipelined.Select(r => r.PostSensingMs));
-        double skipMs = Median(pipelinedSkip.Select(r => r.PostSensingMs));
+        double seqMs = Statistics.Median(sequential.Select(r => r.PostSensingMs));
+        double pipeMs = Statistics.Median(pipelined.Select(r => r.PostSensingMs));
+        double skipMs = Statistics.Median(pipelinedSkip.Select(r => r.PostSensingMs));
         Console.WriteLine(string.Create(C, $"post-sensing latency (median of {latencyEpisodes}): sequential {seqMs:0.00} ms, pipelined {pipeMs:0.00} ms, pipelined+skip {skipMs:0.00} ms; {disagreements} predictions differ between sequential and pipelined"));
         results.Add(new BenchResult("mmedge_pipelined_vs_sequential_latency", pipeMs / seqMs, "ratio", 0.35, pipeMs / seqMs / 0.35,
             string.Create(C, $"median post-sensing latency, pipelined {pipeMs:0.00} ms vs sequential {seqMs:0.00} ms over {latencyEpisodes} real-time episodes ({best}); {disagreements} of {latencyEpisodes} predictions differ; baseline is the target")));
         results.Add(new BenchResult("mmedge_sequential_post_sensing_ms", seqMs, "ms", null, null, "median; sense all units, then encode them (modalities in parallel), aggregate, fuse"));
         results.Add(new BenchResult("mmedge_pipelined_post_sensing_ms", pipeMs, "ms", seqMs, pipeMs / seqMs, "median; each unit encoded as soon as it is sensed"));
         results.Add(new BenchResult("mmedge_pipelined_skip_post_sensing_ms", skipMs, "ms", seqMs, skipMs / seqMs, "median; after the last unit actually sensed (a skip ends sensing early)"));
-        double seqResult = Median(sequential.Select(r => r.ResultMs));
-        double skipResult = Median(pipelinedSkip.Select(r => r.ResultMs));
+        double seqResult = Statistics.Median(sequential.Select(r => r.ResultMs));
+        double skipResult = Statistics.Median(pipelinedSkip.Select(r => r.ResultMs));
         results.Add(new BenchResult("mmedge_skip_result_ms", skipResult, "ms", seqResult, skipResult / seqResult, "median time from the start of sensing to the result, with skipping vs sequential"));
         results.Add(new BenchResult("mmedge_skip_encoder_saving_pct", saving, "%", 30, saving / 30,
             string.Create(C, $"audio (slow modality) encoder runs over {labels.Length} test episodes: {full.AudioEncoded} without skipping, {skipped.AudioEncoded} with; baseline is the target")));
@@ -106,7 +106,7 @@ internal static class PipelineBench
                 measured.Add((await RunEpisodeAsync(mmedge, episodes, e, decision.Configuration, sequential: false, skip: false, new RealtimeClock())).PostSensingMs);
             }
 
-            double m = Median(measured);
+            double m = Statistics.Median(measured);
             string name = string.Create(C, $"mmedge_optimizer_budget_{budget:0.##}ms_post_sensing_ms");
             results.Add(new BenchResult(name, m, "ms", budget, m / budget,
                 string.Create(C, $"chose {decision.Configuration} ({(decision.WithinBudget ? "fits" : "nothing fits: fastest")}); predicted {decision.PredictedMs:0.00} ms, measured median {m:0.00} ms; accuracy {sweep.AccuracyPct:0.00}% (predicted {decision.PredictedAccuracy * 100:0.00}%)")));
@@ -169,10 +169,4 @@ internal static class PipelineBench
                 Configuration = configuration,
             },
             CancellationToken.None);
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 }

@@ -56,8 +56,8 @@ for (int i = 0; i < 5; i++)
     idleRss.Add(daemon.RssMb());
 }
 
-results.Add(new BenchResult("edged_ready_ms", Median(readyMs), "ms", 150, Median(readyMs) / 150, "exec to first accepted connect(), median of 5; baseline is the target"));
-results.Add(new BenchResult("edged_idle_rss_mb", Median(idleRss), "MiB", 50, Median(idleRss) / 50, "VmRSS 300 ms after ready, no models; baseline is the target"));
+results.Add(new BenchResult("edged_ready_ms", Statistics.Median(readyMs), "ms", 150, Statistics.Median(readyMs) / 150, "exec to first accepted connect(), median of 5; baseline is the target"));
+results.Add(new BenchResult("edged_idle_rss_mb", Statistics.Median(idleRss), "MiB", 50, Statistics.Median(idleRss) / 50, "VmRSS 300 ms after ready, no models; baseline is the target"));
 
 // 2. Latency: one client, sequential requests, interleaved in rounds with the in-process call.
 using var main = DaemonProcess.Start(edged, configPath, Path.Combine(work, "bench.sock"));
@@ -222,7 +222,7 @@ foreach (var (name, model, local, inputs) in new[] { cases[0], cases[2] })
 double worstThroughputRatio = results.Where(r => r.Name.EndsWith("_throughput_8clients_rps", StringComparison.Ordinal)).Min(r => r.Ratio!.Value);
 results.Add(new BenchResult("ipc_throughput_ratio_8clients", worstThroughputRatio, "ratio", 0.9, worstThroughputRatio / 0.9, "edged ÷ in-process with 8 callers, worst model; baseline is the target"));
 double loadedRss = main.RssMb();
-results.Add(new BenchResult("edged_loaded_rss_mb", loadedRss, "MiB", Median(idleRss), loadedRss / Median(idleRss), "after the runs above with the MLP (5 MB) and Silero VAD (2.3 MB) loaded; baseline is idle RSS"));
+results.Add(new BenchResult("edged_loaded_rss_mb", loadedRss, "MiB", Statistics.Median(idleRss), loadedRss / Statistics.Median(idleRss), "after the runs above with the MLP (5 MB) and Silero VAD (2.3 MB) loaded; baseline is idle RSS"));
 
 Directory.CreateDirectory(outDir);
 string jsonPath = Path.Combine(outDir, "ipc.json");
@@ -305,12 +305,6 @@ static async Task<(double Rate, long Count)> EdgedThroughputAsync(string socket,
     }
 
     return (rate, count);
-}
-
-static double Median(List<double> values)
-{
-    var sorted = values.Order().ToArray();
-    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
 }
 
 static Dictionary<string, string> ParseArgs(string[] args)

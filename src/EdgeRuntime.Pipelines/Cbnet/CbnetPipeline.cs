@@ -66,15 +66,10 @@ public sealed class CbnetPipeline : IPipeline
             throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"image: cannot read '{path}': {e.Message}");
         }
 
-        float[] values = tensor.DType switch
-        {
-            TensorDType.UInt8 => [.. tensor.ToArray<byte>().Select(b => b / 255f)],
-            TensorDType.Float32 => tensor.ToArray<float>(),
-            _ => throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"image: '{path}' holds {tensor.DType.Name()}; use uint8 pixels or float32 in [0,1]."),
-        };
         int pixels = FashionMnist.ImagePixels;
-        int items = values.Length / pixels;
-        if (values.Length % pixels != 0 || items == 0)
+        long count = tensor.Shape.Aggregate(1L, (product, dimension) => product * dimension);
+        long items = count / pixels;
+        if (count % pixels != 0 || items == 0)
         {
             throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"image: '{path}' is [{string.Join(",", tensor.Shape)}]; the models take 28x28 images.");
         }
@@ -85,7 +80,7 @@ public sealed class CbnetPipeline : IPipeline
             throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"image: index {item} is outside the {items} images in '{path}'.");
         }
 
-        return values.AsSpan(item * pixels, pixels).ToArray();
+        return PixelArrays.Item(tensor, item, (int)items, "image", path);
     }
 
     /// <summary>One PGM/PPM picture, 28×28; colour is turned grey as Fashion-MNIST is.</summary>

@@ -51,11 +51,11 @@ public sealed partial class MmedgePipeline
         var audioStream = ReplayStream.Audio("audio", options.AudioPath, _manifest.SampleRate, _manifest.AudioSamples, AudioBlockMs);
         var visionStream = ReplayStream.Frames("vision", options.FramesPath, _manifest.Frames, _manifest.FrameSize, _manifest.FrameIntervalMs, options.Index);
         var audio = new ModalityRun(
-            new ModalityPlan("audio", audioStream, (int)Math.Round(audioChoice.UnitMs / AudioBlockMs), 1, Encoder("audio", audioChoice.Encoder), "chunk", [1, 0], Aggregator("audio", audioChoice.Encoder)),
+            new ModalityPlan("audio", audioStream, (int)Math.Round(audioChoice.UnitMs / AudioBlockMs), 1, Encoder("audio", audioChoice.Encoder), "chunk", Aggregator("audio", audioChoice.Encoder)),
             clock,
             _invoker);
         var vision = new ModalityRun(
-            new ModalityPlan("vision", visionStream, 1, Math.Max(1, visionChoice.Stride), Encoder("vision", visionChoice.Encoder), "frame", [1, 0], Aggregator("vision", visionChoice.Encoder)),
+            new ModalityPlan("vision", visionStream, 1, Math.Max(1, visionChoice.Stride), Encoder("vision", visionChoice.Encoder), "frame", Aggregator("vision", visionChoice.Encoder)),
             clock,
             _invoker);
 

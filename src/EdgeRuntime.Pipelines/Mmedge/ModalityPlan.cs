@@ -11,7 +11,6 @@ internal sealed record ModalityPlan(
     int Stride,
     string Encoder,
     string EncoderInput,
-    long[] EncoderShape,
     string Aggregator)
 {
     public int Units => Stream.Blocks / BlocksPerUnit;

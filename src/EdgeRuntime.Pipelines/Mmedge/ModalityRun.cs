@@ -183,9 +183,8 @@ internal sealed class ModalityRun(ModalityPlan plan, IPipelineClock clock, Model
     private async Task EncodeAsync(Unit unit, CancellationToken cancellationToken)
     {
         double start = clock.NowMs;
-        var shape = (long[])plan.EncoderShape.Clone();
-        shape[^1] = unit.Values.Length;
-        var embedding = await invoker.RunAsync(plan.Encoder, plan.EncoderInput, new FloatTensor(unit.Values, shape), "embedding", cancellationToken).ConfigureAwait(false);
+        // Every encoder takes one unit, flat: [1, values].
+        var embedding = await invoker.RunAsync(plan.Encoder, plan.EncoderInput, new FloatTensor(unit.Values, [1, unit.Values.Length]), "embedding", cancellationToken).ConfigureAwait(false);
         double end = clock.NowMs;
         _embeddings.Add(embedding.Data);
         EncodeMsTotal += end - start;
