@@ -52,7 +52,11 @@ public sealed class PipelineTests
         var listed = await client.PipelinesAsync();
         Assert.Equal(["digits", "fashion"], listed.Select(p => p.Name));
         Assert.Equal(1, listed[0].Profiles);
-        Assert.NotEmpty(listed[0].LatencyTable);
+        // Every model profiled at load (2 audio encoders × 2 unit sizes, 2 audio and 2 vision aggregators, 2 vision
+        // encoders, fusion, gate), beside the learned overhead entry, which is always listed.
+        var profiled = listed[0].LatencyTable.Where(e => !e.Model.StartsWith("overhead", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(12, profiled.Length);
+        Assert.All(profiled, e => Assert.True(e.Ms > 0, $"{e.Model} at {e.UnitMs} ms: {e.Ms} ms"));
 
         for (int episode = 0; episode < 6; episode++)
         {
