@@ -1,6 +1,7 @@
 using System.Globalization;
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Cli;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Cli;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using EdgeRuntime.Cli;
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Formats;
 
 return await EdgeCtl.RunAsync(args).ConfigureAwait(false);
 

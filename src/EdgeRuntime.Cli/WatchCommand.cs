@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Cli;
 

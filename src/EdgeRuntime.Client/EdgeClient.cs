@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Text.Json.Serialization.Metadata;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Transport;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Client;
 

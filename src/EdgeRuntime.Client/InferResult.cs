@@ -1,4 +1,5 @@
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Client;
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Client;
 

@@ -1,4 +1,4 @@
-namespace EdgeRuntime.ModelBuilder.Conversion;
+namespace EdgeRuntime.Conversion;
 
 /// <summary>What a MatMul's float weights become.</summary>
 public enum ConversionTarget

@@ -1,9 +1,8 @@
 using System.Runtime.InteropServices;
-using EdgeRuntime.Inference.Onnx;
-using EdgeRuntime.Kernels.Ort;
 using EdgeRuntime.Kernels.Ternary;
+using EdgeRuntime.Onnx;
 
-namespace EdgeRuntime.ModelBuilder.Conversion;
+namespace EdgeRuntime.Conversion;
 
 /// <summary>
 /// Rewrites a float ONNX model's linear layers onto quantized ops: every MatMul (standard domain) whose second input is
@@ -28,16 +27,16 @@ public static class ModelConverter
         int start = 0;
         while (reader.Next())
         {
-            if (reader.Field == 7 && reader.WireType == 2)
+            if (reader.Is(OnnxFields.Model.Graph, WireType.LengthDelimited))
             {
                 graph = reader.ReadBytes().ToArray();
                 start = reader.Position;
                 continue;
             }
 
-            if (reader.Field == 8 && reader.WireType == 2)
+            if (reader.Is(OnnxFields.Model.OpsetImport, WireType.LengthDelimited))
             {
-                opsets.Add(OnnxNodeProto.FirstString(reader.ReadBytes(), 1));
+                opsets.Add(ProtoReader.FirstString(reader.ReadBytes(), OnnxFields.OperatorSetId.Domain));
             }
             else
             {
@@ -61,11 +60,11 @@ public static class ModelConverter
             return new ConversionResult(model, layers, skipped, model.LongLength);
         }
 
-        output.Bytes(7, converted);
-        string domain = options.Target == ConversionTarget.BitLinear ? CustomOpDomain.Name : "com.microsoft";
+        output.Bytes(OnnxFields.Model.Graph, converted);
+        string domain = options.Target == ConversionTarget.BitLinear ? OnnxDomains.EdgeRuntime : OnnxDomains.Microsoft;
         if (!opsets.Contains(domain))
         {
-            output.Message(8, new ProtoWriter().String(1, domain).Varint(2, 1));
+            output.Message(OnnxFields.Model.OpsetImport, new ProtoWriter().String(OnnxFields.OperatorSetId.Domain, domain).Varint(OnnxFields.OperatorSetId.Version, 1));
         }
 
         return new ConversionResult(output.ToArray(), layers, skipped, model.LongLength);
@@ -83,16 +82,16 @@ public static class ModelConverter
         {
             switch (reader.Field, reader.WireType)
             {
-                case (5, 2):
+                case (OnnxFields.Graph.Initializer, WireType.LengthDelimited):
                     var initializer = Initializer.Read(reader.ReadBytes());
                     initializers[initializer.Name] = initializer;
                     break;
-                case (1, 2):
+                case (OnnxFields.Graph.Node, WireType.LengthDelimited):
                     var read = OnnxNodeProto.Read(reader.ReadBytes(), keep);
                     nodes.Add(read);
                     break;
-                case (11 or 12, 2):
-                    keep.Add(OnnxNodeProto.FirstString(reader.ReadBytes(), 1));
+                case (OnnxFields.Graph.Input or OnnxFields.Graph.Output, WireType.LengthDelimited):
+                    keep.Add(ProtoReader.FirstString(reader.ReadBytes(), OnnxFields.ValueInfo.Name));
                     break;
                 default:
                     reader.Skip();
@@ -108,7 +107,7 @@ public static class ModelConverter
         {
             var node = nodes[i];
             bool gemm = node.OpType == "Gemm";
-            if (node.Domain is not ("" or "ai.onnx") || !((node.OpType == "MatMul" && node.Inputs.Count == 2) || (gemm && node.Inputs.Count is 2 or 3)))
+            if (node.Domain is not (OnnxDomains.Default or OnnxDomains.AiOnnx) || !((node.OpType == "MatMul" && node.Inputs.Count == 2) || (gemm && node.Inputs.Count is 2 or 3)))
             {
                 continue;
             }
@@ -137,7 +136,7 @@ public static class ModelConverter
             {
                 long n = weight.Dims[node.Int("transB") == 1 ? 0 : 1];
                 // [N] or [1, N]: one value per output column ([N, 1] would broadcast per row instead).
-                if (!initializers.TryGetValue(node.Inputs[2], out bias) || bias.DataType != 1 || bias.External || bias.Dims[^1] != n || bias.Dims.Length > 2 || (bias.Dims.Length == 2 && bias.Dims[0] != 1))
+                if (!initializers.TryGetValue(node.Inputs[2], out bias) || bias.DataType != OnnxDataType.Float || bias.External || bias.Dims[^1] != n || bias.Dims.Length > 2 || (bias.Dims.Length == 2 && bias.Dims[0] != 1))
                 {
                     skipped.Add($"{label}: its bias '{node.Inputs[2]}' is not a constant float [N] or [1, N] with N = {n}");
                     continue;
@@ -154,7 +153,7 @@ public static class ModelConverter
         int start = 0, nodeIndex = 0;
         while (reader.Next())
         {
-            if (reader.Field == 1 && reader.WireType == 2)
+            if (reader.Is(OnnxFields.Graph.Node, WireType.LengthDelimited))
             {
                 reader.Skip();
                 if (converted.TryGetValue(nodeIndex++, out var replacement))
@@ -164,9 +163,9 @@ public static class ModelConverter
                     continue;
                 }
             }
-            else if (reader.Field == 5 && reader.WireType == 2)
+            else if (reader.Is(OnnxFields.Graph.Initializer, WireType.LengthDelimited))
             {
-                string name = OnnxNodeProto.FirstString(reader.ReadBytes(), 8);
+                string name = ProtoReader.FirstString(reader.ReadBytes(), OnnxFields.Tensor.Name);
                 bool dropped = layers.Any(l => l.Weight == name) && !stillRead.Contains(name) && !keep.Contains(name);
                 if (dropped)
                 {
@@ -185,7 +184,7 @@ public static class ModelConverter
 
         foreach (var added in converted.Values.SelectMany(c => c.Initializers))
         {
-            writer.Message(5, added);
+            writer.Message(OnnxFields.Graph.Initializer, added);
         }
 
         return writer.ToArray();
@@ -245,7 +244,7 @@ public static class ModelConverter
                 ternaryInputs = [.. ternaryInputs, biasName];
             }
 
-            return (new ProtoWriter().Message(1, OnnxModelBuilder.NodeProto("BitLinear", nodeName, ternaryInputs, node.Outputs, CustomOpDomain.Name)), ternaryTensors);
+            return (new ProtoWriter().Message(OnnxFields.Graph.Node, OnnxModelBuilder.NodeProto("BitLinear", nodeName, ternaryInputs, node.Outputs, OnnxDomains.EdgeRuntime)), ternaryTensors);
         }
 
         var (weights, int4) = WeightQuantizer.Int4(w, k, n, options.BlockSize, options.ZeroPoints);
@@ -281,10 +280,10 @@ public static class ModelConverter
             inputs.Add(biasName);
         }
 
-        var matMulNBits = OnnxModelBuilder.NodeProto("MatMulNBits", nodeName, [.. inputs], node.Outputs, "com.microsoft",
+        var matMulNBits = OnnxModelBuilder.NodeProto("MatMulNBits", nodeName, [.. inputs], node.Outputs, OnnxDomains.Microsoft,
             new NodeAttribute("K", k), new NodeAttribute("N", n), new NodeAttribute("bits", 4),
             new NodeAttribute("block_size", options.BlockSize), new NodeAttribute("accuracy_level", options.AccuracyLevel));
-        return (new ProtoWriter().Message(1, matMulNBits), [.. tensors]);
+        return (new ProtoWriter().Message(OnnxFields.Graph.Node, matMulNBits), [.. tensors]);
     }
 
     private static float[] Transpose(float[] m, int rows, int cols)
@@ -333,8 +332,8 @@ public static class ModelConverter
             {
                 switch (reader.Field, reader.WireType)
                 {
-                    case (1, 0): dims.Add((long)reader.ReadVarint()); break;
-                    case (1, 2):
+                    case (OnnxFields.Tensor.Dims, WireType.Varint): dims.Add((long)reader.ReadVarint()); break;
+                    case (OnnxFields.Tensor.Dims, WireType.LengthDelimited):
                         var packedDims = new ProtoReader(reader.ReadBytes());
                         while (!packedDims.AtEnd)
                         {
@@ -342,11 +341,11 @@ public static class ModelConverter
                         }
 
                         break;
-                    case (2, 0): type = (int)reader.ReadVarint(); break;
-                    case (4, 2): floats.AddRange(MemoryMarshal.Cast<byte, float>(reader.ReadBytes()).ToArray()); break;
-                    case (8, 2): name = reader.ReadString(); break;
-                    case (9, 2): raw = reader.ReadBytes().ToArray(); break;
-                    case (14, 0): external = reader.ReadVarint() == 1; break;
+                    case (OnnxFields.Tensor.DataType, WireType.Varint): type = (int)reader.ReadVarint(); break;
+                    case (OnnxFields.Tensor.FloatData, WireType.LengthDelimited): floats.AddRange(MemoryMarshal.Cast<byte, float>(reader.ReadBytes()).ToArray()); break;
+                    case (OnnxFields.Tensor.Name, WireType.LengthDelimited): name = reader.ReadString(); break;
+                    case (OnnxFields.Tensor.RawData, WireType.LengthDelimited): raw = reader.ReadBytes().ToArray(); break;
+                    case (OnnxFields.Tensor.DataLocation, WireType.Varint): external = reader.ReadVarint() == 1; break;
                     default: reader.Skip(); break;
                 }
             }

@@ -1,7 +1,7 @@
 using EdgeRuntime.Kernels.LowBit;
 using EdgeRuntime.Kernels.Ternary;
 
-namespace EdgeRuntime.ModelBuilder.Conversion;
+namespace EdgeRuntime.Conversion;
 
 /// <summary>Quantizes one MatMul's weights W [K, N] (ONNX layout: y = x·W) for each target and measures the error.</summary>
 public static class WeightQuantizer

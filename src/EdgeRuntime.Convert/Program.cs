@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using EdgeRuntime.ModelBuilder.Conversion;
-using EdgeRuntime.ModelTools;
+using EdgeRuntime.Conversion;
+using EdgeRuntime.Convert;
 
 const string Usage = """
     Usage: edge-convert IN.onnx OUT.onnx --to bitlinear|int4 [--block 32] [--symmetric] [--accuracy-level 4] [--json]
@@ -69,7 +69,7 @@ static void Print(ConversionResult result, string output)
     }
 }
 
-namespace EdgeRuntime.ModelTools
+namespace EdgeRuntime.Convert
 {
     internal sealed record Report(string Input, string Output, string Target, LayerReport[] Layers, string[] Skipped, long ModelBytesBefore, long ModelBytesAfter);
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Formats;
 
 /// <summary>
 /// A recorded series in CSV: one row per line, comma-separated numbers, an optional first line naming the columns,

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Formats;
 
 /// <summary>
 /// An 8-bit binary PGM (P5, grey) or PPM (P6, RGB) image as floats in [0, 1], row-major, colours interleaved. Netpbm

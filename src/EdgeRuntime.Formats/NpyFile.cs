@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Formats;
 
 /// <summary>
 /// Reads and writes NumPy .npy files (format 1.0-3.0), the tensor files ML users already have. Only C-order arrays of

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Formats;
 
 /// <summary>A named tensor: dtype, shape and raw little-endian bytes in C order.</summary>
 public sealed record Tensor(string Name, TensorDType DType, long[] Shape, ReadOnlyMemory<byte> Data)

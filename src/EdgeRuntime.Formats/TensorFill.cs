@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Formats;
 
 /// <summary>Tensors filled with one value: initial recurrent states, sample-rate scalars, masks.</summary>
 public static class TensorFill

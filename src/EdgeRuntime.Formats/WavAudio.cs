@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Formats;
 
 /// <summary>Mono float samples in [-1, 1] at a sample rate; read from WAV files for audio models.</summary>
 public sealed record WavAudio(float[] Samples, int SampleRate)

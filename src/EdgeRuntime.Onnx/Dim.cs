@@ -1,4 +1,4 @@
-namespace EdgeRuntime.ModelBuilder;
+namespace EdgeRuntime.Onnx;
 
 /// <summary>One dimension of a graph input or output: a fixed size or a symbolic (dynamic) name.</summary>
 public readonly record struct Dim(long Value, string? Symbol)

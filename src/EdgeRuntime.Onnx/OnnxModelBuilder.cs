@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.ModelBuilder;
+namespace EdgeRuntime.Onnx;
 
 /// <summary>
 /// Builds an ONNX ModelProto: inputs, outputs, initializers and nodes, written straight to protobuf bytes. Field
@@ -9,19 +9,19 @@ namespace EdgeRuntime.ModelBuilder;
 /// </summary>
 public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
 {
-    private readonly ProtoWriter _graph = new ProtoWriter().String(2, graphName);
+    private readonly ProtoWriter _graph = new ProtoWriter().String(OnnxFields.Graph.Name, graphName);
     private readonly List<(string Domain, int Version)> _extraOpsets = [];
     private int _nodes;
 
     public OnnxModelBuilder Input(string name, TensorDType dtype, params Dim[] shape)
     {
-        _graph.Message(11, ValueInfo(name, dtype, shape));
+        _graph.Message(OnnxFields.Graph.Input, ValueInfo(name, dtype, shape));
         return this;
     }
 
     public OnnxModelBuilder Output(string name, TensorDType dtype, params Dim[] shape)
     {
-        _graph.Message(12, ValueInfo(name, dtype, shape));
+        _graph.Message(OnnxFields.Graph.Output, ValueInfo(name, dtype, shape));
         return this;
     }
 
@@ -29,51 +29,51 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
     public OnnxModelBuilder Initializer<T>(string name, TensorDType dtype, long[] shape, ReadOnlySpan<T> values)
         where T : unmanaged
     {
-        _graph.Message(5, TensorProto(name, dtype, shape, values));
+        _graph.Message(OnnxFields.Graph.Initializer, TensorProto(name, dtype, shape, values));
         return this;
     }
 
     public OnnxModelBuilder Node(string opType, string[] inputs, string[] outputs, string domain = "", params NodeAttribute[] attributes)
     {
-        _graph.Message(1, NodeProto(opType, $"{opType}_{_nodes++}", inputs, outputs, domain, attributes));
+        _graph.Message(OnnxFields.Graph.Node, NodeProto(opType, $"{opType}_{_nodes++}", inputs, outputs, domain, attributes));
         return this;
     }
 
     /// <summary>A TensorProto with raw little-endian data.</summary>
-    internal static ProtoWriter TensorProto<T>(string name, TensorDType dtype, long[] shape, ReadOnlySpan<T> values)
+    public static ProtoWriter TensorProto<T>(string name, TensorDType dtype, long[] shape, ReadOnlySpan<T> values)
         where T : unmanaged
     {
         var tensor = new ProtoWriter();
         foreach (long dim in shape)
         {
-            tensor.Varint(1, dim);
+            tensor.Varint(OnnxFields.Tensor.Dims, dim);
         }
 
-        return tensor.Varint(2, OnnxType(dtype)).String(8, name).Bytes(9, MemoryMarshal.AsBytes(values));
+        return tensor.Varint(OnnxFields.Tensor.DataType, OnnxType(dtype)).String(OnnxFields.Tensor.Name, name).Bytes(OnnxFields.Tensor.RawData, MemoryMarshal.AsBytes(values));
     }
 
-    internal static ProtoWriter NodeProto(string opType, string name, string[] inputs, string[] outputs, string domain = "", params NodeAttribute[] attributes)
+    public static ProtoWriter NodeProto(string opType, string name, string[] inputs, string[] outputs, string domain = "", params NodeAttribute[] attributes)
     {
         var node = new ProtoWriter();
         foreach (string input in inputs)
         {
-            node.String(1, input);
+            node.String(OnnxFields.Node.Input, input);
         }
 
         foreach (string output in outputs)
         {
-            node.String(2, output);
+            node.String(OnnxFields.Node.Output, output);
         }
 
-        node.String(3, name).String(4, opType);
+        node.String(OnnxFields.Node.Name, name).String(OnnxFields.Node.OpType, opType);
         foreach (var attribute in attributes)
         {
-            node.Message(5, attribute.ToProto());
+            node.Message(OnnxFields.Node.Attribute, attribute.ToProto());
         }
 
         if (domain.Length > 0)
         {
-            node.String(7, domain);
+            node.String(OnnxFields.Node.Domain, domain);
         }
 
         return node;
@@ -88,13 +88,13 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
     public byte[] Build()
     {
         var model = new ProtoWriter()
-            .Varint(1, 8) // IR version 8: understood by ONNX Runtime 1.14 and later
-            .String(2, "EdgeRuntime.ModelBuilder")
-            .Message(7, _graph)
-            .Message(8, new ProtoWriter().String(1, string.Empty).Varint(2, opset));
+            .Varint(OnnxFields.Model.IrVersion, 8) // IR version 8: understood by ONNX Runtime 1.14 and later
+            .String(OnnxFields.Model.ProducerName, "EdgeRuntime.Onnx")
+            .Message(OnnxFields.Model.Graph, _graph)
+            .Message(OnnxFields.Model.OpsetImport, new ProtoWriter().String(OnnxFields.OperatorSetId.Domain, OnnxDomains.Default).Varint(OnnxFields.OperatorSetId.Version, opset));
         foreach (var (domain, version) in _extraOpsets)
         {
-            model.Message(8, new ProtoWriter().String(1, domain).Varint(2, version));
+            model.Message(OnnxFields.Model.OpsetImport, new ProtoWriter().String(OnnxFields.OperatorSetId.Domain, domain).Varint(OnnxFields.OperatorSetId.Version, version));
         }
 
         return model.ToArray();
@@ -105,18 +105,18 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
     /// <summary>The TensorProto.DataType number of a dtype.</summary>
     public static int OnnxType(TensorDType dtype) => dtype switch
     {
-        TensorDType.Float32 => 1,
-        TensorDType.UInt8 => 2,
-        TensorDType.Int8 => 3,
-        TensorDType.UInt16 => 4,
-        TensorDType.Int16 => 5,
-        TensorDType.Int32 => 6,
-        TensorDType.Int64 => 7,
-        TensorDType.Bool => 9,
-        TensorDType.Float16 => 10,
-        TensorDType.Float64 => 11,
-        TensorDType.UInt32 => 12,
-        TensorDType.UInt64 => 13,
+        TensorDType.Float32 => OnnxDataType.Float,
+        TensorDType.UInt8 => OnnxDataType.UInt8,
+        TensorDType.Int8 => OnnxDataType.Int8,
+        TensorDType.UInt16 => OnnxDataType.UInt16,
+        TensorDType.Int16 => OnnxDataType.Int16,
+        TensorDType.Int32 => OnnxDataType.Int32,
+        TensorDType.Int64 => OnnxDataType.Int64,
+        TensorDType.Bool => OnnxDataType.Bool,
+        TensorDType.Float16 => OnnxDataType.Float16,
+        TensorDType.Float64 => OnnxDataType.Double,
+        TensorDType.UInt32 => OnnxDataType.UInt32,
+        TensorDType.UInt64 => OnnxDataType.UInt64,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, null),
     };
 
@@ -125,36 +125,36 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
         var dims = new ProtoWriter();
         foreach (var dim in shape)
         {
-            dims.Message(1, dim.Symbol is { } symbol ? new ProtoWriter().String(2, symbol) : new ProtoWriter().Varint(1, dim.Value));
+            dims.Message(OnnxFields.Shape.Dim, dim.Symbol is { } symbol ? new ProtoWriter().String(OnnxFields.Dimension.DimParam, symbol) : new ProtoWriter().Varint(OnnxFields.Dimension.DimValue, dim.Value));
         }
 
-        var tensorType = new ProtoWriter().Varint(1, OnnxType(dtype)).Message(2, dims);
-        return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensorType));
+        var tensorType = new ProtoWriter().Varint(OnnxFields.TensorType.ElemType, OnnxType(dtype)).Message(OnnxFields.TensorType.Shape, dims);
+        return new ProtoWriter().String(OnnxFields.ValueInfo.Name, name).Message(OnnxFields.ValueInfo.Type, new ProtoWriter().Message(OnnxFields.TypeProto.TensorType, tensorType));
     }
 }
 
 /// <summary>A node attribute: an int, a float, or a list of ints.</summary>
 public sealed record NodeAttribute(string Name, long? Int = null, float? Float = null, long[]? Ints = null)
 {
-    internal ProtoWriter ToProto()
+    public ProtoWriter ToProto()
     {
-        var proto = new ProtoWriter().String(1, Name);
+        var proto = new ProtoWriter().String(OnnxFields.Attribute.Name, Name);
         if (Int is { } i)
         {
-            proto.Varint(3, i).Varint(20, 2);
+            proto.Varint(OnnxFields.Attribute.I, i).Varint(OnnxFields.Attribute.Type, OnnxAttributeType.Int);
         }
         else if (Float is { } f)
         {
-            proto.Fixed32(2, f).Varint(20, 1);
+            proto.Fixed32(OnnxFields.Attribute.F, f).Varint(OnnxFields.Attribute.Type, OnnxAttributeType.Float);
         }
         else if (Ints is { } ints)
         {
             foreach (long value in ints)
             {
-                proto.Varint(8, value);
+                proto.Varint(OnnxFields.Attribute.Ints, value);
             }
 
-            proto.Varint(20, 7);
+            proto.Varint(OnnxFields.Attribute.Type, OnnxAttributeType.Ints);
         }
 
         return proto;

@@ -1,4 +1,4 @@
-namespace EdgeRuntime.Inference.Onnx;
+namespace EdgeRuntime.Onnx;
 
 /// <summary>A graph input as declared in the model: each dim is a fixed size, or null with the symbolic name (if any).</summary>
 public sealed record OnnxGraphInput(string Name, int ElementType, OnnxDim[] Shape)
@@ -27,11 +27,11 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         var reader = new ProtoReader(model);
         while (reader.Next())
         {
-            if (reader.Field == 8 && reader.WireType == 2)
+            if (reader.Is(OnnxFields.Model.OpsetImport, WireType.LengthDelimited))
             {
                 ReadOpset(reader.ReadBytes(), opsets);
             }
-            else if (reader.Field == 7 && reader.WireType == 2)
+            else if (reader.Is(OnnxFields.Model.Graph, WireType.LengthDelimited))
             {
                 inputs = ReadGraph(reader.ReadBytes(), nodes, depth: 0);
             }
@@ -55,8 +55,8 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         {
             switch (reader.Field, reader.WireType)
             {
-                case (1, 2): domain = reader.ReadString(); break;
-                case (2, 0): version = (long)reader.ReadVarint(); break;
+                case (OnnxFields.OperatorSetId.Domain, WireType.LengthDelimited): domain = reader.ReadString(); break;
+                case (OnnxFields.OperatorSetId.Version, WireType.Varint): version = (long)reader.ReadVarint(); break;
                 default: reader.Skip(); break;
             }
         }
@@ -82,9 +82,9 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         {
             switch (reader.Field, reader.WireType)
             {
-                case (1, 2): ReadNode(reader.ReadBytes(), nodes, depth); break;
-                case (5, 2) when topLevel: initializers.Add(ReadTensorName(reader.ReadBytes())); break;
-                case (11, 2) when topLevel: inputs.Add(ReadValueInfo(reader.ReadBytes())); break;
+                case (OnnxFields.Graph.Node, WireType.LengthDelimited): ReadNode(reader.ReadBytes(), nodes, depth); break;
+                case (OnnxFields.Graph.Initializer, WireType.LengthDelimited) when topLevel: initializers.Add(ReadTensorName(reader.ReadBytes())); break;
+                case (OnnxFields.Graph.Input, WireType.LengthDelimited) when topLevel: inputs.Add(ReadValueInfo(reader.ReadBytes())); break;
                 default: reader.Skip(); break;
             }
         }
@@ -101,10 +101,10 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         {
             switch (reader.Field, reader.WireType)
             {
-                case (3, 2): name = reader.ReadString(); break;
-                case (4, 2): opType = reader.ReadString(); break;
-                case (7, 2): domain = reader.ReadString(); break;
-                case (5, 2): ReadAttributeGraphs(reader.ReadBytes(), nodes, depth); break;
+                case (OnnxFields.Node.Name, WireType.LengthDelimited): name = reader.ReadString(); break;
+                case (OnnxFields.Node.OpType, WireType.LengthDelimited): opType = reader.ReadString(); break;
+                case (OnnxFields.Node.Domain, WireType.LengthDelimited): domain = reader.ReadString(); break;
+                case (OnnxFields.Node.Attribute, WireType.LengthDelimited): ReadAttributeGraphs(reader.ReadBytes(), nodes, depth); break;
                 default: reader.Skip(); break;
             }
         }
@@ -112,13 +112,13 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         nodes.Add(new OnnxNode(name, opType, domain));
     }
 
-    // If, Loop and Scan carry subgraphs in attributes g (6) and graphs (11).
+    // If, Loop and Scan carry subgraphs in attributes g and graphs.
     private static void ReadAttributeGraphs(ReadOnlySpan<byte> bytes, List<OnnxNode> nodes, int depth)
     {
         var reader = new ProtoReader(bytes);
         while (reader.Next())
         {
-            if ((reader.Field == 6 || reader.Field == 11) && reader.WireType == 2)
+            if (reader.Is(OnnxFields.Attribute.G, WireType.LengthDelimited) || reader.Is(OnnxFields.Attribute.Graphs, WireType.LengthDelimited))
             {
                 ReadGraph(reader.ReadBytes(), nodes, depth + 1);
             }
@@ -129,21 +129,7 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         }
     }
 
-    private static string ReadTensorName(ReadOnlySpan<byte> bytes)
-    {
-        var reader = new ProtoReader(bytes);
-        while (reader.Next())
-        {
-            if (reader.Field == 8 && reader.WireType == 2)
-            {
-                return reader.ReadString();
-            }
-
-            reader.Skip();
-        }
-
-        return string.Empty;
-    }
+    private static string ReadTensorName(ReadOnlySpan<byte> bytes) => ProtoReader.FirstString(bytes, OnnxFields.Tensor.Name);
 
     private static OnnxGraphInput ReadValueInfo(ReadOnlySpan<byte> bytes)
     {
@@ -155,8 +141,8 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         {
             switch (reader.Field, reader.WireType)
             {
-                case (1, 2): name = reader.ReadString(); break;
-                case (2, 2): elementType = ReadType(reader.ReadBytes(), shape); break;
+                case (OnnxFields.ValueInfo.Name, WireType.LengthDelimited): name = reader.ReadString(); break;
+                case (OnnxFields.ValueInfo.Type, WireType.LengthDelimited): elementType = ReadType(reader.ReadBytes(), shape); break;
                 default: reader.Skip(); break;
             }
         }
@@ -164,14 +150,14 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         return new OnnxGraphInput(name, elementType, [.. shape]);
     }
 
-    // TypeProto.tensor_type (1) → elem_type (1), shape (2) → dim (1) → dim_value (1) | dim_param (2).
+    // TypeProto.tensor_type → elem_type, shape → dim → dim_value | dim_param.
     private static int ReadType(ReadOnlySpan<byte> bytes, List<OnnxDim> shape)
     {
         int elementType = 0;
         var type = new ProtoReader(bytes);
         while (type.Next())
         {
-            if (type.Field != 1 || type.WireType != 2)
+            if (!type.Is(OnnxFields.TypeProto.TensorType, WireType.LengthDelimited))
             {
                 type.Skip();
                 continue;
@@ -182,8 +168,8 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
             {
                 switch (tensor.Field, tensor.WireType)
                 {
-                    case (1, 0): elementType = (int)tensor.ReadVarint(); break;
-                    case (2, 2): ReadShape(tensor.ReadBytes(), shape); break;
+                    case (OnnxFields.TensorType.ElemType, WireType.Varint): elementType = (int)tensor.ReadVarint(); break;
+                    case (OnnxFields.TensorType.Shape, WireType.LengthDelimited): ReadShape(tensor.ReadBytes(), shape); break;
                     default: tensor.Skip(); break;
                 }
             }
@@ -197,7 +183,7 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
         var reader = new ProtoReader(bytes);
         while (reader.Next())
         {
-            if (reader.Field != 1 || reader.WireType != 2)
+            if (!reader.Is(OnnxFields.Shape.Dim, WireType.LengthDelimited))
             {
                 reader.Skip();
                 continue;
@@ -210,8 +196,8 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
             {
                 switch (dim.Field, dim.WireType)
                 {
-                    case (1, 0): value = (long)dim.ReadVarint(); break;
-                    case (2, 2): symbol = dim.ReadString(); break;
+                    case (OnnxFields.Dimension.DimValue, WireType.Varint): value = (long)dim.ReadVarint(); break;
+                    case (OnnxFields.Dimension.DimParam, WireType.LengthDelimited): symbol = dim.ReadString(); break;
                     default: dim.Skip(); break;
                 }
             }

@@ -1,10 +1,10 @@
-namespace EdgeRuntime.Inference.Onnx;
+namespace EdgeRuntime.Onnx;
 
 /// <summary>
 /// Walks protobuf fields in a buffer: just enough of the wire format to read an ONNX model's graph structure
 /// without a generated protobuf library. Malformed input throws <see cref="InvalidDataException"/>.
 /// </summary>
-internal ref struct ProtoReader(ReadOnlySpan<byte> buffer)
+public ref struct ProtoReader(ReadOnlySpan<byte> buffer)
 {
     private readonly ReadOnlySpan<byte> _buffer = buffer;
     private int _position;
@@ -17,6 +17,9 @@ internal ref struct ProtoReader(ReadOnlySpan<byte> buffer)
     public int Field { get; private set; }
 
     public int WireType { get; private set; }
+
+    /// <summary>Whether the current field is <paramref name="field"/> with wire type <paramref name="wireType"/>.</summary>
+    public readonly bool Is(int field, int wireType) => Field == field && WireType == wireType;
 
     /// <summary>Moves to the next field; false at the end of the buffer.</summary>
     public bool Next()
@@ -83,10 +86,10 @@ internal ref struct ProtoReader(ReadOnlySpan<byte> buffer)
     {
         switch (WireType)
         {
-            case 0: ReadVarint(); break;
-            case 1: Advance(8); break;
-            case 2: ReadBytes(); break;
-            case 5: Advance(4); break;
+            case Onnx.WireType.Varint: ReadVarint(); break;
+            case Onnx.WireType.Fixed64: Advance(8); break;
+            case Onnx.WireType.LengthDelimited: ReadBytes(); break;
+            case Onnx.WireType.Fixed32: Advance(4); break;
             default: throw new InvalidDataException($"Unsupported protobuf wire type {WireType}.");
         }
     }
@@ -99,5 +102,50 @@ internal ref struct ProtoReader(ReadOnlySpan<byte> buffer)
         }
 
         _position += count;
+    }
+
+    /// <summary>The first length-delimited field <paramref name="field"/> of a message as a string (a name or a domain), or "".</summary>
+    public static string FirstString(ReadOnlySpan<byte> message, int field)
+    {
+        var bytes = FirstBytes(message, field, out bool found);
+        return found ? System.Text.Encoding.UTF8.GetString(bytes) : string.Empty;
+    }
+
+    /// <summary>The first length-delimited field <paramref name="field"/> of a message, or empty.</summary>
+    public static ReadOnlySpan<byte> FirstBytes(ReadOnlySpan<byte> message, int field) => FirstBytes(message, field, out _);
+
+    /// <summary>The first varint field <paramref name="field"/> of a message, or 0.</summary>
+    public static long FirstVarint(ReadOnlySpan<byte> message, int field)
+    {
+        var reader = new ProtoReader(message);
+        while (reader.Next())
+        {
+            if (reader.Is(field, Onnx.WireType.Varint))
+            {
+                return (long)reader.ReadVarint();
+            }
+
+            reader.Skip();
+        }
+
+        return 0;
+    }
+
+    private static ReadOnlySpan<byte> FirstBytes(ReadOnlySpan<byte> message, int field, out bool found)
+    {
+        var reader = new ProtoReader(message);
+        while (reader.Next())
+        {
+            if (reader.Is(field, Onnx.WireType.LengthDelimited))
+            {
+                found = true;
+                return reader.ReadBytes();
+            }
+
+            reader.Skip();
+        }
+
+        found = false;
+        return default;
     }
 }

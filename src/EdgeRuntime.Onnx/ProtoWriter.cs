@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace EdgeRuntime.ModelBuilder;
+namespace EdgeRuntime.Onnx;
 
 /// <summary>
 /// The protobuf wire format, as much of it as ONNX models need: varints, fixed32, and length-delimited fields.
 /// Nested messages are written to their own writer and embedded as bytes.
 /// </summary>
-internal sealed class ProtoWriter
+public sealed class ProtoWriter
 {
     private readonly MemoryStream _stream = new();
 

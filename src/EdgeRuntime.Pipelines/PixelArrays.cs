@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Pipelines;

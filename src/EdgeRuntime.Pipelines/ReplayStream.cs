@@ -1,4 +1,4 @@
-using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Pipelines;

@@ -1,7 +1,6 @@
 using System.Globalization;
-using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Protocol;
 
 /// <summary>
 /// The one-line form of an MMEdge configuration used on command lines: <c>audio=large:100,vision=small:/2</c>, that

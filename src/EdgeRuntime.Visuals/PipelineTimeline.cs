@@ -1,7 +1,7 @@
 using System.Globalization;
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Visuals;
 
 /// <summary>
 /// Draws pipeline results as an SVG timeline: per modality when each unit was sensed and encoded (skipped units

@@ -1,4 +1,4 @@
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Visuals;
 
 /// <summary>
 /// Puts horizontal extents (a bar with its label) into rows so that none overlap: the first row where one of the

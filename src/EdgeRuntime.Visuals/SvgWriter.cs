@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Visuals;
 
 /// <summary>
 /// Writes SVG 1.1 elements as text: attributes escaped, numbers in the invariant culture (a German locale must not

@@ -1,7 +1,7 @@
 using System.Globalization;
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Visuals;
 
 /// <summary>One modality's lane: a row of sensed spans above a row of encoder calls, checkpoint labels on top.</summary>
 internal sealed class TimelineLane

@@ -1,7 +1,7 @@
 using System.Globalization;
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client;
+namespace EdgeRuntime.Visuals;
 
 /// <summary>
 /// One run of a pipeline drawn on a shared time axis: a lane per modality (when each unit was sensed, when it was

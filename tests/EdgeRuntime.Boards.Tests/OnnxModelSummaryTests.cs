@@ -1,6 +1,7 @@
 using EdgeRuntime.Inference.Onnx;
 using EdgeRuntime.Inference.Providers;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.Boards.Tests;
 

@@ -1,4 +1,5 @@
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.Boards.Tests;
 

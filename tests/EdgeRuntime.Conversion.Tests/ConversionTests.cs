@@ -2,11 +2,12 @@ using EdgeRuntime.Inference;
 using EdgeRuntime.Inference.Onnx;
 using EdgeRuntime.Kernels.LowBit;
 using EdgeRuntime.Kernels.Ternary;
-using EdgeRuntime.ModelBuilder;
-using EdgeRuntime.ModelBuilder.Conversion;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.Conversion;
 using Microsoft.ML.OnnxRuntime;
+using EdgeRuntime.TestModels;
 
-namespace EdgeRuntime.Kernels.Tests;
+namespace EdgeRuntime.Conversion.Tests;
 
 /// <summary>The model conversion (edge-convert): float MatMul layers packed into INT4 MatMulNBits or ternary BitLinear.</summary>
 public sealed class ConversionTests

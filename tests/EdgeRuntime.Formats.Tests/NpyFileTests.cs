@@ -1,7 +1,7 @@
 using System.Text;
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client.Tests;
+namespace EdgeRuntime.Formats.Tests;
 
 public sealed class NpyFileTests
 {

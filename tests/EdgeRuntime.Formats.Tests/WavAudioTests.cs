@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace EdgeRuntime.Client.Tests;
+namespace EdgeRuntime.Formats.Tests;
 
 public sealed class WavAudioTests
 {

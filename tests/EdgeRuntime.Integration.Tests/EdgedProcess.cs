@@ -2,7 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using EdgeRuntime.Transport;
 using System.Text;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.Integration.Tests;
 

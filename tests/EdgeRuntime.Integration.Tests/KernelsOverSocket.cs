@@ -4,7 +4,9 @@ using EdgeRuntime.Kernels.Int8;
 using EdgeRuntime.Kernels.LowBit;
 using EdgeRuntime.Kernels.Ternary;
 using EdgeRuntime.Protocol;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.Formats;
+using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.Integration.Tests;
 

@@ -1,5 +1,6 @@
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Integration.Tests;
 

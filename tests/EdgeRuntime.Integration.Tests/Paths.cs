@@ -3,7 +3,7 @@ namespace EdgeRuntime.Integration.Tests;
 /// <summary>Where the published binaries and the fetched assets are. build.ps1 sets the variables; the defaults match it.</summary>
 internal static class Paths
 {
-    public static string RepositoryRoot { get; } = FindRoot();
+    public static string RepositoryRoot => Repository.Root;
 
     public static string PublishDir => Environment.GetEnvironmentVariable("EDGERUNTIME_PUBLISH_DIR")
         ?? Path.Combine(RepositoryRoot, "artifacts", "publish", "host");
@@ -29,17 +29,4 @@ internal static class Paths
     private static string Require(string path) => File.Exists(path)
         ? path
         : throw new FileNotFoundException($"{path} is missing. Run 'dotnet pwsh ./build.ps1 publish' first ('build.ps1 test' does it).", path);
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "EdgeRuntime.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("EdgeRuntime.sln not found above the test assembly.");
-    }
 }

@@ -6,6 +6,8 @@ using EdgeRuntime.Pipelines;
 using EdgeRuntime.Pipelines.Cbnet;
 using EdgeRuntime.Pipelines.Mmedge;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Formats;
+using EdgeRuntime.Evaluation;
 
 namespace EdgeRuntime.Integration.Tests;
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Integration.Tests;
 

@@ -1,4 +1,5 @@
 using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Integration.Tests;
 

@@ -51,7 +51,7 @@ public sealed class ConformanceTests
             }
 
             // Make sure the fallback is what ran: the rewritten graph names our domain.
-            Assert.Contains(KernelFallbackRewriter.Domain, System.Text.Encoding.UTF8.GetString(model), StringComparison.Ordinal);
+            Assert.Contains(EdgeRuntime.Onnx.OnnxDomains.EdgeRuntime, System.Text.Encoding.UTF8.GetString(model), StringComparison.Ordinal);
         }
     }
 }

@@ -2,8 +2,9 @@ using EdgeRuntime.Inference;
 using EdgeRuntime.Kernels.Int8;
 using EdgeRuntime.Kernels.LowBit;
 using EdgeRuntime.Kernels.Ort;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
 using Microsoft.ML.OnnxRuntime;
+using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.Kernels.Tests;
 

@@ -1,8 +1,9 @@
 using EdgeRuntime.Inference;
 using EdgeRuntime.Inference.Onnx;
 using EdgeRuntime.Kernels.LowBit;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
 using Microsoft.ML.OnnxRuntime;
+using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.Kernels.Tests;
 

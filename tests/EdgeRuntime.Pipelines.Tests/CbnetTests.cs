@@ -6,6 +6,7 @@ using EdgeRuntime.Inference;
 using EdgeRuntime.Inference.Providers;
 using EdgeRuntime.Pipelines.Cbnet;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Evaluation;
 
 namespace EdgeRuntime.Pipelines.Tests;
 
@@ -312,7 +313,7 @@ public sealed class CbnetTests(CbnetFixture fixture) : IClassFixture<CbnetFixtur
         Assert.Null(report.Modes[0].DivertedPct);
         Assert.NotNull(report.Modes[3].DivertedPct);
 
-        string json = JsonSerializer.Serialize(report, CbnetJsonContext.Default.CbnetBenchReport);
+        string json = JsonSerializer.Serialize(report, EvaluationJsonContext.Default.CbnetBenchReport);
         Assert.Contains("\"cbnetSpeedupVsFull\":", json, StringComparison.Ordinal);
         Assert.Contains("\"name\":\"cascade-gated\"", json, StringComparison.Ordinal);
     }

@@ -250,7 +250,7 @@ public sealed class MmedgePipelineTests(MmedgeFixture fixture) : IClassFixture<M
         Assert.Equal(ErrorCodes.BadRequest, bad.Code);
 
         string frames = Path.Combine(Path.GetTempPath(), $"frames-{Environment.ProcessId}.npy");
-        EdgeRuntime.Client.NpyFile.Write(frames, EdgeRuntime.Client.Tensor.Float32("f", [3, 8, 8], new float[192]));
+        EdgeRuntime.Formats.NpyFile.Write(frames, EdgeRuntime.Formats.Tensor.Float32("f", [3, 8, 8], new float[192]));
         try
         {
             var shape = await Assert.ThrowsAsync<EdgeRuntimeException>(() => fixture.Pipeline.RunAsync(MmedgeFixture.Episode(0, new FastClock()) with { FramesPath = frames }, CancellationToken.None));
@@ -265,7 +265,7 @@ public sealed class MmedgePipelineTests(MmedgeFixture fixture) : IClassFixture<M
     [Fact]
     public async Task A_csv_frame_series_replays_like_the_npy_it_was_written_from()
     {
-        var frames = EdgeRuntime.Client.NpyFile.Read(Path.Combine(MmedgeFixture.Episodes, "0004.npy")).ToArray<float>();
+        var frames = EdgeRuntime.Formats.NpyFile.Read(Path.Combine(MmedgeFixture.Episodes, "0004.npy")).ToArray<float>();
         string csv = Path.Combine(Path.GetTempPath(), $"frames-{Environment.ProcessId}.csv");
         File.WriteAllLines(csv, [string.Join(',', Enumerable.Range(0, 64).Select(i => $"p{i}")), .. frames.Chunk(64).Select(f => string.Join(',', f.Select(v => v.ToString("R", CultureInfo.InvariantCulture))))]);
         try
@@ -283,7 +283,7 @@ public sealed class MmedgePipelineTests(MmedgeFixture fixture) : IClassFixture<M
     public async Task A_folder_of_pgm_frames_replays_like_the_same_pixels_in_an_npy()
     {
         // Episode 4's frames as 8-bit pixels, once as eight pictures in a folder and once as a uint8 .npy.
-        byte[] pixels = PgmFiles.Quantize(EdgeRuntime.Client.NpyFile.Read(Path.Combine(MmedgeFixture.Episodes, "0004.npy")).ToArray<float>());
+        byte[] pixels = PgmFiles.Quantize(EdgeRuntime.Formats.NpyFile.Read(Path.Combine(MmedgeFixture.Episodes, "0004.npy")).ToArray<float>());
         string folder = Directory.CreateTempSubdirectory("frames-").FullName;
         string npy = Path.Combine(folder, "frames.npy");
         try
@@ -295,7 +295,7 @@ public sealed class MmedgePipelineTests(MmedgeFixture fixture) : IClassFixture<M
 
             // A file that is not a picture is not a frame.
             File.WriteAllText(Path.Combine(folder, "README.txt"), "episode 4");
-            EdgeRuntime.Client.NpyFile.Write(npy, EdgeRuntime.Client.Tensor.FromSpan<byte>("frames", TensorDType.UInt8, [8, 8, 8], pixels));
+            EdgeRuntime.Formats.NpyFile.Write(npy, EdgeRuntime.Formats.Tensor.FromSpan<byte>("frames", TensorDType.UInt8, [8, 8, 8], pixels));
 
             var fromFolder = await fixture.Pipeline.RunAsync(MmedgeFixture.Episode(4, new FastClock()) with { FramesPath = folder }, CancellationToken.None);
             var fromNpy = await fixture.Pipeline.RunAsync(MmedgeFixture.Episode(4, new FastClock()) with { FramesPath = npy }, CancellationToken.None);

@@ -1,6 +1,6 @@
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client.Tests;
+namespace EdgeRuntime.Protocol.Tests;
 
 public sealed class PipelineConfigurationSpecTests
 {

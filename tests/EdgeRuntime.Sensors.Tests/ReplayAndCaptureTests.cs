@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Sensors.Alsa;
 using EdgeRuntime.Sensors.Replay;

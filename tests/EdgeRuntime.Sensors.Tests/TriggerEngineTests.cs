@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using EdgeRuntime.Inference;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Sensors.Gpio;
 using EdgeRuntime.Store;

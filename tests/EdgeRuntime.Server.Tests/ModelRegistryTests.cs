@@ -1,6 +1,7 @@
 using EdgeRuntime.Inference;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.Server.Tests;
 

@@ -1,5 +1,6 @@
 using EdgeRuntime.Inference;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.Server.Tests;
 

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Server.Tests;
 

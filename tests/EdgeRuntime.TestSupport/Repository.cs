@@ -1,13 +1,18 @@
-namespace EdgeRuntime.Pipelines.Tests;
+namespace EdgeRuntime.TestSupport;
 
-/// <summary>The repository's folders: the committed trained models and replay samples the tests run on.</summary>
-internal static class Repository
+/// <summary>The repository's folders, found from the test assembly's location (tests run from artifacts/bin/...).</summary>
+public static class Repository
 {
     public static string Root { get; } = FindRoot();
 
+    /// <summary>The committed trained models (models/).</summary>
     public static string Models => Path.Combine(Root, "models");
 
+    /// <summary>The committed replay samples (samples/).</summary>
     public static string Samples => Path.Combine(Root, "samples");
+
+    /// <summary>A board's profile, boards/BOARD/board.json.</summary>
+    public static string BoardProfile(string board) => Path.Combine(Root, "boards", board, "board.json");
 
     private static string FindRoot()
     {

@@ -1,6 +1,6 @@
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client.Tests;
+namespace EdgeRuntime.Visuals.Tests;
 
 /// <summary>
 /// Hand-made pipeline results shaped like the daemon's: two seconds of audio in 100 ms units and video at 30 fps taken

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Xml.Linq;
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Client.Tests;
+namespace EdgeRuntime.Visuals.Tests;
 
 public sealed class PipelineTimelineTests
 {

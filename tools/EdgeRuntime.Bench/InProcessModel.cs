@@ -3,6 +3,7 @@ using EdgeRuntime.Client;
 using EdgeRuntime.Inference;
 using EdgeRuntime.Protocol;
 using Microsoft.ML.OnnxRuntime;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Bench;
 

@@ -6,6 +6,8 @@ using EdgeRuntime.Pipelines;
 using EdgeRuntime.Pipelines.Cbnet;
 using EdgeRuntime.Pipelines.Mmedge;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Visuals;
+using EdgeRuntime.Evaluation;
 
 namespace EdgeRuntime.Bench;
 
@@ -156,7 +158,7 @@ internal static class PipelineBench
 
         string jsonPath = Path.Combine(outDir, "pipelines.json");
         File.WriteAllText(jsonPath, JsonSerializer.Serialize(results, BenchJsonContext.Default.ListBenchResult));
-        File.WriteAllText(Path.Combine(outDir, "cbnet.json"), JsonSerializer.Serialize(cbnet, CbnetJsonContext.Default.CbnetBenchReport));
+        File.WriteAllText(Path.Combine(outDir, "cbnet.json"), JsonSerializer.Serialize(cbnet, EvaluationJsonContext.Default.CbnetBenchReport));
         Console.WriteLine($"wrote {jsonPath}, {Path.Combine(outDir, "cbnet.json")} and {Path.Combine(outDir, "mmedge-timeline.svg")}");
         return 0;
     }

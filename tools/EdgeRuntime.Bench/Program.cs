@@ -3,9 +3,11 @@ using System.Globalization;
 using System.Text.Json;
 using EdgeRuntime.Bench;
 using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 using EdgeRuntime.Inference;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.TestModels;
 
 // build.ps1 bench: every figure is measured in this one run against its in-process peer; ratios, not absolutes, are
 // what carry across noisy machines. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N];

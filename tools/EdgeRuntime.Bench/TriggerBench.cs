@@ -3,9 +3,11 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using EdgeRuntime.Client;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Store;
+using EdgeRuntime.Formats;
+using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.Bench;
 

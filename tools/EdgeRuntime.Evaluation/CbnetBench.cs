@@ -1,7 +1,9 @@
+using System.Text.Json.Serialization;
 using System.Diagnostics;
 using EdgeRuntime.Inference;
+using EdgeRuntime.Pipelines.Cbnet;
 
-namespace EdgeRuntime.Pipelines.Cbnet;
+namespace EdgeRuntime.Evaluation;
 
 /// <summary>One way of answering, measured over every image: accuracy and wall latency per image at batch 1.</summary>
 /// <param name="Name">full, light, cascade, cascade-gated or early-exit.</param>
@@ -133,3 +135,7 @@ public static class CbnetBench
 
     private static double Percent(int part, int whole) => 100.0 * part / whole;
 }
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(CbnetBenchReport))]
+public sealed partial class EvaluationJsonContext : JsonSerializerContext;

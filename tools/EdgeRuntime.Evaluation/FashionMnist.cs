@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 using EdgeRuntime.Protocol;
 
-namespace EdgeRuntime.Pipelines.Cbnet;
+namespace EdgeRuntime.Evaluation;
 
 /// <summary>Grey 28×28 images, row by row and one after another in <see cref="Pixels"/>, with one label each.</summary>
 public sealed record LabeledImages(byte[] Pixels, byte[] Labels)

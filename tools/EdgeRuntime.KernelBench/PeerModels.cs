@@ -1,7 +1,8 @@
 using EdgeRuntime.Kernels.Ort;
 using EdgeRuntime.Kernels.Ternary;
-using EdgeRuntime.ModelBuilder;
+using EdgeRuntime.Onnx;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.KernelBench;
 

@@ -1,6 +1,7 @@
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Onnx;
 
-namespace EdgeRuntime.ModelBuilder;
+namespace EdgeRuntime.TestModels;
 
 /// <summary>Small models with known answers, built from seeded weights, for tests and benchmarks.</summary>
 public static class SampleModels
@@ -88,13 +89,13 @@ public static class SampleModels
         }
 
         float[] beta = [0.0125f + (float)random.NextDouble() * 0.01f];
-        byte[] packed = Kernels.Ternary.TernaryPacking.Pack(weights, n, k);
+        byte[] packed = EdgeRuntime.Kernels.Ternary.TernaryPacking.Pack(weights, n, k);
         byte[] model = new OnnxModelBuilder()
-            .Opset(Kernels.Ort.CustomOpDomain.Name, 1)
+            .Opset(OnnxDomains.EdgeRuntime, 1)
             .Input("x", TensorDType.Float32, "M", k)
-            .Initializer("w", TensorDType.UInt8, [n, Kernels.Ternary.TernaryPacking.RowBytes(k)], packed.AsSpan())
+            .Initializer("w", TensorDType.UInt8, [n, EdgeRuntime.Kernels.Ternary.TernaryPacking.RowBytes(k)], packed.AsSpan())
             .Initializer("beta", TensorDType.Float32, [1], beta.AsSpan())
-            .Node("BitLinear", ["x", "w", "beta"], ["y"], Kernels.Ort.CustomOpDomain.Name)
+            .Node("BitLinear", ["x", "w", "beta"], ["y"], OnnxDomains.EdgeRuntime)
             .Output("y", TensorDType.Float32, "M", n)
             .Build();
         return new TernaryLayer(model, weights, beta[0], n, k);
@@ -104,7 +105,7 @@ public static class SampleModels
     /// One MatMulNBits layer, x float32[M, K] -> y float32[M, N] (M dynamic), in ORT's com.microsoft domain or ours:
     /// the two take the same inputs and attributes, so the pair compares ORT's kernel with our fallback.
     /// </summary>
-    public static byte[] MatMulNBits(Kernels.LowBit.NBitsWeights weights, int accuracyLevel, string domain = "com.microsoft", float[]? bias = null)
+    public static byte[] MatMulNBits(EdgeRuntime.Kernels.LowBit.NBitsWeights weights, int accuracyLevel, string domain = OnnxDomains.Microsoft, float[]? bias = null)
     {
         var shape = weights.Shape;
         var builder = new OnnxModelBuilder()

@@ -1,4 +1,4 @@
-using System.Buffers;
+using EdgeRuntime.Onnx;
 
 namespace EdgeRuntime.Inference.Onnx;
 
@@ -27,11 +27,9 @@ public enum KernelFallbackMode
 /// </summary>
 public static class KernelFallbackRewriter
 {
-    public const string Domain = "ai.edgeruntime";
-
     /// <summary>The (domain, op type) pairs we have fallback kernels for.</summary>
     public static IReadOnlyList<(string Domain, string OpType)> Handled { get; } =
-        [("com.microsoft", "MatMulNBits"), (string.Empty, "MatMulInteger"), (string.Empty, "QLinearMatMul")];
+        [(OnnxDomains.Microsoft, "MatMulNBits"), (OnnxDomains.Default, "MatMulInteger"), (OnnxDomains.Default, "QLinearMatMul")];
 
     /// <summary>Rewrites the chosen nodes; returns the model unchanged (same array) when none qualify.</summary>
     public static (byte[] Model, IReadOnlyList<RewrittenNode> Nodes) Rewrite(byte[] model, KernelFallbackMode mode, string primaryProvider)
@@ -43,29 +41,29 @@ public static class KernelFallbackRewriter
 
         var initializerTypes = InitializerTypes(model);
         var rewritten = new List<RewrittenNode>();
-        var output = new ArrayBufferWriter<byte>(model.Length + 64);
+        var output = new ProtoWriter();
         bool hasOpset = false;
         var reader = new ProtoReader(model);
         int start = 0;
         while (reader.Next())
         {
-            if (reader.Field == 7 && reader.WireType == 2)
+            if (reader.Is(OnnxFields.Model.Graph, WireType.LengthDelimited))
             {
                 var graph = RewriteGraph(reader.ReadBytes(), mode, primaryProvider, initializerTypes, rewritten);
-                WriteBytesField(output, 7, graph);
+                output.Bytes(OnnxFields.Model.Graph, graph);
             }
             else
             {
-                if (reader.Field == 8 && reader.WireType == 2)
+                if (reader.Is(OnnxFields.Model.OpsetImport, WireType.LengthDelimited))
                 {
-                    hasOpset |= OnnxNodeProto.FirstString(reader.ReadBytes(), 1) == Domain;
+                    hasOpset |= ProtoReader.FirstString(reader.ReadBytes(), OnnxFields.OperatorSetId.Domain) == OnnxDomains.EdgeRuntime;
                 }
                 else
                 {
                     reader.Skip();
                 }
 
-                output.Write(model.AsSpan(start, reader.Position - start));
+                output.Raw(model.AsSpan(start, reader.Position - start));
             }
 
             start = reader.Position;
@@ -78,24 +76,22 @@ public static class KernelFallbackRewriter
 
         if (!hasOpset)
         {
-            var opset = new ArrayBufferWriter<byte>();
-            WriteBytesField(opset, 1, System.Text.Encoding.UTF8.GetBytes(Domain));
-            WriteTag(opset, 2, 0);
-            WriteVarint(opset, 1);
-            WriteBytesField(output, 8, opset.WrittenSpan);
+            output.Message(OnnxFields.Model.OpsetImport, new ProtoWriter()
+                .String(OnnxFields.OperatorSetId.Domain, OnnxDomains.EdgeRuntime)
+                .Varint(OnnxFields.OperatorSetId.Version, 1));
         }
 
-        return (output.WrittenSpan.ToArray(), rewritten);
+        return (output.ToArray(), rewritten);
     }
 
     private static byte[] RewriteGraph(ReadOnlySpan<byte> graph, KernelFallbackMode mode, string primaryProvider, Dictionary<string, int> initializerTypes, List<RewrittenNode> rewritten)
     {
-        var output = new ArrayBufferWriter<byte>(graph.Length + 64);
+        var output = new ProtoWriter();
         var reader = new ProtoReader(graph);
         int start = 0;
         while (reader.Next())
         {
-            if (reader.Field == 1 && reader.WireType == 2)
+            if (reader.Is(OnnxFields.Graph.Node, WireType.LengthDelimited))
             {
                 var node = reader.ReadBytes();
                 var parsed = OnnxNodeProto.Read(node);
@@ -103,28 +99,28 @@ public static class KernelFallbackRewriter
                 if (reason is not null)
                 {
                     rewritten.Add(new RewrittenNode(parsed.Name, parsed.OpType, parsed.Domain, reason));
-                    WriteBytesField(output, 1, WithDomain(node));
+                    output.Bytes(OnnxFields.Graph.Node, WithDomain(node));
                 }
                 else
                 {
-                    output.Write(graph[start..reader.Position]);
+                    output.Raw(graph[start..reader.Position]);
                 }
             }
             else
             {
                 reader.Skip();
-                output.Write(graph[start..reader.Position]);
+                output.Raw(graph[start..reader.Position]);
             }
 
             start = reader.Position;
         }
 
-        return output.WrittenSpan.ToArray();
+        return output.ToArray();
     }
 
     private static string? Decide(OnnxNodeProto node, KernelFallbackMode mode, string primaryProvider, Dictionary<string, int> initializerTypes)
     {
-        string domain = node.Domain == "ai.onnx" ? string.Empty : node.Domain;
+        string domain = node.Domain == OnnxDomains.AiOnnx ? OnnxDomains.Default : node.Domain;
         if (!Handled.Contains((domain, node.OpType)) || CannotRun(node, initializerTypes) is not null)
         {
             return null;
@@ -144,18 +140,17 @@ public static class KernelFallbackRewriter
     /// <summary>Why our kernel could not run a node, or null when it can.</summary>
     private static string? CannotRun(OnnxNodeProto node, Dictionary<string, int> knownTypes)
     {
-        const int Float = 1;
         string Input(int index) => index < node.Inputs.Count ? node.Inputs[index] : string.Empty;
         int TypeOf(int index) => knownTypes.GetValueOrDefault(Input(index));
         if (node.OpType == "QLinearMatMul")
         {
             // Our registrations take float scales and give y a's type: the types must be known from the graph.
-            if (TypeOf(1) != Float || TypeOf(4) != Float || TypeOf(6) != Float)
+            if (TypeOf(1) != OnnxDataType.Float || TypeOf(4) != OnnxDataType.Float || TypeOf(6) != OnnxDataType.Float)
             {
                 return "scales not float";
             }
 
-            return TypeOf(2) == 0 || TypeOf(2) != TypeOf(7) ? "y type differs from a's" : null;
+            return TypeOf(2) == OnnxDataType.Undefined || TypeOf(2) != TypeOf(7) ? "y type differs from a's" : null;
         }
 
         if (node.OpType != "MatMulNBits")
@@ -164,7 +159,7 @@ public static class KernelFallbackRewriter
         }
 
         // Float A, scales and bias only (ORT also allows float16, common in GPU models): the scales' type shows which.
-        if (TypeOf(2) != Float || (Input(5).Length > 0 && TypeOf(5) != Float))
+        if (TypeOf(2) != OnnxDataType.Float || (Input(5).Length > 0 && TypeOf(5) != OnnxDataType.Float))
         {
             return "scales/bias not float";
         }
@@ -181,7 +176,7 @@ public static class KernelFallbackRewriter
         }
 
         // zero_points may be float (T1) in ORT's op; ours takes the packed uint8 form only.
-        if (Input(3).Length > 0 && TypeOf(3) != 2)
+        if (Input(3).Length > 0 && TypeOf(3) != OnnxDataType.UInt8)
         {
             return "zero_points type";
         }
@@ -196,7 +191,7 @@ public static class KernelFallbackRewriter
         var reader = new ProtoReader(model);
         while (reader.Next())
         {
-            if (reader.Field != 7 || reader.WireType != 2)
+            if (!reader.Is(OnnxFields.Model.Graph, WireType.LengthDelimited))
             {
                 reader.Skip();
                 continue;
@@ -205,12 +200,12 @@ public static class KernelFallbackRewriter
             var graph = new ProtoReader(reader.ReadBytes());
             while (graph.Next())
             {
-                if (graph.WireType == 2 && graph.Field == 5)
+                if (graph.Is(OnnxFields.Graph.Initializer, WireType.LengthDelimited))
                 {
                     var (name, type) = TensorType(graph.ReadBytes());
                     types[name] = type;
                 }
-                else if (graph.WireType == 2 && graph.Field is 11 or 13)
+                else if (graph.Is(OnnxFields.Graph.Input, WireType.LengthDelimited) || graph.Is(OnnxFields.Graph.ValueInfo, WireType.LengthDelimited))
                 {
                     var (name, type) = ValueInfoType(graph.ReadBytes());
                     types.TryAdd(name, type);
@@ -225,7 +220,7 @@ public static class KernelFallbackRewriter
         return types;
     }
 
-    // TensorProto: data_type (2), name (8).
+    // TensorProto: data_type and name.
     private static (string Name, int Type) TensorType(ReadOnlySpan<byte> tensor)
     {
         var reader = new ProtoReader(tensor);
@@ -233,11 +228,11 @@ public static class KernelFallbackRewriter
         int type = 0;
         while (reader.Next())
         {
-            if (reader.Field == 8 && reader.WireType == 2)
+            if (reader.Is(OnnxFields.Tensor.Name, WireType.LengthDelimited))
             {
                 name = reader.ReadString();
             }
-            else if (reader.Field == 2 && reader.WireType == 0)
+            else if (reader.Is(OnnxFields.Tensor.DataType, WireType.Varint))
             {
                 type = (int)reader.ReadVarint();
             }
@@ -250,7 +245,7 @@ public static class KernelFallbackRewriter
         return (name, type);
     }
 
-    // ValueInfoProto: name (1), type (2) -> TypeProto.tensor_type (1) -> elem_type (1).
+    // ValueInfoProto: name, and type -> TypeProto.tensor_type -> elem_type.
     private static (string Name, int Type) ValueInfoType(ReadOnlySpan<byte> valueInfo)
     {
         var reader = new ProtoReader(valueInfo);
@@ -258,13 +253,14 @@ public static class KernelFallbackRewriter
         int type = 0;
         while (reader.Next())
         {
-            if (reader.Field == 1 && reader.WireType == 2)
+            if (reader.Is(OnnxFields.ValueInfo.Name, WireType.LengthDelimited))
             {
                 name = reader.ReadString();
             }
-            else if (reader.Field == 2 && reader.WireType == 2)
+            else if (reader.Is(OnnxFields.ValueInfo.Type, WireType.LengthDelimited))
             {
-                type = FirstVarint(FirstBytes(reader.ReadBytes(), 1), 1);
+                var tensorType = ProtoReader.FirstBytes(reader.ReadBytes(), OnnxFields.TypeProto.TensorType);
+                type = (int)ProtoReader.FirstVarint(tensorType, OnnxFields.TensorType.ElemType);
             }
             else
             {
@@ -275,79 +271,23 @@ public static class KernelFallbackRewriter
         return (name, type);
     }
 
-    private static ReadOnlySpan<byte> FirstBytes(ReadOnlySpan<byte> message, int field)
-    {
-        var reader = new ProtoReader(message);
-        while (reader.Next())
-        {
-            if (reader.Field == field && reader.WireType == 2)
-            {
-                return reader.ReadBytes();
-            }
-
-            reader.Skip();
-        }
-
-        return default;
-    }
-
-    private static int FirstVarint(ReadOnlySpan<byte> message, int field)
-    {
-        var reader = new ProtoReader(message);
-        while (reader.Next())
-        {
-            if (reader.Field == field && reader.WireType == 0)
-            {
-                return (int)reader.ReadVarint();
-            }
-
-            reader.Skip();
-        }
-
-        return 0;
-    }
-
-    // The node with its domain field (7) replaced by ours; every other field copied as it was.
+    // The node with its domain field replaced by ours; every other field copied as it was.
     private static byte[] WithDomain(ReadOnlySpan<byte> node)
     {
-        var output = new ArrayBufferWriter<byte>(node.Length + 16);
+        var output = new ProtoWriter();
         var reader = new ProtoReader(node);
         int start = 0;
         while (reader.Next())
         {
             reader.Skip();
-            if (reader.Field != 7)
+            if (reader.Field != OnnxFields.Node.Domain)
             {
-                output.Write(node[start..reader.Position]);
+                output.Raw(node[start..reader.Position]);
             }
 
             start = reader.Position;
         }
 
-        WriteBytesField(output, 7, System.Text.Encoding.UTF8.GetBytes(Domain));
-        return output.WrittenSpan.ToArray();
-    }
-
-    private static void WriteBytesField(IBufferWriter<byte> output, int field, ReadOnlySpan<byte> value)
-    {
-        WriteTag(output, field, 2);
-        WriteVarint(output, (ulong)value.Length);
-        output.Write(value);
-    }
-
-    private static void WriteTag(IBufferWriter<byte> output, int field, int wireType) => WriteVarint(output, ((ulong)field << 3) | (uint)wireType);
-
-    private static void WriteVarint(IBufferWriter<byte> output, ulong value)
-    {
-        Span<byte> bytes = stackalloc byte[10];
-        int length = 0;
-        do
-        {
-            byte b = (byte)(value & 0x7f);
-            value >>= 7;
-            bytes[length++] = value != 0 ? (byte)(b | 0x80) : b;
-        }
-        while (value != 0);
-        output.Write(bytes[..length]);
+        return output.String(OnnxFields.Node.Domain, OnnxDomains.EdgeRuntime).ToArray();
     }
 }

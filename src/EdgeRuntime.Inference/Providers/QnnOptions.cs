@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using EdgeRuntime.Inference.Onnx;
+using EdgeRuntime.Onnx;
 
 namespace EdgeRuntime.Inference.Providers;
 

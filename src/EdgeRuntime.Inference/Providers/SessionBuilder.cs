@@ -1,6 +1,7 @@
 using EdgeRuntime.Inference.Onnx;
 using EdgeRuntime.Protocol;
 using Microsoft.ML.OnnxRuntime;
+using EdgeRuntime.Onnx;
 
 namespace EdgeRuntime.Inference.Providers;
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
+using EdgeRuntime.Onnx;
 
 namespace EdgeRuntime.Kernels.Ort;
 
@@ -11,7 +12,7 @@ namespace EdgeRuntime.Kernels.Ort;
 /// </summary>
 public static unsafe class CustomOpDomain
 {
-    public const string Name = "ai.edgeruntime";
+    public const string Name = OnnxDomains.EdgeRuntime;
 
     // OrtCustomOp: uint32 version at 0, then 25 function pointers from offset 8 (header order); we keep a GCHandle to
     // the managed op right after the struct, so every callback finds its op from the pointer ORT passes.

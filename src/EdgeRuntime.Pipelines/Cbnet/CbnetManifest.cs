@@ -53,5 +53,4 @@ public sealed record CbnetAccuracy(double Full, double Light, double Cbnet, doub
     RespectRequiredConstructorParameters = true,
     RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(CbnetManifest))]
-[JsonSerializable(typeof(CbnetBenchReport))]
 public sealed partial class CbnetJsonContext : JsonSerializerContext;

@@ -1,4 +1,4 @@
-using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Pipelines.Cbnet;
@@ -9,6 +9,9 @@ namespace EdgeRuntime.Pipelines.Cbnet;
 /// </summary>
 public sealed class CbnetPipeline : IPipeline
 {
+    // The models take 28x28 grey images, as Fashion-MNIST's are.
+    private const int ImagePixels = 28 * 28;
+
     private readonly CbnetCascade _cascade;
     private long _runs, _failures;
 
@@ -66,7 +69,7 @@ public sealed class CbnetPipeline : IPipeline
             throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"image: cannot read '{path}': {e.Message}");
         }
 
-        int pixels = FashionMnist.ImagePixels;
+        int pixels = ImagePixels;
         long count = tensor.Shape.Aggregate(1L, (product, dimension) => product * dimension);
         long items = count / pixels;
         if (count % pixels != 0 || items == 0)
@@ -96,7 +99,7 @@ public sealed class CbnetPipeline : IPipeline
             throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"image: cannot read '{path}': {e.Message}");
         }
 
-        if (image.Width * image.Height != FashionMnist.ImagePixels)
+        if (image.Width * image.Height != ImagePixels)
         {
             throw new EdgeRuntimeException(ErrorCodes.InvalidInput, $"image: '{path}' is {image.Width}x{image.Height}; the models take 28x28 images.");
         }

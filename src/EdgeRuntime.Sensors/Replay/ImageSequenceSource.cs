@@ -1,5 +1,5 @@
 using System.Globalization;
-using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Sensors.Replay;
 

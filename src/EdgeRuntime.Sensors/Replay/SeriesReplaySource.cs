@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Sensors.Replay;

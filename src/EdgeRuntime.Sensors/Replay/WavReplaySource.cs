@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Sensors.Replay;
 
