@@ -1,7 +1,7 @@
 using System.Text;
 using EdgeRuntime.Inference.Providers;
 
-namespace EdgeRuntime.Boards.Tests;
+namespace EdgeRuntime.Inference.Tests;
 
 public sealed class DiagnosticsTests
 {

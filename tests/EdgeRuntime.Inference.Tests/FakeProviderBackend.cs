@@ -1,7 +1,7 @@
 using EdgeRuntime.Inference.Providers;
 using Microsoft.ML.OnnxRuntime;
 
-namespace EdgeRuntime.Boards.Tests;
+namespace EdgeRuntime.Inference.Tests;
 
 /// <summary>
 /// Provider availability chosen by the test. Appending records the provider instead of touching ORT; sessions are

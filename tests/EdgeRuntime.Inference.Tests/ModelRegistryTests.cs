@@ -3,11 +3,11 @@ using EdgeRuntime.Onnx;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.TestModels;
 
-namespace EdgeRuntime.Server.Tests;
+namespace EdgeRuntime.Inference.Tests;
 
 public sealed class ModelRegistryTests : IDisposable
 {
-    private readonly ServerHarness _harness = new();
+    private readonly RegistryHarness _harness = new();
 
     public void Dispose() => _harness.Dispose();
 

@@ -1,4 +1,4 @@
-namespace EdgeRuntime.Boards.Tests;
+namespace EdgeRuntime.Inference.Tests;
 
 /// <summary>
 /// The test classes that build ORT sessions with placement probing. Each such session writes a profile named

@@ -3,7 +3,7 @@ using EdgeRuntime.Inference.Providers;
 using EdgeRuntime.Protocol;
 using Microsoft.ML.OnnxRuntime;
 
-namespace EdgeRuntime.Boards.Tests;
+namespace EdgeRuntime.Inference.Tests;
 
 /// <summary>The provider policy with availability chosen by the test (no hardware needed).</summary>
 [Collection(PlacementProfileCollection.Name)]

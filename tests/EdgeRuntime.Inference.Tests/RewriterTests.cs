@@ -4,8 +4,9 @@ using EdgeRuntime.Kernels.LowBit;
 using EdgeRuntime.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using EdgeRuntime.TestModels;
+using EdgeRuntime.Kernels;
 
-namespace EdgeRuntime.Kernels.Tests;
+namespace EdgeRuntime.Inference.Tests;
 
 public sealed class RewriterTests
 {

@@ -3,7 +3,7 @@ using EdgeRuntime.Inference.Providers;
 using EdgeRuntime.Protocol;
 using Microsoft.ML.OnnxRuntime;
 
-namespace EdgeRuntime.Boards.Tests;
+namespace EdgeRuntime.Inference.Tests;
 
 /// <summary>
 /// The provider policy against the real, stock ONNX Runtime package: CPU only, so QNN, CUDA and TensorRT are

@@ -1,7 +1,7 @@
 using EdgeRuntime.Onnx;
 using EdgeRuntime.TestModels;
 
-namespace EdgeRuntime.Boards.Tests;
+namespace EdgeRuntime.Inference.Tests;
 
 /// <summary>Sample models written to a temporary folder per test class.</summary>
 internal sealed class TestModels : IDisposable

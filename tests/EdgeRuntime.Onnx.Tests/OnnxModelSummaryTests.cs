@@ -1,9 +1,7 @@
-using EdgeRuntime.Inference.Onnx;
-using EdgeRuntime.Inference.Providers;
 using EdgeRuntime.Onnx;
 using EdgeRuntime.TestModels;
 
-namespace EdgeRuntime.Boards.Tests;
+namespace EdgeRuntime.Onnx.Tests;
 
 public sealed class OnnxModelSummaryTests
 {
@@ -17,15 +15,6 @@ public sealed class OnnxModelSummaryTests
         Assert.False(input.IsStatic);
         Assert.Equal(["MatMul", "Add", "Relu", "MatMul"], summary.Nodes.Select(n => n.OpType));
         Assert.True(summary.Opsets.ContainsKey(string.Empty));
-    }
-
-    [Fact]
-    public void A_qdq_model_with_fixed_shapes_suits_the_htp_and_a_float_one_does_not()
-    {
-        var qdq = OnnxModelSummary.Read(SampleModels.QdqAdd());
-        Assert.True(Assert.Single(qdq.Inputs).IsStatic);
-        Assert.Null(QnnOptions.HtpUnsuitability(qdq));
-        Assert.NotNull(QnnOptions.HtpUnsuitability(OnnxModelSummary.Read(SampleModels.AddBias())));
     }
 
     [Fact]
