@@ -18,32 +18,37 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
     private readonly GpioChips _chips;
     private readonly SensorHost _sensors;
     private readonly TriggerEngine? _triggers;
-    private readonly Timer? _retention;
+    private readonly ITimer? _retention;
+    private readonly TimeProvider _time;
     private int _disposed;
 
-    private HeadlessRuntime(GpioChips chips, SensorHost sensors, TriggerEngine? triggers, ResultJournal? journal)
+    private HeadlessRuntime(GpioChips chips, SensorHost sensors, TriggerEngine? triggers, ResultJournal? journal, TimeProvider time)
     {
         _chips = chips;
+        _time = time;
         _sensors = sensors;
         _triggers = triggers;
         Journal = journal;
         // Size retention runs at every commit; age retention also needs a clock when nothing is being stored.
-        _retention = journal is null ? null : new Timer(_ => journal.TryEnforceRetention(), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        _retention = journal is null ? null : time.CreateTimer(_ => journal.TryEnforceRetention(), null, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
     }
 
     public ResultJournal? Journal { get; }
 
-    /// <summary>Builds everything; a configuration mistake throws ArgumentException naming the sensor or trigger.</summary>
-    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, Action<string> log, Func<string, string, CancellationToken, Task>? runPipeline = null)
+    /// <summary>
+    /// Builds everything; a configuration mistake throws ArgumentException naming the sensor or trigger.
+    /// <paramref name="time"/> is the one clock of the headless side: sensors, triggers, pulses and the store.
+    /// </summary>
+    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, Action<string> log, TimeProvider time, Func<string, string, CancellationToken, Task>? runPipeline = null)
     {
-        var chips = new GpioChips(gpio?.Chip, gpio?.Numbering ?? "logical");
-        var sensors = new SensorHost(log);
+        var chips = new GpioChips(gpio?.Chip, gpio?.Numbering ?? "logical", time);
+        var sensors = new SensorHost(log, time);
         ResultJournal? journal = null;
         try
         {
             foreach (var sensor in config.Sensors)
             {
-                sensors.Add(SensorFactory.Create(sensor, chips, Environment.CurrentDirectory), sensor.BufferMs);
+                sensors.Add(SensorFactory.Create(sensor, chips, Environment.CurrentDirectory, time), sensor.BufferMs);
             }
 
             if (config.Store is { } store)
@@ -54,6 +59,7 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
                         MaxBytes = (long)(store.MaxMiB * 1024 * 1024),
                         MaxAge = TimeSpan.FromHours(store.MaxAgeHours),
                         SegmentBytes = (long)(store.SegmentKiB * 1024),
+                        TimeProvider = time,
                     },
                     log);
             }
@@ -65,7 +71,7 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
                 sensors.AddListener(triggers);
             }
 
-            return new HeadlessRuntime(chips, sensors, triggers, journal);
+            return new HeadlessRuntime(chips, sensors, triggers, journal, time);
         }
         catch
         {
@@ -123,7 +129,7 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
             throw new EdgeRuntimeException(ErrorCodes.BadRequest, e.Message);
         }
 
-        return new InjectResponse(request.Sensor, DateTimeOffset.UtcNow);
+        return new InjectResponse(request.Sensor, _time.GetUtcNow());
     }
 
     public SensorStatus[] Sensors() => _sensors.Status();

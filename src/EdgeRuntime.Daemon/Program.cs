@@ -119,6 +119,7 @@ namespace EdgeRuntime.Daemon
                     new EdgeRuntime.Triggers.WindowModelRunner(registry, queue),
                     inferenceOptions.EffectiveWorkers,
                     message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message),
+                    TimeProvider.System,
                     (pipeline, cause, token) => pipelineHost!.RunAsync(new PipelineRunRequest(pipeline), token, cause));
             }
             catch (ArgumentException e)
@@ -188,7 +189,8 @@ namespace EdgeRuntime.Daemon
             // a slow but legitimate inference (an LLM prefill on a Pi), short enough to recover a wedged driver.
             await using var watchdog = SystemdWatchdog.StartIfRequested(
                 timeout => !queue.IsStalled(4 * timeout),
-                message => log.Write(EdgeRuntime.Server.LogLevel.Warning, "edged", message));
+                message => log.Write(EdgeRuntime.Server.LogLevel.Warning, "edged", message),
+                TimeProvider.System);
             if (watchdog is not null)
             {
                 log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"systemd watchdog: pinging every {watchdog.Interval.TotalSeconds:0.#} s");

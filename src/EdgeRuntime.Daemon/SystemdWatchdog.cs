@@ -12,19 +12,20 @@ internal sealed class SystemdWatchdog : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    private SystemdWatchdog(TimeSpan interval, Func<TimeSpan, bool> healthy, Action<string> report)
+    private SystemdWatchdog(TimeSpan interval, Func<TimeSpan, bool> healthy, Action<string> report, TimeProvider timeProvider)
     {
         Interval = interval;
-        _loop = RunAsync(interval, healthy, report, _stop.Token);
+        _loop = RunAsync(interval, healthy, report, timeProvider, _stop.Token);
     }
 
     public TimeSpan Interval { get; }
 
     /// <summary>
     /// Starts pinging when systemd asked for a watchdog for this process; null otherwise. <paramref name="healthy"/>
-    /// gets the watchdog timeout; <paramref name="report"/> hears why pings stopped.
+    /// gets the watchdog timeout; <paramref name="report"/> hears why pings stopped; <paramref name="timeProvider"/>
+    /// times the pings.
     /// </summary>
-    public static SystemdWatchdog? StartIfRequested(Func<TimeSpan, bool> healthy, Action<string> report)
+    public static SystemdWatchdog? StartIfRequested(Func<TimeSpan, bool> healthy, Action<string> report, TimeProvider timeProvider)
     {
         string? usec = Environment.GetEnvironmentVariable("WATCHDOG_USEC");
         string? pid = Environment.GetEnvironmentVariable("WATCHDOG_PID");
@@ -39,7 +40,7 @@ internal sealed class SystemdWatchdog : IAsyncDisposable
             return null;
         }
 
-        return new SystemdWatchdog(TimeSpan.FromMicroseconds(microseconds / 2.0), healthy, report);
+        return new SystemdWatchdog(TimeSpan.FromMicroseconds(microseconds / 2.0), healthy, report, timeProvider);
     }
 
     public async ValueTask DisposeAsync()
@@ -57,9 +58,9 @@ internal sealed class SystemdWatchdog : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private static async Task RunAsync(TimeSpan interval, Func<TimeSpan, bool> healthy, Action<string> report, CancellationToken cancellationToken)
+    private static async Task RunAsync(TimeSpan interval, Func<TimeSpan, bool> healthy, Action<string> report, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(interval);
+        using var timer = new PeriodicTimer(interval, timeProvider);
         bool wasHealthy = true;
         do
         {

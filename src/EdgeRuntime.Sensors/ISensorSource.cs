@@ -36,15 +36,16 @@ public interface ISensorObserver
 
 /// <summary>
 /// A block of samples, interleaved by channel (frame count = Samples.Length / Channels), stamped with the monotonic
-/// time (<see cref="System.Diagnostics.Stopwatch"/> ticks) at which its last sample was taken. The memory is only valid
-/// during the call.
+/// time at which its last sample was taken, in <see cref="TimeProvider.GetTimestamp"/> ticks of the sensor host's clock
+/// (<see cref="SensorHost.TimeProvider"/>; Stopwatch ticks with the system clock). The memory is only valid during the
+/// call.
 /// </summary>
 public readonly record struct SensorFrame(long Timestamp, ReadOnlyMemory<float> Samples, int Channels)
 {
     public int Count => Channels == 0 ? 0 : Samples.Length / Channels;
 }
 
-/// <summary>An accepted (debounced) GPIO edge; Timestamp is Stopwatch ticks.</summary>
+/// <summary>An accepted (debounced) GPIO edge; Timestamp is in the same ticks as <see cref="SensorFrame.Timestamp"/>.</summary>
 public readonly record struct GpioEdge(long Timestamp, int Pin, bool Rising);
 
 /// <summary>A simulated sensor that tests, the demo and the benchmark can feed (the socket's inject message).</summary>

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace EdgeRuntime.Sensors;
 
 /// <summary>
@@ -15,6 +13,9 @@ public abstract class PolledSensorSource(string name, double sampleHz) : ISensor
 
     public abstract IReadOnlyList<string> Channels { get; }
 
+    /// <summary>The clock that paces it and stamps its frames; <see cref="SensorFactory"/> sets the host's.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     public double SampleRate { get; } = sampleHz > 0 ? sampleHz : throw new ArgumentOutOfRangeException(nameof(sampleHz), sampleHz, "sampleHz must be above 0.");
 
     /// <summary>Opens the device; the returned object is disposed when the run ends (failure or cancellation).</summary>
@@ -28,11 +29,11 @@ public abstract class PolledSensorSource(string name, double sampleHz) : ISensor
         using var device = Open();
         observer.OnOpened(this);
         float[] sample = new float[Channels.Count];
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / SampleRate));
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / SampleRate), TimeProvider);
         do
         {
             Read(sample);
-            observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), sample, sample.Length));
+            observer.OnFrame(this, new SensorFrame(TimeProvider.GetTimestamp(), sample, sample.Length));
         }
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
     }

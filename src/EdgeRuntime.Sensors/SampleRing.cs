@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace EdgeRuntime.Sensors;
 
 /// <summary>
@@ -10,13 +8,19 @@ namespace EdgeRuntime.Sensors;
 public sealed class SampleRing
 {
     private readonly Lock _gate = new();
+    private readonly TimeProvider _time;
     private readonly float[] _values;
     private readonly long[] _times;
     private long _written; // frames ever written
     private TaskCompletionSource? _newer; // created only while someone waits for newer frames
 
-    public SampleRing(int channels, int capacityFrames)
+    /// <param name="timeProvider">
+    /// The clock the frames' timestamps come from (its TimestampFrequency spaces the frames of a block) and that
+    /// <see cref="WaitForAsync"/> times out by; the sensor host passes its own, so sources, ring and triggers agree.
+    /// </param>
+    public SampleRing(int channels, int capacityFrames, TimeProvider? timeProvider = null)
     {
+        _time = timeProvider ?? TimeProvider.System;
         ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacityFrames, 1);
         Channels = channels;
@@ -29,7 +33,7 @@ public sealed class SampleRing
 
     public int Capacity { get; }
 
-    /// <summary>Time of the newest frame (Stopwatch ticks); long.MinValue when empty.</summary>
+    /// <summary>Time of the newest frame (the clock's timestamp ticks); long.MinValue when empty.</summary>
     public long NewestTimestamp
     {
         get
@@ -54,7 +58,7 @@ public sealed class SampleRing
 
         var samples = frame.Samples.Span;
         int count = frame.Count;
-        double ticksPerFrame = sampleRate > 0 ? Stopwatch.Frequency / sampleRate : 0;
+        double ticksPerFrame = sampleRate > 0 ? _time.TimestampFrequency / sampleRate : 0;
         lock (_gate)
         {
             for (int i = 0; i < count; i++)
@@ -76,7 +80,7 @@ public sealed class SampleRing
     /// </summary>
     public async Task<bool> WaitForAsync(long timestamp, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        long started = _time.GetTimestamp();
         while (true)
         {
             Task next;
@@ -90,15 +94,15 @@ public sealed class SampleRing
                 next = (_newer ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
 
-            long left = deadline - Stopwatch.GetTimestamp();
-            if (left <= 0)
+            var left = timeout - _time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
             {
                 return false;
             }
 
             try
             {
-                await next.WaitAsync(TimeSpan.FromSeconds((double)left / Stopwatch.Frequency), cancellationToken).ConfigureAwait(false);
+                await next.WaitAsync(left, _time, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
@@ -107,7 +111,7 @@ public sealed class SampleRing
         }
     }
 
-    /// <summary>The frames taken in [from, to] (Stopwatch ticks), oldest first, interleaved by channel.</summary>
+    /// <summary>The frames taken in [from, to] (timestamp ticks), oldest first, interleaved by channel.</summary>
     public float[] Copy(long from, long to) => Copy(from, to, out _);
 
     /// <summary>As <see cref="Copy(long, long)"/>, also giving the time of the first frame returned (a window reaching back before the stream began starts later).</summary>

@@ -7,12 +7,16 @@ using EdgeRuntime.Sensors.V4l2;
 
 namespace EdgeRuntime.Sensors;
 
-/// <summary>Builds a source from its configuration entry. Paths are taken relative to <paramref name="baseDirectory"/>.</summary>
+/// <summary>
+/// Builds a source from its configuration entry. Paths are taken relative to <paramref name="baseDirectory"/>. Every
+/// source gets <paramref name="timeProvider"/> (pass the sensor host's): their frames' timestamps are compared with the
+/// host's rings and the triggers' windows, so all must come from one clock.
+/// </summary>
 public static class SensorFactory
 {
     public static readonly string[] Types = ["gpio", "bme280", "mpu6050", "alsa", "v4l2", "wav", "series", "images"];
 
-    public static ISensorSource Create(SensorConfig config, GpioChips chips, string baseDirectory)
+    public static ISensorSource Create(SensorConfig config, GpioChips chips, string baseDirectory, TimeProvider? timeProvider = null)
     {
         if (string.IsNullOrWhiteSpace(config.Name))
         {
@@ -24,16 +28,17 @@ public static class SensorFactory
             throw new ArgumentException($"Sensor '{config.Name}': \"simulated\" applies to gpio, bme280 and mpu6050; a {config.Type} sensor replays or captures real data.");
         }
 
+        var time = timeProvider ?? TimeProvider.System;
         return config.Type switch
         {
-            "gpio" => new GpioEdgeSource(config, chips),
-            "bme280" => new Bme280Source(config),
-            "mpu6050" => new Mpu6050Source(config),
-            "alsa" => new AlsaCaptureSource(config),
-            "v4l2" => new V4l2CameraSource(config),
-            "wav" => new WavReplaySource(config, RequirePath(config, baseDirectory)),
-            "series" => new SeriesReplaySource(config, RequirePath(config, baseDirectory)),
-            "images" => new ImageSequenceSource(config, RequirePath(config, baseDirectory)),
+            "gpio" => new GpioEdgeSource(config, chips) { TimeProvider = time },
+            "bme280" => new Bme280Source(config) { TimeProvider = time },
+            "mpu6050" => new Mpu6050Source(config) { TimeProvider = time },
+            "alsa" => new AlsaCaptureSource(config) { TimeProvider = time },
+            "v4l2" => new V4l2CameraSource(config) { TimeProvider = time },
+            "wav" => new WavReplaySource(config, RequirePath(config, baseDirectory)) { TimeProvider = time },
+            "series" => new SeriesReplaySource(config, RequirePath(config, baseDirectory)) { TimeProvider = time },
+            "images" => new ImageSequenceSource(config, RequirePath(config, baseDirectory)) { TimeProvider = time },
             _ => throw new ArgumentException($"Sensor '{config.Name}' has type '{config.Type}'; known types: {string.Join(", ", Types)}."),
         };
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Sensors;
@@ -18,7 +17,17 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _running = [];
 
-    public SensorHost(Action<string> log) => _log = log;
+    /// <param name="timeProvider">
+    /// The clock for back-off waits, reading times and the pre-trigger rings. Sources must stamp their frames with the
+    /// same clock (<see cref="SensorFactory"/> gives them this one), and the trigger engine reads it from here.
+    /// </param>
+    public SensorHost(Action<string> log, TimeProvider? timeProvider = null)
+    {
+        _log = log;
+        TimeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    public TimeProvider TimeProvider { get; }
 
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
 
@@ -38,7 +47,7 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
             }
 
             int frames = Math.Max(1, (int)Math.Ceiling(source.SampleRate * bufferMs / 1000));
-            ring = new SampleRing(source.Channels.Count, frames);
+            ring = new SampleRing(source.Channels.Count, frames, TimeProvider);
         }
 
         if (!_sensors.TryAdd(source.Name, new SensorRuntime(source, ring)))
@@ -91,7 +100,7 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
     {
         try
         {
-            await Task.WhenAll(_sensors.Values.Select(s => s.Settled)).WaitAsync(timeout).ConfigureAwait(false);
+            await Task.WhenAll(_sensors.Values.Select(s => s.Settled)).WaitAsync(timeout, TimeProvider).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -106,6 +115,7 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
         while (!stop.IsCancellationRequested)
         {
             sensor.Opened = false;
+            Task retry;
             try
             {
                 await sensor.Source.RunAsync(this, stop).ConfigureAwait(false);
@@ -125,6 +135,9 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
                     backoff = InitialBackoff; // it worked for a while: a fresh failure, not the same one again
                 }
 
+                // The retry is scheduled before the failure is reported: whoever sees "failed" (health, a test moving a
+                // fake clock) knows the back-off is already counting from that moment.
+                retry = Task.Delay(backoff, TimeProvider, stop);
                 Interlocked.Increment(ref sensor.Failures);
                 sensor.SetState("failed", $"{e.Message} (retrying in {backoff.TotalSeconds:0.#} s)");
                 _log($"sensor {sensor.Source.Name}: failed: {e.Message}; retrying in {backoff.TotalSeconds:0.#} s");
@@ -132,7 +145,7 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
 
             try
             {
-                await Task.Delay(backoff, stop).ConfigureAwait(false);
+                await retry.ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -178,7 +191,7 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
             }
 
             sensor.Readings += frame.Count;
-            sensor.LastAt = DateTimeOffset.UtcNow;
+            sensor.LastAt = TimeProvider.GetUtcNow();
         }
 
         foreach (var listener in _listeners)
@@ -195,7 +208,7 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
             sensor.Last ??= new float[1];
             sensor.Last[0] = edge.Rising ? 1 : 0;
             sensor.Readings++;
-            sensor.LastAt = DateTimeOffset.UtcNow;
+            sensor.LastAt = TimeProvider.GetUtcNow();
         }
 
         foreach (var listener in _listeners)
@@ -216,6 +229,8 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
+            // Wall time on purpose: this bounds how long stopping takes (systemd's stop timeout is wall time), and a
+            // fake clock that nobody moves must not turn a stuck sensor into a hung shutdown.
             await Task.WhenAll(_running).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
         catch (TimeoutException)

@@ -149,7 +149,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
         string[] problems = [.. metrics.Problems, .. headless?.Problems() ?? []];
         var health = new HealthResponse(
             problems.Length == 0 ? "ok" : "degraded",
-            (DateTimeOffset.UtcNow - metrics.StartedAt).TotalSeconds,
+            metrics.Uptime.TotalSeconds,
             metrics.Connections,
             metrics.InFlight,
             queue.Depth,

@@ -1,12 +1,18 @@
 namespace EdgeRuntime.Server;
 
-/// <summary>Live counters shared by the listener and its connections, read by the health message.</summary>
-public sealed class ServerMetrics
+/// <summary>
+/// Live counters shared by the listener and its connections, read by the health message. Start time and uptime come
+/// from <paramref name="timeProvider"/> (the system clock unless a test gives another).
+/// </summary>
+public sealed class ServerMetrics(TimeProvider? timeProvider = null)
 {
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private int _connections;
     private int _inFlight;
 
-    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset StartedAt { get; } = (timeProvider ?? TimeProvider.System).GetUtcNow();
+
+    public TimeSpan Uptime => _time.GetUtcNow() - StartedAt;
 
     public int Connections => Volatile.Read(ref _connections);
 

@@ -20,4 +20,10 @@ public sealed record JournalOptions(string Directory)
 
     /// <summary>Appends waiting for the writer beyond this make AppendAsync wait (back-pressure).</summary>
     public int QueueCapacity { get; init; } = 4096;
+
+    /// <summary>
+    /// The clock that stamps records and ages them for retention; tests pass a fake one so age retention is checked
+    /// by moving the clock instead of waiting for it.
+    /// </summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }

@@ -364,7 +364,7 @@ public sealed class ResultJournal : IDisposable
         var written = new List<(PendingAppend Item, long Id, DateTimeOffset At)>(batch.Count);
         foreach (var item in batch)
         {
-            var now = DateTimeOffset.UtcNow;
+            var now = _options.TimeProvider.GetUtcNow();
             byte[] json;
             try
             {
@@ -452,7 +452,7 @@ public sealed class ResultJournal : IDisposable
     /// <summary>Deletes whole segments, oldest first, beyond the size or age limit. The active segment always stays.</summary>
     public void EnforceRetention()
     {
-        var age = DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch;
+        var age = _options.TimeProvider.GetUtcNow() - DateTimeOffset.UnixEpoch;
         long cutoff = _options.MaxAge >= age ? long.MinValue : (age - _options.MaxAge).Ticks / 10;
         while (true)
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 
 namespace EdgeRuntime.Transport;
@@ -9,19 +8,22 @@ namespace EdgeRuntime.Transport;
 /// that when the answer comes soon. The policy learns how long answers usually take (the time from our last send to
 /// the next bytes in) and polls for up to twice that, never past the cap; when answers usually take longer than the
 /// cap it does not poll at all, so an idle or slow peer costs no CPU. Across the process at most half the cores poll
-/// at once, so many connections under load do not spin against the work they wait for.
+/// at once, so many connections under load do not spin against the work they wait for. Waits are measured, and polls
+/// timed, in ticks of <paramref name="timeProvider"/> (the system clock for a connection; tests of the learning move a
+/// fake one).
 /// </summary>
-public sealed class ReceiveSpinPolicy(TimeSpan cap)
+public sealed class ReceiveSpinPolicy(TimeSpan cap, TimeProvider? timeProvider = null)
 {
     private static readonly int MaxPollers = Math.Max(1, Environment.ProcessorCount / 2);
     private static int s_pollers;
 
-    private readonly long _capTicks = (long)(cap.TotalSeconds * Stopwatch.Frequency);
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+    private readonly long _capTicks = (long)(cap.TotalSeconds * (timeProvider ?? TimeProvider.System).TimestampFrequency);
     private long _lastSend;
     private double _typicalWaitTicks;
 
     /// <summary>Records that we just sent: the peer's answer is now awaited.</summary>
-    public void MarkSent() => Volatile.Write(ref _lastSend, Stopwatch.GetTimestamp());
+    public void MarkSent() => Volatile.Write(ref _lastSend, _time.GetTimestamp());
 
     /// <summary>Records that bytes arrived, learning how long the peer took since our last send.</summary>
     public void MarkReceived()
@@ -34,7 +36,7 @@ public sealed class ReceiveSpinPolicy(TimeSpan cap)
 
         // One long pause (the app went quiet) must not stop polling for the next burst; a peer that is always slow
         // still converges above the cap and stops it.
-        double wait = Math.Min(Stopwatch.GetTimestamp() - sent, 1.5 * _capTicks);
+        double wait = Math.Min(_time.GetTimestamp() - sent, 1.5 * _capTicks);
         _typicalWaitTicks = _typicalWaitTicks == 0 ? wait : (0.8 * _typicalWaitTicks) + (0.2 * wait);
     }
 
@@ -55,8 +57,8 @@ public sealed class ReceiveSpinPolicy(TimeSpan cap)
 
         try
         {
-            long deadline = Stopwatch.GetTimestamp() + budget;
-            while (socket.Available == 0 && Stopwatch.GetTimestamp() < deadline)
+            long deadline = _time.GetTimestamp() + budget;
+            while (socket.Available == 0 && _time.GetTimestamp() < deadline)
             {
                 Thread.Yield();
             }

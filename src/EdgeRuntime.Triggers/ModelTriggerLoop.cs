@@ -18,13 +18,16 @@ internal sealed class ModelTriggerLoop
     private readonly TriggerEngine _engine;
     private readonly Action<string> _log;
     private readonly ModelWhen _when;
+    private readonly TimeProvider _time;
     private readonly Channel<(float[] Samples, int Channels, long Timestamp)> _frames;
     private float[] _pending = [];
     private int _filled;
     private long _dropped; // since the loop last looked: a gap in the stream
 
-    public ModelTriggerLoop(TriggerRule rule, WindowModelRunner runner, TriggerEngine engine, Action<string> log)
+    /// <param name="time">The sensors' clock: frames are stamped in its ticks, and a failing model is retried by it.</param>
+    public ModelTriggerLoop(TriggerRule rule, WindowModelRunner runner, TriggerEngine engine, Action<string> log, TimeProvider time)
     {
+        _time = time;
         _rule = rule;
         _runner = runner;
         _engine = engine;
@@ -40,7 +43,7 @@ internal sealed class ModelTriggerLoop
     /// <summary>Called on the sensor's thread: only copies samples and queues whole frames.</summary>
     public void Accept(in SensorFrame frame, double sampleRate)
     {
-        double ticksPerSample = sampleRate > 0 ? System.Diagnostics.Stopwatch.Frequency / sampleRate : 0;
+        double ticksPerSample = sampleRate > 0 ? _time.TimestampFrequency / sampleRate : 0;
         int frameValues = _when.Run.FrameSamples!.Value * frame.Channels;
         if (_pending.Length != frameValues)
         {
@@ -92,7 +95,7 @@ internal sealed class ModelTriggerLoop
                 {
                     _log($"trigger {_rule.Name}: watching model failed: {e.Message}");
                     state = new WindowModelRunner.StreamState();
-                    await Task.Delay(1000, stop).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromSeconds(1), _time, stop).ConfigureAwait(false);
                     continue;
                 }
 

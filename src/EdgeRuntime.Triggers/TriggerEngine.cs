@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Sensors;
@@ -13,12 +12,14 @@ namespace EdgeRuntime.Triggers;
 /// pool, so a slow model never stalls a microphone's capture thread. Only the model runs are limited (to
 /// maxConcurrentRuns at once); waiting for a window and for the store costs no slot. At most
 /// <see cref="MaxPendingRuns"/> firings are in progress at once; beyond that a firing is dropped and counted, rather
-/// than memory growing without bound.
+/// than memory growing without bound. Time comes from the sensor host's clock (<see cref="SensorHost.TimeProvider"/>):
+/// the firings are compared with the timestamps its sources stamp, and tests move a fake one.
 /// </summary>
 public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
 {
     private readonly List<TriggerRule> _rules = [];
     private readonly SensorHost _sensors;
+    private readonly TimeProvider _time;
     private readonly TriggeredRun _run;
     private readonly Func<string, string, CancellationToken, Task>? _runPipeline;
     private readonly Action<string> _log;
@@ -36,12 +37,13 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     {
         _runPipeline = runPipeline;
         _sensors = sensors;
+        _time = sensors.TimeProvider;
         _log = log;
         _concurrency = new SemaphoreSlim(maxConcurrentRuns, maxConcurrentRuns);
-        _run = new TriggeredRun(sensors, runner, journal, chips, log);
+        _run = new TriggeredRun(sensors, runner, journal, chips, log, _time);
         foreach (var config in triggers)
         {
-            var rule = new TriggerRule(config, TriggerValidation.Validate(config, sensors));
+            var rule = new TriggerRule(config, TriggerValidation.Validate(config, sensors), _time);
             if (config.On.Threshold is { } threshold)
             {
                 rule.Channel = sensors.Find(threshold.Sensor)!.Channels.ToList().IndexOf(threshold.Channel);
@@ -51,7 +53,7 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
             _run.AddActions(rule);
             if (config.On.Model is not null)
             {
-                _modelLoops.Add(new ModelTriggerLoop(rule, runner, this, log));
+                _modelLoops.Add(new ModelTriggerLoop(rule, runner, this, log, _time));
             }
         }
 
@@ -73,7 +75,10 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     {
         foreach (var rule in _rules.Where(r => r.Config.On.EverySeconds is not null))
         {
-            _loops.Add(Task.Run(() => ScheduleAsync(rule, _noMore.Token)));
+            // The timer starts here, not when the thread pool gets to the loop: the period runs from Start, and a
+            // clock moved right after Start (a fake one in tests) already counts towards the first tick.
+            var timer = new PeriodicTimer(TimeSpan.FromSeconds(rule.Config.On.EverySeconds!.Value), _time);
+            _loops.Add(Task.Run(() => ScheduleAsync(rule, timer, _noMore.Token)));
         }
 
         foreach (var loop in _modelLoops)
@@ -97,7 +102,7 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
             return;
         }
 
-        var firedAt = DateTimeOffset.UtcNow;
+        var firedAt = _time.GetUtcNow();
         Interlocked.Increment(ref _running);
         _ = Task.Run(async () =>
         {
@@ -218,14 +223,14 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
         }
     }
 
-    private async Task ScheduleAsync(TriggerRule rule, CancellationToken stop)
+    private async Task ScheduleAsync(TriggerRule rule, PeriodicTimer timer, CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(rule.Config.On.EverySeconds!.Value));
+        using var owned = timer;
         try
         {
             while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
             {
-                Fire(rule, "schedule", Stopwatch.GetTimestamp());
+                Fire(rule, "schedule", _time.GetTimestamp());
             }
         }
         catch (OperationCanceledException)
@@ -250,6 +255,8 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
             _idle.TrySetResult();
         }
 
+        // The grace is wall time on purpose: it bounds how long stopping takes (systemd's stop timeout is wall time),
+        // and a fake clock nobody moves must not turn a stuck run into a hung shutdown.
         try
         {
             await Task.WhenAll(_loops).WaitAsync(grace).ConfigureAwait(false);

@@ -1,10 +1,12 @@
-using System.Diagnostics;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Triggers;
 
-/// <summary>One configured trigger at run time: its counters, hold-off clock and threshold arming.</summary>
-internal sealed class TriggerRule(TriggerConfig config, string when)
+/// <summary>
+/// One configured trigger at run time: its counters, hold-off clock and threshold arming. Hold-off is measured between
+/// the firings' own timestamps, in ticks of <paramref name="time"/> (the sensors' clock, which stamped them).
+/// </summary>
+internal sealed class TriggerRule(TriggerConfig config, string when, TimeProvider time)
 {
     private readonly Lock _gate = new();
     private long _lastFired = long.MinValue;
@@ -26,7 +28,7 @@ internal sealed class TriggerRule(TriggerConfig config, string when)
     /// <summary>Takes a firing unless it falls within the hold-off of the previous one.</summary>
     public bool TryFire(long timestamp)
     {
-        long holdOff = (long)(Config.On.HoldOffMs * Stopwatch.Frequency / 1000);
+        long holdOff = (long)(Config.On.HoldOffMs * time.TimestampFrequency / 1000);
         lock (_gate)
         {
             // Edges from concurrent callbacks can arrive a few ticks out of order; without a hold-off none is held.
@@ -38,7 +40,7 @@ internal sealed class TriggerRule(TriggerConfig config, string when)
 
             _lastFired = timestamp;
             _fired++;
-            _lastFiredAt = DateTimeOffset.UtcNow;
+            _lastFiredAt = time.GetUtcNow();
             return true;
         }
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Sensors;
 using EdgeRuntime.Sensors.Gpio;
@@ -9,14 +8,15 @@ namespace EdgeRuntime.Triggers;
 /// <summary>
 /// One firing's work: wait until the window's end has been sensed, copy the window out of the sensor's buffer, run
 /// the model, write the result to the journal (durable before anyone sees it), then act. A failure anywhere is stored
-/// as a result with its error, so a subscriber learns that the trigger fired and why nothing came of it.
+/// as a result with its error, so a subscriber learns that the trigger fired and why nothing came of it. Window bounds
+/// and timings are in ticks of <paramref name="time"/>, the clock the sensors stamp their frames with.
 /// </summary>
-internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log)
+internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log, TimeProvider time)
 {
     private readonly Dictionary<string, (TriggerAction Config, GpioPulse Pulse)[]> _actions = new(StringComparer.Ordinal);
 
     public void AddActions(TriggerRule rule) =>
-        _actions[rule.Name] = [.. rule.Config.Actions.Select(a => (a, new GpioPulse(chips, a.Pin, TimeSpan.FromMilliseconds(a.Ms), a.Simulated)))];
+        _actions[rule.Name] = [.. rule.Config.Actions.Select(a => (a, new GpioPulse(chips, a.Pin, TimeSpan.FromMilliseconds(a.Ms), a.Simulated, time)))];
 
     public async Task RunAsync(TriggerRule rule, string cause, long firedTicks, DateTimeOffset firedAt, SemaphoreSlim modelSlots, CancellationToken stop)
     {
@@ -30,18 +30,19 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
         {
             var ring = sensors.Ring(window.Sensor)!;
             var source = sensors.Find(window.Sensor)!;
-            long end = firedTicks + (long)(window.PostMs * Stopwatch.Frequency / 1000);
+            double ticksPerMs = time.TimestampFrequency / 1000.0;
+            long end = firedTicks + (long)(window.PostMs * ticksPerMs);
             // Post-trigger samples must be sensed first; after a second more than postMs, use what there is.
             await ring.WaitForAsync(end, TimeSpan.FromMilliseconds(window.PostMs + 1000), stop).ConfigureAwait(false);
-            float[] samples = ring.Copy(firedTicks - (long)(window.PreMs * Stopwatch.Frequency / 1000), end, out long first);
-            captureUs = Stopwatch.GetElapsedTime(firedTicks).TotalMicroseconds;
+            float[] samples = ring.Copy(firedTicks - (long)(window.PreMs * ticksPerMs), end, out long first);
+            captureUs = time.GetElapsedTime(firedTicks).TotalMicroseconds;
             if (samples.Length == 0)
             {
                 throw new InvalidOperationException($"sensor '{window.Sensor}' delivered nothing in the window (is it failed? see edgectl status)");
             }
 
             int frames = samples.Length / ring.Channels;
-            captured = new CaptureWindow(window.Sensor, (first - firedTicks) * 1000.0 / Stopwatch.Frequency, frames * 1000 / source.SampleRate, frames, ring.Channels);
+            captured = new CaptureWindow(window.Sensor, (first - firedTicks) * 1000.0 / time.TimestampFrequency, frames * 1000 / source.SampleRate, frames, ring.Channels);
             await modelSlots.WaitAsync(stop).ConfigureAwait(false);
             try
             {
@@ -80,17 +81,17 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
 
     private async Task<JournalCommit> StoreAsync(TriggerRule rule, string cause, DateTimeOffset firedAt, long firedTicks, CaptureWindow? window, RunOutput? output, string? error, double captureUs)
     {
-        long ran = Stopwatch.GetTimestamp();
+        long ran = time.GetTimestamp();
         // Stopping does not cancel this: a result that has been computed is stored.
         return await journal.AppendAsync(rule.Name, (id, storedAt) =>
         {
-            long now = Stopwatch.GetTimestamp();
+            long now = time.GetTimestamp();
             var timing = new ResultTiming(
                 captureUs,
                 output?.QueuedUs ?? 0,
                 output?.InferenceUs ?? 0,
-                Stopwatch.GetElapsedTime(ran, now).TotalMicroseconds,
-                Stopwatch.GetElapsedTime(firedTicks, now).TotalMicroseconds);
+                time.GetElapsedTime(ran, now).TotalMicroseconds,
+                time.GetElapsedTime(firedTicks, now).TotalMicroseconds);
             var result = new ResultEvent(id, rule.Name, cause, rule.Config.Run.Model, firedAt, storedAt, output?.Outputs ?? [], timing)
             {
                 Window = window,

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using EdgeRuntime.Sensors.Bme280;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeRuntime.Sensors.Tests;
 
@@ -63,9 +64,10 @@ public sealed class Bme280Tests
             await run.StopAsync();
         }
 
-        // 30 ms is past any conversion the last Read() started; the chip must be back in sleep mode by itself.
-        await Task.Delay(30);
+        // The chip must go back to sleep mode by itself once the last conversion Read() started is over (a few ms on
+        // the wall clock the binding sleeps by): wait for that, not for a fixed time.
         var chip = source.Simulator!;
+        await Eventually.TrueAsync(() => ReadRegister(chip, 0xF3) == 0, "the last conversion to end");
         Assert.Equal(0b001_001_00, ReadRegister(chip, 0xF4)); // osrs_t x1, osrs_p x1, mode sleep
         Assert.Equal(0b001, ReadRegister(chip, 0xF2)); // osrs_h x1
         Assert.Equal(0, ReadRegister(chip, 0xF3)); // not measuring
@@ -74,7 +76,8 @@ public sealed class Bme280Tests
     [Fact]
     public void A_forced_conversion_reports_measuring_latches_the_data_when_done_and_returns_to_sleep()
     {
-        var chip = new SimulatedBme280 { TemperatureCelsius = 30.0 };
+        var clock = new FakeTimeProvider();
+        var chip = new SimulatedBme280(timeProvider: clock) { TemperatureCelsius = 30.0 };
         chip.Write([0xF2, 0b101]); // osrs_h x16
         chip.Write([0xF4, 0b101_101_10]); // osrs_t x16, osrs_p x16, forced: about 98 ms
 
@@ -83,13 +86,13 @@ public sealed class Bme280Tests
         chip.WriteRead([0xF7], data);
         Assert.Equal(new byte[] { 0x80, 0x00, 0x00, 0x80, 0x00, 0x00, 0x80, 0x00 }, data.ToArray()); // still the reset values
 
-        var waited = Stopwatch.StartNew();
-        while (ReadRegister(chip, 0xF3) != 0)
-        {
-            Assert.True(waited.ElapsedMilliseconds < 2000, "The conversion never finished.");
-            Thread.Sleep(5);
-        }
-
+        // Datasheet 9.1: 1 + 2·16 + (2·16 + 0.5) + (2·16 + 0.5) = 98 ms, on the chip's (fake) clock.
+        clock.Advance(TimeSpan.FromMilliseconds(97.9));
+        Assert.Equal(0b1000, ReadRegister(chip, 0xF3));
+        chip.WriteRead([0xF7], data);
+        Assert.Equal(0x80, data[3]); // nothing latched yet
+        clock.Advance(TimeSpan.FromMilliseconds(0.1));
+        Assert.Equal(0, ReadRegister(chip, 0xF3));
         Assert.Equal(0b101_101_00, ReadRegister(chip, 0xF4)); // back to sleep, oversampling kept
         chip.WriteRead([0xF7], data);
         Assert.NotEqual(0x80, data[3]); // a real temperature word now

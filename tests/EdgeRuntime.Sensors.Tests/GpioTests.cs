@@ -1,6 +1,6 @@
 using System.Device.Gpio;
-using System.Diagnostics;
 using EdgeRuntime.Sensors.Gpio;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeRuntime.Sensors.Tests;
 
@@ -12,10 +12,12 @@ public sealed class GpioTests
     [Fact]
     public async Task A_burst_of_bouncing_edges_is_one_edge_and_a_later_press_is_another()
     {
+        // Edges are stamped and debounced by a fake clock: the burst is at one instant, the next press exactly where
+        // the test moves the clock.
+        var clock = new FakeTimeProvider();
         using var chips = new GpioChips(null);
-        // A second of debounce, so all ten injected edges fall inside it even when the test thread is preempted.
-        var button = new GpioEdgeSource(Button(debounceMs: 1000), chips);
-        await using var host = new SensorHost(_ => { });
+        var button = new GpioEdgeSource(Button(debounceMs: 1000), chips) { TimeProvider = clock };
+        await using var host = new SensorHost(_ => { }, clock);
         var recorder = new Recorder();
         host.Add(button, 0);
         host.AddListener(recorder);
@@ -29,10 +31,14 @@ public sealed class GpioTests
 
         var first = Assert.Single(recorder.Edges);
         Assert.Equal(9, button.Bounced);
-        // The debounce runs from the accepted edge's own timestamp; press again only once it has surely passed.
-        await Eventually.TrueAsync(() => Stopwatch.GetElapsedTime(first.Timestamp).TotalMilliseconds > 1000, "the debounce to pass");
+        clock.Advance(TimeSpan.FromMilliseconds(999)); // still within the debounce of the accepted edge
+        button.InjectEdge(rising: true);
+        Assert.Single(recorder.Edges);
+        Assert.Equal(10, button.Bounced);
+        clock.Advance(TimeSpan.FromMilliseconds(1)); // the debounce has passed
         button.InjectEdge(rising: true);
         Assert.Equal(2, recorder.Edges.Length);
+        Assert.Equal(clock.TimestampFrequency, recorder.Edges[1].Timestamp - first.Timestamp); // one second apart
         Assert.All(recorder.Edges, e => Assert.True(e.Rising));
         Assert.Equal(17, recorder.Edges[0].Pin);
     }
@@ -87,14 +93,20 @@ public sealed class GpioTests
     [Fact]
     public async Task A_pulse_drives_the_pin_high_for_its_length_then_low()
     {
-        using var chips = new GpioChips(null);
-        var pulse = new GpioPulse(chips, 27, TimeSpan.FromMilliseconds(30), simulated: true);
-        await pulse.PulseAsync(default);
+        // A ten-minute pulse (a relay holding a pump on) on a fake clock: the test moves the clock over it.
+        var clock = new FakeTimeProvider();
+        using var chips = new GpioChips(null, timeProvider: clock);
+        var pulse = new GpioPulse(chips, 27, TimeSpan.FromMinutes(10), simulated: true, clock);
+        var pulsing = pulse.PulseAsync(default);
+        Assert.Equal([PinValue.Low, PinValue.High], chips.SimulatedDriver.Writes.Where(w => w.Pin == 27).Select(w => w.Value));
+        clock.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromMilliseconds(1));
+        Assert.False(pulsing.IsCompleted);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await pulsing.WaitAsync(TimeSpan.FromSeconds(15)); // a wall-clock bound only, so a broken pulse fails instead of hanging
         var writes = chips.SimulatedDriver.Writes.Where(w => w.Pin == 27).ToArray();
-        // Opened as an output driven low, then the pulse: high, and low again.
+        // Opened as an output driven low, then the pulse: high, and low again exactly ten minutes later.
         Assert.Equal([PinValue.Low, PinValue.High, PinValue.Low], writes.Select(w => w.Value));
-        double heldMs = (writes[2].Timestamp - writes[1].Timestamp) * 1000.0 / Stopwatch.Frequency;
-        Assert.InRange(heldMs, 25, 5000);
+        Assert.Equal(TimeSpan.FromMinutes(10), clock.GetElapsedTime(writes[1].Timestamp, writes[2].Timestamp));
         Assert.Equal(1, pulse.Pulses);
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeRuntime.Sensors.Tests;
 
@@ -46,13 +47,25 @@ public sealed class SampleRingTests
     [Fact]
     public async Task WaitFor_completes_when_a_frame_at_the_time_arrives_and_times_out_otherwise()
     {
-        var ring = new SampleRing(channels: 1, capacityFrames: 10);
-        var wait = ring.WaitForAsync(5 * Ms, TimeSpan.FromSeconds(10), default);
-        ring.Write(new SensorFrame(3 * Ms, new float[] { 1 }, 1), 0);
-        await Task.Delay(20);
-        Assert.False(wait.IsCompleted); // a frame from before the time does not end the wait
-        ring.Write(new SensorFrame(5 * Ms, new float[] { 2 }, 1), 0);
-        Assert.True(await wait.WaitAsync(TimeSpan.FromSeconds(5)));
-        Assert.False(await ring.WaitForAsync(100 * Ms, TimeSpan.FromMilliseconds(30), default));
+        // The ring's clock is a fake one: its timeouts pass only when the test moves it, so each outcome is certain.
+        // The wall-clock bounds on the awaits only keep a broken ring from hanging the test.
+        var clock = new FakeTimeProvider();
+        long ms = clock.TimestampFrequency / 1000;
+        var ring = new SampleRing(channels: 1, capacityFrames: 10, clock);
+
+        var early = ring.WaitForAsync(5 * ms, TimeSpan.FromSeconds(10), default);
+        ring.Write(new SensorFrame(3 * ms, new float[] { 1 }, 1), 0); // from before the time: the wait goes on
+        clock.Advance(TimeSpan.FromSeconds(10));
+        Assert.False(await early.WaitAsync(TimeSpan.FromSeconds(15)), "a frame from before the time ended the wait");
+
+        var late = ring.WaitForAsync(5 * ms, TimeSpan.FromSeconds(10), default);
+        ring.Write(new SensorFrame(5 * ms, new float[] { 2 }, 1), 0);
+        Assert.True(await late.WaitAsync(TimeSpan.FromSeconds(15)));
+
+        var never = ring.WaitForAsync(100 * ms, TimeSpan.FromMinutes(30), default);
+        clock.Advance(TimeSpan.FromMinutes(30) - TimeSpan.FromMilliseconds(1));
+        Assert.False(never.IsCompleted); // the timeout runs on the ring's clock: not yet
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.False(await never.WaitAsync(TimeSpan.FromSeconds(15)));
     }
 }

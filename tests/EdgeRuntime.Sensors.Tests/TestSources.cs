@@ -3,10 +3,15 @@ using System.Threading.Channels;
 
 namespace EdgeRuntime.Sensors.Tests;
 
-/// <summary>A sampled source the test drives by hand: each Push delivers one block with the timestamp given.</summary>
-internal sealed class ManualSource(string name, string[] channels, double sampleRate) : ISensorSource
+/// <summary>
+/// A sampled source the test drives by hand: each Push delivers one block with the timestamp given, or stamped by
+/// <paramref name="clock"/> (the host's fake clock in the trigger tests).
+/// </summary>
+internal sealed class ManualSource(string name, string[] channels, double sampleRate, TimeProvider? clock = null) : ISensorSource
 {
     private readonly Channel<(float[] Values, long Timestamp)> _pushes = Channel.CreateUnbounded<(float[], long)>();
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+    private int _delivered;
 
     public string Name { get; } = name;
 
@@ -18,23 +23,13 @@ internal sealed class ManualSource(string name, string[] channels, double sample
 
     public void Push(long timestamp, params float[] values) => _pushes.Writer.TryWrite((values, timestamp));
 
-    public void Push(params float[] values) => Push(Stopwatch.GetTimestamp(), values);
+    public void Push(params float[] values) => Push(_clock.GetTimestamp(), values);
 
-    /// <summary>Keeps a single-channel stream live: 10 samples every 10 ms, stamped as they are pushed.</summary>
-    public async Task FeedAsync(CancellationToken stop)
-    {
-        try
-        {
-            while (true)
-            {
-                Push(new float[10]);
-                await Task.Delay(10, stop);
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
+    /// <summary>
+    /// Blocks the host has finished passing on (its listeners have returned): once it equals the pushes, every
+    /// decision the trigger engine makes on them has been made.
+    /// </summary>
+    public int Delivered => Volatile.Read(ref _delivered);
 
     public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
     {
@@ -42,13 +37,16 @@ internal sealed class ManualSource(string name, string[] channels, double sample
         await foreach (var (values, timestamp) in _pushes.Reader.ReadAllAsync(cancellationToken))
         {
             observer.OnFrame(this, new SensorFrame(timestamp, values, Channels.Count));
+            Interlocked.Increment(ref _delivered);
         }
     }
 }
 
 /// <summary>A source whose device fails while <see cref="Broken"/> is set: opening throws, as an unplugged I2C sensor does.</summary>
-internal sealed class FlakySource(string name) : ISensorSource
+internal sealed class FlakySource(string name, TimeProvider? clock = null) : ISensorSource
 {
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
     public volatile bool Broken = true;
 
     public int Opens;
@@ -72,8 +70,8 @@ internal sealed class FlakySource(string name) : ISensorSource
         observer.OnOpened(this);
         while (!Broken)
         {
-            observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), new float[] { 1 }, 1));
-            await Task.Delay(10, cancellationToken);
+            observer.OnFrame(this, new SensorFrame(_clock.GetTimestamp(), new float[] { 1 }, 1));
+            await Task.Delay(10, cancellationToken); // a live device's pace in wall time: nothing asserts on it
         }
 
         throw new IOException("Remote I/O error (unplugged again)");

@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using System.Device.Gpio;
 using System.Runtime.InteropServices;
 using EdgeRuntime.Inference;
 using EdgeRuntime.Onnx;
@@ -6,24 +6,42 @@ using EdgeRuntime.Protocol;
 using EdgeRuntime.Sensors.Gpio;
 using EdgeRuntime.Store;
 using EdgeRuntime.Triggers;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeRuntime.Sensors.Tests;
 
 /// <summary>
 /// The trigger engine with real parts: sensors on the simulated GPIO chip and hand-driven streams, ONNX Runtime
-/// running a model through the registry and scheduler, and the journal on disk.
+/// running a model through the registry and scheduler, and the journal on disk. Time is a fake clock shared by the
+/// sensors, the engine and the simulated chip: edges and samples are stamped by it, hold-off, schedules, windows and
+/// pulses are timed by it, so every time in these tests is exact and nothing waits for wall time to pass.
 /// </summary>
 public sealed class TriggerEngineTests : IAsyncLifetime
 {
-    private static readonly long Ms = Stopwatch.Frequency / 1000;
+    private readonly FakeTimeProvider _clock = new();
+    private readonly long _t0; // the fake clock's timestamp when the test began: samples are stamped relative to it
     private readonly string _dir = Directory.CreateTempSubdirectory("triggers-").FullName;
     private ModelRegistry _registry = null!;
     private InferenceScheduler _scheduler = null!;
     private ResultJournal _journal = null!;
-    private readonly GpioChips _chips = new(null);
-    private readonly SensorHost _host = new(_ => { });
+    private readonly GpioChips _chips;
+    private readonly SensorHost _host;
     private readonly List<string> _log = [];
     private TriggerEngine? _engine;
+
+    public TriggerEngineTests()
+    {
+        _chips = new GpioChips(null, timeProvider: _clock);
+        _host = new SensorHost(_ => { }, _clock);
+        _t0 = _clock.GetTimestamp();
+    }
+
+    /// <summary>Timestamp ticks per millisecond of the fake clock.</summary>
+    private long Ms => _clock.TimestampFrequency / 1000;
+
+    /// <summary>Pushes one 1 kHz block whose sample at t ms after the test began has the value t, for t in [fromMs, toMs].</summary>
+    private void PushMs(ManualSource stream, int fromMs, int toMs) =>
+        stream.Push(_t0 + (toMs * Ms), [.. Enumerable.Range(fromMs, toMs - fromMs + 1).Select(v => (float)v)]);
 
     public async Task InitializeAsync()
     {
@@ -69,8 +87,8 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     /// <summary>A hand-driven 1 kHz stream with a pre-trigger buffer, and a button on the simulated GPIO chip.</summary>
     private (ManualSource Stream, GpioEdgeSource Button) StreamAndButton(int pin, double bufferMs, double debounceMs = 0)
     {
-        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
-        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = pin, DebounceMs = debounceMs, Simulated = true }, _chips);
+        var stream = new ManualSource("stream", ["v"], sampleRate: 1000, _clock);
+        var button = new GpioEdgeSource(new SensorConfig { Name = "button", Type = "gpio", Pin = pin, DebounceMs = debounceMs, Simulated = true }, _chips) { TimeProvider = _clock };
         _host.Add(stream, bufferMs);
         _host.Add(button, 0);
         return (stream, button);
@@ -100,33 +118,26 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task The_window_holds_the_pre_trigger_samples_and_the_stored_result_carries_them()
     {
-        var (stream, button) = StreamAndButton(pin: 5, bufferMs: 30_000);
+        var (stream, button) = StreamAndButton(pin: 5, bufferMs: 1000);
         var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 50, postMs: 20));
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
 
-        // 1 kHz samples whose value is their time in ms relative to "now", from 300 ms before to almost 30 s after:
-        // the ring takes the timestamps it is given, so the edge falls inside one unbroken stream (with its 20 ms
-        // after) however long a loaded machine takes to buffer them and inject it.
-        long now = Stopwatch.GetTimestamp();
-        stream.Push(now + (29_699 * Ms), [.. Enumerable.Range(-300, 30_000).Select(v => (float)v)]);
-        await Eventually.TrueAsync(() => _host.Status()[0].Readings == 30_000, "the samples to be buffered");
-        // The edge is stamped inside InjectEdge, so its time lies between these two readings whatever preempts us.
-        double before = (Stopwatch.GetTimestamp() - now) / (double)Ms;
+        // 1 kHz samples whose value is their time in ms, from 300 ms before the edge to 100 ms after it; the clock
+        // stands still, so the edge is stamped at exactly 0 ms.
+        PushMs(stream, -300, 100);
+        await Eventually.TrueAsync(() => stream.Delivered == 1, "the samples to be buffered");
         button.InjectEdge(rising: true);
-        double after = (Stopwatch.GetTimestamp() - now) / (double)Ms;
         await Eventually.TrueAsync(() => engine.Status()[0].Completed == 1, "the triggered run to be stored");
         var (result, y) = Assert.Single(Stored());
         Assert.Null(result.Error);
         Assert.Equal("press", result.Trigger);
         Assert.Equal("gpio button rising", result.Cause);
-        Assert.InRange(result.Window!.StartOffsetMs, -51, -49);
+        Assert.Equal(_clock.GetUtcNow(), result.FiredAt);
+        Assert.Equal(-50, result.Window!.StartOffsetMs);
         // Every sample from 50 ms before the edge to 20 ms after it, in order and nothing else.
-        Assert.InRange(y.Length, 69, 72);
-        Assert.Equal(y.Length, result.Window.Samples);
-        Assert.All(y.Zip(y.Skip(1)), p => Assert.Equal(p.First + 1, p.Second));
-        Assert.InRange(y[0], before - 52, after - 49);
-        Assert.InRange(y[^1], before + 18, after + 21);
-        Assert.Equal(y.Max(), result.Summary.Single().Value);
+        Assert.Equal(Enumerable.Range(-50, 71).Select(v => (float)v), y);
+        Assert.Equal(71, result.Window.Samples);
+        Assert.Equal(20, result.Summary.Single().Value);
     }
 
     [Fact]
@@ -186,33 +197,36 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task Hold_off_ignores_firings_that_follow_too_soon_and_counts_them()
     {
-        var (stream, button) = StreamAndButton(pin: 6, bufferMs: 200, debounceMs: 1);
+        var (stream, button) = StreamAndButton(pin: 6, bufferMs: 5000, debounceMs: 1);
         var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button", HoldOffMs = 2000 }));
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
-        using var stop = new CancellationTokenSource();
-        var feeding = stream.FeedAsync(stop.Token);
+        PushMs(stream, -100, 2100); // every window below is already sensed
+        await Eventually.TrueAsync(() => stream.Delivered == 1, "the samples to be buffered");
 
+        // An edge reaches the engine inside InjectEdge, so each count below is final when it returns.
         for (int i = 0; i < 5; i++)
         {
-            button.InjectEdge(rising: true);
-            await Task.Delay(20); // past the 1 ms debounce, well within the 2 s hold-off even on a loaded machine
+            button.InjectEdge(rising: true); // at 0, 20, 40, 60 and 80 ms: past the 1 ms debounce, inside the hold-off
+            _clock.Advance(TimeSpan.FromMilliseconds(20));
         }
 
-        await Task.Delay(2100);
+        Assert.Equal((1, 4), (engine.Status()[0].Fired, engine.Status()[0].HeldOff));
+        _clock.Advance(TimeSpan.FromMilliseconds(1899)); // 1999 ms after the first firing: still held off
         button.InjectEdge(rising: true);
+        Assert.Equal((1, 5), (engine.Status()[0].Fired, engine.Status()[0].HeldOff));
+        _clock.Advance(TimeSpan.FromMilliseconds(1)); // exactly the hold-off: fires
+        button.InjectEdge(rising: true);
+        Assert.Equal((2, 5), (engine.Status()[0].Fired, engine.Status()[0].HeldOff));
+
         await Eventually.TrueAsync(() => engine.Status()[0].Completed == 2, "two runs");
-        var status = engine.Status()[0];
-        Assert.Equal(2, status.Fired);
-        Assert.Equal(4, status.HeldOff);
-        Assert.Equal(2, Stored().Count);
-        await stop.CancelAsync();
-        await feeding;
+        // Each run's window ends at its own firing: 0 ms and 2000 ms.
+        Assert.Equal([0f, 2000f], Stored().Select(r => r.Y[^1]).Order());
     }
 
     [Fact]
     public async Task A_threshold_fires_on_the_crossing_and_rearms_only_past_the_hysteresis_band()
     {
-        var env = new ManualSource("env", ["temperature", "humidity"], sampleRate: 100);
+        var env = new ManualSource("env", ["temperature", "humidity"], sampleRate: 100, _clock);
         _host.Add(env, bufferMs: 100);
         var engine = Start(Trigger("hot", new TriggerWhen { Threshold = new ThresholdWhen { Sensor = "env", Channel = "temperature", Above = 30, Hysteresis = 1 } }, sensor: "env", preMs: 20));
         await Eventually.TrueAsync(() => _host.Status()[0].State == "ok", "sensor to open");
@@ -222,10 +236,14 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         foreach (float t in temperatures)
         {
             env.Push(t, 50);
+            _clock.Advance(TimeSpan.FromMilliseconds(10)); // 100 Hz
         }
 
+        // Thresholds are decided as each block is passed on: once all are delivered, no firing can still come from
+        // them. The clock is moved well past every window's wait as well, so nothing timed is left to fire either.
+        await Eventually.TrueAsync(() => env.Delivered == temperatures.Length, "every reading to be evaluated");
+        _clock.Advance(TimeSpan.FromMinutes(1));
         await Eventually.TrueAsync(() => engine.Status()[0].Completed == 2, "two firings");
-        await Task.Delay(100);
         Assert.Equal(2, engine.Status()[0].Fired);
         Assert.Equal(["threshold env.temperature = 31", "threshold env.temperature = 30.2"], Stored().Select(r => r.Event.Cause).Order(StringComparer.Ordinal).Reverse());
     }
@@ -233,17 +251,22 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task A_below_threshold_fires_when_the_value_falls()
     {
-        var env = new ManualSource("env", ["humidity"], sampleRate: 100);
+        var env = new ManualSource("env", ["humidity"], sampleRate: 100, _clock);
         _host.Add(env, bufferMs: 100);
         var engine = Start(Trigger("dry", new TriggerWhen { Threshold = new ThresholdWhen { Sensor = "env", Channel = "humidity", Below = 20, Hysteresis = 5 } }, sensor: "env", preMs: 20));
         await Eventually.TrueAsync(() => _host.Status()[0].State == "ok", "sensor to open");
-        foreach (float h in new float[] { 30, 19, 22, 18, 26, 15 })
+        float[] humidities = [30, 19, 22, 18, 26, 15];
+        foreach (float h in humidities)
         {
             env.Push(h);
+            _clock.Advance(TimeSpan.FromMilliseconds(10));
         }
 
+        await Eventually.TrueAsync(() => env.Delivered == humidities.Length, "every reading to be evaluated");
+        _clock.Advance(TimeSpan.FromMinutes(1));
         await Eventually.TrueAsync(() => engine.Status()[0].Completed == 2, "two firings");
-        Assert.Equal(2, engine.Status()[0].Fired);
+        Assert.Equal(2, engine.Status()[0].Fired); // 19 fires, 18 is inside the band, 26 re-arms, 15 fires
+        Assert.Equal([15f, 19f], Stored().Select(r => r.Y[^1]).Order()); // each window ends at its crossing
     }
 
     [Fact]
@@ -257,13 +280,18 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         broken.Actions = [new TriggerAction { Type = "gpio-pulse", Pin = 28, Ms = 10, Simulated = true }];
         var engine = Start(ok, broken);
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
-        using var stop = new CancellationTokenSource();
-        var feeding = stream.FeedAsync(stop.Token);
-        await Eventually.TrueAsync(() => _host.Status()[0].Readings >= 100, "the samples to be buffered");
+        PushMs(stream, -100, 0);
+        await Eventually.TrueAsync(() => stream.Delivered == 1, "the samples to be buffered");
         button.InjectEdge(rising: true);
 
         await Eventually.TrueAsync(() => engine.Status().Sum(s => s.Completed + s.Failed) == 2, "both runs");
-        await Eventually.TrueAsync(() => _chips.SimulatedDriver.Writes.Count(w => w.Pin == 27) == 3, "the pulse on pin 27 (opened low, high, low)");
+        await Eventually.TrueAsync(() => _chips.SimulatedDriver.Writes.Count(w => w.Pin == 27) == 2, "the pulse on pin 27 to start (opened low, high)");
+        _clock.Advance(TimeSpan.FromMilliseconds(9));
+        Assert.Equal(PinValue.High, _chips.SimulatedDriver.Writes.Last(w => w.Pin == 27).Value);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        await Eventually.TrueAsync(() => _chips.SimulatedDriver.Writes.Count(w => w.Pin == 27) == 3, "the pulse on pin 27 to end (low)");
+        var pulse = _chips.SimulatedDriver.Writes.Where(w => w.Pin == 27).ToArray();
+        Assert.Equal(10 * Ms, pulse[2].Timestamp - pulse[1].Timestamp); // high for exactly its 10 ms
         var stored = Stored();
         Assert.Equal(2, stored.Count);
         var failed = stored.Single(r => r.Event.Trigger == "broken").Event;
@@ -271,14 +299,12 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         Assert.Empty(failed.Outputs);
         Assert.Equal(1, engine.Status().Single(s => s.Name == "broken").Failed);
         Assert.DoesNotContain(_chips.SimulatedDriver.Writes, w => w.Pin == 28);
-        await stop.CancelAsync();
-        await feeding;
     }
 
     [Fact]
     public void A_trigger_naming_a_missing_sensor_or_an_unbuffered_window_is_refused_at_start()
     {
-        _host.Add(new ManualSource("stream", ["v"], 1000), bufferMs: 0);
+        _host.Add(new ManualSource("stream", ["v"], 1000, _clock), bufferMs: 0);
         var runner = new WindowModelRunner(_registry, _scheduler);
         var missing = Assert.Throws<ArgumentException>(() => new TriggerEngine([Trigger("t", new TriggerWhen { Gpio = "nope" })], _host, runner, _journal, _chips, _ => { }));
         Assert.Contains("bufferMs", missing.Message, StringComparison.Ordinal);
@@ -289,18 +315,28 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     [Fact]
     public async Task A_schedule_fires_on_its_period()
     {
-        var stream = new ManualSource("stream", ["v"], sampleRate: 1000);
+        var stream = new ManualSource("stream", ["v"], sampleRate: 1000, _clock);
         _host.Add(stream, bufferMs: 1000);
-        // Feeding starts before the engine, so even the first tick has samples behind it; a 500 ms window (not 50)
-        // outlasts the stalls a loaded machine gives the feeder's 10 ms timer, so no tick finds its window empty.
-        using var stop = new CancellationTokenSource();
-        var feeding = stream.FeedAsync(stop.Token);
-        var engine = Start(Trigger("tick", new TriggerWhen { EverySeconds = 0.1 }, preMs: 500));
-        await Eventually.TrueAsync(() => engine.Status()[0].Completed >= 3, "three scheduled runs");
+        var engine = Start(Trigger("tick", new TriggerWhen { EverySeconds = 0.1 }, preMs: 50));
+        await Eventually.TrueAsync(() => _host.Status()[0].State == "ok", "sensor to open");
+        PushMs(stream, -100, 400); // every tick's window is already sensed
+        await Eventually.TrueAsync(() => stream.Delivered == 1, "the samples to be buffered");
+
+        // The period runs from Start on the engine's clock: nothing before it, one firing per period after it.
+        _clock.Advance(TimeSpan.FromMilliseconds(99));
+        for (int tick = 1; tick <= 3; tick++)
+        {
+            Assert.Equal(tick - 1, engine.Status()[0].Fired);
+            _clock.Advance(TimeSpan.FromMilliseconds(1));
+            int expected = tick;
+            await Eventually.TrueAsync(() => engine.Status()[0].Completed == expected, $"scheduled run {tick}");
+            Assert.Equal(tick, engine.Status()[0].Fired);
+            _clock.Advance(TimeSpan.FromMilliseconds(99));
+        }
+
         Assert.All(Stored(), r => Assert.Equal("schedule", r.Event.Cause));
         Assert.All(Stored(), r => Assert.Null(r.Event.Error));
-        await stop.CancelAsync();
-        await feeding;
+        Assert.Equal([100f, 200f, 300f], Stored().Select(r => r.Y[^1])); // each window ends at its tick
     }
 
     [Fact]
@@ -330,36 +366,34 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     {
         var (stream, button) = StreamAndButton(pin: 8, bufferMs: 1000);
         var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 50, postMs: 300));
-        using var stop = new CancellationTokenSource();
-        var feeding = stream.FeedAsync(stop.Token);
-        await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok") && _host.Status()[0].Readings > 50, "sensors to run");
+        await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
+        PushMs(stream, -100, 0);
+        await Eventually.TrueAsync(() => stream.Delivered == 1, "the samples before the edge to be buffered");
 
         button.InjectEdge(rising: true);
-        await engine.StopAsync(TimeSpan.FromSeconds(10)); // the run still needs 300 ms of post-trigger samples
+        var stopping = engine.StopAsync(TimeSpan.FromSeconds(10)).AsTask(); // the run still needs 300 ms of samples
+        _clock.Advance(TimeSpan.FromMilliseconds(300));
+        PushMs(stream, 1, 300); // sensing goes on while the engine stops
+        await stopping;
         Assert.Equal(1, engine.Status()[0].Completed);
         var stored = Assert.Single(Stored());
         Assert.Null(stored.Event.Error);
-        // The 50 ms before the edge hold at most 60 samples (10 per push); more means the run waited for post-trigger
-        // samples. How many more depends on the feeder's timer ticks (10 samples per 10 ms tick, fewer on a loaded
-        // machine), so only the bounds are checked.
-        Assert.InRange(stored.Y.Length, 61, 400);
+        // The whole window, 50 ms before the edge to the 300 ms after it that arrived while stopping.
+        Assert.Equal(Enumerable.Range(-50, 351).Select(v => (float)v), stored.Y);
 
         button.InjectEdge(rising: true); // after stopping, nothing fires
         Assert.Equal(1, engine.Status()[0].Fired);
-        await stop.CancelAsync();
-        await feeding;
     }
 
     [Fact]
     public async Task A_model_output_with_nan_is_stored_and_its_summary_skips_the_nan()
     {
-        var (stream, button) = StreamAndButton(pin: 9, bufferMs: 30_000);
+        var (stream, button) = StreamAndButton(pin: 9, bufferMs: 1000);
         var engine = Start(Trigger("press", new TriggerWhen { Gpio = "button" }, preMs: 100));
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
-        // Stamped from 200 ms ago to almost 30 s ahead, so the edge's window is already sensed however late it comes.
-        long now = Stopwatch.GetTimestamp();
-        stream.Push(now + (29_799 * Ms), [.. Enumerable.Range(0, 30_000).Select(i => i % 2 == 0 ? float.NaN : 2f)]);
-        await Eventually.TrueAsync(() => _host.Status()[0].Readings == 30_000, "the samples to be buffered");
+        // Stamped from 200 ms before the edge (the clock stands still) to 100 ms after it.
+        stream.Push(_t0 + (100 * Ms), [.. Enumerable.Range(0, 301).Select(i => i % 2 == 0 ? float.NaN : 2f)]);
+        await Eventually.TrueAsync(() => stream.Delivered == 1, "the samples to be buffered");
         Assert.DoesNotContain(_host.Status()[0].LastReading, v => !double.IsFinite(v.Value));
 
         button.InjectEdge(rising: true);
@@ -367,6 +401,7 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         var stored = Assert.Single(Stored());
         Assert.Null(stored.Event.Error);
         Assert.Contains(stored.Y, float.IsNaN);
+        Assert.Equal(101, stored.Y.Length); // 100 ms before the edge and the edge's own sample
         Assert.Equal(2.0, stored.Event.Summary.Single().Value);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeRuntime.Store.Tests;
 
@@ -8,8 +9,8 @@ public sealed class ResultJournalTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private ResultJournal Open(long segmentBytes = 4096, long maxBytes = 1 << 30, TimeSpan? maxAge = null, List<string>? log = null, bool flush = true) =>
-        ResultJournal.Open(new JournalOptions(_dir) { SegmentBytes = segmentBytes, MaxBytes = maxBytes, MaxAge = maxAge ?? TimeSpan.FromDays(1), Flush = flush }, m => log?.Add(m));
+    private ResultJournal Open(long segmentBytes = 4096, long maxBytes = 1 << 30, TimeSpan? maxAge = null, List<string>? log = null, bool flush = true, TimeProvider? time = null) =>
+        ResultJournal.Open(new JournalOptions(_dir) { SegmentBytes = segmentBytes, MaxBytes = maxBytes, MaxAge = maxAge ?? TimeSpan.FromDays(1), Flush = flush, TimeProvider = time ?? TimeProvider.System }, m => log?.Add(m));
 
     private static Task<JournalCommit> Append(ResultJournal journal, string tag, int n) =>
         journal.AppendAsync(tag, (id, at) => Encoding.UTF8.GetBytes($"{{\"id\":{id},\"n\":{n}}}"), new byte[] { (byte)n, (byte)(n >> 8), 7 }).AsTask();
@@ -147,19 +148,42 @@ public sealed class ResultJournalTests : IDisposable
     [Fact]
     public async Task Age_retention_removes_segments_whose_newest_record_is_too_old()
     {
-        // Retention runs after every append too, so the appends must all finish well within the maximum age or the
-        // first segments would go before they are counted: no fsync (durability is not what is tested here) and an
-        // age of seconds, which a slow disk on a loaded machine cannot use up in 30 appends.
-        using var journal = Open(segmentBytes: 512, maxAge: TimeSpan.FromSeconds(2), flush: false);
+        // The journal's clock is a fake one: records are stamped and aged by it, so ages are exact and nothing waits.
+        var clock = new FakeTimeProvider();
+        using var journal = Open(segmentBytes: 512, maxAge: TimeSpan.FromMinutes(10), time: clock);
         for (int i = 0; i < 30; i++)
         {
             await Append(journal, "old", i);
         }
 
-        int before = journal.SegmentCount;
-        await Task.Delay(2500); // past the maximum age of the newest record
+        long lastOld = journal.LastId;
+        int oldSegments = journal.SegmentCount;
+        Assert.True(oldSegments > 2, $"{oldSegments} segments");
+        clock.Advance(TimeSpan.FromMinutes(5));
+        var newAt = clock.GetUtcNow();
+        for (int i = 0; i < 30; i++)
+        {
+            await Append(journal, "new", i); // retention runs after each commit too: five minutes is within the age
+        }
+
+        Assert.Equal(1, journal.FirstId);
+
+        clock.Advance(TimeSpan.FromMinutes(5)); // the old records are exactly the maximum age: still kept
         journal.EnforceRetention();
-        Assert.True(before > 1);
+        Assert.Equal(1, journal.FirstId);
+
+        clock.Advance(TimeSpan.FromMilliseconds(1)); // now older than it
+        journal.EnforceRetention();
+        var kept = ReadAll(journal);
+        // Segments holding only old records are gone; the one where the new records began keeps its old ones.
+        Assert.InRange(journal.FirstId, 2, lastOld + 1);
+        Assert.Equal(30, kept.Count(r => r.Tag == "new"));
+        Assert.All(kept.Where(r => r.Tag == "new"), r => Assert.Equal(newAt, r.WrittenAt)); // stamped by the journal's clock
+        Assert.InRange(kept.Count(r => r.Tag == "old"), 0, 29);
+        Assert.Equal(journal.FirstId, kept[0].Id);
+
+        clock.Advance(TimeSpan.FromMinutes(5)); // and now the new records are too old as well
+        journal.EnforceRetention();
         Assert.Equal(1, journal.SegmentCount); // the active segment always stays
     }
 
@@ -214,13 +238,15 @@ public sealed class ResultJournalTests : IDisposable
     [Fact]
     public async Task A_reader_behind_removed_segments_skips_to_what_is_kept_even_when_only_an_empty_segment_is_left()
     {
-        using var journal = Open(segmentBytes: 16, maxAge: TimeSpan.FromMilliseconds(200)); // every commit starts a new segment
+        var clock = new FakeTimeProvider();
+        using var journal = Open(segmentBytes: 16, maxAge: TimeSpan.FromMilliseconds(200), time: clock); // every commit starts a new segment
         for (int i = 0; i < 10; i++)
         {
             await Append(journal, "t", i);
         }
 
-        await Task.Delay(300);
+        Assert.True(journal.SegmentCount >= 10, $"{journal.SegmentCount} segments, ids {journal.FirstId}..{journal.LastId}");
+        clock.Advance(TimeSpan.FromMilliseconds(300));
         journal.EnforceRetention();
         // Age retention leaves only the segment being written, which may be empty.
         using var reader = journal.OpenReader(0);

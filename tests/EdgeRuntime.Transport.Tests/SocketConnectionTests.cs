@@ -1,7 +1,7 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeRuntime.Transport.Tests;
 
@@ -104,44 +104,49 @@ public sealed class SocketConnectionTests : IDisposable
     [Fact]
     public void The_poll_budget_starts_at_the_cap_shrinks_for_quick_peers_and_stops_for_slow_ones()
     {
-        // The budget is twice the peer's typical wait, up to the cap. A cap of 100 ms (not a realistic 1 ms) keeps a
-        // back-to-back send and receive "quick" even when the JIT or a loaded machine preempts us between the two.
-        var cap = TimeSpan.FromMilliseconds(100);
-        long capTicks = (long)(cap.TotalSeconds * Stopwatch.Frequency);
+        // The budget is twice the peer's typical wait, up to the cap. The peer's waits are made by moving a fake clock,
+        // so they are exact: a realistic 1 ms cap, and no sleeping.
+        var clock = new FakeTimeProvider();
+        long ms = clock.TimestampFrequency / 1000;
+        var cap = TimeSpan.FromMilliseconds(1);
 
-        var quick = new ReceiveSpinPolicy(cap);
-        Assert.Equal(capTicks, quick.Budget());
-        long before = Stopwatch.GetTimestamp();
+        var quick = new ReceiveSpinPolicy(cap, clock);
+        Assert.Equal(1 * ms, quick.Budget());
         quick.MarkSent();
+        clock.Advance(TimeSpan.FromMilliseconds(0.2));
         quick.MarkReceived();
-        long waited = Stopwatch.GetTimestamp() - before; // the wait the policy measured is no longer than this
-        Assert.InRange(quick.Budget(), 0, Math.Min(capTicks - 1, 2 * waited));
+        Assert.Equal(2 * ms / 5, quick.Budget()); // twice the 0.2 ms it learned
 
-        var slow = new ReceiveSpinPolicy(cap);
+        var slow = new ReceiveSpinPolicy(cap, clock);
         for (int i = 0; i < 3; i++)
         {
             slow.MarkSent();
-            Thread.Sleep(150); // at least 1.5 x the cap, where the policy clips a wait: it learns a wait above the cap
+            clock.Advance(TimeSpan.FromMilliseconds(1.5)); // 1.5 x the cap, where the policy clips a wait: above the cap
             slow.MarkReceived();
         }
 
         Assert.Equal(0, slow.Budget());
-        Assert.Equal(0, new ReceiveSpinPolicy(TimeSpan.Zero).Budget());
+        Assert.Equal(0, new ReceiveSpinPolicy(TimeSpan.Zero, clock).Budget());
     }
 
     [Fact]
     public void One_long_pause_does_not_stop_polling_for_a_peer_that_is_usually_quick()
     {
-        var policy = new ReceiveSpinPolicy(TimeSpan.FromMilliseconds(1));
+        var clock = new FakeTimeProvider();
+        long ms = clock.TimestampFrequency / 1000;
+        var policy = new ReceiveSpinPolicy(TimeSpan.FromMilliseconds(1), clock);
         for (int i = 0; i < 10; i++)
         {
             policy.MarkSent();
+            clock.Advance(TimeSpan.FromMilliseconds(0.1));
             policy.MarkReceived();
         }
 
+        Assert.InRange(policy.Budget(), (ms / 5) - 1, ms / 5); // twice 0.1 ms (up to the rounding of its running mean)
         policy.MarkSent();
-        Thread.Sleep(20);
+        clock.Advance(TimeSpan.FromSeconds(20)); // the app went quiet
         policy.MarkReceived();
-        Assert.True(policy.Budget() > 0);
+        // The pause counts as 1.5 ms, not 20 s: typical 0.8 x 0.1 + 0.2 x 1.5 = 0.38 ms, so the budget is 0.76 ms.
+        Assert.InRange(policy.Budget(), (76 * ms / 100) - 1, 76 * ms / 100);
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace EdgeRuntime.Sensors.Alsa;
 
 /// <summary>
@@ -15,6 +13,9 @@ public sealed class AlsaCaptureSource(SensorConfig config) : ISensorSource
     public string Name { get; } = config.Name;
 
     public string Type => "alsa";
+
+    /// <summary>The clock that stamps its chunks; <see cref="SensorFactory"/> sets the host's.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     public IReadOnlyList<string> Channels { get; } = ["audio"];
 
@@ -72,7 +73,7 @@ public sealed class AlsaCaptureSource(SensorConfig config) : ISensorSource
                     continue;
                 }
 
-                long now = Stopwatch.GetTimestamp();
+                long now = TimeProvider.GetTimestamp();
                 int n = (int)got;
                 for (int i = 0; i < n; i++)
                 {
@@ -82,7 +83,7 @@ public sealed class AlsaCaptureSource(SensorConfig config) : ISensorSource
                 // The chunk's last sample was taken before now by what is still waiting in the device buffer: stamp it
                 // then, so windows line up with GPIO edges even when reads fall behind.
                 long waiting = AlsaNative.PcmDelay(pcm, out nint delay) == 0 && delay > 0 ? delay : 0;
-                long taken = now - (long)(waiting * Stopwatch.Frequency / SampleRate);
+                long taken = now - (long)(waiting * TimeProvider.TimestampFrequency / SampleRate);
                 observer.OnFrame(this, new SensorFrame(taken, samples.AsMemory(0, n), 1));
             }
 

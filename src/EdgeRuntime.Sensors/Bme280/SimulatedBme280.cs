@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using EdgeRuntime.Sensors.I2c;
 
 namespace EdgeRuntime.Sensors.Bme280;
@@ -69,13 +68,19 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
     // ctrl_hum only takes effect at the next ctrl_meas write (datasheet 5.4.3), so the effective value is latched there.
     private int _humidityOversampling;
 
-    // A forced conversion in flight: its result and when it is done (Stopwatch ticks; 0 = none).
+    // A forced conversion in flight: its result and when it is done (timestamp ticks of _time; 0 = none).
     private long _conversionDone;
+    private readonly TimeProvider _time;
     private Measurement _pending;
 
-    public SimulatedBme280(int busId = 1, int deviceAddress = 0x76)
+    /// <param name="timeProvider">
+    /// Times forced conversions. The binding sleeps the measurement time on the real clock, so a source's simulator keeps
+    /// the system one; a test of the chip alone moves a fake one.
+    /// </param>
+    public SimulatedBme280(int busId = 1, int deviceAddress = 0x76, TimeProvider? timeProvider = null)
         : base(busId, deviceAddress)
     {
+        _time = timeProvider ?? TimeProvider.System;
         lock (SyncRoot)
         {
             PowerOnReset();
@@ -161,7 +166,7 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
 
     protected override void OnReading(byte register, int count)
     {
-        if (_conversionDone != 0 && Stopwatch.GetTimestamp() >= _conversionDone)
+        if (_conversionDone != 0 && _time.GetTimestamp() >= _conversionDone)
         {
             // The conversion ended: results become visible and the chip goes back to sleep (mode bits 00).
             _conversionDone = 0;
@@ -238,7 +243,7 @@ public sealed class SimulatedBme280 : SimulatedI2cDevice
         // Typical measurement time, datasheet 9.1: 1 + 2·T [+ 2·P + 0.5] [+ 2·H + 0.5] ms.
         double ms = 1 + (2.0 * t) + (p > 0 ? (2.0 * p) + 0.5 : 0) + (h > 0 ? (2.0 * h) + 0.5 : 0);
         _pending = Measure();
-        _conversionDone = Stopwatch.GetTimestamp() + (long)(ms * Stopwatch.Frequency / 1000.0);
+        _conversionDone = _time.GetTimestamp() + (long)(ms * _time.TimestampFrequency / 1000.0);
     }
 
     private Measurement Measure()

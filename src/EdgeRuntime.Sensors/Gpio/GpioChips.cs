@@ -6,9 +6,10 @@ namespace EdgeRuntime.Sensors.Gpio;
 /// <summary>
 /// One GpioController per chip, shared by every input and output on it (libgpiod allows a line to be requested once
 /// per process, and one driver thread per chip is enough). The chip comes from the board profile: the Pi 5's header
-/// is on the RP1's own chip, not chip 0. Simulated pins share one in-memory chip.
+/// is on the RP1's own chip, not chip 0. Simulated pins share one in-memory chip, whose writes are stamped by
+/// <paramref name="timeProvider"/> (so a pulse's length can be checked against the clock that timed it).
 /// </summary>
-public sealed class GpioChips(string? boardChip, string numbering = "logical") : IDisposable
+public sealed class GpioChips(string? boardChip, string numbering = "logical", TimeProvider? timeProvider = null) : IDisposable
 {
     private readonly Lock _gate = new();
     private GpioController? _hardware;
@@ -17,7 +18,7 @@ public sealed class GpioChips(string? boardChip, string numbering = "logical") :
     /// <summary>The chip device from the board profile (e.g. /dev/gpiochip4); null when the board declares none.</summary>
     public string? BoardChip { get; } = boardChip;
 
-    public SimulatedGpioDriver SimulatedDriver { get; } = new();
+    public SimulatedGpioDriver SimulatedDriver { get; } = new(timeProvider: timeProvider);
 
     public GpioController Get(bool simulated)
     {

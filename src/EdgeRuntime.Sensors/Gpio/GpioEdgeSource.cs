@@ -1,5 +1,4 @@
 using System.Device.Gpio;
-using System.Diagnostics;
 
 namespace EdgeRuntime.Sensors.Gpio;
 
@@ -12,7 +11,7 @@ public sealed class GpioEdgeSource : ISensorSource, ISimulatedInput
 {
     private readonly GpioChips _chips;
     private readonly PinEventTypes _events;
-    private readonly long _debounceTicks;
+    private readonly double _debounceMs;
     private readonly Lock _gate = new();
     private readonly Lock _injecting = new();
     private long _lastAccepted;
@@ -32,8 +31,11 @@ public sealed class GpioEdgeSource : ISensorSource, ISimulatedInput
             "both" => PinEventTypes.Rising | PinEventTypes.Falling,
             _ => throw new ArgumentException($"Sensor '{config.Name}': edge is '{config.Edge}'; it must be rising, falling or both."),
         };
-        _debounceTicks = (long)(config.DebounceMs * Stopwatch.Frequency / 1000);
+        _debounceMs = config.DebounceMs;
     }
+
+    /// <summary>The clock that stamps edges and times the debounce; <see cref="SensorFactory"/> sets the host's.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     public string Name { get; }
 
@@ -78,10 +80,11 @@ public sealed class GpioEdgeSource : ISensorSource, ISimulatedInput
 
     private void OnChange(object sender, PinValueChangedEventArgs e)
     {
-        long now = Stopwatch.GetTimestamp();
+        long now = TimeProvider.GetTimestamp();
+        long debounceTicks = (long)(_debounceMs * TimeProvider.TimestampFrequency / 1000);
         lock (_gate)
         {
-            if (_accepted && now - _lastAccepted < _debounceTicks)
+            if (_accepted && now - _lastAccepted < debounceTicks)
             {
                 Bounced++;
                 return;

@@ -2,9 +2,13 @@ using System.Device.Gpio;
 
 namespace EdgeRuntime.Sensors.Gpio;
 
-/// <summary>Drives an output high for a time, then low: a LED, a buzzer, a relay coil. Pulses on one pin do not overlap.</summary>
-public sealed class GpioPulse(GpioChips chips, int pin, TimeSpan length, bool simulated)
+/// <summary>
+/// Drives an output high for a time, then low: a LED, a buzzer, a relay coil. Pulses on one pin do not overlap. The
+/// length is timed by <paramref name="timeProvider"/> (the trigger engine passes the sensors' clock).
+/// </summary>
+public sealed class GpioPulse(GpioChips chips, int pin, TimeSpan length, bool simulated, TimeProvider? timeProvider = null)
 {
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly SemaphoreSlim _one = new(1, 1);
     private bool _opened;
 
@@ -24,10 +28,13 @@ public sealed class GpioPulse(GpioChips chips, int pin, TimeSpan length, bool si
                 _opened = true;
             }
 
+            // The end is timed before the pin goes high, so whoever sees it high (a test moving a fake clock) knows the
+            // pulse's length is already counting.
+            var hold = Task.Delay(length, _time, cancellationToken);
             controller.Write(Pin, PinValue.High);
             try
             {
-                await Task.Delay(length, cancellationToken).ConfigureAwait(false);
+                await hold.ConfigureAwait(false);
             }
             finally
             {

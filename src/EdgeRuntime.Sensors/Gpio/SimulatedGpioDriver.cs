@@ -7,14 +7,15 @@ namespace EdgeRuntime.Sensors.Gpio;
 /// the way the libgpiod driver does from its event thread; outputs record every write so tests can check what an
 /// action drove. Used for tests, demos and boards run without wiring ("simulated": true).
 /// </summary>
-public sealed class SimulatedGpioDriver(int pinCount = 64) : GpioDriver
+public sealed class SimulatedGpioDriver(int pinCount = 64, TimeProvider? timeProvider = null) : GpioDriver
 {
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly Lock _gate = new();
     private readonly Dictionary<int, PinState> _pins = [];
 
     protected override int PinCount { get; } = pinCount;
 
-    /// <summary>Every value written to an output, in order, with its Stopwatch time.</summary>
+    /// <summary>Every value written to an output, in order, with its time (timestamp ticks of the driver's clock).</summary>
     public IReadOnlyList<(int Pin, PinValue Value, long Timestamp)> Writes
     {
         get
@@ -99,7 +100,7 @@ public sealed class SimulatedGpioDriver(int pinCount = 64) : GpioDriver
         lock (_gate)
         {
             Get(pinNumber).Value = value;
-            _writes.Add((pinNumber, value, System.Diagnostics.Stopwatch.GetTimestamp()));
+            _writes.Add((pinNumber, value, _time.GetTimestamp()));
         }
     }
 

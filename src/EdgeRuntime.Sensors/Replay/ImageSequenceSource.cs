@@ -38,6 +38,9 @@ public sealed class ImageSequenceSource : ISensorSource
 
     public string Type => "images";
 
+    /// <summary>The clock that paces it and stamps its frames; <see cref="SensorFactory"/> sets the host's.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>One per pixel value; the width of every sample.</summary>
     public IReadOnlyList<string> Channels { get; }
 
@@ -54,7 +57,7 @@ public sealed class ImageSequenceSource : ISensorSource
             }
 
             observer.OnOpened(this);
-            var pacer = new ReplayPacer(SampleRate, _config.Realtime);
+            var pacer = new ReplayPacer(SampleRate, _config.Realtime, TimeProvider);
             foreach (string file in files)
             {
                 var image = NetpbmImage.Read(file);

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace EdgeRuntime.Sensors.Replay;
 
 /// <summary>
@@ -8,9 +6,9 @@ namespace EdgeRuntime.Sensors.Replay;
 /// The returned timestamp is when the block's last sample was due, not when the timer woke: blocks released together
 /// after a stall still cover consecutive spans of time, as a capture device's buffered samples do.
 /// </summary>
-internal sealed class ReplayPacer(double framesPerSecond, bool realtime)
+internal sealed class ReplayPacer(double framesPerSecond, bool realtime, TimeProvider time)
 {
-    private readonly long _start = Stopwatch.GetTimestamp();
+    private readonly long _start = time.GetTimestamp();
     private long _frames;
 
     public async ValueTask<long> WaitAsync(long frames, CancellationToken cancellationToken)
@@ -19,16 +17,16 @@ internal sealed class ReplayPacer(double framesPerSecond, bool realtime)
         if (!realtime)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            return Stopwatch.GetTimestamp();
+            return time.GetTimestamp();
         }
 
         var due = TimeSpan.FromSeconds(_frames / framesPerSecond);
-        var wait = due - Stopwatch.GetElapsedTime(_start);
+        var wait = due - time.GetElapsedTime(_start);
         if (wait > TimeSpan.Zero)
         {
-            await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
         }
 
-        return _start + (long)(due.TotalSeconds * Stopwatch.Frequency);
+        return _start + (long)(due.TotalSeconds * time.TimestampFrequency);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using EdgeRuntime.Formats;
 using EdgeRuntime.Protocol;
@@ -35,6 +34,9 @@ public sealed class SeriesReplaySource : ISensorSource
 
     public string Type => "series";
 
+    /// <summary>The clock that paces it and stamps its frames; <see cref="SensorFactory"/> sets the host's.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     public IReadOnlyList<string> Channels { get; }
 
     public double SampleRate { get; }
@@ -50,7 +52,7 @@ public sealed class SeriesReplaySource : ISensorSource
             }
 
             observer.OnOpened(this);
-            var pacer = new ReplayPacer(SampleRate, _config.Realtime);
+            var pacer = new ReplayPacer(SampleRate, _config.Realtime, TimeProvider);
             int width = series.Channels.Length;
             for (int row = 0; row < series.Values.Length / width; row++)
             {

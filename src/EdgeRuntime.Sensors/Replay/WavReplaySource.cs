@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EdgeRuntime.Formats;
 
 namespace EdgeRuntime.Sensors.Replay;
@@ -17,6 +16,9 @@ public sealed class WavReplaySource(SensorConfig config, string path) : ISensorS
 
     public string Type => "wav";
 
+    /// <summary>The clock that paces it and stamps its frames; <see cref="SensorFactory"/> sets the host's.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     public IReadOnlyList<string> Channels { get; } = ["audio"];
 
     public double SampleRate { get; } = config.SampleRate > 0 ? config.SampleRate : throw new ArgumentException($"Sensor '{config.Name}': sampleRate must be above 0.");
@@ -32,7 +34,7 @@ public sealed class WavReplaySource(SensorConfig config, string path) : ISensorS
             }
 
             observer.OnOpened(this);
-            var pacer = new ReplayPacer(audio.SampleRate, config.Realtime);
+            var pacer = new ReplayPacer(audio.SampleRate, config.Realtime, TimeProvider);
             for (int at = 0; at < audio.Samples.Length; at += _chunk)
             {
                 int n = Math.Min(_chunk, audio.Samples.Length - at);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Iot.Device.Media;
 
 namespace EdgeRuntime.Sensors.V4l2;
@@ -31,6 +30,9 @@ public sealed class V4l2CameraSource : ISensorSource
 
     public string Name { get; }
 
+    /// <summary>The clock that paces it and stamps its frames; <see cref="SensorFactory"/> sets the host's.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     public string Type => "v4l2";
 
     public IReadOnlyList<string> Channels { get; }
@@ -48,7 +50,7 @@ public sealed class V4l2CameraSource : ISensorSource
         using var camera = VideoDevice.Create(new VideoConnectionSettings(bus, ((uint)_width, (uint)_height), VideoPixelFormat.YUYV));
         observer.OnOpened(this);
         float[] grey = new float[_width * _height];
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / SampleRate));
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / SampleRate), TimeProvider);
         do
         {
             byte[] yuyv = camera.Capture();
@@ -62,7 +64,7 @@ public sealed class V4l2CameraSource : ISensorSource
                 grey[i] = yuyv[2 * i] / 255f;
             }
 
-            observer.OnFrame(this, new SensorFrame(Stopwatch.GetTimestamp(), grey, grey.Length));
+            observer.OnFrame(this, new SensorFrame(TimeProvider.GetTimestamp(), grey, grey.Length));
         }
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
     }
