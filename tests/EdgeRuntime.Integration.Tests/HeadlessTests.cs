@@ -70,7 +70,7 @@ public sealed class HeadlessTests
             Assert.Equal([2L, 1, 128], result["stateN"].Shape);
 
             // The result is stored (and so reaches the subscriber) before the run is counted; wait for the count.
-            await WaitAsync(async () => (await client.HealthAsync()).Triggers.Sum(t => t.Completed + t.Failed) >= 1, "the run to be counted");
+            await Eventually.TrueAsync(async () => (await client.HealthAsync()).Triggers.Sum(t => t.Completed + t.Failed) >= 1, "the run to be counted");
             var health = await client.HealthAsync();
             Assert.Equal("ok", health.Status);
             Assert.Equal(1, health.Store!.LastId);
@@ -182,21 +182,21 @@ public sealed class HeadlessTests
         await File.WriteAllTextAsync(Path.Combine(directory, "edged.json"), json.TrimEnd().TrimEnd('}') + "," + config + "}");
         await using var edged = await EdgedProcess.StartInAsync(directory);
         await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
-        await WaitAsync(async () => (await client.HealthAsync()).Sensors[0].State == "ok", "the sensor to run");
+        await Eventually.TrueAsync(async () => (await client.HealthAsync()).Sensors[0].State == "ok", "the sensor to run");
 
         File.Delete(csv);
-        await WaitAsync(async () => (await client.HealthAsync()).Status == "degraded", "health to degrade");
+        await Eventually.TrueAsync(async () => (await client.HealthAsync()).Status == "degraded", "health to degrade");
         var degraded = await client.HealthAsync();
         Assert.Contains(degraded.Problems, p => p.StartsWith("sensor temps:", StringComparison.Ordinal) && p.Contains("temps.csv", StringComparison.Ordinal));
         var status = await edged.EdgectlAsync("status");
         Assert.Contains("sensor       temps (series) failed", status.Stdout, StringComparison.Ordinal);
 
         await File.WriteAllTextAsync(csv, "temperature\n30\n");
-        await WaitAsync(async () => (await client.HealthAsync()).Status == "ok", "health to recover");
+        await Eventually.TrueAsync(async () => (await client.HealthAsync()).Status == "ok", "health to recover");
         var recovered = (await client.HealthAsync()).Sensors[0];
         Assert.Equal("ok", recovered.State);
         Assert.True(recovered.Failures >= 1);
-        await WaitAsync(async () => (await client.HealthAsync()).Sensors[0].LastReading[0].Value == 30, "the new recording's value");
+        await Eventually.TrueAsync(async () => (await client.HealthAsync()).Sensors[0].LastReading[0].Value == 30, "the new recording's value");
     }
 
     [Fact]
@@ -291,7 +291,7 @@ public sealed class HeadlessTests
             await client.InjectAsync(new InjectRequest("button", "rising"));
         }
 
-        await WaitAsync(async () => (await client.HealthAsync()).Triggers[0].Completed == 1, "the one run");
+        await Eventually.TrueAsync(async () => (await client.HealthAsync()).Triggers[0].Completed == 1, "the one run");
         var press = (await client.HealthAsync()).Triggers[0];
         Assert.Equal(1, press.Fired);
         Assert.Equal(4, press.HeldOff);
@@ -323,20 +323,6 @@ public sealed class HeadlessTests
         finally
         {
             Directory.Delete(directory, recursive: true);
-        }
-    }
-
-    private static async Task WaitAsync(Func<Task<bool>> condition, string what)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(30))
-            {
-                Assert.Fail($"Timed out waiting for {what}");
-            }
-
-            await Task.Delay(50);
         }
     }
 }

@@ -85,7 +85,7 @@ public sealed class ProtocolErrorTests(SharedDaemon daemon) : IClassFixture<Shar
             // The daemon accepts on its own schedule: wait until it serves all five half-sent frames, so that the
             // clients really vanish mid-frame (a connection closed before it was accepted would prove nothing, and
             // would be counted late, after the check below).
-            Assert.True(await ConnectionsReachAsync(observer, 6), "the daemon never served the five raw clients");
+            await Eventually.TrueAsync(async () => (await observer.HealthAsync()).Connections == 6, "the daemon to serve the five raw clients", seconds: 10);
         }
         finally
         {
@@ -100,22 +100,7 @@ public sealed class ProtocolErrorTests(SharedDaemon daemon) : IClassFixture<Shar
 
         // The daemon forgets the vanished connections: only the observer remains (the wait is generous because other
         // suites run beside this one and can keep the two cores busy for a while).
-        Assert.True(await ConnectionsReachAsync(observer, 1), $"connections: {(await observer.HealthAsync()).Connections}");
-    }
-
-    private static async Task<bool> ConnectionsReachAsync(EdgeClient observer, int expected)
-    {
-        for (int i = 0; i < 500; i++)
-        {
-            if ((await observer.HealthAsync()).Connections == expected)
-            {
-                return true;
-            }
-
-            await Task.Delay(20);
-        }
-
-        return false;
+        await Eventually.TrueAsync(async () => (await observer.HealthAsync()).Connections == 1, "only the observer to remain", seconds: 10);
     }
 
     [Fact]

@@ -178,7 +178,7 @@ public sealed class MmedgePipelineTests(MmedgeFixture fixture) : IClassFixture<M
             int audioDue = (int)(now / 100);
             int visionDue = Math.Min(8, (int)(now / 62.5));
             int gatesDue = skip && visionDue == 8 ? new[] { 5, 7, 9 }.Count(k => k <= audioDue) : 0;
-            await WaitUntilAsync(() => run.IsCompleted || (counts.Audio >= audioDue && counts.Vision >= visionDue && counts.Gate >= gatesDue), $"t={now} ms");
+            await Eventually.TrueAsync(() => run.IsCompleted || (counts.Audio >= audioDue && counts.Vision >= visionDue && counts.Gate >= gatesDue), $"t={now} ms");
             Assert.True(counts.Audio <= audioDue, $"t={now} ms: {counts.Audio} audio units encoded, {audioDue} sensed");
             Assert.True(counts.Vision <= visionDue, $"t={now} ms: {counts.Vision} frames encoded, {visionDue} sensed");
             if (audioDue == skipAt && gatesDue > 0)
@@ -366,14 +366,4 @@ public sealed class MmedgePipelineTests(MmedgeFixture fixture) : IClassFixture<M
 
     private static (int Episode, float[] Logits)[] ExpectedLogits(JsonElement root) =>
         [.. root.GetProperty("episodes").EnumerateArray().Select(e => (e.GetProperty("episode").GetInt32(), e.GetProperty("logits").EnumerateArray().Select(v => v.GetSingle()).ToArray()))];
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting at {what}");
-            await Task.Delay(2);
-        }
-    }
 }

@@ -107,23 +107,6 @@ internal sealed class Recorder : ISensorObserver
     }
 }
 
-internal static class Eventually
-{
-    public static async Task TrueAsync(Func<bool> condition, string what, double seconds = 15)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed.TotalSeconds > seconds)
-            {
-                Assert.Fail($"Timed out after {seconds} s waiting for: {what}");
-            }
-
-            await Task.Delay(5);
-        }
-    }
-}
-
 /// <summary>A source that never opens and never fails: a device whose open call hangs.</summary>
 internal sealed class SilentSource(string name) : ISensorSource
 {
