@@ -7,8 +7,10 @@ using EdgeRuntime.Sensors.Gpio;
 using EdgeRuntime.Store;
 using EdgeRuntime.Triggers;
 using Microsoft.Extensions.Time.Testing;
+using EdgeRuntime.Sensors.Tests;
+using EdgeRuntime.Sensors;
 
-namespace EdgeRuntime.Sensors.Tests;
+namespace EdgeRuntime.Triggers.Tests;
 
 /// <summary>
 /// The trigger engine with real parts: sensors on the simulated GPIO chip and hand-driven streams, ONNX Runtime
