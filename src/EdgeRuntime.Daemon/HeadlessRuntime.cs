@@ -36,32 +36,36 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
     public ResultJournal? Journal { get; }
 
     /// <summary>
-    /// Builds everything; a configuration mistake throws ArgumentException naming the sensor or trigger.
-    /// <paramref name="time"/> is the one clock of the headless side: sensors, triggers, pulses and the store.
+    /// Opens the result store the configuration names, or returns null when it names none. The store is opened before
+    /// the headless side and the pipelines, which both write to it, and closed after the server has stopped.
     /// </summary>
-    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, Action<string> log, TimeProvider time, Func<string, string, CancellationToken, Task>? runPipeline = null)
+    public static ResultJournal? OpenStore(DaemonConfig config, Action<string> log, TimeProvider time) =>
+        config.Store is not { } store
+            ? null
+            : ResultJournal.Open(
+                new JournalOptions(store.Path)
+                {
+                    MaxBytes = (long)(store.MaxMiB * 1024 * 1024),
+                    MaxAge = TimeSpan.FromHours(store.MaxAgeHours),
+                    SegmentBytes = (long)(store.SegmentKiB * 1024),
+                    TimeProvider = time,
+                },
+                log);
+
+    /// <summary>
+    /// Builds the sensors and the triggers over them; a configuration mistake throws ArgumentException naming the
+    /// sensor or trigger. <paramref name="time"/> is the one clock of the headless side: sensors, triggers, pulses and
+    /// the store's retention. The journal stays its opener's to close.
+    /// </summary>
+    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, ResultJournal? journal, Action<string> log, TimeProvider time, Func<string, string, CancellationToken, Task>? runPipeline = null)
     {
         var chips = new GpioChips(gpio?.Chip, gpio?.Numbering ?? "logical", time);
         var sensors = new SensorHost(log, time);
-        ResultJournal? journal = null;
         try
         {
             foreach (var sensor in config.Sensors)
             {
                 sensors.Add(SensorFactory.Create(sensor, chips, Environment.CurrentDirectory, time), sensor.BufferMs);
-            }
-
-            if (config.Store is { } store)
-            {
-                journal = ResultJournal.Open(
-                    new JournalOptions(store.Path)
-                    {
-                        MaxBytes = (long)(store.MaxMiB * 1024 * 1024),
-                        MaxAge = TimeSpan.FromHours(store.MaxAgeHours),
-                        SegmentBytes = (long)(store.SegmentKiB * 1024),
-                        TimeProvider = time,
-                    },
-                    log);
             }
 
             TriggerEngine? triggers = null;
@@ -75,7 +79,6 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
         }
         catch
         {
-            journal?.Dispose();
             chips.Dispose();
             throw;
         }
@@ -162,7 +165,4 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
         await _sensors.DisposeAsync().ConfigureAwait(false);
         _chips.Dispose();
     }
-
-    /// <summary>After the server has stopped (no subscriber reads any more).</summary>
-    public void CloseStore() => Journal?.Dispose();
 }

@@ -4,6 +4,7 @@ using EdgeRuntime.Daemon;
 using EdgeRuntime.Inference;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Server;
+using EdgeRuntime.Store;
 using Microsoft.ML.OnnxRuntime;
 
 return await EdgeDaemon.RunAsync(args).ConfigureAwait(false);
@@ -108,24 +109,12 @@ namespace EdgeRuntime.Daemon
             var metrics = new ServerMetrics();
             await PreloadAsync(config, registry, metrics, log).ConfigureAwait(false);
 
-            HeadlessRuntime headless;
-            // Triggers that run a pipeline reach it through the host, which needs the store the headless side opens.
-            EdgeRuntime.Pipelines.PipelineHost? pipelineHost = null;
+            // Parts are built in dependency order, each from what exists already: the store (pipelines and triggers
+            // write to it), the pipelines (triggers may run one), then the sensors and triggers.
+            ResultJournal? journal;
             try
             {
-                headless = HeadlessRuntime.Create(
-                    config,
-                    board.Gpio,
-                    new EdgeRuntime.Triggers.WindowModelRunner(registry, queue),
-                    inferenceOptions.EffectiveWorkers,
-                    message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message),
-                    TimeProvider.System,
-                    (pipeline, cause, token) => pipelineHost!.RunAsync(new PipelineRunRequest(pipeline), token, cause));
-            }
-            catch (ArgumentException e)
-            {
-                log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: {e.Message}");
-                return 2;
+                journal = HeadlessRuntime.OpenStore(config, message => log.Write(EdgeRuntime.Server.LogLevel.Info, "store", message), TimeProvider.System);
             }
             catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
             {
@@ -133,26 +122,49 @@ namespace EdgeRuntime.Daemon
                 return 1;
             }
 
-            await using var headlessScope = headless;
+            using var journalScope = journal;
+
             // Pipelines load (and profile their models) before the socket opens, so the first run is already planned.
-            pipelineHost = new EdgeRuntime.Pipelines.PipelineHost(
+            var pipelineHost = new EdgeRuntime.Pipelines.PipelineHost(
                 new EdgeRuntime.Pipelines.ModelInvoker(registry, queue),
                 Environment.CurrentDirectory,
-                headless.Journal,
+                journal,
                 message => log.Write(EdgeRuntime.Server.LogLevel.Info, "pipelines", message));
             var pipelines = new DaemonPipelines(pipelineHost);
             try
             {
                 await pipelines.LoadConfiguredAsync(config.Pipelines, CancellationToken.None).ConfigureAwait(false);
-                var unknown = headless.PipelineTriggers.FirstOrDefault(t => !pipelineHost.TryGet(t.Pipeline, out _));
-                if (unknown.Trigger is not null)
-                {
-                    throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"trigger '{unknown.Trigger}' runs pipeline '{unknown.Pipeline}', which is not in \"pipelines\".");
-                }
             }
             catch (EdgeRuntimeException e)
             {
                 log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: {e.Message}");
+                return 2;
+            }
+
+            HeadlessRuntime headless;
+            try
+            {
+                headless = HeadlessRuntime.Create(
+                    config,
+                    board.Gpio,
+                    new EdgeRuntime.Triggers.WindowModelRunner(registry, queue),
+                    inferenceOptions.EffectiveWorkers,
+                    journal,
+                    message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message),
+                    TimeProvider.System,
+                    (pipeline, cause, token) => pipelineHost.RunAsync(new PipelineRunRequest(pipeline), token, cause));
+            }
+            catch (ArgumentException e)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: {e.Message}");
+                return 2;
+            }
+
+            await using var headlessScope = headless;
+            var unknown = headless.PipelineTriggers.FirstOrDefault(t => !pipelineHost.TryGet(t.Pipeline, out _));
+            if (unknown.Trigger is not null)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: trigger '{unknown.Trigger}' runs pipeline '{unknown.Pipeline}', which is not in \"pipelines\".");
                 return 2;
             }
 
@@ -203,7 +215,6 @@ namespace EdgeRuntime.Daemon
             // is behind when it closes resumes later with since.
             await headless.DisposeAsync().ConfigureAwait(false);
             await server.StopAsync().ConfigureAwait(false);
-            headless.CloseStore();
             log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", "stopped cleanly");
             return 0;
         }

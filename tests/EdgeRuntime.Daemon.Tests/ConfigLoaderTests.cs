@@ -1,0 +1,53 @@
+namespace EdgeRuntime.Daemon.Tests;
+
+public sealed class ConfigLoaderTests : IDisposable
+{
+    private readonly TempFolder _folder = new("edged-config-");
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public void The_shipped_default_configuration_loads_with_paths_made_absolute_beside_it()
+    {
+        string path = Path.Combine(Repository.Root, "boards", "edged.json");
+        var config = ConfigLoader.Load(path);
+        Assert.Equal(Path.Combine(Repository.Root, "boards", "models"), config.ModelDirectory);
+        Assert.Equal(Path.Combine(Repository.Root, "boards", "results"), config.Store!.Path);
+        Assert.Equal(["speech", "press", "look"], config.Triggers.Select(t => t.Name));
+        Assert.Equal(["digits", "fashion"], config.Pipelines.Select(p => p.Name));
+        Assert.All(config.Sensors.Where(s => s.Path is not null), s => Assert.True(Path.IsPathRooted(s.Path)));
+    }
+
+    [Theory]
+    [InlineData("""{ "limits": { "queueCapacity": 0 } }""", "'limits.queueCapacity' must be at least 1")]
+    [InlineData("""{ "threads": { "intraOp": 0 } }""", "'threads.intraOp' must be at least 1")]
+    [InlineData("""{ "models": [ { "name": "a", "path": "a.onnx" }, { "name": "a", "path": "b.onnx" } ] }""", "'models[1].name' repeats the name 'a'")]
+    [InlineData("""{ "models": [ { "name": "a", "path": "a.onnx", "providers": ["tpu"] } ] }""", "'models[0].providers' names 'tpu'")]
+    [InlineData("""{ "triggers": [ { "name": "t", "on": { "gpio": "b" }, "run": { "model": "m", "input": "x" } } ] }""", "'store' is needed when there are triggers")]
+    [InlineData("""{ "limits": { "maxFrameBytes": 4096, "maxPendingBytes": 1024 } }""", "'limits.maxPendingBytes' must be at least limits.maxFrameBytes")]
+    public void A_configuration_mistake_is_refused_naming_the_field(string json, string expected)
+    {
+        string path = _folder.File("edged.json");
+        File.WriteAllText(path, json);
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Json_that_is_not_a_configuration_is_refused_with_the_parser_reason()
+    {
+        string path = _folder.File("edged.json");
+        File.WriteAllText(path, """{ "limits": { "queueCapacity": "many" } }""");
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path));
+        Assert.Contains("is not valid", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_file_is_named()
+    {
+        string path = _folder.File("nowhere.json");
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path));
+        Assert.Contains($"'{path}' does not exist", error.Message, StringComparison.Ordinal);
+    }
+}
