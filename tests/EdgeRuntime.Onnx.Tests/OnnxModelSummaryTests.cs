@@ -34,12 +34,12 @@ public sealed class OnnxModelSummaryTests
         byte[] graph = [];
         for (int i = 0; i < 10_000; i++)
         {
-            byte[] attribute = Field(6, graph);
-            byte[] node = Field(5, attribute);
-            graph = Field(1, node);
+            byte[] attribute = Field(OnnxFields.Attribute.G, graph);
+            byte[] node = Field(OnnxFields.Node.Attribute, attribute);
+            graph = Field(OnnxFields.Graph.Node, node);
         }
 
-        var error = Assert.Throws<InvalidDataException>(() => OnnxModelSummary.Read(Field(7, graph)));
+        var error = Assert.Throws<InvalidDataException>(() => OnnxModelSummary.Read(Field(OnnxFields.Model.Graph, graph)));
         Assert.Contains("nested", error.Message, StringComparison.Ordinal);
     }
 
