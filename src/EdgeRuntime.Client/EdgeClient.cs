@@ -190,7 +190,9 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         for (int i = 0; i < tensors.Length; i++)
         {
             var d = descriptors[i];
-            if (!TensorDTypes.TryParse(d.Dtype, out var dtype) || d.Offset < 0 || d.Length < 0 || d.Offset > payload.Length || d.Length > payload.Length - d.Offset)
+            // The length must also be what the shape and dtype need: otherwise the tensor's bytes and shape disagree.
+            if (!TensorDTypes.TryParse(d.Dtype, out var dtype) || d.Offset < 0 || d.Length < 0 || d.Offset > payload.Length || d.Length > payload.Length - d.Offset
+                || TensorDTypes.ElementCount(d.Shape) is not { } count || d.Length % dtype.ElementSize() != 0 || d.Length / dtype.ElementSize() != count)
             {
                 throw new EdgeRuntimeException(ErrorCodes.BadFrame, $"The daemon described output '{d.Name}' inconsistently.");
             }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Formats;
@@ -27,8 +28,20 @@ public sealed class ResultSubscription : IAsyncDisposable
     public SubscribeResponse Acknowledgement { get; }
 
     /// <summary>The next result; throws the connection's error if it breaks, ChannelClosedException once unsubscribed.</summary>
-    public async ValueTask<StoredResult> ReadAsync(CancellationToken cancellationToken = default) =>
-        Parse(await _events.ReadAsync(cancellationToken).ConfigureAwait(false));
+    public async ValueTask<StoredResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return Parse(await _events.ReadAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (ChannelClosedException closed) when (closed.InnerException is EdgeRuntimeException error)
+        {
+            // A channel completed with an error wraps it on ReadAsync (ReadAllAsync throws it bare): unwrap, so a
+            // broken connection or the daemon's error reaches the caller with its code, as ReadAllAsync's does.
+            ExceptionDispatchInfo.Throw(error);
+            throw;
+        }
+    }
 
     public async IAsyncEnumerable<StoredResult> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
