@@ -48,6 +48,9 @@ internal sealed record CommandLine(string? ConfigPath, string? SocketPath, strin
     /// <summary>edged's options; built per parse (System.CommandLine symbols belong to one tree).</summary>
     internal sealed class Definition
     {
+        /// <summary>A flag given twice takes its last value, as edged always did.</summary>
+        private static readonly ArgumentArity LastWins = new(1, 1000);
+
         private Definition()
         {
             Root = new RootCommand(
@@ -69,6 +72,8 @@ internal sealed record CommandLine(string? ConfigPath, string? SocketPath, strin
         {
             Description = "the configuration file (default: $EDGED_CONFIG, edged.json beside edged, /etc/edgeruntime/edged.json)",
             HelpName = "FILE",
+            Arity = LastWins,
+            CustomParser = Last,
         };
 
         public Option<string?> Socket { get; } = new("--socket")
@@ -76,12 +81,16 @@ internal sealed record CommandLine(string? ConfigPath, string? SocketPath, strin
             Description = "the UNIX socket to listen on (default: $EDGED_SOCKET, $RUNTIME_DIRECTORY/edged.sock, "
                 + "$XDG_RUNTIME_DIR/edgeruntime/edged.sock, ./run/edged.sock)",
             HelpName = "PATH",
+            Arity = LastWins,
+            CustomParser = Last,
         };
 
         public Option<string?> ModelDirectory { get; } = new("--model-dir")
         {
             Description = "where relative model paths are found (overrides the configuration's modelDirectory)",
             HelpName = "DIR",
+            Arity = LastWins,
+            CustomParser = Last,
         };
 
         public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "debug logging" };
@@ -97,5 +106,7 @@ internal sealed record CommandLine(string? ConfigPath, string? SocketPath, strin
         public HelpOption Help { get; } = new("--help", "-h") { Description = "print this help and exit" };
 
         public static Definition Create() => new();
+
+        private static string Last(ArgumentResult result) => result.Tokens[^1].Value;
     }
 }
