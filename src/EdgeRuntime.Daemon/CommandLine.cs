@@ -59,6 +59,7 @@ internal sealed record CommandLine(string? ConfigPath, string? SocketPath, strin
             {
                 Config, Socket, ModelDirectory, Verbose, Version, CheckKernels,
             };
+            Root.HelpName = "edged";
 
             // edged prints its own version line ("edged 0.1.0") and help (-h as well as --help).
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());

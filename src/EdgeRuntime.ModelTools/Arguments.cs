@@ -73,6 +73,7 @@ internal static class Arguments
             {
                 Input, Output, Target, Block, Symmetric, AccuracyLevel, Json,
             };
+            Root.HelpName = "edge-convert";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
             Root.Options.Remove(Root.Options.OfType<System.CommandLine.Help.HelpOption>().Single());
             Root.Options.Add(Help);

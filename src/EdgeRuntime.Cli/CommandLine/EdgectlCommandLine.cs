@@ -39,6 +39,7 @@ internal static class EdgectlCommandLine
             FileCommands.Tensor(),
             FileCommands.Wav2Npy(),
         };
+        root.HelpName = "edgectl";
 
         // No command: the overview on stdout, and exit 2 as before (a script that forgot the command fails).
         root.SetAction(parseResult =>
