@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
@@ -12,30 +13,67 @@ namespace EdgeRuntime.Cli;
 /// </summary>
 internal static class InferCommand
 {
-    public static async Task<int> RunAsync(EdgeClient client, Arguments args)
+    public static Command Create(GlobalOptions global)
     {
-        args.AllowOnly("--input", "--output-dir", "--repeat", "--split", "--carry", "--output", "--quiet");
-        string model = args.Positional(1, "model name (edgectl infer NAME --input INPUT=FILE.npy)");
-        var inputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (string spec in args.GetAll("--input"))
+        var model = new Argument<string>("NAME") { Description = "a loaded model" };
+        var inputs = new Option<NamedValue[]>("--input")
         {
-            int equals = spec.IndexOf('=', StringComparison.Ordinal);
-            if (equals <= 0)
+            Description = "an input and the .npy file holding it; once per input",
+            HelpName = "INPUT=FILE.npy",
+            Arity = ArgumentArity.OneOrMore,
+            CustomParser = ValueParsers.Each(ValueParsers.Named(valueRequired: false), text => $"--input takes INPUT=FILE.npy, not '{text}'."),
+        };
+        var outputs = new Option<string[]>("--output")
+        {
+            Description = "ask for this output only; repeat for more (default: every output)",
+            HelpName = "NAME",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var outputDir = new Option<string?>("--output-dir") { Description = "write each output to DIR/<output>.npy (with --split: every step's, joined along axis 0)", HelpName = "DIR" };
+        var repeat = FileCommands.PositiveInt("--repeat", "N", "send the request N times and print round-trip p50/p99/max", 1);
+        var split = new Option<string?>("--split")
+        {
+            Description = "feed INPUT one slice of its first axis per request (a stream of frames)",
+            HelpName = "INPUT",
+        };
+        var carries = new Option<NamedValue[]>("--carry")
+        {
+            Description = "feed an output back as the next request's input (recurrent state, e.g. stateN=state)",
+            HelpName = "OUTPUT=INPUT",
+            Arity = ArgumentArity.OneOrMore,
+            CustomParser = ValueParsers.Each(ValueParsers.Named(valueRequired: false), text => $"--carry takes OUTPUT=INPUT, not '{text}'."),
+        };
+        var quiet = new Option<bool>("--quiet") { Description = "print only the outputs and the latency summary, not every request" };
+        var command = new Command("infer", "Run a model on tensors from .npy files and print (or write) its outputs and the timing of each request.")
+        {
+            model, inputs, outputs, outputDir, repeat, split, carries, quiet,
+        };
+        global.SetConnectedAction(command, parseResult =>
+        {
+            string name = parseResult.GetRequiredValue(model);
+            var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var (input, file) in parseResult.GetValue(inputs) ?? [])
             {
-                throw new UsageException($"--input takes INPUT=FILE.npy, not '{spec}'.");
+                tensors[input] = NpyFile.Read(file, input);
             }
 
-            string name = spec[..equals];
-            inputs[name] = NpyFile.Read(spec[(equals + 1)..], name);
-        }
+            var options = new Options(
+                parseResult.GetValue(outputs) is { Length: > 0 } named ? named : null,
+                parseResult.GetValue(outputDir),
+                parseResult.GetValue(repeat),
+                parseResult.GetValue(split),
+                [.. (parseResult.GetValue(carries) ?? []).Select(c => (c.Name, c.Value))],
+                parseResult.GetValue(quiet));
+            return client => RunAsync(client, name, tensors, options);
+        });
+        return command;
+    }
 
-        var carries = args.GetAll("--carry").Select(ParseCarry).ToArray();
-        string[]? outputs = args.GetAll("--output").ToArray() is { Length: > 0 } named ? named : null;
-        string? outputDir = args.Get("--output-dir");
-        int repeat = args.GetInt("--repeat", 1);
-        bool quiet = args.Has("--quiet");
-        string? split = args.Get("--split");
+    private sealed record Options(string[]? Outputs, string? OutputDir, int Repeat, string? Split, (string Output, string Input)[] Carries, bool Quiet);
 
+    private static async Task<int> RunAsync(EdgeClient client, string model, Dictionary<string, Tensor> inputs, Options options)
+    {
+        var (outputs, outputDir, repeat, split, carries, quiet) = options;
         if (split is not null)
         {
             return await StreamAsync(client, model, inputs, split, carries, outputs, outputDir, quiet).ConfigureAwait(false);
@@ -119,12 +157,6 @@ internal static class InferCommand
 
         PrintSummary(roundTrips);
         return 0;
-    }
-
-    private static (string Output, string Input) ParseCarry(string spec)
-    {
-        int equals = spec.IndexOf('=', StringComparison.Ordinal);
-        return equals > 0 ? (spec[..equals], spec[(equals + 1)..]) : throw new UsageException($"--carry takes OUTPUT=INPUT, not '{spec}'.");
     }
 
     /// <summary>Joins per-step outputs along axis 0.</summary>

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using EdgeRuntime.Client;
 using EdgeRuntime.Protocol;
@@ -16,16 +17,28 @@ internal static class TimelineCommand
 
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    public static Func<EdgeClient, Task<int>> Prepare(Arguments args)
+    public static Command Create(GlobalOptions global)
     {
-        args.AllowOnly("--id", "--out");
-        PipelineCommands.NoMorePositionals(args, 2);
-        string pipeline = args.Positional(1, "pipeline name (edgectl timeline PIPELINE)");
-        long? id = args.Get("--id") is { } text
-            ? long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long n) && n > 0 ? n : throw new UsageException($"--id takes a result id >= 1, not '{text}'.")
-            : null;
-        string? output = args.Get("--out");
+        var pipelineArgument = new Argument<string>("PIPELINE") { Description = "the pipeline whose stored result to draw" };
+        var idOption = new Option<long?>("--id")
+        {
+            Description = "draw this stored result (default: the pipeline's latest)",
+            HelpName = "N",
+            CustomParser = ValueParsers.Single<long?>(
+                (string text, out long? id) => (id = long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long n) && n > 0 ? n : null) is not null,
+                text => $"--id takes a result id >= 1, not '{text}'."),
+        };
+        var outOption = new Option<string?>("--out") { Description = "the SVG file to write (default: PIPELINE-ID.svg here)", HelpName = "FILE.svg" };
+        var command = new Command("timeline", "Draw a stored pipeline result as an SVG timeline (sensing, units, encoders, gate, fusion) and print the file's path.")
+        {
+            pipelineArgument, idOption, outOption,
+        };
+        global.SetConnectedAction(command, parseResult => Prepare(parseResult.GetRequiredValue(pipelineArgument), parseResult.GetValue(idOption), parseResult.GetValue(outOption)));
+        return command;
+    }
 
+    private static Func<EdgeClient, Task<int>> Prepare(string pipeline, long? id, string? output)
+    {
         return async client =>
         {
             using var patience = new CancellationTokenSource(Patience);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using EdgeRuntime.Client;
@@ -12,20 +13,55 @@ namespace EdgeRuntime.Cli;
 /// </summary>
 internal static class WatchCommand
 {
-    public static async Task<int> RunAsync(EdgeClient client, Arguments args)
+    public static Command Create(GlobalOptions global)
     {
-        args.AllowOnly("--since", "--count", "--timeout", "--output-dir");
-        string[] triggers = [.. args.Positionals.Skip(1)];
-        long? since = args.Get("--since") is { } s
-            ? long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : throw new UsageException($"--since takes a result id (0 for everything kept), not '{s}'.")
-            : null;
-        int count = args.GetInt("--count", 0);
-        double timeout = args.Get("--timeout") is { } t
-            ? double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) && seconds > 0 ? seconds : throw new UsageException($"--timeout takes seconds, not '{t}'.")
-            : 0;
-        string? outputDir = args.Get("--output-dir");
-        bool json = args.Has("--json");
+        var triggers = new Argument<string[]>("TRIGGER")
+        {
+            Description = "only these triggers' or pipelines' results (default: all)",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var since = new Option<long?>("--since")
+        {
+            Description = "first replay the stored results after ID (0: all kept), then follow new ones, so a script resumes where it stopped",
+            HelpName = "ID",
+            CustomParser = ValueParsers.Single<long?>(
+                (string text, out long? id) => (id = long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : null) is not null,
+                text => $"--since takes a result id (0 for everything kept), not '{text}'."),
+        };
+        var count = FileCommands.PositiveInt("--count", "N", "stop after N results (default: keep watching); exit 1 if --timeout passes first", 0);
+        var timeout = new Option<double>("--timeout")
+        {
+            Description = "stop after SECONDS",
+            HelpName = "SECONDS",
+            CustomParser = ValueParsers.Single<double>(ValueParsers.PositiveFinite, text => $"--timeout takes seconds, not '{text}'."),
+        };
+        var outputDir = new Option<string?>("--output-dir") { Description = "also write each result's tensors to DIR/<id>/<output>.npy", HelpName = "DIR" };
+        var command = new Command(
+            "watch",
+            "Print stored results as triggers and pipelines produce them, one line each (--json: one JSON object per line), until Ctrl-C. "
+            + "A pipeline result prints its prediction, post-sensing latency and configuration.")
+        {
+            triggers, since, count, timeout, outputDir,
+        };
+        global.SetConnectedAction(command, parseResult =>
+        {
+            var options = new Options(
+                parseResult.GetValue(triggers) ?? [],
+                parseResult.GetValue(since),
+                parseResult.GetValue(count),
+                parseResult.GetValue(timeout),
+                parseResult.GetValue(outputDir),
+                parseResult.GetValue(global.Json));
+            return client => RunAsync(client, options);
+        });
+        return command;
+    }
 
+    private sealed record Options(string[] Triggers, long? Since, int Count, double Timeout, string? OutputDir, bool Json);
+
+    private static async Task<int> RunAsync(EdgeClient client, Options options)
+    {
+        var (triggers, since, count, timeout, outputDir, json) = options;
         using var stop = new CancellationTokenSource();
         if (timeout > 0)
         {
@@ -106,25 +142,53 @@ internal static class WatchCommand
     public static string EventPrefix(ResultEvent e) =>
         string.Create(CultureInfo.InvariantCulture, $"#{e.Id,-6} {e.Trigger,-12} {e.FiredAt.ToLocalTime():HH:mm:ss.fff}");
 
-    public static async Task<int> InjectAsync(EdgeClient client, Arguments args)
+    public static Command CreateInject(GlobalOptions global)
     {
-        args.AllowOnly("--edge", "--value");
-        string sensor = args.Positional(1, "SENSOR");
-        var values = args.GetAll("--value").Select(v =>
+        var sensor = new Argument<string>("SENSOR") { Description = "a sensor configured with \"simulated\": true" };
+        var edge = new Option<string?>("--edge") { Description = "a GPIO edge on a simulated button or pin", HelpName = "rising|falling" };
+        var values = new Option<SensorValue[]>("--value")
         {
-            int eq = v.IndexOf('=', StringComparison.Ordinal);
-            return eq > 0 && double.TryParse(v[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out double x)
-                ? new SensorValue(v[..eq], x)
-                : throw new UsageException($"--value takes CHANNEL=NUMBER, not '{v}'.");
-        }).ToArray();
-        string? edge = args.Get("--edge");
-        if ((edge is null) == (values.Length == 0))
-        {
-            throw new UsageException("inject takes --edge rising|falling or one or more --value CHANNEL=NUMBER.");
-        }
+            Description = "a reading on a simulated channel sensor, e.g. temperature=31.5; repeat for more channels",
+            HelpName = "CHANNEL=NUMBER",
+            Arity = ArgumentArity.OneOrMore,
+            CustomParser = ValueParsers.Each<SensorValue>(
+                (string text, out SensorValue value) =>
+                {
+                    int eq = text.IndexOf('=', StringComparison.Ordinal);
+                    if (eq > 0 && ValueParsers.Number(text[(eq + 1)..], out double reading))
+                    {
+                        value = new SensorValue(text[..eq], reading);
+                        return true;
+                    }
 
-        var response = await client.InjectAsync(new InjectRequest(sensor, edge, values.Length == 0 ? null : values)).ConfigureAwait(false);
-        if (!args.Has("--json"))
+                    value = null!;
+                    return false;
+                },
+                text => $"--value takes CHANNEL=NUMBER, not '{text}'."),
+        };
+        var command = new Command("inject", "Feed a simulated sensor an edge or readings, as if the hardware had produced them.") { sensor, edge, values };
+        command.Validators.Add(result =>
+        {
+            if ((result.GetResult(edge) is null) == (result.GetResult(values) is null))
+            {
+                result.AddError("inject takes --edge rising|falling or one or more --value CHANNEL=NUMBER.");
+            }
+        });
+        global.SetConnectedAction(command, parseResult =>
+        {
+            string name = parseResult.GetRequiredValue(sensor);
+            string? edgeName = parseResult.GetValue(edge);
+            var readings = parseResult.GetValue(values) is { Length: > 0 } given ? given : null;
+            bool json = parseResult.GetValue(global.Json);
+            return client => InjectAsync(client, new InjectRequest(name, edgeName, readings), json);
+        });
+        return command;
+    }
+
+    private static async Task<int> InjectAsync(EdgeClient client, InjectRequest request, bool json)
+    {
+        var response = await client.InjectAsync(request).ConfigureAwait(false);
+        if (!json)
         {
             Console.WriteLine($"injected into {response.Sensor} at {response.At.ToLocalTime():HH:mm:ss.fff}");
         }

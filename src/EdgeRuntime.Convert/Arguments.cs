@@ -1,0 +1,146 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using EdgeRuntime.Conversion;
+
+namespace EdgeRuntime.Convert;
+
+/// <summary>
+/// edge-convert's command line, parsed by System.CommandLine. <see cref="Parse"/> throws <see cref="ArgumentException"/>
+/// with what is wrong (exit 2), and returns null when --help was asked for.
+/// </summary>
+internal static class Arguments
+{
+    /// <summary>The help text: printed for --help, and to stderr after a usage error.</summary>
+    public static string Usage
+    {
+        get
+        {
+            var writer = new StringWriter();
+            new Definition().Root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = writer });
+            return writer.ToString().TrimEnd();
+        }
+    }
+
+    public static (string Input, string Output, ConversionOptions Options, bool Json)? Parse(string[] args)
+    {
+        var d = new Definition();
+        var result = d.Root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (result.GetResult(d.Help) is not null)
+        {
+            return null;
+        }
+
+        if (result.Errors.Count > 0)
+        {
+            throw new ArgumentException(Describe(result, d));
+        }
+
+        var options = new ConversionOptions(result.GetValue(d.Target), result.GetValue(d.Block), !result.GetValue(d.Symmetric), result.GetValue(d.AccuracyLevel));
+        return (result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
+    }
+
+    /// <summary>The first problem, in edge-convert's words where it had its own.</summary>
+    private static string Describe(ParseResult result, Definition d)
+    {
+        if (result.UnmatchedTokens.FirstOrDefault(t => t.StartsWith("--", StringComparison.Ordinal)) is { } flag)
+        {
+            return $"unknown option '{flag}'";
+        }
+
+        // A missing or an extra model path.
+        if (result.UnmatchedTokens.Count > 0 || result.Errors.Any(e => e.SymbolResult is ArgumentResult { Parent: CommandResult }))
+        {
+            return "give an input and an output model";
+        }
+
+        return result.GetResult(d.Target) is not { IdentifierTokenCount: > 0 } ? "--to is required (bitlinear or int4)" : result.Errors[0].Message;
+    }
+
+    private sealed class Definition
+    {
+        /// <summary>An option given twice takes its last value, as edge-convert always did.</summary>
+        private static readonly ArgumentArity LastWins = new(1, 1000);
+
+        public Definition()
+        {
+            Root = new RootCommand(
+                "edge-convert: pack a float ONNX model's linear layers (MatMul/Gemm with constant 2-D weights) into quantized "
+                + "ops for edged. Prints, per converted layer, the weight shape, the quantization error (SQNR in dB: "
+                + "10·log10(Σw²/Σ(w−ŵ)²)) and the weight bytes before and after, then the model sizes; layers that cannot be "
+                + "converted are listed with the reason. Exits 0, 3 when no layer was converted (the output equals the input), "
+                + "2 on usage errors, 1 when a file cannot be read or written.")
+            {
+                Input, Output, Target, Block, Symmetric, AccuracyLevel, Json,
+            };
+            Root.HelpName = "edge-convert";
+            Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
+            Root.Options.Remove(Root.Options.OfType<System.CommandLine.Help.HelpOption>().Single());
+            Root.Options.Add(Help);
+        }
+
+        public RootCommand Root { get; }
+
+        public Argument<string> Input { get; } = new("IN.onnx") { Description = "the float model" };
+
+        public Argument<string> Output { get; } = new("OUT.onnx") { Description = "the converted model to write" };
+
+        public Option<ConversionTarget> Target { get; } = new("--to")
+        {
+            Description = "bitlinear: every MatMul with float weights W [K, N] becomes ai.edgeruntime::BitLinear, ternary weights "
+                + "with BitNet b1.58's absmean scale (runs on edged's C# kernel); int4: com.microsoft::MatMulNBits, 4-bit "
+                + "round-to-nearest per block along K",
+            HelpName = "bitlinear|int4",
+            Required = true,
+            Arity = LastWins,
+            CustomParser = result => result.Tokens[^1].Value switch
+            {
+                "bitlinear" => ConversionTarget.BitLinear,
+                "int4" => ConversionTarget.Int4,
+                var other => Fail<ConversionTarget>(result, $"--to is '{other}'; it must be bitlinear or int4"),
+            },
+        };
+
+        public Option<int> Block { get; } = new("--block")
+        {
+            Description = "INT4 block size, a power of two from 16 to 256",
+            HelpName = "N",
+            Arity = LastWins,
+            DefaultValueFactory = _ => 32,
+            CustomParser = result => Number(result),
+        };
+
+        public Option<bool> Symmetric { get; } = new("--symmetric") { Description = "INT4 without zero points (default: asymmetric, with zero points)" };
+
+        public Option<int> AccuracyLevel { get; } = new("--accuracy-level")
+        {
+            Description = "MatMulNBits accuracy_level: 4 uses int8 activations, 0 keeps float activations",
+            HelpName = "L",
+            Arity = LastWins,
+            DefaultValueFactory = _ => 4,
+            CustomParser = result =>
+            {
+                int level = Number(result);
+                return level is >= 0 and <= 4 ? level : Fail<int>(result, $"--accuracy-level is {level}; it must be 0 to 4");
+            },
+        };
+
+        public Option<bool> Json { get; } = new("--json") { Description = "print the report as JSON" };
+
+        public System.CommandLine.Help.HelpOption Help { get; } = new("--help", "-h") { Description = "print this help and exit" };
+
+        private static int Number(ArgumentResult result)
+        {
+            string text = result.Tokens[^1].Value;
+            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value)
+                ? value
+                : Fail<int>(result, $"{((OptionResult)result.Parent!).Option.Name} is '{text}', not a number");
+        }
+
+        private static T Fail<T>(ArgumentResult result, string message)
+        {
+            result.AddError(message);
+            return default!;
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using EdgeRuntime.Conversion;
+
+namespace EdgeRuntime.Convert.Tests;
+
+/// <summary>edge-convert's arguments: the documented lines, --help, and its error messages.</summary>
+public sealed class EdgeConvertArgumentsTests
+{
+    [Fact]
+    public void The_documented_lines_parse()
+    {
+        var (input, output, options, json) = Arguments.Parse(["model.onnx", "model-int4.onnx", "--to", "int4", "--block", "64", "--symmetric", "--accuracy-level", "0", "--json"])!.Value;
+        Assert.Equal(("model.onnx", "model-int4.onnx"), (input, output));
+        Assert.Equal(new ConversionOptions(ConversionTarget.Int4, 64, false, 0), options);
+        Assert.True(json);
+
+        var bitlinear = Arguments.Parse(["--to", "bitlinear", "model.onnx", "model-b158.onnx"])!.Value;
+        Assert.Equal(new ConversionOptions(ConversionTarget.BitLinear, 32, true, 4), bitlinear.Options);
+        Assert.False(bitlinear.Json);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    [InlineData("a.onnx", "--help")]
+    public void Help_returns_no_arguments(params string[] args) => Assert.Null(Arguments.Parse(args));
+
+    [Fact]
+    public void The_help_describes_every_option()
+    {
+        foreach (string option in new[] { "--to", "--block", "--symmetric", "--accuracy-level", "--json", "IN.onnx", "OUT.onnx" })
+        {
+            Assert.Contains(option, Arguments.Usage, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("give an input and an output model", "a.onnx", "--to", "int4")]
+    [InlineData("give an input and an output model", "a.onnx", "b.onnx", "c.onnx", "--to", "int4")]
+    [InlineData("--to is required (bitlinear or int4)", "a.onnx", "b.onnx")]
+    [InlineData("--to is 'int8'; it must be bitlinear or int4", "a.onnx", "b.onnx", "--to", "int8")]
+    [InlineData("--block is 'big', not a number", "a.onnx", "b.onnx", "--to", "int4", "--block", "big")]
+    [InlineData("--accuracy-level is 5; it must be 0 to 4", "a.onnx", "b.onnx", "--to", "int4", "--accuracy-level", "5")]
+    [InlineData("unknown option '--bits'", "a.onnx", "b.onnx", "--to", "int4", "--bits", "4")]
+    public void Bad_arguments_say_what_is_wrong(string message, params string[] args) =>
+        Assert.Equal(message, Assert.Throws<ArgumentException>(() => Arguments.Parse(args)).Message);
+}
