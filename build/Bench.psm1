@@ -34,7 +34,7 @@ function Invoke-BenchPipelines([switch] $Quick) {
     Write-Step 'bench-pipelines: MMEdge sequential vs pipelined vs skipping, the optimizer under budgets, CBNet vs full vs early exit'
     # The CBNet figures use the whole Fashion-MNIST test set from Debian; without it, the committed 1000 images.
     if (-not (Test-Path '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz')) {
-        if (Test-Root) { Install-DebianPackage 'dataset-fashion-mnist' 'the Fashion-MNIST test set' }
+        if (Test-Root) { Assert-DebianPackages -Package dataset-fashion-mnist }
         else { Write-Host 'dataset-fashion-mnist is not installed (sudo apt-get install dataset-fashion-mnist): CBNet runs on the committed 1000 test images' }
     }
     $benchArgs = @('--pipelines', '--models-dir', (Join-Path $BuildRoot 'models'), '--samples-dir', (Join-Path $BuildRoot 'samples'), '--out', (Join-Path $Artifacts 'bench'))
@@ -48,6 +48,7 @@ function Invoke-BenchKernels([string] $Board, [switch] $Quick) {
     $profile = Get-Board $Board
     if (-not (Test-HostRid $profile.rid)) { throw "bench-kernels runs on the machine it is built for; board '$Board' is $($profile.rid)." }
     $out = Join-Path $Artifacts "publish/kernelbench-$Board"
+    Assert-DebianPackages -For aot
     Write-Step "bench-kernels: Native AOT, $($profile.rid) $($profile.ilcInstructionSet) -> $out"
     $properties = @("-p:ArtifactsPivots=release_kernelbench_$Board")
     if ($profile.ilcInstructionSet) { $properties += "-p:IlcInstructionSet=$($profile.ilcInstructionSet -replace ',', '%2C')" }

@@ -18,7 +18,7 @@ function Invoke-Publish([string] $Name) {
     $out = Get-PublishDir $Name
     $isa = if ($profile.ilcInstructionSet) { $profile.ilcInstructionSet } else { 'the RID baseline' }
     Write-Step "publish: Native AOT edged + edgectl for board '$Name' ($rid, $isa) -> $out"
-    Assert-CrossToolchain $rid
+    if (Test-HostRid $rid) { Assert-DebianPackages -For aot } else { Assert-CrossToolchain $rid }
     if (Test-Path $out) { Remove-Item -Recurse -Force $out }
     New-Item -ItemType Directory -Force $out | Out-Null
     # Each board gets its own intermediate folder: two boards of one RID differ in instruction set.
@@ -67,7 +67,7 @@ function Invoke-Package([string] $Name, [string] $LibraryDir) {
     $packages = Join-Path $Artifacts 'packages'
     $stage = Join-Path $Artifacts "package-stage/$Name"
     Write-Step "package: edgeruntime $version for board '$Name' ($debArch) -> $packages"
-    Assert-DebianPackage 'dpkg-deb' 'dpkg'
+    Assert-DebianPackages -For package
     if (Test-Path $stage) { Remove-Item -Recurse -Force $stage }
     $lib = Join-Path $stage 'usr/lib/edgeruntime'
     New-Item -ItemType Directory -Force $lib, (Join-Path $stage 'usr/bin'), (Join-Path $stage 'usr/share/edgeruntime/models'), (Join-Path $stage 'usr/share/doc/edgeruntime') | Out-Null

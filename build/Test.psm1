@@ -6,20 +6,14 @@ Import-Module (Join-Path $PSScriptRoot 'Dependencies.psm1')
 Import-Module (Join-Path $PSScriptRoot 'Publish.psm1')
 
 function Invoke-Test([string] $Board, [string] $Configuration) {
+    Assert-ReadmeListsDebianPackages
     # (Everything but the result goes to the host: the task's exit code is this function's only output.)
     Invoke-Publish $Board | Out-Host
     # The emulated boards: the arm64 packages as a user would get them, run under qemu-user by the tests.
     foreach ($emulated in 'rpi4', 'rpi5') { Invoke-Package $emulated '' | Out-Host }
-    Assert-DebianPackage 'qemu-aarch64' 'qemu-user' | Out-Host
-    # ONNX's own conformance cases for MatMulInteger and QLinearMatMul, run through our fallback ops.
-    Assert-DebianData '/usr/share/libonnx-testdata/data/node' 'libonnx-testdata' | Out-Host
-    # ALSA's library and its configuration (the "null" capture device the ALSA source is tested on).
-    Assert-DebianData '/usr/share/alsa/alsa.conf' 'libasound2' | Out-Host
-    # The Python client's suite runs on Debian's python3, with python3-numpy so both tensor paths are exercised.
-    Assert-DebianData '/usr/bin/python3' 'python3' | Out-Host
-    Assert-DebianData '/usr/lib/python3/dist-packages/numpy' 'python3-numpy' | Out-Host
-    # CBNet's tests check the committed 1000 test images against the Fashion-MNIST test set they were taken from.
-    Assert-DebianData '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz' 'dataset-fashion-mnist' | Out-Host
+    # qemu and the arm64 C++ library; ONNX's conformance cases, ALSA and Fashion-MNIST for the unit suites; Debian's
+    # python3 with NumPy for the Python client's suite (build/debian-packages.txt says why each is needed).
+    Assert-DebianPackages -For emulation, unit, python | Out-Host
     Write-Step 'test: unit, server, integration and emulated-board suites'
     $env:EDGERUNTIME_PUBLISH_DIR = Get-PublishDir $Board
     $env:EDGERUNTIME_ASSETS_DIR = $Assets
