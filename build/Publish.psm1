@@ -51,11 +51,93 @@ function Invoke-Publish([string] $Name) {
     }
 }
 
-function Expand-Template([string] $Path, [hashtable] $Values) {
-    $text = Get-Content $Path -Raw
-    foreach ($key in $Values.Keys) { $text = $text.Replace("@$key@", [string]$Values[$key]) }
-    if ($text -match '@[A-Z_]+@') { throw "Template $Path has an unfilled placeholder: $($Matches[0])" }
-    return $text
+# Templates (boards/package/*.in, postinst): @name@ is a value from the context (a dotted path into it; a list gives
+# its items separated by spaces), @name * 1.25@ a number times a factor rounded to an integer. A line @if name@,
+# @else@, @end@ keeps the lines between when the value is set (not absent, empty or 0); @each name@, @else@, @end@
+# repeats them for every item (as @item@), or keeps the @else@ lines when there is none. Lines starting with #@ are
+# notes for the template's reader and are dropped.
+function Expand-Template([string] $Path, [hashtable] $Context) {
+    $lines = ((Get-Content $Path -Raw) -replace "`r`n", "`n") -split "`n"
+    return (@(Expand-TemplateLines $Path $lines $Context) -join "`n")
+}
+
+function Get-TemplateValue($Context, [string] $Name) {
+    $value = $Context
+    foreach ($part in $Name -split '\.') {
+        if ($null -eq $value) { return $null }
+        if ($value -is [System.Collections.IDictionary]) { $value = $value[$part] }
+        else {
+            $member = $value.PSObject.Properties[$part]
+            $value = if ($member) { $member.Value } else { $null }
+        }
+    }
+    return , $value
+}
+
+function Test-TemplateValue($Value) {
+    if ($null -eq $Value) { return $false }
+    if ($Value -is [string]) { return $Value.Length -gt 0 }
+    if ($Value -is [System.Collections.IEnumerable]) { return @($Value).Count -gt 0 }
+    if ($Value -is [ValueType]) { return $Value -ne 0 }
+    return $true
+}
+
+function Expand-TemplateLines([string] $Path, [string[]] $Lines, [hashtable] $Context) {
+    $out = [System.Collections.Generic.List[string]]::new()
+    $i = 0
+    while ($i -lt $Lines.Count) {
+        $line = $Lines[$i]
+        if ($line.StartsWith('#@')) { $i++; continue }
+        if ($line -match '^@(else|end)@$') { throw "Template $Path has an @$($Matches[1])@ without its @if@ or @each@." }
+        if ($line -notmatch '^@(if|each) ([A-Za-z_][\w.]*)@$') {
+            $out.Add((Expand-TemplateText $Path $line $Context))
+            $i++
+            continue
+        }
+        $kind, $name = $Matches[1], $Matches[2]
+        $depth = 0; $else = -1; $end = -1
+        for ($j = $i + 1; $j -lt $Lines.Count -and $end -lt 0; $j++) {
+            if ($Lines[$j] -match '^@(if|each) ') { $depth++ }
+            elseif ($Lines[$j] -eq '@else@' -and $depth -eq 0) { $else = $j }
+            elseif ($Lines[$j] -eq '@end@') { if ($depth -eq 0) { $end = $j } else { $depth-- } }
+        }
+        if ($end -lt 0) { throw "Template $Path`: '$line' has no @end@." }
+        $thenEnd = if ($else -ge 0) { $else } else { $end }
+        $then = if ($thenEnd -gt $i + 1) { $Lines[($i + 1)..($thenEnd - 1)] } else { @() }
+        $otherwise = if ($else -ge 0 -and $end -gt $else + 1) { $Lines[($else + 1)..($end - 1)] } else { @() }
+        $value = Get-TemplateValue $Context $name
+        if ($kind -eq 'each' -and (Test-TemplateValue $value)) {
+            foreach ($item in @($value)) {
+                $inner = $Context.Clone()
+                $inner['item'] = $item
+                foreach ($expanded in @(Expand-TemplateLines $Path $then $inner)) { $out.Add($expanded) }
+            }
+        }
+        else {
+            $chosen = if ($kind -eq 'if' -and (Test-TemplateValue $value)) { $then } else { $otherwise }
+            foreach ($expanded in @(Expand-TemplateLines $Path $chosen $Context)) { $out.Add($expanded) }
+        }
+        $i = $end + 1
+    }
+    return $out.ToArray()
+}
+
+function Expand-TemplateText([string] $Path, [string] $Line, [hashtable] $Context) {
+    $text = [System.Text.StringBuilder]::new()
+    $at = 0
+    foreach ($match in [regex]::Matches($Line, '@([A-Za-z_][\w.]*)(?:\s*\*\s*([0-9]+(?:\.[0-9]+)?))?@')) {
+        $value = Get-TemplateValue $Context $match.Groups[1].Value
+        if ($null -eq $value) { throw "Template $Path has an unfilled placeholder: $($match.Value)" }
+        if ($match.Groups[2].Success) {
+            $product = [double]$value * [double]::Parse($match.Groups[2].Value, [cultureinfo]::InvariantCulture)
+            $value = [Math]::Round($product, [MidpointRounding]::ToEven).ToString([cultureinfo]::InvariantCulture)
+        }
+        elseif ($value -is [System.Collections.IEnumerable] -and $value -isnot [string]) { $value = @($value) -join ' ' }
+        [void]$text.Append($Line, $at, $match.Index - $at).Append([string]$value)
+        $at = $match.Index + $match.Length
+    }
+    [void]$text.Append($Line, $at, $Line.Length - $at)
+    return $text.ToString()
 }
 
 function Invoke-Package([string] $Name, [string] $LibraryDir) {
@@ -92,17 +174,9 @@ function Invoke-Package([string] $Name, [string] $LibraryDir) {
     Get-ChildItem $lib -File -Filter '*.so*' | ForEach-Object { & chmod 0644 $_.FullName }
     if (@(Get-ChildItem $stage -Recurse -Filter '*.dll').Count -gt 0) { throw 'A Windows DLL reached the package stage.' }
 
-    $service = $profile.service
-    $groups = @($service.supplementaryGroups)
-    $values = @{
-        BOARD = $Name
-        SUPPLEMENTARY_GROUPS = if ($groups.Count) { "SupplementaryGroups=$($groups -join ' ')" } else { '# no device groups on this board' }
-        ENVIRONMENT = (@(Get-Optional $service 'environment' | Where-Object { $_ } | ForEach-Object { "Environment=$_" }) -join "`n")
-        WATCHDOG_SEC = $service.watchdogSeconds
-        MEMORY_MAX = if ($profile.memory.budgetMiB -gt 0) { "# The board's memory budget plus headroom for the runtime itself.`nMemoryMax=$([int]($profile.memory.budgetMiB * 1.25))M" } else { '# no memory budget on this board' }
-        DEVICE_POLICY = if (@($service.deviceAllow).Count) { "DevicePolicy=closed`n" + ((@($service.deviceAllow) | ForEach-Object { "DeviceAllow=$_" }) -join "`n") } else { "# Devices are left open on this board: its accelerator's device nodes vary between OS releases (see docs/boards.md)." }
-    }
-    Write-UnixFile (Join-Path $stage 'usr/lib/systemd/system/edged.service') (Expand-Template (Join-Path $BuildRoot 'boards/package/edged.service.in') $values) '0644'
+    # The systemd unit: boards/package/edged.service.in holds its text and the rules that fill it from the profile.
+    $groups = @($profile.service.supplementaryGroups)
+    Write-UnixFile (Join-Path $stage 'usr/lib/systemd/system/edged.service') (Expand-Template (Join-Path $BuildRoot 'boards/package/edged.service.in') @{ name = $Name; profile = $profile }) '0644'
     Write-UnixFile (Join-Path $stage 'etc/edgeruntime/edged.json') (Get-Content (Join-Path $BuildRoot 'boards/package/edged.json') -Raw) '0640'
 
     # The .tar.gz: the same tree, to unpack at / (or anywhere, running usr/lib/edgeruntime/edged by hand).
