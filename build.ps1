@@ -10,6 +10,8 @@
                   and on silence through the socket with edgectl, print results and timing, stop edged cleanly
     test          publish for the host, package rpi4 and rpi5 (arm64), then run every test suite: unit, server,
                   integration against the published binaries, and the emulated arm64 boards under qemu-user
+    unit          the test suites that need no published binary (every test project but the integration one), in
+                  about a minute and a half once built
     build         compile everything (Release)
     publish       Native AOT edged + edgectl for -Board (boards/<board>/board.json: RID and instruction set) into
                   artifacts/publish/<board>/, with the board profile, a configuration and the sample models
@@ -26,13 +28,13 @@
                   mmedge-timeline.svg (-Quick: shorter)
     fetch-assets  fetch the pinned sample models and make the sample audio (idempotent)
 
-    Every task is idempotent. A missing Debian package is installed when run as root,
+    Every task is idempotent. A missing Debian package (build/debian-packages.txt) is installed when run as root,
     otherwise the exact apt-get line is printed. The tasks' code is in build/*.psm1, one module per concern.
 #>
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('demo', 'test', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'fetch-assets')]
+    [ValidateSet('demo', 'test', 'unit', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'fetch-assets')]
     [string] $Task = 'build',
 
     [string] $Board = 'host',
@@ -67,8 +69,9 @@ try {
         'build' { Invoke-Build $Configuration }
         'publish' { Invoke-Publish $Board }
         'package' { Invoke-Package $Board $OrtLibraryDir }
-        # The test task ends with its 'tests: ...' line and exits with its own code.
+        # The test tasks end with their 'tests: ...' line and exit with their own code.
         'test' { exit (@(Invoke-Test $Board $Configuration)[-1]) }
+        'unit' { exit (@(Invoke-UnitTests $Configuration)[-1]) }
         'bench' { Invoke-Bench $Board -Quick:$Quick -ClientSpinUs $ClientSpinUs }
         'bench-kernels' { Invoke-BenchKernels $Board -Quick:$Quick }
         'bench-triggers' { Invoke-BenchTriggers $Board -Quick:$Quick }
