@@ -11,7 +11,7 @@
     test          publish for the host, package rpi4 and rpi5 (arm64), then run every test suite: unit, server,
                   integration against the published binaries, and the emulated arm64 boards under qemu-user
     unit          the test suites that need no published binary (every test project but the integration one), in
-                  about a minute and a half once built
+                  under a minute once built
     build         compile everything (Release)
     publish       Native AOT edged + edgectl for -Board (boards/<board>/board.json: RID and instruction set) into
                   artifacts/publish/<board>/, with the board profile, a configuration and the sample models
