@@ -1,0 +1,63 @@
+# The benchmarks: edged over its socket, the C# kernels, triggers and pipelines, each against a peer in the same run;
+# JSON into artifacts/bench/.
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+Import-Module (Join-Path $PSScriptRoot 'Common.psm1')
+Import-Module (Join-Path $PSScriptRoot 'Dependencies.psm1')
+Import-Module (Join-Path $PSScriptRoot 'Publish.psm1')
+
+function Invoke-Bench([string] $Board, [switch] $Quick, [int] $ClientSpinUs = -1) {
+    Assert-HostBoard $Board
+    Invoke-Publish $Board
+    Write-Step 'bench: edged over the socket vs the same ONNX Runtime call in-process'
+    $out = Join-Path $Artifacts 'bench'
+    $benchArgs = @('--publish-dir', (Get-PublishDir $Board), '--models-dir', (Join-Path $Assets 'models'), '--out', $out)
+    if ($Quick) { $benchArgs += '--quick' }
+    if ($ClientSpinUs -ge 0) { $benchArgs += @('--client-spin-us', "$ClientSpinUs") }
+    Invoke-Checked 'benchmark' {
+        dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
+    }
+}
+
+function Invoke-BenchTriggers([string] $Board, [switch] $Quick) {
+    Assert-HostBoard $Board
+    Invoke-Publish $Board
+    Write-Step 'bench-triggers: GPIO edge -> stored result at a subscriber, journal commits, sustained trigger rate'
+    $benchArgs = @('--triggers', '--publish-dir', (Get-PublishDir $Board), '--speech', (Join-Path $Assets 'audio/speech.wav'), '--out', (Join-Path $Artifacts 'bench'))
+    if ($Quick) { $benchArgs += '--quick' }
+    Invoke-Checked 'trigger benchmark' {
+        dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
+    }
+}
+
+function Invoke-BenchPipelines([switch] $Quick) {
+    Write-Step 'bench-pipelines: MMEdge sequential vs pipelined vs skipping, the optimizer under budgets, CBNet vs full vs early exit'
+    # The CBNet figures use the whole Fashion-MNIST test set from Debian; without it, the committed 1000 images.
+    if (-not (Test-Path '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz')) {
+        if (Test-Root) { Assert-DebianPackages -Package dataset-fashion-mnist }
+        else { Write-Host 'dataset-fashion-mnist is not installed (sudo apt-get install dataset-fashion-mnist): CBNet runs on the committed 1000 test images' }
+    }
+    $benchArgs = @('--pipelines', '--models-dir', (Join-Path $BuildRoot 'models'), '--samples-dir', (Join-Path $BuildRoot 'samples'), '--out', (Join-Path $Artifacts 'bench'))
+    if ($Quick) { $benchArgs += '--quick' }
+    Invoke-Checked 'pipeline benchmark' {
+        dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
+    }
+}
+
+function Invoke-BenchKernels([string] $Board, [switch] $Quick) {
+    $profile = Get-Board $Board
+    if (-not (Test-HostRid $profile.rid)) { throw "bench-kernels runs on the machine it is built for; board '$Board' is $($profile.rid)." }
+    $out = Join-Path $Artifacts "publish/kernelbench-$Board"
+    Assert-DebianPackages -For aot
+    Write-Step "bench-kernels: Native AOT, $($profile.rid) $($profile.ilcInstructionSet) -> $out"
+    $properties = @("-p:ArtifactsPivots=release_kernelbench_$Board")
+    if ($profile.ilcInstructionSet) { $properties += "-p:IlcInstructionSet=$($profile.ilcInstructionSet -replace ',', '%2C')" }
+    Invoke-Checked 'dotnet publish KernelBench' {
+        dotnet publish (Join-Path $BuildRoot 'tools/EdgeRuntime.KernelBench') -c Release -r $profile.rid -o $out -nologo -clp:NoSummary @properties
+    }
+    $benchArgs = @('--out', (Join-Path $Artifacts 'bench'))
+    if ($Quick) { $benchArgs += '--quick' }
+    Invoke-Checked 'kernel benchmark' { & (Join-Path $out 'EdgeRuntime.KernelBench') @benchArgs }
+}
+
+Export-ModuleMember -Function Invoke-Bench, Invoke-BenchTriggers, Invoke-BenchPipelines, Invoke-BenchKernels
