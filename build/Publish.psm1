@@ -17,14 +17,14 @@ function Invoke-Publish([string] $Name) {
     $rid = $profile.rid
     $out = Get-PublishDir $Name
     $isa = if ($profile.ilcInstructionSet) { $profile.ilcInstructionSet } else { 'the RID baseline' }
-    Write-Step "publish: Native AOT edged + edgectl for board '$Name' ($rid, $isa) -> $out"
+    Write-Step "publish: Native AOT edged, edgectl and edge-convert for board '$Name' ($rid, $isa) -> $out"
     if (Test-HostRid $rid) { Assert-DebianPackages -For aot } else { Assert-CrossToolchain $rid }
     if (Test-Path $out) { Remove-Item -Recurse -Force $out }
     New-Item -ItemType Directory -Force $out | Out-Null
     # Each board gets its own intermediate folder: two boards of one RID differ in instruction set.
     $properties = @('-p:TrimmerSingleWarn=false', "-p:ArtifactsPivots=release_$Name")
     if ($profile.ilcInstructionSet) { $properties += "-p:IlcInstructionSet=$($profile.ilcInstructionSet -replace ',', '%2C')" }
-    foreach ($project in 'EdgeRuntime.Daemon', 'EdgeRuntime.Cli') {
+    foreach ($project in 'EdgeRuntime.Daemon', 'EdgeRuntime.Cli', 'EdgeRuntime.Convert') {
         Invoke-Checked "dotnet publish $project" {
             dotnet publish (Join-Path $BuildRoot "src/$project") -c Release -r $rid -o $out -nologo -clp:NoSummary @properties
         }
@@ -45,7 +45,7 @@ function Invoke-Publish([string] $Name) {
     Get-ChildItem $out -Filter '*.dbg' | Remove-Item
     $windows = @(Get-ChildItem $out -Filter '*.dll')
     if ($windows.Count -gt 0) { throw "Windows libraries leaked into the Linux publish folder: $($windows.Name -join ', ')" }
-    foreach ($binary in 'edged', 'edgectl') {
+    foreach ($binary in 'edged', 'edgectl', 'edge-convert') {
         $size = (Get-Item (Join-Path $out $binary)).Length / 1MB
         Write-Host ("ok  {0,-8} {1,6:0.0} MB  {2}  ({3})" -f $binary, $size, (Join-Path $out $binary), ((& file -b (Join-Path $out $binary)) -split ',')[1].Trim())
     }
@@ -154,9 +154,9 @@ function Invoke-Package([string] $Name, [string] $LibraryDir) {
     $lib = Join-Path $stage 'usr/lib/edgeruntime'
     New-Item -ItemType Directory -Force $lib, (Join-Path $stage 'usr/bin'), (Join-Path $stage 'usr/share/edgeruntime/models'), (Join-Path $stage 'usr/share/doc/edgeruntime') | Out-Null
 
-    foreach ($file in 'edged', 'edgectl') { Copy-Item (Join-Path $publish $file) $lib; & chmod 0755 (Join-Path $lib $file) }
+    foreach ($file in 'edged', 'edgectl', 'edge-convert') { Copy-Item (Join-Path $publish $file) $lib; & chmod 0755 (Join-Path $lib $file) }
     Copy-Item (Join-Path $publish 'board.json') $lib
-    & ln -s /usr/lib/edgeruntime/edgectl (Join-Path $stage 'usr/bin/edgectl')
+    foreach ($tool in 'edgectl', 'edge-convert') { & ln -s "/usr/lib/edgeruntime/$tool" (Join-Path $stage "usr/bin/$tool") }
     Copy-Item (Join-Path $publish 'models/*') (Join-Path $stage 'usr/share/edgeruntime/models') -Recurse
     Copy-Item (Join-Path $BuildRoot 'README.md') (Join-Path $stage 'usr/share/doc/edgeruntime/README.md')
 

@@ -20,6 +20,8 @@ internal static class Paths
 
     public static string Edgectl => Require(Path.Combine(PublishDir, "edgectl"));
 
+    public static string EdgeConvert => Require(Path.Combine(PublishDir, "edge-convert"));
+
     public static string SileroVad => Require(Path.Combine(AssetsDir, "models", "silero_vad_v5.onnx"));
 
     public static string SpeechWav => Require(Path.Combine(AssetsDir, "audio", "speech.wav"));

@@ -23,12 +23,14 @@ public sealed partial class PackageTests
         var files = Listing(list.Stdout);
         Assert.Equal("-rwxr-xr-x", files["/usr/lib/edgeruntime/edged"]);
         Assert.Equal("-rwxr-xr-x", files["/usr/lib/edgeruntime/edgectl"]);
+        Assert.Equal("-rwxr-xr-x", files["/usr/lib/edgeruntime/edge-convert"]);
         Assert.Equal("-rw-r--r--", files["/usr/lib/edgeruntime/libonnxruntime.so"]);
         Assert.Equal("-rw-r--r--", files["/usr/lib/edgeruntime/board.json"]);
         Assert.Equal("-rw-r-----", files["/etc/edgeruntime/edged.json"]);
         Assert.Equal("-rw-r--r--", files["/usr/lib/systemd/system/edged.service"]);
         Assert.Equal("-rw-r--r--", files["/usr/share/edgeruntime/models/silero_vad_v5.onnx"]);
         Assert.StartsWith("l", files["/usr/bin/edgectl"], StringComparison.Ordinal);
+        Assert.StartsWith("l", files["/usr/bin/edge-convert"], StringComparison.Ordinal);
         Assert.DoesNotContain(files.Keys, f => f.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".pdb", StringComparison.OrdinalIgnoreCase));
         Assert.All(list.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), line => Assert.Contains(" root/root ", line, StringComparison.Ordinal));
 
@@ -45,7 +47,7 @@ public sealed partial class PackageTests
         try
         {
             Assert.Equal(0, (await ProcessRunner.RunAsync("dpkg-deb", "-x", Deb, root)).ExitCode);
-            foreach (string file in new[] { "edged", "edgectl", "libonnxruntime.so" })
+            foreach (string file in new[] { "edged", "edgectl", "edge-convert", "libonnxruntime.so" })
             {
                 byte[] header = File.ReadAllBytes(Path.Combine(root, "usr/lib/edgeruntime", file))[..20];
                 Assert.Equal("\x7f" + "ELF", System.Text.Encoding.ASCII.GetString(header, 0, 4));

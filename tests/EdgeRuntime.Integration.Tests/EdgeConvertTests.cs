@@ -1,0 +1,44 @@
+using System.Text.Json;
+using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
+
+namespace EdgeRuntime.Integration.Tests;
+
+/// <summary>The published edge-convert, as a user runs it: a float model in, a quantized one out that edged serves.</summary>
+public sealed class EdgeConvertTests(SharedDaemon daemon) : IClassFixture<SharedDaemon>
+{
+    private EdgedProcess Edged => daemon.Edged;
+
+    [Fact]
+    public async Task A_converted_model_is_reported_per_layer_and_edged_serves_it_close_to_the_float_one()
+    {
+        string source = Path.Combine(Edged.ModelDirectory, "mlp.onnx");
+        string converted = Path.Combine(Edged.ModelDirectory, "mlp-int4-it.onnx");
+        var run = await ProcessRunner.RunAsync(Paths.EdgeConvert, source, converted, "--to", "int4", "--block", "32", "--json");
+        Assert.True(run.ExitCode == 0, run.All);
+
+        using var report = JsonDocument.Parse(run.Stdout);
+        var layers = report.RootElement.GetProperty("layers").EnumerateArray().ToArray();
+        Assert.Equal(2, layers.Length);
+        Assert.All(layers, layer => Assert.True(layer.GetProperty("sqnrDb").GetDouble() > 15, layer.ToString()));
+        Assert.True(report.RootElement.GetProperty("modelBytesAfter").GetInt64() < report.RootElement.GetProperty("modelBytesBefore").GetInt64());
+
+        await using var client = await EdgeClient.ConnectAsync(Edged.SocketPath);
+        await client.LoadAsync("mlp-int4-it", "mlp-int4-it.onnx");
+        var x = Enumerable.Range(0, 64).Select(i => MathF.Sin(i * 0.37f)).ToArray();
+        float[] exact = (await client.InferAsync("mlp", [Tensor.Float32("x", [1, 64], x)]))["y"].ToArray<float>();
+        float[] quantized = (await client.InferAsync("mlp-int4-it", [Tensor.Float32("x", [1, 64], x)]))["y"].ToArray<float>();
+        Assert.Equal(exact.Length, quantized.Length);
+        double signal = exact.Sum(v => (double)v * v), noise = exact.Zip(quantized, (a, b) => (double)(a - b) * (a - b)).Sum();
+        Assert.True(10 * Math.Log10(signal / noise) > 10, $"output SQNR {10 * Math.Log10(signal / noise):0.0} dB");
+    }
+
+    [Fact]
+    public async Task A_missing_input_is_an_error_naming_it_and_exit_code_1()
+    {
+        string missing = Path.Combine(Edged.ModelDirectory, "no-such-model.onnx");
+        var run = await ProcessRunner.RunAsync(Paths.EdgeConvert, missing, Path.Combine(Edged.ModelDirectory, "out.onnx"), "--to", "bitlinear");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("no-such-model.onnx", run.All, StringComparison.Ordinal);
+    }
+}
