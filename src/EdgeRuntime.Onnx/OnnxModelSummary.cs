@@ -131,7 +131,8 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
 
     private static string ReadTensorName(ReadOnlySpan<byte> bytes) => ProtoReader.FirstString(bytes, OnnxFields.Tensor.Name);
 
-    private static OnnxGraphInput ReadValueInfo(ReadOnlySpan<byte> bytes)
+    /// <summary>A ValueInfoProto: its name, element type (0 when not a tensor) and shape.</summary>
+    public static OnnxGraphInput ReadValueInfo(ReadOnlySpan<byte> bytes)
     {
         string name = string.Empty;
         int elementType = 0;

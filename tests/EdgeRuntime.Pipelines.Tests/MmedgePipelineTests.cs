@@ -350,8 +350,9 @@ public sealed class MmedgePipelineTests(MmedgeFixture fixture) : IClassFixture<M
         // The end of sensing is the latest release among the units used, as the timeline shows them.
         Assert.Equal(result.Units.Where(u => u.State == "encoded").Max(u => u.SensedMs), result.SensingEndMs, 9);
         Assert.All(result.Units.Where(u => u.State == "encoded"), u => Assert.True(u.EncodeStartMs >= u.SensedMs, $"{u.Modality} unit {u.Index} encoded at {u.EncodeStartMs} ms, sensed at {u.SensedMs} ms"));
-        // Nothing waited: the last unit came out well before the 1 s the recording lasts.
-        Assert.True(result.SensingEndMs < 500, $"last unit released at {result.SensingEndMs} ms");
+        // Nothing waited for the recording's pace: paced in real time, the last unit cannot come out before the 1 s the
+        // recording lasts (the bound is that second, not a guess at this machine's speed: a loaded CI machine took 653 ms).
+        Assert.True(result.SensingEndMs < 1000, $"last unit released at {result.SensingEndMs} ms");
     }
 
     [Fact]

@@ -10,11 +10,7 @@ internal sealed class ServerHarness : IDisposable
     public ServerHarness(int workers = 2, int queueCapacity = 64, ServerOptions? options = null)
     {
         ModelDirectory = Directory.CreateTempSubdirectory("edgeruntime-models-").FullName;
-        File.WriteAllBytes(Path.Combine(ModelDirectory, "add.onnx"), SampleModels.AddBias());
-        File.WriteAllBytes(Path.Combine(ModelDirectory, "mlp.onnx"), SampleModels.Mlp(64, 32, 8));
-        File.WriteAllBytes(Path.Combine(ModelDirectory, "double.onnx"), SampleModels.DoubleInt64());
-        File.WriteAllBytes(Path.Combine(ModelDirectory, "corrupt.onnx"), [0x08, 0x07, 0xFF, 0xFF, 0x12, 0x99, 0x01, 0x02, 0x03]);
-        File.WriteAllText(Path.Combine(ModelDirectory, "text.onnx"), "this is not a model");
+        SampleModelFolder.Write(ModelDirectory);
 
         var inferenceOptions = new InferenceOptions { Workers = workers, QueueCapacity = queueCapacity };
         Registry = new ModelRegistry(ModelDirectory, inferenceOptions);

@@ -207,8 +207,8 @@ public static class KernelFallbackRewriter
                 }
                 else if (graph.Is(OnnxFields.Graph.Input, WireType.LengthDelimited) || graph.Is(OnnxFields.Graph.ValueInfo, WireType.LengthDelimited))
                 {
-                    var (name, type) = ValueInfoType(graph.ReadBytes());
-                    types.TryAdd(name, type);
+                    var info = OnnxModelSummary.ReadValueInfo(graph.ReadBytes());
+                    types.TryAdd(info.Name, info.ElementType);
                 }
                 else
                 {
@@ -235,32 +235,6 @@ public static class KernelFallbackRewriter
             else if (reader.Is(OnnxFields.Tensor.DataType, WireType.Varint))
             {
                 type = (int)reader.ReadVarint();
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
-
-        return (name, type);
-    }
-
-    // ValueInfoProto: name, and type -> TypeProto.tensor_type -> elem_type.
-    private static (string Name, int Type) ValueInfoType(ReadOnlySpan<byte> valueInfo)
-    {
-        var reader = new ProtoReader(valueInfo);
-        string name = string.Empty;
-        int type = 0;
-        while (reader.Next())
-        {
-            if (reader.Is(OnnxFields.ValueInfo.Name, WireType.LengthDelimited))
-            {
-                name = reader.ReadString();
-            }
-            else if (reader.Is(OnnxFields.ValueInfo.Type, WireType.LengthDelimited))
-            {
-                var tensorType = ProtoReader.FirstBytes(reader.ReadBytes(), OnnxFields.TypeProto.TensorType);
-                type = (int)ProtoReader.FirstVarint(tensorType, OnnxFields.TensorType.ElemType);
             }
             else
             {
