@@ -6,9 +6,12 @@ $BuildRoot = Split-Path $PSScriptRoot -Parent
 $Artifacts = Join-Path $BuildRoot 'artifacts'
 $Assets = Join-Path $Artifacts 'assets'
 
+# Each step says how far into the task it starts, so a slow step shows in any log.
+$script:TaskClock = [System.Diagnostics.Stopwatch]::StartNew()
+
 function Write-Step([string] $Message) {
     Write-Host ""
-    Write-Host "==> $Message" -ForegroundColor Cyan
+    Write-Host ("==> {0}  [{1:mm\:ss}]" -f $Message, $script:TaskClock.Elapsed) -ForegroundColor Cyan
 }
 
 # Runs a native command and stops the build with a clear message when it fails.

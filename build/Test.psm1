@@ -15,11 +15,13 @@ $SuitesNeedingBinaries = @('EdgeRuntime.Integration.Tests')
 $Solution = Join-Path $BuildRoot 'EdgeRuntime.sln'
 $ResultsRoot = Join-Path $Artifacts 'test-results'
 
-# The test projects of the solution, as tests/*/*.csproj paths relative to the repository.
+# The test projects of the solution, as tests/*/*.csproj paths relative to the repository; a project under tests/ that
+# says <IsTestProject>false</IsTestProject> (the shared helpers) holds no tests and writes no TRX.
 function Get-TestProjects {
     $listed = Get-Content $Solution -Raw
     return @(Get-ChildItem (Join-Path $BuildRoot 'tests') -Filter '*.csproj' -Recurse -Depth 1 |
-        Where-Object { $listed.Contains($_.Name) } | Sort-Object Name)
+        Where-Object { $listed.Contains($_.Name) -and -not (Select-String -Path $_.FullName -SimpleMatch '<IsTestProject>false</IsTestProject>' -Quiet) } |
+        Sort-Object Name)
 }
 
 function Get-UnitTestProjects { return @(Get-TestProjects | Where-Object { $SuitesNeedingBinaries -notcontains $_.BaseName }) }
