@@ -21,13 +21,13 @@ function Invoke-Publish([string] $Name) {
     if (Test-HostRid $rid) { Assert-DebianPackages -For aot } else { Assert-CrossToolchain $rid }
     if (Test-Path $out) { Remove-Item -Recurse -Force $out }
     New-Item -ItemType Directory -Force $out | Out-Null
-    # Each board gets its own intermediate folder: two boards of one RID differ in instruction set.
-    $properties = @('-p:TrimmerSingleWarn=false', "-p:ArtifactsPivots=release_$Name")
-    if ($profile.ilcInstructionSet) { $properties += "-p:IlcInstructionSet=$($profile.ilcInstructionSet -replace ',', '%2C')" }
-    foreach ($project in 'EdgeRuntime.Daemon', 'EdgeRuntime.Cli', 'EdgeRuntime.Convert') {
-        Invoke-Checked "dotnet publish $project" {
-            dotnet publish (Join-Path $BuildRoot "src/$project") -c Release -r $rid -o $out -nologo -clp:NoSummary @properties
-        }
+    # One MSBuild run for the three programs (build/publish.proj): shared projects compile once and the Native AOT
+    # compilations run side by side. Boards of one RID share the IL build (one intermediate folder per RID); only the
+    # native compilation, which takes the board's instruction set, runs again for the second board.
+    $isaProperty = if ($profile.ilcInstructionSet) { $profile.ilcInstructionSet -replace ',', '%2C' } else { '' }
+    $properties = @("-p:RuntimeIdentifier=$rid", "-p:PublishDir=$out/", "-p:ArtifactsPivots=release_$rid", "-p:IlcInstructionSet=$isaProperty")
+    Invoke-Checked 'dotnet msbuild build/publish.proj (edged, edgectl, edge-convert)' {
+        dotnet msbuild (Join-Path $PSScriptRoot 'publish.proj') -restore -t:Publish -m -nologo -v:m -clp:NoSummary @properties
     }
     Copy-Item (Join-Path $BuildRoot 'boards/edged.json') (Join-Path $out 'edged.json') -Force
     Copy-Item (Join-Path $BuildRoot "boards/$Name/board.json") (Join-Path $out 'board.json') -Force
