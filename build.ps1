@@ -11,12 +11,12 @@
     test          publish for the host, package rpi4 and rpi5 (arm64), then run every test suite: unit, server,
                   integration against the published binaries, and the emulated arm64 boards under qemu-user
     unit          the test suites that need no published binary (every test project but the integration one), in
-                  under a minute once built
+                  about a minute once built
     build         compile everything (Release)
-    publish       Native AOT edged + edgectl for -Board (boards/<board>/board.json: RID and instruction set) into
+    publish       Native AOT edged, edgectl and edge-convert for -Board (boards/<board>/board.json: RID and instruction set) into
                   artifacts/publish/<board>/, with the board profile, a configuration and the sample models
     package       publish, then a .deb and a .tar.gz for -Board in artifacts/packages/: edged, edgectl,
-                  libonnxruntime.so (or those in -OrtLibraryDir), /etc/edgeruntime/edged.json, the systemd unit
+                  edge-convert, libonnxruntime.so (or those in -OrtLibraryDir), /etc/edgeruntime/edged.json, the systemd unit
     bench         publish, then measure edged against in-process ONNX Runtime; JSON into artifacts/bench/
                   (-Quick for a short smoke run, -ClientSpinUs N to set the client's receive poll)
     bench-kernels publish the kernel benchmark with Native AOT for -Board's instruction set and run it: our C# kernels

@@ -49,9 +49,10 @@ function Invoke-BenchKernels([string] $Board, [switch] $Quick) {
     if (-not (Test-HostRid $profile.rid)) { throw "bench-kernels runs on the machine it is built for; board '$Board' is $($profile.rid)." }
     $out = Join-Path $Artifacts "publish/kernelbench-$Board"
     Assert-DebianPackages -For aot
-    Write-Step "bench-kernels: Native AOT, $($profile.rid) $($profile.ilcInstructionSet) -> $out"
+    $profileIsa = Get-Optional $profile 'ilcInstructionSet'
+    Write-Step "bench-kernels: Native AOT, $($profile.rid) $(if ($profileIsa) { $profileIsa } else { 'baseline ISA' }) -> $out"
     $properties = @("-p:ArtifactsPivots=release_kernelbench_$Board")
-    if ($profile.ilcInstructionSet) { $properties += "-p:IlcInstructionSet=$($profile.ilcInstructionSet -replace ',', '%2C')" }
+    if ($profileIsa) { $properties += "-p:IlcInstructionSet=$($profileIsa -replace ',', '%2C')" }
     Invoke-Checked 'dotnet publish KernelBench' {
         dotnet publish (Join-Path $BuildRoot 'tools/EdgeRuntime.KernelBench') -c Release -r $profile.rid -o $out -nologo -clp:NoSummary @properties
     }

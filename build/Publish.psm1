@@ -16,7 +16,9 @@ function Invoke-Publish([string] $Name) {
     $profile = Get-Board $Name
     $rid = $profile.rid
     $out = Get-PublishDir $Name
-    $isa = if ($profile.ilcInstructionSet) { $profile.ilcInstructionSet } else { 'the RID baseline' }
+    # ilcInstructionSet is optional in a profile (the RID's baseline when absent).
+    $profileIsa = Get-Optional $profile 'ilcInstructionSet'
+    $isa = if ($profileIsa) { $profileIsa } else { 'the RID baseline' }
     Write-Step "publish: Native AOT edged, edgectl and edge-convert for board '$Name' ($rid, $isa) -> $out"
     if (Test-HostRid $rid) { Assert-DebianPackages -For aot } else { Assert-CrossToolchain $rid }
     if (Test-Path $out) { Remove-Item -Recurse -Force $out }
@@ -24,7 +26,7 @@ function Invoke-Publish([string] $Name) {
     # One MSBuild run for the three programs (build/publish.proj): shared projects compile once and the Native AOT
     # compilations run side by side. Boards of one RID share the IL build (one intermediate folder per RID); only the
     # native compilation, which takes the board's instruction set, runs again for the second board.
-    $isaProperty = if ($profile.ilcInstructionSet) { $profile.ilcInstructionSet -replace ',', '%2C' } else { '' }
+    $isaProperty = if ($profileIsa) { $profileIsa -replace ',', '%2C' } else { '' }
     $properties = @("-p:RuntimeIdentifier=$rid", "-p:PublishDir=$out/", "-p:ArtifactsPivots=release_$rid", "-p:IlcInstructionSet=$isaProperty")
     Invoke-Checked 'dotnet msbuild build/publish.proj (edged, edgectl, edge-convert)' {
         dotnet msbuild (Join-Path $PSScriptRoot 'publish.proj') -restore -t:Publish -m -nologo -v:m -clp:NoSummary @properties
@@ -190,7 +192,7 @@ function Invoke-Package([string] $Name, [string] $LibraryDir) {
     $providers = (@($profile.executionProviders | ForEach-Object { $_.name }) -join ', ')
     Write-UnixFile (Join-Path $debian 'control') (Expand-Template (Join-Path $BuildRoot 'boards/package/control.in') @{
         VERSION = $version; DEB_ARCH = $debArch; INSTALLED_KB = $installedKb; BOARD = $profile.description; PROVIDERS = $providers
-        RID = $profile.rid; ISA = $(if ($profile.ilcInstructionSet) { $profile.ilcInstructionSet } else { 'baseline ISA' })
+        RID = $profile.rid; ISA = $(if (Get-Optional $profile 'ilcInstructionSet') { $profile.ilcInstructionSet } else { 'baseline ISA' })
     }) '0644'
     Write-UnixFile (Join-Path $debian 'conffiles') "/etc/edgeruntime/edged.json`n" '0644'
     Write-UnixFile (Join-Path $debian 'postinst') (Expand-Template (Join-Path $BuildRoot 'boards/package/postinst') @{ SUPPLEMENTARY_GROUPS = ($groups -join ' ') }) '0755'

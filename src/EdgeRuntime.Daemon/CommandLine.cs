@@ -80,7 +80,7 @@ internal sealed record CommandLine(string? ConfigPath, string? SocketPath, strin
         public Option<string?> Socket { get; } = new("--socket")
         {
             Description = "the UNIX socket to listen on (default: $EDGED_SOCKET, $RUNTIME_DIRECTORY/edged.sock, "
-                + "$XDG_RUNTIME_DIR/edgeruntime/edged.sock, ./run/edged.sock)",
+                + "$XDG_RUNTIME_DIR/edgeruntime/edged.sock, the board profile's socketPath, ./run/edged.sock)",
             HelpName = "PATH",
             Arity = LastWins,
             CustomParser = Last,

@@ -9,8 +9,8 @@ using EdgeRuntime.Triggers;
 namespace EdgeRuntime.Daemon;
 
 /// <summary>
-/// The daemon's headless side: the sensors, the trigger rules over them and the result store, built from the
-/// configuration and the board profile (which names the GPIO chip). It works with no client connected; the socket
+/// The daemon's headless side: the sensors and the trigger rules over them, built from the configuration and the
+/// board profile (which names the GPIO chip), writing to the result store the composition root opened and closes. It works with no client connected; the socket
 /// sees it through <see cref="IHeadlessServices"/> (subscribe, inject, health).
 /// </summary>
 internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
@@ -144,7 +144,8 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
 
     public string[] Problems() => _sensors.Problems();
 
-    /// <summary>Triggers first (their runs finish and are stored), then sensors, then the store.</summary>
+    /// <summary>Triggers first (their runs finish and are stored), then sensors. The store is not closed here: its
+    /// opener (Program.cs) closes it after the server, whose subscribers still read it, has stopped.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

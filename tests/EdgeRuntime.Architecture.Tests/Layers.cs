@@ -8,13 +8,12 @@ internal static class Layers
 {
     public static IReadOnlyDictionary<string, string[]> Allowed { get; } = new Dictionary<string, string[]>(StringComparer.Ordinal)
     {
-        // Foundations: pure code, no I/O beyond files.
+        // Foundations: no I/O beyond files and sockets.
         ["EdgeRuntime.Protocol"] = [],
         ["EdgeRuntime.Transport"] = [],
         ["EdgeRuntime.Store"] = [],
         ["EdgeRuntime.Formats"] = ["EdgeRuntime.Protocol"],
         ["EdgeRuntime.Onnx"] = ["EdgeRuntime.Protocol"],
-        ["EdgeRuntime.Visuals"] = ["EdgeRuntime.Protocol"],
 
         // Compute.
         ["EdgeRuntime.Kernels"] = ["EdgeRuntime.Onnx"],
@@ -30,6 +29,7 @@ internal static class Layers
 
         // Client side.
         ["EdgeRuntime.Client"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Transport", "EdgeRuntime.Formats"],
+        ["EdgeRuntime.Visuals"] = ["EdgeRuntime.Protocol"],
 
         // Programs: composition roots. Nothing references them.
         ["EdgeRuntime.Daemon"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Inference", "EdgeRuntime.Server", "EdgeRuntime.Boards", "EdgeRuntime.Triggers", "EdgeRuntime.Pipelines"],

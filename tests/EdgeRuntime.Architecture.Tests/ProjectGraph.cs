@@ -2,8 +2,12 @@ using System.Xml.Linq;
 
 namespace EdgeRuntime.Architecture.Tests;
 
-/// <summary>A project file as the layering rules see it: where it is, what it references, whom it shows internals to.</summary>
-internal sealed record ProjectFile(string Name, string Folder, bool IsExe, IReadOnlyList<string> References, IReadOnlyList<string> InternalsVisibleTo)
+/// <summary>
+/// A project file as the layering rules see it: where it is, what it references, whom it shows internals to, which
+/// packages it takes. Only what the .csproj itself says: references a Directory.Build.props adds (tests/ adds
+/// TestSupport to every test project) are not read.
+/// </summary>
+internal sealed record ProjectFile(string Name, string Folder, bool IsExe, IReadOnlyList<string> References, IReadOnlyList<string> InternalsVisibleTo, IReadOnlyList<string> Packages)
 {
     /// <summary>Every project under src/, tests/ and tools/ of the repository.</summary>
     public static IReadOnlyList<ProjectFile> All(string root) =>
@@ -22,6 +26,7 @@ internal sealed record ProjectFile(string Name, string Folder, bool IsExe, IRead
             .Select(e => Path.GetFileNameWithoutExtension(e.Attribute("Include")!.Value.Replace('\\', '/')))
             .ToList();
         var internals = document.Descendants("InternalsVisibleTo").Select(e => e.Attribute("Include")!.Value).ToList();
-        return new ProjectFile(name, folder, isExe, references, internals);
+        var packages = document.Descendants("PackageReference").Select(e => e.Attribute("Include")!.Value).ToList();
+        return new ProjectFile(name, folder, isExe, references, internals, packages);
     }
 }

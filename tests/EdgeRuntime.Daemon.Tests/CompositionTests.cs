@@ -4,8 +4,9 @@ using EdgeRuntime.Triggers;
 namespace EdgeRuntime.Daemon.Tests;
 
 /// <summary>
-/// The parts edged composes at start, in the order its composition root builds them: the store first, then the
-/// sensors and triggers that write to it.
+/// The pieces edged's composition root puts together: the store it opens first, handed to the sensors and triggers,
+/// and outliving them. (The order itself is Program.cs's; the published binary's start and stop are the integration
+/// suite's.)
 /// </summary>
 public sealed class CompositionTests : IDisposable
 {

@@ -6,7 +6,7 @@ namespace EdgeRuntime.Daemon.Tests;
 public sealed class SystemdNotifierTests
 {
     [Fact]
-    public void A_state_is_one_datagram_to_the_notify_socket_and_nothing_without_one()
+    public void A_state_is_one_datagram_to_the_notify_socket_and_notifying_without_one_is_a_no_op()
     {
         using var folder = new TempFolder("edged-notify-");
         string path = folder.File("notify.sock");
