@@ -41,7 +41,8 @@ function Get-TrxTotals([string] $ResultsDir, [int] $ExpectedFiles, [string] $Wha
     $totals = [ordered]@{ passed = 0; failed = 0; skipped = 0 }
     $files = @(Get-ChildItem $ResultsDir -Filter '*.trx' -ErrorAction SilentlyContinue)
     foreach ($file in $files) {
-        $counters = ([xml](Get-Content $file.FullName -Raw)).TestRun.ResultSummary.Counters
+        # -LiteralPath: the runner names a second TRX of the same second "...[1].trx", which a plain path reads as a wildcard.
+        $counters = ([xml](Get-Content -LiteralPath $file.FullName -Raw)).TestRun.ResultSummary.Counters
         # Skipped tests are 'notExecuted'; everything else that did not pass (failed, error, timeout, aborted, ...) failed.
         $passed = [int]$counters.passed
         $skipped = [int]$counters.notExecuted
