@@ -56,4 +56,25 @@ public static class ErrorCodes
 
     /// <summary>A pipeline request named no pipeline the daemon has.</summary>
     public const string UnknownPipeline = "unknown_pipeline";
+
+    /// <summary>A generate request would not fit the model's context (or the session's cache): prompt plus maxTokens.</summary>
+    public const string ContextOverflow = "context_overflow";
+
+    /// <summary>A generate named a session id the daemon does not hold (never created, ended, or evicted).</summary>
+    public const string UnknownSession = "unknown_session";
+
+    /// <summary>A session is already generating for another request; one turn at a time per session.</summary>
+    public const string SessionBusy = "session_busy";
+
+    /// <summary>A sampling option is outside its range (negative temperature, top-p outside (0, 1], ...).</summary>
+    public const string InvalidSampling = "invalid_sampling";
+
+    /// <summary>The prompt or a chat message is not valid UTF-8, is empty, or names an unknown role.</summary>
+    public const string InvalidPrompt = "invalid_prompt";
+
+    /// <summary>generate on a tensor model, or infer on a language model.</summary>
+    public const string WrongModelKind = "wrong_model_kind";
+
+    /// <summary>A model folder is inconsistent: corrupt or truncated weights, a tokenizer that does not match the vocabulary.</summary>
+    public const string ModelInvalid = "model_invalid";
 }

@@ -31,6 +31,15 @@ public enum MessageType : byte
 
     /// <summary>Run a pipeline once over replayed input; the result is also stored and sent to subscribers.</summary>
     PipelineRun = 15,
+
+    /// <summary>Generate text with a language model: <see cref="Token"/> frames as tokens are produced, then the summary.</summary>
+    Generate = 16,
+
+    /// <summary>Sent by the daemon only, under a generate request's id: one generated token and its text piece.</summary>
+    Token = 17,
+
+    /// <summary>Stop a running generate (by its request id); its stream ends with stop reason "cancelled".</summary>
+    Cancel = 18,
 }
 
 [Flags]

@@ -33,7 +33,12 @@ public sealed record LoadRequest(string Name, string Path, string[]? Providers =
 
 public sealed record ModelsResponse(ModelSummary[] Models);
 
-public sealed record ModelSummary(string Name, string Path, string[] Providers, DateTimeOffset LoadedAt);
+public sealed record ModelSummary(string Name, string Path, string[] Providers, DateTimeOffset LoadedAt)
+{
+    public string Kind { get; init; } = ModelKinds.Tensor;
+
+    public int? ContextLength { get; init; }
+}
 
 /// <summary>A model's signature and where it runs. Shape dims of -1 are dynamic; their names are in SymbolicShape.</summary>
 public sealed record ModelInfo(
@@ -51,6 +56,22 @@ public sealed record ModelInfo(
 {
     /// <summary>Nodes rewritten onto our ai.edgeruntime kernels at load time, and why.</summary>
     public NodeRewrite[] Rewrites { get; init; } = [];
+
+    /// <summary>"tensor" (infer) or "language" (generate); see <see cref="ModelKinds"/>.</summary>
+    public string Kind { get; init; } = ModelKinds.Tensor;
+
+    /// <summary>A language model's context length in tokens (the cache each session gets); null for tensor models.</summary>
+    public int? ContextLength { get; init; }
+
+    /// <summary>A language model's family (e.g. "bitnet"); null for tensor models.</summary>
+    public string? Family { get; init; }
+}
+
+/// <summary>What a loaded model answers: <c>infer</c> (tensor) or <c>generate</c> (language).</summary>
+public static class ModelKinds
+{
+    public const string Tensor = "tensor";
+    public const string Language = "language";
 }
 
 /// <summary>A node moved from its domain (com.microsoft, or "" for the ONNX standard) onto ai.edgeruntime.</summary>

@@ -33,4 +33,9 @@ namespace EdgeRuntime.Protocol;
 [JsonSerializable(typeof(PipelineRunRequest))]
 [JsonSerializable(typeof(PipelineRunResponse))]
 [JsonSerializable(typeof(PipelineStatus))]
+[JsonSerializable(typeof(GenerateRequest))]
+[JsonSerializable(typeof(GenerateResponse))]
+[JsonSerializable(typeof(TokenEvent))]
+[JsonSerializable(typeof(CancelRequest))]
+[JsonSerializable(typeof(CancelResponse))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;
