@@ -18,7 +18,8 @@ internal static class Layers
         // Compute.
         ["EdgeRuntime.Kernels"] = ["EdgeRuntime.Onnx"],
         ["EdgeRuntime.Inference"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Onnx", "EdgeRuntime.Kernels"],
-        ["EdgeRuntime.Conversion"] = ["EdgeRuntime.Onnx", "EdgeRuntime.Kernels"],
+        ["EdgeRuntime.Generation"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Onnx", "EdgeRuntime.Kernels", "EdgeRuntime.Inference"],
+        ["EdgeRuntime.Conversion"] = ["EdgeRuntime.Onnx", "EdgeRuntime.Kernels", "EdgeRuntime.Generation"],
         ["EdgeRuntime.Boards"] = ["EdgeRuntime.Inference"],
 
         // The daemon's services.
@@ -32,7 +33,7 @@ internal static class Layers
         ["EdgeRuntime.Visuals"] = ["EdgeRuntime.Protocol"],
 
         // Programs: composition roots. Nothing references them.
-        ["EdgeRuntime.Daemon"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Inference", "EdgeRuntime.Server", "EdgeRuntime.Boards", "EdgeRuntime.Triggers", "EdgeRuntime.Pipelines"],
+        ["EdgeRuntime.Daemon"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Inference", "EdgeRuntime.Server", "EdgeRuntime.Boards", "EdgeRuntime.Triggers", "EdgeRuntime.Pipelines", "EdgeRuntime.Generation"],
         ["EdgeRuntime.Cli"] = ["EdgeRuntime.Client", "EdgeRuntime.Visuals"],
         ["EdgeRuntime.Convert"] = ["EdgeRuntime.Conversion"],
     };
