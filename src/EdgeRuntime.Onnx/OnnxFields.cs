@@ -78,7 +78,22 @@ public static class OnnxFields
         public const int Int64Data = 7;
         public const int Name = 8;
         public const int RawData = 9;
+        public const int ExternalData = 13;
         public const int DataLocation = 14;
+    }
+
+    /// <summary>StringStringEntryProto (TensorProto.external_data entries: location, offset, length).</summary>
+    public static class StringStringEntry
+    {
+        public const int Key = 1;
+        public const int Value = 2;
+    }
+
+    /// <summary>TensorProto.DataLocation values.</summary>
+    public static class DataLocationValue
+    {
+        public const int Default = 0;
+        public const int External = 1;
     }
 
     /// <summary>ValueInfoProto.</summary>

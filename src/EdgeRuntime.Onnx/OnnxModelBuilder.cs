@@ -33,6 +33,30 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
         return this;
     }
 
+    /// <summary>
+    /// A constant tensor whose bytes live in another file (ONNX external data): <paramref name="location"/> relative to
+    /// the model file, at <paramref name="offset"/>, <paramref name="length"/> bytes. The graph stays small and the
+    /// weights can be memory-mapped rather than parsed out of protobuf.
+    /// </summary>
+    public OnnxModelBuilder ExternalInitializer(string name, TensorDType dtype, long[] shape, string location, long offset, long length)
+    {
+        var tensor = new ProtoWriter();
+        foreach (long dim in shape)
+        {
+            tensor.Varint(OnnxFields.Tensor.Dims, dim);
+        }
+
+        tensor.Varint(OnnxFields.Tensor.DataType, OnnxType(dtype)).String(OnnxFields.Tensor.Name, name);
+        tensor.Message(OnnxFields.Tensor.ExternalData, Entry("location", location));
+        tensor.Message(OnnxFields.Tensor.ExternalData, Entry("offset", offset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        tensor.Message(OnnxFields.Tensor.ExternalData, Entry("length", length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        tensor.Varint(OnnxFields.Tensor.DataLocation, OnnxFields.DataLocationValue.External);
+        _graph.Message(OnnxFields.Graph.Initializer, tensor);
+        return this;
+
+        static ProtoWriter Entry(string key, string value) => new ProtoWriter().String(OnnxFields.StringStringEntry.Key, key).String(OnnxFields.StringStringEntry.Value, value);
+    }
+
     public OnnxModelBuilder Node(string opType, string[] inputs, string[] outputs, string domain = "", params NodeAttribute[] attributes)
     {
         _graph.Message(OnnxFields.Graph.Node, NodeProto(opType, $"{opType}_{_nodes++}", inputs, outputs, domain, attributes));

@@ -1,0 +1,136 @@
+using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Inference;
+using EdgeRuntime.Protocol;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgeRuntime.Generation.Decoding;
+
+/// <summary>
+/// A loaded decoder: the ONNX Runtime session over the folder's graph, its memory-mapped weights, and the KV cache of
+/// all its slots. <see cref="Step"/> runs new tokens for a run of neighbouring slots and returns their next-token
+/// logits; the cache is updated in place. Not thread-safe: the engine calls it from one loop.
+/// </summary>
+internal sealed class DecoderModel : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly WeightMap _weights;
+    private readonly RunOptions _run = new();
+    private readonly float[] _logits;
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+
+    private DecoderModel(LanguageModelFolder folder, InferenceSession session, WeightMap weights, KvCache cache)
+    {
+        Folder = folder;
+        _session = session;
+        _weights = weights;
+        Cache = cache;
+        var config = folder.Config;
+        _logits = new float[(long)cache.Slots * config.VocabSize];
+        _inputNames = [DecoderNames.InputIds, DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, .. Enumerable.Range(0, config.Layers).SelectMany(l => new[] { DecoderNames.PastKey(l), DecoderNames.PastValue(l) })];
+        _outputNames = [DecoderNames.Logits, .. Enumerable.Range(0, config.Layers).SelectMany(l => new[] { DecoderNames.PresentKey(l), DecoderNames.PresentValue(l) })];
+    }
+
+    public LanguageModelFolder Folder { get; }
+
+    public LanguageModelConfig Config => Folder.Config;
+
+    public KvCache Cache { get; }
+
+    /// <summary>Positions one session can hold.</summary>
+    public int Capacity => Cache.Capacity;
+
+    /// <summary>Bytes of the mapped weights file.</summary>
+    public long WeightBytes => _weights.Length;
+
+    public static DecoderModel Load(LanguageModelFolder folder, DecoderOptions options)
+    {
+        var config = folder.Config;
+        int capacity = options.ContextLimit > 0 ? Math.Min(options.ContextLimit, config.ContextLength) : config.ContextLength;
+        byte[] graph = File.ReadAllBytes(folder.GraphPath);
+        var weights = WeightMap.Open(folder, graph, options.VerifyWeights);
+        KvCache? cache = null;
+        try
+        {
+            using var sessionOptions = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = options.IntraOpThreads });
+
+            // ORT would otherwise repack the head's weights (the embedding table) for its GEMM: a second copy of the
+            // largest tensor. The mapped weights are the only copy.
+            sessionOptions.AddSessionConfigEntry("session.disable_prepacking", "1");
+            weights.AddTo(sessionOptions);
+            InferenceSession session;
+            try
+            {
+                // From the path, so ORT resolves (and validates) the external-data location; the mapped tensors replace its reads.
+                session = new InferenceSession(folder.GraphPath, sessionOptions);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelLoadFailed, $"ONNX Runtime refused {folder.GraphPath}: {e.Message}", e);
+            }
+
+            cache = new KvCache(config.Layers, Math.Max(1, options.Slots), config.KvHeads, capacity, config.HeadDim);
+            return new DecoderModel(folder, session, weights, cache);
+        }
+        catch
+        {
+            cache?.Dispose();
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="sequence"/> new tokens for each of <paramref name="batch"/> sessions in slots
+    /// [<paramref name="firstSlot"/>, firstSlot + batch). <paramref name="totalLengths"/>[b] is session b's length
+    /// once these tokens are in (past + sequence). Returns the batch's logits, [batch, vocab], valid until the next step.
+    /// </summary>
+    public ReadOnlySpan<float> Step(ReadOnlySpan<long> tokens, int batch, int sequence, ReadOnlySpan<int> totalLengths, int firstSlot)
+    {
+        int layers = Config.Layers;
+        var inputs = new OrtValue[3 + (2 * layers)];
+        var outputs = new OrtValue[1 + (2 * layers)];
+        var seqLens = new int[batch];
+        int longest = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            seqLens[b] = totalLengths[b] - 1;
+            longest = Math.Max(longest, totalLengths[b]);
+        }
+
+        try
+        {
+            inputs[0] = OrtValue.CreateTensorValueFromMemory(tokens[..(batch * sequence)].ToArray(), [batch, sequence]);
+            inputs[1] = OrtValue.CreateTensorValueFromMemory(seqLens, [batch]);
+            inputs[2] = OrtValue.CreateTensorValueFromMemory(new[] { longest }, []);
+            for (int l = 0; l < layers; l++)
+            {
+                // The same tensors are past and present: GroupQueryAttention sees one buffer and appends in place.
+                inputs[3 + (2 * l)] = outputs[1 + (2 * l)] = Cache.View(l, value: false, firstSlot, batch);
+                inputs[4 + (2 * l)] = outputs[2 + (2 * l)] = Cache.View(l, value: true, firstSlot, batch);
+            }
+
+            outputs[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _logits.AsMemory(0, batch * Config.VocabSize), [batch, Config.VocabSize]);
+            _session.Run(_run, _inputNames, inputs, _outputNames, outputs);
+            return _logits.AsSpan(0, batch * Config.VocabSize);
+        }
+        finally
+        {
+            inputs[0]?.Dispose();
+            inputs[1]?.Dispose();
+            inputs[2]?.Dispose();
+            foreach (var value in outputs)
+            {
+                value?.Dispose();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _run.Dispose();
+        Cache.Dispose();
+        _weights.Dispose();
+    }
+}

@@ -1,0 +1,31 @@
+using System.Globalization;
+
+namespace EdgeRuntime.Generation.Decoding;
+
+/// <summary>
+/// The input and output names every decoder graph of a model folder has, whatever its family, so one engine drives
+/// them all (docs/language-models.md):
+/// <list type="bullet">
+/// <item><c>input_ids</c> int64 [batch, sequence]: the new tokens of each sequence (all sequences the same length).</item>
+/// <item><c>seqlens_k</c> int32 [batch]: each sequence's length after these tokens, minus one.</item>
+/// <item><c>total_sequence_length</c> int32 scalar: the longest such length in the batch.</item>
+/// <item><c>past_key.N</c>, <c>past_value.N</c> float32 [batch, kvHeads, capacity, headDim]: layer N's cache. The
+/// engine binds <c>present_key.N</c>/<c>present_value.N</c> to the same buffers, so new entries are written in place.</item>
+/// <item><c>logits</c> float32 [batch, vocab]: the next-token logits after each sequence's last new token.</item>
+/// </list>
+/// </summary>
+public static class DecoderNames
+{
+    public const string InputIds = "input_ids";
+    public const string SeqLensK = "seqlens_k";
+    public const string TotalSequenceLength = "total_sequence_length";
+    public const string Logits = "logits";
+
+    public static string PastKey(int layer) => string.Create(CultureInfo.InvariantCulture, $"past_key.{layer}");
+
+    public static string PastValue(int layer) => string.Create(CultureInfo.InvariantCulture, $"past_value.{layer}");
+
+    public static string PresentKey(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_key.{layer}");
+
+    public static string PresentValue(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_value.{layer}");
+}

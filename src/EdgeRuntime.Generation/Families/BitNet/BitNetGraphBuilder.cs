@@ -1,0 +1,170 @@
+using EdgeRuntime.Generation.Decoding;
+using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Generation.Families.BitNet;
+
+/// <summary>
+/// Builds BitNet b1.58's decoder as an ONNX graph over the <see cref="DecoderNames"/> contract: every projection is our
+/// <c>ai.edgeruntime::BitLinear</c> (ternary weights, per-token int8 activations), RMSNorm is ORT's
+/// SimplifiedLayerNormalization, and attention is ORT's GroupQueryAttention with RoPE applied inside it and the KV cache
+/// shared between past and present (written in place). Weights go to the folder's weights file as external data.
+/// </summary>
+internal static class BitNetGraphBuilder
+{
+    private const string Capacity = "capacity";
+    private const string Batch = "batch";
+    private const string Sequence = "sequence";
+
+    public static OnnxModelBuilder Build(LanguageModelConfig config, BitNetWeights weights, WeightFileWriter file, string weightsName)
+    {
+        Validate(config, weights);
+        var graph = new OnnxModelBuilder(opset: 17, graphName: "bitnet_b1_58")
+            .Opset(OnnxDomains.Microsoft, 1)
+            .Opset(OnnxDomains.EdgeRuntime, 1);
+
+        void Weight(string name, float[] values, params long[] shape) =>
+            graph.ExternalInitializer(name, TensorDType.Float32, shape, weightsName, file.Append<float>(values), values.LongLength * sizeof(float));
+
+        void Ternary(string name, TernaryMatrix matrix)
+        {
+            long offset = file.Append<byte>(matrix.Packed);
+            graph.ExternalInitializer(name, TensorDType.UInt8, [matrix.Rows, matrix.Packed.LongLength / matrix.Rows], weightsName, offset, matrix.Packed.LongLength);
+            graph.Initializer(name + ".beta", TensorDType.Float32, [1], [matrix.Beta]);
+        }
+
+        graph.Input(DecoderNames.InputIds, TensorDType.Int64, Dim.Named(Batch), Dim.Named(Sequence))
+            .Input(DecoderNames.SeqLensK, TensorDType.Int32, Dim.Named(Batch))
+            .Input(DecoderNames.TotalSequenceLength, TensorDType.Int32);
+        for (int l = 0; l < config.Layers; l++)
+        {
+            graph.Input(DecoderNames.PastKey(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim)
+                .Input(DecoderNames.PastValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
+        }
+
+        graph.Output(DecoderNames.Logits, TensorDType.Float32, Dim.Named(Batch), config.VocabSize);
+        for (int l = 0; l < config.Layers; l++)
+        {
+            graph.Output(DecoderNames.PresentKey(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim)
+                .Output(DecoderNames.PresentValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
+        }
+
+        Weight("embed_tokens", weights.Embedding, config.VocabSize, config.HiddenSize);
+        var (cos, sin) = RotaryTables.Compute(config.ContextLength, config.HeadDim, config.RopeTheta);
+        Weight("rope.cos", cos, config.ContextLength, config.HeadDim / 2);
+        Weight("rope.sin", sin, config.ContextLength, config.HeadDim / 2);
+        graph.Node("Gather", ["embed_tokens", DecoderNames.InputIds], ["h.0"]);
+
+        float epsilon = (float)config.RmsNormEps;
+        string h = "h.0";
+        for (int l = 0; l < config.Layers; l++)
+        {
+            var layer = weights.Layers[l];
+            string p = $"layers.{l}.";
+            Weight(p + "attn_norm", layer.AttentionNorm, config.HiddenSize);
+            Weight(p + "attn_sub_norm", layer.AttentionSubNorm, config.AttentionHeads * config.HeadDim);
+            Weight(p + "ffn_norm", layer.FeedForwardNorm, config.HiddenSize);
+            Weight(p + "ffn_sub_norm", layer.FeedForwardSubNorm, config.IntermediateSize);
+            Ternary(p + "q_proj", layer.Query);
+            Ternary(p + "k_proj", layer.Key);
+            Ternary(p + "v_proj", layer.Value);
+            Ternary(p + "o_proj", layer.Output);
+            Ternary(p + "gate_proj", layer.Gate);
+            Ternary(p + "up_proj", layer.Up);
+            Ternary(p + "down_proj", layer.Down);
+
+            RmsNorm(graph, h, p + "attn_norm", p + "x", epsilon);
+            BitLinear(graph, p + "x", p + "q_proj", p + "q");
+            BitLinear(graph, p + "x", p + "k_proj", p + "k");
+            BitLinear(graph, p + "x", p + "v_proj", p + "v");
+            graph.Node(
+                "GroupQueryAttention",
+                [p + "q", p + "k", p + "v", DecoderNames.PastKey(l), DecoderNames.PastValue(l), DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, "rope.cos", "rope.sin"],
+                [p + "attn", DecoderNames.PresentKey(l), DecoderNames.PresentValue(l)],
+                OnnxDomains.Microsoft,
+                new NodeAttribute("num_heads", Int: config.AttentionHeads),
+                new NodeAttribute("kv_num_heads", Int: config.KvHeads),
+                new NodeAttribute("do_rotary", Int: 1),
+                new NodeAttribute("rotary_interleaved", Int: 0));
+            RmsNorm(graph, p + "attn", p + "attn_sub_norm", p + "attn_normed", epsilon);
+            BitLinear(graph, p + "attn_normed", p + "o_proj", p + "o");
+            graph.Node("Add", [h, p + "o"], [p + "h_attn"]);
+
+            RmsNorm(graph, p + "h_attn", p + "ffn_norm", p + "y", epsilon);
+            BitLinear(graph, p + "y", p + "gate_proj", p + "gate");
+            BitLinear(graph, p + "y", p + "up_proj", p + "up");
+            graph.Node("Relu", [p + "gate"], [p + "gate_relu"]);
+            graph.Node("Mul", [p + "gate_relu", p + "gate_relu"], [p + "gate_sq"]);
+            graph.Node("Mul", [p + "gate_sq", p + "up"], [p + "ffn_in"]);
+            RmsNorm(graph, p + "ffn_in", p + "ffn_sub_norm", p + "ffn_normed", epsilon);
+            BitLinear(graph, p + "ffn_normed", p + "down_proj", p + "down");
+            string next = $"h.{l + 1}";
+            graph.Node("Add", [p + "h_attn", p + "down"], [next]);
+            h = next;
+        }
+
+        Weight("norm", weights.FinalNorm, config.HiddenSize);
+        RmsNorm(graph, h, "norm", "h.final", epsilon);
+
+        // Only each sequence's last position feeds the head: the logits of a 256-token prefill chunk are one row, not 256.
+        graph.Initializer("last_position", TensorDType.Int64, [], [-1L]);
+        graph.Node("Gather", ["h.final", "last_position"], ["h.last"], OnnxDomains.Default, new NodeAttribute("axis", Int: 1));
+
+        // Tied embeddings: the head is the embedding table itself, read transposed (no copy of the table).
+        graph.Node("Gemm", ["h.last", "embed_tokens"], [DecoderNames.Logits], OnnxDomains.Default, new NodeAttribute("transB", Int: 1));
+        return graph;
+    }
+
+    private static void RmsNorm(OnnxModelBuilder graph, string input, string weight, string output, float epsilon) =>
+        graph.Node("SimplifiedLayerNormalization", [input, weight], [output], OnnxDomains.Default, new NodeAttribute("axis", Int: -1), new NodeAttribute("epsilon", Float: epsilon));
+
+    private static void BitLinear(OnnxModelBuilder graph, string input, string weight, string output) =>
+        graph.Node("BitLinear", [input, weight, weight + ".beta"], [output], OnnxDomains.EdgeRuntime);
+
+    private static void Validate(LanguageModelConfig config, BitNetWeights weights)
+    {
+        int hidden = config.HiddenSize;
+        int attention = config.AttentionHeads * config.HeadDim;
+        int kv = config.KvHeads * config.HeadDim;
+        Check(weights.Embedding.LongLength == (long)config.VocabSize * hidden, "embed_tokens", weights.Embedding.LongLength, (long)config.VocabSize * hidden);
+        Check(weights.FinalNorm.Length == hidden, "norm", weights.FinalNorm.Length, hidden);
+        Check(weights.Layers.Length == config.Layers, "layers", weights.Layers.Length, config.Layers);
+        if (config.AttentionHeads % config.KvHeads != 0 || config.HeadDim % 2 != 0)
+        {
+            throw new ArgumentException($"{config.AttentionHeads} query heads must be a multiple of {config.KvHeads} KV heads, and the head size ({config.HeadDim}) even.");
+        }
+
+        for (int l = 0; l < weights.Layers.Length; l++)
+        {
+            var layer = weights.Layers[l];
+            Shape(l, "q_proj", layer.Query, attention, hidden);
+            Shape(l, "k_proj", layer.Key, kv, hidden);
+            Shape(l, "v_proj", layer.Value, kv, hidden);
+            Shape(l, "o_proj", layer.Output, hidden, attention);
+            Shape(l, "gate_proj", layer.Gate, config.IntermediateSize, hidden);
+            Shape(l, "up_proj", layer.Up, config.IntermediateSize, hidden);
+            Shape(l, "down_proj", layer.Down, hidden, config.IntermediateSize);
+            Check(layer.AttentionNorm.Length == hidden, $"layers.{l}.attn_norm", layer.AttentionNorm.Length, hidden);
+            Check(layer.AttentionSubNorm.Length == attention, $"layers.{l}.attn_sub_norm", layer.AttentionSubNorm.Length, attention);
+            Check(layer.FeedForwardNorm.Length == hidden, $"layers.{l}.ffn_norm", layer.FeedForwardNorm.Length, hidden);
+            Check(layer.FeedForwardSubNorm.Length == config.IntermediateSize, $"layers.{l}.ffn_sub_norm", layer.FeedForwardSubNorm.Length, config.IntermediateSize);
+        }
+
+        static void Shape(int layer, string name, TernaryMatrix matrix, int rows, int columns)
+        {
+            if (matrix.Rows != rows || matrix.Columns != columns)
+            {
+                throw new ArgumentException($"layers.{layer}.{name} is [{matrix.Rows}, {matrix.Columns}]; the configuration needs [{rows}, {columns}].");
+            }
+        }
+
+        static void Check(bool ok, string name, long actual, long expected)
+        {
+            if (!ok)
+            {
+                throw new ArgumentException($"{name} has {actual} values; the configuration needs {expected}.");
+            }
+        }
+    }
+}

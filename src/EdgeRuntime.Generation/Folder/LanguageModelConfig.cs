@@ -1,0 +1,68 @@
+namespace EdgeRuntime.Generation.Folder;
+
+/// <summary>
+/// A language-model folder's <c>config.json</c> (docs/language-models.md): the family and its sizes, the special
+/// tokens, the context length, and the files that make up the model. Family-specific sizes not every family has are
+/// optional.
+/// </summary>
+public sealed record LanguageModelConfig
+{
+    /// <summary>Always "edgeruntime-lm": tells our folder apart from a Hugging Face checkpoint's config.json.</summary>
+    public required string Format { get; init; }
+
+    public required int FormatVersion { get; init; }
+
+    /// <summary>The architecture: "bitnet" (BitNet b1.58). Part 2 adds hybrid families.</summary>
+    public required string Family { get; init; }
+
+    public required int VocabSize { get; init; }
+
+    public required int HiddenSize { get; init; }
+
+    public required int IntermediateSize { get; init; }
+
+    public required int Layers { get; init; }
+
+    public required int AttentionHeads { get; init; }
+
+    public required int KvHeads { get; init; }
+
+    public required int HeadDim { get; init; }
+
+    public required double RopeTheta { get; init; }
+
+    public required double RmsNormEps { get; init; }
+
+    /// <summary>Positions the model was trained for; the most a session's cache can hold.</summary>
+    public required int ContextLength { get; init; }
+
+    public int? BosTokenId { get; init; }
+
+    /// <summary>Token ids that end a generation (end of text, end of turn).</summary>
+    public int[] EosTokenIds { get; init; } = [];
+
+    /// <summary>The chat template's name ("bitnet", "llama3", "chatml"); null when the model is not a chat model.</summary>
+    public string? ChatTemplate { get; init; }
+
+    /// <summary>The ONNX decoder graph, relative to the folder.</summary>
+    public string Graph { get; init; } = "model.onnx";
+
+    /// <summary>The external weight data the graph refers to, relative to the folder.</summary>
+    public string Weights { get; init; } = "weights.bin";
+
+    /// <summary>The Hugging Face tokenizer.json, relative to the folder.</summary>
+    public string Tokenizer { get; init; } = "tokenizer.json";
+
+    /// <summary>The exact size of the weights file: a truncated copy is refused at load.</summary>
+    public required long WeightsBytes { get; init; }
+
+    /// <summary>XxHash3 of the weights file (hex), checked at load when present: a corrupt copy is refused.</summary>
+    public string? WeightsXxHash3 { get; init; }
+
+    /// <summary>Where the weights came from (an importer's note, "seeded", a training run).</summary>
+    public string? Source { get; init; }
+
+    public const string FormatName = "edgeruntime-lm";
+
+    public const int CurrentFormatVersion = 1;
+}

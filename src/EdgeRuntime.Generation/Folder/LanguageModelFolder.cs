@@ -1,0 +1,117 @@
+using System.Text.Json;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Generation.Folder;
+
+/// <summary>
+/// An opened language-model folder: its configuration, checked for consistency, and the paths of its files. Opening
+/// reads only config.json and the files' sizes; the weights are mapped later by <see cref="WeightMap"/>.
+/// </summary>
+public sealed class LanguageModelFolder
+{
+    public const string ConfigFile = "config.json";
+
+    private LanguageModelFolder(string path, LanguageModelConfig config)
+    {
+        Path = path;
+        Config = config;
+    }
+
+    public string Path { get; }
+
+    public LanguageModelConfig Config { get; }
+
+    public string GraphPath => System.IO.Path.Combine(Path, Config.Graph);
+
+    public string WeightsPath => System.IO.Path.Combine(Path, Config.Weights);
+
+    public string TokenizerPath => System.IO.Path.Combine(Path, Config.Tokenizer);
+
+    /// <summary>True when <paramref name="path"/> is a folder with a config.json, or a config.json itself.</summary>
+    public static bool IsLanguageModelPath(string path) =>
+        (Directory.Exists(path) && File.Exists(System.IO.Path.Combine(path, ConfigFile)))
+        || (File.Exists(path) && System.IO.Path.GetFileName(path) == ConfigFile);
+
+    /// <summary>Reads and checks config.json; every problem is an <see cref="EdgeRuntimeException"/> naming it.</summary>
+    public static LanguageModelFolder Open(string path)
+    {
+        string folder = File.Exists(path) && System.IO.Path.GetFileName(path) == ConfigFile ? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))! : path;
+        string configPath = System.IO.Path.Combine(folder, ConfigFile);
+        if (!File.Exists(configPath))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"{folder} is not a language-model folder: it has no {ConfigFile}.");
+        }
+
+        LanguageModelConfig config;
+        try
+        {
+            config = JsonSerializer.Deserialize(File.ReadAllBytes(configPath), GenerationJsonContext.Default.LanguageModelConfig)
+                ?? throw new JsonException("the file holds null");
+        }
+        catch (JsonException e)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath} is not a valid language-model configuration: {e.Message}", e);
+        }
+
+        Check(config, configPath);
+        var opened = new LanguageModelFolder(folder, config);
+        foreach (var (file, what) in new[] { (opened.GraphPath, "graph"), (opened.WeightsPath, "weights"), (opened.TokenizerPath, "tokenizer") })
+        {
+            if (!File.Exists(file))
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"The model's {what} file {file} (named in {ConfigFile}) does not exist.");
+            }
+        }
+
+        long weightsLength = new FileInfo(opened.WeightsPath).Length;
+        if (weightsLength != config.WeightsBytes)
+        {
+            string how = weightsLength < config.WeightsBytes ? "truncated" : "longer than written";
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{opened.WeightsPath} is {how}: it has {weightsLength} bytes; {ConfigFile} says {config.WeightsBytes}.");
+        }
+
+        return opened;
+    }
+
+    private static void Check(LanguageModelConfig config, string configPath)
+    {
+        if (config.Format != LanguageModelConfig.FormatName)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath} has format \"{config.Format}\"; an EdgeRuntime model folder says \"{LanguageModelConfig.FormatName}\". (A Hugging Face checkpoint is imported with edge-convert first.)");
+        }
+
+        if (config.FormatVersion != LanguageModelConfig.CurrentFormatVersion)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath} is format version {config.FormatVersion}; this edged reads version {LanguageModelConfig.CurrentFormatVersion}.");
+        }
+
+        Positive(config.VocabSize, "vocabSize");
+        Positive(config.HiddenSize, "hiddenSize");
+        Positive(config.IntermediateSize, "intermediateSize");
+        Positive(config.Layers, "layers");
+        Positive(config.AttentionHeads, "attentionHeads");
+        Positive(config.KvHeads, "kvHeads");
+        Positive(config.HeadDim, "headDim");
+        Positive(config.ContextLength, "contextLength");
+        if (config.AttentionHeads % config.KvHeads != 0)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: attentionHeads ({config.AttentionHeads}) must be a multiple of kvHeads ({config.KvHeads}).");
+        }
+
+        foreach (int id in config.EosTokenIds.Append(config.BosTokenId ?? 0))
+        {
+            if (id < 0 || id >= config.VocabSize)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: special token id {id} is outside the vocabulary (0..{config.VocabSize - 1}).");
+            }
+        }
+
+        void Positive(int value, string name)
+        {
+            if (value <= 0)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: {name} is {value}; it must be positive.");
+            }
+        }
+    }
+}
