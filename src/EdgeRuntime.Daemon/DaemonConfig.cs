@@ -43,6 +43,40 @@ public sealed record DaemonConfig
 
     /// <summary>Pipelines loaded at start (MMEdge multi-sensor, CBNet cascades); more can be loaded over the socket.</summary>
     public EdgeRuntime.Protocol.PipelineDefinition[] Pipelines { get; set; } = [];
+
+    /// <summary>How language models are served (docs/configuration.md#language-models).</summary>
+    public GenerationConfig Generation { get; set; } = new();
+}
+
+/// <summary>Serving language models: sessions and their caches, batching, queueing, eviction.</summary>
+public sealed record GenerationConfig
+{
+    /// <summary>Positions each session's cache holds; 0: the model's context length.</summary>
+    public int ContextLimit { get; set; }
+
+    /// <summary>Sessions (running or kept between turns) whose caches each model holds.</summary>
+    public int Sessions { get; set; } = 4;
+
+    /// <summary>Sessions decoded together in one pass over the weights.</summary>
+    public int MaxBatch { get; set; } = 4;
+
+    /// <summary>Generate requests waiting per model before more are refused with busy.</summary>
+    public int QueueCapacity { get; set; } = 16;
+
+    /// <summary>Prompt tokens per prefill step.</summary>
+    public int PrefillChunk { get; set; } = 128;
+
+    /// <summary>A kept session idle this long is evicted.</summary>
+    public double IdleTimeoutMinutes { get; set; } = 10;
+
+    /// <summary>maxTokens for a request that names none.</summary>
+    public int DefaultMaxTokens { get; set; } = 256;
+
+    /// <summary>Threads a generation step uses; null: every processor.</summary>
+    public int? Threads { get; set; }
+
+    /// <summary>Hash the weights file at load against config.json.</summary>
+    public bool VerifyWeights { get; set; } = true;
 }
 
 /// <summary>The result journal: where, and how much it keeps (whole segments are removed oldest first).</summary>

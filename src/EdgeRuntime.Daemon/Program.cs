@@ -107,7 +107,8 @@ namespace EdgeRuntime.Daemon
             using var registry = new ModelRegistry(config.ModelDirectory, inferenceOptions);
             using var queue = new InferenceScheduler(inferenceOptions);
             var metrics = new ServerMetrics();
-            await PreloadAsync(config, registry, metrics, log).ConfigureAwait(false);
+            using var generation = new DaemonGeneration(config.ModelDirectory, DaemonGeneration.Options(config.Generation, inferenceOptions.MemoryBudgetBytes));
+            await PreloadAsync(config, registry, generation, metrics, log).ConfigureAwait(false);
 
             // Parts are built in dependency order, each from what exists already: the store (pipelines and triggers
             // write to it), the pipelines (triggers may run one), then the sensors and triggers.
@@ -181,7 +182,7 @@ namespace EdgeRuntime.Daemon
                 log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"headless: {config.Sensors.Length} sensors, {config.Triggers.Length} triggers, store {(headless.Journal is { } j ? $"{j.Directory} (ids {j.FirstId}..{j.LastId})" : "none")}");
             }
 
-            var handler = new RequestHandler(registry, queue, serverOptions, metrics, providers, headless.IsEmpty ? null : headless, pipelines);
+            var handler = new RequestHandler(registry, queue, serverOptions, metrics, providers, headless.IsEmpty ? null : headless, pipelines, generation);
             await using var server = new UnixSocketServer(serverOptions, handler, metrics, log);
             try
             {
@@ -220,12 +221,19 @@ namespace EdgeRuntime.Daemon
         }
 
         /// <summary>A model that fails to preload, for whatever reason, is logged and reported by health; the daemon serves the rest.</summary>
-        private static async Task PreloadAsync(DaemonConfig config, ModelRegistry registry, ServerMetrics metrics, StderrLog log)
+        private static async Task PreloadAsync(DaemonConfig config, ModelRegistry registry, DaemonGeneration generation, ServerMetrics metrics, StderrLog log)
         {
             foreach (var model in config.Models)
             {
                 try
                 {
+                    if (generation.IsLanguageModel(model.Path))
+                    {
+                        var info = await generation.LoadAsync(new LoadRequest(model.Name, model.Path), default).ConfigureAwait(false);
+                        log.Write(EdgeRuntime.Server.LogLevel.Info, "models", $"loaded language model {model.Name} from {info.Path} in {info.LoadMs:0.0} ms: {info.PlacementNote}");
+                        continue;
+                    }
+
                     var loaded = await registry.LoadAsync(model.Name, model.Path, model.Providers, model.OnMissingProvider, default, model.KernelFallback).ConfigureAwait(false);
                     log.Write(EdgeRuntime.Server.LogLevel.Info, "models", $"loaded {model.Name} from {loaded.Path} in {loaded.LoadMs:0.0} ms on {string.Join(", ", loaded.Providers)}");
                     foreach (string warning in loaded.Warnings)

@@ -26,6 +26,7 @@ public sealed class Connection
 
     private readonly ByteBudget _budget;
     private readonly Dictionary<ulong, Subscription> _subscriptions = [];
+    private readonly Dictionary<ulong, RunningGeneration> _generations = [];
     private bool _closing; // under the _subscriptions lock: no subscription may start once the connection is ending
 
     public Connection(IDuplexPipe pipe, RequestHandler handler, ServerOptions options, ServerMetrics metrics, IServerLog log, PeerInfo peer, string name, ByteBudget? budget = null)
@@ -209,8 +210,16 @@ public sealed class Connection
                 return;
             }
 
+            if (header.Type == MessageType.Generate)
+            {
+                await GenerateAsync(header.RequestId, json).ConfigureAwait(false);
+                return;
+            }
+
             var response = header.Type == MessageType.Unsubscribe
                 ? await UnsubscribeAsync(json).ConfigureAwait(false)
+                : header.Type == MessageType.Cancel
+                ? await CancelAsync(json).ConfigureAwait(false)
                 : await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None).ConfigureAwait(false);
             await SendAsync(header.RequestId, response).ConfigureAwait(false);
         }
@@ -436,7 +445,128 @@ public sealed class Connection
             {
                 subscription.Cancel.Cancel();
             }
+
+            // A client that went away wants no more tokens: its generations stop at their next step and free their
+            // sessions, rather than decoding for nobody.
+            foreach (var generation in _generations.Values)
+            {
+                generation.Run.Cancel();
+            }
         }
+    }
+
+    /// <summary>
+    /// Starts a generation and streams it under the request's id: one <see cref="MessageType.Token"/> frame per token
+    /// as the engine produces it, then the summary as the generate response. The request keeps its in-flight place
+    /// until the summary is sent. A failed send (the client gone) cancels the generation.
+    /// </summary>
+    private async Task GenerateAsync(ulong requestId, byte[] json)
+    {
+        RunningGeneration running;
+        try
+        {
+            if (!System.Text.Unicode.Utf8.IsValid(json))
+            {
+                throw new EdgeRuntimeException(ErrorCodes.InvalidPrompt, "The generate request is not valid UTF-8: prompts and messages must be UTF-8 text.");
+            }
+
+            var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.GenerateRequest);
+            var generation = _handler.Generation;
+            if (generation is null || !generation.TryGetInfo(request.Model, out _))
+            {
+                throw _handler.IsTensorModel(request.Model)
+                    ? new EdgeRuntimeException(ErrorCodes.WrongModelKind, $"'{request.Model}' is a tensor model: send infer (tensors in, tensors out), not generate.")
+                    : new EdgeRuntimeException(ErrorCodes.UnknownModel, $"No model named '{request.Model}' is loaded.");
+            }
+
+            lock (_subscriptions)
+            {
+                if (_closing)
+                {
+                    throw new EdgeRuntimeException(ErrorCodes.ShuttingDown, "The connection is closing.");
+                }
+
+                if (_generations.ContainsKey(requestId))
+                {
+                    throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Request id {requestId} already names a generation on this connection.");
+                }
+
+                running = new RunningGeneration(generation.Start(request));
+                _generations.Add(requestId, running);
+            }
+        }
+        catch (EdgeRuntimeException e)
+        {
+            await SendAsync(requestId, Response.Error(MessageType.Generate, e.Code, e.Message)).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await foreach (var token in running.Run.Tokens.ReadAllAsync().ConfigureAwait(false))
+            {
+                if (_writeFailed)
+                {
+                    running.Run.Cancel();
+                    continue; // drain: the engine ends the run at its next step
+                }
+
+                await SendAsync(requestId, Response.Ok(MessageType.Token, token, ProtocolJsonContext.Default.TokenEvent)).ConfigureAwait(false);
+            }
+
+            var summary = await running.Run.Summary.ConfigureAwait(false);
+            await SendAsync(requestId, Response.Ok(MessageType.Generate, summary, ProtocolJsonContext.Default.GenerateResponse)).ConfigureAwait(false);
+        }
+        catch (EdgeRuntimeException e)
+        {
+            await SendAsync(requestId, Response.Error(MessageType.Generate, e.Code, e.Message)).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_subscriptions)
+            {
+                _generations.Remove(requestId);
+            }
+
+            running.Ended.TrySetResult();
+        }
+    }
+
+    /// <summary>Cancels a generation; answers once its stream has ended, so no token of it follows the answer.</summary>
+    private async Task<Response> CancelAsync(byte[] json)
+    {
+        CancelRequest request;
+        try
+        {
+            request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.CancelRequest);
+        }
+        catch (EdgeRuntimeException e)
+        {
+            return Response.Error(MessageType.Cancel, e.Code, e.Message);
+        }
+
+        RunningGeneration? running;
+        lock (_subscriptions)
+        {
+            _generations.TryGetValue(request.RequestId, out running);
+        }
+
+        if (running is null)
+        {
+            return Response.Error(MessageType.Cancel, ErrorCodes.BadRequest, $"No generation with request id {request.RequestId} is running on this connection (it may have finished already).");
+        }
+
+        running.Run.Cancel();
+        await running.Ended.Task.ConfigureAwait(false);
+        return Response.Ok(MessageType.Cancel, new CancelResponse(request.RequestId, true), ProtocolJsonContext.Default.CancelResponse);
+    }
+
+    /// <summary>A generation streaming on this connection; Ended completes once its last frame has been sent.</summary>
+    private sealed class RunningGeneration(IGeneration run)
+    {
+        public IGeneration Run { get; } = run;
+
+        public TaskCompletionSource Ended { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     private void FinishOne()

@@ -6,8 +6,13 @@ using EdgeRuntime.Store;
 namespace EdgeRuntime.Server;
 
 /// <summary>Turns one request frame into its response. Knows nothing of sockets; every failure becomes an error response.</summary>
-public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler queue, ServerOptions options, ServerMetrics metrics, string[] providers, IHeadlessServices? headless = null, IPipelineServices? pipelines = null)
+public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler queue, ServerOptions options, ServerMetrics metrics, string[] providers, IHeadlessServices? headless = null, IPipelineServices? pipelines = null, IGenerationServices? generation = null)
 {
+    /// <summary>The daemon's language models; null when it serves none.</summary>
+    internal IGenerationServices? Generation => generation;
+
+    internal bool IsTensorModel(string name) => registry.TryGet(name, out _);
+
     /// <summary>The result store subscriptions read from; null when the daemon keeps none.</summary>
     internal ResultJournal? Journal => headless?.Journal;
 
@@ -20,7 +25,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
             return type switch
             {
                 MessageType.Hello => Hello(json, peer),
-                MessageType.Models => Response.Ok(type, new ModelsResponse([.. registry.Models.Select(m => new ModelSummary(m.Name, m.Path, m.Providers, m.LoadedAt))]), ProtocolJsonContext.Default.ModelsResponse),
+                MessageType.Models => Response.Ok(type, new ModelsResponse([.. registry.Models.Select(m => new ModelSummary(m.Name, m.Path, m.Providers, m.LoadedAt)), .. generation?.Models() ?? []]), ProtocolJsonContext.Default.ModelsResponse),
                 MessageType.Load => await LoadAsync(json, cancellationToken).ConfigureAwait(false),
                 MessageType.Unload => Unload(json),
                 MessageType.Info => Info(json),
@@ -62,6 +67,21 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
     private async Task<Response> LoadAsync(byte[] json, CancellationToken cancellationToken)
     {
         var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.LoadRequest);
+        if (generation is not null && generation.IsLanguageModel(request.Path))
+        {
+            if (registry.TryGet(request.Name, out _))
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelExists, $"A model named '{request.Name}' is already loaded.");
+            }
+
+            return Response.Ok(MessageType.Load, await generation.LoadAsync(request, cancellationToken).ConfigureAwait(false), ProtocolJsonContext.Default.ModelInfo);
+        }
+
+        if (generation is not null && generation.TryGetInfo(request.Name, out _))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelExists, $"A language model named '{request.Name}' is already loaded.");
+        }
+
         var model = await registry.LoadAsync(request.Name, request.Path, request.Providers, request.OnMissingProvider, cancellationToken, request.KernelFallback).ConfigureAwait(false);
         return Response.Ok(MessageType.Load, model.ToInfo(), ProtocolJsonContext.Default.ModelInfo);
     }
@@ -69,7 +89,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
     private Response Unload(byte[] json)
     {
         var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.NameRequest);
-        if (!registry.Unload(request.Name))
+        if (!registry.Unload(request.Name) && generation?.Unload(request.Name) != true)
         {
             throw new EdgeRuntimeException(ErrorCodes.UnknownModel, $"No model named '{request.Name}' is loaded.");
         }
@@ -80,18 +100,28 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
     private Response Info(byte[] json)
     {
         var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.NameRequest);
-        if (!registry.TryGet(request.Name, out var model))
+        if (registry.TryGet(request.Name, out var model))
         {
-            throw new EdgeRuntimeException(ErrorCodes.UnknownModel, $"No model named '{request.Name}' is loaded.");
+            return Response.Ok(MessageType.Info, model.ToInfo(), ProtocolJsonContext.Default.ModelInfo);
         }
 
-        return Response.Ok(MessageType.Info, model.ToInfo(), ProtocolJsonContext.Default.ModelInfo);
+        if (generation is not null && generation.TryGetInfo(request.Name, out var info))
+        {
+            return Response.Ok(MessageType.Info, info, ProtocolJsonContext.Default.ModelInfo);
+        }
+
+        throw new EdgeRuntimeException(ErrorCodes.UnknownModel, $"No model named '{request.Name}' is loaded.");
     }
 
     private async Task<Response> InferAsync(byte[] json, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
         var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InferRequest);
+        if (generation is not null && !registry.TryGet(request.Model, out _) && generation.TryGetInfo(request.Model, out _))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.WrongModelKind, $"'{request.Model}' is a language model: send generate (text in, tokens out), not infer.");
+        }
+
         var result = await queue.RunAsync(registry, request, payload, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -153,7 +183,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
             metrics.Connections,
             metrics.InFlight,
             queue.Depth,
-            registry.Count,
+            registry.Count + (generation?.Models().Length ?? 0),
             problems,
             [.. registry.Models.SelectMany(m => m.Warnings.Select(w => $"{m.Name}: {w}"))])
         {

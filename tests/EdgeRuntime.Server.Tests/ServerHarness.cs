@@ -7,7 +7,7 @@ namespace EdgeRuntime.Server.Tests;
 /// <summary>A model directory with the sample models, a registry, a queue and a request handler, as edged wires them.</summary>
 internal sealed class ServerHarness : IDisposable
 {
-    public ServerHarness(int workers = 2, int queueCapacity = 64, ServerOptions? options = null)
+    public ServerHarness(int workers = 2, int queueCapacity = 64, ServerOptions? options = null, IGenerationServices? generation = null)
     {
         ModelDirectory = Directory.CreateTempSubdirectory("edgeruntime-models-").FullName;
         SampleModelFolder.Write(ModelDirectory);
@@ -16,7 +16,7 @@ internal sealed class ServerHarness : IDisposable
         Registry = new ModelRegistry(ModelDirectory, inferenceOptions);
         Queue = new InferenceScheduler(inferenceOptions);
         Options = options ?? new ServerOptions { SocketPath = Path.Combine(ModelDirectory, "edged.sock") };
-        Handler = new RequestHandler(Registry, Queue, Options, Metrics, ["CPUExecutionProvider"]);
+        Handler = new RequestHandler(Registry, Queue, Options, Metrics, ["CPUExecutionProvider"], generation: generation);
     }
 
     public string ModelDirectory { get; }
