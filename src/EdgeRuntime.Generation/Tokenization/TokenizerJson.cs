@@ -17,7 +17,22 @@ internal static class TokenizerJson
 
     public static TokenizerDefinition Read(string path)
     {
-        byte[] json = File.ReadAllBytes(path);
+        ReadOnlyMemory<byte> json;
+        try
+        {
+            json = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Invalid(path, $"cannot be read ({e.Message})");
+        }
+
+        // Utf8JsonReader does not skip a byte order mark, and files saved by some editors start with one.
+        if (json.Span.StartsWith("\uFEFF"u8))
+        {
+            json = json[3..];
+        }
+
         JsonDocument document;
         try
         {

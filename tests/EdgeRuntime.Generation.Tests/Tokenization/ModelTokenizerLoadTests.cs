@@ -91,6 +91,17 @@ public sealed class ModelTokenizerLoadTests : IDisposable
     }
 
     [Fact]
+    public void A_file_starting_with_a_byte_order_mark_loads()
+    {
+        var file = new TokenizerFile();
+        int ab = file.Merge("a", "b");
+        string path = _folder.File("bom.json");
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(file.ToJson())]);
+
+        Assert.Equal([ab], ModelTokenizer.Load(path, 1024).Encode("ab"));
+    }
+
+    [Fact]
     public void A_normalizer_is_refused()
     {
         AssertInvalid(Edited(json => json["normalizer"] = new JsonObject { ["type"] = "NFC" }), "normalizer (type 'NFC')");

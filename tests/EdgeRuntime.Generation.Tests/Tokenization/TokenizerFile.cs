@@ -26,6 +26,13 @@ internal sealed class TokenizerFile
         }
     }
 
+    /// <summary>A tokenizer with a vocabulary and merges already spelled in the byte-level alphabet.</summary>
+    public TokenizerFile(Dictionary<string, int> vocabulary, IEnumerable<(string Left, string Right)> merges)
+    {
+        _vocabulary = vocabulary;
+        _merges.AddRange(merges);
+    }
+
     /// <summary>Llama 3's layout (Sequence of Split + ByteLevel without regex); false: GPT-2's (ByteLevel, use_regex).</summary>
     public bool Llama3Layout { get; init; } = true;
 
