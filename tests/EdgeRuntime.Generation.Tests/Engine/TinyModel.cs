@@ -1,7 +1,7 @@
 using EdgeRuntime.Generation.Engine;
 using EdgeRuntime.Generation.Families.BitNet;
 using EdgeRuntime.Generation.Folder;
-using EdgeRuntime.Generation.Tests.BitNet;
+
 using EdgeRuntime.TestModels.Language;
 
 namespace EdgeRuntime.Generation.Tests.Engine;

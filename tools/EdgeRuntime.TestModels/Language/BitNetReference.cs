@@ -2,13 +2,13 @@ using EdgeRuntime.Generation.Families.BitNet;
 using EdgeRuntime.Generation.Folder;
 using EdgeRuntime.Kernels.Ternary;
 
-namespace EdgeRuntime.Generation.Tests.BitNet;
+namespace EdgeRuntime.TestModels.Language;
 
 /// <summary>
 /// BitNet b1.58's forward pass written as plainly as possible, recomputing every position from scratch (no cache):
 /// the specification the ONNX graph, its KV cache and the engine are tested against.
 /// </summary>
-internal sealed class BitNetReference(LanguageModelConfig config, BitNetWeights weights)
+public sealed class BitNetReference(LanguageModelConfig config, BitNetWeights weights)
 {
     /// <summary>Next-token logits after each position of <paramref name="tokens"/>: [positions][vocab].</summary>
     public float[][] Logits(IReadOnlyList<int> tokens)
