@@ -108,9 +108,10 @@ public sealed class ModelTokenizer
 
     /// <summary>
     /// The raw bytes token <paramref name="id"/> stands for; a vocabulary token may hold part of a UTF-8
-    /// character. An added token (special or not) gives the UTF-8 of its text, so that <see cref="Decode"/> shows
-    /// "&lt;|eot_id|&gt;" as HF's decode does; <see cref="TokenTextStream"/> leaves special ones out by default.
-    /// An id no token has (a padded embedding row) gives no bytes.
+    /// character. An added token (special or not) gives the UTF-8 of its text, so that
+    /// <see cref="Decode(ReadOnlySpan{int})"/> shows "&lt;|eot_id|&gt;" as HF's decode does;
+    /// <see cref="TokenTextStream"/> leaves special ones out by default. An id no token has (a padded embedding
+    /// row) gives no bytes.
     /// </summary>
     public byte[] TokenBytes(int id) => TokenSpan(id).ToArray();
 
