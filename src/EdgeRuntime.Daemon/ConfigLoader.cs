@@ -96,6 +96,15 @@ internal static class ConfigLoader
         Require(config.Limits.ShutdownTimeoutSeconds > 0, "limits.shutdownTimeoutSeconds", "must be positive");
         Require(config.Limits.MaxPendingBytes >= config.Limits.MaxFrameBytes, "limits.maxPendingBytes", "must be at least limits.maxFrameBytes");
         Require(config.Limits.SendTimeoutSeconds > 0, "limits.sendTimeoutSeconds", "must be positive");
+        var generation = config.Generation;
+        Require(generation.ContextLimit >= 0, "generation.contextLimit", "must be 0 (the model's context) or more");
+        Require(generation.Sessions >= 1, "generation.sessions", "must be at least 1");
+        Require(generation.MaxBatch >= 1, "generation.maxBatch", "must be at least 1");
+        Require(generation.QueueCapacity >= 0, "generation.queueCapacity", "must be 0 or more");
+        Require(generation.PrefillChunk >= 1, "generation.prefillChunk", "must be at least 1");
+        Require(generation.IdleTimeoutMinutes > 0, "generation.idleTimeoutMinutes", "must be positive");
+        Require(generation.DefaultMaxTokens >= 1, "generation.defaultMaxTokens", "must be at least 1");
+        Require(generation.Threads is null or >= 1, "generation.threads", "must be at least 1");
         var allowedGids = new List<uint>(config.AllowedGids);
         for (int i = 0; i < config.AllowedGroups.Length; i++)
         {
