@@ -69,6 +69,13 @@ public sealed class GenerationStream : IAsyncEnumerable<TokenEvent>, IAsyncDispo
     }
 
     /// <summary>
+    /// <c>await foreach (var token in stream.ConfigureAwait(false))</c>. Declared here because the stream is both an
+    /// async enumerable and async disposable, for which the framework's two ConfigureAwait extensions are ambiguous.
+    /// </summary>
+    public ConfiguredCancelableAsyncEnumerable<TokenEvent> ConfigureAwait(bool continueOnCapturedContext) =>
+        TaskAsyncEnumerableExtensions.ConfigureAwait<TokenEvent>(this, continueOnCapturedContext);
+
+    /// <summary>
     /// Asks the daemon to stop this generation. Completes once the daemon has acknowledged (not when the stream has
     /// ended): tokens already on their way still arrive, then the final answer with stop reason <c>cancelled</c>.
     /// Safe to call more than once, from any thread, and after the stream ended; it does not throw when the
