@@ -2,13 +2,30 @@
 error after some tokens, leaving early (cancel, then the stream's end), a generation sharing the connection with
 other requests, a chat's kept session. Plus the request JSON, which is pure."""
 
+import re
 import unittest
 
-import support  # noqa: F401
+import support
 from edgeruntime import EdgeClient, EdgeError, EdgeTimeout, Generation
-from edgeruntime.frames import FLAG_ERROR, FLAG_RESPONSE, MessageType
+from edgeruntime.frames import FLAG_ERROR, FLAG_RESPONSE, FrameDecoder, MessageType, encode_frame
 from edgeruntime.generation import generate_request
 from test_client import FakeDaemon
+
+
+def streamed_answer_dumps():
+    """The byte dumps of docs/protocol.md's "On the wire: a short streamed answer": request, two tokens, final."""
+    text = (support.REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
+    start = text.index("#### On the wire: a short streamed answer")
+    section = text[start:text.index("\n### ", start)]
+    dumps = []
+    for block in re.findall(r"```\n(.*?)```", section, re.S):
+        data = bytearray()
+        for line in block.splitlines():
+            match = re.match(r"^([0-9a-f]{4})  ((?:[0-9a-f]{2} ?)+)", line)
+            if match:
+                data += bytes.fromhex(match.group(2))
+        dumps.append(bytes(data))
+    return dumps
 
 
 def token(fake, generate, index, text):
@@ -52,6 +69,15 @@ class GenerateRequestTests(unittest.TestCase):
                                              {"role": "user", "content": "Hi"}], "keep": True})
         self.assertEqual(generate_request("bitnet", messages=[("user", "More")], session="s-1"),
                          {"model": "bitnet", "messages": [{"role": "user", "content": "More"}], "session": "s-1"})
+
+    def test_the_request_in_the_protocol_page_is_encoded_byte_for_byte(self):
+        request, first, second, final_frame = streamed_answer_dumps()
+        header = generate_request("bitnet", messages=[("user", "Hi")], keep=True, max_tokens=2)
+        self.assertEqual(encode_frame(MessageType.GENERATE, 9, header), request)
+        frames = FrameDecoder().frames(first + second + final_frame)
+        self.assertEqual([f.type for f in frames], [MessageType.TOKEN, MessageType.TOKEN, MessageType.GENERATE])
+        self.assertEqual("".join(f.json_object()["text"] for f in frames[:2]), "Hello!")
+        self.assertEqual(frames[2].json_object()["session"], "9c1e0a4b")
 
     def test_mistakes_are_refused_before_sending(self):
         with self.assertRaises(ValueError):
