@@ -19,20 +19,29 @@ internal static class StreamedGeneration
         var text = new StringBuilder();
         using (terminal.Interrupt.Watch(stream))
         {
-            await foreach (var token in stream.ConfigureAwait(false))
+            try
             {
-                text.Append(token.Text);
-                if (json)
+                await foreach (var token in stream.ConfigureAwait(false))
                 {
-                    terminal.Out.WriteLine(JsonSerializer.Serialize(token, ProtocolJsonContext.Default.TokenEvent));
-                }
-                else if (token.Text.Length > 0)
-                {
-                    terminal.Out.Write(token.Text);
-                }
+                    text.Append(token.Text);
+                    if (json)
+                    {
+                        terminal.Out.WriteLine(JsonSerializer.Serialize(token, ProtocolJsonContext.Default.TokenEvent));
+                    }
+                    else if (token.Text.Length > 0)
+                    {
+                        terminal.Out.Write(token.Text);
+                    }
 
-                // Console.Out flushes by itself; a redirected or wrapped writer may not, and a piece must show now.
-                await terminal.Out.FlushAsync().ConfigureAwait(false);
+                    // Console.Out flushes by itself; a redirected or wrapped writer may not, and a piece must show now.
+                    await terminal.Out.FlushAsync().ConfigureAwait(false);
+                }
+            }
+            catch (EdgeRuntimeException) when (!json && text.Length > 0)
+            {
+                // The error goes to stderr on a line of its own, not glued to the half answer.
+                terminal.Out.WriteLine();
+                throw;
             }
         }
 

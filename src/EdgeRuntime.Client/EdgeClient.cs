@@ -165,7 +165,8 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         }
         catch
         {
-            // Nothing reached the daemon: the only cancellation point is the wait for the write gate, before a byte is written.
+            // Cancelled while waiting for the write gate (nothing was sent), or the connection is gone: either way no
+            // frame will come under this id.
             _generations.TryRemove(id, out _);
             throw;
         }

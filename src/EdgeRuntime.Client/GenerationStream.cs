@@ -24,8 +24,8 @@ public sealed class GenerationStream : IAsyncEnumerable<TokenEvent>, IAsyncDispo
     private readonly TaskCompletionSource<GenerateResponse> _summary = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _maxBufferedTokens;
 
-    // Guards the cancel's start and the token registration, which the receive thread and the caller's threads share.
-    private readonly Lock _cancelGate = new();
+    // Guards the token registration, which the receive thread and the caller's threads share.
+    private readonly Lock _registrationGate = new();
     private CancellationToken _requestCancellation;
     private CancellationTokenRegistration _registration;
     private Task? _cancelling;
@@ -83,10 +83,26 @@ public sealed class GenerationStream : IAsyncEnumerable<TokenEvent>, IAsyncDispo
     /// </summary>
     public Task CancelAsync()
     {
-        lock (_cancelGate)
+        if (Volatile.Read(ref _cancelling) is { } started)
         {
-            return _cancelling ??= _summary.Task.IsCompleted ? Task.CompletedTask : SendCancelAsync();
+            return started;
         }
+
+        if (_summary.Task.IsCompleted)
+        {
+            return Task.CompletedTask;
+        }
+
+        // Claimed before sending, and the send made outside any lock: the receive thread takes the registration lock,
+        // and must never wait behind a send that waits for the daemon to read.
+        var acknowledged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (Interlocked.CompareExchange(ref _cancelling, acknowledged.Task, null) is { } other)
+        {
+            return other;
+        }
+
+        _ = SendCancelAsync(acknowledged);
+        return acknowledged.Task;
     }
 
     /// <summary>Stops the generation if it is still running and waits for the daemon to end it; never throws.</summary>
@@ -99,7 +115,7 @@ public sealed class GenerationStream : IAsyncEnumerable<TokenEvent>, IAsyncDispo
 
         // Runs at once if the token is already cancelled: the request is out, so the daemon must hear of it.
         var registration = cancellationToken.UnsafeRegister(static state => _ = ((GenerationStream)state!).CancelAsync(), this);
-        lock (_cancelGate)
+        lock (_registrationGate)
         {
             // The whole answer may already be in: a long-lived token must not keep a finished stream alive.
             if (_summary.Task.IsCompleted)
@@ -220,7 +236,7 @@ public sealed class GenerationStream : IAsyncEnumerable<TokenEvent>, IAsyncDispo
 
     private void Unregister()
     {
-        lock (_cancelGate)
+        lock (_registrationGate)
         {
             _registration.Unregister();
         }
@@ -238,7 +254,7 @@ public sealed class GenerationStream : IAsyncEnumerable<TokenEvent>, IAsyncDispo
         _ = Task.Run(CancelAsync);
     }
 
-    private async Task SendCancelAsync()
+    private async Task SendCancelAsync(TaskCompletionSource acknowledged)
     {
         try
         {
@@ -248,6 +264,10 @@ public sealed class GenerationStream : IAsyncEnumerable<TokenEvent>, IAsyncDispo
         {
             // The connection is gone (the stream fails with it) or the daemon refused the cancel (one that does not
             // know it finishes the generation anyway): either way the stream still ends.
+        }
+        finally
+        {
+            acknowledged.TrySetResult();
         }
     }
 }

@@ -52,6 +52,22 @@ public sealed class GenerationCommandTests
     }
 
     [Fact]
+    public async Task An_error_after_some_pieces_ends_their_line_and_reaches_the_caller_with_its_code()
+    {
+        await using var server = new ScriptedServer();
+        await using var client = await server.ConnectClientAsync();
+        var console = new FakeTerminal(string.Empty);
+
+        var running = GenerateCommand.RunAsync(client, new GenerateRequest("bitnet") { Prompt = "Hi" }, console.Terminal, json: false);
+        var generate = await server.ReadAsync();
+        await server.SendAsync(Generation.Token(generate, 0, "Hel"), ScriptedServer.Error(MessageType.Generate, generate.Id, ErrorCodes.Internal, "The decoder failed."));
+
+        var error = await Assert.ThrowsAsync<EdgeRuntimeException>(() => running.WaitAsync(ScriptedServer.Patience));
+        Assert.Equal(ErrorCodes.Internal, error.Code);
+        Assert.Equal("Hel\n", console.Output);
+    }
+
+    [Fact]
     public async Task Ctrl_C_during_a_generation_cancels_it_at_the_daemon_and_prints_what_came_and_a_second_one_ends_the_program()
     {
         await using var server = new ScriptedServer();
