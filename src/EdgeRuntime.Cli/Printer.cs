@@ -33,6 +33,12 @@ internal static class Printer
         Console.WriteLine($"path       {info.Path} ({info.SizeBytes:N0} bytes)");
         Console.WriteLine($"providers  {string.Join(", ", info.Providers)}");
         Console.WriteLine($"loaded     {info.LoadedAt:u} in {info.LoadMs:0.0} ms");
+        if (info.Kind == ModelKinds.Language)
+        {
+            // A language model answers generate, not infer: say so before its (internal) tensor signature.
+            Console.WriteLine($"kind       language model{(info.Family is null ? "" : $" ({info.Family})")}, context {info.ContextLength?.ToString(CultureInfo.InvariantCulture) ?? "?"} tokens: edgectl generate / chat");
+        }
+
         foreach (string warning in info.Warnings)
         {
             Console.WriteLine($"warning    {warning}");

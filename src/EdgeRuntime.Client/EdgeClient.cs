@@ -24,6 +24,7 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<ReceivedFrame>> _pending = new();
     private readonly ConcurrentDictionary<ulong, System.Threading.Channels.Channel<ReceivedFrame>> _streams = new();
+    private readonly ConcurrentDictionary<ulong, GenerationStream> _generations = new();
     private readonly Task _readLoop;
     private long _nextRequestId;
     private volatile Exception? _failure;
@@ -136,6 +137,53 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         RequestJsonAsync(MessageType.PipelineRun, request, ProtocolJsonContext.Default.PipelineRunRequest, ProtocolJsonContext.Default.PipelineRunResponse, cancellationToken);
 
     /// <summary>
+    /// Starts generating text with a language model and returns once the request is sent. Enumerate the returned
+    /// stream for the tokens as the daemon produces them, then await <see cref="GenerationStream.Summary"/>. Cancelling
+    /// <paramref name="cancellationToken"/> (or leaving the enumeration early) sends <c>cancel</c> for this request, so
+    /// the daemon stops decoding and frees the session at once. Tokens are read off the socket as they arrive, so
+    /// other requests on the connection never wait behind a slow reader; at most
+    /// <see cref="EdgeClientOptions.MaxBufferedTokens"/> unread tokens are held (beyond that the generation is cancelled
+    /// and its enumeration fails with <c>stream_overrun</c>).
+    /// </summary>
+    public async Task<GenerationStream> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        cancellationToken.ThrowIfCancellationRequested();
+        byte[] json = ProtocolJson.Serialize(request, ProtocolJsonContext.Default.GenerateRequest);
+        ThrowIfFailed();
+
+        ulong id = (ulong)Interlocked.Increment(ref _nextRequestId);
+        var stream = new GenerationStream(this, id, _options.MaxBufferedTokens);
+
+        // Registered before the request is sent: the first token may arrive before the send returns.
+        _generations[id] = stream;
+        try
+        {
+            // The read loop may have failed between the check above and the registration: it would not see us.
+            ThrowIfFailed();
+            await WriteRequestAsync(new FrameHeader(MessageType.Generate, FrameFlags.None, id, json.Length, 0), json, [], [], cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Cancelled while waiting for the write gate (nothing was sent), or the connection is gone: either way no
+            // frame will come under this id.
+            _generations.TryRemove(id, out _);
+            throw;
+        }
+
+        stream.CancelWhen(cancellationToken);
+        return stream;
+    }
+
+    /// <summary>
+    /// Asks the daemon to stop the generate request <paramref name="requestId"/> of this connection. Its stream then
+    /// ends with its final frame, stop reason <c>cancelled</c>; <see cref="CancelResponse.Cancelled"/> is false when
+    /// it had already ended. <see cref="GenerationStream.CancelAsync"/> is the usual way in.
+    /// </summary>
+    public Task<CancelResponse> CancelAsync(ulong requestId, CancellationToken cancellationToken = default) =>
+        RequestJsonAsync(MessageType.Cancel, new CancelRequest(requestId), ProtocolJsonContext.Default.CancelRequest, ProtocolJsonContext.Default.CancelResponse, cancellationToken);
+
+    /// <summary>
     /// Starts receiving stored results: those after <see cref="SubscribeRequest.Since"/> first (when given), then
     /// each new one. Dispose the subscription to end it (sends unsubscribe). Events are read off the socket as they
     /// arrive and held until the app reads them, so other requests on the connection never wait behind a slow reader;
@@ -238,10 +286,7 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
 
     private async Task<ReceivedFrame> SendAsync(MessageType type, byte[] json, int payloadLength, IReadOnlyList<Tensor> tensors, TensorDescriptor[] layout, CancellationToken cancellationToken, System.Threading.Channels.Channel<ReceivedFrame>? stream = null, Action<ulong>? assigned = null)
     {
-        if (_failure is { } failure)
-        {
-            throw failure as EdgeRuntimeException ?? new EdgeRuntimeException("connection_lost", $"The connection to edged is closed: {failure.Message}", failure);
-        }
+        ThrowIfFailed();
 
         ulong id = (ulong)Interlocked.Increment(ref _nextRequestId);
         var completion = new TaskCompletionSource<ReceivedFrame>(_options.InlineContinuations ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
@@ -257,40 +302,8 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         try
         {
             // The read loop may have failed between the check above and the registration: it would not see us.
-            if (_failure is { } lateFailure)
-            {
-                throw lateFailure as EdgeRuntimeException ?? new EdgeRuntimeException("connection_lost", lateFailure.Message, lateFailure);
-            }
-
-            await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                FrameWriter.WriteHeader(_writer, new FrameHeader(type, FrameFlags.None, id, json.Length, payloadLength));
-                _writer.Write(json);
-                long written = 0;
-                for (int i = 0; i < tensors.Count; i++)
-                {
-                    long padding = layout[i].Offset - written;
-                    if (padding > 0)
-                    {
-                        _writer.Write(new byte[padding]);
-                    }
-
-                    _writer.Write(tensors[i].Data.Span);
-                    written = layout[i].Offset + tensors[i].Data.Length;
-                }
-
-                await _writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (IOException e)
-            {
-                throw _failure as EdgeRuntimeException ?? new EdgeRuntimeException("connection_lost", $"Cannot send to edged: {e.Message}", e);
-            }
-            finally
-            {
-                _writeGate.Release();
-            }
-
+            ThrowIfFailed();
+            await WriteRequestAsync(new FrameHeader(type, FrameFlags.None, id, json.Length, payloadLength), json, tensors, layout, cancellationToken).ConfigureAwait(false);
             var frame = await completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             if (frame.Header.IsError)
             {
@@ -308,6 +321,50 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
             {
                 _streams.TryRemove(id, out _);
             }
+        }
+    }
+
+    private void ThrowIfFailed()
+    {
+        if (_failure is { } failure)
+        {
+            throw failure as EdgeRuntimeException ?? new EdgeRuntimeException("connection_lost", $"The connection to edged is closed: {failure.Message}", failure);
+        }
+    }
+
+    /// <summary>
+    /// Writes one request frame: the header, the JSON, then each tensor at its offset with zero padding between. Only
+    /// the wait for the write gate observes <paramref name="cancellationToken"/>, so a cancelled write sent nothing.
+    /// </summary>
+    private async Task WriteRequestAsync(FrameHeader header, byte[] json, IReadOnlyList<Tensor> tensors, TensorDescriptor[] layout, CancellationToken cancellationToken)
+    {
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            FrameWriter.WriteHeader(_writer, header);
+            _writer.Write(json);
+            long written = 0;
+            for (int i = 0; i < tensors.Count; i++)
+            {
+                long padding = layout[i].Offset - written;
+                if (padding > 0)
+                {
+                    _writer.Write(new byte[padding]);
+                }
+
+                _writer.Write(tensors[i].Data.Span);
+                written = layout[i].Offset + tensors[i].Data.Length;
+            }
+
+            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw _failure as EdgeRuntimeException ?? new EdgeRuntimeException("connection_lost", $"Cannot send to edged: {e.Message}", e);
+        }
+        finally
+        {
+            _writeGate.Release();
         }
     }
 
@@ -362,6 +419,13 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
                 stream.Writer.TryComplete(_failure);
             }
 
+            foreach (var generation in _generations.Values)
+            {
+                generation.Fail(_failure);
+            }
+
+            _generations.Clear();
+
             await _reader.CompleteAsync().ConfigureAwait(false);
         }
     }
@@ -390,6 +454,17 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         // A subscription's acknowledgement goes to its pending request; what follows under its id goes to its stream.
         if (_pending.TryGetValue(frame.Header.RequestId, out var completion) && completion.TrySetResult(received))
         {
+            return;
+        }
+
+        // A generation has no acknowledgement: its tokens, then its final frame or an error, all go to its stream.
+        if (_generations.TryGetValue(frame.Header.RequestId, out var generation))
+        {
+            if (generation.Deliver(received))
+            {
+                _generations.TryRemove(frame.Header.RequestId, out _);
+            }
+
             return;
         }
 

@@ -20,4 +20,17 @@ public sealed record EdgeClientOptions
     /// core to anything runnable (see <see cref="Transport.ReceiveSpinPolicy"/>). Zero sleeps at once.
     /// </summary>
     public TimeSpan SpinBeforeBlock { get; init; } = TimeSpan.FromMicroseconds(500);
+
+    /// <summary>
+    /// The most tokens of one generation held unread. Tokens are taken off the socket as they arrive (so a slow
+    /// reader never holds up the connection's other answers); this caps what that costs, about 150 bytes a token.
+    /// A reader that falls further behind than this loses the generation: it is cancelled and its enumeration fails
+    /// with <c>stream_overrun</c>. One turn cannot produce more tokens than the model's context holds, so the default
+    /// is only reached by a reader that does not read at all.
+    /// </summary>
+    public int MaxBufferedTokens
+    {
+        get;
+        init => field = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(MaxBufferedTokens), value, "At least one token must fit.");
+    } = 8192;
 }

@@ -12,7 +12,7 @@ public sealed class EdgectlParserTests
     [Fact]
     public void Every_documented_command_is_there()
     {
-        string[] expected = ["status", "models", "load", "unload", "info", "stats", "infer", "watch", "inject", "pipelines", "pipeline-load", "run", "timeline", "tensor", "wav2npy"];
+        string[] expected = ["status", "models", "load", "unload", "info", "stats", "infer", "generate", "chat", "watch", "inject", "pipelines", "pipeline-load", "run", "timeline", "tensor", "wav2npy"];
         Assert.Equal(expected.Order(), EdgectlCommandLine.Create().Subcommands.Select(c => c.Name).Order());
     }
 
@@ -132,6 +132,66 @@ public sealed class EdgectlParserTests
         Assert.Equal(512, wav.GetValue<int>("--frame"));
     }
 
+    [Fact]
+    public void Generate_builds_the_request_the_daemon_gets_with_every_sampling_option()
+    {
+        var options = new GenerationOptions();
+        var root = new RootCommand();
+        foreach (var option in options.All)
+        {
+            root.Options.Add(option);
+        }
+
+        var result = root.Parse(["--max-tokens", "32", "--temperature", "0.7", "--top-k", "40", "--top-p", "0.9", "--min-p", "0.05", "--repetition-penalty", "1.1", "--seed", "18446744073709551615", "--stop", "\n", "--stop", "END"], EdgectlCommandLine.Parsing);
+        Assert.Empty(result.Errors);
+        var request = options.Apply(new GenerateRequest("bitnet") { Prompt = "Hi" }, result);
+        Assert.Equal("Hi", request.Prompt);
+        Assert.Equal(32, request.MaxTokens);
+        Assert.Equal(["\n", "END"], request.Stop!);
+        Assert.Equal(new SamplingSpec { Temperature = 0.7f, TopK = 40, TopP = 0.9f, MinP = 0.05f, RepetitionPenalty = 1.1f, Seed = ulong.MaxValue }, request.Sampling);
+
+        // Nothing given: the daemon's defaults, so nothing is sent.
+        var plain = options.Apply(new GenerateRequest("bitnet") { Prompt = "Hi" }, root.Parse([], EdgectlCommandLine.Parsing));
+        Assert.Null(plain.Sampling);
+        Assert.Null(plain.MaxTokens);
+        Assert.Null(plain.Stop);
+    }
+
+    [Fact]
+    public void Generate_and_chat_take_their_arguments_and_options()
+    {
+        var generate = Parsed("generate", "bitnet", "Once upon a time", "--max-tokens", "5", "--json");
+        Assert.Equal("bitnet", generate.GetValue<string>("MODEL"));
+        Assert.Equal("Once upon a time", generate.GetValue<string>("PROMPT"));
+        Assert.Equal(5, generate.GetValue<int?>("--max-tokens"));
+        Assert.True(generate.GetValue<bool>("--json"));
+
+        // As everywhere in edgectl, a single-valued option given twice takes its last value.
+        var chat = Parsed("chat", "bitnet", "--system", "Be brief.", "--temperature", "0.2", "--temperature", "0.8", "--seed", "7");
+        Assert.Equal("Be brief.", chat.GetValue<string>("--system"));
+        Assert.Equal(0.8f, chat.GetValue<float?>("--temperature"));
+        Assert.Equal(7UL, chat.GetValue<ulong?>("--seed"));
+    }
+
+    [Theory]
+    [InlineData("--top-p takes a number in (0, 1], not '1.5'.", "--top-p", "1.5")]
+    [InlineData("--top-p takes a number in (0, 1], not '0'.", "--top-p", "0")]
+    [InlineData("--min-p takes a number in [0, 1), not '1'.", "--min-p", "1")]
+    [InlineData("--temperature takes a number >= 0 (0 is greedy), not '-0.5'.", "--temperature", "-0.5")]
+    [InlineData("--temperature takes a number >= 0 (0 is greedy), not 'NaN'.", "--temperature", "NaN")]
+    [InlineData("--temperature takes a number >= 0 (0 is greedy), not 'hot'.", "--temperature", "hot")]
+    [InlineData("--top-k takes a whole number >= 0 (0 is off), not '-1'.", "--top-k", "-1")]
+    [InlineData("--repetition-penalty takes a number > 0 (1 is off), not '0'.", "--repetition-penalty", "0")]
+    [InlineData("--seed takes a whole number from 0 to 18446744073709551615, not '-1'.", "--seed", "-1")]
+    [InlineData("--seed takes a whole number from 0 to 18446744073709551615, not '18446744073709551616'.", "--seed", "18446744073709551616")]
+    [InlineData("--max-tokens takes a positive whole number, not '0'.", "--max-tokens", "0")]
+    [InlineData("--stop takes a non-empty text.", "--stop", "")]
+    public void Generate_and_chat_refuse_sampling_values_out_of_range(string message, params string[] option)
+    {
+        Assert.Contains(message, EdgectlCommandLine.UsageErrors(EdgectlCommandLine.Parse(["generate", "bitnet", "Hi", .. option])));
+        Assert.Contains(message, EdgectlCommandLine.UsageErrors(EdgectlCommandLine.Parse(["chat", "bitnet", .. option])));
+    }
+
     [Theory]
     [InlineData("Unknown command 'nosuch'.", "nosuch")]
     [InlineData("Unknown option --bogus.", "infer", "add", "--bogus", "1")]
@@ -161,6 +221,8 @@ public sealed class EdgectlParserTests
     [InlineData("Option '--shape' is required.", "tensor", "x.npy")]
     [InlineData("--frame takes a positive whole number, not '-512'.", "wav2npy", "a.wav", "a.npy", "--frame", "-512")]
     [InlineData("Required argument missing for option: '--socket'.", "status", "--socket")]
+    [InlineData("Required argument 'PROMPT' missing for command: 'generate'.", "generate", "bitnet")]
+    [InlineData("Unknown option --top-q.", "generate", "bitnet", "Hi", "--top-q", "1")]
     public void Bad_input_is_a_usage_error_that_says_what_is_wrong(string message, params string[] args)
     {
         var errors = EdgectlCommandLine.UsageErrors(EdgectlCommandLine.Parse(args));
@@ -178,6 +240,8 @@ public sealed class EdgectlParserTests
     [InlineData(2, "nosuch")]
     [InlineData(2, "run", "digits", "--clock", "slow")]
     [InlineData(2, "tensor", "x.npy")]
+    [InlineData(2, "generate", "bitnet", "Hi", "--top-p", "1.5")]
+    [InlineData(2, "chat", "bitnet", "--temperature", "-1")]
     [InlineData(2)]
     [InlineData(0, "--help")]
     [InlineData(0, "run", "--help")]

@@ -15,11 +15,15 @@ Stdlib only; NumPy is used when importable. Quick start::
         with client.subscribe(since=41) as events:  # stored results after id 41, then new ones
             for event in events:
                 print(event.id, event.trigger, event.outputs)
+
+        for piece in client.generate("bitnet", prompt="The capital of France is", max_tokens=8):
+            print(piece, end="", flush=True)   # a language model's answer, as it is produced
 """
 
 from .client import (DEFAULT_TIMEOUT, EdgeClient, Event, InferResult, Subscription, connect, default_socket_path,
                      encode_infer_request)
 from .errors import EdgeConnectionError, EdgeError, EdgeTimeout, ProtocolError
+from .generation import Chat, Generation
 from .frames import MessageType
 from .pipelines import parse_configuration
 from .tensors import HAVE_NUMPY, Tensor
@@ -27,7 +31,7 @@ from .tensors import HAVE_NUMPY, Tensor
 __version__ = "0.1.0"
 
 __all__ = [
-    "EdgeClient", "Subscription", "Event", "InferResult", "Tensor", "connect", "default_socket_path",
+    "EdgeClient", "Subscription", "Event", "InferResult", "Generation", "Chat", "Tensor", "connect", "default_socket_path",
     "encode_infer_request", "EdgeError", "EdgeConnectionError", "EdgeTimeout", "ProtocolError", "MessageType",
     "HAVE_NUMPY", "DEFAULT_TIMEOUT", "parse_configuration", "__version__",
 ]

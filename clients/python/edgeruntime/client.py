@@ -13,6 +13,8 @@ A subscription is a route that stays registered: its queue receives the ``subscr
 connection are answered through their own routes in between. The reader never waits for a consumer, so a program
 that is busy in ``infer()`` cannot stall its subscription or vice versa; the price is that events the program has
 not consumed yet are held in memory (a subscription with ``since=0`` over a large store buffers its backlog).
+A generation (``generate``) is routed the same way: its queue receives every ``token`` frame and then the summary
+(or an error), which ends the route.
 
 Why a thread rather than a demultiplexing read loop run by whichever caller is waiting: the thread keeps the
 locking trivial (one lock around the route table, one around sends) and notices a lost connection at once, failing
@@ -32,11 +34,12 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from . import frames as _frames
 from .errors import EdgeConnectionError, EdgeError, EdgeTimeout, ProtocolError
 from .frames import Frame, MessageType
+from .generation import Chat, Generation, generate_request
 from .pipelines import pipeline_run_request
 from .tensors import pack_tensors, resolve_use_numpy, unpack_tensors
 
 __all__ = [
-    "EdgeClient", "Subscription", "Event", "InferResult", "connect", "default_socket_path",
+    "EdgeClient", "Subscription", "Event", "InferResult", "Generation", "Chat", "connect", "default_socket_path",
     "encode_infer_request", "DEFAULT_TIMEOUT", "SERVICE_SOCKET_PATH", "SOCKET_ENV",
 ]
 
@@ -158,12 +161,13 @@ class _Failure:
 
 
 class _Route:
-    __slots__ = ("queue", "stream")
+    __slots__ = ("queue", "stream", "final_type")
 
-    def __init__(self, stream):
-        # type: (bool) -> None
+    def __init__(self, stream, final_type=None):
+        # type: (bool, Optional[int]) -> None
         self.queue = queue.SimpleQueue()  # type: queue.SimpleQueue
-        self.stream = stream  # a subscription: stays routed after its first frame
+        self.stream = stream  # a subscription or a generation: stays routed after its first frame
+        self.final_type = final_type  # a frame of this type ends the stream (a generation's summary)
 
 
 _END = object()  # put into a subscription's queue to wake its reader when it is closed locally
@@ -438,6 +442,39 @@ class EdgeClient:
             raise
         return Subscription(self, request_id, route, ack, since, trigger_list, timeout)
 
+    def generate(self, model, prompt=None, messages=None, session=None, keep=False, max_tokens=None, stop=None,
+                 stop_token_ids=None, timeout=_UNSET, **sampling):
+        # type: (str, Optional[str], Optional[Iterable[Any]], Optional[str], bool, Optional[int], Any, Optional[Sequence[int]], Any, Any) -> Generation
+        """Generates text with a loaded language model. Returns a :class:`Generation`: iterate it for the text pieces
+        as they are produced; afterwards ``summary`` holds the daemon's final answer and ``text`` the whole text.
+
+        Exactly one of ``prompt`` (raw text, tokenized as is) or ``messages`` (a chat: ``{"role", "content"}``
+        dicts or ``(role, content)`` pairs, rendered with the model's template). ``keep=True`` asks the daemon to keep
+        the session (its id comes back as ``summary["session"]``); ``session=ID`` continues one with only the new
+        text. Sampling keywords: ``temperature`` (0: greedy), ``top_k``, ``top_p``, ``min_p``,
+        ``repetition_penalty``, ``seed``. ``stop``: text(s) that end the answer. ``timeout``: the longest wait for
+        each token (default: the client's).
+
+        >>> with client.generate("bitnet", prompt="The capital of France is", max_tokens=8) as generation:
+        ...     for piece in generation:
+        ...         print(piece, end="", flush=True)
+        >>> generation.summary["decodeTokensPerSecond"]
+        """
+        header = generate_request(model, prompt, messages, session, keep, max_tokens, stop, stop_token_ids, **sampling)
+        return self._start_generation(header, timeout)
+
+    def chat(self, model, system=None, **options):
+        # type: (str, Optional[str], Any) -> Chat
+        """A :class:`Chat`: a conversation with a language model whose session the daemon keeps. ``options`` are
+        :meth:`generate`'s (``max_tokens``, ``temperature``, ``stop``, ...), used for every turn."""
+        return Chat(self, model, system, **options)
+
+    def cancel(self, request_id):
+        # type: (int) -> Dict[str, Any]
+        """Asks the daemon to stop the generate with this request id (``Generation.request_id``); its stream then
+        ends with stop reason ``cancelled``. Returns ``{"requestId", "cancelled"}`` (False: it had already ended)."""
+        return self._json_request(MessageType.CANCEL, {"requestId": request_id})
+
     def request(self, message_type, header=None, payload=(), timeout=_UNSET):
         # type: (int, Any, Sequence[Any], Any) -> Frame
         """Sends any request and returns the response frame (raw JSON bytes and payload). Raises EdgeError for an
@@ -468,13 +505,23 @@ class EdgeClient:
         finally:
             self._unroute(request_id)
 
-    def _register(self, stream):
-        # type: (bool) -> Tuple[int, _Route]
+    def _start_generation(self, header, timeout=_UNSET, on_end=None):
+        # type: (Dict[str, Any], Any, Any) -> Generation
+        request_id, route = self._register(stream=True, final_type=MessageType.GENERATE)
+        try:
+            self._send(MessageType.GENERATE, request_id, header)
+        except BaseException:
+            self._unroute(request_id)
+            raise
+        return Generation(self, request_id, route, self.timeout if timeout is _UNSET else timeout, on_end)
+
+    def _register(self, stream, final_type=None):
+        # type: (bool, Optional[int]) -> Tuple[int, _Route]
         with self._lock:
             if self._failure is not None:
                 raise self._failure.error()
             self._next_id += 1
-            route = _Route(stream)
+            route = _Route(stream, final_type)
             self._routes[self._next_id] = route
             return self._next_id, route
 
@@ -563,8 +610,9 @@ class EdgeClient:
             if route is None:
                 self.stray_frames += 1
                 return
-            if not route.stream or frame.is_error:
-                # One answer per request; and an error ends a subscription (refused, or the daemon stopping it).
+            if not route.stream or frame.is_error or frame.type == route.final_type:
+                # One answer per request; an error ends a subscription or a generation, and so does a generation's
+                # summary: nothing follows it under that id.
                 del self._routes[frame.request_id]
             if frame.type == MessageType.UNSUBSCRIBE and not frame.is_error:
                 # After acknowledging an unsubscribe the daemon sends nothing more under that subscription: stop

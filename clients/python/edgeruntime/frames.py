@@ -53,11 +53,14 @@ class MessageType:
     PIPELINES = 13
     PIPELINE_LOAD = 14
     PIPELINE_RUN = 15
+    GENERATE = 16
+    TOKEN = 17
+    CANCEL = 18
 
     _NAMES = {
         1: "hello", 2: "models", 3: "load", 4: "unload", 5: "info", 6: "infer", 7: "stats", 8: "health",
         9: "subscribe", 10: "event", 11: "unsubscribe", 12: "inject", 13: "pipelines", 14: "pipeline-load",
-        15: "pipeline-run",
+        15: "pipeline-run", 16: "generate", 17: "token", 18: "cancel",
     }
 
     @classmethod

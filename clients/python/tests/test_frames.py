@@ -120,10 +120,12 @@ class HeaderTests(unittest.TestCase):
         self.assertEqual([MessageType.HELLO, MessageType.MODELS, MessageType.LOAD, MessageType.UNLOAD,
                           MessageType.INFO, MessageType.INFER, MessageType.STATS, MessageType.HEALTH,
                           MessageType.SUBSCRIBE, MessageType.EVENT, MessageType.UNSUBSCRIBE, MessageType.INJECT,
-                          MessageType.PIPELINES, MessageType.PIPELINE_LOAD, MessageType.PIPELINE_RUN],
-                         list(range(1, 16)))
+                          MessageType.PIPELINES, MessageType.PIPELINE_LOAD, MessageType.PIPELINE_RUN,
+                          MessageType.GENERATE, MessageType.TOKEN, MessageType.CANCEL],
+                         list(range(1, 19)))
         self.assertEqual(MessageType.name(10), "event")
         self.assertEqual(MessageType.name(15), "pipeline-run")
+        self.assertEqual(MessageType.name(17), "token")
         self.assertEqual(MessageType.name(99), "type 99")
 
     def test_json_is_compact_utf8_in_key_order(self):

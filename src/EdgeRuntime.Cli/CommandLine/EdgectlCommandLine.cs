@@ -30,6 +30,8 @@ internal static class EdgectlCommandLine
             ModelCommands.Info(global),
             ModelCommands.Stats(global),
             InferCommand.Create(global),
+            GenerationCommands.Generate(global),
+            GenerationCommands.Chat(global),
             WatchCommand.Create(global),
             WatchCommand.CreateInject(global),
             PipelineCommands.CreateList(global),
