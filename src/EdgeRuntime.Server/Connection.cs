@@ -553,7 +553,8 @@ public sealed class Connection
 
         if (running is null)
         {
-            return Response.Error(MessageType.Cancel, ErrorCodes.BadRequest, $"No generation with request id {request.RequestId} is running on this connection (it may have finished already).");
+            // Not an error: a client's cancel often races the generation's own end.
+            return Response.Ok(MessageType.Cancel, new CancelResponse(request.RequestId, false), ProtocolJsonContext.Default.CancelResponse);
         }
 
         running.Run.Cancel();

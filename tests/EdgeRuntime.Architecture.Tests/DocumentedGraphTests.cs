@@ -34,12 +34,12 @@ public sealed partial class DocumentedGraphTests
     }
 
     [Fact]
-    public void Only_the_kernels_and_inference_reference_onnx_runtime_among_product_projects()
+    public void Only_the_kernels_inference_and_generation_reference_onnx_runtime_among_product_projects()
     {
         var users = ProjectFile.All(Repository.Root)
             .Where(p => p.Folder == "src" && p.Packages.Contains("Microsoft.ML.OnnxRuntime"))
             .Select(p => p.Name)
             .ToList();
-        Assert.Equal(["EdgeRuntime.Inference", "EdgeRuntime.Kernels"], users);
+        Assert.Equal(["EdgeRuntime.Generation", "EdgeRuntime.Inference", "EdgeRuntime.Kernels"], users);
     }
 }
