@@ -83,9 +83,10 @@ internal sealed class DecoderModel : IDisposable
     /// <summary>
     /// Runs <paramref name="sequence"/> new tokens for each of <paramref name="batch"/> sessions in slots
     /// [<paramref name="firstSlot"/>, firstSlot + batch). <paramref name="totalLengths"/>[b] is session b's length
-    /// once these tokens are in (past + sequence). Returns the batch's logits, [batch, vocab], valid until the next step.
+    /// once these tokens are in (past + sequence). Returns the batch's logits, [batch, vocab], valid until the next step;
+    /// the caller may modify them in place (sampling does).
     /// </summary>
-    public ReadOnlySpan<float> Step(ReadOnlySpan<long> tokens, int batch, int sequence, ReadOnlySpan<int> totalLengths, int firstSlot)
+    public Span<float> Step(ReadOnlySpan<long> tokens, int batch, int sequence, ReadOnlySpan<int> totalLengths, int firstSlot)
     {
         int layers = Config.Layers;
         var inputs = new OrtValue[3 + (2 * layers)];

@@ -196,7 +196,7 @@ internal sealed class GenerationLoop : IDisposable
         run.PrefillStep(started, Stopwatch.GetTimestamp());
         if (run.PrefillDone)
         {
-            Accept(run, run.Sampler.Next(logits.ToArray(), session.Seen));
+            Accept(run, run.Sampler.Next(logits, session.Seen));
         }
     }
 
@@ -230,7 +230,7 @@ internal sealed class GenerationLoop : IDisposable
             var session = batch[b].Session;
             session.Length++;
             session.Pending = null;
-            Accept(batch[b], batch[b].Sampler.Next(logits.Slice(b * vocab, vocab).ToArray(), session.Seen));
+            Accept(batch[b], batch[b].Sampler.Next(logits.Slice(b * vocab, vocab), session.Seen));
         }
     }
 
