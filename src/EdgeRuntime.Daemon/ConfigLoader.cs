@@ -96,6 +96,7 @@ internal static class ConfigLoader
         Require(config.Limits.ShutdownTimeoutSeconds > 0, "limits.shutdownTimeoutSeconds", "must be positive");
         Require(config.Limits.MaxPendingBytes >= config.Limits.MaxFrameBytes, "limits.maxPendingBytes", "must be at least limits.maxFrameBytes");
         Require(config.Limits.SendTimeoutSeconds > 0, "limits.sendTimeoutSeconds", "must be positive");
+        Require(config.Http?.SocketPath is null || !string.IsNullOrWhiteSpace(config.Http.SocketPath), "http.socketPath", "must not be empty (leave it out, or null, to turn the HTTP endpoint off)");
         var allowedGids = new List<uint>(config.AllowedGids);
         for (int i = 0; i < config.AllowedGroups.Length; i++)
         {
