@@ -3,10 +3,12 @@ using System.Text.Json.Serialization;
 namespace EdgeRuntime.Http;
 
 // The answers of /v1/chat/completions and /v1/completions in OpenAI's shape, whole and as stream chunks. Null is
-// written as null (finish_reason: null in a chunk is part of the shape) except where OpenAI leaves a field out.
+// written as null (finish_reason: null in a chunk is part of the shape) except where OpenAI leaves a field out. The
+// property orders only put id and object first, as OpenAI writes them, for people reading curl's output.
 
-internal sealed record ChatCompletion(string Id, long Created, string Model, ChatChoice[] Choices, Usage Usage)
+internal sealed record ChatCompletion([property: JsonPropertyOrder(-2)] string Id, long Created, string Model, ChatChoice[] Choices, Usage Usage)
 {
+    [JsonPropertyOrder(-1)]
     public string Object => "chat.completion";
 }
 
@@ -18,11 +20,13 @@ internal sealed record ChatChoice(int Index, AssistantMessage Message, string Fi
 
 internal sealed record AssistantMessage(string Content)
 {
+    [JsonPropertyOrder(-1)]
     public string Role => "assistant";
 }
 
-internal sealed record ChatCompletionChunk(string Id, long Created, string Model, ChatChunkChoice[] Choices)
+internal sealed record ChatCompletionChunk([property: JsonPropertyOrder(-2)] string Id, long Created, string Model, ChatChunkChoice[] Choices)
 {
+    [JsonPropertyOrder(-1)]
     public string Object => "chat.completion.chunk";
 
     /// <summary>Only on the last chunk, when the request asked for stream_options.include_usage.</summary>
@@ -47,8 +51,9 @@ internal sealed record ChatDelta
 }
 
 /// <summary>A /v1/completions answer; its stream chunks have the same shape, one piece of text each.</summary>
-internal sealed record TextCompletion(string Id, long Created, string Model, TextChoice[] Choices)
+internal sealed record TextCompletion([property: JsonPropertyOrder(-2)] string Id, long Created, string Model, TextChoice[] Choices)
 {
+    [JsonPropertyOrder(-1)]
     public string Object => "text_completion";
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

@@ -95,7 +95,7 @@ internal static class RequestMapping
         }
 
         // OpenAI's penalties subtract from a token's logit per use (frequency) or once (presence); edged's
-        // repetition_penalty divides it. They are not the same curve, so a non-zero one is refused, not approximated.
+        // repetition_penalty scales it, once. They are not the same curve, so a non-zero one is refused, not approximated.
         foreach ((string field, float? value) in new[] { ("frequency_penalty", body.FrequencyPenalty), ("presence_penalty", body.PresencePenalty) })
         {
             if (value is { } penalty && penalty != 0)

@@ -35,6 +35,10 @@ public sealed class ChatCompletionTests : IAsyncLifetime
         Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
         Assert.Equal(JsonValueKind.Null, choice.GetProperty("logprobs").ValueKind);
         var usage = json.GetProperty("usage");
+
+        // Read by people too (curl): id and object lead, as in OpenAI's answers.
+        Assert.StartsWith("{\"id\":\"chatcmpl-", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(["id", "object", "created", "model", "choices", "usage"], json.EnumerateObject().Select(p => p.Name));
         Assert.Equal((7, 3, 10), (usage.GetProperty("prompt_tokens").GetInt32(), usage.GetProperty("completion_tokens").GetInt32(), usage.GetProperty("total_tokens").GetInt32()));
     }
 
