@@ -105,6 +105,7 @@ internal static class ConfigLoader
         Require(generation.IdleTimeoutMinutes > 0, "generation.idleTimeoutMinutes", "must be positive");
         Require(generation.DefaultMaxTokens >= 1, "generation.defaultMaxTokens", "must be at least 1");
         Require(generation.Threads is null or >= 1, "generation.threads", "must be at least 1");
+        Require(config.Http?.SocketPath is null || !string.IsNullOrWhiteSpace(config.Http.SocketPath), "http.socketPath", "must not be empty (leave it out, or null, to turn the HTTP endpoint off)");
         var allowedGids = new List<uint>(config.AllowedGids);
         for (int i = 0; i < config.AllowedGroups.Length; i++)
         {

@@ -46,6 +46,16 @@ public sealed record DaemonConfig
 
     /// <summary>How language models are served (docs/configuration.md#language-models).</summary>
     public GenerationConfig Generation { get; set; } = new();
+
+    /// <summary>The OpenAI-compatible HTTP endpoint (docs/http.md); null: off.</summary>
+    public HttpConfig? Http { get; set; }
+}
+
+/// <summary>The OpenAI-compatible endpoint: a second UNIX socket, with the main socket's access rules and limits.</summary>
+public sealed record HttpConfig
+{
+    /// <summary>Where it listens (e.g. /run/edgeruntime/openai.sock); null: off.</summary>
+    public string? SocketPath { get; set; }
 }
 
 /// <summary>Serving language models: sessions and their caches, batching, queueing, eviction.</summary>

@@ -194,6 +194,26 @@ namespace EdgeRuntime.Daemon
                 return 1;
             }
 
+            // The OpenAI-compatible endpoint (off unless configured) opens after the main socket, so a second edged
+            // started by mistake stops at the main socket before it touches this one.
+            string? httpPath = config.Http?.SocketPath is { } configuredHttpPath ? Path.GetFullPath(configuredHttpPath) : null;
+            if (httpPath == Path.GetFullPath(socketPath))
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: http.socketPath is the main socket's path ({socketPath}); give the HTTP endpoint a socket of its own.");
+                return 2;
+            }
+
+            await using var http = httpPath is null ? null : new EdgeRuntime.Http.OpenAiHttpServer(HttpOptions(httpPath, serverOptions), generation, log);
+            try
+            {
+                await (http?.StartAsync() ?? Task.CompletedTask).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException)
+            {
+                log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"cannot listen on {httpPath} (http): {e.Message}");
+                return 1;
+            }
+
             var stop = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.TrySetResult("SIGTERM"); });
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.TrySetResult("SIGINT"); });
@@ -215,10 +235,21 @@ namespace EdgeRuntime.Daemon
             // Triggered runs in progress finish and are stored (up to 5 s) before the socket closes; a subscriber that
             // is behind when it closes resumes later with since.
             await headless.DisposeAsync().ConfigureAwait(false);
-            await server.StopAsync().ConfigureAwait(false);
+            await Task.WhenAll(server.StopAsync(), http?.StopAsync() ?? Task.CompletedTask).ConfigureAwait(false);
             log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", "stopped cleanly");
             return 0;
         }
+
+        /// <summary>The HTTP endpoint takes the main socket's access rules, connection limit, largest request and shutdown timeout.</summary>
+        private static EdgeRuntime.Http.HttpServerOptions HttpOptions(string socketPath, ServerOptions main) => new()
+        {
+            SocketPath = socketPath,
+            AllowedUids = main.AllowedUids,
+            AllowedGids = main.AllowedGids,
+            MaxConnections = main.MaxConnections,
+            MaxRequestBodyBytes = main.MaxFrameBytes,
+            ShutdownTimeout = main.ShutdownTimeout,
+        };
 
         /// <summary>A model that fails to preload, for whatever reason, is logged and reported by health; the daemon serves the rest.</summary>
         private static async Task PreloadAsync(DaemonConfig config, ModelRegistry registry, DaemonGeneration generation, ServerMetrics metrics, StderrLog log)

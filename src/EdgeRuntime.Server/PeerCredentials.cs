@@ -54,6 +54,18 @@ public static class PeerCredentials
     }
 
     /// <summary>
+    /// Reads the peer of a connected socket and judges it against this process's uid: the rule every socket edged
+    /// listens on follows (the HTTP endpoint's too). Throws as <see cref="Read"/> does when the peer cannot be read.
+    /// </summary>
+    public static bool IsAllowed(Socket socket, ServerOptions options, out PeerInfo peer)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        peer = Read(socket);
+        uint[] groups = options.AllowedGids.Length > 0 ? SupplementaryGroups(socket, peer.Pid) : [];
+        return IsAllowed(peer, groups, options, Native.GetUid());
+    }
+
+    /// <summary>
     /// The peer's supplementary groups as they were when it connected (SO_PEERGROUPS, Linux 4.13+); SO_PEERCRED
     /// carries only the primary gid. Falls back to /proc/PID/status on older kernels.
     /// </summary>

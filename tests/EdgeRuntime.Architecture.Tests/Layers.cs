@@ -27,13 +27,14 @@ internal static class Layers
         ["EdgeRuntime.Triggers"] = ["EdgeRuntime.Sensors", "EdgeRuntime.Inference", "EdgeRuntime.Store"],
         ["EdgeRuntime.Pipelines"] = ["EdgeRuntime.Inference", "EdgeRuntime.Store", "EdgeRuntime.Formats"],
         ["EdgeRuntime.Server"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Inference", "EdgeRuntime.Transport", "EdgeRuntime.Store"],
+        ["EdgeRuntime.Http"] = ["EdgeRuntime.Server", "EdgeRuntime.Protocol"],
 
         // Client side.
         ["EdgeRuntime.Client"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Transport", "EdgeRuntime.Formats"],
         ["EdgeRuntime.Visuals"] = ["EdgeRuntime.Protocol"],
 
         // Programs: composition roots. Nothing references them.
-        ["EdgeRuntime.Daemon"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Inference", "EdgeRuntime.Server", "EdgeRuntime.Boards", "EdgeRuntime.Triggers", "EdgeRuntime.Pipelines", "EdgeRuntime.Generation"],
+        ["EdgeRuntime.Daemon"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Inference", "EdgeRuntime.Server", "EdgeRuntime.Boards", "EdgeRuntime.Triggers", "EdgeRuntime.Pipelines", "EdgeRuntime.Generation", "EdgeRuntime.Http"],
         ["EdgeRuntime.Cli"] = ["EdgeRuntime.Client", "EdgeRuntime.Visuals"],
         ["EdgeRuntime.Convert"] = ["EdgeRuntime.Conversion"],
     };

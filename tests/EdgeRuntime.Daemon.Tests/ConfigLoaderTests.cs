@@ -25,6 +25,8 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("""{ "models": [ { "name": "a", "path": "a.onnx", "providers": ["tpu"] } ] }""", "'models[0].providers' names 'tpu'")]
     [InlineData("""{ "triggers": [ { "name": "t", "on": { "gpio": "b" }, "run": { "model": "m", "input": "x" } } ] }""", "'store' is needed when there are triggers")]
     [InlineData("""{ "limits": { "maxFrameBytes": 4096, "maxPendingBytes": 1024 } }""", "'limits.maxPendingBytes' must be at least limits.maxFrameBytes")]
+    [InlineData("""{ "http": { "socketPath": " " } }""", "'http.socketPath' must not be empty")]
+    [InlineData("""{ "http": { "port": 8080 } }""", "is not valid")]
     public void A_configuration_mistake_is_refused_naming_the_field(string json, string expected)
     {
         string path = _folder.File("edged.json");
@@ -32,6 +34,18 @@ public sealed class ConfigLoaderTests : IDisposable
         var error = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path));
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{}", null)]
+    [InlineData("""{ "http": null }""", null)]
+    [InlineData("""{ "http": {} }""", null)]
+    [InlineData("""{ "http": { "socketPath": "/run/edgeruntime/openai.sock" } }""", "/run/edgeruntime/openai.sock")]
+    public void The_http_endpoint_is_off_unless_a_socket_path_is_given(string json, string? socketPath)
+    {
+        string path = _folder.File("edged.json");
+        File.WriteAllText(path, json);
+        Assert.Equal(socketPath, ConfigLoader.Load(path).Http?.SocketPath);
     }
 
     [Fact]
