@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Text.Json;
 using EdgeRuntime.Generation.Families.BitNet;
+using EdgeRuntime.Generation.Folder;
 using EdgeRuntime.Generation.Tokenization;
 using EdgeRuntime.Protocol;
 
@@ -72,6 +74,7 @@ public static class CheckpointImporter
     public static ImportReport Import(string input, string output, ImportOptions options)
     {
         long started = Stopwatch.GetTimestamp();
+        RefuseForeignFolder(output);
         var imported = Read(input, options);
         Directory.CreateDirectory(output);
         string tokenizer = imported.TokenizerPath ?? Path.Combine(output, imported.Config.Tokenizer);
@@ -113,5 +116,36 @@ public static class CheckpointImporter
             imported.TokenizerNote,
             c.ChatTemplate,
             Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>
+    /// Writing a model folder replaces config.json: refuse a folder whose config.json is not one of ours (the
+    /// checkpoint's own folder, most likely), so an import never overwrites what it reads.
+    /// </summary>
+    private static void RefuseForeignFolder(string output)
+    {
+        string config = Path.Combine(output, LanguageModelFolder.ConfigFile);
+        if (!File.Exists(config))
+        {
+            return;
+        }
+
+        bool ours;
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(config));
+            ours = document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("format", out var format) && format.ValueKind == JsonValueKind.String
+                && format.GetString() == LanguageModelConfig.FormatName;
+        }
+        catch (JsonException)
+        {
+            ours = false;
+        }
+
+        if (!ours)
+        {
+            throw new ArgumentException($"{output} holds a config.json that is not a language-model folder's (a Hugging Face checkpoint?); importing would overwrite it. Choose another output folder.");
+        }
     }
 }

@@ -62,7 +62,7 @@ internal static class GgufImporter
             try
             {
                 generated = GgufTokenizerJson.Write(gguf);
-                note = "written from the GGUF's vocabulary (tokenizer.ggml.*)";
+                note = "written from the GGUF vocabulary (tokenizer.ggml.*)";
             }
             catch (InvalidDataException) when (File.Exists(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer.json")))
             {

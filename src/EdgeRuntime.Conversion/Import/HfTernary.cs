@@ -16,7 +16,7 @@ internal static class HfTernary
     public static TernaryMatrix Unpack(string name, ReadOnlySpan<byte> packed, int rows, int columns, float beta)
     {
         int quarter = rows / 4;
-        var weights = new sbyte[(long)rows * columns];
+        var matrix = new TernaryBuilder(rows, columns);
         for (int r = 0; r < quarter; r++)
         {
             var source = packed.Slice(r * columns, columns);
@@ -31,12 +31,12 @@ internal static class HfTernary
                         throw new InvalidDataException($"{name}: packed byte [{r}, {c}] holds the code 3 in bits {2 * i}..{(2 * i) + 1} (weight [{(i * quarter) + r}, {c}]); ternary weights are coded 0, 1, 2 for -1, 0, +1, so the tensor is corrupt.");
                     }
 
-                    weights[((long)((i * quarter) + r) * columns) + c] = (sbyte)(code - 1);
+                    matrix.Set((i * quarter) + r, c, code);
                 }
             }
         }
 
-        return TernaryMatrix.FromTernary(weights, rows, columns, beta);
+        return matrix.Build(beta);
     }
 
     /// <summary>

@@ -58,7 +58,7 @@ internal static class HuggingFaceImporter
             Config = ImportedConfig.Build(sizes, options, ChatTemplateText(folder), source, configPath),
             Weights = weights,
             TokenizerPath = tokenizer,
-            TokenizerNote = options.TokenizerPath is null ? "the checkpoint's tokenizer.json" : $"{options.TokenizerPath} (--tokenizer)",
+            TokenizerNote = options.TokenizerPath is null ? "tokenizer.json of the checkpoint" : $"{options.TokenizerPath} (--tokenizer)",
             ScaleNote = scaleNote,
             InputFiles = checkpoint.FileCount,
             InputBytes = checkpoint.Bytes,

@@ -44,7 +44,8 @@ internal static class I2sWeights
             throw new InvalidDataException($"{name}: the I2_S scale after the weights is {scale}; it must be a positive number.");
         }
 
-        var weights = new sbyte[n];
+        var matrix = new TernaryBuilder(rows, columns);
+        int row = 0, column = 0; // of weight (block · 128 + j): the blocks run through the rows in order
         for (long block = 0; block < n / BlockWeights; block++)
         {
             var bytes = data.Slice((int)(block * BlockBytes), BlockBytes);
@@ -53,14 +54,17 @@ internal static class I2sWeights
                 int code = (bytes[j % BlockBytes] >> (6 - (2 * (j / BlockBytes)))) & 3;
                 if (code == 3)
                 {
-                    long index = (block * BlockWeights) + j;
-                    throw new InvalidDataException($"{name}: weight [{index / columns}, {index % columns}] has the code 3 (byte {(block * BlockBytes) + (j % BlockBytes)}); I2_S codes are 0, 1, 2 for -1, 0, +1, so the tensor is corrupt.");
+                    throw new InvalidDataException($"{name}: weight [{row}, {column}] has the code 3 (byte {(block * BlockBytes) + (j % BlockBytes)}); I2_S codes are 0, 1, 2 for -1, 0, +1, so the tensor is corrupt.");
                 }
 
-                weights[(block * BlockWeights) + j] = (sbyte)(code - 1);
+                matrix.Set(row, column, code);
+                if (++column == columns)
+                {
+                    (row, column) = (row + 1, 0);
+                }
             }
         }
 
-        return TernaryMatrix.FromTernary(weights, rows, columns, scale);
+        return matrix.Build(scale);
     }
 }

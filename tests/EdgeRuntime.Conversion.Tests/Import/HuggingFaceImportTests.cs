@@ -30,6 +30,14 @@ public sealed class HuggingFaceImportTests
         Assert.Equal(new FileInfo(Path.Combine(checkpoint, "model.safetensors")).Length, report.InputBytes);
         Assert.StartsWith("Hugging Face checkpoint", LanguageModelFolder.Open(folder).Config.Source, StringComparison.Ordinal);
         await ImportChecks.GeneratesLikeTheReference(folder, stored);
+
+        // Importing again over the folder replaces it; importing into the checkpoint's own folder would overwrite its
+        // config.json, and is refused.
+        CheckpointImporter.Import(checkpoint, folder, new ImportOptions { ContextLength = 16 });
+        Assert.Equal(16, LanguageModelFolder.Open(folder).Config.ContextLength);
+        string before = File.ReadAllText(Path.Combine(checkpoint, "config.json"));
+        Assert.Contains("not a language-model folder's", Assert.Throws<ArgumentException>(() => CheckpointImporter.Import(checkpoint, checkpoint, new ImportOptions())).Message, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllText(Path.Combine(checkpoint, "config.json")));
     }
 
     [Fact]
