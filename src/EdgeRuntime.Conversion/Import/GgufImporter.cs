@@ -48,6 +48,7 @@ internal static class GgufImporter
 
         var sizes = ReadSizes(gguf, arch);
         CheckNames(gguf, sizes.Layers);
+        CheckOptionalTensors(gguf, sizes.HeadDim);
         var weights = ReadWeights(gguf, sizes);
 
         string? tokenizerPath = options.TokenizerPath;
@@ -143,17 +144,42 @@ internal static class GgufImporter
     {
         foreach (string name in gguf.Tensors.Keys)
         {
-            if (name == "output.weight")
-            {
-                throw new InvalidDataException($"{gguf.Mapped.Path} has a separate output head (output.weight); our BitNet graph reads the head from token_embd (tied), so an untied head is not supported.");
-            }
-
-            bool known = name is "token_embd.weight" or "output_norm.weight"
+            bool known = name is "token_embd.weight" or "output_norm.weight" or "output.weight" or "rope_freqs.weight"
                 || (name.StartsWith("blk.", StringComparison.Ordinal) && name.EndsWith(".weight", StringComparison.Ordinal)
                     && name.Split('.') is [_, var layer, var tensor, _] && int.TryParse(layer, out int l) && l >= 0 && l < layers && LayerTensors.Contains(tensor));
             if (!known)
             {
                 throw new InvalidDataException($"{gguf.Mapped.Path} holds tensor {name}, which BitNet b1.58 ({layers} layers) does not have: it is another architecture or a variant the importer does not support.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Two optional tensors llama.cpp's loader accepts for these archs (ik_llama.cpp create_bitnet2_tensors): an
+    /// output head (used instead of the embedding when present) and RoPE frequency factors. Our graph ties the head
+    /// and runs plain RoPE, so they are accepted only when they change nothing: a head byte for byte equal to
+    /// token_embd, factors that are all 1.
+    /// </summary>
+    private static void CheckOptionalTensors(GgufFile gguf, int headDim)
+    {
+        string path = gguf.Mapped.Path;
+        if (gguf.Tensors.TryGetValue("output.weight", out var head))
+        {
+            var embedding = Tensor(gguf, "token_embd.weight");
+            long bytes = GgmlType.Float(embedding.Type) is { } format ? embedding.Elements * FloatFormats.Size(format) : 0;
+            bool tied = head.Type == embedding.Type && head.Dims.SequenceEqual(embedding.Dims) && bytes > 0 && head.Bytes(bytes).SequenceEqual(embedding.Bytes(bytes));
+            if (!tied)
+            {
+                throw new InvalidDataException($"{path} has a separate output head (output.weight, {GgmlType.Describe(head.Type)} {head.ShapeText}) that differs from token_embd; our BitNet graph reads the head from the embedding (tied), so an untied head is not supported.");
+            }
+        }
+
+        if (gguf.Tensors.TryGetValue("rope_freqs.weight", out var factors))
+        {
+            var values = ReadFloats(factors, [headDim / 2], "RoPE factors");
+            if (values.Any(v => v != 1))
+            {
+                throw new InvalidDataException($"{path}: rope_freqs.weight scales RoPE's frequencies (factors {values.Min()} to {values.Max()}); the importer supports plain RoPE only.");
             }
         }
     }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using EdgeRuntime.Generation.Families.BitNet;
 
 namespace EdgeRuntime.Conversion.Import;
@@ -38,8 +37,8 @@ internal static class HuggingFaceImporter
         string configPath = Path.Combine(folder, ConfigFile);
         using var configDocument = JsonFields.Parse(configPath);
         var json = new JsonFields(configPath, configDocument.RootElement);
-        var quantization = ReadQuantization(json);
-        var sizes = ReadSizes(folder, json);
+        var quantization = HfConfig.ReadScaleRule(json);
+        var sizes = HfConfig.ReadSizes(folder, json);
 
         using var checkpoint = SafeTensorsCheckpoint.Open(folder);
         CheckNames(checkpoint, sizes.Layers);
@@ -55,7 +54,7 @@ internal static class HuggingFaceImporter
         return new ImportedBitNet
         {
             Form = CheckpointForm.HuggingFace,
-            Config = ImportedConfig.Build(sizes, options, ChatTemplateText(folder), source, configPath),
+            Config = ImportedConfig.Build(sizes, options, HfConfig.ChatTemplateText(folder), source, configPath),
             Weights = weights,
             TokenizerPath = tokenizer,
             TokenizerNote = options.TokenizerPath is null ? "tokenizer.json of the checkpoint" : $"{options.TokenizerPath} (--tokenizer)",
@@ -63,99 +62,6 @@ internal static class HuggingFaceImporter
             InputFiles = checkpoint.FileCount,
             InputBytes = checkpoint.Bytes,
         };
-    }
-
-    /// <summary>How the projections' weight_scale is applied.</summary>
-    private enum ScaleRule
-    {
-        /// <summary>linear_class bitlinear: the output is divided by weight_scale.</summary>
-        Divides,
-
-        /// <summary>linear_class autobitlinear: the output is multiplied by weight_scale.</summary>
-        Multiplies,
-    }
-
-    private static ScaleRule ReadQuantization(JsonFields json)
-    {
-        if (json.Object("quantization_config") is not { } q)
-        {
-            return ScaleRule.Divides; // no quantization_config: bf16 masters, handled by their dtype below
-        }
-
-        string method = q.OptionalString("quant_method") ?? "(none)";
-        if (method != "bitnet")
-        {
-            throw new InvalidDataException($"{json.Path}: quantization_config.quant_method is '{method}'; the importer reads BitNet ('bitnet') checkpoints.");
-        }
-
-        if (q.OptionalBool("use_rms_norm") == true)
-        {
-            throw new InvalidDataException($"{json.Path}: quantization_config.use_rms_norm is true (an RMSNorm inside every linear layer), which BitNet b1.58 2B4T does not use and the importer does not support.");
-        }
-
-        string linear = q.OptionalString("linear_class") ?? "bitlinear";
-        return linear switch
-        {
-            "bitlinear" => ScaleRule.Divides,
-            "autobitlinear" => ScaleRule.Multiplies,
-            _ => throw new InvalidDataException($"{json.Path}: quantization_config.linear_class is '{linear}'; transformers knows bitlinear and autobitlinear."),
-        };
-    }
-
-    private static CheckpointSizes ReadSizes(string folder, JsonFields json)
-    {
-        string type = json.OptionalString("model_type") ?? "(none)";
-        bool bitnet = type == "bitnet" || (json.Root.TryGetProperty("architectures", out var architectures) && architectures.ValueKind == JsonValueKind.Array
-            && architectures.EnumerateArray().Any(a => a.ValueKind == JsonValueKind.String && a.GetString() is "BitNetForCausalLM" or "BitnetForCausalLM"));
-        if (!bitnet)
-        {
-            throw new InvalidDataException($"{json.Path} describes a '{type}' model; the importer reads BitNet b1.58 checkpoints (model_type bitnet, BitNetForCausalLM).");
-        }
-
-        string activation = json.OptionalString("hidden_act") ?? "(none)";
-        if (activation != "relu2")
-        {
-            throw new InvalidDataException($"{json.Path}: hidden_act is '{activation}'; BitNet b1.58's feed-forward uses relu2 (squared ReLU), the only one our graph computes.");
-        }
-
-        if (json.OptionalBool("tie_word_embeddings") == false)
-        {
-            throw new InvalidDataException($"{json.Path}: tie_word_embeddings is false; our BitNet graph reads the output head from the embedding (tied), so an untied head is not supported.");
-        }
-
-        if (json.Has("rope_scaling"))
-        {
-            throw new InvalidDataException($"{json.Path} sets rope_scaling; the importer supports plain RoPE only.");
-        }
-
-        if (json.OptionalBool("attention_bias") == true || json.OptionalBool("mlp_bias") == true)
-        {
-            throw new InvalidDataException($"{json.Path}: attention_bias or mlp_bias is true; BitNet b1.58's projections have no bias.");
-        }
-
-        int hidden = json.Int("hidden_size");
-        int heads = json.Int("num_attention_heads");
-        var eos = json.Ids("eos_token_id").ToList();
-        string generation = Path.Combine(folder, "generation_config.json");
-        if (File.Exists(generation))
-        {
-            using var document = JsonFields.Parse(generation);
-            eos.AddRange(new JsonFields(generation, document.RootElement).Ids("eos_token_id"));
-        }
-
-        return new CheckpointSizes(
-            json.Int("vocab_size"),
-            hidden,
-            json.Int("intermediate_size"),
-            json.Int("num_hidden_layers"),
-            heads,
-            json.OptionalInt("num_key_value_heads") ?? heads,
-            json.OptionalInt("head_dim") ?? (heads > 0 ? hidden / heads : 0),
-            json.Has("rope_theta") ? json.Double("rope_theta") : 10000,
-            json.Double("rms_norm_eps"),
-            json.Int("max_position_embeddings"),
-            json.OptionalInt("bos_token_id"),
-            [.. eos]);
     }
 
     /// <summary>Refuses tensors the importer would otherwise leave out silently (biases, extra heads, more layers).</summary>
@@ -197,7 +103,7 @@ internal static class HuggingFaceImporter
 
     private static string Name(int layer, string tensor) => $"model.layers.{layer}.{tensor}";
 
-    private static BitNetWeights ReadWeights(SafeTensorsCheckpoint checkpoint, CheckpointSizes s, ScaleRule rule, out string scaleNote)
+    private static BitNetWeights ReadWeights(SafeTensorsCheckpoint checkpoint, CheckpointSizes s, HfScaleRule rule, out string scaleNote)
     {
         int attention = s.AttentionHeads * s.HeadDim;
         int kv = s.KvHeads * s.HeadDim;
@@ -234,7 +140,7 @@ internal static class HuggingFaceImporter
         return new BitNetWeights(embedding, layers, norm);
     }
 
-    private static (TernaryMatrix Matrix, string Note) ReadProjection(SafeTensorsCheckpoint checkpoint, string name, int rows, int columns, ScaleRule rule)
+    private static (TernaryMatrix Matrix, string Note) ReadProjection(SafeTensorsCheckpoint checkpoint, string name, int rows, int columns, HfScaleRule rule)
     {
         var tensor = checkpoint.Get(name);
         var scaleTensor = checkpoint.Find(name + "_scale");
@@ -257,8 +163,8 @@ internal static class HuggingFaceImporter
                 throw new InvalidDataException($"{name}_scale holds {scale.Length} value(s) ({string.Join(", ", scale.Take(4))}); a projection's weight_scale is one positive number.");
             }
 
-            float beta = rule == ScaleRule.Multiplies ? scale[0] : 1f / scale[0];
-            string note = rule == ScaleRule.Multiplies ? "weight_scale multiplies the output (autobitlinear)" : "the output is divided by weight_scale (bitlinear)";
+            float beta = rule == HfScaleRule.Multiplies ? scale[0] : 1f / scale[0];
+            string note = rule == HfScaleRule.Multiplies ? "weight_scale multiplies the output (autobitlinear)" : "the output is divided by weight_scale (bitlinear)";
             return (HfTernary.Unpack(name, tensor.Bytes(), rows, columns, beta), note);
         }
 
@@ -302,34 +208,5 @@ internal static class HuggingFaceImporter
         {
             throw new InvalidDataException($"{tensor.Name} is {tensor.DType} {tensor.ShapeText}; config.json's sizes need [{string.Join(", ", expected)}]{what}.");
         }
-    }
-
-    /// <summary>tokenizer_config.json's chat_template: a string, or a list of named templates ("default" first).</summary>
-    private static string? ChatTemplateText(string folder)
-    {
-        string path = Path.Combine(folder, "tokenizer_config.json");
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        using var document = JsonFields.Parse(path);
-        if (!document.RootElement.TryGetProperty("chat_template", out var template))
-        {
-            return null;
-        }
-
-        if (template.ValueKind == JsonValueKind.String)
-        {
-            return template.GetString();
-        }
-
-        return template.ValueKind == JsonValueKind.Array
-            ? template.EnumerateArray()
-                .Where(t => t.ValueKind == JsonValueKind.Object && t.TryGetProperty("template", out var text) && text.ValueKind == JsonValueKind.String)
-                .OrderBy(t => t.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String && n.GetString() == "default" ? 0 : 1)
-                .Select(t => t.GetProperty("template").GetString())
-                .FirstOrDefault()
-            : null;
     }
 }

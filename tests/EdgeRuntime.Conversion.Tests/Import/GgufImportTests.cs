@@ -107,6 +107,20 @@ public sealed class GgufImportTests
     }
 
     [Fact]
+    public void An_output_head_equal_to_the_embedding_and_unit_rope_factors_are_accepted_and_others_refused()
+    {
+        using var temp = new TempFolder();
+        var stored = BitNetGguf.Write(temp.File("same.gguf"), ImportChecks.Config, ImportChecks.Weights, new GgufOptions { OutputHead = true, RopeFactor = 1 });
+        ImportChecks.SameWeights(stored, CheckpointImporter.Read(temp.File("same.gguf"), new ImportOptions()).Weights);
+
+        BitNetGguf.Write(temp.File("head.gguf"), ImportChecks.Config, ImportChecks.Weights, new GgufOptions { OutputHead = true, OutputDiffers = true });
+        Assert.Contains("output.weight, F16 (ggml type 1) {64, 259}) that differs from token_embd", Assert.Throws<InvalidDataException>(() => CheckpointImporter.Read(temp.File("head.gguf"), new ImportOptions())).Message, StringComparison.Ordinal);
+
+        BitNetGguf.Write(temp.File("rope.gguf"), ImportChecks.Config, ImportChecks.Weights, new GgufOptions { RopeFactor = 8 });
+        Assert.Contains("rope_freqs.weight scales RoPE's frequencies (factors 8 to 8)", Assert.Throws<InvalidDataException>(() => CheckpointImporter.Read(temp.File("rope.gguf"), new ImportOptions())).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void I2s_decodes_bitnet_cpp_block_layout()
     {
         // One row of 128: w[0] = +1, w[32] = -1, w[64] = 0, w[96] = +1, the rest 0. Byte 0 holds weights 0, 32, 64,

@@ -29,6 +29,14 @@ public sealed record GgufOptions
 
     /// <summary>Changes a tensor's bytes before they are written (to make broken files): (name, bytes) → bytes.</summary>
     public Func<string, byte[], byte[]>? Tamper { get; init; }
+
+    /// <summary>Writes output.weight: a copy of token_embd's bytes, or with <see cref="OutputDiffers"/> other bytes.</summary>
+    public bool OutputHead { get; init; }
+
+    public bool OutputDiffers { get; init; }
+
+    /// <summary>Writes rope_freqs.weight (head size / 2 float32 factors) with this value; none when null.</summary>
+    public float? RopeFactor { get; init; }
 }
 
 /// <summary>
@@ -100,6 +108,18 @@ public static class BitNetGguf
         }
 
         var norm = Norm("output_norm.weight", weights.FinalNorm);
+        if (options.OutputHead)
+        {
+            var head = (byte[])embeddingBytes.Clone();
+            head[^1] ^= (byte)(options.OutputDiffers ? 1 : 0);
+            Add("output.weight", [config.HiddenSize, config.VocabSize], options.EmbeddingType, head);
+        }
+
+        if (options.RopeFactor is { } factor)
+        {
+            Add("rope_freqs.weight", [config.HeadDim / 2], 0, GgufWriter.F32([.. Enumerable.Repeat(factor, config.HeadDim / 2)]));
+        }
+
         gguf.Write(path);
         return new BitNetWeights(embedding, layers, norm);
     }
