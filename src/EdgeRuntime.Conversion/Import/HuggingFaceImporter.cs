@@ -19,7 +19,8 @@ namespace EdgeRuntime.Conversion.Import;
 /// (linear_class "autobitlinear", offline mode) computes y = ActQuant(x)·W · weight_scale, so β = weight_scale.
 /// ml-explore/mlx-lm <c>mlx_lm/models/bitlinear_layers.py</c> does the same (invert_weight_scales = linear_class !=
 /// "autobitlinear"), and microsoft/BitNet <c>utils/convert-hf-to-gguf-bitnet.py</c> (quantize_to_i2_s) takes 2B4T's
-/// weight_scale as ≈ mean|W| and uses it directly as the I2_S multiplier: 2B4T's config says autobitlinear, offline.
+/// weight_scale as ≈ mean|W| and uses it directly as the I2_S multiplier; third-party loaders of the real file quote
+/// 2B4T's config as autobitlinear, offline. The importer follows the config's class, as transformers does.
 /// (That script's F16/F32 path divides by weight_scale instead, which contradicts its own I2_S path; not followed.)</item>
 /// <item>quantization_mode "online" (the -bf16 checkpoint): the projections are bf16 master weights that
 /// AutoBitLinear ternarizes on every forward pass with absmean (transformers' WeightQuant); the importer does the
