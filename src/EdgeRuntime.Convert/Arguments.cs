@@ -69,7 +69,8 @@ internal static class Arguments
                 + "ops for edged. Prints, per converted layer, the weight shape, the quantization error (SQNR in dB: "
                 + "10·log10(Σw²/Σ(w−ŵ)²)) and the weight bytes before and after, then the model sizes; layers that cannot be "
                 + "converted are listed with the reason. Exits 0, 3 when no layer was converted (the output equals the input), "
-                + "2 on usage errors, 1 when a file cannot be read or written.")
+                + "2 on usage errors, 1 when a file cannot be read or written. 'edge-convert import CHECKPOINT OUT-FOLDER' imports a "
+                + "BitNet b1.58 checkpoint (Hugging Face or bitnet.cpp GGUF) into a language-model folder: see edge-convert import --help.")
             {
                 Input, Output, Target, Block, Symmetric, AccuracyLevel, Json,
             };

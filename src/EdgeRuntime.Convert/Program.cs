@@ -4,6 +4,12 @@ using System.Text.Json.Serialization;
 using EdgeRuntime.Conversion;
 using EdgeRuntime.Convert;
 
+// "import" as the first word is the checkpoint importer, a command of its own with its own options.
+if (args is [ImportArguments.Name, .. var importArgs])
+{
+    return ImportCommand.Run(importArgs, Console.Out, Console.Error);
+}
+
 try
 {
     if (Arguments.Parse(args) is not { } parsed)

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text.Json;
+using EdgeRuntime.Generation.Families.BitNet;
+using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Generation.Tokenization;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Conversion.Import;
+
+/// <summary>
+/// edge-convert import: reads a BitNet b1.58 checkpoint in either downloaded form (<see cref="CheckpointForm"/>) and
+/// writes one of our language-model folders from it. Problems with the input are <see cref="InvalidDataException"/>
+/// (or <see cref="FileNotFoundException"/>) naming the file, the tensor and the numbers; bad options are
+/// <see cref="ArgumentException"/>.
+/// </summary>
+public static class CheckpointImporter
+{
+    /// <summary>
+    /// Which form <paramref name="input"/> is: a folder with config.json and safetensors (or a file in one) is a Hugging
+    /// Face checkpoint; a file starting with "GGUF" is a GGUF.
+    /// </summary>
+    public static CheckpointForm Detect(string input)
+    {
+        if (Directory.Exists(input))
+        {
+            if (File.Exists(Path.Combine(input, HuggingFaceImporter.ConfigFile)) && SafeTensorsCheckpoint.HasWeights(input))
+            {
+                return CheckpointForm.HuggingFace;
+            }
+
+            throw new InvalidDataException($"{input} is a folder without config.json and {SafeTensorsCheckpoint.SingleFile} (or {SafeTensorsCheckpoint.IndexFile}): not a Hugging Face checkpoint.");
+        }
+
+        if (!File.Exists(input))
+        {
+            throw new FileNotFoundException($"{input} does not exist.", input);
+        }
+
+        if (GgufFile.HasMagic(input))
+        {
+            return CheckpointForm.Gguf;
+        }
+
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(input));
+        if (folder is not null && Path.GetFileName(input) is HuggingFaceImporter.ConfigFile or SafeTensorsCheckpoint.SingleFile or SafeTensorsCheckpoint.IndexFile)
+        {
+            return Detect(folder);
+        }
+
+        throw new InvalidDataException($"{input} is neither a GGUF file (it does not start with \"GGUF\") nor a Hugging Face checkpoint folder.");
+    }
+
+    /// <summary>Reads the checkpoint without writing anything.</summary>
+    public static ImportedBitNet Read(string input, ImportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.TokenizerPath is { } tokenizer && !File.Exists(tokenizer))
+        {
+            throw new FileNotFoundException($"The tokenizer {tokenizer} (--tokenizer) does not exist.", tokenizer);
+        }
+
+        return Detect(input) switch
+        {
+            CheckpointForm.HuggingFace => HuggingFaceImporter.Read(Directory.Exists(input) ? input : Path.GetDirectoryName(Path.GetFullPath(input))!, options),
+            _ => GgufImporter.Read(input, options),
+        };
+    }
+
+    /// <summary>
+    /// Imports <paramref name="input"/> into the folder <paramref name="output"/> (created; files of an earlier import
+    /// are replaced) and checks that the folder's tokenizer loads, so a folder that cannot serve is never left
+    /// looking finished.
+    /// </summary>
+    public static ImportReport Import(string input, string output, ImportOptions options)
+    {
+        long started = Stopwatch.GetTimestamp();
+        RefuseForeignFolder(output);
+        var imported = Read(input, options);
+        Directory.CreateDirectory(output);
+        string tokenizer = imported.TokenizerPath ?? Path.Combine(output, imported.Config.Tokenizer);
+        if (imported.GeneratedTokenizer is { } json)
+        {
+            File.WriteAllBytes(tokenizer, json);
+        }
+
+        var written = BitNetFolderWriter.Write(output, imported.Config, imported.Weights, tokenizer);
+        try
+        {
+            ModelTokenizer.Load(Path.Combine(output, written.Tokenizer), written.VocabSize);
+        }
+        catch (EdgeRuntimeException e)
+        {
+            throw new InvalidDataException($"The imported folder's tokenizer does not load: {e.Message}", e);
+        }
+
+        var c = written;
+        var matrices = imported.Weights.Layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.Gate, l.Up, l.Down }).ToArray();
+        return new ImportReport(
+            input,
+            output,
+            imported.Form == CheckpointForm.HuggingFace ? "Hugging Face safetensors" : "bitnet.cpp GGUF",
+            c.Layers,
+            c.HiddenSize,
+            c.IntermediateSize,
+            c.AttentionHeads,
+            c.KvHeads,
+            c.HeadDim,
+            c.VocabSize,
+            c.ContextLength,
+            matrices.Length,
+            matrices.Sum(m => (long)m.Rows * m.Columns),
+            imported.InputFiles,
+            imported.InputBytes,
+            c.WeightsBytes,
+            imported.ScaleNote,
+            imported.TokenizerNote,
+            c.ChatTemplate,
+            Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>
+    /// Writing a model folder replaces config.json: refuse a folder whose config.json is not one of ours (the
+    /// checkpoint's own folder, most likely), so an import never overwrites what it reads.
+    /// </summary>
+    private static void RefuseForeignFolder(string output)
+    {
+        string config = Path.Combine(output, LanguageModelFolder.ConfigFile);
+        if (!File.Exists(config))
+        {
+            return;
+        }
+
+        bool ours;
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(config));
+            ours = document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("format", out var format) && format.ValueKind == JsonValueKind.String
+                && format.GetString() == LanguageModelConfig.FormatName;
+        }
+        catch (JsonException)
+        {
+            ours = false;
+        }
+
+        if (!ours)
+        {
+            throw new ArgumentException($"{output} holds a config.json that is not a language-model folder's (a Hugging Face checkpoint?); importing would overwrite it. Choose another output folder.");
+        }
+    }
+}

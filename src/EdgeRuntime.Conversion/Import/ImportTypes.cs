@@ -1,0 +1,79 @@
+using EdgeRuntime.Generation.Families.BitNet;
+using EdgeRuntime.Generation.Folder;
+
+namespace EdgeRuntime.Conversion.Import;
+
+/// <summary>The two forms BitNet b1.58 checkpoints are downloaded in.</summary>
+public enum CheckpointForm
+{
+    /// <summary>A Hugging Face folder: config.json, model.safetensors (or shards and their index), tokenizer.json.</summary>
+    HuggingFace,
+
+    /// <summary>bitnet.cpp's GGUF file with I2_S ternary weights.</summary>
+    Gguf,
+}
+
+/// <summary>What the user can set on an import.</summary>
+public sealed record ImportOptions
+{
+    /// <summary>A tokenizer.json to use instead of the checkpoint's own (or, for a GGUF, instead of its vocabulary).</summary>
+    public string? TokenizerPath { get; init; }
+
+    /// <summary>Positions the folder is made for; at most the trained context. Null keeps the trained context.</summary>
+    public int? ContextLength { get; init; }
+
+    /// <summary>The chat template's name (bitnet, llama3, chatml) or "none"; null recognises the checkpoint's own.</summary>
+    public string? ChatTemplate { get; init; }
+}
+
+/// <summary>
+/// A checkpoint read into our BitNet representation, ready for <see cref="BitNetFolderWriter"/>: the configuration
+/// (its file fields not yet filled), the weights, and where the tokenizer comes from.
+/// </summary>
+public sealed record ImportedBitNet
+{
+    public required CheckpointForm Form { get; init; }
+
+    public required LanguageModelConfig Config { get; init; }
+
+    public required BitNetWeights Weights { get; init; }
+
+    /// <summary>A tokenizer.json to copy into the folder; null when <see cref="GeneratedTokenizer"/> is set.</summary>
+    public string? TokenizerPath { get; init; }
+
+    /// <summary>A tokenizer.json written from the checkpoint's own vocabulary (a GGUF's tokenizer.ggml.* keys).</summary>
+    public byte[]? GeneratedTokenizer { get; init; }
+
+    /// <summary>How the tokenizer was obtained, for the report.</summary>
+    public required string TokenizerNote { get; init; }
+
+    /// <summary>What β is, for the report ("weight_scale multiplies (autobitlinear)", "I2_S scale").</summary>
+    public required string ScaleNote { get; init; }
+
+    public required int InputFiles { get; init; }
+
+    public required long InputBytes { get; init; }
+}
+
+/// <summary>edge-convert import's report: the model's sizes, the bytes in and out, and the time taken.</summary>
+public sealed record ImportReport(
+    string Input,
+    string Output,
+    string Form,
+    int Layers,
+    int HiddenSize,
+    int IntermediateSize,
+    int AttentionHeads,
+    int KvHeads,
+    int HeadDim,
+    int VocabSize,
+    int ContextLength,
+    int TernaryMatrices,
+    long TernaryWeights,
+    int InputFiles,
+    long InputBytes,
+    long WeightsBytes,
+    string Scale,
+    string Tokenizer,
+    string? ChatTemplate,
+    double Seconds);

@@ -1,0 +1,130 @@
+using EdgeRuntime.Generation.Families.BitNet;
+using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Generation.Tokenization;
+
+namespace EdgeRuntime.Conversion.Import;
+
+/// <summary>The sizes an importer reads from a checkpoint, before the user's options are applied.</summary>
+internal sealed record CheckpointSizes(
+    int VocabSize,
+    int HiddenSize,
+    int IntermediateSize,
+    int Layers,
+    int AttentionHeads,
+    int KvHeads,
+    int HeadDim,
+    double RopeTheta,
+    double RmsNormEps,
+    int ContextLength,
+    int? BosTokenId,
+    int[] EosTokenIds);
+
+/// <summary>Turns a checkpoint's sizes and the user's options into our folder's configuration.</summary>
+internal static class ImportedConfig
+{
+    public static LanguageModelConfig Build(CheckpointSizes sizes, ImportOptions options, string? chatTemplateText, string source, string origin)
+    {
+        Check(sizes, origin);
+        int context = sizes.ContextLength;
+        if (options.ContextLength is { } limit)
+        {
+            if (limit <= 0 || limit > sizes.ContextLength)
+            {
+                throw new ArgumentException($"--context is {limit}; it must be 1 to the {sizes.ContextLength} positions the model was trained for.");
+            }
+
+            context = limit;
+        }
+
+        return new LanguageModelConfig
+        {
+            Format = LanguageModelConfig.FormatName,
+            FormatVersion = LanguageModelConfig.CurrentFormatVersion,
+            Family = BitNetFolderWriter.Family,
+            VocabSize = sizes.VocabSize,
+            HiddenSize = sizes.HiddenSize,
+            IntermediateSize = sizes.IntermediateSize,
+            Layers = sizes.Layers,
+            AttentionHeads = sizes.AttentionHeads,
+            KvHeads = sizes.KvHeads,
+            HeadDim = sizes.HeadDim,
+            RopeTheta = sizes.RopeTheta,
+            RmsNormEps = sizes.RmsNormEps,
+            ContextLength = context,
+            BosTokenId = sizes.BosTokenId,
+            EosTokenIds = [.. sizes.EosTokenIds.Distinct()],
+            ChatTemplate = ChatTemplateName(options.ChatTemplate, chatTemplateText),
+            WeightsBytes = 0,
+            Source = source,
+        };
+    }
+
+    /// <summary>
+    /// The template the user named, or the one the checkpoint's own Jinja template is recognised as: Llama 3's
+    /// header tokens, ChatML's im_start, or BitNet b1.58 2B4T's "Role: content&lt;|eot_id|&gt;" turns that end
+    /// in "Assistant: ". Anything else gives no template (the folder then serves raw prompts only).
+    /// </summary>
+    public static string? ChatTemplateName(string? requested, string? text)
+    {
+        if (requested is not null)
+        {
+            if (requested == "none")
+            {
+                return null;
+            }
+
+            if (!ChatTemplate.Names.Contains(requested))
+            {
+                throw new ArgumentException($"--chat-template is '{requested}'; it must be one of {string.Join(", ", ChatTemplate.Names)} or none.");
+            }
+
+            return requested;
+        }
+
+        if (text is null)
+        {
+            return null;
+        }
+
+        if (text.Contains("<|start_header_id|>", StringComparison.Ordinal))
+        {
+            return ChatTemplate.Llama3Name;
+        }
+
+        if (text.Contains("<|im_start|>", StringComparison.Ordinal))
+        {
+            return ChatTemplate.ChatMLName;
+        }
+
+        return text.Contains("Assistant: ", StringComparison.Ordinal) && text.Contains("<|eot_id|>", StringComparison.Ordinal) ? ChatTemplate.BitNetName : null;
+    }
+
+    private static void Check(CheckpointSizes s, string origin)
+    {
+        foreach (var (value, name) in new[] { (s.VocabSize, "vocabulary size"), (s.HiddenSize, "hidden size"), (s.IntermediateSize, "intermediate size"), (s.Layers, "layer count"), (s.AttentionHeads, "attention heads"), (s.KvHeads, "key/value heads"), (s.HeadDim, "head size"), (s.ContextLength, "context length") })
+        {
+            if (value <= 0)
+            {
+                throw new InvalidDataException($"{origin}: the {name} is {value}.");
+            }
+        }
+
+        if (s.AttentionHeads % s.KvHeads != 0 || s.HeadDim % 2 != 0)
+        {
+            throw new InvalidDataException($"{origin}: {s.AttentionHeads} attention heads are not a multiple of {s.KvHeads} key/value heads, or the head size {s.HeadDim} is odd.");
+        }
+
+        foreach (int id in s.EosTokenIds.Append(s.BosTokenId ?? 0))
+        {
+            if (id < 0 || id >= s.VocabSize)
+            {
+                throw new InvalidDataException($"{origin}: the special token id {id} is outside the vocabulary of {s.VocabSize}.");
+            }
+        }
+
+        if (!(s.RopeTheta > 0) || !(s.RmsNormEps > 0))
+        {
+            throw new InvalidDataException($"{origin}: RoPE theta ({s.RopeTheta}) and the RMSNorm epsilon ({s.RmsNormEps}) must be positive.");
+        }
+    }
+}

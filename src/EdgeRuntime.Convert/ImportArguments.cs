@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using EdgeRuntime.Conversion.Import;
+
+namespace EdgeRuntime.Convert;
+
+/// <summary>What <c>edge-convert import</c> was asked to do.</summary>
+internal sealed record ImportRequest(string Input, string Output, ImportOptions Options, bool Json);
+
+/// <summary>
+/// <c>edge-convert import</c>'s command line. <see cref="Parse"/> throws <see cref="ArgumentException"/> with what is
+/// wrong (exit 2), and returns null when --help was asked for.
+/// </summary>
+internal static class ImportArguments
+{
+    public const string Name = "import";
+
+    public static string Usage
+    {
+        get
+        {
+            var writer = new StringWriter();
+            new Definition().Root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = writer });
+            return writer.ToString().TrimEnd();
+        }
+    }
+
+    public static ImportRequest? Parse(string[] args)
+    {
+        var d = new Definition();
+        var result = d.Root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (result.GetResult(d.Help) is not null)
+        {
+            return null;
+        }
+
+        if (result.Errors.Count > 0)
+        {
+            if (result.UnmatchedTokens.FirstOrDefault(t => t.StartsWith("--", StringComparison.Ordinal)) is { } flag)
+            {
+                throw new ArgumentException($"unknown option '{flag}'");
+            }
+
+            bool paths = result.UnmatchedTokens.Count > 0 || result.Errors.Any(e => e.SymbolResult is ArgumentResult { Parent: CommandResult });
+            throw new ArgumentException(paths ? "give a checkpoint (a Hugging Face folder or a .gguf file) and an output folder" : result.Errors[0].Message);
+        }
+
+        var options = new ImportOptions
+        {
+            TokenizerPath = result.GetValue(d.Tokenizer),
+            ContextLength = result.GetResult(d.Context) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.Context) : null,
+            ChatTemplate = result.GetValue(d.ChatTemplate),
+        };
+        return new ImportRequest(result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
+    }
+
+    private sealed class Definition
+    {
+        private static readonly ArgumentArity LastWins = new(1, 1000);
+
+        public Definition()
+        {
+            Root = new RootCommand(
+                "edge-convert import: turn a BitNet b1.58 checkpoint, as downloaded, into a language-model folder for edged "
+                + "(graph, weights, config.json, tokenizer.json). Reads a Hugging Face checkpoint folder (config.json, "
+                + "model.safetensors or its shards, tokenizer.json; packed ternary weights with weight_scale, or bf16 master "
+                + "weights) or bitnet.cpp's GGUF with I2_S weights (its vocabulary becomes the tokenizer.json). Prints the "
+                + "model's sizes, the bytes read and written and the time. Exits 0, 2 on usage errors, 1 when the checkpoint "
+                + "cannot be read or is not a supported BitNet b1.58 model (the message names the file, tensor and sizes).")
+            {
+                Input, Output, Tokenizer, Context, ChatTemplate, Json,
+            };
+            Root.HelpName = "edge-convert import";
+            Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
+            Root.Options.Remove(Root.Options.OfType<System.CommandLine.Help.HelpOption>().Single());
+            Root.Options.Add(Help);
+        }
+
+        public RootCommand Root { get; }
+
+        public Argument<string> Input { get; } = new("CHECKPOINT") { Description = "a Hugging Face checkpoint folder (or its config.json), or a .gguf file" };
+
+        public Argument<string> Output { get; } = new("OUT-FOLDER") { Description = "the model folder to write (created; an earlier import's files are replaced)" };
+
+        public Option<string?> Tokenizer { get; } = new("--tokenizer")
+        {
+            Description = "a tokenizer.json to use instead of the checkpoint's (for a GGUF whose vocabulary is not byte-level BPE)",
+            HelpName = "PATH",
+            Arity = LastWins,
+            CustomParser = result => result.Tokens[^1].Value,
+        };
+
+        public Option<int> Context { get; } = new("--context")
+        {
+            Description = "positions the folder is made for (the KV cache's most), at most the trained context; default: the trained context",
+            HelpName = "N",
+            Arity = LastWins,
+            CustomParser = result =>
+            {
+                string text = result.Tokens[^1].Value;
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0)
+                {
+                    return value;
+                }
+
+                result.AddError($"--context is '{text}', not a positive number");
+                return 0;
+            },
+        };
+
+        public Option<string?> ChatTemplate { get; } = new("--chat-template")
+        {
+            Description = "the chat template: bitnet, llama3, chatml or none; default: recognised from the checkpoint's own template",
+            HelpName = "NAME",
+            Arity = LastWins,
+            CustomParser = result => result.Tokens[^1].Value,
+        };
+
+        public Option<bool> Json { get; } = new("--json") { Description = "print the report as JSON" };
+
+        public System.CommandLine.Help.HelpOption Help { get; } = new("--help", "-h") { Description = "print this help and exit" };
+    }
+}

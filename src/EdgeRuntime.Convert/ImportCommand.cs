@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using EdgeRuntime.Conversion.Import;
+
+namespace EdgeRuntime.Convert;
+
+/// <summary>
+/// <c>edge-convert import CHECKPOINT OUT-FOLDER</c>: runs <see cref="CheckpointImporter.Import"/> and prints its
+/// report. Takes its writers so tests run it in-process.
+/// </summary>
+internal static class ImportCommand
+{
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            if (ImportArguments.Parse(args) is not { } request)
+            {
+                output.WriteLine(ImportArguments.Usage);
+                return 0;
+            }
+
+            var report = CheckpointImporter.Import(request.Input, request.Output, request.Options);
+            if (request.Json)
+            {
+                output.WriteLine(JsonSerializer.Serialize(report, ImportReportJson.Default.ImportReport));
+            }
+            else
+            {
+                Print(report, output);
+            }
+
+            return 0;
+        }
+        catch (ArgumentException e)
+        {
+            error.WriteLine($"edge-convert import: {e.Message}");
+            error.WriteLine(ImportArguments.Usage);
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"edge-convert import: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static void Print(ImportReport r, TextWriter output)
+    {
+        var c = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(c, $"imported BitNet b1.58 from {r.Input} ({r.Form}, {r.InputFiles} file(s), {r.InputBytes:N0} bytes)"));
+        output.WriteLine(string.Create(c, $"  {r.Layers} layers, hidden {r.HiddenSize}, feed-forward {r.IntermediateSize}, {r.AttentionHeads} query / {r.KvHeads} key-value heads of {r.HeadDim}, vocabulary {r.VocabSize}, context {r.ContextLength}"));
+        output.WriteLine(string.Create(c, $"  {r.TernaryMatrices} ternary projections, {r.TernaryWeights:N0} weights; β: {r.Scale}"));
+        output.WriteLine($"  tokenizer: {r.Tokenizer}; chat template: {r.ChatTemplate ?? "none"}");
+        output.WriteLine(string.Create(c, $"wrote {r.Output}: weights.bin {r.WeightsBytes:N0} bytes, in {r.Seconds:0.0} s"));
+    }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+[JsonSerializable(typeof(ImportReport))]
+internal sealed partial class ImportReportJson : JsonSerializerContext;
