@@ -41,7 +41,7 @@ public sealed class LanguageModelTests : IAsyncLifetime
 
         var summary = await stream.Summary;
         var reference = new BitNetReference(_config!, SeededBitNet.Weights(_config!));
-        var expected = Greedy(reference, [_config!.BosTokenId!.Value, .. "Hello"u8.ToArray().Select(b => (int)b)], 10);
+        var expected = reference.Greedy([_config!.BosTokenId!.Value, .. "Hello"u8.ToArray().Select(b => (int)b)], 10);
         Assert.Equal(expected.TakeWhile(t => !_config.EosTokenIds.Contains(t)), ids);
         Assert.Equal(6, summary.PromptTokens);
         Assert.Equal(ids.Count, summary.GeneratedTokens);
@@ -122,19 +122,5 @@ public sealed class LanguageModelTests : IAsyncLifetime
         }
 
         return await stream.Summary;
-    }
-
-    private static int[] Greedy(BitNetReference reference, List<int> tokens, int count)
-    {
-        var generated = new List<int>();
-        for (int i = 0; i < count; i++)
-        {
-            var logits = reference.Logits(tokens)[^1];
-            int next = Array.IndexOf(logits, logits.Max());
-            generated.Add(next);
-            tokens.Add(next);
-        }
-
-        return [.. generated];
     }
 }

@@ -68,24 +68,8 @@ internal static class ImportChecks
         }
 
         int[] prompt = [config.BosTokenId!.Value, .. "Hello"u8.ToArray().Select(b => (int)b)];
-        var expected = Greedy(config, stored, prompt, 12);
+        var expected = new BitNetReference(config, stored).Greedy(prompt, 12);
         Assert.Equal(expected.TakeWhile(t => !config.EosTokenIds.Contains(t)), produced);
         Assert.NotEmpty(produced);
-    }
-
-    public static int[] Greedy(LanguageModelConfig config, BitNetWeights weights, IEnumerable<int> prompt, int count)
-    {
-        var reference = new BitNetReference(config, weights);
-        var sequence = prompt.ToList();
-        var generated = new List<int>();
-        for (int i = 0; i < count; i++)
-        {
-            var logits = reference.Logits(sequence)[^1];
-            int next = Array.IndexOf(logits, logits.Max());
-            generated.Add(next);
-            sequence.Add(next);
-        }
-
-        return [.. generated];
     }
 }

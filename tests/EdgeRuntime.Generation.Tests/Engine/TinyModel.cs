@@ -27,21 +27,7 @@ public sealed class TinyModel : IDisposable
         LanguageModel.Load("tiny", Path, options ?? new GenerationOptions { IntraOpThreads = 1 });
 
     /// <summary>The reference's greedy continuation of <paramref name="tokens"/>, <paramref name="count"/> tokens long.</summary>
-    public int[] Greedy(IEnumerable<int> tokens, int count)
-    {
-        var reference = new BitNetReference(Config, Weights);
-        var sequence = tokens.ToList();
-        var generated = new List<int>();
-        for (int i = 0; i < count; i++)
-        {
-            var logits = reference.Logits(sequence)[^1];
-            int next = Array.IndexOf(logits, logits.Max());
-            generated.Add(next);
-            sequence.Add(next);
-        }
-
-        return [.. generated];
-    }
+    public int[] Greedy(IEnumerable<int> tokens, int count) => new BitNetReference(Config, Weights).Greedy(tokens, count);
 
     /// <summary>A raw prompt's tokens as the engine builds them for a new session: BOS, then one token per byte.</summary>
     public int[] PromptTokens(string text) => [Config.BosTokenId!.Value, .. System.Text.Encoding.UTF8.GetBytes(text).Select(b => (int)b)];

@@ -83,6 +83,22 @@ public sealed class BitNetReference(LanguageModelConfig config, BitNetWeights we
         return logits;
     }
 
+    /// <summary>The greedy continuation of <paramref name="prompt"/>, <paramref name="count"/> tokens long (end-of-sequence ids included).</summary>
+    public int[] Greedy(IEnumerable<int> prompt, int count)
+    {
+        var sequence = prompt.ToList();
+        var generated = new List<int>();
+        for (int i = 0; i < count; i++)
+        {
+            var logits = Logits(sequence)[^1];
+            int next = Array.IndexOf(logits, logits.Max());
+            generated.Add(next);
+            sequence.Add(next);
+        }
+
+        return [.. generated];
+    }
+
     private float[] RmsNorm(float[] x, float[] weight)
     {
         double squares = 0;
