@@ -256,12 +256,12 @@ internal sealed class GenerationLoop : IDisposable
         }
         else if (run.Generated + 1 >= run.MaxTokens)
         {
-            run.Emit(token, released + run.Stop.Strings.Append(run.Text.Flush(), out _) + run.Stop.Strings.Flush());
+            run.Emit(token, released + RemainingText(run));
             Finish(run, StopReasons.MaxTokens);
         }
         else if (session.Length >= _decoder.Capacity)
         {
-            run.Emit(token, released + run.Stop.Strings.Append(run.Text.Flush(), out _) + run.Stop.Strings.Flush());
+            run.Emit(token, released + RemainingText(run));
             Finish(run, StopReasons.ContextFull);
         }
         else
@@ -269,6 +269,9 @@ internal sealed class GenerationLoop : IDisposable
             run.Emit(token, released);
         }
     }
+
+    /// <summary>The run ends for a reason other than a stop string: text still held back is sent after all.</summary>
+    private static string RemainingText(GenerationRun run) => run.Stop.Strings.Append(run.Text.Flush(), out _) + run.Stop.Strings.Flush();
 
     private void Finish(GenerationRun run, string reason)
     {
