@@ -71,6 +71,14 @@ function Invoke-Demo([string] $Board) {
         $audio = $digits.result.counts | Where-Object { $_.modality -eq 'audio' }
         $summary += ("pipeline digits: prediction {0}, {1:0.0} ms after the last unit was sensed, audio units encoded {2} of {3}; timeline {4}" -f $digits.result.prediction, $digits.result.postSensingMs, $audio.encoded, ($audio.sensed + $audio.skipped), $timeline)
 
+        Write-Step 'language model: BitNet b1.58 (5.2M parameters, trained on the KJV Bible by tools/bitnet) streams a passage'
+        Invoke-Checked 'edgectl info bitnet' { & $edgectl info bitnet }
+        # Text goes to stdout as it is produced, the summary line to stderr; both reach the console.
+        & $edgectl generate bitnet 'And God said' --max-tokens 80 --temperature 0.7 --top-p 0.9 --repetition-penalty 1.1 --seed 7 2>&1 | Tee-Object -Variable generated | Write-Host
+        if ($LASTEXITCODE -ne 0) { throw "edgectl generate failed (exit code $LASTEXITCODE)." }
+        $rate = @($generated | ForEach-Object { "$_" } | Where-Object { $_ -match '([0-9.]+) tok/s' } | ForEach-Object { $Matches[0] }) | Select-Object -Last 1
+        $summary += ("language model bitnet: 80 tokens streamed, decode {0}" -f $rate)
+
         Write-Step 'edgectl status'
         Invoke-Checked 'edgectl status' { & $edgectl status }
         Write-Step 'edgectl stats'

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using EdgeRuntime.Conversion.Import;
+using EdgeRuntime.Generation.Folder;
 
 namespace EdgeRuntime.Convert;
 
@@ -51,6 +52,7 @@ internal static class ImportArguments
             TokenizerPath = result.GetValue(d.Tokenizer),
             ContextLength = result.GetResult(d.Context) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.Context) : null,
             ChatTemplate = result.GetValue(d.ChatTemplate),
+            EmbeddingFormat = result.GetValue(d.Embedding) ?? EmbeddingFormats.Int8,
         };
         return new ImportRequest(result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
     }
@@ -69,7 +71,7 @@ internal static class ImportArguments
                 + "model's sizes, the bytes read and written and the time. Exits 0, 2 on usage errors, 1 when the checkpoint "
                 + "cannot be read or is not a supported BitNet b1.58 model (the message names the file, tensor and sizes).")
             {
-                Input, Output, Tokenizer, Context, ChatTemplate, Json,
+                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Json,
             };
             Root.HelpName = "edge-convert import";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -113,6 +115,14 @@ internal static class ImportArguments
         {
             Description = "the chat template: bitnet, llama3, chatml or none; default: recognised from the checkpoint's own template",
             HelpName = "NAME",
+            Arity = LastWins,
+            CustomParser = result => result.Tokens[^1].Value,
+        };
+
+        public Option<string?> Embedding { get; } = new("--embedding")
+        {
+            Description = "how the folder stores the token embedding and tied head: int8 (a scale per row, a quarter of the bytes; the default) or float32",
+            HelpName = "FORMAT",
             Arity = LastWins,
             CustomParser = result => result.Tokens[^1].Value,
         };

@@ -52,7 +52,7 @@ internal static class ImportCommand
         output.WriteLine(string.Create(c, $"imported BitNet b1.58 from {r.Input} ({r.Form}, {r.InputFiles} file(s), {r.InputBytes:N0} bytes)"));
         output.WriteLine(string.Create(c, $"  {r.Layers} layers, hidden {r.HiddenSize}, feed-forward {r.IntermediateSize}, {r.AttentionHeads} query / {r.KvHeads} key-value heads of {r.HeadDim}, vocabulary {r.VocabSize}, context {r.ContextLength}"));
         output.WriteLine(string.Create(c, $"  {r.TernaryMatrices} ternary projections, {r.TernaryWeights:N0} weights; β: {r.Scale}"));
-        output.WriteLine($"  tokenizer: {r.Tokenizer}; chat template: {r.ChatTemplate ?? "none"}");
+        output.WriteLine($"  tokenizer: {r.Tokenizer}; chat template: {r.ChatTemplate ?? "none"}; embedding: {r.EmbeddingFormat}");
         output.WriteLine(string.Create(c, $"wrote {r.Output}: weights.bin {r.WeightsBytes:N0} bytes, in {r.Seconds:0.0} s"));
     }
 }

@@ -26,6 +26,8 @@ public sealed class EdgeConvertImportTests
         Assert.Equal(("bitnet-b1.58-2B-4T", "models/bitnet", true), (request.Input, request.Output, request.Json));
         Assert.Equal(new ImportOptions { TokenizerPath = "t.json", ContextLength = 512, ChatTemplate = "none" }, request.Options);
 
+        Assert.Equal(EmbeddingFormats.Float32, ImportArguments.Parse(["a", "b", "--embedding", "float32"])!.Options.EmbeddingFormat);
+
         var plain = ImportArguments.Parse(["ggml-model-i2_s.gguf", "out"])!;
         Assert.Equal(new ImportOptions(), plain.Options);
         Assert.False(plain.Json);
@@ -44,7 +46,7 @@ public sealed class EdgeConvertImportTests
     [Fact]
     public void The_help_describes_every_option_and_the_converters_help_points_to_it()
     {
-        foreach (string option in new[] { "CHECKPOINT", "OUT-FOLDER", "--tokenizer", "--context", "--chat-template", "--json" })
+        foreach (string option in new[] { "CHECKPOINT", "OUT-FOLDER", "--tokenizer", "--context", "--chat-template", "--embedding", "--json" })
         {
             Assert.Contains(option, ImportArguments.Usage, StringComparison.Ordinal);
         }

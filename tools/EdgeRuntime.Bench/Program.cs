@@ -11,11 +11,17 @@ using EdgeRuntime.TestModels;
 
 // build.ps1 bench: every figure is measured in this one run against its in-process peer; ratios, not absolutes, are
 // what carry across noisy machines. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N];
-// --triggers and --pipelines select the trigger and pipeline benchmarks (TriggerBench, PipelineBench).
+// --triggers and --pipelines select the trigger and pipeline benchmarks (TriggerBench, PipelineBench); --llm the
+// language-model benchmark (LlmBench: --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--quick]).
 var options = ParseArgs(args);
 if (options.ContainsKey("--triggers"))
 {
     return await TriggerBench.RunAsync(Path.GetFullPath(options["--publish-dir"]), options["--speech"], options["--out"], options.ContainsKey("--quick"));
+}
+
+if (options.ContainsKey("--llm"))
+{
+    return await LlmBench.RunAsync(Path.GetFullPath(options["--publish-dir"]), options["--cache"], options["--out"], options.GetValueOrDefault("--peer-bin"), options.ContainsKey("--quick"));
 }
 
 if (options.ContainsKey("--pipelines"))
@@ -319,12 +325,13 @@ static Dictionary<string, string> ParseArgs(string[] args)
 
     string[] needed = map.ContainsKey("--triggers") ? ["--publish-dir", "--speech", "--out"]
         : map.ContainsKey("--pipelines") ? ["--models-dir", "--samples-dir", "--out"]
+        : map.ContainsKey("--llm") ? ["--publish-dir", "--cache", "--out"]
         : ["--publish-dir", "--models-dir", "--out"];
     foreach (string required in needed)
     {
         if (!map.ContainsKey(required))
         {
-            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N], or --triggers --publish-dir DIR --speech WAV --out DIR [--quick], or --pipelines --models-dir DIR --samples-dir DIR --out DIR [--quick]");
+            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N], or --triggers --publish-dir DIR --speech WAV --out DIR [--quick], or --pipelines --models-dir DIR --samples-dir DIR --out DIR [--quick], or --llm --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--quick]");
         }
     }
 

@@ -115,6 +115,7 @@ public static class CheckpointImporter
             imported.ScaleNote,
             imported.TokenizerNote,
             c.ChatTemplate,
+            c.EmbeddingFormat,
             Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 

@@ -24,6 +24,9 @@ public sealed record ImportOptions
 
     /// <summary>The chat template's name (bitnet, llama3, chatml) or "none"; null recognises the checkpoint's own.</summary>
     public string? ChatTemplate { get; init; }
+
+    /// <summary>How the folder stores the token embedding and tied head (<see cref="EmbeddingFormats"/>).</summary>
+    public string EmbeddingFormat { get; init; } = EmbeddingFormats.Int8;
 }
 
 /// <summary>
@@ -76,4 +79,5 @@ public sealed record ImportReport(
     string Scale,
     string Tokenizer,
     string? ChatTemplate,
+    string EmbeddingFormat,
     double Seconds);

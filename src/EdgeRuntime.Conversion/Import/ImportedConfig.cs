@@ -36,6 +36,11 @@ internal static class ImportedConfig
             context = limit;
         }
 
+        if (!EmbeddingFormats.All.Contains(options.EmbeddingFormat))
+        {
+            throw new ArgumentException($"--embedding is '{options.EmbeddingFormat}'; it must be {string.Join(" or ", EmbeddingFormats.All)}.");
+        }
+
         return new LanguageModelConfig
         {
             Format = LanguageModelConfig.FormatName,
@@ -54,6 +59,7 @@ internal static class ImportedConfig
             BosTokenId = sizes.BosTokenId,
             EosTokenIds = [.. sizes.EosTokenIds.Distinct()],
             ChatTemplate = ChatTemplateName(options.ChatTemplate, chatTemplateText),
+            EmbeddingFormat = options.EmbeddingFormat,
             WeightsBytes = 0,
             Source = source,
         };

@@ -44,6 +44,12 @@ public sealed record LanguageModelConfig
     /// <summary>The chat template's name ("bitnet", "llama3", "chatml"); null when the model is not a chat model.</summary>
     public string? ChatTemplate { get; init; }
 
+    /// <summary>
+    /// How the token embedding (also the tied output head) is stored: <see cref="EmbeddingFormats.Int8"/> (int8 rows
+    /// with a float scale each, a quarter of the bytes) or <see cref="EmbeddingFormats.Float32"/>; absent means float32.
+    /// </summary>
+    public string EmbeddingFormat { get; init; } = EmbeddingFormats.Float32;
+
     /// <summary>The ONNX decoder graph, relative to the folder.</summary>
     public string Graph { get; init; } = "model.onnx";
 

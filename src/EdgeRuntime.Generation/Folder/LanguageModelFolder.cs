@@ -98,6 +98,11 @@ public sealed class LanguageModelFolder
             throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: attentionHeads ({config.AttentionHeads}) must be a multiple of kvHeads ({config.KvHeads}).");
         }
 
+        if (!EmbeddingFormats.All.Contains(config.EmbeddingFormat))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: embeddingFormat is \"{config.EmbeddingFormat}\"; this edged reads {string.Join(" or ", EmbeddingFormats.All)}.");
+        }
+
         foreach (int id in config.EosTokenIds.Append(config.BosTokenId ?? 0))
         {
             if (id < 0 || id >= config.VocabSize)

@@ -53,6 +53,7 @@ public static unsafe class CustomOpDomain
         return
         [
             new BitLinearOp(),
+            new Int8RowLinearOp(),
             new MatMulNBitsOp(),
             .. eightBit.SelectMany(a => eightBit.Select(b => (CustomOp)new MatMulIntegerOp(a, b))),
             .. eightBit.SelectMany(a => eightBit.Select(b => (CustomOp)new QLinearMatMulOp(a, b))),

@@ -164,7 +164,15 @@ internal static unsafe class TernaryDot
     {
         if (path is KernelPath.Vector256 or KernelPath.Vector512)
         {
-            Row256x4(w, rowBytes, x, stride, results);
+            if (AvxVnni.IsSupported)
+            {
+                Row256x4Vnni(w, rowBytes, x, stride, results);
+            }
+            else
+            {
+                Row256x4(w, rowBytes, x, stride, results);
+            }
+
             for (int t = 0; t < 4; t++)
             {
                 results[t] -= xSums[t];
@@ -297,6 +305,40 @@ internal static unsafe class TernaryDot
         results[1] = Vector256.Sum(a1);
         results[2] = Vector256.Sum(a2);
         results[3] = Vector256.Sum(a3);
+    }
+
+    // The same with AVX-VNNI: vpdpbusd multiplies the codes by the activations and adds the groups of four straight into
+    // int32, so there is no 16-bit stage to widen. Two accumulators per token halve the dependency chains.
+    private static void Row256x4Vnni(byte* w, int rowBytes, sbyte* x, int stride, Span<int> results)
+    {
+        var mask = Vector256.Create((byte)3);
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<int> b0 = default, b1 = default, b2 = default, b3 = default;
+        for (int offset = 0; offset < rowBytes; offset += 32)
+        {
+            var p = Avx.LoadVector256(w + offset);
+            var c0 = p & mask;
+            var c1 = Avx2.ShiftRightLogical(p.AsUInt16(), 2).AsByte() & mask;
+            var c2 = Avx2.ShiftRightLogical(p.AsUInt16(), 4).AsByte() & mask;
+            var c3 = Avx2.ShiftRightLogical(p.AsUInt16(), 6).AsByte() & mask;
+            sbyte* xb = x + ((offset / 64) * 256) + (offset % 64);
+            a0 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(a0, c0, Avx.LoadVector256(xb)), c1, Avx.LoadVector256(xb + 64));
+            b0 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(b0, c2, Avx.LoadVector256(xb + 128)), c3, Avx.LoadVector256(xb + 192));
+            xb += stride;
+            a1 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(a1, c0, Avx.LoadVector256(xb)), c1, Avx.LoadVector256(xb + 64));
+            b1 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(b1, c2, Avx.LoadVector256(xb + 128)), c3, Avx.LoadVector256(xb + 192));
+            xb += stride;
+            a2 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(a2, c0, Avx.LoadVector256(xb)), c1, Avx.LoadVector256(xb + 64));
+            b2 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(b2, c2, Avx.LoadVector256(xb + 128)), c3, Avx.LoadVector256(xb + 192));
+            xb += stride;
+            a3 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(a3, c0, Avx.LoadVector256(xb)), c1, Avx.LoadVector256(xb + 64));
+            b3 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(b3, c2, Avx.LoadVector256(xb + 128)), c3, Avx.LoadVector256(xb + 192));
+        }
+
+        results[0] = Vector256.Sum(a0 + b0);
+        results[1] = Vector256.Sum(a1 + b1);
+        results[2] = Vector256.Sum(a2 + b2);
+        results[3] = Vector256.Sum(a3 + b3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -10,6 +10,9 @@ namespace EdgeRuntime.TestModels.Language;
 /// </summary>
 public sealed class BitNetReference(LanguageModelConfig config, BitNetWeights weights)
 {
+    // The table as the folder stores it (int8 rows dequantized): the model computes with exactly these values.
+    private readonly float[] _embedding = EmbeddingFormats.AsStored(config.EmbeddingFormat, weights.Embedding, config.VocabSize, config.HiddenSize);
+
     /// <summary>Next-token logits after each position of <paramref name="tokens"/>: [positions][vocab].</summary>
     public float[][] Logits(IReadOnlyList<int> tokens)
     {
@@ -18,7 +21,7 @@ public sealed class BitNetReference(LanguageModelConfig config, BitNetWeights we
         var h = new float[n][];
         for (int t = 0; t < n; t++)
         {
-            h[t] = weights.Embedding.AsSpan(tokens[t] * hidden, hidden).ToArray();
+            h[t] = _embedding.AsSpan(tokens[t] * hidden, hidden).ToArray();
         }
 
         foreach (var layer in weights.Layers)
@@ -73,7 +76,7 @@ public sealed class BitNetReference(LanguageModelConfig config, BitNetWeights we
                 double sum = 0;
                 for (int i = 0; i < hidden; i++)
                 {
-                    sum += (double)final[i] * weights.Embedding[((long)token * hidden) + i];
+                    sum += (double)final[i] * _embedding[((long)token * hidden) + i];
                 }
 
                 logits[t][token] = (float)sum;

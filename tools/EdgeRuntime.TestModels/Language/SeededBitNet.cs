@@ -35,6 +35,7 @@ public static class SeededBitNet
         BosTokenId = vocab - 3,
         EosTokenIds = [vocab - 2, vocab - 1],
         ChatTemplate = "bitnet",
+        EmbeddingFormat = EmbeddingFormats.Int8,
         WeightsBytes = 0,
         Source = "seeded random weights",
     };

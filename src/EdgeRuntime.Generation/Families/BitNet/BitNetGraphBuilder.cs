@@ -1,5 +1,6 @@
 using EdgeRuntime.Generation.Decoding;
 using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Kernels.Int8;
 using EdgeRuntime.Onnx;
 using EdgeRuntime.Protocol;
 
@@ -50,11 +51,10 @@ internal static class BitNetGraphBuilder
                 .Output(DecoderNames.PresentValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
         }
 
-        Weight("embed_tokens", weights.Embedding, config.VocabSize, config.HiddenSize);
+        var head = Embedding(graph, config, weights, file, weightsName);
         var (cos, sin) = RotaryTables.Compute(config.ContextLength, config.HeadDim, config.RopeTheta);
         Weight("rope.cos", cos, config.ContextLength, config.HeadDim / 2);
         Weight("rope.sin", sin, config.ContextLength, config.HeadDim / 2);
-        graph.Node("Gather", ["embed_tokens", DecoderNames.InputIds], ["h.0"]);
 
         float epsilon = (float)config.RmsNormEps;
         string h = "h.0";
@@ -111,9 +111,43 @@ internal static class BitNetGraphBuilder
         graph.Initializer("last_position", TensorDType.Int64, [], [-1L]);
         graph.Node("Gather", ["h.final", "last_position"], ["h.last"], OnnxDomains.Default, new NodeAttribute("axis", Int: 1));
 
-        // Tied embeddings: the head is the embedding table itself, read transposed (no copy of the table).
-        graph.Node("Gemm", ["h.last", "embed_tokens"], [DecoderNames.Logits], OnnxDomains.Default, new NodeAttribute("transB", Int: 1));
+        head(graph);
         return graph;
+    }
+
+    /// <summary>
+    /// The token embedding (input "h.0" from the token ids) and, returned, the tied head that turns "h.last" into the
+    /// logits over the same table (no copy of it). Int8 tables are looked up as codes and widened times the row's scale,
+    /// and the head is our Int8RowLinear; float32 tables use Gather and a Gemm read transposed.
+    /// </summary>
+    private static Action<OnnxModelBuilder> Embedding(OnnxModelBuilder graph, LanguageModelConfig config, BitNetWeights weights, WeightFileWriter file, string weightsName)
+    {
+        long vocab = config.VocabSize;
+        long hidden = config.HiddenSize;
+        if (config.EmbeddingFormat == EmbeddingFormats.Float32)
+        {
+            graph.ExternalInitializer("embed_tokens", TensorDType.Float32, [vocab, hidden], weightsName, file.Append<float>(weights.Embedding), weights.Embedding.LongLength * sizeof(float));
+            graph.Node("Gather", ["embed_tokens", DecoderNames.InputIds], ["h.0"]);
+            return g => g.Node("Gemm", ["h.last", "embed_tokens"], [DecoderNames.Logits], OnnxDomains.Default, new NodeAttribute("transB", Int: 1));
+        }
+
+        if (config.EmbeddingFormat != EmbeddingFormats.Int8)
+        {
+            throw new ArgumentException($"embeddingFormat is \"{config.EmbeddingFormat}\"; it must be one of {string.Join(", ", EmbeddingFormats.All)}.");
+        }
+
+        var codes = new sbyte[weights.Embedding.LongLength];
+        var scales = new float[vocab];
+        Int8Rows.Quantize(weights.Embedding, config.VocabSize, config.HiddenSize, codes, scales);
+        graph.ExternalInitializer("embed_tokens.codes", TensorDType.Int8, [vocab, hidden], weightsName, file.Append<sbyte>(codes), codes.LongLength);
+        graph.ExternalInitializer("embed_tokens.scales", TensorDType.Float32, [vocab], weightsName, file.Append<float>(scales), scales.LongLength * sizeof(float));
+        graph.Initializer("last_axis", TensorDType.Int64, [1], [-1L]);
+        graph.Node("Gather", ["embed_tokens.codes", DecoderNames.InputIds], ["embed.codes"])
+            .Node("Cast", ["embed.codes"], ["embed.widened"], OnnxDomains.Default, new NodeAttribute("to", Int: OnnxDataType.Float))
+            .Node("Gather", ["embed_tokens.scales", DecoderNames.InputIds], ["embed.row_scales"])
+            .Node("Unsqueeze", ["embed.row_scales", "last_axis"], ["embed.row_scales_1"])
+            .Node("Mul", ["embed.widened", "embed.row_scales_1"], ["h.0"]);
+        return g => g.Node("Int8RowLinear", ["h.last", "embed_tokens.codes", "embed_tokens.scales"], [DecoderNames.Logits], OnnxDomains.EdgeRuntime);
     }
 
     private static void RmsNorm(OnnxModelBuilder graph, string input, string weight, string output, float epsilon) =>
