@@ -83,6 +83,7 @@ public sealed class KernelsOverSocket
         var run = await ProcessRunner.RunAsync(Paths.Edged, "--check-kernels");
         Assert.True(run.ExitCode == 0, run.All);
         Assert.Contains("Vector256    MatMulInteger prepacked", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Vector256    Int8RowLinear", run.Stdout, StringComparison.Ordinal);
         Assert.Contains("all kernels agree with their references", run.Stdout, StringComparison.Ordinal);
     }
 

@@ -8,7 +8,8 @@ namespace EdgeRuntime.Kernels.Int8;
 /// Y[t, n] = scales[n] · Σ_k W[n, k] · X[t, k]: float activations against <see cref="Int8Rows"/> weight rows, for a
 /// tied output head (a vocabulary of rows, read once per step for all of a batch's tokens). The weights are widened to
 /// float in registers; the activations stay float, so the only loss is the weights' own quantization. A row is read
-/// from memory once and reused from L1 for each further token. Paths sum in different orders, so they agree with the
+/// from memory once and reused from L1 for each further token; on the wide paths four tokens share each widened
+/// register. Paths sum in different orders, so they agree with the
 /// scalar reference to float rounding, not bit for bit.
 /// </summary>
 public static unsafe class Int8RowLinear
@@ -21,12 +22,19 @@ public static unsafe class Int8RowLinear
             sbyte* weights = w + ((long)row * k);
             float scale = scales[row];
             int t = 0;
-            if (path == KernelPath.Vector512)
+            if (path is KernelPath.Vector512 or KernelPath.Vector256)
             {
                 for (; t + 4 <= m; t += 4)
                 {
                     float* x0 = x + ((long)t * k);
-                    Quad512(weights, x0, k, scale, y + ((long)t * n) + row, n);
+                    if (path == KernelPath.Vector512)
+                    {
+                        Quad512(weights, x0, k, scale, y + ((long)t * n) + row, n);
+                    }
+                    else
+                    {
+                        Quad256(weights, x0, k, scale, y + ((long)t * n) + row, n);
+                    }
                 }
             }
 
@@ -134,6 +142,34 @@ public static unsafe class Int8RowLinear
         }
 
         float s0 = Vector512.Sum(a0), s1 = Vector512.Sum(a1), s2 = Vector512.Sum(a2), s3 = Vector512.Sum(a3);
+        for (; i < k; i++)
+        {
+            s0 += w[i] * x[i];
+            s1 += w[i] * x[k + i];
+            s2 += w[i] * x[(2 * k) + i];
+            s3 += w[i] * x[(3 * k) + i];
+        }
+
+        y[0] = s0 * scale;
+        y[n] = s1 * scale;
+        y[2 * n] = s2 * scale;
+        y[3 * n] = s3 * scale;
+    }
+
+    private static void Quad256(sbyte* w, float* x, int k, float scale, float* y, int n)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int i = 0;
+        for (; i + 8 <= k; i += 8)
+        {
+            var weights = Widen256(w + i);
+            a0 = Vector256.MultiplyAddEstimate(weights, Avx.LoadVector256(x + i), a0);
+            a1 = Vector256.MultiplyAddEstimate(weights, Avx.LoadVector256(x + k + i), a1);
+            a2 = Vector256.MultiplyAddEstimate(weights, Avx.LoadVector256(x + (2 * k) + i), a2);
+            a3 = Vector256.MultiplyAddEstimate(weights, Avx.LoadVector256(x + (3 * k) + i), a3);
+        }
+
+        float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
         for (; i < k; i++)
         {
             s0 += w[i] * x[i];

@@ -21,6 +21,7 @@ public static class KernelSelfCheck
         foreach (var path in KernelPaths.Supported)
         {
             results.Add(Check("BitLinear", path, BitLinearCases));
+            results.Add(Check("Int8RowLinear", path, Int8RowCases));
             results.Add(Check("MatMulNBits int8", path, (p, fail) => NBitsCases(p, NBitsAccuracy.Int8, fail)));
             results.Add(Check("MatMulNBits float", path, (p, fail) => NBitsCases(p, NBitsAccuracy.Float, fail)));
             results.Add(Check("MatMulInteger", path, Int8Cases));
@@ -86,6 +87,58 @@ public static class KernelSelfCheck
                     if (!expected.AsSpan().SequenceEqual(actual))
                     {
                         fail($"m={m} k={k} n={n}");
+                    }
+                }
+            }
+        }
+
+        return cases;
+    }
+
+    // Float sums in another order: each output within 1e-5 of Σ|w·x|·|scale| of a double-precision sum.
+    private static unsafe int Int8RowCases(KernelPath path, Action<string> fail)
+    {
+        int cases = 0;
+        foreach (int k in new[] { 1, 15, 64, 100, 700 })
+        {
+            foreach (int n in new[] { 1, 9 })
+            {
+                foreach (int m in new[] { 1, 2, 3, 4, 7 })
+                {
+                    var codes = new sbyte[n * k];
+                    Bytes(codes.Length, k + n).AsSpan().CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(codes.AsSpan()));
+                    for (int i = 0; i < codes.Length; i++)
+                    {
+                        codes[i] = Math.Max(codes[i], (sbyte)-127);
+                    }
+
+                    float[] scales = Floats(n, n);
+                    float[] x = Floats(m * k, m + k);
+                    var y = new float[m * n];
+                    fixed (float* xp = x, sp = scales, yp = y)
+                    fixed (sbyte* wp = codes)
+                    {
+                        Int8RowLinear.ComputeRows(path, xp, m, k, wp, sp, yp, n, 0, n);
+                    }
+
+                    cases++;
+                    for (int t = 0; t < m; t++)
+                    {
+                        for (int r = 0; r < n; r++)
+                        {
+                            double sum = 0, magnitude = 0;
+                            for (int i = 0; i < k; i++)
+                            {
+                                double product = (double)codes[(r * k) + i] * x[(t * k) + i];
+                                sum += product;
+                                magnitude += Math.Abs(product);
+                            }
+
+                            if (Math.Abs(y[(t * n) + r] - (sum * scales[r])) > (1e-5 * magnitude * Math.Abs(scales[r])) + 1e-9)
+                            {
+                                fail($"m={m} k={k} n={n} [{t},{r}]");
+                            }
+                        }
                     }
                 }
             }
