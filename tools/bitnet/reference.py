@@ -40,6 +40,8 @@ i (bits 2i..2i+1) of packed[r, c] holds W[i*(out/4) + r, c] + 1.
 Usage:
     python3 tools/bitnet/reference.py --checkpoint DIR --tokens 1,2,3 [--greedy N] --out logits.npy \
         [--out-tokens tokens.json]
+    python3 tools/bitnet/reference.py --checkpoint DIR --tokens 1,2,3 --greedy 64 --no-stop --out-steps steps.json \
+        [--embedding int8]
     python3 tools/bitnet/reference.py --checkpoint DIR --prompt "In the beginning" --bos --greedy 40 \
         [--temperature 0.8 --seed 1]
 """
@@ -194,6 +196,24 @@ class Config:
         )
 
 
+def quantize_embedding_int8(embed: torch.Tensor) -> torch.Tensor:
+    """The token embedding as a model folder with ``"embeddingFormat": "int8"`` stores it (our C# engine), widened back.
+
+    Per vocabulary row r: scale_r = max_k |E[r, k]| / 127 in float32 (0 for an all-zero row), q[r, k] =
+    clamp(round(E[r, k] / scale_r), -127, 127) with round half to even (torch.round), and E'[r, k] = q[r, k] * scale_r
+    in float32. Everything stays float32 on purpose: these are the operations the engine's importer does, so the
+    reference sees the same E' bit for bit (a float64 division could round a few E / scale differently at .5 ties).
+    """
+    e = embed.to(torch.float32)
+    scale = e.abs().amax(dim=1, keepdim=True) / 127.0  # torch divides exactly here (no reciprocal multiply)
+    divisor = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero row: q = 0, E' = 0 * 0 = 0
+    q = torch.round(e / divisor).clamp(-127, 127)
+    return q * scale
+
+
+EMBEDDING_FORMATS = ("float32", "int8")
+
+
 class BitLinear:
     """W1.58A8 projection: ternary weights (int8 in memory), one per-tensor weight_scale."""
 
@@ -237,7 +257,11 @@ class Layer:
 
 
 class BitNetModel:
-    def __init__(self, config: Config, tensors: dict[str, tuple[str, np.ndarray]]):
+    def __init__(self, config: Config, tensors: dict[str, tuple[str, np.ndarray]], embedding: str = "float32"):
+        """embedding: "float32" uses the checkpoint's table as stored; "int8" first applies quantize_embedding_int8
+        (to the embedding and so to the tied head; a separate lm_head.weight is left as stored)."""
+        if embedding not in EMBEDDING_FORMATS:
+            raise ValueError(f"embedding must be one of {EMBEDDING_FORMATS}, not {embedding!r}")
         self.config = config
         used = set()
 
@@ -273,6 +297,8 @@ class BitNetModel:
 
         c = config
         self.embed = torch.from_numpy(get("model.embed_tokens.weight", (c.vocab_size, c.hidden_size)))  # float32
+        if embedding == "int8":
+            self.embed = quantize_embedding_int8(self.embed)
         if not c.tie_word_embeddings and "lm_head.weight" in tensors:
             self.lm_head = torch.from_numpy(get("lm_head.weight", (c.vocab_size, c.hidden_size)))
         else:
@@ -300,10 +326,10 @@ class BitNetModel:
             raise ValueError(f"checkpoint has tensors this reference does not use: {unused[:5]}")
 
     @staticmethod
-    def load(checkpoint: str | os.PathLike) -> "BitNetModel":
+    def load(checkpoint: str | os.PathLike, embedding: str = "float32") -> "BitNetModel":
         directory = Path(checkpoint)
         config = Config.from_json(json.loads((directory / "config.json").read_text()))
-        return BitNetModel(config, read_safetensors(directory / "model.safetensors"))
+        return BitNetModel(config, read_safetensors(directory / "model.safetensors"), embedding)
 
     def new_cache(self) -> list[list[torch.Tensor | None]]:
         return [[None, None] for _ in self.layers]
@@ -358,9 +384,10 @@ class BitNetModel:
         return logits
 
     def greedy(self, tokens: list[int], steps: int, use_cache: bool = True, stop: set[int] | None = None,
-               temperature: float = 0.0, seed: int = 0):
+               temperature: float = 0.0, seed: int = 0, step_logits: list[np.ndarray] | None = None):
         """(prompt logits [T, vocab], generated ids). temperature 0: argmax (lowest id on ties); otherwise samples
-        from softmax(logits / temperature) with numpy's generator seeded by `seed`."""
+        from softmax(logits / temperature) with numpy's generator seeded by `seed`. With a `step_logits` list, the
+        float64 logits each generated token was chosen from are appended to it (one [vocab] array per token)."""
         rng = np.random.default_rng(seed)
         cache = self.new_cache() if use_cache else None
         logits = self.forward(tokens, cache)
@@ -369,6 +396,8 @@ class BitNetModel:
         generated = []
         for _ in range(steps):
             last = logits[-1].numpy()
+            if step_logits is not None:
+                step_logits.append(last.copy())
             if temperature > 0:
                 p = np.exp((last - last.max()) / temperature)
                 nxt = int(rng.choice(len(p), p=p / p.sum()))
@@ -399,11 +428,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cache", action="store_true", help="recompute from scratch for every generated token")
     parser.add_argument("--out", help="write next-token logits of the given tokens: float32 [positions, vocab] .npy")
     parser.add_argument("--out-tokens", help="write {prompt, generated} token ids (and the text) as JSON")
+    parser.add_argument("--no-stop", action="store_true", help="with --greedy: generate all N tokens even past "
+                        "<|end_of_text|> / <|eot_id|> (a comparison over a fixed number of steps)")
+    parser.add_argument("--out-steps", help="with --greedy: write {prompt, generated, logits} as JSON, where "
+                        "logits[i] are the float64 logits generated[i] was chosen from (i = 0: after the prompt)")
+    parser.add_argument("--embedding", choices=EMBEDDING_FORMATS, default="float32",
+                        help="the token embedding (and tied head) as a model folder stores it: float32 as in the "
+                        "checkpoint (default), or int8 per row (scale = max|row| / 127, round half to even)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.out_steps and not args.greedy:
+        parser.error("--out-steps needs --greedy N")
 
-    model = BitNetModel.load(args.checkpoint)
+    model = BitNetModel.load(args.checkpoint, embedding=args.embedding)
     tokenizer = None
     if args.prompt is not None or (Path(args.checkpoint) / "tokenizer.json").exists():
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -423,11 +461,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no tokens")
 
     stop = set()
-    if tokenizer is not None:
+    if tokenizer is not None and not args.no_stop:
         stop = {tokenizer.special[s] for s in ("<|end_of_text|>", "<|eot_id|>") if s in tokenizer.special}
+    steps: list[np.ndarray] = []
     with torch.no_grad():
         logits, generated = model.greedy(tokens, args.greedy, use_cache=not args.no_cache, stop=stop,
-                                         temperature=args.temperature, seed=args.seed)
+                                         temperature=args.temperature, seed=args.seed, step_logits=steps)
+    if args.out_steps:
+        # json writes a float as its shortest round-trip repr: the float64 values exactly.
+        record = {"prompt": tokens, "generated": generated, "embedding": args.embedding,
+                  "logits": [row.tolist() for row in steps]}
+        Path(args.out_steps).write_text(json.dumps(record) + "\n")
     if args.out:
         np.save(args.out, logits.to(torch.float32).numpy())
     print(f"prompt tokens: {tokens}")
