@@ -214,13 +214,28 @@ def quantize_embedding_int8(embed: torch.Tensor) -> torch.Tensor:
 EMBEDDING_FORMATS = ("float32", "int8")
 
 
+class TieWatch:
+    """The distance |x*s - (k + 1/2)| of the activation nearest to a rounding tie, over the BitLinear calls since reset.
+
+    An activation that close to k + 1/2 may round the other way in an implementation with other float arithmetic
+    (float32, another summation order); comparing one with this reference, a deviation can only start where this is
+    small."""
+
+    def __init__(self):
+        self.nearest = math.inf
+
+    def reset(self) -> None:
+        self.nearest = math.inf
+
+
 class BitLinear:
     """W1.58A8 projection: ternary weights (int8 in memory), one per-tensor weight_scale."""
 
-    def __init__(self, ternary: np.ndarray, weight_scale: float, multiply: bool):
+    def __init__(self, ternary: np.ndarray, weight_scale: float, multiply: bool, ties: TieWatch | None = None):
         self.ternary = torch.from_numpy(np.ascontiguousarray(ternary, dtype=np.int8))
         self.weight_scale = float(weight_scale)
         self.multiply = multiply
+        self.ties = ties
 
     @property
     def out_features(self) -> int:
@@ -229,7 +244,10 @@ class BitLinear:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(torch.float64)
         s = 127.0 / x.abs().amax(dim=-1, keepdim=True).clamp(min=1e-5)  # per-token absmax scale
-        x_q = torch.round(x * s).clamp(-128, 127)  # integers in [-128, 127]; torch.round is half-to-even
+        t = x * s
+        if self.ties is not None and t.numel():
+            self.ties.nearest = min(self.ties.nearest, float((t - torch.floor(t) - 0.5).abs().min()))
+        x_q = torch.round(t).clamp(-128, 127)  # integers in [-128, 127]; torch.round is half-to-even
         acc = x_q @ self.ternary.to(torch.float64).T  # exact: integer sums far below 2^53
         if self.multiply:  # AutoBitLinear (linear_class "autobitlinear"): output * weight_scale
             return acc / s * self.weight_scale
@@ -263,6 +281,7 @@ class BitNetModel:
         if embedding not in EMBEDDING_FORMATS:
             raise ValueError(f"embedding must be one of {EMBEDDING_FORMATS}, not {embedding!r}")
         self.config = config
+        self.ties = TieWatch()
         used = set()
 
         def get(name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -293,7 +312,7 @@ class BitNetModel:
             scale = get(prefix + ".weight_scale")
             if scale.size != 1:
                 raise ValueError(f"{prefix}.weight_scale must hold one value (per-tensor scale)")
-            return BitLinear(ternary, float(scale.reshape(-1)[0]), config.linear_class == "autobitlinear")
+            return BitLinear(ternary, float(scale.reshape(-1)[0]), config.linear_class == "autobitlinear", self.ties)
 
         c = config
         self.embed = torch.from_numpy(get("model.embed_tokens.weight", (c.vocab_size, c.hidden_size)))  # float32
@@ -384,12 +403,15 @@ class BitNetModel:
         return logits
 
     def greedy(self, tokens: list[int], steps: int, use_cache: bool = True, stop: set[int] | None = None,
-               temperature: float = 0.0, seed: int = 0, step_logits: list[np.ndarray] | None = None):
+               temperature: float = 0.0, seed: int = 0, step_logits: list[np.ndarray] | None = None,
+               step_ties: list[float] | None = None):
         """(prompt logits [T, vocab], generated ids). temperature 0: argmax (lowest id on ties); otherwise samples
         from softmax(logits / temperature) with numpy's generator seeded by `seed`. With a `step_logits` list, the
-        float64 logits each generated token was chosen from are appended to it (one [vocab] array per token)."""
+        float64 logits each generated token was chosen from are appended to it (one [vocab] array per token); with a
+        `step_ties` list, the TieWatch distance of the forward pass that computed them."""
         rng = np.random.default_rng(seed)
         cache = self.new_cache() if use_cache else None
+        self.ties.reset()
         logits = self.forward(tokens, cache)
         prompt_logits = logits
         sequence = list(tokens)
@@ -398,6 +420,8 @@ class BitNetModel:
             last = logits[-1].numpy()
             if step_logits is not None:
                 step_logits.append(last.copy())
+            if step_ties is not None:
+                step_ties.append(self.ties.nearest)
             if temperature > 0:
                 p = np.exp((last - last.max()) / temperature)
                 nxt = int(rng.choice(len(p), p=p / p.sum()))
@@ -407,6 +431,7 @@ class BitNetModel:
             sequence.append(nxt)
             if stop and nxt in stop:
                 break
+            self.ties.reset()
             if use_cache:
                 logits = self.forward([nxt], cache, start=len(sequence) - 1)
             else:
@@ -430,8 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-tokens", help="write {prompt, generated} token ids (and the text) as JSON")
     parser.add_argument("--no-stop", action="store_true", help="with --greedy: generate all N tokens even past "
                         "<|end_of_text|> / <|eot_id|> (a comparison over a fixed number of steps)")
-    parser.add_argument("--out-steps", help="with --greedy: write {prompt, generated, logits} as JSON, where "
-                        "logits[i] are the float64 logits generated[i] was chosen from (i = 0: after the prompt)")
+    parser.add_argument("--out-steps", help="with --greedy: write {prompt, generated, embedding, logits, ties} as "
+                        "JSON: logits[i] are the float64 logits generated[i] was chosen from (i = 0: after the "
+                        "prompt), ties[i] the distance |x*s - (k + 1/2)| of the activation nearest to a rounding tie "
+                        "in the forward pass that computed them")
     parser.add_argument("--embedding", choices=EMBEDDING_FORMATS, default="float32",
                         help="the token embedding (and tied head) as a model folder stores it: float32 as in the "
                         "checkpoint (default), or int8 per row (scale = max|row| / 127, round half to even)")
@@ -464,13 +491,16 @@ def main(argv: list[str] | None = None) -> int:
     if tokenizer is not None and not args.no_stop:
         stop = {tokenizer.special[s] for s in ("<|end_of_text|>", "<|eot_id|>") if s in tokenizer.special}
     steps: list[np.ndarray] = []
+    ties: list[float] = []
     with torch.no_grad():
         logits, generated = model.greedy(tokens, args.greedy, use_cache=not args.no_cache, stop=stop,
-                                         temperature=args.temperature, seed=args.seed, step_logits=steps)
+                                         temperature=args.temperature, seed=args.seed, step_logits=steps,
+                                         step_ties=ties)
     if args.out_steps:
-        # json writes a float as its shortest round-trip repr: the float64 values exactly.
+        # json writes a float as its shortest round-trip repr: the float64 values exactly. "ties"[i]: how close the
+        # forward pass that computed logits[i] came to a rounding tie (TieWatch; step 0 is the whole prompt).
         record = {"prompt": tokens, "generated": generated, "embedding": args.embedding,
-                  "logits": [row.tolist() for row in steps]}
+                  "logits": [row.tolist() for row in steps], "ties": ties}
         Path(args.out_steps).write_text(json.dumps(record) + "\n")
     if args.out:
         np.save(args.out, logits.to(torch.float32).numpy())

@@ -100,6 +100,17 @@ class MathTests(unittest.TestCase):
         div = ref.BitLinear(w, 0.75, multiply=False)(x).numpy()[0]
         np.testing.assert_allclose(div, acc / (127.0 * 0.75), rtol=1e-15)
 
+    def test_tie_watch_keeps_the_activation_nearest_to_a_rounding_tie(self):
+        w = np.array([[1, 0, -1], [1, 1, 1]], dtype=np.int8)
+        watch = ref.TieWatch()
+        lin = ref.BitLinear(w, 0.75, multiply=True, ties=watch)
+        lin(torch.tensor([[1.0, 0.3, 0.1]], dtype=torch.float64))  # x*s = [127, 38.1, 12.7]: 0.5, 0.4, 0.2 from k + 1/2
+        self.assertAlmostEqual(watch.nearest, 0.2, places=9)
+        lin(torch.tensor([[0.5, -1.0, 0.25]], dtype=torch.float64))  # x*s = [63.5, -127, 31.75]: 63.5 is a tie
+        self.assertEqual(watch.nearest, 0.0)
+        watch.reset()
+        self.assertEqual(watch.nearest, math.inf)
+
     def test_round_half_to_even(self):
         # torch.round rounds halves to even, as the activation quantizer requires
         self.assertEqual(torch.round(torch.tensor([0.5, 1.5, 2.5, -0.5, -1.5])).tolist(), [0.0, 2.0, 2.0, -0.0, -2.0])
@@ -225,6 +236,8 @@ class EmbeddingTests(unittest.TestCase):
         self.assertEqual(record["prompt"], [1, 5, 2])
         self.assertEqual(len(record["generated"]), 6)
         self.assertEqual(len(record["logits"]), 6)
+        self.assertEqual(len(record["ties"]), 6)
+        self.assertTrue(all(0 <= d <= 0.5 for d in record["ties"]))
         sequence = [1, 5, 2] + record["generated"]
         full = model.forward(sequence).numpy()
         for i, row in enumerate(record["logits"]):

@@ -65,7 +65,8 @@ internal static class TorchReference
         return new Steps(
             [.. root.GetProperty("generated").EnumerateArray().Select(e => e.GetInt32())],
             [.. root.GetProperty("logits").EnumerateArray().Select(row => row.EnumerateArray().Select(e => e.GetDouble()).ToArray())],
-            root.GetProperty("embedding").GetString()!);
+            root.GetProperty("embedding").GetString()!,
+            [.. root.GetProperty("ties").EnumerateArray().Select(e => e.GetDouble())]);
     }
 
     private static bool FindTorch()
@@ -90,8 +91,11 @@ internal static class TorchReference
         return process.ExitCode == 0;
     }
 
-    /// <summary>The reference's greedy ids, and per step the logits (float64) the id was the argmax of.</summary>
-    public sealed record Steps(int[] Generated, double[][] Logits, string Embedding);
+    /// <summary>
+    /// The reference's greedy ids; per step the logits (float64) the id was the argmax of, and how close the forward pass
+    /// that computed them came to a rounding tie (|x·s − (k + ½)| of the nearest activation; step 0 covers the prompt).
+    /// </summary>
+    public sealed record Steps(int[] Generated, double[][] Logits, string Embedding, double[] Ties);
 }
 
 /// <summary>
