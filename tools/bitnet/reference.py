@@ -201,8 +201,9 @@ def quantize_embedding_int8(embed: torch.Tensor) -> torch.Tensor:
 
     Per vocabulary row r: scale_r = max_k |E[r, k]| / 127 in float32 (0 for an all-zero row), q[r, k] =
     clamp(round(E[r, k] / scale_r), -127, 127) with round half to even (torch.round), and E'[r, k] = q[r, k] * scale_r
-    in float32. Everything stays float32 on purpose: these are the operations the engine's importer does, so the
-    reference sees the same E' bit for bit (a float64 division could round a few E / scale differently at .5 ties).
+    in float32. Everything stays float32 on purpose: these are the operations that define the int8 folder format, so
+    an engine that follows them and this reference hold the same E' bit for bit (a float64 division could round a few
+    E / scale differently at .5 ties).
     """
     e = embed.to(torch.float32)
     scale = e.abs().amax(dim=1, keepdim=True) / 127.0  # torch divides exactly here (no reciprocal multiply)
