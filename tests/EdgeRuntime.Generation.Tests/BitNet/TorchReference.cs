@@ -22,12 +22,12 @@ internal static class TorchReference
     /// <summary>Whether /usr/bin/python3 can import torch (looked up, not imported: that takes seconds).</summary>
     public static bool Available => HasTorch.Value;
 
-    /// <summary>CI sets CI=true; there a missing torch is a broken machine, never a skip.</summary>
+    /// <summary>.ci/run sets CI=true (as CI services do); there a missing torch is a broken machine, never a skip.</summary>
     public static bool Required => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Greedy decoding of <paramref name="steps"/> tokens after <paramref name="prompt"/>, never stopping at an end
-    /// token: the ids and, per step, the float64 logits the id was chosen from.
+    /// token: the ids and, per step, the float64 logits the id was chosen from and the nearest rounding tie.
     /// </summary>
     public static Steps Decode(string checkpoint, IReadOnlyList<int> prompt, int steps, string embedding, string scratch)
     {
