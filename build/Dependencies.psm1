@@ -17,7 +17,8 @@ $Concerns = [ordered]@{
     unit      = 'unit, test'
     emulation = 'test (the emulated boards)'
     python    = 'test (the Python client)'
-    retrain   = 'retraining the pipeline models only'
+    reference = 'unit, test (the PyTorch reference in tools/bitnet)'
+    retrain   = 'retraining the pipeline models'
 }
 
 # The manifest's rows: Package, Check ('command:NAME' or 'path:/file'), For (concerns), Why.

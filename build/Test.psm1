@@ -90,7 +90,8 @@ function Complete-TestRun([System.Collections.IDictionary[]] $Parts, [int] $Exit
 # The test projects that need no published binary, in one 'dotnet test' over a generated solution filter.
 function Invoke-UnitTests([string] $Configuration) {
     Assert-ReadmeListsDebianPackages
-    Assert-DebianPackages -For unit | Out-Host
+    # The unit suites' data, and python3-torch for the comparison with tools/bitnet/reference.py (Generation.Tests).
+    Assert-DebianPackages -For unit, reference | Out-Host
     Invoke-FetchAssets | Out-Host
     $projects = Get-UnitTestProjects
     Write-Step "unit: $(($projects.BaseName) -join ', ')"
@@ -112,9 +113,10 @@ function Invoke-Test([string] $Board, [string] $Configuration) {
     Invoke-Publish $Board | Out-Host
     # The emulated boards: the arm64 packages as a user would get them, run under qemu-user by the tests.
     foreach ($emulated in 'rpi4', 'rpi5') { Invoke-Package $emulated '' | Out-Host }
-    # qemu and the arm64 C++ library; ONNX's conformance cases, ALSA and Fashion-MNIST for the unit suites; Debian's
-    # python3 with NumPy for the Python client's suite (build/debian-packages.txt says why each is needed).
-    Assert-DebianPackages -For emulation, unit, python | Out-Host
+    # qemu and the arm64 C++ library; ONNX's conformance cases, ALSA and Fashion-MNIST for the unit suites; python3-torch
+    # for the PyTorch reference; Debian's python3 with NumPy for the Python client's suite (build/debian-packages.txt
+    # says why each is needed).
+    Assert-DebianPackages -For emulation, unit, reference, python | Out-Host
     Write-Step 'test: unit, server, integration and emulated-board suites'
     $env:EDGERUNTIME_PUBLISH_DIR = Get-PublishDir $Board
     $env:EDGERUNTIME_ASSETS_DIR = $Assets

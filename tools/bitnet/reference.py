@@ -40,6 +40,8 @@ i (bits 2i..2i+1) of packed[r, c] holds W[i*(out/4) + r, c] + 1.
 Usage:
     python3 tools/bitnet/reference.py --checkpoint DIR --tokens 1,2,3 [--greedy N] --out logits.npy \
         [--out-tokens tokens.json]
+    python3 tools/bitnet/reference.py --checkpoint DIR --tokens 1,2,3 --greedy 64 --no-stop --out-steps steps.json \
+        [--embedding int8]
     python3 tools/bitnet/reference.py --checkpoint DIR --prompt "In the beginning" --bos --greedy 40 \
         [--temperature 0.8 --seed 1]
 """
@@ -194,13 +196,47 @@ class Config:
         )
 
 
+def quantize_embedding_int8(embed: torch.Tensor) -> torch.Tensor:
+    """The token embedding as a model folder with ``"embeddingFormat": "int8"`` stores it (our C# engine), widened back.
+
+    Per vocabulary row r: scale_r = max_k |E[r, k]| / 127 in float32 (0 for an all-zero row), q[r, k] =
+    clamp(round(E[r, k] / scale_r), -127, 127) with round half to even (torch.round), and E'[r, k] = q[r, k] * scale_r
+    in float32. Everything stays float32 on purpose: these are the operations that define the int8 folder format, so
+    an engine that follows them and this reference hold the same E' bit for bit (a float64 division could round a few
+    E / scale differently at .5 ties).
+    """
+    e = embed.to(torch.float32)
+    scale = e.abs().amax(dim=1, keepdim=True) / 127.0  # torch divides exactly here (no reciprocal multiply)
+    divisor = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero row: q = 0, E' = 0 * 0 = 0
+    q = torch.round(e / divisor).clamp(-127, 127)
+    return q * scale
+
+
+EMBEDDING_FORMATS = ("float32", "int8")
+
+
+class TieWatch:
+    """The distance |x*s - (k + 1/2)| of the activation nearest to a rounding tie, over the BitLinear calls since reset.
+
+    An activation that close to k + 1/2 may round the other way in an implementation with other float arithmetic
+    (float32, another summation order); comparing one with this reference, a deviation can only start where this is
+    small."""
+
+    def __init__(self):
+        self.nearest = math.inf
+
+    def reset(self) -> None:
+        self.nearest = math.inf
+
+
 class BitLinear:
     """W1.58A8 projection: ternary weights (int8 in memory), one per-tensor weight_scale."""
 
-    def __init__(self, ternary: np.ndarray, weight_scale: float, multiply: bool):
+    def __init__(self, ternary: np.ndarray, weight_scale: float, multiply: bool, ties: TieWatch | None = None):
         self.ternary = torch.from_numpy(np.ascontiguousarray(ternary, dtype=np.int8))
         self.weight_scale = float(weight_scale)
         self.multiply = multiply
+        self.ties = ties
 
     @property
     def out_features(self) -> int:
@@ -209,7 +245,10 @@ class BitLinear:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(torch.float64)
         s = 127.0 / x.abs().amax(dim=-1, keepdim=True).clamp(min=1e-5)  # per-token absmax scale
-        x_q = torch.round(x * s).clamp(-128, 127)  # integers in [-128, 127]; torch.round is half-to-even
+        t = x * s
+        if self.ties is not None and t.numel():
+            self.ties.nearest = min(self.ties.nearest, float((t - torch.floor(t) - 0.5).abs().min()))
+        x_q = torch.round(t).clamp(-128, 127)  # integers in [-128, 127]; torch.round is half-to-even
         acc = x_q @ self.ternary.to(torch.float64).T  # exact: integer sums far below 2^53
         if self.multiply:  # AutoBitLinear (linear_class "autobitlinear"): output * weight_scale
             return acc / s * self.weight_scale
@@ -237,8 +276,13 @@ class Layer:
 
 
 class BitNetModel:
-    def __init__(self, config: Config, tensors: dict[str, tuple[str, np.ndarray]]):
+    def __init__(self, config: Config, tensors: dict[str, tuple[str, np.ndarray]], embedding: str = "float32"):
+        """embedding: "float32" uses the checkpoint's table as stored; "int8" first applies quantize_embedding_int8
+        (to the embedding and so to the tied head; a separate lm_head.weight is left as stored)."""
+        if embedding not in EMBEDDING_FORMATS:
+            raise ValueError(f"embedding must be one of {EMBEDDING_FORMATS}, not {embedding!r}")
         self.config = config
+        self.ties = TieWatch()
         used = set()
 
         def get(name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
@@ -269,10 +313,12 @@ class BitNetModel:
             scale = get(prefix + ".weight_scale")
             if scale.size != 1:
                 raise ValueError(f"{prefix}.weight_scale must hold one value (per-tensor scale)")
-            return BitLinear(ternary, float(scale.reshape(-1)[0]), config.linear_class == "autobitlinear")
+            return BitLinear(ternary, float(scale.reshape(-1)[0]), config.linear_class == "autobitlinear", self.ties)
 
         c = config
         self.embed = torch.from_numpy(get("model.embed_tokens.weight", (c.vocab_size, c.hidden_size)))  # float32
+        if embedding == "int8":
+            self.embed = quantize_embedding_int8(self.embed)
         if not c.tie_word_embeddings and "lm_head.weight" in tensors:
             self.lm_head = torch.from_numpy(get("lm_head.weight", (c.vocab_size, c.hidden_size)))
         else:
@@ -300,10 +346,10 @@ class BitNetModel:
             raise ValueError(f"checkpoint has tensors this reference does not use: {unused[:5]}")
 
     @staticmethod
-    def load(checkpoint: str | os.PathLike) -> "BitNetModel":
+    def load(checkpoint: str | os.PathLike, embedding: str = "float32") -> "BitNetModel":
         directory = Path(checkpoint)
         config = Config.from_json(json.loads((directory / "config.json").read_text()))
-        return BitNetModel(config, read_safetensors(directory / "model.safetensors"))
+        return BitNetModel(config, read_safetensors(directory / "model.safetensors"), embedding)
 
     def new_cache(self) -> list[list[torch.Tensor | None]]:
         return [[None, None] for _ in self.layers]
@@ -358,17 +404,25 @@ class BitNetModel:
         return logits
 
     def greedy(self, tokens: list[int], steps: int, use_cache: bool = True, stop: set[int] | None = None,
-               temperature: float = 0.0, seed: int = 0):
+               temperature: float = 0.0, seed: int = 0, step_logits: list[np.ndarray] | None = None,
+               step_ties: list[float] | None = None):
         """(prompt logits [T, vocab], generated ids). temperature 0: argmax (lowest id on ties); otherwise samples
-        from softmax(logits / temperature) with numpy's generator seeded by `seed`."""
+        from softmax(logits / temperature) with numpy's generator seeded by `seed`. With a `step_logits` list, the
+        float64 logits each generated token was chosen from are appended to it (one [vocab] array per token); with a
+        `step_ties` list, the TieWatch distance of the forward pass that computed them."""
         rng = np.random.default_rng(seed)
         cache = self.new_cache() if use_cache else None
+        self.ties.reset()
         logits = self.forward(tokens, cache)
         prompt_logits = logits
         sequence = list(tokens)
         generated = []
         for _ in range(steps):
             last = logits[-1].numpy()
+            if step_logits is not None:
+                step_logits.append(last.copy())
+            if step_ties is not None:
+                step_ties.append(self.ties.nearest)
             if temperature > 0:
                 p = np.exp((last - last.max()) / temperature)
                 nxt = int(rng.choice(len(p), p=p / p.sum()))
@@ -378,6 +432,7 @@ class BitNetModel:
             sequence.append(nxt)
             if stop and nxt in stop:
                 break
+            self.ties.reset()
             if use_cache:
                 logits = self.forward([nxt], cache, start=len(sequence) - 1)
             else:
@@ -399,11 +454,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cache", action="store_true", help="recompute from scratch for every generated token")
     parser.add_argument("--out", help="write next-token logits of the given tokens: float32 [positions, vocab] .npy")
     parser.add_argument("--out-tokens", help="write {prompt, generated} token ids (and the text) as JSON")
+    parser.add_argument("--no-stop", action="store_true", help="with --greedy: generate all N tokens even past "
+                        "<|end_of_text|> / <|eot_id|> (a comparison over a fixed number of steps)")
+    parser.add_argument("--out-steps", help="with --greedy: write {prompt, generated, embedding, logits, ties} as "
+                        "JSON: logits[i] are the float64 logits generated[i] was chosen from (i = 0: after the "
+                        "prompt), ties[i] the distance |x*s - (k + 1/2)| of the activation nearest to a rounding tie "
+                        "in the forward pass that computed them")
+    parser.add_argument("--embedding", choices=EMBEDDING_FORMATS, default="float32",
+                        help="the token embedding (and tied head) as a model folder stores it: float32 as in the "
+                        "checkpoint (default), or int8 per row (scale = max|row| / 127, round half to even)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.out_steps and not args.greedy:
+        parser.error("--out-steps needs --greedy N")
 
-    model = BitNetModel.load(args.checkpoint)
+    model = BitNetModel.load(args.checkpoint, embedding=args.embedding)
     tokenizer = None
     if args.prompt is not None or (Path(args.checkpoint) / "tokenizer.json").exists():
         sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -423,11 +489,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no tokens")
 
     stop = set()
-    if tokenizer is not None:
+    if tokenizer is not None and not args.no_stop:
         stop = {tokenizer.special[s] for s in ("<|end_of_text|>", "<|eot_id|>") if s in tokenizer.special}
+    steps: list[np.ndarray] = []
+    ties: list[float] = []
     with torch.no_grad():
         logits, generated = model.greedy(tokens, args.greedy, use_cache=not args.no_cache, stop=stop,
-                                         temperature=args.temperature, seed=args.seed)
+                                         temperature=args.temperature, seed=args.seed, step_logits=steps,
+                                         step_ties=ties)
+    if args.out_steps:
+        # json writes a float as its shortest round-trip repr: the float64 values exactly. "ties"[i]: how close the
+        # forward pass that computed logits[i] came to a rounding tie (TieWatch; step 0 is the whole prompt).
+        record = {"prompt": tokens, "generated": generated, "embedding": args.embedding,
+                  "logits": [row.tolist() for row in steps], "ties": ties}
+        Path(args.out_steps).write_text(json.dumps(record) + "\n")
     if args.out:
         np.save(args.out, logits.to(torch.float32).numpy())
     print(f"prompt tokens: {tokens}")

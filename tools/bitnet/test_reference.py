@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 import struct
@@ -98,6 +100,17 @@ class MathTests(unittest.TestCase):
         div = ref.BitLinear(w, 0.75, multiply=False)(x).numpy()[0]
         np.testing.assert_allclose(div, acc / (127.0 * 0.75), rtol=1e-15)
 
+    def test_tie_watch_keeps_the_activation_nearest_to_a_rounding_tie(self):
+        w = np.array([[1, 0, -1], [1, 1, 1]], dtype=np.int8)
+        watch = ref.TieWatch()
+        lin = ref.BitLinear(w, 0.75, multiply=True, ties=watch)
+        lin(torch.tensor([[1.0, 0.3, 0.1]], dtype=torch.float64))  # x*s = [127, 38.1, 12.7]: 0.5, 0.4, 0.2 from k + 1/2
+        self.assertAlmostEqual(watch.nearest, 0.2, places=9)
+        lin(torch.tensor([[0.5, -1.0, 0.25]], dtype=torch.float64))  # x*s = [63.5, -127, 31.75]: 63.5 is a tie
+        self.assertEqual(watch.nearest, 0.0)
+        watch.reset()
+        self.assertEqual(watch.nearest, math.inf)
+
     def test_round_half_to_even(self):
         # torch.round rounds halves to even, as the activation quantizer requires
         self.assertEqual(torch.round(torch.tensor([0.5, 1.5, 2.5, -0.5, -1.5])).tolist(), [0.0, 2.0, 2.0, -0.0, -2.0])
@@ -178,6 +191,58 @@ class ModelTests(unittest.TestCase):
         _, g1 = auto.greedy(tokens[:3], 5, use_cache=True)
         _, g2 = auto.greedy(tokens[:3], 5, use_cache=False)
         self.assertEqual(g1, g2)
+
+
+class EmbeddingTests(unittest.TestCase):
+    def test_int8_rows_by_hand(self):
+        # Row 0: max|E| = 127/16 -> scale = 1/16 exactly, so E / scale = [127, 63.5, 62.5, 0.5, -1.5] holds exact
+        # halves, which round to even: [127, 64, 62, 0, -2]. Row 1 is all zero: scale 0, the row stays 0. Row 2: one
+        # nonzero value v, scale = |v| / 127, q = -127, E' = -127 * scale (v up to float32 rounding).
+        e = torch.tensor([[127 / 16, 63.5 / 16, 62.5 / 16, 0.5 / 16, -1.5 / 16], [0.0] * 5, [0.0, -3.0, 0.0, 0.0, 0.0]],
+                         dtype=torch.float32)
+        out = ref.quantize_embedding_int8(e)
+        self.assertEqual(out.dtype, torch.float32)
+        np.testing.assert_array_equal(out[0].numpy(), np.array([127, 64, 62, 0, -2], dtype=np.float32) / 16)
+        np.testing.assert_array_equal(out[1].numpy(), [0, 0, 0, 0, 0])
+        scale = np.float32(3.0) / np.float32(127)
+        np.testing.assert_array_equal(out[2].numpy(), np.array([0, -127 * scale, 0, 0, 0], dtype=np.float32))
+        # every row's largest entry keeps its value up to float32 rounding of (127 * max / 127), and |q| <= 127
+        e = torch.from_numpy(np.random.default_rng(3).normal(size=(50, 16)).astype(np.float32))
+        out = ref.quantize_embedding_int8(e)
+        scale = e.abs().amax(dim=1, keepdim=True) / 127
+        self.assertLessEqual(float((out / scale).round().abs().max()), 127)
+        self.assertLessEqual(float(((out - e).abs() / scale).max()), 0.5 + 1e-5)
+
+    def test_int8_model_uses_the_rounded_table_for_lookup_and_tied_head(self):
+        with tempfile.TemporaryDirectory() as d:
+            tiny_checkpoint(Path(d), "autobitlinear")
+            full = ref.BitNetModel.load(Path(d))
+            int8 = ref.BitNetModel.load(Path(d), embedding="int8")
+            with self.assertRaises(ValueError):
+                ref.BitNetModel.load(Path(d), embedding="int4")
+        np.testing.assert_array_equal(int8.embed.numpy(), ref.quantize_embedding_int8(full.embed).numpy())
+        self.assertIs(int8.lm_head, int8.embed)
+        self.assertFalse(torch.equal(int8.embed, full.embed))
+
+    def test_out_steps_writes_every_step_and_no_stop_runs_all_steps(self):
+        with tempfile.TemporaryDirectory() as d:
+            tiny_checkpoint(Path(d), "autobitlinear")
+            model = ref.BitNetModel.load(Path(d), embedding="int8")
+            out = Path(d) / "steps.json"
+            with contextlib.redirect_stdout(io.StringIO()):
+                ref.main(["--checkpoint", d, "--tokens", "1,5,2", "--greedy", "6", "--no-stop", "--embedding", "int8",
+                          "--out-steps", str(out)])
+            record = json.loads(out.read_text())
+        self.assertEqual(record["prompt"], [1, 5, 2])
+        self.assertEqual(len(record["generated"]), 6)
+        self.assertEqual(len(record["logits"]), 6)
+        self.assertEqual(len(record["ties"]), 6)
+        self.assertTrue(all(0 <= d <= 0.5 for d in record["ties"]))
+        sequence = [1, 5, 2] + record["generated"]
+        full = model.forward(sequence).numpy()
+        for i, row in enumerate(record["logits"]):
+            self.assertEqual(int(np.argmax(row)), record["generated"][i])
+            np.testing.assert_allclose(row, full[2 + i], rtol=1e-12, atol=1e-12)
 
 
 class TokenizerTests(unittest.TestCase):
