@@ -232,6 +232,11 @@ internal sealed class GenerationLoop : IDisposable
             session.Pending = null;
             Accept(batch[b], batch[b].Sampler.Next(logits.Slice(b * vocab, vocab), session.Seen));
         }
+
+        // The tokens just sampled wake their connections' writers; the next step would take both cores of a small
+        // board at once, leaving the writers to wait for a time slice (milliseconds). Giving up the rest of this one
+        // lets a writer on this core send now (measured in-process: lag p50 0.62 → 0.22-0.33 ms under load).
+        Thread.Yield();
     }
 
     /// <summary>Takes a sampled token: ends the run on a stop condition, otherwise sends it and leaves it pending.</summary>
