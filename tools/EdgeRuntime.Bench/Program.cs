@@ -12,8 +12,14 @@ using EdgeRuntime.TestModels;
 // build.ps1 bench: every figure is measured in this one run against its in-process peer; ratios, not absolutes, are
 // what carry across noisy machines. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N];
 // --triggers and --pipelines select the trigger and pipeline benchmarks (TriggerBench, PipelineBench); --llm the
-// language-model benchmark (LlmBench: --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--quick]).
+// language-model benchmark (LlmBench: --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--quick]);
+// --peer-gguf writes the language-model peer's GGUF (PeerGgufCommand).
 var options = ParseArgs(args);
+if (options.ContainsKey("--peer-gguf"))
+{
+    return PeerGgufCommand.Run(options);
+}
+
 if (options.ContainsKey("--triggers"))
 {
     return await TriggerBench.RunAsync(Path.GetFullPath(options["--publish-dir"]), options["--speech"], options["--out"], options.ContainsKey("--quick"));
@@ -323,7 +329,8 @@ static Dictionary<string, string> ParseArgs(string[] args)
         map[args[i]] = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : "true";
     }
 
-    string[] needed = map.ContainsKey("--triggers") ? ["--publish-dir", "--speech", "--out"]
+    string[] needed = map.ContainsKey("--peer-gguf") ? []
+        : map.ContainsKey("--triggers") ? ["--publish-dir", "--speech", "--out"]
         : map.ContainsKey("--pipelines") ? ["--models-dir", "--samples-dir", "--out"]
         : map.ContainsKey("--llm") ? ["--publish-dir", "--cache", "--out"]
         : ["--publish-dir", "--models-dir", "--out"];

@@ -138,6 +138,50 @@ public sealed class GgufImportTests
     }
 
     [Fact]
+    public void Q8_0_holds_an_fp16_scale_and_32_rounded_int8_per_block_as_gguf_py_writes_it()
+    {
+        // d = max|x| / 127 = 0.5: 63.5 -> 127, -31.75 -> -63.5 -> -64 (halves away from zero), 0.25 -> 0.5 -> 1.
+        var values = new float[64];
+        (values[0], values[1], values[2], values[3]) = (63.5f, -31.75f, 0.25f, -0.25f);
+        values[40] = -1;
+        var rounded = BitNetGguf.EncodeQ8Zero(values, out byte[] bytes);
+        Assert.Equal(2 * 34, bytes.Length);
+        Assert.Equal((Half)0.5f, BitConverter.ToHalf(bytes, 0));
+        Assert.Equal(new sbyte[] { 127, -64, 1, -1, 0 }, bytes[2..7].Select(b => (sbyte)b).ToArray());
+        Assert.Equal((Half)(1f / 127), BitConverter.ToHalf(bytes, 34));
+        Assert.Equal(-127, (sbyte)bytes[34 + 2 + 8]);
+        Assert.Equal((63.5f, -32f, 0.5f), (rounded[0], rounded[1], rounded[2]));
+        Assert.Equal(-127 * (float)(Half)(1f / 127), rounded[40]);
+    }
+
+    [Fact]
+    public void The_peer_gguf_is_arch_bitnet_with_q8_0_embedding_and_a_vocabulary_filled_up_to_the_special_tokens()
+    {
+        using var temp = new TempFolder();
+        var config = ImportChecks.Config with { VocabSize = 300, BosTokenId = 297, EosTokenIds = [298, 299] };
+        var weights = SeededBitNet.Weights(config);
+        var stored = BitNetGguf.Write(temp.File("peer.gguf"), config, weights, BitNetPeerGguf.Options(BitNetPeerGguf.EmbeddingType("q8_0")));
+
+        using var gguf = GgufFile.Open(temp.File("peer.gguf"));
+        Assert.Equal("bitnet", gguf.String("general.architecture"));
+        Assert.Equal(config.HiddenSize, gguf.Integer("bitnet.embedding_length"));
+        var tokens = gguf.Array<string>("tokenizer.ggml.tokens")!;
+        var types = gguf.Array<long>("tokenizer.ggml.token_type")!;
+        Assert.Equal(300, tokens.Length);
+        Assert.Equal(("<|reserved_259|>", 1L), (tokens[259], types[259]));
+        Assert.Equal(("<|begin_of_text|>", 3L), (tokens[297], types[297]));
+        Assert.Equal(297, gguf.Integer("tokenizer.ggml.bos_token_id"));
+
+        var embedding = gguf.Tensors["token_embd.weight"];
+        Assert.Equal(8u, embedding.Type);
+        long bytes = embedding.Elements / 32 * 34;
+        BitNetGguf.EncodeQ8Zero(weights.Embedding, out byte[] expected);
+        Assert.Equal(expected, embedding.Bytes(bytes).ToArray());
+        Assert.True(stored.Embedding.Zip(weights.Embedding, (a, b) => MathF.Abs(a - b)).Max() < 0.02f);
+        Assert.Equal(BitNetGguf.EncodeI2s(weights.Layers[1].Down), gguf.Tensors["blk.1.ffn_down.weight"].Bytes((config.HiddenSize * config.IntermediateSize / 4) + 32).ToArray());
+    }
+
+    [Fact]
     public void Hugging_face_unpacking_matches_the_example_in_transformers_unpack_weights()
     {
         // integrations/bitnet.py's docstring: packed [[0b10100001, 0b00011000], [0b10010000, 0b00001010]] unpacks to

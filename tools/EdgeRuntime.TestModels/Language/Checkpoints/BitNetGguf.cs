@@ -8,7 +8,11 @@ public sealed record GgufOptions
 {
     public string Architecture { get; init; } = "bitnet-b1.58";
 
-    /// <summary>The embedding's ggml type: 0 F32, 1 F16 (bitnet.cpp's converters' default), 30 BF16; others get dummy bytes.</summary>
+    /// <summary>
+    /// The embedding's ggml type: 0 F32, 1 F16 (bitnet.cpp's converters' default), 8 Q8_0 (blocks of 32: an fp16 scale
+    /// d = max|x| / 127, then 32 int8 round(x / d), halves away from zero, as gguf-py quantizes), 30 BF16; others get
+    /// dummy bytes.
+    /// </summary>
     public uint EmbeddingType { get; init; } = 1;
 
     /// <summary>The projections' ggml type: 36 I2_S; others get dummy bytes.</summary>
@@ -24,6 +28,14 @@ public sealed record GgufOptions
     public IReadOnlyList<(string Left, string Right)> Merges { get; init; } = [];
 
     public string Pre { get; init; } = "llama-bpe";
+
+    /// <summary>
+    /// Fills the vocabulary to the configuration's size with tokens "&lt;|reserved_N|&gt;" (N the id) between the merges
+    /// and the special tokens, so the specials take the last ids, where a configuration of 2B4T's shapes puts BOS and
+    /// EOS (llama.cpp sizes the vocabulary from the token list). They are normal tokens that no merge produces, so
+    /// llama.cpp prints a generated one as its text, which names its id.
+    /// </summary>
+    public bool FillVocabulary { get; init; }
 
     public string? ChatTemplate { get; init; }
 
@@ -183,6 +195,8 @@ public static class BitNetGguf
                 }
 
                 return rounded;
+            case 8:
+                return EncodeQ8Zero(values, out bytes);
             case 30:
                 bytes = Bf16.Encode(values);
                 return Bf16.Round(values);
@@ -191,6 +205,41 @@ public static class BitNetGguf
                 bytes = new byte[values.Length / 256 * 210];
                 return values;
         }
+    }
+
+    /// <summary>Q8_0 (ggml type 8): per 32 values an fp16 d = max|x| / 127 and 32 int8 round(x / d); returns d·q.</summary>
+    public static float[] EncodeQ8Zero(ReadOnlySpan<float> values, out byte[] bytes)
+    {
+        const int Block = 32;
+        if (values.Length % Block != 0)
+        {
+            throw new ArgumentException($"Q8_0 needs a multiple of {Block} values, not {values.Length}.", nameof(values));
+        }
+
+        bytes = new byte[values.Length / Block * (2 + Block)];
+        var rounded = new float[values.Length];
+        for (int b = 0; b < values.Length / Block; b++)
+        {
+            var block = values.Slice(b * Block, Block);
+            float max = 0;
+            foreach (float v in block)
+            {
+                max = MathF.Max(max, MathF.Abs(v));
+            }
+
+            float d = max / 127;
+            var half = (Half)d;
+            var output = bytes.AsSpan(b * (2 + Block), 2 + Block);
+            BitConverter.TryWriteBytes(output, half);
+            for (int j = 0; j < Block; j++)
+            {
+                int q = d == 0 ? 0 : (int)MathF.Round(block[j] / d, MidpointRounding.AwayFromZero);
+                output[2 + j] = (byte)(sbyte)q;
+                rounded[(b * Block) + j] = q * (float)half;
+            }
+        }
+
+        return rounded;
     }
 
     private static void WriteVocabulary(GgufWriter gguf, LanguageModelConfig config, GgufOptions options)
@@ -204,6 +253,13 @@ public static class BitNetGguf
 
         tokens.AddRange(options.Merges.Select(m => ByteTokenizerJson.Spell(m.Left) + ByteTokenizerJson.Spell(m.Right)));
         var types = Enumerable.Repeat(1, tokens.Count).ToList();
+        int fill = options.FillVocabulary ? config.VocabSize - tokens.Count - SeededBitNet.SpecialTokens.Length : 0;
+        for (int i = 0; i < fill; i++)
+        {
+            tokens.Add($"<|reserved_{tokens.Count}|>");
+            types.Add(1);
+        }
+
         tokens.AddRange(SeededBitNet.SpecialTokens);
         types.AddRange(SeededBitNet.SpecialTokens.Select(_ => 3));
         if (tokens.Count != config.VocabSize)
