@@ -23,6 +23,10 @@
                   as ORT custom ops vs ORT's own kernels; artifacts/bench/kernels.json (-Quick: one shape)
     bench-triggers publish, then GPIO edge -> stored result at a subscriber vs an infer round trip, journal commit vs
                   write+fsync, and the sustained trigger rate; artifacts/bench/triggers.json (-Quick: shorter)
+    bench-llm     publish, then BitNet b1.58 2B4T's shapes (seeded weights, written once to ~/.cache/edgeruntime/bench-llm)
+                  served by edged on 2 threads: decode at context 128 and 1024, prefill, TTFT, 4-session batching,
+                  RSS, stream overhead, against bitnet.cpp on the same weights when -PeerBin names its binaries;
+                  artifacts/bench/llm.json (-Quick: fewer repetitions)
     bench-pipelines MMEdge post-sensing latency (sequential vs pipelined vs skipping), accuracy, the optimizer under
                   three budgets, CBNet vs full model vs early exit; artifacts/bench/pipelines.json and
                   mmedge-timeline.svg (-Quick: shorter)
@@ -34,7 +38,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('demo', 'test', 'unit', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'fetch-assets')]
+    [ValidateSet('demo', 'test', 'unit', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'bench-llm', 'fetch-assets')]
     [string] $Task = 'build',
 
     [string] $Board = 'host',
@@ -50,7 +54,11 @@ param(
     [switch] $Quick,
 
     # bench: how long the benchmark's client polls for an answer before it sleeps, in microseconds.
-    [int] $ClientSpinUs = -1
+    [int] $ClientSpinUs = -1,
+
+    # bench-llm: a folder with a built bitnet.cpp's llama-bench and llama-batched-bench (and their shared libraries),
+    # the peer measured in the same run; without it only our figures are measured. The build never builds the peer.
+    [string] $PeerBin = ''
 )
 
 $ErrorActionPreference = 'Stop'
@@ -76,6 +84,7 @@ try {
         'bench-kernels' { Invoke-BenchKernels $Board -Quick:$Quick }
         'bench-triggers' { Invoke-BenchTriggers $Board -Quick:$Quick }
         'bench-pipelines' { Invoke-BenchPipelines -Quick:$Quick }
+        'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin }
         'demo' { Invoke-Demo $Board }
     }
     Write-Host ""

@@ -61,4 +61,20 @@ function Invoke-BenchKernels([string] $Board, [switch] $Quick) {
     Invoke-Checked 'kernel benchmark' { & (Join-Path $out 'EdgeRuntime.KernelBench') @benchArgs }
 }
 
-Export-ModuleMember -Function Invoke-Bench, Invoke-BenchTriggers, Invoke-BenchPipelines, Invoke-BenchKernels
+function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '') {
+    Assert-HostBoard $Board
+    Invoke-Publish $Board
+    Write-Step 'bench-llm: BitNet b1.58 2B4T shapes through edged, against bitnet.cpp on the same weights'
+    $cache = Join-Path ([Environment]::GetFolderPath('UserProfile')) '.cache/edgeruntime/bench-llm'
+    $benchArgs = @('--llm', '--publish-dir', (Get-PublishDir $Board), '--cache', $cache, '--out', (Join-Path $Artifacts 'bench'))
+    if ($PeerBin) {
+        if (-not (Test-Path (Join-Path $PeerBin 'llama-bench'))) { throw "-PeerBin $PeerBin has no llama-bench: point it at a built bitnet.cpp's bin folder." }
+        $benchArgs += @('--peer-bin', (Resolve-Path $PeerBin).Path)
+    }
+    if ($Quick) { $benchArgs += '--quick' }
+    Invoke-Checked 'language-model benchmark' {
+        dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
+    }
+}
+
+Export-ModuleMember -Function Invoke-Bench, Invoke-BenchTriggers, Invoke-BenchPipelines, Invoke-BenchKernels, Invoke-BenchLlm

@@ -68,7 +68,8 @@ internal sealed class DecoderModel : IDisposable
             try
             {
                 // From the path, so ORT resolves (and validates) the external-data location; the mapped tensors replace its reads.
-                session = new InferenceSession(folder.GraphPath, sessionOptions);
+                // Created on a lowered thread: ORT starts its intra-op threads here, and they inherit its priority.
+                session = ComputePriority.CreateLowered(() => new InferenceSession(folder.GraphPath, sessionOptions));
             }
             catch (OnnxRuntimeException e)
             {

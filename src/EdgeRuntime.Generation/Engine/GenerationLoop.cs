@@ -136,6 +136,7 @@ internal sealed class GenerationLoop : IDisposable
 
     private void Run()
     {
+        ComputePriority.LowerCurrentThread();
         while (!_stopping)
         {
             bool idle;
