@@ -50,7 +50,15 @@ public sealed record SamplingSpec
 /// One <see cref="MessageType.Token"/> frame: the token's index in this turn, its id, the text it completes (empty
 /// while a multi-byte character is still split across tokens) and microseconds since the request was received.
 /// </summary>
-public sealed record TokenEvent(int Index, int Id, string Text, double AtUs);
+public sealed record TokenEvent(int Index, int Id, string Text, double AtUs)
+{
+    /// <summary>
+    /// When the token was sampled on the daemon's monotonic clock (Linux CLOCK_MONOTONIC, the clock behind
+    /// <c>Stopwatch.GetTimestamp</c>), in microseconds: a client on the same machine reads the same clock, so its own
+    /// reading on arrival minus this is the token's time in transit.
+    /// </summary>
+    public double? ClockUs { get; init; }
+}
 
 /// <summary>The final answer to a generate request, after its last token frame.</summary>
 public sealed record GenerateResponse(

@@ -72,7 +72,7 @@ class Generation:
     """One ``generate`` in flight. Iterate it for the answer's text pieces (str) as the daemon produces them; when
     the iteration ends, ``summary`` holds the daemon's final answer (``stopReason``, ``promptTokens``,
     ``generatedTokens``, ``timeToFirstTokenMs``, ``decodeTokensPerSecond``, ``session``, ...) and ``text`` the whole
-    answer. :meth:`events` iterates the token events themselves (``{index, id, text, atUs}``) instead.
+    answer. :meth:`events` iterates the token events themselves (``{index, id, text, atUs, clockUs}``) instead.
 
     An error from the daemon (``EdgeError`` with its ``code``), possibly after some pieces, ends the iteration by
     raising. Each wait for the next token is bounded by ``timeout`` seconds (:class:`EdgeTimeout`; None: forever).
@@ -120,7 +120,7 @@ class Generation:
 
     def events(self):
         # type: () -> Iterator[Dict[str, Any]]
-        """The token events, ``{"index", "id", "text", "atUs"}``, as they arrive. Leaving the iteration early
+        """The token events, ``{"index", "id", "text", "atUs", "clockUs"}``, as they arrive. Leaving the iteration early
         (``break``) closes the generation, as :meth:`close` does."""
         try:
             while True:

@@ -86,7 +86,10 @@ public sealed class GenerationRun
         }
 
         _lastToken = now;
-        _tokens.Writer.TryWrite(new TokenEvent(Generated++, id, text, Stopwatch.GetElapsedTime(_started, now).TotalMicroseconds));
+        _tokens.Writer.TryWrite(new TokenEvent(Generated++, id, text, Stopwatch.GetElapsedTime(_started, now).TotalMicroseconds)
+        {
+            ClockUs = now * (1e6 / Stopwatch.Frequency),
+        });
     }
 
     internal void Complete(string stopReason, int contextUsed, int contextLength, string? keptSession)

@@ -11,8 +11,15 @@ public sealed class LanguageModelTests(TinyModel tiny) : IClassFixture<TinyModel
     public async Task Greedy_generation_streams_the_references_tokens_and_sums_them_up()
     {
         using var model = tiny.Load();
+        double before = System.Diagnostics.Stopwatch.GetTimestamp() * (1e6 / System.Diagnostics.Stopwatch.Frequency);
         var run = model.Start(new GenerateRequest("tiny") { Prompt = "Hello", MaxTokens = 12 });
         var events = await Collect(run);
+        double after = System.Diagnostics.Stopwatch.GetTimestamp() * (1e6 / System.Diagnostics.Stopwatch.Frequency);
+
+        // Each token is stamped on the monotonic clock when sampled: in order, inside the call.
+        var clocks = events.Select(e => e.ClockUs!.Value).ToArray();
+        Assert.All(clocks, c => Assert.InRange(c, before, after));
+        Assert.Equal(clocks.Order(), clocks);
         var summary = await run.Summary.WaitAsync(Timeout);
 
         int[] expected = tiny.Greedy(tiny.PromptTokens("Hello"), 12);
