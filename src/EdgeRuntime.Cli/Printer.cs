@@ -44,6 +44,13 @@ internal static class Printer
             Console.WriteLine($"warning    {warning}");
         }
 
+        if (info.Kind == ModelKinds.Language && info.Nodes.Length == 0 && info.Inputs.Length == 0 && info.Outputs.Length == 0)
+        {
+            // Its graph is internal to the engine: what the daemon says about the model is all there is to show.
+            Console.WriteLine($"serving    {info.PlacementNote}");
+            return;
+        }
+
         var perProvider = info.Nodes.GroupBy(n => n.Provider, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}");
         Console.WriteLine($"nodes      {(info.Nodes.Length == 0 ? "none reported" : string.Join(", ", perProvider))}{(info.PlacementNote is null ? string.Empty : $" ({info.PlacementNote})")}");
         if (everyNode)
