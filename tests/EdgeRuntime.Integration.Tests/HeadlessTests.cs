@@ -350,6 +350,15 @@ public sealed class ShippedConfigurationTests
             Directory.CreateDirectory(Path.Combine(directory, "models"));
             Directory.CreateDirectory(Path.Combine(directory, "audio"));
             File.Copy(Paths.SileroVad, Path.Combine(directory, "models", "silero_vad_v5.onnx"));
+
+            // And the language model it preloads, a folder of four files.
+            string bitnet = Path.Combine(directory, "models", "bitnet-kjv");
+            Directory.CreateDirectory(bitnet);
+            foreach (string file in Directory.GetFiles(Path.Combine(Paths.RepositoryRoot, "models", "bitnet-kjv")))
+            {
+                File.Copy(file, Path.Combine(bitnet, Path.GetFileName(file)));
+            }
+
             File.Copy(Paths.SpeechWav, Path.Combine(directory, "audio", "speech.wav"));
             // As build.ps1 publish lays it out: the trained pipeline models and the replay samples.
             CopyTree(Path.Combine(Paths.RepositoryRoot, "models"), Path.Combine(directory, "models"));
@@ -408,6 +417,7 @@ public sealed class ShippedConfigurationTests
             await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
             var health = await client.HealthAsync();
             Assert.Equal("ok", health.Status);
+            Assert.Equal(ModelKinds.Language, (await client.InfoAsync("bitnet")).Kind);
             Assert.Equal(0, health.Store!.LastId);
             Assert.Empty(health.Sensors);
         }
