@@ -50,6 +50,35 @@ public sealed class CustomOpTests
     }
 
     [Fact]
+    public void Stacked_projections_with_a_beta_per_row_equal_the_separate_ops_bit_for_bit()
+    {
+        // Two layers of the same input (5 and 3 rows) stacked into one op: rows keep their own matrix's beta.
+        const int k = 300;
+        var first = SampleModels.BitLinear(n: 5, k: k, seed: 1);
+        var second = SampleModels.BitLinear(n: 3, k: k, seed: 2);
+        byte[] packed = [.. TernaryPacking.Pack(first.Weights, 5, k), .. TernaryPacking.Pack(second.Weights, 3, k)];
+        float[] betas = [.. Enumerable.Repeat(first.Beta, 5), .. Enumerable.Repeat(second.Beta, 3)];
+        byte[] model = new OnnxModelBuilder()
+            .Opset(CustomOpDomain.Name, 1)
+            .Input("x", Protocol.TensorDType.Float32, "M", k)
+            .Initializer("w", Protocol.TensorDType.UInt8, [8, TernaryPacking.RowBytes(k)], packed.AsSpan())
+            .Initializer("beta", Protocol.TensorDType.Float32, [8], betas.AsSpan())
+            .Node("BitLinear", ["x", "w", "beta"], ["y"], CustomOpDomain.Name)
+            .Output("y", Protocol.TensorDType.Float32, "M", 8)
+            .Build();
+        using var options = SessionFactory.CreateOptions(new InferenceOptions());
+        using var session = new InferenceSession(model, options);
+        foreach (int m in new[] { 1, 4, 6 })
+        {
+            float[] x = Activations(m * k, m);
+            float[] a = BitLinearReference.Compute(x, m, k, first.Weights, 5, first.Beta);
+            float[] b = BitLinearReference.Compute(x, m, k, second.Weights, 3, second.Beta);
+            float[] expected = [.. Enumerable.Range(0, m).SelectMany(t => a.Skip(t * 5).Take(5).Concat(b.Skip(t * 3).Take(3)))];
+            Assert.Equal(expected, Run(session, x, m, k));
+        }
+    }
+
+    [Fact]
     public void Concurrent_runs_with_collections_in_between_stay_correct()
     {
         var layer = SampleModels.BitLinear(n: 128, k: 256, seed: 5);

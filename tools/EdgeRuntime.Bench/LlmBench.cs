@@ -97,7 +97,9 @@ internal static class LlmBench
     /// <summary>The seeded 2B folder, written once (about a minute) and kept outside the repository.</summary>
     private static string EnsureModelFolder(string cacheDir)
     {
-        string folder = Path.Combine(cacheDir, $"bitnet2b4t-seed{Seed}-ctx{Context}-{EmbeddingFormats.Int8}");
+        // The name says what the folder holds and which graph builder made it (v2: stacked q/k/v and gate/up), so a
+        // cached folder from an older builder is not measured by mistake.
+        string folder = Path.Combine(cacheDir, $"bitnet2b4t-seed{Seed}-ctx{Context}-{EmbeddingFormats.Int8}-v2");
         string done = Path.Combine(folder, ".complete");
         if (!File.Exists(done))
         {

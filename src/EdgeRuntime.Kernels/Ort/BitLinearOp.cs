@@ -5,8 +5,9 @@ using EdgeRuntime.Kernels.Ternary;
 namespace EdgeRuntime.Kernels.Ort;
 
 /// <summary>
-/// ai.edgeruntime::BitLinear(X float[..., K], W uint8[N, RowBytes(K)], beta float[1], bias float[N]?) -> Y float[..., N].
-/// W is packed as <see cref="TernaryPacking"/> describes; the optional bias (converted nn.Linear layers have one) is
+/// ai.edgeruntime::BitLinear(X float[..., K], W uint8[N, RowBytes(K)], beta float[1] or float[N], bias float[N]?) -> Y float[..., N].
+/// W is packed as <see cref="TernaryPacking"/> describes; beta is the weight scale of the whole tensor, or one per
+/// output row when several projections of the same input are fused into one op (q, k and v). The optional bias (converted nn.Linear layers have one) is
 /// added to every token's output. The output rows are split over the session's intra-op
 /// threads with ORT's ParallelFor, so the op stays within the session's thread budget.
 /// </summary>
@@ -41,13 +42,13 @@ internal sealed unsafe class BitLinearOp : CustomOp
             throw new ArgumentException($"W must be [N, RowBytes]; it has rank {w.Shape.Length}.");
         }
 
-        if (beta.ElementCount != 1)
-        {
-            throw new ArgumentException($"beta must hold one value (a per-tensor scale); it holds {beta.ElementCount}.");
-        }
-
         int k = checked((int)x.Shape[^1]);
         int n = checked((int)w.Shape[0]);
+        if (beta.ElementCount != 1 && beta.ElementCount != n)
+        {
+            throw new ArgumentException($"beta must hold one value (a per-tensor scale) or one per row of W ({n}); it holds {beta.ElementCount}.");
+        }
+
         if (bias is { } b && b.ElementCount != n)
         {
             throw new ArgumentException($"bias holds {b.ElementCount} values; expected N = {n}.");
@@ -94,7 +95,8 @@ internal sealed unsafe class BitLinearOp : CustomOp
                     Scales = s,
                     Sums = sum,
                     Weights = (byte*)w.Data,
-                    Beta = *(float*)beta.Data,
+                    Betas = (float*)beta.Data,
+                    BetaStride = beta.ElementCount == 1 ? 0 : 1,
                     Y = (float*)y.Data,
                     N = n,
                 };
@@ -139,7 +141,7 @@ internal sealed unsafe class BitLinearOp : CustomOp
         {
             int start = (int)index * RowsPerTask;
             int end = Math.Min(work->N, start + RowsPerTask);
-            BitLinear.ComputeRows(work->Path, work->Quantized, work->M, work->K, new ReadOnlySpan<float>(work->Scales, work->M), new ReadOnlySpan<int>(work->Sums, work->M), work->Weights, work->Beta, work->Y, work->N, start, end);
+            BitLinear.ComputeRows(work->Path, work->Quantized, work->M, work->K, new ReadOnlySpan<float>(work->Scales, work->M), new ReadOnlySpan<int>(work->Sums, work->M), work->Weights, work->Betas, work->BetaStride, work->Y, work->N, start, end);
         }
         catch (Exception)
         {
@@ -164,7 +166,8 @@ internal sealed unsafe class BitLinearOp : CustomOp
         public float* Scales;
         public int* Sums;
         public byte* Weights;
-        public float Beta;
+        public float* Betas;
+        public int BetaStride;
         public float* Y;
         public int N;
         public int Failed;

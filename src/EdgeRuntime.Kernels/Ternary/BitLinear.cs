@@ -32,8 +32,11 @@ public static unsafe class BitLinear
         }
     }
 
-    /// <summary>Output rows [rowStart, rowEnd) for all m tokens.</summary>
-    public static void ComputeRows(KernelPath path, sbyte* quantized, int m, int k, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, float beta, float* y, int n, int rowStart, int rowEnd)
+    /// <summary>
+    /// Output rows [rowStart, rowEnd) for all m tokens. Row r's weight scale is <c>betas[r · betaStride]</c>: stride 0
+    /// for one scale per tensor, 1 for a scale per row (several projections of the same input fused into one).
+    /// </summary>
+    public static void ComputeRows(KernelPath path, sbyte* quantized, int m, int k, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, float* betas, int betaStride, float* y, int n, int rowStart, int rowEnd)
     {
         int padded = TernaryPacking.PaddedK(k);
         int rowBytes = TernaryPacking.RowBytes(k);
@@ -47,7 +50,7 @@ public static unsafe class BitLinear
                 TernaryDot.FourRows(path, packed + ((long)first * rowBytes), rowBytes, quantized, sums[0], four);
                 for (int i = 0; i < 4; i++)
                 {
-                    y[first + i] = Output(four[i], scales[0], beta);
+                    y[first + i] = Output(four[i], scales[0], betas[(first + i) * betaStride]);
                 }
             }
         }
@@ -66,7 +69,7 @@ public static unsafe class BitLinear
                     TernaryDot.Row4(path, packed + ((long)row * rowBytes), rowBytes, x, padded, sums.Slice(t, 4), four);
                     for (int i = 0; i < 4; i++)
                     {
-                        y[((long)(t + i) * n) + row] = Output(four[i], scales[t + i], beta);
+                        y[((long)(t + i) * n) + row] = Output(four[i], scales[t + i], betas[row * betaStride]);
                     }
                 }
             }
@@ -76,7 +79,7 @@ public static unsafe class BitLinear
                 for (int row = blockStart; row < blockEnd; row++)
                 {
                     int acc = TernaryDot.Row(path, packed + ((long)row * rowBytes), rowBytes, quantized + ((long)t * padded), sums[t]);
-                    y[((long)t * n) + row] = Output(acc, scales[t], beta);
+                    y[((long)t * n) + row] = Output(acc, scales[t], betas[row * betaStride]);
                 }
             }
         }
@@ -97,7 +100,7 @@ public static unsafe class BitLinear
             fixed (byte* w = packed)
             fixed (float* output = y)
             {
-                ComputeRows(path, q, m, k, scales.AsSpan(0, m), sums.AsSpan(0, m), w, beta, output, n, 0, n);
+                ComputeRows(path, q, m, k, scales.AsSpan(0, m), sums.AsSpan(0, m), w, &beta, 0, output, n, 0, n);
             }
         }
         finally

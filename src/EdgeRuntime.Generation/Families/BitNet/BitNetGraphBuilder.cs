@@ -35,6 +35,17 @@ internal static class BitNetGraphBuilder
             graph.Initializer(name + ".beta", TensorDType.Float32, [1], [matrix.Beta]);
         }
 
+        // Projections of the same input stacked into one BitLinear: their rows one after another, each row with its
+        // own matrix's β. The input is quantized once and the op is one parallel section instead of several.
+        void Stacked(string name, params TernaryMatrix[] matrices)
+        {
+            byte[] packed = [.. matrices.SelectMany(m => m.Packed)];
+            float[] betas = [.. matrices.SelectMany(m => Enumerable.Repeat(m.Beta, m.Rows))];
+            long offset = file.Append<byte>(packed);
+            graph.ExternalInitializer(name, TensorDType.UInt8, [betas.Length, packed.LongLength / betas.Length], weightsName, offset, packed.LongLength);
+            Weight(name + ".beta", betas, betas.Length);
+        }
+
         graph.Input(DecoderNames.InputIds, TensorDType.Int64, Dim.Named(Batch), Dim.Named(Sequence))
             .Input(DecoderNames.SeqLensK, TensorDType.Int32, Dim.Named(Batch))
             .Input(DecoderNames.TotalSequenceLength, TensorDType.Int32);
@@ -57,6 +68,7 @@ internal static class BitNetGraphBuilder
         Weight("rope.sin", sin, config.ContextLength, config.HeadDim / 2);
 
         float epsilon = (float)config.RmsNormEps;
+        graph.Initializer("ffn_split", TensorDType.Int64, [2], [(long)config.IntermediateSize, config.IntermediateSize]);
         string h = "h.0";
         for (int l = 0; l < config.Layers; l++)
         {
@@ -66,21 +78,17 @@ internal static class BitNetGraphBuilder
             Weight(p + "attn_sub_norm", layer.AttentionSubNorm, config.AttentionHeads * config.HeadDim);
             Weight(p + "ffn_norm", layer.FeedForwardNorm, config.HiddenSize);
             Weight(p + "ffn_sub_norm", layer.FeedForwardSubNorm, config.IntermediateSize);
-            Ternary(p + "q_proj", layer.Query);
-            Ternary(p + "k_proj", layer.Key);
-            Ternary(p + "v_proj", layer.Value);
+            Stacked(p + "qkv_proj", layer.Query, layer.Key, layer.Value);
             Ternary(p + "o_proj", layer.Output);
-            Ternary(p + "gate_proj", layer.Gate);
-            Ternary(p + "up_proj", layer.Up);
+            Stacked(p + "gate_up_proj", layer.Gate, layer.Up);
             Ternary(p + "down_proj", layer.Down);
 
+            // q, k and v in one BitLinear; GroupQueryAttention takes them packed ([q | k | v] per token).
             RmsNorm(graph, h, p + "attn_norm", p + "x", epsilon);
-            BitLinear(graph, p + "x", p + "q_proj", p + "q");
-            BitLinear(graph, p + "x", p + "k_proj", p + "k");
-            BitLinear(graph, p + "x", p + "v_proj", p + "v");
+            BitLinear(graph, p + "x", p + "qkv_proj", p + "qkv");
             graph.Node(
                 "GroupQueryAttention",
-                [p + "q", p + "k", p + "v", DecoderNames.PastKey(l), DecoderNames.PastValue(l), DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, "rope.cos", "rope.sin"],
+                [p + "qkv", string.Empty, string.Empty, DecoderNames.PastKey(l), DecoderNames.PastValue(l), DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, "rope.cos", "rope.sin"],
                 [p + "attn", DecoderNames.PresentKey(l), DecoderNames.PresentValue(l)],
                 OnnxDomains.Microsoft,
                 new NodeAttribute("num_heads", Int: config.AttentionHeads),
@@ -92,8 +100,8 @@ internal static class BitNetGraphBuilder
             graph.Node("Add", [h, p + "o"], [p + "h_attn"]);
 
             RmsNorm(graph, p + "h_attn", p + "ffn_norm", p + "y", epsilon);
-            BitLinear(graph, p + "y", p + "gate_proj", p + "gate");
-            BitLinear(graph, p + "y", p + "up_proj", p + "up");
+            BitLinear(graph, p + "y", p + "gate_up_proj", p + "gate_up");
+            graph.Node("Split", [p + "gate_up", "ffn_split"], [p + "gate", p + "up"], OnnxDomains.Default, new NodeAttribute("axis", Int: -1));
             graph.Node("Relu", [p + "gate"], [p + "gate_relu"]);
             graph.Node("Mul", [p + "gate_relu", p + "gate_relu"], [p + "gate_sq"]);
             graph.Node("Mul", [p + "gate_sq", p + "up"], [p + "ffn_in"]);
