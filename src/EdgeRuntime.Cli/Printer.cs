@@ -37,6 +37,10 @@ internal static class Printer
         {
             // A language model answers generate, not infer: say so before its (internal) tensor signature.
             Console.WriteLine($"kind       language model{(info.Family is null ? "" : $" ({info.Family})")}, context {info.ContextLength?.ToString(CultureInfo.InvariantCulture) ?? "?"} tokens: edgectl generate / chat");
+            if (info.SessionStateBytes is { } state)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"state      {state / 1024.0:N0} KiB a session at full context ({info.Layers ?? "?"} layers)"));
+            }
         }
 
         foreach (string warning in info.Warnings)

@@ -49,9 +49,10 @@ internal static class ImportCommand
     private static void Print(ImportReport r, TextWriter output)
     {
         var c = CultureInfo.InvariantCulture;
-        output.WriteLine(string.Create(c, $"imported BitNet b1.58 from {r.Input} ({r.Form}, {r.InputFiles} file(s), {r.InputBytes:N0} bytes)"));
-        output.WriteLine(string.Create(c, $"  {r.Layers} layers, hidden {r.HiddenSize}, feed-forward {r.IntermediateSize}, {r.AttentionHeads} query / {r.KvHeads} key-value heads of {r.HeadDim}, vocabulary {r.VocabSize}, context {r.ContextLength}"));
-        output.WriteLine(string.Create(c, $"  {r.TernaryMatrices} ternary projections, {r.TernaryWeights:N0} weights; β: {r.Scale}"));
+        string family = r.Family == "lfm2" ? "LFM2" : "BitNet b1.58";
+        output.WriteLine(string.Create(c, $"imported {family} from {r.Input} ({r.Form}, {r.InputFiles} file(s), {r.InputBytes:N0} bytes)"));
+        output.WriteLine(string.Create(c, $"  {r.Layers} layers{(r.Mixers is null ? "" : $" ({r.Mixers})")}, hidden {r.HiddenSize}, feed-forward {r.IntermediateSize}, {r.AttentionHeads} query / {r.KvHeads} key-value heads of {r.HeadDim}, vocabulary {r.VocabSize}, context {r.ContextLength}"));
+        output.WriteLine(string.Create(c, $"  {r.Projections} {r.ProjectionFormat} projections, {r.ProjectionWeights:N0} weights{(r.Scale is null ? "" : $"; β: {r.Scale}")}"));
         output.WriteLine($"  tokenizer: {r.Tokenizer}; chat template: {r.ChatTemplate ?? "none"}; embedding: {r.EmbeddingFormat}");
         output.WriteLine(string.Create(c, $"wrote {r.Output}: weights.bin {r.WeightsBytes:N0} bytes, in {r.Seconds:0.0} s"));
     }

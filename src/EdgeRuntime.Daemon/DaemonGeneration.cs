@@ -130,11 +130,13 @@ internal sealed class DaemonGeneration(string modelDirectory, GenerationOptions 
         model.LoadedAt,
         [],
         [],
-        $"A {model.Config.Family} language model: {model.Config.Layers} layers, hidden {model.Config.HiddenSize}, vocabulary {model.Config.VocabSize}; {model.Options.Sessions} sessions of {model.ContextLength} positions ({model.CacheBytes >> 20} MiB of cache).")
+        $"A {model.Config.Family} language model: {model.Config.Layers} layers ({model.LayerSummary}), hidden {model.Config.HiddenSize}, vocabulary {model.Config.VocabSize}; {model.Options.Sessions} sessions of {model.ContextLength} positions, {model.SessionStateBytes >> 10} KiB of state each ({model.CacheBytes >> 20} MiB in all).")
     {
         Kind = ModelKinds.Language,
         ContextLength = model.ContextLength,
         Family = model.Config.Family,
+        SessionStateBytes = model.SessionStateBytes,
+        Layers = model.LayerSummary,
     };
 
     private sealed class Generation(GenerationRun run) : IGeneration

@@ -65,6 +65,15 @@ public sealed record ModelInfo(
 
     /// <summary>A language model's family (e.g. "bitnet"); null for tensor models.</summary>
     public string? Family { get; init; }
+
+    /// <summary>
+    /// Bytes one session's state takes at full context: the KV cache of the attention layers and, in a hybrid model,
+    /// the fixed conv state of its conv layers; null for tensor models.
+    /// </summary>
+    public long? SessionStateBytes { get; init; }
+
+    /// <summary>A language model's layers by mixer, e.g. "10 conv + 6 attention"; null for tensor models.</summary>
+    public string? Layers { get; init; }
 }
 
 /// <summary>What a loaded model answers: <c>infer</c> (tensor) or <c>generate</c> (language).</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using EdgeRuntime.Generation.Families.BitNet;
+using EdgeRuntime.Generation.Families.Lfm2;
 using EdgeRuntime.Generation.Folder;
 using EdgeRuntime.Generation.Tokenization;
 using EdgeRuntime.Protocol;
@@ -8,8 +9,8 @@ using EdgeRuntime.Protocol;
 namespace EdgeRuntime.Conversion.Import;
 
 /// <summary>
-/// edge-convert import: reads a BitNet b1.58 checkpoint in either downloaded form (<see cref="CheckpointForm"/>) and
-/// writes one of our language-model folders from it. Problems with the input are <see cref="InvalidDataException"/>
+/// edge-convert import: reads a BitNet b1.58 checkpoint in either downloaded form (<see cref="CheckpointForm"/>), or a
+/// Hugging Face LFM2 checkpoint, and writes one of our language-model folders from it. Problems with the input are <see cref="InvalidDataException"/>
 /// (or <see cref="FileNotFoundException"/>) naming the file, the tensor and the numbers; bad options are
 /// <see cref="ArgumentException"/>.
 /// </summary>
@@ -75,6 +76,11 @@ public static class CheckpointImporter
     {
         long started = Stopwatch.GetTimestamp();
         RefuseForeignFolder(output);
+        if (Detect(input) == CheckpointForm.HuggingFace && ReadLfm2(input, options) is { } lfm2)
+        {
+            return WriteLfm2(input, output, lfm2, started);
+        }
+
         var imported = Read(input, options);
         Directory.CreateDirectory(output);
         string tokenizer = imported.TokenizerPath ?? Path.Combine(output, imported.Config.Tokenizer);
@@ -84,14 +90,7 @@ public static class CheckpointImporter
         }
 
         var written = BitNetFolderWriter.Write(output, imported.Config, imported.Weights, tokenizer);
-        try
-        {
-            ModelTokenizer.Load(Path.Combine(output, written.Tokenizer), written.VocabSize);
-        }
-        catch (EdgeRuntimeException e)
-        {
-            throw new InvalidDataException($"The imported folder's tokenizer does not load: {e.Message}", e);
-        }
+        CheckTokenizer(output, written);
 
         var c = written;
         var matrices = imported.Weights.Layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.Gate, l.Up, l.Down }).ToArray();
@@ -99,6 +98,7 @@ public static class CheckpointImporter
             input,
             output,
             imported.Form == CheckpointForm.HuggingFace ? "Hugging Face safetensors" : "bitnet.cpp GGUF",
+            c.Family,
             c.Layers,
             c.HiddenSize,
             c.IntermediateSize,
@@ -109,6 +109,8 @@ public static class CheckpointImporter
             c.ContextLength,
             matrices.Length,
             matrices.Sum(m => (long)m.Rows * m.Columns),
+            "ternary",
+            null,
             imported.InputFiles,
             imported.InputBytes,
             c.WeightsBytes,
@@ -117,6 +119,82 @@ public static class CheckpointImporter
             c.ChatTemplate,
             c.EmbeddingFormat,
             Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>
+    /// Reads a Hugging Face folder as LFM2 when its config.json says lfm2 (model_type, or Lfm2ForCausalLM); null for any
+    /// other model.
+    /// </summary>
+    public static ImportedLfm2? ReadLfm2(string input, ImportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string folder = Directory.Exists(input) ? input : Path.GetDirectoryName(Path.GetFullPath(input))!;
+        string configPath = Path.Combine(folder, HuggingFaceImporter.ConfigFile);
+        using var document = JsonFields.Parse(configPath);
+        var json = new JsonFields(configPath, document.RootElement);
+        if (!Lfm2HfConfig.IsLfm2(json))
+        {
+            return null;
+        }
+
+        if (options.TokenizerPath is { } tokenizer && !File.Exists(tokenizer))
+        {
+            throw new FileNotFoundException($"The tokenizer {tokenizer} (--tokenizer) does not exist.", tokenizer);
+        }
+
+        return Lfm2Importer.Read(folder, json, options);
+    }
+
+    private static ImportReport WriteLfm2(string input, string output, ImportedLfm2 imported, long started)
+    {
+        Directory.CreateDirectory(output);
+        var c = Lfm2FolderWriter.Write(output, imported.Config, imported.Weights, imported.TokenizerPath);
+        CheckTokenizer(output, c);
+        var matrices = imported.Weights.Layers.SelectMany(l => l.Mixer switch
+        {
+            Lfm2Attention a => new[] { a.Query, a.Key, a.Value, a.Output, l.W1, l.W2, l.W3 },
+            Lfm2Conv v => [v.InProjection, v.OutProjection, l.W1, l.W2, l.W3],
+            _ => [],
+        }).ToArray();
+        int conv = LayerKinds.Layers(c, LayerKinds.Conv).Length;
+        return new ImportReport(
+            input,
+            output,
+            "Hugging Face safetensors",
+            c.Family,
+            c.Layers,
+            c.HiddenSize,
+            c.IntermediateSize,
+            c.AttentionHeads,
+            c.KvHeads,
+            c.HeadDim,
+            c.VocabSize,
+            c.ContextLength,
+            matrices.Length,
+            matrices.Sum(m => (long)m.Rows * m.Columns),
+            "float32",
+            $"{conv} conv (kernel {c.ConvKernel}) + {c.Layers - conv} attention",
+            imported.InputFiles,
+            imported.InputBytes,
+            c.WeightsBytes,
+            null,
+            imported.TokenizerNote,
+            c.ChatTemplate,
+            c.EmbeddingFormat,
+            Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>A folder that cannot serve is never left looking finished: its tokenizer must load.</summary>
+    private static void CheckTokenizer(string output, LanguageModelConfig written)
+    {
+        try
+        {
+            ModelTokenizer.Load(Path.Combine(output, written.Tokenizer), written.VocabSize);
+        }
+        catch (EdgeRuntimeException e)
+        {
+            throw new InvalidDataException($"The imported folder's tokenizer does not load: {e.Message}", e);
+        }
     }
 
     /// <summary>

@@ -119,7 +119,7 @@ internal static class HuggingFaceImporter
                 return matrix;
             }
 
-            float[] Vector(string tensor, int length) => ReadFloats(checkpoint.Get(Name(l, tensor)), [length]);
+            float[] Vector(string tensor, int length) => HfTensors.ReadFloats(checkpoint.Get(Name(l, tensor)), [length]);
 
             layers[l] = new BitNetLayer(
                 Vector("input_layernorm.weight", s.HiddenSize),
@@ -135,8 +135,8 @@ internal static class HuggingFaceImporter
                 Projection("mlp.down_proj.weight", s.HiddenSize, s.IntermediateSize));
         }
 
-        var embedding = ReadFloats(checkpoint.Get("model.embed_tokens.weight"), [s.VocabSize, s.HiddenSize]);
-        var norm = ReadFloats(checkpoint.Get("model.norm.weight"), [s.HiddenSize]);
+        var embedding = HfTensors.ReadFloats(checkpoint.Get("model.embed_tokens.weight"), [s.VocabSize, s.HiddenSize]);
+        var norm = HfTensors.ReadFloats(checkpoint.Get("model.norm.weight"), [s.HiddenSize]);
         scaleNote = string.Join("; ", notes.Order(StringComparer.Ordinal));
         return new BitNetWeights(embedding, layers, norm);
     }
@@ -152,13 +152,13 @@ internal static class HuggingFaceImporter
                 throw new InvalidDataException($"{name}: {rows} output rows do not pack four to a byte.");
             }
 
-            CheckShape(tensor, [rows / 4, columns], $" (packed [out/4, in] for a [{rows}, {columns}] projection)");
+            HfTensors.CheckShape(tensor, [rows / 4, columns], $" (packed [out/4, in] for a [{rows}, {columns}] projection)");
             if (scaleTensor is null)
             {
                 throw new InvalidDataException($"The checkpoint has packed ternary {name} but no {name}_scale.");
             }
 
-            var scale = ReadFloats(scaleTensor, null);
+            var scale = HfTensors.ReadFloats(scaleTensor, null);
             if (scale.Length != 1 || !float.IsFinite(scale[0]) || !(scale[0] > 0))
             {
                 throw new InvalidDataException($"{name}_scale holds {scale.Length} value(s) ({string.Join(", ", scale.Take(4))}); a projection's weight_scale is one positive number.");
@@ -169,45 +169,17 @@ internal static class HuggingFaceImporter
             return (HfTernary.Unpack(name, tensor.Bytes(), rows, columns, beta), note);
         }
 
-        if (FloatFormatOf(tensor) is not null)
+        if (HfTensors.FloatFormatOf(tensor) is not null)
         {
             if (scaleTensor is not null)
             {
                 throw new InvalidDataException($"{name} is {tensor.DType} and has a {name}_scale: the importer reads packed (uint8) weights with a scale or master weights without one, not both.");
             }
 
-            var master = ReadFloats(tensor, [rows, columns]);
+            var master = HfTensors.ReadFloats(tensor, [rows, columns]);
             return (HfTernary.Quantize(master, rows, columns), "absmean ternarization of the master weights (online)");
         }
 
         throw new InvalidDataException($"{name} is {tensor.DType}; the importer reads projections packed as U8 (with weight_scale) or as BF16/F16/F32 master weights.");
-    }
-
-    private static FloatFormat? FloatFormatOf(SafeTensor tensor) => tensor.DType switch
-    {
-        "F32" => FloatFormat.F32,
-        "F16" => FloatFormat.F16,
-        "BF16" => FloatFormat.BF16,
-        _ => null,
-    };
-
-    /// <summary>A float tensor of the given shape (null: any shape), converted to float32.</summary>
-    private static float[] ReadFloats(SafeTensor tensor, long[]? shape)
-    {
-        var format = FloatFormatOf(tensor) ?? throw new InvalidDataException($"{tensor.Name} is {tensor.DType}; the importer reads it as BF16, F16 or F32.");
-        if (shape is not null)
-        {
-            CheckShape(tensor, shape, "");
-        }
-
-        return FloatFormats.Decode(tensor.Bytes(), format, tensor.Elements);
-    }
-
-    private static void CheckShape(SafeTensor tensor, long[] expected, string what)
-    {
-        if (!tensor.Shape.SequenceEqual(expected))
-        {
-            throw new InvalidDataException($"{tensor.Name} is {tensor.DType} {tensor.ShapeText}; config.json's sizes need [{string.Join(", ", expected)}]{what}.");
-        }
     }
 }

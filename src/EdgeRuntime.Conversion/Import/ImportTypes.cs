@@ -58,11 +58,30 @@ public sealed record ImportedBitNet
     public required long InputBytes { get; init; }
 }
 
+/// <summary>An LFM2 checkpoint read into our representation, ready for <see cref="Generation.Families.Lfm2.Lfm2FolderWriter"/>.</summary>
+public sealed record ImportedLfm2
+{
+    public required LanguageModelConfig Config { get; init; }
+
+    public required Generation.Families.Lfm2.Lfm2Weights Weights { get; init; }
+
+    /// <summary>The tokenizer.json to copy into the folder.</summary>
+    public required string TokenizerPath { get; init; }
+
+    /// <summary>How the tokenizer was obtained, for the report.</summary>
+    public required string TokenizerNote { get; init; }
+
+    public required int InputFiles { get; init; }
+
+    public required long InputBytes { get; init; }
+}
+
 /// <summary>edge-convert import's report: the model's sizes, the bytes in and out, and the time taken.</summary>
 public sealed record ImportReport(
     string Input,
     string Output,
     string Form,
+    string Family,
     int Layers,
     int HiddenSize,
     int IntermediateSize,
@@ -71,12 +90,14 @@ public sealed record ImportReport(
     int HeadDim,
     int VocabSize,
     int ContextLength,
-    int TernaryMatrices,
-    long TernaryWeights,
+    int Projections,
+    long ProjectionWeights,
+    string ProjectionFormat,
+    string? Mixers,
     int InputFiles,
     long InputBytes,
     long WeightsBytes,
-    string Scale,
+    string? Scale,
     string Tokenizer,
     string? ChatTemplate,
     string EmbeddingFormat,

@@ -22,7 +22,7 @@ internal sealed record CheckpointSizes(
 /// <summary>Turns a checkpoint's sizes and the user's options into our folder's configuration.</summary>
 internal static class ImportedConfig
 {
-    public static LanguageModelConfig Build(CheckpointSizes sizes, ImportOptions options, string? chatTemplateText, string source, string origin)
+    public static LanguageModelConfig Build(CheckpointSizes sizes, ImportOptions options, string? chatTemplateText, string source, string origin, string family = BitNetFolderWriter.Family)
     {
         Check(sizes, origin);
         int context = sizes.ContextLength;
@@ -45,7 +45,7 @@ internal static class ImportedConfig
         {
             Format = LanguageModelConfig.FormatName,
             FormatVersion = LanguageModelConfig.CurrentFormatVersion,
-            Family = BitNetFolderWriter.Family,
+            Family = family,
             VocabSize = sizes.VocabSize,
             HiddenSize = sizes.HiddenSize,
             IntermediateSize = sizes.IntermediateSize,

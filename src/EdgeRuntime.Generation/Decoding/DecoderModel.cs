@@ -6,8 +6,8 @@ using Microsoft.ML.OnnxRuntime;
 namespace EdgeRuntime.Generation.Decoding;
 
 /// <summary>
-/// A loaded decoder: the ONNX Runtime session over the folder's graph, its memory-mapped weights, and the KV cache of
-/// all its slots. <see cref="Step"/> runs new tokens for a run of neighbouring slots and returns their next-token
+/// A loaded decoder: the ONNX Runtime session over the folder's graph, its memory-mapped weights, and the state (KV
+/// cache and, for hybrid models, conv state) of all its slots. <see cref="Step"/> runs new tokens for a run of neighbouring slots and returns their next-token
 /// logits; the cache is updated in place. Not thread-safe: the engine calls it from one loop.
 /// </summary>
 internal sealed class DecoderModel : IDisposable
@@ -18,27 +18,42 @@ internal sealed class DecoderModel : IDisposable
     private readonly float[] _logits;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
+    private readonly int[] _attentionLayers;
+    private readonly int[] _convLayers;
 
-    private DecoderModel(LanguageModelFolder folder, InferenceSession session, WeightMap weights, KvCache cache)
+    private DecoderModel(LanguageModelFolder folder, InferenceSession session, WeightMap weights, DecoderState state)
     {
         Folder = folder;
         _session = session;
         _weights = weights;
-        Cache = cache;
+        State = state;
         var config = folder.Config;
-        _logits = new float[(long)cache.Slots * config.VocabSize];
-        _inputNames = [DecoderNames.InputIds, DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, .. Enumerable.Range(0, config.Layers).SelectMany(l => new[] { DecoderNames.PastKey(l), DecoderNames.PastValue(l) })];
-        _outputNames = [DecoderNames.Logits, .. Enumerable.Range(0, config.Layers).SelectMany(l => new[] { DecoderNames.PresentKey(l), DecoderNames.PresentValue(l) })];
+        _logits = new float[(long)state.Slots * config.VocabSize];
+        _attentionLayers = LayerKinds.Layers(config, LayerKinds.Attention);
+        _convLayers = LayerKinds.Layers(config, LayerKinds.Conv);
+        _inputNames =
+        [
+            DecoderNames.InputIds, DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength,
+            .. _attentionLayers.SelectMany(l => new[] { DecoderNames.PastKey(l), DecoderNames.PastValue(l) }),
+            .. _convLayers.Select(DecoderNames.PastConv),
+        ];
+        _outputNames =
+        [
+            DecoderNames.Logits,
+            .. _attentionLayers.SelectMany(l => new[] { DecoderNames.PresentKey(l), DecoderNames.PresentValue(l) }),
+            .. _convLayers.Select(DecoderNames.PresentConv),
+        ];
     }
 
     public LanguageModelFolder Folder { get; }
 
     public LanguageModelConfig Config => Folder.Config;
 
-    public KvCache Cache { get; }
+    /// <summary>The sessions' KV caches and conv states.</summary>
+    public DecoderState State { get; }
 
     /// <summary>Positions one session can hold.</summary>
-    public int Capacity => Cache.Capacity;
+    public int Capacity => State.Capacity;
 
     /// <summary>Bytes of the mapped weights file.</summary>
     public long WeightBytes => _weights.Length;
@@ -49,7 +64,7 @@ internal sealed class DecoderModel : IDisposable
         int capacity = options.ContextLimit > 0 ? Math.Min(options.ContextLimit, config.ContextLength) : config.ContextLength;
         byte[] graph = File.ReadAllBytes(folder.GraphPath);
         var weights = WeightMap.Open(folder, graph, options.VerifyWeights);
-        KvCache? cache = null;
+        DecoderState? state = null;
         try
         {
             using var sessionOptions = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = options.IntraOpThreads });
@@ -76,12 +91,12 @@ internal sealed class DecoderModel : IDisposable
                 throw new EdgeRuntimeException(ErrorCodes.ModelLoadFailed, $"ONNX Runtime refused {folder.GraphPath}: {e.Message}", e);
             }
 
-            cache = new KvCache(config.Layers, Math.Max(1, options.Slots), config.KvHeads, capacity, config.HeadDim);
-            return new DecoderModel(folder, session, weights, cache);
+            state = new DecoderState(config, Math.Max(1, options.Slots), capacity);
+            return new DecoderModel(folder, session, weights, state);
         }
         catch
         {
-            cache?.Dispose();
+            state?.Dispose();
             weights.Dispose();
             throw;
         }
@@ -91,19 +106,23 @@ internal sealed class DecoderModel : IDisposable
     /// Runs <paramref name="sequence"/> new tokens for each of <paramref name="batch"/> sessions in slots
     /// [<paramref name="firstSlot"/>, firstSlot + batch). <paramref name="totalLengths"/>[b] is session b's length
     /// once these tokens are in (past + sequence). Returns the batch's logits, [batch, vocab], valid until the next step;
-    /// the caller may modify them in place (sampling does).
+    /// the caller may modify them in place (sampling does). A sequence with nothing before these tokens starts from a
+    /// cleared conv state, so a slot's earlier occupant leaves nothing behind.
     /// </summary>
     public Span<float> Step(ReadOnlySpan<long> tokens, int batch, int sequence, ReadOnlySpan<int> totalLengths, int firstSlot)
     {
-        int layers = Config.Layers;
-        var inputs = new OrtValue[3 + (2 * layers)];
-        var outputs = new OrtValue[1 + (2 * layers)];
+        var inputs = new OrtValue[_inputNames.Length];
+        var outputs = new OrtValue[_outputNames.Length];
         var seqLens = new int[batch];
         int longest = 0;
         for (int b = 0; b < batch; b++)
         {
             seqLens[b] = totalLengths[b] - 1;
             longest = Math.Max(longest, totalLengths[b]);
+            if (totalLengths[b] == sequence)
+            {
+                State.Conv.Clear(firstSlot + b);
+            }
         }
 
         try
@@ -111,11 +130,20 @@ internal sealed class DecoderModel : IDisposable
             inputs[0] = OrtValue.CreateTensorValueFromMemory(tokens[..(batch * sequence)].ToArray(), [batch, sequence]);
             inputs[1] = OrtValue.CreateTensorValueFromMemory(seqLens, [batch]);
             inputs[2] = OrtValue.CreateTensorValueFromMemory(new[] { longest }, []);
-            for (int l = 0; l < layers; l++)
+            for (int i = 0; i < _attentionLayers.Length; i++)
             {
                 // The same tensors are past and present: GroupQueryAttention sees one buffer and appends in place.
-                inputs[3 + (2 * l)] = outputs[1 + (2 * l)] = Cache.View(l, value: false, firstSlot, batch);
-                inputs[4 + (2 * l)] = outputs[2 + (2 * l)] = Cache.View(l, value: true, firstSlot, batch);
+                inputs[3 + (2 * i)] = outputs[1 + (2 * i)] = State.Kv.View(_attentionLayers[i], value: false, firstSlot, batch);
+                inputs[4 + (2 * i)] = outputs[2 + (2 * i)] = State.Kv.View(_attentionLayers[i], value: true, firstSlot, batch);
+            }
+
+            int convInputs = 3 + (2 * _attentionLayers.Length);
+            int convOutputs = 1 + (2 * _attentionLayers.Length);
+            for (int i = 0; i < _convLayers.Length; i++)
+            {
+                // Past and present conv state are one buffer too: the graph reads the old columns (Concat) before the
+                // node that writes the new ones (Slice) runs, since that node takes the Concat's output as its input.
+                inputs[convInputs + i] = outputs[convOutputs + i] = State.Conv.View(_convLayers[i], firstSlot, batch);
             }
 
             outputs[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _logits.AsMemory(0, batch * Config.VocabSize), [batch, Config.VocabSize]);
@@ -138,7 +166,7 @@ internal sealed class DecoderModel : IDisposable
     {
         _session.Dispose();
         _run.Dispose();
-        Cache.Dispose();
+        State.Dispose();
         _weights.Dispose();
     }
 }

@@ -11,6 +11,9 @@ namespace EdgeRuntime.Generation.Decoding;
 /// <item><c>total_sequence_length</c> int32 scalar: the longest such length in the batch.</item>
 /// <item><c>past_key.N</c>, <c>past_value.N</c> float32 [batch, kvHeads, capacity, headDim]: layer N's cache. The
 /// engine binds <c>present_key.N</c>/<c>present_value.N</c> to the same buffers, so new entries are written in place.</item>
+/// <item><c>past_conv.N</c> float32 [batch, hidden, kernel − 1]: conv layer N's state, the last kernel − 1 columns of
+/// its gated input, in place through <c>present_conv.N</c> like the KV cache. Attention layers have past_key/past_value,
+/// conv layers past_conv, never both.</item>
 /// <item><c>logits</c> float32 [batch, vocab]: the next-token logits after each sequence's last new token.</item>
 /// </list>
 /// </summary>
@@ -28,4 +31,8 @@ public static class DecoderNames
     public static string PresentKey(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_key.{layer}");
 
     public static string PresentValue(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_value.{layer}");
+
+    public static string PastConv(int layer) => string.Create(CultureInfo.InvariantCulture, $"past_conv.{layer}");
+
+    public static string PresentConv(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_conv.{layer}");
 }

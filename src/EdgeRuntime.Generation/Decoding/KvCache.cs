@@ -5,8 +5,8 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace EdgeRuntime.Generation.Decoding;
 
 /// <summary>
-/// The key/value cache of every session a model can hold, allocated once at load: per layer, one key and one value
-/// buffer of [slots, kvHeads, capacity, headDim] floats. A session owns one slot. Sessions in neighbouring slots can
+/// The key/value cache of every session a model can hold, allocated once at load: per attention layer, one key and one
+/// value buffer of [slots, kvHeads, capacity, headDim] floats (a hybrid model's conv layers have none). A session owns one slot. Sessions in neighbouring slots can
 /// run as one batch (a view [count, kvHeads, capacity, headDim] starting at the first slot), which is why the engine
 /// keeps active sessions packed at the low slots (<see cref="MoveSlot"/>).
 /// </summary>
@@ -14,9 +14,20 @@ internal sealed unsafe class KvCache : IDisposable
 {
     private readonly float*[] _keys;
     private readonly float*[] _values;
+    private readonly int[] _index;
 
-    public KvCache(int layers, int slots, int kvHeads, int capacity, int headDim)
+    /// <param name="attentionLayers">The model's layer indices that attend (and so have a cache), in order.</param>
+    public KvCache(int[] attentionLayers, int slots, int kvHeads, int capacity, int headDim)
     {
+        int layers = attentionLayers.Length;
+        AttentionLayers = attentionLayers;
+        _index = new int[attentionLayers.Length == 0 ? 0 : attentionLayers.Max() + 1];
+        Array.Fill(_index, -1);
+        for (int i = 0; i < attentionLayers.Length; i++)
+        {
+            _index[attentionLayers[i]] = i;
+        }
+
         Layers = layers;
         Slots = slots;
         KvHeads = kvHeads;
@@ -42,7 +53,11 @@ internal sealed unsafe class KvCache : IDisposable
         }
     }
 
+    /// <summary>How many layers have a cache.</summary>
     public int Layers { get; }
+
+    /// <summary>The model's layer indices that have a cache.</summary>
+    public IReadOnlyList<int> AttentionLayers { get; }
 
     public int Slots { get; }
 
@@ -58,13 +73,19 @@ internal sealed unsafe class KvCache : IDisposable
     /// <summary>Bytes the whole cache holds.</summary>
     public long Bytes => SlotFloats * Slots * Layers * 2 * sizeof(float);
 
-    /// <summary>Bytes one position costs across all layers (keys and values).</summary>
+    /// <summary>Bytes one position costs across <paramref name="layers"/> attention layers (keys and values).</summary>
     public static long BytesPerPosition(int layers, int kvHeads, int headDim) => (long)layers * kvHeads * headDim * 2 * sizeof(float);
 
-    /// <summary>A tensor over slots [first, first + count) of one layer's keys or values (no copy).</summary>
+    /// <summary>A tensor over slots [first, first + count) of attention layer <paramref name="layer"/>'s keys or values (no copy).</summary>
     public OrtValue View(int layer, bool value, int first, int count)
     {
-        float* start = (value ? _values : _keys)[layer] + (first * SlotFloats);
+        int index = layer < _index.Length ? _index[layer] : -1;
+        if (index < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(layer), layer, "the layer has no KV cache (it is not an attention layer)");
+        }
+
+        float* start = (value ? _values : _keys)[index] + (first * SlotFloats);
         return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, [count, KvHeads, Capacity, HeadDim], (IntPtr)start, count * SlotFloats * sizeof(float));
     }
 

@@ -31,8 +31,8 @@ internal sealed class GenerationLoop : IDisposable
         _model = model;
         _decoder = decoder;
         _options = options;
-        _slots = new ChatSession?[decoder.Cache.Slots - 1];
-        _spareSlot = decoder.Cache.Slots - 1;
+        _slots = new ChatSession?[decoder.State.Slots - 1];
+        _spareSlot = decoder.State.Slots - 1;
         _thread = new Thread(Run) { IsBackground = true, Name = $"generate {model}" };
         _thread.Start();
     }
@@ -388,7 +388,7 @@ internal sealed class GenerationLoop : IDisposable
     {
         var first = _slots[a];
         var second = _slots[b];
-        var cache = _decoder.Cache;
+        var cache = _decoder.State;
         if (first is not null)
         {
             cache.MoveSlot(a, _spareSlot, first.Length);

@@ -61,7 +61,21 @@ public sealed class LanguageModel : IDisposable
 
     public long WeightBytes => _decoder.WeightBytes;
 
-    public long CacheBytes => _decoder.Cache.Bytes;
+    /// <summary>Bytes of all sessions' state (KV caches and conv states), allocated at load.</summary>
+    public long CacheBytes => _decoder.State.Bytes;
+
+    /// <summary>The layers by mixer: "30 attention", "10 conv + 6 attention".</summary>
+    public string LayerSummary
+    {
+        get
+        {
+            int conv = LayerKinds.Layers(Config, LayerKinds.Conv).Length;
+            return conv == 0 ? $"{Config.Layers} attention" : $"{conv} conv + {Config.Layers - conv} attention";
+        }
+    }
+
+    /// <summary>Bytes one session's state takes at full context (its KV cache and conv state).</summary>
+    public long SessionStateBytes => _decoder.State.BytesPerSession;
 
     internal IReadOnlySet<int> EndOfSequence { get; }
 
@@ -78,7 +92,7 @@ public sealed class LanguageModel : IDisposable
         var config = folder.Config;
         int capacity = options.ContextLimit > 0 ? Math.Min(options.ContextLimit, config.ContextLength) : config.ContextLength;
         int slots = Math.Max(1, options.Sessions) + 1; // one spare slot: the scratch space that lets two sessions trade slots
-        long cacheBytes = KvCache.BytesPerPosition(config.Layers, config.KvHeads, config.HeadDim) * capacity * slots;
+        long cacheBytes = DecoderState.BytesPerSessionFor(config, capacity) * slots;
         long weightBytes = new FileInfo(folder.WeightsPath).Length;
         if (options.MemoryBudgetBytes > 0)
         {

@@ -12,7 +12,7 @@ public sealed record LanguageModelConfig
 
     public required int FormatVersion { get; init; }
 
-    /// <summary>The architecture: "bitnet" (BitNet b1.58). Part 2 adds hybrid families.</summary>
+    /// <summary>The architecture: "bitnet" (BitNet b1.58) or "lfm2" (Liquid LFM2's hybrid of gated short convolutions and attention).</summary>
     public required string Family { get; init; }
 
     public required int VocabSize { get; init; }
@@ -32,6 +32,15 @@ public sealed record LanguageModelConfig
     public required double RopeTheta { get; init; }
 
     public required double RmsNormEps { get; init; }
+
+    /// <summary>
+    /// Each layer's mixer, <see cref="LayerKinds.Attention"/> or <see cref="LayerKinds.Conv"/>; absent means every layer
+    /// is attention. Only attention layers have a KV cache; conv layers keep <see cref="ConvKernel"/> − 1 columns of state.
+    /// </summary>
+    public string[]? LayerTypes { get; init; }
+
+    /// <summary>The conv layers' kernel width (LFM2: 3); needed when any layer is a conv layer.</summary>
+    public int? ConvKernel { get; init; }
 
     /// <summary>Positions the model was trained for; the most a session's cache can hold.</summary>
     public required int ContextLength { get; init; }

@@ -85,6 +85,11 @@ public sealed class LanguageModelFolder
             throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath} is format version {config.FormatVersion}; this edged reads version {LanguageModelConfig.CurrentFormatVersion}.");
         }
 
+        if (config.Family is not (Families.BitNet.BitNetFolderWriter.Family or Families.Lfm2.Lfm2FolderWriter.Family))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: family is \"{config.Family}\"; this edged serves \"{Families.BitNet.BitNetFolderWriter.Family}\" and \"{Families.Lfm2.Lfm2FolderWriter.Family}\".");
+        }
+
         Positive(config.VocabSize, "vocabSize");
         Positive(config.HiddenSize, "hiddenSize");
         Positive(config.IntermediateSize, "intermediateSize");
@@ -101,6 +106,25 @@ public sealed class LanguageModelFolder
         if (!EmbeddingFormats.All.Contains(config.EmbeddingFormat))
         {
             throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: embeddingFormat is \"{config.EmbeddingFormat}\"; this edged reads {string.Join(" or ", EmbeddingFormats.All)}.");
+        }
+
+        if (config.LayerTypes is { } types)
+        {
+            if (types.Length != config.Layers)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: layerTypes names {types.Length} layers; layers is {config.Layers}.");
+            }
+
+            int unknown = Array.FindIndex(types, t => !LayerKinds.All.Contains(t));
+            if (unknown >= 0)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: layerTypes[{unknown}] is \"{types[unknown]}\"; a layer is {string.Join(" or ", LayerKinds.All)}.");
+            }
+
+            if (types.Contains(LayerKinds.Conv) && config.ConvKernel is not >= 2)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: the model has conv layers, so convKernel must be 2 or more (it is {config.ConvKernel?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "absent"}).");
+            }
         }
 
         foreach (int id in config.EosTokenIds.Append(config.BosTokenId ?? 0))

@@ -25,7 +25,7 @@ public sealed class HuggingFaceImportTests
 
         string folder = temp.File("imported");
         var report = CheckpointImporter.Import(checkpoint, folder, new ImportOptions());
-        Assert.Equal((2, 64, 14, 86_016L), (report.Layers, report.HiddenSize, report.TernaryMatrices, report.TernaryWeights));
+        Assert.Equal((2, 64, 14, 86_016L), (report.Layers, report.HiddenSize, report.Projections, report.ProjectionWeights));
         Assert.Equal(new FileInfo(Path.Combine(folder, "weights.bin")).Length, report.WeightsBytes);
         Assert.Equal(new FileInfo(Path.Combine(checkpoint, "model.safetensors")).Length, report.InputBytes);
         Assert.StartsWith("Hugging Face checkpoint", LanguageModelFolder.Open(folder).Config.Source, StringComparison.Ordinal);

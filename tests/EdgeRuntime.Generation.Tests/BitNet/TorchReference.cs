@@ -29,7 +29,11 @@ internal static class TorchReference
     /// Greedy decoding of <paramref name="steps"/> tokens after <paramref name="prompt"/>, never stopping at an end
     /// token: the ids and, per step, the float64 logits the id was chosen from and the nearest rounding tie.
     /// </summary>
-    public static Steps Decode(string checkpoint, IReadOnlyList<int> prompt, int steps, string embedding, string scratch)
+    public static Steps Decode(string checkpoint, IReadOnlyList<int> prompt, int steps, string embedding, string scratch) =>
+        Decode(Script, checkpoint, prompt, steps, embedding, scratch);
+
+    /// <summary>The same with another reference script of the same interface (tools/lfm2/reference.py).</summary>
+    public static Steps Decode(string script, string checkpoint, IReadOnlyList<int> prompt, int steps, string embedding, string scratch)
     {
         string output = Path.Combine(scratch, "reference-steps.json");
         var start = new ProcessStartInfo(Python)
@@ -40,7 +44,7 @@ internal static class TorchReference
         };
         foreach (string argument in new[]
         {
-            Script, "--checkpoint", checkpoint, "--tokens", string.Join(',', prompt.Select(t => t.ToString(CultureInfo.InvariantCulture))),
+            script, "--checkpoint", checkpoint, "--tokens", string.Join(',', prompt.Select(t => t.ToString(CultureInfo.InvariantCulture))),
             "--greedy", steps.ToString(CultureInfo.InvariantCulture), "--no-stop", "--embedding", embedding, "--out-steps", output, "--threads", "1",
         })
         {
@@ -56,17 +60,17 @@ internal static class TorchReference
         if (!process.WaitForExit(Timeout))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"{Script} did not finish in {Timeout.TotalSeconds} s");
+            Assert.Fail($"{script} did not finish in {Timeout.TotalSeconds} s");
         }
 
-        Assert.True(process.ExitCode == 0, $"{Script} exited with {process.ExitCode}:\n{stdout.Result}\n{stderr.Result}");
+        Assert.True(process.ExitCode == 0, $"{script} exited with {process.ExitCode}:\n{stdout.Result}\n{stderr.Result}");
         using var json = JsonDocument.Parse(File.ReadAllBytes(output));
         var root = json.RootElement;
         return new Steps(
             [.. root.GetProperty("generated").EnumerateArray().Select(e => e.GetInt32())],
             [.. root.GetProperty("logits").EnumerateArray().Select(row => row.EnumerateArray().Select(e => e.GetDouble()).ToArray())],
             root.GetProperty("embedding").GetString()!,
-            [.. root.GetProperty("ties").EnumerateArray().Select(e => e.GetDouble())]);
+            root.TryGetProperty("ties", out var ties) ? [.. ties.EnumerateArray().Select(e => e.GetDouble())] : []);
     }
 
     private static bool FindTorch()
@@ -93,7 +97,8 @@ internal static class TorchReference
 
     /// <summary>
     /// The reference's greedy ids; per step the logits (float64) the id was the argmax of, and how close the forward pass
-    /// that computed them came to a rounding tie (|x·s − (k + ½)| of the nearest activation; step 0 covers the prompt).
+    /// that computed them came to a rounding tie (|x·s − (k + ½)| of the nearest activation; step 0 covers the prompt;
+    /// empty for a model that rounds no activations).
     /// </summary>
     public sealed record Steps(int[] Generated, double[][] Logits, string Embedding, double[] Ties);
 }
@@ -111,6 +116,18 @@ public sealed class TorchReferenceFactAttribute : FactAttribute
         if (!TorchReference.Required && !TorchReference.Available)
         {
             Skip = $"{TorchReference.Python} cannot import torch: install Debian's python3-torch (and libopenblas0-openmp) to compare with tools/bitnet/reference.py; 'build.ps1 unit' and CI install them";
+        }
+    }
+}
+
+/// <summary>A theory against a PyTorch reference, skipped and required as <see cref="TorchReferenceFactAttribute"/> is.</summary>
+public sealed class TorchReferenceTheoryAttribute : TheoryAttribute
+{
+    public TorchReferenceTheoryAttribute()
+    {
+        if (!TorchReference.Required && !TorchReference.Available)
+        {
+            Skip = $"{TorchReference.Python} cannot import torch: install Debian's python3-torch (and libopenblas0-openmp) to compare with the PyTorch references in tools/; 'build.ps1 unit' and CI install them";
         }
     }
 }

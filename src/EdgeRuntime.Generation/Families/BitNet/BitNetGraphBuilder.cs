@@ -1,6 +1,5 @@
 using EdgeRuntime.Generation.Decoding;
 using EdgeRuntime.Generation.Folder;
-using EdgeRuntime.Kernels.Int8;
 using EdgeRuntime.Onnx;
 using EdgeRuntime.Protocol;
 
@@ -14,10 +13,6 @@ namespace EdgeRuntime.Generation.Families.BitNet;
 /// </summary>
 internal static class BitNetGraphBuilder
 {
-    private const string Capacity = "capacity";
-    private const string Batch = "batch";
-    private const string Sequence = "sequence";
-
     public static OnnxModelBuilder Build(LanguageModelConfig config, BitNetWeights weights, WeightFileWriter file, string weightsName)
     {
         Validate(config, weights);
@@ -25,8 +20,7 @@ internal static class BitNetGraphBuilder
             .Opset(OnnxDomains.Microsoft, 1)
             .Opset(OnnxDomains.EdgeRuntime, 1);
 
-        void Weight(string name, float[] values, params long[] shape) =>
-            graph.ExternalInitializer(name, TensorDType.Float32, shape, weightsName, file.Append<float>(values), values.LongLength * sizeof(float));
+        void Weight(string name, float[] values, params long[] shape) => DecoderGraph.Weight(graph, file, weightsName, name, values, shape);
 
         void Ternary(string name, TernaryMatrix matrix)
         {
@@ -46,23 +40,8 @@ internal static class BitNetGraphBuilder
             Weight(name + ".beta", betas, betas.Length);
         }
 
-        graph.Input(DecoderNames.InputIds, TensorDType.Int64, Dim.Named(Batch), Dim.Named(Sequence))
-            .Input(DecoderNames.SeqLensK, TensorDType.Int32, Dim.Named(Batch))
-            .Input(DecoderNames.TotalSequenceLength, TensorDType.Int32);
-        for (int l = 0; l < config.Layers; l++)
-        {
-            graph.Input(DecoderNames.PastKey(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim)
-                .Input(DecoderNames.PastValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
-        }
-
-        graph.Output(DecoderNames.Logits, TensorDType.Float32, Dim.Named(Batch), config.VocabSize);
-        for (int l = 0; l < config.Layers; l++)
-        {
-            graph.Output(DecoderNames.PresentKey(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim)
-                .Output(DecoderNames.PresentValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
-        }
-
-        var head = Embedding(graph, config, weights, file, weightsName);
+        DecoderGraph.DeclareInterface(graph, config);
+        var head = DecoderGraph.Embedding(graph, config, weights.Embedding, file, weightsName);
         var (cos, sin) = RotaryTables.Compute(config.ContextLength, config.HeadDim, config.RopeTheta);
         Weight("rope.cos", cos, config.ContextLength, config.HeadDim / 2);
         Weight("rope.sin", sin, config.ContextLength, config.HeadDim / 2);
@@ -112,54 +91,12 @@ internal static class BitNetGraphBuilder
             h = next;
         }
 
-        Weight("norm", weights.FinalNorm, config.HiddenSize);
-        RmsNorm(graph, h, "norm", "h.final", epsilon);
-
-        // Only each sequence's last position feeds the head: the logits of a 256-token prefill chunk are one row, not 256.
-        graph.Initializer("last_position", TensorDType.Int64, [], [-1L]);
-        graph.Node("Gather", ["h.final", "last_position"], ["h.last"], OnnxDomains.Default, new NodeAttribute("axis", Int: 1));
-
-        head(graph);
+        DecoderGraph.FinalNormAndHead(graph, file, weightsName, config, h, weights.FinalNorm, head);
         return graph;
     }
 
-    /// <summary>
-    /// The token embedding (input "h.0" from the token ids) and, returned, the tied head that turns "h.last" into the
-    /// logits over the same table (no copy of it). Int8 tables are looked up as codes and widened times the row's scale,
-    /// and the head is our Int8RowLinear; float32 tables use Gather and a Gemm read transposed.
-    /// </summary>
-    private static Action<OnnxModelBuilder> Embedding(OnnxModelBuilder graph, LanguageModelConfig config, BitNetWeights weights, WeightFileWriter file, string weightsName)
-    {
-        long vocab = config.VocabSize;
-        long hidden = config.HiddenSize;
-        if (config.EmbeddingFormat == EmbeddingFormats.Float32)
-        {
-            graph.ExternalInitializer("embed_tokens", TensorDType.Float32, [vocab, hidden], weightsName, file.Append<float>(weights.Embedding), weights.Embedding.LongLength * sizeof(float));
-            graph.Node("Gather", ["embed_tokens", DecoderNames.InputIds], ["h.0"]);
-            return g => g.Node("Gemm", ["h.last", "embed_tokens"], [DecoderNames.Logits], OnnxDomains.Default, new NodeAttribute("transB", Int: 1));
-        }
-
-        if (config.EmbeddingFormat != EmbeddingFormats.Int8)
-        {
-            throw new ArgumentException($"embeddingFormat is \"{config.EmbeddingFormat}\"; it must be one of {string.Join(", ", EmbeddingFormats.All)}.");
-        }
-
-        var codes = new sbyte[weights.Embedding.LongLength];
-        var scales = new float[vocab];
-        Int8Rows.Quantize(weights.Embedding, config.VocabSize, config.HiddenSize, codes, scales);
-        graph.ExternalInitializer("embed_tokens.codes", TensorDType.Int8, [vocab, hidden], weightsName, file.Append<sbyte>(codes), codes.LongLength);
-        graph.ExternalInitializer("embed_tokens.scales", TensorDType.Float32, [vocab], weightsName, file.Append<float>(scales), scales.LongLength * sizeof(float));
-        graph.Initializer("last_axis", TensorDType.Int64, [1], [-1L]);
-        graph.Node("Gather", ["embed_tokens.codes", DecoderNames.InputIds], ["embed.codes"])
-            .Node("Cast", ["embed.codes"], ["embed.widened"], OnnxDomains.Default, new NodeAttribute("to", Int: OnnxDataType.Float))
-            .Node("Gather", ["embed_tokens.scales", DecoderNames.InputIds], ["embed.row_scales"])
-            .Node("Unsqueeze", ["embed.row_scales", "last_axis"], ["embed.row_scales_1"])
-            .Node("Mul", ["embed.widened", "embed.row_scales_1"], ["h.0"]);
-        return g => g.Node("Int8RowLinear", ["h.last", "embed_tokens.codes", "embed_tokens.scales"], [DecoderNames.Logits], OnnxDomains.EdgeRuntime);
-    }
-
     private static void RmsNorm(OnnxModelBuilder graph, string input, string weight, string output, float epsilon) =>
-        graph.Node("SimplifiedLayerNormalization", [input, weight], [output], OnnxDomains.Default, new NodeAttribute("axis", Int: -1), new NodeAttribute("epsilon", Float: epsilon));
+        DecoderGraph.RmsNorm(graph, input, weight, output, epsilon);
 
     private static void BitLinear(OnnxModelBuilder graph, string input, string weight, string output) =>
         graph.Node("BitLinear", [input, weight, weight + ".beta"], [output], OnnxDomains.EdgeRuntime);

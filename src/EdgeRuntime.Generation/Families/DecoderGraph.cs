@@ -1,0 +1,107 @@
+using EdgeRuntime.Generation.Decoding;
+using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Kernels.Int8;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Generation.Families;
+
+/// <summary>
+/// The parts every family's decoder graph shares: the <see cref="DecoderNames"/> inputs and outputs (a KV cache for each
+/// attention layer, a conv state for each conv layer), RMSNorm, the token embedding with its tied head, and the head
+/// applied to each sequence's last position only.
+/// </summary>
+internal static class DecoderGraph
+{
+    private const string Capacity = "capacity";
+    private const string Batch = "batch";
+    private const string Sequence = "sequence";
+
+    /// <summary>Declares the graph's inputs and outputs for <paramref name="config"/>'s layers.</summary>
+    public static void DeclareInterface(OnnxModelBuilder graph, LanguageModelConfig config)
+    {
+        graph.Input(DecoderNames.InputIds, TensorDType.Int64, Dim.Named(Batch), Dim.Named(Sequence))
+            .Input(DecoderNames.SeqLensK, TensorDType.Int32, Dim.Named(Batch))
+            .Input(DecoderNames.TotalSequenceLength, TensorDType.Int32);
+        var attention = LayerKinds.Layers(config, LayerKinds.Attention);
+        var conv = LayerKinds.Layers(config, LayerKinds.Conv);
+        int width = (config.ConvKernel ?? 1) - 1;
+        foreach (int l in attention)
+        {
+            graph.Input(DecoderNames.PastKey(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim)
+                .Input(DecoderNames.PastValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
+        }
+
+        foreach (int l in conv)
+        {
+            graph.Input(DecoderNames.PastConv(l), TensorDType.Float32, Dim.Named(Batch), config.HiddenSize, width);
+        }
+
+        graph.Output(DecoderNames.Logits, TensorDType.Float32, Dim.Named(Batch), config.VocabSize);
+        foreach (int l in attention)
+        {
+            graph.Output(DecoderNames.PresentKey(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim)
+                .Output(DecoderNames.PresentValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
+        }
+
+        foreach (int l in conv)
+        {
+            graph.Output(DecoderNames.PresentConv(l), TensorDType.Float32, Dim.Named(Batch), config.HiddenSize, width);
+        }
+    }
+
+    /// <summary>A float32 tensor appended to the weights file and named as the graph's external initializer.</summary>
+    public static void Weight(OnnxModelBuilder graph, WeightFileWriter file, string weightsName, string name, float[] values, params long[] shape) =>
+        graph.ExternalInitializer(name, TensorDType.Float32, shape, weightsName, file.Append<float>(values), values.LongLength * sizeof(float));
+
+    public static void RmsNorm(OnnxModelBuilder graph, string input, string weight, string output, float epsilon) =>
+        graph.Node("SimplifiedLayerNormalization", [input, weight], [output], OnnxDomains.Default, new NodeAttribute("axis", Int: -1), new NodeAttribute("epsilon", Float: epsilon));
+
+    /// <summary>
+    /// The final norm over <paramref name="hidden"/>, then the head on each sequence's last position only: the logits
+    /// of a 256-token prefill chunk are one row, not 256.
+    /// </summary>
+    public static void FinalNormAndHead(OnnxModelBuilder graph, WeightFileWriter file, string weightsName, LanguageModelConfig config, string hidden, float[] finalNorm, Action<OnnxModelBuilder> head)
+    {
+        Weight(graph, file, weightsName, "norm", finalNorm, config.HiddenSize);
+        RmsNorm(graph, hidden, "norm", "h.final", (float)config.RmsNormEps);
+        graph.Initializer("last_position", TensorDType.Int64, [], [-1L]);
+        graph.Node("Gather", ["h.final", "last_position"], ["h.last"], OnnxDomains.Default, new NodeAttribute("axis", Int: 1));
+        head(graph);
+    }
+
+    /// <summary>
+    /// The token embedding (input "h.0" from the token ids) and, returned, the tied head that turns "h.last" into the
+    /// logits over the same table (no copy of it). Int8 tables are looked up as codes and widened times the row's scale,
+    /// and the head is our Int8RowLinear; float32 tables use Gather and a Gemm read transposed.
+    /// </summary>
+    public static Action<OnnxModelBuilder> Embedding(OnnxModelBuilder graph, LanguageModelConfig config, float[] table, WeightFileWriter file, string weightsName)
+    {
+        long vocab = config.VocabSize;
+        long hidden = config.HiddenSize;
+        if (config.EmbeddingFormat == EmbeddingFormats.Float32)
+        {
+            graph.ExternalInitializer("embed_tokens", TensorDType.Float32, [vocab, hidden], weightsName, file.Append<float>(table), table.LongLength * sizeof(float));
+            graph.Node("Gather", ["embed_tokens", DecoderNames.InputIds], ["h.0"]);
+            return g => g.Node("Gemm", ["h.last", "embed_tokens"], [DecoderNames.Logits], OnnxDomains.Default, new NodeAttribute("transB", Int: 1));
+        }
+
+        if (config.EmbeddingFormat != EmbeddingFormats.Int8)
+        {
+            throw new ArgumentException($"embeddingFormat is \"{config.EmbeddingFormat}\"; it must be one of {string.Join(", ", EmbeddingFormats.All)}.");
+        }
+
+        var codes = new sbyte[table.LongLength];
+        var scales = new float[vocab];
+        Int8Rows.Quantize(table, config.VocabSize, config.HiddenSize, codes, scales);
+        graph.ExternalInitializer("embed_tokens.codes", TensorDType.Int8, [vocab, hidden], weightsName, file.Append<sbyte>(codes), codes.LongLength);
+        graph.ExternalInitializer("embed_tokens.scales", TensorDType.Float32, [vocab], weightsName, file.Append<float>(scales), scales.LongLength * sizeof(float));
+        graph.Initializer("last_axis", TensorDType.Int64, [1], [-1L]);
+        graph.Node("Gather", ["embed_tokens.codes", DecoderNames.InputIds], ["embed.codes"])
+            .Node("Cast", ["embed.codes"], ["embed.widened"], OnnxDomains.Default, new NodeAttribute("to", Int: OnnxDataType.Float))
+            .Node("Gather", ["embed_tokens.scales", DecoderNames.InputIds], ["embed.row_scales"])
+            .Node("Unsqueeze", ["embed.row_scales", "last_axis"], ["embed.row_scales_1"])
+            .Node("Mul", ["embed.widened", "embed.row_scales_1"], ["h.0"]);
+        return g => g.Node("Int8RowLinear", ["h.last", "embed_tokens.codes", "embed_tokens.scales"], [DecoderNames.Logits], OnnxDomains.EdgeRuntime);
+    }
+}

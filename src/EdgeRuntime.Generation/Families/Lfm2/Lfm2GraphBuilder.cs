@@ -1,0 +1,133 @@
+using EdgeRuntime.Generation.Decoding;
+using EdgeRuntime.Generation.Families.BitNet;
+using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Generation.Families.Lfm2;
+
+/// <summary>
+/// Builds an LFM2 hybrid decoder as an ONNX graph over the <see cref="DecoderNames"/> contract, from standard ONNX ops
+/// and ORT's GroupQueryAttention only:
+/// <list type="bullet">
+/// <item>Conv layers: in_proj (MatMul) → Split into B, C, x → B·x → Concat with the layer's conv state along the
+/// sequence → depthwise <c>Conv</c> (group = channels, no padding: the state is the causal padding) → C · conv →
+/// out_proj. The new state is the window's last kernel − 1 columns (Slice), written in place like the KV cache.
+/// Standard ops, not a custom op or ORT 1.32's CPU-only <c>CausalConvWithState</c>, so that the same graph can run on
+/// any execution provider, QNN's HTP included (Concat, Conv, Slice and Transpose are all ops it compiles).</item>
+/// <item>Attention layers: q, k, v in one MatMul, per-head RMSNorm of q and k (SimplifiedLayerNormalization over the
+/// head, reshaped [batch, sequence, heads, headDim]), then GroupQueryAttention, which applies RoPE to the normalised
+/// q and k and appends to the cache in place.</item>
+/// <item>SwiGLU: w1 and w3 in one MatMul, silu(w1 x) = w1 x · sigmoid(w1 x), then w2.</item>
+/// </list>
+/// Projections are float32 MatMuls over weights stored transposed ([in, out]).
+/// </summary>
+internal static class Lfm2GraphBuilder
+{
+    public static OnnxModelBuilder Build(LanguageModelConfig config, Lfm2Weights weights, WeightFileWriter file, string weightsName)
+    {
+        Lfm2Shapes.Check(config, weights);
+        var graph = new OnnxModelBuilder(opset: 17, graphName: "lfm2")
+            .Opset(OnnxDomains.Microsoft, 1)
+            .Opset(OnnxDomains.EdgeRuntime, 1);
+        DecoderGraph.DeclareInterface(graph, config);
+
+        void Weight(string name, float[] values, params long[] shape) => DecoderGraph.Weight(graph, file, weightsName, name, values, shape);
+
+        void Linear(string input, string name, DenseMatrix matrix, string output)
+        {
+            Weight(name, matrix.Transposed(), matrix.Columns, matrix.Rows);
+            graph.Node("MatMul", [input, name], [output]);
+        }
+
+        var head = DecoderGraph.Embedding(graph, config, weights.Embedding, file, weightsName);
+        var (cos, sin) = RotaryTables.Compute(config.ContextLength, config.HeadDim, config.RopeTheta);
+        Weight("rope.cos", cos, config.ContextLength, config.HeadDim / 2);
+        Weight("rope.sin", sin, config.ContextLength, config.HeadDim / 2);
+
+        float epsilon = (float)config.RmsNormEps;
+        int hidden = config.HiddenSize;
+        int queryWidth = config.AttentionHeads * config.HeadDim;
+        int kvWidth = config.KvHeads * config.HeadDim;
+        int convWidth = (config.ConvKernel ?? 1) - 1;
+        graph.Initializer("ffn_split", TensorDType.Int64, [2], [(long)config.IntermediateSize, config.IntermediateSize]);
+        graph.Initializer("conv_split", TensorDType.Int64, [3], [(long)hidden, hidden, hidden]);
+        graph.Initializer("qkv_split", TensorDType.Int64, [3], [(long)queryWidth, kvWidth, kvWidth]);
+        graph.Initializer("heads_shape", TensorDType.Int64, [4], [0L, 0, -1, config.HeadDim]);
+        graph.Initializer("flat_shape", TensorDType.Int64, [3], [0L, 0, -1]);
+        graph.Initializer("state_start", TensorDType.Int64, [1], [(long)-convWidth]);
+        graph.Initializer("state_end", TensorDType.Int64, [1], [long.MaxValue]);
+        graph.Initializer("sequence_axis", TensorDType.Int64, [1], [2L]);
+
+        string h = "h.0";
+        for (int l = 0; l < config.Layers; l++)
+        {
+            var layer = weights.Layers[l];
+            string p = $"layers.{l}.";
+            Weight(p + "operator_norm", layer.OperatorNorm, hidden);
+            DecoderGraph.RmsNorm(graph, h, p + "operator_norm", p + "x", epsilon);
+            switch (layer.Mixer)
+            {
+                case Lfm2Attention attention:
+                    Weight(p + "q_norm", attention.QueryNorm, config.HeadDim);
+                    Weight(p + "k_norm", attention.KeyNorm, config.HeadDim);
+                    Linear(p + "x", p + "qkv_proj", DenseMatrix.Stack(attention.Query, attention.Key, attention.Value), p + "qkv");
+                    graph.Node("Split", [p + "qkv", "qkv_split"], [p + "q", p + "k", p + "v"], OnnxDomains.Default, new NodeAttribute("axis", Int: -1));
+                    HeadNorm(graph, p + "q", p + "q_norm", p + "q_normed", epsilon);
+                    HeadNorm(graph, p + "k", p + "k_norm", p + "k_normed", epsilon);
+                    graph.Node(
+                        "GroupQueryAttention",
+                        [p + "q_normed", p + "k_normed", p + "v", DecoderNames.PastKey(l), DecoderNames.PastValue(l), DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, "rope.cos", "rope.sin"],
+                        [p + "attn", DecoderNames.PresentKey(l), DecoderNames.PresentValue(l)],
+                        OnnxDomains.Microsoft,
+                        new NodeAttribute("num_heads", Int: config.AttentionHeads),
+                        new NodeAttribute("kv_num_heads", Int: config.KvHeads),
+                        new NodeAttribute("do_rotary", Int: 1),
+                        new NodeAttribute("rotary_interleaved", Int: 0));
+                    Linear(p + "attn", p + "out_proj", attention.Output, p + "mixed");
+                    break;
+
+                case Lfm2Conv conv:
+                    Weight(p + "conv.kernel", conv.Kernel, hidden, 1, conv.Width);
+                    Linear(p + "x", p + "in_proj", conv.InProjection, p + "bcx");
+                    graph.Node("Split", [p + "bcx", "conv_split"], [p + "b", p + "c", p + "xx"], OnnxDomains.Default, new NodeAttribute("axis", Int: -1))
+                        .Node("Mul", [p + "b", p + "xx"], [p + "bx"])
+                        .Node("Transpose", [p + "bx"], [p + "bx_t"], OnnxDomains.Default, new NodeAttribute("perm", Ints: [0, 2, 1]))
+                        .Node("Concat", [DecoderNames.PastConv(l), p + "bx_t"], [p + "window"], OnnxDomains.Default, new NodeAttribute("axis", Int: 2))
+                        .Node("Conv", [p + "window", p + "conv.kernel"], [p + "conv_t"], OnnxDomains.Default, new NodeAttribute("group", Int: hidden))
+                        .Node("Slice", [p + "window", "state_start", "state_end", "sequence_axis"], [DecoderNames.PresentConv(l)])
+                        .Node("Transpose", [p + "conv_t"], [p + "conv"], OnnxDomains.Default, new NodeAttribute("perm", Ints: [0, 2, 1]))
+                        .Node("Mul", [p + "c", p + "conv"], [p + "gated"]);
+                    Linear(p + "gated", p + "out_proj", conv.OutProjection, p + "mixed");
+                    break;
+
+                default:
+                    throw new ArgumentException($"layers.{l} has a mixer of type {layer.Mixer.GetType().Name}, which LFM2 does not have.");
+            }
+
+            graph.Node("Add", [h, p + "mixed"], [p + "h_mixed"]);
+            Weight(p + "ffn_norm", layer.FeedForwardNorm, hidden);
+            DecoderGraph.RmsNorm(graph, p + "h_mixed", p + "ffn_norm", p + "y", epsilon);
+            Linear(p + "y", p + "w1_w3", DenseMatrix.Stack(layer.W1, layer.W3), p + "gate_up");
+            graph.Node("Split", [p + "gate_up", "ffn_split"], [p + "gate", p + "up"], OnnxDomains.Default, new NodeAttribute("axis", Int: -1))
+                .Node("Sigmoid", [p + "gate"], [p + "gate_sigmoid"])
+                .Node("Mul", [p + "gate", p + "gate_sigmoid"], [p + "gate_silu"])
+                .Node("Mul", [p + "gate_silu", p + "up"], [p + "ffn_in"]);
+            Linear(p + "ffn_in", p + "w2", layer.W2, p + "ffn_out");
+            string next = $"h.{l + 1}";
+            graph.Node("Add", [p + "h_mixed", p + "ffn_out"], [next]);
+            h = next;
+        }
+
+        DecoderGraph.FinalNormAndHead(graph, file, weightsName, config, h, weights.FinalNorm, head);
+        return graph;
+    }
+
+    /// <summary>RMSNorm over each head of a [batch, sequence, heads · headDim] tensor, with one weight of headDim shared by all heads.</summary>
+    private static void HeadNorm(OnnxModelBuilder graph, string input, string weight, string output, float epsilon)
+    {
+        graph.Node("Reshape", [input, "heads_shape"], [input + "_heads"]);
+        DecoderGraph.RmsNorm(graph, input + "_heads", weight, input + "_heads_normed", epsilon);
+        graph.Node("Reshape", [input + "_heads_normed", "flat_shape"], [output]);
+    }
+}
