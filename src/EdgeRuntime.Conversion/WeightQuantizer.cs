@@ -48,18 +48,7 @@ public static class WeightQuantizer
     }
 
     /// <summary>Signal-to-quantization-noise ratio in dB: 10·log10(Σw² / Σ(w − ŵ)²); +∞ when exact.</summary>
-    public static double SqnrDb(ReadOnlySpan<float> original, ReadOnlySpan<float> quantized)
-    {
-        double signal = 0, noise = 0;
-        for (int i = 0; i < original.Length; i++)
-        {
-            signal += (double)original[i] * original[i];
-            double d = original[i] - quantized[i];
-            noise += d * d;
-        }
-
-        return noise == 0 ? double.PositiveInfinity : 10 * Math.Log10(signal / noise);
-    }
+    public static double SqnrDb(ReadOnlySpan<float> original, ReadOnlySpan<float> quantized) => Generation.Families.Sqnr.Decibels(original, quantized);
 
     public static byte[] PackTernary(sbyte[] ternary, int n, int k) => TernaryPacking.Pack(ternary, n, k);
 

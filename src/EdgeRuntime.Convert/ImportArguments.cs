@@ -53,6 +53,8 @@ internal static class ImportArguments
             ContextLength = result.GetResult(d.Context) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.Context) : null,
             ChatTemplate = result.GetValue(d.ChatTemplate),
             EmbeddingFormat = result.GetValue(d.Embedding) ?? EmbeddingFormats.Int8,
+            ProjectionFormat = result.GetValue(d.Projections) ?? ProjectionFormats.Float32,
+            ProjectionBlockSize = result.GetResult(d.BlockSize) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.BlockSize) : 32,
         };
         return new ImportRequest(result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
     }
@@ -64,14 +66,15 @@ internal static class ImportArguments
         public Definition()
         {
             Root = new RootCommand(
-                "edge-convert import: turn a BitNet b1.58 checkpoint, as downloaded, into a language-model folder for edged "
-                + "(graph, weights, config.json, tokenizer.json). Reads a Hugging Face checkpoint folder (config.json, "
-                + "model.safetensors or its shards, tokenizer.json; packed ternary weights with weight_scale, or bf16 master "
-                + "weights) or bitnet.cpp's GGUF with I2_S weights (its vocabulary becomes the tokenizer.json). Prints the "
-                + "model's sizes, the bytes read and written and the time. Exits 0, 2 on usage errors, 1 when the checkpoint "
-                + "cannot be read or is not a supported BitNet b1.58 model (the message names the file, tensor and sizes).")
+                "edge-convert import: turn a BitNet b1.58 or LFM2 checkpoint, as downloaded, into a language-model folder for "
+                + "edged (graph, weights, config.json, tokenizer.json). Reads a Hugging Face checkpoint folder (config.json, "
+                + "model.safetensors or its shards, tokenizer.json; for BitNet packed ternary weights with weight_scale, or "
+                + "bf16 master weights) or bitnet.cpp's GGUF with I2_S weights (its vocabulary becomes the tokenizer.json). "
+                + "Prints the model's sizes, the bytes read and written and the time; with int4 projections also each "
+                + "projection's SQNR and the logits' SQNR against the float model. Exits 0, 2 on usage errors, 1 when the "
+                + "checkpoint cannot be read or is not a supported model (the message names the file, tensor and sizes).")
             {
-                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Json,
+                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, Json,
             };
             Root.HelpName = "edge-convert import";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -125,6 +128,32 @@ internal static class ImportArguments
             HelpName = "FORMAT",
             Arity = LastWins,
             CustomParser = result => result.Tokens[^1].Value,
+        };
+
+        public Option<string?> Projections { get; } = new("--projections")
+        {
+            Description = "how an LFM2 folder stores its projections: float32 (the default) or int4 (MatMulNBits, a scale per block, W4 with int8 activations inside the kernel); BitNet's are always ternary",
+            HelpName = "FORMAT",
+            Arity = LastWins,
+            CustomParser = result => result.Tokens[^1].Value,
+        };
+
+        public Option<int> BlockSize { get; } = new("--block-size")
+        {
+            Description = "with --projections int4: the weights one scale covers along the input, 16, 32, 64, 128 or 256; default 32",
+            HelpName = "N",
+            Arity = LastWins,
+            CustomParser = result =>
+            {
+                string text = result.Tokens[^1].Value;
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && ProjectionFormats.BlockSizes.Contains(value))
+                {
+                    return value;
+                }
+
+                result.AddError($"--block-size is '{text}'; it must be one of {string.Join(", ", ProjectionFormats.BlockSizes)}");
+                return 0;
+            },
         };
 
         public Option<bool> Json { get; } = new("--json") { Description = "print the report as JSON" };

@@ -54,6 +54,15 @@ internal static class ImportCommand
         output.WriteLine(string.Create(c, $"  {r.Layers} layers{(r.Mixers is null ? "" : $" ({r.Mixers})")}, hidden {r.HiddenSize}, feed-forward {r.IntermediateSize}, {r.AttentionHeads} query / {r.KvHeads} key-value heads of {r.HeadDim}, vocabulary {r.VocabSize}, context {r.ContextLength}"));
         output.WriteLine(string.Create(c, $"  {r.Projections} {r.ProjectionFormat} projections, {r.ProjectionWeights:N0} weights{(r.Scale is null ? "" : $"; β: {r.Scale}")}"));
         output.WriteLine($"  tokenizer: {r.Tokenizer}; chat template: {r.ChatTemplate ?? "none"}; embedding: {r.EmbeddingFormat}");
+        if (r.ProjectionErrors is { Length: > 0 } errors)
+        {
+            output.WriteLine(string.Create(c, $"  weight SQNR: {errors.Min(e => e.SqnrDb):0.0} to {errors.Max(e => e.SqnrDb):0.0} dB over {errors.Length} projections (each: --json)"));
+        }
+
+        if (r.LogitsSqnrDb is { } logits)
+        {
+            output.WriteLine(string.Create(c, $"  logits SQNR against the float model: {logits:0.0} dB over {r.LogitsTokens} positions; same most likely token at {r.LogitsSameArgMax} of them"));
+        }
         output.WriteLine(string.Create(c, $"wrote {r.Output}: weights.bin {r.WeightsBytes:N0} bytes, in {r.Seconds:0.0} s"));
     }
 }

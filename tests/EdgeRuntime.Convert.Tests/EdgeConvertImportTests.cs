@@ -40,13 +40,14 @@ public sealed class EdgeConvertImportTests
     [InlineData("--context is 'lots', not a positive number", "a", "b", "--context", "lots")]
     [InlineData("--context is '0', not a positive number", "a", "b", "--context", "0")]
     [InlineData("unknown option '--to'", "a", "b", "--to", "int4")]
+    [InlineData("--block-size is '48'; it must be one of 16, 32, 64, 128, 256", "a", "b", "--block-size", "48")]
     public void Bad_arguments_say_what_is_wrong(string message, params string[] args) =>
         Assert.Equal(message, Assert.Throws<ArgumentException>(() => ImportArguments.Parse(args)).Message);
 
     [Fact]
     public void The_help_describes_every_option_and_the_converters_help_points_to_it()
     {
-        foreach (string option in new[] { "CHECKPOINT", "OUT-FOLDER", "--tokenizer", "--context", "--chat-template", "--embedding", "--json" })
+        foreach (string option in new[] { "CHECKPOINT", "OUT-FOLDER", "--tokenizer", "--context", "--chat-template", "--embedding", "--projections", "--block-size", "--json" })
         {
             Assert.Contains(option, ImportArguments.Usage, StringComparison.Ordinal);
         }
@@ -70,6 +71,27 @@ public sealed class EdgeConvertImportTests
         var folder = LanguageModelFolder.Open(temp.File("out"));
         Assert.Equal(48, folder.Config.ContextLength);
         Assert.Contains($"weights.bin {folder.Config.WeightsBytes:N0} bytes", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Importing_an_lfm2_checkpoint_with_int4_projections_reports_the_sqnr()
+    {
+        using var temp = new TempFolder();
+        var config = SeededLfm2.Tiny(contextLength: 32);
+        HfLfm2Checkpoint.Write(temp.File("hf"), config, SeededLfm2.Weights(config));
+        var (code, output, error) = Run(temp.File("hf"), temp.File("out"), "--projections", "int4", "--block-size", "32");
+        Assert.True(code == 0, error);
+        Assert.Contains("imported LFM2 from", output, StringComparison.Ordinal);
+        Assert.Contains("4 layers (3 conv (kernel 3) + 1 attention), hidden 64", output, StringComparison.Ordinal);
+        Assert.Contains("22 int4 (block 32) projections", output, StringComparison.Ordinal);
+        Assert.Matches(@"weight SQNR: \d+\.\d to \d+\.\d dB over 16 projections", output);
+        Assert.Matches(@"logits SQNR against the float model: \d+\.\d dB over 31 positions; same most likely token at \d+ of them", output);
+
+        // A BitNet checkpoint has nothing to quantize: its projections are ternary.
+        HfBitNetCheckpoint.Write(temp.File("bitnet"), Config, SeededBitNet.Weights(Config));
+        var (bitnetCode, _, bitnetError) = Run(temp.File("bitnet"), temp.File("bitnet-out"), "--projections", "int4");
+        Assert.Equal(2, bitnetCode);
+        Assert.Contains("--projections int4 is for float checkpoints (LFM2); a bitnet model's projections are ternary already.", bitnetError, StringComparison.Ordinal);
     }
 
     [Fact]

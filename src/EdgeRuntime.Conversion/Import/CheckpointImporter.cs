@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using EdgeRuntime.Generation.Evaluation;
+using EdgeRuntime.Generation.Families;
 using EdgeRuntime.Generation.Families.BitNet;
 using EdgeRuntime.Generation.Families.Lfm2;
 using EdgeRuntime.Generation.Folder;
@@ -148,8 +150,10 @@ public static class CheckpointImporter
     private static ImportReport WriteLfm2(string input, string output, ImportedLfm2 imported, long started)
     {
         Directory.CreateDirectory(output);
-        var c = Lfm2FolderWriter.Write(output, imported.Config, imported.Weights, imported.TokenizerPath);
+        var errors = new List<ProjectionError>();
+        var c = Lfm2FolderWriter.Write(output, imported.Config, imported.Weights, imported.TokenizerPath, errors);
         CheckTokenizer(output, c);
+        var logits = c.Projections == ProjectionFormats.Float32 ? null : LogitsAgainstFloat(output, imported);
         var matrices = imported.Weights.Layers.SelectMany(l => l.Mixer switch
         {
             Lfm2Attention a => new[] { a.Query, a.Key, a.Value, a.Output, l.W1, l.W2, l.W3 },
@@ -172,7 +176,7 @@ public static class CheckpointImporter
             c.ContextLength,
             matrices.Length,
             matrices.Sum(m => (long)m.Rows * m.Columns),
-            "float32",
+            c.Projections == ProjectionFormats.Int4 ? $"int4 (block {c.ProjectionBlockSize})" : c.Projections,
             $"{conv} conv (kernel {c.ConvKernel}) + {c.Layers - conv} attention",
             imported.InputFiles,
             imported.InputBytes,
@@ -181,7 +185,35 @@ public static class CheckpointImporter
             imported.TokenizerNote,
             c.ChatTemplate,
             c.EmbeddingFormat,
-            Stopwatch.GetElapsedTime(started).TotalSeconds);
+            Stopwatch.GetElapsedTime(started).TotalSeconds)
+        {
+            ProjectionErrors = errors.Count == 0 ? null : [.. errors],
+            LogitsSqnrDb = logits?.SqnrDb,
+            LogitsTokens = logits?.Positions,
+            LogitsSameArgMax = logits?.SameArgMax,
+        };
+    }
+
+    /// <summary>
+    /// The quantized folder's logits against the same model with float32 projections (written to a scratch folder, the
+    /// embedding format the same), over the float model's own greedy continuation of its first token.
+    /// </summary>
+    private static LogitsComparison LogitsAgainstFloat(string quantized, ImportedLfm2 imported)
+    {
+        string scratch = Path.Combine(Path.GetTempPath(), $"edge-convert-float-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            var floatConfig = imported.Config with { ProjectionFormat = null, ProjectionBlockSize = null };
+            Lfm2FolderWriter.Write(scratch, floatConfig, imported.Weights, imported.TokenizerPath);
+            return LogitsComparison.Run(scratch, quantized, positions: Math.Min(128, imported.Config.ContextLength - 1));
+        }
+        finally
+        {
+            if (Directory.Exists(scratch))
+            {
+                Directory.Delete(scratch, recursive: true);
+            }
+        }
     }
 
     /// <summary>A folder that cannot serve is never left looking finished: its tokenizer must load.</summary>

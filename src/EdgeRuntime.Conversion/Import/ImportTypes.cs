@@ -27,6 +27,12 @@ public sealed record ImportOptions
 
     /// <summary>How the folder stores the token embedding and tied head (<see cref="EmbeddingFormats"/>).</summary>
     public string EmbeddingFormat { get; init; } = EmbeddingFormats.Int8;
+
+    /// <summary>How an LFM2 folder stores its projections (<see cref="ProjectionFormats"/>); BitNet takes float32 only (its own are ternary).</summary>
+    public string ProjectionFormat { get; init; } = ProjectionFormats.Float32;
+
+    /// <summary>With int4 projections, the block size.</summary>
+    public int ProjectionBlockSize { get; init; } = 32;
 }
 
 /// <summary>
@@ -101,4 +107,17 @@ public sealed record ImportReport(
     string Tokenizer,
     string? ChatTemplate,
     string EmbeddingFormat,
-    double Seconds);
+    double Seconds)
+{
+    /// <summary>With quantized projections: each one's weight SQNR (dB) against the checkpoint's float weights.</summary>
+    public Generation.Families.ProjectionError[]? ProjectionErrors { get; init; }
+
+    /// <summary>With quantized projections: the logits' SQNR (dB) against the float model's over <see cref="LogitsTokens"/> positions.</summary>
+    public double? LogitsSqnrDb { get; init; }
+
+    /// <summary>The positions the logits were compared at: the float model's own greedy continuation of its first token.</summary>
+    public int? LogitsTokens { get; init; }
+
+    /// <summary>At how many of those positions the quantized model's most likely token is the float model's.</summary>
+    public int? LogitsSameArgMax { get; init; }
+}

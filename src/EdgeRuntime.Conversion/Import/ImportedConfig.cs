@@ -41,6 +41,21 @@ internal static class ImportedConfig
             throw new ArgumentException($"--embedding is '{options.EmbeddingFormat}'; it must be {string.Join(" or ", EmbeddingFormats.All)}.");
         }
 
+        if (!ProjectionFormats.All.Contains(options.ProjectionFormat))
+        {
+            throw new ArgumentException($"--projections is '{options.ProjectionFormat}'; it must be {string.Join(" or ", ProjectionFormats.All)}.");
+        }
+
+        if (options.ProjectionFormat != ProjectionFormats.Float32 && family != Generation.Families.Lfm2.Lfm2FolderWriter.Family)
+        {
+            throw new ArgumentException($"--projections {options.ProjectionFormat} is for float checkpoints (LFM2); a {family} model's projections are ternary already.");
+        }
+
+        if (!ProjectionFormats.BlockSizes.Contains(options.ProjectionBlockSize))
+        {
+            throw new ArgumentException($"--block-size is {options.ProjectionBlockSize}; it must be one of {string.Join(", ", ProjectionFormats.BlockSizes)}.");
+        }
+
         return new LanguageModelConfig
         {
             Format = LanguageModelConfig.FormatName,
@@ -60,6 +75,8 @@ internal static class ImportedConfig
             EosTokenIds = [.. sizes.EosTokenIds.Distinct()],
             ChatTemplate = ChatTemplateName(options.ChatTemplate, chatTemplateText),
             EmbeddingFormat = options.EmbeddingFormat,
+            ProjectionFormat = options.ProjectionFormat == ProjectionFormats.Float32 ? null : options.ProjectionFormat,
+            ProjectionBlockSize = options.ProjectionFormat == ProjectionFormats.Float32 ? null : options.ProjectionBlockSize,
             WeightsBytes = 0,
             Source = source,
         };

@@ -59,6 +59,20 @@ public sealed record LanguageModelConfig
     /// </summary>
     public string EmbeddingFormat { get; init; } = EmbeddingFormats.Float32;
 
+    /// <summary>
+    /// How the projections of a float family (LFM2) are stored: <see cref="ProjectionFormats.Int4"/> with
+    /// <see cref="ProjectionBlockSize"/>, or absent (null) for float32, which is also what "float32" says. BitNet's are
+    /// always ternary. (Absent rather than a default value: the source-generated reader does not apply initializers.)
+    /// </summary>
+    public string? ProjectionFormat { get; init; }
+
+    /// <summary>The projections' format with absent read as float32.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string Projections => ProjectionFormat ?? ProjectionFormats.Float32;
+
+    /// <summary>With int4 projections, the weights a scale covers along the input (16 to 256, a power of two).</summary>
+    public int? ProjectionBlockSize { get; init; }
+
     /// <summary>The ONNX decoder graph, relative to the folder.</summary>
     public string Graph { get; init; } = "model.onnx";
 

@@ -53,6 +53,17 @@ public sealed class LanguageModelFolder
             throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath} is not a valid language-model configuration: {e.Message}", e);
         }
 
+        // Fields a folder may leave out take their documented meaning here: the source-generated reader leaves an absent
+        // string empty rather than applying the property's initializer.
+        if (string.IsNullOrEmpty(config.EmbeddingFormat) || string.IsNullOrEmpty(config.ProjectionFormat))
+        {
+            config = config with
+            {
+                EmbeddingFormat = string.IsNullOrEmpty(config.EmbeddingFormat) ? EmbeddingFormats.Float32 : config.EmbeddingFormat,
+                ProjectionFormat = string.IsNullOrEmpty(config.ProjectionFormat) ? null : config.ProjectionFormat,
+            };
+        }
+
         Check(config, configPath);
         var opened = new LanguageModelFolder(folder, config);
         foreach (var (file, what) in new[] { (opened.GraphPath, "graph"), (opened.WeightsPath, "weights"), (opened.TokenizerPath, "tokenizer") })
@@ -125,6 +136,16 @@ public sealed class LanguageModelFolder
             {
                 throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: the model has conv layers, so convKernel must be 2 or more (it is {config.ConvKernel?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "absent"}).");
             }
+        }
+
+        if (!ProjectionFormats.All.Contains(config.Projections))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: projectionFormat is \"{config.ProjectionFormat}\"; this edged reads {string.Join(" or ", ProjectionFormats.All)}.");
+        }
+
+        if (config.Projections == ProjectionFormats.Int4 && (config.ProjectionBlockSize is not { } block || !ProjectionFormats.BlockSizes.Contains(block)))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: int4 projections need projectionBlockSize {string.Join(", ", ProjectionFormats.BlockSizes)}; it is {config.ProjectionBlockSize?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "absent"}.");
         }
 
         foreach (int id in config.EosTokenIds.Append(config.BosTokenId ?? 0))

@@ -16,6 +16,11 @@ public static class BitNetFolderWriter
             throw new ArgumentException($"The configuration's family is \"{config.Family}\"; this writer makes \"{Family}\" folders.", nameof(config));
         }
 
+        if (config.Projections != ProjectionFormats.Float32)
+        {
+            throw new ArgumentException($"projectionFormat is \"{config.ProjectionFormat}\"; BitNet's projections are ternary (BitLinear), and the field must stay \"{ProjectionFormats.Float32}\".", nameof(config));
+        }
+
         return ModelFolderWriter.Write(folder, config, tokenizerJson, file => BitNetGraphBuilder.Build(config, weights, file, config.Weights));
     }
 }

@@ -9,7 +9,11 @@ public static class Lfm2FolderWriter
 
     /// <param name="config">The configuration; its file fields (weights length and hash) are filled in here.</param>
     /// <param name="tokenizerJson">The tokenizer.json to copy into the folder.</param>
-    public static LanguageModelConfig Write(string folder, LanguageModelConfig config, Lfm2Weights weights, string tokenizerJson)
+    public static LanguageModelConfig Write(string folder, LanguageModelConfig config, Lfm2Weights weights, string tokenizerJson) =>
+        Write(folder, config, weights, tokenizerJson, errors: null);
+
+    /// <param name="errors">Receives each quantized projection's weight error (none for float32 projections).</param>
+    public static LanguageModelConfig Write(string folder, LanguageModelConfig config, Lfm2Weights weights, string tokenizerJson, List<ProjectionError>? errors)
     {
         if (config.Family != Family)
         {
@@ -21,6 +25,6 @@ public static class Lfm2FolderWriter
             throw new ArgumentException("An LFM2 configuration needs layerTypes and convKernel.", nameof(config));
         }
 
-        return ModelFolderWriter.Write(folder, config, tokenizerJson, file => Lfm2GraphBuilder.Build(config, weights, file, config.Weights));
+        return ModelFolderWriter.Write(folder, config, tokenizerJson, file => Lfm2GraphBuilder.Build(config, weights, file, config.Weights, errors));
     }
 }

@@ -20,11 +20,13 @@ namespace EdgeRuntime.Generation.Families.Lfm2;
 /// q and k and appends to the cache in place.</item>
 /// <item>SwiGLU: w1 and w3 in one MatMul, silu(w1 x) = w1 x · sigmoid(w1 x), then w2.</item>
 /// </list>
-/// Projections are float32 MatMuls over weights stored transposed ([in, out]).
+/// Projections are float32 MatMuls over weights stored transposed ([in, out]), or MatMulNBits over 4-bit blocks
+/// (<see cref="ProjectionWriter"/>, as config.json's projectionFormat says).
 /// </summary>
 internal static class Lfm2GraphBuilder
 {
-    public static OnnxModelBuilder Build(LanguageModelConfig config, Lfm2Weights weights, WeightFileWriter file, string weightsName)
+    /// <param name="errors">Receives each quantized projection's weight error (none for float32 projections).</param>
+    public static OnnxModelBuilder Build(LanguageModelConfig config, Lfm2Weights weights, WeightFileWriter file, string weightsName, List<ProjectionError>? errors = null)
     {
         Lfm2Shapes.Check(config, weights);
         var graph = new OnnxModelBuilder(opset: 17, graphName: "lfm2")
@@ -34,11 +36,8 @@ internal static class Lfm2GraphBuilder
 
         void Weight(string name, float[] values, params long[] shape) => DecoderGraph.Weight(graph, file, weightsName, name, values, shape);
 
-        void Linear(string input, string name, DenseMatrix matrix, string output)
-        {
-            Weight(name, matrix.Transposed(), matrix.Columns, matrix.Rows);
-            graph.Node("MatMul", [input, name], [output]);
-        }
+        var projections = new ProjectionWriter(graph, file, weightsName, config);
+        void Linear(string input, string name, DenseMatrix matrix, string output) => projections.Linear(input, name, matrix, output);
 
         var head = DecoderGraph.Embedding(graph, config, weights.Embedding, file, weightsName);
         var (cos, sin) = RotaryTables.Compute(config.ContextLength, config.HeadDim, config.RopeTheta);
@@ -120,6 +119,7 @@ internal static class Lfm2GraphBuilder
         }
 
         DecoderGraph.FinalNormAndHead(graph, file, weightsName, config, h, weights.FinalNorm, head);
+        errors?.AddRange(projections.Errors);
         return graph;
     }
 
