@@ -104,6 +104,16 @@ internal sealed unsafe class ConvStateCache : IDisposable
         }
     }
 
+    /// <summary>Copies slots [first, first + count) of every layer into <paramref name="target"/>, a cache of the same shape.</summary>
+    public void CopyTo(ConvStateCache target, int first, int count)
+    {
+        long bytes = SlotFloats * count * sizeof(float);
+        for (int i = 0; i < _states.Length; i++)
+        {
+            Buffer.MemoryCopy(_states[i] + (first * SlotFloats), target._states[i] + (first * SlotFloats), bytes, bytes);
+        }
+    }
+
     public void Dispose()
     {
         for (int i = 0; i < _states.Length; i++)

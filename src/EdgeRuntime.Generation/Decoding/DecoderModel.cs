@@ -20,6 +20,14 @@ internal sealed class DecoderModel : IDisposable
     private readonly string[] _outputNames;
     private readonly int[] _attentionLayers;
     private readonly int[] _convLayers;
+    private readonly DecoderIo _io;
+    private readonly int _fixedInputs;
+
+    /// <summary>
+    /// For a GenAI folder: where the graph writes the new conv state, copied into <see cref="State"/> after the step.
+    /// Its graph was not written by us, so nothing says it reads all of the old state before writing the new.
+    /// </summary>
+    private readonly ConvStateCache? _convScratch;
 
     private DecoderModel(LanguageModelFolder folder, InferenceSession session, WeightMap weights, DecoderState state)
     {
@@ -27,23 +35,36 @@ internal sealed class DecoderModel : IDisposable
         _session = session;
         _weights = weights;
         State = state;
+        _io = folder.Io;
         var config = folder.Config;
         _logits = new float[(long)state.Slots * config.VocabSize];
         _attentionLayers = LayerKinds.Layers(config, LayerKinds.Attention);
         _convLayers = LayerKinds.Layers(config, LayerKinds.Conv);
+        string[] fixedInputs = _io.IsGenAi ? [DecoderNames.InputIds, DecoderIo.AttentionMask] : [DecoderNames.InputIds, DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength];
+        _fixedInputs = fixedInputs.Length;
         _inputNames =
         [
-            DecoderNames.InputIds, DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength,
-            .. _attentionLayers.SelectMany(l => new[] { DecoderNames.PastKey(l), DecoderNames.PastValue(l) }),
-            .. _convLayers.Select(DecoderNames.PastConv),
+            .. fixedInputs,
+            .. _attentionLayers.SelectMany(l => new[] { _io.PastKey(l), _io.PastValue(l) }),
+            .. _convLayers.Select(_io.PastConv),
         ];
         _outputNames =
         [
             DecoderNames.Logits,
-            .. _attentionLayers.SelectMany(l => new[] { DecoderNames.PresentKey(l), DecoderNames.PresentValue(l) }),
-            .. _convLayers.Select(DecoderNames.PresentConv),
+            .. _attentionLayers.SelectMany(l => new[] { _io.PresentKey(l), _io.PresentValue(l) }),
+            .. _convLayers.Select(_io.PresentConv),
         ];
+        if (_io.IsGenAi && _convLayers.Length > 0)
+        {
+            _convScratch = new ConvStateCache(_convLayers, state.Slots, state.Conv.Channels, state.Conv.Width);
+        }
+
+        // GenAI graphs give logits [batch, 1, vocab] (a pruned head) or [batch, sequence, vocab] (every position).
+        PrunedHead = !_io.IsGenAi || session.OutputMetadata[DecoderNames.Logits].Dimensions is [_, 1, _];
     }
+
+    /// <summary>Whether the graph's logits are the last position's only (ours always; a GenAI graph may give every position's).</summary>
+    private bool PrunedHead { get; }
 
     public LanguageModelFolder Folder { get; }
 
@@ -114,6 +135,7 @@ internal sealed class DecoderModel : IDisposable
         var inputs = new OrtValue[_inputNames.Length];
         var outputs = new OrtValue[_outputNames.Length];
         var seqLens = new int[batch];
+        float[]? allPositions = null;
         int longest = 0;
         for (int b = 0; b < batch; b++)
         {
@@ -128,36 +150,82 @@ internal sealed class DecoderModel : IDisposable
         try
         {
             inputs[0] = OrtValue.CreateTensorValueFromMemory(tokens[..(batch * sequence)].ToArray(), [batch, sequence]);
-            inputs[1] = OrtValue.CreateTensorValueFromMemory(seqLens, [batch]);
-            inputs[2] = OrtValue.CreateTensorValueFromMemory(new[] { longest }, []);
+            if (_io.IsGenAi)
+            {
+                // Ones over each sequence's positions, zeros after: the graph's Σ mask − 1 is seqlens_k, its width the longest.
+                var mask = new long[batch * longest];
+                for (int b = 0; b < batch; b++)
+                {
+                    mask.AsSpan(b * longest, totalLengths[b]).Fill(1);
+                }
+
+                inputs[1] = OrtValue.CreateTensorValueFromMemory(mask, [batch, longest]);
+            }
+            else
+            {
+                inputs[1] = OrtValue.CreateTensorValueFromMemory(seqLens, [batch]);
+                inputs[2] = OrtValue.CreateTensorValueFromMemory(new[] { longest }, []);
+            }
+
             for (int i = 0; i < _attentionLayers.Length; i++)
             {
                 // The same tensors are past and present: GroupQueryAttention sees one buffer and appends in place.
-                inputs[3 + (2 * i)] = outputs[1 + (2 * i)] = State.Kv.View(_attentionLayers[i], value: false, firstSlot, batch);
-                inputs[4 + (2 * i)] = outputs[2 + (2 * i)] = State.Kv.View(_attentionLayers[i], value: true, firstSlot, batch);
+                inputs[_fixedInputs + (2 * i)] = outputs[1 + (2 * i)] = State.Kv.View(_attentionLayers[i], value: false, firstSlot, batch);
+                inputs[_fixedInputs + 1 + (2 * i)] = outputs[2 + (2 * i)] = State.Kv.View(_attentionLayers[i], value: true, firstSlot, batch);
             }
 
-            int convInputs = 3 + (2 * _attentionLayers.Length);
+            int convInputs = _fixedInputs + (2 * _attentionLayers.Length);
             int convOutputs = 1 + (2 * _attentionLayers.Length);
             for (int i = 0; i < _convLayers.Length; i++)
             {
-                // Past and present conv state are one buffer too: the graph reads the old columns (Concat) before the
-                // node that writes the new ones (Slice) runs, since that node takes the Concat's output as its input.
-                inputs[convInputs + i] = outputs[convOutputs + i] = State.Conv.View(_convLayers[i], firstSlot, batch);
+                // Past and present conv state are one buffer in our graphs: the graph reads the old columns (Concat)
+                // before the node that writes the new ones (Slice) runs, since that node takes the Concat's output.
+                inputs[convInputs + i] = State.Conv.View(_convLayers[i], firstSlot, batch);
+                outputs[convOutputs + i] = _convScratch is { } scratch ? scratch.View(_convLayers[i], firstSlot, batch) : inputs[convInputs + i];
             }
 
-            outputs[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _logits.AsMemory(0, batch * Config.VocabSize), [batch, Config.VocabSize]);
+            if (PrunedHead)
+            {
+                long[] shape = _io.IsGenAi ? [batch, 1, Config.VocabSize] : [batch, Config.VocabSize];
+                outputs[0] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _logits.AsMemory(0, batch * Config.VocabSize), shape);
+            }
+            else
+            {
+                allPositions = new float[(long)batch * sequence * Config.VocabSize];
+                outputs[0] = OrtValue.CreateTensorValueFromMemory(allPositions, [batch, sequence, Config.VocabSize]);
+            }
+
             _session.Run(_run, _inputNames, inputs, _outputNames, outputs);
+            _convScratch?.CopyTo(State.Conv, firstSlot, batch);
+            if (allPositions is not null)
+            {
+                int vocab = Config.VocabSize;
+                for (int b = 0; b < batch; b++)
+                {
+                    allPositions.AsSpan((((b * sequence) + sequence - 1) * vocab), vocab).CopyTo(_logits.AsSpan(b * vocab, vocab));
+                }
+            }
+
             return _logits.AsSpan(0, batch * Config.VocabSize);
         }
         finally
         {
-            inputs[0]?.Dispose();
-            inputs[1]?.Dispose();
-            inputs[2]?.Dispose();
+            for (int i = 0; i < _fixedInputs; i++)
+            {
+                inputs[i]?.Dispose();
+            }
+
             foreach (var value in outputs)
             {
                 value?.Dispose();
+            }
+
+            if (_convScratch is not null)
+            {
+                for (int i = 0; i < _convLayers.Length; i++)
+                {
+                    inputs[_fixedInputs + (2 * _attentionLayers.Length) + i]?.Dispose();
+                }
             }
         }
     }
@@ -166,6 +234,7 @@ internal sealed class DecoderModel : IDisposable
     {
         _session.Dispose();
         _run.Dispose();
+        _convScratch?.Dispose();
         State.Dispose();
         _weights.Dispose();
     }

@@ -17,36 +17,64 @@ internal static class DecoderGraph
     private const string Batch = "batch";
     private const string Sequence = "sequence";
 
-    /// <summary>Declares the graph's inputs and outputs for <paramref name="config"/>'s layers.</summary>
-    public static void DeclareInterface(OnnxModelBuilder graph, LanguageModelConfig config)
+    /// <summary>Declares the graph's inputs and outputs for <paramref name="config"/>'s layers, with our names or GenAI's.</summary>
+    public static void DeclareInterface(OnnxModelBuilder graph, LanguageModelConfig config, DecoderIo? io = null)
     {
-        graph.Input(DecoderNames.InputIds, TensorDType.Int64, Dim.Named(Batch), Dim.Named(Sequence))
-            .Input(DecoderNames.SeqLensK, TensorDType.Int32, Dim.Named(Batch))
-            .Input(DecoderNames.TotalSequenceLength, TensorDType.Int32);
+        io ??= DecoderIo.EdgeRuntime;
+        graph.Input(DecoderNames.InputIds, TensorDType.Int64, Dim.Named(Batch), Dim.Named(Sequence));
+        if (io.IsGenAi)
+        {
+            // GenAI passes a mask and the graph derives what GroupQueryAttention takes (as its model builder writes it):
+            // seqlens_k = Σ mask − 1 per sequence, total_sequence_length = the mask's width.
+            graph.Input(DecoderIo.AttentionMask, TensorDType.Int64, Dim.Named(Batch), Dim.Named("total_sequence_length"));
+            graph.Initializer("mask.axis", TensorDType.Int64, [1], [1L])
+                .Initializer("mask.one", TensorDType.Int64, [], [1L])
+                .Node("ReduceSum", [DecoderIo.AttentionMask, "mask.axis"], ["mask.lengths"], OnnxDomains.Default, new NodeAttribute("keepdims", Int: 0))
+                .Node("Sub", ["mask.lengths", "mask.one"], ["mask.last"])
+                .Node("Cast", ["mask.last"], [DecoderNames.SeqLensK], OnnxDomains.Default, new NodeAttribute("to", Int: OnnxDataType.Int32))
+                .Node("Shape", [DecoderIo.AttentionMask], ["mask.shape"])
+                .Node("Gather", ["mask.shape", "mask.one"], ["mask.width"], OnnxDomains.Default, new NodeAttribute("axis", Int: 0))
+                .Node("Cast", ["mask.width"], [DecoderNames.TotalSequenceLength], OnnxDomains.Default, new NodeAttribute("to", Int: OnnxDataType.Int32));
+        }
+        else
+        {
+            graph.Input(DecoderNames.SeqLensK, TensorDType.Int32, Dim.Named(Batch))
+                .Input(DecoderNames.TotalSequenceLength, TensorDType.Int32);
+        }
+
         var attention = LayerKinds.Layers(config, LayerKinds.Attention);
         var conv = LayerKinds.Layers(config, LayerKinds.Conv);
         int width = (config.ConvKernel ?? 1) - 1;
         foreach (int l in attention)
         {
-            graph.Input(DecoderNames.PastKey(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim)
-                .Input(DecoderNames.PastValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
+            graph.Input(io.PastKey(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim)
+                .Input(io.PastValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
         }
 
         foreach (int l in conv)
         {
-            graph.Input(DecoderNames.PastConv(l), TensorDType.Float32, Dim.Named(Batch), config.HiddenSize, width);
+            graph.Input(io.PastConv(l), TensorDType.Float32, Dim.Named(Batch), config.HiddenSize, width);
         }
 
-        graph.Output(DecoderNames.Logits, TensorDType.Float32, Dim.Named(Batch), config.VocabSize);
+        if (io.IsGenAi)
+        {
+            // [batch, 1, vocab]: the static 1 tells GenAI the head ran on the last position only (a pruned head).
+            graph.Output(DecoderNames.Logits, TensorDType.Float32, Dim.Named(Batch), 1, config.VocabSize);
+        }
+        else
+        {
+            graph.Output(DecoderNames.Logits, TensorDType.Float32, Dim.Named(Batch), config.VocabSize);
+        }
+
         foreach (int l in attention)
         {
-            graph.Output(DecoderNames.PresentKey(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim)
-                .Output(DecoderNames.PresentValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
+            graph.Output(io.PresentKey(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim)
+                .Output(io.PresentValue(l), TensorDType.Float32, Dim.Named(Batch), config.KvHeads, Dim.Named(Capacity), config.HeadDim);
         }
 
         foreach (int l in conv)
         {
-            graph.Output(DecoderNames.PresentConv(l), TensorDType.Float32, Dim.Named(Batch), config.HiddenSize, width);
+            graph.Output(io.PresentConv(l), TensorDType.Float32, Dim.Named(Batch), config.HiddenSize, width);
         }
     }
 

@@ -11,11 +11,15 @@ public sealed class LanguageModelFolder
 {
     public const string ConfigFile = "config.json";
 
-    private LanguageModelFolder(string path, LanguageModelConfig config)
+    private LanguageModelFolder(string path, LanguageModelConfig config, Decoding.DecoderIo io)
     {
         Path = path;
         Config = config;
+        Io = io;
     }
+
+    /// <summary>The graph's input and output names: ours, or ONNX Runtime GenAI's for a folder its model builder wrote.</summary>
+    public Decoding.DecoderIo Io { get; }
 
     public string Path { get; }
 
@@ -27,16 +31,23 @@ public sealed class LanguageModelFolder
 
     public string TokenizerPath => System.IO.Path.Combine(Path, Config.Tokenizer);
 
-    /// <summary>True when <paramref name="path"/> is a folder with a config.json, or a config.json itself.</summary>
+    /// <summary>True when <paramref name="path"/> is a folder with a config.json (or GenAI's genai_config.json), or that file itself.</summary>
     public static bool IsLanguageModelPath(string path) =>
-        (Directory.Exists(path) && File.Exists(System.IO.Path.Combine(path, ConfigFile)))
-        || (File.Exists(path) && System.IO.Path.GetFileName(path) == ConfigFile);
+        (Directory.Exists(path) && (File.Exists(System.IO.Path.Combine(path, ConfigFile)) || File.Exists(System.IO.Path.Combine(path, GenAiFolder.ConfigFile))))
+        || (File.Exists(path) && System.IO.Path.GetFileName(path) is ConfigFile or GenAiFolder.ConfigFile);
 
     /// <summary>Reads and checks config.json; every problem is an <see cref="EdgeRuntimeException"/> naming it.</summary>
     public static LanguageModelFolder Open(string path)
     {
-        string folder = File.Exists(path) && System.IO.Path.GetFileName(path) == ConfigFile ? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))! : path;
+        string folder = File.Exists(path) && System.IO.Path.GetFileName(path) is ConfigFile or GenAiFolder.ConfigFile ? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))! : path;
         string configPath = System.IO.Path.Combine(folder, ConfigFile);
+        if (!File.Exists(configPath) && File.Exists(System.IO.Path.Combine(folder, GenAiFolder.ConfigFile)))
+        {
+            var genAi = new LanguageModelFolder(folder, GenAiFolder.Read(folder), Decoding.DecoderIo.GenAi);
+            CheckFiles(genAi);
+            return genAi;
+        }
+
         if (!File.Exists(configPath))
         {
             throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"{folder} is not a language-model folder: it has no {ConfigFile}.");
@@ -65,7 +76,15 @@ public sealed class LanguageModelFolder
         }
 
         Check(config, configPath);
-        var opened = new LanguageModelFolder(folder, config);
+        var opened = new LanguageModelFolder(folder, config, Decoding.DecoderIo.EdgeRuntime);
+        CheckFiles(opened);
+        return opened;
+    }
+
+    /// <summary>The graph, weights and tokenizer exist, and the weights file has the length config.json says.</summary>
+    private static void CheckFiles(LanguageModelFolder opened)
+    {
+        var config = opened.Config;
         foreach (var (file, what) in new[] { (opened.GraphPath, "graph"), (opened.WeightsPath, "weights"), (opened.TokenizerPath, "tokenizer") })
         {
             if (!File.Exists(file))
@@ -80,8 +99,6 @@ public sealed class LanguageModelFolder
             string how = weightsLength < config.WeightsBytes ? "truncated" : "longer than written";
             throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{opened.WeightsPath} is {how}: it has {weightsLength} bytes; {ConfigFile} says {config.WeightsBytes}.");
         }
-
-        return opened;
     }
 
     private static void Check(LanguageModelConfig config, string configPath)

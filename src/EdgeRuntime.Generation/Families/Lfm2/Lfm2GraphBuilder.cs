@@ -26,20 +26,22 @@ namespace EdgeRuntime.Generation.Families.Lfm2;
 internal static class Lfm2GraphBuilder
 {
     /// <param name="errors">Receives each quantized projection's weight error (none for float32 projections).</param>
-    public static OnnxModelBuilder Build(LanguageModelConfig config, Lfm2Weights weights, WeightFileWriter file, string weightsName, List<ProjectionError>? errors = null)
+    /// <param name="io">Our names (the default) or ONNX Runtime GenAI's (<see cref="GenAiFolderWriter"/>).</param>
+    public static OnnxModelBuilder Build(LanguageModelConfig config, Lfm2Weights weights, WeightFileWriter file, string weightsName, List<ProjectionError>? errors = null, DecoderIo? io = null)
     {
+        io ??= DecoderIo.EdgeRuntime;
         Lfm2Shapes.Check(config, weights);
         var graph = new OnnxModelBuilder(opset: 17, graphName: "lfm2")
             .Opset(OnnxDomains.Microsoft, 1)
             .Opset(OnnxDomains.EdgeRuntime, 1);
-        DecoderGraph.DeclareInterface(graph, config);
+        DecoderGraph.DeclareInterface(graph, config, io);
 
         void Weight(string name, float[] values, params long[] shape) => DecoderGraph.Weight(graph, file, weightsName, name, values, shape);
 
         var projections = new ProjectionWriter(graph, file, weightsName, config);
         void Linear(string input, string name, DenseMatrix matrix, string output) => projections.Linear(input, name, matrix, output);
 
-        var head = DecoderGraph.Embedding(graph, config, weights.Embedding, file, weightsName);
+        var head = io.IsGenAi ? GenAiEmbedding(graph, config, weights.Embedding, file, weightsName, projections) : DecoderGraph.Embedding(graph, config, weights.Embedding, file, weightsName);
         var (cos, sin) = RotaryTables.Compute(config.ContextLength, config.HeadDim, config.RopeTheta);
         Weight("rope.cos", cos, config.ContextLength, config.HeadDim / 2);
         Weight("rope.sin", sin, config.ContextLength, config.HeadDim / 2);
@@ -76,8 +78,8 @@ internal static class Lfm2GraphBuilder
                     HeadNorm(graph, p + "k", p + "k_norm", p + "k_normed", epsilon);
                     graph.Node(
                         "GroupQueryAttention",
-                        [p + "q_normed", p + "k_normed", p + "v", DecoderNames.PastKey(l), DecoderNames.PastValue(l), DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, "rope.cos", "rope.sin"],
-                        [p + "attn", DecoderNames.PresentKey(l), DecoderNames.PresentValue(l)],
+                        [p + "q_normed", p + "k_normed", p + "v", io.PastKey(l), io.PastValue(l), DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, "rope.cos", "rope.sin"],
+                        [p + "attn", io.PresentKey(l), io.PresentValue(l)],
                         OnnxDomains.Microsoft,
                         new NodeAttribute("num_heads", Int: config.AttentionHeads),
                         new NodeAttribute("kv_num_heads", Int: config.KvHeads),
@@ -92,9 +94,9 @@ internal static class Lfm2GraphBuilder
                     graph.Node("Split", [p + "bcx", "conv_split"], [p + "b", p + "c", p + "xx"], OnnxDomains.Default, new NodeAttribute("axis", Int: -1))
                         .Node("Mul", [p + "b", p + "xx"], [p + "bx"])
                         .Node("Transpose", [p + "bx"], [p + "bx_t"], OnnxDomains.Default, new NodeAttribute("perm", Ints: [0, 2, 1]))
-                        .Node("Concat", [DecoderNames.PastConv(l), p + "bx_t"], [p + "window"], OnnxDomains.Default, new NodeAttribute("axis", Int: 2))
+                        .Node("Concat", [io.PastConv(l), p + "bx_t"], [p + "window"], OnnxDomains.Default, new NodeAttribute("axis", Int: 2))
                         .Node("Conv", [p + "window", p + "conv.kernel"], [p + "conv_t"], OnnxDomains.Default, new NodeAttribute("group", Int: hidden))
-                        .Node("Slice", [p + "window", "state_start", "state_end", "sequence_axis"], [DecoderNames.PresentConv(l)])
+                        .Node("Slice", [p + "window", "state_start", "state_end", "sequence_axis"], [io.PresentConv(l)])
                         .Node("Transpose", [p + "conv_t"], [p + "conv"], OnnxDomains.Default, new NodeAttribute("perm", Ints: [0, 2, 1]))
                         .Node("Mul", [p + "c", p + "conv"], [p + "gated"]);
                     Linear(p + "gated", p + "out_proj", conv.OutProjection, p + "mixed");
@@ -121,6 +123,23 @@ internal static class Lfm2GraphBuilder
         DecoderGraph.FinalNormAndHead(graph, file, weightsName, config, h, weights.FinalNorm, head);
         errors?.AddRange(projections.Errors);
         return graph;
+    }
+
+    /// <summary>
+    /// GenAI's form of the tied embedding as its model builder writes an INT4 model without shared embeddings: a float32
+    /// Gather for the lookup, and the head as its own int4 MatMulNBits over the same table, on the last position only,
+    /// shaped [batch, 1, vocab].
+    /// </summary>
+    private static Action<OnnxModelBuilder> GenAiEmbedding(OnnxModelBuilder graph, LanguageModelConfig config, float[] table, WeightFileWriter file, string weightsName, ProjectionWriter projections)
+    {
+        DecoderGraph.Weight(graph, file, weightsName, "model.embed_tokens.weight", table, config.VocabSize, config.HiddenSize);
+        graph.Node("Gather", ["model.embed_tokens.weight", DecoderNames.InputIds], ["h.0"]);
+        return g =>
+        {
+            projections.Linear("h.last", "lm_head.weight", new DenseMatrix(table, config.VocabSize, config.HiddenSize), "logits.2d");
+            g.Initializer("logits.axis", TensorDType.Int64, [1], [1L])
+                .Node("Unsqueeze", ["logits.2d", "logits.axis"], [DecoderNames.Logits]);
+        };
     }
 
     /// <summary>RMSNorm over each head of a [batch, sequence, heads · headDim] tensor, with one weight of headDim shared by all heads.</summary>
