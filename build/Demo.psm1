@@ -79,6 +79,13 @@ function Invoke-Demo([string] $Board) {
         $rate = @($generated | ForEach-Object { "$_" } | Where-Object { $_ -match '([0-9.]+) tok/s' } | ForEach-Object { $Matches[0] }) | Select-Object -Last 1
         $summary += ("language model bitnet: 80 tokens streamed, decode {0}" -f $rate)
 
+        Write-Step 'hybrid language model: LFM2 (3.2M parameters, conv + attention layers, int4; trained by tools/lfm2) streams a passage'
+        Invoke-Checked 'edgectl info lfm2' { & $edgectl info lfm2 }
+        & $edgectl generate lfm2 'And God said' --max-tokens 80 --temperature 0.7 --top-p 0.9 --repetition-penalty 1.1 --seed 7 2>&1 | Tee-Object -Variable hybrid | Write-Host
+        if ($LASTEXITCODE -ne 0) { throw "edgectl generate lfm2 failed (exit code $LASTEXITCODE)." }
+        $hybridRate = @($hybrid | ForEach-Object { "$_" } | Where-Object { $_ -match '([0-9.]+) tok/s' } | ForEach-Object { $Matches[0] }) | Select-Object -Last 1
+        $summary += ("language model lfm2: 80 tokens streamed, decode {0}" -f $hybridRate)
+
         Write-Step 'edgectl status'
         Invoke-Checked 'edgectl status' { & $edgectl status }
         Write-Step 'edgectl stats'

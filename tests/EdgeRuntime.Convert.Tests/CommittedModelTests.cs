@@ -3,20 +3,25 @@ using EdgeRuntime.TestSupport;
 
 namespace EdgeRuntime.Convert.Tests;
 
-/// <summary>models/bitnet-kjv, which the default configuration serves, is exactly what the importer makes of the trained checkpoint.</summary>
+/// <summary>
+/// models/bitnet-kjv and models/lfm2-kjv, which the default configuration serves, are exactly what the importer makes
+/// of the trained checkpoints (tools/bitnet, tools/lfm2) with the options named here.
+/// </summary>
 public sealed class CommittedModelTests
 {
-    [Fact]
-    public void The_committed_language_model_is_the_import_of_the_trained_checkpoint()
+    [Theory]
+    [InlineData("bitnet-kjv", "bitnet")]
+    [InlineData("lfm2-kjv", "lfm2", "--projections", "int4", "--block-size", "16")]
+    public void The_committed_language_model_is_the_import_of_the_trained_checkpoint(string model, string tool, params string[] options)
     {
-        string committed = Path.Combine(Repository.Root, "models", "bitnet-kjv");
-        string checkpoint = Path.Combine(Repository.Root, "tools", "bitnet", "checkpoint");
+        string committed = Path.Combine(Repository.Root, "models", model);
+        string checkpoint = Path.Combine(Repository.Root, "tools", tool, "checkpoint");
         string output = Directory.CreateTempSubdirectory("edgeruntime-kjv-").FullName;
         try
         {
             var stdout = new StringWriter();
             var stderr = new StringWriter();
-            Assert.Equal(0, ImportCommand.Run([checkpoint, output], stdout, stderr));
+            Assert.Equal(0, ImportCommand.Run([checkpoint, output, .. options], stdout, stderr));
             LanguageModelFolder.Open(committed);
 
             // Every field but the note on where it came from (the committed one names the command, not a temp path).

@@ -401,12 +401,15 @@ public sealed class ShippedConfigurationTests
             Directory.CreateDirectory(Path.Combine(directory, "models"));
             File.Copy(Paths.SileroVad, Path.Combine(directory, "models", "silero_vad_v5.onnx"));
 
-            // And the language model it preloads, a folder of four files, as the packages install it.
-            string bitnet = Path.Combine(directory, "models", "bitnet-kjv");
-            Directory.CreateDirectory(bitnet);
-            foreach (string file in Directory.GetFiles(Path.Combine(Paths.RepositoryRoot, "models", "bitnet-kjv")))
+            // And the language models it preloads, folders of four files, as the packages install them.
+            foreach (string model in new[] { "bitnet-kjv", "lfm2-kjv" })
             {
-                File.Copy(file, Path.Combine(bitnet, Path.GetFileName(file)));
+                string target = Path.Combine(directory, "models", model);
+                Directory.CreateDirectory(target);
+                foreach (string file in Directory.GetFiles(Path.Combine(Paths.RepositoryRoot, "models", model)))
+                {
+                    File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+                }
             }
 
             json = json.Replace("/var/lib/edgeruntime/results", Path.Combine(directory, "results"), StringComparison.Ordinal)
@@ -419,6 +422,11 @@ public sealed class ShippedConfigurationTests
             var health = await client.HealthAsync();
             Assert.True(health.Status == "ok", string.Join("; ", health.Problems));
             Assert.Equal(ModelKinds.Language, (await client.InfoAsync("bitnet")).Kind);
+            var hybrid = await client.InfoAsync("lfm2");
+            Assert.Equal((ModelKinds.Language, "lfm2", "4 conv + 2 attention"), (hybrid.Kind, hybrid.Family, hybrid.Layers));
+
+            // 2 attention layers × 2 KV heads × 48 × 256 positions × (key, value) + 4 conv layers × 192 channels × 2 columns, floats.
+            Assert.Equal(((2L * 2 * 48 * 256 * 2) + (4L * 192 * 2)) * sizeof(float), hybrid.SessionStateBytes);
             Assert.Equal(0, health.Store!.LastId);
             Assert.Empty(health.Sensors);
         }

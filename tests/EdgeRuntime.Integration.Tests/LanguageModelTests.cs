@@ -11,12 +11,25 @@ public sealed class LanguageModelTests : IAsyncLifetime
     private EdgedProcess? _edged;
     private Generation.Folder.LanguageModelConfig? _config;
 
+    private string? _hybridFolder;
+    private string? _genAiFolder;
+
     private EdgedProcess Edged => _edged!;
 
     public async Task InitializeAsync()
     {
-        string directory = EdgedProcess.Prepare(preload: """{ "name": "tiny", "path": "tiny" }, { "name": "add", "path": "add.onnx" }""", extraConfig: """ "generation": { "sessions": 2, "threads": 1 } """);
+        string directory = EdgedProcess.Prepare(
+            preload: """{ "name": "tiny", "path": "tiny" }, { "name": "add", "path": "add.onnx" }, { "name": "hybrid", "path": "hybrid" }, { "name": "genai", "path": "genai" }""",
+            extraConfig: """ "generation": { "sessions": 2, "threads": 1 } """);
         _config = SeededBitNet.WriteFolder(Path.Combine(directory, "models", "tiny"), SeededBitNet.Tiny(contextLength: 64));
+
+        // A hybrid (LFM2) folder of ours, and the same weights as ONNX Runtime GenAI's model builder lays a folder out.
+        var hybrid = SeededLfm2.Tiny(contextLength: 64) with { ProjectionFormat = Generation.Folder.ProjectionFormats.Int4, ProjectionBlockSize = 32 };
+        var weights = SeededLfm2.Weights(hybrid);
+        _hybridFolder = Path.Combine(directory, "models", "hybrid");
+        SeededLfm2.WriteFolder(_hybridFolder, hybrid, weights);
+        _genAiFolder = Path.Combine(directory, "models", "genai");
+        Generation.Families.Lfm2.GenAiFolderWriter.Write(_genAiFolder, hybrid, weights, Path.Combine(_hybridFolder, "tokenizer.json"));
         _edged = await EdgedProcess.StartInAsync(directory);
     }
 
@@ -45,6 +58,34 @@ public sealed class LanguageModelTests : IAsyncLifetime
         Assert.Equal(expected.TakeWhile(t => !_config.EosTokenIds.Contains(t)), ids);
         Assert.Equal(6, summary.PromptTokens);
         Assert.Equal(ids.Count, summary.GeneratedTokens);
+    }
+
+    [Theory]
+    [InlineData("hybrid")]
+    [InlineData("genai")]
+    public async Task A_hybrid_model_and_a_genai_folder_stream_what_the_engine_gives_in_process(string name)
+    {
+        await using var client = await EdgeClient.ConnectAsync(Edged.SocketPath);
+        var request = new GenerateRequest(name) { Prompt = "Hello, world", MaxTokens = 12 };
+        await using var stream = await client.GenerateAsync(request);
+        var ids = new List<int>();
+        await foreach (var token in stream)
+        {
+            ids.Add(token.Id);
+        }
+
+        using var local = Generation.Engine.LanguageModel.Load(name, name == "hybrid" ? _hybridFolder! : _genAiFolder!, new Generation.Engine.GenerationOptions { IntraOpThreads = 1 });
+        var run = local.Start(request);
+        var expected = new List<int>();
+        await foreach (var token in run.Tokens.ReadAllAsync())
+        {
+            expected.Add(token.Id);
+        }
+
+        Assert.NotEmpty(ids);
+        Assert.Equal(expected, ids);
+        var info = await client.InfoAsync(name);
+        Assert.Equal(("lfm2", "3 conv + 1 attention"), (info.Family, info.Layers));
     }
 
     [Fact]

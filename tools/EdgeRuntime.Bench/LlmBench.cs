@@ -77,6 +77,8 @@ internal static class LlmBench
         results.Add(new("llm_ttft_ms", ours.TtftMs, "ms", peer?.Ttft128Ms, peer is not null ? peer.Ttft128Ms / ours.TtftMs : null, $"128-token prompt to the first token at the client, median of {runs}; baseline: {LlmPeer.Name}'s 128-token prompt evaluation"));
         results.Add(new("llm_decode_tok_s", decode128, "tok/s", null, null, "one session at context 128"));
 
+        results.AddRange(await HybridBench.RunAsync(publishDir, cacheDir, Threads, quick));
+
         Directory.CreateDirectory(outDir);
         string path = Path.Combine(outDir, "llm.json");
         await File.WriteAllTextAsync(path, JsonSerializer.Serialize(results, BenchJsonContext.Default.ListBenchResult));
@@ -197,7 +199,7 @@ internal static class LlmBench
     /// A prompt of exactly <paramref name="tokens"/> tokens after BOS: the seeded folder's tokenizer has one token per
     /// byte, so that many ASCII letters.
     /// </summary>
-    private static string Prompt(int tokens) => string.Create(tokens, 0, (span, _) =>
+    internal static string Prompt(int tokens) => string.Create(tokens, 0, (span, _) =>
     {
         for (int i = 0; i < span.Length; i++)
         {
@@ -207,10 +209,13 @@ internal static class LlmBench
 
     private static double NowMs() => Stopwatch.GetTimestamp() * 1000.0 / Stopwatch.Frequency;
 
-    private static async Task<RunRecord> GenerateAsync(EdgeClient client, string prompt, int maxTokens)
+    private static Task<RunRecord> GenerateAsync(EdgeClient client, string prompt, int maxTokens) => GenerateAsync(client, Model, prompt, maxTokens);
+
+    /// <summary>One greedy generation of <paramref name="model"/> as the client sees it.</summary>
+    internal static async Task<RunRecord> GenerateAsync(EdgeClient client, string model, string prompt, int maxTokens)
     {
         double sentMs = NowMs();
-        await using var stream = await client.GenerateAsync(new GenerateRequest(Model)
+        await using var stream = await client.GenerateAsync(new GenerateRequest(model)
         {
             Prompt = prompt,
             MaxTokens = maxTokens,
@@ -233,7 +238,7 @@ internal static class LlmBench
     }
 
     /// <summary>One generation as the client saw it; times in ms on the process-wide monotonic clock.</summary>
-    private sealed record RunRecord(GenerateResponse Summary, double SentAtMs, List<double> TokenTimesMs, List<double> OverheadUs, double EndAtMs)
+    internal sealed record RunRecord(GenerateResponse Summary, double SentAtMs, List<double> TokenTimesMs, List<double> OverheadUs, double EndAtMs)
     {
         public double ClientTtftMs => TokenTimesMs.Count > 0 ? TokenTimesMs[0] - SentAtMs : double.NaN;
 

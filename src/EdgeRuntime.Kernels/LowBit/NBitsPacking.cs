@@ -6,9 +6,11 @@ public sealed record NBitsWeights(NBitsShape Shape, byte[] B, float[] Scales, by
     /// <summary>
     /// Round-to-nearest quantization of W (float, row n = output n, [N, K]) per block. Asymmetric (with zero points):
     /// the block's range [min(0, w_min), max(0, w_max)] maps onto the 2^bits codes. Symmetric (no zero points, the
-    /// default zero point 2^(bits-1)): scale = max|w| / 2^(bits-1), codes clamped to the range.
+    /// default zero point 2^(bits-1)): scale = max|w| / 2^(bits-1), codes clamped to the range; with
+    /// <paramref name="searchScale"/>, the scale of each block is instead the one among
+    /// <see cref="ScaleCandidates"/> that gives the least squared error.
     /// </summary>
-    public static NBitsWeights Quantize(ReadOnlySpan<float> w, NBitsShape shape, bool zeroPoints)
+    public static NBitsWeights Quantize(ReadOnlySpan<float> w, NBitsShape shape, bool zeroPoints, bool searchScale = false)
     {
         shape.Validate();
         if (w.Length != (long)shape.N * shape.K)
@@ -40,6 +42,11 @@ public sealed record NBitsWeights(NBitsShape Shape, byte[] B, float[] Scales, by
 
                     scale = (max - min) / levels;
                     zp = scale == 0 ? 0 : Math.Clamp((int)MathF.Round(-min / scale), 0, levels);
+                    if (searchScale && scale > 0)
+                    {
+                        (scale, zp) = BestAsymmetric(values, min, max, levels);
+                    }
+
                     int bit = block * shape.Bits;
                     zps![(n * shape.ZeroPointRowBytes) + (bit / 8)] |= (byte)(zp << (bit % 8));
                 }
@@ -53,6 +60,10 @@ public sealed record NBitsWeights(NBitsShape Shape, byte[] B, float[] Scales, by
 
                     zp = shape.DefaultZeroPoint;
                     scale = max / zp;
+                    if (searchScale && max > 0)
+                    {
+                        scale = BestScale(values, max, zp, levels);
+                    }
                 }
 
                 scales[(n * shape.KBlocks) + block] = scale;
@@ -66,6 +77,88 @@ public sealed record NBitsWeights(NBitsShape Shape, byte[] B, float[] Scales, by
         }
 
         return new NBitsWeights(shape, b, scales, zps);
+    }
+
+    /// <summary>
+    /// How many scales a block tries when searching: max|w| / (zp − 1) times 1, 0.975, …, 0.6 (max|w| lands on the
+    /// largest positive code at the first; the smaller ones clip the largest weights for a finer grid for the rest), and
+    /// max|w| / zp (the largest negative code).
+    /// </summary>
+    public const int ScaleCandidates = 18;
+
+    /// <summary>The symmetric scale among <see cref="ScaleCandidates"/> with the least squared error on the block.</summary>
+    private static float BestScale(ReadOnlySpan<float> values, float max, int zp, int levels)
+    {
+        float best = max / zp;
+        double bestError = Error(values, best, zp, levels);
+        for (int step = 0; step < ScaleCandidates - 1; step++)
+        {
+            float scale = max / (zp - 1) * (1f - (0.025f * step));
+            double error = Error(values, scale, zp, levels);
+            if (error < bestError)
+            {
+                (best, bestError) = (scale, error);
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// The asymmetric scale and zero point with the least squared error on the block: the range [min, max] · α among
+    /// α = 1, 0.975, …, 0.6 (<see cref="ScaleCandidates"/> − 1 of them), then, with the zero point kept, the scale refit
+    /// by least squares to the codes it gives (s = Σ w·(c − zp) / Σ (c − zp)²) while that lowers the error.
+    /// </summary>
+    private static (float Scale, int ZeroPoint) BestAsymmetric(ReadOnlySpan<float> values, float min, float max, int levels)
+    {
+        (float Scale, int ZeroPoint) best = default;
+        double bestError = double.MaxValue;
+        for (int step = 0; step < ScaleCandidates - 1; step++)
+        {
+            float factor = 1f - (0.025f * step);
+            float scale = ((max - min) * factor) / levels;
+            int zp = Math.Clamp((int)MathF.Round(-min * factor / scale), 0, levels);
+            double error = Error(values, scale, zp, levels);
+            if (error < bestError)
+            {
+                (best, bestError) = ((scale, zp), error);
+            }
+        }
+
+        for (int round = 0; round < 4; round++)
+        {
+            double numerator = 0, denominator = 0;
+            foreach (float v in values)
+            {
+                int c = Math.Clamp((int)MathF.Round(v / best.Scale) + best.ZeroPoint, 0, levels) - best.ZeroPoint;
+                numerator += v * (double)c;
+                denominator += (double)c * c;
+            }
+
+            float refit = denominator > 0 ? (float)(numerator / denominator) : best.Scale;
+            double error = refit > 0 ? Error(values, refit, best.ZeroPoint, levels) : double.MaxValue;
+            if (!(error < bestError))
+            {
+                break;
+            }
+
+            (best, bestError) = ((refit, best.ZeroPoint), error);
+        }
+
+        return best;
+    }
+
+    /// <summary>Σ (w − ŵ)² over the block for one scale and zero point.</summary>
+    private static double Error(ReadOnlySpan<float> values, float scale, int zp, int levels)
+    {
+        double sum = 0;
+        foreach (float v in values)
+        {
+            float q = (Math.Clamp((int)MathF.Round(v / scale) + zp, 0, levels) - zp) * scale;
+            sum += (v - q) * (double)(v - q);
+        }
+
+        return sum;
     }
 
     /// <summary>The float weights these codes stand for, [N, K]: (code − zp) · scale.</summary>

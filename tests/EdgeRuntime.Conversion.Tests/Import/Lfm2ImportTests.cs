@@ -113,19 +113,18 @@ public sealed class Lfm2ImportTests
         // Per layer in_proj, out_proj, w1 and w3 stacked, w2 (conv) or qkv stacked, out_proj, w1|w3, w2 (attention): 4 × 4 written matrices.
         Assert.Equal(16, fine.ProjectionErrors!.Length);
 
-        // Round to nearest with 16 levels on Gaussian weights: measured 20.7 to 21.1 dB per weight with block 16, better
-        // than with block 64. Through four layers of random weights that becomes 7.3 dB on the logits (5.5 with block 64;
-        // the most likely token the same at 80 of 95 positions): a random network amplifies its errors, which is why the
-        // target (30 dB) is set on a trained model. That the int4 graph computes what its weights say is
-        // Int4DecoderTests' job.
-        Assert.All(fine.ProjectionErrors, e => Assert.InRange(e.SqnrDb, 18, 24));
+        // 16 levels on Gaussian weights: measured 23.4 to 23.6 dB per weight with block 16, 21.0 to 21.4 with block 64.
+        // Through four layers of random weights that becomes 8.8 dB on the logits (7.5 with block 64; the most likely
+        // token the same at 82 of 95 positions): a random network amplifies its errors, which is why the target (30 dB)
+        // is set on a trained model. That the int4 graph computes what its weights say is Int4DecoderTests' job.
+        Assert.All(fine.ProjectionErrors, e => Assert.InRange(e.SqnrDb, 20, 27));
         Assert.True(fine.ProjectionErrors.Average(e => e.SqnrDb) > coarse.ProjectionErrors!.Average(e => e.SqnrDb) + 0.5, "block 16 should be closer than block 64");
         Assert.True(fine.LogitsSqnrDb > coarse.LogitsSqnrDb, $"logits SQNR: block 16 {fine.LogitsSqnrDb:0.0} dB, block 64 {coarse.LogitsSqnrDb:0.0} dB");
-        Assert.InRange(fine.LogitsSqnrDb!.Value, 4, 15);
+        Assert.InRange(fine.LogitsSqnrDb!.Value, 5, 15);
         Assert.Equal(Config.ContextLength - 1, fine.LogitsTokens);
         Assert.InRange(fine.LogitsSameArgMax!.Value, 1, fine.LogitsTokens!.Value);
 
-        // Four bits and a scale per 16 weights against four bytes a weight; the embedding (int8) and norms are the same in both.
+        // Four bits, a scale and a zero point per 16 weights against four bytes a weight; the embedding (int8) and norms are the same in both.
         var folder = LanguageModelFolder.Open(temp.File("b16")).Config;
         Assert.Equal((ProjectionFormats.Int4, 16), (folder.ProjectionFormat, folder.ProjectionBlockSize));
         Assert.True(fine.WeightsBytes < full.WeightsBytes * 0.6, $"{fine.WeightsBytes} bytes against {full.WeightsBytes}");
