@@ -71,6 +71,9 @@ function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '
         if (-not (Test-Path (Join-Path $PeerBin 'llama-bench'))) { throw "-PeerBin $PeerBin has no llama-bench: point it at a built bitnet.cpp's bin folder." }
         $benchArgs += @('--peer-bin', (Resolve-Path $PeerBin).Path)
     }
+    # The hybrid part's peer, ONNX Runtime GenAI 0.20, runs in a process of its own (it brings ONNX Runtime 1.32.0).
+    Invoke-Checked 'build the GenAI peer' { dotnet build (Join-Path $BuildRoot 'tools/EdgeRuntime.GenAiPeer') -c Release --nologo -v quiet }
+    $benchArgs += @('--genai-peer', (Join-Path $Artifacts 'bin/EdgeRuntime.GenAiPeer/release/EdgeRuntime.GenAiPeer.dll'))
     if ($Quick) { $benchArgs += '--quick' }
     Invoke-Checked 'language-model benchmark' {
         dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs

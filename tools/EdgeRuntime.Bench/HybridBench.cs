@@ -18,21 +18,45 @@ internal static class HybridBench
     private const int BlockSize = 32;
     private const string Model = "lfm2";
 
-    public static async Task<List<BenchResult>> RunAsync(string publishDir, string cacheDir, int threads, bool quick)
+    public static async Task<List<BenchResult>> RunAsync(string publishDir, string cacheDir, int threads, bool quick, string? genAiPeer)
     {
-        string folder = EnsureFolder(cacheDir);
+        var (folder, genAiFolder) = EnsureFolders(cacheDir);
         var config = LanguageModelFolder.Open(folder).Config;
-        Console.WriteLine($"hybrid model: {folder} ({config.WeightsBytes / 1e6:0} MB of weights, int4 block {config.ProjectionBlockSize})");
-        var ours = await MeasureAsync(publishDir, folder, threads, quick);
+        Console.WriteLine($"hybrid model: {folder} ({config.WeightsBytes / 1e6:0} MB of weights, int4 block {config.ProjectionBlockSize}); GenAI's layout of the same weights: {genAiFolder}");
+        var ours = await MeasureAsync(publishDir, folder, threads, quick, [128, Context]);
+        var oursOnGenAi = await MeasureAsync(publishDir, genAiFolder, threads, quick, [128]);
+        var peer = genAiPeer is null ? null : GenAiPeer.Measure(genAiPeer, genAiFolder, threads, quick ? 1 : 3, DecodeTokens(quick), config.BosTokenId ?? 0, [128, Context]);
+        if (peer is null)
+        {
+            Console.WriteLine("no --genai-peer: ONNX Runtime GenAI is not measured; the hybrid ratios are left out");
+        }
+
         int runs = quick ? 1 : 3;
-        int decodeTokens = quick ? 32 : 64;
         var results = new List<BenchResult>();
         foreach (var (context, tokS) in ours.DecodeByContext)
         {
-            results.Add(new($"hybrid_decode_tok_s_ctx{context}", tokS, "tok/s", null, null, $"LFM2-350M shapes, int4 block {BlockSize}, one session, {decodeTokens} greedy tokens after a {context - decodeTokens}-token prompt, median of {runs}, {threads} threads"));
+            double? theirs = peer?.DecodeByContext.GetValueOrDefault(context);
+            results.Add(new($"hybrid_decode_tok_s_ctx{context}", tokS, "tok/s", theirs, theirs is { } t ? tokS / t : null, $"LFM2-350M shapes, int4 block {BlockSize}, edged's own folder, one session, {DecodeTokens(quick)} greedy tokens after a {context - DecodeTokens(quick)}-position prompt, median of {runs}, {threads} threads; baseline: ONNX Runtime GenAI 0.20 on GenAI's layout of the same weights"));
+            if (theirs is { } p)
+            {
+                results.Add(new($"hybrid_decode_tok_s_vs_ortgenai_ctx{context}", tokS / p, "x", 1.2, tokS / p / 1.2, "target >= 1.2"));
+            }
         }
 
-        results.Add(new("hybrid_prefill_tok_s", ours.PrefillTokS, "tok/s", null, null, $"256-token prompt, median of {runs}"));
+        double? peerPrefill = peer?.PrefillTokS;
+        results.Add(new("hybrid_prefill_tok_s", ours.PrefillTokS, "tok/s", peerPrefill, peerPrefill is { } pp ? ours.PrefillTokS / pp : null, $"256-token prompt, median of {runs}; baseline: ONNX Runtime GenAI 0.20"));
+        if (peerPrefill is { } prefillPeer)
+        {
+            results.Add(new("hybrid_prefill_tok_s_vs_ortgenai", ours.PrefillTokS / prefillPeer, "x", 1.0, ours.PrefillTokS / prefillPeer, "target >= 1.0"));
+        }
+
+        double onGenAi = oursOnGenAi.DecodeByContext[128];
+        double? peer128 = peer?.DecodeByContext.GetValueOrDefault(128);
+        results.Add(new("int4_decoder_decode_tok_s", onGenAi, "tok/s", peer128, peer128 is { } q ? onGenAi / q : null, "edged running GenAI's folder unchanged (genai_config.json, model.onnx), context 128; baseline: ONNX Runtime GenAI 0.20 on the same folder"));
+        if (peer128 is { } genAi128)
+        {
+            results.Add(new("int4_decoder_decode_tok_s_vs_ortgenai", onGenAi / genAi128, "x", 1.0, onGenAi / genAi128, "target >= 1.0"));
+        }
 
         // What one session holds at 2048 positions, against the same model with every layer attention (the KV cache of
         // 16 layers instead of 6, and no conv state).
@@ -42,23 +66,33 @@ internal static class HybridBench
         return results;
     }
 
-    /// <summary>The seeded folder, written once (a minute or two) and kept outside the repository.</summary>
-    private static string EnsureFolder(string cacheDir)
+    private static int DecodeTokens(bool quick) => quick ? 32 : 64;
+
+    /// <summary>
+    /// The seeded folders, written once (a few minutes) and kept outside the repository: ours, and GenAI's layout of
+    /// the same weights.
+    /// </summary>
+    private static (string Ours, string GenAi) EnsureFolders(string cacheDir)
     {
-        string folder = Path.Combine(cacheDir, $"lfm2-350m-seed{Seed}-ctx{Context}-int4b{BlockSize}-v1");
+        string folder = Path.Combine(cacheDir, $"lfm2-350m-seed{Seed}-ctx{Context}-int4b{BlockSize}-v2");
+        string genAi = folder + "-genai";
         string done = Path.Combine(folder, ".complete");
-        if (!File.Exists(done))
+        string genAiDone = Path.Combine(genAi, ".complete");
+        if (!File.Exists(done) || !File.Exists(genAiDone))
         {
-            Console.WriteLine($"writing the seeded LFM2-350M-shaped folder to {folder} (once)…");
+            Console.WriteLine($"writing the seeded LFM2-350M-shaped folders to {folder} and {genAi} (once)…");
             var config = SeededLfm2.Lfm2_350M(Context) with { ProjectionFormat = ProjectionFormats.Int4, ProjectionBlockSize = BlockSize };
-            SeededLfm2.WriteFolder(folder, config, Seed);
+            var weights = SeededLfm2.Weights(config, Seed);
+            SeededLfm2.WriteFolder(folder, config, weights);
+            Generation.Families.Lfm2.GenAiFolderWriter.Write(genAi, config, weights, Path.Combine(folder, "tokenizer.json"));
             File.WriteAllText(done, "seeded LFM2-350M shapes, int4 projections\n");
+            File.WriteAllText(genAiDone, "the same weights in ONNX Runtime GenAI's layout\n");
         }
 
-        return folder;
+        return (folder, genAi);
     }
 
-    private static async Task<Figures> MeasureAsync(string publishDir, string folder, int threads, bool quick)
+    private static async Task<Figures> MeasureAsync(string publishDir, string folder, int threads, bool quick, int[] contexts)
     {
         string work = Directory.CreateTempSubdirectory("edgeruntime-bench-hybrid-").FullName;
         string configPath = Path.Combine(work, "edged.json");
@@ -67,14 +101,14 @@ internal static class HybridBench
               "generation": { "threads": {{threads}}, "sessions": 1, "maxBatch": 1, "contextLimit": {{Context}} } }
             """);
         int runs = quick ? 1 : 3;
-        int decodeTokens = quick ? 32 : 64;
+        int decodeTokens = DecodeTokens(quick);
         var decode = new SortedDictionary<int, double>();
         var prefill = new List<double>();
         using var daemon = DaemonProcess.Start(Path.Combine(publishDir, "edged"), configPath, Path.Combine(work, "edged.sock"));
         await using var client = await EdgeClient.ConnectAsync(daemon.SocketPath);
         var info = await client.LoadAsync(Model, folder);
         await LlmBench.GenerateAsync(client, Model, LlmBench.Prompt(16), 8);
-        foreach (int context in new[] { 128, Context })
+        foreach (int context in contexts)
         {
             var samples = new List<double>();
             for (int r = 0; r < runs; r++)
@@ -84,7 +118,7 @@ internal static class HybridBench
             }
 
             decode[context] = Statistics.Median(samples);
-            Console.WriteLine($"hybrid decode at context {context}: {decode[context]:0.00} tok/s");
+            Console.WriteLine($"{Path.GetFileName(folder)}: decode at context {context}: {decode[context]:0.00} tok/s");
         }
 
         for (int r = 0; r < runs; r++)
@@ -92,7 +126,7 @@ internal static class HybridBench
             prefill.Add((await LlmBench.GenerateAsync(client, Model, LlmBench.Prompt(256), 1)).Summary.PrefillTokensPerSecond);
         }
 
-        Console.WriteLine($"hybrid prefill: {Statistics.Median(prefill):0.0} tok/s");
+        Console.WriteLine($"{Path.GetFileName(folder)}: prefill {Statistics.Median(prefill):0.0} tok/s");
         return new Figures(decode, Statistics.Median(prefill), info.SessionStateBytes ?? 0, info.Layers ?? "?");
     }
 

@@ -22,7 +22,7 @@ internal static class LlmBench
     private const int Context = 2048;
     private const string Model = "bitnet2b";
 
-    public static async Task<int> RunAsync(string publishDir, string cacheDir, string outDir, string? peerBin, bool quick)
+    public static async Task<int> RunAsync(string publishDir, string cacheDir, string outDir, string? peerBin, bool quick, string? genAiPeer = null)
     {
         var results = new List<BenchResult>();
         string folder = EnsureModelFolder(cacheDir);
@@ -77,7 +77,7 @@ internal static class LlmBench
         results.Add(new("llm_ttft_ms", ours.TtftMs, "ms", peer?.Ttft128Ms, peer is not null ? peer.Ttft128Ms / ours.TtftMs : null, $"128-token prompt to the first token at the client, median of {runs}; baseline: {LlmPeer.Name}'s 128-token prompt evaluation"));
         results.Add(new("llm_decode_tok_s", decode128, "tok/s", null, null, "one session at context 128"));
 
-        results.AddRange(await HybridBench.RunAsync(publishDir, cacheDir, Threads, quick));
+        results.AddRange(await HybridBench.RunAsync(publishDir, cacheDir, Threads, quick, genAiPeer));
 
         Directory.CreateDirectory(outDir);
         string path = Path.Combine(outDir, "llm.json");
