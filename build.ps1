@@ -26,7 +26,9 @@
     bench-llm     publish, then BitNet b1.58 2B4T's shapes (seeded weights, written once to ~/.cache/edgeruntime/bench-llm)
                   served by edged on 2 threads: decode at context 128 and 1024, prefill, TTFT, 4-session batching,
                   RSS, stream overhead, against bitnet.cpp on the same weights when -PeerBin names its binaries;
-                  artifacts/bench/llm.json (-Quick: fewer repetitions)
+                  then LFM2-350M's shapes (int4) against ONNX Runtime GenAI 0.20 on GenAI's layout of the same
+                  weights, and edged on that folder; artifacts/bench/llm.json (-Quick: fewer repetitions;
+                  -HybridOnly: the LFM2 part alone)
     bench-pipelines MMEdge post-sensing latency (sequential vs pipelined vs skipping), accuracy, the optimizer under
                   three budgets, CBNet vs full model vs early exit; artifacts/bench/pipelines.json and
                   mmedge-timeline.svg (-Quick: shorter)
@@ -58,7 +60,10 @@ param(
 
     # bench-llm: a folder with a built bitnet.cpp's llama-bench and llama-batched-bench (and their shared libraries),
     # the peer measured in the same run; without it only our figures are measured. The build never builds the peer.
-    [string] $PeerBin = ''
+    [string] $PeerBin = '',
+
+    # bench-llm: measure only the hybrid (LFM2) part.
+    [switch] $HybridOnly
 )
 
 $ErrorActionPreference = 'Stop'
@@ -84,7 +89,7 @@ try {
         'bench-kernels' { Invoke-BenchKernels $Board -Quick:$Quick }
         'bench-triggers' { Invoke-BenchTriggers $Board -Quick:$Quick }
         'bench-pipelines' { Invoke-BenchPipelines -Quick:$Quick }
-        'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin }
+        'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin -HybridOnly:$HybridOnly }
         'demo' { Invoke-Demo $Board }
     }
     Write-Host ""

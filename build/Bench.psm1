@@ -61,7 +61,7 @@ function Invoke-BenchKernels([string] $Board, [switch] $Quick) {
     Invoke-Checked 'kernel benchmark' { & (Join-Path $out 'EdgeRuntime.KernelBench') @benchArgs }
 }
 
-function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '') {
+function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '', [switch] $HybridOnly) {
     Assert-HostBoard $Board
     Invoke-Publish $Board
     Write-Step 'bench-llm: BitNet b1.58 2B4T shapes through edged, against bitnet.cpp on the same weights'
@@ -75,6 +75,7 @@ function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '
     Invoke-Checked 'build the GenAI peer' { dotnet build (Join-Path $BuildRoot 'tools/EdgeRuntime.GenAiPeer') -c Release --nologo -v quiet }
     $benchArgs += @('--genai-peer', (Join-Path $Artifacts 'bin/EdgeRuntime.GenAiPeer/release/EdgeRuntime.GenAiPeer.dll'))
     if ($Quick) { $benchArgs += '--quick' }
+    if ($HybridOnly) { $benchArgs += '--hybrid-only' }
     Invoke-Checked 'language-model benchmark' {
         dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
     }

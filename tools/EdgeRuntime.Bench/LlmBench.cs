@@ -22,9 +22,15 @@ internal static class LlmBench
     private const int Context = 2048;
     private const string Model = "bitnet2b";
 
-    public static async Task<int> RunAsync(string publishDir, string cacheDir, string outDir, string? peerBin, bool quick, string? genAiPeer = null)
+    public static async Task<int> RunAsync(string publishDir, string cacheDir, string outDir, string? peerBin, bool quick, string? genAiPeer = null, bool hybridOnly = false)
     {
         var results = new List<BenchResult>();
+        if (hybridOnly)
+        {
+            results.AddRange(await HybridBench.RunAsync(publishDir, cacheDir, Threads, quick, genAiPeer));
+            return await WriteAsync(results, outDir);
+        }
+
         string folder = EnsureModelFolder(cacheDir);
         var config = LanguageModelFolder.Open(folder).Config;
         double bandwidth = StreamingRead.GigabytesPerSecond(Threads, quick ? 256 : 1024);
@@ -78,7 +84,11 @@ internal static class LlmBench
         results.Add(new("llm_decode_tok_s", decode128, "tok/s", null, null, "one session at context 128"));
 
         results.AddRange(await HybridBench.RunAsync(publishDir, cacheDir, Threads, quick, genAiPeer));
+        return await WriteAsync(results, outDir);
+    }
 
+    private static async Task<int> WriteAsync(List<BenchResult> results, string outDir)
+    {
         Directory.CreateDirectory(outDir);
         string path = Path.Combine(outDir, "llm.json");
         await File.WriteAllTextAsync(path, JsonSerializer.Serialize(results, BenchJsonContext.Default.ListBenchResult));

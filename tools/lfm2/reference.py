@@ -76,6 +76,8 @@ def _load_bitnet_reference():
 _bitnet = _load_bitnet_reference()
 read_safetensors = _bitnet.read_safetensors  # {name: (dtype, float32 ndarray)}; BF16/F16 widened exactly
 quantize_embedding_int8 = _bitnet.quantize_embedding_int8  # our int8 folder format, computed in float32
+# RoPE as LFM2 and BitNet both apply it (Llama's rotate_half: pairs (j, j + d/2), angle pos * theta^(-2j/d)), float64.
+rope = _bitnet.rope
 
 EMBEDDING_FORMATS = ("float32", "int8")
 LAYER_TYPES = ("conv", "full_attention")
@@ -214,18 +216,6 @@ def _rope_theta(raw: dict) -> float:
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     """weight * x / sqrt(mean(x^2) + eps) over the last dimension."""
     return weight * (x / torch.sqrt((x * x).mean(dim=-1, keepdim=True) + eps))
-
-
-def rope(x: torch.Tensor, positions: torch.Tensor, theta: float) -> torch.Tensor:
-    """x: [T, heads, d]. Pairs (j, j + d/2) rotate by the angle pos * theta^(-2j/d) (non-interleaved, rotate_half)."""
-    d = x.shape[-1]
-    half = d // 2
-    inv_freq = theta ** (-torch.arange(half, dtype=torch.float64) * 2.0 / d)  # [d/2]
-    angle = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # [T, d/2]
-    cos = torch.cos(angle)[:, None, :]
-    sin = torch.sin(angle)[:, None, :]
-    x1, x2 = x[..., :half], x[..., half:]
-    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
 
 
 class Linear:

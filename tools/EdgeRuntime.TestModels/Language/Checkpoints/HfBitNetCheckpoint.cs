@@ -189,24 +189,6 @@ public static class HfBitNetCheckpoint
             ("torch_dtype", "\"bfloat16\""),
             ("quantization_config", $"{{\"quant_method\": \"bitnet\", \"linear_class\": \"{options.LinearClass}\", \"quantization_mode\": \"{(options.Masters ? "online" : "offline")}\"}}"),
         };
-        foreach (var (key, raw) in options.ConfigOverrides ?? new Dictionary<string, string?>())
-        {
-            entries.RemoveAll(e => e.Key == key);
-            if (raw is not null)
-            {
-                entries.Add((key, raw));
-            }
-        }
-
-        using var stream = File.Create(path);
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-        json.WriteStartObject();
-        foreach (var (key, raw) in entries)
-        {
-            json.WritePropertyName(key);
-            json.WriteRawValue(raw);
-        }
-
-        json.WriteEndObject();
+        HfConfigJson.Write(path, entries, options.ConfigOverrides);
     }
 }

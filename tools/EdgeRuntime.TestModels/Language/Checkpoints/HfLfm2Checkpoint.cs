@@ -129,24 +129,6 @@ public static class HfLfm2Checkpoint
         entries.Add(options.AttentionIndices
             ? ("full_attn_idxs", $"[{string.Join(", ", Enumerable.Range(0, types.Length).Where(l => types[l] == LayerKinds.Attention))}]")
             : ("layer_types", $"[{string.Join(", ", types.Select(t => t == LayerKinds.Attention ? "\"full_attention\"" : "\"conv\""))}]"));
-        foreach (var (key, raw) in options.ConfigOverrides ?? new Dictionary<string, string?>())
-        {
-            entries.RemoveAll(e => e.Key == key);
-            if (raw is not null)
-            {
-                entries.Add((key, raw));
-            }
-        }
-
-        using var stream = File.Create(path);
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
-        json.WriteStartObject();
-        foreach (var (key, raw) in entries)
-        {
-            json.WritePropertyName(key);
-            json.WriteRawValue(raw);
-        }
-
-        json.WriteEndObject();
+        HfConfigJson.Write(path, entries, options.ConfigOverrides);
     }
 }
