@@ -28,11 +28,11 @@ public sealed class Int4DecoderTests
         var same = LogitsComparison.Run(temp.File("dequantized"), temp.File("int4"), positions: 40);
         var original = LogitsComparison.Run(temp.File("float"), temp.File("int4"), positions: 40);
 
-        // Measured on an x64 machine with ORT 1.31.1: 123 to 129 dB against the dequantized weights (float rounding only:
-        // the kernel did not round the activations to int8 there, which would cost about 40 dB, so 30 dB leaves room for
-        // a machine where it does), 7.5 to 10.5 dB against the original float weights (what 4-bit weights cost this
-        // random network).
-        Assert.True(same.SqnrDb > 30, $"block {block}: {same.SqnrDb:0.0} dB against the dequantized weights");
+        // Measured on an x64 machine with ORT 1.31.1: 29.3 to 36.9 dB against the dequantized weights (what MLAS's int8
+        // activations at accuracy level 4 cost; with pre-packing off, which the engine no longer does for these graphs,
+        // the kernel computed in float and gave 123 to 129 dB), 7.6 to 10.5 dB against the original float weights (what
+        // 4-bit weights cost this random network).
+        Assert.True(same.SqnrDb > 22, $"block {block}: {same.SqnrDb:0.0} dB against the dequantized weights");
         Assert.True(same.SqnrDb > original.SqnrDb + 15, $"block {block}: {same.SqnrDb:0.0} dB against the dequantized weights, {original.SqnrDb:0.0} against the originals");
     }
 
