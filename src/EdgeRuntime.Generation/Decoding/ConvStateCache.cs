@@ -14,7 +14,7 @@ namespace EdgeRuntime.Generation.Decoding;
 internal sealed unsafe class ConvStateCache : IDisposable
 {
     private readonly float*[] _states;
-    private readonly int[] _index;
+    private readonly LayerSlots _slots;
 
     /// <param name="convLayers">The model's layer indices that are conv layers, in order.</param>
     /// <param name="width">Columns of state a layer keeps: the kernel width − 1.</param>
@@ -24,12 +24,7 @@ internal sealed unsafe class ConvStateCache : IDisposable
         Slots = slots;
         Channels = channels;
         Width = width;
-        _index = new int[convLayers.Length == 0 ? 0 : convLayers.Max() + 1];
-        Array.Fill(_index, -1);
-        for (int i = 0; i < convLayers.Length; i++)
-        {
-            _index[convLayers[i]] = i;
-        }
+        _slots = new LayerSlots(convLayers, "conv state (it is not a conv layer)");
 
         _states = new float*[convLayers.Length];
         try
@@ -70,13 +65,7 @@ internal sealed unsafe class ConvStateCache : IDisposable
     /// <summary>A tensor over slots [first, first + count) of conv layer <paramref name="layer"/>'s state (no copy).</summary>
     public OrtValue View(int layer, int first, int count)
     {
-        int index = layer < _index.Length ? _index[layer] : -1;
-        if (index < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(layer), layer, "the layer has no conv state (it is not a conv layer)");
-        }
-
-        float* start = _states[index] + (first * SlotFloats);
+        float* start = _states[_slots.Of(layer)] + (first * SlotFloats);
         return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, [count, Channels, Width], (IntPtr)start, count * SlotFloats * sizeof(float));
     }
 

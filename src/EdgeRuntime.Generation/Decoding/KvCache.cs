@@ -14,19 +14,14 @@ internal sealed unsafe class KvCache : IDisposable
 {
     private readonly float*[] _keys;
     private readonly float*[] _values;
-    private readonly int[] _index;
+    private readonly LayerSlots _slots;
 
     /// <param name="attentionLayers">The model's layer indices that attend (and so have a cache), in order.</param>
     public KvCache(int[] attentionLayers, int slots, int kvHeads, int capacity, int headDim)
     {
         int layers = attentionLayers.Length;
         AttentionLayers = attentionLayers;
-        _index = new int[attentionLayers.Length == 0 ? 0 : attentionLayers.Max() + 1];
-        Array.Fill(_index, -1);
-        for (int i = 0; i < attentionLayers.Length; i++)
-        {
-            _index[attentionLayers[i]] = i;
-        }
+        _slots = new LayerSlots(attentionLayers, "KV cache (it is not an attention layer)");
 
         Layers = layers;
         Slots = slots;
@@ -79,13 +74,7 @@ internal sealed unsafe class KvCache : IDisposable
     /// <summary>A tensor over slots [first, first + count) of attention layer <paramref name="layer"/>'s keys or values (no copy).</summary>
     public OrtValue View(int layer, bool value, int first, int count)
     {
-        int index = layer < _index.Length ? _index[layer] : -1;
-        if (index < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(layer), layer, "the layer has no KV cache (it is not an attention layer)");
-        }
-
-        float* start = (value ? _values : _keys)[index] + (first * SlotFloats);
+        float* start = (value ? _values : _keys)[_slots.Of(layer)] + (first * SlotFloats);
         return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, [count, KvHeads, Capacity, HeadDim], (IntPtr)start, count * SlotFloats * sizeof(float));
     }
 

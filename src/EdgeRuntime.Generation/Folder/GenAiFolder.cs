@@ -45,7 +45,8 @@ internal static class GenAiFolder
                 throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"The graph {graphPath} (named in {ConfigFile}) does not exist.");
             }
 
-            var summary = OnnxModelSummary.ReadFile(graphPath);
+            byte[] graphBytes = File.ReadAllBytes(graphPath);
+            var summary = OnnxModelSummary.Read(graphBytes);
             int? kernel = null;
             if (layerTypes.Contains(LayerKinds.Conv))
             {
@@ -58,7 +59,7 @@ internal static class GenAiFolder
             }
 
             // The external data file the graph names (the builder's model.onnx.data); a graph without one maps itself.
-            string weights = ExternalInitializers.Read(File.ReadAllBytes(graphPath)).Select(t => t.Location).Distinct().SingleOrDefault() ?? graph;
+            string weights = ExternalInitializers.Read(graphBytes).Select(t => t.Location).Distinct().SingleOrDefault() ?? graph;
             int heads = Int(decoder, "num_attention_heads", path);
             return new LanguageModelConfig
             {
