@@ -55,6 +55,9 @@ internal static class ImportArguments
             EmbeddingFormat = result.GetValue(d.Embedding) ?? EmbeddingFormats.Int8,
             ProjectionFormat = result.GetValue(d.Projections) ?? ProjectionFormats.Float32,
             ProjectionBlockSize = result.GetResult(d.BlockSize) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.BlockSize) : 32,
+            StaticChunk = result.GetResult(d.StaticChunk) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.StaticChunk) : null,
+            StaticCapacity = result.GetResult(d.StaticCapacity) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.StaticCapacity) : null,
+            CalibrationText = result.GetValue(d.Calibration),
         };
         return new ImportRequest(result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
     }
@@ -74,7 +77,7 @@ internal static class ImportArguments
                 + "projection's SQNR and the logits' SQNR against the float model. Exits 0, 2 on usage errors, 1 when the "
                 + "checkpoint cannot be read or is not a supported model (the message names the file, tensor and sizes).")
             {
-                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, Json,
+                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, StaticChunk, StaticCapacity, Calibration, Json,
             };
             Root.HelpName = "edge-convert import";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -96,23 +99,7 @@ internal static class ImportArguments
             CustomParser = result => result.Tokens[^1].Value,
         };
 
-        public Option<int> Context { get; } = new("--context")
-        {
-            Description = "positions the folder is made for (the KV cache's most), at most the trained context; default: the trained context",
-            HelpName = "N",
-            Arity = LastWins,
-            CustomParser = result =>
-            {
-                string text = result.Tokens[^1].Value;
-                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0)
-                {
-                    return value;
-                }
-
-                result.AddError($"--context is '{text}', not a positive number");
-                return 0;
-            },
-        };
+        public Option<int> Context { get; } = PositiveNumber("--context", "positions the folder is made for (the KV cache's most), at most the trained context; default: the trained context");
 
         public Option<string?> ChatTemplate { get; } = new("--chat-template")
         {
@@ -132,7 +119,7 @@ internal static class ImportArguments
 
         public Option<string?> Projections { get; } = new("--projections")
         {
-            Description = "how an LFM2 folder stores its projections: float32 (the default) or int4 (MatMulNBits, a scale per block, W4 with int8 activations inside the kernel); BitNet's are always ternary",
+            Description = "how an LFM2 folder stores its projections: float32 (the default), int4 (MatMulNBits, a scale per block, W4 with int8 activations inside the kernel) or qdq (the NPU form: int4 LPBQ weights, uint16 activations calibrated on --calibration text; with --static-chunk); BitNet's are always ternary",
             HelpName = "FORMAT",
             Arity = LastWins,
             CustomParser = result => result.Tokens[^1].Value,
@@ -140,7 +127,7 @@ internal static class ImportArguments
 
         public Option<int> BlockSize { get; } = new("--block-size")
         {
-            Description = "with --projections int4: the weights one scale covers along the input, 16, 32, 64, 128 or 256; default 32",
+            Description = "with --projections int4 or qdq: the weights one scale covers along the input, 16, 32, 64, 128 or 256; default 32",
             HelpName = "N",
             Arity = LastWins,
             CustomParser = result =>
@@ -156,8 +143,38 @@ internal static class ImportArguments
             },
         };
 
+        public Option<int> StaticChunk { get; } = PositiveNumber("--static-chunk", "write a static-shape export for NPUs (LFM2): a prefill graph of N tokens and a one-token decode graph over a fixed cache");
+
+        public Option<int> StaticCapacity { get; } = PositiveNumber("--static-capacity", "with --static-chunk: the fixed cache length, the most tokens a session holds; default: the folder's context");
+
+        public Option<string?> Calibration { get; } = new("--calibration")
+        {
+            Description = "with --projections qdq: a UTF-8 text file whose first 4096 tokens calibrate the activation ranges and GPTQ's rounding of the int4 weights",
+            HelpName = "TEXT-FILE",
+            Arity = LastWins,
+            CustomParser = result => result.Tokens[^1].Value,
+        };
+
         public Option<bool> Json { get; } = new("--json") { Description = "print the report as JSON" };
 
         public System.CommandLine.Help.HelpOption Help { get; } = new("--help", "-h") { Description = "print this help and exit" };
+
+        private static Option<int> PositiveNumber(string name, string description) => new(name)
+        {
+            Description = description,
+            HelpName = "N",
+            Arity = LastWins,
+            CustomParser = result =>
+            {
+                string text = result.Tokens[^1].Value;
+                if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value > 0)
+                {
+                    return value;
+                }
+
+                result.AddError($"{name} is '{text}', not a positive number");
+                return 0;
+            },
+        };
     }
 }

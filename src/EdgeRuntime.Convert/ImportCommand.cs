@@ -59,6 +59,16 @@ internal static class ImportCommand
             output.WriteLine(string.Create(c, $"  weight SQNR: {errors.Min(e => e.SqnrDb):0.0} to {errors.Max(e => e.SqnrDb):0.0} dB over {errors.Length} projections (each: --json)"));
         }
 
+        if (r.Static is { } shapes)
+        {
+            output.WriteLine(string.Create(c, $"  static-shape export: {shapes.PrefillGraph} ({shapes.PrefillChunk} tokens a run) and {shapes.DecodeGraph} (1), cache of {shapes.Capacity}{(r.CalibrationTokens is { } t ? $"; activations calibrated on {t} tokens" : "")}"));
+        }
+
+        if (r.HtpCheck is { } htp)
+        {
+            output.WriteLine($"  QNN HTP fitness check: {htp}");
+        }
+
         if (r.LogitsSqnrDb is { } logits)
         {
             output.WriteLine(string.Create(c, $"  logits SQNR against the float model: {logits:0.0} dB over {r.LogitsTokens} positions; same most likely token at {r.LogitsSameArgMax} of them"));

@@ -148,6 +148,12 @@ public static class OnnxDataType
     public const int UInt32 = 12;
     public const int UInt64 = 13;
     public const int BFloat16 = 16;
+
+    /// <summary>Unsigned 4-bit integers, two to a byte, the first in the low nibble (ONNX IR 10, opset 21).</summary>
+    public const int UInt4 = 21;
+
+    /// <summary>Signed 4-bit integers, packed as <see cref="UInt4"/>.</summary>
+    public const int Int4 = 22;
 }
 
 /// <summary>AttributeProto.AttributeType values.</summary>

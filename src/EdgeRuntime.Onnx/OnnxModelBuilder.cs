@@ -9,9 +9,21 @@ namespace EdgeRuntime.Onnx;
 /// </summary>
 public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
 {
-    private readonly ProtoWriter _graph = new ProtoWriter().String(OnnxFields.Graph.Name, graphName);
     private readonly List<(string Domain, int Version)> _extraOpsets = [];
+    private ProtoWriter _graph = new ProtoWriter().String(OnnxFields.Graph.Name, graphName);
     private int _nodes;
+
+    /// <summary>
+    /// A second builder holding everything declared so far. Graphs that differ only in what is declared after the fork
+    /// (a static-shape model's prefill and decode graphs: the same nodes and weights, inputs of other sizes) are
+    /// built once and forked.
+    /// </summary>
+    public OnnxModelBuilder Fork()
+    {
+        var copy = new OnnxModelBuilder(opset, graphName) { _graph = new ProtoWriter().Raw(_graph.ToArray()), _nodes = _nodes };
+        copy._extraOpsets.AddRange(_extraOpsets);
+        return copy;
+    }
 
     public OnnxModelBuilder Input(string name, TensorDType dtype, params Dim[] shape)
     {
@@ -38,7 +50,11 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
     /// the model file, at <paramref name="offset"/>, <paramref name="length"/> bytes. The graph stays small and the
     /// weights can be memory-mapped rather than parsed out of protobuf.
     /// </summary>
-    public OnnxModelBuilder ExternalInitializer(string name, TensorDType dtype, long[] shape, string location, long offset, long length)
+    public OnnxModelBuilder ExternalInitializer(string name, TensorDType dtype, long[] shape, string location, long offset, long length) =>
+        ExternalInitializer(name, OnnxType(dtype), shape, location, offset, length);
+
+    /// <summary>As above with the TensorProto data type by number, for types the wire protocol has no name for (int4).</summary>
+    public OnnxModelBuilder ExternalInitializer(string name, int onnxDataType, long[] shape, string location, long offset, long length)
     {
         var tensor = new ProtoWriter();
         foreach (long dim in shape)
@@ -46,7 +62,7 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
             tensor.Varint(OnnxFields.Tensor.Dims, dim);
         }
 
-        tensor.Varint(OnnxFields.Tensor.DataType, OnnxType(dtype)).String(OnnxFields.Tensor.Name, name);
+        tensor.Varint(OnnxFields.Tensor.DataType, onnxDataType).String(OnnxFields.Tensor.Name, name);
         tensor.Message(OnnxFields.Tensor.ExternalData, Entry("location", location));
         tensor.Message(OnnxFields.Tensor.ExternalData, Entry("offset", offset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         tensor.Message(OnnxFields.Tensor.ExternalData, Entry("length", length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
@@ -112,7 +128,8 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
     public byte[] Build()
     {
         var model = new ProtoWriter()
-            .Varint(OnnxFields.Model.IrVersion, 8) // IR version 8: understood by ONNX Runtime 1.14 and later
+            // IR version 8 is understood by ONNX Runtime 1.14 and later; opset 21 (int4 tensors, blocked DequantizeLinear) needs 10.
+            .Varint(OnnxFields.Model.IrVersion, opset >= 21 ? 10 : 8)
             .String(OnnxFields.Model.ProducerName, "EdgeRuntime.Onnx")
             .Message(OnnxFields.Model.Graph, _graph)
             .Message(OnnxFields.Model.OpsetImport, new ProtoWriter().String(OnnxFields.OperatorSetId.Domain, OnnxDomains.Default).Varint(OnnxFields.OperatorSetId.Version, opset));

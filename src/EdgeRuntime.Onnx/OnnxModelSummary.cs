@@ -11,7 +11,14 @@ public readonly record struct OnnxDim(long? Value, string? Symbol)
     public override string ToString() => Value?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? Symbol ?? "?";
 }
 
-public sealed record OnnxNode(string Name, string OpType, string Domain);
+/// <summary>A node: its op, the tensors it reads and writes, and its integer attributes (a fitness check decides by them).</summary>
+public sealed record OnnxNode(string Name, string OpType, string Domain, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyDictionary<string, long> Ints)
+{
+    public OnnxNode(string name, string opType, string domain)
+        : this(name, opType, domain, [], [], new Dictionary<string, long>())
+    {
+    }
+}
 
 /// <summary>
 /// The structure of an ONNX model read straight from its protobuf: opsets, graph inputs (initializers excluded) and
@@ -96,6 +103,9 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
     private static void ReadNode(ReadOnlySpan<byte> bytes, List<OnnxNode> nodes, int depth)
     {
         string name = string.Empty, opType = string.Empty, domain = string.Empty;
+        var inputs = new List<string>();
+        var outputs = new List<string>();
+        var ints = new Dictionary<string, long>(StringComparer.Ordinal);
         var reader = new ProtoReader(bytes);
         while (reader.Next())
         {
@@ -104,17 +114,21 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
                 case (OnnxFields.Node.Name, WireType.LengthDelimited): name = reader.ReadString(); break;
                 case (OnnxFields.Node.OpType, WireType.LengthDelimited): opType = reader.ReadString(); break;
                 case (OnnxFields.Node.Domain, WireType.LengthDelimited): domain = reader.ReadString(); break;
-                case (OnnxFields.Node.Attribute, WireType.LengthDelimited): ReadAttributeGraphs(reader.ReadBytes(), nodes, depth); break;
+                case (OnnxFields.Node.Input, WireType.LengthDelimited): inputs.Add(reader.ReadString()); break;
+                case (OnnxFields.Node.Output, WireType.LengthDelimited): outputs.Add(reader.ReadString()); break;
+                case (OnnxFields.Node.Attribute, WireType.LengthDelimited): ReadAttribute(reader.ReadBytes(), nodes, depth, ints); break;
                 default: reader.Skip(); break;
             }
         }
 
-        nodes.Add(new OnnxNode(name, opType, domain));
+        nodes.Add(new OnnxNode(name, opType, domain, inputs, outputs, ints));
     }
 
-    // If, Loop and Scan carry subgraphs in attributes g and graphs.
-    private static void ReadAttributeGraphs(ReadOnlySpan<byte> bytes, List<OnnxNode> nodes, int depth)
+    // An attribute's integer value (kept by name), and the subgraphs If, Loop and Scan carry in attributes g and graphs.
+    private static void ReadAttribute(ReadOnlySpan<byte> bytes, List<OnnxNode> nodes, int depth, Dictionary<string, long> ints)
     {
+        string name = string.Empty;
+        long? value = null;
         var reader = new ProtoReader(bytes);
         while (reader.Next())
         {
@@ -122,10 +136,23 @@ public sealed record OnnxModelSummary(IReadOnlyDictionary<string, long> Opsets, 
             {
                 ReadGraph(reader.ReadBytes(), nodes, depth + 1);
             }
+            else if (reader.Is(OnnxFields.Attribute.Name, WireType.LengthDelimited))
+            {
+                name = reader.ReadString();
+            }
+            else if (reader.Is(OnnxFields.Attribute.I, WireType.Varint))
+            {
+                value = (long)reader.ReadVarint();
+            }
             else
             {
                 reader.Skip();
             }
+        }
+
+        if (value is { } v && name.Length > 0)
+        {
+            ints[name] = v;
         }
     }
 

@@ -80,7 +80,7 @@ public static class CheckpointImporter
         RefuseForeignFolder(output);
         if (Detect(input) == CheckpointForm.HuggingFace && ReadLfm2(input, options) is { } lfm2)
         {
-            return WriteLfm2(input, output, lfm2, started);
+            return WriteLfm2(input, output, lfm2, options, started);
         }
 
         var imported = Read(input, options);
@@ -147,13 +147,31 @@ public static class CheckpointImporter
         return Lfm2Importer.Read(folder, json, options);
     }
 
-    private static ImportReport WriteLfm2(string input, string output, ImportedLfm2 imported, long started)
+    private static ImportReport WriteLfm2(string input, string output, ImportedLfm2 imported, ImportOptions options, long started)
     {
         Directory.CreateDirectory(output);
         var errors = new List<ProjectionError>();
-        var c = Lfm2FolderWriter.Write(output, imported.Config, imported.Weights, imported.TokenizerPath, errors);
+        LanguageModelConfig c;
+        int? calibrationTokens = null;
+        if (imported.Config.Static is null)
+        {
+            c = Lfm2FolderWriter.Write(output, imported.Config, imported.Weights, imported.TokenizerPath, errors);
+        }
+        else
+        {
+            ActivationCalibration.Result? ranges = null;
+            if (imported.Config.Projections == ProjectionFormats.Qdq)
+            {
+                var tokens = CalibrationTokens(options.CalibrationText!, imported);
+                calibrationTokens = tokens.Length;
+                ranges = ActivationCalibration.Run(imported.Config, imported.Weights, imported.TokenizerPath, [tokens], Path.Combine(Path.GetTempPath(), $"edge-convert-calibration-{Environment.ProcessId}-{Guid.NewGuid():N}"));
+            }
+
+            c = Lfm2FolderWriter.WriteStatic(output, imported.Config, imported.Weights, imported.TokenizerPath, errors, ranges);
+        }
+
         CheckTokenizer(output, c);
-        var logits = c.Projections == ProjectionFormats.Float32 ? null : LogitsAgainstFloat(output, imported);
+        var logits = c.Projections == ProjectionFormats.Float32 && c.Static is null ? null : LogitsAgainstFloat(output, imported);
         var matrices = imported.Weights.Layers.SelectMany(l => l.Mixer switch
         {
             Lfm2Attention a => new[] { a.Query, a.Key, a.Value, a.Output, l.W1, l.W2, l.W3 },
@@ -176,7 +194,12 @@ public static class CheckpointImporter
             c.ContextLength,
             matrices.Length,
             matrices.Sum(m => (long)m.Rows * m.Columns),
-            c.Projections == ProjectionFormats.Int4 ? $"int4 (block {c.ProjectionBlockSize})" : c.Projections,
+            c.Projections switch
+            {
+                ProjectionFormats.Int4 => $"int4 (block {c.ProjectionBlockSize})",
+                ProjectionFormats.Qdq => $"QDQ (int4 LPBQ block {c.ProjectionBlockSize}, uint16 activations)",
+                _ => c.Projections,
+            },
             $"{conv} conv (kernel {c.ConvKernel}) + {c.Layers - conv} attention",
             imported.InputFiles,
             imported.InputBytes,
@@ -191,7 +214,40 @@ public static class CheckpointImporter
             LogitsSqnrDb = logits?.SqnrDb,
             LogitsTokens = logits?.Positions,
             LogitsSameArgMax = logits?.SameArgMax,
+            Static = c.Static,
+            HtpCheck = c.Static is { } shapes ? HtpCheck(output, shapes) : null,
+            CalibrationTokens = calibrationTokens,
         };
+    }
+
+    private static string HtpCheck(string output, StaticShapes shapes)
+    {
+        var rejected = new[] { shapes.PrefillGraph, shapes.DecodeGraph }
+            .Select(graph => (graph, reason: Inference.Providers.QnnOptions.HtpWholeGraphUnsuitability(Onnx.OnnxModelSummary.ReadFile(Path.Combine(output, graph)))))
+            .Where(r => r.reason is not null)
+            .Select(r => $"{r.graph}: {r.reason}")
+            .ToArray();
+        return rejected.Length == 0 ? "accepted" : string.Join(" | ", rejected);
+    }
+
+    /// <summary>At most this many tokens of the calibration text are run (the activation ranges settle well before).</summary>
+    private const int MaxCalibrationTokens = 4096;
+
+    private static long[] CalibrationTokens(string path, ImportedLfm2 imported)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"The calibration text {path} (--calibration) does not exist.", path);
+        }
+
+        var tokenizer = ModelTokenizer.Load(imported.TokenizerPath, imported.Config.VocabSize);
+        var ids = tokenizer.Encode(File.ReadAllText(path));
+        if (ids.Count < imported.Config.Static!.PrefillChunk)
+        {
+            throw new InvalidDataException($"{path} has {ids.Count} tokens; calibration needs at least one prefill chunk ({imported.Config.Static.PrefillChunk}).");
+        }
+
+        return [.. ids.Take(MaxCalibrationTokens).Select(id => (long)id)];
     }
 
     /// <summary>
@@ -203,7 +259,13 @@ public static class CheckpointImporter
         string scratch = Path.Combine(Path.GetTempPath(), $"edge-convert-float-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
-            var floatConfig = imported.Config with { ProjectionFormat = null, ProjectionBlockSize = null };
+            // A static export's head is quantized with its projections, so its reference is the whole float model.
+            var floatConfig = imported.Config with { ProjectionFormat = null, ProjectionBlockSize = null, Static = null };
+            if (imported.Config.Static is not null)
+            {
+                floatConfig = floatConfig with { EmbeddingFormat = EmbeddingFormats.Float32 };
+            }
+
             Lfm2FolderWriter.Write(scratch, floatConfig, imported.Weights, imported.TokenizerPath);
             return LogitsComparison.Run(scratch, quantized, positions: Math.Min(128, imported.Config.ContextLength - 1));
         }

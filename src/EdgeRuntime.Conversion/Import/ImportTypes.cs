@@ -31,8 +31,20 @@ public sealed record ImportOptions
     /// <summary>How an LFM2 folder stores its projections (<see cref="ProjectionFormats"/>); BitNet takes float32 only (its own are ternary).</summary>
     public string ProjectionFormat { get; init; } = ProjectionFormats.Float32;
 
-    /// <summary>With int4 projections, the block size.</summary>
+    /// <summary>With int4 or QDQ projections, the block size.</summary>
     public int ProjectionBlockSize { get; init; } = 32;
+
+    /// <summary>
+    /// Tokens the prefill graph of a static-shape (NPU) export takes per run; null writes the usual dynamic graph.
+    /// An LFM2 folder only.
+    /// </summary>
+    public int? StaticChunk { get; init; }
+
+    /// <summary>With <see cref="StaticChunk"/>: the fixed cache length; null takes the folder's context.</summary>
+    public int? StaticCapacity { get; init; }
+
+    /// <summary>With QDQ projections: a UTF-8 text file whose tokens calibrate the activation ranges.</summary>
+    public string? CalibrationText { get; init; }
 }
 
 /// <summary>
@@ -120,4 +132,16 @@ public sealed record ImportReport(
 
     /// <summary>At how many of those positions the quantized model's most likely token is the float model's.</summary>
     public int? LogitsSameArgMax { get; init; }
+
+    /// <summary>For a static-shape export: its prefill chunk and cache length.</summary>
+    public Generation.Folder.StaticShapes? Static { get; init; }
+
+    /// <summary>
+    /// For a static-shape export: what our QNN fitness check says of its graphs, "accepted" or each rejected graph's
+    /// reasons (nothing here runs QNN; the check is what says whether the HTP would take them whole).
+    /// </summary>
+    public string? HtpCheck { get; init; }
+
+    /// <summary>With QDQ projections: how many tokens of the calibration text set the activation ranges.</summary>
+    public int? CalibrationTokens { get; init; }
 }

@@ -56,6 +56,32 @@ internal static class ImportedConfig
             throw new ArgumentException($"--block-size is {options.ProjectionBlockSize}; it must be one of {string.Join(", ", ProjectionFormats.BlockSizes)}.");
         }
 
+        StaticShapes? shapes = null;
+        if (options.StaticChunk is { } chunk)
+        {
+            if (family != Generation.Families.Lfm2.Lfm2FolderWriter.Family)
+            {
+                throw new ArgumentException($"--static-chunk exports static-shape graphs for LFM2 checkpoints; this is a {family} model.");
+            }
+
+            int capacity = options.StaticCapacity ?? context;
+            if (chunk < 1 || capacity < chunk || capacity > context)
+            {
+                throw new ArgumentException($"--static-chunk {chunk} and --static-capacity {capacity}: they need 1 <= chunk <= capacity <= the context ({context}).");
+            }
+
+            shapes = new StaticShapes { PrefillChunk = chunk, Capacity = capacity };
+        }
+        else if (options.StaticCapacity is not null)
+        {
+            throw new ArgumentException("--static-capacity goes with --static-chunk (a static-shape export).");
+        }
+
+        if (options.ProjectionFormat == ProjectionFormats.Qdq && (shapes is null || options.CalibrationText is null))
+        {
+            throw new ArgumentException("--projections qdq is the NPU form: it needs --static-chunk (a static-shape export) and --calibration (text to calibrate the activations on).");
+        }
+
         return new LanguageModelConfig
         {
             Format = LanguageModelConfig.FormatName,
@@ -77,6 +103,7 @@ internal static class ImportedConfig
             EmbeddingFormat = options.EmbeddingFormat,
             ProjectionFormat = options.ProjectionFormat == ProjectionFormats.Float32 ? null : options.ProjectionFormat,
             ProjectionBlockSize = options.ProjectionFormat == ProjectionFormats.Float32 ? null : options.ProjectionBlockSize,
+            Static = shapes,
             WeightsBytes = 0,
             Source = source,
         };

@@ -29,6 +29,9 @@ internal sealed class DecoderModel : IDisposable
     /// </summary>
     private readonly ConvStateCache? _convScratch;
 
+    /// <summary>For a static-shape folder: its prefill and decode graphs, which take <see cref="Step"/>'s work.</summary>
+    private StaticSteps? _static;
+
     private DecoderModel(LanguageModelFolder folder, InferenceSession session, WeightMap weights, DecoderState state)
     {
         Folder = folder;
@@ -82,7 +85,10 @@ internal sealed class DecoderModel : IDisposable
     public static DecoderModel Load(LanguageModelFolder folder, DecoderOptions options)
     {
         var config = folder.Config;
-        int capacity = options.ContextLimit > 0 ? Math.Min(options.ContextLimit, config.ContextLength) : config.ContextLength;
+
+        // A static-shape graph's cache inputs have a fixed length, so the cache is exactly that long whatever the limit.
+        int capacity = config.Static is { } shapes ? shapes.Capacity
+            : options.ContextLimit > 0 ? Math.Min(options.ContextLimit, config.ContextLength) : config.ContextLength;
         byte[] graph = File.ReadAllBytes(folder.GraphPath);
         var weights = WeightMap.Open(folder, graph, options.VerifyWeights);
         DecoderState? state = null;
@@ -106,26 +112,50 @@ internal sealed class DecoderModel : IDisposable
             // 18 tok/s not, and the token hand-off lag p50 3.8 → 0.9 ms.
             sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             weights.AddTo(sessionOptions);
-            InferenceSession session;
+            InferenceSession session = CreateSession(folder.GraphPath, sessionOptions);
+            InferenceSession? prefill = null;
             try
             {
-                // From the path, so ORT resolves (and validates) the external-data location; the mapped tensors replace its reads.
-                // Created on a lowered thread: ORT starts its intra-op threads here, and they inherit its priority.
-                session = ComputePriority.CreateLowered(() => new InferenceSession(folder.GraphPath, sessionOptions));
-            }
-            catch (OnnxRuntimeException e)
-            {
-                throw new EdgeRuntimeException(ErrorCodes.ModelLoadFailed, $"ONNX Runtime refused {folder.GraphPath}: {e.Message}", e);
-            }
+                if (folder.PrefillGraphPath is { } prefillPath)
+                {
+                    prefill = CreateSession(prefillPath, sessionOptions);
+                }
 
-            state = new DecoderState(config, Math.Max(1, options.Slots), capacity);
-            return new DecoderModel(folder, session, weights, state);
+                state = new DecoderState(config, Math.Max(1, options.Slots), capacity);
+                var model = new DecoderModel(folder, session, weights, state);
+                if (prefill is not null)
+                {
+                    model._static = new StaticSteps(config, state, prefill, session);
+                }
+
+                return model;
+            }
+            catch
+            {
+                session.Dispose();
+                prefill?.Dispose();
+                throw;
+            }
         }
         catch
         {
             state?.Dispose();
             weights.Dispose();
             throw;
+        }
+    }
+
+    // From the path, so ORT resolves (and validates) the external-data location; the mapped tensors replace its reads.
+    // Created on a lowered thread: ORT starts its intra-op threads here, and they inherit its priority.
+    private static InferenceSession CreateSession(string graphPath, SessionOptions options)
+    {
+        try
+        {
+            return ComputePriority.CreateLowered(() => new InferenceSession(graphPath, options));
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelLoadFailed, $"ONNX Runtime refused {graphPath}: {e.Message}", e);
         }
     }
 
@@ -141,6 +171,11 @@ internal sealed class DecoderModel : IDisposable
     /// </summary>
     public Span<float> Step(ReadOnlySpan<long> tokens, int batch, int sequence, ReadOnlySpan<int> totalLengths, int firstSlot)
     {
+        if (_static is not null)
+        {
+            return _static.Step(tokens, batch, sequence, totalLengths, firstSlot);
+        }
+
         var inputs = new OrtValue[_inputNames.Length];
         var outputs = new OrtValue[_outputNames.Length];
         var seqLens = new int[batch];
@@ -241,7 +276,15 @@ internal sealed class DecoderModel : IDisposable
 
     public void Dispose()
     {
-        _session.Dispose();
+        if (_static is not null)
+        {
+            _static.Dispose(); // its decode session is _session
+        }
+        else
+        {
+            _session.Dispose();
+        }
+
         _run.Dispose();
         _convScratch?.Dispose();
         State.Dispose();

@@ -78,6 +78,27 @@ internal sealed unsafe class KvCache : IDisposable
         return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, [count, KvHeads, Capacity, HeadDim], (IntPtr)start, count * SlotFloats * sizeof(float));
     }
 
+    /// <summary>
+    /// Writes <paramref name="count"/> new positions from <paramref name="source"/> ([kvHeads, chunk, headDim], the first
+    /// count of each head's chunk rows) into slot <paramref name="slot"/> at <paramref name="position"/>: how a static-shape
+    /// graph's new keys and values enter the cache.
+    /// </summary>
+    public void Write(int layer, bool value, int slot, int position, ReadOnlySpan<float> source, int chunk, int count)
+    {
+        if (position < 0 || count < 0 || count > chunk || position + count > Capacity || source.Length < (long)KvHeads * chunk * HeadDim)
+        {
+            throw new ArgumentOutOfRangeException(nameof(position), $"{count} positions at {position} do not fit a cache of {Capacity} (chunk {chunk}).");
+        }
+
+        float* slotStart = (value ? _values : _keys)[_slots.Of(layer)] + (slot * SlotFloats);
+        int run = count * HeadDim;
+        for (int h = 0; h < KvHeads; h++)
+        {
+            var from = source.Slice(h * chunk * HeadDim, run);
+            from.CopyTo(new Span<float>(slotStart + ((((long)h * Capacity) + position) * HeadDim), run));
+        }
+    }
+
     /// <summary>Copies the first <paramref name="positions"/> positions of slot <paramref name="from"/> into slot <paramref name="to"/>.</summary>
     public void MoveSlot(int from, int to, int positions)
     {

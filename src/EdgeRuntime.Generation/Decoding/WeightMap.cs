@@ -119,6 +119,13 @@ internal sealed unsafe class WeightMap : IDisposable
                 throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{folder.GraphPath}: initializer {tensor.Name} lives in {tensor.Location}; a model folder keeps all weights in {folder.Config.Weights}.");
             }
 
+            // ORT's managed API has no int4 element type to wrap mapped bytes in, so ORT reads a QDQ folder's int4 codes from
+            // the file itself (half a byte a weight, its own copy); every other tensor is served from the map.
+            if (tensor.DataType == OnnxDataType.Int4)
+            {
+                continue;
+            }
+
             var (type, size) = ElementType(tensor.DataType, tensor.Name, folder.GraphPath);
             long elements = tensor.Shape.Aggregate(1L, (a, b) => a * b);
             if (tensor.Offset < 0 || tensor.Length != elements * size || tensor.Offset + tensor.Length > Length)

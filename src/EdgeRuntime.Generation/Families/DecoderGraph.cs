@@ -13,6 +13,9 @@ namespace EdgeRuntime.Generation.Families;
 /// </summary>
 internal static class DecoderGraph
 {
+    /// <summary>Writes an RMSNorm node (or nodes) from input and weight into output.</summary>
+    public delegate void NormWriter(OnnxModelBuilder graph, string input, string weight, string output, float epsilon);
+
     private const string Capacity = "capacity";
     private const string Batch = "batch";
     private const string Sequence = "sequence";
@@ -84,6 +87,27 @@ internal static class DecoderGraph
 
     public static void RmsNorm(OnnxModelBuilder graph, string input, string weight, string output, float epsilon) =>
         graph.Node("SimplifiedLayerNormalization", [input, weight], [output], OnnxDomains.Default, new NodeAttribute("axis", Int: -1), new NodeAttribute("epsilon", Float: epsilon));
+
+    /// <summary>
+    /// RMSNorm over the last axis from elementwise ops and ReduceMean, x / sqrt(mean(x²) + ε) · w, for graphs meant for
+    /// providers without ORT's SimplifiedLayerNormalization (QNN's before onnxruntime-qnn 2.x). Needs opset 18 or later
+    /// (ReduceMean's axes as an input) and the "norm.axes" constant from <see cref="DeclareRmsNormConstants"/>.
+    /// </summary>
+    public static void RmsNormFromPrimitives(OnnxModelBuilder graph, string input, string weight, string output, float epsilon)
+    {
+        string epsilonName = "norm.epsilon." + BitConverter.SingleToInt32Bits(epsilon).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        graph.Node("Mul", [input, input], [input + ".sq"])
+            .Node("ReduceMean", [input + ".sq", "norm.axes"], [input + ".ms"], OnnxDomains.Default, new NodeAttribute("keepdims", Int: 1))
+            .Node("Add", [input + ".ms", epsilonName], [input + ".ms_eps"])
+            .Node("Sqrt", [input + ".ms_eps"], [input + ".rms"])
+            .Node("Div", [input, input + ".rms"], [input + ".unit"])
+            .Node("Mul", [input + ".unit", weight], [output]);
+    }
+
+    /// <summary>The constants <see cref="RmsNormFromPrimitives"/> reads for <paramref name="epsilon"/>.</summary>
+    public static void DeclareRmsNormConstants(OnnxModelBuilder graph, float epsilon) =>
+        graph.Initializer("norm.axes", TensorDType.Int64, [1], [-1L])
+            .Initializer("norm.epsilon." + BitConverter.SingleToInt32Bits(epsilon).ToString(System.Globalization.CultureInfo.InvariantCulture), TensorDType.Float32, [], [epsilon]);
 
     /// <summary>
     /// The final norm over <paramref name="hidden"/>, then the head on each sequence's last position only: the logits

@@ -70,8 +70,14 @@ public sealed record LanguageModelConfig
     [System.Text.Json.Serialization.JsonIgnore]
     public string Projections => ProjectionFormat ?? ProjectionFormats.Float32;
 
-    /// <summary>With int4 projections, the weights a scale covers along the input (16 to 256, a power of two).</summary>
+    /// <summary>With int4 or QDQ projections, the weights a scale covers along the input (16 to 256, a power of two).</summary>
     public int? ProjectionBlockSize { get; init; }
+
+    /// <summary>
+    /// Present for a static-shape folder (an NPU export): its fixed prefill chunk and cache length and its two graphs,
+    /// which take the place of <see cref="Graph"/>.
+    /// </summary>
+    public StaticShapes? Static { get; init; }
 
     /// <summary>The ONNX decoder graph, relative to the folder.</summary>
     public string Graph { get; init; } = "model.onnx";

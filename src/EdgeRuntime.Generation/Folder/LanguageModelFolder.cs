@@ -25,7 +25,11 @@ public sealed class LanguageModelFolder
 
     public LanguageModelConfig Config { get; }
 
-    public string GraphPath => System.IO.Path.Combine(Path, Config.Graph);
+    /// <summary>The decoder graph; for a static-shape folder, its one-token decode graph.</summary>
+    public string GraphPath => System.IO.Path.Combine(Path, Config.Static?.DecodeGraph ?? Config.Graph);
+
+    /// <summary>A static-shape folder's prefill graph; null for any other folder.</summary>
+    public string? PrefillGraphPath => Config.Static is { } shapes ? System.IO.Path.Combine(Path, shapes.PrefillGraph) : null;
 
     public string WeightsPath => System.IO.Path.Combine(Path, Config.Weights);
 
@@ -85,7 +89,13 @@ public sealed class LanguageModelFolder
     private static void CheckFiles(LanguageModelFolder opened)
     {
         var config = opened.Config;
-        foreach (var (file, what) in new[] { (opened.GraphPath, "graph"), (opened.WeightsPath, "weights"), (opened.TokenizerPath, "tokenizer") })
+        var files = new List<(string File, string What)> { (opened.GraphPath, "graph"), (opened.WeightsPath, "weights"), (opened.TokenizerPath, "tokenizer") };
+        if (opened.PrefillGraphPath is { } prefill)
+        {
+            files.Add((prefill, "prefill graph"));
+        }
+
+        foreach (var (file, what) in files)
         {
             if (!File.Exists(file))
             {
@@ -160,9 +170,27 @@ public sealed class LanguageModelFolder
             throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: projectionFormat is \"{config.ProjectionFormat}\"; this edged reads {string.Join(" or ", ProjectionFormats.All)}.");
         }
 
-        if (config.Projections == ProjectionFormats.Int4 && (config.ProjectionBlockSize is not { } block || !ProjectionFormats.BlockSizes.Contains(block)))
+        if (config.Projections != ProjectionFormats.Float32 && (config.ProjectionBlockSize is not { } block || !ProjectionFormats.BlockSizes.Contains(block)))
         {
-            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: int4 projections need projectionBlockSize {string.Join(", ", ProjectionFormats.BlockSizes)}; it is {config.ProjectionBlockSize?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "absent"}.");
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: {config.Projections} projections need projectionBlockSize {string.Join(", ", ProjectionFormats.BlockSizes)}; it is {config.ProjectionBlockSize?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "absent"}.");
+        }
+
+        if (config.Projections == ProjectionFormats.Qdq && config.Static is null)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: qdq projections are written for static-shape folders only, and this folder has no \"static\" section.");
+        }
+
+        if (config.Static is { } shapes)
+        {
+            if (config.Family != Families.Lfm2.Lfm2FolderWriter.Family)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: static-shape graphs are exported for the {Families.Lfm2.Lfm2FolderWriter.Family} family; this folder's family is \"{config.Family}\".");
+            }
+
+            if (shapes.PrefillChunk < 1 || shapes.Capacity < shapes.PrefillChunk || shapes.Capacity > config.ContextLength)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: static.prefillChunk is {shapes.PrefillChunk} and static.capacity {shapes.Capacity}; they need 1 <= prefillChunk <= capacity <= contextLength ({config.ContextLength}).");
+            }
         }
 
         foreach (int id in config.EosTokenIds.Append(config.BosTokenId ?? 0))

@@ -14,7 +14,15 @@ public static class ProjectionFormats
     /// </summary>
     public const string Int4 = "int4";
 
-    public static IReadOnlyList<string> All { get; } = [Float32, Int4];
+    /// <summary>
+    /// QDQ, the W4A16 form an NPU takes: each projection's weights as signed int4 blocks of <c>projectionBlockSize</c>
+    /// along the input through a blocked <c>DequantizeLinear</c> (opset 21), and its input and output activations through
+    /// uint16 <c>QuantizeLinear</c>/<c>DequantizeLinear</c> pairs whose ranges were calibrated on text. Written for
+    /// static-shape folders only (<see cref="StaticShapes"/>), where it is what QNN's HTP compiles.
+    /// </summary>
+    public const string Qdq = "qdq";
+
+    public static IReadOnlyList<string> All { get; } = [Float32, Int4, Qdq];
 
     /// <summary>The block sizes MatMulNBits' CPU kernels take (powers of two from 16 to 256).</summary>
     public static IReadOnlyList<int> BlockSizes { get; } = [16, 32, 64, 128, 256];

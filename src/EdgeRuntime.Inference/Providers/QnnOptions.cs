@@ -23,6 +23,28 @@ public static class QnnOptions
         "DynamicQuantizeLinear", "QLinearAdd", "QLinearMul",
     };
 
+    // The ONNX ops ONNX Runtime's QNN provider builds for the HTP (its op builder registry, onnxruntime 1.20 to 1.24;
+    // CumSum, Einsum, GatherND, Mean, Mod, Reciprocal, ScatterElements, ScatterND and Sum from 1.22-1.24). Matched by op
+    // type in the default domain. Ops outside it (ORT's contrib ops such as GroupQueryAttention, RotaryEmbedding and
+    // SimplifiedLayerNormalization, which onnxruntime-qnn 2.x only begins to take, and any custom op) are left to the CPU
+    // provider: the graph is cut into partitions, each crossing costs a copy off the NPU, and a static HTP context
+    // cannot be cached for it.
+    private static readonly HashSet<string> HtpOps = new(StringComparer.Ordinal)
+    {
+        "Abs", "Add", "And", "ArgMax", "ArgMin", "Asin", "Atan", "AveragePool", "BatchNormalization", "Cast", "Ceil", "Clip",
+        "Concat", "Conv", "ConvTranspose", "Cos", "CumSum", "DepthToSpace", "DequantizeLinear", "Div", "Einsum", "Elu",
+        "Equal", "Exp", "Expand", "Flatten", "Floor", "Gather", "GatherElements", "GatherND", "Gelu", "Gemm",
+        "GlobalAveragePool", "GlobalMaxPool", "Greater", "GreaterOrEqual", "GridSample", "HardSigmoid", "HardSwish",
+        "InstanceNormalization", "LRN", "LayerNormalization", "LeakyRelu", "Less", "LessOrEqual", "Log", "LogSoftmax",
+        "LpNormalization", "MatMul", "Max", "MaxPool", "Mean", "Min", "Mod", "Mul", "Neg", "Not", "Or", "PRelu", "Pad", "Pow",
+        "QuantizeLinear", "Reciprocal", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceMin", "ReduceProd", "ReduceSum", "Relu",
+        "Reshape", "Resize", "Round", "ScatterElements", "ScatterND", "Sigmoid", "Sign", "Sin", "Slice", "Softmax",
+        "SpaceToDepth", "Split", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "Tile", "TopK", "Transpose", "Unsqueeze", "Where",
+    };
+
+    // Microsoft-domain ops the provider also takes for the HTP: its 16-bit Q/DQ and Gelu.
+    private static readonly HashSet<string> HtpMicrosoftOps = new(StringComparer.Ordinal) { "QuantizeLinear", "DequantizeLinear", "Gelu" };
+
     public static bool IsHtp(ProviderSpec spec) =>
         (spec.BackendPath ?? DefaultBackend).Contains("Htp", StringComparison.OrdinalIgnoreCase);
 
@@ -60,6 +82,67 @@ public static class QnnOptions
         }
 
         return reasons.Count == 0 ? null : string.Join("; ", reasons);
+    }
+
+    /// <summary>
+    /// What in a model the HTP would not take, so that ORT would run it on the CPU provider beside the NPU: ops QNN's
+    /// provider does not build for the HTP (custom ops, ORT's contrib ops) and blocked weights outside the LPBQ form.
+    /// Null when the HTP takes every node. Not a reason to decline the NPU (a partitioned model still runs most of its
+    /// work there, and our kernels exist to take such ops), but what stops a graph compiling whole, which a static
+    /// export and the EP-context cache of one graph need.
+    /// </summary>
+    public static string? HtpFallbacks(OnnxModelSummary model)
+    {
+        var reasons = new List<string>();
+        var unsupported = model.Nodes.Where(n => !RunsOnHtp(n)).Select(Describe).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        if (unsupported.Length > 0)
+        {
+            reasons.Add("ops QNN's provider does not build for the HTP, which would run on the CPU: " + string.Join(", ", unsupported));
+        }
+
+        var plainBlocked = PlainBlockedDequantizers(model);
+        if (plainBlocked.Length > 0)
+        {
+            reasons.Add($"{plainBlocked.Length} blocked DequantizeLinear node(s) with float block scales (first: {plainBlocked[0]}): QNN takes blockwise int4 weights only as LPBQ, block scales that are themselves uint8 codes dequantized per channel; export the QDQ projections (edge-convert --projections qdq)");
+        }
+
+        return reasons.Count == 0 ? null : string.Join("; ", reasons);
+    }
+
+    /// <summary>Why the HTP would not compile the model as one graph (<see cref="HtpUnsuitability"/> and <see cref="HtpFallbacks"/>), or null when it would.</summary>
+    public static string? HtpWholeGraphUnsuitability(OnnxModelSummary model)
+    {
+        string[] reasons = [.. new[] { HtpUnsuitability(model), HtpFallbacks(model) }.OfType<string>()];
+        return reasons.Length == 0 ? null : string.Join("; ", reasons);
+    }
+
+    private static bool RunsOnHtp(OnnxNode node) => node.Domain switch
+    {
+        "" or "ai.onnx" => HtpOps.Contains(node.OpType),
+        OnnxDomains.Microsoft => HtpMicrosoftOps.Contains(node.OpType),
+        _ => false,
+    };
+
+    private static string Describe(OnnxNode node) => node.OpType switch
+    {
+        "MatMulNBits" => "MatMulNBits (the QNN provider builds it for its GPU backend only; use QDQ int4 weights for the HTP)",
+        _ when node.Domain is "" or "ai.onnx" => node.OpType,
+        _ => $"{node.Domain}:{node.OpType}",
+    };
+
+    /// <summary>
+    /// Blocked DequantizeLinear nodes (a block_size attribute) whose scales are not the output of another
+    /// DequantizeLinear: QNN's provider fuses blockwise weights into an HTP MatMul only in the LPBQ pattern.
+    /// </summary>
+    private static string[] PlainBlockedDequantizers(OnnxModelSummary model)
+    {
+        var dequantized = model.Nodes.Where(n => n.OpType == "DequantizeLinear").SelectMany(n => n.Outputs).ToHashSet(StringComparer.Ordinal);
+        return
+        [
+            .. model.Nodes
+                .Where(n => n.OpType == "DequantizeLinear" && n.Ints.GetValueOrDefault("block_size") > 0 && !(n.Inputs.Count > 1 && dequantized.Contains(n.Inputs[1])))
+                .Select(n => n.Inputs.Count > 0 ? n.Inputs[0] : n.Name),
+        ];
     }
 
     /// <summary>

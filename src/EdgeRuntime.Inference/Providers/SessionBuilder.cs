@@ -182,9 +182,12 @@ public sealed class SessionBuilder(IProviderBackend backend)
         }
 
         string? reason;
+        string? fallbacks;
         try
         {
-            reason = QnnOptions.HtpUnsuitability(OnnxModelSummary.ReadFile(modelPath));
+            var summary = OnnxModelSummary.ReadFile(modelPath);
+            reason = QnnOptions.HtpUnsuitability(summary);
+            fallbacks = QnnOptions.HtpFallbacks(summary);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or OutOfMemoryException)
         {
@@ -201,6 +204,10 @@ public sealed class SessionBuilder(IProviderBackend backend)
         {
             notes.Add($"qnn: not offered to the NPU (HTP): {reason}");
             candidates.Remove(htp);
+        }
+        else if (fallbacks is not null)
+        {
+            notes.Add($"qnn: part of the model stays on the CPU: {fallbacks}");
         }
     }
 

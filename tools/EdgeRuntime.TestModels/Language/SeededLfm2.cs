@@ -1,3 +1,4 @@
+using EdgeRuntime.Generation.Families;
 using EdgeRuntime.Generation.Families.Lfm2;
 using EdgeRuntime.Generation.Folder;
 
@@ -79,13 +80,24 @@ public static class SeededLfm2
     public static LanguageModelConfig WriteFolder(string folder, LanguageModelConfig config, int seed = 5) =>
         WriteFolder(folder, config, Weights(config, seed));
 
-    /// <summary>Writes the folder for the given weights.</summary>
-    public static LanguageModelConfig WriteFolder(string folder, LanguageModelConfig config, Lfm2Weights weights)
+    /// <summary>Writes the folder for the given weights; a static-shape folder when the configuration has a static section.</summary>
+    /// <param name="calibration">For QDQ projections: the calibrated ranges (<see cref="ActivationCalibration"/>).</param>
+    public static LanguageModelConfig WriteFolder(string folder, LanguageModelConfig config, Lfm2Weights weights, ActivationCalibration.Result? calibration = null)
+    {
+        Directory.CreateDirectory(folder);
+        string tokenizer = TokenizerIn(folder);
+        return config.Static is null
+            ? Lfm2FolderWriter.Write(folder, config, weights, tokenizer)
+            : Lfm2FolderWriter.WriteStatic(folder, config, weights, tokenizer, errors: null, calibration);
+    }
+
+    /// <summary>Writes the seeded models' byte tokenizer into <paramref name="folder"/>; returns its path.</summary>
+    public static string TokenizerIn(string folder)
     {
         Directory.CreateDirectory(folder);
         string tokenizer = Path.Combine(folder, "tokenizer.json");
         ByteTokenizerJson.Write(tokenizer, [], SeededBitNet.SpecialTokens);
-        return Lfm2FolderWriter.Write(folder, config, weights, tokenizer);
+        return tokenizer;
     }
 
     private static float[] Norm(Random random, int length)

@@ -27,4 +27,31 @@ public static class Lfm2FolderWriter
 
         return ModelFolderWriter.Write(folder, config, tokenizerJson, file => Lfm2GraphBuilder.Build(config, weights, file, config.Weights, errors));
     }
+
+    /// <summary>
+    /// Writes a static-shape folder (<see cref="StaticShapes"/>, config.Static): a prefill and a decode graph over one
+    /// weights file, in float32, int4 (MatMulNBits) or QDQ projections. QDQ needs <paramref name="calibration"/>
+    /// (<see cref="ActivationCalibration"/>).
+    /// </summary>
+    public static LanguageModelConfig WriteStatic(string folder, LanguageModelConfig config, Lfm2Weights weights, string tokenizerJson, List<ProjectionError>? errors = null, ActivationCalibration.Result? calibration = null) =>
+        WriteStatic(folder, config, weights, tokenizerJson, errors, calibration, exposeActivations: null);
+
+    /// <param name="exposeActivations">When given: write every projection's input and output as extra graph outputs (a
+    /// calibration graph) and list the projections in it.</param>
+    internal static LanguageModelConfig WriteStatic(string folder, LanguageModelConfig config, Lfm2Weights weights, string tokenizerJson, List<ProjectionError>? errors, ActivationCalibration.Result? calibration, List<ProjectionActivations>? exposeActivations)
+    {
+        if (config.Family != Family || config.LayerTypes is null || config.ConvKernel is null)
+        {
+            throw new ArgumentException($"A static-shape export is written for an \"{Family}\" configuration with layerTypes and convKernel.", nameof(config));
+        }
+
+        var shapes = config.Static ?? throw new ArgumentException("A static-shape export needs the configuration's static section.", nameof(config));
+        config = config with { Graph = shapes.DecodeGraph };
+        return ModelFolderWriter.Write(folder, config, tokenizerJson, file =>
+        {
+            var (prefill, decode, projections) = Lfm2StaticGraphBuilder.Build(config, weights, file, config.Weights, errors, calibration, exposeActivations is not null);
+            exposeActivations?.AddRange(projections);
+            return [(shapes.PrefillGraph, prefill), (shapes.DecodeGraph, decode)];
+        });
+    }
 }

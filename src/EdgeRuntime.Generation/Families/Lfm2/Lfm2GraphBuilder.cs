@@ -37,6 +37,7 @@ internal static class Lfm2GraphBuilder
         DecoderGraph.DeclareInterface(graph, config, io);
 
         void Weight(string name, float[] values, params long[] shape) => DecoderGraph.Weight(graph, file, weightsName, name, values, shape);
+        Action<string, float[], long[]> weight = (name, values, shape) => Weight(name, values, shape);
 
         var projections = new ProjectionWriter(graph, file, weightsName, config);
         void Linear(string input, string name, DenseMatrix matrix, string output) => projections.Linear(input, name, matrix, output);
@@ -51,8 +52,7 @@ internal static class Lfm2GraphBuilder
         int queryWidth = config.AttentionHeads * config.HeadDim;
         int kvWidth = config.KvHeads * config.HeadDim;
         int convWidth = (config.ConvKernel ?? 1) - 1;
-        graph.Initializer("ffn_split", TensorDType.Int64, [2], [(long)config.IntermediateSize, config.IntermediateSize]);
-        graph.Initializer("conv_split", TensorDType.Int64, [3], [(long)hidden, hidden, hidden]);
+        Lfm2Blocks.DeclareConstants(graph, config);
         graph.Initializer("qkv_split", TensorDType.Int64, [3], [(long)queryWidth, kvWidth, kvWidth]);
         graph.Initializer("heads_shape", TensorDType.Int64, [4], [0L, 0, -1, config.HeadDim]);
         graph.Initializer("flat_shape", TensorDType.Int64, [3], [0L, 0, -1]);
@@ -89,17 +89,8 @@ internal static class Lfm2GraphBuilder
                     break;
 
                 case Lfm2Conv conv:
-                    Weight(p + "conv.kernel", conv.Kernel, hidden, 1, conv.Width);
-                    Linear(p + "x", p + "in_proj", conv.InProjection, p + "bcx");
-                    graph.Node("Split", [p + "bcx", "conv_split"], [p + "b", p + "c", p + "xx"], OnnxDomains.Default, new NodeAttribute("axis", Int: -1))
-                        .Node("Mul", [p + "b", p + "xx"], [p + "bx"])
-                        .Node("Transpose", [p + "bx"], [p + "bx_t"], OnnxDomains.Default, new NodeAttribute("perm", Ints: [0, 2, 1]))
-                        .Node("Concat", [io.PastConv(l), p + "bx_t"], [p + "window"], OnnxDomains.Default, new NodeAttribute("axis", Int: 2))
-                        .Node("Conv", [p + "window", p + "conv.kernel"], [p + "conv_t"], OnnxDomains.Default, new NodeAttribute("group", Int: hidden))
-                        .Node("Slice", [p + "window", "state_start", "state_end", "sequence_axis"], [io.PresentConv(l)])
-                        .Node("Transpose", [p + "conv_t"], [p + "conv"], OnnxDomains.Default, new NodeAttribute("perm", Ints: [0, 2, 1]))
-                        .Node("Mul", [p + "c", p + "conv"], [p + "gated"]);
-                    Linear(p + "gated", p + "out_proj", conv.OutProjection, p + "mixed");
+                    string window = Lfm2Blocks.Conv(graph, projections, weight, p, conv, p + "x", io.PastConv(l), p + "mixed", hidden);
+                    graph.Node("Slice", [window, "state_start", "state_end", "sequence_axis"], [io.PresentConv(l)]);
                     break;
 
                 default:
@@ -107,16 +98,8 @@ internal static class Lfm2GraphBuilder
             }
 
             graph.Node("Add", [h, p + "mixed"], [p + "h_mixed"]);
-            Weight(p + "ffn_norm", layer.FeedForwardNorm, hidden);
-            DecoderGraph.RmsNorm(graph, p + "h_mixed", p + "ffn_norm", p + "y", epsilon);
-            Linear(p + "y", p + "w1_w3", DenseMatrix.Stack(layer.W1, layer.W3), p + "gate_up");
-            graph.Node("Split", [p + "gate_up", "ffn_split"], [p + "gate", p + "up"], OnnxDomains.Default, new NodeAttribute("axis", Int: -1))
-                .Node("Sigmoid", [p + "gate"], [p + "gate_sigmoid"])
-                .Node("Mul", [p + "gate", p + "gate_sigmoid"], [p + "gate_silu"])
-                .Node("Mul", [p + "gate_silu", p + "up"], [p + "ffn_in"]);
-            Linear(p + "ffn_in", p + "w2", layer.W2, p + "ffn_out");
             string next = $"h.{l + 1}";
-            graph.Node("Add", [p + "h_mixed", p + "ffn_out"], [next]);
+            Lfm2Blocks.FeedForward(graph, projections, weight, DecoderGraph.RmsNorm, p, layer, p + "h_mixed", next, config);
             h = next;
         }
 
