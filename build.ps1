@@ -27,8 +27,9 @@
                   served by edged on 2 threads: decode at context 128 and 1024, prefill, TTFT, 4-session batching,
                   RSS, stream overhead, against bitnet.cpp on the same weights when -PeerBin names its binaries;
                   then LFM2-350M's shapes (int4) against ONNX Runtime GenAI 0.20 on GenAI's layout of the same
-                  weights, and edged on that folder; artifacts/bench/llm.json (-Quick: fewer repetitions;
-                  -HybridOnly: the LFM2 part alone)
+                  weights, and edged on that folder; then DeltaAttention on the trained BitNet and LFM2 (held-out
+                  perplexity and q·k work skipped at three thresholds); artifacts/bench/llm.json (-Quick: fewer
+                  repetitions; -HybridOnly: the LFM2 part alone; -DeltaOnly: the DeltaAttention part alone)
     bench-pipelines MMEdge post-sensing latency (sequential vs pipelined vs skipping), accuracy, the optimizer under
                   three budgets, CBNet vs full model vs early exit; artifacts/bench/pipelines.json and
                   mmedge-timeline.svg (-Quick: shorter)
@@ -63,7 +64,10 @@ param(
     [string] $PeerBin = '',
 
     # bench-llm: measure only the hybrid (LFM2) part.
-    [switch] $HybridOnly
+    [switch] $HybridOnly,
+
+    # bench-llm: measure only the DeltaAttention part (in process, no publish).
+    [switch] $DeltaOnly
 )
 
 $ErrorActionPreference = 'Stop'
@@ -89,7 +93,7 @@ try {
         'bench-kernels' { Invoke-BenchKernels $Board -Quick:$Quick }
         'bench-triggers' { Invoke-BenchTriggers $Board -Quick:$Quick }
         'bench-pipelines' { Invoke-BenchPipelines -Quick:$Quick }
-        'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin -HybridOnly:$HybridOnly }
+        'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin -HybridOnly:$HybridOnly -DeltaOnly:$DeltaOnly }
         'demo' { Invoke-Demo $Board }
     }
     Write-Host ""

@@ -61,12 +61,21 @@ function Invoke-BenchKernels([string] $Board, [switch] $Quick) {
     Invoke-Checked 'kernel benchmark' { & (Join-Path $out 'EdgeRuntime.KernelBench') @benchArgs }
 }
 
-function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '', [switch] $HybridOnly) {
+function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '', [switch] $HybridOnly, [switch] $DeltaOnly) {
     Assert-HostBoard $Board
+    $cache = Join-Path ([Environment]::GetFolderPath('UserProfile')) '.cache/edgeruntime/bench-llm'
+    if ($DeltaOnly) {
+        # In process: the trained models' held-out perplexity and attention sparsity, dense and with DeltaAttention.
+        Write-Step 'bench-llm: DeltaAttention on the trained BitNet and LFM2 (held-out perplexity, q·k work skipped)'
+        $deltaArgs = @('--llm', '--delta-only', '--repo', $BuildRoot, '--publish-dir', (Get-PublishDir $Board), '--cache', $cache, '--out', (Join-Path $Artifacts 'bench'))
+        if ($Quick) { $deltaArgs += '--quick' }
+        Invoke-Checked 'DeltaAttention benchmark' { dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @deltaArgs }
+        return
+    }
+
     Invoke-Publish $Board
     Write-Step 'bench-llm: BitNet b1.58 2B4T shapes through edged, against bitnet.cpp on the same weights'
-    $cache = Join-Path ([Environment]::GetFolderPath('UserProfile')) '.cache/edgeruntime/bench-llm'
-    $benchArgs = @('--llm', '--publish-dir', (Get-PublishDir $Board), '--cache', $cache, '--out', (Join-Path $Artifacts 'bench'))
+    $benchArgs = @('--llm', '--repo', $BuildRoot, '--publish-dir', (Get-PublishDir $Board), '--cache', $cache, '--out', (Join-Path $Artifacts 'bench'))
     if ($PeerBin) {
         if (-not (Test-Path (Join-Path $PeerBin 'llama-bench'))) { throw "-PeerBin $PeerBin has no llama-bench: point it at a built bitnet.cpp's bin folder." }
         $benchArgs += @('--peer-bin', (Resolve-Path $PeerBin).Path)

@@ -58,8 +58,21 @@ internal static class ImportArguments
             StaticChunk = result.GetResult(d.StaticChunk) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.StaticChunk) : null,
             StaticCapacity = result.GetResult(d.StaticCapacity) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.StaticCapacity) : null,
             CalibrationText = result.GetValue(d.Calibration),
+            DeltaAttention = DeltaSettings(result, d),
         };
         return new ImportRequest(result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
+    }
+
+    /// <summary>--delta-threshold turns delta attention on (--delta-window defaults to 32); --delta-window alone is an error.</summary>
+    private static DeltaAttentionSettings? DeltaSettings(ParseResult result, Definition d)
+    {
+        bool window = result.GetResult(d.DeltaWindow) is { IdentifierTokenCount: > 0 };
+        if (result.GetResult(d.DeltaThreshold) is not { IdentifierTokenCount: > 0 })
+        {
+            return window ? throw new ArgumentException("--delta-window goes with --delta-threshold (delta attention).") : null;
+        }
+
+        return new DeltaAttentionSettings { Window = window ? result.GetValue(d.DeltaWindow) : 32, Threshold = result.GetValue(d.DeltaThreshold) };
     }
 
     private sealed class Definition
@@ -77,7 +90,7 @@ internal static class ImportArguments
                 + "projection's SQNR and the logits' SQNR against the float model. Exits 0, 2 on usage errors, 1 when the "
                 + "checkpoint cannot be read or is not a supported model (the message names the file, tensor and sizes).")
             {
-                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, StaticChunk, StaticCapacity, Calibration, Json,
+                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, StaticChunk, StaticCapacity, Calibration, DeltaThreshold, DeltaWindow, Json,
             };
             Root.HelpName = "edge-convert import";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -154,6 +167,26 @@ internal static class ImportArguments
             Arity = LastWins,
             CustomParser = result => result.Tokens[^1].Value,
         };
+
+        public Option<double> DeltaThreshold { get; } = new("--delta-threshold")
+        {
+            Description = "attention with temporal sparsity (DeltaAttention): keys older than --delta-window are scored against a reference query whose components follow the query only where they changed by more than this times its RMS; 0 is exact",
+            HelpName = "T",
+            Arity = LastWins,
+            CustomParser = result =>
+            {
+                string text = result.Tokens[^1].Value;
+                if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) && value >= 0 && double.IsFinite(value))
+                {
+                    return value;
+                }
+
+                result.AddError($"--delta-threshold is '{text}', not a number of 0 or more");
+                return 0;
+            },
+        };
+
+        public Option<int> DeltaWindow { get; } = PositiveNumber("--delta-window", "with --delta-threshold: the recent positions attended exactly; default 32");
 
         public Option<bool> Json { get; } = new("--json") { Description = "print the report as JSON" };
 

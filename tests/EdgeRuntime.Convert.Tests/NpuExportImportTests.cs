@@ -18,7 +18,7 @@ public sealed class NpuExportImportTests
         string checkpoint = Path.Combine(Repository.Root, "tools", "lfm2", "checkpoint");
         string calibration = Path.Combine(Repository.Root, "tools", "lfm2", "calibration.txt");
         using var temp = new TempFolder();
-        var (code, output, error) = Run(checkpoint, temp.Path, "--projections", "qdq", "--block-size", "16", "--static-chunk", "32", "--static-capacity", "256", "--calibration", calibration, "--json");
+        var (code, output, error) = ImportRun.Run(checkpoint, temp.Path, "--projections", "qdq", "--block-size", "16", "--static-chunk", "32", "--static-capacity", "256", "--calibration", calibration, "--json");
         Assert.True(code == 0, error);
         using var report = JsonDocument.Parse(output);
         var root = report.RootElement;
@@ -45,7 +45,7 @@ public sealed class NpuExportImportTests
         using var temp = new TempFolder();
         var config = SeededLfm2.Tiny(contextLength: 96);
         HfLfm2Checkpoint.Write(temp.File("hf"), config, SeededLfm2.Weights(config));
-        var (code, _, error) = Run(temp.File("hf"), temp.File("out"), options.Split(' '));
+        var (code, _, error) = ImportRun.Run(temp.File("hf"), temp.File("out"), options.Split(' '));
         Assert.Equal(2, code);
         Assert.Contains(message, error, StringComparison.Ordinal);
     }
@@ -56,16 +56,8 @@ public sealed class NpuExportImportTests
         using var temp = new TempFolder();
         var config = SeededBitNet.Tiny(contextLength: 48);
         HfBitNetCheckpoint.Write(temp.File("hf"), config, SeededBitNet.Weights(config));
-        var (code, _, error) = Run(temp.File("hf"), temp.File("out"), "--static-chunk", "16");
+        var (code, _, error) = ImportRun.Run(temp.File("hf"), temp.File("out"), "--static-chunk", "16");
         Assert.Equal(2, code);
         Assert.Contains("static-shape graphs for LFM2 checkpoints", error, StringComparison.Ordinal);
-    }
-
-    private static (int Code, string Output, string Error) Run(string input, string output, params string[] options)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = ImportCommand.Run([input, output, .. options], stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
     }
 }

@@ -22,9 +22,15 @@ internal static class LlmBench
     private const int Context = 2048;
     private const string Model = "bitnet2b";
 
-    public static async Task<int> RunAsync(string publishDir, string cacheDir, string outDir, string? peerBin, bool quick, string? genAiPeer = null, bool hybridOnly = false)
+    public static async Task<int> RunAsync(string publishDir, string cacheDir, string outDir, string? peerBin, bool quick, string? genAiPeer = null, bool hybridOnly = false, string? repositoryRoot = null, bool deltaOnly = false)
     {
         var results = new List<BenchResult>();
+        if (deltaOnly)
+        {
+            results.AddRange(DeltaBench.Run(RepositoryRoot(repositoryRoot), cacheDir, Threads, quick));
+            return await WriteAsync(results, outDir);
+        }
+
         if (hybridOnly)
         {
             results.AddRange(await HybridBench.RunAsync(publishDir, cacheDir, Threads, quick, genAiPeer));
@@ -84,7 +90,27 @@ internal static class LlmBench
         results.Add(new("llm_decode_tok_s", decode128, "tok/s", null, null, "one session at context 128"));
 
         results.AddRange(await HybridBench.RunAsync(publishDir, cacheDir, Threads, quick, genAiPeer));
+        results.AddRange(DeltaBench.Run(RepositoryRoot(repositoryRoot), cacheDir, Threads, quick));
         return await WriteAsync(results, outDir);
+    }
+
+    /// <summary>The repository the trained checkpoints are read from: --repo, else the folder above that holds EdgeRuntime.sln.</summary>
+    private static string RepositoryRoot(string? given)
+    {
+        if (given is not null)
+        {
+            return given;
+        }
+
+        for (var folder = new DirectoryInfo(Directory.GetCurrentDirectory()); folder is not null; folder = folder.Parent)
+        {
+            if (File.Exists(Path.Combine(folder.FullName, "EdgeRuntime.sln")))
+            {
+                return folder.FullName;
+            }
+        }
+
+        throw new ArgumentException("Run from inside the repository or give --repo DIR: the DeltaAttention figures read tools/bitnet and tools/lfm2.");
     }
 
     private static async Task<int> WriteAsync(List<BenchResult> results, string outDir)

@@ -45,6 +45,9 @@ public sealed record ImportOptions
 
     /// <summary>With QDQ projections: a UTF-8 text file whose tokens calibrate the activation ranges.</summary>
     public string? CalibrationText { get; init; }
+
+    /// <summary>Attention with temporal sparsity (DeltaAttention) instead of GroupQueryAttention; null for dense.</summary>
+    public DeltaAttentionSettings? DeltaAttention { get; init; }
 }
 
 /// <summary>

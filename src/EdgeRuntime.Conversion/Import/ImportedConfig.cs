@@ -82,6 +82,11 @@ internal static class ImportedConfig
             throw new ArgumentException("--projections qdq is the NPU form: it needs --static-chunk (a static-shape export) and --calibration (text to calibrate the activations on).");
         }
 
+        if (options.DeltaAttention is { } delta && (delta.Window < 1 || !(delta.Threshold >= 0) || !double.IsFinite(delta.Threshold) || shapes is not null))
+        {
+            throw new ArgumentException($"--delta-window is {delta.Window} and --delta-threshold {delta.Threshold}: the window must be at least 1 and the threshold 0 or more, and delta attention is for the dynamic graph (not with --static-chunk).");
+        }
+
         return new LanguageModelConfig
         {
             Format = LanguageModelConfig.FormatName,
@@ -104,6 +109,7 @@ internal static class ImportedConfig
             ProjectionFormat = options.ProjectionFormat == ProjectionFormats.Float32 ? null : options.ProjectionFormat,
             ProjectionBlockSize = options.ProjectionFormat == ProjectionFormats.Float32 ? null : options.ProjectionBlockSize,
             Static = shapes,
+            DeltaAttention = options.DeltaAttention,
             WeightsBytes = 0,
             Source = source,
         };

@@ -50,12 +50,14 @@ internal sealed class DecoderModel : IDisposable
             .. fixedInputs,
             .. _attentionLayers.SelectMany(l => new[] { _io.PastKey(l), _io.PastValue(l) }),
             .. _convLayers.Select(_io.PastConv),
+            .. state.Delta is null ? [] : _attentionLayers.SelectMany(l => new[] { DecoderNames.PastDeltaQuery(l), DecoderNames.PastDeltaScores(l), DecoderNames.PastDeltaStats(l) }),
         ];
         _outputNames =
         [
             DecoderNames.Logits,
             .. _attentionLayers.SelectMany(l => new[] { _io.PresentKey(l), _io.PresentValue(l) }),
             .. _convLayers.Select(_io.PresentConv),
+            .. state.Delta is null ? [] : _attentionLayers.SelectMany(l => new[] { DecoderNames.PresentDeltaQuery(l), DecoderNames.PresentDeltaScores(l), DecoderNames.PresentDeltaStats(l) }),
         ];
         if (_io.IsGenAi && _convLayers.Length > 0)
         {
@@ -226,6 +228,19 @@ internal sealed class DecoderModel : IDisposable
                 // before the node that writes the new ones (Slice) runs, since that node takes the Concat's output.
                 inputs[convInputs + i] = State.Conv.View(_convLayers[i], firstSlot, batch);
                 outputs[convOutputs + i] = _convScratch is { } scratch ? scratch.View(_convLayers[i], firstSlot, batch) : inputs[convInputs + i];
+            }
+
+            if (State.Delta is { } delta)
+            {
+                // Past and present share memory, as for the cache: the op updates its state in place.
+                int deltaInputs = convInputs + _convLayers.Length;
+                int deltaOutputs = convOutputs + _convLayers.Length;
+                for (int i = 0; i < _attentionLayers.Length; i++)
+                {
+                    inputs[deltaInputs + (3 * i)] = outputs[deltaOutputs + (3 * i)] = delta.QueryView(_attentionLayers[i], firstSlot, batch);
+                    inputs[deltaInputs + (3 * i) + 1] = outputs[deltaOutputs + (3 * i) + 1] = delta.ScoresView(_attentionLayers[i], firstSlot, batch);
+                    inputs[deltaInputs + (3 * i) + 2] = outputs[deltaOutputs + (3 * i) + 2] = delta.StatsView(_attentionLayers[i]);
+                }
             }
 
             if (PrunedHead)

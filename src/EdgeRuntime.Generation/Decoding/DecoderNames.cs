@@ -35,4 +35,19 @@ public static class DecoderNames
     public static string PastConv(int layer) => string.Create(CultureInfo.InvariantCulture, $"past_conv.{layer}");
 
     public static string PresentConv(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_conv.{layer}");
+
+    /// <summary>With deltaAttention: attention layer N's reference query [batch, heads, headDim], in place.</summary>
+    public static string PastDeltaQuery(int layer) => string.Create(CultureInfo.InvariantCulture, $"past_delta_query.{layer}");
+
+    public static string PresentDeltaQuery(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_delta_query.{layer}");
+
+    /// <summary>With deltaAttention: the cached scores of the keys older than the window [batch, heads, capacity], in place.</summary>
+    public static string PastDeltaScores(int layer) => string.Create(CultureInfo.InvariantCulture, $"past_delta_scores.{layer}");
+
+    public static string PresentDeltaScores(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_delta_scores.{layer}");
+
+    /// <summary>With deltaAttention: int64 [2], the multiply-adds of decode steps' q·k skipped and in all, accumulated.</summary>
+    public static string PastDeltaStats(int layer) => string.Create(CultureInfo.InvariantCulture, $"past_delta_stats.{layer}");
+
+    public static string PresentDeltaStats(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_delta_stats.{layer}");
 }

@@ -14,10 +14,12 @@ internal sealed class DecoderState : IDisposable
         try
         {
             Conv = new ConvStateCache(LayerKinds.Layers(config, LayerKinds.Conv), slots, config.HiddenSize, Math.Max(0, (config.ConvKernel ?? 1) - 1));
+            Delta = config.DeltaAttention is null ? null : new DeltaAttentionState(LayerKinds.Layers(config, LayerKinds.Attention), slots, config.AttentionHeads, config.HeadDim, capacity);
         }
         catch
         {
             Kv.Dispose();
+            Conv?.Dispose();
             throw;
         }
     }
@@ -26,16 +28,19 @@ internal sealed class DecoderState : IDisposable
 
     public ConvStateCache Conv { get; }
 
+    /// <summary>DeltaAttention's reference queries and cached scores; null for a model without deltaAttention.</summary>
+    public DeltaAttentionState? Delta { get; }
+
     public int Slots => Kv.Slots;
 
     /// <summary>Positions one session can hold.</summary>
     public int Capacity => Kv.Capacity;
 
     /// <summary>Bytes the whole state holds (every slot).</summary>
-    public long Bytes => Kv.Bytes + Conv.Bytes;
+    public long Bytes => Kv.Bytes + Conv.Bytes + (Delta?.Bytes ?? 0);
 
     /// <summary>Bytes one session's state takes at full context: its KV cache at capacity and its conv state.</summary>
-    public long BytesPerSession => (Kv.Bytes / Math.Max(1, Slots)) + Conv.BytesPerSession;
+    public long BytesPerSession => (Kv.Bytes / Math.Max(1, Slots)) + Conv.BytesPerSession + (Delta?.BytesPerSession ?? 0);
 
     /// <summary>Bytes one session's state takes at <paramref name="capacity"/> positions, before anything is allocated.</summary>
     public static long BytesPerSessionFor(LanguageModelConfig config, int capacity) =>
@@ -47,11 +52,13 @@ internal sealed class DecoderState : IDisposable
     {
         Kv.MoveSlot(from, to, positions);
         Conv.MoveSlot(from, to);
+        Delta?.MoveSlot(from, to, positions);
     }
 
     public void Dispose()
     {
         Kv.Dispose();
         Conv.Dispose();
+        Delta?.Dispose();
     }
 }

@@ -59,6 +59,18 @@ internal static class DecoderGraph
             graph.Input(io.PastConv(l), TensorDType.Float32, Dim.Named(Batch), config.HiddenSize, width);
         }
 
+        if (config.DeltaAttention is not null)
+        {
+            int queryWidth = config.AttentionHeads * config.HeadDim, kvWidth = config.KvHeads * config.HeadDim;
+            graph.Initializer("delta.qkv_split", TensorDType.Int64, [3], [(long)queryWidth, kvWidth, kvWidth]);
+            foreach (int l in attention)
+            {
+                graph.Input(DecoderNames.PastDeltaQuery(l), TensorDType.Float32, Dim.Named(Batch), config.AttentionHeads, config.HeadDim)
+                    .Input(DecoderNames.PastDeltaScores(l), TensorDType.Float32, Dim.Named(Batch), config.AttentionHeads, Dim.Named(Capacity))
+                    .Input(DecoderNames.PastDeltaStats(l), TensorDType.Int64, 2);
+            }
+        }
+
         if (io.IsGenAi)
         {
             // [batch, 1, vocab]: the static 1 tells GenAI the head ran on the last position only (a pruned head).
@@ -79,6 +91,54 @@ internal static class DecoderGraph
         {
             graph.Output(io.PresentConv(l), TensorDType.Float32, Dim.Named(Batch), config.HiddenSize, width);
         }
+
+        if (config.DeltaAttention is not null)
+        {
+            foreach (int l in attention)
+            {
+                graph.Output(DecoderNames.PresentDeltaQuery(l), TensorDType.Float32, Dim.Named(Batch), config.AttentionHeads, config.HeadDim)
+                    .Output(DecoderNames.PresentDeltaScores(l), TensorDType.Float32, Dim.Named(Batch), config.AttentionHeads, Dim.Named(Capacity))
+                    .Output(DecoderNames.PresentDeltaStats(l), TensorDType.Int64, 2);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Attention layer <paramref name="layer"/>: ORT's GroupQueryAttention (RoPE inside, the cache appended in place), or
+    /// with config.deltaAttention our DeltaAttention over the same inputs plus its state. <paramref name="key"/> and
+    /// <paramref name="value"/> null means <paramref name="query"/> holds q, k and v packed per token.
+    /// </summary>
+    public static void Attention(OnnxModelBuilder graph, LanguageModelConfig config, DecoderIo io, int layer, string query, string? key, string? value, string output)
+    {
+        if (config.DeltaAttention is { } delta)
+        {
+            if (key is null || value is null)
+            {
+                graph.Node("Split", [query, "delta.qkv_split"], [query + ".q", query + ".k", query + ".v"], OnnxDomains.Default, new NodeAttribute("axis", Int: -1));
+                (query, key, value) = (query + ".q", query + ".k", query + ".v");
+            }
+
+            graph.Node(
+                "DeltaAttention",
+                [query, key, value, io.PastKey(layer), io.PastValue(layer), DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, "rope.cos", "rope.sin", DecoderNames.PastDeltaQuery(layer), DecoderNames.PastDeltaScores(layer), DecoderNames.PastDeltaStats(layer)],
+                [output, io.PresentKey(layer), io.PresentValue(layer), DecoderNames.PresentDeltaQuery(layer), DecoderNames.PresentDeltaScores(layer), DecoderNames.PresentDeltaStats(layer)],
+                OnnxDomains.EdgeRuntime,
+                new NodeAttribute("num_heads", Int: config.AttentionHeads),
+                new NodeAttribute("kv_num_heads", Int: config.KvHeads),
+                new NodeAttribute("window", Int: delta.Window),
+                new NodeAttribute("threshold", Float: (float)delta.Threshold));
+            return;
+        }
+
+        graph.Node(
+            "GroupQueryAttention",
+            [query, key ?? string.Empty, value ?? string.Empty, io.PastKey(layer), io.PastValue(layer), DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, "rope.cos", "rope.sin"],
+            [output, io.PresentKey(layer), io.PresentValue(layer)],
+            OnnxDomains.Microsoft,
+            new NodeAttribute("num_heads", Int: config.AttentionHeads),
+            new NodeAttribute("kv_num_heads", Int: config.KvHeads),
+            new NodeAttribute("do_rotary", Int: 1),
+            new NodeAttribute("rotary_interleaved", Int: 0));
     }
 
     /// <summary>A float32 tensor appended to the weights file and named as the graph's external initializer.</summary>

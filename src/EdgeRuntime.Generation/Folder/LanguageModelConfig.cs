@@ -79,6 +79,9 @@ public sealed record LanguageModelConfig
     /// </summary>
     public StaticShapes? Static { get; init; }
 
+    /// <summary>Present when the attention layers use DeltaAttention (temporal sparsity) instead of GroupQueryAttention.</summary>
+    public DeltaAttentionSettings? DeltaAttention { get; init; }
+
     /// <summary>The ONNX decoder graph, relative to the folder.</summary>
     public string Graph { get; init; } = "model.onnx";
 

@@ -55,6 +55,7 @@ public static unsafe class CustomOpDomain
             new BitLinearOp(),
             new Int8RowLinearOp(),
             new MatMulNBitsOp(),
+            new DeltaAttentionOp(),
             .. eightBit.SelectMany(a => eightBit.Select(b => (CustomOp)new MatMulIntegerOp(a, b))),
             .. eightBit.SelectMany(a => eightBit.Select(b => (CustomOp)new QLinearMatMulOp(a, b))),
         ];

@@ -84,6 +84,7 @@ internal static class OrtElementType
     public const int UInt8 = 2;
     public const int Int8 = 3;
     public const int Int32 = 6;
+    public const int Int64 = 7;
 }
 
 /// <summary>A node's attributes while its kernel is created (valid only during that call).</summary>
@@ -94,6 +95,13 @@ internal readonly unsafe struct KernelInfo(nint info)
         byte* utf8 = stackalloc byte[128];
         long value;
         return OrtApi.KernelInfoGetAttributeInt64(info, Utf8(name, utf8), &value) is var status && status == 0 ? value : Release(status, fallback);
+    }
+
+    public float Float(string name, float fallback)
+    {
+        byte* utf8 = stackalloc byte[128];
+        float value;
+        return OrtApi.KernelInfoGetAttributeFloat(info, Utf8(name, utf8), &value) is var status && status == 0 ? value : Release(status, fallback);
     }
 
     /// <summary>An input that is a constant initializer (its data stays valid for the session's life), or null.</summary>

@@ -65,15 +65,7 @@ internal static class BitNetGraphBuilder
             // q, k and v in one BitLinear; GroupQueryAttention takes them packed ([q | k | v] per token).
             RmsNorm(graph, h, p + "attn_norm", p + "x", epsilon);
             BitLinear(graph, p + "x", p + "qkv_proj", p + "qkv");
-            graph.Node(
-                "GroupQueryAttention",
-                [p + "qkv", string.Empty, string.Empty, DecoderNames.PastKey(l), DecoderNames.PastValue(l), DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, "rope.cos", "rope.sin"],
-                [p + "attn", DecoderNames.PresentKey(l), DecoderNames.PresentValue(l)],
-                OnnxDomains.Microsoft,
-                new NodeAttribute("num_heads", Int: config.AttentionHeads),
-                new NodeAttribute("kv_num_heads", Int: config.KvHeads),
-                new NodeAttribute("do_rotary", Int: 1),
-                new NodeAttribute("rotary_interleaved", Int: 0));
+            DecoderGraph.Attention(graph, config, DecoderIo.EdgeRuntime, l, p + "qkv", key: null, value: null, p + "attn");
             RmsNorm(graph, p + "attn", p + "attn_sub_norm", p + "attn_normed", epsilon);
             BitLinear(graph, p + "attn_normed", p + "o_proj", p + "o");
             graph.Node("Add", [h, p + "o"], [p + "h_attn"]);

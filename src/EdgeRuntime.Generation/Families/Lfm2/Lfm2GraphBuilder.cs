@@ -76,15 +76,7 @@ internal static class Lfm2GraphBuilder
                     graph.Node("Split", [p + "qkv", "qkv_split"], [p + "q", p + "k", p + "v"], OnnxDomains.Default, new NodeAttribute("axis", Int: -1));
                     HeadNorm(graph, p + "q", p + "q_norm", p + "q_normed", epsilon);
                     HeadNorm(graph, p + "k", p + "k_norm", p + "k_normed", epsilon);
-                    graph.Node(
-                        "GroupQueryAttention",
-                        [p + "q_normed", p + "k_normed", p + "v", io.PastKey(l), io.PastValue(l), DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, "rope.cos", "rope.sin"],
-                        [p + "attn", io.PresentKey(l), io.PresentValue(l)],
-                        OnnxDomains.Microsoft,
-                        new NodeAttribute("num_heads", Int: config.AttentionHeads),
-                        new NodeAttribute("kv_num_heads", Int: config.KvHeads),
-                        new NodeAttribute("do_rotary", Int: 1),
-                        new NodeAttribute("rotary_interleaved", Int: 0));
+                    DecoderGraph.Attention(graph, config, io, l, p + "q_normed", p + "k_normed", p + "v", p + "attn");
                     Linear(p + "attn", p + "out_proj", attention.Output, p + "mixed");
                     break;
 
