@@ -41,6 +41,16 @@ internal static class Printer
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"state      {state / 1024.0:N0} KiB a session at full context ({info.Layers ?? "?"} layers)"));
             }
+
+            if (info.Attention is { } attention)
+            {
+                Console.WriteLine($"attention  {attention}");
+            }
+
+            if (info.StaticShapes is { } shapes)
+            {
+                Console.WriteLine($"graphs     static shapes (NPU export): {shapes}");
+            }
         }
 
         foreach (string warning in info.Warnings)

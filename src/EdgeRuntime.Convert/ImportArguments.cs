@@ -59,6 +59,7 @@ internal static class ImportArguments
             StaticCapacity = result.GetResult(d.StaticCapacity) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.StaticCapacity) : null,
             CalibrationText = result.GetValue(d.Calibration),
             DeltaAttention = DeltaSettings(result, d),
+            HeadFormat = result.GetValue(d.Head),
         };
         return new ImportRequest(result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
     }
@@ -90,7 +91,7 @@ internal static class ImportArguments
                 + "projection's SQNR and the logits' SQNR against the float model. Exits 0, 2 on usage errors, 1 when the "
                 + "checkpoint cannot be read or is not a supported model (the message names the file, tensor and sizes).")
             {
-                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, StaticChunk, StaticCapacity, Calibration, DeltaThreshold, DeltaWindow, Json,
+                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, StaticChunk, StaticCapacity, Calibration, DeltaThreshold, DeltaWindow, Head, Json,
             };
             Root.HelpName = "edge-convert import";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -184,6 +185,14 @@ internal static class ImportArguments
                 result.AddError($"--delta-threshold is '{text}', not a number of 0 or more");
                 return 0;
             },
+        };
+
+        public Option<string?> Head { get; } = new("--head")
+        {
+            Description = "an LFM2 folder's output head: int4 adds a 4-bit copy of the tied table (block: --block-size with int4 projections, else 32) that the head reads instead of the table, fewer bytes a decoded token; default: the table as stored",
+            HelpName = "FORMAT",
+            Arity = LastWins,
+            CustomParser = result => result.Tokens[^1].Value,
         };
 
         public Option<int> DeltaWindow { get; } = PositiveNumber("--delta-window", "with --delta-threshold: the recent positions attended exactly; default 32");

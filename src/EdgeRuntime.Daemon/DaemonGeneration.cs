@@ -137,6 +137,8 @@ internal sealed class DaemonGeneration(string modelDirectory, GenerationOptions 
         Family = model.Config.Family,
         SessionStateBytes = model.SessionStateBytes,
         Layers = model.LayerSummary,
+        Attention = model.AttentionSummary,
+        StaticShapes = model.StaticShapesSummary,
     };
 
     private sealed class Generation(GenerationRun run) : IGeneration

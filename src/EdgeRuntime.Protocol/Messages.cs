@@ -74,6 +74,15 @@ public sealed record ModelInfo(
 
     /// <summary>A language model's layers by mixer, e.g. "10 conv + 6 attention"; null for tensor models.</summary>
     public string? Layers { get; init; }
+
+    /// <summary>
+    /// A language model's attention: "grouped-query" (exact), or DeltaAttention's settings and the share of the decode
+    /// steps' q·k work it has skipped so far; null for tensor models.
+    /// </summary>
+    public string? Attention { get; init; }
+
+    /// <summary>For a static-shape export (NPU): its prefill chunk and fixed cache, e.g. "prefill 32 tokens, decode 1, cache 256"; else null.</summary>
+    public string? StaticShapes { get; init; }
 }
 
 /// <summary>What a loaded model answers: <c>infer</c> (tensor) or <c>generate</c> (language).</summary>

@@ -40,7 +40,9 @@ public sealed class NpuExportImportTests
     [InlineData("--static-capacity 64", "--static-capacity goes with --static-chunk")]
     [InlineData("--static-chunk 64 --static-capacity 32", "they need 1 <= chunk <= capacity <= the context (96)")]
     [InlineData("--static-chunk 0", "--static-chunk is '0', not a positive number")]
-    public void Bad_static_export_options_exit_2_naming_the_problem(string options, string message)
+    [InlineData("--head int4 --static-chunk 16", "a static export quantizes its head with its projections")]
+    [InlineData("--head int8", "--head is 'int8'")]
+    public void Bad_static_export_or_head_options_exit_2_naming_the_problem(string options, string message)
     {
         using var temp = new TempFolder();
         var config = SeededLfm2.Tiny(contextLength: 96);

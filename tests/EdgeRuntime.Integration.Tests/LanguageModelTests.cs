@@ -5,31 +5,51 @@ using EdgeRuntime.TestModels.Language;
 
 namespace EdgeRuntime.Integration.Tests;
 
-/// <summary>A seeded BitNet b1.58 served by the published edged: generate over the socket, edgectl, and bad input.</summary>
+/// <summary>
+/// Seeded language models served by the published edged: a BitNet b1.58 (generate over the socket, edgectl, bad input),
+/// and LFM2 hybrids in each form the engine runs: our folder, GenAI's layout, the static-shape NPU export (W4A16 QDQ)
+/// and DeltaAttention.
+/// </summary>
 public sealed class LanguageModelTests : IAsyncLifetime
 {
     private EdgedProcess? _edged;
     private Generation.Folder.LanguageModelConfig? _config;
 
-    private string? _hybridFolder;
-    private string? _genAiFolder;
+    private readonly Dictionary<string, string> _hybridFolders = [];
 
     private EdgedProcess Edged => _edged!;
 
     public async Task InitializeAsync()
     {
         string directory = EdgedProcess.Prepare(
-            preload: """{ "name": "tiny", "path": "tiny" }, { "name": "add", "path": "add.onnx" }, { "name": "hybrid", "path": "hybrid" }, { "name": "genai", "path": "genai" }""",
+            preload: """{ "name": "tiny", "path": "tiny" }, { "name": "add", "path": "add.onnx" }, { "name": "hybrid", "path": "hybrid" }, { "name": "genai", "path": "genai" }, { "name": "npu", "path": "npu" }, { "name": "delta", "path": "delta" }""",
             extraConfig: """ "generation": { "sessions": 2, "threads": 1 } """);
         _config = SeededBitNet.WriteFolder(Path.Combine(directory, "models", "tiny"), SeededBitNet.Tiny(contextLength: 64));
 
         // A hybrid (LFM2) folder of ours, and the same weights as ONNX Runtime GenAI's model builder lays a folder out.
         var hybrid = SeededLfm2.Tiny(contextLength: 64) with { ProjectionFormat = Generation.Folder.ProjectionFormats.Int4, ProjectionBlockSize = 32 };
         var weights = SeededLfm2.Weights(hybrid);
-        _hybridFolder = Path.Combine(directory, "models", "hybrid");
-        SeededLfm2.WriteFolder(_hybridFolder, hybrid, weights);
-        _genAiFolder = Path.Combine(directory, "models", "genai");
-        Generation.Families.Lfm2.GenAiFolderWriter.Write(_genAiFolder, hybrid, weights, Path.Combine(_hybridFolder, "tokenizer.json"));
+        foreach (string name in new[] { "hybrid", "genai", "npu", "delta" })
+        {
+            _hybridFolders[name] = Path.Combine(directory, "models", name);
+        }
+
+        SeededLfm2.WriteFolder(_hybridFolders["hybrid"], hybrid, weights);
+        string tokenizer = Path.Combine(_hybridFolders["hybrid"], "tokenizer.json");
+        Generation.Families.Lfm2.GenAiFolderWriter.Write(_hybridFolders["genai"], hybrid, weights, tokenizer);
+
+        // The static-shape NPU export with QDQ projections, calibrated on seeded byte tokens; and DeltaAttention.
+        var npu = hybrid with
+        {
+            ProjectionFormat = Generation.Folder.ProjectionFormats.Qdq,
+            ProjectionBlockSize = 16,
+            Static = new Generation.Folder.StaticShapes { PrefillChunk = 16, Capacity = 64 },
+        };
+        var random = new Random(3);
+        long[][] calibration = [.. Enumerable.Range(0, 4).Select(_ => Enumerable.Range(0, 32).Select(_ => (long)random.Next(256)).ToArray())];
+        var ranges = Generation.Families.Lfm2.ActivationCalibration.Run(npu, weights, tokenizer, calibration, Path.Combine(directory, "calibration"), threads: 1);
+        SeededLfm2.WriteFolder(_hybridFolders["npu"], npu, weights, ranges);
+        SeededLfm2.WriteFolder(_hybridFolders["delta"], hybrid with { DeltaAttention = new Generation.Folder.DeltaAttentionSettings { Window = 4, Threshold = 1 } }, weights);
         _edged = await EdgedProcess.StartInAsync(directory);
     }
 
@@ -63,7 +83,9 @@ public sealed class LanguageModelTests : IAsyncLifetime
     [Theory]
     [InlineData("hybrid")]
     [InlineData("genai")]
-    public async Task A_hybrid_model_and_a_genai_folder_stream_what_the_engine_gives_in_process(string name)
+    [InlineData("npu")]
+    [InlineData("delta")]
+    public async Task Each_form_of_a_hybrid_model_streams_what_the_engine_gives_in_process(string name)
     {
         await using var client = await EdgeClient.ConnectAsync(Edged.SocketPath);
         var request = new GenerateRequest(name) { Prompt = "Hello, world", MaxTokens = 12 };
@@ -74,7 +96,7 @@ public sealed class LanguageModelTests : IAsyncLifetime
             ids.Add(token.Id);
         }
 
-        using var local = Generation.Engine.LanguageModel.Load(name, name == "hybrid" ? _hybridFolder! : _genAiFolder!, new Generation.Engine.GenerationOptions { IntraOpThreads = 1 });
+        using var local = Generation.Engine.LanguageModel.Load(name, _hybridFolders[name], new Generation.Engine.GenerationOptions { IntraOpThreads = 1 });
         var run = local.Start(request);
         var expected = new List<int>();
         await foreach (var token in run.Tokens.ReadAllAsync())
@@ -86,6 +108,16 @@ public sealed class LanguageModelTests : IAsyncLifetime
         Assert.Equal(expected, ids);
         var info = await client.InfoAsync(name);
         Assert.Equal(("lfm2", "3 conv + 1 attention"), (info.Family, info.Layers));
+        Assert.Equal(name == "npu" ? "prefill 16 tokens, decode 1, cache 64" : null, info.StaticShapes);
+        if (name == "delta")
+        {
+            Assert.StartsWith("DeltaAttention (window 4, threshold 1): ", info.Attention, StringComparison.Ordinal);
+            Assert.Contains("of the decode steps' q·k work skipped so far", info.Attention, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Equal("grouped-query", info.Attention);
+        }
     }
 
     [Fact]

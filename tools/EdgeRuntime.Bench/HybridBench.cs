@@ -21,10 +21,12 @@ internal static class HybridBench
     public static async Task<List<BenchResult>> RunAsync(string publishDir, string cacheDir, int threads, bool quick, string? genAiPeer)
     {
         var (folder, genAiFolder) = EnsureFolders(cacheDir);
+        string int4Head = EnsureInt4HeadFolder(cacheDir, folder);
         var config = LanguageModelFolder.Open(folder).Config;
         Console.WriteLine($"hybrid model: {folder} ({config.WeightsBytes / 1e6:0} MB of weights, int4 block {config.ProjectionBlockSize}); GenAI's layout of the same weights: {genAiFolder}");
         var ours = await MeasureAsync(publishDir, folder, threads, quick, [128, Context]);
         var oursOnGenAi = await MeasureAsync(publishDir, genAiFolder, threads, quick, [128]);
+        var oursInt4Head = await MeasureAsync(publishDir, int4Head, threads, quick, [128, Context]);
         var peer = genAiPeer is null ? null : GenAiPeer.Measure(genAiPeer, genAiFolder, threads, quick ? 1 : 3, DecodeTokens(quick), config.BosTokenId ?? 0, [128, Context]);
         if (peer is null)
         {
@@ -41,6 +43,13 @@ internal static class HybridBench
             {
                 results.Add(new($"hybrid_decode_tok_s_vs_ortgenai_ctx{context}", tokS / p, "x", 1.2, tokS / p / 1.2, "target >= 1.2"));
             }
+        }
+
+        // The same folder with headFormat int4: a 4-bit copy of the tied table for the head, as GenAI's layout has.
+        foreach (var (context, tokS) in oursInt4Head.DecodeByContext)
+        {
+            double? theirs = peer?.DecodeByContext.GetValueOrDefault(context);
+            results.Add(new($"hybrid_int4head_decode_tok_s_ctx{context}", tokS, "tok/s", theirs, theirs is { } t ? tokS / t : null, $"edged's own folder with headFormat int4 (block {BlockSize}), otherwise as above; baseline: ONNX Runtime GenAI 0.20 on GenAI's layout; target >= 1.2 as for the default head"));
         }
 
         double? peerPrefill = peer?.PrefillTokS;
@@ -90,6 +99,22 @@ internal static class HybridBench
         }
 
         return (folder, genAi);
+    }
+
+    /// <summary>The seeded folder again with headFormat int4 (the same weights), written once.</summary>
+    private static string EnsureInt4HeadFolder(string cacheDir, string folder)
+    {
+        string int4Head = folder + "-int4head";
+        string done = Path.Combine(int4Head, ".complete");
+        if (!File.Exists(done))
+        {
+            Console.WriteLine($"writing the seeded LFM2-350M-shaped folder with an int4 head to {int4Head} (once)…");
+            var config = SeededLfm2.Lfm2_350M(Context) with { ProjectionFormat = ProjectionFormats.Int4, ProjectionBlockSize = BlockSize, HeadFormat = HeadFormats.Int4 };
+            SeededLfm2.WriteFolder(int4Head, config, SeededLfm2.Weights(config, Seed));
+            File.WriteAllText(done, "seeded LFM2-350M shapes, int4 projections and head\n");
+        }
+
+        return int4Head;
     }
 
     private static async Task<Figures> MeasureAsync(string publishDir, string folder, int threads, bool quick, int[] contexts)

@@ -94,12 +94,19 @@ public static class CheckpointImporter
         var written = BitNetFolderWriter.Write(output, imported.Config, imported.Weights, tokenizer);
         CheckTokenizer(output, written);
 
-        var c = written;
-        var matrices = imported.Weights.Layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.Gate, l.Up, l.Down }).ToArray();
+        var matrices = imported.Weights.Layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.Gate, l.Up, l.Down }).Select(m => (m.Rows, m.Columns));
+        string form = imported.Form == CheckpointForm.HuggingFace ? "Hugging Face safetensors" : "bitnet.cpp GGUF";
+        return Report(input, output, form, written, matrices, "ternary", null, (imported.InputFiles, imported.InputBytes), imported.ScaleNote, imported.TokenizerNote, started);
+    }
+
+    /// <summary>The report's fields every import fills the same way, from the written configuration and the projections' sizes.</summary>
+    private static ImportReport Report(string input, string output, string form, LanguageModelConfig c, IEnumerable<(int Rows, int Columns)> projections, string projectionFormat, string? mixers, (int Files, long Bytes) read, string? scale, string tokenizer, long started)
+    {
+        var sizes = projections.ToArray();
         return new ImportReport(
             input,
             output,
-            imported.Form == CheckpointForm.HuggingFace ? "Hugging Face safetensors" : "bitnet.cpp GGUF",
+            form,
             c.Family,
             c.Layers,
             c.HiddenSize,
@@ -109,15 +116,15 @@ public static class CheckpointImporter
             c.HeadDim,
             c.VocabSize,
             c.ContextLength,
-            matrices.Length,
-            matrices.Sum(m => (long)m.Rows * m.Columns),
-            "ternary",
-            null,
-            imported.InputFiles,
-            imported.InputBytes,
+            sizes.Length,
+            sizes.Sum(m => (long)m.Rows * m.Columns),
+            projectionFormat,
+            mixers,
+            read.Files,
+            read.Bytes,
             c.WeightsBytes,
-            imported.ScaleNote,
-            imported.TokenizerNote,
+            scale,
+            tokenizer,
             c.ChatTemplate,
             c.EmbeddingFormat,
             Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -171,44 +178,21 @@ public static class CheckpointImporter
         }
 
         CheckTokenizer(output, c);
-        var logits = c.Projections == ProjectionFormats.Float32 && c.Static is null ? null : LogitsAgainstFloat(output, imported);
+        var logits = c.Projections == ProjectionFormats.Float32 && c.Static is null && c.HeadFormat is null ? null : LogitsAgainstFloat(output, imported);
         var matrices = imported.Weights.Layers.SelectMany(l => l.Mixer switch
         {
             Lfm2Attention a => new[] { a.Query, a.Key, a.Value, a.Output, l.W1, l.W2, l.W3 },
             Lfm2Conv v => [v.InProjection, v.OutProjection, l.W1, l.W2, l.W3],
             _ => [],
-        }).ToArray();
+        }).Select(m => (m.Rows, m.Columns));
         int conv = LayerKinds.Layers(c, LayerKinds.Conv).Length;
-        return new ImportReport(
-            input,
-            output,
-            "Hugging Face safetensors",
-            c.Family,
-            c.Layers,
-            c.HiddenSize,
-            c.IntermediateSize,
-            c.AttentionHeads,
-            c.KvHeads,
-            c.HeadDim,
-            c.VocabSize,
-            c.ContextLength,
-            matrices.Length,
-            matrices.Sum(m => (long)m.Rows * m.Columns),
-            c.Projections switch
-            {
-                ProjectionFormats.Int4 => $"int4 (block {c.ProjectionBlockSize})",
-                ProjectionFormats.Qdq => $"QDQ (int4 LPBQ block {c.ProjectionBlockSize}, uint16 activations)",
-                _ => c.Projections,
-            },
-            $"{conv} conv (kernel {c.ConvKernel}) + {c.Layers - conv} attention",
-            imported.InputFiles,
-            imported.InputBytes,
-            c.WeightsBytes,
-            null,
-            imported.TokenizerNote,
-            c.ChatTemplate,
-            c.EmbeddingFormat,
-            Stopwatch.GetElapsedTime(started).TotalSeconds)
+        string projectionFormat = c.Projections switch
+        {
+            ProjectionFormats.Int4 => $"int4 (block {c.ProjectionBlockSize}{(c.HeadFormat is null ? "" : ", int4 head")})",
+            ProjectionFormats.Qdq => $"QDQ (int4 LPBQ block {c.ProjectionBlockSize}, uint16 activations)",
+            _ => c.Projections,
+        };
+        return Report(input, output, "Hugging Face safetensors", c, matrices, projectionFormat, $"{conv} conv (kernel {c.ConvKernel}) + {c.Layers - conv} attention", (imported.InputFiles, imported.InputBytes), null, imported.TokenizerNote, started) with
         {
             ProjectionErrors = errors.Count == 0 ? null : [.. errors],
             LogitsSqnrDb = logits?.SqnrDb,
@@ -260,7 +244,7 @@ public static class CheckpointImporter
         try
         {
             // A static export's head is quantized with its projections, so its reference is the whole float model.
-            var floatConfig = imported.Config with { ProjectionFormat = null, ProjectionBlockSize = null, Static = null };
+            var floatConfig = imported.Config with { ProjectionFormat = null, ProjectionBlockSize = null, Static = null, HeadFormat = null };
             if (imported.Config.Static is not null)
             {
                 floatConfig = floatConfig with { EmbeddingFormat = EmbeddingFormats.Float32 };

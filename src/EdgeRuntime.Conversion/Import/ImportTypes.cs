@@ -46,6 +46,9 @@ public sealed record ImportOptions
     /// <summary>With QDQ projections: a UTF-8 text file whose tokens calibrate the activation ranges.</summary>
     public string? CalibrationText { get; init; }
 
+    /// <summary>An LFM2 folder's head: null reads the tied table as stored; "int4" adds a 4-bit copy for the head (<see cref="HeadFormats"/>).</summary>
+    public string? HeadFormat { get; init; }
+
     /// <summary>Attention with temporal sparsity (DeltaAttention) instead of GroupQueryAttention; null for dense.</summary>
     public DeltaAttentionSettings? DeltaAttention { get; init; }
 }

@@ -82,6 +82,11 @@ internal static class ImportedConfig
             throw new ArgumentException("--projections qdq is the NPU form: it needs --static-chunk (a static-shape export) and --calibration (text to calibrate the activations on).");
         }
 
+        if (options.HeadFormat is { } head && (head != HeadFormats.Int4 || family != Generation.Families.Lfm2.Lfm2FolderWriter.Family || shapes is not null))
+        {
+            throw new ArgumentException($"--head is '{head}': an LFM2 folder with dynamic shapes takes --head {HeadFormats.Int4} (a static export quantizes its head with its projections).");
+        }
+
         if (options.DeltaAttention is { } delta && (delta.Window < 1 || !(delta.Threshold >= 0) || !double.IsFinite(delta.Threshold) || shapes is not null))
         {
             throw new ArgumentException($"--delta-window is {delta.Window} and --delta-threshold {delta.Threshold}: the window must be at least 1 and the threshold 0 or more, and delta attention is for the dynamic graph (not with --static-chunk).");
@@ -110,6 +115,7 @@ internal static class ImportedConfig
             ProjectionBlockSize = options.ProjectionFormat == ProjectionFormats.Float32 ? null : options.ProjectionBlockSize,
             Static = shapes,
             DeltaAttention = options.DeltaAttention,
+            HeadFormat = options.HeadFormat,
             WeightsBytes = 0,
             Source = source,
         };

@@ -162,7 +162,7 @@ internal sealed class DecoderModel : IDisposable
     }
 
     private static bool UsesMatMulNBits(LanguageModelFolder folder) =>
-        folder.Io.IsGenAi || folder.Config.Projections == ProjectionFormats.Int4;
+        folder.Io.IsGenAi || folder.Config.Projections == ProjectionFormats.Int4 || folder.Config.HeadFormat == HeadFormats.Int4;
 
     /// <summary>
     /// Runs <paramref name="sequence"/> new tokens for each of <paramref name="batch"/> sessions in slots

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using EdgeRuntime.Generation.Decoding;
 using EdgeRuntime.Generation.Folder;
@@ -73,6 +74,25 @@ public sealed class LanguageModel : IDisposable
             return conv == 0 ? $"{Config.Layers} attention" : $"{conv} conv + {Config.Layers - conv} attention";
         }
     }
+
+    /// <summary>"grouped-query", or DeltaAttention's window and threshold with the share of q·k work skipped so far.</summary>
+    public string AttentionSummary
+    {
+        get
+        {
+            if (Config.DeltaAttention is not { } delta)
+            {
+                return "grouped-query";
+            }
+
+            var (skipped, total) = _decoder.State.Delta!.Counts();
+            string share = total == 0 ? "no decode steps yet" : string.Create(CultureInfo.InvariantCulture, $"{100.0 * skipped / total:0.0}% of the decode steps' q·k work skipped so far");
+            return string.Create(CultureInfo.InvariantCulture, $"DeltaAttention (window {delta.Window}, threshold {delta.Threshold}): {share}");
+        }
+    }
+
+    /// <summary>A static-shape folder's graphs, e.g. "prefill 32 tokens, decode 1, cache 256"; null otherwise.</summary>
+    public string? StaticShapesSummary => Config.Static is { } shapes ? $"prefill {shapes.PrefillChunk} tokens, decode 1, cache {shapes.Capacity}" : null;
 
     /// <summary>Bytes one session's state takes at full context (its KV cache and conv state).</summary>
     public long SessionStateBytes => _decoder.State.BytesPerSession;

@@ -64,7 +64,12 @@ internal sealed class ProjectionWriter(OnnxModelBuilder graph, WeightFileWriter 
             return;
         }
 
-        int block = config.ProjectionBlockSize ?? throw new ArgumentException("int4 projections need projectionBlockSize");
+        Int4(input, name, matrix, output, config.ProjectionBlockSize ?? throw new ArgumentException("int4 projections need projectionBlockSize"));
+    }
+
+    /// <summary>A MatMulNBits projection over 4-bit blocks of <paramref name="block"/> whatever the folder's projection format (an int4 head).</summary>
+    public void Int4(string input, string name, DenseMatrix matrix, string output, int block)
+    {
         var shape = new NBitsShape(matrix.Rows, matrix.Columns, 4, block);
         var weights = Quantize(matrix, block);
         Errors.Add(new ProjectionError(name, matrix.Rows, matrix.Columns, Sqnr.Decibels(matrix.Values, weights.Dequantize())));

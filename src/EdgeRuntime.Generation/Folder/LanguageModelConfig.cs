@@ -74,6 +74,14 @@ public sealed record LanguageModelConfig
     public int? ProjectionBlockSize { get; init; }
 
     /// <summary>
+    /// How an LFM2 folder's output head is computed: absent (null) reads the tied embedding table as it is stored (the
+    /// int8 rows or float32); <see cref="HeadFormats.Int4"/> adds a MatMulNBits copy of the table in 4-bit blocks of
+    /// <c>projectionBlockSize</c> (32 when absent) for the head alone, as ONNX Runtime GenAI's INT4 models have: fewer
+    /// bytes read a decoded token, a second copy of the table kept.
+    /// </summary>
+    public string? HeadFormat { get; init; }
+
+    /// <summary>
     /// Present for a static-shape folder (an NPU export): its fixed prefill chunk and cache length and its two graphs,
     /// which take the place of <see cref="Graph"/>.
     /// </summary>

@@ -180,6 +180,11 @@ public sealed class LanguageModelFolder
             throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: qdq projections are written for static-shape folders only, and this folder has no \"static\" section.");
         }
 
+        if (config.HeadFormat is { } head && (head != HeadFormats.Int4 || config.Family != Families.Lfm2.Lfm2FolderWriter.Family || config.Static is not null))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: headFormat is \"{head}\"; an {Families.Lfm2.Lfm2FolderWriter.Family} folder with dynamic shapes may say \"{HeadFormats.Int4}\" (or leave it out).");
+        }
+
         if (config.DeltaAttention is { } delta && (delta.Window < 1 || !(delta.Threshold >= 0) || !double.IsFinite(delta.Threshold) || config.Static is not null))
         {
             throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: deltaAttention needs a window of at least 1 (it is {delta.Window}), a finite threshold of 0 or more (it is {delta.Threshold}), and a dynamic-shape folder (no static section).");

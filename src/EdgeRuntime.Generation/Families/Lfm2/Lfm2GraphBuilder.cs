@@ -43,6 +43,12 @@ internal static class Lfm2GraphBuilder
         void Linear(string input, string name, DenseMatrix matrix, string output) => projections.Linear(input, name, matrix, output);
 
         var head = io.IsGenAi ? GenAiEmbedding(graph, config, weights.Embedding, file, weightsName, projections) : DecoderGraph.Embedding(graph, config, weights.Embedding, file, weightsName);
+        if (!io.IsGenAi && config.HeadFormat == HeadFormats.Int4)
+        {
+            // The lookup keeps the table as stored; the head reads its own 4-bit copy.
+            head = _ => projections.Int4("h.last", "lm_head", new DenseMatrix(weights.Embedding, config.VocabSize, config.HiddenSize), DecoderNames.Logits, HeadFormats.BlockSize(config));
+        }
+
         var (cos, sin) = RotaryTables.Compute(config.ContextLength, config.HeadDim, config.RopeTheta);
         Weight("rope.cos", cos, config.ContextLength, config.HeadDim / 2);
         Weight("rope.sin", sin, config.ContextLength, config.HeadDim / 2);
