@@ -163,7 +163,7 @@ internal static class ImportArguments
 
         public Option<string?> Calibration { get; } = new("--calibration")
         {
-            Description = "with --projections qdq: a UTF-8 text file whose first 4096 tokens calibrate the activation ranges and GPTQ's rounding of the int4 weights",
+            Description = "with --projections qdq (required) or int4: a UTF-8 text file whose first 4096 tokens calibrate GPTQ's rounding of the int4 weights (and, for qdq, the activation ranges)",
             HelpName = "TEXT-FILE",
             Arity = LastWins,
             CustomParser = result => result.Tokens[^1].Value,

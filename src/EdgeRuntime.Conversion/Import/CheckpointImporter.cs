@@ -162,14 +162,26 @@ public static class CheckpointImporter
         int? calibrationTokens = null;
         if (imported.Config.Static is null)
         {
-            c = Lfm2FolderWriter.Write(output, imported.Config, imported.Weights, imported.TokenizerPath, errors);
+            // With calibration text, int4 projections are rounded by GPTQ over the calibration run's activations; the
+            // run uses the static graph's builder, so it gets a static section of its own (one chunk from position 0).
+            ActivationCalibration.Result? gptq = null;
+            if (options.CalibrationText is { } text)
+            {
+                var tokens = CalibrationTokens(text, imported, CalibrationChunk(imported.Config));
+                calibrationTokens = tokens.Length;
+                int chunk = CalibrationChunk(imported.Config);
+                var calibrationConfig = imported.Config with { Static = new StaticShapes { PrefillChunk = chunk, Capacity = chunk } };
+                gptq = ActivationCalibration.Run(calibrationConfig, imported.Weights, imported.TokenizerPath, [tokens], Path.Combine(Path.GetTempPath(), $"edge-convert-calibration-{Environment.ProcessId}-{Guid.NewGuid():N}"));
+            }
+
+            c = Lfm2FolderWriter.Write(output, imported.Config, imported.Weights, imported.TokenizerPath, errors, gptq);
         }
         else
         {
             ActivationCalibration.Result? ranges = null;
             if (imported.Config.Projections == ProjectionFormats.Qdq)
             {
-                var tokens = CalibrationTokens(options.CalibrationText!, imported);
+                var tokens = CalibrationTokens(options.CalibrationText!, imported, imported.Config.Static.PrefillChunk);
                 calibrationTokens = tokens.Length;
                 ranges = ActivationCalibration.Run(imported.Config, imported.Weights, imported.TokenizerPath, [tokens], Path.Combine(Path.GetTempPath(), $"edge-convert-calibration-{Environment.ProcessId}-{Guid.NewGuid():N}"));
             }
@@ -217,7 +229,10 @@ public static class CheckpointImporter
     /// <summary>At most this many tokens of the calibration text are run (the activation ranges settle well before).</summary>
     private const int MaxCalibrationTokens = 4096;
 
-    private static long[] CalibrationTokens(string path, ImportedLfm2 imported)
+    /// <summary>The chunk a dynamic folder's calibration runs in: 32 tokens, or the whole context when shorter.</summary>
+    private static int CalibrationChunk(LanguageModelConfig config) => Math.Min(32, config.ContextLength);
+
+    private static long[] CalibrationTokens(string path, ImportedLfm2 imported, int chunk)
     {
         if (!File.Exists(path))
         {
@@ -226,9 +241,9 @@ public static class CheckpointImporter
 
         var tokenizer = ModelTokenizer.Load(imported.TokenizerPath, imported.Config.VocabSize);
         var ids = tokenizer.Encode(File.ReadAllText(path));
-        if (ids.Count < imported.Config.Static!.PrefillChunk)
+        if (ids.Count < chunk)
         {
-            throw new InvalidDataException($"{path} has {ids.Count} tokens; calibration needs at least one prefill chunk ({imported.Config.Static.PrefillChunk}).");
+            throw new InvalidDataException($"{path} has {ids.Count} tokens; calibration needs at least one chunk ({chunk}).");
         }
 
         return [.. ids.Take(MaxCalibrationTokens).Select(id => (long)id)];

@@ -77,6 +77,11 @@ internal static class ImportedConfig
             throw new ArgumentException("--static-capacity goes with --static-chunk (a static-shape export).");
         }
 
+        if (options.CalibrationText is not null && options.ProjectionFormat == ProjectionFormats.Float32)
+        {
+            throw new ArgumentException("--calibration goes with --projections int4 (GPTQ rounding) or qdq; float32 projections are not rounded.");
+        }
+
         if (options.ProjectionFormat == ProjectionFormats.Qdq && (shapes is null || options.CalibrationText is null))
         {
             throw new ArgumentException("--projections qdq is the NPU form: it needs --static-chunk (a static-shape export) and --calibration (text to calibrate the activations on).");

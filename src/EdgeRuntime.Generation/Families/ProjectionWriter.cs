@@ -64,14 +64,17 @@ internal sealed class ProjectionWriter(OnnxModelBuilder graph, WeightFileWriter 
             return;
         }
 
-        Int4(input, name, matrix, output, config.ProjectionBlockSize ?? throw new ArgumentException("int4 projections need projectionBlockSize"));
+        int projectionBlock = config.ProjectionBlockSize ?? throw new ArgumentException("int4 projections need projectionBlockSize");
+        var gram = calibration?.Grams.GetValueOrDefault(input);
+        Int4(input, name, matrix, output, projectionBlock, gram is null ? null : GptqNBits.Quantize(matrix, projectionBlock, GptqRounding.FromGram(gram, matrix.Columns)));
     }
 
     /// <summary>A MatMulNBits projection over 4-bit blocks of <paramref name="block"/> whatever the folder's projection format (an int4 head).</summary>
-    public void Int4(string input, string name, DenseMatrix matrix, string output, int block)
+    /// <param name="rounded">The weights already quantized (GPTQ); null rounds each block to its searched grid here.</param>
+    public void Int4(string input, string name, DenseMatrix matrix, string output, int block, NBitsWeights? rounded = null)
     {
         var shape = new NBitsShape(matrix.Rows, matrix.Columns, 4, block);
-        var weights = Quantize(matrix, block);
+        var weights = rounded ?? Quantize(matrix, block);
         Errors.Add(new ProjectionError(name, matrix.Rows, matrix.Columns, Sqnr.Decibels(matrix.Values, weights.Dequantize())));
         graph.ExternalInitializer(name, TensorDType.UInt8, [shape.N, shape.KBlocks, shape.BlobBytes], weightsName, file.Append<byte>(weights.B), weights.B.LongLength);
         graph.ExternalInitializer(name + ".scales", TensorDType.Float32, [(long)shape.N * shape.KBlocks], weightsName, file.Append<float>(weights.Scales), weights.Scales.LongLength * sizeof(float));

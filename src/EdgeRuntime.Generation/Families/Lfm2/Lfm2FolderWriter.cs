@@ -13,7 +13,11 @@ public static class Lfm2FolderWriter
         Write(folder, config, weights, tokenizerJson, errors: null);
 
     /// <param name="errors">Receives each quantized projection's weight error (none for float32 projections).</param>
-    public static LanguageModelConfig Write(string folder, LanguageModelConfig config, Lfm2Weights weights, string tokenizerJson, List<ProjectionError>? errors)
+    public static LanguageModelConfig Write(string folder, LanguageModelConfig config, Lfm2Weights weights, string tokenizerJson, List<ProjectionError>? errors) =>
+        Write(folder, config, weights, tokenizerJson, errors, calibration: null);
+
+    /// <param name="calibration">With int4 projections: a calibration run (<see cref="ActivationCalibration"/>) whose Gram matrices round the weights by GPTQ.</param>
+    public static LanguageModelConfig Write(string folder, LanguageModelConfig config, Lfm2Weights weights, string tokenizerJson, List<ProjectionError>? errors, ActivationCalibration.Result? calibration)
     {
         if (config.Family != Family)
         {
@@ -25,7 +29,7 @@ public static class Lfm2FolderWriter
             throw new ArgumentException("An LFM2 configuration needs layerTypes and convKernel.", nameof(config));
         }
 
-        return ModelFolderWriter.Write(folder, config, tokenizerJson, file => Lfm2GraphBuilder.Build(config, weights, file, config.Weights, errors));
+        return ModelFolderWriter.Write(folder, config, tokenizerJson, file => Lfm2GraphBuilder.Build(config, weights, file, config.Weights, errors, calibration: calibration));
     }
 
     /// <summary>

@@ -27,7 +27,8 @@ internal static class Lfm2GraphBuilder
 {
     /// <param name="errors">Receives each quantized projection's weight error (none for float32 projections).</param>
     /// <param name="io">Our names (the default) or ONNX Runtime GenAI's (<see cref="GenAiFolderWriter"/>).</param>
-    public static OnnxModelBuilder Build(LanguageModelConfig config, Lfm2Weights weights, WeightFileWriter file, string weightsName, List<ProjectionError>? errors = null, DecoderIo? io = null)
+    /// <param name="calibration">With int4 projections: the calibration run's Gram matrices, for GPTQ rounding (null: nearest).</param>
+    public static OnnxModelBuilder Build(LanguageModelConfig config, Lfm2Weights weights, WeightFileWriter file, string weightsName, List<ProjectionError>? errors = null, DecoderIo? io = null, ActivationCalibration.Result? calibration = null)
     {
         io ??= DecoderIo.EdgeRuntime;
         Lfm2Shapes.Check(config, weights);
@@ -39,7 +40,7 @@ internal static class Lfm2GraphBuilder
         void Weight(string name, float[] values, params long[] shape) => DecoderGraph.Weight(graph, file, weightsName, name, values, shape);
         Action<string, float[], long[]> weight = (name, values, shape) => Weight(name, values, shape);
 
-        var projections = new ProjectionWriter(graph, file, weightsName, config);
+        var projections = new ProjectionWriter(graph, file, weightsName, config, calibration);
         void Linear(string input, string name, DenseMatrix matrix, string output) => projections.Linear(input, name, matrix, output);
 
         var head = io.IsGenAi ? GenAiEmbedding(graph, config, weights.Embedding, file, weightsName, projections) : DecoderGraph.Embedding(graph, config, weights.Embedding, file, weightsName);
