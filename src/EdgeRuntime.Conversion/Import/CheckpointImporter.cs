@@ -167,9 +167,9 @@ public static class CheckpointImporter
             ActivationCalibration.Result? gptq = null;
             if (options.CalibrationText is { } text)
             {
-                var tokens = CalibrationTokens(text, imported, CalibrationChunk(imported.Config));
-                calibrationTokens = tokens.Length;
                 int chunk = CalibrationChunk(imported.Config);
+                var tokens = CalibrationTokens(text, imported, chunk);
+                calibrationTokens = tokens.Length;
                 var calibrationConfig = imported.Config with { Static = new StaticShapes { PrefillChunk = chunk, Capacity = chunk } };
                 gptq = ActivationCalibration.Run(calibrationConfig, imported.Weights, imported.TokenizerPath, [tokens], Path.Combine(Path.GetTempPath(), $"edge-convert-calibration-{Environment.ProcessId}-{Guid.NewGuid():N}"));
             }

@@ -22,4 +22,21 @@ public static class StaticNames
 
     /// <summary>What the mask adds where a key is hidden: far below any score, and finite (so a 16-bit quantizer or fp16 can hold it).</summary>
     public const float Hidden = -10000f;
+
+    /// <summary>
+    /// Fills an <see cref="AttentionMask"/> [chunk, capacity + chunk] for a chunk starting at <paramref name="position"/>:
+    /// query i sees the cache positions before the chunk and chunk tokens 0..i; everything else is hidden.
+    /// </summary>
+    public static void FillMask(Span<float> mask, int chunk, int capacity, int position)
+    {
+        int width = capacity + chunk;
+        for (int i = 0; i < chunk; i++)
+        {
+            var row = mask.Slice(i * width, width);
+            row[..position].Clear();
+            row[position..capacity].Fill(Hidden);
+            row[capacity..(capacity + i + 1)].Clear();
+            row[(capacity + i + 1)..].Fill(Hidden);
+        }
+    }
 }

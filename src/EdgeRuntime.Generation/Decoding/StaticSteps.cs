@@ -132,12 +132,9 @@ internal sealed class StaticSteps : IDisposable
 
                 // Padding sits at the next positions, kept inside the RoPE tables; nothing real attends to it.
                 _positions[i] = Math.Min(position + i, _capacity - 1);
-                var row = _mask.AsSpan(i * width, width);
-                row[..position].Clear();
-                row[position.._capacity].Fill(StaticNames.Hidden);
-                row[_capacity..(_capacity + i + 1)].Clear();
-                row[(_capacity + i + 1)..].Fill(StaticNames.Hidden);
             }
+
+            StaticNames.FillMask(_mask, Chunk, _capacity, position);
 
             _lastIndex[0] = count - 1;
             var inputs = new List<OrtValue>(_inputNames.Length);

@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace EdgeRuntime.Kernels.Attention;
 
 /// <summary>The sizes of one <see cref="DeltaAttention"/> call.</summary>
@@ -47,77 +49,88 @@ public static unsafe class DeltaAttention
     {
         int d = s.HeadDim, half = d / 2, group = s.Heads / s.KvHeads;
         long cacheHead = (long)s.Capacity * d;
-        var rotated = new float[d];
-        var weights = new float[s.Capacity];
-        var delta = new float[d];
-        var changed = new int[d];
+        // Scratch from the pool: this runs for every attention layer of every step.
+        var rotated = ArrayPool<float>.Shared.Rent(d);
+        var weights = ArrayPool<float>.Shared.Rent(s.Capacity);
+        var delta = ArrayPool<float>.Shared.Rent(d);
+        var changed = ArrayPool<int>.Shared.Rent(d);
         float scale = 1f / MathF.Sqrt(d);
-        for (int b = 0; b < s.Batch; b++)
+        try
         {
-            int total = lastPositions[b] + 1;
-            int first = total - s.Sequence;
-            if (first < 0 || total > s.Capacity || total > tablePositions)
+            for (int b = 0; b < s.Batch; b++)
             {
-                throw new ArgumentException($"sequence {b} would end at position {total} with {s.Sequence} new tokens; the cache holds {s.Capacity} and the RoPE tables {tablePositions}.");
-            }
-
-            // The new keys (rotated) and values into the cache.
-            for (int t = 0; t < s.Sequence; t++)
-            {
-                for (int g = 0; g < s.KvHeads; g++)
+                int total = lastPositions[b] + 1;
+                int first = total - s.Sequence;
+                if (first < 0 || total > s.Capacity || total > tablePositions)
                 {
-                    long source = (((long)b * s.Sequence) + t) * s.KvHeads * d + ((long)g * d);
-                    long target = ((((long)b * s.KvHeads) + g) * cacheHead) + ((long)(first + t) * d);
-                    Rotate(key + source, keyCache + target, cos, sin, first + t, half);
-                    new ReadOnlySpan<float>(value + source, d).CopyTo(new Span<float>(valueCache + target, d));
+                    throw new ArgumentException($"sequence {b} would end at position {total} with {s.Sequence} new tokens; the cache holds {s.Capacity} and the RoPE tables {tablePositions}.");
                 }
-            }
 
-            for (int h = 0; h < s.Heads; h++)
-            {
-                int g = h / group;
-                float* keys = keyCache + ((((long)b * s.KvHeads) + g) * cacheHead);
-                float* values = valueCache + ((((long)b * s.KvHeads) + g) * cacheHead);
-                float* qHat = reference + ((((long)b * s.Heads) + h) * d);
-                float* cached = scores + ((((long)b * s.Heads) + h) * (long)s.Capacity);
+                // The new keys (rotated) and values into the cache.
                 for (int t = 0; t < s.Sequence; t++)
                 {
-                    int position = first + t;
-                    int length = position + 1;
-                    fixed (float* q = rotated)
+                    for (int g = 0; g < s.KvHeads; g++)
                     {
-                        Rotate(query + ((((long)b * s.Sequence) + t) * s.Heads * d) + ((long)h * d), q, cos, sin, position, half);
-                        int old = Math.Max(0, length - s.Window);
-                        if (old == 0)
-                        {
-                            // No old keys yet: q̂ simply is the query (and a slot's earlier session leaves nothing in it).
-                            new ReadOnlySpan<float>(q, d).CopyTo(new Span<float>(qHat, d));
-                        }
+                        long source = (((long)b * s.Sequence) + t) * s.KvHeads * d + ((long)g * d);
+                        long target = ((((long)b * s.KvHeads) + g) * cacheHead) + ((long)(first + t) * d);
+                        Rotate(key + source, keyCache + target, cos, sin, first + t, half);
+                        new ReadOnlySpan<float>(value + source, d).CopyTo(new Span<float>(valueCache + target, d));
+                    }
+                }
 
-                        if (s.Sequence == 1)
+                for (int h = 0; h < s.Heads; h++)
+                {
+                    int g = h / group;
+                    float* keys = keyCache + ((((long)b * s.KvHeads) + g) * cacheHead);
+                    float* values = valueCache + ((((long)b * s.KvHeads) + g) * cacheHead);
+                    float* qHat = reference + ((((long)b * s.Heads) + h) * d);
+                    float* cached = scores + ((((long)b * s.Heads) + h) * (long)s.Capacity);
+                    for (int t = 0; t < s.Sequence; t++)
+                    {
+                        int position = first + t;
+                        int length = position + 1;
+                        fixed (float* q = rotated)
                         {
-                            DecodeScores(q, qHat, cached, keys, length, old, d, s.Threshold, delta, changed, stats);
-                        }
-
-                        for (int j = 0; j < length; j++)
-                        {
-                            weights[j] = (s.Sequence == 1 && j < old ? cached[j] : Dot(q, keys + ((long)j * d), d)) * scale;
-                        }
-
-                        float* target = output + ((((long)b * s.Sequence) + t) * s.Heads * d) + ((long)h * d);
-                        WeightedValues(weights.AsSpan(0, length), values, target, d);
-                        if (s.Sequence > 1 && t == s.Sequence - 1)
-                        {
-                            // After a prefill: q̂ is the last query and every old key's score is computed in full.
-                            new ReadOnlySpan<float>(q, d).CopyTo(new Span<float>(qHat, d));
-                            for (int j = 0; j < old; j++)
+                            Rotate(query + ((((long)b * s.Sequence) + t) * s.Heads * d) + ((long)h * d), q, cos, sin, position, half);
+                            int old = Math.Max(0, length - s.Window);
+                            if (old == 0)
                             {
-                                cached[j] = Dot(qHat, keys + ((long)j * d), d);
+                                // No old keys yet: q̂ simply is the query (and a slot's earlier session leaves nothing in it).
+                                new ReadOnlySpan<float>(q, d).CopyTo(new Span<float>(qHat, d));
+                            }
+
+                            if (s.Sequence == 1)
+                            {
+                                DecodeScores(q, qHat, cached, keys, length, old, d, s.Threshold, delta, changed, stats);
+                            }
+
+                            for (int j = 0; j < length; j++)
+                            {
+                                weights[j] = (s.Sequence == 1 && j < old ? cached[j] : Dot(q, keys + ((long)j * d), d)) * scale;
+                            }
+
+                            float* target = output + ((((long)b * s.Sequence) + t) * s.Heads * d) + ((long)h * d);
+                            WeightedValues(weights.AsSpan(0, length), values, target, d);
+                            if (s.Sequence > 1 && t == s.Sequence - 1)
+                            {
+                                // After a prefill: q̂ is the last query and every old key's score is computed in full.
+                                new ReadOnlySpan<float>(q, d).CopyTo(new Span<float>(qHat, d));
+                                for (int j = 0; j < old; j++)
+                                {
+                                    cached[j] = Dot(qHat, keys + ((long)j * d), d);
+                                }
                             }
                         }
                     }
                 }
             }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rotated);
+            ArrayPool<float>.Shared.Return(weights);
+            ArrayPool<float>.Shared.Return(delta);
+            ArrayPool<int>.Shared.Return(changed);
         }
     }
 

@@ -51,11 +51,7 @@ public static class ActivationCalibration
         // Fresh state for every chunk: a zero cache that the mask hides entirely, and a zero conv state.
         var positions = Enumerable.Range(0, chunk).ToArray();
         var mask = new float[chunk * width];
-        for (int i = 0; i < chunk; i++)
-        {
-            mask.AsSpan(i * width, width).Fill(StaticNames.Hidden);
-            mask.AsSpan((i * width) + capacity, i + 1).Clear();
-        }
+        StaticNames.FillMask(mask, chunk, capacity, position: 0);
 
         var emptyCache = new float[(long)config.KvHeads * capacity * config.HeadDim];
         var ids = new int[chunk];
@@ -81,6 +77,9 @@ public static class ActivationCalibration
         var ranges = new Dictionary<string, ActivationRange>(StringComparer.Ordinal);
         var grams = new Dictionary<string, float[]>(StringComparer.Ordinal);
         long rowsSeen = 0;
+        string[] inputNames = [.. inputs.Keys];
+        OrtValue[] inputValues = [.. inputs.Values];
+        using var run = new RunOptions();
         try
         {
             foreach (var sequence in sequences)
@@ -95,7 +94,7 @@ public static class ActivationCalibration
 
                     lastIndex[0] = count - 1;
                     rowsSeen += count;
-                    using var results = session.Run(new RunOptions(), inputs.Keys.ToArray(), inputs.Values.ToArray(), session.OutputNames);
+                    using var results = session.Run(run, inputNames, inputValues, session.OutputNames);
                     for (int o = 0; o < results.Count; o++)
                     {
                         // Padding rows are left out: their values are not text the model will see.
