@@ -5,6 +5,9 @@ using EdgeRuntime.TestModels;
 
 namespace EdgeRuntime.Inference.Tests;
 
+// The registry probes placement by default, so its sessions write edged-placement profiles: it belongs with the other
+// classes that do (PlacementProfileCollection), or ProviderPolicyTests may see one of its files mid-load.
+[Collection(PlacementProfileCollection.Name)]
 public sealed class ModelRegistryTests : IDisposable
 {
     private readonly RegistryHarness _harness = new();
