@@ -51,6 +51,11 @@ internal static class Printer
             {
                 Console.WriteLine($"graphs     static shapes (NPU export): {shapes}");
             }
+
+            if (info.Image is { } image)
+            {
+                Console.WriteLine($"image      {image.Height}×{image.Width}, {image.Channels} channel{(image.Channels == 1 ? "" : "s")} (generate --image) → {image.Tokens} positions before the prompt; {image.Encoder} encoder");
+            }
         }
 
         foreach (string warning in info.Warnings)

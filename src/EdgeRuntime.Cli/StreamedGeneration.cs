@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Cli;
@@ -13,9 +14,9 @@ namespace EdgeRuntime.Cli;
 /// </summary>
 internal static class StreamedGeneration
 {
-    public static async Task<(string Text, GenerateResponse Summary)> RunAsync(EdgeClient client, GenerateRequest request, Terminal terminal, bool json)
+    public static async Task<(string Text, GenerateResponse Summary)> RunAsync(EdgeClient client, GenerateRequest request, Terminal terminal, bool json, Tensor? image = null)
     {
-        await using var stream = await client.GenerateAsync(request).ConfigureAwait(false);
+        await using var stream = await client.GenerateAsync(request, image).ConfigureAwait(false);
         var text = new StringBuilder();
         using (terminal.Interrupt.Watch(stream))
         {

@@ -145,10 +145,23 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
     /// <see cref="EdgeClientOptions.MaxBufferedTokens"/> unread tokens are held (beyond that the generation is cancelled
     /// and its enumeration fails with <c>stream_overrun</c>).
     /// </summary>
-    public async Task<GenerationStream> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken = default)
+    public Task<GenerationStream> GenerateAsync(GenerateRequest request, CancellationToken cancellationToken = default) =>
+        GenerateAsync(request, image: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GenerateAsync(GenerateRequest, CancellationToken)"/>, with an image for a vision-language model
+    /// (uint8 or float32, shaped as the model's info says), sent in the frame's payload; it starts the session.
+    /// </summary>
+    public async Task<GenerationStream> GenerateAsync(GenerateRequest request, Tensor? image, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         cancellationToken.ThrowIfCancellationRequested();
+        TensorDescriptor[] layout = image is null ? [] : [new TensorDescriptor(image.Name, image.DType.Name(), image.Shape, 0, image.Data.Length)];
+        if (image is not null)
+        {
+            request = request with { Image = layout[0] };
+        }
+
         byte[] json = ProtocolJson.Serialize(request, ProtocolJsonContext.Default.GenerateRequest);
         ThrowIfFailed();
 
@@ -161,7 +174,7 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         {
             // The read loop may have failed between the check above and the registration: it would not see us.
             ThrowIfFailed();
-            await WriteRequestAsync(new FrameHeader(MessageType.Generate, FrameFlags.None, id, json.Length, 0), json, [], [], cancellationToken).ConfigureAwait(false);
+            await WriteRequestAsync(new FrameHeader(MessageType.Generate, FrameFlags.None, id, json.Length, image is null ? 0 : image.Data.Length), json, image is null ? [] : [image], layout, cancellationToken).ConfigureAwait(false);
         }
         catch
         {

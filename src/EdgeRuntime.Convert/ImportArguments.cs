@@ -60,6 +60,8 @@ internal static class ImportArguments
             CalibrationText = result.GetValue(d.Calibration),
             DeltaAttention = DeltaSettings(result, d),
             HeadFormat = result.GetValue(d.Head),
+            VisionFormat = result.GetValue(d.Vision) ?? VisionFormats.W8A16,
+            CalibrationImages = result.GetValue(d.CalibrationImages),
         };
         return new ImportRequest(result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
     }
@@ -91,7 +93,7 @@ internal static class ImportArguments
                 + "projection's SQNR and the logits' SQNR against the float model. Exits 0, 2 on usage errors, 1 when the "
                 + "checkpoint cannot be read or is not a supported model (the message names the file, tensor and sizes).")
             {
-                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, StaticChunk, StaticCapacity, Calibration, DeltaThreshold, DeltaWindow, Head, Json,
+                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, StaticChunk, StaticCapacity, Calibration, DeltaThreshold, DeltaWindow, Head, Vision, CalibrationImages, Json,
             };
             Root.HelpName = "edge-convert import";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -191,6 +193,32 @@ internal static class ImportArguments
         {
             Description = "an LFM2 folder's output head: int4 adds a 4-bit copy of the tied table (block: --block-size with int4 projections, else 32) that the head reads instead of the table, fewer bytes a decoded token; default: the table as stored",
             HelpName = "FORMAT",
+            Arity = LastWins,
+            CustomParser = result => result.Tokens[^1].Value,
+        };
+
+        public Option<string?> Vision { get; } = new("--vision")
+        {
+            Description = "a vision-language checkpoint's image encoder: w8a16 (the default: int8 weights per channel, uint16 activations calibrated on --calibration-images, QDQ for NPUs) or float32",
+            HelpName = "FORMAT",
+            Arity = LastWins,
+            CustomParser = result =>
+            {
+                string text = result.Tokens[^1].Value;
+                if (VisionFormats.All.Contains(text))
+                {
+                    return text;
+                }
+
+                result.AddError($"--vision is '{text}'; it must be one of {string.Join(", ", VisionFormats.All)}");
+                return null;
+            },
+        };
+
+        public Option<string?> CalibrationImages { get; } = new("--calibration-images")
+        {
+            Description = "with a W8A16 vision encoder: an IDX file of uint8 images (.gz allowed; the first 256 are used) to calibrate its activations on; default: the checkpoint's calibration-images-idx3-ubyte",
+            HelpName = "IDX-FILE",
             Arity = LastWins,
             CustomParser = result => result.Tokens[^1].Value,
         };

@@ -69,6 +69,14 @@ internal static class ImportCommand
             output.WriteLine($"  QNN HTP fitness check: {htp}");
         }
 
+        if (r.Vision is { } vision)
+        {
+            string quantized = vision.EmbeddingsSqnrDb is { } sqnr
+                ? string.Create(c, $"; image embeddings' SQNR against the float encoder {sqnr:0.0} dB over {vision.CalibrationImages} calibration images, weights {vision.Layers.Min(l => l.SqnrDb):0.0} to {vision.Layers.Max(l => l.SqnrDb):0.0} dB")
+                : "";
+            output.WriteLine($"  vision encoder: {vision.Format}{quantized}; QNN HTP fitness check: {r.VisionHtpCheck}");
+        }
+
         if (r.LogitsSqnrDb is { } logits)
         {
             output.WriteLine(string.Create(c, $"  logits SQNR against the float model: {logits:0.0} dB over {r.LogitsTokens} positions; same most likely token at {r.LogitsSameArgMax} of them"));

@@ -89,7 +89,7 @@ internal sealed class DaemonGeneration(string modelDirectory, GenerationOptions 
         return true;
     }
 
-    public IGeneration Start(GenerateRequest request)
+    public IGeneration Start(GenerateRequest request, ReadOnlyMemory<byte> payload)
     {
         LanguageModel? model;
         lock (_models)
@@ -99,7 +99,7 @@ internal sealed class DaemonGeneration(string modelDirectory, GenerationOptions 
 
         return model is null
             ? throw new EdgeRuntimeException(ErrorCodes.UnknownModel, $"No model named '{request.Model}' is loaded.")
-            : new Generation(model.Start(request));
+            : new Generation(model.Start(request, payload.Span));
     }
 
     public void Dispose()
@@ -139,6 +139,7 @@ internal sealed class DaemonGeneration(string modelDirectory, GenerationOptions 
         Layers = model.LayerSummary,
         Attention = model.AttentionSummary,
         StaticShapes = model.StaticShapesSummary,
+        Image = model.Config.Vision is { } v ? new ImageInputSpec(v.ImageHeight, v.ImageWidth, v.Channels, v.ImageTokens, v.Quantization ?? VisionFormats.Float32) : null,
     };
 
     private sealed class Generation(GenerationRun run) : IGeneration

@@ -29,7 +29,7 @@ internal sealed class CompletionEndpoint(IGenerationServices generation, TimePro
         IGeneration run;
         try
         {
-            run = generation.Start(request);
+            run = generation.Start(request, ReadOnlyMemory<byte>.Empty);
         }
         catch (EdgeRuntimeException e)
         {

@@ -72,6 +72,12 @@ public static class ErrorCodes
     /// <summary>The prompt or a chat message is not valid UTF-8, is empty, or names an unknown role.</summary>
     public const string InvalidPrompt = "invalid_prompt";
 
+    /// <summary>
+    /// A generate request's image cannot be used: the model has no vision encoder, or the image is of the wrong size or
+    /// element type, or its bytes do not match its shape, or it comes on a turn that continues a session.
+    /// </summary>
+    public const string InvalidImage = "invalid_image";
+
     /// <summary>generate on a tensor model, or infer on a language model.</summary>
     public const string WrongModelKind = "wrong_model_kind";
 

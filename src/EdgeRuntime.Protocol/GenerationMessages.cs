@@ -26,6 +26,13 @@ public sealed record GenerateRequest(string Model)
 
     /// <summary>Token ids that end the generation, besides the model's own end-of-sequence tokens.</summary>
     public int[]? StopTokenIds { get; init; }
+
+    /// <summary>
+    /// For a vision-language model: an image in the frame's payload, uint8 (0-255) or float32 (0-1), shaped [height,
+    /// width], [channels, height, width] or [1, channels, height, width] as the model's <c>vision</c> info says. It goes
+    /// before the prompt, so it may only start a session (not continue one).
+    /// </summary>
+    public TensorDescriptor? Image { get; init; }
 }
 
 public sealed record ChatMessage(string Role, string Content);

@@ -83,7 +83,16 @@ public sealed record ModelInfo(
 
     /// <summary>For a static-shape export (NPU): its prefill chunk and fixed cache, e.g. "prefill 32 tokens, decode 1, cache 256"; else null.</summary>
     public string? StaticShapes { get; init; }
+
+    /// <summary>For a vision-language model: the image generate accepts (<see cref="GenerateRequest.Image"/>); null for text only.</summary>
+    public ImageInputSpec? Image { get; init; }
 }
+
+/// <summary>
+/// The image a vision-language model takes: height × width with this many channels (uint8 or float32), which becomes
+/// <paramref name="Tokens"/> positions before the prompt; <paramref name="Encoder"/> is its form ("w8a16", "float32").
+/// </summary>
+public sealed record ImageInputSpec(int Height, int Width, int Channels, int Tokens, string Encoder);
 
 /// <summary>What a loaded model answers: <c>infer</c> (tensor) or <c>generate</c> (language).</summary>
 public static class ModelKinds

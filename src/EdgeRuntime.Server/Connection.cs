@@ -212,7 +212,7 @@ public sealed class Connection
 
             if (header.Type == MessageType.Generate)
             {
-                await GenerateAsync(header.RequestId, json).ConfigureAwait(false);
+                await GenerateAsync(header.RequestId, json, payload.AsMemory(0, payloadLength)).ConfigureAwait(false);
                 return;
             }
 
@@ -460,7 +460,8 @@ public sealed class Connection
     /// as the engine produces it, then the summary as the generate response. The request keeps its in-flight place
     /// until the summary is sent. A failed send (the client gone) cancels the generation.
     /// </summary>
-    private async Task GenerateAsync(ulong requestId, byte[] json)
+    /// <param name="payload">The frame's payload (an image for a vision-language model), valid until this returns.</param>
+    private async Task GenerateAsync(ulong requestId, byte[] json, ReadOnlyMemory<byte> payload)
     {
         RunningGeneration running;
         try
@@ -491,7 +492,7 @@ public sealed class Connection
                     throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Request id {requestId} already names a generation on this connection.");
                 }
 
-                running = new RunningGeneration(generation.Start(request));
+                running = new RunningGeneration(generation.Start(request, payload));
                 _generations.Add(requestId, running);
             }
         }

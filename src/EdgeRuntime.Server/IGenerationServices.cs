@@ -22,8 +22,12 @@ public interface IGenerationServices
 
     bool Unload(string name);
 
-    /// <summary>Checks and queues a generate request. Throws EdgeRuntimeException for bad input (unknown_model, ...).</summary>
-    IGeneration Start(GenerateRequest request);
+    /// <summary>
+    /// Checks and queues a generate request. <paramref name="payload"/> is the request frame's payload, where an image
+    /// (<see cref="GenerateRequest.Image"/>) lies; empty when there is none. Throws EdgeRuntimeException for bad input
+    /// (unknown_model, invalid_image, ...).
+    /// </summary>
+    IGeneration Start(GenerateRequest request, ReadOnlyMemory<byte> payload);
 }
 
 /// <summary>A generation in flight: its token events, then its summary; <see cref="Cancel"/> ends it at the next step.</summary>

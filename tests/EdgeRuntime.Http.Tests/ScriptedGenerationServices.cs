@@ -32,7 +32,7 @@ internal sealed class ScriptedGenerationServices : IGenerationServices
 
     public bool Unload(string name) => false;
 
-    public IGeneration Start(GenerateRequest request)
+    public IGeneration Start(GenerateRequest request, ReadOnlyMemory<byte> payload)
     {
         if (Refusal is { } refusal)
         {

@@ -154,7 +154,7 @@ public sealed class GenerationStreamTests : IDisposable
 
         public bool Unload(string name) => name == "lm";
 
-        public IGeneration Start(GenerateRequest request)
+        public IGeneration Start(GenerateRequest request, ReadOnlyMemory<byte> payload)
         {
             var run = new ScriptedRun(request);
             Started.Writer.TryWrite(run);

@@ -9,7 +9,8 @@ internal static class GenerationCommands
     public static Command Generate(GlobalOptions global)
     {
         var model = new Argument<string>("MODEL") { Description = "a loaded language model" };
-        var prompt = new Argument<string>("PROMPT") { Description = "the text to continue, sent as is (no chat template)" };
+        var prompt = new Argument<string>("PROMPT") { Description = "the text to continue, sent as is (no chat template); may be left out with --image", Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "" };
+        var image = new Option<string?>("--image") { Description = "a binary PGM/PPM image for a vision-language model (edgectl info shows the size it takes); it goes before the prompt", HelpName = "FILE" };
         var options = new GenerationOptions();
         var command = new Command(
             "generate",
@@ -17,7 +18,7 @@ internal static class GenerationCommands
             + "tokens, time to first token, decode speed, why it stopped); --json prints every token event and the summary as JSON "
             + "lines instead. Ctrl+C stops the generation (exit 130).")
         {
-            model, prompt,
+            model, prompt, image,
         };
         foreach (var option in options.All)
         {
@@ -26,12 +27,14 @@ internal static class GenerationCommands
 
         global.SetConnectedAction(command, parseResult =>
         {
-            var request = options.Apply(new GenerateRequest(parseResult.GetRequiredValue(model)) { Prompt = parseResult.GetRequiredValue(prompt) }, parseResult);
+            var request = options.Apply(new GenerateRequest(parseResult.GetRequiredValue(model)) { Prompt = parseResult.GetValue(prompt) ?? "" }, parseResult);
             bool json = parseResult.GetValue(global.Json);
+            string? imagePath = parseResult.GetValue(image);
             return async client =>
             {
+                var picture = imagePath is null ? null : GenerateCommand.ReadImage(imagePath);
                 using var interrupt = GenerationInterrupt.FromConsole();
-                return await GenerateCommand.RunAsync(client, request, Terminal.FromConsole(interrupt), json).ConfigureAwait(false);
+                return await GenerateCommand.RunAsync(client, request, Terminal.FromConsole(interrupt), json, picture).ConfigureAwait(false);
             };
         });
         return command;

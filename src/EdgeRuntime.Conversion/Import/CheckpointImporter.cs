@@ -157,6 +157,9 @@ public static class CheckpointImporter
     private static ImportReport WriteLfm2(string input, string output, ImportedLfm2 imported, ImportOptions options, long started)
     {
         Directory.CreateDirectory(output);
+
+        // The encoder first: config.json, written last, names it, so a failed import never leaves a folder that looks whole.
+        var vision = WriteVisionEncoder(output, imported.Config, imported);
         var errors = new List<ProjectionError>();
         LanguageModelConfig c;
         int? calibrationTokens = null;
@@ -170,7 +173,7 @@ public static class CheckpointImporter
                 int chunk = CalibrationChunk(imported.Config);
                 var tokens = CalibrationTokens(text, imported, chunk);
                 calibrationTokens = tokens.Length;
-                var calibrationConfig = imported.Config with { Static = new StaticShapes { PrefillChunk = chunk, Capacity = chunk } };
+                var calibrationConfig = imported.Config with { Static = new StaticShapes { PrefillChunk = chunk, Capacity = chunk }, Vision = null };
                 gptq = ActivationCalibration.Run(calibrationConfig, imported.Weights, imported.TokenizerPath, [tokens], Path.Combine(Path.GetTempPath(), $"edge-convert-calibration-{Environment.ProcessId}-{Guid.NewGuid():N}"));
             }
 
@@ -213,7 +216,27 @@ public static class CheckpointImporter
             Static = c.Static,
             HtpCheck = c.Static is { } shapes ? HtpCheck(output, shapes) : null,
             CalibrationTokens = calibrationTokens,
+            Vision = vision,
+            VisionHtpCheck = c.Vision is { } v ? Inference.Providers.QnnOptions.HtpWholeGraphUnsuitability(Onnx.OnnxModelSummary.ReadFile(Path.Combine(output, v.Graph))) ?? "accepted" : null,
         };
+    }
+
+    /// <summary>A vision-language checkpoint's encoder graph, float32 or W8A16 (calibrated on the images given or the checkpoint's own).</summary>
+    private static Generation.Families.Vision.VisionEncoderWriter.Report? WriteVisionEncoder(string output, LanguageModelConfig written, ImportedLfm2 imported)
+    {
+        if (written.Vision is not { } settings || imported.VisionWeights is not { } weights)
+        {
+            return null;
+        }
+
+        List<float[]>? images = null;
+        if (settings.Quantization == VisionFormats.W8A16)
+        {
+            string path = imported.CalibrationImages ?? throw new ArgumentException($"A W8A16 vision encoder is calibrated on images: give --calibration-images (an IDX file of uint8 images), or --vision float32.");
+            images = VisionCheckpoint.ReadImages(path, settings);
+        }
+
+        return Generation.Families.Vision.VisionEncoderWriter.Write(output, settings, written.HiddenSize, weights, images);
     }
 
     private static string HtpCheck(string output, StaticShapes shapes)
@@ -259,7 +282,7 @@ public static class CheckpointImporter
         try
         {
             // A static export's head is quantized with its projections, so its reference is the whole float model.
-            var floatConfig = imported.Config with { ProjectionFormat = null, ProjectionBlockSize = null, Static = null, HeadFormat = null };
+            var floatConfig = imported.Config with { ProjectionFormat = null, ProjectionBlockSize = null, Static = null, HeadFormat = null, Vision = null };
             if (imported.Config.Static is not null)
             {
                 floatConfig = floatConfig with { EmbeddingFormat = EmbeddingFormats.Float32 };

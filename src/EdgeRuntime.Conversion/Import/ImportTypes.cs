@@ -51,6 +51,12 @@ public sealed record ImportOptions
 
     /// <summary>Attention with temporal sparsity (DeltaAttention) instead of GroupQueryAttention; null for dense.</summary>
     public DeltaAttentionSettings? DeltaAttention { get; init; }
+
+    /// <summary>A vision-language checkpoint's encoder form (<see cref="VisionFormats"/>): W8A16 QDQ by default, or float32.</summary>
+    public string VisionFormat { get; init; } = VisionFormats.W8A16;
+
+    /// <summary>An IDX file of uint8 images (.gz allowed) to calibrate a W8A16 encoder on; null uses the checkpoint's own.</summary>
+    public string? CalibrationImages { get; init; }
 }
 
 /// <summary>
@@ -98,6 +104,12 @@ public sealed record ImportedLfm2
     public required int InputFiles { get; init; }
 
     public required long InputBytes { get; init; }
+
+    /// <summary>A vision-language checkpoint's encoder and connector (Config.Vision describes them); null for text only.</summary>
+    public Generation.Families.Vision.VisionWeights? VisionWeights { get; init; }
+
+    /// <summary>Images to calibrate a W8A16 encoder on: --calibration-images, or the checkpoint's own file.</summary>
+    public string? CalibrationImages { get; init; }
 }
 
 /// <summary>edge-convert import's report: the model's sizes, the bytes in and out, and the time taken.</summary>
@@ -138,6 +150,12 @@ public sealed record ImportReport(
 
     /// <summary>At how many of those positions the quantized model's most likely token is the float model's.</summary>
     public int? LogitsSameArgMax { get; init; }
+
+    /// <summary>For a vision-language checkpoint: the encoder's form, and for W8A16 its embeddings' SQNR and each layer's weight SQNR.</summary>
+    public Generation.Families.Vision.VisionEncoderWriter.Report? Vision { get; init; }
+
+    /// <summary>For a vision-language checkpoint: what the QNN fitness check says of the encoder graph ("accepted" or why not).</summary>
+    public string? VisionHtpCheck { get; init; }
 
     /// <summary>For a static-shape export: its prefill chunk and cache length.</summary>
     public Generation.Folder.StaticShapes? Static { get; init; }

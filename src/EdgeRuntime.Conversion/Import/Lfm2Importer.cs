@@ -19,8 +19,10 @@ internal static class Lfm2Importer
         var s = config.Sizes;
         using var checkpoint = SafeTensorsCheckpoint.Open(folder);
         CheckLayerKinds(checkpoint, config.LayerTypes, json.Path);
-        CheckNames(checkpoint, config.LayerTypes);
+        bool vision = VisionCheckpoint.IsPresent(json);
+        CheckNames(checkpoint, config.LayerTypes, vision);
         var weights = ReadWeights(checkpoint, config, json.Path);
+        var image = vision ? VisionCheckpoint.Read(json, checkpoint, s.HiddenSize, options.VisionFormat) : default((VisionSettings Settings, Generation.Families.Vision.VisionWeights Weights)?);
 
         string tokenizer = options.TokenizerPath ?? Path.Combine(folder, "tokenizer.json");
         if (!File.Exists(tokenizer))
@@ -29,13 +31,15 @@ internal static class Lfm2Importer
         }
 
         var built = ImportedConfig.Build(s, options, HfConfig.ChatTemplateText(folder), $"Hugging Face checkpoint {Path.GetFullPath(folder)}", json.Path, Lfm2FolderWriter.Family)
-            with { LayerTypes = config.LayerTypes, ConvKernel = config.ConvKernel };
+            with { LayerTypes = config.LayerTypes, ConvKernel = config.ConvKernel, Vision = image?.Settings };
         return new ImportedLfm2
         {
             Config = built,
             Weights = weights,
             TokenizerPath = tokenizer,
             TokenizerNote = options.TokenizerPath is null ? "tokenizer.json of the checkpoint" : $"{options.TokenizerPath} (--tokenizer)",
+            VisionWeights = image?.Weights,
+            CalibrationImages = options.CalibrationImages ?? (vision && File.Exists(Path.Combine(folder, VisionCheckpoint.CalibrationImagesFile)) ? Path.Combine(folder, VisionCheckpoint.CalibrationImagesFile) : null),
             InputFiles = checkpoint.FileCount,
             InputBytes = checkpoint.Bytes,
         };
@@ -60,7 +64,7 @@ internal static class Lfm2Importer
     }
 
     /// <summary>Refuses tensors the importer would otherwise leave out silently (biases, extra heads, more layers).</summary>
-    private static void CheckNames(SafeTensorsCheckpoint checkpoint, string[] kinds)
+    private static void CheckNames(SafeTensorsCheckpoint checkpoint, string[] kinds, bool vision)
     {
         var known = new HashSet<string>(StringComparer.Ordinal) { "model.embed_tokens.weight", "model.embedding_norm.weight", "lm_head.weight" };
         for (int l = 0; l < kinds.Length; l++)
@@ -73,7 +77,7 @@ internal static class Lfm2Importer
 
         foreach (string name in checkpoint.Names)
         {
-            if (!known.Contains(name))
+            if (!known.Contains(name) && !(vision && VisionCheckpoint.IsVisionTensor(name)))
             {
                 throw new InvalidDataException($"The checkpoint holds {name}, which LFM2 ({kinds.Length} layers, no biases) does not have: it is another architecture or a variant the importer does not support.");
             }

@@ -43,7 +43,9 @@ internal sealed class DecoderModel : IDisposable
         _logits = new float[(long)state.Slots * config.VocabSize];
         _attentionLayers = LayerKinds.Layers(config, LayerKinds.Attention);
         _convLayers = LayerKinds.Layers(config, LayerKinds.Conv);
-        string[] fixedInputs = _io.IsGenAi ? [DecoderNames.InputIds, DecoderIo.AttentionMask] : [DecoderNames.InputIds, DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength];
+        string[] fixedInputs = _io.IsGenAi ? [DecoderNames.InputIds, DecoderIo.AttentionMask]
+            : config.Vision is null ? [DecoderNames.InputIds, DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength]
+            : [DecoderNames.InputIds, DecoderNames.SeqLensK, DecoderNames.TotalSequenceLength, DecoderNames.PrefixEmbeds];
         _fixedInputs = fixedInputs.Length;
         _inputNames =
         [
@@ -170,9 +172,17 @@ internal sealed class DecoderModel : IDisposable
     /// once these tokens are in (past + sequence). Returns the batch's logits, [batch, vocab], valid until the next step;
     /// the caller may modify them in place (sampling does). A sequence with nothing before these tokens starts from a
     /// cleared conv state, so a slot's earlier occupant leaves nothing behind.
+    /// <paramref name="prefix"/> (vision-language folders, batch 1): embeddings [P · hidden] that go before the tokens
+    /// and take P positions, counted in totalLengths.
     /// </summary>
-    public Span<float> Step(ReadOnlySpan<long> tokens, int batch, int sequence, ReadOnlySpan<int> totalLengths, int firstSlot)
+    public Span<float> Step(ReadOnlySpan<long> tokens, int batch, int sequence, ReadOnlySpan<int> totalLengths, int firstSlot, float[]? prefix = null)
     {
+        int prefixLength = prefix is null ? 0 : prefix.Length / Config.HiddenSize;
+        if (prefixLength > 0 && (Config.Vision is null || batch != 1))
+        {
+            throw new ArgumentException("Prefix embeddings go to a vision-language folder's graph, one sequence at a time.", nameof(prefix));
+        }
+
         if (_static is not null)
         {
             return _static.Step(tokens, batch, sequence, totalLengths, firstSlot);
@@ -187,7 +197,7 @@ internal sealed class DecoderModel : IDisposable
         {
             seqLens[b] = totalLengths[b] - 1;
             longest = Math.Max(longest, totalLengths[b]);
-            if (totalLengths[b] == sequence)
+            if (totalLengths[b] == sequence + prefixLength)
             {
                 State.Conv.Clear(firstSlot + b);
             }
@@ -211,6 +221,11 @@ internal sealed class DecoderModel : IDisposable
             {
                 inputs[1] = OrtValue.CreateTensorValueFromMemory(seqLens, [batch]);
                 inputs[2] = OrtValue.CreateTensorValueFromMemory(new[] { longest }, []);
+                if (Config.Vision is not null)
+                {
+                    // No image on this step: an empty prefix, [batch, 0, hidden].
+                    inputs[3] = OrtValue.CreateTensorValueFromMemory(prefix ?? [], [batch, prefixLength, Config.HiddenSize]);
+                }
             }
 
             for (int i = 0; i < _attentionLayers.Length; i++)

@@ -14,6 +14,8 @@ namespace EdgeRuntime.Generation.Decoding;
 /// <item><c>past_conv.N</c> float32 [batch, hidden, kernel − 1]: conv layer N's state, the last kernel − 1 columns of
 /// its gated input, in place through <c>present_conv.N</c> like the KV cache. Attention layers have past_key/past_value,
 /// conv layers past_conv, never both.</item>
+/// <item><c>prefix_embeds</c> float32 [batch, prefix, hidden], vision-language folders only: embeddings (an image's)
+/// that go before the step's tokens and take positions like them; prefix is 0 on every step but an image's.</item>
 /// <item><c>logits</c> float32 [batch, vocab]: the next-token logits after each sequence's last new token.</item>
 /// </list>
 /// </summary>
@@ -23,6 +25,7 @@ public static class DecoderNames
     public const string SeqLensK = "seqlens_k";
     public const string TotalSequenceLength = "total_sequence_length";
     public const string Logits = "logits";
+    public const string PrefixEmbeds = "prefix_embeds";
 
     public static string PastKey(int layer) => string.Create(CultureInfo.InvariantCulture, $"past_key.{layer}");
 

@@ -189,9 +189,12 @@ internal sealed class GenerationLoop : IDisposable
             session.Seen.Add(run.PromptTokens[run.Prefilled + i]);
         }
 
+        // An image's embeddings go with the first chunk, before its tokens, and take positions like them.
+        float[]? prefix = run.Prefilled == 0 ? run.ImagePrefix : null;
+        int prefixLength = prefix is null ? 0 : prefix.Length / _decoder.Config.HiddenSize;
         long started = Stopwatch.GetTimestamp();
-        var logits = _decoder.Step(tokens, 1, chunk, [session.Length + chunk], session.Slot);
-        session.Length += chunk;
+        var logits = _decoder.Step(tokens, 1, chunk, [session.Length + prefixLength + chunk], session.Slot, prefix);
+        session.Length += prefixLength + chunk;
         session.Pending = null;
         run.Prefilled += chunk;
         run.PrefillStep(started, Stopwatch.GetTimestamp());

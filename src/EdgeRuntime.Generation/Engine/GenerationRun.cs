@@ -46,6 +46,9 @@ public sealed class GenerationRun
 
     internal int Prefilled { get; set; }
 
+    /// <summary>A vision-language request's image embeddings [imageTokens · hidden], which go before the prompt's first token; null without an image.</summary>
+    internal float[]? ImagePrefix { get; init; }
+
     internal int MaxTokens { get; }
 
     internal int Generated { get; private set; }

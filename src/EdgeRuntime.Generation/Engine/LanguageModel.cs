@@ -20,11 +20,13 @@ public sealed class LanguageModel : IDisposable
     private readonly DecoderModel _decoder;
     private readonly GenerationLoop _loop;
     private readonly ChatTemplate? _template;
+    private readonly ImageEncoder? _vision;
     private long _nextSeed = Stopwatch.GetTimestamp();
 
-    private LanguageModel(string name, string path, DecoderModel decoder, ModelTokenizer tokenizer, ChatTemplate? template, GenerationOptions options, double loadMs)
+    private LanguageModel(string name, string path, DecoderModel decoder, ModelTokenizer tokenizer, ChatTemplate? template, ImageEncoder? vision, GenerationOptions options, double loadMs)
     {
         Name = name;
+        _vision = vision;
         Path = path;
         _decoder = decoder;
         Tokenizer = tokenizer;
@@ -126,21 +128,37 @@ public sealed class LanguageModel : IDisposable
         var tokenizer = ModelTokenizer.Load(folder.TokenizerPath, config.VocabSize);
         var template = config.ChatTemplate is { } templateName ? ChatTemplate.ForName(templateName) : null;
         var decoder = DecoderModel.Load(folder, new DecoderOptions { ContextLimit = capacity, Slots = slots, IntraOpThreads = options.IntraOpThreads, VerifyWeights = options.VerifyWeights });
-        return new LanguageModel(name, path, decoder, tokenizer, template, options, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        ImageEncoder? vision = null;
+        try
+        {
+            // One thread: an image is a few hundred thousand multiply-adds, and requests encode theirs concurrently.
+            vision = folder.VisionGraphPath is { } visionPath ? ImageEncoder.Load(visionPath, config.Vision!, config.HiddenSize, threads: 1) : null;
+        }
+        catch
+        {
+            decoder.Dispose();
+            throw;
+        }
+
+        return new LanguageModel(name, path, decoder, tokenizer, template, vision, options, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
 
     /// <summary>
     /// Checks and queues a request. Bad input throws an <see cref="EdgeRuntimeException"/> naming the problem; a full
     /// queue throws <see cref="ErrorCodes.Busy"/>. The run's tokens and summary follow on the returned object.
     /// </summary>
-    public GenerationRun Start(GenerateRequest request)
+    public GenerationRun Start(GenerateRequest request) => Start(request, default);
+
+    /// <param name="payload">The request frame's payload, where <see cref="GenerateRequest.Image"/> points.</param>
+    public GenerationRun Start(GenerateRequest request, ReadOnlySpan<byte> payload)
     {
         if ((request.Prompt is null) == (request.Messages is null))
         {
             throw new EdgeRuntimeException(ErrorCodes.InvalidPrompt, "A generate request needs exactly one of \"prompt\" (text) or \"messages\" (a chat).");
         }
 
-        if (request.Prompt is { Length: 0 } || request.Messages is { Length: 0 })
+        // With an image, an empty prompt is a question in itself: the model continues from the image (and BOS).
+        if ((request.Prompt is { Length: 0 } && request.Image is null) || request.Messages is { Length: 0 })
         {
             throw new EdgeRuntimeException(ErrorCodes.InvalidPrompt, "The prompt is empty: give some text (or at least one chat message) to continue from.");
         }
@@ -163,6 +181,24 @@ public sealed class LanguageModel : IDisposable
             }
         }
 
+        // The image is checked and encoded here, on the request's thread, before the run is queued.
+        float[]? imagePrefix = null;
+        if (request.Image is { } image)
+        {
+            if (_vision is null)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.InvalidImage, $"{Name} takes no image: it is a text-only model (its config.json has no vision section).");
+            }
+
+            if (request.Session is not null)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.InvalidImage, "An image starts a session: it goes before the first prompt token, so a turn that continues a session cannot carry one. Start a new session with the image.");
+            }
+
+            imagePrefix = _vision.Encode(_vision.Pixels(image, payload));
+        }
+
+        int imageTokens = imagePrefix is null ? 0 : _vision!.Settings.ImageTokens;
         var sampling = SamplingSettings.From(request.Sampling, (ulong)Interlocked.Increment(ref _nextSeed));
         return _loop.Submit(request.Session, keep: request.Keep, session =>
         {
@@ -203,10 +239,10 @@ public sealed class LanguageModel : IDisposable
                 throw new EdgeRuntimeException(ErrorCodes.InvalidPrompt, "The prompt is empty: there is nothing to continue from.");
             }
 
-            int used = session.Length + tokens.Count;
+            int used = session.Length + imageTokens + tokens.Count;
             if (used >= ContextLength)
             {
-                throw new EdgeRuntimeException(ErrorCodes.ContextOverflow, $"The prompt is {newTokens} tokens{(session.Length > 0 ? $" after {session.Length} already in the session" : "")}; {Name}'s context holds {ContextLength}, which leaves no room to generate.");
+                throw new EdgeRuntimeException(ErrorCodes.ContextOverflow, $"The prompt is {newTokens} tokens{(imageTokens > 0 ? $" after the image's {imageTokens}" : "")}{(session.Length > 0 ? $" after {session.Length} already in the session" : "")}; {Name}'s context holds {ContextLength}, which leaves no room to generate.");
             }
 
             int room = ContextLength - used;
@@ -218,7 +254,7 @@ public sealed class LanguageModel : IDisposable
             int maxTokens = request.MaxTokens ?? Math.Min(Options.DefaultMaxTokens, room);
             var stopIds = new HashSet<int>(request.StopTokenIds ?? []);
             var stop = new StopConditions(EndOfSequence, stopIds, request.Stop ?? []);
-            return new GenerationRun(Name, tokens, maxTokens, new Sampler(sampling), stop, new TokenTextStream(Tokenizer), session, session.Length);
+            return new GenerationRun(Name, tokens, maxTokens, new Sampler(sampling), stop, new TokenTextStream(Tokenizer), session, session.Length) { ImagePrefix = imagePrefix };
         });
     }
 
@@ -229,6 +265,7 @@ public sealed class LanguageModel : IDisposable
     {
         _loop.Dispose();
         _decoder.Dispose();
+        _vision?.Dispose();
     }
 
     private static bool IsWellFormed(string text)

@@ -43,6 +43,10 @@ internal static class DecoderGraph
         {
             graph.Input(DecoderNames.SeqLensK, TensorDType.Int32, Dim.Named(Batch))
                 .Input(DecoderNames.TotalSequenceLength, TensorDType.Int32);
+            if (config.Vision is not null)
+            {
+                graph.Input(DecoderNames.PrefixEmbeds, TensorDType.Float32, Dim.Named(Batch), Dim.Named("prefix"), config.HiddenSize);
+            }
         }
 
         var attention = LayerKinds.Layers(config, LayerKinds.Attention);
@@ -189,12 +193,25 @@ internal static class DecoderGraph
     /// </summary>
     public static Action<OnnxModelBuilder> Embedding(OnnxModelBuilder graph, LanguageModelConfig config, float[] table, WeightFileWriter file, string weightsName)
     {
+        // A vision-language graph looks the tokens up into "h.tokens" and puts prefix_embeds (an image's, or none) before them.
+        string looked = config.Vision is null ? "h.0" : "h.tokens";
+        var head = Embedding(graph, config, table, file, weightsName, looked);
+        if (config.Vision is not null)
+        {
+            graph.Node("Concat", [DecoderNames.PrefixEmbeds, looked], ["h.0"], OnnxDomains.Default, new NodeAttribute("axis", Int: 1));
+        }
+
+        return head;
+    }
+
+    private static Action<OnnxModelBuilder> Embedding(OnnxModelBuilder graph, LanguageModelConfig config, float[] table, WeightFileWriter file, string weightsName, string output)
+    {
         long vocab = config.VocabSize;
         long hidden = config.HiddenSize;
         if (config.EmbeddingFormat == EmbeddingFormats.Float32)
         {
             graph.ExternalInitializer("embed_tokens", TensorDType.Float32, [vocab, hidden], weightsName, file.Append<float>(table), table.LongLength * sizeof(float));
-            graph.Node("Gather", ["embed_tokens", DecoderNames.InputIds], ["h.0"]);
+            graph.Node("Gather", ["embed_tokens", DecoderNames.InputIds], [output]);
             return g => g.Node("Gemm", ["h.last", "embed_tokens"], [DecoderNames.Logits], OnnxDomains.Default, new NodeAttribute("transB", Int: 1));
         }
 
@@ -213,7 +230,7 @@ internal static class DecoderGraph
             .Node("Cast", ["embed.codes"], ["embed.widened"], OnnxDomains.Default, new NodeAttribute("to", Int: OnnxDataType.Float))
             .Node("Gather", ["embed_tokens.scales", DecoderNames.InputIds], ["embed.row_scales"])
             .Node("Unsqueeze", ["embed.row_scales", "last_axis"], ["embed.row_scales_1"])
-            .Node("Mul", ["embed.widened", "embed.row_scales_1"], ["h.0"]);
+            .Node("Mul", ["embed.widened", "embed.row_scales_1"], [output]);
         return g => g.Node("Int8RowLinear", ["h.last", "embed_tokens.codes", "embed_tokens.scales"], [DecoderNames.Logits], OnnxDomains.EdgeRuntime);
     }
 }

@@ -93,7 +93,7 @@ internal static class QdqProjection
         return (scale, (ushort)Math.Clamp(MathF.Round(-min / scale), 0, Levels));
     }
 
-    private static string QuantizeDequantize(OnnxModelBuilder graph, string tensor, string prefix, ActivationRange range, string? output = null)
+    internal static string QuantizeDequantize(OnnxModelBuilder graph, string tensor, string prefix, ActivationRange range, string? output = null)
     {
         var (scale, zeroPoint) = Parameters(range);
         output ??= prefix + "_dq";
@@ -268,4 +268,17 @@ internal static class QdqProjection
 public readonly record struct ActivationRange(float Min, float Max)
 {
     public ActivationRange Including(ActivationRange other) => new(MathF.Min(Min, other.Min), MathF.Max(Max, other.Max));
+
+    /// <summary>The extremes of <paramref name="values"/>.</summary>
+    public static ActivationRange Of(ReadOnlySpan<float> values)
+    {
+        float min = float.PositiveInfinity, max = float.NegativeInfinity;
+        foreach (float v in values)
+        {
+            min = MathF.Min(min, v);
+            max = MathF.Max(max, v);
+        }
+
+        return new ActivationRange(min, max);
+    }
 }

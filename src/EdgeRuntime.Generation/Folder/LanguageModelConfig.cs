@@ -90,6 +90,12 @@ public sealed record LanguageModelConfig
     /// <summary>Present when the attention layers use DeltaAttention (temporal sparsity) instead of GroupQueryAttention.</summary>
     public DeltaAttentionSettings? DeltaAttention { get; init; }
 
+    /// <summary>
+    /// Present for a vision-language folder: the image encoder whose embeddings go before a new session's first token.
+    /// The decoder graph then has a <c>prefix_embeds</c> input.
+    /// </summary>
+    public VisionSettings? Vision { get; init; }
+
     /// <summary>The ONNX decoder graph, relative to the folder.</summary>
     public string Graph { get; init; } = "model.onnx";
 

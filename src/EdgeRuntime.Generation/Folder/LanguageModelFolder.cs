@@ -33,6 +33,9 @@ public sealed class LanguageModelFolder
 
     public string WeightsPath => System.IO.Path.Combine(Path, Config.Weights);
 
+    /// <summary>A vision-language folder's image encoder graph; null for a text-only folder.</summary>
+    public string? VisionGraphPath => Config.Vision is { } vision ? System.IO.Path.Combine(Path, vision.Graph) : null;
+
     public string TokenizerPath => System.IO.Path.Combine(Path, Config.Tokenizer);
 
     /// <summary>True when <paramref name="path"/> is a folder with a config.json (or GenAI's genai_config.json), or that file itself.</summary>
@@ -93,6 +96,11 @@ public sealed class LanguageModelFolder
         if (opened.PrefillGraphPath is { } prefill)
         {
             files.Add((prefill, "prefill graph"));
+        }
+
+        if (opened.VisionGraphPath is { } vision)
+        {
+            files.Add((vision, "vision encoder"));
         }
 
         foreach (var (file, what) in files)
@@ -188,6 +196,11 @@ public sealed class LanguageModelFolder
         if (config.DeltaAttention is { } delta && (delta.Window < 1 || !(delta.Threshold >= 0) || !double.IsFinite(delta.Threshold) || config.Static is not null))
         {
             throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: deltaAttention needs a window of at least 1 (it is {delta.Window}), a finite threshold of 0 or more (it is {delta.Threshold}), and a dynamic-shape folder (no static section).");
+        }
+
+        if (config.Vision is { } image && (image.ImageHeight < 1 || image.ImageWidth < 1 || image.Channels < 1 || image.ImageTokens < 1 || config.Static is not null || (image.Quantization is { } q && !VisionFormats.All.Contains(q))))
+        {
+            throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"{configPath}: vision needs a positive imageHeight, imageWidth, channels and imageTokens, a quantization of {string.Join(" or ", VisionFormats.All)} (or none), and a dynamic-shape folder (no static section).");
         }
 
         if (config.Static is { } shapes)

@@ -25,7 +25,7 @@ public static class ActivationCalibration
     public static Result Run(LanguageModelConfig config, Lfm2Weights weights, string tokenizerJson, IEnumerable<long[]> sequences, string workFolder, int threads = 0)
     {
         var shapes = config.Static ?? throw new ArgumentException("Calibration runs the static-shape graph; the configuration has no static section.", nameof(config));
-        var floatConfig = config with { ProjectionFormat = null, ProjectionBlockSize = null };
+        var floatConfig = config with { ProjectionFormat = null, ProjectionBlockSize = null, Vision = null };
         Directory.CreateDirectory(workFolder);
         try
         {
@@ -107,7 +107,7 @@ public static class ActivationCalibration
                             values = values[..(count * (int)shape[2])];
                         }
 
-                        var seen = Extremes(values);
+                        var seen = ActivationRange.Of(values);
                         ranges[name] = ranges.TryGetValue(name, out var before) ? before.Including(seen) : seen;
                         if (chunkRows && projectionInputs.Contains(name))
                         {
@@ -168,17 +168,5 @@ public static class ActivationCalibration
         }
 
         return full;
-    }
-
-    private static ActivationRange Extremes(ReadOnlySpan<float> values)
-    {
-        float min = float.PositiveInfinity, max = float.NegativeInfinity;
-        foreach (float v in values)
-        {
-            min = MathF.Min(min, v);
-            max = MathF.Max(max, v);
-        }
-
-        return new ActivationRange(min, max);
     }
 }

@@ -50,6 +50,11 @@ public static class Lfm2FolderWriter
         }
 
         var shapes = config.Static ?? throw new ArgumentException("A static-shape export needs the configuration's static section.", nameof(config));
+        if (config.Vision is not null)
+        {
+            throw new ArgumentException("A static-shape export has no image input: a vision-language model is exported with dynamic shapes.", nameof(config));
+        }
+
         config = config with { Graph = shapes.DecodeGraph };
         return ModelFolderWriter.Write(folder, config, tokenizerJson, file =>
         {
