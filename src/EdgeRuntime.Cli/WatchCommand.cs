@@ -123,15 +123,16 @@ internal static class WatchCommand
         return 0;
     }
 
-    private static string Describe(ResultEvent e)
+    /// <summary>One watch line: the outputs' summary, a caption's text, or the error, then where the time went.</summary>
+    internal static string Describe(ResultEvent e)
     {
         if (e.Pipeline is { } pipeline && e.Error is null)
         {
             return PipelinePrinter.EventLine(e, pipeline);
         }
 
-        string outcome = e.Error is not null
-            ? $"error: {e.Error}"
+        string outcome = e.Error is not null ? $"error: {e.Error}"
+            : e.Caption is { } caption ? string.Create(CultureInfo.InvariantCulture, $"\"{caption.Text}\" ({caption.Tokens} tokens, first after {caption.FirstTokenMs:0.0} ms)")
             : string.Join(" ", e.Summary.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Channel}={s.Value:0.###}")));
         var t = e.Timing;
         return string.Create(CultureInfo.InvariantCulture,

@@ -55,9 +55,10 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
     /// <summary>
     /// Builds the sensors and the triggers over them; a configuration mistake throws ArgumentException naming the
     /// sensor or trigger. <paramref name="time"/> is the one clock of the headless side: sensors, triggers, pulses and
-    /// the store's retention. The journal stays its opener's to close.
+    /// the store's retention. The journal stays its opener's to close. <paramref name="captioner"/> serves the
+    /// triggers that caption camera frames; without one, a configuration with such a trigger is refused.
     /// </summary>
-    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, ResultJournal? journal, Action<string> log, TimeProvider time, Func<string, string, CancellationToken, Task>? runPipeline = null)
+    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, ResultJournal? journal, Action<string> log, TimeProvider time, Func<string, string, CancellationToken, Task>? runPipeline = null, IFrameCaptioner? captioner = null)
     {
         var chips = new GpioChips(gpio?.Chip, gpio?.Numbering ?? "logical", time);
         var sensors = new SensorHost(log, time);
@@ -71,7 +72,7 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
             TriggerEngine? triggers = null;
             if (config.Triggers.Length > 0)
             {
-                triggers = new TriggerEngine(config.Triggers, sensors, runner, journal!, chips, log, maxConcurrentRuns: Math.Max(2, workers * 2), runPipeline);
+                triggers = new TriggerEngine(config.Triggers, sensors, runner, journal!, chips, log, maxConcurrentRuns: Math.Max(2, workers * 2), runPipeline, captioner);
                 sensors.AddListener(triggers);
             }
 

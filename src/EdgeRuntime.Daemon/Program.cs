@@ -153,7 +153,10 @@ namespace EdgeRuntime.Daemon
                     journal,
                     message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message),
                     TimeProvider.System,
-                    (pipeline, cause, token) => pipelineHost.RunAsync(new PipelineRunRequest(pipeline), token, cause));
+                    (pipeline, cause, token) => pipelineHost.RunAsync(new PipelineRunRequest(pipeline), token, cause),
+                    // Caption triggers see the language models only through IFrameCaptioner, implemented over the
+                    // daemon's generation services; with none, a configuration with a caption trigger is refused.
+                    captioner: null);
             }
             catch (ArgumentException e)
             {

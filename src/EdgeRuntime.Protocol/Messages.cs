@@ -213,9 +213,21 @@ public sealed record ResultEvent(
 
     /// <summary>Set on results of a pipeline run: its prediction, per-stage latencies and per-unit timeline.</summary>
     public PipelineResult? Pipeline { get; init; }
+
+    /// <summary>Set on a caption trigger's successful result: what the vision-language model (<see cref="Model"/>) said about the frame.</summary>
+    public CaptionResult? Caption { get; init; }
 }
 
-/// <summary>The sensor stream a run consumed: from StartOffsetMs before the trigger (negative) for DurationMs.</summary>
+/// <summary>
+/// A camera frame's caption: the text, the tokens generated, and the milliseconds to the first token and in all, as
+/// the captioner reported them.
+/// </summary>
+public sealed record CaptionResult(string Text, int Tokens, double FirstTokenMs, double TotalMs);
+
+/// <summary>
+/// The sensor stream a run consumed: from StartOffsetMs relative to the trigger (negative: before it) for DurationMs. A
+/// caption's window is its one frame (Samples 1, Channels its pixels), taken StartOffsetMs after the firing.
+/// </summary>
 public sealed record CaptureWindow(string Sensor, double StartOffsetMs, double DurationMs, int Samples, int Channels);
 
 /// <summary>

@@ -111,6 +111,26 @@ public sealed class SampleRing
         }
     }
 
+    /// <summary>
+    /// The newest frame alone (one sample's channels: a camera's picture) and the time it was taken; empty, with
+    /// long.MinValue, when the ring is empty. Taken under the lock, so the frame and its time always belong together.
+    /// </summary>
+    public float[] CopyNewest(out long timestamp)
+    {
+        lock (_gate)
+        {
+            if (_written == 0)
+            {
+                timestamp = long.MinValue;
+                return [];
+            }
+
+            int slot = (int)((_written - 1) % Capacity);
+            timestamp = _times[slot];
+            return _values.AsSpan(slot * Channels, Channels).ToArray();
+        }
+    }
+
     /// <summary>The frames taken in [from, to] (timestamp ticks), oldest first, interleaved by channel.</summary>
     public float[] Copy(long from, long to) => Copy(from, to, out _);
 

@@ -3,7 +3,10 @@ namespace EdgeRuntime.Triggers;
 // The configuration's "triggers" list. docs/configuration.md documents every field; keep them in step.
 // Setters (not init) so the source-generated reader keeps defaults for absent fields.
 
-/// <summary>A rule: when <see cref="On"/> happens, run <see cref="Run"/> on a capture window, store the result, act.</summary>
+/// <summary>
+/// A rule: when <see cref="On"/> happens, run <see cref="Run"/> on a capture window (or a <see cref="Pipeline"/>, or
+/// a <see cref="Caption"/> of a camera frame), store the result, act.
+/// </summary>
 public sealed record TriggerConfig
 {
     public string Name { get; set; } = "";
@@ -14,6 +17,9 @@ public sealed record TriggerConfig
 
     /// <summary>A pipeline to run (on its configured inputs) instead of "run": its result is stored by the pipeline.</summary>
     public string? Pipeline { get; set; }
+
+    /// <summary>Caption a camera frame with a vision-language model instead of "run" (see <see cref="TriggerCaption"/>).</summary>
+    public TriggerCaption? Caption { get; set; }
 
     public TriggerAction[] Actions { get; set; } = [];
 }
@@ -97,6 +103,23 @@ public sealed record CaptureWindowConfig
     public double PreMs { get; set; }
 
     public double PostMs { get; set; }
+}
+
+/// <summary>
+/// Caption a camera frame with a language model that has a vision encoder and store the text: the newest frame in the
+/// camera's buffer once one taken at or after the firing is there (so never a picture from before the event). The
+/// frame goes to the model at the camera's own size, in grey.
+/// </summary>
+public sealed record TriggerCaption
+{
+    /// <summary>A loaded language model's name (one with a vision encoder).</summary>
+    public string Model { get; set; } = "";
+
+    /// <summary>A camera sensor (v4l2 or images) with a buffer ("bufferMs").</summary>
+    public string Sensor { get; set; } = "";
+
+    /// <summary>The most tokens the caption may take.</summary>
+    public int MaxTokens { get; set; } = 16;
 }
 
 /// <summary>What to do once a result is stored. Type "gpio-pulse": drive Pin high for Ms, if MinScore is reached.</summary>

@@ -7,10 +7,11 @@ using EdgeRuntime.Store;
 namespace EdgeRuntime.Triggers;
 
 /// <summary>
-/// Evaluates the trigger rules against what the sensors deliver and starts a <see cref="TriggeredRun"/> for each
-/// firing. Sensor callbacks only decide and hand off: model runs, window waits and store writes happen on the thread
-/// pool, so a slow model never stalls a microphone's capture thread. Only the model runs are limited (to
-/// maxConcurrentRuns at once); waiting for a window and for the store costs no slot. At most
+/// Evaluates the trigger rules against what the sensors deliver and starts a <see cref="TriggeredRun"/> (or a
+/// <see cref="CaptionRun"/>, or the pipeline) for each firing. Sensor callbacks only decide and hand off: model runs,
+/// window waits and store writes happen on the thread pool, so a slow model never stalls a microphone's capture
+/// thread. Only the model runs are limited (to maxConcurrentRuns at once); waiting for a window and for the store
+/// costs no slot. At most
 /// <see cref="MaxPendingRuns"/> firings are in progress at once; beyond that a firing is dropped and counted, rather
 /// than memory growing without bound. Time comes from the sensor host's clock (<see cref="SensorHost.TimeProvider"/>):
 /// the firings are compared with the timestamps its sources stamp, and tests move a fake one.
@@ -21,6 +22,7 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     private readonly SensorHost _sensors;
     private readonly TimeProvider _time;
     private readonly TriggeredRun _run;
+    private readonly CaptionRun? _captions;
     private readonly Func<string, string, CancellationToken, Task>? _runPipeline;
     private readonly Action<string> _log;
     private readonly CancellationTokenSource _stop = new();      // cancels runs still in progress (last resort)
@@ -33,24 +35,32 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <param name="runPipeline">Runs a pipeline by name for a trigger with "pipeline" (name, cause, token); it stores its own result.</param>
-    public TriggerEngine(IEnumerable<TriggerConfig> triggers, SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log, int maxConcurrentRuns = 4, Func<string, string, CancellationToken, Task>? runPipeline = null)
+    /// <param name="captioner">Captions camera frames for triggers with "caption"; without one such a trigger is refused at start.</param>
+    public TriggerEngine(IEnumerable<TriggerConfig> triggers, SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log, int maxConcurrentRuns = 4, Func<string, string, CancellationToken, Task>? runPipeline = null, IFrameCaptioner? captioner = null)
     {
         _runPipeline = runPipeline;
         _sensors = sensors;
         _time = sensors.TimeProvider;
         _log = log;
         _concurrency = new SemaphoreSlim(maxConcurrentRuns, maxConcurrentRuns);
-        _run = new TriggeredRun(sensors, runner, journal, chips, log, _time);
+        var actions = new TriggerActions(chips, log, _time);
+        _run = new TriggeredRun(sensors, runner, journal, actions, log, _time);
+        _captions = captioner is null ? null : new CaptionRun(sensors, captioner, journal, actions, log, _time);
         foreach (var config in triggers)
         {
             var rule = new TriggerRule(config, TriggerValidation.Validate(config, sensors), _time);
+            if (config.Caption is not null && captioner is null)
+            {
+                throw new ArgumentException($"Trigger '{config.Name}': \"caption\" needs the daemon's language models, and this engine was given no captioner.");
+            }
+
             if (config.On.Threshold is { } threshold)
             {
                 rule.Channel = sensors.Find(threshold.Sensor)!.Channels.ToList().IndexOf(threshold.Channel);
             }
 
             _rules.Add(rule);
-            _run.AddActions(rule);
+            actions.Add(rule);
             if (config.On.Model is not null)
             {
                 _modelLoops.Add(new ModelTriggerLoop(rule, runner, this, log, _time));
@@ -111,6 +121,10 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
                 if (rule.Config.Pipeline is { } pipeline)
                 {
                     await RunPipelineAsync(rule, pipeline, cause).ConfigureAwait(false);
+                }
+                else if (rule.Config.Caption is not null)
+                {
+                    await _captions!.RunAsync(rule, cause, timestamp, firedAt, _concurrency, _stop.Token).ConfigureAwait(false);
                 }
                 else
                 {

@@ -19,10 +19,14 @@ internal static class TriggerValidation
 
         if (config.Pipeline is not null)
         {
-            if (!string.IsNullOrEmpty(config.Run.Model) || config.Actions.Length > 0)
+            if (!string.IsNullOrEmpty(config.Run.Model) || config.Caption is not null || config.Actions.Length > 0)
             {
-                throw new ArgumentException($"Trigger '{name}': a trigger that runs pipeline '{config.Pipeline}' has no \"run\" and no \"actions\".");
+                throw new ArgumentException($"Trigger '{name}': a trigger that runs pipeline '{config.Pipeline}' has no \"run\", no \"caption\" and no \"actions\".");
             }
+        }
+        else if (config.Caption is { } caption)
+        {
+            ValidateCaption(name, config, caption, sensors);
         }
         else
         {
@@ -36,7 +40,7 @@ internal static class TriggerValidation
     {
         if (string.IsNullOrEmpty(config.Run.Model))
         {
-            throw new ArgumentException($"Trigger '{name}': \"run\" needs \"model\" (or give \"pipeline\" instead).");
+            throw new ArgumentException($"Trigger '{name}': \"run\" needs \"model\" (or give \"pipeline\" or \"caption\" instead).");
         }
 
         var window = config.Run.Window;
@@ -50,6 +54,48 @@ internal static class TriggerValidation
             throw new ArgumentException($"Trigger '{name}': the window ({window.PreMs} ms before, {window.PostMs} ms after) must be positive and fit in 80 % of sensor '{window.Sensor}''s buffer of {bufferedMs:0} ms; raise its bufferMs to at least {(window.PreMs + window.PostMs) / 0.8:0}.");
         }
 
+        ValidateActions(name, config);
+    }
+
+    /// <summary>The sensor must be a camera (v4l2 or images) with a buffer: the frame is read from it, like a window.</summary>
+    private static void ValidateCaption(string name, TriggerConfig config, TriggerCaption caption, SensorHost sensors)
+    {
+        if (!string.IsNullOrEmpty(config.Run.Model))
+        {
+            throw new ArgumentException($"Trigger '{name}': give \"run\" or \"caption\", not both.");
+        }
+
+        if (string.IsNullOrEmpty(caption.Model))
+        {
+            throw new ArgumentException($"Trigger '{name}': caption.model is missing (a loaded language model with a vision encoder).");
+        }
+
+        var source = sensors.Find(caption.Sensor) ?? throw new ArgumentException($"Trigger '{name}': caption.sensor '{caption.Sensor}' is not a configured sensor.");
+        if (source is not ICameraSource)
+        {
+            throw new ArgumentException($"Trigger '{name}': caption.sensor '{caption.Sensor}' is a {source.Type} sensor, not a camera (v4l2 or images).");
+        }
+
+        if (sensors.Ring(caption.Sensor) is null)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Trigger '{name}': camera '{caption.Sensor}' keeps no buffer; give it \"bufferMs\" (one frame, {1000 / source.SampleRate:0.#} ms, is enough)."));
+        }
+
+        if (caption.MaxTokens < 1)
+        {
+            throw new ArgumentException($"Trigger '{name}': caption.maxTokens must be at least 1.");
+        }
+
+        if (config.Actions.Any(a => a.MinScore is not null))
+        {
+            throw new ArgumentException($"Trigger '{name}': a caption has no score, so its actions take no \"minScore\".");
+        }
+
+        ValidateActions(name, config);
+    }
+
+    private static void ValidateActions(string name, TriggerConfig config)
+    {
         foreach (var action in config.Actions)
         {
             if (action.Type != "gpio-pulse" || action.Pin < 0 || action.Ms <= 0)
@@ -57,7 +103,6 @@ internal static class TriggerValidation
                 throw new ArgumentException($"Trigger '{name}': an action must be {{\"type\":\"gpio-pulse\",\"pin\":N,\"ms\":M}} with N >= 0 and M > 0.");
             }
         }
-
     }
 
     private static string DescribeCondition(string name, TriggerWhen on, SensorHost sensors)

@@ -1,6 +1,5 @@
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Sensors;
-using EdgeRuntime.Sensors.Gpio;
 using EdgeRuntime.Store;
 
 namespace EdgeRuntime.Triggers;
@@ -11,13 +10,8 @@ namespace EdgeRuntime.Triggers;
 /// as a result with its error, so a subscriber learns that the trigger fired and why nothing came of it. Window bounds
 /// and timings are in ticks of <paramref name="time"/>, the clock the sensors stamp their frames with.
 /// </summary>
-internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log, TimeProvider time)
+internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner, ResultJournal journal, TriggerActions actions, Action<string> log, TimeProvider time)
 {
-    private readonly Dictionary<string, (TriggerAction Config, GpioPulse Pulse)[]> _actions = new(StringComparer.Ordinal);
-
-    public void AddActions(TriggerRule rule) =>
-        _actions[rule.Name] = [.. rule.Config.Actions.Select(a => (a, new GpioPulse(chips, a.Pin, TimeSpan.FromMilliseconds(a.Ms), a.Simulated, time)))];
-
     public async Task RunAsync(TriggerRule rule, string cause, long firedTicks, DateTimeOffset firedAt, SemaphoreSlim modelSlots, CancellationToken stop)
     {
         var spec = rule.Config.Run;
@@ -75,7 +69,8 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
 
         if (output is not null)
         {
-            await ActAsync(rule, output, stop).ConfigureAwait(false);
+            double score = output.Summary.Length == 0 ? double.NaN : output.Summary.Max(s => s.Value);
+            await actions.RunAsync(rule, score, stop).ConfigureAwait(false);
         }
     }
 
@@ -100,26 +95,5 @@ internal sealed class TriggeredRun(SensorHost sensors, WindowModelRunner runner,
             };
             return ProtocolJson.Serialize(result, ProtocolJsonContext.Default.ResultEvent);
         }, output?.Payload ?? ReadOnlyMemory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
-    }
-
-    private async Task ActAsync(TriggerRule rule, RunOutput output, CancellationToken stop)
-    {
-        double score = output.Summary.Length == 0 ? double.NaN : output.Summary.Max(s => s.Value);
-        foreach (var (config, pulse) in _actions[rule.Name])
-        {
-            if (config.MinScore is double min && !(score >= min))
-            {
-                continue;
-            }
-
-            try
-            {
-                await pulse.PulseAsync(stop).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or ArgumentException)
-            {
-                log($"trigger {rule.Name}: gpio pulse on pin {config.Pin} failed: {e.Message}");
-            }
-        }
     }
 }

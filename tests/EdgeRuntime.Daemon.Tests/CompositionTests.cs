@@ -35,8 +35,8 @@ public sealed class CompositionTests : IDisposable
         return ConfigLoader.Load(path);
     }
 
-    private HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Store.ResultJournal? journal) =>
-        HeadlessRuntime.Create(config, gpio: null, new WindowModelRunner(_registry, _queue), workers: 1, journal, _ => { }, TimeProvider.System);
+    private HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Store.ResultJournal? journal, IFrameCaptioner? captioner = null) =>
+        HeadlessRuntime.Create(config, gpio: null, new WindowModelRunner(_registry, _queue), workers: 1, journal, _ => { }, TimeProvider.System, captioner: captioner);
 
     [Fact]
     public async Task The_store_is_opened_first_shared_with_the_headless_side_and_outlives_it()
@@ -84,5 +84,37 @@ public sealed class CompositionTests : IDisposable
         var error = Assert.Throws<ArgumentException>(() => Create(config, journal));
         Assert.Contains("press", error.Message, StringComparison.Ordinal);
         Assert.Contains("nosuch", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_caption_trigger_reads_from_the_configuration_and_needs_a_captioner()
+    {
+        string frames = Directory.CreateDirectory(_folder.File("frames")).FullName;
+        File.WriteAllBytes(Path.Combine(frames, "000.pgm"), [.. "P5\n2 2\n255\n"u8, 0, 64, 128, 255]);
+        var config = Load("""
+            {
+              "store": { "path": "results" },
+              "sensors": [
+                { "name": "door", "type": "gpio", "pin": 17, "simulated": true },
+                { "name": "camera", "type": "images", "path": "frames", "sampleHz": 2, "bufferMs": 1000 }
+              ],
+              "triggers": [ { "name": "door-camera", "on": { "gpio": "door" },
+                              "caption": { "model": "vlm-fashion", "sensor": "camera", "maxTokens": 12 } } ]
+            }
+            """);
+        var caption = Assert.Single(config.Triggers).Caption!;
+        Assert.Equal(("vlm-fashion", "camera", 12), (caption.Model, caption.Sensor, caption.MaxTokens));
+        using var journal = HeadlessRuntime.OpenStore(config, _ => { }, TimeProvider.System);
+
+        var refused = Assert.Throws<ArgumentException>(() => Create(config, journal));
+        Assert.Contains("door-camera", refused.Message, StringComparison.Ordinal);
+        await using var headless = Create(config, journal, new NoCaptions());
+        Assert.Equal(["door-camera"], headless.Triggers().Select(t => t.Name));
+    }
+
+    private sealed class NoCaptions : IFrameCaptioner
+    {
+        public Task<FrameCaption> CaptionAsync(string model, float[] frame, int height, int width, int maxTokens, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("not used: nothing fires in this test");
     }
 }

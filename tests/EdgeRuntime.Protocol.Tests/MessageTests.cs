@@ -18,6 +18,27 @@ public sealed class MessageTests
         Assert.Equal(["output"], back.Outputs!);
     }
 
+    [Fact]
+    public void A_caption_result_round_trips_and_a_plain_result_has_no_caption_field()
+    {
+        var at = new DateTimeOffset(2026, 11, 26, 10, 0, 0, TimeSpan.Zero);
+        var captioned = new ResultEvent(7, "door-camera", "gpio door rising", "vlm-fashion", at, at, [], new ResultTiming(100, 2, 140300, 12, 140500))
+        {
+            Window = new CaptureWindow("camera", 33.3, 100, 1, 784),
+            Caption = new CaptionResult("a dark sneaker", 4, 61.2, 140.3),
+        };
+
+        byte[] json = ProtocolJson.Serialize(captioned, ProtocolJsonContext.Default.ResultEvent);
+        Assert.Contains("\"caption\":{\"text\":\"a dark sneaker\",\"tokens\":4,\"firstTokenMs\":61.2,\"totalMs\":140.3}", Encoding.UTF8.GetString(json), StringComparison.Ordinal);
+        var back = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.ResultEvent);
+        Assert.Equal(captioned.Caption, back.Caption);
+        Assert.Equal(captioned.Window, back.Window);
+
+        byte[] plain = ProtocolJson.Serialize(captioned with { Caption = null }, ProtocolJsonContext.Default.ResultEvent);
+        Assert.DoesNotContain("caption", Encoding.UTF8.GetString(plain), StringComparison.Ordinal);
+        Assert.Null(ProtocolJson.Deserialize(plain, ProtocolJsonContext.Default.ResultEvent).Caption);
+    }
+
     [Theory]
     [InlineData("{not json", "Malformed JSON")]
     [InlineData("""{"inputs":[]}""", "model")]

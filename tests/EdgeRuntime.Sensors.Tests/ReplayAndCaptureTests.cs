@@ -130,10 +130,23 @@ public sealed class ReplayAndCaptureTests : IDisposable
         WritePgm(Path.Combine(frames, "001.pgm"), 2, 2, [255, 0, 0, 51]);
         var source = new ImageSequenceSource(new SensorConfig { Name = "cam", Type = "images", SampleHz = 1000, Realtime = false }, frames);
         Assert.Equal(4, source.Channels.Count);
+        Assert.Equal((2, 2, 1), (source.Width, source.Height, source.Colours));
         var (samples, count, channels) = await CollectAsync(source, 8);
         Assert.Equal(2, count);
         Assert.Equal(4, channels);
         Assert.Equal([1f, 0f, 0f, 0.2f, 0f, 1f, 1f, 0f], samples);
+    }
+
+    [Fact]
+    public async Task An_image_sequence_refuses_a_frame_of_another_shape_even_with_as_many_pixels()
+    {
+        string frames = Directory.CreateDirectory(Path.Combine(_dir, "shapes")).FullName;
+        WritePgm(Path.Combine(frames, "001.pgm"), 4, 2, new byte[8]);
+        WritePgm(Path.Combine(frames, "002.pgm"), 2, 4, new byte[8]);
+        var source = new ImageSequenceSource(new SensorConfig { Name = "cam", Type = "images", SampleHz = 1000, Realtime = false }, frames);
+        Assert.Equal((4, 2), (source.Width, source.Height));
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => source.RunAsync(new Recorder(), CancellationToken.None));
+        Assert.Contains("002.pgm is 2x4 grey; the sequence started with 4x2 grey", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -159,7 +172,8 @@ public sealed class ReplayAndCaptureTests : IDisposable
     [Fact]
     public async Task A_camera_that_is_not_attached_fails_with_what_to_check()
     {
-        var camera = new V4l2CameraSource(new SensorConfig { Name = "cam", Type = "v4l2", Device = "/dev/video97", SampleHz = 5 });
+        var camera = new V4l2CameraSource(new SensorConfig { Name = "cam", Type = "v4l2", Device = "/dev/video97", SampleHz = 5, Width = 28, Height = 14 });
+        Assert.Equal((28, 14, 1, 28 * 14), (camera.Width, camera.Height, camera.Colours, camera.Channels.Count));
         var error = await Assert.ThrowsAsync<IOException>(() => camera.RunAsync(new Recorder(), CancellationToken.None));
         Assert.Contains("/dev/video97", error.Message, StringComparison.Ordinal);
     }

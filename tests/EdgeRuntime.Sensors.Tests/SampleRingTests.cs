@@ -38,6 +38,21 @@ public sealed class SampleRingTests
     }
 
     [Fact]
+    public void The_newest_frame_comes_whole_with_its_time()
+    {
+        var ring = new SampleRing(channels: 3, capacityFrames: 2);
+        Assert.Empty(ring.CopyNewest(out long none));
+        Assert.Equal(long.MinValue, none);
+        for (int i = 1; i <= 3; i++)
+        {
+            ring.Write(new SensorFrame(i * Ms, new float[] { i, 10 * i, 100 * i }, 3), sampleRate: 0);
+        }
+
+        Assert.Equal([3f, 30f, 300f], ring.CopyNewest(out long taken));
+        Assert.Equal(3 * Ms, taken);
+    }
+
+    [Fact]
     public void A_frame_with_the_wrong_channel_count_is_refused()
     {
         var ring = new SampleRing(channels: 3, capacityFrames: 4);

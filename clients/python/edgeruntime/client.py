@@ -102,11 +102,12 @@ class Event:
     (ISO 8601 strings as sent), ``window`` (dict or None), ``outputs`` (dict of name -> tensor, empty when the run
     failed), ``timing`` (dict), ``summary`` (list of ``{channel, value}``), ``error`` (None unless the run failed),
     ``pipeline`` (the pipeline result dict as sent, for a pipeline's results; ``trigger`` is then the pipeline's
-    name; None otherwise) and ``json`` (the whole JSON header).
+    name; None otherwise), ``caption`` (a caption trigger's ``{text, tokens, firstTokenMs, totalMs}`` dict as sent,
+    ``model`` being the language model; None otherwise) and ``json`` (the whole JSON header).
     """
 
     __slots__ = ("id", "trigger", "cause", "model", "fired_at", "stored_at", "window", "outputs", "timing",
-                 "summary", "error", "pipeline", "json")
+                 "summary", "error", "pipeline", "caption", "json")
 
     def __init__(self, json, outputs):
         # type: (Dict[str, Any], Dict[str, Any]) -> None
@@ -124,6 +125,7 @@ class Event:
         self.summary = json.get("summary") or []  # type: List[Dict[str, Any]]
         self.error = json.get("error")  # type: Optional[str]
         self.pipeline = json.get("pipeline")  # type: Optional[Dict[str, Any]]
+        self.caption = json.get("caption")  # type: Optional[Dict[str, Any]]
         self.outputs = outputs
         self.json = json
 
@@ -141,7 +143,9 @@ class Event:
         return self.error is None
 
     def __repr__(self):
-        what = "error={!r}".format(self.error) if self.error else "outputs={}".format(list(self.outputs))
+        what = ("error={!r}".format(self.error) if self.error
+                else "caption={!r}".format(self.caption["text"]) if self.caption
+                else "outputs={}".format(list(self.outputs)))
         return "Event(id={}, trigger={!r}, storedAt={!r}, {})".format(self.id, self.trigger, self.stored_at, what)
 
 

@@ -323,6 +323,28 @@ class RoutingTests(unittest.TestCase):
         self.assertEqual(client.stray_frames, 1)
         self.fake.finish()
 
+    def test_events_expose_a_caption_as_sent(self):
+        caption = {"text": "a dark sneaker", "tokens": 4, "firstTokenMs": 12.5, "totalMs": 40.0}
+
+        def script(fake):
+            subscribe = fake.receive()
+            fake.reply(subscribe, {"firstId": 1, "lastId": 2})
+            fake.reply(subscribe, {"id": 1, "trigger": "press", "outputs": []}, message_type=MessageType.EVENT)
+            fake.reply(subscribe, {"id": 2, "trigger": "door-camera", "model": "vlm-fashion", "outputs": [],
+                                   "caption": caption}, message_type=MessageType.EVENT)
+            fake.wait_for_eof()
+
+        self.fake.run(script)
+        client = self.client()
+        subscription = client.subscribe(since=0, timeout=5)
+        plain, captioned = next(subscription), next(subscription)
+        client.close()
+        self.fake.finish()
+        self.assertIsNone(plain.caption)
+        self.assertEqual((captioned.model, captioned.caption), ("vlm-fashion", caption))
+        self.assertTrue(captioned.ok)
+        self.assertIn("caption='a dark sneaker'", repr(captioned))
+
     def test_infer_and_inject_on_the_wire(self):
         seen = {}
 

@@ -6,9 +6,10 @@ namespace EdgeRuntime.Sensors.Replay;
 /// <summary>
 /// A folder of frames played back as a camera would deliver them: binary PGM (P5, grey) or PPM (P6, RGB) files in
 /// name order, one per tick, as floats in [0, 1]. One frame is one sample whose channels are its pixels
-/// (height × width × colours), so a capture window of K frames is K × pixels values. All frames must be one size.
+/// (height × width × colours), so a capture window of K frames is K × pixels values. All frames must be one size and
+/// kind (the first frame's, which gives <see cref="Width"/>, <see cref="Height"/> and <see cref="Colours"/>).
 /// </summary>
-public sealed class ImageSequenceSource : ISensorSource
+public sealed class ImageSequenceSource : ICameraSource
 {
     private readonly SensorConfig _config;
     private readonly string _folder;
@@ -21,17 +22,18 @@ public sealed class ImageSequenceSource : ISensorSource
         // The frame size (the buffer's width) comes from the first frame, so the folder must be readable now.
         string first = (Directory.Exists(folder) ? Frames(folder).FirstOrDefault() : null)
             ?? throw new ArgumentException($"Sensor '{config.Name}': {folder} holds no .pgm or .ppm frames.");
-        int pixels;
+        NetpbmImage image;
         try
         {
-            pixels = NetpbmImage.Read(first).Pixels.Length;
+            image = NetpbmImage.Read(first);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
             throw new ArgumentException($"Sensor '{config.Name}': cannot read {first}: {e.Message}", e);
         }
 
-        Channels = [.. Enumerable.Range(0, pixels).Select(i => i.ToString(CultureInfo.InvariantCulture))];
+        (Width, Height, Colours) = (image.Width, image.Height, image.Colours);
+        Channels = [.. Enumerable.Range(0, image.Pixels.Length).Select(i => i.ToString(CultureInfo.InvariantCulture))];
     }
 
     public string Name => _config.Name;
@@ -45,6 +47,12 @@ public sealed class ImageSequenceSource : ISensorSource
     public IReadOnlyList<string> Channels { get; }
 
     public double SampleRate { get; }
+
+    public int Width { get; }
+
+    public int Height { get; }
+
+    public int Colours { get; }
 
     public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
     {
@@ -61,9 +69,10 @@ public sealed class ImageSequenceSource : ISensorSource
             foreach (string file in files)
             {
                 var image = NetpbmImage.Read(file);
-                if (image.Pixels.Length != Channels.Count)
+                // The same number of values is not enough: a 14×56 frame in a 28×28 sequence would be a different picture.
+                if ((image.Width, image.Height, image.Colours) != (Width, Height, Colours))
                 {
-                    throw new InvalidDataException($"{file} has {image.Pixels.Length} values per frame; the sequence started with {Channels.Count}.");
+                    throw new InvalidDataException($"{file} is {Describe(image.Width, image.Height, image.Colours)}; the sequence started with {Describe(Width, Height, Colours)}.");
                 }
 
                 long taken = await pacer.WaitAsync(1, cancellationToken).ConfigureAwait(false);
@@ -74,4 +83,7 @@ public sealed class ImageSequenceSource : ISensorSource
     }
 
     private static string[] Frames(string folder) => NetpbmImage.ImagesIn(folder);
+
+    private static string Describe(int width, int height, int colours) =>
+        string.Create(CultureInfo.InvariantCulture, $"{width}x{height} {(colours == 1 ? "grey" : "RGB")}");
 }

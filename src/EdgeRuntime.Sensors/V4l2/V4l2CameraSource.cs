@@ -7,25 +7,23 @@ namespace EdgeRuntime.Sensors.V4l2;
 /// and delivered as the grey (Y) plane in [0, 1] — what the small vision models on these boards take. One frame is one
 /// sample whose channels are its pixels, as with <see cref="Replay.ImageSequenceSource"/>.
 /// </summary>
-public sealed class V4l2CameraSource : ISensorSource
+public sealed class V4l2CameraSource : ICameraSource
 {
     private readonly string _device;
-    private readonly int _width;
-    private readonly int _height;
 
     public V4l2CameraSource(SensorConfig config)
     {
         Name = config.Name;
         _device = config.Device ?? "/dev/video0";
-        _width = config.Width;
-        _height = config.Height;
+        Width = config.Width;
+        Height = config.Height;
         SampleRate = config.SampleHz > 0 ? config.SampleHz : throw new ArgumentException($"Sensor '{config.Name}': sampleHz must be above 0.");
-        if (_width <= 0 || _height <= 0)
+        if (Width <= 0 || Height <= 0)
         {
             throw new ArgumentException($"Sensor '{config.Name}': width and height must be above 0.");
         }
 
-        Channels = [.. Enumerable.Range(0, _width * _height).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        Channels = [.. Enumerable.Range(0, Width * Height).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
     }
 
     public string Name { get; }
@@ -39,6 +37,13 @@ public sealed class V4l2CameraSource : ISensorSource
 
     public double SampleRate { get; }
 
+    public int Width { get; }
+
+    public int Height { get; }
+
+    /// <summary>Always grey: the Y plane of the YUYV capture.</summary>
+    public int Colours => 1;
+
     public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
     {
         if (!File.Exists(_device))
@@ -47,16 +52,16 @@ public sealed class V4l2CameraSource : ISensorSource
         }
 
         int bus = int.Parse(_device.AsSpan(_device.LastIndexOf("video", StringComparison.Ordinal) + "video".Length), System.Globalization.CultureInfo.InvariantCulture);
-        using var camera = VideoDevice.Create(new VideoConnectionSettings(bus, ((uint)_width, (uint)_height), VideoPixelFormat.YUYV));
+        using var camera = VideoDevice.Create(new VideoConnectionSettings(bus, ((uint)Width, (uint)Height), VideoPixelFormat.YUYV));
         observer.OnOpened(this);
-        float[] grey = new float[_width * _height];
+        float[] grey = new float[Width * Height];
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / SampleRate), TimeProvider);
         do
         {
             byte[] yuyv = camera.Capture();
             if (yuyv.Length < grey.Length * 2)
             {
-                throw new IOException($"Camera {_device} returned {yuyv.Length} bytes for a {_width}x{_height} YUYV frame.");
+                throw new IOException($"Camera {_device} returned {yuyv.Length} bytes for a {Width}x{Height} YUYV frame.");
             }
 
             for (int i = 0; i < grey.Length; i++)
