@@ -28,8 +28,9 @@
                   RSS, stream overhead, against bitnet.cpp on the same weights when -PeerBin names its binaries;
                   then LFM2-350M's shapes (int4) against ONNX Runtime GenAI 0.20 on GenAI's layout of the same
                   weights, and edged on that folder; then DeltaAttention on the trained BitNet and LFM2 (held-out
-                  perplexity and q·k work skipped at three thresholds); artifacts/bench/llm.json (-Quick: fewer
-                  repetitions; -HybridOnly: the LFM2 part alone; -DeltaOnly: the DeltaAttention part alone)
+                  perplexity and q·k work skipped at three thresholds); then the vision-language model; artifacts/bench/llm.json (-Quick: fewer
+                  repetitions; -HybridOnly: the LFM2 part alone; -DeltaOnly: the DeltaAttention part alone;
+                  -VlmOnly: the vision-language model's caption accuracy and image-to-first-token time)
     bench-pipelines MMEdge post-sensing latency (sequential vs pipelined vs skipping), accuracy, the optimizer under
                   three budgets, CBNet vs full model vs early exit; artifacts/bench/pipelines.json and
                   mmedge-timeline.svg (-Quick: shorter)
@@ -67,7 +68,10 @@ param(
     [switch] $HybridOnly,
 
     # bench-llm: measure only the DeltaAttention part (in process, no publish).
-    [switch] $DeltaOnly
+    [switch] $DeltaOnly,
+
+    # bench-llm: measure only the vision-language model (in process, no publish).
+    [switch] $VlmOnly
 )
 
 $ErrorActionPreference = 'Stop'
@@ -93,7 +97,7 @@ try {
         'bench-kernels' { Invoke-BenchKernels $Board -Quick:$Quick }
         'bench-triggers' { Invoke-BenchTriggers $Board -Quick:$Quick }
         'bench-pipelines' { Invoke-BenchPipelines -Quick:$Quick }
-        'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin -HybridOnly:$HybridOnly -DeltaOnly:$DeltaOnly }
+        'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin -HybridOnly:$HybridOnly -DeltaOnly:$DeltaOnly -VlmOnly:$VlmOnly }
         'demo' { Invoke-Demo $Board }
     }
     Write-Host ""

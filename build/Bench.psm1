@@ -61,9 +61,17 @@ function Invoke-BenchKernels([string] $Board, [switch] $Quick) {
     Invoke-Checked 'kernel benchmark' { & (Join-Path $out 'EdgeRuntime.KernelBench') @benchArgs }
 }
 
-function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '', [switch] $HybridOnly, [switch] $DeltaOnly) {
+function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '', [switch] $HybridOnly, [switch] $DeltaOnly, [switch] $VlmOnly) {
     Assert-HostBoard $Board
     $cache = Join-Path ([Environment]::GetFolderPath('UserProfile')) '.cache/edgeruntime/bench-llm'
+    if ($VlmOnly) {
+        # In process: the committed vision-language model's caption accuracy and image-to-first-token time.
+        Write-Step 'bench-llm: the vision-language model (caption accuracy, image to first token)'
+        $vlmArgs = @('--llm', '--vlm-only', '--repo', $BuildRoot, '--publish-dir', (Get-PublishDir $Board), '--cache', $cache, '--out', (Join-Path $Artifacts 'bench'))
+        if ($Quick) { $vlmArgs += '--quick' }
+        Invoke-Checked 'vision-language benchmark' { dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @vlmArgs }
+        return
+    }
     if ($DeltaOnly) {
         # In process: the trained models' held-out perplexity and attention sparsity, dense and with DeltaAttention.
         Write-Step 'bench-llm: DeltaAttention on the trained BitNet and LFM2 (held-out perplexity, q·k work skipped)'

@@ -86,6 +86,16 @@ function Invoke-Demo([string] $Board) {
         $hybridRate = @($hybrid | ForEach-Object { "$_" } | Where-Object { $_ -match '([0-9.]+) tok/s' } | ForEach-Object { $Matches[0] }) | Select-Object -Last 1
         $summary += ("language model lfm2: 80 tokens streamed, decode {0}" -f $hybridRate)
 
+        Write-Step 'vision-language model: a Fashion-MNIST image captioned (W8A16 encoder + int4 LFM2; trained by tools/vlm), then the camera caption the button press stored'
+        Invoke-Checked 'edgectl info vlm' { & $edgectl info vlm }
+        $frame = Join-Path $publish 'samples/vlm/frames/000.pgm'
+        & $edgectl generate vlm --image $frame --max-tokens 12 2>&1 | Tee-Object -Variable caption | Write-Host
+        if ($LASTEXITCODE -ne 0) { throw "edgectl generate vlm --image failed (exit code $LASTEXITCODE)." }
+        $captioned = & $edgectl watch caption --since 0 --count 1 --timeout 30
+        if ($LASTEXITCODE -ne 0) { throw "edgectl watch did not see the camera caption (exit code $LASTEXITCODE)." }
+        $captioned | Write-Host
+        $summary += ("vision-language model vlm: {0} -> '{1}'; camera trigger stored: {2}" -f (Split-Path $frame -Leaf), (@($caption)[0]), (@($captioned)[0]))
+
         Write-Step 'edgectl status'
         Invoke-Checked 'edgectl status' { & $edgectl status }
         Write-Step 'edgectl stats'

@@ -35,9 +35,9 @@ function Invoke-Publish([string] $Name) {
     Copy-Item (Join-Path $BuildRoot "boards/$Name/board.json") (Join-Path $out 'board.json') -Force
     New-Item -ItemType Directory -Force (Join-Path $out 'models') | Out-Null
     Copy-Item (Join-Path $Assets 'models/*') (Join-Path $out 'models') -Force
-    # The pipeline models trained by tools/train-pipelines, the language models trained by tools/bitnet and tools/lfm2
-    # (all committed) and the replay episodes the default pipelines use.
-    foreach ($pipeline in 'mmedge', 'cbnet', 'bitnet-kjv', 'lfm2-kjv') {
+    # The pipeline models trained by tools/train-pipelines, the language models trained by tools/bitnet, tools/lfm2 and
+    # tools/vlm (all committed) and the replay episodes the default pipelines and camera use.
+    foreach ($pipeline in 'mmedge', 'cbnet', 'bitnet-kjv', 'lfm2-kjv', 'vlm-fashion') {
         Copy-Item (Join-Path $BuildRoot "models/$pipeline") (Join-Path $out 'models') -Recurse -Force
     }
     Copy-Item (Join-Path $BuildRoot 'samples') $out -Recurse -Force

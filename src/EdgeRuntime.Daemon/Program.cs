@@ -154,9 +154,9 @@ namespace EdgeRuntime.Daemon
                     message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message),
                     TimeProvider.System,
                     (pipeline, cause, token) => pipelineHost.RunAsync(new PipelineRunRequest(pipeline), token, cause),
-                    // Caption triggers see the language models only through IFrameCaptioner, implemented over the
-                    // daemon's generation services; with none, a configuration with a caption trigger is refused.
-                    captioner: null);
+                    // Caption triggers see the language models only through IFrameCaptioner, here over the daemon's
+                    // generation services: the same generate path a socket client takes.
+                    captioner: new GenerationCaptioner(generation));
             }
             catch (ArgumentException e)
             {

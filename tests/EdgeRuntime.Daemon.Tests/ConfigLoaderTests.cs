@@ -13,7 +13,7 @@ public sealed class ConfigLoaderTests : IDisposable
         var config = ConfigLoader.Load(path);
         Assert.Equal(Path.Combine(Repository.Root, "boards", "models"), config.ModelDirectory);
         Assert.Equal(Path.Combine(Repository.Root, "boards", "results"), config.Store!.Path);
-        Assert.Equal(["speech", "press", "look"], config.Triggers.Select(t => t.Name));
+        Assert.Equal(["speech", "press", "look", "caption"], config.Triggers.Select(t => t.Name));
         Assert.Equal(["digits", "fashion"], config.Pipelines.Select(p => p.Name));
         Assert.All(config.Sensors.Where(s => s.Path is not null), s => Assert.True(Path.IsPathRooted(s.Path)));
     }

@@ -22,9 +22,15 @@ internal static class LlmBench
     private const int Context = 2048;
     private const string Model = "bitnet2b";
 
-    public static async Task<int> RunAsync(string publishDir, string cacheDir, string outDir, string? peerBin, bool quick, string? genAiPeer = null, bool hybridOnly = false, string? repositoryRoot = null, bool deltaOnly = false)
+    public static async Task<int> RunAsync(string publishDir, string cacheDir, string outDir, string? peerBin, bool quick, string? genAiPeer = null, bool hybridOnly = false, string? repositoryRoot = null, bool deltaOnly = false, bool vlmOnly = false)
     {
         var results = new List<BenchResult>();
+        if (vlmOnly)
+        {
+            results.AddRange(await VlmBench.RunAsync(RepositoryRoot(repositoryRoot), Threads, quick));
+            return await WriteAsync(results, outDir);
+        }
+
         if (deltaOnly)
         {
             results.AddRange(DeltaBench.Run(RepositoryRoot(repositoryRoot), cacheDir, Threads, quick));
@@ -91,6 +97,7 @@ internal static class LlmBench
 
         results.AddRange(await HybridBench.RunAsync(publishDir, cacheDir, Threads, quick, genAiPeer));
         results.AddRange(DeltaBench.Run(RepositoryRoot(repositoryRoot), cacheDir, Threads, quick));
+        results.AddRange(await VlmBench.RunAsync(RepositoryRoot(repositoryRoot), Threads, quick));
         return await WriteAsync(results, outDir);
     }
 
@@ -113,11 +120,15 @@ internal static class LlmBench
         throw new ArgumentException("Run from inside the repository or give --repo DIR: the DeltaAttention figures read tools/bitnet and tools/lfm2.");
     }
 
+    /// <summary>Writes the figures into llm.json, replacing those of the same name and keeping the rest (a part run alone updates its own).</summary>
     private static async Task<int> WriteAsync(List<BenchResult> results, string outDir)
     {
         Directory.CreateDirectory(outDir);
         string path = Path.Combine(outDir, "llm.json");
-        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(results, BenchJsonContext.Default.ListBenchResult));
+        var kept = File.Exists(path) ? JsonSerializer.Deserialize(await File.ReadAllTextAsync(path), BenchJsonContext.Default.ListBenchResult) ?? [] : [];
+        var names = results.Select(r => r.Name).ToHashSet(StringComparer.Ordinal);
+        var merged = kept.Where(r => !names.Contains(r.Name)).Concat(results).ToList();
+        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(merged, BenchJsonContext.Default.ListBenchResult));
         foreach (var r in results)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{r.Name,-40} {r.Value,10:0.###} {r.Unit,-6} {(r.Baseline is { } b ? $"baseline {b:0.###}" : string.Empty)} {(r.Ratio is { } q ? $"ratio {q:0.###}" : string.Empty)}"));

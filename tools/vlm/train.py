@@ -3,7 +3,8 @@
 
 Three parts are trained together on one loss (the caption tokens):
   * a MobileNet-style encoder: a strided 3x3 stem, then depthwise-separable blocks (depthwise 3x3 + pointwise 1x1),
-    every conv with a bias and ReLU, then a 4x4/3 average pool that leaves 2x2 = 4 image tokens;
+    every conv with batch norm (folded into its weight and bias at export) and ReLU, then a 4x4/3 average pool that
+    leaves 2x2 = 4 image tokens;
   * a connector: two linear layers with a ReLU between, from the encoder's channels to the language model's width;
   * a small LFM2 hybrid decoder (tools/lfm2/train.py's modules: gated short convs and one attention layer).
 The language model reads [4 image embeddings][BOS] and learns to say "a {shade} {item}" then EOS.
@@ -20,7 +21,7 @@ under transformers' LFM2 names, encoder under vision_tower.layers.N, connector u
 tokenizer.json (the BitNet model's), and calibration-images-idx3-ubyte (256 train images for edge-convert's W8A16
 calibration). CI never runs this script. Use Debian's /usr/bin/python3 (python3-torch 1.13, python3-numpy).
 
-    /usr/bin/python3 tools/vlm/train.py --epochs 6 --threads 2
+    /usr/bin/python3 tools/vlm/train.py --epochs 8 --threads 2
 """
 from __future__ import annotations
 
@@ -119,14 +120,27 @@ class VisionEncoder(nn.Module):
                 layers.append(nn.Conv2d(channels, out, 3, stride, 1))
             channels = out
         self.layers = nn.ModuleList(layers)
+        # Batch norm while training, folded into each conv's weight and bias for export (fold_norms)
+        self.norms = nn.ModuleList(nn.BatchNorm2d(layer.out_channels) for layer in layers)
         self.channels = channels
 
     def forward(self, images):  # [batch, 1, 28, 28] in [0, 1] -> [batch, 4, channels]
         x = images
-        for layer in self.layers:
-            x = F.relu(layer(x))
+        for layer, norm in zip(self.layers, self.norms):
+            x = F.relu(norm(layer(x)))
         x = F.avg_pool2d(x, POOL["kernel"], POOL["stride"])
         return x.flatten(2).transpose(1, 2)
+
+
+@torch.no_grad()
+def fold_norms(encoder: VisionEncoder) -> None:
+    """Folds each (eval-mode) batch norm into the conv before it: w' = w * g, b' = (b - mean) * g + beta with
+    g = gamma / sqrt(var + eps), then drops the norms (identity), so the exported encoder is conv, bias, ReLU."""
+    for i, (conv, norm) in enumerate(zip(encoder.layers, encoder.norms)):
+        g = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+        conv.weight.mul_(g[:, None, None, None])
+        conv.bias.copy_((conv.bias - norm.running_mean) * g + norm.bias)
+        encoder.norms[i] = nn.Identity()
 
 
 class Connector(nn.Module):
@@ -213,8 +227,15 @@ def run_schedule(model, params, steps_per_epoch: int, args, step_fn, log, name: 
             "seconds": round(time.time() - t0, 1), "final_loss_running": running}
 
 
+def longest_caption(tok) -> int:
+    """Tokens of the longest of the 30 captions ("a medium t-shirt" is 11 with the BitNet BPE)."""
+    return max(len(tok.encode(caption(i, s))) for i in range(len(ITEMS)) for s in range(len(SHADES)))
+
+
 @torch.no_grad()
-def greedy_captions(model: CaptionModel, tok, bos: int, eos: int, pixels: np.ndarray, max_tokens: int = 10):
+def greedy_captions(model: CaptionModel, tok, bos: int, eos: int, pixels: np.ndarray):
+    # room for the longest caption and its EOS: a shorter cap cuts the longest ones and scores them wrong
+    max_tokens = longest_caption(tok) + 1
     out = []
     for start in range(0, len(pixels), 500):
         images = to_images(pixels[start:start + 500])
@@ -253,6 +274,8 @@ def score(predicted: list[str], items: np.ndarray, shade: np.ndarray) -> dict:
 def export(model: CaptionModel, tok, out: Path, cuts: list[float], calibration: np.ndarray) -> CaptionModel:
     out.mkdir(parents=True, exist_ok=True)
     exported = copy.deepcopy(model)
+    exported.eval()
+    fold_norms(exported.vision_tower)
     lm_dir = out / "lm-only"
     # tools/lfm2's exporter writes the language model's config.json, tokenizer.json and tensors
     lfm2_train.export_checkpoint(exported.lm, TOKENIZER, lm_dir, "BF16")
@@ -289,9 +312,39 @@ def export(model: CaptionModel, tok, out: Path, cuts: list[float], calibration: 
     return exported
 
 
+def load_exported(checkpoint: Path, vocab: int) -> CaptionModel:
+    """The exported model back from model.safetensors (norms folded, weights as stored)."""
+    model = CaptionModel(vocab)
+    fold_norms(model.vision_tower)
+    tensors = lfm2_train.lfm2_reference._bitnet.read_safetensors(checkpoint / "model.safetensors")
+    state = {(k if k.startswith(("vision_tower.", "multi_modal_projector.")) else "lm." + k): torch.from_numpy(v.copy())
+             for k, (_, v) in tensors.items()}
+    model.load_state_dict(state)
+    model.eval()
+    return model
+
+
+def rescore(args, log) -> int:
+    """Scores the exported checkpoint again on the test set and updates report.json's vlm_exported_bf16."""
+    data = Path(args.data)
+    test_px, test_items = read_idx(data / "t10k-images-idx3-ubyte.gz", data / "t10k-labels-idx1-ubyte.gz")
+    report = json.loads(Path(args.report).read_text())
+    test_shade = shades(test_px, report["data"]["shade_cuts"])
+    tok = bpe.ByteLevelBpe.load(TOKENIZER)
+    bos, eos = tok.special["<|begin_of_text|>"], tok.special["<|end_of_text|>"]
+    model = load_exported(Path(args.checkpoint_dir), tok.size)
+    captions = greedy_captions(model, tok, bos, eos, test_px)
+    report["test"]["vlm_exported_bf16"] = score(captions, test_items, test_shade)
+    report["samples"] = [{"index": i, "truth": caption(int(test_items[i]), int(test_shade[i])), "vlm": captions[i]}
+                         for i in range(10)]
+    Path(args.report).write_text(json.dumps(report, indent=2) + "\n")
+    log(f"rescored {args.checkpoint_dir}: {report['test']['vlm_exported_bf16']}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=1234)
@@ -300,12 +353,17 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint-dir", default=str(HERE / "checkpoint"))
     parser.add_argument("--report", default=str(HERE / "report.json"))
     parser.add_argument("--train-limit", type=int, default=0, help="use only the first N train images (a smoke run)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="no training: score the exported checkpoint on the test set again and update the report")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
     def log(msg: str):
         print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+    if args.rescore:
+        return rescore(args, log)
 
     data = Path(args.data)
     train_px, train_items = read_idx(data / "train-images-idx3-ubyte.gz", data / "train-labels-idx1-ubyte.gz")

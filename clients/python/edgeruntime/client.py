@@ -447,8 +447,8 @@ class EdgeClient:
         return Subscription(self, request_id, route, ack, since, trigger_list, timeout)
 
     def generate(self, model, prompt=None, messages=None, session=None, keep=False, max_tokens=None, stop=None,
-                 stop_token_ids=None, timeout=_UNSET, **sampling):
-        # type: (str, Optional[str], Optional[Iterable[Any]], Optional[str], bool, Optional[int], Any, Optional[Sequence[int]], Any, Any) -> Generation
+                 stop_token_ids=None, timeout=_UNSET, image=None, **sampling):
+        # type: (str, Optional[str], Optional[Iterable[Any]], Optional[str], bool, Optional[int], Any, Optional[Sequence[int]], Any, Any, Any) -> Generation
         """Generates text with a loaded language model. Returns a :class:`Generation`: iterate it for the text pieces
         as they are produced; afterwards ``summary`` holds the daemon's final answer and ``text`` the whole text.
 
@@ -457,7 +457,9 @@ class EdgeClient:
         the session (its id comes back as ``summary["session"]``); ``session=ID`` continues one with only the new
         text. Sampling keywords: ``temperature`` (0: greedy), ``top_k``, ``top_p``, ``min_p``,
         ``repetition_penalty``, ``seed``. ``stop``: text(s) that end the answer. ``timeout``: the longest wait for
-        each token (default: the client's).
+        each token (default: the client's). ``image``: for a vision-language model (``info(model)["image"]`` gives
+        its size), a uint8 (0-255) or float32 (0-1) array shaped [h, w], [c, h, w] or [1, c, h, w], or a
+        ``(dtype, shape, data)`` tuple; it goes before the prompt, starts the session, and ``prompt=""`` is allowed.
 
         >>> with client.generate("bitnet", prompt="The capital of France is", max_tokens=8) as generation:
         ...     for piece in generation:
@@ -465,7 +467,11 @@ class EdgeClient:
         >>> generation.summary["decodeTokensPerSecond"]
         """
         header = generate_request(model, prompt, messages, session, keep, max_tokens, stop, stop_token_ids, **sampling)
-        return self._start_generation(header, timeout)
+        parts = []  # type: List[Any]
+        if image is not None:
+            descriptors, parts, _ = pack_tensors({"image": image})
+            header["image"] = descriptors[0]
+        return self._start_generation(header, timeout, payload_parts=parts)
 
     def chat(self, model, system=None, **options):
         # type: (str, Optional[str], Any) -> Chat
@@ -509,11 +515,11 @@ class EdgeClient:
         finally:
             self._unroute(request_id)
 
-    def _start_generation(self, header, timeout=_UNSET, on_end=None):
-        # type: (Dict[str, Any], Any, Any) -> Generation
+    def _start_generation(self, header, timeout=_UNSET, on_end=None, payload_parts=()):
+        # type: (Dict[str, Any], Any, Any, Sequence[Any]) -> Generation
         request_id, route = self._register(stream=True, final_type=MessageType.GENERATE)
         try:
-            self._send(MessageType.GENERATE, request_id, header)
+            self._send(MessageType.GENERATE, request_id, header, payload_parts)
         except BaseException:
             self._unroute(request_id)
             raise

@@ -127,6 +127,27 @@ class GenerationTests(unittest.TestCase):
         self.assertEqual(generation.summary["decodeTokensPerSecond"], 14.25)
         self.assertEqual(client.stray_frames, 0)
 
+    def test_an_image_travels_in_the_payload_with_its_descriptor_in_the_request(self):
+        seen = {}
+
+        def script(fake):
+            generate = fake.receive()
+            seen["header"] = generate.json_object()
+            seen["payload"] = bytes(generate.payload)
+            token(fake, generate, 0, "a dark bag")
+            final(fake, generate, generated=1)
+
+        self.fake.run(script)
+        client = self.client()
+        pixels = ("uint8", [2, 3], bytes([0, 1, 2, 253, 254, 255]))
+        generation = client.generate("vlm", prompt="", max_tokens=4, image=pixels)
+        self.assertEqual("".join(generation), "a dark bag")
+        self.fake.finish()
+        self.assertEqual(seen["header"], {"model": "vlm", "prompt": "", "maxTokens": 4,
+                                          "image": {"name": "image", "dtype": "uint8", "shape": [2, 3],
+                                                    "offset": 0, "length": 6}})
+        self.assertEqual(seen["payload"], bytes([0, 1, 2, 253, 254, 255]))
+
     def test_events_give_the_token_frames_themselves(self):
         def script(fake):
             generate = fake.receive()

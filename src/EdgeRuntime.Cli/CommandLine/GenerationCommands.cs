@@ -9,7 +9,7 @@ internal static class GenerationCommands
     public static Command Generate(GlobalOptions global)
     {
         var model = new Argument<string>("MODEL") { Description = "a loaded language model" };
-        var prompt = new Argument<string>("PROMPT") { Description = "the text to continue, sent as is (no chat template); may be left out with --image", Arity = ArgumentArity.ZeroOrOne, DefaultValueFactory = _ => "" };
+        var prompt = new Argument<string?>("PROMPT") { Description = "the text to continue, sent as is (no chat template); may be left out with --image", Arity = ArgumentArity.ZeroOrOne };
         var image = new Option<string?>("--image") { Description = "a binary PGM/PPM image for a vision-language model (edgectl info shows the size it takes); it goes before the prompt", HelpName = "FILE" };
         var options = new GenerationOptions();
         var command = new Command(
@@ -24,6 +24,15 @@ internal static class GenerationCommands
         {
             command.Options.Add(option);
         }
+
+        // Only an image lets the prompt be left out (the model describes what it sees).
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(prompt) is null && result.GetValue(image) is null)
+            {
+                result.AddError("Required argument 'PROMPT' missing for command: 'generate'.");
+            }
+        });
 
         global.SetConnectedAction(command, parseResult =>
         {
