@@ -18,8 +18,10 @@ public sealed class VisionLanguageTests
     public async Task An_image_sent_with_generate_and_a_camera_frame_caught_by_a_trigger_are_both_captioned()
     {
         byte[] pixels = TestImage();
+        // Test image 0 is an ankle boot whose garment pixels average in the light tertile: the truth, which the
+        // trained model gets right (tools/vlm/report.json's samples); in process and through edged alike.
         string expected = await CaptionInProcessAsync(pixels);
-        Assert.Matches("^a (light|medium|dark) ", expected);
+        Assert.Equal("a light ankle boot", expected);
 
         string config = """
             "store": { "path": "results" },
