@@ -364,9 +364,16 @@ public sealed class ShippedConfigurationTests
             var press = await subscription.ReadAsync(timeout.Token);
             Assert.Null(press.Event.Error);
             var health = await client.HealthAsync();
-            Assert.Equal(["mic", "button"], health.Sensors.Select(s => s.Name));
-            Assert.Equal(["speech", "press", "look"], health.Triggers.Select(t => t.Name));
+            Assert.Equal(["mic", "button", "camera"], health.Sensors.Select(s => s.Name));
+            Assert.Equal(["speech", "press", "look", "caption"], health.Triggers.Select(t => t.Name));
             Assert.Equal(Path.Combine(directory, "results"), health.Store!.Path);
+
+            // The press also captioned the replayed camera's next frame with the vision-language model. Which of the
+            // four frames depends on timing; each is a test image the model names right (tools/vlm/report.json).
+            await using var captions = await client.SubscribeAsync(new SubscribeRequest(Since: 0, Triggers: ["caption"]));
+            var caption = await captions.ReadAsync(timeout.Token);
+            Assert.Null(caption.Event.Error);
+            Assert.Contains(caption.Event.Caption?.Text, new[] { "a light ankle boot", "a dark pullover", "a dark trouser", "a medium trouser" });
 
             // The press also ran the digits pipeline ("look"); its pipelines run on request too, on their default
             // replay inputs at real-time pace, and are stored.
