@@ -162,6 +162,70 @@ internal static unsafe class NBitsDot
         return h.GetLower() + h.GetUpper();
     }
 
+    /// <summary>
+    /// <see cref="Int8Block4Rows256"/> with AVX-VNNI: <c>vpdpbusd</c> multiplies the unsigned codes by the signed
+    /// activations and adds each group of four products straight into 32-bit lanes, where AVX2 needs pmaddubsw, a 16-bit
+    /// add and a pmaddwd by ones. The same integers, so the result is bit-identical. .NET's Native AOT keeps AVX-VNNI as
+    /// a run-time check in an x86-64-v3 binary, so the shipped edged takes this path on CPUs that have it.
+    /// </summary>
+    public static Vector128<int> Int8Block4Rows256Vnni(byte* codes, long rowBytes, sbyte* q, int blobBytes, int bits, byte* prefetch)
+    {
+        for (int line = 0; line < 4 * blobBytes; line += 64)
+        {
+            Sse.Prefetch0(prefetch + line);
+        }
+
+        var mask = Vector256.Create((byte)((1 << bits) - 1));
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int segment = 0; segment < blobBytes; segment += 32)
+        {
+            byte* c = codes + segment;
+            var c0 = Avx.LoadVector256(c);
+            var c1 = Avx.LoadVector256(c + rowBytes);
+            var c2 = Avx.LoadVector256(c + (2 * rowBytes));
+            var c3 = Avx.LoadVector256(c + (3 * rowBytes));
+            if (bits == 4)
+            {
+                sbyte* x = q + (segment * 2);
+                var x0 = Avx.LoadVector256(x);
+                var x1 = Avx.LoadVector256(x + 32);
+                a0 = NibblesVnni(a0, c0, mask, x0, x1);
+                a1 = NibblesVnni(a1, c1, mask, x0, x1);
+                a2 = NibblesVnni(a2, c2, mask, x0, x1);
+                a3 = NibblesVnni(a3, c3, mask, x0, x1);
+            }
+            else
+            {
+                sbyte* x = q + (segment * 4);
+                var x0 = Avx.LoadVector256(x);
+                var x1 = Avx.LoadVector256(x + 32);
+                var x2 = Avx.LoadVector256(x + 64);
+                var x3 = Avx.LoadVector256(x + 96);
+                a0 = CrumbsVnni(a0, c0, mask, x0, x1, x2, x3);
+                a1 = CrumbsVnni(a1, c1, mask, x0, x1, x2, x3);
+                a2 = CrumbsVnni(a2, c2, mask, x0, x1, x2, x3);
+                a3 = CrumbsVnni(a3, c3, mask, x0, x1, x2, x3);
+            }
+        }
+
+        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
+        return h.GetLower() + h.GetUpper();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> NibblesVnni(Vector256<int> acc, Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1) =>
+        AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(acc, packed & mask, x0), Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, x1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> CrumbsVnni(Vector256<int> acc, Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1, Vector256<sbyte> x2, Vector256<sbyte> x3)
+    {
+        var words = packed.AsUInt16();
+        acc = AvxVnni.MultiplyWideningAndAdd(acc, packed & mask, x0);
+        acc = AvxVnni.MultiplyWideningAndAdd(acc, Avx2.ShiftRightLogical(words, 2).AsByte() & mask, x1);
+        acc = AvxVnni.MultiplyWideningAndAdd(acc, Avx2.ShiftRightLogical(words, 4).AsByte() & mask, x2);
+        return AvxVnni.MultiplyWideningAndAdd(acc, Avx2.ShiftRightLogical(words, 6).AsByte() & mask, x3);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> Nibbles(Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1) =>
         Avx2.MultiplyAddAdjacent(packed & mask, x0) + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, x1);

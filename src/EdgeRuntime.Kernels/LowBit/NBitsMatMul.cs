@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace EdgeRuntime.Kernels.LowBit;
 
@@ -246,7 +247,11 @@ public static unsafe class NBitsMatMul
         var acc = Vector128<float>.Zero;
         for (int block = 0; block < blocks; block++)
         {
-            var dots = NBitsDot.Int8Block4Rows256(row + (block * blob), rowBytes, q + (block * shape.BlockSize), blob, shape.Bits, row + (8 * rowBytes) + (block * 4L * blob));
+            byte* codes = row + (block * blob);
+            byte* prefetch = row + (8 * rowBytes) + (block * 4L * blob);
+            var dots = AvxVnni.IsSupported
+                ? NBitsDot.Int8Block4Rows256Vnni(codes, rowBytes, q + (block * shape.BlockSize), blob, shape.Bits, prefetch)
+                : NBitsDot.Int8Block4Rows256(codes, rowBytes, q + (block * shape.BlockSize), blob, shape.Bits, prefetch);
             if (o.ZeroPoints != null)
             {
                 byte* z = o.ZeroPoints + ((long)n * zpRow);
