@@ -43,9 +43,11 @@ function Get-TrxTotals([string] $ResultsDir, [int] $ExpectedFiles, [string] $Wha
     foreach ($file in $files) {
         # -LiteralPath: the runner names a second TRX of the same second "...[1].trx", which a plain path reads as a wildcard.
         $counters = ([xml](Get-Content -LiteralPath $file.FullName -Raw)).TestRun.ResultSummary.Counters
-        # Skipped tests are 'notExecuted'; everything else that did not pass (failed, error, timeout, aborted, ...) failed.
+        # Skipped tests are 'notExecuted', or, for a theory skipped as a whole, counted in 'total' but not 'executed'
+        # (only trusted when nothing aborted or timed out); everything else that did not pass failed.
         $passed = [int]$counters.passed
-        $skipped = [int]$counters.notExecuted
+        $clean = ([int]$counters.aborted + [int]$counters.error + [int]$counters.timeout) -eq 0
+        $skipped = if ($clean) { [Math]::Max([int]$counters.notExecuted, [int]$counters.total - [int]$counters.executed) } else { [int]$counters.notExecuted }
         $totals.passed += $passed; $totals.skipped += $skipped; $totals.failed += [int]$counters.total - $passed - $skipped
     }
     if ($files.Count -ne $ExpectedFiles) {
