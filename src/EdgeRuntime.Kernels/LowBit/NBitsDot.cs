@@ -110,12 +110,7 @@ internal static unsafe class NBitsDot
     /// </summary>
     public static Vector128<int> Int8Block4Rows256(byte* codes, long rowBytes, sbyte* q, int blobBytes, int bits, byte* prefetch)
     {
-        // Four interleaved row streams defeat the hardware prefetcher: the caller passes where the group after next
-        // lies (contiguous, 4·rowBytes) and this block step fetches its share of it, 4·blobBytes bytes.
-        for (int line = 0; line < 4 * blobBytes; line += 64)
-        {
-            Sse.Prefetch0(prefetch + line);
-        }
+        PrefetchGroupShare(prefetch, blobBytes);
 
         var mask = Vector256.Create((byte)((1 << bits) - 1));
         var ones = Vector256.Create((short)1);
@@ -170,10 +165,7 @@ internal static unsafe class NBitsDot
     /// </summary>
     public static Vector128<int> Int8Block4Rows256Vnni(byte* codes, long rowBytes, sbyte* q, int blobBytes, int bits, byte* prefetch)
     {
-        for (int line = 0; line < 4 * blobBytes; line += 64)
-        {
-            Sse.Prefetch0(prefetch + line);
-        }
+        PrefetchGroupShare(prefetch, blobBytes);
 
         var mask = Vector256.Create((byte)((1 << bits) - 1));
         Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -210,6 +202,19 @@ internal static unsafe class NBitsDot
 
         var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
         return h.GetLower() + h.GetUpper();
+    }
+
+    /// <summary>
+    /// Four interleaved row streams defeat the hardware prefetcher: the caller passes where the group after next lies
+    /// (contiguous, 4·rowBytes) and each block step fetches its share of it, 4·blobBytes bytes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchGroupShare(byte* prefetch, int blobBytes)
+    {
+        for (int line = 0; line < 4 * blobBytes; line += 64)
+        {
+            Sse.Prefetch0(prefetch + line);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -23,11 +23,7 @@ public static class VisionGraphBuilder
     public const string PixelValues = "pixel_values";
     public const string ImageEmbeds = "image_embeds";
 
-    /// <summary>The activations a W8A16 graph quantizes, in order: what calibration measures.</summary>
-    public static IReadOnlyList<string> Activations(VisionWeights weights) =>
-        [PixelValues, .. weights.Layers.Select((_, i) => LayerOutput(i)), "pool", "projector.hidden", ImageEmbeds];
-
-    /// <param name="ranges">Calibrated ranges of <see cref="Activations"/> for W8A16; null builds the float32 graph.</param>
+    /// <param name="ranges">Calibrated ranges of the activations a W8A16 graph quantizes (the input, each layer's ReLU, the pool, the projector's ReLU and output); null builds the float32 graph.</param>
     /// <param name="exposeActivations">Adds every activation as a graph output (a calibration graph; float32 only).</param>
     /// <param name="errors">Receives each layer's weight SQNR (W8A16 only).</param>
     public static OnnxModelBuilder Build(VisionSettings settings, int hidden, VisionWeights weights, IReadOnlyDictionary<string, ActivationRange>? ranges, bool exposeActivations = false, List<ProjectionError>? errors = null)
