@@ -71,6 +71,11 @@ public sealed class Int8KernelTests
                 var actual = new int[m * n];
                 PackedInt8MatMul.MatMulInteger(path, packed, a, aSigned, m, aZp, bZp, actual);
                 Assert.Equal(expected, actual);
+
+                // On a VNNI CPU the 256-bit paths above took the vpdpbusd form; the AVX2 form must agree as well.
+                var avx2 = new int[m * n];
+                PackedInt8MatMul.MatMulInteger(path, packed, a, aSigned, m, aZp, bZp, avx2, allowVnni: false);
+                Assert.Equal(expected, avx2);
             }
         }
     }
@@ -85,9 +90,12 @@ public sealed class Int8KernelTests
         foreach (var path in KernelPaths.Supported)
         {
             using var packed = PackedInt8Weights.Pack(b, k, n, signed: true);
-            var actual = new int[n];
-            PackedInt8MatMul.MatMulInteger(path, packed, a, false, 1, [0], [0], actual);
-            Assert.All(actual, v => Assert.Equal(255 * -128 * k, v));
+            foreach (bool allowVnni in new[] { true, false })
+            {
+                var actual = new int[n];
+                PackedInt8MatMul.MatMulInteger(path, packed, a, false, 1, [0], [0], actual, allowVnni);
+                Assert.All(actual, v => Assert.Equal(255 * -128 * k, v));
+            }
         }
     }
 

@@ -76,12 +76,13 @@ public sealed class LowBitKernelTests
     [MemberData(nameof(PathsBitsBlocks))]
     public void Int8_mode_equals_the_reference_bit_for_bit_on_every_path(KernelPath path, int bits, int block, bool zeroPoints)
     {
-        // K from 0 through lengths that end mid-block and mid-segment, N not a multiple of anything, 1-3 tokens.
+        // K from 0 through lengths that end mid-block and mid-segment, N = two eight-row groups and three rows more,
+        // 1-3 tokens.
         foreach (int k in new[] { 0, 1, 15, block - 1, block, block + 7, (3 * block) + 33 })
         {
             foreach (int m in new[] { 1, 3 })
             {
-                var shape = new NBitsShape(N: 7, K: k, Bits: bits, BlockSize: block);
+                var shape = new NBitsShape(N: 19, K: k, Bits: bits, BlockSize: block);
                 var weights = NBitsWeights.Quantize(Random(shape.N * k, k + bits), shape, zeroPoints);
                 var x = Random(m * k, 100 + k);
                 var bias = Random(shape.N, 9);

@@ -8,9 +8,19 @@ using EdgeRuntime.Kernels;
 using EdgeRuntime.Tools;
 using Microsoft.ML.OnnxRuntime;
 
-// Usage: KernelBench --out DIR [--quick]
+// Usage: KernelBench --out DIR [--quick] [--only bitlinear|lowbit]
 string outDir = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? Path.Combine("artifacts", "bench");
 bool quick = args.Contains("--quick");
+// While tuning one kernel family: --only runs just its figures (the JSON then holds only those).
+string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "all";
+if (only is not ("all" or "bitlinear" or "lowbit"))
+{
+    Console.Error.WriteLine($"--only takes bitlinear or lowbit, not '{only}'.");
+    return 2;
+}
+
+bool runBitLinear = only is "all" or "bitlinear";
+bool runLowBit = only is "all" or "lowbit";
 Directory.CreateDirectory(outDir);
 var results = new List<BenchResult>();
 Console.WriteLine($"kernel path: {KernelPaths.Describe(KernelPaths.Best)}; {Environment.ProcessorCount} cores; ORT {OrtEnv.Instance().GetVersionString()}");
@@ -34,6 +44,16 @@ foreach (var (k, n) in shapes)
         foreach (int m in batches)
         {
             string shape = $"{k}x{n}_b{m}_t{threads}";
+            if (m == 1 && runLowBit)
+            {
+                MeasureLowBit(shape, k, n, m, threads);
+            }
+
+            if (!runBitLinear)
+            {
+                continue;
+            }
+
             long ternaryBytes = PeerModels.BitLinearWeightBytes(k, n);
             int copies = (int)Math.Clamp(128L * 1024 * 1024 / ternaryBytes, 2, 48);
             var (ours, nbits2) = MeasurePair(threads, m, k, PeerModels.BitLinear(k, n, copies, 1), PeerModels.MatMulNBits(k, n, 2, 64, 4, copies, 1), copies, quick);
@@ -46,28 +66,6 @@ foreach (var (k, n) in shapes)
             results.Add(new($"bitlinear_cached_{shape}_ms", oursCached, "ms", nbits2Cached, nbits2Cached / oursCached, "weights left in the caches between runs (4.4 MB fits the 32 MiB L3)"));
             results.Add(new($"ort_fp32_{shape}_ms", fp32, "ms", null, null, "ORT MatMul fp32, one layer (its weights alone are past the L3)"));
             results.Add(new($"bitlinear_{shape}_bandwidth_pct", pct, "%", bandwidth, null, "ternary weight bytes per second / measured streaming read bandwidth"));
-            if (m == 1)
-            {
-                // INT4 (MatMulNBits bits=4, block 128, int8 activations) and INT8 (MatMulInteger u8 x s8): the same
-                // bytes through ORT's kernel and through ours (the op in our domain), streamed like BitLinear.
-                long int4Bytes = ((long)n * k / 2) + ((long)n * (k / 128) * 4);
-                int int4Copies = (int)Math.Clamp(128L * 1024 * 1024 / int4Bytes, 2, 48);
-                var (int4Ours, int4Theirs) = MeasurePair(threads, m, k, PeerModels.MatMulNBits(k, n, 4, 128, 4, int4Copies, 1, PeerModels.Domain), PeerModels.MatMulNBits(k, n, 4, 128, 4, int4Copies, 1), int4Copies, quick);
-                long int8Bytes = (long)n * k;
-                int int8Copies = (int)Math.Clamp(128L * 1024 * 1024 / int8Bytes, 2, 48);
-                var (int8Ours, int8Theirs) = MeasurePair(threads, m, k, PeerModels.MatMulInteger(k, n, int8Copies, 1, PeerModels.Domain), PeerModels.MatMulInteger(k, n, int8Copies, 1), int8Copies, quick, uint8Input: true);
-                double int4Pct = int4Bytes / (int4Ours * 1e-3) / 1e9 / bandwidth * 100;
-                double int8Pct = int8Bytes / (int8Ours * 1e-3) / 1e9 / bandwidth * 100;
-                Console.WriteLine($"{shape,-22} INT4 ours {int4Ours,7:0.000} ms vs ORT nbits4 {int4Theirs,7:0.000} ms ({int4Pct:0}% of bandwidth)  INT8 ours {int8Ours,7:0.000} ms vs ORT MatMulInteger {int8Theirs,7:0.000} ms ({int8Pct:0}%)");
-                results.Add(new($"int4_{shape}_ms", int4Ours, "ms", int4Theirs, int4Theirs / int4Ours, $"our MatMulNBits bits=4 block 128 accuracy_level 4 vs ORT's on the same bytes, {int4Copies} layers streamed; {int4Pct:0}% of bandwidth"));
-                results.Add(new($"int8_{shape}_ms", int8Ours, "ms", int8Theirs, int8Theirs / int8Ours, $"our MatMulInteger (u8 x s8, B [K,N] not pre-packed) vs ORT's, {int8Copies} layers streamed; {int8Pct:0}% of bandwidth"));
-                if (k == 2560 && n == 6912 && threads == 2)
-                {
-                    results.Add(new("int4_gemv_vs_ort_nbits4", int4Theirs / int4Ours, "x", 1.0, int4Theirs / int4Ours, "target >= 1.0 (our speed / ORT MatMulNBits bits=4 block 128)"));
-                    results.Add(new("int8_gemv_vs_ort_matmulinteger", int8Theirs / int8Ours, "x", 1.0, int8Theirs / int8Ours, "target >= 1.0 (our speed / ORT MatMulInteger u8 x s8)"));
-                }
-            }
-
             if (k == 2560 && n == 6912 && threads == 2)
             {
                 if (m == 1)
@@ -88,6 +86,30 @@ foreach (var (k, n) in shapes)
 string path = Path.Combine(outDir, "kernels.json");
 File.WriteAllText(path, JsonSerializer.Serialize(results.ToArray(), BenchJson.Default.BenchResultArray));
 Console.WriteLine($"wrote {path}");
+
+return 0;
+
+// INT4 (MatMulNBits bits=4, block 128, int8 activations) and INT8 (MatMulInteger u8 x s8): the same bytes through
+// ORT's kernel and through ours (the op in our domain), streamed like BitLinear.
+void MeasureLowBit(string shape, int k, int n, int m, int threads)
+{
+    long int4Bytes = ((long)n * k / 2) + ((long)n * (k / 128) * 4);
+    int int4Copies = (int)Math.Clamp(128L * 1024 * 1024 / int4Bytes, 2, 48);
+    var (int4Ours, int4Theirs) = MeasurePair(threads, m, k, PeerModels.MatMulNBits(k, n, 4, 128, 4, int4Copies, 1, PeerModels.Domain), PeerModels.MatMulNBits(k, n, 4, 128, 4, int4Copies, 1), int4Copies, quick);
+    long int8Bytes = (long)n * k;
+    int int8Copies = (int)Math.Clamp(128L * 1024 * 1024 / int8Bytes, 2, 48);
+    var (int8Ours, int8Theirs) = MeasurePair(threads, m, k, PeerModels.MatMulInteger(k, n, int8Copies, 1, PeerModels.Domain), PeerModels.MatMulInteger(k, n, int8Copies, 1), int8Copies, quick, uint8Input: true);
+    double int4Pct = int4Bytes / (int4Ours * 1e-3) / 1e9 / bandwidth * 100;
+    double int8Pct = int8Bytes / (int8Ours * 1e-3) / 1e9 / bandwidth * 100;
+    Console.WriteLine($"{shape,-22} INT4 ours {int4Ours,7:0.000} ms vs ORT nbits4 {int4Theirs,7:0.000} ms ({int4Pct:0}% of bandwidth)  INT8 ours {int8Ours,7:0.000} ms vs ORT MatMulInteger {int8Theirs,7:0.000} ms ({int8Pct:0}%)");
+    results.Add(new($"int4_{shape}_ms", int4Ours, "ms", int4Theirs, int4Theirs / int4Ours, $"our MatMulNBits bits=4 block 128 accuracy_level 4 vs ORT's on the same bytes, {int4Copies} layers streamed; {int4Pct:0}% of bandwidth"));
+    results.Add(new($"int8_{shape}_ms", int8Ours, "ms", int8Theirs, int8Theirs / int8Ours, $"our MatMulInteger (u8 x s8, B [K,N] not pre-packed) vs ORT's, {int8Copies} layers streamed; {int8Pct:0}% of bandwidth"));
+    if (k == 2560 && n == 6912 && threads == 2)
+    {
+        results.Add(new("int4_gemv_vs_ort_nbits4", int4Theirs / int4Ours, "x", 1.0, int4Theirs / int4Ours, "target >= 1.0 (our speed / ORT MatMulNBits bits=4 block 128)"));
+        results.Add(new("int8_gemv_vs_ort_matmulinteger", int8Theirs / int8Ours, "x", 1.0, int8Theirs / int8Ours, "target >= 1.0 (our speed / ORT MatMulInteger u8 x s8)"));
+    }
+}
 
 // Ours and the peer timed in alternating blocks (three each), so slow drifts in this shared machine's background load
 // (tens of percent from minute to minute) fall on both; each result is the median per-layer time over its blocks. Only

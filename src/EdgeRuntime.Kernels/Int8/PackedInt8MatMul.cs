@@ -8,23 +8,38 @@ namespace EdgeRuntime.Kernels.Int8;
 /// MatMulInteger against <see cref="PackedInt8Weights"/>, exact. With a_u = a + (128 if A is int8) in 0..255 and
 /// b' = b − Offset, the kernel computes S = Σ_k a_u·b' and the zero points enter afterwards:
 /// y = S − B'·Σa_u − A'·colsum(b') + K·A'·B', where A' = a_zp + (128 if A is int8) and B' = b_zp − Offset.
-/// x64 splits a_u into nibbles so pmaddubsw (u8 × s8) cannot saturate (2·15·128 per lane) and sums the two halves
-/// ×1 and ×16 with pmaddwd; arm64 uses SDOT on a_u − 128 (int8) and adds 128·colsum back.
+/// x64 with AVX-VNNI multiplies a_u by b' with vpdpbusd, which sums four u8 × s8 products straight into 32 bits; x64
+/// without it splits a_u into nibbles so pmaddubsw (u8 × s8) cannot saturate (2·15·128 per lane) and sums the two
+/// halves ×1 and ×16 with pmaddwd; arm64 uses SDOT on a_u − 128 (int8) and adds 128·colsum back.
 /// </summary>
 public static unsafe class PackedInt8MatMul
 {
-    /// <summary>Per token, what the kernels read: activation quads (nibble-split on x64, signed on arm64) and Σa_u.</summary>
+    /// <summary>
+    /// Per token, what the kernels read: activation quads (whole a_u for VNNI, nibble-split on other x64, signed on
+    /// arm64) and Σa_u.
+    /// </summary>
     public struct Token
     {
         public int* Low;
         public int* High;
         public int Sum;
         public int ZeroPoint;
+
+        /// <summary>Low holds whole a_u bytes for vpdpbusd (High is unused).</summary>
+        public bool Whole;
     }
 
-    /// <summary>Fills one token's quads from its 8-bit values (length K); Low/High must hold KQuads ints.</summary>
-    public static void Prepare(KernelPath path, ReadOnlySpan<byte> a, bool signed, int zeroPoint, int kQuads, ref Token token)
+    /// <summary>Whether <paramref name="path"/> runs the VNNI form on this CPU (unless the caller turns it off).</summary>
+    public static bool UsesVnni(KernelPath path, bool allowVnni = true) =>
+        allowVnni && path is KernelPath.Vector256 or KernelPath.Vector512 && AvxVnni.IsSupported;
+
+    /// <summary>
+    /// Fills one token's quads from its 8-bit values (length K); Low/High must hold KQuads ints. <paramref name="allowVnni"/>
+    /// false keeps the AVX2 form on a VNNI CPU (tests check both forms).
+    /// </summary>
+    public static void Prepare(KernelPath path, ReadOnlySpan<byte> a, bool signed, int zeroPoint, int kQuads, ref Token token, bool allowVnni = true)
     {
+        bool whole = UsesVnni(path, allowVnni);
         int sum = 0;
         for (int quad = 0; quad < kQuads; quad++)
         {
@@ -34,7 +49,11 @@ public static unsafe class PackedInt8MatMul
                 int index = (quad * 4) + i;
                 int u = index < a.Length ? (signed ? (sbyte)a[index] + 128 : a[index]) : 0;
                 sum += u;
-                if (path == KernelPath.AdvSimd)
+                if (whole)
+                {
+                    low |= (uint)u << (8 * i);
+                }
+                else if (path == KernelPath.AdvSimd)
                 {
                     // a_s = a_u − 128 for SDOT; padded rows have b' = 0, so whatever a_s holds there adds nothing.
                     low |= (uint)(byte)(u - 128) << (8 * i);
@@ -52,10 +71,11 @@ public static unsafe class PackedInt8MatMul
 
         token.Sum = sum;
         token.ZeroPoint = zeroPoint + (signed ? 128 : 0);
+        token.Whole = whole;
     }
 
     /// <summary>The whole MatMulInteger for m tokens on one thread, with pooled scratch (tests and tools).</summary>
-    public static void MatMulInteger(KernelPath path, PackedInt8Weights b, ReadOnlySpan<byte> a, bool aSigned, int m, ReadOnlySpan<int> aZeroPoints, ReadOnlySpan<int> bZeroPoints, Span<int> y)
+    public static void MatMulInteger(KernelPath path, PackedInt8Weights b, ReadOnlySpan<byte> a, bool aSigned, int m, ReadOnlySpan<int> aZeroPoints, ReadOnlySpan<int> bZeroPoints, Span<int> y, bool allowVnni = true)
     {
         if (a.Length != m * b.K || y.Length != m * b.N)
         {
@@ -74,7 +94,7 @@ public static unsafe class PackedInt8MatMul
                 {
                     var token = new Token { Low = q, High = q + b.KQuads };
                     int za = aZeroPoints.IsEmpty ? 0 : aZeroPoints.Length == 1 ? aZeroPoints[0] : aZeroPoints[t];
-                    Prepare(path, a.Slice(t * b.K, b.K), aSigned, za, b.KQuads, ref token);
+                    Prepare(path, a.Slice(t * b.K, b.K), aSigned, za, b.KQuads, ref token, allowVnni);
                     ComputeTiles(path, b, token, zeroPoints.AsSpan(0, b.N), output + ((long)t * b.N), 0, b.Tiles);
                 }
             }
@@ -95,6 +115,7 @@ public static unsafe class PackedInt8MatMul
             sbyte* data = b.Data + ((long)tile * b.KQuads * 64);
             switch (path)
             {
+                case KernelPath.Vector256 or KernelPath.Vector512 when token.Whole: Tile256Vnni(data, b.KQuads, token, s); break;
                 case KernelPath.Vector256 or KernelPath.Vector512: Tile256(data, b.KQuads, token, s); break;
                 case KernelPath.Vector128: Tile128(data, b.KQuads, token, s); break;
                 case KernelPath.AdvSimd: TileNeon(data, b.KQuads, token, s); break;
@@ -126,7 +147,9 @@ public static unsafe class PackedInt8MatMul
             sbyte* group = data + (quad * 64);
             for (int i = 0; i < 4; i++)
             {
-                int u = ((token.Low[quad] >> (8 * i)) & 15) + (((token.High[quad] >> (8 * i)) & 15) << 4);
+                int u = token.Whole
+                    ? (token.Low[quad] >> (8 * i)) & 255
+                    : ((token.Low[quad] >> (8 * i)) & 15) + (((token.High[quad] >> (8 * i)) & 15) << 4);
                 for (int c = 0; c < PackedInt8Weights.TileColumns; c++)
                 {
                     s[c] += u * group[(c * 4) + i];
@@ -165,6 +188,41 @@ public static unsafe class PackedInt8MatMul
 
         acc0.Store(s);
         acc1.Store(s + 8);
+    }
+
+    // vpdpbusd: each int32 lane adds one column's four u8 × s8 products (at most 4·255·128, no 16-bit stage). Four
+    // quads per step into four pairs of accumulators, so the adds into one register are not back to back.
+    private static void Tile256Vnni(sbyte* data, int kQuads, in Token token, int* s)
+    {
+        Vector256<int> a0 = default, a1 = default, b0 = default, b1 = default, c0 = default, c1 = default, d0 = default, d1 = default;
+        int quad = 0;
+        for (; quad + 4 <= kQuads; quad += 4)
+        {
+            sbyte* group = data + (quad * 64);
+            var x0 = Vector256.Create(token.Low[quad]).AsByte();
+            var x1 = Vector256.Create(token.Low[quad + 1]).AsByte();
+            var x2 = Vector256.Create(token.Low[quad + 2]).AsByte();
+            var x3 = Vector256.Create(token.Low[quad + 3]).AsByte();
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, x0, Avx.LoadVector256(group));
+            a1 = AvxVnni.MultiplyWideningAndAdd(a1, x0, Avx.LoadVector256(group + 32));
+            b0 = AvxVnni.MultiplyWideningAndAdd(b0, x1, Avx.LoadVector256(group + 64));
+            b1 = AvxVnni.MultiplyWideningAndAdd(b1, x1, Avx.LoadVector256(group + 96));
+            c0 = AvxVnni.MultiplyWideningAndAdd(c0, x2, Avx.LoadVector256(group + 128));
+            c1 = AvxVnni.MultiplyWideningAndAdd(c1, x2, Avx.LoadVector256(group + 160));
+            d0 = AvxVnni.MultiplyWideningAndAdd(d0, x3, Avx.LoadVector256(group + 192));
+            d1 = AvxVnni.MultiplyWideningAndAdd(d1, x3, Avx.LoadVector256(group + 224));
+        }
+
+        for (; quad < kQuads; quad++)
+        {
+            sbyte* group = data + (quad * 64);
+            var x = Vector256.Create(token.Low[quad]).AsByte();
+            a0 = AvxVnni.MultiplyWideningAndAdd(a0, x, Avx.LoadVector256(group));
+            a1 = AvxVnni.MultiplyWideningAndAdd(a1, x, Avx.LoadVector256(group + 32));
+        }
+
+        ((a0 + b0) + (c0 + d0)).Store(s);
+        ((a1 + b1) + (c1 + d1)).Store(s + 8);
     }
 
     private static void Tile128(sbyte* data, int kQuads, in Token token, int* s)

@@ -19,7 +19,8 @@ internal static unsafe class NBitsDot
     {
         int width = path switch
         {
-            KernelPath.Vector512 when accuracy == NBitsAccuracy.Int8 => 64,
+            // AVX-512 adds nothing here: .NET 10 exposes no 512-bit vpdpbusd, and the eight-row 256-bit form
+            // (NBitsEightRows, AVX-VNNI where present) beat the one-row 512-bit pmaddubsw form it replaced.
             KernelPath.Vector256 or KernelPath.Vector512 when accuracy == NBitsAccuracy.Int8 => 32,
             KernelPath.Vector128 or KernelPath.Vector256 or KernelPath.Vector512 or KernelPath.AdvSimd => 16,
             _ => 0,
@@ -45,9 +46,15 @@ internal static unsafe class NBitsDot
         int perSegment = segment * perByte;
         for (int start = 0; start < natural.Length; start += perSegment)
         {
-            for (int e = 0; e < perSegment; e++)
+            var from = natural.Slice(start, perSegment);
+            var to = planes.Slice(start, perSegment);
+            for (int plane = 0; plane < perByte; plane++)
             {
-                planes[start + ((e % perByte) * segment) + (e / perByte)] = natural[start + e];
+                var target = to.Slice(plane * segment, segment);
+                for (int i = 0; i < target.Length; i++)
+                {
+                    target[i] = from[(i * perByte) + plane];
+                }
             }
         }
     }
@@ -55,7 +62,6 @@ internal static unsafe class NBitsDot
     /// <summary>Σ code·q over one block (integer, exact).</summary>
     public static int Int8Block(KernelPath path, int segment, byte* codes, sbyte* q, int blobBytes, int bits) => segment switch
     {
-        64 => Int8Block512(codes, q, blobBytes, bits),
         32 => Int8Block256(codes, q, blobBytes, bits),
         16 when path == KernelPath.AdvSimd => Int8BlockNeon(codes, q, blobBytes, bits),
         16 => Int8Block128(codes, q, blobBytes, bits),
@@ -101,179 +107,6 @@ internal static unsafe class NBitsDot
         acc1 += (Vector128.ConvertToSingle(v1.AsInt32()) - zp) * Vector128.Load(a + 4);
         acc0 += (Vector128.ConvertToSingle(v2.AsInt32()) - zp) * Vector128.Load(a + 8);
         acc1 += (Vector128.ConvertToSingle(v3.AsInt32()) - zp) * Vector128.Load(a + 12);
-    }
-
-    /// <summary>
-    /// Σ code·q over one block for four consecutive rows at once (AVX2, 32-byte segments): the activations are loaded
-    /// once for all four rows, 16-bit sums run over two segments before widening, and the four totals are reduced
-    /// together. Exact, like the one-row form.
-    /// </summary>
-    public static Vector128<int> Int8Block4Rows256(byte* codes, long rowBytes, sbyte* q, int blobBytes, int bits, byte* prefetch)
-    {
-        PrefetchGroupShare(prefetch, blobBytes);
-
-        var mask = Vector256.Create((byte)((1 << bits) - 1));
-        var ones = Vector256.Create((short)1);
-        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int offset = 0; offset < blobBytes; offset += 64)
-        {
-            Vector256<short> s0 = default, s1 = default, s2 = default, s3 = default;
-            int end = Math.Min(blobBytes, offset + 64);
-            for (int segment = offset; segment < end; segment += 32)
-            {
-                byte* c = codes + segment;
-                if (bits == 4)
-                {
-                    sbyte* x = q + (segment * 2);
-                    var x0 = Avx.LoadVector256(x);
-                    var x1 = Avx.LoadVector256(x + 32);
-                    s0 += Nibbles(Avx.LoadVector256(c), mask, x0, x1);
-                    s1 += Nibbles(Avx.LoadVector256(c + rowBytes), mask, x0, x1);
-                    s2 += Nibbles(Avx.LoadVector256(c + (2 * rowBytes)), mask, x0, x1);
-                    s3 += Nibbles(Avx.LoadVector256(c + (3 * rowBytes)), mask, x0, x1);
-                }
-                else
-                {
-                    sbyte* x = q + (segment * 4);
-                    var x0 = Avx.LoadVector256(x);
-                    var x1 = Avx.LoadVector256(x + 32);
-                    var x2 = Avx.LoadVector256(x + 64);
-                    var x3 = Avx.LoadVector256(x + 96);
-                    s0 += Crumbs(Avx.LoadVector256(c), mask, x0, x1, x2, x3);
-                    s1 += Crumbs(Avx.LoadVector256(c + rowBytes), mask, x0, x1, x2, x3);
-                    s2 += Crumbs(Avx.LoadVector256(c + (2 * rowBytes)), mask, x0, x1, x2, x3);
-                    s3 += Crumbs(Avx.LoadVector256(c + (3 * rowBytes)), mask, x0, x1, x2, x3);
-                }
-            }
-
-            // Two segments of 16-bit sums: at most 2·(2·2·15·127) = 15240 (4-bit) or 2·(4·2·3·127) = 6096 (2-bit).
-            a0 += Avx2.MultiplyAddAdjacent(s0, ones);
-            a1 += Avx2.MultiplyAddAdjacent(s1, ones);
-            a2 += Avx2.MultiplyAddAdjacent(s2, ones);
-            a3 += Avx2.MultiplyAddAdjacent(s3, ones);
-        }
-
-        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
-        return h.GetLower() + h.GetUpper();
-    }
-
-    /// <summary>
-    /// <see cref="Int8Block4Rows256"/> with AVX-VNNI: <c>vpdpbusd</c> multiplies the unsigned codes by the signed
-    /// activations and adds each group of four products straight into 32-bit lanes, where AVX2 needs pmaddubsw, a 16-bit
-    /// add and a pmaddwd by ones. The same integers, so the result is bit-identical. .NET's Native AOT keeps AVX-VNNI as
-    /// a run-time check in an x86-64-v3 binary, so the shipped edged takes this path on CPUs that have it.
-    /// </summary>
-    public static Vector128<int> Int8Block4Rows256Vnni(byte* codes, long rowBytes, sbyte* q, int blobBytes, int bits, byte* prefetch)
-    {
-        PrefetchGroupShare(prefetch, blobBytes);
-
-        var mask = Vector256.Create((byte)((1 << bits) - 1));
-        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int segment = 0; segment < blobBytes; segment += 32)
-        {
-            byte* c = codes + segment;
-            var c0 = Avx.LoadVector256(c);
-            var c1 = Avx.LoadVector256(c + rowBytes);
-            var c2 = Avx.LoadVector256(c + (2 * rowBytes));
-            var c3 = Avx.LoadVector256(c + (3 * rowBytes));
-            if (bits == 4)
-            {
-                sbyte* x = q + (segment * 2);
-                var x0 = Avx.LoadVector256(x);
-                var x1 = Avx.LoadVector256(x + 32);
-                a0 = NibblesVnni(a0, c0, mask, x0, x1);
-                a1 = NibblesVnni(a1, c1, mask, x0, x1);
-                a2 = NibblesVnni(a2, c2, mask, x0, x1);
-                a3 = NibblesVnni(a3, c3, mask, x0, x1);
-            }
-            else
-            {
-                sbyte* x = q + (segment * 4);
-                var x0 = Avx.LoadVector256(x);
-                var x1 = Avx.LoadVector256(x + 32);
-                var x2 = Avx.LoadVector256(x + 64);
-                var x3 = Avx.LoadVector256(x + 96);
-                a0 = CrumbsVnni(a0, c0, mask, x0, x1, x2, x3);
-                a1 = CrumbsVnni(a1, c1, mask, x0, x1, x2, x3);
-                a2 = CrumbsVnni(a2, c2, mask, x0, x1, x2, x3);
-                a3 = CrumbsVnni(a3, c3, mask, x0, x1, x2, x3);
-            }
-        }
-
-        var h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
-        return h.GetLower() + h.GetUpper();
-    }
-
-    /// <summary>
-    /// Four interleaved row streams defeat the hardware prefetcher: the caller passes where the group after next lies
-    /// (contiguous, 4·rowBytes) and each block step fetches its share of it, 4·blobBytes bytes.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchGroupShare(byte* prefetch, int blobBytes)
-    {
-        for (int line = 0; line < 4 * blobBytes; line += 64)
-        {
-            Sse.Prefetch0(prefetch + line);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> NibblesVnni(Vector256<int> acc, Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1) =>
-        AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(acc, packed & mask, x0), Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, x1);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> CrumbsVnni(Vector256<int> acc, Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1, Vector256<sbyte> x2, Vector256<sbyte> x3)
-    {
-        var words = packed.AsUInt16();
-        acc = AvxVnni.MultiplyWideningAndAdd(acc, packed & mask, x0);
-        acc = AvxVnni.MultiplyWideningAndAdd(acc, Avx2.ShiftRightLogical(words, 2).AsByte() & mask, x1);
-        acc = AvxVnni.MultiplyWideningAndAdd(acc, Avx2.ShiftRightLogical(words, 4).AsByte() & mask, x2);
-        return AvxVnni.MultiplyWideningAndAdd(acc, Avx2.ShiftRightLogical(words, 6).AsByte() & mask, x3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Nibbles(Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1) =>
-        Avx2.MultiplyAddAdjacent(packed & mask, x0) + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, x1);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> Crumbs(Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1, Vector256<sbyte> x2, Vector256<sbyte> x3)
-    {
-        var words = packed.AsUInt16();
-        return Avx2.MultiplyAddAdjacent(packed & mask, x0)
-            + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(words, 2).AsByte() & mask, x1)
-            + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(words, 4).AsByte() & mask, x2)
-            + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(words, 6).AsByte() & mask, x3);
-    }
-
-    private static int Int8Block512(byte* codes, sbyte* q, int blobBytes, int bits)
-    {
-        var mask = Vector512.Create((byte)((1 << bits) - 1));
-        var ones = Vector512.Create((short)1);
-        var acc = Vector512<int>.Zero;
-        for (int offset = 0; offset < blobBytes; offset += 64)
-        {
-            var packed = Avx512BW.LoadVector512(codes + offset);
-            var words = packed.AsUInt16();
-            Vector512<short> products;
-            if (bits == 4)
-            {
-                sbyte* a = q + (offset * 2);
-                products = Avx512BW.MultiplyAddAdjacent(packed & mask, Avx512BW.LoadVector512(a))
-                    + Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(words, 4).AsByte() & mask, Avx512BW.LoadVector512(a + 64));
-            }
-            else
-            {
-                sbyte* a = q + (offset * 4);
-                products = Avx512BW.MultiplyAddAdjacent(packed & mask, Avx512BW.LoadVector512(a))
-                    + Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(words, 2).AsByte() & mask, Avx512BW.LoadVector512(a + 64))
-                    + Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(words, 4).AsByte() & mask, Avx512BW.LoadVector512(a + 128))
-                    + Avx512BW.MultiplyAddAdjacent(Avx512BW.ShiftRightLogical(words, 6).AsByte() & mask, Avx512BW.LoadVector512(a + 192));
-            }
-
-            acc += Avx512BW.MultiplyAddAdjacent(products, ones);
-        }
-
-        return Vector512.Sum(acc);
     }
 
     private static int Int8Block256(byte* codes, sbyte* q, int blobBytes, int bits)

@@ -60,7 +60,15 @@ public static unsafe class NBitsMatMul
                 {
                     var scales = new Span<float>(operands.BlockScales + (t * shape.KBlocks), shape.KBlocks);
                     var sums = new Span<int>(operands.BlockSums + (t * shape.KBlocks), shape.KBlocks);
-                    BlockQuantizer.Quantize(x.Slice(t * shape.K, shape.K), shape.BlockSize, natural, scales, sums);
+                    if (operands.Path == KernelPath.Scalar)
+                    {
+                        BlockQuantizer.Quantize(x.Slice(t * shape.K, shape.K), shape.BlockSize, natural, scales, sums);
+                    }
+                    else
+                    {
+                        BlockQuantizer.QuantizeVector(x.Slice(t * shape.K, shape.K), shape.BlockSize, natural, scales, sums);
+                    }
+
                     NBitsDot.ToPlanes<sbyte>(natural.AsSpan(0, paddedK), new Span<sbyte>(operands.Q + ((long)t * paddedK), paddedK), shape.Bits, operands.Segment);
                 }
             }
@@ -98,11 +106,12 @@ public static unsafe class NBitsMatMul
         int first = rowStart;
         if (o.Accuracy == NBitsAccuracy.Int8 && o.Segment == 32)
         {
-            for (; first + 4 <= rowEnd; first += 4)
+            bool vnni = NBitsEightRows.UsesVnni;
+            for (; first + NBitsEightRows.Rows <= rowEnd; first += NBitsEightRows.Rows)
             {
                 for (int t = 0; t < o.M; t++)
                 {
-                    FourRowsInt8(o, first, t);
+                    NBitsEightRows.Compute(o, first, t, vnni);
                 }
             }
         }
@@ -226,54 +235,6 @@ public static unsafe class NBitsMatMul
         {
             throw new ArgumentException($"MatMulNBits output has {yLength} values; expected {m}x{shape.N}.");
         }
-    }
-
-    // Rows n..n+3 for token t. Each lane does exactly the scalar sequence of ComputeRows (the int block dot, minus
-    // zp·Σq, converted, times s·scale, added in block order), so the result is bit-identical to the one-row form.
-    private static void FourRowsInt8(in NBitsOperands o, int n, int t)
-    {
-        var shape = o.Shape;
-        int blocks = shape.KBlocks;
-        int blob = shape.BlobBytes;
-        long rowBytes = shape.RowBytes;
-        byte* row = o.B + (n * rowBytes);
-        float* s0 = o.Scales + ((long)n * blocks);
-        float* s1 = s0 + blocks, s2 = s1 + blocks, s3 = s2 + blocks;
-        sbyte* q = o.Q + ((long)t * shape.PaddedK);
-        float* blockScales = o.BlockScales + ((long)t * blocks);
-        int* blockSums = o.BlockSums + ((long)t * blocks);
-        int zpRow = shape.ZeroPointRowBytes;
-        var zp = Vector128.Create(shape.DefaultZeroPoint);
-        var acc = Vector128<float>.Zero;
-        for (int block = 0; block < blocks; block++)
-        {
-            byte* codes = row + (block * blob);
-            byte* prefetch = row + (8 * rowBytes) + (block * 4L * blob);
-            var dots = AvxVnni.IsSupported
-                ? NBitsDot.Int8Block4Rows256Vnni(codes, rowBytes, q + (block * shape.BlockSize), blob, shape.Bits, prefetch)
-                : NBitsDot.Int8Block4Rows256(codes, rowBytes, q + (block * shape.BlockSize), blob, shape.Bits, prefetch);
-            if (o.ZeroPoints != null)
-            {
-                byte* z = o.ZeroPoints + ((long)n * zpRow);
-                zp = Vector128.Create(
-                    shape.ZeroPoint(new ReadOnlySpan<byte>(z, zpRow), block),
-                    shape.ZeroPoint(new ReadOnlySpan<byte>(z + zpRow, zpRow), block),
-                    shape.ZeroPoint(new ReadOnlySpan<byte>(z + (2 * zpRow), zpRow), block),
-                    shape.ZeroPoint(new ReadOnlySpan<byte>(z + (3 * zpRow), zpRow), block));
-            }
-
-            var exact = dots - (zp * Vector128.Create(blockSums[block]));
-            var scale = Vector128.Create(blockScales[block]) * Vector128.Create(s0[block], s1[block], s2[block], s3[block]);
-            acc += Vector128.ConvertToSingle(exact) * scale;
-        }
-
-        float* y = o.Y + ((long)t * shape.N) + n;
-        if (o.Bias != null)
-        {
-            acc += Vector128.Load(o.Bias + n);
-        }
-
-        acc.Store(y);
     }
 
     private static int ScalarInt8Block(NBitsShape shape, byte* codes, sbyte* q)

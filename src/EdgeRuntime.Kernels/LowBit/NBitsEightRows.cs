@@ -1,0 +1,226 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace EdgeRuntime.Kernels.LowBit;
+
+/// <summary>
+/// MatMulNBits' int8 mode on x64 for eight output rows at a time (256-bit vectors, 32-byte plane segments). Decode is
+/// a matrix-vector product, so what bounds it is how fast the weights stream in and how little work each byte costs:
+/// eight rows share every activation load, their eight block dots are reduced together into one vector, and the
+/// per-block float step (zero point, two scales, accumulate) runs once for all eight lanes. The whole row group runs
+/// in one method so nothing is reloaded or called per block.
+/// <para>
+/// Each lane does exactly the scalar sequence of the definition (the integer block dot, minus zp·Σq, converted, times
+/// s·scale, added in block order), so the result is bit-identical to <see cref="NBitsReference"/>.
+/// </para>
+/// </summary>
+internal static unsafe class NBitsEightRows
+{
+    public const int Rows = 8;
+
+    /// <summary>Whether the shipped form uses AVX-VNNI (<c>vpdpbusd</c>); a run-time check even in Native AOT.</summary>
+    public static bool UsesVnni { get; } = AvxVnni.IsSupported;
+
+    /// <summary>The instructions <see cref="Compute"/> runs on this CPU, for reports.</summary>
+    public static string Describe() => UsesVnni ? "AVX-VNNI" : "AVX2";
+
+    /// <summary>Rows n..n+7 of token t (the operands' segment is 32); <paramref name="vnni"/> picks the form.</summary>
+    public static void Compute(in NBitsOperands o, int n, int t, bool vnni)
+    {
+        var shape = o.Shape;
+        int blocks = shape.KBlocks;
+        int blob = shape.BlobBytes;
+        int bits = shape.Bits;
+        long rowBytes = shape.RowBytes;
+        byte* rows = o.B + (n * rowBytes);
+        float* s = o.Scales + ((long)n * blocks);
+        sbyte* q = o.Q + ((long)t * shape.PaddedK);
+        float* blockScales = o.BlockScales + ((long)t * blocks);
+        int* blockSums = o.BlockSums + ((long)t * blocks);
+        var zeroPoints = Vector256.Create(shape.DefaultZeroPoint);
+        var acc = Vector256<float>.Zero;
+        for (int block = 0; block < blocks; block++)
+        {
+            // Eight interleaved row streams defeat the hardware prefetcher: each block step fetches its share of the
+            // next group (contiguous, eight rows), so that group's bytes are arriving while this one computes.
+            Prefetch(rows + (Rows * rowBytes) + ((long)block * Rows * blob), Rows * blob);
+            byte* codes = rows + (block * blob);
+            sbyte* x = q + (block * shape.BlockSize);
+            var dots = vnni ? DotsVnni(codes, rowBytes, x, blob, bits) : DotsAvx2(codes, rowBytes, x, blob, bits);
+            if (o.ZeroPoints != null)
+            {
+                zeroPoints = RowZeroPoints(o, n, block);
+            }
+
+            var exact = dots - (zeroPoints * Vector256.Create(blockSums[block]));
+            var weightScales = Vector256.Create(
+                s[block], s[blocks + block], s[(2 * blocks) + block], s[(3 * blocks) + block],
+                s[(4 * blocks) + block], s[(5 * blocks) + block], s[(6 * blocks) + block], s[(7 * blocks) + block]);
+            acc += Vector256.ConvertToSingle(exact) * (Vector256.Create(blockScales[block]) * weightScales);
+        }
+
+        if (o.Bias != null)
+        {
+            acc += Vector256.Load(o.Bias + n);
+        }
+
+        acc.Store(o.Y + ((long)t * shape.N) + n);
+    }
+
+    /// <summary>
+    /// Σ code·q over one block for eight rows (AVX-VNNI): <c>vpdpbusd</c> multiplies the unsigned codes by the signed
+    /// activations and adds each four products straight into 32-bit lanes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotsVnni(byte* c, long rowBytes, sbyte* x, int blobBytes, int bits)
+    {
+        var mask = Vector256.Create((byte)((1 << bits) - 1));
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int segment = 0; segment < blobBytes; segment += 32)
+        {
+            byte* p = c + segment;
+            if (bits == 4)
+            {
+                sbyte* xs = x + (segment * 2);
+                var x0 = Avx.LoadVector256(xs);
+                var x1 = Avx.LoadVector256(xs + 32);
+                a0 = NibblesVnni(a0, Avx.LoadVector256(p), mask, x0, x1);
+                a1 = NibblesVnni(a1, Avx.LoadVector256(p + rowBytes), mask, x0, x1);
+                a2 = NibblesVnni(a2, Avx.LoadVector256(p + (2 * rowBytes)), mask, x0, x1);
+                a3 = NibblesVnni(a3, Avx.LoadVector256(p + (3 * rowBytes)), mask, x0, x1);
+                a4 = NibblesVnni(a4, Avx.LoadVector256(p + (4 * rowBytes)), mask, x0, x1);
+                a5 = NibblesVnni(a5, Avx.LoadVector256(p + (5 * rowBytes)), mask, x0, x1);
+                a6 = NibblesVnni(a6, Avx.LoadVector256(p + (6 * rowBytes)), mask, x0, x1);
+                a7 = NibblesVnni(a7, Avx.LoadVector256(p + (7 * rowBytes)), mask, x0, x1);
+            }
+            else
+            {
+                sbyte* xs = x + (segment * 4);
+                var x0 = Avx.LoadVector256(xs);
+                var x1 = Avx.LoadVector256(xs + 32);
+                var x2 = Avx.LoadVector256(xs + 64);
+                var x3 = Avx.LoadVector256(xs + 96);
+                a0 = CrumbsVnni(a0, Avx.LoadVector256(p), mask, x0, x1, x2, x3);
+                a1 = CrumbsVnni(a1, Avx.LoadVector256(p + rowBytes), mask, x0, x1, x2, x3);
+                a2 = CrumbsVnni(a2, Avx.LoadVector256(p + (2 * rowBytes)), mask, x0, x1, x2, x3);
+                a3 = CrumbsVnni(a3, Avx.LoadVector256(p + (3 * rowBytes)), mask, x0, x1, x2, x3);
+                a4 = CrumbsVnni(a4, Avx.LoadVector256(p + (4 * rowBytes)), mask, x0, x1, x2, x3);
+                a5 = CrumbsVnni(a5, Avx.LoadVector256(p + (5 * rowBytes)), mask, x0, x1, x2, x3);
+                a6 = CrumbsVnni(a6, Avx.LoadVector256(p + (6 * rowBytes)), mask, x0, x1, x2, x3);
+                a7 = CrumbsVnni(a7, Avx.LoadVector256(p + (7 * rowBytes)), mask, x0, x1, x2, x3);
+            }
+        }
+
+        return Reduce(a0, a1, a2, a3, a4, a5, a6, a7);
+    }
+
+    /// <summary>
+    /// <see cref="DotsVnni"/> without VNNI: pmaddubsw into 16-bit lanes (at most 2·15·127 or 4·2·3·127 per segment,
+    /// no saturation), then pmaddwd by ones into 32-bit ones. The same integers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotsAvx2(byte* c, long rowBytes, sbyte* x, int blobBytes, int bits)
+    {
+        var mask = Vector256.Create((byte)((1 << bits) - 1));
+        var ones = Vector256.Create((short)1);
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int segment = 0; segment < blobBytes; segment += 32)
+        {
+            byte* p = c + segment;
+            if (bits == 4)
+            {
+                sbyte* xs = x + (segment * 2);
+                var x0 = Avx.LoadVector256(xs);
+                var x1 = Avx.LoadVector256(xs + 32);
+                a0 += Avx2.MultiplyAddAdjacent(Nibbles(Avx.LoadVector256(p), mask, x0, x1), ones);
+                a1 += Avx2.MultiplyAddAdjacent(Nibbles(Avx.LoadVector256(p + rowBytes), mask, x0, x1), ones);
+                a2 += Avx2.MultiplyAddAdjacent(Nibbles(Avx.LoadVector256(p + (2 * rowBytes)), mask, x0, x1), ones);
+                a3 += Avx2.MultiplyAddAdjacent(Nibbles(Avx.LoadVector256(p + (3 * rowBytes)), mask, x0, x1), ones);
+                a4 += Avx2.MultiplyAddAdjacent(Nibbles(Avx.LoadVector256(p + (4 * rowBytes)), mask, x0, x1), ones);
+                a5 += Avx2.MultiplyAddAdjacent(Nibbles(Avx.LoadVector256(p + (5 * rowBytes)), mask, x0, x1), ones);
+                a6 += Avx2.MultiplyAddAdjacent(Nibbles(Avx.LoadVector256(p + (6 * rowBytes)), mask, x0, x1), ones);
+                a7 += Avx2.MultiplyAddAdjacent(Nibbles(Avx.LoadVector256(p + (7 * rowBytes)), mask, x0, x1), ones);
+            }
+            else
+            {
+                sbyte* xs = x + (segment * 4);
+                var x0 = Avx.LoadVector256(xs);
+                var x1 = Avx.LoadVector256(xs + 32);
+                var x2 = Avx.LoadVector256(xs + 64);
+                var x3 = Avx.LoadVector256(xs + 96);
+                a0 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p), mask, x0, x1, x2, x3), ones);
+                a1 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p + rowBytes), mask, x0, x1, x2, x3), ones);
+                a2 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p + (2 * rowBytes)), mask, x0, x1, x2, x3), ones);
+                a3 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p + (3 * rowBytes)), mask, x0, x1, x2, x3), ones);
+                a4 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p + (4 * rowBytes)), mask, x0, x1, x2, x3), ones);
+                a5 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p + (5 * rowBytes)), mask, x0, x1, x2, x3), ones);
+                a6 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p + (6 * rowBytes)), mask, x0, x1, x2, x3), ones);
+                a7 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p + (7 * rowBytes)), mask, x0, x1, x2, x3), ones);
+            }
+        }
+
+        return Reduce(a0, a1, a2, a3, a4, a5, a6, a7);
+    }
+
+    // Eight vectors of partial sums to one vector of eight totals: pairwise adds within 128-bit halves, then the two
+    // halves of each group of four added across.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Reduce(Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3, Vector256<int> a4, Vector256<int> a5, Vector256<int> a6, Vector256<int> a7)
+    {
+        var low = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
+        var high = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a4, a5), Avx2.HorizontalAdd(a6, a7));
+        return Avx2.Permute2x128(low, high, 0x20) + Avx2.Permute2x128(low, high, 0x31);
+    }
+
+    private static Vector256<int> RowZeroPoints(in NBitsOperands o, int n, int block)
+    {
+        var shape = o.Shape;
+        int zpRow = shape.ZeroPointRowBytes;
+        byte* z = o.ZeroPoints + ((long)n * zpRow);
+        var values = stackalloc int[Rows];
+        for (int r = 0; r < Rows; r++)
+        {
+            values[r] = shape.ZeroPoint(new ReadOnlySpan<byte>(z + (r * zpRow), zpRow), block);
+        }
+
+        return Vector256.Load(values);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* start, int bytes)
+    {
+        for (int line = 0; line < bytes; line += 64)
+        {
+            Sse.Prefetch0(start + line);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> NibblesVnni(Vector256<int> acc, Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1) =>
+        AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(acc, packed & mask, x0), Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, x1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> CrumbsVnni(Vector256<int> acc, Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1, Vector256<sbyte> x2, Vector256<sbyte> x3)
+    {
+        var words = packed.AsUInt16();
+        acc = AvxVnni.MultiplyWideningAndAdd(acc, packed & mask, x0);
+        acc = AvxVnni.MultiplyWideningAndAdd(acc, Avx2.ShiftRightLogical(words, 2).AsByte() & mask, x1);
+        acc = AvxVnni.MultiplyWideningAndAdd(acc, Avx2.ShiftRightLogical(words, 4).AsByte() & mask, x2);
+        return AvxVnni.MultiplyWideningAndAdd(acc, Avx2.ShiftRightLogical(words, 6).AsByte() & mask, x3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Nibbles(Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1) =>
+        Avx2.MultiplyAddAdjacent(packed & mask, x0) + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask, x1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Crumbs(Vector256<byte> packed, Vector256<byte> mask, Vector256<sbyte> x0, Vector256<sbyte> x1, Vector256<sbyte> x2, Vector256<sbyte> x3)
+    {
+        var words = packed.AsUInt16();
+        return Avx2.MultiplyAddAdjacent(packed & mask, x0)
+            + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(words, 2).AsByte() & mask, x1)
+            + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(words, 4).AsByte() & mask, x2)
+            + Avx2.MultiplyAddAdjacent(Avx2.ShiftRightLogical(words, 6).AsByte() & mask, x3);
+    }
+}
