@@ -9,6 +9,13 @@ internal static class KernelCheck
     public static int Run()
     {
         Console.WriteLine($"edged {EdgeDaemon.Version} kernel check on {PlatformDescription.Current()}; default path {KernelPaths.Describe(KernelPaths.Best)}");
+        Console.WriteLine("in use (chosen at start from this CPU):");
+        foreach (var form in KernelForms.Current)
+        {
+            Console.WriteLine($"  {form.Kernel,-26} {form.Form}");
+        }
+
+        Console.WriteLine("self-check, every path this CPU supports:");
         bool ok = true;
         foreach (var result in KernelSelfCheck.Run())
         {

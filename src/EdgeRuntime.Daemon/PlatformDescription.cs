@@ -1,10 +1,14 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
+using EdgeRuntime.Kernels;
 
 namespace EdgeRuntime.Daemon;
 
-/// <summary>The runtime identifier and the SIMD features this process may use, as Native AOT detected them.</summary>
+/// <summary>
+/// The runtime identifier, the SIMD features this process may use as Native AOT detected them, and the form each kernel
+/// runs (<see cref="KernelForms"/>).
+/// </summary>
 internal static class PlatformDescription
 {
     public static string Current()
@@ -26,7 +30,7 @@ internal static class PlatformDescription
             Add(features, AvxVnni.IsSupported, "AvxVnni");
         }
 
-        return $"{RuntimeInformation.RuntimeIdentifier} ({(features.Count == 0 ? "baseline" : string.Join(", ", features))})";
+        return $"{RuntimeInformation.RuntimeIdentifier} ({(features.Count == 0 ? "baseline" : string.Join(", ", features))}); kernels: {KernelForms.Summary(KernelForms.Current)}";
     }
 
     private static void Add(List<string> features, bool supported, string name)

@@ -35,6 +35,10 @@ public sealed class EdgectlTests(SharedDaemon daemon) : IClassFixture<SharedDaem
         using var document = System.Text.Json.JsonDocument.Parse(result.Stdout);
         Assert.Equal(1, document.RootElement.GetProperty("hello").GetProperty("protocolVersion").GetInt32());
         Assert.Equal("ok", document.RootElement.GetProperty("health").GetProperty("status").GetString());
+        // The platform names the form each kernel runs, as the shipped binary chose it on this CPU.
+        string platform = document.RootElement.GetProperty("hello").GetProperty("platform").GetString()!;
+        string extension = System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? "AvxVnni" : "Avx2";
+        Assert.Contains($"MatMulNBits int8=Vector256 8 rows+{extension},", platform, StringComparison.Ordinal);
     }
 
     [Fact]

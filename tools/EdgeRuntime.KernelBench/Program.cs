@@ -44,7 +44,7 @@ foreach (var (k, n) in shapes)
         foreach (int m in batches)
         {
             string shape = $"{k}x{n}_b{m}_t{threads}";
-            if (m == 1 && runLowBit)
+            if (runLowBit)
             {
                 MeasureLowBit(shape, k, n, m, threads);
             }
@@ -106,10 +106,13 @@ void MeasureLowBit(string shape, int k, int n, int m, int threads)
     results.Add(new($"int8_{shape}_ms", int8Ours, "ms", int8Theirs, int8Theirs / int8Ours, $"our MatMulInteger (u8 x s8, B [K,N] not pre-packed) vs ORT's, {int8Copies} layers streamed; {int8Pct:0}% of bandwidth"));
     if (k == 2560 && n == 6912 && threads == 2)
     {
-        results.Add(new("int4_gemv_vs_ort_nbits4", int4Theirs / int4Ours, "x", 1.0, int4Theirs / int4Ours, "target >= 1.0 (our speed / ORT MatMulNBits bits=4 block 128)"));
-        results.Add(new("int8_gemv_vs_ort_matmulinteger", int8Theirs / int8Ours, "x", 1.0, int8Theirs / int8Ours, "target >= 1.0 (our speed / ORT MatMulInteger u8 x s8)"));
+        string kind = m == 1 ? "gemv" : $"gemm{m}";
+        results.Add(new($"int4_{kind}_vs_ort_nbits4", int4Theirs / int4Ours, "x", 1.0, int4Theirs / int4Ours, $"target >= 1.0 (our speed / ORT MatMulNBits bits=4 block 128), {m} token(s); path {Form("MatMulNBits int8")}"));
+        results.Add(new($"int8_{kind}_vs_ort_matmulinteger", int8Theirs / int8Ours, "x", 1.0, int8Theirs / int8Ours, $"target >= 1.0 (our speed / ORT MatMulInteger u8 x s8), {m} token(s); path {Form("MatMulInteger prepacked")}"));
     }
 }
+
+static string Form(string kernel) => KernelForms.Current.First(f => f.Kernel == kernel).Form;
 
 // Ours and the peer timed in alternating blocks (three each), so slow drifts in this shared machine's background load
 // (tens of percent from minute to minute) fall on both; each result is the median per-layer time over its blocks. Only

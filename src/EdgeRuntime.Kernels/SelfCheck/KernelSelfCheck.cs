@@ -158,7 +158,8 @@ public static class KernelSelfCheck
                 {
                     foreach (int k in new[] { 0, 1, block - 1, block + 7, (3 * block) + 33 })
                     {
-                        var shape = new NBitsShape(N: 7, K: k, Bits: bits, BlockSize: block);
+                        // N = 11: one eight-row group (the x64 int8 form) and three single rows.
+                        var shape = new NBitsShape(N: 11, K: k, Bits: bits, BlockSize: block);
                         var weights = NBitsWeights.Quantize(Floats(shape.N * k, k + bits), shape, zeroPoints);
                         var bias = Floats(shape.N, 9);
                         foreach (int m in new[] { 1, 3 })

@@ -27,6 +27,7 @@ public abstract class EmulatedBoardTests(EmulatedBoard board)
         bool boardHasDotProduct = board.Profile.Cpu.Features.Contains("asimddp");
         Assert.Equal(boardHasDotProduct, hello.Platform.Contains("Dp", StringComparison.Ordinal));
         Assert.Contains("AdvSimd", hello.Platform, StringComparison.Ordinal);
+        Assert.Contains($"MatMulNBits int8={(boardHasDotProduct ? "AdvSimd+Dp" : "AdvSimd")},", hello.Platform, StringComparison.Ordinal);
     }
 
     [EmulatedBoardFact]
