@@ -29,6 +29,9 @@ public sealed record BoardProfile
     /// <summary>auto, force or off: which nodes move onto our ai.edgeruntime kernels at load (docs/kernels.md).</summary>
     public string KernelFallback { get; set; } = "auto";
 
+    /// <summary>Limits on the C# kernels' choice of instructions (absent: the best the CPU offers).</summary>
+    public BoardKernels Kernels { get; set; } = new();
+
     public BoardThreads Threads { get; set; } = new();
 
     public BoardMemory Memory { get; set; } = new();
@@ -64,6 +67,26 @@ public sealed record CpuInfo
 
     /// <summary>The features /proc/cpuinfo lists for the core (asimddp means the dot-product instructions).</summary>
     public string[] Features { get; set; } = [];
+}
+
+/// <summary>
+/// A ceiling on the kernels' path and switches for the dot-product extensions, for a board whose CPU runs a wider form
+/// slower or wrongly. It can only narrow what the CPU offers (see KernelPaths.Choose).
+/// </summary>
+public sealed record BoardKernels
+{
+    /// <summary>Scalar, Vector128, Vector256, Vector512 (x64) or AdvSimd (arm64); null: the widest the CPU runs.</summary>
+    public string? MaxPath { get; set; }
+
+    /// <summary>Use AVX-VNNI's vpdpbusd where the CPU has it.</summary>
+    public bool Vnni { get; set; } = true;
+
+    /// <summary>Use arm64's SDOT where the CPU has it.</summary>
+    public bool DotProduct { get; set; } = true;
+
+    /// <summary>The limits as the kernels take them (MaxPath already validated by the loader).</summary>
+    public Kernels.KernelLimits ToLimits() =>
+        new(MaxPath is null ? null : Enum.Parse<Kernels.KernelPath>(MaxPath), Vnni, DotProduct);
 }
 
 public sealed record BoardThreads

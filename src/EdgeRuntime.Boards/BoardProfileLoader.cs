@@ -74,6 +74,7 @@ public static class BoardProfileLoader
         Require(!arm || profile.Cpu.QemuCpu is not null, "cpu.qemuCpu", "is required for an arm64 board (the emulated board runs with it)");
         Require(!arm || profile.Cpu.Part is not null, "cpu.part", "is required for an arm64 board");
         Require(MissingProviderActions.TryParse(profile.OnMissingProvider, out _), "onMissingProvider", $"is '{profile.OnMissingProvider}'; must be '{MissingProviderActions.Fallback}' or '{MissingProviderActions.Fail}'");
+        Require(profile.Kernels.MaxPath is null || (Enum.TryParse<Kernels.KernelPath>(profile.Kernels.MaxPath, out var maxPath) && Enum.IsDefined(maxPath) && !char.IsAsciiDigit(profile.Kernels.MaxPath[0])), "kernels.maxPath", $"is '{profile.Kernels.MaxPath}'; must be one of {string.Join(", ", Enum.GetNames<Kernels.KernelPath>())}, or absent");
         Require(Inference.Onnx.KernelFallbackModes.TryParse(profile.KernelFallback, out _), "kernelFallback", $"is '{profile.KernelFallback}'; must be 'auto', 'force' or 'off'");
         Require(profile.ExecutionProviders.Length > 0, "executionProviders", "must list at least the cpu provider");
         var names = new HashSet<string>(StringComparer.Ordinal);

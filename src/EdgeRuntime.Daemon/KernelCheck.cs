@@ -8,7 +8,7 @@ internal static class KernelCheck
 {
     public static int Run()
     {
-        Console.WriteLine($"edged {EdgeDaemon.Version} kernel check on {PlatformDescription.Current()}; default path {KernelPaths.Describe(KernelPaths.Best)}");
+        Console.WriteLine($"edged {EdgeDaemon.Version} kernel check on {PlatformDescription.Cpu()}; default path {KernelPaths.Describe(KernelPaths.Best)}");
         Console.WriteLine("in use (chosen at start from this CPU):");
         foreach (var form in KernelForms.Current)
         {

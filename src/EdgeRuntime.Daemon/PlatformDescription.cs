@@ -11,7 +11,11 @@ namespace EdgeRuntime.Daemon;
 /// </summary>
 internal static class PlatformDescription
 {
-    public static string Current()
+    /// <summary>hello's platform string: the CPU line and the kernels' forms.</summary>
+    public static string Current() => $"{Cpu()}; kernels: {KernelForms.Summary(KernelForms.Current)}";
+
+    /// <summary>"linux-x64 (Sse4.2, Avx2, AvxVnni)": the runtime identifier and the features detected.</summary>
+    public static string Cpu()
     {
         var features = new List<string>();
         if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
@@ -30,7 +34,7 @@ internal static class PlatformDescription
             Add(features, AvxVnni.IsSupported, "AvxVnni");
         }
 
-        return $"{RuntimeInformation.RuntimeIdentifier} ({(features.Count == 0 ? "baseline" : string.Join(", ", features))}); kernels: {KernelForms.Summary(KernelForms.Current)}";
+        return $"{RuntimeInformation.RuntimeIdentifier} ({(features.Count == 0 ? "baseline" : string.Join(", ", features))})";
     }
 
     private static void Add(List<string> features, bool supported, string name)

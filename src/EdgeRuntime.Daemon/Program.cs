@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using EdgeRuntime.Boards;
 using EdgeRuntime.Daemon;
 using EdgeRuntime.Inference;
+using EdgeRuntime.Kernels;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Server;
 using EdgeRuntime.Store;
@@ -48,6 +49,7 @@ namespace EdgeRuntime.Daemon
                 }
 
                 (board, boardSource) = BoardSelection.Load(config);
+                ApplyKernelLimits(board, boardSource);
             }
             catch (ConfigException e)
             {
@@ -63,6 +65,19 @@ namespace EdgeRuntime.Daemon
 
             var log = new StderrLog(commandLine.Verbose ? EdgeRuntime.Server.LogLevel.Debug : EdgeRuntime.Server.LogLevel.Info);
             return await ServeAsync(config, board, boardSource, log).ConfigureAwait(false);
+        }
+
+        // Before any session exists, so every kernel call of this process sees the same choice.
+        private static void ApplyKernelLimits(BoardProfile board, string boardSource)
+        {
+            try
+            {
+                KernelPaths.Apply(KernelPaths.Choose(board.Kernels.ToLimits()));
+            }
+            catch (ArgumentException e)
+            {
+                throw new BoardProfileException($"{boardSource}: {e.Message}");
+            }
         }
 
         private static async Task<int> ServeAsync(DaemonConfig config, BoardProfile board, string boardSource, StderrLog log)

@@ -1,8 +1,3 @@
-using System.Runtime.Intrinsics.Arm;
-using System.Runtime.Intrinsics.X86;
-using EdgeRuntime.Kernels.Int8;
-using EdgeRuntime.Kernels.LowBit;
-
 namespace EdgeRuntime.Kernels;
 
 /// <summary>One kernel and the code it runs on this CPU.</summary>
@@ -16,19 +11,24 @@ public sealed record KernelForm(string Kernel, string Form);
 /// </summary>
 public static class KernelForms
 {
-    /// <summary>The forms along the default path, fixed at start.</summary>
-    public static IReadOnlyList<KernelForm> Current { get; } = Describe(KernelPaths.Best);
+    /// <summary>The forms of this process's choice (the CPU's, narrowed by the board profile if it says so).</summary>
+    public static IReadOnlyList<KernelForm> Current => Describe(KernelPaths.Current);
 
-    public static IReadOnlyList<KernelForm> Describe(KernelPath path) =>
-    [
-        new("BitLinear 1 token", Plain(path)),
-        new("BitLinear 4 tokens", Wide(path) ? WithVnni("Vector256", AvxVnni.IsSupported) : Plain(path)),
-        new("MatMulNBits int8", Wide(path) ? WithVnni("Vector256 8 rows", NBitsEightRows.UsesVnni) : Plain(path)),
-        new("MatMulNBits float", path is KernelPath.Scalar or KernelPath.AdvSimd ? path.ToString() : "Vector128"),
-        new("MatMulInteger", Plain(path)),
-        new("MatMulInteger prepacked", Wide(path) ? WithVnni("Vector256", PackedInt8MatMul.UsesVnni(path)) : Plain(path)),
-        new("Int8RowLinear", Plain(path)),
-    ];
+    public static IReadOnlyList<KernelForm> Describe(KernelChoice choice)
+    {
+        var path = choice.Path;
+        string plain = path == KernelPath.AdvSimd && choice.DotProduct ? "AdvSimd+Dp" : path.ToString();
+        return
+        [
+            new("BitLinear 1 token", plain),
+            new("BitLinear 4 tokens", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
+            new("MatMulNBits int8", Wide(path) ? WithVnni("Vector256 8 rows", choice.Vnni) : plain),
+            new("MatMulNBits float", path is KernelPath.Scalar or KernelPath.AdvSimd ? path.ToString() : "Vector128"),
+            new("MatMulInteger", plain),
+            new("MatMulInteger prepacked", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
+            new("Int8RowLinear", plain),
+        ];
+    }
 
     /// <summary>One line: "BitLinear 1 token=Vector256, MatMulNBits int8=Vector256 8 rows+AvxVnni, ...".</summary>
     public static string Summary(IReadOnlyList<KernelForm> forms) => string.Join(", ", forms.Select(f => $"{f.Kernel}={f.Form}"));
@@ -36,6 +36,4 @@ public static class KernelForms
     private static bool Wide(KernelPath path) => path is KernelPath.Vector256 or KernelPath.Vector512;
 
     private static string WithVnni(string form, bool vnni) => vnni ? form + "+AvxVnni" : form + "+Avx2";
-
-    private static string Plain(KernelPath path) => path == KernelPath.AdvSimd && Dp.IsSupported ? "AdvSimd+Dp" : path.ToString();
 }

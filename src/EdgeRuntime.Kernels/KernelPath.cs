@@ -22,12 +22,36 @@ public enum KernelPath
     AdvSimd,
 }
 
-/// <summary>Which paths this CPU can run, and the one used by default (the widest), chosen once at start.</summary>
+/// <summary>A board profile's limits on the kernels: the widest path, and whether the CPU's dot-product extensions
+/// (AVX-VNNI on x64, SDOT on arm64) may be used. The defaults leave the choice to the CPU.</summary>
+public sealed record KernelLimits(KernelPath? MaxPath = null, bool Vnni = true, bool DotProduct = true);
+
+/// <summary>What the kernels run in this process: a path and the extensions used inside it.</summary>
+public readonly record struct KernelChoice(KernelPath Path, bool Vnni, bool DotProduct);
+
+/// <summary>
+/// Which paths this CPU can run, and the one used by default: the widest, chosen once at start from the CPU's
+/// features, then possibly narrowed once by the board profile (<see cref="Apply"/>) before any session runs.
+/// </summary>
 public static class KernelPaths
 {
-    public static KernelPath Best { get; } = Detect();
+    /// <summary>The widest path this CPU runs, whatever a profile says.</summary>
+    public static KernelPath Detected { get; } = Detect();
 
     public static IReadOnlyList<KernelPath> Supported { get; } = [.. Enum.GetValues<KernelPath>().Where(IsSupported)];
+
+    private static KernelChoice s_choice = Choose(new KernelLimits());
+
+    /// <summary>The path the ops run.</summary>
+    public static KernelPath Best => s_choice.Path;
+
+    /// <summary>Whether the 256-bit forms use AVX-VNNI's vpdpbusd (the CPU has it and the profile allows it).</summary>
+    public static bool Vnni => s_choice.Vnni;
+
+    /// <summary>Whether the arm64 forms use SDOT (the CPU has it and the profile allows it).</summary>
+    public static bool DotProduct => s_choice.DotProduct;
+
+    public static KernelChoice Current => s_choice;
 
     public static bool IsSupported(KernelPath path) => path switch
     {
@@ -39,11 +63,50 @@ public static class KernelPaths
         _ => false,
     };
 
-    /// <summary>"AdvSimd+Dp", "Vector512", ...: what the default path uses, for logs and benchmarks.</summary>
+    /// <summary>
+    /// The choice under <paramref name="limits"/>: the narrower of the CPU's widest path and the profile's maximum, so a
+    /// profile can narrow the choice but never widen it past the CPU. A maximum for the other architecture (AdvSimd on
+    /// x64, an x64 path on arm64) is an error rather than a silent scalar fallback.
+    /// </summary>
+    public static KernelChoice Choose(KernelLimits limits)
+    {
+        var path = Detected;
+        if (limits.MaxPath is { } max && max != KernelPath.Scalar)
+        {
+            bool armMax = max == KernelPath.AdvSimd;
+            bool armCpu = System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
+            if (armMax != armCpu)
+            {
+                throw new ArgumentException($"kernels.maxPath is {max}, a path for {(armMax ? "arm64" : "x64")}; this CPU runs {string.Join(", ", Supported)}.");
+            }
+        }
+
+        if (limits.MaxPath is { } ceiling && Width(ceiling) < Width(path))
+        {
+            path = ceiling;
+        }
+
+        bool vnni = limits.Vnni && AvxVnni.IsSupported && path is KernelPath.Vector256 or KernelPath.Vector512;
+        bool dot = limits.DotProduct && Dp.IsSupported && path == KernelPath.AdvSimd;
+        return new KernelChoice(path, vnni, dot);
+    }
+
+    /// <summary>Makes <paramref name="choice"/> the process's (edged does this once, before it creates a session).</summary>
+    public static void Apply(KernelChoice choice) => s_choice = choice;
+
+    /// <summary>"AdvSimd+Dp", "Vector512", ...: what a path uses, for logs and benchmarks.</summary>
     public static string Describe(KernelPath path) => path switch
     {
-        KernelPath.AdvSimd => Dp.IsSupported ? "AdvSimd+Dp" : "AdvSimd",
+        KernelPath.AdvSimd => Dp.IsSupported && DotProduct ? "AdvSimd+Dp" : "AdvSimd",
         _ => path.ToString(),
+    };
+
+    private static int Width(KernelPath path) => path switch
+    {
+        KernelPath.Scalar => 0,
+        KernelPath.Vector128 or KernelPath.AdvSimd => 1,
+        KernelPath.Vector256 => 2,
+        _ => 3,
     };
 
     private static KernelPath Detect()

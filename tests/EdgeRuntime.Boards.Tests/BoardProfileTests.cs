@@ -88,6 +88,32 @@ public sealed class BoardProfileTests
         Assert.StartsWith("test.json: ", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("{\"maxPath\":\"Vector1024\"}")]
+    [InlineData("{\"maxPath\":\"2\"}")]
+    [InlineData("{\"maxPath\":\"advsimd\"}")]
+    public void A_kernel_path_the_kernels_do_not_have_is_refused(string kernels)
+    {
+        var error = Assert.Throws<BoardProfileException>(() => ParseRpi5With("kernels", kernels));
+        Assert.Contains("'kernels.maxPath'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AdvSimd", error.Message, StringComparison.Ordinal); // the message lists the names it takes
+    }
+
+    [Fact]
+    public void Kernel_limits_parse_into_what_the_kernels_take_and_default_to_none()
+    {
+        var limits = ParseRpi5With("kernels", "{\"maxPath\":\"AdvSimd\",\"dotProduct\":false}").Kernels.ToLimits();
+        Assert.Equal(new EdgeRuntime.Kernels.KernelLimits(EdgeRuntime.Kernels.KernelPath.AdvSimd, Vnni: true, DotProduct: false), limits);
+        Assert.Equal(new EdgeRuntime.Kernels.KernelLimits(), BoardProfileLoader.Load(Repository.BoardProfile("rpi5")).Kernels.ToLimits());
+    }
+
+    private static BoardProfile ParseRpi5With(string field, string json)
+    {
+        var profile = JsonNode.Parse(File.ReadAllText(Repository.BoardProfile("rpi5")), documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!.AsObject();
+        profile[field] = JsonNode.Parse(json);
+        return BoardProfileLoader.Parse(System.Text.Encoding.UTF8.GetBytes(profile.ToJsonString()), "test.json");
+    }
+
     [Fact]
     public void A_missing_profile_file_is_named()
     {

@@ -93,6 +93,39 @@ public sealed class KernelsOverSocket
     }
 
     [Fact]
+    public async Task A_board_profile_narrows_the_kernels_and_they_still_equal_the_reference()
+    {
+        // The host profile with a ceiling of Vector128 and VNNI off: hello names the narrowed forms, and the rewritten
+        // MatMulNBits, QLinearMatMul and BitLinear models still give the reference's answers on them.
+        string directory = EdgedProcess.Prepare(extraConfig: "\"boardProfile\": \"board.json\"");
+        var profile = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Repository.BoardProfile("host")), documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!.AsObject();
+        profile["kernels"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "maxPath": "Vector128", "vnni": false }""");
+        File.WriteAllText(Path.Combine(directory, "board.json"), profile.ToJsonString());
+        await using var edged = await EdgedProcess.StartInAsync(directory);
+        await using (var client = await EdgeClient.ConnectAsync(edged.SocketPath))
+        {
+            var hello = await client.HelloAsync("kernel-limits-test");
+            Assert.Contains("MatMulNBits int8=Vector128,", hello.Platform, StringComparison.Ordinal);
+            Assert.DoesNotContain("+AvxVnni", hello.Platform, StringComparison.Ordinal);
+        }
+
+        await CheckFallbackRewriteAsync(edged, "fallback-narrowed");
+        await CheckBitLinearAsync(edged, "bitlinear-narrowed");
+    }
+
+    [Fact]
+    public async Task A_board_profile_cannot_ask_for_another_architectures_kernels()
+    {
+        string directory = EdgedProcess.Prepare(extraConfig: "\"boardProfile\": \"board.json\"");
+        var profile = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Repository.BoardProfile("host")), documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!.AsObject();
+        profile["kernels"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "maxPath": "AdvSimd" }""");
+        File.WriteAllText(Path.Combine(directory, "board.json"), profile.ToJsonString());
+        var run = await ProcessRunner.RunAsync(Paths.Edged, "--config", Path.Combine(directory, "edged.json"), "--socket", Path.Combine(directory, "edged.sock"));
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("kernels.maxPath is AdvSimd, a path for arm64", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BitLinear_loads_and_runs_through_the_published_edged()
     {
         await using var edged = await EdgedProcess.StartAsync();

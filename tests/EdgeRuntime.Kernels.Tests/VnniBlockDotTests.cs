@@ -42,6 +42,40 @@ public sealed unsafe class VnniBlockDotTests
         }
     }
 
+    [Avx2Theory]
+    [InlineData(4, 64, false)]
+    [InlineData(4, 128, true)]
+    [InlineData(2, 128, false)]
+    [InlineData(2, 256, true)]
+    public void The_decoded_block_dot_equals_the_definition_in_both_forms(int bits, int blobBytes, bool vnni)
+    {
+        if (vnni && !AvxVnni.IsSupported)
+        {
+            vnni = false; // this CPU has only the AVX2 form; check that one for this case too
+        }
+
+        // The batch path: codes unpacked to one byte each (plane order), then a plain u8 × s8 dot per row.
+        var (codes, rowBytes, q) = Operands(bits, blobBytes);
+        int blockSize = blobBytes * (8 / bits);
+        var decoded = new byte[NBitsEightRows.Rows * blockSize];
+        for (int row = 0; row < NBitsEightRows.Rows; row++)
+        {
+            for (int i = 0; i < blobBytes; i++)
+            {
+                for (int plane = 0; plane < 8 / bits; plane++)
+                {
+                    decoded[(row * blockSize) + (i / 32 * 32 * (8 / bits)) + (plane * 32) + (i % 32)] = (byte)((codes[(row * rowBytes) + i] >> (plane * bits)) & ((1 << bits) - 1));
+                }
+            }
+        }
+
+        fixed (byte* d = decoded)
+        fixed (sbyte* x = q)
+        {
+            AssertDots(NBitsEightRows.DecodedDots(d, blockSize, x, blockSize, vnni), codes, rowBytes, q, bits, blobBytes);
+        }
+    }
+
     private static (byte[] Codes, long RowBytes, sbyte[] Q) Operands(int bits, int blobBytes)
     {
         var random = new Random((bits * 1000) + blobBytes);
@@ -106,6 +140,18 @@ public sealed class Avx2TheoryAttribute : TheoryAttribute
         if (!Avx2.IsSupported)
         {
             Skip = "this CPU has no AVX2, so the 256-bit forms cannot run";
+        }
+    }
+}
+
+/// <summary>A fact that runs only where the CPU has AVX2.</summary>
+public sealed class Avx2FactAttribute : FactAttribute
+{
+    public Avx2FactAttribute()
+    {
+        if (!Avx2.IsSupported)
+        {
+            Skip = "this CPU has no AVX2";
         }
     }
 }

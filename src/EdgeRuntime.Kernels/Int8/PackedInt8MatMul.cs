@@ -29,9 +29,9 @@ public static unsafe class PackedInt8MatMul
         public bool Whole;
     }
 
-    /// <summary>Whether <paramref name="path"/> runs the VNNI form on this CPU (unless the caller turns it off).</summary>
+    /// <summary>Whether <paramref name="path"/> runs the VNNI form in this process (unless the caller turns it off).</summary>
     public static bool UsesVnni(KernelPath path, bool allowVnni = true) =>
-        allowVnni && path is KernelPath.Vector256 or KernelPath.Vector512 && AvxVnni.IsSupported;
+        allowVnni && path is KernelPath.Vector256 or KernelPath.Vector512 && AvxVnni.IsSupported && KernelPaths.Vnni;
 
     /// <summary>
     /// Fills one token's quads from its 8-bit values (length K); Low/High must hold KQuads ints. <paramref name="allowVnni"/>
@@ -269,7 +269,7 @@ public static unsafe class PackedInt8MatMul
     private static void TileNeon(sbyte* data, int kQuads, in Token token, int* s)
     {
         Vector128<int> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        bool dot = Dp.IsSupported;
+        bool dot = Dp.IsSupported && KernelPaths.DotProduct;
         for (int quad = 0; quad < kQuads; quad++)
         {
             var x = Vector128.Create(token.Low[quad]).AsSByte();

@@ -177,31 +177,33 @@ internal static unsafe class NBitsDot
     {
         var mask = Vector128.Create((byte)((1 << bits) - 1));
         var acc = Vector128<int>.Zero;
+        bool dot = KernelPaths.DotProduct;
         for (int offset = 0; offset < blobBytes; offset += 16)
         {
             var packed = AdvSimd.LoadVector128(codes + offset);
             if (bits == 4)
             {
                 sbyte* a = q + (offset * 2);
-                acc = NeonDot(acc, (packed & mask).AsSByte(), AdvSimd.LoadVector128(a));
-                acc = NeonDot(acc, AdvSimd.ShiftRightLogical(packed, 4).AsSByte(), AdvSimd.LoadVector128(a + 16));
+                acc = NeonDot(dot, acc, (packed & mask).AsSByte(), AdvSimd.LoadVector128(a));
+                acc = NeonDot(dot, acc, AdvSimd.ShiftRightLogical(packed, 4).AsSByte(), AdvSimd.LoadVector128(a + 16));
             }
             else
             {
                 sbyte* a = q + (offset * 4);
-                acc = NeonDot(acc, (packed & mask).AsSByte(), AdvSimd.LoadVector128(a));
-                acc = NeonDot(acc, (AdvSimd.ShiftRightLogical(packed, 2) & mask).AsSByte(), AdvSimd.LoadVector128(a + 16));
-                acc = NeonDot(acc, (AdvSimd.ShiftRightLogical(packed, 4) & mask).AsSByte(), AdvSimd.LoadVector128(a + 32));
-                acc = NeonDot(acc, AdvSimd.ShiftRightLogical(packed, 6).AsSByte(), AdvSimd.LoadVector128(a + 48));
+                acc = NeonDot(dot, acc, (packed & mask).AsSByte(), AdvSimd.LoadVector128(a));
+                acc = NeonDot(dot, acc, (AdvSimd.ShiftRightLogical(packed, 2) & mask).AsSByte(), AdvSimd.LoadVector128(a + 16));
+                acc = NeonDot(dot, acc, (AdvSimd.ShiftRightLogical(packed, 4) & mask).AsSByte(), AdvSimd.LoadVector128(a + 32));
+                acc = NeonDot(dot, acc, AdvSimd.ShiftRightLogical(packed, 6).AsSByte(), AdvSimd.LoadVector128(a + 48));
             }
         }
 
         return Vector128.Sum(acc);
     }
 
-    private static Vector128<int> NeonDot(Vector128<int> acc, Vector128<sbyte> w, Vector128<sbyte> x)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> NeonDot(bool dot, Vector128<int> acc, Vector128<sbyte> w, Vector128<sbyte> x)
     {
-        if (Dp.IsSupported)
+        if (Dp.IsSupported && dot)
         {
             return Dp.DotProduct(acc, w, x);
         }

@@ -19,14 +19,48 @@ internal static unsafe class NBitsEightRows
 {
     public const int Rows = 8;
 
-    /// <summary>Whether the shipped form uses AVX-VNNI (<c>vpdpbusd</c>); a run-time check even in Native AOT.</summary>
-    public static bool UsesVnni { get; } = AvxVnni.IsSupported;
+    /// <summary>
+    /// Whether the form in use is AVX-VNNI's (<c>vpdpbusd</c>): the CPU has it (a run-time check even in Native AOT)
+    /// and the board profile has not turned it off.
+    /// </summary>
+    public static bool UsesVnni => AvxVnni.IsSupported && KernelPaths.Vnni;
 
-    /// <summary>The instructions <see cref="Compute"/> runs on this CPU, for reports.</summary>
-    public static string Describe() => UsesVnni ? "AVX-VNNI" : "AVX2";
+    /// <summary>Bytes of <see cref="Decode"/>'s output for one group.</summary>
+    public static int DecodedBytes(NBitsShape shape) => Rows * shape.PaddedK;
 
-    /// <summary>Rows n..n+7 of token t (the operands' segment is 32); <paramref name="vnni"/> picks the form.</summary>
-    public static void Compute(in NBitsOperands o, int n, int t, bool vnni)
+    /// <summary>
+    /// Unpacks rows n..n+7 to one byte per code, in the activations' plane order (byte j of row r pairs with q[j]), so
+    /// several tokens can each run a plain u8 × s8 dot against them: for a batch the mask-and-shift work is done once
+    /// per group instead of once per token.
+    /// </summary>
+    public static void Decode(in NBitsOperands o, int n, byte* decoded)
+    {
+        var shape = o.Shape;
+        int bits = shape.Bits;
+        int perByte = 8 / bits;
+        long rowBytes = shape.RowBytes;
+        var mask = Vector256.Create((byte)((1 << bits) - 1));
+        for (int r = 0; r < Rows; r++)
+        {
+            byte* codes = o.B + ((n + r) * rowBytes);
+            byte* target = decoded + ((long)r * shape.PaddedK);
+            for (int offset = 0; offset < rowBytes; offset += 32)
+            {
+                var packed = Avx.LoadVector256(codes + offset).AsUInt16();
+                byte* planes = target + (offset * perByte);
+                for (int plane = 0; plane < perByte; plane++)
+                {
+                    (Vector256.ShiftRightLogical(packed, plane * bits).AsByte() & mask).Store(planes + (plane * 32));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows n..n+7 of token t (the operands' segment is 32); <paramref name="vnni"/> picks the form. With
+    /// <paramref name="decoded"/> (<see cref="Decode"/>'s output for this group) the packed codes are not read.
+    /// </summary>
+    public static void Compute(in NBitsOperands o, int n, int t, bool vnni, byte* decoded = null)
     {
         var shape = o.Shape;
         int blocks = shape.KBlocks;
@@ -42,12 +76,21 @@ internal static unsafe class NBitsEightRows
         var acc = Vector256<float>.Zero;
         for (int block = 0; block < blocks; block++)
         {
-            // Eight interleaved row streams defeat the hardware prefetcher: each block step fetches its share of the
-            // next group (contiguous, eight rows), so that group's bytes are arriving while this one computes.
-            Prefetch(rows + (Rows * rowBytes) + ((long)block * Rows * blob), Rows * blob);
-            byte* codes = rows + (block * blob);
             sbyte* x = q + (block * shape.BlockSize);
-            var dots = vnni ? DotsVnni(codes, rowBytes, x, blob, bits) : DotsAvx2(codes, rowBytes, x, blob, bits);
+            Vector256<int> dots;
+            if (decoded != null)
+            {
+                dots = DecodedDots(decoded + (block * shape.BlockSize), shape.PaddedK, x, shape.BlockSize, vnni);
+            }
+            else
+            {
+                // Eight interleaved row streams defeat the hardware prefetcher: each block step fetches its share of
+                // the next group (contiguous, eight rows), so that group's bytes are arriving while this one computes.
+                Prefetch(rows + (Rows * rowBytes) + ((long)block * Rows * blob), Rows * blob);
+                byte* codes = rows + (block * blob);
+                dots = vnni ? DotsVnni(codes, rowBytes, x, blob, bits) : DotsAvx2(codes, rowBytes, x, blob, bits);
+            }
+
             if (o.ZeroPoints != null)
             {
                 zeroPoints = RowZeroPoints(o, n, block);
@@ -157,6 +200,46 @@ internal static unsafe class NBitsEightRows
                 a5 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p + (5 * rowBytes)), mask, x0, x1, x2, x3), ones);
                 a6 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p + (6 * rowBytes)), mask, x0, x1, x2, x3), ones);
                 a7 += Avx2.MultiplyAddAdjacent(Crumbs(Avx.LoadVector256(p + (7 * rowBytes)), mask, x0, x1, x2, x3), ones);
+            }
+        }
+
+        return Reduce(a0, a1, a2, a3, a4, a5, a6, a7);
+    }
+
+    /// <summary>
+    /// Σ code·q over one block for eight decoded rows (<paramref name="rowStride"/> bytes apart): vpdpbusd, or
+    /// pmaddubsw (two products ≤ 15·127 per 16-bit lane) and pmaddwd by ones without VNNI. The same integers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DecodedDots(byte* d, long rowStride, sbyte* x, int blockSize, bool vnni)
+    {
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int i = 0; i < blockSize; i += 32)
+        {
+            var xs = Avx.LoadVector256(x + i);
+            byte* p = d + i;
+            if (vnni)
+            {
+                a0 = AvxVnni.MultiplyWideningAndAdd(a0, Avx.LoadVector256(p), xs);
+                a1 = AvxVnni.MultiplyWideningAndAdd(a1, Avx.LoadVector256(p + rowStride), xs);
+                a2 = AvxVnni.MultiplyWideningAndAdd(a2, Avx.LoadVector256(p + (2 * rowStride)), xs);
+                a3 = AvxVnni.MultiplyWideningAndAdd(a3, Avx.LoadVector256(p + (3 * rowStride)), xs);
+                a4 = AvxVnni.MultiplyWideningAndAdd(a4, Avx.LoadVector256(p + (4 * rowStride)), xs);
+                a5 = AvxVnni.MultiplyWideningAndAdd(a5, Avx.LoadVector256(p + (5 * rowStride)), xs);
+                a6 = AvxVnni.MultiplyWideningAndAdd(a6, Avx.LoadVector256(p + (6 * rowStride)), xs);
+                a7 = AvxVnni.MultiplyWideningAndAdd(a7, Avx.LoadVector256(p + (7 * rowStride)), xs);
+            }
+            else
+            {
+                var ones = Vector256.Create((short)1);
+                a0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(p), xs), ones);
+                a1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(p + rowStride), xs), ones);
+                a2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(p + (2 * rowStride)), xs), ones);
+                a3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(p + (3 * rowStride)), xs), ones);
+                a4 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(p + (4 * rowStride)), xs), ones);
+                a5 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(p + (5 * rowStride)), xs), ones);
+                a6 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(p + (6 * rowStride)), xs), ones);
+                a7 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadVector256(p + (7 * rowStride)), xs), ones);
             }
         }
 

@@ -106,14 +106,7 @@ public static unsafe class NBitsMatMul
         int first = rowStart;
         if (o.Accuracy == NBitsAccuracy.Int8 && o.Segment == 32)
         {
-            bool vnni = NBitsEightRows.UsesVnni;
-            for (; first + NBitsEightRows.Rows <= rowEnd; first += NBitsEightRows.Rows)
-            {
-                for (int t = 0; t < o.M; t++)
-                {
-                    NBitsEightRows.Compute(o, first, t, vnni);
-                }
-            }
+            first = EightRowGroups(o, rowStart, rowEnd);
         }
 
         for (int n = first; n < rowEnd; n++)
@@ -235,6 +228,45 @@ public static unsafe class NBitsMatMul
         {
             throw new ArgumentException($"MatMulNBits output has {yLength} values; expected {m}x{shape.N}.");
         }
+    }
+
+    // The x64 int8 form over whole groups of eight rows; returns the first row it left for the one-row loop. One token
+    // reads the packed codes directly; a batch decodes each group once and runs every token against that.
+    private static int EightRowGroups(in NBitsOperands o, int rowStart, int rowEnd)
+    {
+        bool vnni = NBitsEightRows.UsesVnni;
+        int first = rowStart;
+        if (o.M == 1)
+        {
+            for (; first + NBitsEightRows.Rows <= rowEnd; first += NBitsEightRows.Rows)
+            {
+                NBitsEightRows.Compute(o, first, 0, vnni);
+            }
+
+            return first;
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(NBitsEightRows.DecodedBytes(o.Shape));
+        try
+        {
+            fixed (byte* decoded = buffer)
+            {
+                for (; first + NBitsEightRows.Rows <= rowEnd; first += NBitsEightRows.Rows)
+                {
+                    NBitsEightRows.Decode(o, first, decoded);
+                    for (int t = 0; t < o.M; t++)
+                    {
+                        NBitsEightRows.Compute(o, first, t, vnni, decoded);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return first;
     }
 
     private static int ScalarInt8Block(NBitsShape shape, byte* codes, sbyte* q)

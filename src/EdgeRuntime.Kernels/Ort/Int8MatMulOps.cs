@@ -351,9 +351,14 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
             int start = (int)index * TilesPerTask;
             int end = Math.Min(packed.Tiles, start + TilesPerTask);
             var zeroPoints = new ReadOnlySpan<short>(work->ZeroPoints, work->N);
-            for (int row = 0; row < work->M; row++)
+            // Tile by tile, every token against it: one tile (KQuads·64 bytes) stays in the near caches while the
+            // batch passes over it, instead of the task's whole range streaming in again for each token.
+            for (int tile = start; tile < end; tile++)
             {
-                PackedInt8MatMul.ComputeTiles(work->Path, packed, work->Tokens[row], zeroPoints, work->Y + ((long)row * work->N), start, end);
+                for (int row = 0; row < work->M; row++)
+                {
+                    PackedInt8MatMul.ComputeTiles(work->Path, packed, work->Tokens[row], zeroPoints, work->Y + ((long)row * work->N), tile, tile + 1);
+                }
             }
         }
         catch (Exception)

@@ -164,7 +164,7 @@ internal static unsafe class TernaryDot
     {
         if (path is KernelPath.Vector256 or KernelPath.Vector512)
         {
-            if (AvxVnni.IsSupported)
+            if (AvxVnni.IsSupported && KernelPaths.Vnni)
             {
                 Row256x4Vnni(w, rowBytes, x, stride, results);
             }
@@ -371,7 +371,7 @@ internal static unsafe class TernaryDot
         var mask = Vector128.Create((byte)3);
         var one = Vector128.Create((sbyte)1);
         var acc = Vector128<int>.Zero;
-        bool dot = Dp.IsSupported;
+        bool dot = Dp.IsSupported && KernelPaths.DotProduct;
         for (int offset = 0; offset < rowBytes; offset += 16)
         {
             sbyte* xb = x + ((offset >> 6) << 8) + (offset & 63);
