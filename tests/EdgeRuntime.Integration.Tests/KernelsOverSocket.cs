@@ -97,10 +97,7 @@ public sealed class KernelsOverSocket
     {
         // The host profile with a ceiling of Vector128 and VNNI off: hello names the narrowed forms, and the rewritten
         // MatMulNBits, QLinearMatMul and BitLinear models still give the reference's answers on them.
-        string directory = EdgedProcess.Prepare(extraConfig: "\"boardProfile\": \"board.json\"");
-        var profile = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Repository.BoardProfile("host")), documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!.AsObject();
-        profile["kernels"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "maxPath": "Vector128", "vnni": false }""");
-        File.WriteAllText(Path.Combine(directory, "board.json"), profile.ToJsonString());
+        string directory = WithHostKernelLimits("""{ "maxPath": "Vector128", "vnni": false }""");
         await using var edged = await EdgedProcess.StartInAsync(directory);
         await using (var client = await EdgeClient.ConnectAsync(edged.SocketPath))
         {
@@ -116,13 +113,20 @@ public sealed class KernelsOverSocket
     [Fact]
     public async Task A_board_profile_cannot_ask_for_another_architectures_kernels()
     {
-        string directory = EdgedProcess.Prepare(extraConfig: "\"boardProfile\": \"board.json\"");
-        var profile = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Repository.BoardProfile("host")), documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!.AsObject();
-        profile["kernels"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "maxPath": "AdvSimd" }""");
-        File.WriteAllText(Path.Combine(directory, "board.json"), profile.ToJsonString());
+        string directory = WithHostKernelLimits("""{ "maxPath": "AdvSimd" }""");
         var run = await ProcessRunner.RunAsync(Paths.Edged, "--config", Path.Combine(directory, "edged.json"), "--socket", Path.Combine(directory, "edged.sock"));
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("kernels.maxPath is AdvSimd, a path for arm64", run.Stderr, StringComparison.Ordinal);
+    }
+
+    // A daemon folder whose board profile is the host's with the given "kernels" limits.
+    private static string WithHostKernelLimits(string kernels)
+    {
+        string directory = EdgedProcess.Prepare(extraConfig: "\"boardProfile\": \"board.json\"");
+        var profile = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Repository.BoardProfile("host")), documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!.AsObject();
+        profile["kernels"] = System.Text.Json.Nodes.JsonNode.Parse(kernels);
+        File.WriteAllText(Path.Combine(directory, "board.json"), profile.ToJsonString());
+        return directory;
     }
 
     [Fact]

@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace EdgeRuntime.Kernels.LowBit;
 
