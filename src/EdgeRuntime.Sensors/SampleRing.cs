@@ -131,7 +131,12 @@ public sealed class SampleRing
         }
     }
 
-    /// <summary>The frames taken in [from, to] (timestamp ticks), oldest first, interleaved by channel.</summary>
+    /// <summary>
+    /// The frames taken in (from, to] (timestamp ticks), oldest first, interleaved by channel. Open at the start, so a
+    /// window of d ms at r Hz holds d·r/1000 frames however the trigger falls between samples (a closed span held one
+    /// more whenever both ends met a sample's time, and a model fed a fixed-size window saw its input change shape);
+    /// closed at the end, so a window ending at a firing holds the sample that fired it.
+    /// </summary>
     public float[] Copy(long from, long to) => Copy(from, to, out _);
 
     /// <summary>As <see cref="Copy(long, long)"/>, also giving the time of the first frame returned (a window reaching back before the stream began starts later).</summary>
@@ -146,7 +151,7 @@ public sealed class SampleRing
             for (long i = oldest; i < _written; i++)
             {
                 long t = _times[i % Capacity];
-                if (t >= from && first == _written)
+                if (t > from && first == _written)
                 {
                     first = i;
                 }

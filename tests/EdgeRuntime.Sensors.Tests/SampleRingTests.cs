@@ -18,8 +18,9 @@ public sealed class SampleRingTests
             ring.Write(new SensorFrame(((block * 10) + 9) * Ms, values, 1), sampleRate: 1000);
         }
 
+        // (500, 700] ms: 200 ms at 1 kHz is 200 frames; the one taken at exactly 500 ms belongs to the window before.
         float[] window = ring.Copy(500 * Ms, 700 * Ms);
-        Assert.Equal(Enumerable.Range(500, 201).Select(v => (float)v), window);
+        Assert.Equal(Enumerable.Range(501, 200).Select(v => (float)v), window);
     }
 
     [Fact]

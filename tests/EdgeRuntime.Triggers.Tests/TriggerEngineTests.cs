@@ -135,10 +135,11 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         Assert.Equal("press", result.Trigger);
         Assert.Equal("gpio button rising", result.Cause);
         Assert.Equal(_clock.GetUtcNow(), result.FiredAt);
-        Assert.Equal(-50, result.Window!.StartOffsetMs);
-        // Every sample from 50 ms before the edge to 20 ms after it, in order and nothing else.
-        Assert.Equal(Enumerable.Range(-50, 71).Select(v => (float)v), y);
-        Assert.Equal(71, result.Window.Samples);
+        Assert.Equal(-49, result.Window!.StartOffsetMs);
+        // Every sample after 50 ms before the edge through 20 ms after it (70 ms at 1 kHz: 70 samples), in order and
+        // nothing else.
+        Assert.Equal(Enumerable.Range(-49, 70).Select(v => (float)v), y);
+        Assert.Equal(70, result.Window.Samples);
         Assert.Equal(20, result.Summary.Single().Value);
     }
 
@@ -381,7 +382,7 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         var stored = Assert.Single(Stored());
         Assert.Null(stored.Event.Error);
         // The whole window, 50 ms before the edge to the 300 ms after it that arrived while stopping.
-        Assert.Equal(Enumerable.Range(-50, 351).Select(v => (float)v), stored.Y);
+        Assert.Equal(Enumerable.Range(-49, 350).Select(v => (float)v), stored.Y);
 
         button.InjectEdge(rising: true); // after stopping, nothing fires
         Assert.Equal(1, engine.Status()[0].Fired);
@@ -403,7 +404,7 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         var stored = Assert.Single(Stored());
         Assert.Null(stored.Event.Error);
         Assert.Contains(stored.Y, float.IsNaN);
-        Assert.Equal(101, stored.Y.Length); // 100 ms before the edge and the edge's own sample
+        Assert.Equal(100, stored.Y.Length); // the 100 ms up to and including the edge's own sample
         Assert.Equal(2.0, stored.Event.Summary.Single().Value);
     }
 }
