@@ -61,23 +61,26 @@ function Invoke-BenchKernels([string] $Board, [switch] $Quick) {
     Invoke-Checked 'kernel benchmark' { & (Join-Path $out 'EdgeRuntime.KernelBench') @benchArgs }
 }
 
+# One in-process part of the language-model benchmark on its own (nothing published, no peer built); its figures are
+# merged into llm.json.
+function Invoke-BenchLlmPart([string] $Board, [string] $Part, [string] $Cache, [string] $What, [string] $Name, [switch] $Quick) {
+    Write-Step "bench-llm: $What"
+    $partArgs = @('--llm', $Part, '--repo', $BuildRoot, '--publish-dir', (Get-PublishDir $Board), '--cache', $Cache, '--out', (Join-Path $Artifacts 'bench'))
+    if ($Quick) { $partArgs += '--quick' }
+    Invoke-Checked $Name { dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @partArgs }
+}
+
 function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '', [switch] $HybridOnly, [switch] $DeltaOnly, [switch] $VlmOnly) {
     Assert-HostBoard $Board
     $cache = Join-Path ([Environment]::GetFolderPath('UserProfile')) '.cache/edgeruntime/bench-llm'
     if ($VlmOnly) {
         # In process: the committed vision-language model's caption accuracy and image-to-first-token time.
-        Write-Step 'bench-llm: the vision-language model (caption accuracy, image to first token)'
-        $vlmArgs = @('--llm', '--vlm-only', '--repo', $BuildRoot, '--publish-dir', (Get-PublishDir $Board), '--cache', $cache, '--out', (Join-Path $Artifacts 'bench'))
-        if ($Quick) { $vlmArgs += '--quick' }
-        Invoke-Checked 'vision-language benchmark' { dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @vlmArgs }
+        Invoke-BenchLlmPart $Board '--vlm-only' $cache 'the vision-language model (caption accuracy, image to first token)' 'vision-language benchmark' -Quick:$Quick
         return
     }
     if ($DeltaOnly) {
         # In process: the trained models' held-out perplexity and attention sparsity, dense and with DeltaAttention.
-        Write-Step 'bench-llm: DeltaAttention on the trained BitNet and LFM2 (held-out perplexity, q·k work skipped)'
-        $deltaArgs = @('--llm', '--delta-only', '--repo', $BuildRoot, '--publish-dir', (Get-PublishDir $Board), '--cache', $cache, '--out', (Join-Path $Artifacts 'bench'))
-        if ($Quick) { $deltaArgs += '--quick' }
-        Invoke-Checked 'DeltaAttention benchmark' { dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @deltaArgs }
+        Invoke-BenchLlmPart $Board '--delta-only' $cache 'DeltaAttention on the trained BitNet and LFM2 (held-out perplexity, q·k work skipped)' 'DeltaAttention benchmark' -Quick:$Quick
         return
     }
 

@@ -17,7 +17,7 @@ public static class KernelForms
     public static IReadOnlyList<KernelForm> Describe(KernelChoice choice)
     {
         var path = choice.Path;
-        string plain = path == KernelPath.AdvSimd && choice.DotProduct ? "AdvSimd+Dp" : path.ToString();
+        string plain = KernelPaths.Describe(path, choice.DotProduct);
         return
         [
             new("BitLinear 1 token", plain),

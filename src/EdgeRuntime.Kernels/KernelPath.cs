@@ -94,12 +94,11 @@ public static class KernelPaths
     /// <summary>Makes <paramref name="choice"/> the process's (edged does this once, before it creates a session).</summary>
     public static void Apply(KernelChoice choice) => s_choice = choice;
 
-    /// <summary>"AdvSimd+Dp", "Vector512", ...: what a path uses, for logs and benchmarks.</summary>
-    public static string Describe(KernelPath path) => path switch
-    {
-        KernelPath.AdvSimd => Dp.IsSupported && DotProduct ? "AdvSimd+Dp" : "AdvSimd",
-        _ => path.ToString(),
-    };
+    /// <summary>"AdvSimd+Dp", "Vector512", ...: what a path uses in this process, for logs and benchmarks.</summary>
+    public static string Describe(KernelPath path) => Describe(path, DotProduct);
+
+    /// <summary>A path's name, with "+Dp" on arm64 when SDOT is used.</summary>
+    public static string Describe(KernelPath path, bool dotProduct) => path == KernelPath.AdvSimd && dotProduct ? "AdvSimd+Dp" : path.ToString();
 
     private static int Width(KernelPath path) => path switch
     {

@@ -31,7 +31,7 @@ public static unsafe class PackedInt8MatMul
 
     /// <summary>Whether <paramref name="path"/> runs the VNNI form in this process (unless the caller turns it off).</summary>
     public static bool UsesVnni(KernelPath path, bool allowVnni = true) =>
-        allowVnni && path is KernelPath.Vector256 or KernelPath.Vector512 && AvxVnni.IsSupported && KernelPaths.Vnni;
+        allowVnni && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Vnni;
 
     /// <summary>
     /// Fills one token's quads from its 8-bit values (length K); Low/High must hold KQuads ints. <paramref name="allowVnni"/>

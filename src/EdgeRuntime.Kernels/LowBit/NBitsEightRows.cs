@@ -21,9 +21,9 @@ internal static unsafe class NBitsEightRows
 
     /// <summary>
     /// Whether the form in use is AVX-VNNI's (<c>vpdpbusd</c>): the CPU has it (a run-time check even in Native AOT)
-    /// and the board profile has not turned it off.
+    /// and the board profile has not turned it off (<see cref="KernelPaths.Vnni"/> holds both).
     /// </summary>
-    public static bool UsesVnni => AvxVnni.IsSupported && KernelPaths.Vnni;
+    public static bool UsesVnni => KernelPaths.Vnni;
 
     /// <summary>Bytes of <see cref="Decode"/>'s output for one group.</summary>
     public static int DecodedBytes(NBitsShape shape) => Rows * shape.PaddedK;

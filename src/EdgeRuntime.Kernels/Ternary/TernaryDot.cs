@@ -164,7 +164,7 @@ internal static unsafe class TernaryDot
     {
         if (path is KernelPath.Vector256 or KernelPath.Vector512)
         {
-            if (AvxVnni.IsSupported && KernelPaths.Vnni)
+            if (KernelPaths.Vnni)
             {
                 Row256x4Vnni(w, rowBytes, x, stride, results);
             }
