@@ -20,7 +20,9 @@
     bench         publish, then measure edged against in-process ONNX Runtime; JSON into artifacts/bench/
                   (-Quick for a short smoke run, -ClientSpinUs N to set the client's receive poll)
     bench-kernels publish the kernel benchmark with Native AOT for -Board's instruction set and run it: our C# kernels
-                  as ORT custom ops vs ORT's own kernels; artifacts/bench/kernels.json (-Quick: one shape)
+                  as ORT custom ops vs ORT's own kernels, and BitLinear vs bitnet.cpp's I2_S kernel when -PeerSource
+                  names a microsoft/BitNet checkout (built here with clang++, never committed); artifacts/bench/kernels.json
+                  (-Quick: two shapes, two threads)
     bench-triggers publish, then GPIO edge -> stored result at a subscriber vs an infer round trip, journal commit vs
                   write+fsync, and the sustained trigger rate; artifacts/bench/triggers.json (-Quick: shorter)
     bench-llm     publish, then BitNet b1.58 2B4T's shapes (seeded weights, written once to ~/.cache/edgeruntime/bench-llm)
@@ -64,6 +66,10 @@ param(
     # the peer measured in the same run; without it only our figures are measured. The build never builds the peer.
     [string] $PeerBin = '',
 
+    # bench-kernels: a microsoft/BitNet checkout whose I2_S kernel (src/ggml-bitnet-mad.cpp) is built and measured
+    # against our BitLinear in the same run; without it those figures are written as skipped.
+    [string] $PeerSource = '',
+
     # bench-llm: measure only the hybrid (LFM2) part.
     [switch] $HybridOnly,
 
@@ -94,7 +100,7 @@ try {
         'test' { exit (@(Invoke-Test $Board $Configuration)[-1]) }
         'unit' { exit (@(Invoke-UnitTests $Configuration)[-1]) }
         'bench' { Invoke-Bench $Board -Quick:$Quick -ClientSpinUs $ClientSpinUs }
-        'bench-kernels' { Invoke-BenchKernels $Board -Quick:$Quick }
+        'bench-kernels' { Invoke-BenchKernels $Board -Quick:$Quick -PeerSource $PeerSource }
         'bench-triggers' { Invoke-BenchTriggers $Board -Quick:$Quick }
         'bench-pipelines' { Invoke-BenchPipelines -Quick:$Quick }
         'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin -HybridOnly:$HybridOnly -DeltaOnly:$DeltaOnly -VlmOnly:$VlmOnly }

@@ -44,7 +44,28 @@ function Invoke-BenchPipelines([switch] $Quick) {
     }
 }
 
-function Invoke-BenchKernels([string] $Board, [switch] $Quick) {
+# bitnet.cpp's I2_S kernel (src/ggml-bitnet-mad.cpp of a microsoft/BitNet checkout) compiled into our timing harness
+# tools/peers/bitnet-i2s with clang++ -O3 -march=native, as bitnet.cpp builds itself; nothing of it is kept in the tree.
+function Build-BitNetCppPeer([string] $PeerSource) {
+    $mad = Join-Path $PeerSource 'src/ggml-bitnet-mad.cpp'
+    $include = Join-Path $PeerSource 'include'
+    if (-not (Test-Path $mad) -or -not (Test-Path (Join-Path $include 'gemm-config.h'))) {
+        throw "-PeerSource $PeerSource has no src/ggml-bitnet-mad.cpp and include/gemm-config.h: point it at a microsoft/BitNet checkout."
+    }
+    Assert-DebianPackages -Package clang
+    $harness = Join-Path $BuildRoot 'tools/peers/bitnet-i2s'
+    $outDir = Join-Path $Artifacts 'peers'
+    New-Item -ItemType Directory -Force $outDir | Out-Null
+    $exe = Join-Path $outDir 'bitnet-i2s'
+    $madPath = (Resolve-Path $mad).Path
+    Write-Step "bench-kernels: building bitnet.cpp's I2_S kernel from $PeerSource -> $exe"
+    Invoke-Checked 'clang++ bitnet.cpp peer' {
+        clang++ -O3 -march=native -std=c++17 -pthread -w -I (Join-Path $harness 'shim') -I (Resolve-Path $include).Path "-DPEER_MAD=`"$madPath`"" (Join-Path $harness 'i2s_peer.cpp') -o $exe
+    }
+    return $exe
+}
+
+function Invoke-BenchKernels([string] $Board, [switch] $Quick, [string] $PeerSource = '') {
     $profile = Get-Board $Board
     if (-not (Test-HostRid $profile.rid)) { throw "bench-kernels runs on the machine it is built for; board '$Board' is $($profile.rid)." }
     $out = Join-Path $Artifacts "publish/kernelbench-$Board"
@@ -58,6 +79,8 @@ function Invoke-BenchKernels([string] $Board, [switch] $Quick) {
     }
     $benchArgs = @('--out', (Join-Path $Artifacts 'bench'))
     if ($Quick) { $benchArgs += '--quick' }
+    if ($PeerSource) { $benchArgs += @('--peer-i2s', (Build-BitNetCppPeer $PeerSource)) }
+    else { Write-Host 'bench-kernels: no -PeerSource, so the figures against bitnet.cpp are written as skipped' }
     Invoke-Checked 'kernel benchmark' { & (Join-Path $out 'EdgeRuntime.KernelBench') @benchArgs }
 }
 

@@ -88,9 +88,32 @@ public sealed class TernaryKernelTests
             var actual = new sbyte[padded];
             actual.AsSpan().Fill(99); // the padding must be cleared
             float s1 = ActivationQuantizer.Quantize(x, expected, KernelPath.Scalar);
-            float s2 = ActivationQuantizer.Quantize(x, actual, path);
+            float s2 = ActivationQuantizer.Quantize(x, actual, path, out int sum);
             Assert.Equal(s1, s2);
             Assert.Equal(expected, actual);
+            Assert.Equal(expected.Sum(v => v), sum); // Σ x_q, which the x64 kernels subtract
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void A_token_with_a_NaN_or_an_infinity_quantizes_to_zeros_on_every_path(KernelPath path)
+    {
+        foreach (int length in new[] { 7, 40, 100, 2560 })
+        {
+            foreach (int at in new[] { 0, length / 2, length - 1 })
+            {
+                foreach (float bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+                {
+                    float[] x = Activations(length, at);
+                    x[at] = bad;
+                    var q = new sbyte[TernaryPacking.PaddedK(length)];
+                    q.AsSpan().Fill(5);
+                    Assert.Equal(0f, ActivationQuantizer.Quantize(x, q, path, out int sum));
+                    Assert.Equal(0, sum);
+                    Assert.All(q, v => Assert.Equal(0, v));
+                }
+            }
         }
     }
 

@@ -8,7 +8,7 @@ using EdgeRuntime.Kernels;
 using EdgeRuntime.Tools;
 using Microsoft.ML.OnnxRuntime;
 
-// Usage: KernelBench --out DIR [--quick] [--only bitlinear|lowbit]
+// Usage: KernelBench --out DIR [--quick] [--only bitlinear|lowbit] [--peer-i2s PATH]
 string outDir = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? Path.Combine("artifacts", "bench");
 bool quick = args.Contains("--quick");
 // While tuning one kernel family: --only runs just its figures (the JSON then holds only those).
@@ -19,6 +19,18 @@ if (only is not ("all" or "bitlinear" or "lowbit"))
     return 2;
 }
 
+// bitnet.cpp's I2_S kernel built from a BitNet checkout by build/Bench.psm1 (-PeerSource); without it the figures
+// against bitnet.cpp are written as skipped.
+string? peerPath = args.SkipWhile(a => a != "--peer-i2s").Skip(1).FirstOrDefault();
+var bitnetCpp = peerPath is null ? null : new BitNetCppPeer(Path.GetFullPath(peerPath));
+if (bitnetCpp is not null && !File.Exists(bitnetCpp.Executable))
+{
+    Console.Error.WriteLine($"--peer-i2s {bitnetCpp.Executable}: no such file.");
+    return 2;
+}
+
+// The worst ratio against bitnet.cpp over 2560x6912 and 6912x2560 (two threads), per batch, with the runs behind it.
+var versusBitNetCpp = new Dictionary<int, List<(double Ratio, string Run)>>();
 bool runBitLinear = only is "all" or "bitlinear";
 bool runLowBit = only is "all" or "lowbit";
 Directory.CreateDirectory(outDir);
@@ -66,6 +78,15 @@ foreach (var (k, n) in shapes)
             results.Add(new($"bitlinear_cached_{shape}_ms", oursCached, "ms", nbits2Cached, nbits2Cached / oursCached, "weights left in the caches between runs (4.4 MB fits the 32 MiB L3)"));
             results.Add(new($"ort_fp32_{shape}_ms", fp32, "ms", null, null, "ORT MatMul fp32, one layer (its weights alone are past the L3)"));
             results.Add(new($"bitlinear_{shape}_bandwidth_pct", pct, "%", bandwidth, null, "ternary weight bytes per second / measured streaming read bandwidth"));
+            if (threads == 2 && (k, n) is (2560, 6912) or (6912, 2560) && bitnetCpp is not null)
+            {
+                var (mine, peer, kernel) = MeasureAgainstBitNetCpp(bitnetCpp, threads, m, k, n, copies, quick);
+                Console.WriteLine($"{shape,-22} BitLinear {mine,7:0.000} ms  bitnet.cpp I2_S {peer,7:0.000} ms  ratio {peer / mine:0.00}");
+                results.Add(new($"bitlinear_{shape}_vs_bitnetcpp_ms", mine, "ms", peer, peer / mine, $"per layer, {copies} layers streamed; baseline {kernel}, built with -O3 -march=native from -PeerSource; ratio = their time / ours"));
+                versusBitNetCpp.TryAdd(m, []);
+                versusBitNetCpp[m].Add((peer / mine, $"{k}x{n}: {peer / mine:0.00} ({mine:0.000} vs {peer:0.000} ms)"));
+            }
+
             if (k == 2560 && n == 6912 && threads == 2)
             {
                 if (m == 1)
@@ -79,6 +100,23 @@ foreach (var (k, n) in shapes)
                     results.Add(new("bitlinear_gemm32_vs_ort_nbits2", nbits2 / ours, "x", 4.0, nbits2 / ours / 4.0, "target >= 4"));
                 }
             }
+        }
+    }
+}
+
+if (runBitLinear)
+{
+    foreach (var (m, name) in new[] { (1, "bitlinear_gemv_vs_bitnetcpp"), (32, "bitlinear_gemm32_vs_bitnetcpp") })
+    {
+        if (versusBitNetCpp.TryGetValue(m, out var runs))
+        {
+            var worst = runs.MinBy(r => r.Ratio);
+            results.Add(new(name, worst.Ratio, "x", 1.0, worst.Ratio, $"target >= 1.0 (bitnet.cpp I2_S time / ours, worst shape, 2 threads, {m} token(s)); {string.Join("; ", runs.Select(r => r.Run))}; path {Form(m == 1 ? "BitLinear 1 token" : "BitLinear 4 tokens")}"));
+        }
+        else
+        {
+            Console.WriteLine($"{name}: skipped, the bitnet.cpp peer was not built (build.ps1 bench-kernels -PeerSource DIR, DIR a microsoft/BitNet checkout)");
+            results.Add(new(name, null, "x", 1.0, null, "skipped: no bitnet.cpp peer (build.ps1 bench-kernels -PeerSource DIR, DIR a microsoft/BitNet checkout)"));
         }
     }
 }
@@ -142,6 +180,41 @@ static (double Ours, double Theirs) MeasurePair(int threads, int m, int k, byte[
     times[0].Sort();
     times[1].Sort();
     return (times[0][times[0].Count / 2], times[1][times[1].Count / 2]);
+}
+
+// Ours (the BitLinear custom op in an ORT session) and bitnet.cpp's process alternately, three blocks each, on the same
+// shape, tokens, threads and number of streamed layers; ours is the median over its blocks' rounds, theirs the median of
+// the blocks' medians. Our session is gone before the peer starts, so neither spins on the other's cores.
+static (double Ours, double Theirs, string Kernel) MeasureAgainstBitNetCpp(BitNetCppPeer peer, int threads, int m, int k, int n, int layers, bool quick)
+{
+    int rounds = Math.Max(quick ? 4 : 8, (quick ? 30 : 70) / layers);
+    byte[] model = PeerModels.BitLinear(k, n, layers, 1);
+    var ours = new List<double>();
+    var theirs = new List<double>();
+    string kernel = "";
+    for (int block = 0; block < 3; block++)
+    {
+        using (var contender = Contender.Create(threads, m, k, model, layers, uint8Input: false))
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                contender.Time();
+            }
+
+            for (int r = 0; r < rounds; r++)
+            {
+                ours.Add(contender.Time() / layers);
+            }
+        }
+
+        var run = peer.Run(k, n, m, threads, layers, rounds);
+        theirs.Add(run.MsPerLayer);
+        kernel = run.Kernel;
+    }
+
+    ours.Sort();
+    theirs.Sort();
+    return (ours[ours.Count / 2], theirs[theirs.Count / 2], kernel);
 }
 
 static double Measure(int threads, int m, int k, byte[] model, int layers, bool quick, bool uint8Input = false)
@@ -242,9 +315,10 @@ namespace EdgeRuntime.KernelBench
         }
     }
 
-    internal sealed record BenchResult(string Name, double Value, string Unit, double? Baseline, double? Ratio, string Note);
+    internal sealed record BenchResult(string Name, double? Value, string Unit, double? Baseline, double? Ratio, string Note);
 
     [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
     [System.Text.Json.Serialization.JsonSerializable(typeof(BenchResult[]))]
+    [System.Text.Json.Serialization.JsonSerializable(typeof(PeerRun))]
     internal sealed partial class BenchJson : System.Text.Json.Serialization.JsonSerializerContext;
 }

@@ -21,14 +21,7 @@ public static unsafe class BitLinear
         for (int t = 0; t < m; t++)
         {
             var row = quantized.Slice(t * padded, padded);
-            scales[t] = ActivationQuantizer.Quantize(x.Slice(t * k, k), row, path);
-            int sum = 0;
-            foreach (sbyte v in row)
-            {
-                sum += v;
-            }
-
-            sums[t] = sum;
+            scales[t] = ActivationQuantizer.Quantize(x.Slice(t * k, k), row, path, out sums[t]);
         }
     }
 

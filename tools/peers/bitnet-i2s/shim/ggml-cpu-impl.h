@@ -1,0 +1,3 @@
+// Empty: ggml-bitnet-mad.cpp includes it but uses nothing from it (see ggml.h here).
+#pragma once
+#include "ggml.h"
