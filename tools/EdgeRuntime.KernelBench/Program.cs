@@ -91,9 +91,9 @@ foreach (var (k, n) in shapes)
             {
                 if (m == 1)
                 {
-                    results.Add(new("bitlinear_gemv_vs_ort_nbits2", nbits2 / ours, "x", 3.0, nbits2 / ours / 3.0, "target >= 3 (our speed / ORT MatMulNBits bits=2)"));
+                    results.Add(new("bitlinear_gemv_vs_ort_nbits2", nbits2 / ours, "x", null, null, "our speed / ORT MatMulNBits bits=2 (no target: bitnet.cpp is BitLinear's peer)"));
                     results.Add(new("bitlinear_gemv_vs_ort_fp32", fp32 / ours, "x", 10.0, fp32 / ours / 10.0, "target >= 10"));
-                    results.Add(new("bitlinear_gemv_bandwidth_pct", pct, "%", 80.0, pct / 80.0, "target >= 80"));
+                    results.Add(new("bitlinear_gemv_bandwidth_pct", pct, "%", 85.0, pct / 85.0, "target >= 85"));
                 }
                 else
                 {
