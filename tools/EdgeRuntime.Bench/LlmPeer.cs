@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using EdgeRuntime.Generation.Folder;
 using EdgeRuntime.TestModels.Language;
 using EdgeRuntime.TestModels.Language.Checkpoints;
+using EdgeRuntime.Tools;
 
 namespace EdgeRuntime.Bench;
 
@@ -47,39 +47,21 @@ internal static class LlmPeer
 
     private static double LlamaBenchTokS(string peerBin, string[] arguments)
     {
-        using var json = JsonDocument.Parse(Run(Path.Combine(peerBin, "llama-bench"), peerBin, arguments));
+        using var json = JsonDocument.Parse(PeerProcess.Run(Path.Combine(peerBin, "llama-bench"), arguments, peerBin));
         return json.RootElement[0].GetProperty("avg_ts").GetDouble();
     }
 
     private static double BatchedDecodeTokS(string peerBin, string gguf, string threads, int prompt, int generate, int sequences)
     {
         string kv = ((prompt + generate) * sequences + 16).ToString(CultureInfo.InvariantCulture);
-        string output = Run(Path.Combine(peerBin, "llama-batched-bench"), peerBin,
+        string output = PeerProcess.Run(Path.Combine(peerBin, "llama-batched-bench"),
         [
             "-m", gguf, "-t", threads, "-tb", threads, "-c", kv, "-b", "2048", "-ub", "512",
             "-npp", prompt.ToString(CultureInfo.InvariantCulture), "-ntg", generate.ToString(CultureInfo.InvariantCulture),
             "-npl", sequences.ToString(CultureInfo.InvariantCulture), "--output-format", "jsonl",
-        ]);
+        ], peerBin);
         string line = output.Split('\n').Last(l => l.TrimStart().StartsWith('{'));
         using var json = JsonDocument.Parse(line);
         return json.RootElement.GetProperty("speed_tg").GetDouble();
-    }
-
-    private static string Run(string program, string peerBin, string[] arguments)
-    {
-        var start = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
-
-        // The peer's shared libraries (libllama, libggml) sit beside its binaries.
-        start.Environment["LD_LIBRARY_PATH"] = peerBin;
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {program}");
-        var error = process.StandardError.ReadToEndAsync();
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited {process.ExitCode}: {error.Result}");
-        }
-
-        return output;
     }
 }

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using EdgeRuntime.Tools;
 
 namespace EdgeRuntime.KernelBench;
 
@@ -16,26 +16,7 @@ internal sealed class BitNetCppPeer(string executable)
     /// <summary>One process run: the peer's median milliseconds per layer over <paramref name="rounds"/> passes.</summary>
     public PeerRun Run(int k, int n, int m, int threads, int layers, int rounds)
     {
-        var start = new ProcessStartInfo(Executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in new[] { "--k", $"{k}", "--n", $"{n}", "--m", $"{m}", "--threads", $"{threads}", "--layers", $"{layers}", "--rounds", $"{rounds}" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {Executable}.");
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"bitnet.cpp peer {k}x{n} m={m} exited with {process.ExitCode}: {stderr.Result.Trim()}");
-        }
-
+        string stdout = PeerProcess.Run(Executable, ["--k", $"{k}", "--n", $"{n}", "--m", $"{m}", "--threads", $"{threads}", "--layers", $"{layers}", "--rounds", $"{rounds}"]);
         var run = JsonSerializer.Deserialize(stdout, BenchJson.Default.PeerRun)
             ?? throw new InvalidOperationException($"bitnet.cpp peer printed no result: '{stdout.Trim()}'");
         if (!run.Checked || run.K != k || run.N != n || run.M != m || run.Threads != threads || !(run.MsPerLayer > 0))
