@@ -68,7 +68,8 @@ foreach (var (k, n) in shapes)
 
             long ternaryBytes = PeerModels.BitLinearWeightBytes(k, n);
             int copies = (int)Math.Clamp(128L * 1024 * 1024 / ternaryBytes, 2, 48);
-            var (ours, nbits2) = MeasurePair(threads, m, k, PeerModels.BitLinear(k, n, copies, 1), PeerModels.MatMulNBits(k, n, 2, 64, 4, copies, 1), copies, quick);
+            byte[] bitLinear = PeerModels.BitLinear(k, n, copies, 1);
+            var (ours, nbits2) = MeasurePair(threads, m, k, bitLinear, PeerModels.MatMulNBits(k, n, 2, 64, 4, copies, 1), copies, quick);
             var fp32 = Measure(threads, m, k, PeerModels.MatMulFp32(k, n, 1), 1, quick);
             var oursCached = Measure(threads, m, k, PeerModels.BitLinear(k, n, 1, 1), 1, quick);
             var nbits2Cached = Measure(threads, m, k, PeerModels.MatMulNBits(k, n, 2, 64, 4, 1, 1), 1, quick);
@@ -80,7 +81,7 @@ foreach (var (k, n) in shapes)
             results.Add(new($"bitlinear_{shape}_bandwidth_pct", pct, "%", bandwidth, null, "ternary weight bytes per second / measured streaming read bandwidth"));
             if (threads == 2 && (k, n) is (2560, 6912) or (6912, 2560) && bitnetCpp is not null)
             {
-                var (mine, peer, kernel) = MeasureAgainstBitNetCpp(bitnetCpp, threads, m, k, n, copies, quick);
+                var (mine, peer, kernel) = MeasureAgainstBitNetCpp(bitnetCpp, threads, m, k, n, bitLinear, copies, quick);
                 Console.WriteLine($"{shape,-22} BitLinear {mine,7:0.000} ms  bitnet.cpp I2_S {peer,7:0.000} ms  ratio {peer / mine:0.00}");
                 results.Add(new($"bitlinear_{shape}_vs_bitnetcpp_ms", mine, "ms", peer, peer / mine, $"per layer, {copies} layers streamed; baseline {kernel}, built with -O3 -march=native from -PeerSource; ratio = their time / ours"));
                 versusBitNetCpp.TryAdd(m, []);
@@ -157,64 +158,62 @@ static string Form(string kernel) => KernelForms.Current.First(f => f.Kernel == 
 // one session exists at a time: ORT's idle intra-op threads spin after a run and would steal the other's cores.
 static (double Ours, double Theirs) MeasurePair(int threads, int m, int k, byte[] ours, byte[] theirs, int layers, bool quick, bool uint8Input = false)
 {
-    int rounds = Math.Max(quick ? 4 : 8, (quick ? 30 : 70) / layers);
+    int rounds = Rounds(layers, quick);
     var times = new[] { new List<double>(), new List<double>() };
     byte[][] models = [ours, theirs];
     for (int block = 0; block < 3; block++)
     {
         for (int c = 0; c < 2; c++)
         {
-            using var contender = Contender.Create(threads, m, k, models[c], layers, uint8Input);
-            for (int i = 0; i < 3; i++)
-            {
-                contender.Time();
-            }
-
-            for (int r = 0; r < rounds; r++)
-            {
-                times[c].Add(contender.Time() / layers);
-            }
+            TimeBlock(threads, m, k, models[c], layers, rounds, uint8Input, times[c]);
         }
     }
 
-    times[0].Sort();
-    times[1].Sort();
-    return (times[0][times[0].Count / 2], times[1][times[1].Count / 2]);
+    return (Median(times[0]), Median(times[1]));
 }
 
 // Ours (the BitLinear custom op in an ORT session) and bitnet.cpp's process alternately, three blocks each, on the same
 // shape, tokens, threads and number of streamed layers; ours is the median over its blocks' rounds, theirs the median of
 // the blocks' medians. Our session is gone before the peer starts, so neither spins on the other's cores.
-static (double Ours, double Theirs, string Kernel) MeasureAgainstBitNetCpp(BitNetCppPeer peer, int threads, int m, int k, int n, int layers, bool quick)
+static (double Ours, double Theirs, string Kernel) MeasureAgainstBitNetCpp(BitNetCppPeer peer, int threads, int m, int k, int n, byte[] model, int layers, bool quick)
 {
-    int rounds = Math.Max(quick ? 4 : 8, (quick ? 30 : 70) / layers);
-    byte[] model = PeerModels.BitLinear(k, n, layers, 1);
+    int rounds = Rounds(layers, quick);
     var ours = new List<double>();
     var theirs = new List<double>();
     string kernel = "";
     for (int block = 0; block < 3; block++)
     {
-        using (var contender = Contender.Create(threads, m, k, model, layers, uint8Input: false))
-        {
-            for (int i = 0; i < 3; i++)
-            {
-                contender.Time();
-            }
-
-            for (int r = 0; r < rounds; r++)
-            {
-                ours.Add(contender.Time() / layers);
-            }
-        }
-
+        TimeBlock(threads, m, k, model, layers, rounds, uint8Input: false, ours);
         var run = peer.Run(k, n, m, threads, layers, rounds);
         theirs.Add(run.MsPerLayer);
         kernel = run.Kernel;
     }
 
-    ours.Sort();
-    theirs.Sort();
-    return (ours[ours.Count / 2], theirs[theirs.Count / 2], kernel);
+    return (Median(ours), Median(theirs), kernel);
+}
+
+// Rounds per block: enough passes for a stable median when there are few layers per pass.
+static int Rounds(int layers, bool quick) => Math.Max(quick ? 4 : 8, (quick ? 30 : 70) / layers);
+
+// One block: a fresh session, three warm-up runs, then `rounds` timed runs as per-layer times.
+static void TimeBlock(int threads, int m, int k, byte[] model, int layers, int rounds, bool uint8Input, List<double> perLayer)
+{
+    using var contender = Contender.Create(threads, m, k, model, layers, uint8Input);
+    for (int i = 0; i < 3; i++)
+    {
+        contender.Time();
+    }
+
+    for (int r = 0; r < rounds; r++)
+    {
+        perLayer.Add(contender.Time() / layers);
+    }
+}
+
+static double Median(List<double> values)
+{
+    values.Sort();
+    return values[values.Count / 2];
 }
 
 static double Measure(int threads, int m, int k, byte[] model, int layers, bool quick, bool uint8Input = false)

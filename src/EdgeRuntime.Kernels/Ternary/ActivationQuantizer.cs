@@ -20,7 +20,9 @@ public static unsafe class ActivationQuantizer
     /// </summary>
     public static float Quantize(ReadOnlySpan<float> x, Span<sbyte> quantized, KernelPath path, out int sum)
     {
-        if (path != KernelPath.Scalar && Avx2.IsSupported && x.Length >= 32)
+        // The 256-bit form only where the chosen path is 256 bits or wider, so a board profile that narrows the kernels
+        // to Vector128 narrows this step too.
+        if (path is KernelPath.Vector256 or KernelPath.Vector512 && Avx2.IsSupported && x.Length >= 32)
         {
             return QuantizeAvx2(x, quantized, out sum);
         }
@@ -54,13 +56,7 @@ public static unsafe class ActivationQuantizer
             sum = Vector128.Sum(sums);
         }
 
-        for (; i < x.Length; i++)
-        {
-            int q = Math.Clamp((int)MathF.Round(x[i] * scale), -128, 127);
-            quantized[i] = (sbyte)q;
-            sum += q;
-        }
-
+        sum += QuantizeTail(x, quantized, i, scale);
         return scale;
     }
 
@@ -123,16 +119,23 @@ public static unsafe class ActivationQuantizer
                 Avx.Store(target + i, Avx2.PermuteVar8x32(bytes.AsInt32(), order).AsSByte());
             }
 
-            sum = Vector256.Sum(sums);
-            for (; i < length; i++)
-            {
-                int q = Math.Clamp((int)MathF.Round(source[i] * scale), -128, 127);
-                target[i] = (sbyte)q;
-                sum += q;
-            }
-
+            sum = Vector256.Sum(sums) + QuantizeTail(x, quantized, i, scale);
             return scale;
         }
+    }
+
+    // The definition, one value at a time, from `start` on (what the vector loops leave over); returns Σ x_q there.
+    private static int QuantizeTail(ReadOnlySpan<float> x, Span<sbyte> quantized, int start, float scale)
+    {
+        int sum = 0;
+        for (int i = start; i < x.Length; i++)
+        {
+            int q = Math.Clamp((int)MathF.Round(x[i] * scale), -128, 127);
+            quantized[i] = (sbyte)q;
+            sum += q;
+        }
+
+        return sum;
     }
 
     private static float MaxAbsScalar(ReadOnlySpan<float> x)
