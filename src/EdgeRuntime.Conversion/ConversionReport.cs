@@ -8,12 +8,18 @@ public enum ConversionTarget
 
     /// <summary>com.microsoft::MatMulNBits with 4-bit round-to-nearest weights per block.</summary>
     Int4,
+
+    /// <summary>
+    /// Not a quantization: MatMulInteger and QLinearMatMul nodes with constant 8-bit weights move to ai.edgeruntime with
+    /// the weights stored in the kernel's packed layout, so the session holds them once (lossless).
+    /// </summary>
+    Int8Packed,
 }
 
 /// <summary>How to convert: the target and, for INT4, the block size, zero points and accuracy level.</summary>
 public sealed record ConversionOptions(ConversionTarget Target, int BlockSize = 32, bool ZeroPoints = true, int AccuracyLevel = 4);
 
-/// <summary>One converted layer: its weight shape, the quantization error, and its weight bytes before and after.</summary>
+/// <summary>One converted layer: its weight shape, the quantization error (+∞ when exact), and its weight bytes before and after.</summary>
 public sealed record LayerReport(string Node, string Weight, int K, int N, double SqnrDb, long BytesBefore, long BytesAfter);
 
 /// <summary>The converted model and the per-layer report; layers left alone are listed with the reason.</summary>

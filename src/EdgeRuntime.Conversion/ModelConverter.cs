@@ -61,7 +61,7 @@ public static class ModelConverter
         }
 
         output.Bytes(OnnxFields.Model.Graph, converted);
-        string domain = options.Target == ConversionTarget.BitLinear ? OnnxDomains.EdgeRuntime : OnnxDomains.Microsoft;
+        string domain = options.Target is ConversionTarget.BitLinear or ConversionTarget.Int8Packed ? OnnxDomains.EdgeRuntime : OnnxDomains.Microsoft;
         if (!opsets.Contains(domain))
         {
             output.Message(OnnxFields.Model.OpsetImport, new ProtoWriter().String(OnnxFields.OperatorSetId.Domain, domain).Varint(OnnxFields.OperatorSetId.Version, 1));
@@ -106,6 +106,16 @@ public static class ModelConverter
         for (int i = 0; i < nodes.Count; i++)
         {
             var node = nodes[i];
+            if (options.Target == ConversionTarget.Int8Packed)
+            {
+                if (Int8Packing.Pack(node, i, initializers, layers, skipped, emitted) is { } packedNode)
+                {
+                    converted[i] = packedNode;
+                }
+
+                continue;
+            }
+
             bool gemm = node.OpType == "Gemm";
             if (node.Domain is not (OnnxDomains.Default or OnnxDomains.AiOnnx) || !((node.OpType == "MatMul" && node.Inputs.Count == 2) || (gemm && node.Inputs.Count is 2 or 3)))
             {
@@ -300,8 +310,8 @@ public static class ModelConverter
         return t;
     }
 
-    /// <summary>The parts of a TensorProto the conversion reads (float weights stored inline).</summary>
-    private sealed record Initializer(string Name, long[] Dims, int DataType, byte[]? Raw, float[]? FloatData, bool External)
+    /// <summary>The parts of a TensorProto the conversion reads (weights stored inline).</summary>
+    internal sealed record Initializer(string Name, long[] Dims, int DataType, byte[]? Raw, float[]? FloatData, bool External)
     {
         public string? Problem() => (DataType, Dims.Length, External) switch
         {

@@ -22,7 +22,7 @@ internal static class Arguments
         }
     }
 
-    public static (string Input, string Output, ConversionOptions Options, bool Json)? Parse(string[] args)
+    public static (string Input, string Output, ConversionOptions Options, bool Json, bool ExternalData)? Parse(string[] args)
     {
         var d = new Definition();
         var result = d.Root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
@@ -37,7 +37,7 @@ internal static class Arguments
         }
 
         var options = new ConversionOptions(result.GetValue(d.Target), result.GetValue(d.Block), !result.GetValue(d.Symmetric), result.GetValue(d.AccuracyLevel));
-        return (result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
+        return (result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json), result.GetValue(d.ExternalData));
     }
 
     /// <summary>The first problem, in edge-convert's words where it had its own.</summary>
@@ -54,7 +54,7 @@ internal static class Arguments
             return "give an input and an output model";
         }
 
-        return result.GetResult(d.Target) is not { IdentifierTokenCount: > 0 } ? "--to is required (bitlinear or int4)" : result.Errors[0].Message;
+        return result.GetResult(d.Target) is not { IdentifierTokenCount: > 0 } ? "--to is required (bitlinear, int4 or int8-packed)" : result.Errors[0].Message;
     }
 
     private sealed class Definition
@@ -66,13 +66,13 @@ internal static class Arguments
         {
             Root = new RootCommand(
                 "edge-convert: pack a float ONNX model's linear layers (MatMul/Gemm with constant 2-D weights) into quantized "
-                + "ops for edged. Prints, per converted layer, the weight shape, the quantization error (SQNR in dB: "
+                + "ops for edged, or an 8-bit model's weights into the layout edged's kernel reads in place (--to int8-packed). Prints, per converted layer, the weight shape, the quantization error (SQNR in dB: "
                 + "10·log10(Σw²/Σ(w−ŵ)²)) and the weight bytes before and after, then the model sizes; layers that cannot be "
                 + "converted are listed with the reason. Exits 0, 3 when no layer was converted (the output equals the input), "
                 + "2 on usage errors, 1 when a file cannot be read or written. 'edge-convert import CHECKPOINT OUT-FOLDER' imports a "
                 + "BitNet b1.58 checkpoint (Hugging Face or bitnet.cpp GGUF) into a language-model folder: see edge-convert import --help.")
             {
-                Input, Output, Target, Block, Symmetric, AccuracyLevel, Json,
+                Input, Output, Target, Block, Symmetric, AccuracyLevel, ExternalData, Json,
             };
             Root.HelpName = "edge-convert";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -90,15 +90,18 @@ internal static class Arguments
         {
             Description = "bitlinear: every MatMul with float weights W [K, N] becomes ai.edgeruntime::BitLinear, ternary weights "
                 + "with BitNet b1.58's absmean scale (runs on edged's C# kernel); int4: com.microsoft::MatMulNBits, 4-bit "
-                + "round-to-nearest per block along K",
-            HelpName = "bitlinear|int4",
+                + "round-to-nearest per block along K; int8-packed: not a quantization, MatMulInteger and QLinearMatMul nodes "
+                + "with constant 8-bit weights move to ai.edgeruntime with the weights stored in the kernel's packed layout, "
+                + "so edged holds them once (outputs bit for bit the same)",
+            HelpName = "bitlinear|int4|int8-packed",
             Required = true,
             Arity = LastWins,
             CustomParser = result => result.Tokens[^1].Value switch
             {
                 "bitlinear" => ConversionTarget.BitLinear,
                 "int4" => ConversionTarget.Int4,
-                var other => Fail<ConversionTarget>(result, $"--to is '{other}'; it must be bitlinear or int4"),
+                "int8-packed" => ConversionTarget.Int8Packed,
+                var other => Fail<ConversionTarget>(result, $"--to is '{other}'; it must be bitlinear, int4 or int8-packed"),
             },
         };
 
@@ -127,6 +130,13 @@ internal static class Arguments
         };
 
         public Option<bool> Json { get; } = new("--json") { Description = "print the report as JSON" };
+
+        public Option<bool> ExternalData { get; } = new("--external-data")
+        {
+            Description = "write initializers of 1 KiB or more to OUT.onnx.data beside the model, each on a 4 KiB page boundary, "
+                + "so ONNX Runtime maps the weights from the file instead of reading them into memory (and models past "
+                + "protobuf's 2 GB limit can be written)",
+        };
 
         public System.CommandLine.Help.HelpOption Help { get; } = new("--help", "-h") { Description = "print this help and exit" };
 

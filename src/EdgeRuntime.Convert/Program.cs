@@ -18,16 +18,26 @@ try
         return 0;
     }
 
-    var (input, output, options, json) = parsed;
+    var (input, output, options, json, externalData) = parsed;
     var result = ModelConverter.Convert(File.ReadAllBytes(input), options);
-    File.WriteAllBytes(output, result.Model);
+    if (externalData)
+    {
+        string dataPath = output + ".data";
+        using var data = File.Create(dataPath);
+        File.WriteAllBytes(output, EdgeRuntime.Onnx.ExternalDataWriter.Externalize(result.Model, Path.GetFileName(dataPath), data));
+    }
+    else
+    {
+        File.WriteAllBytes(output, result.Model);
+    }
+
     if (json)
     {
         Console.WriteLine(JsonSerializer.Serialize(new Report(input, output, options.Target.ToString(), result.Layers.ToArray(), [.. result.Skipped], result.ModelBytesBefore, result.ModelBytesAfter), ReportJson.Default.Report));
     }
     else
     {
-        Print(result, output);
+        Print(result, output, options.Target);
     }
 
     return result.Layers.Count > 0 ? 0 : 3;
@@ -44,13 +54,13 @@ catch (Exception e) when (e is IOException or InvalidDataException or Unauthoriz
     return 1;
 }
 
-static void Print(ConversionResult result, string output)
+static void Print(ConversionResult result, string output, ConversionTarget target)
 {
     var c = CultureInfo.InvariantCulture;
     Console.WriteLine(string.Create(c, $"{"layer",-32} {"weights",-28} {"K x N",-13} {"SQNR dB",8} {"bytes before",13} {"after",11}"));
     foreach (var layer in result.Layers)
     {
-        Console.WriteLine(string.Create(c, $"{layer.Node,-32} {layer.Weight,-28} {$"{layer.K}x{layer.N}",-13} {layer.SqnrDb,8:0.0} {layer.BytesBefore,13:N0} {layer.BytesAfter,11:N0}"));
+        Console.WriteLine(string.Create(c, $"{layer.Node,-32} {layer.Weight,-28} {$"{layer.K}x{layer.N}",-13} {(double.IsPositiveInfinity(layer.SqnrDb) ? "exact" : layer.SqnrDb.ToString("0.0", c)),8} {layer.BytesBefore,13:N0} {layer.BytesAfter,11:N0}"));
     }
 
     foreach (string skipped in result.Skipped)
@@ -62,7 +72,9 @@ static void Print(ConversionResult result, string output)
     Console.WriteLine(string.Create(c, $"{result.Layers.Count} layer(s): weights {before:N0} -> {after:N0} bytes ({(after == 0 ? 0 : (double)before / after):0.0}x smaller); model {result.ModelBytesBefore:N0} -> {result.ModelBytesAfter:N0} bytes; wrote {output}"));
     if (result.Layers.Count == 0)
     {
-        Console.Error.WriteLine("edge-convert: no MatMul with 2-D float initializer weights was found; the output equals the input.");
+        Console.Error.WriteLine(target == ConversionTarget.Int8Packed
+            ? "edge-convert: no MatMulInteger or QLinearMatMul with 2-D 8-bit initializer weights was found; the output equals the input."
+            : "edge-convert: no MatMul with 2-D float initializer weights was found; the output equals the input.");
     }
 }
 

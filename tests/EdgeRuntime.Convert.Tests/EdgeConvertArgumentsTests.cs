@@ -8,10 +8,15 @@ public sealed class EdgeConvertArgumentsTests
     [Fact]
     public void The_documented_lines_parse()
     {
-        var (input, output, options, json) = Arguments.Parse(["model.onnx", "model-int4.onnx", "--to", "int4", "--block", "64", "--symmetric", "--accuracy-level", "0", "--json"])!.Value;
+        var (input, output, options, json, externalData) = Arguments.Parse(["model.onnx", "model-int4.onnx", "--to", "int4", "--block", "64", "--symmetric", "--accuracy-level", "0", "--json"])!.Value;
         Assert.Equal(("model.onnx", "model-int4.onnx"), (input, output));
         Assert.Equal(new ConversionOptions(ConversionTarget.Int4, 64, false, 0), options);
         Assert.True(json);
+        Assert.False(externalData);
+
+        var packed = Arguments.Parse(["model.onnx", "model-packed.onnx", "--to", "int8-packed", "--external-data"])!.Value;
+        Assert.Equal(ConversionTarget.Int8Packed, packed.Options.Target);
+        Assert.True(packed.ExternalData);
 
         var bitlinear = Arguments.Parse(["--to", "bitlinear", "model.onnx", "model-b158.onnx"])!.Value;
         Assert.Equal(new ConversionOptions(ConversionTarget.BitLinear, 32, true, 4), bitlinear.Options);
@@ -27,7 +32,7 @@ public sealed class EdgeConvertArgumentsTests
     [Fact]
     public void The_help_describes_every_option()
     {
-        foreach (string option in new[] { "--to", "--block", "--symmetric", "--accuracy-level", "--json", "IN.onnx", "OUT.onnx" })
+        foreach (string option in new[] { "--to", "--block", "--symmetric", "--accuracy-level", "--external-data", "--json", "int8-packed", "IN.onnx", "OUT.onnx" })
         {
             Assert.Contains(option, Arguments.Usage, StringComparison.Ordinal);
         }
@@ -36,8 +41,8 @@ public sealed class EdgeConvertArgumentsTests
     [Theory]
     [InlineData("give an input and an output model", "a.onnx", "--to", "int4")]
     [InlineData("give an input and an output model", "a.onnx", "b.onnx", "c.onnx", "--to", "int4")]
-    [InlineData("--to is required (bitlinear or int4)", "a.onnx", "b.onnx")]
-    [InlineData("--to is 'int8'; it must be bitlinear or int4", "a.onnx", "b.onnx", "--to", "int8")]
+    [InlineData("--to is required (bitlinear, int4 or int8-packed)", "a.onnx", "b.onnx")]
+    [InlineData("--to is 'int8'; it must be bitlinear, int4 or int8-packed", "a.onnx", "b.onnx", "--to", "int8")]
     [InlineData("--block is 'big', not a number", "a.onnx", "b.onnx", "--to", "int4", "--block", "big")]
     [InlineData("--accuracy-level is 5; it must be 0 to 4", "a.onnx", "b.onnx", "--to", "int4", "--accuracy-level", "5")]
     [InlineData("unknown option '--bits'", "a.onnx", "b.onnx", "--to", "int4", "--bits", "4")]

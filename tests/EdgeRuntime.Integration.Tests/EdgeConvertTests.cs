@@ -34,6 +34,36 @@ public sealed class EdgeConvertTests(SharedDaemon daemon) : IClassFixture<Shared
     }
 
     [Fact]
+    public async Task An_int8_model_packed_into_external_data_is_served_with_the_same_integers()
+    {
+        const int k = 200, n = 72;
+        var random = new Random(21);
+        var b = new byte[k * n];
+        random.NextBytes(b);
+        var weights = (sbyte[])(Array)b;
+        string source = Path.Combine(Edged.ModelDirectory, "int8-source.onnx");
+        File.WriteAllBytes(source, TestModels.SampleModels.MatMulInteger(k, n, weights, 131));
+        string packed = Path.Combine(Edged.ModelDirectory, "int8-packed-it.onnx");
+
+        var run = await ProcessRunner.RunAsync(Paths.EdgeConvert, source, packed, "--to", "int8-packed", "--external-data");
+
+        Assert.True(run.ExitCode == 0, run.All);
+        Assert.Contains("exact", run.Stdout, StringComparison.Ordinal);
+        // The weights left the model for the data file, on a page boundary.
+        Assert.True(new FileInfo(packed).Length < 1024, $"{packed} is {new FileInfo(packed).Length} bytes");
+        Assert.True(new FileInfo(packed + ".data").Length >= Kernels.Int8.PackedInt8Weights.PackedBytes(k, n));
+
+        await using var client = await EdgeClient.ConnectAsync(Edged.SocketPath);
+        var info = await client.LoadAsync("int8-packed-it", "int8-packed-it.onnx");
+        Assert.Contains(info.Nodes, node => node.OpType == "MatMulInteger" && node.Provider == "CPUExecutionProvider");
+        var a = new byte[3 * k];
+        random.NextBytes(a);
+        var result = await client.InferAsync("int8-packed-it", [Tensor.FromSpan("a", Protocol.TensorDType.UInt8, [3, k], (ReadOnlySpan<byte>)a)]);
+        var reference = Kernels.Int8.Int8Reference.MatMulInteger(new Kernels.Int8.Int8Matrix(a, false), 3, k, new Kernels.Int8.Int8Matrix(b, true), n, [131], []);
+        Assert.Equal(reference, result["y"].ToArray<int>());
+    }
+
+    [Fact]
     public async Task A_missing_input_is_an_error_naming_it_and_exit_code_1()
     {
         string missing = Path.Combine(Edged.ModelDirectory, "no-such-model.onnx");

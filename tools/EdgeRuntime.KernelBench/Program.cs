@@ -8,14 +8,20 @@ using EdgeRuntime.Kernels;
 using EdgeRuntime.Tools;
 using Microsoft.ML.OnnxRuntime;
 
-// Usage: KernelBench --out DIR [--quick] [--only bitlinear|lowbit] [--peer-i2s PATH]
+// Usage: KernelBench --out DIR [--quick] [--only bitlinear|lowbit|memory] [--peer-i2s PATH]
+// (KernelBench --rss-probe MODEL [--no-prepacking] is the child process WeightMemory starts.)
+if (args is [WeightMemory.ProbeFlag, var probeModel, .. var probeRest])
+{
+    return WeightMemory.RunProbe(probeModel, prepacking: !probeRest.Contains("--no-prepacking"));
+}
+
 string outDir = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() ?? Path.Combine("artifacts", "bench");
 bool quick = args.Contains("--quick");
 // While tuning one kernel family: --only runs just its figures (the JSON then holds only those).
 string only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "all";
-if (only is not ("all" or "bitlinear" or "lowbit"))
+if (only is not ("all" or "bitlinear" or "lowbit" or "memory"))
 {
-    Console.Error.WriteLine($"--only takes bitlinear or lowbit, not '{only}'.");
+    Console.Error.WriteLine($"--only takes bitlinear, lowbit or memory, not '{only}'.");
     return 2;
 }
 
@@ -119,6 +125,19 @@ if (runBitLinear)
             Console.WriteLine($"{name}: skipped, the bitnet.cpp peer was not built (build.ps1 bench-kernels -PeerSource DIR, DIR a microsoft/BitNet checkout)");
             results.Add(new(name, null, "x", 1.0, null, "skipped: no bitnet.cpp peer (build.ps1 bench-kernels -PeerSource DIR, DIR a microsoft/BitNet checkout)"));
         }
+    }
+}
+
+if (only is "all" or "memory")
+{
+    string scratch = Path.Combine(Path.GetTempPath(), $"edgeruntime-weight-memory-{Environment.ProcessId}");
+    try
+    {
+        results.AddRange(WeightMemory.Measure(scratch));
+    }
+    finally
+    {
+        Directory.Delete(scratch, recursive: true);
     }
 }
 
@@ -319,5 +338,6 @@ namespace EdgeRuntime.KernelBench
     [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
     [System.Text.Json.Serialization.JsonSerializable(typeof(BenchResult[]))]
     [System.Text.Json.Serialization.JsonSerializable(typeof(PeerRun))]
+    [System.Text.Json.Serialization.JsonSerializable(typeof(MemoryReading))]
     internal sealed partial class BenchJson : System.Text.Json.Serialization.JsonSerializerContext;
 }

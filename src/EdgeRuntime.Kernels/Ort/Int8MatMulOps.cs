@@ -18,7 +18,7 @@ internal sealed class MatMulIntegerOp(int aType, int bType) : CustomOp
 
     public override int[] OutputTypes { get; } = [OrtElementType.Int32];
 
-    public override OpKernel CreateKernel(KernelInfo info) => new Kernel(PackedHandle.For(Int8Problem.PackConstant(info, 1)));
+    public override OpKernel CreateKernel(KernelInfo info) => new Kernel(Int8Problem.PackConstant(info, 1));
 
     private sealed class Kernel(PackedHandle packed) : OpKernel, IDisposable
     {
@@ -26,7 +26,7 @@ internal sealed class MatMulIntegerOp(int aType, int bType) : CustomOp
         {
             var a = context.Input(0);
             var b = context.Input(1);
-            var problem = Int8Problem.Describe(a, b);
+            var problem = Int8Problem.Describe(a, b, packed);
             var aZp = Int8Problem.ZeroPoints(context.TryInput(2), a, "a_zero_point", problem.RowsPerMatrix);
             var bZp = Int8Problem.ZeroPoints(context.TryInput(3), b, "b_zero_point", problem.N);
             var y = context.Output(0, problem.OutputShape);
@@ -52,7 +52,7 @@ internal sealed class QLinearMatMulOp(int aType, int bType) : CustomOp
 
     public override int[] OutputTypes { get; } = [aType];
 
-    public override OpKernel CreateKernel(KernelInfo info) => new Kernel(PackedHandle.For(Int8Problem.PackConstant(info, 3)));
+    public override OpKernel CreateKernel(KernelInfo info) => new Kernel(Int8Problem.PackConstant(info, 3));
 
     private sealed class Kernel(PackedHandle packed) : OpKernel, IDisposable
     {
@@ -62,7 +62,7 @@ internal sealed class QLinearMatMulOp(int aType, int bType) : CustomOp
         {
             var a = context.Input(0);
             var b = context.Input(3);
-            var problem = Int8Problem.Describe(a, b);
+            var problem = Int8Problem.Describe(a, b, packed);
             var yZpTensor = context.Input(7);
             bool ySigned = Int8Problem.IsSigned(yZpTensor, "y_zero_point");
             var aScale = Int8Problem.Scales(context.Input(1), "a_scale", problem.RowsPerMatrix);
@@ -130,17 +130,21 @@ internal sealed class PackedHandle : IDisposable
 {
     private GCHandle _handle;
 
-    private PackedHandle(PackedInt8Weights? weights)
+    private PackedHandle(PackedInt8Weights? weights, bool stored)
     {
         Weights = weights;
+        Stored = stored;
         _handle = weights is null ? default : GCHandle.Alloc(weights);
     }
 
     public PackedInt8Weights? Weights { get; }
 
+    /// <summary>The model stores B packed (attribute packed_b = 1): B's tensor is the packed layout, not [K, N].</summary>
+    public bool Stored { get; }
+
     public nint Pointer => _handle.IsAllocated ? GCHandle.ToIntPtr(_handle) : 0;
 
-    public static PackedHandle For(PackedInt8Weights? weights) => new(weights);
+    public static PackedHandle For(PackedInt8Weights? weights, bool stored = false) => new(weights, stored);
 
     public void Dispose()
     {
@@ -158,20 +162,52 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
     // Columns per ParallelFor task: a multiple of every path's tile.
     private const int ColumnsPerTask = 256;
 
-    /// <summary>B repacked for the GEMV kernels when it is a constant 2-D initializer (weights), else null.</summary>
-    public static unsafe PackedInt8Weights? PackConstant(KernelInfo info, int index)
+    /// <summary>The node attribute that says B is stored in <see cref="PackedInt8Weights"/>' layout (edge-convert --to int8-packed).</summary>
+    public const string PackedAttribute = "packed_b";
+
+    /// <summary>
+    /// B for the GEMV kernels: read in place when the model stores it packed (packed_b = 1, with attributes K and N),
+    /// repacked once when it is a constant 2-D initializer (weights), else none.
+    /// </summary>
+    public static unsafe PackedHandle PackConstant(KernelInfo info, int index)
     {
-        if (info.ConstantInput(index) is not { } b || b.Shape.Length != 2 || b.ElementType is not (OrtElementType.UInt8 or OrtElementType.Int8))
+        if (info.Int64(PackedAttribute, 0) is var stored && stored != 0)
         {
-            return null;
+            if (stored != 1)
+            {
+                throw new ArgumentException($"{PackedAttribute} is {stored}; it must be 0 or 1.");
+            }
+
+            int k = checked((int)info.RequiredInt64("K")), n = checked((int)info.RequiredInt64("N"));
+            if (info.ConstantInput(index) is not { } packed || packed.ElementType is not (OrtElementType.UInt8 or OrtElementType.Int8))
+            {
+                throw new ArgumentException($"With {PackedAttribute} = 1, B must be a uint8 or int8 initializer holding the packed weights (edge-convert --to int8-packed writes it).");
+            }
+
+            if (PackedInt8Weights.PackedShape(k, n) is var expected && (packed.Shape.Length != 3 || packed.Shape[0] != expected[0] || packed.Shape[1] != expected[1] || packed.Shape[2] != expected[2]))
+            {
+                throw new ArgumentException($"The packed B is [{packed.Shape}]; for K = {k}, N = {n} it must be [{string.Join(", ", expected)}].");
+            }
+
+            return PackedHandle.For(PackedInt8Weights.Borrow((sbyte*)packed.Data, packed.ElementCount, k, n, packed.ElementType == OrtElementType.Int8), stored: true);
         }
 
-        int k = checked((int)b.Shape[0]), n = checked((int)b.Shape[1]);
-        return PackedInt8Weights.Pack(new ReadOnlySpan<byte>(b.Data, checked(k * n)), k, n, b.ElementType == OrtElementType.Int8);
+        if (info.ConstantInput(index) is not { } b || b.Shape.Length != 2 || b.ElementType is not (OrtElementType.UInt8 or OrtElementType.Int8))
+        {
+            return PackedHandle.For(null);
+        }
+
+        int rows = checked((int)b.Shape[0]), columns = checked((int)b.Shape[1]);
+        return PackedHandle.For(PackedInt8Weights.Pack(new ReadOnlySpan<byte>(b.Data, checked(rows * columns)), rows, columns, b.ElementType == OrtElementType.Int8));
     }
 
-    public static Int8Problem Describe(OrtTensor a, OrtTensor b)
+    public static Int8Problem Describe(OrtTensor a, OrtTensor b, PackedHandle packed)
     {
+        if (packed.Stored)
+        {
+            return DescribeStored(a, b, packed.Weights!);
+        }
+
         IsSigned(a, "A");
         IsSigned(b, "B");
         if (a.Shape.Length < 2)
@@ -196,6 +232,25 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
         int m = checked((int)a.Shape[..^1].Product());
         int n = checked((int)b.Shape[^1]);
         return new Int8Problem(m, k, n, rows, batched, a.Shape[..^1].Append(n));
+    }
+
+    // B stored packed: K and N are the node's, and one B serves every batch.
+    private static Int8Problem DescribeStored(OrtTensor a, OrtTensor b, PackedInt8Weights packed)
+    {
+        IsSigned(a, "A");
+        IsSigned(b, "B");
+        if (a.Shape.Length < 2)
+        {
+            throw new ArgumentException($"A must be [..., M, K]; it has rank {a.Shape.Length}.");
+        }
+
+        if (a.Shape[^1] != packed.K)
+        {
+            throw new ArgumentException($"A's last dimension is {a.Shape[^1]} but the packed B was made for K = {packed.K}.");
+        }
+
+        int m = checked((int)a.Shape[..^1].Product());
+        return new Int8Problem(m, packed.K, packed.N, checked((int)a.Shape[^2]), false, a.Shape[..^1].Append(packed.N));
     }
 
     public static bool IsSigned(OrtTensor tensor, string name) => tensor.ElementType switch
