@@ -21,7 +21,8 @@ public static class KernelForms
         return
         [
             new("BitLinear 1 token", plain),
-            new("BitLinear 4 tokens", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
+            // Without VNNI a batch takes two weight rows per pass (TwoRows256x4); with it, one.
+            new("BitLinear 4 tokens", Wide(path) ? (choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : plain),
             new("MatMulNBits int8", Wide(path) ? WithVnni("Vector256 8 rows", choice.Vnni) : plain),
             new("MatMulNBits float", path is KernelPath.Scalar or KernelPath.AdvSimd ? path.ToString() : "Vector128"),
             new("MatMulInteger", plain),

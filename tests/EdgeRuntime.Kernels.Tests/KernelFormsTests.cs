@@ -20,6 +20,7 @@ public sealed class KernelFormsTests
         Assert.Equal("Vector256", vnni["BitLinear 1 token"]);
         var avx2 = Forms(new KernelChoice(KernelPath.Vector256, Vnni: false, DotProduct: false));
         Assert.Equal("Vector256 8 rows+Avx2", avx2["MatMulNBits int8"]);
+        Assert.Equal("Vector256 2 rows+Avx2", avx2["BitLinear 4 tokens"]);
         Assert.Equal("AdvSimd+Dp", Forms(new KernelChoice(KernelPath.AdvSimd, Vnni: false, DotProduct: true))["MatMulInteger"]);
     }
 

@@ -112,6 +112,105 @@ internal static unsafe class NBitsEightRows
     }
 
     /// <summary>
+    /// <see cref="Compute"/> without VNNI for tokens t and t + 1 at once against the decoded group: each weight register
+    /// loaded from <paramref name="decoded"/> serves both tokens, and the pmaddubsw pairs are summed in 16 bits over a
+    /// block and widened once, where the one-token form widens every step. Every lane does the same integer and float
+    /// steps as <see cref="Compute"/>, so the outputs are the same bits. (With VNNI, vpdpbusd already multiplies and
+    /// accumulates in one instruction; that form keeps one token per pass, as this was measured on a CPU without it.)
+    /// </summary>
+    public static void ComputeTwo(in NBitsOperands o, int n, int t, byte* decoded)
+    {
+        var shape = o.Shape;
+        int blocks = shape.KBlocks;
+        float* s = o.Scales + ((long)n * blocks);
+        sbyte* q0 = o.Q + ((long)t * shape.PaddedK);
+        sbyte* q1 = q0 + shape.PaddedK;
+        float* blockScales0 = o.BlockScales + ((long)t * blocks);
+        float* blockScales1 = blockScales0 + blocks;
+        int* blockSums0 = o.BlockSums + ((long)t * blocks);
+        int* blockSums1 = blockSums0 + blocks;
+        var zeroPoints = Vector256.Create(shape.DefaultZeroPoint);
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        for (int block = 0; block < blocks; block++)
+        {
+            int offset = block * shape.BlockSize;
+            var (low0, low1) = FourRowsTwoTokens(decoded + offset, shape.PaddedK, q0 + offset, q1 + offset, shape.BlockSize);
+            var (high0, high1) = FourRowsTwoTokens(decoded + (4L * shape.PaddedK) + offset, shape.PaddedK, q0 + offset, q1 + offset, shape.BlockSize);
+            if (o.ZeroPoints != null)
+            {
+                zeroPoints = RowZeroPoints(o, n, block);
+            }
+
+            var weightScales = Vector256.Create(
+                s[block], s[blocks + block], s[(2 * blocks) + block], s[(3 * blocks) + block],
+                s[(4 * blocks) + block], s[(5 * blocks) + block], s[(6 * blocks) + block], s[(7 * blocks) + block]);
+            var exact0 = Halves(low0, high0) - (zeroPoints * Vector256.Create(blockSums0[block]));
+            var exact1 = Halves(low1, high1) - (zeroPoints * Vector256.Create(blockSums1[block]));
+            acc0 += Vector256.ConvertToSingle(exact0) * (Vector256.Create(blockScales0[block]) * weightScales);
+            acc1 += Vector256.ConvertToSingle(exact1) * (Vector256.Create(blockScales1[block]) * weightScales);
+        }
+
+        if (o.Bias != null)
+        {
+            var bias = Vector256.Load(o.Bias + n);
+            acc0 += bias;
+            acc1 += bias;
+        }
+
+        acc0.Store(o.Y + ((long)t * shape.N) + n);
+        acc1.Store(o.Y + ((long)(t + 1) * shape.N) + n);
+    }
+
+    /// <summary>
+    /// Σ code·q over one block for four decoded rows and two tokens, each row's sums pairwise-added within the 128-bit
+    /// halves (<see cref="Halves"/> finishes them). The pmaddubsw pairs are summed in 16 bits over the whole block and
+    /// widened once: a pair is at most 2·15·127, and a block of at most 256 codes has 8 steps, so a lane stays within
+    /// 8·3810 = 30480.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<int> Token0, Vector256<int> Token1) FourRowsTwoTokens(byte* d, long rowStride, sbyte* x0, sbyte* x1, int blockSize)
+    {
+        Vector256<short> s0 = default, s1 = default, s2 = default, s3 = default, t0 = default, t1 = default, t2 = default, t3 = default;
+        for (int i = 0; i < blockSize; i += 32)
+        {
+            var xa = Avx.LoadVector256(x0 + i);
+            var xb = Avx.LoadVector256(x1 + i);
+            byte* p = d + i;
+            var w0 = Avx.LoadVector256(p);
+            var w1 = Avx.LoadVector256(p + rowStride);
+            var w2 = Avx.LoadVector256(p + (2 * rowStride));
+            var w3 = Avx.LoadVector256(p + (3 * rowStride));
+            s0 += Avx2.MultiplyAddAdjacent(w0, xa);
+            t0 += Avx2.MultiplyAddAdjacent(w0, xb);
+            s1 += Avx2.MultiplyAddAdjacent(w1, xa);
+            t1 += Avx2.MultiplyAddAdjacent(w1, xb);
+            s2 += Avx2.MultiplyAddAdjacent(w2, xa);
+            t2 += Avx2.MultiplyAddAdjacent(w2, xb);
+            s3 += Avx2.MultiplyAddAdjacent(w3, xa);
+            t3 += Avx2.MultiplyAddAdjacent(w3, xb);
+        }
+
+        var ones = Vector256.Create((short)1);
+        var a0 = Avx2.MultiplyAddAdjacent(s0, ones);
+        var a1 = Avx2.MultiplyAddAdjacent(s1, ones);
+        var a2 = Avx2.MultiplyAddAdjacent(s2, ones);
+        var a3 = Avx2.MultiplyAddAdjacent(s3, ones);
+        var b0 = Avx2.MultiplyAddAdjacent(t0, ones);
+        var b1 = Avx2.MultiplyAddAdjacent(t1, ones);
+        var b2 = Avx2.MultiplyAddAdjacent(t2, ones);
+        var b3 = Avx2.MultiplyAddAdjacent(t3, ones);
+        return (Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3)),
+            Avx2.HorizontalAdd(Avx2.HorizontalAdd(b0, b1), Avx2.HorizontalAdd(b2, b3)));
+    }
+
+    // Rows 0-3 and rows 4-7 (each row's sums pairwise-added within 128-bit halves) to one vector of eight totals, as
+    // the last step of Reduce.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Halves(Vector256<int> low, Vector256<int> high) =>
+        Avx2.Permute2x128(low, high, 0x20) + Avx2.Permute2x128(low, high, 0x31);
+
+    /// <summary>
     /// Σ code·q over one block for eight rows (AVX-VNNI): <c>vpdpbusd</c> multiplies the unsigned codes by the signed
     /// activations and adds each four products straight into 32-bit lanes.
     /// </summary>

@@ -229,7 +229,7 @@ public static unsafe class NBitsMatMul
     }
 
     // The x64 int8 form over whole groups of eight rows; returns the first row it left for the one-row loop. One token
-    // reads the packed codes directly; a batch decodes each group once and runs every token against that.
+    // reads the packed codes directly; a batch decodes each group once and runs every token against it (two at a time without VNNI).
     private static int EightRowGroups(in NBitsOperands o, int rowStart, int rowEnd)
     {
         bool vnni = NBitsEightRows.UsesVnni;
@@ -252,7 +252,13 @@ public static unsafe class NBitsMatMul
                 for (; first + NBitsEightRows.Rows <= rowEnd; first += NBitsEightRows.Rows)
                 {
                     NBitsEightRows.Decode(o, first, decoded);
-                    for (int t = 0; t < o.M; t++)
+                    int t = 0;
+                    for (; !vnni && t + 2 <= o.M; t += 2)
+                    {
+                        NBitsEightRows.ComputeTwo(o, first, t, decoded);
+                    }
+
+                    for (; t < o.M; t++)
                     {
                         NBitsEightRows.Compute(o, first, t, vnni, decoded);
                     }

@@ -34,6 +34,7 @@ public static unsafe class BitLinear
         int padded = TernaryPacking.PaddedK(k);
         int rowBytes = TernaryPacking.RowBytes(k);
         Span<int> four = stackalloc int[4];
+        Span<int> second = stackalloc int[4];
         int first = rowStart;
         if (m == 1)
         {
@@ -57,7 +58,21 @@ public static unsafe class BitLinear
             for (; t + 4 <= m; t += 4)
             {
                 sbyte* x = quantized + ((long)t * padded);
-                for (int row = blockStart; row < blockEnd; row++)
+                int row = blockStart;
+                if (path is KernelPath.Vector256 or KernelPath.Vector512 && !KernelPaths.Vnni)
+                {
+                    for (; row + 2 <= blockEnd; row += 2)
+                    {
+                        TernaryDot.TwoRows256x4(packed + ((long)row * rowBytes), rowBytes, x, padded, sums.Slice(t, 4), four, second);
+                        for (int i = 0; i < 4; i++)
+                        {
+                            y[((long)(t + i) * n) + row] = Output(four[i], scales[t + i], betas[row * betaStride]);
+                            y[((long)(t + i) * n) + row + 1] = Output(second[i], scales[t + i], betas[(row + 1) * betaStride]);
+                        }
+                    }
+                }
+
+                for (; row < blockEnd; row++)
                 {
                     TernaryDot.Row4(path, packed + ((long)row * rowBytes), rowBytes, x, padded, sums.Slice(t, 4), four);
                     for (int i = 0; i < 4; i++)
