@@ -72,6 +72,7 @@ internal static class Int8Packing
         { External: true } => "are stored in an external data file (convert a model with inline weights)",
         { DataType: not (OnnxDataType.Int8 or OnnxDataType.UInt8) } => $"have ONNX data type {weight.DataType}, not int8 or uint8",
         { Dims.Length: not 2 } => $"have rank {weight.Dims.Length}, not 2 (one B per batch is not packed)",
+        _ when weight.Dims[0] == 0 || weight.Dims[1] == 0 => "are empty",
         _ when weight.Dims[0] > int.MaxValue / Math.Max(1, weight.Dims[1]) => "are too large",
         { Raw: null } => "are not stored as raw bytes",
         _ when weight.Raw.LongLength != weight.Dims[0] * weight.Dims[1] => $"hold {weight.Raw.LongLength} bytes; their shape [{weight.Dims[0]}, {weight.Dims[1]}] needs {weight.Dims[0] * weight.Dims[1]}",

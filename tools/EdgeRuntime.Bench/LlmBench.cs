@@ -47,7 +47,7 @@ internal static class LlmBench
         var config = LanguageModelFolder.Open(folder).Config;
         double bandwidth = StreamingRead.GigabytesPerSecond(Threads, quick ? 256 : 1024);
         Console.WriteLine($"model: {folder} ({config.WeightsBytes / 1e6:0} MB of weights, embedding {config.EmbeddingFormat}); streaming read, {Threads} threads: {bandwidth:0.0} GB/s");
-        results.Add(new("memory_read_bandwidth_gbs", bandwidth, "GB/s", null, null, $"{Threads} threads, Vector256 sum over a buffer past the caches"));
+        results.Add(new("memory_read_bandwidth_gbs", bandwidth, "GB/s", null, null, $"{Threads} threads, four 32-byte loads per step over a buffer past the caches, best of 5"));
 
         var ours = await MeasureOursAsync(publishDir, folder, config, quick);
         PeerFigures? peer = null;

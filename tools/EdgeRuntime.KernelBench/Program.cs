@@ -46,7 +46,7 @@ Console.WriteLine($"kernel path: {KernelPaths.Describe(KernelPaths.Best)}; {Envi
 // The machine's streaming read bandwidth, two threads, over a buffer far larger than the last-level cache.
 double bandwidth = StreamingRead.GigabytesPerSecond(threads: 2, megabytes: quick ? 256 : 1024);
 Console.WriteLine($"streaming read, 2 threads: {bandwidth:0.0} GB/s");
-results.Add(new("memory_read_bandwidth_gbs", bandwidth, "GB/s", null, null, "2 threads, 1 GiB buffer, Vector256 sum"));
+results.Add(new("memory_read_bandwidth_gbs", bandwidth, "GB/s", null, null, $"2 threads, {(quick ? 256 : 1024)} MiB buffer, four 32-byte loads per step, best of 5"));
 
 (int K, int N)[] shapes = quick ? [(2560, 6912), (6912, 2560)] : [(2560, 2560), (2560, 6912), (6912, 2560)];
 int[] batches = [1, 32];
