@@ -82,7 +82,7 @@ internal static class Arguments
 
         public RootCommand Root { get; }
 
-        public Argument<string> Input { get; } = new("IN.onnx") { Description = "the float model" };
+        public Argument<string> Input { get; } = new("IN.onnx") { Description = "the float model (an 8-bit one for --to int8-packed)" };
 
         public Argument<string> Output { get; } = new("OUT.onnx") { Description = "the converted model to write" };
 
@@ -134,8 +134,7 @@ internal static class Arguments
         public Option<bool> ExternalData { get; } = new("--external-data")
         {
             Description = "write initializers of 1 KiB or more to OUT.onnx.data beside the model, each on a 4 KiB page boundary, "
-                + "so ONNX Runtime maps the weights from the file instead of reading them into memory (and models past "
-                + "protobuf's 2 GB limit can be written)",
+                + "so ONNX Runtime maps the weights from the file instead of reading them into memory",
         };
 
         public System.CommandLine.Help.HelpOption Help { get; } = new("--help", "-h") { Description = "print this help and exit" };
