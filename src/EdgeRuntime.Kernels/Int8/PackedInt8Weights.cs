@@ -26,8 +26,8 @@ public sealed unsafe class PackedInt8Weights : IDisposable
         N = n;
         Signed = signed;
         Offset = signed ? 0 : 128;
-        KQuads = (k + 3) / 4;
-        Tiles = (n + TileColumns - 1) / TileColumns;
+        KQuads = QuadsFor(k);
+        Tiles = TilesFor(n);
         _ownsData = borrowed == null;
         Data = _ownsData ? (sbyte*)NativeMemory.AlignedAlloc((nuint)Math.Max(GroupBytes, PackedBytes(k, n)), GroupBytes) : borrowed;
         ColumnSums = (int*)NativeMemory.AllocZeroed((nuint)(Tiles * TileColumns), sizeof(int));
@@ -50,10 +50,10 @@ public sealed unsafe class PackedInt8Weights : IDisposable
     public int* ColumnSums { get; private set; }
 
     /// <summary>Bytes of B [K, N] in the packed layout: [Tiles, KQuads, 64].</summary>
-    public static long PackedBytes(int k, int n) => (long)((n + TileColumns - 1) / TileColumns) * ((k + 3) / 4) * GroupBytes;
+    public static long PackedBytes(int k, int n) => (long)TilesFor(n) * QuadsFor(k) * GroupBytes;
 
     /// <summary>The packed layout's shape as a tensor: [Tiles, KQuads, 64].</summary>
-    public static long[] PackedShape(int k, int n) => [(n + TileColumns - 1) / TileColumns, (k + 3) / 4, GroupBytes];
+    public static long[] PackedShape(int k, int n) => [TilesFor(n), QuadsFor(k), GroupBytes];
 
     /// <summary>B [K, N] repacked into native memory owned by the result.</summary>
     public static PackedInt8Weights Pack(ReadOnlySpan<byte> b, int k, int n, bool signed)
@@ -73,7 +73,7 @@ public sealed unsafe class PackedInt8Weights : IDisposable
             throw new ArgumentException($"B has {b.Length} values; expected {k}x{n}.");
         }
 
-        int tiles = (n + TileColumns - 1) / TileColumns, quads = (k + 3) / 4;
+        int tiles = TilesFor(n), quads = QuadsFor(k);
         if (destination.Length < PackedBytes(k, n))
         {
             throw new ArgumentException($"The destination holds {destination.Length} bytes; B [{k}, {n}] packed needs {PackedBytes(k, n)}.");
@@ -125,6 +125,10 @@ public sealed unsafe class PackedInt8Weights : IDisposable
         return packed;
     }
 
+    private static int TilesFor(int n) => (n + TileColumns - 1) / TileColumns;
+
+    private static int QuadsFor(int k) => (k + 3) / 4;
+
     private void SumColumns()
     {
         for (int tile = 0; tile < Tiles; tile++)
@@ -163,7 +167,7 @@ public sealed unsafe class PackedInt8Weights : IDisposable
 
         for (int column = N; column < Tiles * TileColumns; column++)
         {
-            if (ColumnSums[column] != 0 || AnyInColumn(column))
+            if (AnyInColumn(column))
             {
                 throw new ArgumentException($"The packed B has a nonzero value in column {column}, past N = {N}: it was packed for another shape.");
             }

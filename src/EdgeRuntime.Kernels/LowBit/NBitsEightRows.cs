@@ -97,9 +97,7 @@ internal static unsafe class NBitsEightRows
             }
 
             var exact = dots - (zeroPoints * Vector256.Create(blockSums[block]));
-            var weightScales = Vector256.Create(
-                s[block], s[blocks + block], s[(2 * blocks) + block], s[(3 * blocks) + block],
-                s[(4 * blocks) + block], s[(5 * blocks) + block], s[(6 * blocks) + block], s[(7 * blocks) + block]);
+            var weightScales = WeightScales(s, blocks, block);
             acc += Vector256.ConvertToSingle(exact) * (Vector256.Create(blockScales[block]) * weightScales);
         }
 
@@ -142,9 +140,7 @@ internal static unsafe class NBitsEightRows
                 zeroPoints = RowZeroPoints(o, n, block);
             }
 
-            var weightScales = Vector256.Create(
-                s[block], s[blocks + block], s[(2 * blocks) + block], s[(3 * blocks) + block],
-                s[(4 * blocks) + block], s[(5 * blocks) + block], s[(6 * blocks) + block], s[(7 * blocks) + block]);
+            var weightScales = WeightScales(s, blocks, block);
             var exact0 = Halves(low0, high0) - (zeroPoints * Vector256.Create(blockSums0[block]));
             var exact1 = Halves(low1, high1) - (zeroPoints * Vector256.Create(blockSums1[block]));
             acc0 += Vector256.ConvertToSingle(exact0) * (Vector256.Create(blockScales0[block]) * weightScales);
@@ -163,8 +159,8 @@ internal static unsafe class NBitsEightRows
     }
 
     /// <summary>
-    /// Σ code·q over one block for four decoded rows and two tokens, each row's sums pairwise-added within the 128-bit
-    /// halves (<see cref="Halves"/> finishes them). The pmaddubsw pairs are summed in 16 bits over the whole block and
+    /// Σ code·q over one block for four decoded rows and two tokens, each row's sums within the 128-bit halves
+    /// (<see cref="Quads"/>; <see cref="Halves"/> finishes them). The pmaddubsw pairs are summed in 16 bits over the whole block and
     /// widened once: a pair is at most 2·15·127, and a block of at most 256 codes has 8 steps, so a lane stays within
     /// 8·3810 = 30480.
     /// </summary>
@@ -200,12 +196,21 @@ internal static unsafe class NBitsEightRows
         var b1 = Avx2.MultiplyAddAdjacent(t1, ones);
         var b2 = Avx2.MultiplyAddAdjacent(t2, ones);
         var b3 = Avx2.MultiplyAddAdjacent(t3, ones);
-        return (Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3)),
-            Avx2.HorizontalAdd(Avx2.HorizontalAdd(b0, b1), Avx2.HorizontalAdd(b2, b3)));
+        return (Quads(a0, a1, a2, a3), Quads(b0, b1, b2, b3));
     }
 
-    // Rows 0-3 and rows 4-7 (each row's sums pairwise-added within 128-bit halves) to one vector of eight totals, as
-    // the last step of Reduce.
+    // Block b's weight scale of each of the eight rows (scales are [N, KBlocks], so a stride of KBlocks between rows).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> WeightScales(float* s, int blocks, int block) => Vector256.Create(
+        s[block], s[blocks + block], s[(2 * blocks) + block], s[(3 * blocks) + block],
+        s[(4 * blocks) + block], s[(5 * blocks) + block], s[(6 * blocks) + block], s[(7 * blocks) + block]);
+
+    // Four rows' vectors of partial sums to one vector holding each row's sum within each 128-bit half.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Quads(Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3) =>
+        Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
+
+    // Rows 0-3 and rows 4-7 (each row's sums within the 128-bit halves, from Quads) to one vector of eight totals.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Halves(Vector256<int> low, Vector256<int> high) =>
         Avx2.Permute2x128(low, high, 0x20) + Avx2.Permute2x128(low, high, 0x31);
@@ -348,12 +353,8 @@ internal static unsafe class NBitsEightRows
     // Eight vectors of partial sums to one vector of eight totals: pairwise adds within 128-bit halves, then the two
     // halves of each group of four added across.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Reduce(Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3, Vector256<int> a4, Vector256<int> a5, Vector256<int> a6, Vector256<int> a7)
-    {
-        var low = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a0, a1), Avx2.HorizontalAdd(a2, a3));
-        var high = Avx2.HorizontalAdd(Avx2.HorizontalAdd(a4, a5), Avx2.HorizontalAdd(a6, a7));
-        return Avx2.Permute2x128(low, high, 0x20) + Avx2.Permute2x128(low, high, 0x31);
-    }
+    private static Vector256<int> Reduce(Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3, Vector256<int> a4, Vector256<int> a5, Vector256<int> a6, Vector256<int> a7) =>
+        Halves(Quads(a0, a1, a2, a3), Quads(a4, a5, a6, a7));
 
     private static Vector256<int> RowZeroPoints(in NBitsOperands o, int n, int block)
     {

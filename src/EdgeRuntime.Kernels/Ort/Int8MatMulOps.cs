@@ -203,16 +203,16 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
 
     public static Int8Problem Describe(OrtTensor a, OrtTensor b, PackedHandle packed)
     {
-        if (packed.Stored)
-        {
-            return DescribeStored(a, b, packed.Weights!);
-        }
-
         IsSigned(a, "A");
         IsSigned(b, "B");
         if (a.Shape.Length < 2)
         {
             throw new ArgumentException($"A must be [..., M, K]; it has rank {a.Shape.Length}.");
+        }
+
+        if (packed.Stored)
+        {
+            return DescribeStored(a, packed.Weights!);
         }
 
         // B is one [K, N] matrix shared by every batch, or one per batch with A's batch dimensions (no broadcasting).
@@ -235,15 +235,8 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
     }
 
     // B stored packed: K and N are the node's, and one B serves every batch.
-    private static Int8Problem DescribeStored(OrtTensor a, OrtTensor b, PackedInt8Weights packed)
+    private static Int8Problem DescribeStored(OrtTensor a, PackedInt8Weights packed)
     {
-        IsSigned(a, "A");
-        IsSigned(b, "B");
-        if (a.Shape.Length < 2)
-        {
-            throw new ArgumentException($"A must be [..., M, K]; it has rank {a.Shape.Length}.");
-        }
-
         if (a.Shape[^1] != packed.K)
         {
             throw new ArgumentException($"A's last dimension is {a.Shape[^1]} but the packed B was made for K = {packed.K}.");
