@@ -32,7 +32,8 @@
                   weights, and edged on that folder; then DeltaAttention on the trained BitNet and LFM2 (held-out
                   perplexity and q·k work skipped at three thresholds); then the vision-language model; artifacts/bench/llm.json (-Quick: fewer
                   repetitions; -HybridOnly: the LFM2 part alone; -DeltaOnly: the DeltaAttention part alone;
-                  -VlmOnly: the vision-language model's caption accuracy and image-to-first-token time)
+                  -VlmOnly: the vision-language model's caption accuracy and image-to-first-token time;
+                  -LayoutOnly: the 2B4T-shaped model with 2-bit and with 1.6-bit projections, in process)
     bench-pipelines MMEdge post-sensing latency (sequential vs pipelined vs skipping), accuracy, the optimizer under
                   three budgets, CBNet vs full model vs early exit; artifacts/bench/pipelines.json and
                   mmedge-timeline.svg (-Quick: shorter)
@@ -77,7 +78,10 @@ param(
     [switch] $DeltaOnly,
 
     # bench-llm: measure only the vision-language model (in process, no publish).
-    [switch] $VlmOnly
+    [switch] $VlmOnly,
+
+    # bench-llm: measure only the 2-bit against the 1.6-bit ternary layout on the 2B4T-shaped model (in process, no publish).
+    [switch] $LayoutOnly
 )
 
 $ErrorActionPreference = 'Stop'
@@ -103,7 +107,7 @@ try {
         'bench-kernels' { Invoke-BenchKernels $Board -Quick:$Quick -PeerSource $PeerSource }
         'bench-triggers' { Invoke-BenchTriggers $Board -Quick:$Quick }
         'bench-pipelines' { Invoke-BenchPipelines -Quick:$Quick }
-        'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin -HybridOnly:$HybridOnly -DeltaOnly:$DeltaOnly -VlmOnly:$VlmOnly }
+        'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin -HybridOnly:$HybridOnly -DeltaOnly:$DeltaOnly -VlmOnly:$VlmOnly -LayoutOnly:$LayoutOnly }
         'demo' { Invoke-Demo $Board }
     }
     Write-Host ""

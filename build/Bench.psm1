@@ -93,12 +93,17 @@ function Invoke-BenchLlmPart([string] $Board, [string] $Part, [string] $Cache, [
     Invoke-Checked $Name { dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @partArgs }
 }
 
-function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '', [switch] $HybridOnly, [switch] $DeltaOnly, [switch] $VlmOnly) {
+function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '', [switch] $HybridOnly, [switch] $DeltaOnly, [switch] $VlmOnly, [switch] $LayoutOnly) {
     Assert-HostBoard $Board
     $cache = Join-Path ([Environment]::GetFolderPath('UserProfile')) '.cache/edgeruntime/bench-llm'
     if ($VlmOnly) {
         # In process: the committed vision-language model's caption accuracy and image-to-first-token time.
         Invoke-BenchLlmPart $Board '--vlm-only' $cache 'the vision-language model (caption accuracy, image to first token)' 'vision-language benchmark' -Quick:$Quick
+        return
+    }
+    if ($LayoutOnly) {
+        # In process: the seeded 2B4T-shaped model with 2-bit and with 1.6-bit projections (decode speed, memory, same tokens).
+        Invoke-BenchLlmPart $Board '--layout-only' $cache 'the ternary layouts on the 2B4T-shaped model (decode speed, weights, resident memory)' 'ternary-layout benchmark' -Quick:$Quick
         return
     }
     if ($DeltaOnly) {

@@ -16,8 +16,11 @@ public enum ConversionTarget
     Int8Packed,
 }
 
-/// <summary>How to convert: the target and, for INT4, the block size, zero points and accuracy level.</summary>
-public sealed record ConversionOptions(ConversionTarget Target, int BlockSize = 32, bool ZeroPoints = true, int AccuracyLevel = 4);
+/// <summary>
+/// How to convert: the target; for INT4 the block size, zero points and accuracy level; for BitLinear how the ternary
+/// weights are packed (2 bits a weight, or five weights a byte).
+/// </summary>
+public sealed record ConversionOptions(ConversionTarget Target, int BlockSize = 32, bool ZeroPoints = true, int AccuracyLevel = 4, Kernels.Ternary.TernaryLayout TernaryLayout = Kernels.Ternary.TernaryLayout.FourPerByte);
 
 /// <summary>One converted layer: its weight shape, the quantization error (+∞ when exact), and its weight bytes before and after.</summary>
 public sealed record LayerReport(string Node, string Weight, int K, int N, double SqnrDb, long BytesBefore, long BytesAfter);

@@ -224,6 +224,10 @@ public static class ModelConverter
     private static string TensorPrefix(Initializer weight, bool transposed, ConversionOptions options) =>
         $"{weight.Name}.{(options.Target == ConversionTarget.BitLinear ? "ternary" : "int4")}{(transposed ? ".t" : string.Empty)}";
 
+    // The 2-bit layout is the op's default: its nodes carry no attribute, as before the 1.6-bit layout existed.
+    private static NodeAttribute[] LayoutAttributes(TernaryLayout layout) =>
+        layout == TernaryLayout.FourPerByte ? [] : [new NodeAttribute("trits_per_byte", (int)layout)];
+
     private static (ProtoWriter Node, (string Name, ProtoWriter Tensor)[] Tensors) ConvertLayer(OnnxNodeProto node, int index, string label, Initializer weight, bool transposed, Initializer? bias, ConversionOptions options, List<LayerReport> layers, bool alreadyQuantized)
     {
         // W as [K, N]: Gemm with transB = 1 stores it as [N, K] (nn.Linear's weight).
@@ -234,7 +238,8 @@ public static class ModelConverter
         if (options.Target == ConversionTarget.BitLinear)
         {
             var (ternary, beta, dequantized) = WeightQuantizer.Ternarize(w, k, n);
-            byte[] packed = WeightQuantizer.PackTernary(ternary, n, k);
+            var layout = options.TernaryLayout;
+            byte[] packed = layout.Pack(ternary, n, k);
             if (!alreadyQuantized)
             {
                 layers.Add(new LayerReport(label, weight.Name, k, n, WeightQuantizer.SqnrDb(w, dequantized), (long)k * n * 4, packed.LongLength + 4));
@@ -242,7 +247,7 @@ public static class ModelConverter
 
             (string, ProtoWriter)[] ternaryTensors =
             [
-                (prefix, OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [n, TernaryPacking.RowBytes(k)], packed.AsSpan())),
+                (prefix, OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [n, layout.RowBytes(k)], packed.AsSpan())),
                 (prefix + ".beta", OnnxModelBuilder.TensorProto(prefix + ".beta", Protocol.TensorDType.Float32, [1], new[] { beta }.AsSpan())),
             ];
             string[] ternaryInputs = [node.Inputs[0], prefix, prefix + ".beta"];
@@ -254,7 +259,7 @@ public static class ModelConverter
                 ternaryInputs = [.. ternaryInputs, biasName];
             }
 
-            return (new ProtoWriter().Message(OnnxFields.Graph.Node, OnnxModelBuilder.NodeProto("BitLinear", nodeName, ternaryInputs, node.Outputs, OnnxDomains.EdgeRuntime)), ternaryTensors);
+            return (new ProtoWriter().Message(OnnxFields.Graph.Node, OnnxModelBuilder.NodeProto("BitLinear", nodeName, ternaryInputs, node.Outputs, OnnxDomains.EdgeRuntime, LayoutAttributes(layout))), ternaryTensors);
         }
 
         var (weights, int4) = WeightQuantizer.Int4(w, k, n, options.BlockSize, options.ZeroPoints);

@@ -50,8 +50,6 @@ public static class WeightQuantizer
     /// <summary>Signal-to-quantization-noise ratio in dB: 10·log10(Σw² / Σ(w − ŵ)²); +∞ when exact.</summary>
     public static double SqnrDb(ReadOnlySpan<float> original, ReadOnlySpan<float> quantized) => Generation.Families.Sqnr.Decibels(original, quantized);
 
-    public static byte[] PackTernary(sbyte[] ternary, int n, int k) => TernaryPacking.Pack(ternary, n, k);
-
     private static float[] Transpose(ReadOnlySpan<float> m, int rows, int cols)
     {
         var t = new float[m.Length];

@@ -36,7 +36,14 @@ internal static class Arguments
             throw new ArgumentException(Describe(result, d));
         }
 
-        var options = new ConversionOptions(result.GetValue(d.Target), result.GetValue(d.Block), !result.GetValue(d.Symmetric), result.GetValue(d.AccuracyLevel));
+        var target = result.GetValue(d.Target);
+        bool layoutGiven = result.GetResult(d.TernaryLayout) is { IdentifierTokenCount: > 0 };
+        if (layoutGiven && target != ConversionTarget.BitLinear)
+        {
+            throw new ArgumentException("--ternary-layout goes with --to bitlinear (it says how the ternary weights are packed)");
+        }
+
+        var options = new ConversionOptions(target, result.GetValue(d.Block), !result.GetValue(d.Symmetric), result.GetValue(d.AccuracyLevel), result.GetValue(d.TernaryLayout));
         return (result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json), result.GetValue(d.ExternalData));
     }
 
@@ -72,7 +79,7 @@ internal static class Arguments
                 + "2 on usage errors, 1 when a file cannot be read or written. 'edge-convert import CHECKPOINT OUT-FOLDER' imports a "
                 + "BitNet b1.58 checkpoint (Hugging Face or bitnet.cpp GGUF) into a language-model folder: see edge-convert import --help.")
             {
-                Input, Output, Target, Block, Symmetric, AccuracyLevel, ExternalData, Json,
+                Input, Output, Target, TernaryLayout, Block, Symmetric, AccuracyLevel, ExternalData, Json,
             };
             Root.HelpName = "edge-convert";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -104,6 +111,8 @@ internal static class Arguments
                 var other => Fail<ConversionTarget>(result, $"--to is '{other}'; it must be bitlinear, int4 or int8-packed"),
             },
         };
+
+        public Option<Kernels.Ternary.TernaryLayout> TernaryLayout { get; } = TernaryLayoutOption.Create();
 
         public Option<int> Block { get; } = new("--block")
         {

@@ -62,6 +62,7 @@ internal static class ImportArguments
             HeadFormat = result.GetValue(d.Head),
             VisionFormat = result.GetValue(d.Vision) ?? VisionFormats.W8A16,
             CalibrationImages = result.GetValue(d.CalibrationImages),
+            TernaryLayout = result.GetValue(d.TernaryLayout),
         };
         return new ImportRequest(result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
     }
@@ -93,7 +94,7 @@ internal static class ImportArguments
                 + "projection's SQNR and the logits' SQNR against the float model. Exits 0, 2 on usage errors, 1 when the "
                 + "checkpoint cannot be read or is not a supported model (the message names the file, tensor and sizes).")
             {
-                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, StaticChunk, StaticCapacity, Calibration, DeltaThreshold, DeltaWindow, Head, Vision, CalibrationImages, Json,
+                Input, Output, Tokenizer, Context, ChatTemplate, Embedding, Projections, BlockSize, StaticChunk, StaticCapacity, Calibration, DeltaThreshold, DeltaWindow, Head, Vision, CalibrationImages, TernaryLayout, Json,
             };
             Root.HelpName = "edge-convert import";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -214,6 +215,8 @@ internal static class ImportArguments
                 return null;
             },
         };
+
+        public Option<Kernels.Ternary.TernaryLayout> TernaryLayout { get; } = TernaryLayoutOption.Create();
 
         public Option<string?> CalibrationImages { get; } = new("--calibration-images")
         {

@@ -23,6 +23,8 @@ public static class KernelForms
             new("BitLinear 1 token", plain),
             // Without VNNI a batch takes two weight rows per pass (TwoRows256x4); with it, one.
             new("BitLinear 4 tokens", Wide(path) ? (choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : plain),
+            // The 1.6-bit layout has 256-bit forms only (AVX-512 runs them too), with vpdpbusd where allowed.
+            new("BitLinear 1.6-bit", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
             new("MatMulNBits int8", Wide(path) ? WithVnni("Vector256 8 rows", choice.Vnni) : plain),
             new("MatMulNBits float", path is KernelPath.Scalar or KernelPath.AdvSimd ? path.ToString() : "Vector128"),
             new("MatMulInteger", plain),

@@ -14,15 +14,7 @@ public sealed class ConversionTests
 {
     private const int Inputs = 64, Hidden = 96, Outputs = 10;
 
-    private static float[] Run(byte[] model, float[] x, int rows)
-    {
-        using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 1 });
-        using var session = new InferenceSession(model, options);
-        using var input = OrtValue.CreateTensorValueFromMemory(x, [rows, Inputs]);
-        using var runOptions = new RunOptions();
-        using var outputs = session.Run(runOptions, ["x"], [input], ["y"]);
-        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
-    }
+    private static float[] Run(byte[] model, float[] x, int rows) => RunK(model, x, rows, Inputs);
 
     private static float[] Input(int rows) => [.. Enumerable.Range(0, rows * Inputs).Select(i => MathF.Sin(i * 0.7f))];
 
@@ -77,6 +69,44 @@ public sealed class ConversionTests
         Assert.Equal(WeightQuantizer.SqnrDb(w, dequantized), Assert.Single(layer.Layers).SqnrDb);
         var x = Input(3);
         Assert.Equal(BitLinearReference.Compute(x, 3, Inputs, ternary, Outputs, beta), Run(layer.Model, x, 3));
+    }
+
+    [Fact]
+    public void The_1_6_bit_layout_writes_a_fifth_fewer_weight_bytes_and_the_same_outputs_bit_for_bit()
+    {
+        // K = 320: two blocks of 160 (64 bytes a row) against one padded block of 256 (128 bytes) in the 2-bit layout.
+        const int k = 320;
+        var w = new float[k * Outputs].Select((_, i) => MathF.Cos(i * 0.37f) * 0.2f).ToArray();
+        byte[] single = new OnnxModelBuilder()
+            .Input("x", Protocol.TensorDType.Float32, "N", k)
+            .Initializer("w", Protocol.TensorDType.Float32, [k, Outputs], w.AsSpan())
+            .Node("MatMul", ["x", "w"], ["y"])
+            .Output("y", Protocol.TensorDType.Float32, "N", Outputs)
+            .Build();
+        var twoBit = ModelConverter.Convert(single, new ConversionOptions(ConversionTarget.BitLinear));
+        var fivePerByte = ModelConverter.Convert(single, new ConversionOptions(ConversionTarget.BitLinear, TernaryLayout: TernaryLayout.FivePerByte));
+        Assert.Equal(Outputs * 128 + 4L, Assert.Single(twoBit.Layers).BytesAfter);
+        Assert.Equal(Outputs * 64 + 4L, Assert.Single(fivePerByte.Layers).BytesAfter);
+        Assert.Equal(Assert.Single(twoBit.Layers).SqnrDb, Assert.Single(fivePerByte.Layers).SqnrDb);
+
+        var node = Assert.Single(OnnxModelSummary.Read(fivePerByte.Model).Nodes);
+        Assert.Equal(("BitLinear", "ai.edgeruntime", 5L), (node.OpType, node.Domain, node.Ints["trits_per_byte"]));
+        Assert.DoesNotContain("trits_per_byte", Assert.Single(OnnxModelSummary.Read(twoBit.Model).Nodes).Ints.Keys);
+        var (ternary, beta, _) = WeightQuantizer.Ternarize(w, k, Outputs);
+        var x = new float[3 * k].Select((_, i) => MathF.Sin(i * 0.7f)).ToArray();
+        float[] expected = BitLinearReference.Compute(x, 3, k, ternary, Outputs, beta);
+        Assert.Equal(expected, RunK(fivePerByte.Model, x, 3, k));
+        Assert.Equal(expected, RunK(twoBit.Model, x, 3, k));
+    }
+
+    private static float[] RunK(byte[] model, float[] x, int rows, int k)
+    {
+        using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 1 });
+        using var session = new InferenceSession(model, options);
+        using var input = OrtValue.CreateTensorValueFromMemory(x, [rows, k]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["x"], [input], ["y"]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
     /// <summary>PyTorch exports nn.Linear as Gemm(x, W [N, K], b, transB = 1).</summary>

@@ -21,6 +21,10 @@ public sealed class EdgeConvertArgumentsTests
         var bitlinear = Arguments.Parse(["--to", "bitlinear", "model.onnx", "model-b158.onnx"])!.Value;
         Assert.Equal(new ConversionOptions(ConversionTarget.BitLinear, 32, true, 4), bitlinear.Options);
         Assert.False(bitlinear.Json);
+
+        var small = Arguments.Parse(["--to", "bitlinear", "--ternary-layout", "1.6bit", "model.onnx", "model-b158.onnx"])!.Value;
+        Assert.Equal(Kernels.Ternary.TernaryLayout.FivePerByte, small.Options.TernaryLayout);
+        Assert.Equal(Kernels.Ternary.TernaryLayout.FourPerByte, Arguments.Parse(["--to", "bitlinear", "--ternary-layout", "2bit", "a.onnx", "b.onnx"])!.Value.Options.TernaryLayout);
     }
 
     [Theory]
@@ -32,7 +36,7 @@ public sealed class EdgeConvertArgumentsTests
     [Fact]
     public void The_help_describes_every_option()
     {
-        foreach (string option in new[] { "--to", "--block", "--symmetric", "--accuracy-level", "--external-data", "--json", "int8-packed", "IN.onnx", "OUT.onnx" })
+        foreach (string option in new[] { "--to", "--ternary-layout", "2bit|1.6bit", "--block", "--symmetric", "--accuracy-level", "--external-data", "--json", "int8-packed", "IN.onnx", "OUT.onnx" })
         {
             Assert.Contains(option, Arguments.Usage, StringComparison.Ordinal);
         }
@@ -46,6 +50,8 @@ public sealed class EdgeConvertArgumentsTests
     [InlineData("--block is 'big', not a number", "a.onnx", "b.onnx", "--to", "int4", "--block", "big")]
     [InlineData("--accuracy-level is 5; it must be 0 to 4", "a.onnx", "b.onnx", "--to", "int4", "--accuracy-level", "5")]
     [InlineData("unknown option '--bits'", "a.onnx", "b.onnx", "--to", "int4", "--bits", "4")]
+    [InlineData("--ternary-layout is '1bit'; it must be 2bit or 1.6bit", "a.onnx", "b.onnx", "--to", "bitlinear", "--ternary-layout", "1bit")]
+    [InlineData("--ternary-layout goes with --to bitlinear (it says how the ternary weights are packed)", "a.onnx", "b.onnx", "--to", "int4", "--ternary-layout", "1.6bit")]
     public void Bad_arguments_say_what_is_wrong(string message, params string[] args) =>
         Assert.Equal(message, Assert.Throws<ArgumentException>(() => Arguments.Parse(args)).Message);
 }

@@ -27,6 +27,7 @@ public sealed class EdgeConvertImportTests
         Assert.Equal(new ImportOptions { TokenizerPath = "t.json", ContextLength = 512, ChatTemplate = "none" }, request.Options);
 
         Assert.Equal(EmbeddingFormats.Float32, ImportArguments.Parse(["a", "b", "--embedding", "float32"])!.Options.EmbeddingFormat);
+        Assert.Equal(Kernels.Ternary.TernaryLayout.FivePerByte, ImportArguments.Parse(["a", "b", "--ternary-layout", "1.6bit"])!.Options.TernaryLayout);
 
         var plain = ImportArguments.Parse(["ggml-model-i2_s.gguf", "out"])!;
         Assert.Equal(new ImportOptions(), plain.Options);
@@ -41,13 +42,14 @@ public sealed class EdgeConvertImportTests
     [InlineData("--context is '0', not a positive number", "a", "b", "--context", "0")]
     [InlineData("unknown option '--to'", "a", "b", "--to", "int4")]
     [InlineData("--block-size is '48'; it must be one of 16, 32, 64, 128, 256", "a", "b", "--block-size", "48")]
+    [InlineData("--ternary-layout is '3'; it must be 2bit or 1.6bit", "a", "b", "--ternary-layout", "3")]
     public void Bad_arguments_say_what_is_wrong(string message, params string[] args) =>
         Assert.Equal(message, Assert.Throws<ArgumentException>(() => ImportArguments.Parse(args)).Message);
 
     [Fact]
     public void The_help_describes_every_option_and_the_converters_help_points_to_it()
     {
-        foreach (string option in new[] { "CHECKPOINT", "OUT-FOLDER", "--tokenizer", "--context", "--chat-template", "--embedding", "--projections", "--block-size", "--json" })
+        foreach (string option in new[] { "CHECKPOINT", "OUT-FOLDER", "--tokenizer", "--context", "--chat-template", "--embedding", "--projections", "--block-size", "--ternary-layout", "--json" })
         {
             Assert.Contains(option, ImportArguments.Usage, StringComparison.Ordinal);
         }

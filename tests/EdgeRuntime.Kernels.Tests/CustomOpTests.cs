@@ -78,6 +78,49 @@ public sealed class CustomOpTests
         }
     }
 
+    private static byte[] FivePerByteModel(TernaryLayer layer, long tritsPerByte, byte[] packed, int rowBytes) =>
+        new OnnxModelBuilder()
+            .Opset(CustomOpDomain.Name, 1)
+            .Input("x", Protocol.TensorDType.Float32, "M", layer.K)
+            .Initializer("w", Protocol.TensorDType.UInt8, [layer.N, rowBytes], packed.AsSpan())
+            .Initializer("beta", Protocol.TensorDType.Float32, [1], new[] { layer.Beta }.AsSpan())
+            .Node("BitLinear", ["x", "w", "beta"], ["y"], CustomOpDomain.Name, new NodeAttribute("trits_per_byte", Int: tritsPerByte))
+            .Output("y", Protocol.TensorDType.Float32, "M", layer.N)
+            .Build();
+
+    [Fact]
+    public void Five_weights_per_byte_give_the_reference_bit_for_bit_as_two_bits_do()
+    {
+        var layer = SampleModels.BitLinear(n: 300, k: 520, seed: 4);
+        byte[] model = FivePerByteModel(layer, 5, TritPacking.Pack(layer.Weights, layer.N, layer.K), TritPacking.RowBytes(layer.K));
+        using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 2 });
+        using var session = new InferenceSession(model, options);
+        using var twoBit = new InferenceSession(layer.Model, options);
+        foreach (int m in new[] { 1, 3, 32 })
+        {
+            float[] x = Activations(m * layer.K, m + 40);
+            float[] expected = BitLinearReference.Compute(x, m, layer.K, layer.Weights, layer.N, layer.Beta);
+            Assert.Equal(expected, Run(session, x, m, layer.K));
+            Assert.Equal(expected, Run(twoBit, x, m, layer.K));
+        }
+    }
+
+    [Fact]
+    public void A_layout_the_op_does_not_know_or_weights_of_the_other_layout_are_refused_with_the_reason()
+    {
+        var layer = SampleModels.BitLinear(n: 4, k: 320, seed: 6);
+        using var options = SessionFactory.CreateOptions(new InferenceOptions());
+        byte[] packed = TritPacking.Pack(layer.Weights, layer.N, layer.K);
+        var unknown = Assert.Throws<OnnxRuntimeException>(() => new InferenceSession(FivePerByteModel(layer, 3, packed, TritPacking.RowBytes(layer.K)), options));
+        Assert.Contains("trits_per_byte is 3; it must be 4 (2-bit layout) or 5", unknown.Message, StringComparison.Ordinal);
+
+        // 2-bit weights under trits_per_byte = 5: 80 bytes a row where the layout takes 64.
+        byte[] twoBit = TernaryPacking.Pack(layer.Weights, layer.N, layer.K);
+        using var session = new InferenceSession(FivePerByteModel(layer, 5, twoBit, TernaryPacking.RowBytes(layer.K)), options);
+        var error = Assert.Throws<OnnxRuntimeException>(() => Run(session, new float[320], 1, 320));
+        Assert.Contains("W is [4, 128], but K=320 packs into 64 bytes per row (trits_per_byte 5", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Concurrent_runs_with_collections_in_between_stay_correct()
     {
@@ -117,7 +160,7 @@ public sealed class CustomOpTests
         using var options = SessionFactory.CreateOptions(new InferenceOptions());
         using var session = new InferenceSession(model, options);
         var error = Assert.Throws<OnnxRuntimeException>(() => Run(session, new float[100], 1, 100));
-        Assert.Contains("ai.edgeruntime.BitLinear: W is [4, 128], but K=100 packs into 64 bytes per row", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ai.edgeruntime.BitLinear: W is [4, 128], but K=100 packs into 64 bytes per row (trits_per_byte 4", error.Message, StringComparison.Ordinal);
 
         // The process lives on and other sessions run.
         using var good = new InferenceSession(layer.Model, options);

@@ -170,6 +170,6 @@ public sealed class TernaryKernelTests
     public void Sizes_that_do_not_agree_are_refused_with_the_reason()
     {
         var error = Assert.Throws<ArgumentException>(() => BitLinear.Compute(KernelPath.Scalar, new float[10], 1, 10, new byte[31], 1, 1f, new float[1]));
-        Assert.Contains("64 (64 per row)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("64 (64 per row in the 4-weights-per-byte layout)", error.Message, StringComparison.Ordinal);
     }
 }

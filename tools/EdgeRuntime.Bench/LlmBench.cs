@@ -22,9 +22,15 @@ internal static class LlmBench
     private const int Context = 2048;
     private const string Model = "bitnet2b";
 
-    public static async Task<int> RunAsync(string publishDir, string cacheDir, string outDir, string? peerBin, bool quick, string? genAiPeer = null, bool hybridOnly = false, string? repositoryRoot = null, bool deltaOnly = false, bool vlmOnly = false)
+    public static async Task<int> RunAsync(string publishDir, string cacheDir, string outDir, string? peerBin, bool quick, string? genAiPeer = null, bool hybridOnly = false, string? repositoryRoot = null, bool deltaOnly = false, bool vlmOnly = false, bool layoutOnly = false)
     {
         var results = new List<BenchResult>();
+        if (layoutOnly)
+        {
+            results.AddRange(await TernaryLayoutBench.RunAsync(cacheDir, Threads, quick));
+            return await WriteAsync(results, outDir);
+        }
+
         if (vlmOnly)
         {
             results.AddRange(await VlmBench.RunAsync(RepositoryRoot(repositoryRoot), Threads, quick));

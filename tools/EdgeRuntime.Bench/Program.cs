@@ -12,7 +12,7 @@ using EdgeRuntime.TestModels;
 // build.ps1 bench: every figure is measured in this one run against its in-process peer; ratios, not absolutes, are
 // what carry across noisy machines. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N];
 // --triggers and --pipelines select the trigger and pipeline benchmarks (TriggerBench, PipelineBench); --llm the
-// language-model benchmark (LlmBench: --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--genai-peer DLL] [--hybrid-only | --delta-only | --vlm-only] [--repo DIR] [--quick]);
+// language-model benchmark (LlmBench: --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--genai-peer DLL] [--hybrid-only | --delta-only | --vlm-only | --layout-only] [--repo DIR] [--quick]);
 // --peer-gguf writes the language-model peer's GGUF (PeerGgufCommand).
 var options = ParseArgs(args);
 if (options.ContainsKey("--peer-gguf"))
@@ -27,7 +27,7 @@ if (options.ContainsKey("--triggers"))
 
 if (options.ContainsKey("--llm"))
 {
-    return await LlmBench.RunAsync(Path.GetFullPath(options["--publish-dir"]), options["--cache"], options["--out"], options.GetValueOrDefault("--peer-bin"), options.ContainsKey("--quick"), options.GetValueOrDefault("--genai-peer"), options.ContainsKey("--hybrid-only"), options.GetValueOrDefault("--repo"), options.ContainsKey("--delta-only"), options.ContainsKey("--vlm-only"));
+    return await LlmBench.RunAsync(Path.GetFullPath(options["--publish-dir"]), options["--cache"], options["--out"], options.GetValueOrDefault("--peer-bin"), options.ContainsKey("--quick"), options.GetValueOrDefault("--genai-peer"), options.ContainsKey("--hybrid-only"), options.GetValueOrDefault("--repo"), options.ContainsKey("--delta-only"), options.ContainsKey("--vlm-only"), options.ContainsKey("--layout-only"));
 }
 
 if (options.ContainsKey("--pipelines"))

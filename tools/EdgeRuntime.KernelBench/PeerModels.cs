@@ -13,17 +13,17 @@ internal static class PeerModels
     /// <paramref name="copies"/> independent BitLinear layers reading the same x (outputs y0, y1, ...): run back to
     /// back, their weights together exceed the caches, so each layer streams its weights from DRAM as in decode.
     /// </summary>
-    public static byte[] BitLinear(int k, int n, int copies, int seed)
+    public static byte[] BitLinear(int k, int n, int copies, int seed, TernaryLayout layout = TernaryLayout.FourPerByte)
     {
         var builder = new OnnxModelBuilder().Opset(CustomOpDomain.Name, 1).Input("x", TensorDType.Float32, "M", k);
         for (int c = 0; c < copies; c++)
         {
             var layer = SampleModels.BitLinear(n, k, seed + c);
             float[] beta = [layer.Beta];
-            byte[] packed = TernaryPacking.Pack(layer.Weights, n, k);
-            builder.Initializer($"w{c}", TensorDType.UInt8, [n, TernaryPacking.RowBytes(k)], packed.AsSpan())
+            byte[] packed = layout.Pack(layer.Weights, n, k);
+            builder.Initializer($"w{c}", TensorDType.UInt8, [n, layout.RowBytes(k)], packed.AsSpan())
                 .Initializer($"beta{c}", TensorDType.Float32, [1], beta.AsSpan())
-                .Node("BitLinear", ["x", $"w{c}", $"beta{c}"], [$"y{c}"], CustomOpDomain.Name)
+                .Node("BitLinear", ["x", $"w{c}", $"beta{c}"], [$"y{c}"], CustomOpDomain.Name, new NodeAttribute("trits_per_byte", Int: (int)layout))
                 .Output($"y{c}", TensorDType.Float32, "M", n);
         }
 
@@ -104,7 +104,7 @@ internal static class PeerModels
             .Build();
     }
 
-    public static long BitLinearWeightBytes(int k, int n) => (long)n * TernaryPacking.RowBytes(k);
+    public static long BitLinearWeightBytes(int k, int n, TernaryLayout layout = TernaryLayout.FourPerByte) => (long)n * layout.RowBytes(k);
 
     public static string Domain => CustomOpDomain.Name;
 }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using EdgeRuntime.Inference;
 using EdgeRuntime.KernelBench;
 using EdgeRuntime.Kernels;
+using EdgeRuntime.Kernels.Ternary;
 using EdgeRuntime.Tools;
 using Microsoft.ML.OnnxRuntime;
 
@@ -37,6 +38,8 @@ if (bitnetCpp is not null && !File.Exists(bitnetCpp.Executable))
 
 // The worst ratio against bitnet.cpp over 2560x6912 and 6912x2560 (two threads), per batch, with the runs behind it.
 var versusBitNetCpp = new Dictionary<int, List<(double Ratio, string Run)>>();
+// Our 1.6-bit layout over our 2-bit one per shape, decode (one token, two threads).
+var subTwoBit = new List<(double Ratio, string Run)>();
 bool runBitLinear = only is "all" or "bitlinear";
 bool runLowBit = only is "all" or "lowbit";
 Directory.CreateDirectory(outDir);
@@ -94,6 +97,17 @@ foreach (var (k, n) in shapes)
                 versusBitNetCpp[m].Add((peer / mine, $"{k}x{n}: {peer / mine:0.00} ({mine:0.000} vs {peer:0.000} ms)"));
             }
 
+            if (threads == 2 && m == 1 && (k, n) is (2560, 6912) or (6912, 2560))
+            {
+                // The 1.6-bit layout against our 2-bit one: same weights, same streamed layers, alternating blocks.
+                long fiveBytes = PeerModels.BitLinearWeightBytes(k, n, TernaryLayout.FivePerByte);
+                var (five, two) = MeasurePair(threads, m, k, PeerModels.BitLinear(k, n, copies, 1, TernaryLayout.FivePerByte), bitLinear, copies, quick);
+                double fivePct = fiveBytes / (five * 1e-3) / 1e9 / bandwidth * 100;
+                Console.WriteLine($"{shape,-22} BitLinear 1.6-bit {five,7:0.000} ms  2-bit {two,7:0.000} ms  ratio {two / five:0.00}  weights {fiveBytes / 1e6:0.0} MB = {fivePct:0}% of bandwidth");
+                results.Add(new($"bitlinear_sub2bit_{shape}_ms", five, "ms", two, two / five, $"five weights a byte ({fiveBytes / 1e6:0.00} MB a layer, {fivePct:0}% of bandwidth) against our 2-bit layout ({ternaryBytes / 1e6:0.00} MB), {copies} layers streamed; ratio = 2-bit time / 1.6-bit time"));
+                subTwoBit.Add((two / five, $"{k}x{n}: {two / five:0.00} ({five:0.000} vs {two:0.000} ms)"));
+            }
+
             if (k == 2560 && n == 6912 && threads == 2)
             {
                 if (m == 1)
@@ -126,6 +140,12 @@ if (runBitLinear)
             results.Add(new(name, null, "x", 1.0, null, "skipped: no bitnet.cpp peer (build.ps1 bench-kernels -PeerSource DIR, DIR a microsoft/BitNet checkout)"));
         }
     }
+}
+
+if (subTwoBit.Count > 0)
+{
+    var worst = subTwoBit.MinBy(r => r.Ratio);
+    results.Add(new("ternary_sub2bit_gemv_vs_i2", worst.Ratio, "x", 1.15, worst.Ratio / 1.15, $"target >= 1.15 (our 2-bit time / our 1.6-bit time, worst shape, 1 token, 2 threads, weights streamed); {string.Join("; ", subTwoBit.Select(r => r.Run))}; path {Form("BitLinear 1.6-bit")}"));
 }
 
 if (only is "all" or "memory")

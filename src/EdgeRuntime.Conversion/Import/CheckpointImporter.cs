@@ -91,12 +91,13 @@ public static class CheckpointImporter
             File.WriteAllBytes(tokenizer, json);
         }
 
-        var written = BitNetFolderWriter.Write(output, imported.Config, imported.Weights, tokenizer);
+        var written = BitNetFolderWriter.Write(output, imported.Config, imported.Weights, tokenizer, options.TernaryLayout);
         CheckTokenizer(output, written);
 
         var matrices = imported.Weights.Layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.Gate, l.Up, l.Down }).Select(m => (m.Rows, m.Columns));
         string form = imported.Form == CheckpointForm.HuggingFace ? "Hugging Face safetensors" : "bitnet.cpp GGUF";
-        return Report(input, output, form, written, matrices, "ternary", null, (imported.InputFiles, imported.InputBytes), imported.ScaleNote, imported.TokenizerNote, started);
+        string projections = options.TernaryLayout == Kernels.Ternary.TernaryLayout.FivePerByte ? "ternary (1.6-bit, five weights a byte)" : "ternary";
+        return Report(input, output, form, written, matrices, projections, null, (imported.InputFiles, imported.InputBytes), imported.ScaleNote, imported.TokenizerNote, started);
     }
 
     /// <summary>The report's fields every import fills the same way, from the written configuration and the projections' sizes.</summary>

@@ -57,6 +57,9 @@ public sealed record ImportOptions
 
     /// <summary>An IDX file of uint8 images (.gz allowed) to calibrate a W8A16 encoder on; null uses the checkpoint's own.</summary>
     public string? CalibrationImages { get; init; }
+
+    /// <summary>How a BitNet folder stores its ternary projections: 2 bits a weight, or five weights a byte (1.6 bits).</summary>
+    public Kernels.Ternary.TernaryLayout TernaryLayout { get; init; } = Kernels.Ternary.TernaryLayout.FourPerByte;
 }
 
 /// <summary>

@@ -92,6 +92,11 @@ internal static class ImportedConfig
             throw new ArgumentException($"--head is '{head}': an LFM2 folder with dynamic shapes takes --head {HeadFormats.Int4} (a static export quantizes its head with its projections).");
         }
 
+        if (options.TernaryLayout != Kernels.Ternary.TernaryLayout.FourPerByte && family != BitNetFolderWriter.Family)
+        {
+            throw new ArgumentException("--ternary-layout is for BitNet checkpoints, whose projections are ternary; this checkpoint is " + family + ".");
+        }
+
         if (options.DeltaAttention is { } delta && (delta.Window < 1 || !(delta.Threshold >= 0) || !double.IsFinite(delta.Threshold) || shapes is not null))
         {
             throw new ArgumentException($"--delta-window is {delta.Window} and --delta-threshold {delta.Threshold}: the window must be at least 1 and the threshold 0 or more, and delta attention is for the dynamic graph (not with --static-chunk).");

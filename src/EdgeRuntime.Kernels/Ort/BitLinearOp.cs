@@ -5,8 +5,9 @@ using EdgeRuntime.Kernels.Ternary;
 namespace EdgeRuntime.Kernels.Ort;
 
 /// <summary>
-/// ai.edgeruntime::BitLinear(X float[..., K], W uint8[N, RowBytes(K)], beta float[1] or float[N], bias float[N]?) -> Y float[..., N].
-/// W is packed as <see cref="TernaryPacking"/> describes; beta is the weight scale of the whole tensor, or one per
+/// ai.edgeruntime::BitLinear(X float[..., K], W uint8[N, RowBytes(K)], beta float[1] or float[N], bias float[N]?) -> Y float[..., N],
+/// attribute trits_per_byte 4 (default) or 5. W is packed as <see cref="TernaryPacking"/> describes (2 bits a weight) or,
+/// with trits_per_byte = 5, as <see cref="TritPacking"/> does (1.6 bits); beta is the weight scale of the whole tensor, or one per
 /// output row when several projections of the same input are fused into one op (q, k and v). The optional bias (converted nn.Linear layers have one) is
 /// added to every token's output. The output rows are split over the session's intra-op
 /// threads with ORT's ParallelFor, so the op stays within the session's thread budget.
@@ -24,9 +25,10 @@ internal sealed unsafe class BitLinearOp : CustomOp
 
     public override int[] OutputTypes { get; } = [OrtElementType.Float];
 
-    public override OpKernel CreateKernel(KernelInfo info) => Kernel.Instance;
+    public override OpKernel CreateKernel(KernelInfo info) =>
+        new Kernel(TernaryLayouts.FromTritsPerByte(info.Int64("trits_per_byte", (long)TernaryLayout.FourPerByte)));
 
-    private static void Compute(KernelContext context)
+    private static void Compute(KernelContext context, TernaryLayout layout)
     {
         var x = context.Input(0);
         var w = context.Input(1);
@@ -55,9 +57,10 @@ internal sealed unsafe class BitLinearOp : CustomOp
         }
 
         int m = checked((int)x.Shape[..^1].Product());
-        if (w.Shape[1] != TernaryPacking.RowBytes(k))
+        if (w.Shape[1] != layout.RowBytes(k))
         {
-            throw new ArgumentException($"W is [{n}, {w.Shape[1]}], but K={k} packs into {TernaryPacking.RowBytes(k)} bytes per row (blocks of 256 weights, 64 bytes each).");
+            string blocks = layout == TernaryLayout.FivePerByte ? "five weights a byte, blocks of 160 weights, 32 bytes each" : "blocks of 256 weights, 64 bytes each";
+            throw new ArgumentException($"W is [{n}, {w.Shape[1]}], but K={k} packs into {layout.RowBytes(k)} bytes per row (trits_per_byte {(int)layout}: {blocks}).");
         }
 
         var y = context.Output(0, x.Shape[..^1].Append(n));
@@ -74,14 +77,14 @@ internal sealed unsafe class BitLinearOp : CustomOp
             return;
         }
 
-        int padded = TernaryPacking.PaddedK(k);
+        int padded = layout.PaddedK(k);
         sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent(checked(m * padded));
         float[] scales = ArrayPool<float>.Shared.Rent(m);
         int[] sums = ArrayPool<int>.Shared.Rent(m);
         try
         {
             var path = KernelPaths.Best;
-            BitLinear.Quantize(path, new ReadOnlySpan<float>(x.Data, m * k), m, k, quantized, scales, sums);
+            BitLinear.Quantize(path, new ReadOnlySpan<float>(x.Data, m * k), m, k, quantized, scales, sums, layout);
             fixed (sbyte* q = quantized)
             fixed (float* s = scales)
             fixed (int* sum = sums)
@@ -99,6 +102,7 @@ internal sealed unsafe class BitLinearOp : CustomOp
                     BetaStride = beta.ElementCount == 1 ? 0 : 1,
                     Y = (float*)y.Data,
                     N = n,
+                    Layout = layout,
                 };
                 int tasks = (n + RowsPerTask - 1) / RowsPerTask;
                 context.ParallelFor(&RunTask, tasks, &work);
@@ -141,7 +145,7 @@ internal sealed unsafe class BitLinearOp : CustomOp
         {
             int start = (int)index * RowsPerTask;
             int end = Math.Min(work->N, start + RowsPerTask);
-            BitLinear.ComputeRows(work->Path, work->Quantized, work->M, work->K, new ReadOnlySpan<float>(work->Scales, work->M), new ReadOnlySpan<int>(work->Sums, work->M), work->Weights, work->Betas, work->BetaStride, work->Y, work->N, start, end);
+            BitLinear.ComputeRows(work->Path, work->Quantized, work->M, work->K, new ReadOnlySpan<float>(work->Scales, work->M), new ReadOnlySpan<int>(work->Sums, work->M), work->Weights, work->Betas, work->BetaStride, work->Y, work->N, start, end, work->Layout);
         }
         catch (Exception)
         {
@@ -150,11 +154,9 @@ internal sealed unsafe class BitLinearOp : CustomOp
         }
     }
 
-    private sealed class Kernel : OpKernel
+    private sealed class Kernel(TernaryLayout layout) : OpKernel
     {
-        public static readonly Kernel Instance = new();
-
-        public override void Compute(KernelContext context) => BitLinearOp.Compute(context);
+        public override void Compute(KernelContext context) => BitLinearOp.Compute(context, layout);
     }
 
     private struct Work
@@ -170,6 +172,7 @@ internal sealed unsafe class BitLinearOp : CustomOp
         public int BetaStride;
         public float* Y;
         public int N;
+        public TernaryLayout Layout;
         public int Failed;
     }
 }

@@ -81,12 +81,15 @@ public static class KernelSelfCheck
 
                     var x = Floats(m * k, k * m);
                     var expected = BitLinearReference.Compute(x, m, k, weights, n, 0.02f);
-                    var actual = new float[m * n];
-                    BitLinear.Compute(path, x, m, k, TernaryPacking.Pack(weights, n, k), n, 0.02f, actual);
-                    cases++;
-                    if (!expected.AsSpan().SequenceEqual(actual))
+                    foreach (var layout in new[] { TernaryLayout.FourPerByte, TernaryLayout.FivePerByte })
                     {
-                        fail($"m={m} k={k} n={n}");
+                        var actual = new float[m * n];
+                        BitLinear.Compute(path, x, m, k, layout.Pack(weights, n, k), n, 0.02f, actual, layout);
+                        cases++;
+                        if (!expected.AsSpan().SequenceEqual(actual))
+                        {
+                            fail($"m={m} k={k} n={n} {(int)layout} weights per byte");
+                        }
                     }
                 }
             }

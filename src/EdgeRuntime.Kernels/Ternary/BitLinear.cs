@@ -5,7 +5,8 @@ namespace EdgeRuntime.Kernels.Ternary;
 /// <summary>
 /// BitNet b1.58's BitLinear (W1.58 A8): y[t, n] = (Σ_k w[n,k]·x_q[t,k]) / s_t · β, with x_q and s_t from
 /// <see cref="ActivationQuantizer"/>, ternary weights packed by <see cref="TernaryPacking"/> and one per-tensor
-/// weight scale β. Integer accumulation is exact, so every path gives bit-identical outputs.
+/// weight scale β. Integer accumulation is exact, so every path, and either <see cref="TernaryLayout"/> of the same
+/// weights, gives bit-identical outputs.
 /// Use: <see cref="Quantize"/> the tokens once, then <see cref="ComputeRows"/> over disjoint row ranges, possibly on
 /// several threads.
 /// </summary>
@@ -14,10 +15,10 @@ public static unsafe class BitLinear
     // Weight rows per prefill block: 64 rows of K = 2560 are 40 KB of packed weights.
     private const int RowBlock = 64;
 
-    /// <summary>Quantizes m tokens of k floats into rows of <see cref="TernaryPacking.PaddedK"/> bytes.</summary>
-    public static void Quantize(KernelPath path, ReadOnlySpan<float> x, int m, int k, Span<sbyte> quantized, Span<float> scales, Span<int> sums)
+    /// <summary>Quantizes m tokens of k floats into rows of the layout's padded K (<see cref="TernaryLayouts.PaddedK"/>) bytes.</summary>
+    public static void Quantize(KernelPath path, ReadOnlySpan<float> x, int m, int k, Span<sbyte> quantized, Span<float> scales, Span<int> sums, TernaryLayout layout = TernaryLayout.FourPerByte)
     {
-        int padded = TernaryPacking.PaddedK(k);
+        int padded = layout.PaddedK(k);
         for (int t = 0; t < m; t++)
         {
             var row = quantized.Slice(t * padded, padded);
@@ -29,8 +30,14 @@ public static unsafe class BitLinear
     /// Output rows [rowStart, rowEnd) for all m tokens. Row r's weight scale is <c>betas[r · betaStride]</c>: stride 0
     /// for one scale per tensor, 1 for a scale per row (several projections of the same input fused into one).
     /// </summary>
-    public static void ComputeRows(KernelPath path, sbyte* quantized, int m, int k, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, float* betas, int betaStride, float* y, int n, int rowStart, int rowEnd)
+    public static void ComputeRows(KernelPath path, sbyte* quantized, int m, int k, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, float* betas, int betaStride, float* y, int n, int rowStart, int rowEnd, TernaryLayout layout = TernaryLayout.FourPerByte)
     {
+        if (layout == TernaryLayout.FivePerByte)
+        {
+            ComputeRowsFivePerByte(path, quantized, m, k, scales, sums, packed, betas, betaStride, y, n, rowStart, rowEnd);
+            return;
+        }
+
         int padded = TernaryPacking.PaddedK(k);
         int rowBytes = TernaryPacking.RowBytes(k);
         Span<int> four = stackalloc int[4];
@@ -93,22 +100,71 @@ public static unsafe class BitLinear
         }
     }
 
-    /// <summary>The whole operator on one thread, with pooled scratch (no allocation once warm).</summary>
-    public static void Compute(KernelPath path, ReadOnlySpan<float> x, int m, int k, ReadOnlySpan<byte> packed, int n, float beta, Span<float> y)
+    /// <summary>
+    /// <see cref="ComputeRows"/> on <see cref="TritPacking"/>'s layout: the same blocking, with <see cref="TritDot"/>
+    /// unpacking each chunk once per four rows (decode) or four tokens (prefill).
+    /// </summary>
+    private static void ComputeRowsFivePerByte(KernelPath path, sbyte* quantized, int m, int k, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, float* betas, int betaStride, float* y, int n, int rowStart, int rowEnd)
     {
-        Validate(x.Length, m, k, packed.Length, n, y.Length);
-        int padded = TernaryPacking.PaddedK(k);
+        int padded = TritPacking.PaddedK(k);
+        int rowBytes = TritPacking.RowBytes(k);
+        Span<int> four = stackalloc int[4];
+        int first = rowStart;
+        if (m == 1)
+        {
+            for (; first + 4 <= rowEnd; first += 4)
+            {
+                TritDot.FourRows(path, packed + ((long)first * rowBytes), rowBytes, quantized, sums[0], four);
+                for (int i = 0; i < 4; i++)
+                {
+                    y[first + i] = Output(four[i], scales[0], betas[(first + i) * betaStride]);
+                }
+            }
+        }
+
+        for (int blockStart = first; blockStart < rowEnd; blockStart += RowBlock)
+        {
+            int blockEnd = Math.Min(rowEnd, blockStart + RowBlock);
+            int t = 0;
+            for (; t + 4 <= m; t += 4)
+            {
+                for (int row = blockStart; row < blockEnd; row++)
+                {
+                    TritDot.Row4(path, packed + ((long)row * rowBytes), rowBytes, quantized + ((long)t * padded), padded, sums.Slice(t, 4), four);
+                    for (int i = 0; i < 4; i++)
+                    {
+                        y[((long)(t + i) * n) + row] = Output(four[i], scales[t + i], betas[row * betaStride]);
+                    }
+                }
+            }
+
+            for (; t < m; t++)
+            {
+                for (int row = blockStart; row < blockEnd; row++)
+                {
+                    int acc = TritDot.Row(path, packed + ((long)row * rowBytes), rowBytes, quantized + ((long)t * padded), sums[t]);
+                    y[((long)t * n) + row] = Output(acc, scales[t], betas[row * betaStride]);
+                }
+            }
+        }
+    }
+
+    /// <summary>The whole operator on one thread, with pooled scratch (no allocation once warm).</summary>
+    public static void Compute(KernelPath path, ReadOnlySpan<float> x, int m, int k, ReadOnlySpan<byte> packed, int n, float beta, Span<float> y, TernaryLayout layout = TernaryLayout.FourPerByte)
+    {
+        Validate(x.Length, m, k, packed.Length, n, y.Length, layout);
+        int padded = layout.PaddedK(k);
         sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent(Math.Max(1, m * padded));
         float[] scales = ArrayPool<float>.Shared.Rent(Math.Max(1, m));
         int[] sums = ArrayPool<int>.Shared.Rent(Math.Max(1, m));
         try
         {
-            Quantize(path, x, m, k, quantized, scales, sums);
+            Quantize(path, x, m, k, quantized, scales, sums, layout);
             fixed (sbyte* q = quantized)
             fixed (byte* w = packed)
             fixed (float* output = y)
             {
-                ComputeRows(path, q, m, k, scales.AsSpan(0, m), sums.AsSpan(0, m), w, &beta, 0, output, n, 0, n);
+                ComputeRows(path, q, m, k, scales.AsSpan(0, m), sums.AsSpan(0, m), w, &beta, 0, output, n, 0, n, layout);
             }
         }
         finally
@@ -120,7 +176,7 @@ public static unsafe class BitLinear
     }
 
     /// <summary>Checks the sizes agree; the message says which.</summary>
-    public static void Validate(long xLength, int m, int k, long packedLength, int n, long yLength)
+    public static void Validate(long xLength, int m, int k, long packedLength, int n, long yLength, TernaryLayout layout = TernaryLayout.FourPerByte)
     {
         if (m < 0 || k < 0 || n < 0)
         {
@@ -132,9 +188,10 @@ public static unsafe class BitLinear
             throw new ArgumentException($"BitLinear input has {xLength} values; expected {m}x{k}.");
         }
 
-        if (packedLength != (long)n * TernaryPacking.RowBytes(k))
+        int rowBytes = layout.RowBytes(k);
+        if (packedLength != (long)n * rowBytes)
         {
-            throw new ArgumentException($"BitLinear packed weights have {packedLength} bytes; {n} rows of K={k} take {(long)n * TernaryPacking.RowBytes(k)} ({TernaryPacking.RowBytes(k)} per row).");
+            throw new ArgumentException($"BitLinear packed weights have {packedLength} bytes; {n} rows of K={k} take {(long)n * rowBytes} ({rowBytes} per row in the {(int)layout}-weights-per-byte layout).");
         }
 
         if (yLength != (long)m * n)

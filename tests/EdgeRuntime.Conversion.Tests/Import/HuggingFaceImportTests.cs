@@ -1,5 +1,7 @@
 using EdgeRuntime.Conversion.Import;
 using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Kernels.Ternary;
+using EdgeRuntime.Onnx;
 using EdgeRuntime.TestModels.Language.Checkpoints;
 
 namespace EdgeRuntime.Conversion.Tests.Import;
@@ -38,6 +40,29 @@ public sealed class HuggingFaceImportTests
         string before = File.ReadAllText(Path.Combine(checkpoint, "config.json"));
         Assert.Contains("not a language-model folder's", Assert.Throws<ArgumentException>(() => CheckpointImporter.Import(checkpoint, checkpoint, new ImportOptions())).Message, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllText(Path.Combine(checkpoint, "config.json")));
+    }
+
+    [Fact]
+    public async Task The_1_6_bit_layout_writes_smaller_projections_that_generate_as_the_reference_does()
+    {
+        using var temp = new TempFolder();
+        string checkpoint = temp.File("hf");
+        var stored = HfBitNetCheckpoint.Write(checkpoint, ImportChecks.Config, ImportChecks.Weights);
+        var twoBit = CheckpointImporter.Import(checkpoint, temp.File("two-bit"), new ImportOptions());
+        string folder = temp.File("five-per-byte");
+        var fivePerByte = CheckpointImporter.Import(checkpoint, folder, new ImportOptions { TernaryLayout = TernaryLayout.FivePerByte });
+
+        // Every projection row shrinks from the 2-bit row to the 1.6-bit one; nothing else in the file changes.
+        long saved = stored.Layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.Gate, l.Up, l.Down })
+            .Sum(m => (long)m.Rows * (TernaryPacking.RowBytes(m.Columns) - TritPacking.RowBytes(m.Columns)));
+        Assert.Equal(twoBit.WeightsBytes - saved, fivePerByte.WeightsBytes);
+        Assert.Equal("ternary (1.6-bit, five weights a byte)", fivePerByte.ProjectionFormat);
+
+        var graph = OnnxModelSummary.Read(File.ReadAllBytes(Path.Combine(folder, "model.onnx")));
+        var bitLinear = graph.Nodes.Where(n => n.OpType == "BitLinear").ToArray();
+        Assert.Equal(4 * ImportChecks.Config.Layers, bitLinear.Length);
+        Assert.All(bitLinear, n => Assert.Equal(5L, n.Ints["trits_per_byte"]));
+        await ImportChecks.GeneratesLikeTheReference(folder, stored);
     }
 
     [Fact]

@@ -35,6 +35,15 @@ public sealed class Lfm2ImportTests
     }
 
     [Fact]
+    public void The_ternary_layout_is_refused_for_lfm2_whose_projections_are_not_ternary()
+    {
+        using var temp = new TempFolder();
+        HfLfm2Checkpoint.Write(temp.Path, Config, SeededLfm2.Weights(Config));
+        var error = Assert.Throws<ArgumentException>(() => CheckpointImporter.Import(temp.Path, temp.File("out"), new ImportOptions { TernaryLayout = Kernels.Ternary.TernaryLayout.FivePerByte }));
+        Assert.Contains("--ternary-layout is for BitNet checkpoints", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Layer_types_that_disagree_with_the_weights_are_refused_naming_the_layer()
     {
         using var temp = new TempFolder();

@@ -74,12 +74,12 @@ public static class SeededBitNet
     }
 
     /// <summary>Writes the whole folder (graph, weights, config, a byte-level tokenizer) and returns its configuration.</summary>
-    public static LanguageModelConfig WriteFolder(string folder, LanguageModelConfig config, int seed = 5)
+    public static LanguageModelConfig WriteFolder(string folder, LanguageModelConfig config, int seed = 5, Kernels.Ternary.TernaryLayout layout = Kernels.Ternary.TernaryLayout.FourPerByte)
     {
         Directory.CreateDirectory(folder);
         string tokenizer = Path.Combine(folder, "tokenizer.json");
         ByteTokenizerJson.Write(tokenizer, [], SpecialTokens);
-        return BitNetFolderWriter.Write(folder, config, Weights(config, seed), tokenizer);
+        return BitNetFolderWriter.Write(folder, config, Weights(config, seed), tokenizer, layout);
     }
 
     private static float[] Norm(Random random, int length)

@@ -1,4 +1,5 @@
 using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Kernels.Ternary;
 
 namespace EdgeRuntime.Generation.Families.BitNet;
 
@@ -9,7 +10,8 @@ public static class BitNetFolderWriter
 
     /// <param name="config">The configuration; its file fields (weights length and hash) are filled in here.</param>
     /// <param name="tokenizerJson">The tokenizer.json to copy into the folder.</param>
-    public static LanguageModelConfig Write(string folder, LanguageModelConfig config, BitNetWeights weights, string tokenizerJson)
+    /// <param name="layout">How the ternary projections are stored: 2 bits a weight, or five weights a byte (1.6 bits).</param>
+    public static LanguageModelConfig Write(string folder, LanguageModelConfig config, BitNetWeights weights, string tokenizerJson, TernaryLayout layout = TernaryLayout.FourPerByte)
     {
         if (config.Family != Family)
         {
@@ -21,6 +23,6 @@ public static class BitNetFolderWriter
             throw new ArgumentException($"projectionFormat is \"{config.ProjectionFormat}\"; BitNet's projections are ternary (BitLinear), and the field must stay \"{ProjectionFormats.Float32}\".", nameof(config));
         }
 
-        return ModelFolderWriter.Write(folder, config, tokenizerJson, file => BitNetGraphBuilder.Build(config, weights, file, config.Weights));
+        return ModelFolderWriter.Write(folder, config, tokenizerJson, file => BitNetGraphBuilder.Build(config, weights, file, config.Weights, layout));
     }
 }

@@ -1,5 +1,6 @@
 using EdgeRuntime.Generation.Decoding;
 using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Kernels.Ternary;
 using EdgeRuntime.Onnx;
 using EdgeRuntime.Protocol;
 
@@ -9,11 +10,12 @@ namespace EdgeRuntime.Generation.Families.BitNet;
 /// Builds BitNet b1.58's decoder as an ONNX graph over the <see cref="DecoderNames"/> contract: every projection is our
 /// <c>ai.edgeruntime::BitLinear</c> (ternary weights, per-token int8 activations), RMSNorm is ORT's
 /// SimplifiedLayerNormalization, and attention is ORT's GroupQueryAttention with RoPE applied inside it and the KV cache
-/// shared between past and present (written in place). Weights go to the folder's weights file as external data.
+/// shared between past and present (written in place). Weights go to the folder's weights file as external data, the
+/// ternary ones in the chosen <see cref="TernaryLayout"/> (2 bits a weight, or five weights a byte).
 /// </summary>
 internal static class BitNetGraphBuilder
 {
-    public static OnnxModelBuilder Build(LanguageModelConfig config, BitNetWeights weights, WeightFileWriter file, string weightsName)
+    public static OnnxModelBuilder Build(LanguageModelConfig config, BitNetWeights weights, WeightFileWriter file, string weightsName, TernaryLayout layout = TernaryLayout.FourPerByte)
     {
         Validate(config, weights);
         var graph = new OnnxModelBuilder(opset: 17, graphName: "bitnet_b1_58")
@@ -22,10 +24,15 @@ internal static class BitNetGraphBuilder
 
         void Weight(string name, float[] values, params long[] shape) => DecoderGraph.Weight(graph, file, weightsName, name, values, shape);
 
+        // A matrix's bytes in the folder's layout (the matrices arrive in the 2-bit one).
+        byte[] Packed(TernaryMatrix matrix) =>
+            layout == TernaryLayout.FivePerByte ? TritPacking.FromTwoBit(matrix.Packed, matrix.Rows, matrix.Columns) : matrix.Packed;
+
         void Ternary(string name, TernaryMatrix matrix)
         {
-            long offset = file.Append<byte>(matrix.Packed);
-            graph.ExternalInitializer(name, TensorDType.UInt8, [matrix.Rows, matrix.Packed.LongLength / matrix.Rows], weightsName, offset, matrix.Packed.LongLength);
+            byte[] packed = Packed(matrix);
+            long offset = file.Append<byte>(packed);
+            graph.ExternalInitializer(name, TensorDType.UInt8, [matrix.Rows, packed.LongLength / matrix.Rows], weightsName, offset, packed.LongLength);
             graph.Initializer(name + ".beta", TensorDType.Float32, [1], [matrix.Beta]);
         }
 
@@ -33,7 +40,7 @@ internal static class BitNetGraphBuilder
         // own matrix's β. The input is quantized once and the op is one parallel section instead of several.
         void Stacked(string name, params TernaryMatrix[] matrices)
         {
-            byte[] packed = [.. matrices.SelectMany(m => m.Packed)];
+            byte[] packed = [.. matrices.SelectMany(Packed)];
             float[] betas = [.. matrices.SelectMany(m => Enumerable.Repeat(m.Beta, m.Rows))];
             long offset = file.Append<byte>(packed);
             graph.ExternalInitializer(name, TensorDType.UInt8, [betas.Length, packed.LongLength / betas.Length], weightsName, offset, packed.LongLength);
@@ -64,20 +71,20 @@ internal static class BitNetGraphBuilder
 
             // q, k and v in one BitLinear; GroupQueryAttention takes them packed ([q | k | v] per token).
             RmsNorm(graph, h, p + "attn_norm", p + "x", epsilon);
-            BitLinear(graph, p + "x", p + "qkv_proj", p + "qkv");
+            BitLinear(graph, p + "x", p + "qkv_proj", p + "qkv", layout);
             DecoderGraph.Attention(graph, config, DecoderIo.EdgeRuntime, l, p + "qkv", key: null, value: null, p + "attn");
             RmsNorm(graph, p + "attn", p + "attn_sub_norm", p + "attn_normed", epsilon);
-            BitLinear(graph, p + "attn_normed", p + "o_proj", p + "o");
+            BitLinear(graph, p + "attn_normed", p + "o_proj", p + "o", layout);
             graph.Node("Add", [h, p + "o"], [p + "h_attn"]);
 
             RmsNorm(graph, p + "h_attn", p + "ffn_norm", p + "y", epsilon);
-            BitLinear(graph, p + "y", p + "gate_up_proj", p + "gate_up");
+            BitLinear(graph, p + "y", p + "gate_up_proj", p + "gate_up", layout);
             graph.Node("Split", [p + "gate_up", "ffn_split"], [p + "gate", p + "up"], OnnxDomains.Default, new NodeAttribute("axis", Int: -1));
             graph.Node("Relu", [p + "gate"], [p + "gate_relu"]);
             graph.Node("Mul", [p + "gate_relu", p + "gate_relu"], [p + "gate_sq"]);
             graph.Node("Mul", [p + "gate_sq", p + "up"], [p + "ffn_in"]);
             RmsNorm(graph, p + "ffn_in", p + "ffn_sub_norm", p + "ffn_normed", epsilon);
-            BitLinear(graph, p + "ffn_normed", p + "down_proj", p + "down");
+            BitLinear(graph, p + "ffn_normed", p + "down_proj", p + "down", layout);
             string next = $"h.{l + 1}";
             graph.Node("Add", [p + "h_attn", p + "down"], [next]);
             h = next;
@@ -90,8 +97,11 @@ internal static class BitNetGraphBuilder
     private static void RmsNorm(OnnxModelBuilder graph, string input, string weight, string output, float epsilon) =>
         DecoderGraph.RmsNorm(graph, input, weight, output, epsilon);
 
-    private static void BitLinear(OnnxModelBuilder graph, string input, string weight, string output) =>
-        graph.Node("BitLinear", [input, weight, weight + ".beta"], [output], OnnxDomains.EdgeRuntime);
+    // The 2-bit layout is the op's default, so its nodes carry no attribute (folders written before the 1.6-bit layout
+    // existed are unchanged).
+    private static void BitLinear(OnnxModelBuilder graph, string input, string weight, string output, TernaryLayout layout) =>
+        graph.Node("BitLinear", [input, weight, weight + ".beta"], [output], OnnxDomains.EdgeRuntime,
+            layout == TernaryLayout.FourPerByte ? [] : [new NodeAttribute("trits_per_byte", Int: (int)layout)]);
 
     private static void Validate(LanguageModelConfig config, BitNetWeights weights)
     {

@@ -1,0 +1,43 @@
+namespace EdgeRuntime.Kernels.Ternary;
+
+/// <summary>
+/// How BitLinear's ternary weights are packed, named by weights per byte (the value of the op's <c>trits_per_byte</c>
+/// attribute): four at 2 bits each (<see cref="TernaryPacking"/>, the default), or five in base 3 at 1.6 bits
+/// (<see cref="TritPacking"/>), 20 % fewer bytes to read per token for more work to unpack them.
+/// </summary>
+public enum TernaryLayout
+{
+    /// <summary>2 bits per weight: <see cref="TernaryPacking"/>.</summary>
+    FourPerByte = 4,
+
+    /// <summary>Five weights per byte as one base-3 number, 1.6 bits per weight: <see cref="TritPacking"/>.</summary>
+    FivePerByte = 5,
+}
+
+/// <summary>Sizes and packing for either <see cref="TernaryLayout"/>.</summary>
+public static class TernaryLayouts
+{
+    /// <summary>The layout an op attribute or command-line value names: 4 or 5 weights per byte.</summary>
+    public static TernaryLayout FromTritsPerByte(long tritsPerByte) => tritsPerByte switch
+    {
+        4 => TernaryLayout.FourPerByte,
+        5 => TernaryLayout.FivePerByte,
+        _ => throw new ArgumentException($"trits_per_byte is {tritsPerByte}; it must be 4 (2-bit layout) or 5 (1.6-bit base-3 layout)."),
+    };
+
+    /// <summary>K rounded up to the layout's block: the length of a quantized activation row.</summary>
+    public static int PaddedK(this TernaryLayout layout, int k) =>
+        layout == TernaryLayout.FivePerByte ? TritPacking.PaddedK(k) : TernaryPacking.PaddedK(k);
+
+    /// <summary>The bytes one packed row of K weights takes.</summary>
+    public static int RowBytes(this TernaryLayout layout, int k) =>
+        layout == TernaryLayout.FivePerByte ? TritPacking.RowBytes(k) : TernaryPacking.RowBytes(k);
+
+    /// <summary>Packs ternary weights (row-major [n, k], each -1, 0 or +1) in the layout.</summary>
+    public static byte[] Pack(this TernaryLayout layout, ReadOnlySpan<sbyte> weights, int n, int k) =>
+        layout == TernaryLayout.FivePerByte ? TritPacking.Pack(weights, n, k) : TernaryPacking.Pack(weights, n, k);
+
+    /// <summary>The weight at [row, i] of a matrix packed in the layout.</summary>
+    public static int WeightAt(this TernaryLayout layout, ReadOnlySpan<byte> packed, int k, int row, int i) =>
+        layout == TernaryLayout.FivePerByte ? TritPacking.WeightAt(packed, k, row, i) : TernaryPacking.WeightAt(packed, k, row, i);
+}
