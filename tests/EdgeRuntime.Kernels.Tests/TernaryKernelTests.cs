@@ -16,13 +16,13 @@ public sealed class TernaryKernelTests
         return data;
     }
 
-    private static sbyte[] Weights(int n, int k, int seed)
+    internal static sbyte[] Weights(int n, int k, int seed)
     {
         var random = new Random(seed);
         return [.. Enumerable.Range(0, n * k).Select(_ => (sbyte)(random.Next(3) - 1))];
     }
 
-    private static float[] Activations(int count, int seed)
+    internal static float[] Activations(int count, int seed)
     {
         var random = new Random(seed);
         return [.. Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2) - 1) * 3f)];

@@ -7,17 +7,9 @@ public sealed class TritPackingTests
 {
     public static TheoryData<KernelPath> Paths() => TernaryKernelTests.Paths();
 
-    private static sbyte[] Weights(int n, int k, int seed)
-    {
-        var random = new Random(seed);
-        return [.. Enumerable.Range(0, n * k).Select(_ => (sbyte)(random.Next(3) - 1))];
-    }
+    private static sbyte[] Weights(int n, int k, int seed) => TernaryKernelTests.Weights(n, k, seed);
 
-    private static float[] Activations(int count, int seed)
-    {
-        var random = new Random(seed);
-        return [.. Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2) - 1) * 3f)];
-    }
+    private static float[] Activations(int count, int seed) => TernaryKernelTests.Activations(count, seed);
 
     [Fact]
     public void Every_five_codes_encode_to_a_distinct_byte_that_decodes_back()

@@ -32,14 +32,9 @@ public static unsafe class BitLinear
     /// </summary>
     public static void ComputeRows(KernelPath path, sbyte* quantized, int m, int k, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, float* betas, int betaStride, float* y, int n, int rowStart, int rowEnd, TernaryLayout layout = TernaryLayout.FourPerByte)
     {
-        if (layout == TernaryLayout.FivePerByte)
-        {
-            ComputeRowsFivePerByte(path, quantized, m, k, scales, sums, packed, betas, betaStride, y, n, rowStart, rowEnd);
-            return;
-        }
-
-        int padded = TernaryPacking.PaddedK(k);
-        int rowBytes = TernaryPacking.RowBytes(k);
+        int padded = layout.PaddedK(k);
+        int rowBytes = layout.RowBytes(k);
+        bool twoBit = layout == TernaryLayout.FourPerByte;
         Span<int> four = stackalloc int[4];
         Span<int> second = stackalloc int[4];
         int first = rowStart;
@@ -48,7 +43,16 @@ public static unsafe class BitLinear
             // Decode (one token): four rows at a time share the activation loads and the loop overhead.
             for (; first + 4 <= rowEnd; first += 4)
             {
-                TernaryDot.FourRows(path, packed + ((long)first * rowBytes), rowBytes, quantized, sums[0], four);
+                byte* w = packed + ((long)first * rowBytes);
+                if (twoBit)
+                {
+                    TernaryDot.FourRows(path, w, rowBytes, quantized, sums[0], four);
+                }
+                else
+                {
+                    TritDot.FourRows(path, w, rowBytes, quantized, sums[0], four);
+                }
+
                 for (int i = 0; i < 4; i++)
                 {
                     y[first + i] = Output(four[i], scales[0], betas[(first + i) * betaStride]);
@@ -66,7 +70,7 @@ public static unsafe class BitLinear
             {
                 sbyte* x = quantized + ((long)t * padded);
                 int row = blockStart;
-                if (path is KernelPath.Vector256 or KernelPath.Vector512 && !KernelPaths.Vnni)
+                if (twoBit && path is KernelPath.Vector256 or KernelPath.Vector512 && !KernelPaths.Vnni)
                 {
                     for (; row + 2 <= blockEnd; row += 2)
                     {
@@ -81,7 +85,16 @@ public static unsafe class BitLinear
 
                 for (; row < blockEnd; row++)
                 {
-                    TernaryDot.Row4(path, packed + ((long)row * rowBytes), rowBytes, x, padded, sums.Slice(t, 4), four);
+                    byte* w = packed + ((long)row * rowBytes);
+                    if (twoBit)
+                    {
+                        TernaryDot.Row4(path, w, rowBytes, x, padded, sums.Slice(t, 4), four);
+                    }
+                    else
+                    {
+                        TritDot.Row4(path, w, rowBytes, x, padded, sums.Slice(t, 4), four);
+                    }
+
                     for (int i = 0; i < 4; i++)
                     {
                         y[((long)(t + i) * n) + row] = Output(four[i], scales[t + i], betas[row * betaStride]);
@@ -91,58 +104,11 @@ public static unsafe class BitLinear
 
             for (; t < m; t++)
             {
+                sbyte* x = quantized + ((long)t * padded);
                 for (int row = blockStart; row < blockEnd; row++)
                 {
-                    int acc = TernaryDot.Row(path, packed + ((long)row * rowBytes), rowBytes, quantized + ((long)t * padded), sums[t]);
-                    y[((long)t * n) + row] = Output(acc, scales[t], betas[row * betaStride]);
-                }
-            }
-        }
-    }
-
-    /// <summary>
-    /// <see cref="ComputeRows"/> on <see cref="TritPacking"/>'s layout: the same blocking, with <see cref="TritDot"/>
-    /// unpacking each chunk once per four rows (decode) or four tokens (prefill).
-    /// </summary>
-    private static void ComputeRowsFivePerByte(KernelPath path, sbyte* quantized, int m, int k, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, float* betas, int betaStride, float* y, int n, int rowStart, int rowEnd)
-    {
-        int padded = TritPacking.PaddedK(k);
-        int rowBytes = TritPacking.RowBytes(k);
-        Span<int> four = stackalloc int[4];
-        int first = rowStart;
-        if (m == 1)
-        {
-            for (; first + 4 <= rowEnd; first += 4)
-            {
-                TritDot.FourRows(path, packed + ((long)first * rowBytes), rowBytes, quantized, sums[0], four);
-                for (int i = 0; i < 4; i++)
-                {
-                    y[first + i] = Output(four[i], scales[0], betas[(first + i) * betaStride]);
-                }
-            }
-        }
-
-        for (int blockStart = first; blockStart < rowEnd; blockStart += RowBlock)
-        {
-            int blockEnd = Math.Min(rowEnd, blockStart + RowBlock);
-            int t = 0;
-            for (; t + 4 <= m; t += 4)
-            {
-                for (int row = blockStart; row < blockEnd; row++)
-                {
-                    TritDot.Row4(path, packed + ((long)row * rowBytes), rowBytes, quantized + ((long)t * padded), padded, sums.Slice(t, 4), four);
-                    for (int i = 0; i < 4; i++)
-                    {
-                        y[((long)(t + i) * n) + row] = Output(four[i], scales[t + i], betas[row * betaStride]);
-                    }
-                }
-            }
-
-            for (; t < m; t++)
-            {
-                for (int row = blockStart; row < blockEnd; row++)
-                {
-                    int acc = TritDot.Row(path, packed + ((long)row * rowBytes), rowBytes, quantized + ((long)t * padded), sums[t]);
+                    byte* w = packed + ((long)row * rowBytes);
+                    int acc = twoBit ? TernaryDot.Row(path, w, rowBytes, x, sums[t]) : TritDot.Row(path, w, rowBytes, x, sums[t]);
                     y[((long)t * n) + row] = Output(acc, scales[t], betas[row * betaStride]);
                 }
             }
