@@ -34,7 +34,8 @@ public static unsafe class BitLinear
     {
         int padded = layout.PaddedK(k);
         int rowBytes = layout.RowBytes(k);
-        bool twoBit = layout == TernaryLayout.FourPerByte;
+        // As TernaryLayouts sizes them: anything but the 1.6-bit layout is the 2-bit one.
+        bool twoBit = layout != TernaryLayout.FivePerByte;
         Span<int> four = stackalloc int[4];
         Span<int> second = stackalloc int[4];
         int first = rowStart;
