@@ -247,7 +247,7 @@ public static class ModelConverter
 
             (string, ProtoWriter)[] ternaryTensors =
             [
-                (prefix, OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, [n, layout.RowBytes(k)], packed.AsSpan())),
+                (prefix, OnnxModelBuilder.TensorProto(prefix, Protocol.TensorDType.UInt8, layout.WeightShape(n, k), packed.AsSpan())),
                 (prefix + ".beta", OnnxModelBuilder.TensorProto(prefix + ".beta", Protocol.TensorDType.Float32, [1], new[] { beta }.AsSpan())),
             ];
             string[] ternaryInputs = [node.Inputs[0], prefix, prefix + ".beta"];

@@ -62,7 +62,7 @@ internal static class ImportArguments
             HeadFormat = result.GetValue(d.Head),
             VisionFormat = result.GetValue(d.Vision) ?? VisionFormats.W8A16,
             CalibrationImages = result.GetValue(d.CalibrationImages),
-            TernaryLayout = result.GetValue(d.TernaryLayout),
+            TernaryLayout = result.GetResult(d.TernaryLayout) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.TernaryLayout) : null,
         };
         return new ImportRequest(result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
     }

@@ -9,7 +9,7 @@ internal static class TernaryLayoutOption
     public static Option<TernaryLayout> Create() => new("--ternary-layout")
     {
         Description = "how ternary weights are packed: 2bit (the default, fastest where memory keeps up) or 1.6bit (five "
-            + "weights a byte, 20 % smaller; more work per weight, so slower on a CPU with bandwidth to spare: see docs/kernels.md)",
+            + "weights a byte, up to 20 % smaller; more work per weight, so slower on a CPU with bandwidth to spare: see docs/kernels.md)",
         HelpName = "2bit|1.6bit",
         Arity = new ArgumentArity(1, 1000),
         DefaultValueFactory = _ => TernaryLayout.FourPerByte,

@@ -28,6 +28,8 @@ public sealed class EdgeConvertImportTests
 
         Assert.Equal(EmbeddingFormats.Float32, ImportArguments.Parse(["a", "b", "--embedding", "float32"])!.Options.EmbeddingFormat);
         Assert.Equal(Kernels.Ternary.TernaryLayout.FivePerByte, ImportArguments.Parse(["a", "b", "--ternary-layout", "1.6bit"])!.Options.TernaryLayout);
+        Assert.Equal(Kernels.Ternary.TernaryLayout.FourPerByte, ImportArguments.Parse(["a", "b", "--ternary-layout", "2bit"])!.Options.TernaryLayout);
+        Assert.Null(ImportArguments.Parse(["a", "b"])!.Options.TernaryLayout);
 
         var plain = ImportArguments.Parse(["ggml-model-i2_s.gguf", "out"])!;
         Assert.Equal(new ImportOptions(), plain.Options);

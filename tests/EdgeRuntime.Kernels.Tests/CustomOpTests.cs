@@ -78,13 +78,13 @@ public sealed class CustomOpTests
         }
     }
 
-    private static byte[] FivePerByteModel(TernaryLayer layer, long tritsPerByte, byte[] packed, int rowBytes) =>
+    private static byte[] FivePerByteModel(TernaryLayer layer, long? tritsPerByte, byte[] packed, long[] shape) =>
         new OnnxModelBuilder()
             .Opset(CustomOpDomain.Name, 1)
             .Input("x", Protocol.TensorDType.Float32, "M", layer.K)
-            .Initializer("w", Protocol.TensorDType.UInt8, [layer.N, rowBytes], packed.AsSpan())
+            .Initializer("w", Protocol.TensorDType.UInt8, shape, packed.AsSpan())
             .Initializer("beta", Protocol.TensorDType.Float32, [1], new[] { layer.Beta }.AsSpan())
-            .Node("BitLinear", ["x", "w", "beta"], ["y"], CustomOpDomain.Name, new NodeAttribute("trits_per_byte", Int: tritsPerByte))
+            .Node("BitLinear", ["x", "w", "beta"], ["y"], CustomOpDomain.Name, tritsPerByte is { } t ? [new NodeAttribute("trits_per_byte", Int: t)] : [])
             .Output("y", Protocol.TensorDType.Float32, "M", layer.N)
             .Build();
 
@@ -92,7 +92,7 @@ public sealed class CustomOpTests
     public void Five_weights_per_byte_give_the_reference_bit_for_bit_as_two_bits_do()
     {
         var layer = SampleModels.BitLinear(n: 300, k: 520, seed: 4);
-        byte[] model = FivePerByteModel(layer, 5, TritPacking.Pack(layer.Weights, layer.N, layer.K), TritPacking.RowBytes(layer.K));
+        byte[] model = FivePerByteModel(layer, 5, TritPacking.Pack(layer.Weights, layer.N, layer.K), TernaryLayout.FivePerByte.WeightShape(layer.N, layer.K));
         using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 2 });
         using var session = new InferenceSession(model, options);
         using var twoBit = new InferenceSession(layer.Model, options);
@@ -108,17 +108,32 @@ public sealed class CustomOpTests
     [Fact]
     public void A_layout_the_op_does_not_know_or_weights_of_the_other_layout_are_refused_with_the_reason()
     {
-        var layer = SampleModels.BitLinear(n: 4, k: 320, seed: 6);
+        // K = 256: both layouts take 64 bytes a row, so only W's rank tells them apart.
+        var layer = SampleModels.BitLinear(n: 4, k: 256, seed: 6);
         using var options = SessionFactory.CreateOptions(new InferenceOptions());
         byte[] packed = TritPacking.Pack(layer.Weights, layer.N, layer.K);
-        var unknown = Assert.Throws<OnnxRuntimeException>(() => new InferenceSession(FivePerByteModel(layer, 3, packed, TritPacking.RowBytes(layer.K)), options));
+        long[] shape = TernaryLayout.FivePerByte.WeightShape(layer.N, layer.K);
+        Assert.Equal([4L, 2, 32], shape);
+        var unknown = Assert.Throws<OnnxRuntimeException>(() => new InferenceSession(FivePerByteModel(layer, 3, packed, shape), options));
         Assert.Contains("trits_per_byte is 3; it must be 4 (2-bit layout) or 5", unknown.Message, StringComparison.Ordinal);
 
-        // 2-bit weights under trits_per_byte = 5: 80 bytes a row where the layout takes 64.
+        // 1.6-bit weights without the attribute (as a runtime that predates it would read them): refused, not misread.
+        using (var bare = new InferenceSession(FivePerByteModel(layer, null, packed, shape), options))
+        {
+            var error = Assert.Throws<OnnxRuntimeException>(() => Run(bare, new float[256], 1, 256));
+            Assert.Contains("rank 3 is the 1.6-bit layout, which needs trits_per_byte 5", error.Message, StringComparison.Ordinal);
+        }
+
+        // 2-bit weights under trits_per_byte = 5, the same 64 bytes a row: refused by rank.
         byte[] twoBit = TernaryPacking.Pack(layer.Weights, layer.N, layer.K);
-        using var session = new InferenceSession(FivePerByteModel(layer, 5, twoBit, TernaryPacking.RowBytes(layer.K)), options);
-        var error = Assert.Throws<OnnxRuntimeException>(() => Run(session, new float[320], 1, 320));
-        Assert.Contains("W is [4, 128], but K=320 packs into 64 bytes per row (trits_per_byte 5", error.Message, StringComparison.Ordinal);
+        using var session = new InferenceSession(FivePerByteModel(layer, 5, twoBit, TernaryLayout.FourPerByte.WeightShape(layer.N, layer.K)), options);
+        var wrong = Assert.Throws<OnnxRuntimeException>(() => Run(session, new float[256], 1, 256));
+        Assert.Contains("W must be [N, blocks, 32] with trits_per_byte 5 (five weights a byte); it has rank 2", wrong.Message, StringComparison.Ordinal);
+
+        // The right rank with the wrong blocks names the shape it expected.
+        using var blocks = new InferenceSession(FivePerByteModel(layer, 5, [.. packed, .. packed], [4, 4, 32]), options);
+        var sized = Assert.Throws<OnnxRuntimeException>(() => Run(blocks, new float[256], 1, 256));
+        Assert.Contains("W is [4, 4, 32], but K=256 packs into [4, 2, 32] (64 bytes per row; trits_per_byte 5", sized.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -160,7 +175,7 @@ public sealed class CustomOpTests
         using var options = SessionFactory.CreateOptions(new InferenceOptions());
         using var session = new InferenceSession(model, options);
         var error = Assert.Throws<OnnxRuntimeException>(() => Run(session, new float[100], 1, 100));
-        Assert.Contains("ai.edgeruntime.BitLinear: W is [4, 128], but K=100 packs into 64 bytes per row (trits_per_byte 4", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ai.edgeruntime.BitLinear: W is [4, 128], but K=100 packs into [4, 64] (64 bytes per row; trits_per_byte 4", error.Message, StringComparison.Ordinal);
 
         // The process lives on and other sessions run.
         using var good = new InferenceSession(layer.Model, options);

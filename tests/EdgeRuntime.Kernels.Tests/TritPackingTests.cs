@@ -28,18 +28,6 @@ public sealed class TritPackingTests
     }
 
     [Fact]
-    public void Any_byte_decodes_to_codes_0_to_2()
-    {
-        for (int q = 0; q < 256; q++)
-        {
-            for (int j = 0; j < TritPacking.Digits; j++)
-            {
-                Assert.InRange(TritPacking.DecodeCode((byte)q, j), 0, 2);
-            }
-        }
-    }
-
-    [Fact]
     public void The_layout_puts_weight_160g_plus_32j_plus_b_in_digit_j_of_byte_b()
     {
         var weights = new sbyte[320];
@@ -128,33 +116,96 @@ public sealed class TritPackingTests
     [MemberData(nameof(Paths))]
     public void Every_path_decodes_arbitrary_bytes_as_the_scalar_path_does(KernelPath path)
     {
-        // Bytes no encoder writes (13 of the 256) still decode to codes 0..2; every path must agree on them.
-        const int k = 1600, n = 9, m = 5;
+        // Bytes no encoder writes (13 of the 256) still decode to codes 0..2; every path must agree on them, in the
+        // one-token (four rows a pass) and the batch forms.
+        const int k = 1600, n = 9;
         var packed = new byte[n * TritPacking.RowBytes(k)];
         new Random(7).NextBytes(packed);
-        float[] x = Activations(m * k, 11);
-        var expected = new float[m * n];
-        var actual = new float[m * n];
-        BitLinear.Compute(KernelPath.Scalar, x, m, k, packed, n, 1f, expected, TernaryLayout.FivePerByte);
-        BitLinear.Compute(path, x, m, k, packed, n, 1f, actual, TernaryLayout.FivePerByte);
-        Assert.Equal(expected, actual);
+        foreach (int m in new[] { 1, 5 })
+        {
+            float[] x = Activations(m * k, 11 + m);
+            var expected = new float[m * n];
+            var actual = new float[m * n];
+            BitLinear.Compute(KernelPath.Scalar, x, m, k, packed, n, 1f, expected, TernaryLayout.FivePerByte);
+            BitLinear.Compute(path, x, m, k, packed, n, 1f, actual, TernaryLayout.FivePerByte);
+            Assert.Equal(expected, actual);
+        }
     }
 
     [Theory]
     [MemberData(nameof(Paths))]
     public void Extreme_activations_do_not_overflow_the_16_bit_sums(KernelPath path)
     {
-        // Every weight +1 (code 2) against activations at the clamp, over more chunks than one widening covers.
+        // Every weight +1 (code 2) against activations at the clamp, over more chunks than one widening covers, for one
+        // token (four rows a pass), two (one row at a time) and four (four tokens a pass).
         const int n = 5;
         const int k = 160 * 40;
         var weights = Enumerable.Repeat((sbyte)1, n * k).ToArray();
         weights[k..(2 * k)].AsSpan().Fill(-1);
-        float[] x = [.. Enumerable.Repeat(-5f, k), .. Enumerable.Repeat(7f, k)];
-        float[] expected = BitLinearReference.Compute(x, 2, k, weights, n, 1f);
-        var actual = new float[2 * n];
-        BitLinear.Compute(path, x, 2, k, TritPacking.Pack(weights, n, k), n, 1f, actual, TernaryLayout.FivePerByte);
-        Assert.Equal(expected, actual);
-        Assert.Equal(-5f * k, actual[0], 1e-2f);
+        byte[] packed = TritPacking.Pack(weights, n, k);
+        foreach (int m in new[] { 1, 2, 4 })
+        {
+            float[] x = [.. Enumerable.Range(0, m).SelectMany(t => Enumerable.Repeat(t % 2 == 0 ? -5f : 7f, k))];
+            float[] expected = BitLinearReference.Compute(x, m, k, weights, n, 1f);
+            var actual = new float[m * n];
+            BitLinear.Compute(path, x, m, k, packed, n, 1f, actual, TernaryLayout.FivePerByte);
+            Assert.Equal(expected, actual);
+            Assert.Equal(-5f * k, actual[0], 1e-2f);
+        }
+    }
+
+    [Avx2Fact]
+    public void The_avx2_forms_equal_the_scalar_row() => CompareWideForms(vnni: false);
+
+    [AvxVnniTheory]
+    [InlineData(true)]
+    public void The_avx_vnni_forms_equal_the_scalar_row(bool vnni) => CompareWideForms(vnni);
+
+    // The 256-bit forms called directly with VNNI on or off, whatever this process chose, against the scalar row: random
+    // bytes, then every weight at code 2 against activations at -127 (the largest 16-bit sums), over 30 chunks.
+    private static unsafe void CompareWideForms(bool vnni)
+    {
+        const int k = 160 * 30, n = 4, tokens = 4;
+        int rowBytes = TritPacking.RowBytes(k);
+        var random = new Random(3);
+        foreach (bool extreme in new[] { false, true })
+        {
+            var packed = new byte[n * rowBytes];
+            var x = new sbyte[tokens * k];
+            if (extreme)
+            {
+                packed.AsSpan().Fill(TritPacking.Encode(2, 2, 2, 2, 2));
+                x.AsSpan().Fill(-127);
+            }
+            else
+            {
+                random.NextBytes(packed);
+                for (int i = 0; i < x.Length; i++)
+                {
+                    x[i] = (sbyte)random.Next(-127, 128);
+                }
+            }
+
+            int[] sums = [.. Enumerable.Range(0, tokens).Select(t => x.AsSpan(t * k, k).ToArray().Sum(v => v))];
+            var four = new int[4];
+            fixed (byte* w = packed)
+            fixed (sbyte* xp = x)
+            {
+                TritDot.FourRows(KernelPath.Vector256, w, rowBytes, xp, sums[0], vnni, four);
+                for (int r = 0; r < n; r++)
+                {
+                    int expected = TritDot.RowScalar(w + (r * rowBytes), rowBytes, xp);
+                    Assert.Equal(expected, four[r]);
+                    Assert.Equal(expected, TritDot.Row(KernelPath.Vector256, w + (r * rowBytes), rowBytes, xp, sums[0], vnni));
+                }
+
+                TritDot.Row4(KernelPath.Vector256, w, rowBytes, xp, k, sums, vnni, four);
+                for (int t = 0; t < tokens; t++)
+                {
+                    Assert.Equal(TritDot.RowScalar(w, rowBytes, xp + (t * k)), four[t]);
+                }
+            }
+        }
     }
 
     [Fact]

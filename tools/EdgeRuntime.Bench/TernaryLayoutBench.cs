@@ -69,7 +69,8 @@ internal static class TernaryLayoutBench
 
     private static string EnsureFolder(string cacheDir, TernaryLayout layout)
     {
-        string folder = Path.Combine(cacheDir, $"bitnet2b4t-seed{Seed}-ctx{Context}-{EmbeddingFormats.Int8}-{Name(layout)}");
+        // v2: the 1.6-bit W is rank 3 ([rows, blocks, 32]); a folder cached before that is not measured by mistake.
+        string folder = Path.Combine(cacheDir, $"bitnet2b4t-seed{Seed}-ctx{Context}-{EmbeddingFormats.Int8}-{Name(layout)}-v2");
         string done = Path.Combine(folder, ".complete");
         if (!File.Exists(done))
         {

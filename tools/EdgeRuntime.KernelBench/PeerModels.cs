@@ -21,7 +21,7 @@ internal static class PeerModels
             var layer = SampleModels.BitLinear(n, k, seed + c);
             float[] beta = [layer.Beta];
             byte[] packed = layout.Pack(layer.Weights, n, k);
-            builder.Initializer($"w{c}", TensorDType.UInt8, [n, layout.RowBytes(k)], packed.AsSpan())
+            builder.Initializer($"w{c}", TensorDType.UInt8, layout.WeightShape(n, k), packed.AsSpan())
                 .Initializer($"beta{c}", TensorDType.Float32, [1], beta.AsSpan())
                 .Node("BitLinear", ["x", $"w{c}", $"beta{c}"], [$"y{c}"], CustomOpDomain.Name, new NodeAttribute("trits_per_byte", Int: (int)layout))
                 .Output($"y{c}", TensorDType.Float32, "M", n);

@@ -91,7 +91,7 @@ public static class CheckpointImporter
             File.WriteAllBytes(tokenizer, json);
         }
 
-        var written = BitNetFolderWriter.Write(output, imported.Config, imported.Weights, tokenizer, options.TernaryLayout);
+        var written = BitNetFolderWriter.Write(output, imported.Config, imported.Weights, tokenizer, options.TernaryLayout ?? Kernels.Ternary.TernaryLayout.FourPerByte);
         CheckTokenizer(output, written);
 
         var matrices = imported.Weights.Layers.SelectMany(l => new[] { l.Query, l.Key, l.Value, l.Output, l.Gate, l.Up, l.Down }).Select(m => (m.Rows, m.Columns));

@@ -58,8 +58,11 @@ public sealed record ImportOptions
     /// <summary>An IDX file of uint8 images (.gz allowed) to calibrate a W8A16 encoder on; null uses the checkpoint's own.</summary>
     public string? CalibrationImages { get; init; }
 
-    /// <summary>How a BitNet folder stores its ternary projections: 2 bits a weight, or five weights a byte (1.6 bits).</summary>
-    public Kernels.Ternary.TernaryLayout TernaryLayout { get; init; } = Kernels.Ternary.TernaryLayout.FourPerByte;
+    /// <summary>
+    /// How a BitNet folder stores its ternary projections: 2 bits a weight, or five weights a byte (1.6 bits). Null (not
+    /// given) is 2 bits for BitNet; any value given for a checkpoint without ternary projections is refused.
+    /// </summary>
+    public Kernels.Ternary.TernaryLayout? TernaryLayout { get; init; }
 }
 
 /// <summary>

@@ -92,7 +92,7 @@ internal static class ImportedConfig
             throw new ArgumentException($"--head is '{head}': an LFM2 folder with dynamic shapes takes --head {HeadFormats.Int4} (a static export quantizes its head with its projections).");
         }
 
-        if (options.TernaryLayout != Kernels.Ternary.TernaryLayout.FourPerByte && family != BitNetFolderWriter.Family)
+        if (options.TernaryLayout is not null && family != BitNetFolderWriter.Family)
         {
             throw new ArgumentException("--ternary-layout is for BitNet checkpoints, whose projections are ternary; this checkpoint is " + family + ".");
         }

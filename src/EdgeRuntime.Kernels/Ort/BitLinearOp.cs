@@ -7,7 +7,7 @@ namespace EdgeRuntime.Kernels.Ort;
 /// <summary>
 /// ai.edgeruntime::BitLinear(X float[..., K], W uint8[N, RowBytes(K)], beta float[1] or float[N], bias float[N]?) -> Y float[..., N],
 /// attribute trits_per_byte 4 (default) or 5. W is packed as <see cref="TernaryPacking"/> describes (2 bits a weight) or,
-/// with trits_per_byte = 5, as <see cref="TritPacking"/> does (1.6 bits); beta is the weight scale of the whole tensor, or one per
+/// with trits_per_byte = 5, as <see cref="TritPacking"/> does (1.6 bits), then shaped [N, ceil(K/160), 32]; beta is the weight scale of the whole tensor, or one per
 /// output row when several projections of the same input are fused into one op (q, k and v). The optional bias (converted nn.Linear layers have one) is
 /// added to every token's output. The output rows are split over the session's intra-op
 /// threads with ORT's ParallelFor, so the op stays within the session's thread budget.
@@ -39,9 +39,12 @@ internal sealed unsafe class BitLinearOp : CustomOp
             throw new ArgumentException("X must have at least one dimension (…, K).");
         }
 
-        if (w.Shape.Length != 2)
+        int expectedRank = layout == TernaryLayout.FivePerByte ? 3 : 2;
+        if (w.Shape.Length != expectedRank)
         {
-            throw new ArgumentException($"W must be [N, RowBytes]; it has rank {w.Shape.Length}.");
+            throw new ArgumentException(layout == TernaryLayout.FivePerByte
+                ? $"W must be [N, blocks, 32] with trits_per_byte 5 (five weights a byte); it has rank {w.Shape.Length}."
+                : $"W must be [N, RowBytes]; it has rank {w.Shape.Length} (rank 3 is the 1.6-bit layout, which needs trits_per_byte 5).");
         }
 
         int k = checked((int)x.Shape[^1]);
@@ -57,10 +60,12 @@ internal sealed unsafe class BitLinearOp : CustomOp
         }
 
         int m = checked((int)x.Shape[..^1].Product());
-        if (w.Shape[1] != layout.RowBytes(k))
+        long[] expected = layout.WeightShape(n, k);
+        var wShape = w.Shape;
+        if (!wShape.Dimensions.SequenceEqual(expected))
         {
             string blocks = layout == TernaryLayout.FivePerByte ? "five weights a byte, blocks of 160 weights, 32 bytes each" : "blocks of 256 weights, 64 bytes each";
-            throw new ArgumentException($"W is [{n}, {w.Shape[1]}], but K={k} packs into {layout.RowBytes(k)} bytes per row (trits_per_byte {(int)layout}: {blocks}).");
+            throw new ArgumentException($"W is [{string.Join(", ", wShape.Dimensions.ToArray())}], but K={k} packs into [{string.Join(", ", expected)}] ({layout.RowBytes(k)} bytes per row; trits_per_byte {(int)layout}: {blocks}).");
         }
 
         var y = context.Output(0, x.Shape[..^1].Append(n));

@@ -66,7 +66,7 @@ public static class KernelSelfCheck
     private static int BitLinearCases(KernelPath path, Action<string> fail)
     {
         int cases = 0;
-        foreach (int k in new[] { 0, 1, 63, 256, 257, 700 })
+        foreach (int k in new[] { 0, 1, 63, 256, 257, 700, 2100 })
         {
             foreach (int n in new[] { 1, 7, 33 })
             {

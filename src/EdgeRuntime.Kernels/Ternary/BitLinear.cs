@@ -51,7 +51,7 @@ public static unsafe class BitLinear
                 }
                 else
                 {
-                    TritDot.FourRows(path, w, rowBytes, quantized, sums[0], four);
+                    TritDot.FourRows(path, w, rowBytes, quantized, sums[0], KernelPaths.Vnni, four);
                 }
 
                 for (int i = 0; i < 4; i++)
@@ -93,7 +93,7 @@ public static unsafe class BitLinear
                     }
                     else
                     {
-                        TritDot.Row4(path, w, rowBytes, x, padded, sums.Slice(t, 4), four);
+                        TritDot.Row4(path, w, rowBytes, x, padded, sums.Slice(t, 4), KernelPaths.Vnni, four);
                     }
 
                     for (int i = 0; i < 4; i++)
@@ -109,7 +109,7 @@ public static unsafe class BitLinear
                 for (int row = blockStart; row < blockEnd; row++)
                 {
                     byte* w = packed + ((long)row * rowBytes);
-                    int acc = twoBit ? TernaryDot.Row(path, w, rowBytes, x, sums[t]) : TritDot.Row(path, w, rowBytes, x, sums[t]);
+                    int acc = twoBit ? TernaryDot.Row(path, w, rowBytes, x, sums[t]) : TritDot.Row(path, w, rowBytes, x, sums[t], KernelPaths.Vnni);
                     y[((long)t * n) + row] = Output(acc, scales[t], betas[row * betaStride]);
                 }
             }

@@ -33,6 +33,17 @@ public static class TernaryLayouts
     public static int RowBytes(this TernaryLayout layout, int k) =>
         layout == TernaryLayout.FivePerByte ? TritPacking.RowBytes(k) : TernaryPacking.RowBytes(k);
 
+    /// <summary>
+    /// The shape of the op's W input: [N, RowBytes(K)] for 2 bits a weight, [N, ceil(K/160), 32] (rows of 32-byte blocks)
+    /// for five weights a byte. The ranks differ so that weights of one layout can never pass for the other: at some K
+    /// (256 or 512, for instance) both layouts take the same bytes per row, and a runtime that does not know the
+    /// attribute refuses the rank-3 form instead of reading it as 2-bit.
+    /// </summary>
+    public static long[] WeightShape(this TernaryLayout layout, int n, int k) =>
+        layout == TernaryLayout.FivePerByte
+            ? [n, TritPacking.RowBytes(k) / TritPacking.BlockBytes, TritPacking.BlockBytes]
+            : [n, TernaryPacking.RowBytes(k)];
+
     /// <summary>Packs ternary weights (row-major [n, k], each -1, 0 or +1) in the layout.</summary>
     public static byte[] Pack(this TernaryLayout layout, ReadOnlySpan<sbyte> weights, int n, int k) =>
         layout == TernaryLayout.FivePerByte ? TritPacking.Pack(weights, n, k) : TernaryPacking.Pack(weights, n, k);

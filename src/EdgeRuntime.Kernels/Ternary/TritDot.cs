@@ -22,21 +22,24 @@ internal static unsafe class TritDot
     // 2·2·128 = 512 per lane, so twelve chunks stay within 30720.
     private const int ChunksPerWidening = 12;
 
-    /// <summary>Σ_k w[k]·x[k] over a padded row; <paramref name="xSum"/> is Σ x (for the code offset on x64).</summary>
-    public static int Row(KernelPath path, byte* w, int rowBytes, sbyte* x, int xSum) => path switch
+    /// <summary>
+    /// Σ_k w[k]·x[k] over a padded row; <paramref name="xSum"/> is Σ x (for the code offset on x64). <paramref name="vnni"/>
+    /// picks vpdpbusd in the 256-bit forms (the caller passes <see cref="KernelPaths.Vnni"/>; tests pass both).
+    /// </summary>
+    public static int Row(KernelPath path, byte* w, int rowBytes, sbyte* x, int xSum, bool vnni) => path switch
     {
-        KernelPath.Vector512 or KernelPath.Vector256 => (KernelPaths.Vnni ? Row256Vnni(w, rowBytes, x) : Row256(w, rowBytes, x)) - xSum,
+        KernelPath.Vector512 or KernelPath.Vector256 => (vnni ? Row256Vnni(w, rowBytes, x) : Row256(w, rowBytes, x)) - xSum,
         KernelPath.Vector128 => Row128(w, rowBytes, x) - xSum,
         KernelPath.AdvSimd => RowNeon(w, rowBytes, x),
         _ => RowScalar(w, rowBytes, x),
     };
 
     /// <summary>Four consecutive rows against one token (decode): the five activation vectors of a chunk are loaded once.</summary>
-    public static void FourRows(KernelPath path, byte* w, int rowBytes, sbyte* x, int xSum, Span<int> results)
+    public static void FourRows(KernelPath path, byte* w, int rowBytes, sbyte* x, int xSum, bool vnni, Span<int> results)
     {
         if (path is KernelPath.Vector256 or KernelPath.Vector512)
         {
-            FourRows256(w, rowBytes, x, KernelPaths.Vnni, results);
+            FourRows256(w, rowBytes, x, vnni, results);
             for (int r = 0; r < 4; r++)
             {
                 results[r] -= xSum;
@@ -47,16 +50,16 @@ internal static unsafe class TritDot
 
         for (int r = 0; r < 4; r++)
         {
-            results[r] = Row(path, w + (r * rowBytes), rowBytes, x, xSum);
+            results[r] = Row(path, w + (r * rowBytes), rowBytes, x, xSum, vnni);
         }
     }
 
     /// <summary>Four tokens (x, x + stride, ...) against one row (prefill): each chunk is unpacked once for all four.</summary>
-    public static void Row4(KernelPath path, byte* w, int rowBytes, sbyte* x, int stride, ReadOnlySpan<int> xSums, Span<int> results)
+    public static void Row4(KernelPath path, byte* w, int rowBytes, sbyte* x, int stride, ReadOnlySpan<int> xSums, bool vnni, Span<int> results)
     {
         if (path is KernelPath.Vector256 or KernelPath.Vector512)
         {
-            Row256x4(w, rowBytes, x, stride, KernelPaths.Vnni, results);
+            Row256x4(w, rowBytes, x, stride, vnni, results);
             for (int t = 0; t < 4; t++)
             {
                 results[t] -= xSums[t];
@@ -67,7 +70,7 @@ internal static unsafe class TritDot
 
         for (int t = 0; t < 4; t++)
         {
-            results[t] = Row(path, w, rowBytes, x + (t * stride), xSums[t]);
+            results[t] = Row(path, w, rowBytes, x + (t * stride), xSums[t], vnni);
         }
     }
 

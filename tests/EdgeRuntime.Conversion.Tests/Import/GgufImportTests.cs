@@ -33,6 +33,19 @@ public sealed class GgufImportTests
         await ImportChecks.GeneratesLikeTheReference(folder, stored);
     }
 
+    [Fact]
+    public async Task An_i2s_gguf_imports_to_the_1_6_bit_layout_and_generates_as_the_reference_does()
+    {
+        // 2B4T's documented route is bitnet.cpp's GGUF: its I2_S weights repacked five to a byte, the same tokens.
+        using var temp = new TempFolder();
+        string file = temp.File("ggml-model-i2_s.gguf");
+        var stored = BitNetGguf.Write(file, ImportChecks.Config, ImportChecks.Weights);
+        string folder = temp.File("imported");
+        var report = CheckpointImporter.Import(file, folder, new ImportOptions { TernaryLayout = Kernels.Ternary.TernaryLayout.FivePerByte });
+        Assert.Equal("ternary (1.6-bit, five weights a byte)", report.ProjectionFormat);
+        await ImportChecks.GeneratesLikeTheReference(folder, stored);
+    }
+
     [Theory]
     [InlineData(0u)]
     [InlineData(30u)]

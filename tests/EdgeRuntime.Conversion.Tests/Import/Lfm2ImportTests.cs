@@ -39,8 +39,11 @@ public sealed class Lfm2ImportTests
     {
         using var temp = new TempFolder();
         HfLfm2Checkpoint.Write(temp.Path, Config, SeededLfm2.Weights(Config));
-        var error = Assert.Throws<ArgumentException>(() => CheckpointImporter.Import(temp.Path, temp.File("out"), new ImportOptions { TernaryLayout = Kernels.Ternary.TernaryLayout.FivePerByte }));
-        Assert.Contains("--ternary-layout is for BitNet checkpoints", error.Message, StringComparison.Ordinal);
+        foreach (var layout in new[] { Kernels.Ternary.TernaryLayout.FivePerByte, Kernels.Ternary.TernaryLayout.FourPerByte })
+        {
+            var error = Assert.Throws<ArgumentException>(() => CheckpointImporter.Import(temp.Path, temp.File("out"), new ImportOptions { TernaryLayout = layout }));
+            Assert.Contains("--ternary-layout is for BitNet checkpoints", error.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

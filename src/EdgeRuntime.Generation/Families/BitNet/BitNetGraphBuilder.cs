@@ -32,7 +32,7 @@ internal static class BitNetGraphBuilder
         {
             byte[] packed = Packed(matrix);
             long offset = file.Append<byte>(packed);
-            graph.ExternalInitializer(name, TensorDType.UInt8, [matrix.Rows, packed.LongLength / matrix.Rows], weightsName, offset, packed.LongLength);
+            graph.ExternalInitializer(name, TensorDType.UInt8, layout.WeightShape(matrix.Rows, matrix.Columns), weightsName, offset, packed.LongLength);
             graph.Initializer(name + ".beta", TensorDType.Float32, [1], [matrix.Beta]);
         }
 
@@ -43,7 +43,7 @@ internal static class BitNetGraphBuilder
             byte[] packed = [.. matrices.SelectMany(Packed)];
             float[] betas = [.. matrices.SelectMany(m => Enumerable.Repeat(m.Beta, m.Rows))];
             long offset = file.Append<byte>(packed);
-            graph.ExternalInitializer(name, TensorDType.UInt8, [betas.Length, packed.LongLength / betas.Length], weightsName, offset, packed.LongLength);
+            graph.ExternalInitializer(name, TensorDType.UInt8, layout.WeightShape(betas.Length, matrices[0].Columns), weightsName, offset, packed.LongLength);
             Weight(name + ".beta", betas, betas.Length);
         }
 
