@@ -37,13 +37,13 @@ internal static class Arguments
         }
 
         var target = result.GetValue(d.Target);
-        bool layoutGiven = result.GetResult(d.TernaryLayout) is { IdentifierTokenCount: > 0 };
-        if (layoutGiven && target != ConversionTarget.BitLinear)
+        var layout = result.GetValue(d.TernaryLayout);
+        if (layout is not null && target != ConversionTarget.BitLinear)
         {
             throw new ArgumentException("--ternary-layout goes with --to bitlinear (it says how the ternary weights are packed)");
         }
 
-        var options = new ConversionOptions(target, result.GetValue(d.Block), !result.GetValue(d.Symmetric), result.GetValue(d.AccuracyLevel), result.GetValue(d.TernaryLayout));
+        var options = new ConversionOptions(target, result.GetValue(d.Block), !result.GetValue(d.Symmetric), result.GetValue(d.AccuracyLevel), layout ?? Kernels.Ternary.TernaryLayout.FourPerByte);
         return (result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json), result.GetValue(d.ExternalData));
     }
 
@@ -112,7 +112,7 @@ internal static class Arguments
             },
         };
 
-        public Option<Kernels.Ternary.TernaryLayout> TernaryLayout { get; } = TernaryLayoutOption.Create();
+        public Option<Kernels.Ternary.TernaryLayout?> TernaryLayout { get; } = TernaryLayoutOption.Create();
 
         public Option<int> Block { get; } = new("--block")
         {

@@ -62,7 +62,7 @@ internal static class ImportArguments
             HeadFormat = result.GetValue(d.Head),
             VisionFormat = result.GetValue(d.Vision) ?? VisionFormats.W8A16,
             CalibrationImages = result.GetValue(d.CalibrationImages),
-            TernaryLayout = result.GetResult(d.TernaryLayout) is { IdentifierTokenCount: > 0 } ? result.GetValue(d.TernaryLayout) : null,
+            TernaryLayout = result.GetValue(d.TernaryLayout),
         };
         return new ImportRequest(result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json));
     }
@@ -216,7 +216,7 @@ internal static class ImportArguments
             },
         };
 
-        public Option<Kernels.Ternary.TernaryLayout> TernaryLayout { get; } = TernaryLayoutOption.Create();
+        public Option<Kernels.Ternary.TernaryLayout?> TernaryLayout { get; } = TernaryLayoutOption.Create();
 
         public Option<string?> CalibrationImages { get; } = new("--calibration-images")
         {

@@ -40,6 +40,9 @@ public sealed class EdgeConvertArgumentsTests
         {
             Assert.Contains(option, Arguments.Usage, StringComparison.Ordinal);
         }
+
+        // Defaults are named in the option's words, not by C# names.
+        Assert.DoesNotContain("FourPerByte", Arguments.Usage, StringComparison.Ordinal);
     }
 
     [Theory]

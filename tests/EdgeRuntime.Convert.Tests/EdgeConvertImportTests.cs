@@ -57,6 +57,7 @@ public sealed class EdgeConvertImportTests
         }
 
         Assert.Contains("edge-convert import --help", Arguments.Usage, StringComparison.Ordinal);
+        Assert.DoesNotContain("FourPerByte", ImportArguments.Usage, StringComparison.Ordinal);
         var (code, output, _) = Run("--help");
         Assert.Equal(0, code);
         Assert.Contains("I2_S", output, StringComparison.Ordinal);
