@@ -224,10 +224,6 @@ public static class ModelConverter
     private static string TensorPrefix(Initializer weight, bool transposed, ConversionOptions options) =>
         $"{weight.Name}.{(options.Target == ConversionTarget.BitLinear ? "ternary" : "int4")}{(transposed ? ".t" : string.Empty)}";
 
-    // The 2-bit layout is the op's default: its nodes carry no attribute, as before the 1.6-bit layout existed.
-    private static NodeAttribute[] LayoutAttributes(TernaryLayout layout) =>
-        layout == TernaryLayout.FourPerByte ? [] : [new NodeAttribute("trits_per_byte", (int)layout)];
-
     private static (ProtoWriter Node, (string Name, ProtoWriter Tensor)[] Tensors) ConvertLayer(OnnxNodeProto node, int index, string label, Initializer weight, bool transposed, Initializer? bias, ConversionOptions options, List<LayerReport> layers, bool alreadyQuantized)
     {
         // W as [K, N]: Gemm with transB = 1 stores it as [N, K] (nn.Linear's weight).
@@ -259,7 +255,7 @@ public static class ModelConverter
                 ternaryInputs = [.. ternaryInputs, biasName];
             }
 
-            return (new ProtoWriter().Message(OnnxFields.Graph.Node, OnnxModelBuilder.NodeProto("BitLinear", nodeName, ternaryInputs, node.Outputs, OnnxDomains.EdgeRuntime, LayoutAttributes(layout))), ternaryTensors);
+            return (new ProtoWriter().Message(OnnxFields.Graph.Node, OnnxModelBuilder.NodeProto("BitLinear", nodeName, ternaryInputs, node.Outputs, OnnxDomains.EdgeRuntime, layout.NodeAttributes())), ternaryTensors);
         }
 
         var (weights, int4) = WeightQuantizer.Int4(w, k, n, options.BlockSize, options.ZeroPoints);

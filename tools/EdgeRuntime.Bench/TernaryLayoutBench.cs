@@ -87,31 +87,27 @@ internal static class TernaryLayoutBench
         GC.Collect();
         double before = RssMb();
         var ids = new List<int>();
-        double tokS;
-        using (var model = LanguageModel.Load("layout", folder, new GenerationOptions { IntraOpThreads = threads, Sessions = 1, MaxBatch = 1 }))
+        using var model = LanguageModel.Load("layout", folder, new GenerationOptions { IntraOpThreads = threads, Sessions = 1, MaxBatch = 1 });
+        var run = model.Start(new GenerateRequest("layout") { Prompt = Prompt, MaxTokens = tokens });
+        long first = 0, last = 0;
+        await foreach (var token in run.Tokens.ReadAllAsync())
         {
-            var run = model.Start(new GenerateRequest("layout") { Prompt = Prompt, MaxTokens = tokens });
-            long first = 0, last = 0;
-            await foreach (var token in run.Tokens.ReadAllAsync())
+            last = Stopwatch.GetTimestamp();
+            if (ids.Count == 0)
             {
-                last = Stopwatch.GetTimestamp();
-                if (ids.Count == 0)
-                {
-                    first = last;
-                }
-
-                ids.Add(token.Id);
+                first = last;
             }
 
-            if (ids.Count < 2)
-            {
-                throw new InvalidOperationException($"The model stopped after {ids.Count} token(s); decode speed needs at least two.");
-            }
-
-            tokS = (ids.Count - 1) / Stopwatch.GetElapsedTime(first, last).TotalSeconds;
-            double after = RssMb();
-            return (tokS, after - before, [.. ids]);
+            ids.Add(token.Id);
         }
+
+        if (ids.Count < 2)
+        {
+            throw new InvalidOperationException($"The model stopped after {ids.Count} token(s); decode speed needs at least two.");
+        }
+
+        double tokS = (ids.Count - 1) / Stopwatch.GetElapsedTime(first, last).TotalSeconds;
+        return (tokS, RssMb() - before, [.. ids]);
     }
 
     private static double RssMb()

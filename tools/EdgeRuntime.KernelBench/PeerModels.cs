@@ -23,7 +23,7 @@ internal static class PeerModels
             byte[] packed = layout.Pack(layer.Weights, n, k);
             builder.Initializer($"w{c}", TensorDType.UInt8, layout.WeightShape(n, k), packed.AsSpan())
                 .Initializer($"beta{c}", TensorDType.Float32, [1], beta.AsSpan())
-                .Node("BitLinear", ["x", $"w{c}", $"beta{c}"], [$"y{c}"], CustomOpDomain.Name, new NodeAttribute("trits_per_byte", Int: (int)layout))
+                .Node("BitLinear", ["x", $"w{c}", $"beta{c}"], [$"y{c}"], CustomOpDomain.Name, layout.NodeAttributes())
                 .Output($"y{c}", TensorDType.Float32, "M", n);
         }
 

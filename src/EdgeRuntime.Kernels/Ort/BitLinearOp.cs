@@ -26,7 +26,7 @@ internal sealed unsafe class BitLinearOp : CustomOp
     public override int[] OutputTypes { get; } = [OrtElementType.Float];
 
     public override OpKernel CreateKernel(KernelInfo info) =>
-        new Kernel(TernaryLayouts.FromTritsPerByte(info.Int64("trits_per_byte", (long)TernaryLayout.FourPerByte)));
+        new Kernel(TernaryLayouts.FromTritsPerByte(info.Int64(TernaryLayouts.AttributeName, (long)TernaryLayout.FourPerByte)));
 
     private static void Compute(KernelContext context, TernaryLayout layout)
     {

@@ -1,3 +1,5 @@
+using EdgeRuntime.Onnx;
+
 namespace EdgeRuntime.Kernels.Ternary;
 
 /// <summary>
@@ -17,6 +19,16 @@ public enum TernaryLayout
 /// <summary>Sizes and packing for either <see cref="TernaryLayout"/>.</summary>
 public static class TernaryLayouts
 {
+    /// <summary>The BitLinear node attribute that names the layout.</summary>
+    public const string AttributeName = "trits_per_byte";
+
+    /// <summary>
+    /// The attributes a BitLinear node in this layout carries: none for the 2-bit layout, the op's default, so models and
+    /// folders written before the 1.6-bit layout existed stay byte for byte the same.
+    /// </summary>
+    public static NodeAttribute[] NodeAttributes(this TernaryLayout layout) =>
+        layout == TernaryLayout.FourPerByte ? [] : [new NodeAttribute(AttributeName, Int: (int)layout)];
+
     /// <summary>The layout an op attribute or command-line value names: 4 or 5 weights per byte.</summary>
     public static TernaryLayout FromTritsPerByte(long tritsPerByte) => tritsPerByte switch
     {

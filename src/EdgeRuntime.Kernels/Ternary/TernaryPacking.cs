@@ -49,6 +49,23 @@ public static class TernaryPacking
         return packed;
     }
 
+    /// <summary>
+    /// One packed row back to weights (code − 1), padding included: <paramref name="weights"/> holds PaddedK values. A code
+    /// of 3, which <see cref="Pack"/> never writes, comes back as 2 for the caller to refuse.
+    /// </summary>
+    public static void UnpackRow(ReadOnlySpan<byte> row, Span<sbyte> weights)
+    {
+        for (int i = 0; i < row.Length; i++)
+        {
+            (int block, int b) = Math.DivRem(i, BlockBytes);
+            int p = row[i];
+            for (int j = 0; j < 4; j++)
+            {
+                weights[(block * BlockWeights) + (j * BlockBytes) + b] = (sbyte)(((p >> (2 * j)) & 3) - 1);
+            }
+        }
+    }
+
     /// <summary>The weight at [row, i] of a packed matrix (for tests and tools).</summary>
     public static int WeightAt(ReadOnlySpan<byte> packed, int k, int row, int i)
     {

@@ -207,12 +207,21 @@ internal static unsafe class TritDot
                 }
             }
 
-            a0 += Avx2.MultiplyAddAdjacent(s0, ones);
-            a1 += Avx2.MultiplyAddAdjacent(s1, ones);
-            a2 += Avx2.MultiplyAddAdjacent(s2, ones);
-            a3 += Avx2.MultiplyAddAdjacent(s3, ones);
+            if (!vnni)
+            {
+                // The 16-bit sums exist only without VNNI (vpdpbusd adds into a0..a3 directly).
+                a0 += Avx2.MultiplyAddAdjacent(s0, ones);
+                a1 += Avx2.MultiplyAddAdjacent(s1, ones);
+                a2 += Avx2.MultiplyAddAdjacent(s2, ones);
+                a3 += Avx2.MultiplyAddAdjacent(s3, ones);
+            }
         }
 
+        Sums(results, a0, a1, a2, a3);
+    }
+
+    private static void Sums(Span<int> results, Vector256<int> a0, Vector256<int> a1, Vector256<int> a2, Vector256<int> a3)
+    {
         results[0] = Vector256.Sum(a0);
         results[1] = Vector256.Sum(a1);
         results[2] = Vector256.Sum(a2);
@@ -258,16 +267,17 @@ internal static unsafe class TritDot
                 }
             }
 
-            a0 += Avx2.MultiplyAddAdjacent(s0, ones);
-            a1 += Avx2.MultiplyAddAdjacent(s1, ones);
-            a2 += Avx2.MultiplyAddAdjacent(s2, ones);
-            a3 += Avx2.MultiplyAddAdjacent(s3, ones);
+            if (!vnni)
+            {
+                // The 16-bit sums exist only without VNNI (vpdpbusd adds into a0..a3 directly).
+                a0 += Avx2.MultiplyAddAdjacent(s0, ones);
+                a1 += Avx2.MultiplyAddAdjacent(s1, ones);
+                a2 += Avx2.MultiplyAddAdjacent(s2, ones);
+                a3 += Avx2.MultiplyAddAdjacent(s3, ones);
+            }
         }
 
-        results[0] = Vector256.Sum(a0);
-        results[1] = Vector256.Sum(a1);
-        results[2] = Vector256.Sum(a2);
-        results[3] = Vector256.Sum(a3);
+        Sums(results, a0, a1, a2, a3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

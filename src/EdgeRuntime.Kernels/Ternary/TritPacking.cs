@@ -95,22 +95,11 @@ public static class TritPacking
         var weights = new sbyte[TernaryPacking.PaddedK(k)];
         for (int row = 0; row < n; row++)
         {
-            var source = twoBit.Slice(row * twoBitRow, twoBitRow);
-            for (int i = 0; i < twoBitRow; i++)
+            TernaryPacking.UnpackRow(twoBit.Slice(row * twoBitRow, twoBitRow), weights);
+            int bad = weights.AsSpan(0, k).IndexOfAnyExceptInRange((sbyte)-1, (sbyte)1);
+            if (bad >= 0)
             {
-                (int block, int b) = Math.DivRem(i, TernaryPacking.BlockBytes);
-                int p = source[i];
-                for (int j = 0; j < 4; j++)
-                {
-                    int code = (p >> (2 * j)) & 3;
-                    int index = (block * TernaryPacking.BlockWeights) + (j * TernaryPacking.BlockBytes) + b;
-                    if (code == 3)
-                    {
-                        throw new ArgumentException($"Weight [{row},{index}] has the 2-bit code 3, which is not a ternary weight.", nameof(twoBit));
-                    }
-
-                    weights[index] = (sbyte)(code - 1);
-                }
+                throw new ArgumentException($"Weight [{row},{bad}] has the 2-bit code 3, which is not a ternary weight.", nameof(twoBit));
             }
 
             PackRow(weights.AsSpan(0, k), packed.AsSpan(row * rowBytes, rowBytes));

@@ -97,11 +97,8 @@ internal static class BitNetGraphBuilder
     private static void RmsNorm(OnnxModelBuilder graph, string input, string weight, string output, float epsilon) =>
         DecoderGraph.RmsNorm(graph, input, weight, output, epsilon);
 
-    // The 2-bit layout is the op's default, so its nodes carry no attribute (folders written before the 1.6-bit layout
-    // existed are unchanged).
     private static void BitLinear(OnnxModelBuilder graph, string input, string weight, string output, TernaryLayout layout) =>
-        graph.Node("BitLinear", [input, weight, weight + ".beta"], [output], OnnxDomains.EdgeRuntime,
-            layout == TernaryLayout.FourPerByte ? [] : [new NodeAttribute("trits_per_byte", Int: (int)layout)]);
+        graph.Node("BitLinear", [input, weight, weight + ".beta"], [output], OnnxDomains.EdgeRuntime, layout.NodeAttributes());
 
     private static void Validate(LanguageModelConfig config, BitNetWeights weights)
     {
