@@ -71,6 +71,17 @@ function Invoke-Demo([string] $Board) {
         $audio = $digits.result.counts | Where-Object { $_.modality -eq 'audio' }
         $summary += ("pipeline digits: prediction {0}, {1:0.0} ms after the last unit was sensed, audio units encoded {2} of {3}; timeline {4}" -f $digits.result.prediction, $digits.result.postSensingMs, $audio.encoded, ($audio.sensed + $audio.skipped), $timeline)
 
+        Write-Step 'live pipelines: MMEdge on what the digit microphone and camera capture (from 500 ms back), CBNet on the camera''s next frame'
+        Invoke-Checked 'edgectl run digits-live' { & $edgectl run digits-live --live --pre-ms 500 }
+        $live = & $edgectl run digits-live --live --json | ConvertFrom-Json
+        if ($LASTEXITCODE -ne 0) { throw "edgectl run digits-live --json failed (exit code $LASTEXITCODE)." }
+        Invoke-Checked 'edgectl run fashion-live' { & $edgectl run fashion-live --live }
+        $looked = & $edgectl watch digits-live fashion-live --since 0 --count 2 --timeout 30
+        if ($LASTEXITCODE -ne 0) { throw "edgectl watch did not see the live results the press stored (exit code $LASTEXITCODE)." }
+        $looked | Write-Host
+        $liveAudio = $live.result.counts | Where-Object { $_.modality -eq 'audio' }
+        $summary += ("pipeline digits-live (sensors digit-mic, digit-cam): prediction {0}, {1:0.0} ms after the last unit was sensed, audio units encoded {2} of {3}" -f $live.result.prediction, $live.result.postSensingMs, $liveAudio.encoded, ($liveAudio.sensed + $liveAudio.skipped))
+
         Write-Step 'language model: BitNet b1.58 (5.2M parameters, trained on the KJV Bible by tools/bitnet) streams a passage'
         Invoke-Checked 'edgectl info bitnet' { & $edgectl info bitnet }
         # Text goes to stdout as it is produced, the summary line to stderr; both reach the console.

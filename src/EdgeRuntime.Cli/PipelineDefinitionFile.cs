@@ -36,7 +36,7 @@ internal static class PipelineDefinitionFile
         return definition with
         {
             Manifest = LocalPaths.AbsoluteIfHere(definition.Manifest),
-            Inputs = definition.Inputs.ToDictionary(p => p.Key, p => LocalPaths.AbsoluteIfHere(p.Value), StringComparer.Ordinal),
+            Inputs = definition.Inputs.ToDictionary(p => p.Key, p => p.Value.WithPath(LocalPaths.AbsoluteIfHere), StringComparer.Ordinal),
         };
     }
 }

@@ -70,6 +70,11 @@ internal static class PipelinePrinter
         Console.WriteLine($"{r.Pipeline} ({r.Kind}, {r.Mode}): prediction {Prediction(r)}{stored}");
         string sensed = r.Units is { Length: > 0 } ? "last unit sensed" : "input sensed";
         Console.WriteLine($"post-sensing   {Ms(r.PostSensingMs)} ({sensed} at {Ms(r.SensingEndMs)}, result at {Ms(r.ResultMs)})");
+        foreach (var live in r.Live)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"live           {live.Input,-10} sensor {live.Sensor} at {live.SensorRate:0.##}/s, from {Ms(live.StartMs)}"));
+        }
+
         if (r.Configuration is { } configuration)
         {
             Console.WriteLine($"configuration  {configuration}  (--config {Configuration(configuration)})");

@@ -68,7 +68,7 @@ internal static class ConfigLoader
             BoardProfile = config.BoardProfile is null ? null : Path.GetFullPath(Path.Combine(folder, config.BoardProfile)),
             Store = config.Store is null ? null : config.Store with { Path = Path.GetFullPath(config.Store.Path, folder) },
             Sensors = [.. config.Sensors.Select(s => s.Path is null ? s : s with { Path = Path.GetFullPath(s.Path, folder) })],
-            Pipelines = [.. config.Pipelines.Select(p => p with { Inputs = p.Inputs.ToDictionary(i => i.Key, i => Path.GetFullPath(i.Value, folder), StringComparer.Ordinal) })],
+            Pipelines = [.. config.Pipelines.Select(p => p with { Inputs = p.Inputs.ToDictionary(i => i.Key, i => i.Value.WithPath(path => Path.GetFullPath(path, folder)), StringComparer.Ordinal) })],
         };
         Validate(config, fullPath);
         return config;

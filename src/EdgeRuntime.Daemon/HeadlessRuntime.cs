@@ -58,7 +58,15 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
     /// the store's retention. The journal stays its opener's to close. <paramref name="captioner"/> serves the
     /// triggers that caption camera frames; without one, a configuration with such a trigger is refused.
     /// </summary>
-    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, ResultJournal? journal, Action<string> log, TimeProvider time, Func<string, string, CancellationToken, Task>? runPipeline = null, IFrameCaptioner? captioner = null)
+    public static HeadlessRuntime Create(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, WindowModelRunner runner, int workers, ResultJournal? journal, Action<string> log, TimeProvider time, Func<PipelineFiring, CancellationToken, Task>? runPipeline = null, IFrameCaptioner? captioner = null) =>
+        Create(config, CreateSensors(config, gpio, log, time), runner, workers, journal, log, time, runPipeline, captioner);
+
+    /// <summary>
+    /// The sensors alone, not started: the daemon builds them before its pipelines, whose live inputs read them, and
+    /// hands them to <see cref="Create(DaemonConfig, SensorSetup, WindowModelRunner, int, ResultJournal?, Action{string}, TimeProvider, Func{PipelineFiring, CancellationToken, Task}?, IFrameCaptioner?)"/>,
+    /// which owns them from then on.
+    /// </summary>
+    public static SensorSetup CreateSensors(DaemonConfig config, EdgeRuntime.Boards.GpioInfo? gpio, Action<string> log, TimeProvider time)
     {
         var chips = new GpioChips(gpio?.Chip, gpio?.Numbering ?? "logical", time);
         var sensors = new SensorHost(log, time);
@@ -66,9 +74,24 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
         {
             foreach (var sensor in config.Sensors)
             {
-                sensors.Add(SensorFactory.Create(sensor, chips, Environment.CurrentDirectory, time), sensor.BufferMs);
+                sensors.Add(SensorFactory.Create(sensor, chips, Environment.CurrentDirectory, time), sensor.BufferMs, sensor.OnDemand);
             }
 
+            return new SensorSetup(chips, sensors);
+        }
+        catch
+        {
+            chips.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Builds the triggers over the sensors; the runtime owns the sensors from here, also when this throws.</summary>
+    public static HeadlessRuntime Create(DaemonConfig config, SensorSetup setup, WindowModelRunner runner, int workers, ResultJournal? journal, Action<string> log, TimeProvider time, Func<PipelineFiring, CancellationToken, Task>? runPipeline = null, IFrameCaptioner? captioner = null)
+    {
+        var (chips, sensors) = setup;
+        try
+        {
             TriggerEngine? triggers = null;
             if (config.Triggers.Length > 0)
             {
@@ -84,6 +107,10 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>(trigger, pipeline, preMs) for every trigger that runs a pipeline.</summary>
+    public IEnumerable<(string Trigger, string Pipeline, double PreMs)> PipelineTriggerWindows =>
+        _triggers?.PipelineTriggerWindows ?? [];
 
     public bool IsEmpty => !_sensors.Sources.Any() && _triggers is null && Journal is null;
 
@@ -168,3 +195,6 @@ internal sealed class HeadlessRuntime : IHeadlessServices, IAsyncDisposable
         _chips.Dispose();
     }
 }
+
+/// <summary>The sensors and the GPIO chips they use, built but not started.</summary>
+internal sealed record SensorSetup(GpioChips Chips, SensorHost Sensors);

@@ -140,41 +140,47 @@ namespace EdgeRuntime.Daemon
 
             using var journalScope = journal;
 
-            // Pipelines load (and profile their models) before the socket opens, so the first run is already planned.
-            var pipelineHost = new EdgeRuntime.Pipelines.PipelineHost(
-                new EdgeRuntime.Pipelines.ModelInvoker(registry, queue),
-                Environment.CurrentDirectory,
-                journal,
-                message => log.Write(EdgeRuntime.Server.LogLevel.Info, "pipelines", message));
-            var pipelines = new DaemonPipelines(pipelineHost);
+            // The sensors are built (not started) before the pipelines, whose live inputs are checked against them.
+            SensorSetup sensorSetup;
             try
             {
-                await pipelines.LoadConfiguredAsync(config.Pipelines, CancellationToken.None).ConfigureAwait(false);
+                sensorSetup = HeadlessRuntime.CreateSensors(config, board.Gpio, message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message), TimeProvider.System);
             }
-            catch (EdgeRuntimeException e)
+            catch (ArgumentException e)
             {
                 log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: {e.Message}");
                 return 2;
             }
 
+            // Pipelines load (and profile their models) before the socket opens, so the first run is already planned.
+            await using var pipelineHost = new EdgeRuntime.Pipelines.PipelineHost(
+                new EdgeRuntime.Pipelines.ModelInvoker(registry, queue),
+                Environment.CurrentDirectory,
+                journal,
+                message => log.Write(EdgeRuntime.Server.LogLevel.Info, "pipelines", message),
+                config.Sensors.Length == 0 ? null : new EdgeRuntime.Pipelines.Live.LiveSensors(sensorSetup.Sensors));
+            var pipelines = new DaemonPipelines(pipelineHost);
             HeadlessRuntime headless;
             try
             {
+                await pipelines.LoadConfiguredAsync(config.Pipelines, CancellationToken.None).ConfigureAwait(false);
                 headless = HeadlessRuntime.Create(
                     config,
-                    board.Gpio,
+                    sensorSetup,
                     new EdgeRuntime.Triggers.WindowModelRunner(registry, queue),
                     inferenceOptions.EffectiveWorkers,
                     journal,
                     message => log.Write(EdgeRuntime.Server.LogLevel.Info, "sensors", message),
                     TimeProvider.System,
-                    (pipeline, cause, token) => pipelineHost.RunAsync(new PipelineRunRequest(pipeline), token, cause),
+                    // A trigger's live run starts at the firing (less its preMs), on the sensors' clock.
+                    (firing, token) => pipelineHost.RunAsync(new PipelineRunRequest(firing.Pipeline) { PreMs = firing.PreMs > 0 ? firing.PreMs : null }, token, firing.Cause, firing.Timestamp),
                     // Caption triggers see the language models only through IFrameCaptioner, here over the daemon's
                     // generation services: the same generate path a socket client takes.
                     captioner: new GenerationCaptioner(generation));
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is EdgeRuntimeException or ArgumentException)
             {
+                sensorSetup.Chips.Dispose();
                 log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: {e.Message}");
                 return 2;
             }
@@ -185,6 +191,15 @@ namespace EdgeRuntime.Daemon
             {
                 log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: trigger '{unknown.Trigger}' runs pipeline '{unknown.Pipeline}', which is not in \"pipelines\".");
                 return 2;
+            }
+
+            foreach (var (trigger, pipeline, preMs) in headless.PipelineTriggerWindows)
+            {
+                if (pipelineHost.TriggerWindowProblem(pipeline, preMs) is { } problem)
+                {
+                    log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: trigger '{trigger}': {problem}.");
+                    return 2;
+                }
             }
 
             // Sensors first: once the socket answers, every sensor is live (or has said why not), so a client's first
@@ -250,8 +265,10 @@ namespace EdgeRuntime.Daemon
             string reason = await stop.Task.ConfigureAwait(false);
             log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", $"{reason}: stopping; finishing in-flight requests (up to {serverOptions.ShutdownTimeout.TotalSeconds:0.#} s)");
             SystemdNotifier.Notify("STOPPING=1");
-            // Triggered runs in progress finish and are stored (up to 5 s) before the socket closes; a subscriber that
-            // is behind when it closes resumes later with since.
+            // Continuous pipeline runs and triggered runs in progress finish and are stored (up to 5 s each) before the
+            // sensors they read stop and the socket closes; a subscriber that is behind when it closes resumes later
+            // with since.
+            await pipelineHost.DisposeAsync().ConfigureAwait(false);
             await headless.DisposeAsync().ConfigureAwait(false);
             await Task.WhenAll(server.StopAsync(), http?.StopAsync() ?? Task.CompletedTask).ConfigureAwait(false);
             log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", "stopped cleanly");

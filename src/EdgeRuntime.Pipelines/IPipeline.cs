@@ -2,7 +2,7 @@ using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Pipelines;
 
-/// <summary>A loaded pipeline: it runs once per request over replayed input and reports on itself.</summary>
+/// <summary>A loaded pipeline: it runs once per request over replayed or live input and reports on itself.</summary>
 public interface IPipeline
 {
     PipelineDefinition Definition { get; }
@@ -13,5 +13,12 @@ public interface IPipeline
     PipelineStatus Status();
 
     /// <summary>Runs once. Relative input paths resolve against <paramref name="inputDirectory"/>.</summary>
-    Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, CancellationToken cancellationToken);
+    Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, CancellationToken cancellationToken) =>
+        RunAsync(request, inputDirectory, null, cancellationToken);
+
+    /// <summary>
+    /// Runs once. A live run starts at <paramref name="firedAt"/> (a trigger's firing, on the sensors' clock) less the
+    /// request's pre-window, or now when it is null; a replayed one ignores it.
+    /// </summary>
+    Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, long? firedAt, CancellationToken cancellationToken);
 }

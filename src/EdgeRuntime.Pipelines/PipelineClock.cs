@@ -10,6 +10,9 @@ public interface IPipelineClock
 {
     double NowMs { get; }
 
+    /// <summary>Wall time at the sensors' real pace: what the latency table was profiled under, so runs on it may tune it.</summary>
+    bool IsWallTime => false;
+
     /// <summary>Returns once the clock has reached <paramref name="ms"/> (at once when it already has).</summary>
     ValueTask DelayUntilAsync(double ms, CancellationToken cancellationToken);
 }
@@ -20,6 +23,8 @@ public sealed class RealtimeClock : IPipelineClock
     private readonly long _start = Stopwatch.GetTimestamp();
 
     public double NowMs => Stopwatch.GetElapsedTime(_start).TotalMilliseconds;
+
+    public bool IsWallTime => true;
 
     public async ValueTask DelayUntilAsync(double ms, CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using EdgeRuntime.Pipelines.Cbnet;
+using EdgeRuntime.Pipelines.Live;
 using EdgeRuntime.Pipelines.Mmedge;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Store;
@@ -13,9 +14,11 @@ namespace EdgeRuntime.Pipelines;
 /// caller see the same record.
 /// </summary>
 /// <param name="inputDirectory">What relative replay inputs in a run request resolve against.</param>
-public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, ResultJournal? journal, Action<string> log)
+/// <param name="live">The daemon's sensors, for inputs that name one; null when it has none.</param>
+public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, ResultJournal? journal, Action<string> log, LiveSensors? live = null) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, IPipeline> _pipelines = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ContinuousRuns> _continuous = new(StringComparer.Ordinal);
 
     public IEnumerable<IPipeline> Pipelines => _pipelines.Values.OrderBy(p => p.Definition.Name, StringComparer.Ordinal);
 
@@ -42,8 +45,8 @@ public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, Re
             pipeline = definition.Kind switch
             {
                 // Their models take the board profile's providers, like any model loaded without an override.
-                "mmedge" => await MmedgePipeline.LoadAsync(definition, manifest, invoker, null, cancellationToken).ConfigureAwait(false),
-                "cbnet" => await CbnetPipeline.LoadAsync(definition, manifest, invoker, null, cancellationToken).ConfigureAwait(false),
+                "mmedge" => await MmedgePipeline.LoadAsync(definition, manifest, invoker, null, cancellationToken, live).ConfigureAwait(false),
+                "cbnet" => await CbnetPipeline.LoadAsync(definition, manifest, invoker, null, cancellationToken, live).ConfigureAwait(false),
                 _ => throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{definition.Name}': kind is 'mmedge' or 'cbnet', not '{definition.Kind}'."),
             };
         }
@@ -54,45 +57,89 @@ public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, Re
 
         _pipelines[definition.Name] = pipeline;
         log($"pipeline {definition.Name} ({definition.Kind}) loaded: {pipeline.ModelNames.Count} models");
+        if (_continuous.TryRemove(definition.Name, out var replaced))
+        {
+            await replaced.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (definition.HopMs is double hop)
+        {
+            _continuous[definition.Name] = ContinuousRuns.Start(this, definition.Name, hop, live!.Time, log);
+        }
+
         return pipeline.Status();
     }
 
-    public PipelineStatus[] Statuses() => [.. Pipelines.Select(p => p.Status())];
+    /// <summary>The continuous runs of a pipeline with hopMs: started, and dropped because too many were still running.</summary>
+    public (long Started, long Dropped) ContinuousCounts(string pipeline) =>
+        _continuous.TryGetValue(pipeline, out var runs) ? (runs.Started, runs.Dropped) : (0, 0);
+
+    /// <summary>
+    /// Why a trigger cannot start this pipeline with a <paramref name="preMs"/> window, or null when it can: the
+    /// pipeline must read a sensor, and every sensor it reads must keep the window.
+    /// </summary>
+    public string? TriggerWindowProblem(string pipeline, double preMs)
+    {
+        if (preMs <= 0 || !_pipelines.TryGetValue(pipeline, out var p))
+        {
+            return null;
+        }
+
+        var sensors = p.Definition.Inputs.Where(i => i.Value.IsLive).ToArray();
+        if (sensors.Length == 0 || live is null)
+        {
+            return $"its pipeline '{pipeline}' replays files, so it has no window before the firing (preMs)";
+        }
+
+        var (input, sensor) = sensors.Select(i => (i.Key, i.Value.Sensor!)).FirstOrDefault(i => live.HistoryMs(i.Item2) < preMs);
+        return sensor is null ? null : $"preMs {preMs} reaches further back than sensor '{sensor}' ({input} of '{pipeline}') keeps ({live.HistoryMs(sensor):0.#} ms; raise its bufferMs)";
+    }
+
+    public PipelineStatus[] Statuses() => [.. Pipelines.Select(p => _continuous.TryGetValue(p.Definition.Name, out var runs)
+        ? p.Status() with { HopMs = p.Definition.HopMs, ContinuousRuns = runs.Started, ContinuousDropped = runs.Dropped }
+        : p.Status())];
 
     /// <summary>Runs a pipeline once and stores the result (or the failure) before answering.</summary>
     /// <param name="cause">Why it ran, as stored in the result: "run" for a request, the trigger for a headless run.</param>
-    public async Task<PipelineRunResponse> RunAsync(PipelineRunRequest request, CancellationToken cancellationToken, string cause = "run")
+    /// <param name="firedAt">A trigger's firing on the sensors' clock: a live run starts there (less its pre-window) instead of now.</param>
+    public async Task<PipelineRunResponse> RunAsync(PipelineRunRequest request, CancellationToken cancellationToken, string cause = "run", long? firedAt = null)
     {
         if (!_pipelines.TryGetValue(request.Pipeline ?? "", out var pipeline))
         {
             throw new EdgeRuntimeException(ErrorCodes.UnknownPipeline, $"No pipeline named '{request.Pipeline}'; there are: {(_pipelines.IsEmpty ? "none" : string.Join(", ", _pipelines.Keys.Order()))}.");
         }
 
-        var firedAt = DateTimeOffset.UtcNow;
+        var startedAt = DateTimeOffset.UtcNow;
         long started = Stopwatch.GetTimestamp();
         PipelineResult result;
         try
         {
-            result = await pipeline.RunAsync(request, inputDirectory, cancellationToken).ConfigureAwait(false);
+            result = await pipeline.RunAsync(request, inputDirectory, firedAt, cancellationToken).ConfigureAwait(false);
         }
         catch (EdgeRuntimeException e) when (journal is not null && e.Code is not (ErrorCodes.BadRequest or ErrorCodes.InvalidInput))
         {
-            // A run that failed inside (a model error) is a result too; a bad request is only answered.
-            await StoreAsync(pipeline, cause, firedAt, started, null, e.Message).ConfigureAwait(false);
+            // A run that failed inside (a model error, a sensor lost mid-run) is a result too; a bad request is only answered.
+            await StoreAsync(pipeline, cause, startedAt, started, null, e).ConfigureAwait(false);
             throw;
         }
 
-        long id = journal is null ? 0 : (await StoreAsync(pipeline, cause, firedAt, started, result, null).ConfigureAwait(false)).Id;
+        long id = journal is null ? 0 : (await StoreAsync(pipeline, cause, startedAt, started, result, null).ConfigureAwait(false)).Id;
         return new PipelineRunResponse(id, result);
     }
 
-    private async Task<JournalCommit> StoreAsync(IPipeline pipeline, string cause, DateTimeOffset firedAt, long started, PipelineResult? result, string? error)
+    private async Task<JournalCommit> StoreAsync(IPipeline pipeline, string cause, DateTimeOffset firedAt, long started, PipelineResult? result, EdgeRuntimeException? error)
     {
         long ran = Stopwatch.GetTimestamp();
         float[] scores = result?.Scores ?? [];
-        byte[] payload = new byte[scores.Length * sizeof(float)];
+        int scoreBytes = scores.Length * sizeof(float);
+        // A camera's frame is kept beside the scores, as the camera took it: what the run saw, for whoever looks later.
+        var frame = result?.Frame;
+        byte[] payload = new byte[scoreBytes + (frame?.Grey.Length ?? 0)];
         System.Runtime.InteropServices.MemoryMarshal.AsBytes(scores.AsSpan()).CopyTo(payload);
-        TensorDescriptor[] outputs = result is null ? [] : [new TensorDescriptor("scores", "float32", [1, scores.Length], 0, payload.Length)];
+        frame?.Grey.CopyTo(payload, scoreBytes);
+        TensorDescriptor[] outputs = result is null ? []
+            : frame is null ? [new TensorDescriptor("scores", "float32", [1, scores.Length], 0, scoreBytes)]
+            : [new TensorDescriptor("scores", "float32", [1, scores.Length], 0, scoreBytes), new TensorDescriptor("frame", "uint8", [frame.Height, frame.Width], scoreBytes, frame.Grey.Length)];
         // The result is stored even when the caller has gone: it was computed, and a subscriber may want it.
         return await journal!.AppendAsync(pipeline.Definition.Name, (id, storedAt) =>
         {
@@ -105,11 +152,24 @@ public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, Re
                 Stopwatch.GetElapsedTime(started, now).TotalMicroseconds);
             var stored = new ResultEvent(id, pipeline.Definition.Name, cause, pipeline.Definition.Kind, firedAt, storedAt, outputs, timing)
             {
-                Error = error,
+                Error = error?.Message,
+                ErrorCode = error?.Code,
                 Pipeline = result,
                 Summary = result is null ? [] : [new SensorValue("prediction", result.Prediction), new SensorValue("postSensingMs", Math.Round(result.PostSensingMs, 3))],
             };
             return ProtocolJson.Serialize(stored, ProtocolJsonContext.Default.ResultEvent);
         }, payload, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Stops the continuous runs (each run in progress finishes and is stored).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var name in _continuous.Keys)
+        {
+            if (_continuous.TryRemove(name, out var runs))
+            {
+                await runs.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 }

@@ -83,4 +83,13 @@ public static class ErrorCodes
 
     /// <summary>A model folder is inconsistent: corrupt or truncated weights, a tokenizer that does not match the vocabulary.</summary>
     public const string ModelInvalid = "model_invalid";
+
+    /// <summary>
+    /// A live pipeline run lost its sensor: the sensor failed, stopped (its recording ended) or delivered nothing for
+    /// longer than the run could wait. The run's result is stored with this code; health shows the sensor.
+    /// </summary>
+    public const string SensorFailed = "sensor_failed";
+
+    /// <summary>A live pipeline run fell behind its sensor: the ring overwrote samples the run had not read yet.</summary>
+    public const string SensorOverrun = "sensor_overrun";
 }

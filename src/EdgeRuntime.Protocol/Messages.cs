@@ -153,6 +153,12 @@ public sealed record SensorStatus(string Name, string Type, string State, Sensor
     public string? Message { get; init; }
 
     public DateTimeOffset? LastReadingAt { get; init; }
+
+    /// <summary>An on-demand camera: seconds it has spent paused because no live run was reading it.</summary>
+    public double? PausedSeconds { get; init; }
+
+    /// <summary>How many live pipeline runs read it right now.</summary>
+    public int Readers { get; init; }
 }
 
 public sealed record SensorValue(string Channel, double Value);
@@ -207,6 +213,9 @@ public sealed record ResultEvent(
 
     /// <summary>Why the run failed; absent on success.</summary>
     public string? Error { get; init; }
+
+    /// <summary>The failure's <see cref="ErrorCodes"/> code (sensor_failed, inference_failed, ...); absent on success.</summary>
+    public string? ErrorCode { get; init; }
 
     /// <summary>A scalar per output (its largest element), so a shell user sees the gist without decoding tensors.</summary>
     public SensorValue[] Summary { get; init; } = [];

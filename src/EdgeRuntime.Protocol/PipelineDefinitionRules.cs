@@ -38,5 +38,19 @@ public static class PipelineDefinitionRules
         {
             yield return ("driftTolerance", "must be positive");
         }
+
+        if (definition.HopMs is double hop && !(hop > 0 && double.IsFinite(hop)))
+        {
+            yield return ("hopMs", "must be positive");
+        }
+        else if (definition.HopMs is not null && !definition.Inputs.Values.Any(i => i.IsLive))
+        {
+            yield return ("hopMs", "needs an input that names a sensor (a continuous run reads live input)");
+        }
+
+        if (definition.HopMs is not null && definition.Kind == "mmedge" && definition.Clock == "fast")
+        {
+            yield return ("clock", "must be 'realtime' for a continuous run (live input arrives at its own pace)");
+        }
     }
 }

@@ -25,8 +25,17 @@ public sealed record PipelineDefinition(string Name, string Kind, string Manifes
     /// <summary>cbnet: fall back to the full model when the cascade's confidence is below the manifest's threshold.</summary>
     public bool Gate { get; set; } = true;
 
-    /// <summary>The replay inputs used when a run names none: input name (a modality, or "image") to a file path.</summary>
-    public Dictionary<string, string> Inputs { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>
+    /// The inputs used when a run names none: input name (a modality, or "image") to a file to replay or a sensor to
+    /// read live (<see cref="PipelineInput"/>).
+    /// </summary>
+    public Dictionary<string, PipelineInput> Inputs { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Live pipelines only: run continuously, a new run every this many milliseconds over the window that ends then
+    /// (a sliding window; runs overlap when the hop is shorter than the window). Results go to the store.
+    /// </summary>
+    public double? HopMs { get; set; }
 
     /// <summary>mmedge: re-profile the latency table when a model's measured latency leaves [1/(1+d), 1+d] of its profile.</summary>
     public double DriftTolerance { get; set; } = 0.5;
@@ -67,8 +76,17 @@ public sealed record ModalityChoice(string Modality, string Encoder, double Unit
 /// <summary>Runs a pipeline once. Inputs name replay files on the daemon's machine (relative to its working folder).</summary>
 public sealed record PipelineRunRequest(string Pipeline)
 {
-    /// <summary>Replay inputs by name; each replaces the definition's input of that name, and the others stay.</summary>
-    public Dictionary<string, string>? Inputs { get; init; }
+    /// <summary>Inputs by name (a file or a sensor); each replaces the definition's input of that name, and the others stay.</summary>
+    public Dictionary<string, PipelineInput>? Inputs { get; init; }
+
+    /// <summary>
+    /// Insist on a live run: every input must name a sensor (a run whose inputs are sensors is live either way). The
+    /// run starts now, or <see cref="PreMs"/> before now.
+    /// </summary>
+    public bool? Live { get; init; }
+
+    /// <summary>A live run starts this many milliseconds back: what the sensors' buffers already hold becomes its first units.</summary>
+    public double? PreMs { get; init; }
 
     /// <summary>The item of a multi-item input (an .npy holding N images): which one.</summary>
     public int? Index { get; init; }
@@ -100,6 +118,13 @@ public sealed record PipelineStatus(string Name, string Kind, string Manifest, l
     public int Profiles { get; init; }
 
     public LatencyEntry[] LatencyTable { get; set; } = [];
+
+    /// <summary>A continuous pipeline: its hop, the runs started, and hops dropped because too many runs were still going.</summary>
+    public double? HopMs { get; init; }
+
+    public long ContinuousRuns { get; init; }
+
+    public long ContinuousDropped { get; init; }
 }
 
 /// <summary>A profiled model latency: one call of Model on a unit of UnitMs (0 when not unit-sized), in milliseconds.</summary>
@@ -142,7 +167,23 @@ public sealed record PipelineResult(string Pipeline, string Kind, string Mode, i
 
     /// <summary>cbnet: the largest class probability the deciding stage saw.</summary>
     public double? Confidence { get; init; }
+
+    /// <summary>A live run: the sensor each modality was read from ("audio" to "mic"), and where its first unit began (ms, may be before 0).</summary>
+    public LiveInputTrace[] Live { get; set; } = [];
+
+    /// <summary>
+    /// cbnet on a camera: the frame as the camera took it (grey). Not sent in the run's JSON; the result store keeps
+    /// it beside the scores as the output "frame".
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public CapturedFrame? Frame { get; init; }
 }
+
+/// <summary>One live input of a run: its sensor, the sensor's rate, and when (ms on the run's clock) its first unit began.</summary>
+public sealed record LiveInputTrace(string Input, string Sensor, double SensorRate, double StartMs);
+
+/// <summary>A camera frame as taken: grey bytes, row by row.</summary>
+public sealed record CapturedFrame(int Width, int Height, byte[] Grey);
 
 /// <summary>A stage's interval (aggregate:audio, fusion, gate, autoencoder, ...).</summary>
 public sealed record PipelineStageTiming(string Name, double StartMs, double EndMs);

@@ -13,6 +13,8 @@ public sealed class SampleRing
     private readonly long[] _times;
     private long _written; // frames ever written
     private TaskCompletionSource? _newer; // created only while someone waits for newer frames
+    private readonly List<(long Count, TaskCompletionSource Done)> _countWaiters = []; // live readers, woken only when their frames are in
+    private Exception? _fault; // the sensor failed or stopped: readers waiting for frames that will not come get this
 
     /// <param name="timeProvider">
     /// The clock the frames' timestamps come from (its TimestampFrequency spaces the frames of a block) and that
@@ -32,6 +34,18 @@ public sealed class SampleRing
     public int Channels { get; }
 
     public int Capacity { get; }
+
+    /// <summary>Frames ever written: the index the next frame will get. Frame i is retained while i ≥ Written − Capacity.</summary>
+    public long Written
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _written;
+            }
+        }
+    }
 
     /// <summary>Time of the newest frame (the clock's timestamp ticks); long.MinValue when empty.</summary>
     public long NewestTimestamp
@@ -71,6 +85,141 @@ public sealed class SampleRing
 
             _newer?.TrySetResult();
             _newer = null;
+            WakeCountWaiters();
+        }
+    }
+
+    private void WakeCountWaiters()
+    {
+        for (int i = _countWaiters.Count - 1; i >= 0; i--)
+        {
+            if (_countWaiters[i].Count <= _written)
+            {
+                _countWaiters[i].Done.TrySetResult();
+                _countWaiters.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Marks the stream broken (its sensor failed or stopped): readers waiting for frames get <paramref name="fault"/>,
+    /// as does every wait until <see cref="ClearFault"/>. Frames already in the ring stay readable.
+    /// </summary>
+    public void Fault(Exception fault)
+    {
+        lock (_gate)
+        {
+            _fault = fault;
+            foreach (var (_, done) in _countWaiters)
+            {
+                done.TrySetException(fault);
+            }
+
+            _countWaiters.Clear();
+        }
+    }
+
+    /// <summary>The sensor delivers again (it reopened): waits no longer fail.</summary>
+    public void ClearFault()
+    {
+        lock (_gate)
+        {
+            _fault = null;
+        }
+    }
+
+    /// <summary>
+    /// Completes once <paramref name="count"/> frames have ever been written (so frame count − 1 is in), or returns
+    /// false after <paramref name="timeout"/>; throws the fault if the stream is broken before then. Only a reader whose
+    /// frames are in is woken, so a reader waiting for a whole unit costs nothing per block in between.
+    /// </summary>
+    public async Task<bool> WaitForCountAsync(long count, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        Task arrived;
+        lock (_gate)
+        {
+            if (_written >= count)
+            {
+                return true;
+            }
+
+            if (_fault is not null)
+            {
+                throw _fault;
+            }
+
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _countWaiters.Add((count, done));
+            arrived = done.Task;
+        }
+
+        try
+        {
+            await arrived.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            lock (_gate)
+            {
+                _countWaiters.RemoveAll(w => w.Done.Task == arrived);
+            }
+
+            if (e is OperationCanceledException)
+            {
+                throw;
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The index of the first retained frame taken after <paramref name="timestamp"/>; <see cref="Written"/> (the next
+    /// frame to come) when none is. A live run that starts at a moment, or a window before it, begins here.
+    /// </summary>
+    public long FirstIndexAfter(long timestamp)
+    {
+        lock (_gate)
+        {
+            for (long i = Math.Max(0, _written - Capacity); i < _written; i++)
+            {
+                if (_times[i % Capacity] > timestamp)
+                {
+                    return i;
+                }
+            }
+
+            return _written;
+        }
+    }
+
+    /// <summary>
+    /// Copies frames [first, first + frames) into <paramref name="destination"/> (interleaved by channel) and gives the
+    /// time the last of them was taken. Nothing is copied when a frame is not in yet or already overwritten.
+    /// </summary>
+    public RingRead TryCopy(long first, int frames, Span<float> destination, out long lastTimestamp)
+    {
+        lastTimestamp = long.MinValue;
+        lock (_gate)
+        {
+            if (first + frames > _written)
+            {
+                return RingRead.NotYet;
+            }
+
+            if (first < _written - Capacity)
+            {
+                return RingRead.Overwritten;
+            }
+
+            for (long i = first; i < first + frames; i++)
+            {
+                _values.AsSpan((int)(i % Capacity) * Channels, Channels).CopyTo(destination[(int)((i - first) * Channels)..]);
+            }
+
+            lastTimestamp = _times[(first + frames - 1) % Capacity];
+            return RingRead.Copied;
         }
     }
 
@@ -177,4 +326,16 @@ public sealed class SampleRing
             return result;
         }
     }
+}
+
+/// <summary>What <see cref="SampleRing.TryCopy"/> found.</summary>
+public enum RingRead
+{
+    Copied,
+
+    /// <summary>Some of the frames have not been taken yet.</summary>
+    NotYet,
+
+    /// <summary>Some of the frames were overwritten: the reader fell behind by more than the ring holds.</summary>
+    Overwritten,
 }

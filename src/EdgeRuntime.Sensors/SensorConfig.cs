@@ -55,6 +55,12 @@ public sealed record SensorConfig
     /// <summary>Replay: start again at the end instead of stopping.</summary>
     public bool Loop { get; set; }
 
+    /// <summary>
+    /// v4l2 and images: capture only while a live pipeline run reads the camera; paused otherwise (no frames taken,
+    /// converted or buffered, so a pre-trigger window on it holds only what was taken while a run read it).
+    /// </summary>
+    public bool OnDemand { get; set; }
+
     /// <summary>Replay: pace at the recording's own rate (true) or as fast as the consumers take it (false).</summary>
     public bool Realtime { get; set; } = true;
 }

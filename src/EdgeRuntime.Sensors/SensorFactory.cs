@@ -28,6 +28,11 @@ public static class SensorFactory
             throw new ArgumentException($"Sensor '{config.Name}': \"simulated\" applies to gpio, bme280 and mpu6050; a {config.Type} sensor replays or captures real data.");
         }
 
+        if (config.OnDemand && config.Type is not ("v4l2" or "images"))
+        {
+            throw new ArgumentException($"Sensor '{config.Name}': \"onDemand\" applies to cameras (v4l2, images); a {config.Type} sensor captures all the time.");
+        }
+
         var time = timeProvider ?? TimeProvider.System;
         return config.Type switch
         {

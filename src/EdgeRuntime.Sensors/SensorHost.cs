@@ -35,9 +35,17 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
 
     public IEnumerable<ISensorSource> Sources => _sensors.Values.Select(s => s.Source);
 
-    /// <summary>Adds a sensor; bufferMs &gt; 0 keeps that much history for pre-trigger windows.</summary>
-    public void Add(ISensorSource source, double bufferMs)
+    /// <summary>
+    /// Adds a sensor; bufferMs &gt; 0 keeps that much history for pre-trigger windows. An on-demand source (a camera)
+    /// starts paused and captures only while a live reader holds it (<see cref="Acquire"/>).
+    /// </summary>
+    public void Add(ISensorSource source, double bufferMs, bool onDemand = false)
     {
+        if (onDemand && source is not IPausableSource)
+        {
+            throw new ArgumentException($"Sensor '{source.Name}' ({source.Type}) cannot pause, so it cannot capture on demand.");
+        }
+
         SampleRing? ring = null;
         if (bufferMs > 0)
         {
@@ -50,9 +58,73 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
             ring = new SampleRing(source.Channels.Count, frames, TimeProvider);
         }
 
-        if (!_sensors.TryAdd(source.Name, new SensorRuntime(source, ring)))
+        if (!_sensors.TryAdd(source.Name, new SensorRuntime(source, ring) { OnDemand = onDemand }))
         {
             throw new ArgumentException($"Two sensors are named '{source.Name}'.");
+        }
+
+        if (onDemand)
+        {
+            ((IPausableSource)source).Pause.Close();
+        }
+    }
+
+    /// <summary>
+    /// The sensor's ring, made to hold at least <paramref name="minimumMs"/>: live pipeline runs read the stream from it,
+    /// all from the one copy the sensor writes. A ring too small is replaced by a larger one (its history is lost), so
+    /// call this when a pipeline is loaded, not during runs.
+    /// </summary>
+    public SampleRing EnsureRing(string name, double minimumMs)
+    {
+        var sensor = _sensors[name];
+        var source = sensor.Source;
+        int frames = Math.Max(4, (int)Math.Ceiling(source.SampleRate * minimumMs / 1000));
+        lock (sensor)
+        {
+            if (sensor.Ring is null || sensor.Ring.Capacity < frames)
+            {
+                sensor.Ring = new SampleRing(source.Channels.Count, frames, TimeProvider);
+            }
+
+            return sensor.Ring;
+        }
+    }
+
+    /// <summary>
+    /// A live reader's hold on a sensor, for as long as it reads. An on-demand camera captures while any hold is
+    /// taken and pauses when the last is released.
+    /// </summary>
+    public IDisposable Acquire(string name)
+    {
+        var sensor = _sensors[name];
+        if (Interlocked.Increment(ref sensor.Readers) == 1 && sensor.OnDemand)
+        {
+            ((IPausableSource)sensor.Source).Pause.Open();
+        }
+
+        return new Hold(sensor);
+    }
+
+    /// <summary>The sensor's state now: ok, starting, failed (with why), stopped or paused.</summary>
+    public (string State, string? Message) StateOf(string name)
+    {
+        var sensor = _sensors[name];
+        lock (sensor)
+        {
+            return (sensor.State, sensor.Message);
+        }
+    }
+
+    private sealed class Hold(SensorRuntime sensor) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0 && Interlocked.Decrement(ref sensor.Readers) == 0 && sensor.OnDemand)
+            {
+                ((IPausableSource)sensor.Source).Pause.Close();
+            }
         }
     }
 
@@ -120,12 +192,14 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
             {
                 await sensor.Source.RunAsync(this, stop).ConfigureAwait(false);
                 sensor.SetState("stopped", "the recording ended (set \"loop\": true to replay it again)");
+                sensor.Ring?.Fault(new SensorStreamException(sensor.Source.Name, "stopped: the recording ended"));
                 _log($"sensor {sensor.Source.Name}: finished");
                 return;
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
                 sensor.SetState("stopped", null);
+                sensor.Ring?.Fault(new SensorStreamException(sensor.Source.Name, "stopped: the daemon is shutting down"));
                 return;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
@@ -140,6 +214,7 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
                 retry = Task.Delay(backoff, TimeProvider, stop);
                 Interlocked.Increment(ref sensor.Failures);
                 sensor.SetState("failed", $"{e.Message} (retrying in {backoff.TotalSeconds:0.#} s)");
+                sensor.Ring?.Fault(new SensorStreamException(sensor.Source.Name, $"failed: {e.Message}"));
                 _log($"sensor {sensor.Source.Name}: failed: {e.Message}; retrying in {backoff.TotalSeconds:0.#} s");
             }
 
@@ -161,6 +236,7 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
     {
         var sensor = _sensors[source.Name];
         sensor.Opened = true;
+        sensor.Ring?.ClearFault();
         if (sensor.State != "ok")
         {
             if (sensor.State == "failed")
@@ -247,7 +323,11 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
 
         public ISensorSource Source { get; } = source;
 
-        public SampleRing? Ring { get; } = ring;
+        public volatile SampleRing? Ring = ring;
+
+        public int Readers;
+
+        public bool OnDemand { get; init; }
 
         private readonly TaskCompletionSource _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -285,7 +365,15 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
                 SensorValue[] last = Last is null ? []
                     : Last.Length <= 8 ? [.. Last.Select((v, i) => new SensorValue(Source.Channels.Count > i ? Source.Channels[i] : $"c{i}", v)).Where(v => double.IsFinite(v.Value))]
                     : [.. new[] { new SensorValue("mean", Last.Average()) }.Where(v => double.IsFinite(v.Value))];
-                return new SensorStatus(Source.Name, Source.Type, State, last, Readings, Interlocked.Read(ref Failures)) { Message = Message, LastReadingAt = LastAt };
+                var pause = OnDemand ? ((IPausableSource)Source).Pause : null;
+                string state = State == "ok" && pause is { IsPaused: true } ? "paused" : State;
+                return new SensorStatus(Source.Name, Source.Type, state, last, Readings, Interlocked.Read(ref Failures))
+                {
+                    Message = Message,
+                    LastReadingAt = LastAt,
+                    PausedSeconds = pause is null ? null : Math.Round(pause.PausedTotal.TotalSeconds, 3),
+                    Readers = Volatile.Read(ref Readers),
+                };
             }
         }
     }

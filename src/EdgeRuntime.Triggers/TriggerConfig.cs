@@ -18,6 +18,12 @@ public sealed record TriggerConfig
     /// <summary>A pipeline to run (on its configured inputs) instead of "run": its result is stored by the pipeline.</summary>
     public string? Pipeline { get; set; }
 
+    /// <summary>
+    /// With a pipeline that reads sensors: its run starts this many milliseconds before the firing, so what the sensors'
+    /// buffers hold from just before becomes its first units, and then it follows the live stream.
+    /// </summary>
+    public double PreMs { get; set; }
+
     /// <summary>Caption a camera frame with a vision-language model instead of "run" (see <see cref="TriggerCaption"/>).</summary>
     public TriggerCaption? Caption { get; set; }
 

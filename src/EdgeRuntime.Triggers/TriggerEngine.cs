@@ -23,7 +23,7 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly TriggeredRun _run;
     private readonly CaptionRun? _captions;
-    private readonly Func<string, string, CancellationToken, Task>? _runPipeline;
+    private readonly Func<PipelineFiring, CancellationToken, Task>? _runPipeline;
     private readonly Action<string> _log;
     private readonly CancellationTokenSource _stop = new();      // cancels runs still in progress (last resort)
     private readonly CancellationTokenSource _noMore = new();    // stops schedules and model loops; no new firings
@@ -34,9 +34,9 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     private int _running;
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <param name="runPipeline">Runs a pipeline by name for a trigger with "pipeline" (name, cause, token); it stores its own result.</param>
+    /// <param name="runPipeline">Runs a pipeline for a trigger with "pipeline" (what fired it, and when); it stores its own result.</param>
     /// <param name="captioner">Captions camera frames for triggers with "caption"; without one such a trigger is refused at start.</param>
-    public TriggerEngine(IEnumerable<TriggerConfig> triggers, SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log, int maxConcurrentRuns = 4, Func<string, string, CancellationToken, Task>? runPipeline = null, IFrameCaptioner? captioner = null)
+    public TriggerEngine(IEnumerable<TriggerConfig> triggers, SensorHost sensors, WindowModelRunner runner, ResultJournal journal, GpioChips chips, Action<string> log, int maxConcurrentRuns = 4, Func<PipelineFiring, CancellationToken, Task>? runPipeline = null, IFrameCaptioner? captioner = null)
     {
         _runPipeline = runPipeline;
         _sensors = sensors;
@@ -81,6 +81,10 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     public IEnumerable<(string Trigger, string Pipeline)> PipelineTriggers =>
         _rules.Where(r => r.Config.Pipeline is not null).Select(r => (r.Name, r.Config.Pipeline!));
 
+    /// <summary>The pipelines the triggers name with the window before the firing their live runs start at.</summary>
+    public IEnumerable<(string Trigger, string Pipeline, double PreMs)> PipelineTriggerWindows =>
+        _rules.Where(r => r.Config.Pipeline is not null).Select(r => (r.Name, r.Config.Pipeline!, r.Config.PreMs));
+
     public void Start()
     {
         foreach (var rule in _rules.Where(r => r.Config.On.EverySeconds is not null))
@@ -120,7 +124,7 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
             {
                 if (rule.Config.Pipeline is { } pipeline)
                 {
-                    await RunPipelineAsync(rule, pipeline, cause).ConfigureAwait(false);
+                    await RunPipelineAsync(rule, new PipelineFiring(pipeline, $"trigger {rule.Name}: {cause}", timestamp, rule.Config.PreMs)).ConfigureAwait(false);
                 }
                 else if (rule.Config.Caption is not null)
                 {
@@ -153,14 +157,18 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
         });
     }
 
-    /// <summary>A pipeline takes a run slot for its whole run (its sensing is its own replay, not a shared buffer).</summary>
-    private async Task RunPipelineAsync(TriggerRule rule, string pipeline, string cause)
+    /// <summary>
+    /// A pipeline takes a run slot for its whole run: a live one follows the sensors (from preMs before the firing)
+    /// until its last unit, a replayed one paces its files.
+    /// </summary>
+    private async Task RunPipelineAsync(TriggerRule rule, PipelineFiring firing)
     {
+        string pipeline = firing.Pipeline;
         var run = _runPipeline ?? throw new InvalidOperationException($"trigger {rule.Name}: this daemon runs no pipelines");
         await _concurrency.WaitAsync(_stop.Token).ConfigureAwait(false);
         try
         {
-            await run(pipeline, $"trigger {rule.Name}: {cause}", _stop.Token).ConfigureAwait(false);
+            await run(firing, _stop.Token).ConfigureAwait(false);
             rule.Completed();
         }
         catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException))
@@ -298,3 +306,9 @@ public sealed class TriggerEngine : ISensorObserver, IAsyncDisposable
     }
 
 }
+
+/// <summary>
+/// A trigger's firing of a pipeline: which, why (stored as the result's cause), when (the sensor host's clock ticks of
+/// the edge or sample that fired it) and how far before that a live run starts.
+/// </summary>
+public sealed record PipelineFiring(string Pipeline, string Cause, long Timestamp, double PreMs);

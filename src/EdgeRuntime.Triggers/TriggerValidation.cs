@@ -17,6 +17,11 @@ internal static class TriggerValidation
             throw new ArgumentException($"Trigger '{name}': \"on\" must have exactly one of gpio, threshold, everySeconds or model.");
         }
 
+        if (config.PreMs != 0 && (config.Pipeline is null || !(config.PreMs > 0 && double.IsFinite(config.PreMs))))
+        {
+            throw new ArgumentException($"Trigger '{name}': \"preMs\" is the window before the firing a pipeline's live run starts at; it needs \"pipeline\" and must be positive.");
+        }
+
         if (config.Pipeline is not null)
         {
             if (!string.IsNullOrEmpty(config.Run.Model) || config.Caption is not null || config.Actions.Length > 0)

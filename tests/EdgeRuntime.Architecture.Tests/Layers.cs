@@ -25,7 +25,7 @@ internal static class Layers
         // The daemon's services.
         ["EdgeRuntime.Sensors"] = ["EdgeRuntime.Formats"],
         ["EdgeRuntime.Triggers"] = ["EdgeRuntime.Sensors", "EdgeRuntime.Inference", "EdgeRuntime.Store"],
-        ["EdgeRuntime.Pipelines"] = ["EdgeRuntime.Inference", "EdgeRuntime.Store", "EdgeRuntime.Formats"],
+        ["EdgeRuntime.Pipelines"] = ["EdgeRuntime.Inference", "EdgeRuntime.Store", "EdgeRuntime.Formats", "EdgeRuntime.Sensors"],
         ["EdgeRuntime.Server"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Inference", "EdgeRuntime.Transport", "EdgeRuntime.Store"],
         ["EdgeRuntime.Http"] = ["EdgeRuntime.Server", "EdgeRuntime.Protocol"],
 

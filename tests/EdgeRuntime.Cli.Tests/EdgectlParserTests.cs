@@ -88,8 +88,8 @@ public sealed class EdgectlParserTests
         Assert.Empty(result.Errors);
         var request = run.Request(result);
         Assert.Equal("digits", request.Pipeline);
-        Assert.Equal("/a.wav", request.Inputs!["audio"]);
-        Assert.Equal("frames/", request.Inputs["vision"]);
+        Assert.Equal(PipelineInput.FromPath("/a.wav"), request.Inputs!["audio"]);
+        Assert.Equal(PipelineInput.FromPath("frames/"), request.Inputs["vision"]);
         Assert.Equal(0, request.Index);
         Assert.Equal("sequential", request.Mode);
         Assert.False(request.Skip);
@@ -103,6 +103,23 @@ public sealed class EdgectlParserTests
         Assert.Null(plain.Skip);
         Assert.Null(plain.Index);
         Assert.Null(plain.Configuration);
+        Assert.Null(plain.Live);
+        Assert.Null(plain.PreMs);
+    }
+
+    [Fact]
+    public void A_live_run_names_sensors_and_its_window()
+    {
+        var run = new RunOptions();
+        var root = new RootCommand { run.Command };
+        var request = run.Request(root.Parse(["run", "digits-live", "--input", "audio=sensor:mic", "--input", "vision=frames/", "--live", "--pre-ms", "500"], EdgectlCommandLine.Parsing));
+        Assert.Equal(PipelineInput.FromSensor("mic"), request.Inputs!["audio"]);
+        Assert.Equal(PipelineInput.FromPath("frames/"), request.Inputs["vision"]);
+        Assert.True(request.Live);
+        Assert.Equal(500, request.PreMs);
+
+        Assert.Contains("--input audio=sensor: names no sensor.", root.Parse(["run", "x", "--input", "audio=sensor:"], EdgectlCommandLine.Parsing).Errors.Select(e => e.Message));
+        Assert.Contains("--pre-ms takes milliseconds > 0, not '-5'.", root.Parse(["run", "x", "--pre-ms", "-5"], EdgectlCommandLine.Parsing).Errors.Select(e => e.Message));
     }
 
     [Fact]
@@ -214,7 +231,7 @@ public sealed class EdgectlParserTests
     [InlineData("--budget takes milliseconds > 0, not '-5'.", "run", "digits", "--budget", "-5")]
     [InlineData("--index takes a whole number >= 0, not 'first'.", "run", "digits", "--index", "first")]
     [InlineData("--input audio is given twice.", "run", "digits", "--input", "audio=a.wav", "--input", "audio=b.wav")]
-    [InlineData("--input takes NAME=PATH (a modality, or \"image\", and a replay file), not 'audio='.", "run", "digits", "--input", "audio=")]
+    [InlineData("--input takes NAME=PATH or NAME=sensor:SENSOR (a modality, or \"image\", and a replay file or a sensor), not 'audio='.", "run", "digits", "--input", "audio=")]
     [InlineData("--id takes a result id >= 1, not '0'.", "timeline", "digits", "--id", "0")]
     [InlineData("Unknown dtype 'float8'.", "tensor", "x.npy", "--dtype", "float8", "--shape", "1")]
     [InlineData("Bad dimension '-1' in --shape.", "tensor", "x.npy", "--shape", "2,-1")]

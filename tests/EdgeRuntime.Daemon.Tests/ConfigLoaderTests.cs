@@ -13,9 +13,14 @@ public sealed class ConfigLoaderTests : IDisposable
         var config = ConfigLoader.Load(path);
         Assert.Equal(Path.Combine(Repository.Root, "boards", "models"), config.ModelDirectory);
         Assert.Equal(Path.Combine(Repository.Root, "boards", "results"), config.Store!.Path);
-        Assert.Equal(["speech", "press", "look", "caption"], config.Triggers.Select(t => t.Name));
-        Assert.Equal(["digits", "fashion"], config.Pipelines.Select(p => p.Name));
+        Assert.Equal(["speech", "press", "look", "glance", "caption"], config.Triggers.Select(t => t.Name));
+        Assert.Equal(["digits", "digits-live", "fashion", "fashion-live"], config.Pipelines.Select(p => p.Name));
         Assert.All(config.Sensors.Where(s => s.Path is not null), s => Assert.True(Path.IsPathRooted(s.Path)));
+
+        // File inputs are made absolute beside the configuration; sensor inputs stay sensor names.
+        Assert.Equal(Path.Combine(Repository.Root, "boards", "samples", "mmedge", "test", "0000.wav"), config.Pipelines[0].Inputs["audio"].Path);
+        Assert.Equal(["digit-mic", "digit-cam"], config.Pipelines[1].Inputs.Values.Select(i => i.Sensor));
+        Assert.Equal(500, config.Triggers.Single(t => t.Name == "look").PreMs);
     }
 
     [Theory]

@@ -324,6 +324,39 @@ public sealed class HeadlessTests
         {
             Directory.Delete(directory, recursive: true);
         }
+
+        // A window before the firing needs a pipeline that reads sensors keeping at least that much.
+        string models = Path.Combine(Paths.RepositoryRoot, "models", "mmedge", "mmedge.json");
+        string frames = Path.Combine(Paths.RepositoryRoot, "samples", "mmedge", "live");
+        string wav = Path.Combine(Paths.RepositoryRoot, "samples", "mmedge", "test", "0001.wav");
+        foreach (var (inputs, expected) in new[]
+        {
+            ($$"""{ "audio": "{{wav}}", "vision": "{{frames}}" }""", "its pipeline 'digits' replays files, so it has no window before the firing (preMs)"),
+            ("""{ "audio": { "sensor": "mic" }, "vision": { "sensor": "cam" } }""", "preMs 3000 reaches further back than sensor 'mic' (audio of 'digits') keeps (1000 ms; raise its bufferMs)"),
+        })
+        {
+            string window = $$"""
+                "store": { "path": "results" },
+                "sensors": [
+                  { "name": "button", "type": "gpio", "pin": 17, "simulated": true },
+                  { "name": "mic", "type": "wav", "path": "{{wav}}", "sampleRate": 8000 },
+                  { "name": "cam", "type": "images", "path": "{{frames}}", "sampleHz": 16 }
+                ],
+                "pipelines": [ { "name": "digits", "kind": "mmedge", "manifest": "{{models}}", "inputs": {{inputs}} } ],
+                "triggers": [ { "name": "look", "on": { "gpio": "button" }, "pipeline": "digits", "preMs": 3000 } ]
+                """;
+            directory = EdgedProcess.Prepare(window);
+            try
+            {
+                var run = await ProcessRunner.RunAsync(Paths.Edged, "--config", Path.Combine(directory, "edged.json"), "--socket", Path.Combine(directory, "s.sock"));
+                Assert.Equal(2, run.ExitCode);
+                Assert.Contains($"configuration: trigger 'look': {expected}", run.All, StringComparison.Ordinal);
+            }
+            finally
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
     }
 }
 
@@ -364,8 +397,8 @@ public sealed class ShippedConfigurationTests
             var press = await subscription.ReadAsync(timeout.Token);
             Assert.Null(press.Event.Error);
             var health = await client.HealthAsync();
-            Assert.Equal(["mic", "button", "camera"], health.Sensors.Select(s => s.Name));
-            Assert.Equal(["speech", "press", "look", "caption"], health.Triggers.Select(t => t.Name));
+            Assert.Equal(["mic", "button", "camera", "digit-mic", "digit-cam"], health.Sensors.Select(s => s.Name));
+            Assert.Equal(["speech", "press", "look", "glance", "caption"], health.Triggers.Select(t => t.Name));
             Assert.Equal(Path.Combine(directory, "results"), health.Store!.Path);
 
             // The press also captioned the replayed camera's next frame with the vision-language model. Which of the
@@ -375,13 +408,23 @@ public sealed class ShippedConfigurationTests
             Assert.Null(caption.Event.Error);
             Assert.Contains(caption.Event.Caption?.Text, new[] { "a light ankle boot", "a dark pullover", "a dark trouser", "a medium trouser" });
 
-            // The press also ran the digits pipeline ("look"); its pipelines run on request too, on their default
-            // replay inputs at real-time pace, and are stored.
-            await using var looks = await client.SubscribeAsync(new SubscribeRequest(Since: 0, Triggers: ["digits"]));
+            // The press also ran the live digits pipeline ("look") from 500 ms before it on what the digit microphone
+            // and camera were capturing, and classified the camera's next frame ("glance"), stored with the frame.
+            await using var looks = await client.SubscribeAsync(new SubscribeRequest(Since: 0, Triggers: ["digits-live"]));
             var look = await looks.ReadAsync(timeout.Token);
             Assert.StartsWith("trigger look: ", look.Event.Cause, StringComparison.Ordinal);
-            Assert.NotNull(look.Event.Pipeline);
-            Assert.Equal(["digits", "fashion"], (await client.PipelinesAsync()).Select(p => p.Name));
+            Assert.Null(look.Event.Error);
+            Assert.Equal(["digit-mic", "digit-cam"], look.Event.Pipeline!.Live.Select(l => l.Sensor));
+            // The window starts 500 ms before the press, which came a little before the run started.
+            Assert.All(look.Event.Pipeline.Live, l => Assert.InRange(l.StartMs, -5000, -500));
+            Assert.Contains(look.Event.Pipeline.Units, u => u.SensedMs < 0); // the pre-trigger window's units
+            await using var glances = await client.SubscribeAsync(new SubscribeRequest(Since: 0, Triggers: ["fashion-live"]));
+            var glance = await glances.ReadAsync(timeout.Token);
+            Assert.StartsWith("trigger glance: ", glance.Event.Cause, StringComparison.Ordinal);
+            Assert.Equal(["scores", "frame"], glance.Event.Outputs.Select(o => o.Name));
+            Assert.Equal([28L, 28L], glance.Event.Outputs[1].Shape);
+            Assert.Equal(28 * 28, glance.Outputs[1].Data.Length);
+            Assert.Equal(["digits", "digits-live", "fashion", "fashion-live"], (await client.PipelinesAsync()).Select(p => p.Name));
             var digits = await client.RunPipelineAsync(new PipelineRunRequest("digits"));
             // Sensing replays half a second of frames at real-time pace, so it cannot end sooner; a loaded machine (CI
             // runs every suite on two cores) can delay its end by seconds, so the upper bound only catches a stall.

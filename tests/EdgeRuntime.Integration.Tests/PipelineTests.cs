@@ -31,10 +31,10 @@ public sealed class PipelineTests
         ]
         """;
 
-    private static Dictionary<string, string> Episode(int episode) => new()
+    private static Dictionary<string, PipelineInput> Episode(int episode) => new()
     {
-        ["audio"] = Path.Combine(Episodes, $"{episode:0000}.wav"),
-        ["vision"] = Path.Combine(Episodes, $"{episode:0000}.npy"),
+        ["audio"] = PipelineInput.FromPath(Path.Combine(Episodes, $"{episode:0000}.wav")),
+        ["vision"] = PipelineInput.FromPath(Path.Combine(Episodes, $"{episode:0000}.npy")),
     };
 
     [Fact]
@@ -66,7 +66,7 @@ public sealed class PipelineTests
             {
                 var remote = await client.RunPipelineAsync(new PipelineRunRequest("digits") { Inputs = Episode(episode), Skip = skip, Configuration = Reference });
                 var expected = await local.RunAsync(
-                    new MmedgeRunOptions(Episode(episode)["audio"], Episode(episode)["vision"], new FastClock()) { Skip = skip, Configuration = Reference },
+                    new MmedgeRunOptions(Episode(episode)["audio"].Path, Episode(episode)["vision"].Path, new FastClock()) { Skip = skip, Configuration = Reference },
                     CancellationToken.None);
                 Assert.Equal(expected.Prediction, remote.Result.Prediction);
                 Assert.Equal(expected.Scores, remote.Result.Scores);
@@ -86,7 +86,7 @@ public sealed class PipelineTests
 
         foreach (int index in new[] { 0, 5, 17 })
         {
-            var remote = await client.RunPipelineAsync(new PipelineRunRequest("fashion") { Inputs = new() { ["image"] = FashionImages }, Index = index });
+            var remote = await client.RunPipelineAsync(new PipelineRunRequest("fashion") { Inputs = new() { ["image"] = PipelineInput.FromPath(FashionImages) }, Index = index });
             var images = FashionMnist.ReadNpy(FashionImages, Path.Combine(Paths.RepositoryRoot, "samples", "cbnet", "test_labels_1000.npy"));
             var expected = await cascade.RunAsync(FashionMnist.ToInput(images.Image(index)), "cascade", gate: true, CancellationToken.None);
             Assert.Equal(expected.Prediction, remote.Result.Prediction);
@@ -125,7 +125,7 @@ public sealed class PipelineTests
         // Loaded over the socket, it runs like a configured one.
         var loaded = await client.LoadPipelineAsync(new PipelineDefinition("again", "cbnet", Path.Combine(Models, "cbnet", "cbnet.json")) { Gate = false });
         Assert.Equal("cbnet", loaded.Kind);
-        var run = await client.RunPipelineAsync(new PipelineRunRequest("again") { Inputs = new() { ["image"] = FashionImages }, Index = 3, Mode = "light" });
+        var run = await client.RunPipelineAsync(new PipelineRunRequest("again") { Inputs = new() { ["image"] = PipelineInput.FromPath(FashionImages) }, Index = 3, Mode = "light" });
         Assert.Equal("light", run.Result.Mode);
     }
 
@@ -135,7 +135,7 @@ public sealed class PipelineTests
         await using var edged = await EdgedProcess.StartAsync(Config);
         var episode = Episode(2);
 
-        var run = await edged.EdgectlAsync("--json", "run", "digits", "--input", "audio=" + episode["audio"], "--input", "vision=" + episode["vision"], "--config", "audio=large:100,vision=large:/1", "--skip");
+        var run = await edged.EdgectlAsync("--json", "run", "digits", "--input", "audio=" + episode["audio"].Path, "--input", "vision=" + episode["vision"].Path, "--config", "audio=large:100,vision=large:/1", "--skip");
         Assert.True(run.ExitCode == 0, run.All);
         var response = JsonSerializer.Deserialize(run.Stdout, ProtocolJsonContext.Default.PipelineRunResponse)!;
         Assert.Equal("pipelined+skip", response.Result.Mode);
@@ -166,7 +166,7 @@ public sealed class PipelineTests
         Assert.Equal(2, bad.ExitCode);
 
         // Frames as a folder of pictures: the same answer as the same 8-bit pixels in an .npy.
-        byte[] pixels = [.. NpyFile.Read(episode["vision"]).ToArray<float>().Select(v => (byte)Math.Clamp(MathF.Round(v * 255f), 0f, 255f))];
+        byte[] pixels = [.. NpyFile.Read(episode["vision"].Path!).ToArray<float>().Select(v => (byte)Math.Clamp(MathF.Round(v * 255f), 0f, 255f))];
         string frames = Directory.CreateDirectory(Path.Combine(edged.Directory, "frames")).FullName;
         for (int f = 0; f < 8; f++)
         {
@@ -175,12 +175,73 @@ public sealed class PipelineTests
 
         string npy = Path.Combine(edged.Directory, "frames.npy");
         NpyFile.Write(npy, Tensor.FromSpan<byte>("frames", TensorDType.UInt8, [8, 8, 8], pixels));
-        var fromFolder = await edged.EdgectlAsync("--json", "run", "digits", "--input", "audio=" + episode["audio"], "--input", "vision=" + frames, "--config", "audio=large:100,vision=large:/1");
-        var fromNpy = await edged.EdgectlAsync("--json", "run", "digits", "--input", "audio=" + episode["audio"], "--input", "vision=" + npy, "--config", "audio=large:100,vision=large:/1");
+        var fromFolder = await edged.EdgectlAsync("--json", "run", "digits", "--input", "audio=" + episode["audio"].Path, "--input", "vision=" + frames, "--config", "audio=large:100,vision=large:/1");
+        var fromNpy = await edged.EdgectlAsync("--json", "run", "digits", "--input", "audio=" + episode["audio"].Path, "--input", "vision=" + npy, "--config", "audio=large:100,vision=large:/1");
         Assert.True(fromFolder.ExitCode == 0, fromFolder.All);
         Assert.True(fromNpy.ExitCode == 0, fromNpy.All);
         Assert.Equal(
             JsonSerializer.Deserialize(fromNpy.Stdout, ProtocolJsonContext.Default.PipelineRunResponse)!.Result.Scores,
             JsonSerializer.Deserialize(fromFolder.Stdout, ProtocolJsonContext.Default.PipelineRunResponse)!.Result.Scores);
+    }
+
+    [Fact]
+    public async Task A_recording_replayed_as_live_sensors_gives_the_answers_of_the_same_recording_as_files()
+    {
+        // One episode as the daemon's sensors: its WAV as a microphone, its frames as a camera at 16 frames a second.
+        const int episode = 11;
+        string wav = Path.Combine(Episodes, $"{episode:0000}.wav");
+        string frames = Directory.CreateTempSubdirectory("edged-live-frames-").FullName;
+        try
+        {
+            float[] pixels = NpyFile.Read(Path.Combine(Episodes, $"{episode:0000}.npy")).ToArray<float>();
+            for (int f = 0; f < 8; f++)
+            {
+                byte[] frame = [.. pixels.Skip(f * 64).Take(64).Select(v => (byte)Math.Clamp(MathF.Round(v * 255f), 0f, 255f))];
+                await File.WriteAllBytesAsync(Path.Combine(frames, $"{f:000}.pgm"), [.. System.Text.Encoding.ASCII.GetBytes("P5\n8 8\n255\n"), .. frame]);
+            }
+
+            string config = $$"""
+                "store": { "path": "results" },
+                "sensors": [
+                  { "name": "mic", "type": "wav", "path": "{{wav}}", "sampleRate": 8000, "chunkSamples": 160, "bufferMs": 30000 },
+                  { "name": "cam", "type": "images", "path": "{{frames}}", "sampleHz": 16, "bufferMs": 30000 }
+                ],
+                "pipelines": [
+                  { "name": "digits", "kind": "mmedge", "manifest": "{{Path.Combine(Models, "mmedge", "mmedge.json")}}", "clock": "fast" },
+                  { "name": "live", "kind": "mmedge", "manifest": "{{Path.Combine(Models, "mmedge", "mmedge.json")}}",
+                    "inputs": { "audio": { "sensor": "mic" }, "vision": { "sensor": "cam" } } }
+                ]
+                """;
+            await using var edged = await EdgedProcess.StartAsync(config);
+            await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+
+            // The sensors started with the daemon; a window 30 s back reaches past their first sample, so the live run
+            // begins where the recordings begin, with what the rings already hold, then follows the live stream.
+            var run = await edged.EdgectlAsync("--json", "run", "live", "--live", "--pre-ms", "30000", "--config", "audio=large:100,vision=large:/1", "--skip");
+            Assert.True(run.ExitCode == 0, run.Stderr);
+            var live = JsonSerializer.Deserialize(run.Stdout, ProtocolJsonContext.Default.PipelineRunResponse)!.Result;
+            var files = (await client.RunPipelineAsync(new PipelineRunRequest("digits")
+            {
+                Inputs = new() { ["audio"] = PipelineInput.FromPath(wav), ["vision"] = PipelineInput.FromPath(frames) },
+                Skip = true,
+                Configuration = Reference,
+            })).Result;
+
+            Assert.Equal(files.Prediction, live.Prediction);
+            Assert.Equal(files.Scores, live.Scores);
+            Assert.Equal(
+                files.Units.Where(u => u.State == "encoded").Select(u => (u.Modality, u.Index)),
+                live.Units.Where(u => u.State == "encoded").Select(u => (u.Modality, u.Index)));
+            Assert.Equal(["mic", "cam"], live.Live.Select(l => l.Sensor));
+
+            // A file pipeline has no window before now, and --live refuses a pipeline whose inputs are files.
+            var refused = await edged.EdgectlAsync("run", "digits", "--live", "--input", "audio=" + wav, "--input", "vision=" + frames);
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains("bad_request: Pipeline 'digits': a live run reads every input from a sensor", refused.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(frames, recursive: true);
+        }
     }
 }

@@ -222,15 +222,15 @@ public sealed class CbnetTests(CbnetFixture fixture) : IClassFixture<CbnetFixtur
             {
                 string pgm = Path.Combine(folder, $"{index}.pgm");
                 PgmFiles.Write(pgm, 28, 28, fixture.Images.Image(index));
-                var fromPicture = await pipeline.RunAsync(new PipelineRunRequest(definition.Name) { Inputs = new() { ["image"] = pgm } }, folder, CancellationToken.None);
-                var fromNpy = await pipeline.RunAsync(new PipelineRunRequest(definition.Name) { Inputs = new() { ["image"] = npy }, Index = index }, folder, CancellationToken.None);
+                var fromPicture = await pipeline.RunAsync(new PipelineRunRequest(definition.Name) { Inputs = new() { ["image"] = PipelineInput.FromPath(pgm) } }, folder, CancellationToken.None);
+                var fromNpy = await pipeline.RunAsync(new PipelineRunRequest(definition.Name) { Inputs = new() { ["image"] = PipelineInput.FromPath(npy) }, Index = index }, folder, CancellationToken.None);
                 Assert.Equal(fromNpy.Prediction, fromPicture.Prediction);
                 Assert.Equal(fromNpy.Scores, fromPicture.Scores);
             }
 
             string wrong = Path.Combine(folder, "wide.pgm");
             PgmFiles.Write(wrong, 28, 27, new byte[28 * 27]);
-            var size = await Assert.ThrowsAsync<EdgeRuntimeException>(() => pipeline.RunAsync(new PipelineRunRequest(definition.Name) { Inputs = new() { ["image"] = "wide.pgm" } }, folder, CancellationToken.None));
+            var size = await Assert.ThrowsAsync<EdgeRuntimeException>(() => pipeline.RunAsync(new PipelineRunRequest(definition.Name) { Inputs = new() { ["image"] = PipelineInput.FromPath("wide.pgm") } }, folder, CancellationToken.None));
             Assert.Equal(ErrorCodes.InvalidInput, size.Code);
             Assert.Contains($"'{wrong}' is 28x27; the models take 28x28", size.Message, StringComparison.Ordinal);
         }

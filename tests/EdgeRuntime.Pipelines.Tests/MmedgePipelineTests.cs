@@ -366,10 +366,10 @@ public sealed class MmedgePipelineTests(MmedgeFixture fixture) : IClassFixture<M
     [Fact]
     public void A_request_input_replaces_the_configured_input_of_its_name_and_keeps_the_others()
     {
-        var definition = new PipelineDefinition("digits", "mmedge", "mmedge.json") { Inputs = new() { ["audio"] = "/replay/a.wav", ["vision"] = "/replay/v.npy" } };
-        var inputs = PipelineInputs.For(definition, new PipelineRunRequest("digits") { Inputs = new() { ["vision"] = "frames" } });
-        Assert.Equal(new Dictionary<string, string> { ["audio"] = "/replay/a.wav", ["vision"] = "frames" }, inputs);
-        Assert.Equal("/replay/v.npy", definition.Inputs["vision"]);
+        var definition = new PipelineDefinition("digits", "mmedge", "mmedge.json") { Inputs = new() { ["audio"] = PipelineInput.FromPath("/replay/a.wav"), ["vision"] = PipelineInput.FromPath("/replay/v.npy") } };
+        var inputs = PipelineInputs.For(definition, new PipelineRunRequest("digits") { Inputs = new() { ["vision"] = PipelineInput.FromSensor("cam") } });
+        Assert.Equal(new Dictionary<string, PipelineInput> { ["audio"] = PipelineInput.FromPath("/replay/a.wav"), ["vision"] = PipelineInput.FromSensor("cam") }, inputs);
+        Assert.Equal("/replay/v.npy", definition.Inputs["vision"].Path);
         Assert.Equal(definition.Inputs, PipelineInputs.For(definition, new PipelineRunRequest("digits")));
     }
 

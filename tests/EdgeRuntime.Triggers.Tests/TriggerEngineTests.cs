@@ -77,7 +77,7 @@ public sealed class TriggerEngineTests : IAsyncLifetime
 
     private TriggerEngine Start(params TriggerConfig[] triggers) => StartWith(null, triggers);
 
-    private TriggerEngine StartWith(Func<string, string, CancellationToken, Task>? runPipeline, params TriggerConfig[] triggers)
+    private TriggerEngine StartWith(Func<PipelineFiring, CancellationToken, Task>? runPipeline, params TriggerConfig[] triggers)
     {
         _engine = new TriggerEngine(triggers, _host, new WindowModelRunner(_registry, _scheduler), _journal, _chips, m => { lock (_log) { _log.Add(m); } }, runPipeline: runPipeline);
         _host.AddListener(_engine);
@@ -147,20 +147,20 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     public async Task A_trigger_can_run_a_pipeline_instead_of_a_model_and_counts_its_outcome()
     {
         var (_, button) = StreamAndButton(pin: 9, bufferMs: 500);
-        var calls = new List<(string Pipeline, string Cause)>();
+        var calls = new List<(string Pipeline, string Cause, long Timestamp, double PreMs)>();
         int run = 0;
         var engine = StartWith(
-            (pipeline, cause, _) =>
+            (firing, _) =>
             {
                 lock (calls)
                 {
-                    calls.Add((pipeline, cause));
+                    calls.Add((firing.Pipeline, firing.Cause, firing.Timestamp, firing.PreMs));
                 }
 
                 // The second run fails, as a pipeline whose input file went missing would.
                 return Interlocked.Increment(ref run) == 2 ? Task.FromException(new IOException("gone")) : Task.CompletedTask;
             },
-            new TriggerConfig { Name = "look", On = new TriggerWhen { Gpio = "button" }, Pipeline = "digits" });
+            new TriggerConfig { Name = "look", On = new TriggerWhen { Gpio = "button" }, Pipeline = "digits", PreMs = 250 });
         await Eventually.TrueAsync(() => _host.Status().All(s => s.State == "ok"), "sensors to open");
 
         button.InjectEdge(rising: true);
@@ -173,6 +173,9 @@ public sealed class TriggerEngineTests : IAsyncLifetime
         {
             Assert.Equal(["digits", "digits"], calls.Select(c => c.Pipeline));
             Assert.StartsWith("trigger look: gpio button", calls[0].Cause, StringComparison.Ordinal);
+            // A live run starts at the edge (less the window), not when the engine got round to it.
+            Assert.All(calls, c => Assert.Equal(250, c.PreMs));
+            Assert.True(calls[0].Timestamp > 0 && calls[0].Timestamp <= calls[1].Timestamp);
         }
 
         Assert.Empty(Stored()); // the pipeline host stores pipeline results, not the trigger engine
@@ -193,8 +196,12 @@ public sealed class TriggerEngineTests : IAsyncLifetime
     {
         StreamAndButton(pin: 10, bufferMs: 500);
         var both = new TriggerConfig { Name = "both", On = new TriggerWhen { Gpio = "button" }, Pipeline = "digits", Run = new TriggerRun { Model = "echo" } };
-        var error = Assert.Throws<ArgumentException>(() => StartWith((_, _, _) => Task.CompletedTask, both));
+        var error = Assert.Throws<ArgumentException>(() => StartWith((_, _) => Task.CompletedTask, both));
         Assert.Contains("no \"run\"", error.Message);
+
+        var window = new TriggerConfig { Name = "window", On = new TriggerWhen { Gpio = "button" }, Run = new TriggerRun { Model = "echo", Window = new CaptureWindowConfig { Sensor = "stream", PreMs = 10 } }, PreMs = 100 };
+        error = Assert.Throws<ArgumentException>(() => StartWith((_, _) => Task.CompletedTask, window));
+        Assert.Contains("\"preMs\" is the window before the firing a pipeline's live run starts at; it needs \"pipeline\"", error.Message);
     }
 
     [Fact]

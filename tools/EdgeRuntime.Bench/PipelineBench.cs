@@ -120,7 +120,10 @@ internal static class PipelineBench
             Console.WriteLine($"budget {budget} ms: {decision.Reason}; measured {m:0.00} ms, accuracy {sweep.AccuracyPct:0.00}%");
         }
 
-        // 4. CBNet on the Fashion-MNIST test set (the Debian package's 10 000 images, or the committed 1 000).
+        // 4. Live sensors: the same pipeline fed as samples and frames arrive, against the replay from files.
+        results.AddRange(await LivePipelineBench.RunAsync(mmedge, invoker, Path.Combine(modelsDir, "mmedge/mmedge.json"), episodes, best, quick));
+
+        // 5. CBNet on the Fashion-MNIST test set (the Debian package's 10 000 images, or the committed 1 000).
         var cascade = await CbnetCascade.LoadAsync("fashion", Path.Combine(modelsDir, "cbnet/cbnet.json"), invoker, null, CancellationToken.None);
         var images = FashionMnist.DebianTestSetPath is { } debian
             ? FashionMnist.ReadTestSet(debian)

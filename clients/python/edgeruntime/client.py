@@ -399,14 +399,16 @@ class EdgeClient:
         return self._json_request(MessageType.PIPELINE_LOAD, dict(definition), timeout=timeout)
 
     def run_pipeline(self, name, inputs=None, index=None, mode=None, skip=None, budget_ms=None, configuration=None,
-                     clock=None, timeout=_UNSET):
-        # type: (str, Optional[Mapping[str, Any]], Optional[int], Optional[str], Optional[bool], Optional[float], Any, Optional[str], Any) -> Dict[str, Any]
-        """Runs a pipeline once over replayed input and returns ``{"id": stored result id (0 without a store),
+                     clock=None, timeout=_UNSET, live=None, pre_ms=None):
+        # type: (str, Optional[Mapping[str, Any]], Optional[int], Optional[str], Optional[bool], Optional[float], Any, Optional[str], Any, Optional[bool], Optional[float]) -> Dict[str, Any]
+        """Runs a pipeline once over replayed or live input and returns ``{"id": stored result id (0 without a store),
         "result": {pipeline, kind, mode, prediction, scores, sensingEndMs, resultMs, postSensingMs, configuration,
         decision, stages, units, checkpoints, counts, path, confidence, ...}}``.
 
-        ``inputs``: input name (a modality, or ``image``) -> replay file or frame folder on the daemon's machine, each
-        replacing the pipeline's configured input of that name; ``index``: the item
+        ``inputs``: input name (a modality, or ``image``) -> replay file or frame folder on the daemon's machine, or
+        ``edgeruntime.pipelines.sensor(NAME)`` for one of its sensors read live, each replacing the pipeline's
+        configured input of that name; ``live``: insist every input is a sensor (the run starts now); ``pre_ms``: a
+        live run starts this far back, with what the sensors' buffers hold; ``index``: the item
         of a multi-item input; ``mode``: ``pipelined``/``sequential`` (mmedge) or ``cascade``/``full``/``light``/
         ``early-exit`` (cbnet); ``skip``: speculative skipping on or off; ``budget_ms``: the post-sensing budget the
         optimizer fits into; ``configuration``: a fixed configuration (``"audio=large:100,vision=small:/2"``, a dict
@@ -414,7 +416,7 @@ class EdgeClient:
         arrives at its recorded rate, so the call lasts as long as the recording) or ``fast``. What is not given is
         the pipeline's own setting. Raises :class:`EdgeError` ``unknown_pipeline`` for a name the daemon lacks.
         """
-        header = pipeline_run_request(name, inputs, index, mode, skip, budget_ms, configuration, clock)
+        header = pipeline_run_request(name, inputs, index, mode, skip, budget_ms, configuration, clock, live, pre_ms)
         return self._json_request(MessageType.PIPELINE_RUN, header, timeout=timeout)
 
     def subscribe(self, since=None, triggers=None, timeout=None):

@@ -10,7 +10,7 @@ import os
 import re
 from typing import Any, Dict, Mapping, Optional
 
-__all__ = ["parse_configuration", "configuration_header", "pipeline_run_request"]
+__all__ = ["parse_configuration", "configuration_header", "pipeline_run_request", "sensor"]
 
 _CLOCKS = ("realtime", "fast")
 _UNIT_MS = re.compile(r"^\d+(\.\d+)?(ms)?$")
@@ -69,19 +69,37 @@ def configuration_header(configuration):
     return {"modalities": modalities}
 
 
+def sensor(name):
+    # type: (str) -> Dict[str, str]
+    """An input read live from one of the daemon's sensors: ``inputs={"audio": sensor("mic")}``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("a sensor input names one of the daemon's sensors")
+    return {"sensor": name}
+
+
+def _input(value):
+    # type: (Any) -> Any
+    if isinstance(value, Mapping):
+        if set(value) not in ({"sensor"}, {"path"}) or not isinstance(next(iter(value.values())), str):
+            raise ValueError("an input is a path or {{'sensor': NAME}} or {{'path': FILE}}, not {!r}".format(value))
+        return dict(value)
+    return os.fspath(value)
+
+
 def pipeline_run_request(name, inputs=None, index=None, mode=None, skip=None, budget_ms=None, configuration=None,
-                         clock=None):
-    # type: (str, Optional[Mapping[str, Any]], Optional[int], Optional[str], Optional[bool], Optional[float], Any, Optional[str]) -> Dict[str, Any]
+                         clock=None, live=None, pre_ms=None):
+    # type: (str, Optional[Mapping[str, Any]], Optional[int], Optional[str], Optional[bool], Optional[float], Any, Optional[str], Optional[bool], Optional[float]) -> Dict[str, Any]
     """The JSON header of a ``pipeline-run`` request. Only what is given is sent: the rest is the pipeline's own
     setting. ``inputs`` maps an input name (a modality, or ``image``) to a replay file or frame folder on the daemon's
-    machine; the pipeline's configured inputs fill in the names it leaves out."""
+    machine, or to ``sensor(NAME)`` to read one of its sensors live; the pipeline's configured inputs fill in the
+    names it leaves out. ``live=True`` insists every input is a sensor; ``pre_ms`` starts a live run that far back."""
     if not isinstance(name, str) or not name:
         raise ValueError("name must be a pipeline's name")
     header = {"pipeline": name}  # type: Dict[str, Any]
     if inputs is not None:
         if not isinstance(inputs, Mapping):
             raise TypeError("inputs must be a dict of input name -> file path")
-        header["inputs"] = {str(k): os.fspath(v) for k, v in inputs.items()}
+        header["inputs"] = {str(k): _input(v) for k, v in inputs.items()}
     if index is not None:
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ValueError("index must be an int >= 0, got {!r}".format(index))
@@ -100,4 +118,10 @@ def pipeline_run_request(name, inputs=None, index=None, mode=None, skip=None, bu
         if clock not in _CLOCKS:
             raise ValueError("clock must be 'realtime' or 'fast', got {!r}".format(clock))
         header["clock"] = clock
+    if live is not None:
+        header["live"] = bool(live)
+    if pre_ms is not None:
+        if isinstance(pre_ms, bool) or not (math.isfinite(float(pre_ms)) and float(pre_ms) > 0):
+            raise ValueError("pre_ms must be > 0, got {!r}".format(pre_ms))
+        header["preMs"] = float(pre_ms)
     return header

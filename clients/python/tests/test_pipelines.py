@@ -6,7 +6,7 @@ import unittest
 import support  # noqa: F401
 from edgeruntime import EdgeClient, EdgeError, parse_configuration
 from edgeruntime.frames import FLAG_ERROR, FLAG_RESPONSE, MessageType
-from edgeruntime.pipelines import configuration_header, pipeline_run_request
+from edgeruntime.pipelines import configuration_header, pipeline_run_request, sensor
 from test_client import FakeDaemon
 
 RESULT = {
@@ -56,6 +56,19 @@ class PipelineRequestTests(unittest.TestCase):
                 pipeline_run_request("av", **bad)
         with self.assertRaises(ValueError):
             pipeline_run_request("")
+
+    def test_a_live_run_names_sensors_and_its_window(self):
+        self.assertEqual(
+            pipeline_run_request("av", inputs={"audio": sensor("mic"), "vision": {"path": "frames/"}}, live=True,
+                                 pre_ms=500),
+            {"pipeline": "av", "inputs": {"audio": {"sensor": "mic"}, "vision": {"path": "frames/"}}, "live": True,
+             "preMs": 500.0})
+        for bad in ({"pre_ms": 0}, {"pre_ms": float("inf")}, {"inputs": {"audio": {"sensor": "mic", "path": "a"}}},
+                    {"inputs": {"audio": {"camera": "c"}}}):
+            with self.subTest(arguments=bad), self.assertRaises(ValueError):
+                pipeline_run_request("av", **bad)
+        with self.assertRaises(ValueError):
+            sensor("")
 
 
 class PipelineWireTests(unittest.TestCase):

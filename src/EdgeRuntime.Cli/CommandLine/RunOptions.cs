@@ -16,10 +16,10 @@ internal sealed class RunOptions
     {
         Command = new Command(
             "run",
-            "Run a pipeline once over replayed input (its configured inputs unless --input replaces them) and print the prediction, "
-            + "post-sensing latency, configuration and the optimizer's decision, units, checkpoints and stages.")
+            "Run a pipeline once over replayed or live input (its configured inputs unless --input replaces them) and print the "
+            + "prediction, post-sensing latency, configuration and the optimizer's decision, units, checkpoints and stages.")
         {
-            Pipeline, Inputs, Index, Mode, Skip, NoSkip, Budget, Configuration, Clock, Timeline,
+            Pipeline, Inputs, Live, PreMs, Index, Mode, Skip, NoSkip, Budget, Configuration, Clock, Timeline,
         };
         Command.Validators.Add(result =>
         {
@@ -37,10 +37,24 @@ internal sealed class RunOptions
     public Option<NamedValue[]> Inputs { get; } = new("--input")
     {
         Description = "replace a configured input: mmedge audio=FILE.wav, vision=FILE.npy, .csv or a folder of .pgm frames; "
-            + "cbnet image=FILE.npy or .pgm; repeat for more",
-        HelpName = "NAME=PATH",
+            + "cbnet image=FILE.npy or .pgm; or NAME=sensor:SENSOR to read one of the daemon's sensors live; repeat for more",
+        HelpName = "NAME=PATH|sensor:SENSOR",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = ParseInputs,
+    };
+
+    public Option<bool> Live { get; } = new("--live")
+    {
+        Description = "run now on what the sensors capture: every input must name a sensor (in the pipeline or with --input NAME=sensor:SENSOR)",
+    };
+
+    public Option<double?> PreMs { get; } = new("--pre-ms")
+    {
+        Description = "a live run starts this far back: what the sensors' buffers already hold becomes its first units",
+        HelpName = "MS",
+        CustomParser = ValueParsers.Single<double?>(
+            (string text, out double? ms) => (ms = ValueParsers.PositiveFinite(text, out double v) ? v : null) is not null,
+            text => $"--pre-ms takes milliseconds > 0, not '{text}'."),
     };
 
     public Option<int?> Index { get; } = new("--index")
@@ -108,7 +122,9 @@ internal sealed class RunOptions
         return new PipelineRunRequest(parseResult.GetRequiredValue(Pipeline))
         {
             // A relative path that exists from here is sent absolute; any other is the daemon's to resolve.
-            Inputs = inputs.Length == 0 ? null : inputs.ToDictionary(i => i.Name, i => LocalPaths.AbsoluteIfHere(i.Value), StringComparer.Ordinal),
+            Inputs = inputs.Length == 0 ? null : inputs.ToDictionary(i => i.Name, i => ToInput(i.Value), StringComparer.Ordinal),
+            Live = parseResult.GetValue(Live) ? true : null,
+            PreMs = parseResult.GetValue(PreMs),
             Index = parseResult.GetValue(Index),
             Mode = parseResult.GetValue(Mode),
             Skip = parseResult.GetValue(Skip) ? true : parseResult.GetValue(NoSkip) ? false : null,
@@ -118,11 +134,23 @@ internal sealed class RunOptions
         };
     }
 
+    /// <summary>"sensor:NAME" names a sensor; anything else is a file (sent absolute when it exists from here).</summary>
+    private static PipelineInput ToInput(string value) =>
+        value.StartsWith(SensorPrefix, StringComparison.Ordinal) ? PipelineInput.FromSensor(value[SensorPrefix.Length..]) : PipelineInput.FromPath(LocalPaths.AbsoluteIfHere(value));
+
+    private const string SensorPrefix = "sensor:";
+
     private static NamedValue[]? ParseInputs(ArgumentResult result)
     {
         var inputs = ValueParsers.Each(
             ValueParsers.Named(valueRequired: true),
-            text => $"--input takes NAME=PATH (a modality, or \"image\", and a replay file), not '{text}'.")(result);
+            text => $"--input takes NAME=PATH or NAME=sensor:SENSOR (a modality, or \"image\", and a replay file or a sensor), not '{text}'.")(result);
+        if (inputs?.Where(i => i.Value == SensorPrefix).Select(i => i.Name).FirstOrDefault() is { } unnamed)
+        {
+            result.AddError($"--input {unnamed}=sensor: names no sensor.");
+            return null;
+        }
+
         if (inputs?.GroupBy(i => i.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice)
         {
             result.AddError($"--input {twice.Key} is given twice.");

@@ -1,49 +1,103 @@
 using EdgeRuntime.Formats;
+using EdgeRuntime.Pipelines.Live;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Pipelines.Cbnet;
 
 /// <summary>
 /// A CBNet cascade as a pipeline: the input "image" is a 28×28 PGM/PPM, or an .npy of one 28×28 image or of N of them
-/// (then an index picks one), uint8 pixels or float32 in [0,1]. Each run classifies one image in the requested mode.
+/// (then an index picks one), uint8 pixels or float32 in [0,1], or a camera: then the first frame it takes after the
+/// run's start, made grey and shrunk to 28×28, is classified and kept with the result. Each run classifies one image in
+/// the requested mode.
 /// </summary>
 public sealed class CbnetPipeline : IPipeline
 {
     // The models take 28x28 grey images, as Fashion-MNIST's are.
     private const int ImagePixels = 28 * 28;
 
+    private const int Side = 28;
+
     private readonly CbnetCascade _cascade;
+    private readonly LiveSensors? _live;
     private long _runs, _failures;
 
-    private CbnetPipeline(PipelineDefinition definition, CbnetCascade cascade)
+    private CbnetPipeline(PipelineDefinition definition, CbnetCascade cascade, LiveSensors? live)
     {
         Definition = definition;
         _cascade = cascade;
+        _live = live;
     }
 
     public PipelineDefinition Definition { get; }
 
     public IReadOnlyList<string> ModelNames => _cascade.ModelNames;
 
-    public static async Task<CbnetPipeline> LoadAsync(PipelineDefinition definition, string manifestPath, ModelInvoker invoker, string[]? providers, CancellationToken cancellationToken) =>
-        new(definition, await CbnetCascade.LoadAsync(definition.Name, manifestPath, invoker, providers, cancellationToken).ConfigureAwait(false));
+    public static async Task<CbnetPipeline> LoadAsync(PipelineDefinition definition, string manifestPath, ModelInvoker invoker, string[]? providers, CancellationToken cancellationToken, LiveSensors? live = null)
+    {
+        CheckCamera(definition.Inputs, live);
+        return new(definition, await CbnetCascade.LoadAsync(definition.Name, manifestPath, invoker, providers, cancellationToken).ConfigureAwait(false), live);
+    }
+
+    /// <summary>A camera input must be a camera of at least 28×28 (any frame rate: a run takes one frame).</summary>
+    private static void CheckCamera(IReadOnlyDictionary<string, PipelineInput> inputs, LiveSensors? live)
+    {
+        foreach (var (name, input) in inputs)
+        {
+            if (input.Sensor is { } sensor)
+            {
+                if (name != "image")
+                {
+                    throw new InvalidDataException($"input '{name}' names sensor '{sensor}'; a CBNet pipeline reads one input, 'image'.");
+                }
+
+                (live ?? throw new InvalidDataException($"input 'image' names sensor '{sensor}', and this daemon has no sensors."))
+                    .CheckCamera(name, sensor, null, Side, Side, "classifier");
+            }
+        }
+    }
 
     public PipelineStatus Status() =>
         new(Definition.Name, CbnetCascade.Kind, Definition.Manifest, Interlocked.Read(ref _runs), Interlocked.Read(ref _failures));
 
-    public async Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, CancellationToken cancellationToken)
+    public Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, CancellationToken cancellationToken) =>
+        RunAsync(request, inputDirectory, null, cancellationToken);
+
+    public async Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, long? firedAt, CancellationToken cancellationToken)
     {
         var inputs = PipelineInputs.For(Definition, request);
-        if (!inputs.TryGetValue("image", out string? path))
+        if (!inputs.TryGetValue("image", out var input))
         {
-            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{Definition.Name}' needs an input 'image' (a 28x28 .pgm, an .npy of one 28x28 image, or of N with an index).");
+            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{Definition.Name}' needs an input 'image' (a 28x28 .pgm, an .npy of one 28x28 image, or of N with an index, or a camera).");
         }
 
-        float[] image = ReadImage(Path.GetFullPath(Path.Combine(inputDirectory, path)), request.Index);
+        try
+        {
+            CheckCamera(inputs, _live);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{Definition.Name}': {e.Message}");
+        }
+
+        var start = PipelineInputs.Start(Definition.Name, inputs, request, "realtime", _live, firedAt);
         Interlocked.Increment(ref _runs);
         try
         {
-            return await _cascade.RunAsync(image, request.Mode ?? "cascade", Definition.Gate, cancellationToken).ConfigureAwait(false);
+            if (start is null)
+            {
+                float[] image = ReadImage(Path.GetFullPath(Path.Combine(inputDirectory, input.Path!)), request.Index);
+                return await _cascade.RunAsync(image, request.Mode ?? "cascade", Definition.Gate, cancellationToken).ConfigureAwait(false);
+            }
+
+            var frame = await _live!.CaptureAsync("image", input.Sensor!, start, cancellationToken).ConfigureAwait(false);
+            float[] classified = FrameConversion.Shrink(frame.Grey, frame.Width, frame.Height, Side, Side);
+            var result = await _cascade.RunAsync(classified, request.Mode ?? "cascade", Definition.Gate, cancellationToken).ConfigureAwait(false);
+            double startMs = (start.From - start.RunStart) * 1000.0 / _live.Time.TimestampFrequency;
+            return result with
+            {
+                Live = [new LiveInputTrace("image", input.Sensor!, _live.RateOf(input.Sensor!), Math.Round(startMs, 3))],
+                Frame = new CapturedFrame(frame.Width, frame.Height, FrameConversion.ToBytes(frame.Grey)),
+            };
         }
         catch
         {

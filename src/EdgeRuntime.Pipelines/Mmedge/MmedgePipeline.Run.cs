@@ -48,32 +48,41 @@ public sealed partial class MmedgePipeline
         var visionChoice = Choice(configuration, "vision");
         var clock = options.Clock;
 
-        var audioStream = ReplayStream.Audio("audio", options.AudioPath, _manifest.SampleRate, _manifest.AudioSamples, AudioBlockMs);
-        var visionStream = ReplayStream.Frames("vision", options.FramesPath, _manifest.Frames, _manifest.FrameSize, _manifest.FrameIntervalMs, options.Index);
-        var audio = new ModalityRun(
-            new ModalityPlan("audio", audioStream, (int)Math.Round(audioChoice.UnitMs / AudioBlockMs), 1, Encoder("audio", audioChoice.Encoder), "chunk", Aggregator("audio", audioChoice.Encoder)),
-            clock,
-            _invoker);
-        var vision = new ModalityRun(
-            new ModalityPlan("vision", visionStream, 1, Math.Max(1, visionChoice.Stride), Encoder("vision", visionChoice.Encoder), "frame", Aggregator("vision", visionChoice.Encoder)),
-            clock,
-            _invoker);
-
+        var (audioStream, visionStream) = OpenSources(options, audioChoice.UnitMs);
         var stages = new List<PipelineStageTiming>();
         var checkpoints = new List<PipelineCheckpoint>();
         float[] audioFeatures, visionFeatures;
-        if (options.Sequential)
+        ModalityRun audio, vision;
+        try
         {
-            await Task.WhenAll(audio.RunSequentialSensingAsync(cancellationToken), vision.RunSequentialSensingAsync(cancellationToken)).ConfigureAwait(false);
-            await Task.WhenAll(audio.EncodeSensedAsync(cancellationToken), vision.EncodeSensedAsync(cancellationToken)).ConfigureAwait(false);
-            var audioAggregate = AggregateAsync(audio, audio.Embeddings.Count, stages, clock, cancellationToken);
-            var visionAggregate = AggregateAsync(vision, vision.Embeddings.Count, stages, clock, cancellationToken);
-            audioFeatures = await audioAggregate.ConfigureAwait(false);
-            visionFeatures = await visionAggregate.ConfigureAwait(false);
+            audio = new ModalityRun(
+                new ModalityPlan("audio", audioStream, (int)Math.Round(audioChoice.UnitMs / audioStream.BlockMs), 1, Encoder("audio", audioChoice.Encoder), "chunk", Aggregator("audio", audioChoice.Encoder)),
+                clock,
+                _invoker);
+            vision = new ModalityRun(
+                new ModalityPlan("vision", visionStream, 1, Math.Max(1, visionChoice.Stride), Encoder("vision", visionChoice.Encoder), "frame", Aggregator("vision", visionChoice.Encoder)),
+                clock,
+                _invoker);
+
+            if (options.Sequential)
+            {
+                await Task.WhenAll(audio.RunSequentialSensingAsync(cancellationToken), vision.RunSequentialSensingAsync(cancellationToken)).ConfigureAwait(false);
+                await Task.WhenAll(audio.EncodeSensedAsync(cancellationToken), vision.EncodeSensedAsync(cancellationToken)).ConfigureAwait(false);
+                var audioAggregate = AggregateAsync(audio, audio.Embeddings.Count, stages, clock, cancellationToken);
+                var visionAggregate = AggregateAsync(vision, vision.Embeddings.Count, stages, clock, cancellationToken);
+                audioFeatures = await audioAggregate.ConfigureAwait(false);
+                visionFeatures = await visionAggregate.ConfigureAwait(false);
+            }
+            else
+            {
+                (audioFeatures, visionFeatures) = await RunPipelinedAsync(audio, vision, options.Skip, stages, checkpoints, clock, cancellationToken).ConfigureAwait(false);
+            }
         }
-        else
+        finally
         {
-            (audioFeatures, visionFeatures) = await RunPipelinedAsync(audio, vision, options.Skip, stages, checkpoints, clock, cancellationToken).ConfigureAwait(false);
+            // Each stream lets go of its sensor when its sensing ends; this covers a run that failed before that.
+            audioStream.Dispose();
+            visionStream.Dispose();
         }
 
         double fusionStart = clock.NowMs;
@@ -86,7 +95,7 @@ public sealed partial class MmedgePipeline
 
         // Only a real-time run meets the conditions the table was profiled for: units arriving at their pace, one at
         // a time per modality. A fast clock queues every unit at once; a simulated one takes no time.
-        if (clock is RealtimeClock)
+        if (clock.IsWallTime)
         {
             CheckDrift(audio, audioChoice.UnitMs, vision);
             if (!options.Sequential && !checkpoints.Any(c => c.Skipped))
@@ -116,7 +125,55 @@ public sealed partial class MmedgePipeline
             Units = [.. audio.Trace(), .. vision.Trace()],
             Checkpoints = [.. checkpoints],
             Counts = [audio.Count(), vision.Count()],
+            Live = [.. LiveTraces(options)],
         };
+    }
+
+    /// <summary>
+    /// The run's two streams: a file replayed on the run's clock, or a sensor read live from the run's start. The
+    /// replayed ones are read first, so a bad file is refused before any sensor is held. Live audio is read a whole
+    /// unit at a time (a replay releases 20 ms blocks, as an ALSA period), so a reader wakes once per unit, not per
+    /// period: the units, and so the answers, are the same either way.
+    /// </summary>
+    private (IModalitySource Audio, IModalitySource Vision) OpenSources(MmedgeRunOptions options, double audioUnitMs)
+    {
+        var clock = options.Clock;
+        IModalitySource? audio = options.AudioSensor is null
+            ? new ReplaySource(ReplayStream.Audio("audio", options.AudioPath!, _manifest.SampleRate, _manifest.AudioSamples, AudioBlockMs), clock)
+            : null;
+        IModalitySource? vision = options.VisionSensor is null
+            ? new ReplaySource(ReplayStream.Frames("vision", options.FramesPath!, _manifest.Frames, _manifest.FrameSize, _manifest.FrameIntervalMs, options.Index), clock)
+            : null;
+        try
+        {
+            audio ??= _live!.OpenAudio(options.AudioSensor!, options.Start!, _manifest.SampleRate, _manifest.AudioSamples, audioUnitMs);
+            vision ??= _live!.OpenFrames(options.VisionSensor!, options.Start!, _manifest.Frames, _manifest.FrameIntervalMs, FrameSide, FrameSide);
+            return (audio, vision);
+        }
+        catch
+        {
+            audio?.Dispose();
+            throw;
+        }
+    }
+
+    private IEnumerable<LiveInputTrace> LiveTraces(MmedgeRunOptions options)
+    {
+        if (options.Start is not { } start)
+        {
+            yield break;
+        }
+
+        double startMs = (start.From - start.RunStart) * 1000.0 / _live!.Time.TimestampFrequency;
+        if (options.AudioSensor is { } mic)
+        {
+            yield return new LiveInputTrace("audio", mic, _live.RateOf(mic), Math.Round(startMs, 3));
+        }
+
+        if (options.VisionSensor is { } camera)
+        {
+            yield return new LiveInputTrace("vision", camera, _live.RateOf(camera), Math.Round(startMs, 3));
+        }
     }
 
     private async Task<(float[] Audio, float[] Vision)> RunPipelinedAsync(ModalityRun audio, ModalityRun vision, bool skip, List<PipelineStageTiming> stages, List<PipelineCheckpoint> checkpoints, IPipelineClock clock, CancellationToken cancellationToken)

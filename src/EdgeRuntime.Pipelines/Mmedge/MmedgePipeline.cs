@@ -1,11 +1,24 @@
 using System.Diagnostics;
+using EdgeRuntime.Pipelines.Live;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Pipelines.Mmedge;
 
-/// <summary>What one MMEdge run does: its inputs, mode, skipping, budget or fixed configuration, and clock.</summary>
-public sealed record MmedgeRunOptions(string AudioPath, string FramesPath, IPipelineClock Clock)
+/// <summary>
+/// What one MMEdge run does: its inputs (files to replay, or sensors read live from <see cref="Start"/>), mode,
+/// skipping, budget or fixed configuration, and clock.
+/// </summary>
+public sealed record MmedgeRunOptions(string? AudioPath, string? FramesPath, IPipelineClock Clock)
 {
+    /// <summary>Read the audio live from this sensor instead of <see cref="AudioPath"/>.</summary>
+    public string? AudioSensor { get; init; }
+
+    /// <summary>Read the frames live from this camera instead of <see cref="FramesPath"/>.</summary>
+    public string? VisionSensor { get; init; }
+
+    /// <summary>Where the live inputs start; set when either is live.</summary>
+    public LiveStart? Start { get; init; }
+
     public int? Index { get; init; }
 
     public bool Sequential { get; init; }
@@ -29,6 +42,7 @@ public sealed partial class MmedgePipeline : IPipeline
     public const double AudioBlockMs = 20;
 
     private readonly ModelInvoker _invoker;
+    private readonly LiveSensors? _live;
     private readonly MmedgeManifest _manifest;
     private readonly string _prefix;
     private readonly Lock _gate = new();
@@ -37,11 +51,12 @@ public sealed partial class MmedgePipeline : IPipeline
     private double _overheadMs;
     private PipelineConfiguration? _last;
 
-    private MmedgePipeline(PipelineDefinition definition, MmedgeManifest manifest, ModelInvoker invoker)
+    private MmedgePipeline(PipelineDefinition definition, MmedgeManifest manifest, ModelInvoker invoker, LiveSensors? live)
     {
         Definition = definition;
         _manifest = manifest;
         _invoker = invoker;
+        _live = live;
         _prefix = definition.Name + ":";
     }
 
@@ -55,11 +70,15 @@ public sealed partial class MmedgePipeline : IPipeline
 
     public IReadOnlyList<string> ModelNames => [.. ModelFiles().Select(m => m.Name)];
 
-    /// <summary>Loads every model of the manifest into the registry (under "PIPELINE:file") and profiles them.</summary>
-    public static async Task<MmedgePipeline> LoadAsync(PipelineDefinition definition, string manifestPath, ModelInvoker invoker, string[]? providers, CancellationToken cancellationToken)
+    /// <summary>
+    /// Loads every model of the manifest into the registry (under "PIPELINE:file") and profiles them. Inputs that name
+    /// a sensor are checked against <paramref name="live"/> first: a sensor that cannot feed its encoder is refused.
+    /// </summary>
+    public static async Task<MmedgePipeline> LoadAsync(PipelineDefinition definition, string manifestPath, ModelInvoker invoker, string[]? providers, CancellationToken cancellationToken, LiveSensors? live = null)
     {
         var manifest = MmedgeManifest.Load(manifestPath);
-        var pipeline = new MmedgePipeline(definition, manifest, invoker);
+        var pipeline = new MmedgePipeline(definition, manifest, invoker, live);
+        pipeline.CheckLiveInputs(definition.Inputs, asLoaded: true);
         string folder = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
         foreach (var (name, file) in pipeline.ModelFiles())
         {
@@ -111,12 +130,15 @@ public sealed partial class MmedgePipeline : IPipeline
         }
     }
 
-    public async Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, CancellationToken cancellationToken)
+    public Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, CancellationToken cancellationToken) =>
+        RunAsync(request, inputDirectory, null, cancellationToken);
+
+    public async Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, long? firedAt, CancellationToken cancellationToken)
     {
         var inputs = PipelineInputs.For(Definition, request);
-        string Input(string name) => inputs.TryGetValue(name, out string? path)
-            ? Path.GetFullPath(Path.Combine(inputDirectory, path))
-            : throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{Definition.Name}' needs an input '{name}' (a path to replay); it was given {(inputs.Count == 0 ? "none" : string.Join(", ", inputs.Keys))}.");
+        PipelineInput Input(string name) => inputs.TryGetValue(name, out var input)
+            ? input
+            : throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{Definition.Name}' needs an input '{name}' (a path to replay, or a sensor); it was given {(inputs.Count == 0 ? "none" : string.Join(", ", inputs.Keys))}.");
 
         string mode = request.Mode ?? "pipelined";
         if (mode is not ("pipelined" or "sequential"))
@@ -124,8 +146,16 @@ public sealed partial class MmedgePipeline : IPipeline
             throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"An MMEdge pipeline runs in mode 'pipelined' or 'sequential', not '{mode}'.");
         }
 
-        var options = new MmedgeRunOptions(Input("audio"), Input("vision"), PipelineClocks.Create(request.Clock ?? Definition.Clock))
+        PipelineInput audio = Input("audio"), vision = Input("vision");
+        CheckLiveInputs(inputs, asLoaded: false);
+        string clockName = request.Clock ?? Definition.Clock;
+        var start = PipelineInputs.Start(Definition.Name, inputs, request, clockName, _live, firedAt);
+        string? File(PipelineInput input) => input.Path is { } path ? Path.GetFullPath(Path.Combine(inputDirectory, path)) : null;
+        var options = new MmedgeRunOptions(File(audio), File(vision), start is null ? PipelineClocks.Create(clockName) : new SensorClock(_live!.Time, start.RunStart))
         {
+            AudioSensor = audio.Sensor,
+            VisionSensor = vision.Sensor,
+            Start = start,
             Index = request.Index,
             Sequential = mode == "sequential",
             Skip = request.Skip ?? Definition.Skip,
@@ -133,6 +163,47 @@ public sealed partial class MmedgePipeline : IPipeline
             Configuration = request.Configuration ?? Definition.Configuration,
         };
         return await RunAsync(options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The side of the square frames the vision encoder takes (frameSize is side²).</summary>
+    private int FrameSide => (int)Math.Round(Math.Sqrt(_manifest.FrameSize));
+
+    /// <summary>
+    /// Checks that each sensor input can feed its encoder (a mono stream at least the encoder's rate; a camera at least
+    /// the frame rate and size) and has a ring to be read from. At load a failure is a broken definition; at run time
+    /// (a sensor named by the request) a bad request.
+    /// </summary>
+    private void CheckLiveInputs(IReadOnlyDictionary<string, PipelineInput> inputs, bool asLoaded)
+    {
+        try
+        {
+            foreach (var (name, input) in inputs)
+            {
+                if (input.Sensor is not { } sensor)
+                {
+                    continue;
+                }
+
+                var live = _live ?? throw new InvalidDataException($"input '{name}' names sensor '{sensor}', and this daemon has no sensors.");
+                switch (name)
+                {
+                    case "audio":
+                        live.CheckAudio(name, sensor, _manifest.SampleRate);
+                        break;
+                    case "vision" when FrameSide * FrameSide != _manifest.FrameSize:
+                        throw new InvalidDataException($"vision: the encoder takes frames of {_manifest.FrameSize} values, which is not a square picture, so it cannot be fed from camera '{sensor}'.");
+                    case "vision":
+                        live.CheckCamera(name, sensor, _manifest.FrameIntervalMs, FrameSide, FrameSide, "vision encoder");
+                        break;
+                    default:
+                        throw new InvalidDataException($"input '{name}' names sensor '{sensor}'; an MMEdge pipeline reads 'audio' and 'vision'.");
+                }
+            }
+        }
+        catch (InvalidDataException e) when (!asLoaded)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{Definition.Name}': {e.Message}");
+        }
     }
 
     /// <summary>The optimizer's view: every configuration with its predicted accuracy and latency.</summary>

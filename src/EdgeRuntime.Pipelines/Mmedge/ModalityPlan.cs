@@ -1,12 +1,12 @@
 namespace EdgeRuntime.Pipelines.Mmedge;
 
 /// <summary>
-/// How one modality runs under a configuration: its replayed stream, how many blocks make a unit, which units are
+/// How one modality runs under a configuration: its stream (replayed or live), how many blocks make a unit, which units are
 /// taken (every Stride-th, ending on the last), and the encoder and aggregator models with their input names.
 /// </summary>
 internal sealed record ModalityPlan(
     string Modality,
-    ReplayStream Stream,
+    IModalitySource Stream,
     int BlocksPerUnit,
     int Stride,
     string Encoder,

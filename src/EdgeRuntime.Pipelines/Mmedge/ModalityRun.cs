@@ -130,10 +130,8 @@ internal sealed class ModalityRun(ModalityPlan plan, IPipelineClock clock, Model
             var stream = plan.Stream;
             for (int b = 0; b < stream.Blocks; b++)
             {
-                await clock.DelayUntilAsync((b + 1) * stream.BlockMs, cancellationToken).ConfigureAwait(false);
-                // Stamped when it was released, not when it was due: on a fast clock that is at once, so post-sensing
-                // latency stays the time from the last unit's arrival to the result (a due time would make it negative).
-                await writer.WriteAsync(new Block(b, stream.Block(b), clock.NowMs), cancellationToken).ConfigureAwait(false);
+                var block = await stream.ReadAsync(b, cancellationToken).ConfigureAwait(false);
+                await writer.WriteAsync(new Block(b, block.Values, block.SensedMs), cancellationToken).ConfigureAwait(false);
             }
 
             writer.TryComplete();
@@ -141,6 +139,12 @@ internal sealed class ModalityRun(ModalityPlan plan, IPipelineClock clock, Model
         catch (Exception e)
         {
             writer.TryComplete(e);
+        }
+        finally
+        {
+            // The last block is read, or the run stopped reading (a skip, a failure): either way the sensor is let go
+            // now, not when the run ends, so an on-demand camera pauses as soon as nobody needs it.
+            plan.Stream.Dispose();
         }
     }
 

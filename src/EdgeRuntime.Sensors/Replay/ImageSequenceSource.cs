@@ -9,7 +9,7 @@ namespace EdgeRuntime.Sensors.Replay;
 /// (height × width × colours), so a capture window of K frames is K × pixels values. All frames must be one size and
 /// kind (the first frame's, which gives <see cref="Width"/>, <see cref="Height"/> and <see cref="Colours"/>).
 /// </summary>
-public sealed class ImageSequenceSource : ICameraSource
+public sealed class ImageSequenceSource : ICameraSource, IPausableSource
 {
     private readonly SensorConfig _config;
     private readonly string _folder;
@@ -41,7 +41,18 @@ public sealed class ImageSequenceSource : ICameraSource
     public string Type => "images";
 
     /// <summary>The clock that paces it and stamps its frames; <see cref="SensorFactory"/> sets the host's.</summary>
-    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+    public TimeProvider TimeProvider
+    {
+        get;
+        init
+        {
+            field = value;
+            Pause = new PauseGate(value);
+        }
+    } = TimeProvider.System;
+
+    /// <summary>Paused, the replay stands still: no file is read and no frame delivered; it goes on with the next frame once resumed.</summary>
+    public PauseGate Pause { get; private set; } = new(TimeProvider.System);
 
     /// <summary>One per pixel value; the width of every sample.</summary>
     public IReadOnlyList<string> Channels { get; }
@@ -66,8 +77,15 @@ public sealed class ImageSequenceSource : ICameraSource
 
             observer.OnOpened(this);
             var pacer = new ReplayPacer(SampleRate, _config.Realtime, TimeProvider);
-            foreach (string file in files)
+            for (int next = 0; next < files.Length;)
             {
+                if (await Pause.WaitWhilePausedAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    // Resumed: the next frame is due one period from now, not from where the replay stopped.
+                    pacer = new ReplayPacer(SampleRate, _config.Realtime, TimeProvider);
+                }
+
+                string file = files[next];
                 var image = NetpbmImage.Read(file);
                 // The same number of values is not enough: a 14×56 frame in a 28×28 sequence would be a different picture.
                 if ((image.Width, image.Height, image.Colours) != (Width, Height, Colours))
@@ -76,7 +94,13 @@ public sealed class ImageSequenceSource : ICameraSource
                 }
 
                 long taken = await pacer.WaitAsync(1, cancellationToken).ConfigureAwait(false);
+                if (Pause.IsPaused)
+                {
+                    continue; // paused while it waited: this frame is taken once resumed, not now
+                }
+
                 observer.OnFrame(this, new SensorFrame(taken, image.Pixels, image.Pixels.Length));
+                next++;
             }
         }
         while (_config.Loop);

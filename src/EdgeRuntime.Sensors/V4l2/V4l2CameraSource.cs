@@ -7,7 +7,7 @@ namespace EdgeRuntime.Sensors.V4l2;
 /// and delivered as the grey (Y) plane in [0, 1] — what the small vision models on these boards take. One frame is one
 /// sample whose channels are its pixels, as with <see cref="Replay.ImageSequenceSource"/>.
 /// </summary>
-public sealed class V4l2CameraSource : ICameraSource
+public sealed class V4l2CameraSource : ICameraSource, IPausableSource
 {
     private readonly string _device;
 
@@ -29,7 +29,18 @@ public sealed class V4l2CameraSource : ICameraSource
     public string Name { get; }
 
     /// <summary>The clock that paces it and stamps its frames; <see cref="SensorFactory"/> sets the host's.</summary>
-    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+    public TimeProvider TimeProvider
+    {
+        get;
+        init
+        {
+            field = value;
+            Pause = new PauseGate(value);
+        }
+    } = TimeProvider.System;
+
+    /// <summary>Paused, no frame is captured (no V4L2 capture, no YUYV conversion); the device stays open.</summary>
+    public PauseGate Pause { get; private set; } = new(TimeProvider.System);
 
     public string Type => "v4l2";
 
@@ -58,6 +69,7 @@ public sealed class V4l2CameraSource : ICameraSource
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1.0 / SampleRate), TimeProvider);
         do
         {
+            await Pause.WaitWhilePausedAsync(cancellationToken).ConfigureAwait(false);
             byte[] yuyv = camera.Capture();
             if (yuyv.Length < grey.Length * 2)
             {
