@@ -160,10 +160,21 @@ namespace EdgeRuntime.Daemon
                 message => log.Write(EdgeRuntime.Server.LogLevel.Info, "pipelines", message),
                 config.Sensors.Length == 0 ? null : new EdgeRuntime.Pipelines.Live.LiveSensors(sensorSetup.Sensors));
             var pipelines = new DaemonPipelines(pipelineHost);
-            HeadlessRuntime headless;
             try
             {
                 await pipelines.LoadConfiguredAsync(config.Pipelines, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (EdgeRuntimeException e)
+            {
+                sensorSetup.Chips.Dispose();
+                log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: {e.Message}");
+                return 2;
+            }
+
+            HeadlessRuntime headless;
+            try
+            {
+                // From here the headless runtime owns the sensors and their chips, also when this throws.
                 headless = HeadlessRuntime.Create(
                     config,
                     sensorSetup,
@@ -178,9 +189,8 @@ namespace EdgeRuntime.Daemon
                     // generation services: the same generate path a socket client takes.
                     captioner: new GenerationCaptioner(generation));
             }
-            catch (Exception e) when (e is EdgeRuntimeException or ArgumentException)
+            catch (ArgumentException e)
             {
-                sensorSetup.Chips.Dispose();
                 log.Write(EdgeRuntime.Server.LogLevel.Error, "edged", $"configuration: {e.Message}");
                 return 2;
             }
@@ -205,6 +215,7 @@ namespace EdgeRuntime.Daemon
             // Sensors first: once the socket answers, every sensor is live (or has said why not), so a client's first
             // press or injected value is not lost to a source still opening.
             string[] starting = await headless.StartAsync().ConfigureAwait(false);
+            pipelineHost.StartContinuous();
             if (starting.Length > 0)
             {
                 log.Write(EdgeRuntime.Server.LogLevel.Warning, "edged", $"sensors still starting after 5 s: {string.Join(", ", starting)}; serving anyway");

@@ -19,6 +19,7 @@ public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, Re
 {
     private readonly ConcurrentDictionary<string, IPipeline> _pipelines = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ContinuousRuns> _continuous = new(StringComparer.Ordinal);
+    private bool _sensorsRunning, _disposed;
 
     public IEnumerable<IPipeline> Pipelines => _pipelines.Values.OrderBy(p => p.Definition.Name, StringComparer.Ordinal);
 
@@ -62,13 +63,29 @@ public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, Re
             await replaced.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (definition.HopMs is double hop)
+        if (definition.HopMs is not null && Volatile.Read(ref _sensorsRunning) && !Volatile.Read(ref _disposed))
         {
-            _continuous[definition.Name] = ContinuousRuns.Start(this, definition.Name, hop, live!.Time, log);
+            StartContinuous(definition);
         }
 
         return pipeline.Status();
     }
+
+    /// <summary>
+    /// The sensors are running: start the continuous pipelines loaded so far (and, from now on, each one as it is
+    /// loaded). Before this a continuous run would wait on sensors that have not started.
+    /// </summary>
+    public void StartContinuous()
+    {
+        Volatile.Write(ref _sensorsRunning, true);
+        foreach (var pipeline in Pipelines.Where(p => p.Definition.HopMs is not null && !_continuous.ContainsKey(p.Definition.Name)))
+        {
+            StartContinuous(pipeline.Definition);
+        }
+    }
+
+    private void StartContinuous(PipelineDefinition definition) =>
+        _continuous[definition.Name] = ContinuousRuns.Start(this, definition.Name, definition.HopMs!.Value, live!.Time, log);
 
     /// <summary>The continuous runs of a pipeline with hopMs: started, and dropped because too many were still running.</summary>
     public (long Started, long Dropped) ContinuousCounts(string pipeline) =>
@@ -161,15 +178,19 @@ public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, Re
         }, payload, CancellationToken.None).ConfigureAwait(false);
     }
 
-    /// <summary>Stops the continuous runs (each run in progress finishes and is stored).</summary>
+    /// <summary>Stops the continuous runs, all at once (each run in progress finishes and is stored, or is cancelled after 5 s).</summary>
     public async ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _disposed, true);
+        var stopping = new List<Task>();
         foreach (var name in _continuous.Keys)
         {
             if (_continuous.TryRemove(name, out var runs))
             {
-                await runs.DisposeAsync().ConfigureAwait(false);
+                stopping.Add(runs.DisposeAsync().AsTask());
             }
         }
+
+        await Task.WhenAll(stopping).ConfigureAwait(false);
     }
 }

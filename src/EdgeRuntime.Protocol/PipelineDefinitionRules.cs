@@ -39,9 +39,9 @@ public static class PipelineDefinitionRules
             yield return ("driftTolerance", "must be positive");
         }
 
-        if (definition.HopMs is double hop && !(hop > 0 && double.IsFinite(hop)))
+        if (definition.HopMs is double hop && !(hop >= 10 && hop <= 3_600_000))
         {
-            yield return ("hopMs", "must be positive");
+            yield return ("hopMs", "must be between 10 ms and an hour");
         }
         else if (definition.HopMs is not null && !definition.Inputs.Values.Any(i => i.IsLive))
         {

@@ -32,8 +32,9 @@ public sealed record PipelineDefinition(string Name, string Kind, string Manifes
     public Dictionary<string, PipelineInput> Inputs { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Live pipelines only: run continuously, a new run every this many milliseconds over the window that ends then
-    /// (a sliding window; runs overlap when the hop is shorter than the window). Results go to the store.
+    /// Live pipelines only: run continuously, a new run every this many milliseconds, each over the window that starts
+    /// at its tick and follows the live stream (a sliding window; runs overlap when the hop is shorter than the
+    /// window). Results go to the store.
     /// </summary>
     public double? HopMs { get; set; }
 

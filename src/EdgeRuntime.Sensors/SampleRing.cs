@@ -9,8 +9,8 @@ public sealed class SampleRing
 {
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
-    private readonly float[] _values;
-    private readonly long[] _times;
+    private float[] _values; // grown in place (EnsureCapacity), so every holder of the ring keeps reading the one copy
+    private long[] _times;
     private long _written; // frames ever written
     private TaskCompletionSource? _newer; // created only while someone waits for newer frames
     private readonly List<(long Count, TaskCompletionSource Done)> _countWaiters = []; // live readers, woken only when their frames are in
@@ -33,7 +33,32 @@ public sealed class SampleRing
 
     public int Channels { get; }
 
-    public int Capacity { get; }
+    public int Capacity { get; private set; }
+
+    /// <summary>
+    /// Makes the ring hold at least <paramref name="frames"/>, keeping what it holds: a live pipeline loaded later than
+    /// a trigger that reads this ring makes it larger, and both go on reading the same ring.
+    /// </summary>
+    public void EnsureCapacity(int frames)
+    {
+        lock (_gate)
+        {
+            if (frames <= Capacity)
+            {
+                return;
+            }
+
+            var values = new float[Channels * frames];
+            var times = new long[frames];
+            for (long i = Math.Max(0, _written - Capacity); i < _written; i++)
+            {
+                _values.AsSpan((int)(i % Capacity) * Channels, Channels).CopyTo(values.AsSpan((int)(i % frames) * Channels));
+                times[i % frames] = _times[i % Capacity];
+            }
+
+            (_values, _times, Capacity) = (values, times, frames);
+        }
+    }
 
     /// <summary>Frames ever written: the index the next frame will get. Frame i is retained while i ≥ Written − Capacity.</summary>
     public long Written
@@ -178,18 +203,28 @@ public sealed class SampleRing
     /// The index of the first retained frame taken after <paramref name="timestamp"/>; <see cref="Written"/> (the next
     /// frame to come) when none is. A live run that starts at a moment, or a window before it, begins here.
     /// </summary>
-    public long FirstIndexAfter(long timestamp)
+    public long FirstIndexAfter(long timestamp) => FirstIndexAfter(timestamp, out _);
+
+    /// <summary>
+    /// As <see cref="FirstIndexAfter(long)"/>; <paramref name="complete"/> is false when frames taken after the moment
+    /// have already been overwritten, so a window starting there would begin later than asked.
+    /// </summary>
+    public long FirstIndexAfter(long timestamp, out bool complete)
     {
         lock (_gate)
         {
-            for (long i = Math.Max(0, _written - Capacity); i < _written; i++)
+            long oldest = Math.Max(0, _written - Capacity);
+            for (long i = oldest; i < _written; i++)
             {
                 if (_times[i % Capacity] > timestamp)
                 {
+                    // Frame i is the first after the moment only if nothing before it that was also after is gone.
+                    complete = i > oldest || oldest == 0;
                     return i;
                 }
             }
 
+            complete = true;
             return _written;
         }
     }

@@ -71,8 +71,8 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
 
     /// <summary>
     /// The sensor's ring, made to hold at least <paramref name="minimumMs"/>: live pipeline runs read the stream from it,
-    /// all from the one copy the sensor writes. A ring too small is replaced by a larger one (its history is lost), so
-    /// call this when a pipeline is loaded, not during runs.
+    /// all from the one copy the sensor writes. A ring too small grows in place, keeping what it holds, so whoever
+    /// reads it (a trigger's window, a run) goes on reading the same ring.
     /// </summary>
     public SampleRing EnsureRing(string name, double minimumMs)
     {
@@ -81,11 +81,12 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
         int frames = Math.Max(4, (int)Math.Ceiling(source.SampleRate * minimumMs / 1000));
         lock (sensor)
         {
-            if (sensor.Ring is null || sensor.Ring.Capacity < frames)
+            if (sensor.Ring is null)
             {
                 sensor.Ring = new SampleRing(source.Channels.Count, frames, TimeProvider);
             }
 
+            sensor.Ring.EnsureCapacity(frames);
             return sensor.Ring;
         }
     }
@@ -97,12 +98,31 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
     public IDisposable Acquire(string name)
     {
         var sensor = _sensors[name];
-        if (Interlocked.Increment(ref sensor.Readers) == 1 && sensor.OnDemand)
+        // The count and the camera's switch change together: a release and an acquire crossing each other must not
+        // leave a held camera paused.
+        lock (sensor)
         {
-            ((IPausableSource)sensor.Source).Pause.Open();
+            if (++sensor.Readers == 1 && sensor.OnDemand)
+            {
+                ((IPausableSource)sensor.Source).Pause.Open();
+            }
         }
 
         return new Hold(sensor);
+    }
+
+    /// <summary>
+    /// A reader found the sensor silent for longer than it could wait: the sensor is "stalled" (a health problem) until
+    /// its next frame.
+    /// </summary>
+    public void ReportStalled(string name, string message)
+    {
+        var sensor = _sensors[name];
+        if (sensor.State == "ok")
+        {
+            sensor.SetState("stalled", message);
+            _log($"sensor {name}: stalled: {message}");
+        }
     }
 
     /// <summary>The sensor's state now: ok, starting, failed (with why), stopped or paused.</summary>
@@ -121,9 +141,17 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _released, 1) == 0 && Interlocked.Decrement(ref sensor.Readers) == 0 && sensor.OnDemand)
+            if (Interlocked.Exchange(ref _released, 1) != 0)
             {
-                ((IPausableSource)sensor.Source).Pause.Close();
+                return;
+            }
+
+            lock (sensor)
+            {
+                if (--sensor.Readers == 0 && sensor.OnDemand)
+                {
+                    ((IPausableSource)sensor.Source).Pause.Close();
+                }
             }
         }
     }
@@ -257,6 +285,12 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
     {
         var sensor = _sensors[source.Name];
         sensor.Ring?.Write(frame, source.SampleRate);
+        if (sensor.State == "stalled")
+        {
+            sensor.SetState("ok", null);
+            _log($"sensor {source.Name}: delivering again");
+        }
+
         var span = frame.Samples.Span;
         lock (sensor)
         {
@@ -296,9 +330,9 @@ public sealed class SensorHost : ISensorObserver, IAsyncDisposable
     /// <summary>Every sensor's state for health and edgectl status. Wide sensors (images) report their mean, not every pixel.</summary>
     public SensorStatus[] Status() => [.. _sensors.Values.Select(s => s.Snapshot())];
 
-    /// <summary>"sensor X failed: why" for every sensor that is failed right now.</summary>
+    /// <summary>"sensor X: why" for every sensor that is failed, or stalled (silent while a live run waited), right now.</summary>
     public string[] Problems() =>
-        [.. _sensors.Values.Where(s => s.State == "failed").Select(s => $"sensor {s.Source.Name}: {s.Message}")];
+        [.. _sensors.Values.Where(s => s.State is "failed" or "stalled").Select(s => $"sensor {s.Source.Name}: {s.Message}")];
 
     public async ValueTask DisposeAsync()
     {

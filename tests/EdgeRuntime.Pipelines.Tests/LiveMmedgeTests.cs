@@ -137,7 +137,7 @@ public sealed class LiveMmedgeTests(MmedgeFixture fixture) : IClassFixture<Mmedg
         string missing = await Refused(Definition(audio: "nosuch"));
         Assert.Contains("there is no sensor 'nosuch'; the daemon's sensors are: mic, slow-mic, cam, slow-cam", missing, StringComparison.Ordinal);
 
-        // A file pipeline cannot be asked for a pre-window, and a live one not on the fast clock.
+        // The checks are for sensor inputs only: a pipeline of files loads beside them.
         var files = await new PipelineHost(fixture.Invoker, rig.Folder, null, _ => { }, rig.Sensors).LoadAsync(
             new PipelineDefinition("files", "mmedge", "mmedge.json") { Inputs = new() { ["audio"] = PipelineInput.FromPath(Wav(0)), ["vision"] = PipelineInput.FromPath(Path.Combine(MmedgeFixture.Episodes, "0000.npy")) } },
             CancellationToken.None);
@@ -167,7 +167,7 @@ public sealed class LiveMmedgeTests(MmedgeFixture fixture) : IClassFixture<Mmedg
     }
 
     [Fact]
-    public async Task Skipping_on_live_input_lets_go_of_the_sensors_and_an_on_demand_camera_pauses()
+    public async Task Skipping_on_live_input_stops_reading_the_microphone_and_a_camera_nobody_reads_pauses()
     {
         // An episode on which the gate cuts the audio short (expected.csv: fewer than 10 audio units used).
         int episode = File.ReadAllLines(Path.Combine(MmedgeFixture.Episodes, "expected.csv")).Skip(1).Select(l => l.Split(','))
@@ -179,30 +179,35 @@ public sealed class LiveMmedgeTests(MmedgeFixture fixture) : IClassFixture<Mmedg
         rig.Start();
         await Eventually.TrueAsync(() => rig.Host.Status().Single(s => s.Name == "cam").State == "paused", "the on-demand camera to open paused");
         long framesBefore = rig.Host.Status().Single(s => s.Name == "cam").Readings;
+        Assert.Equal(0, framesBefore);
 
         var run = pipeline.RunAsync(new PipelineRunRequest("live") { Skip = true }, rig.Folder, CancellationToken.None);
         await Eventually.TrueAsync(() => rig.Host.Status().All(s => s.Readers == 1), "the run to hold both sensors");
+        Assert.Equal("ok", rig.Host.Status().Single(s => s.Name == "cam").State); // resumed while held
         var result = await run;
 
-        // The camera was resumed for the run's eight frames, the audio cut at a checkpoint, and both let go at once.
+        // The gate cut the audio: the units after the cut were never read (the microphone went on for everyone else).
         Assert.Equal(8, result.Counts.Single(c => c.Modality == "vision").Encoded);
-        Assert.Contains(result.Checkpoints, c => c.Skipped);
-        var audio = result.Units.Where(u => u.Modality == "audio").ToArray();
         int cut = result.Checkpoints.Single(c => c.Skipped).Units;
+        var audio = result.Units.Where(u => u.Modality == "audio").ToArray();
         Assert.All(audio.Skip(cut + 1), u => Assert.True(u.State is "skipped" or "dropped", $"audio unit {u.Index} is {u.State}"));
         Assert.Contains(audio, u => u.State == "skipped");
+        long heard = rig.Host.Status().Single(s => s.Name == "mic").Readings;
+        await Eventually.TrueAsync(() => rig.Host.Status().Single(s => s.Name == "mic").Readings > heard + 800, "the microphone to go on capturing");
+
+        // Both were let go, and the camera, which nobody reads now, is paused again: it takes no frames and its
+        // paused time grows.
         var status = rig.Host.Status();
         Assert.All(status, s => Assert.Equal(0, s.Readers));
         var cam = status.Single(s => s.Name == "cam");
         Assert.Equal("paused", cam.State);
-        Assert.True(cam.PausedSeconds > 0);
         Assert.True(cam.Readings - framesBefore >= 8, $"the camera delivered {cam.Readings - framesBefore} frames during the run");
-
-        // Paused, it takes no frames (one being delivered as the run let go may still land; wait it out first).
-        await Task.Delay(100);
-        long paused = rig.Host.Status().Single(s => s.Name == "cam").Readings;
+        await Task.Delay(100); // a frame being delivered as the run let go may still land
+        var settled = rig.Host.Status().Single(s => s.Name == "cam");
         await Task.Delay(300);
-        Assert.Equal(paused, rig.Host.Status().Single(s => s.Name == "cam").Readings);
+        var later = rig.Host.Status().Single(s => s.Name == "cam");
+        Assert.Equal(settled.Readings, later.Readings);
+        Assert.True(later.PausedSeconds - settled.PausedSeconds >= 0.25, $"paused {settled.PausedSeconds} -> {later.PausedSeconds} s");
     }
 
     [Fact]
@@ -269,6 +274,25 @@ public sealed class LiveMmedgeTests(MmedgeFixture fixture) : IClassFixture<Mmedg
     }
 
     [Fact]
+    public async Task A_sensor_that_goes_silent_ends_the_run_and_shows_in_health_until_it_delivers_again()
+    {
+        await using var rig = new LiveRig();
+        var mic = new SilentMicrophone();
+        rig.Add(mic, bufferMs: 2000);
+        rig.AddCamera("cam", rig.FramesOf(0), loop: true);
+        var pipeline = await LoadAsync(rig);
+        rig.Start();
+
+        var e = await Assert.ThrowsAsync<EdgeRuntimeException>(() => pipeline.RunAsync(new PipelineRunRequest("live"), rig.Folder, CancellationToken.None));
+        Assert.Equal(ErrorCodes.SensorFailed, e.Code);
+        Assert.Contains("sensor 'mic' delivered nothing for 2 s while a live run waited", e.Message, StringComparison.Ordinal);
+        Assert.Contains(rig.Host.Problems(), p => p.StartsWith("sensor mic: delivered nothing", StringComparison.Ordinal));
+
+        mic.Speak();
+        await Eventually.TrueAsync(() => rig.Host.Problems().Length == 0, "the microphone to count as delivering again");
+    }
+
+    [Fact]
     public async Task A_continuous_pipeline_runs_a_sliding_window_every_hop_and_stores_each_result()
     {
         await using var rig = new LiveRig();
@@ -276,8 +300,13 @@ public sealed class LiveMmedgeTests(MmedgeFixture fixture) : IClassFixture<Mmedg
         rig.AddCamera("cam", rig.FramesOf(2), loop: true);
         using var journal = ResultJournal.Open(new JournalOptions(Path.Combine(rig.Folder, "results")));
         await using var host = new PipelineHost(fixture.Invoker, rig.Folder, journal, _ => { }, rig.Sensors);
-        rig.Start();
         await host.LoadAsync(Definition() with { HopMs = 500, Skip = false }, CancellationToken.None);
+
+        // Nothing runs until the sensors do.
+        await Task.Delay(700);
+        Assert.Equal(0, journal.LastId);
+        rig.Start();
+        host.StartContinuous();
 
         await Eventually.TrueAsync(() => journal.LastId >= 3, "three continuous results", seconds: 30);
         var status = host.Statuses().Single();
@@ -320,6 +349,34 @@ public sealed class LiveMmedgeTests(MmedgeFixture fixture) : IClassFixture<Mmedg
         {
             BinaryPrimitives.WriteInt16LittleEndian(sample, (short)Math.Clamp(MathF.Round(v * 32767), -32768, 32767));
             file.Write(sample);
+        }
+    }
+
+    /// <summary>An 8 kHz microphone that opens and delivers nothing until told to.</summary>
+    private sealed class SilentMicrophone : ISensorSource
+    {
+        private readonly TaskCompletionSource _speak = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Name => "mic";
+
+        public string Type => "alsa";
+
+        public IReadOnlyList<string> Channels { get; } = ["audio"];
+
+        public double SampleRate => 8000;
+
+        public void Speak() => _speak.TrySetResult();
+
+        public async Task RunAsync(ISensorObserver observer, CancellationToken cancellationToken)
+        {
+            observer.OnOpened(this);
+            await _speak.Task.WaitAsync(cancellationToken);
+            var chunk = new float[160];
+            while (true)
+            {
+                observer.OnFrame(this, new SensorFrame(TimeProvider.System.GetTimestamp(), chunk, 1));
+                await Task.Delay(20, cancellationToken);
+            }
         }
     }
 

@@ -31,10 +31,16 @@ public sealed class LiveReadingTests
         Assert.Equal(RingRead.NotYet, ring.TryCopy(10, 3, into, out _));
         Assert.Equal(RingRead.Overwritten, ring.TryCopy(6, 3, into, out _));
 
-        // Where a run starting at a moment begins: the first frame taken after it, or the next to come.
-        Assert.Equal(9, ring.FirstIndexAfter((8 * Ms) + 1));
-        Assert.Equal(7, ring.FirstIndexAfter(0)); // older frames are gone: the oldest retained
-        Assert.Equal(12, ring.FirstIndexAfter(50 * Ms));
+        // Where a run starting at a moment begins: the first frame taken after it, or the next to come; and whether
+        // frames after the moment were already overwritten (then the window would start late).
+        Assert.Equal(9, ring.FirstIndexAfter((8 * Ms) + 1, out bool complete));
+        Assert.True(complete);
+        Assert.Equal(7, ring.FirstIndexAfter(0, out complete)); // frames 1..6 were taken after 0 and are gone
+        Assert.False(complete);
+        Assert.Equal(12, ring.FirstIndexAfter(50 * Ms, out complete));
+        Assert.True(complete);
+        Assert.Equal(0, RingOf(frames: 3).FirstIndexAfter(-100 * Ms, out complete)); // before the stream began: its start
+        Assert.True(complete);
     }
 
     [Fact]
@@ -87,6 +93,7 @@ public sealed class LiveReadingTests
             var hold = host.Acquire("cam");
             await Eventually.TrueAsync(() => host.Status()[0].Readings >= 3, "frames while held");
             Assert.Equal(("ok", 1), (host.Status()[0].State, host.Status()[0].Readers));
+            double pausedWhileHeld = host.Status()[0].PausedSeconds!.Value;
             hold.Dispose();
             hold.Dispose(); // letting go twice counts once
             await Task.Delay(60);
@@ -94,7 +101,7 @@ public sealed class LiveReadingTests
             await Task.Delay(200);
             var status = host.Status()[0];
             Assert.Equal(("paused", 0, readings), (status.State, status.Readers, status.Readings));
-            Assert.True(status.PausedSeconds > 0.1);
+            Assert.True(status.PausedSeconds - pausedWhileHeld >= 0.2, $"paused {pausedWhileHeld} -> {status.PausedSeconds} s");
         }
         finally
         {
@@ -112,9 +119,24 @@ public sealed class LiveReadingTests
 
         var host = new SensorHost(_ => { });
         host.Add(new ManualSource("s", ["v"], 1000), bufferMs: 100);
-        Assert.Equal(100, host.Ring("s")!.Capacity);
-        var grown = host.EnsureRing("s", 1000);
-        Assert.Equal(1000, grown.Capacity);
-        Assert.Same(grown, host.EnsureRing("s", 500));
+        var ring = host.Ring("s")!;
+        Assert.Equal(100, ring.Capacity);
+        for (int i = 0; i < 150; i++)
+        {
+            ring.Write(new SensorFrame(i * Ms, new float[] { i }, 1), sampleRate: 0);
+        }
+
+        // Grown in place: whoever holds the ring (a trigger's window) keeps it, and what it held is still there.
+        Assert.Same(ring, host.EnsureRing("s", 1000));
+        Assert.Equal(1000, ring.Capacity);
+        var into = new float[100];
+        Assert.Equal(RingRead.Copied, ring.TryCopy(50, 100, into, out long taken));
+        Assert.Equal(Enumerable.Range(50, 100).Select(v => (float)v), into);
+        Assert.Equal(149 * Ms, taken);
+        ring.Write(new SensorFrame(150 * Ms, new float[] { 150 }, 1), sampleRate: 0);
+        Assert.Equal(RingRead.Copied, ring.TryCopy(150, 1, into, out _));
+        Assert.Equal(150f, into[0]);
+        Assert.Same(ring, host.EnsureRing("s", 500));
+        Assert.Equal(1000, ring.Capacity);
     }
 }

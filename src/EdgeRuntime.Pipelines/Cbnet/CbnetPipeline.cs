@@ -80,13 +80,14 @@ public sealed class CbnetPipeline : IPipeline
         }
 
         var start = PipelineInputs.Start(Definition.Name, inputs, request, "realtime", _live, firedAt);
+        // A bad file is the caller's mistake, refused before the run is counted; a camera is read inside the run.
+        float[]? image = start is null ? ReadImage(Path.GetFullPath(Path.Combine(inputDirectory, input.Path!)), request.Index) : null;
         Interlocked.Increment(ref _runs);
         try
         {
             if (start is null)
             {
-                float[] image = ReadImage(Path.GetFullPath(Path.Combine(inputDirectory, input.Path!)), request.Index);
-                return await _cascade.RunAsync(image, request.Mode ?? "cascade", Definition.Gate, cancellationToken).ConfigureAwait(false);
+                return await _cascade.RunAsync(image!, request.Mode ?? "cascade", Definition.Gate, cancellationToken).ConfigureAwait(false);
             }
 
             var frame = await _live!.CaptureAsync("image", input.Sensor!, start, cancellationToken).ConfigureAwait(false);

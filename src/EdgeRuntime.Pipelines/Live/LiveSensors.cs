@@ -121,7 +121,15 @@ public sealed class LiveSensors(SensorHost host)
 
         var ring = host.Ring(sensor) ?? throw new InvalidOperationException($"sensor '{sensor}' keeps no ring; the pipeline was not checked at load.");
         var hold = host.Acquire(sensor);
-        first = ring.FirstIndexAfter(start.From);
+        first = ring.FirstIndexAfter(start.From, out bool complete);
+        if (!complete)
+        {
+            // The run started too long after its window's start (a trigger's run waited for a slot, the latency table
+            // was profiled again): the window's first frames are gone. Say so rather than run a shorter window.
+            hold.Dispose();
+            throw new EdgeRuntimeException(ErrorCodes.SensorOverrun, string.Create(CultureInfo.InvariantCulture, $"{input}: the run's window starts {(host.TimeProvider.GetTimestamp() - start.From) * 1000.0 / host.TimeProvider.TimestampFrequency:0} ms back, and sensor '{sensor}' keeps {HistoryMs(sensor):0} ms; raise its bufferMs."));
+        }
+
         return new LiveStream(host, input, sensor, ring, hold, start.RunStart);
     }
 

@@ -51,7 +51,9 @@ internal sealed class LiveStream(SensorHost host, string input, string sensor, S
             if (!arrived && now == seen)
             {
                 var (state, message) = host.StateOf(sensor);
-                throw new EdgeRuntimeException(ErrorCodes.SensorFailed, $"{input}: sensor '{sensor}' delivered nothing for {StallLimit.TotalSeconds:0.#} s (state {state}{(message is null ? "" : $": {message}")}), after {unitsDone} units of this run.");
+                string silent = $"delivered nothing for {StallLimit.TotalSeconds:0.#} s while a live run waited";
+                host.ReportStalled(sensor, silent);
+                throw new EdgeRuntimeException(ErrorCodes.SensorFailed, $"{input}: sensor '{sensor}' {silent} (state {state}{(message is null ? "" : $": {message}")}), after {unitsDone} units of this run.");
             }
 
             seen = now;

@@ -41,18 +41,13 @@ public sealed class ImageSequenceSource : ICameraSource, IPausableSource
     public string Type => "images";
 
     /// <summary>The clock that paces it and stamps its frames; <see cref="SensorFactory"/> sets the host's.</summary>
-    public TimeProvider TimeProvider
-    {
-        get;
-        init
-        {
-            field = value;
-            Pause = new PauseGate(value);
-        }
-    } = TimeProvider.System;
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
-    /// <summary>Paused, the replay stands still: no file is read and no frame delivered; it goes on with the next frame once resumed.</summary>
-    public PauseGate Pause { get; private set; } = new(TimeProvider.System);
+    /// <summary>
+    /// Paused, the replay stands still: no file is read and no frame delivered; it goes on with the next frame once resumed.
+    /// Made at first use, on the sensor's clock: by the host when it is added on demand, otherwise by the capture loop.
+    /// </summary>
+    public PauseGate Pause => field ??= new PauseGate(TimeProvider);
 
     /// <summary>One per pixel value; the width of every sample.</summary>
     public IReadOnlyList<string> Channels { get; }

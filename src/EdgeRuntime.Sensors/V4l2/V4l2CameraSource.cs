@@ -29,18 +29,13 @@ public sealed class V4l2CameraSource : ICameraSource, IPausableSource
     public string Name { get; }
 
     /// <summary>The clock that paces it and stamps its frames; <see cref="SensorFactory"/> sets the host's.</summary>
-    public TimeProvider TimeProvider
-    {
-        get;
-        init
-        {
-            field = value;
-            Pause = new PauseGate(value);
-        }
-    } = TimeProvider.System;
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
-    /// <summary>Paused, no frame is captured (no V4L2 capture, no YUYV conversion); the device stays open.</summary>
-    public PauseGate Pause { get; private set; } = new(TimeProvider.System);
+    /// <summary>
+    /// Paused, no frame is captured (no V4L2 capture, no YUYV conversion); the device stays open.
+    /// Made at first use, on the sensor's clock: by the host when it is added on demand, otherwise by the capture loop.
+    /// </summary>
+    public PauseGate Pause => field ??= new PauseGate(TimeProvider);
 
     public string Type => "v4l2";
 
