@@ -391,6 +391,9 @@ public sealed class ShippedConfigurationTests
             await using var edged = await EdgedProcess.StartInAsync(directory);
             edged.KeepDirectory = true;
             await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+            // The live pair has been capturing for longer than the look trigger's window before the press, so that
+            // window holds frames from before it (at the daemon's first instant it would reach back before them).
+            await Eventually.TrueAsync(async () => (await client.HealthAsync()).Sensors.Single(s => s.Name == "digit-mic").Readings >= 8000, "a second of the digit microphone");
             await client.InjectAsync(new InjectRequest("button", "rising"));
             await using var subscription = await client.SubscribeAsync(new SubscribeRequest(Since: 0, Triggers: ["press"]));
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
