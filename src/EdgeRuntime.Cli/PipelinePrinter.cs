@@ -28,6 +28,11 @@ internal static class PipelinePrinter
             Console.WriteLine($"{p.Name,-20} {p.Kind,-7} {$"{p.Runs}/{p.Failures}",12} {(p.BudgetMs is { } b ? Ms(b) : "-"),10} {p.Profiles,8}  {Configuration(p.LastConfiguration)}");
         }
 
+        foreach (var p in pipelines.Where(p => p.HopMs is not null))
+        {
+            Console.WriteLine($"{p.Name}: continuous, a run every {Ms(p.HopMs!.Value)}: {p.ContinuousRuns} started, {p.ContinuousDropped} hops dropped (a hop is dropped when 4 runs are still going)");
+        }
+
         foreach (var p in pipelines.Where(p => p.LatencyTable.Length > 0))
         {
             Console.WriteLine();

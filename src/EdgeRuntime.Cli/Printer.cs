@@ -151,7 +151,10 @@ internal static class Printer
                 ? "no reading yet"
                 : string.Join(" ", sensor.LastReading.Select(v => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{v.Channel}={v.Value:0.###}")))
                   + (sensor.LastReadingAt is { } at ? $" at {at.ToLocalTime():HH:mm:ss}" : "");
-            Console.WriteLine($"sensor       {sensor.Name} ({sensor.Type}) {sensor.State}: {last}; {sensor.Readings} readings, {sensor.Failures} failures");
+            // Live pipeline runs holding it, and how long an on-demand camera has been paused, when there is anything to say.
+            string live = (sensor.Readers > 0 ? $", {sensor.Readers} live readers" : "")
+                + (sensor.PausedSeconds is { } paused ? string.Create(CultureInfo.InvariantCulture, $", paused {paused:0.#} s in all") : "");
+            Console.WriteLine($"sensor       {sensor.Name} ({sensor.Type}) {sensor.State}: {last}; {sensor.Readings} readings, {sensor.Failures} failures{live}");
             if (sensor.Message is not null)
             {
                 Console.WriteLine($"               {sensor.Message}");
