@@ -17,17 +17,18 @@ public sealed record NetpbmImage(int Width, int Height, int Colours, float[] Pix
     public static string[] ImagesIn(string folder) => [.. Directory.GetFiles(folder).Where(IsImageFile).Order(StringComparer.Ordinal)];
 
     /// <summary>The image in grey: itself when it already is, else ITU-R BT.601 luma of each pixel.</summary>
-    public float[] Grey()
-    {
-        if (Colours == 1)
-        {
-            return Pixels;
-        }
+    public float[] Grey() => Colours == 1 ? Pixels : Luma(Pixels);
 
-        var grey = new float[Width * Height];
+    /// <summary>
+    /// ITU-R BT.601 luma of RGB pixels interleaved R, G, B: how a colour picture is turned grey wherever one is, so a
+    /// picture read from a file and the same picture taken by a camera turn the same grey.
+    /// </summary>
+    public static float[] Luma(ReadOnlySpan<float> rgb)
+    {
+        var grey = new float[rgb.Length / 3];
         for (int i = 0; i < grey.Length; i++)
         {
-            grey[i] = (0.299f * Pixels[3 * i]) + (0.587f * Pixels[(3 * i) + 1]) + (0.114f * Pixels[(3 * i) + 2]);
+            grey[i] = (0.299f * rgb[3 * i]) + (0.587f * rgb[(3 * i) + 1]) + (0.114f * rgb[(3 * i) + 2]);
         }
 
         return grey;

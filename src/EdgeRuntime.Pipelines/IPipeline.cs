@@ -12,12 +12,8 @@ public interface IPipeline
 
     PipelineStatus Status();
 
-    /// <summary>Runs once. Relative input paths resolve against <paramref name="inputDirectory"/>.</summary>
-    Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, CancellationToken cancellationToken) =>
-        RunAsync(request, inputDirectory, null, cancellationToken);
-
     /// <summary>
-    /// Runs once. A live run starts at <paramref name="firedAt"/> (a trigger's firing, on the sensors' clock) less the
+    /// Runs once. Relative input paths resolve against <paramref name="inputDirectory"/>. A live run starts at <paramref name="firedAt"/> (a trigger's firing, on the sensors' clock) less the
     /// request's pre-window, or now when it is null; a replayed one ignores it.
     /// </summary>
     Task<PipelineResult> RunAsync(PipelineRunRequest request, string inputDirectory, long? firedAt, CancellationToken cancellationToken);

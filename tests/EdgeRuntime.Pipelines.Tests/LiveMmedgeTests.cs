@@ -274,6 +274,28 @@ public sealed class LiveMmedgeTests(MmedgeFixture fixture) : IClassFixture<Mmedg
     }
 
     [Fact]
+    public async Task A_window_whose_start_the_ring_no_longer_holds_is_refused_rather_than_shortened()
+    {
+        await using var rig = new LiveRig();
+        rig.AddMicrophone("mic", Wav(0), loop: true, bufferMs: 500);
+        rig.AddCamera("cam", rig.FramesOf(0), loop: true);
+        await LoadAsync(rig); // the microphone's ring grows to the 1 s a live reader needs
+        rig.Start();
+        await Eventually.TrueAsync(() => rig.Host.Status().Single(s => s.Name == "mic").Readings > 12_000, "more than the ring holds");
+
+        // A window starting 3 s back (a trigger's run that waited for a slot): its first second is overwritten.
+        long threeSecondsAgo = TimeProvider.System.GetTimestamp() - (3 * TimeProvider.System.TimestampFrequency);
+        var e = Assert.Throws<EdgeRuntimeException>(() => rig.Sensors.OpenAudio("mic", rig.Sensors.Start(threeSecondsAgo, 0), 8000, 8000, 100));
+        Assert.Equal(ErrorCodes.SensorOverrun, e.Code);
+        Assert.Contains("sensor 'mic' keeps 1000 ms", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, rig.Host.Status().Single(s => s.Name == "mic").Readers); // the hold was let go
+
+        // From a moment the ring still holds, the same call reads.
+        using var fine = rig.Sensors.OpenAudio("mic", rig.Sensors.Start(null, 500), 8000, 8000, 100);
+        Assert.Equal(800, (await fine.ReadAsync(0, CancellationToken.None)).Values.Length);
+    }
+
+    [Fact]
     public async Task A_sensor_that_goes_silent_ends_the_run_and_shows_in_health_until_it_delivers_again()
     {
         await using var rig = new LiveRig();

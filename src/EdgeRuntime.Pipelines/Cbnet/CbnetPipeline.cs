@@ -93,10 +93,9 @@ public sealed class CbnetPipeline : IPipeline
             var frame = await _live!.CaptureAsync("image", input.Sensor!, start, cancellationToken).ConfigureAwait(false);
             float[] classified = FrameConversion.Shrink(frame.Grey, frame.Width, frame.Height, Side, Side);
             var result = await _cascade.RunAsync(classified, request.Mode ?? "cascade", Definition.Gate, cancellationToken).ConfigureAwait(false);
-            double startMs = (start.From - start.RunStart) * 1000.0 / _live.Time.TimestampFrequency;
             return result with
             {
-                Live = [new LiveInputTrace("image", input.Sensor!, _live.RateOf(input.Sensor!), Math.Round(startMs, 3))],
+                Live = [new LiveInputTrace("image", input.Sensor!, _live.RateOf(input.Sensor!), _live.WindowStartMs(start))],
                 Frame = new CapturedFrame(frame.Width, frame.Height, FrameConversion.ToBytes(frame.Grey)),
             };
         }

@@ -1,3 +1,5 @@
+using EdgeRuntime.Formats;
+
 namespace EdgeRuntime.Pipelines.Live;
 
 /// <summary>
@@ -8,21 +10,8 @@ namespace EdgeRuntime.Pipelines.Live;
 public static class FrameConversion
 {
     /// <summary>Grey values of an interleaved frame of <paramref name="colours"/> (1 or 3) channels.</summary>
-    public static float[] Grey(ReadOnlySpan<float> frame, int colours)
-    {
-        if (colours == 1)
-        {
-            return frame.ToArray();
-        }
-
-        var grey = new float[frame.Length / 3];
-        for (int i = 0; i < grey.Length; i++)
-        {
-            grey[i] = (0.299f * frame[3 * i]) + (0.587f * frame[(3 * i) + 1]) + (0.114f * frame[(3 * i) + 2]);
-        }
-
-        return grey;
-    }
+    public static float[] Grey(ReadOnlySpan<float> frame, int colours) =>
+        colours == 1 ? frame.ToArray() : NetpbmImage.Luma(frame);
 
     /// <summary>Shrinks a grey width×height picture to cols×rows by box averages (each target pixel the mean of the source pixels it covers).</summary>
     public static float[] Shrink(float[] grey, int width, int height, int cols, int rows)

@@ -107,6 +107,9 @@ public sealed class LiveSensors(SensorHost host)
         return new LiveFrame(FrameConversion.Grey(frame, camera.Colours), camera.Width, camera.Height, stream.ToRunMs(taken));
     }
 
+    /// <summary>Where a run's window begins on its own clock, in milliseconds (−preMs, or earlier for a trigger's run).</summary>
+    public double WindowStartMs(LiveStart start) => Math.Round((start.From - start.RunStart) * 1000.0 / host.TimeProvider.TimestampFrequency, 3);
+
     /// <summary>The rate a sensor delivers at (samples or frames a second).</summary>
     public double RateOf(string sensor) => host.Find(sensor)!.SampleRate;
 

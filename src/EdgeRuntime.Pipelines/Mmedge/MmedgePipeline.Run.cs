@@ -164,15 +164,15 @@ public sealed partial class MmedgePipeline
             yield break;
         }
 
-        double startMs = (start.From - start.RunStart) * 1000.0 / _live!.Time.TimestampFrequency;
+        double startMs = _live!.WindowStartMs(start);
         if (options.AudioSensor is { } mic)
         {
-            yield return new LiveInputTrace("audio", mic, _live.RateOf(mic), Math.Round(startMs, 3));
+            yield return new LiveInputTrace("audio", mic, _live.RateOf(mic), startMs);
         }
 
         if (options.VisionSensor is { } camera)
         {
-            yield return new LiveInputTrace("vision", camera, _live.RateOf(camera), Math.Round(startMs, 3));
+            yield return new LiveInputTrace("vision", camera, _live.RateOf(camera), startMs);
         }
     }
 
