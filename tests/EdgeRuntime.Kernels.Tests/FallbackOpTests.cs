@@ -168,7 +168,9 @@ public sealed class FallbackOpTests
 
 /// <summary>
 /// Our ops allocate nothing per run: a run costs the same managed bytes as a run of ORT's own op. One intra-op thread,
-/// so every callback runs on the calling thread and the per-thread counter sees all of it.
+/// so every callback runs on the calling thread and the per-thread counter sees all of it. The runs go through an
+/// IoBinding, which allocates nothing itself; the plain Run overload allocates ~128 bytes until the JIT's tier-1 code
+/// replaces it, a moment that depends on how busy the machine is, and an earlier form of this test failed in CI on that.
 /// </summary>
 public sealed class AllocationTests
 {
@@ -179,22 +181,32 @@ public sealed class AllocationTests
         using var session = new InferenceSession(model, options);
         using var value = OrtValue.CreateTensorValueFromMemory(x, shape);
         using var runOptions = new RunOptions();
-        string[] inputs = [input], outputs = ["y"];
-        OrtValue[] values = [value];
+        using var binding = session.CreateIoBinding();
+        binding.BindInput(input, value);
+        binding.BindOutputToDevice("y", OrtMemoryInfo.DefaultInstance);
         for (int i = 0; i < 20; i++)
         {
-            using var warm = session.Run(runOptions, inputs, values, outputs);
+            session.RunWithBinding(runOptions, binding);
         }
 
-        // Enough runs that the counter's granularity (an allocation context, ~8 KiB) is a few bytes per run.
-        const int runs = 2000;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < runs; i++)
+        // A steady per-run allocation shows in every round; a one-off (a lazy initialisation, a pool refilled after a GC
+        // trimmed it) shows in one round only, so the fewest bytes of any round is the figure. Enough runs per round that
+        // the counter's granularity is a fraction of a byte per run.
+        const int rounds = 4, runs = 500;
+        double fewest = double.MaxValue;
+        for (int round = 0; round < rounds; round++)
         {
-            using var result = session.Run(runOptions, inputs, values, outputs);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < runs; i++)
+            {
+                session.RunWithBinding(runOptions, binding);
+            }
+
+            double perRun = (GC.GetAllocatedBytesForCurrentThread() - before) / (double)runs;
+            fewest = Math.Min(fewest, perRun);
         }
 
-        return (GC.GetAllocatedBytesForCurrentThread() - before) / (double)runs;
+        return fewest;
     }
 
     [Fact]
@@ -207,7 +219,7 @@ public sealed class AllocationTests
         foreach (int level in new[] { 0, 4 })
         {
             double ours = BytesPerRun(SampleModels.MatMulNBits(weights, level, CustomOpDomain.Name), "x", x, [2, shape.K]);
-            Assert.True(ours <= theirs + 32, $"MatMulNBits accuracy_level {level}: {ours:F0} bytes per run vs ORT's {theirs:F0}");
+            Assert.True(ours <= theirs + 1, $"MatMulNBits accuracy_level {level}: {ours:F0} bytes per run vs ORT's {theirs:F0}");
         }
 
         var b = new sbyte[300 * 200];
@@ -215,11 +227,11 @@ public sealed class AllocationTests
         var a = new byte[3 * 300];
         double theirsQ = BytesPerRun(SampleModels.QLinearMatMul(300, 200, b, 0.02f, 128, [0.003f], [0], 0.05f, 120), "a", a, [3, 300]);
         double oursQ = BytesPerRun(SampleModels.QLinearMatMul(300, 200, b, 0.02f, 128, [0.003f], [0], 0.05f, 120, CustomOpDomain.Name), "a", a, [3, 300]);
-        Assert.True(oursQ <= theirsQ + 32, $"QLinearMatMul: {oursQ:F0} bytes per run vs ORT's {theirsQ:F0}");
+        Assert.True(oursQ <= theirsQ + 1, $"QLinearMatMul: {oursQ:F0} bytes per run vs ORT's {theirsQ:F0}");
         double theirsI = BytesPerRun(SampleModels.MatMulInteger(300, 200, b, 131), "a", a, [3, 300]);
         double oursI = BytesPerRun(SampleModels.MatMulInteger(300, 200, b, 131, CustomOpDomain.Name), "a", a, [3, 300]);
-        Assert.True(oursI <= theirsI + 32, $"MatMulInteger: {oursI:F0} bytes per run vs ORT's {theirsI:F0}");
+        Assert.True(oursI <= theirsI + 1, $"MatMulInteger: {oursI:F0} bytes per run vs ORT's {theirsI:F0}");
         double oursB = BytesPerRun(SampleModels.BitLinear(n: 256, k: 512).Model, "x", x, [2, 512]);
-        Assert.True(oursB <= theirs + 32, $"BitLinear: {oursB:F0} bytes per run vs ORT MatMulNBits' {theirs:F0}");
+        Assert.True(oursB <= theirs + 1, $"BitLinear: {oursB:F0} bytes per run vs ORT MatMulNBits' {theirs:F0}");
     }
 }

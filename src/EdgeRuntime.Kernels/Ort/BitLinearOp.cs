@@ -60,12 +60,13 @@ internal sealed unsafe class BitLinearOp : CustomOp
         }
 
         int m = checked((int)x.Shape[..^1].Product());
-        long[] expected = layout.WeightShape(n, k);
+        Span<long> expected = stackalloc long[TernaryLayouts.MaxWeightRank];
+        expected = expected[..layout.WeightShape(n, k, expected)];
         var wShape = w.Shape;
         if (!wShape.Dimensions.SequenceEqual(expected))
         {
             string blocks = layout == TernaryLayout.FivePerByte ? "five weights a byte, blocks of 160 weights, 32 bytes each" : "blocks of 256 weights, 64 bytes each";
-            throw new ArgumentException($"W is [{string.Join(", ", wShape.Dimensions.ToArray())}], but K={k} packs into [{string.Join(", ", expected)}] ({layout.RowBytes(k)} bytes per row; trits_per_byte {(int)layout}: {blocks}).");
+            throw new ArgumentException($"W is [{wShape}], but K={k} packs into [{string.Join(", ", expected.ToArray())}] ({layout.RowBytes(k)} bytes per row; trits_per_byte {(int)layout}: {blocks}).");
         }
 
         var y = context.Output(0, x.Shape[..^1].Append(n));

@@ -51,10 +51,32 @@ public static class TernaryLayouts
     /// (256 or 512, for instance) both layouts take the same bytes per row, and a runtime that does not know the
     /// attribute refuses the rank-3 form instead of reading it as 2-bit.
     /// </summary>
-    public static long[] WeightShape(this TernaryLayout layout, int n, int k) =>
-        layout == TernaryLayout.FivePerByte
-            ? [n, TritPacking.RowBytes(k) / TritPacking.BlockBytes, TritPacking.BlockBytes]
-            : [n, TernaryPacking.RowBytes(k)];
+    public static long[] WeightShape(this TernaryLayout layout, int n, int k)
+    {
+        Span<long> shape = stackalloc long[MaxWeightRank];
+        return shape[..layout.WeightShape(n, k, shape)].ToArray();
+    }
+
+    /// <summary>The largest rank <see cref="WeightShape(TernaryLayout, int, int)"/> gives.</summary>
+    public const int MaxWeightRank = 3;
+
+    /// <summary>
+    /// The same shape written into <paramref name="into"/> (at least <see cref="MaxWeightRank"/> long), returning its rank:
+    /// the op checks W against it on every run, and a run allocates nothing.
+    /// </summary>
+    public static int WeightShape(this TernaryLayout layout, int n, int k, Span<long> into)
+    {
+        into[0] = n;
+        if (layout == TernaryLayout.FivePerByte)
+        {
+            into[1] = TritPacking.RowBytes(k) / TritPacking.BlockBytes;
+            into[2] = TritPacking.BlockBytes;
+            return 3;
+        }
+
+        into[1] = TernaryPacking.RowBytes(k);
+        return 2;
+    }
 
     /// <summary>Packs ternary weights (row-major [n, k], each -1, 0 or +1) in the layout.</summary>
     public static byte[] Pack(this TernaryLayout layout, ReadOnlySpan<sbyte> weights, int n, int k) =>
