@@ -28,5 +28,8 @@ public sealed record LayerReport(string Node, string Weight, int K, int N, doubl
 /// <summary>The converted model and the per-layer report; layers left alone are listed with the reason.</summary>
 public sealed record ConversionResult(byte[] Model, IReadOnlyList<LayerReport> Layers, IReadOnlyList<string> Skipped, long ModelBytesBefore)
 {
+    /// <summary>Whether the input kept initializers in external data files (the converted model holds them inline).</summary>
+    public bool ReadExternalData { get; init; }
+
     public long ModelBytesAfter => Model.LongLength;
 }

@@ -1,3 +1,4 @@
+using EdgeRuntime.Conversion.Weights;
 using EdgeRuntime.Kernels.Int8;
 using EdgeRuntime.Onnx;
 
@@ -12,14 +13,17 @@ namespace EdgeRuntime.Conversion;
 /// </summary>
 internal static class Int8Packing
 {
-    public static (byte[] Nodes, ProtoWriter[] Initializers)? Pack(OnnxNodeProto node, int index, Dictionary<string, ModelConverter.Initializer> initializers, List<LayerReport> layers, List<string> skipped, HashSet<string> emitted)
+    /// <summary>Which input holds B: 1 for MatMulInteger, 3 for QLinearMatMul, -1 for any other op.</summary>
+    public static int WeightInput(OnnxNodeProto node) => node.OpType switch
     {
-        int weightInput = node.OpType switch
-        {
-            "MatMulInteger" => 1,
-            "QLinearMatMul" => 3,
-            _ => -1,
-        };
+        "MatMulInteger" => 1,
+        "QLinearMatMul" => 3,
+        _ => -1,
+    };
+
+    public static (byte[] Nodes, ProtoWriter[] Initializers)? Pack(OnnxNodeProto node, int index, Dictionary<string, TensorValue> initializers, string? modelDirectory, List<LayerReport> layers, List<string> skipped, HashSet<string> emitted)
+    {
+        int weightInput = WeightInput(node);
         bool ours = node.Domain == OnnxDomains.EdgeRuntime;
         if (weightInput < 0 || !(ours || node.Domain is OnnxDomains.Default or OnnxDomains.AiOnnx) || node.Inputs.Count <= weightInput)
         {
@@ -39,7 +43,8 @@ internal static class Int8Packing
             return null;
         }
 
-        if (Problem(weight) is { } problem)
+        byte[]? raw = weight.RawBytes(modelDirectory);
+        if (Problem(weight, raw) is { } problem)
         {
             skipped.Add($"{label}: weights '{weight.Name}' {problem}");
             return null;
@@ -54,7 +59,7 @@ internal static class Int8Packing
         {
             // Shared weights are packed and stored once, and reported once.
             var packed = new sbyte[packedBytes];
-            PackedInt8Weights.PackInto(weight.Raw, k, n, signed, packed);
+            PackedInt8Weights.PackInto(raw!, k, n, signed, packed); // Problem refused a null raw.
             var dtype = signed ? Protocol.TensorDType.Int8 : Protocol.TensorDType.UInt8;
             tensors.Add(OnnxModelBuilder.TensorProto(name, dtype, PackedInt8Weights.PackedShape(k, n), (ReadOnlySpan<sbyte>)packed));
             layers.Add(new LayerReport(label, weight.Name, k, n, double.PositiveInfinity, (long)k * n, packedBytes));
@@ -67,15 +72,14 @@ internal static class Int8Packing
         return (new ProtoWriter().Message(OnnxFields.Graph.Node, replacement).ToArray(), [.. tensors]);
     }
 
-    private static string? Problem(ModelConverter.Initializer weight) => weight switch
+    private static string? Problem(TensorValue weight, byte[]? raw) => weight switch
     {
-        { External: true } => "are stored in an external data file (convert a model with inline weights)",
         { DataType: not (OnnxDataType.Int8 or OnnxDataType.UInt8) } => $"have ONNX data type {weight.DataType}, not int8 or uint8",
         { Dims.Length: not 2 } => $"have rank {weight.Dims.Length}, not 2 (one B per batch is not packed)",
         _ when weight.Dims[0] == 0 || weight.Dims[1] == 0 => "are empty",
         _ when weight.Dims[0] > int.MaxValue / Math.Max(1, weight.Dims[1]) => "are too large",
-        { Raw: null } => "are not stored as raw bytes",
-        _ when weight.Raw.LongLength != weight.Dims[0] * weight.Dims[1] => $"hold {weight.Raw.LongLength} bytes; their shape [{weight.Dims[0]}, {weight.Dims[1]}] needs {weight.Dims[0] * weight.Dims[1]}",
+        _ when raw is null => "are not stored as raw bytes",
+        _ when raw.LongLength != weight.Dims[0] * weight.Dims[1] => $"hold {raw.LongLength} bytes; their shape [{weight.Dims[0]}, {weight.Dims[1]}] needs {weight.Dims[0] * weight.Dims[1]}",
         _ => null,
     };
 }

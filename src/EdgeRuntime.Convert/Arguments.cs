@@ -75,8 +75,10 @@ internal static class Arguments
                 "edge-convert: pack a float ONNX model's linear layers (MatMul/Gemm with constant 2-D weights) into quantized "
                 + "ops for edged, or an 8-bit model's weights into the layout edged's kernel reads in place (--to int8-packed). Prints, per converted layer, the weight shape, the quantization error (SQNR in dB: "
                 + "10·log10(Σw²/Σ(w−ŵ)²)) and the weight bytes before and after, then the model sizes; layers that cannot be "
-                + "converted are listed with the reason. Exits 0, 3 when no layer was converted (the output equals the input), "
-                + "2 on usage errors, 1 when a file cannot be read or written. 'edge-convert import CHECKPOINT OUT-FOLDER' imports a "
+                + "converted are listed with the reason. Weights are found in initializers (inline or in external data files), Constant "
+                + "nodes and Identity/Cast/Transpose chains over them, as float, float16, bfloat16 or double. Exits 0, 3 when no layer "
+                + "was converted (the output equals the input), 2 on usage errors, 1 when a file cannot be read or written, 4 when ONNX "
+                + "Runtime refuses the converted model (nothing is written). 'edge-convert import CHECKPOINT OUT-FOLDER' imports a "
                 + "BitNet b1.58 checkpoint (Hugging Face or bitnet.cpp GGUF) into a language-model folder: see edge-convert import --help.")
             {
                 Input, Output, Target, TernaryLayout, Block, Symmetric, AccuracyLevel, ExternalData, Json,

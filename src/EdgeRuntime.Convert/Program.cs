@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using EdgeRuntime.Conversion;
 using EdgeRuntime.Convert;
+using EdgeRuntime.Onnx;
 
 // "import" as the first word is the checkpoint importer, a command of its own with its own options.
 if (args is [ImportArguments.Name, .. var importArgs])
@@ -19,8 +20,15 @@ try
     }
 
     var (input, output, options, json, externalData) = parsed;
-    var result = ModelConverter.Convert(File.ReadAllBytes(input), options);
-    if (externalData)
+    var result = ModelConverter.Convert(File.ReadAllBytes(input), options, Path.GetDirectoryName(Path.GetFullPath(input)));
+    if (result.Layers.Count > 0 && ConvertedModelCheck.Problem(result.Model) is { } refused)
+    {
+        Console.Error.WriteLine($"edge-convert: ONNX Runtime refuses the converted model, so nothing was written: {refused}");
+        return 4;
+    }
+
+    // A model that came with external data goes out with it too (its weights may be too large to sit inline).
+    if (externalData || (result.ReadExternalData && result.Layers.Count > 0))
     {
         string dataPath = output + ".data";
         using var data = File.Create(dataPath);
@@ -31,13 +39,15 @@ try
         File.WriteAllBytes(output, result.Model);
     }
 
+    // Sizes on disk, external data files included.
+    long bytesBefore = ExternalInitializers.BytesOnDisk(input), bytesAfter = ExternalInitializers.BytesOnDisk(output);
     if (json)
     {
-        Console.WriteLine(JsonSerializer.Serialize(new Report(input, output, options.Target.ToString(), result.Layers.ToArray(), [.. result.Skipped], result.ModelBytesBefore, result.ModelBytesAfter), ReportJson.Default.Report));
+        Console.WriteLine(JsonSerializer.Serialize(new Report(input, output, options.Target.ToString(), result.Layers.ToArray(), [.. result.Skipped], bytesBefore, bytesAfter), ReportJson.Default.Report));
     }
     else
     {
-        Print(result, output, options.Target);
+        Print(result, output, options.Target, bytesBefore, bytesAfter);
     }
 
     return result.Layers.Count > 0 ? 0 : 3;
@@ -54,7 +64,7 @@ catch (Exception e) when (e is IOException or InvalidDataException or Unauthoriz
     return 1;
 }
 
-static void Print(ConversionResult result, string output, ConversionTarget target)
+static void Print(ConversionResult result, string output, ConversionTarget target, long bytesBefore, long bytesAfter)
 {
     var c = CultureInfo.InvariantCulture;
     Console.WriteLine(string.Create(c, $"{"layer",-32} {"weights",-28} {"K x N",-13} {"SQNR dB",8} {"bytes before",13} {"after",11}"));
@@ -69,12 +79,12 @@ static void Print(ConversionResult result, string output, ConversionTarget targe
     }
 
     long before = result.Layers.Sum(l => l.BytesBefore), after = result.Layers.Sum(l => l.BytesAfter);
-    Console.WriteLine(string.Create(c, $"{result.Layers.Count} layer(s): weights {before:N0} -> {after:N0} bytes ({(after == 0 ? 0 : (double)before / after):0.0}x smaller); model {result.ModelBytesBefore:N0} -> {result.ModelBytesAfter:N0} bytes; wrote {output}"));
+    Console.WriteLine(string.Create(c, $"{result.Layers.Count} layer(s): weights {before:N0} -> {after:N0} bytes ({(after == 0 ? 0 : (double)before / after):0.0}x smaller); model {bytesBefore:N0} -> {bytesAfter:N0} bytes; wrote {output}"));
     if (result.Layers.Count == 0)
     {
         Console.Error.WriteLine(target == ConversionTarget.Int8Packed
             ? "edge-convert: no MatMulInteger or QLinearMatMul with 2-D 8-bit initializer weights was found; the output equals the input."
-            : "edge-convert: no MatMul with 2-D float initializer weights was found; the output equals the input.");
+            : "edge-convert: no MatMul or Gemm with constant 2-D floating-point weights was found (the reasons are listed above); the output equals the input.");
     }
 }
 

@@ -8,6 +8,17 @@ public sealed record ExternalTensor(string Name, int DataType, long[] Shape, str
 /// <summary>Lists a model's external-data initializers by reading the graph's TensorProtos, without loading any data.</summary>
 public static class ExternalInitializers
 {
+    /// <summary>A model's size on disk: the .onnx file and the external data files its initializers name (those that exist).</summary>
+    public static long BytesOnDisk(string modelPath)
+    {
+        byte[] model = File.ReadAllBytes(modelPath);
+        string folder = Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".";
+        return model.LongLength + Read(model).Select(t => t.Location).Distinct(StringComparer.Ordinal)
+            .Select(location => new FileInfo(Path.Combine(folder, location)))
+            .Where(file => file.Exists)
+            .Sum(file => file.Length);
+    }
+
     public static IReadOnlyList<ExternalTensor> Read(ReadOnlySpan<byte> model)
     {
         var graph = ProtoReader.FirstBytes(model, OnnxFields.Model.Graph);

@@ -76,6 +76,7 @@ public static class OnnxFields
         public const int FloatData = 4;
         public const int Int32Data = 5;
         public const int Int64Data = 7;
+        public const int DoubleData = 10;
         public const int Name = 8;
         public const int RawData = 9;
         public const int ExternalData = 13;

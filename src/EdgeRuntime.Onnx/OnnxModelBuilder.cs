@@ -45,6 +45,13 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
         return this;
     }
 
+    /// <summary>A TensorProto written by hand: types the wire protocol has no name for (bfloat16), or values in typed fields.</summary>
+    public OnnxModelBuilder Initializer(ProtoWriter tensor)
+    {
+        _graph.Message(OnnxFields.Graph.Initializer, tensor);
+        return this;
+    }
+
     /// <summary>
     /// A constant tensor whose bytes live in another file (ONNX external data): <paramref name="location"/> relative to
     /// the model file, at <paramref name="offset"/>, <paramref name="length"/> bytes. The graph stays small and the
@@ -174,8 +181,8 @@ public sealed class OnnxModelBuilder(int opset = 17, string graphName = "graph")
     }
 }
 
-/// <summary>A node attribute: an int, a float, or a list of ints.</summary>
-public sealed record NodeAttribute(string Name, long? Int = null, float? Float = null, long[]? Ints = null)
+/// <summary>A node attribute: an int, a float, a list of ints or a tensor (a TensorProto, as a Constant's value).</summary>
+public sealed record NodeAttribute(string Name, long? Int = null, float? Float = null, long[]? Ints = null, ProtoWriter? Tensor = null)
 {
     public ProtoWriter ToProto()
     {
@@ -196,6 +203,10 @@ public sealed record NodeAttribute(string Name, long? Int = null, float? Float =
             }
 
             proto.Varint(OnnxFields.Attribute.Type, OnnxAttributeType.Ints);
+        }
+        else if (Tensor is { } tensor)
+        {
+            proto.Message(OnnxFields.Attribute.T, tensor).Varint(OnnxFields.Attribute.Type, OnnxAttributeType.Tensor);
         }
 
         return proto;

@@ -71,4 +71,77 @@ public sealed class EdgeConvertTests(SharedDaemon daemon) : IClassFixture<Shared
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("no-such-model.onnx", run.All, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_Paddle2ONNX_export_with_constant_weights_converts_and_edged_serves_it()
+    {
+        string converted = Path.Combine(Edged.ModelDirectory, "ocr-rec-int4-it.onnx");
+        var run = await ProcessRunner.RunAsync(Paths.EdgeConvert, Paths.PaddleOcrRecognizer, converted, "--to", "int4", "--json");
+        Assert.True(run.ExitCode == 0, run.All);
+        using var report = JsonDocument.Parse(run.Stdout);
+        Assert.Equal(9, report.RootElement.GetProperty("layers").GetArrayLength());
+        Assert.Equal(4, report.RootElement.GetProperty("skipped").GetArrayLength());
+
+        File.Copy(Paths.PaddleOcrRecognizer, Path.Combine(Edged.ModelDirectory, "ocr-rec-it.onnx"), overwrite: true);
+        await using var client = await EdgeClient.ConnectAsync(Edged.SocketPath);
+        await client.LoadAsync("ocr-rec-it", "ocr-rec-it.onnx");
+        await client.LoadAsync("ocr-rec-int4-it", "ocr-rec-int4-it.onnx");
+        var random = new Random(5);
+        float[] image = [.. Enumerable.Range(0, 3 * 48 * 160).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+        var input = Tensor.Float32("x", [1, 3, 48, 160], image);
+        float[] exact = (await client.InferAsync("ocr-rec-it", [input])).Outputs.Single().ToArray<float>();
+        float[] quantized = (await client.InferAsync("ocr-rec-int4-it", [input])).Outputs.Single().ToArray<float>();
+        Assert.Equal(exact.Length, quantized.Length);
+        double signal = exact.Sum(v => (double)v * v), noise = exact.Zip(quantized, (a, b) => (double)(a - b) * (a - b)).Sum();
+        Assert.True(10 * Math.Log10(signal / noise) > 15, $"output SQNR {10 * Math.Log10(signal / noise):0.0} dB");
+    }
+
+    [Fact]
+    public async Task A_model_with_external_data_converts_to_one_with_external_data()
+    {
+        string folder = Path.Combine(Edged.Directory, "external-in");
+        Directory.CreateDirectory(folder);
+        var w = Enumerable.Range(0, 64 * 32).Select(i => MathF.Sin(i * 1.7f) * 0.2f).ToArray();
+        byte[] inline = new Onnx.OnnxModelBuilder()
+            .Input("x", Protocol.TensorDType.Float32, "N", 64)
+            .Initializer("w", Protocol.TensorDType.Float32, [64, 32], w.AsSpan())
+            .Node("MatMul", ["x", "w"], ["y"])
+            .Output("y", Protocol.TensorDType.Float32, "N", 32)
+            .Build();
+        string source = Path.Combine(folder, "linear.onnx");
+        using (var data = File.Create(source + ".data"))
+        {
+            File.WriteAllBytes(source, Onnx.ExternalDataWriter.Externalize(inline, "linear.onnx.data", data));
+        }
+
+        string converted = Path.Combine(Edged.ModelDirectory, "linear-int4-it.onnx");
+        var run = await ProcessRunner.RunAsync(Paths.EdgeConvert, source, converted, "--to", "int4");
+        Assert.True(run.ExitCode == 0, run.All);
+        Assert.True(File.Exists(converted + ".data"), run.All);
+
+        await using var client = await EdgeClient.ConnectAsync(Edged.SocketPath);
+        await client.LoadAsync("linear-int4-it", "linear-int4-it.onnx");
+        var y = (await client.InferAsync("linear-int4-it", [Tensor.Float32("x", [1, 64], new float[64])]))["y"].ToArray<float>();
+        Assert.Equal(new float[32], y);
+    }
+
+    [Fact]
+    public async Task A_conversion_ONNX_Runtime_refuses_exits_4_and_writes_nothing()
+    {
+        // The linear layer converts, but another node reads a tensor nothing produces: ORT refuses the result.
+        var w = new float[64 * 8];
+        string source = Path.Combine(Edged.Directory, "broken.onnx");
+        File.WriteAllBytes(source, new Onnx.OnnxModelBuilder()
+            .Input("x", Protocol.TensorDType.Float32, "N", 64)
+            .Initializer("w", Protocol.TensorDType.Float32, [64, 8], w.AsSpan())
+            .Node("MatMul", ["x", "w"], ["h"])
+            .Node("Add", ["h", "nowhere"], ["y"])
+            .Output("y", Protocol.TensorDType.Float32, "N", 8)
+            .Build());
+        string converted = Path.Combine(Edged.Directory, "broken-int4.onnx");
+        var run = await ProcessRunner.RunAsync(Paths.EdgeConvert, source, converted, "--to", "int4");
+        Assert.Equal(4, run.ExitCode);
+        Assert.Contains("ONNX Runtime refuses the converted model, so nothing was written", run.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(converted));
+    }
 }

@@ -24,6 +24,9 @@ internal static class Paths
 
     public static string SileroVad => Require(Path.Combine(AssetsDir, "models", "silero_vad_v5.onnx"));
 
+    /// <summary>PaddleOCR's PP-OCRv4 recognizer as Paddle2ONNX exported it (weights in Constant nodes).</summary>
+    public static string PaddleOcrRecognizer => Require(Path.Combine(AssetsDir, "models", "exports", "paddle-ocr-rec.onnx"));
+
     public static string SpeechWav => Require(Path.Combine(AssetsDir, "audio", "speech.wav"));
 
     public static string SilenceWav => Require(Path.Combine(AssetsDir, "audio", "silence.wav"));

@@ -1,0 +1,78 @@
+using EdgeRuntime.Inference;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.TestSupport;
+using Microsoft.ML.OnnxRuntime;
+using Xunit.Abstractions;
+
+namespace EdgeRuntime.Conversion.Tests;
+
+/// <summary>
+/// Third-party exports the build fetches (tools/assets/assets.json, build.ps1 fetch-assets): the converter must find
+/// their weights where their exporter put them, and the converted model must still compute what the float one does.
+/// </summary>
+public sealed class RealExportTests(ITestOutputHelper output)
+{
+    private static string Export(string name)
+    {
+        string path = Path.Combine(Repository.Root, "artifacts", "assets", "models", "exports", name);
+        Assert.True(File.Exists(path), $"{path} is missing: run 'dotnet pwsh ./build.ps1 fetch-assets'.");
+        return path;
+    }
+
+    /// <summary>
+    /// PaddleOCR's PP-OCRv4 text recognizer, exported by Paddle2ONNX: no initializers at all, every weight a Constant
+    /// node. Its 9 linear layers convert; the 4 attention MatMuls multiply two activations and are left with that reason.
+    /// </summary>
+    [Fact]
+    public void Paddle2ONNX_constant_weights_convert_and_the_recognizer_still_reads_the_same()
+    {
+        byte[] model = File.ReadAllBytes(Export("paddle-ocr-rec.onnx"));
+        var result = ModelConverter.Convert(model, new ConversionOptions(ConversionTarget.Int4, AccuracyLevel: 0));
+        Assert.Equal(9, result.Layers.Count);
+        Assert.Equal(4, result.Skipped.Count);
+        Assert.All(result.Skipped, s => Assert.Contains("are computed by a Squeeze node, not a constant", s, StringComparison.Ordinal));
+        Assert.All(result.Layers, l => Assert.InRange(l.SqnrDb, 19, 30));
+        // The Constant nodes that carried the converted weights are gone with them.
+        int constantsBefore = OnnxModelSummary.Read(model).Nodes.Count(n => n.OpType == "Constant");
+        int constantsAfter = OnnxModelSummary.Read(result.Model).Nodes.Count(n => n.OpType == "Constant");
+        Assert.Equal(constantsBefore - 9, constantsAfter);
+        Assert.True(result.ModelBytesAfter < result.ModelBytesBefore * 0.7, $"{result.ModelBytesBefore} -> {result.ModelBytesAfter}");
+
+        // A 48x320 text line of seeded noise in the model's normalised range: the class probabilities per column agree.
+        var random = new Random(3);
+        float[] image = [.. Enumerable.Range(0, 3 * 48 * 320).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+        float[] exact = Run(model, image), converted = Run(result.Model, image);
+        double signal = exact.Sum(v => (double)v * v), noise = exact.Zip(converted, (a, b) => (double)(a - b) * (a - b)).Sum();
+        double sqnr = 10 * Math.Log10(signal / noise);
+        int columns = exact.Length / 6625, sameClass = 0;
+        for (int t = 0; t < columns; t++)
+        {
+            sameClass += ArgMax(exact.AsSpan(t * 6625, 6625)) == ArgMax(converted.AsSpan(t * 6625, 6625)) ? 1 : 0;
+        }
+
+        output.WriteLine($"PP-OCRv4 rec INT4: output SQNR {sqnr:F1} dB, same class in {sameClass}/{columns} columns, {result.ModelBytesBefore:N0} -> {result.ModelBytesAfter:N0} bytes");
+        Assert.True(sqnr > 15, $"output SQNR {sqnr:F1} dB");
+        Assert.True(sameClass >= columns * 0.9, $"same class in {sameClass} of {columns} columns");
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+        {
+            best = values[i] > values[best] ? i : best;
+        }
+
+        return best;
+    }
+
+    private static float[] Run(byte[] model, float[] image)
+    {
+        using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 2 });
+        using var session = new InferenceSession(model, options);
+        using var input = OrtValue.CreateTensorValueFromMemory(image, [1, 3, 48, 320]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, ["x"], [input], [session.OutputMetadata.Keys.Single()]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+}
