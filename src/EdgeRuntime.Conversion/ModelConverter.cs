@@ -19,6 +19,11 @@ public static class ModelConverter
     /// <summary>Converts <paramref name="model"/>; external data files are read from <paramref name="modelDirectory"/> (the model file's folder).</summary>
     public static ConversionResult Convert(byte[] model, ConversionOptions options, string? modelDirectory = null)
     {
+        if (options.Target == ConversionTarget.Int8)
+        {
+            return Qdq.QdqQuantizer.Convert(model, options, modelDirectory);
+        }
+
         if (options.Target == ConversionTarget.Int4)
         {
             new Kernels.LowBit.NBitsShape(1, 1, 4, options.BlockSize).Validate();
@@ -249,7 +254,7 @@ public static class ModelConverter
 
                 if (tensor.External is { } external)
                 {
-                    writer.Message(OnnxFields.Graph.Initializer, Inline(bytes, external.Read(tensor.Name, modelDirectory, tensor.Count * TensorValue.ElementBytes(tensor.DataType))));
+                    writer.Message(OnnxFields.Graph.Initializer, TensorValue.Inline(bytes, external.Read(tensor.Name, modelDirectory, tensor.Count * TensorValue.ElementBytes(tensor.DataType))));
                     start = reader.Position;
                     continue;
                 }
@@ -277,26 +282,6 @@ public static class ModelConverter
         }
 
         return writer.ToArray();
-    }
-
-    /// <summary>An external TensorProto rewritten with its bytes inline: the external entries and location go, raw_data comes.</summary>
-    private static ProtoWriter Inline(ReadOnlySpan<byte> tensor, byte[] data)
-    {
-        var inline = new ProtoWriter();
-        var reader = new ProtoReader(tensor);
-        int start = 0;
-        while (reader.Next())
-        {
-            reader.Skip();
-            if (reader.Field is not (OnnxFields.Tensor.ExternalData or OnnxFields.Tensor.DataLocation))
-            {
-                inline.Raw(tensor[start..reader.Position]);
-            }
-
-            start = reader.Position;
-        }
-
-        return inline.Bytes(OnnxFields.Tensor.RawData, data);
     }
 
     private static string? WeightProblem(ResolvedWeight weight) => weight switch

@@ -43,7 +43,22 @@ internal static class Arguments
             throw new ArgumentException("--ternary-layout goes with --to bitlinear (it says how the ternary weights are packed)");
         }
 
-        var options = new ConversionOptions(target, result.GetValue(d.Block), !result.GetValue(d.Symmetric), result.GetValue(d.AccuracyLevel), layout ?? Kernels.Ternary.TernaryLayout.FourPerByte);
+        bool qdqOptionGiven = result.GetResult(d.Calibration) is { Implicit: false } || result.GetResult(d.Activations) is { Implicit: false } || result.GetResult(d.Calibrate) is { Implicit: false } || result.GetResult(d.Percentile) is { Implicit: false };
+        if (qdqOptionGiven && target != ConversionTarget.Int8)
+        {
+            throw new ArgumentException("--calibration, --activations, --calibrate and --percentile go with --to int8");
+        }
+
+        if (target == ConversionTarget.Int8 && result.GetValue(d.Calibration) is null)
+        {
+            throw new ArgumentException("--to int8 needs --calibration FOLDER (samples of the model's inputs as .npy)");
+        }
+
+        var options = new ConversionOptions(target, result.GetValue(d.Block), !result.GetValue(d.Symmetric), result.GetValue(d.AccuracyLevel), layout ?? Kernels.Ternary.TernaryLayout.FourPerByte)
+        {
+            Calibration = result.GetValue(d.Calibration),
+            Qdq = new Conversion.Qdq.QdqOptions(result.GetValue(d.Activations), result.GetValue(d.Calibrate), result.GetValue(d.Percentile)),
+        };
         return (result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json), result.GetValue(d.ExternalData));
     }
 
@@ -61,7 +76,7 @@ internal static class Arguments
             return "give an input and an output model";
         }
 
-        return result.GetResult(d.Target) is not { IdentifierTokenCount: > 0 } ? "--to is required (bitlinear, int4 or int8-packed)" : result.Errors[0].Message;
+        return result.GetResult(d.Target) is not { IdentifierTokenCount: > 0 } ? "--to is required (bitlinear, int4, int8 or int8-packed)" : result.Errors[0].Message;
     }
 
     private sealed class Definition
@@ -81,7 +96,7 @@ internal static class Arguments
                 + "Runtime refuses the converted model (nothing is written). 'edge-convert import CHECKPOINT OUT-FOLDER' imports a "
                 + "BitNet b1.58 checkpoint (Hugging Face or bitnet.cpp GGUF) into a language-model folder: see edge-convert import --help.")
             {
-                Input, Output, Target, TernaryLayout, Block, Symmetric, AccuracyLevel, ExternalData, Json,
+                Input, Output, Target, TernaryLayout, Block, Symmetric, AccuracyLevel, Calibration, Activations, Calibrate, Percentile, ExternalData, Json,
             };
             Root.HelpName = "edge-convert";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -101,8 +116,10 @@ internal static class Arguments
                 + "with BitNet b1.58's absmean scale (runs on edged's C# kernel); int4: com.microsoft::MatMulNBits, 4-bit "
                 + "round-to-nearest per block along K; int8-packed: not a quantization, MatMulInteger and QLinearMatMul nodes "
                 + "with constant 8-bit weights move to ai.edgeruntime with the weights stored in the kernel's packed layout, "
-                + "so edged holds them once (outputs bit for bit the same)",
-            HelpName = "bitlinear|int4|int8-packed",
+                + "so edged holds them once (outputs bit for bit the same); int8: static quantization to QDQ, int8 weights per output "
+                + "channel for Conv, ConvTranspose, MatMul and Gemm (BatchNormalization folded first), activations calibrated on "
+                + "--calibration samples, the form ORT's CPU kernels and QNN's HTP run as integers",
+            HelpName = "bitlinear|int4|int8|int8-packed",
             Required = true,
             Arity = LastWins,
             CustomParser = result => result.Tokens[^1].Value switch
@@ -110,7 +127,8 @@ internal static class Arguments
                 "bitlinear" => ConversionTarget.BitLinear,
                 "int4" => ConversionTarget.Int4,
                 "int8-packed" => ConversionTarget.Int8Packed,
-                var other => Fail<ConversionTarget>(result, $"--to is '{other}'; it must be bitlinear, int4 or int8-packed"),
+                "int8" => ConversionTarget.Int8,
+                var other => Fail<ConversionTarget>(result, $"--to is '{other}'; it must be bitlinear, int4, int8 or int8-packed"),
             },
         };
 
@@ -137,6 +155,58 @@ internal static class Arguments
             {
                 int level = Number(result);
                 return level is >= 0 and <= 4 ? level : Fail<int>(result, $"--accuracy-level is {level}; it must be 0 to 4");
+            },
+        };
+
+        public Option<string?> Calibration { get; } = new("--calibration")
+        {
+            Description = "int8: a folder of calibration samples, one .npy per sample for a one-input model or one sub-folder per "
+                + "sample holding INPUT-NAME.npy for each input; the last fifth is held back and only measured on",
+            HelpName = "FOLDER",
+            Arity = LastWins,
+            CustomParser = result => result.Tokens[^1].Value,
+        };
+
+        public Option<int> Activations { get; } = new("--activations")
+        {
+            Description = "int8: activation bits, 8 (uint8) or 16 (uint16: the W8A16 form NPUs run)",
+            HelpName = "8|16",
+            Arity = LastWins,
+            DefaultValueFactory = _ => 8,
+            CustomParser = result =>
+            {
+                int bits = Number(result);
+                return bits is 8 or 16 ? bits : Fail<int>(result, $"--activations is {bits}; it must be 8 or 16");
+            },
+        };
+
+        public Option<Conversion.Qdq.CalibrationMethod> Calibrate { get; } = new("--calibrate")
+        {
+            Description = "int8: how an activation's range is taken from the samples: minmax (the extremes seen) or percentile "
+                + "(the values at --percentile from each end, so rare outliers do not widen the step)",
+            HelpName = "minmax|percentile",
+            Arity = LastWins,
+            DefaultValueFactory = _ => Conversion.Qdq.CalibrationMethod.MinMax,
+            CustomParser = result => result.Tokens[^1].Value switch
+            {
+                "minmax" => Conversion.Qdq.CalibrationMethod.MinMax,
+                "percentile" => Conversion.Qdq.CalibrationMethod.Percentile,
+                var other => Fail<Conversion.Qdq.CalibrationMethod>(result, $"--calibrate is '{other}'; it must be minmax or percentile"),
+            },
+        };
+
+        public Option<double> Percentile { get; } = new("--percentile")
+        {
+            Description = "int8 with --calibrate percentile: the percentile kept at each end, above 50 and at most 100",
+            HelpName = "P",
+            Arity = LastWins,
+            DefaultValueFactory = _ => 99.999,
+            CustomParser = result =>
+            {
+                string text = result.Tokens[^1].Value;
+                return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) && p > 50 && p <= 100
+                    ? p
+                    : Fail<double>(result, $"--percentile is '{text}'; it must be a number above 50 and at most 100");
             },
         };
 

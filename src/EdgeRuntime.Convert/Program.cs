@@ -43,7 +43,7 @@ try
     long bytesBefore = ExternalInitializers.BytesOnDisk(input), bytesAfter = ExternalInitializers.BytesOnDisk(output);
     if (json)
     {
-        Console.WriteLine(JsonSerializer.Serialize(new Report(input, output, options.Target.ToString(), result.Layers.ToArray(), [.. result.Skipped], bytesBefore, bytesAfter), ReportJson.Default.Report));
+        Console.WriteLine(JsonSerializer.Serialize(new Report(input, output, options.Target.ToString(), result.Layers.ToArray(), [.. result.Skipped], bytesBefore, bytesAfter, result.Qdq), ReportJson.Default.Report));
     }
     else
     {
@@ -78,21 +78,35 @@ static void Print(ConversionResult result, string output, ConversionTarget targe
         Console.WriteLine($"left as is: {skipped}");
     }
 
+    if (result.Qdq is { } qdq)
+    {
+        Console.WriteLine(string.Create(c, $"BatchNormalization folded into Conv: {qdq.FoldedBatchNorms}; activations quantized: {qdq.QuantizedActivations} (uint{qdq.ActivationBits}, {qdq.Calibration})"));
+        if (qdq.Accuracy is { } a)
+        {
+            string heldBack = a.HeldBackSqnrDb is { } h ? string.Create(c, $"{h:0.0} dB on {a.HeldBackSamples} held-back sample(s)") : "no samples held back (give two or more)";
+            Console.WriteLine(string.Create(c, $"output SQNR against the float model: {a.CalibrationSqnrDb:0.0} dB on {a.CalibrationSamples} calibration sample(s), {heldBack}"));
+        }
+
+        Console.WriteLine($"QNN HTP fitness check: {qdq.HtpCheck}");
+    }
+
     long before = result.Layers.Sum(l => l.BytesBefore), after = result.Layers.Sum(l => l.BytesAfter);
     Console.WriteLine(string.Create(c, $"{result.Layers.Count} layer(s): weights {before:N0} -> {after:N0} bytes ({(after == 0 ? 0 : (double)before / after):0.0}x smaller); model {bytesBefore:N0} -> {bytesAfter:N0} bytes; wrote {output}"));
     if (result.Layers.Count == 0)
     {
         Console.Error.WriteLine(target == ConversionTarget.Int8Packed
             ? "edge-convert: no MatMulInteger or QLinearMatMul with 2-D 8-bit initializer weights was found; the output equals the input."
+            : target == ConversionTarget.Int8
+            ? "edge-convert: no Conv, ConvTranspose, MatMul or Gemm with constant float weights was found (the reasons are listed above); the output equals the input."
             : "edge-convert: no MatMul or Gemm with constant 2-D floating-point weights was found (the reasons are listed above); the output equals the input.");
     }
 }
 
 namespace EdgeRuntime.Convert
 {
-    internal sealed record Report(string Input, string Output, string Target, LayerReport[] Layers, string[] Skipped, long ModelBytesBefore, long ModelBytesAfter);
+    internal sealed record Report(string Input, string Output, string Target, LayerReport[] Layers, string[] Skipped, long ModelBytesBefore, long ModelBytesAfter, QdqDetails? Qdq);
 
-    [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+    [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
     [JsonSerializable(typeof(Report))]
     internal sealed partial class ReportJson : JsonSerializerContext;
 }

@@ -25,6 +25,12 @@ public sealed class EdgeConvertArgumentsTests
         var small = Arguments.Parse(["--to", "bitlinear", "--ternary-layout", "1.6bit", "model.onnx", "model-b158.onnx"])!.Value;
         Assert.Equal(Kernels.Ternary.TernaryLayout.FivePerByte, small.Options.TernaryLayout);
         Assert.Equal(Kernels.Ternary.TernaryLayout.FourPerByte, Arguments.Parse(["--to", "bitlinear", "--ternary-layout", "2bit", "a.onnx", "b.onnx"])!.Value.Options.TernaryLayout);
+
+        var int8 = Arguments.Parse(["model.onnx", "model-w8a16.onnx", "--to", "int8", "--calibration", "samples", "--activations", "16", "--calibrate", "percentile", "--percentile", "99.99"])!.Value;
+        Assert.Equal(ConversionTarget.Int8, int8.Options.Target);
+        Assert.Equal("samples", int8.Options.Calibration);
+        Assert.Equal(new Conversion.Qdq.QdqOptions(16, Conversion.Qdq.CalibrationMethod.Percentile, 99.99), int8.Options.Qdq);
+        Assert.Equal(new Conversion.Qdq.QdqOptions(), Arguments.Parse(["a.onnx", "b.onnx", "--to", "int8", "--calibration", "c"])!.Value.Options.Qdq);
     }
 
     [Theory]
@@ -36,7 +42,7 @@ public sealed class EdgeConvertArgumentsTests
     [Fact]
     public void The_help_describes_every_option()
     {
-        foreach (string option in new[] { "--to", "--ternary-layout", "2bit|1.6bit", "--block", "--symmetric", "--accuracy-level", "--external-data", "--json", "int8-packed", "IN.onnx", "OUT.onnx" })
+        foreach (string option in new[] { "--to", "--ternary-layout", "2bit|1.6bit", "--block", "--symmetric", "--accuracy-level", "--calibration", "--activations", "--calibrate", "--percentile", "--external-data", "--json", "int8-packed", "IN.onnx", "OUT.onnx" })
         {
             Assert.Contains(option, Arguments.Usage, StringComparison.Ordinal);
         }
@@ -48,8 +54,13 @@ public sealed class EdgeConvertArgumentsTests
     [Theory]
     [InlineData("give an input and an output model", "a.onnx", "--to", "int4")]
     [InlineData("give an input and an output model", "a.onnx", "b.onnx", "c.onnx", "--to", "int4")]
-    [InlineData("--to is required (bitlinear, int4 or int8-packed)", "a.onnx", "b.onnx")]
-    [InlineData("--to is 'int8'; it must be bitlinear, int4 or int8-packed", "a.onnx", "b.onnx", "--to", "int8")]
+    [InlineData("--to is required (bitlinear, int4, int8 or int8-packed)", "a.onnx", "b.onnx")]
+    [InlineData("--to is 'int16'; it must be bitlinear, int4, int8 or int8-packed", "a.onnx", "b.onnx", "--to", "int16")]
+    [InlineData("--to int8 needs --calibration FOLDER (samples of the model's inputs as .npy)", "a.onnx", "b.onnx", "--to", "int8")]
+    [InlineData("--calibration, --activations, --calibrate and --percentile go with --to int8", "a.onnx", "b.onnx", "--to", "int4", "--activations", "16")]
+    [InlineData("--activations is 4; it must be 8 or 16", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--activations", "4")]
+    [InlineData("--calibrate is 'entropy'; it must be minmax or percentile", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--calibrate", "entropy")]
+    [InlineData("--percentile is '40'; it must be a number above 50 and at most 100", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--calibrate", "percentile", "--percentile", "40")]
     [InlineData("--block is 'big', not a number", "a.onnx", "b.onnx", "--to", "int4", "--block", "big")]
     [InlineData("--accuracy-level is 5; it must be 0 to 4", "a.onnx", "b.onnx", "--to", "int4", "--accuracy-level", "5")]
     [InlineData("unknown option '--bits'", "a.onnx", "b.onnx", "--to", "int4", "--bits", "4")]

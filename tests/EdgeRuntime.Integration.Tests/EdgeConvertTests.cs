@@ -144,4 +144,35 @@ public sealed class EdgeConvertTests(SharedDaemon daemon) : IClassFixture<Shared
         Assert.Contains("ONNX Runtime refuses the converted model, so nothing was written", run.Stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(converted));
     }
+
+    [Fact]
+    public async Task A_Paddle2ONNX_vision_model_is_quantized_to_int8_qdq_on_calibration_samples_and_edged_serves_it()
+    {
+        string samples = Path.Combine(Edged.Directory, "cls-calibration");
+        Directory.CreateDirectory(samples);
+        var random = new Random(9);
+        for (int i = 0; i < 5; i++)
+        {
+            float[] image = [.. Enumerable.Range(0, 3 * 48 * 192).Select(_ => (float)((random.NextDouble() * 2) - 1))];
+            NpyFile.Write(Path.Combine(samples, $"{i}.npy"), Tensor.Float32("x", [1, 3, 48, 192], image));
+        }
+
+        string converted = Path.Combine(Edged.ModelDirectory, "ocr-cls-int8-it.onnx");
+        var run = await ProcessRunner.RunAsync(Paths.EdgeConvert, Paths.PaddleOcrClassifier, converted, "--to", "int8", "--calibration", samples, "--json");
+        Assert.True(run.ExitCode == 0, run.All);
+        using var report = JsonDocument.Parse(run.Stdout);
+        Assert.Equal(54, report.RootElement.GetProperty("layers").GetArrayLength());
+        var qdq = report.RootElement.GetProperty("qdq");
+        Assert.Equal(35, qdq.GetProperty("foldedBatchNorms").GetInt32());
+        Assert.Equal((4, 1), (qdq.GetProperty("accuracy").GetProperty("calibrationSamples").GetInt32(), qdq.GetProperty("accuracy").GetProperty("heldBackSamples").GetInt32()));
+        Assert.True(report.RootElement.GetProperty("modelBytesAfter").GetInt64() < report.RootElement.GetProperty("modelBytesBefore").GetInt64() * 0.6);
+
+        await using var client = await EdgeClient.ConnectAsync(Edged.SocketPath);
+        var info = await client.LoadAsync("ocr-cls-int8-it", "ocr-cls-int8-it.onnx");
+        float[] input = [.. Enumerable.Range(0, 3 * 48 * 192).Select(i => MathF.Sin(i * 0.01f))];
+        var y = (await client.InferAsync("ocr-cls-int8-it", [Tensor.Float32("x", [1, 3, 48, 192], input)])).Outputs.Single().ToArray<float>();
+        // Two class probabilities from the softmax.
+        Assert.Equal(2, y.Length);
+        Assert.Equal(1, y.Sum(), 3);
+    }
 }

@@ -25,6 +25,9 @@ internal static class Paths
     public static string SileroVad => Require(Path.Combine(AssetsDir, "models", "silero_vad_v5.onnx"));
 
     /// <summary>PaddleOCR's PP-OCRv4 recognizer as Paddle2ONNX exported it (weights in Constant nodes).</summary>
+    /// <summary>PaddleOCR's text-direction classifier as Paddle2ONNX exported it (53 Conv, 35 BatchNormalization, opset 9).</summary>
+    public static string PaddleOcrClassifier => Require(Path.Combine(AssetsDir, "models", "exports", "paddle-ocr-cls.onnx"));
+
     public static string PaddleOcrRecognizer => Require(Path.Combine(AssetsDir, "models", "exports", "paddle-ocr-rec.onnx"));
 
     public static string SpeechWav => Require(Path.Combine(AssetsDir, "audio", "speech.wav"));

@@ -89,6 +89,26 @@ internal sealed record TensorValue(string Name, long[] Dims, int DataType)
         _ => throw new InvalidDataException($"ONNX data type {dataType} is not read from external data by edge-convert."),
     };
 
+    /// <summary>An external TensorProto rewritten with its bytes inline: the external entries and location go, raw_data comes.</summary>
+    public static ProtoWriter Inline(ReadOnlySpan<byte> tensor, byte[] data)
+    {
+        var inline = new ProtoWriter();
+        var reader = new ProtoReader(tensor);
+        int start = 0;
+        while (reader.Next())
+        {
+            reader.Skip();
+            if (reader.Field is not (OnnxFields.Tensor.ExternalData or OnnxFields.Tensor.DataLocation))
+            {
+                inline.Raw(tensor[start..reader.Position]);
+            }
+
+            start = reader.Position;
+        }
+
+        return inline.Bytes(OnnxFields.Tensor.RawData, data);
+    }
+
     public static TensorValue Read(ReadOnlySpan<byte> bytes)
     {
         var reader = new ProtoReader(bytes);

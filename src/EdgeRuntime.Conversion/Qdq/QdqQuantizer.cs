@@ -1,0 +1,222 @@
+using EdgeRuntime.Conversion.Weights;
+using EdgeRuntime.Onnx;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Conversion.Qdq;
+
+/// <summary>How to quantize statically: activation bits (8, or 16 for W8A16) and how their ranges are calibrated.</summary>
+public sealed record QdqOptions(int ActivationBits = 8, CalibrationMethod Method = CalibrationMethod.MinMax, double Percentile = 99.999);
+
+/// <summary>The float model's outputs against the quantized model's, as SQNR in dB (the worst float output).</summary>
+public sealed record QdqAccuracy(int CalibrationSamples, int HeldBackSamples, double CalibrationSqnrDb, double? HeldBackSqnrDb);
+
+/// <summary>The QDQ model, its layers (weights' SQNR and bytes), the layers left alone and why, and the end-to-end accuracy.</summary>
+public sealed record QdqResult(byte[] Model, IReadOnlyList<LayerReport> Layers, IReadOnlyList<string> Skipped, int FoldedBatchNorms, int QuantizedActivations, QdqAccuracy? Accuracy);
+
+/// <summary>
+/// Static quantization to the QDQ form ONNX Runtime fuses into integer kernels and QNN's HTP compiles:
+/// <list type="bullet">
+/// <item>BatchNormalization is folded into the Conv before it (<see cref="BatchNormFolding"/>).</item>
+/// <item>Conv, ConvTranspose, MatMul and Gemm with constant float weights get int8 weights, symmetric, one scale per
+/// output channel, behind a DequantizeLinear. A Conv or Gemm bias becomes int32 at scale x_scale·w_scale, as the
+/// integer kernels add it.</item>
+/// <item>Each of those layers' activation input and output gets a QuantizeLinear → DequantizeLinear pair: uint8 (or
+/// uint16 with 16-bit activations), asymmetric, over the range calibrated on the samples and widened to hold 0. Every
+/// reader of such a tensor reads the dequantized one.</item>
+/// </list>
+/// Q/DQ are the standard ops from opset 13 (21 for 16 bits); below that ORT's com.microsoft ones, which take the same
+/// attributes, so the model's own opset and every other op stay as they were.
+/// </summary>
+public static class QdqQuantizer
+{
+    /// <summary>edge-convert --to int8: loads the calibration samples against the model's inputs, quantizes, and reports.</summary>
+    public static ConversionResult Convert(byte[] model, ConversionOptions options, string? modelDirectory)
+    {
+        string folder = options.Calibration ?? throw new ArgumentException("--to int8 needs --calibration FOLDER: static quantization takes its activation ranges from samples of the model's inputs (.npy)");
+        var samples = CalibrationSet.Load(folder, InputsOf(model, modelDirectory));
+        var result = Quantize(model, modelDirectory, samples, options.Qdq);
+        string htp = Inference.Providers.QnnOptions.HtpWholeGraphUnsuitability(OnnxModelSummary.Read(result.Model)) ?? "accepted";
+        string calibration = options.Qdq.Method == CalibrationMethod.Percentile ? $"percentile {options.Qdq.Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "min-max";
+        return new ConversionResult(result.Model, result.Layers, result.Skipped, model.LongLength)
+        {
+            ReadExternalData = ExternalInitializers.Read(model).Count > 0,
+            Qdq = new QdqDetails(result.FoldedBatchNorms, result.QuantizedActivations, options.Qdq.ActivationBits, calibration, result.Accuracy, htp),
+        };
+    }
+
+    /// <summary>What the model's inputs take, as ONNX Runtime reads them (external data read from the model's folder).</summary>
+    public static IReadOnlyList<ModelInput> InputsOf(byte[] model, string? modelDirectory)
+    {
+        var graph = EditableGraph.Parse(ProtoReader.FirstBytes(model, OnnxFields.Model.Graph), modelDirectory);
+        return SampleRunner.InputsOf(ModelGraph.Replace(model, graph.Write()));
+    }
+
+    public static QdqResult Quantize(byte[] model, string? modelDirectory, CalibrationSet samples, QdqOptions options)
+    {
+        if (options.ActivationBits is not (8 or 16))
+        {
+            throw new ArgumentException($"activations must be 8 or 16 bits, not {options.ActivationBits}");
+        }
+
+        int opset = Opset(model, OnnxDomains.Default);
+        bool standard = opset >= (options.ActivationBits == 16 ? 21 : 13);
+        var graph = EditableGraph.Parse(ProtoReader.FirstBytes(model, OnnxFields.Model.Graph), modelDirectory);
+        if (opset < OpsetTen.Version)
+        {
+            if (OpsetTen.Upgrade(graph) is { } refused)
+            {
+                throw new InvalidDataException(refused);
+            }
+
+            model = OpsetTen.WithDefaultOpset(model, OpsetTen.Version);
+        }
+
+        int folded = BatchNormFolding.Fold(graph, Catalog(graph, modelDirectory));
+        var catalog = Catalog(graph, modelDirectory);
+
+        var layers = new List<LayerReport>();
+        var skipped = new List<string>();
+        var chosen = new List<(GraphNode Node, string Label, ResolvedWeight Weight, int Axis)>();
+        foreach (var node in graph.Nodes.Where(n => BatchNormFolding.IsStandard(n.Proto) && n.Proto.OpType is "Conv" or "ConvTranspose" or "MatMul" or "Gemm"))
+        {
+            var p = node.Proto;
+            string label = p.Name.Length > 0 ? p.Name : $"{p.OpType} -> {p.Outputs.FirstOrDefault()}";
+            if (Problem(p, catalog, out var weight) is { } problem)
+            {
+                skipped.Add($"{label}: {problem}");
+                continue;
+            }
+
+            chosen.Add((node, label, weight!, WeightAxis(p)));
+        }
+
+        // The activations to quantize: each chosen layer's input and output.
+        var tensors = chosen.SelectMany(c => new[] { c.Node.Proto.Inputs[0], c.Node.Proto.Outputs[0] }).Distinct(StringComparer.Ordinal).ToList();
+        byte[] floatModel = ModelGraph.Replace(model, graph.Write());
+        var ranges = chosen.Count == 0
+            ? []
+            : ActivationStatistics.Ranges(floatModel, tensors, graph.Outputs, samples.Calibration, options.Method, options.Percentile);
+
+        var writer = new QdqWriter(graph, options.ActivationBits, standard ? OnnxDomains.Default : OnnxDomains.Microsoft);
+        foreach (string tensor in tensors)
+        {
+            writer.QuantizeActivation(tensor, ranges[tensor]);
+        }
+
+        foreach (var (node, label, weight, axis) in chosen)
+        {
+            if (writer.QuantizeWeights(node, label, weight, axis, catalog) is { } report)
+            {
+                layers.Add(report);
+            }
+        }
+
+        graph.DropUnread();
+        byte[] quantized = ModelGraph.Replace(model, graph.Write());
+        if (!standard && chosen.Count > 0)
+        {
+            quantized = WithOpset(quantized, OnnxDomains.Microsoft, 1);
+        }
+
+        var accuracy = chosen.Count == 0 ? null : Measure(floatModel, quantized, samples);
+        return new QdqResult(chosen.Count == 0 ? model : quantized, layers, skipped, folded, tensors.Count, accuracy);
+    }
+
+    private static WeightCatalog Catalog(EditableGraph graph, string? modelDirectory) =>
+        new(graph.Initializers, [.. graph.Nodes.Select(n => n.Proto)], graph.FedInputs, modelDirectory);
+
+    /// <summary>The axis of W that indexes output channels: Conv [M, C/g, ...] 0, ConvTranspose [C, M/g, ...] 1, MatMul [K, N] 1, Gemm 1 or (transB) 0.</summary>
+    private static int WeightAxis(OnnxNodeProto node) => node.OpType switch
+    {
+        "Conv" => 0,
+        "Gemm" => node.Int("transB") == 1 ? 0 : 1,
+        _ => 1,
+    };
+
+    private static string? Problem(OnnxNodeProto node, WeightCatalog catalog, out ResolvedWeight? weight)
+    {
+        weight = null;
+        if (node.Inputs.Count < 2 || node.Outputs.Length == 0)
+        {
+            return "it has no weight input";
+        }
+
+        if (node.OpType == "Gemm" && (node.Int("transA") != 0 || node.Float("alpha", 1) != 1 || node.Float("beta", 1) != 1))
+        {
+            return "Gemm with transA, alpha or beta other than the defaults is not quantized";
+        }
+
+        if (catalog.Resolve(node.Inputs[0], out _) is not null)
+        {
+            return "its input is a constant, not an activation";
+        }
+
+        weight = catalog.Resolve(node.Inputs[1], out string? problem);
+        if (weight is null)
+        {
+            return $"its weights '{node.Inputs[1]}' {problem}";
+        }
+
+        int rank = weight.Dims.Length;
+        return weight.ElementType != OnnxDataType.Float ? $"its weights '{node.Inputs[1]}' are not float (data type {weight.ElementType})"
+            : node.OpType is "MatMul" or "Gemm" && rank != 2 ? $"its weights '{node.Inputs[1]}' have rank {rank}, not 2"
+            : node.OpType is "Conv" or "ConvTranspose" && rank < 3 ? $"its weights '{node.Inputs[1]}' have rank {rank}"
+            : null;
+    }
+
+    private static QdqAccuracy Measure(byte[] floatModel, byte[] quantized, CalibrationSet samples)
+    {
+        using var exact = new SampleRunner(floatModel);
+        using var approximate = new SampleRunner(quantized);
+        var outputs = exact.FloatOutputs;
+        double Sqnr(IReadOnlyList<CalibrationSample> set)
+        {
+            var signal = new double[outputs.Count];
+            var noise = new double[outputs.Count];
+            foreach (var sample in set)
+            {
+                var a = exact.Run(sample, outputs);
+                var b = approximate.Run(sample, outputs);
+                for (int o = 0; o < outputs.Count; o++)
+                {
+                    for (int i = 0; i < a[o].Length; i++)
+                    {
+                        signal[o] += (double)a[o][i] * a[o][i];
+                        noise[o] += (double)(a[o][i] - b[o][i]) * (a[o][i] - b[o][i]);
+                    }
+                }
+            }
+
+            return Enumerable.Range(0, outputs.Count).Min(o => noise[o] == 0 ? double.PositiveInfinity : 10 * Math.Log10(signal[o] / noise[o]));
+        }
+
+        return new QdqAccuracy(samples.Calibration.Count, samples.HeldBack.Count, Sqnr(samples.Calibration), samples.HeldBack.Count > 0 ? Sqnr(samples.HeldBack) : null);
+    }
+
+    private static int Opset(byte[] model, string domain)
+    {
+        var reader = new ProtoReader(model);
+        while (reader.Next())
+        {
+            if (reader.Is(OnnxFields.Model.OpsetImport, WireType.LengthDelimited))
+            {
+                var entry = reader.ReadBytes();
+                if (ProtoReader.FirstString(entry, OnnxFields.OperatorSetId.Domain) is var d && (d == domain || (domain.Length == 0 && d == OnnxDomains.AiOnnx)))
+                {
+                    return (int)ProtoReader.FirstVarint(entry, OnnxFields.OperatorSetId.Version);
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return 0;
+    }
+
+    private static byte[] WithOpset(byte[] model, string domain, int version) =>
+        Opset(model, domain) > 0
+            ? model
+            : [.. model, .. new ProtoWriter().Message(OnnxFields.Model.OpsetImport, new ProtoWriter().String(OnnxFields.OperatorSetId.Domain, domain).Varint(OnnxFields.OperatorSetId.Version, version)).ToArray()];
+}
