@@ -37,6 +37,9 @@
     bench-pipelines MMEdge post-sensing latency (sequential vs pipelined vs skipping), accuracy, the optimizer under
                   three budgets, CBNet vs full model vs early exit; artifacts/bench/pipelines.json and
                   mmedge-timeline.svg (-Quick: shorter)
+    bench-quantize  edge-convert's static INT8 (QDQ) and W8A16 quantization on the trained CBNet CNN (real Fashion-MNIST
+                  images) and PaddleOCR's classifier, against the float models in the same run (ORT CPU, 2 threads):
+                  held-back output SQNR, top-1 agreement, size, speed; artifacts/bench/quantize.json (-Quick: fewer)
     fetch-assets  fetch the pinned sample models and make the sample audio (idempotent)
 
     Every task is idempotent. A missing Debian package (build/debian-packages.txt) is installed when run as root,
@@ -45,7 +48,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('demo', 'test', 'unit', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'bench-llm', 'fetch-assets')]
+    [ValidateSet('demo', 'test', 'unit', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'bench-quantize', 'bench-llm', 'fetch-assets')]
     [string] $Task = 'build',
 
     [string] $Board = 'host',
@@ -107,6 +110,7 @@ try {
         'bench-kernels' { Invoke-BenchKernels $Board -Quick:$Quick -PeerSource $PeerSource }
         'bench-triggers' { Invoke-BenchTriggers $Board -Quick:$Quick }
         'bench-pipelines' { Invoke-BenchPipelines -Quick:$Quick }
+        'bench-quantize' { Invoke-BenchQuantize -Quick:$Quick }
         'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin -HybridOnly:$HybridOnly -DeltaOnly:$DeltaOnly -VlmOnly:$VlmOnly -LayoutOnly:$LayoutOnly }
         'demo' { Invoke-Demo $Board }
     }

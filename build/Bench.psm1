@@ -5,6 +5,7 @@ Set-StrictMode -Version Latest
 Import-Module (Join-Path $PSScriptRoot 'Common.psm1')
 Import-Module (Join-Path $PSScriptRoot 'Dependencies.psm1')
 Import-Module (Join-Path $PSScriptRoot 'Publish.psm1')
+Import-Module (Join-Path $PSScriptRoot 'Assets.psm1')
 
 function Invoke-Bench([string] $Board, [switch] $Quick, [int] $ClientSpinUs = -1) {
     Assert-HostBoard $Board
@@ -40,6 +41,16 @@ function Invoke-BenchPipelines([switch] $Quick) {
     $benchArgs = @('--pipelines', '--models-dir', (Join-Path $BuildRoot 'models'), '--samples-dir', (Join-Path $BuildRoot 'samples'), '--out', (Join-Path $Artifacts 'bench'))
     if ($Quick) { $benchArgs += '--quick' }
     Invoke-Checked 'pipeline benchmark' {
+        dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
+    }
+}
+
+function Invoke-BenchQuantize([switch] $Quick) {
+    Write-Step 'bench-quantize: static INT8 (QDQ) and W8A16 against the float models, ORT CPU, 2 threads'
+    Invoke-FetchAssets | Out-Host
+    $benchArgs = @('--quantize', '--models-dir', (Join-Path $BuildRoot 'models'), '--samples-dir', (Join-Path $BuildRoot 'samples'), '--assets-dir', $Assets, '--out', (Join-Path $Artifacts 'bench'))
+    if ($Quick) { $benchArgs += '--quick' }
+    Invoke-Checked 'quantization benchmark' {
         dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
     }
 }
@@ -129,4 +140,4 @@ function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '
     }
 }
 
-Export-ModuleMember -Function Invoke-Bench, Invoke-BenchTriggers, Invoke-BenchPipelines, Invoke-BenchKernels, Invoke-BenchLlm
+Export-ModuleMember -Function Invoke-Bench, Invoke-BenchTriggers, Invoke-BenchPipelines, Invoke-BenchQuantize, Invoke-BenchKernels, Invoke-BenchLlm

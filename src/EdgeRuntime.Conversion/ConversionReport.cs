@@ -51,4 +51,4 @@ public sealed record ConversionResult(byte[] Model, IReadOnlyList<LayerReport> L
 }
 
 /// <summary>What a static quantization did beyond the layers, and how close the quantized model's outputs stay.</summary>
-public sealed record QdqDetails(int FoldedBatchNorms, int QuantizedActivations, int ActivationBits, string Calibration, Qdq.QdqAccuracy? Accuracy, string HtpCheck);
+public sealed record QdqDetails(int FoldedBatchNorms, int QuantizedActivations, int ActivationBits, int WeightBits, string Calibration, Qdq.QdqAccuracy? Accuracy, string HtpCheck);

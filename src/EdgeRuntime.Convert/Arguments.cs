@@ -43,10 +43,10 @@ internal static class Arguments
             throw new ArgumentException("--ternary-layout goes with --to bitlinear (it says how the ternary weights are packed)");
         }
 
-        bool qdqOptionGiven = result.GetResult(d.Calibration) is { Implicit: false } || result.GetResult(d.Activations) is { Implicit: false } || result.GetResult(d.Calibrate) is { Implicit: false } || result.GetResult(d.Percentile) is { Implicit: false };
+        bool qdqOptionGiven = result.GetResult(d.Calibration) is { Implicit: false } || result.GetResult(d.Activations) is { Implicit: false } || result.GetResult(d.Calibrate) is { Implicit: false } || result.GetResult(d.Percentile) is { Implicit: false } || result.GetResult(d.WeightBits) is { Implicit: false };
         if (qdqOptionGiven && target != ConversionTarget.Int8)
         {
-            throw new ArgumentException("--calibration, --activations, --calibrate and --percentile go with --to int8");
+            throw new ArgumentException("--calibration, --activations, --weight-bits, --calibrate and --percentile go with --to int8");
         }
 
         if (target == ConversionTarget.Int8 && result.GetValue(d.Calibration) is null)
@@ -57,7 +57,7 @@ internal static class Arguments
         var options = new ConversionOptions(target, result.GetValue(d.Block), !result.GetValue(d.Symmetric), result.GetValue(d.AccuracyLevel), layout ?? Kernels.Ternary.TernaryLayout.FourPerByte)
         {
             Calibration = result.GetValue(d.Calibration),
-            Qdq = new Conversion.Qdq.QdqOptions(result.GetValue(d.Activations), result.GetValue(d.Calibrate), result.GetValue(d.Percentile)),
+            Qdq = new Conversion.Qdq.QdqOptions(result.GetValue(d.Activations), result.GetValue(d.Calibrate), result.GetValue(d.Percentile), result.GetValue(d.WeightBits)),
         };
         return (result.GetRequiredValue(d.Input), result.GetRequiredValue(d.Output), options, result.GetValue(d.Json), result.GetValue(d.ExternalData));
     }
@@ -96,7 +96,7 @@ internal static class Arguments
                 + "Runtime refuses the converted model (nothing is written). 'edge-convert import CHECKPOINT OUT-FOLDER' imports a "
                 + "BitNet b1.58 checkpoint (Hugging Face or bitnet.cpp GGUF) into a language-model folder: see edge-convert import --help.")
             {
-                Input, Output, Target, TernaryLayout, Block, Symmetric, AccuracyLevel, Calibration, Activations, Calibrate, Percentile, ExternalData, Json,
+                Input, Output, Target, TernaryLayout, Block, Symmetric, AccuracyLevel, Calibration, Activations, WeightBits, Calibrate, Percentile, ExternalData, Json,
             };
             Root.HelpName = "edge-convert";
             Root.Options.Remove(Root.Options.OfType<VersionOption>().Single());
@@ -177,6 +177,20 @@ internal static class Arguments
             {
                 int bits = Number(result);
                 return bits is 8 or 16 ? bits : Fail<int>(result, $"--activations is {bits}; it must be 8 or 16");
+            },
+        };
+
+        public Option<int?> WeightBits { get; } = new("--weight-bits")
+        {
+            Description = "int8: the weights' code range, 7 (-63..63) or 8 (-127..127). The default is 7 beside 8-bit activations, "
+                + "because ONNX Runtime's x64 kernels without VNNI saturate on full 8-bit weights; give 8 for arm64, VNNI or an "
+                + "NPU. Beside 16-bit activations the default is 8",
+            HelpName = "7|8",
+            Arity = LastWins,
+            CustomParser = result =>
+            {
+                int bits = Number(result);
+                return bits is 7 or 8 ? bits : Fail<int?>(result, $"--weight-bits is {bits}; it must be 7 or 8");
             },
         };
 

@@ -80,7 +80,7 @@ static void Print(ConversionResult result, string output, ConversionTarget targe
 
     if (result.Qdq is { } qdq)
     {
-        Console.WriteLine(string.Create(c, $"BatchNormalization folded into Conv: {qdq.FoldedBatchNorms}; activations quantized: {qdq.QuantizedActivations} (uint{qdq.ActivationBits}, {qdq.Calibration})"));
+        Console.WriteLine(string.Create(c, $"BatchNormalization folded into Conv: {qdq.FoldedBatchNorms}; activations quantized: {qdq.QuantizedActivations} (uint{qdq.ActivationBits}, {qdq.Calibration}); weights int8 with {qdq.WeightBits}-bit codes per output channel"));
         if (qdq.Accuracy is { } a)
         {
             string heldBack = a.HeldBackSqnrDb is { } h ? string.Create(c, $"{h:0.0} dB on {a.HeldBackSamples} held-back sample(s)") : "no samples held back (give two or more)";

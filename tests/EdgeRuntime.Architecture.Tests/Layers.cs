@@ -19,7 +19,7 @@ internal static class Layers
         ["EdgeRuntime.Kernels"] = ["EdgeRuntime.Onnx"],
         ["EdgeRuntime.Inference"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Onnx", "EdgeRuntime.Kernels"],
         ["EdgeRuntime.Generation"] = ["EdgeRuntime.Protocol", "EdgeRuntime.Onnx", "EdgeRuntime.Kernels", "EdgeRuntime.Inference"],
-        ["EdgeRuntime.Conversion"] = ["EdgeRuntime.Onnx", "EdgeRuntime.Kernels", "EdgeRuntime.Generation"],
+        ["EdgeRuntime.Conversion"] = ["EdgeRuntime.Onnx", "EdgeRuntime.Kernels", "EdgeRuntime.Generation", "EdgeRuntime.Formats"],
         ["EdgeRuntime.Boards"] = ["EdgeRuntime.Inference"],
 
         // The daemon's services.

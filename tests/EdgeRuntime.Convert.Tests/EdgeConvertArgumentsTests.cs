@@ -26,11 +26,14 @@ public sealed class EdgeConvertArgumentsTests
         Assert.Equal(Kernels.Ternary.TernaryLayout.FivePerByte, small.Options.TernaryLayout);
         Assert.Equal(Kernels.Ternary.TernaryLayout.FourPerByte, Arguments.Parse(["--to", "bitlinear", "--ternary-layout", "2bit", "a.onnx", "b.onnx"])!.Value.Options.TernaryLayout);
 
-        var int8 = Arguments.Parse(["model.onnx", "model-w8a16.onnx", "--to", "int8", "--calibration", "samples", "--activations", "16", "--calibrate", "percentile", "--percentile", "99.99"])!.Value;
+        var int8 = Arguments.Parse(["model.onnx", "model-w8a16.onnx", "--to", "int8", "--calibration", "samples", "--activations", "16", "--calibrate", "percentile", "--percentile", "99.99", "--weight-bits", "8"])!.Value;
         Assert.Equal(ConversionTarget.Int8, int8.Options.Target);
         Assert.Equal("samples", int8.Options.Calibration);
-        Assert.Equal(new Conversion.Qdq.QdqOptions(16, Conversion.Qdq.CalibrationMethod.Percentile, 99.99), int8.Options.Qdq);
-        Assert.Equal(new Conversion.Qdq.QdqOptions(), Arguments.Parse(["a.onnx", "b.onnx", "--to", "int8", "--calibration", "c"])!.Value.Options.Qdq);
+        Assert.Equal(new Conversion.Qdq.QdqOptions(16, Conversion.Qdq.CalibrationMethod.Percentile, 99.99, 8), int8.Options.Qdq);
+        var defaults = Arguments.Parse(["a.onnx", "b.onnx", "--to", "int8", "--calibration", "c"])!.Value.Options.Qdq;
+        Assert.Equal(new Conversion.Qdq.QdqOptions(), defaults);
+        Assert.Equal(7, defaults.EffectiveWeightBits);
+        Assert.Equal(8, (defaults with { ActivationBits = 16 }).EffectiveWeightBits);
     }
 
     [Theory]
@@ -42,7 +45,7 @@ public sealed class EdgeConvertArgumentsTests
     [Fact]
     public void The_help_describes_every_option()
     {
-        foreach (string option in new[] { "--to", "--ternary-layout", "2bit|1.6bit", "--block", "--symmetric", "--accuracy-level", "--calibration", "--activations", "--calibrate", "--percentile", "--external-data", "--json", "int8-packed", "IN.onnx", "OUT.onnx" })
+        foreach (string option in new[] { "--to", "--ternary-layout", "2bit|1.6bit", "--block", "--symmetric", "--accuracy-level", "--calibration", "--activations", "--weight-bits", "--calibrate", "--percentile", "--external-data", "--json", "int8-packed", "IN.onnx", "OUT.onnx" })
         {
             Assert.Contains(option, Arguments.Usage, StringComparison.Ordinal);
         }
@@ -57,7 +60,8 @@ public sealed class EdgeConvertArgumentsTests
     [InlineData("--to is required (bitlinear, int4, int8 or int8-packed)", "a.onnx", "b.onnx")]
     [InlineData("--to is 'int16'; it must be bitlinear, int4, int8 or int8-packed", "a.onnx", "b.onnx", "--to", "int16")]
     [InlineData("--to int8 needs --calibration FOLDER (samples of the model's inputs as .npy)", "a.onnx", "b.onnx", "--to", "int8")]
-    [InlineData("--calibration, --activations, --calibrate and --percentile go with --to int8", "a.onnx", "b.onnx", "--to", "int4", "--activations", "16")]
+    [InlineData("--calibration, --activations, --weight-bits, --calibrate and --percentile go with --to int8", "a.onnx", "b.onnx", "--to", "int4", "--activations", "16")]
+    [InlineData("--weight-bits is 6; it must be 7 or 8", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--weight-bits", "6")]
     [InlineData("--activations is 4; it must be 8 or 16", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--activations", "4")]
     [InlineData("--calibrate is 'entropy'; it must be minmax or percentile", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--calibrate", "entropy")]
     [InlineData("--percentile is '40'; it must be a number above 50 and at most 100", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--calibrate", "percentile", "--percentile", "40")]

@@ -5,7 +5,7 @@ using EdgeRuntime.Protocol;
 namespace EdgeRuntime.Conversion.Qdq;
 
 /// <summary>Writes the Q/DQ nodes and the quantized initializers into an <see cref="EditableGraph"/>.</summary>
-internal sealed class QdqWriter(EditableGraph graph, int activationBits, string qdqDomain)
+internal sealed class QdqWriter(EditableGraph graph, int activationBits, int weightBits, string qdqDomain)
 {
     // By the DequantizeLinear's output: what a quantized layer reads once its input has its Q/DQ.
     private readonly Dictionary<string, float> _activationScales = new(StringComparer.Ordinal);
@@ -56,7 +56,7 @@ internal sealed class QdqWriter(EditableGraph graph, int activationBits, string 
         {
             var codes = new sbyte[count];
             var dequantized = new float[count];
-            var scales = PerChannel(weight, axis, codes, dequantized);
+            var scales = PerChannel(weight, axis, (1 << (weightBits - 1)) - 1, codes, dequantized);
             string codesName = graph.FreshName(weightName + ".int8"), scaleName = graph.FreshName(weightName + ".scale");
             string zeroName = graph.FreshName(weightName + ".zero_point"), dq = graph.FreshName(weightName + ".dq");
             graph.AddInitializer(codesName, OnnxModelBuilder.TensorProto(codesName, TensorDType.Int8, weight.Dims, (ReadOnlySpan<sbyte>)codes));
@@ -110,8 +110,8 @@ internal sealed class QdqWriter(EditableGraph graph, int activationBits, string 
         return dq;
     }
 
-    /// <summary>Symmetric int8 per output channel (codes −127..127): scale = max|w| / 127 over the channel.</summary>
-    private static float[] PerChannel(ResolvedWeight weight, int axis, sbyte[] codes, float[] dequantized)
+    /// <summary>Symmetric per output channel, codes −limit..limit (127 for 8 bits, 63 for 7): scale = max|w| / limit over the channel.</summary>
+    private static float[] PerChannel(ResolvedWeight weight, int axis, int limit, sbyte[] codes, float[] dequantized)
     {
         long outer = weight.Dims[..axis].Aggregate(1L, (a, d) => a * d);
         int channels = (int)weight.Dims[axis];
@@ -128,7 +128,7 @@ internal sealed class QdqWriter(EditableGraph graph, int activationBits, string 
             }
         }
 
-        var scales = largest.Select(m => m > 0 ? m / 127f : 1f).ToArray();
+        var scales = largest.Select(m => m > 0 ? m / limit : 1f).ToArray();
         for (long o = 0; o < outer; o++)
         {
             for (int c = 0; c < channels; c++)
@@ -136,7 +136,7 @@ internal sealed class QdqWriter(EditableGraph graph, int activationBits, string 
                 for (long i = 0; i < inner; i++)
                 {
                     long at = (((o * channels) + c) * inner) + i;
-                    int code = Math.Clamp((int)MathF.Round(weight.Values[at] / scales[c]), -127, 127);
+                    int code = Math.Clamp((int)MathF.Round(weight.Values[at] / scales[c]), -limit, limit);
                     codes[at] = (sbyte)code;
                     dequantized[at] = code * scales[c];
                 }
