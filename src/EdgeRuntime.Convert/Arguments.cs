@@ -49,6 +49,11 @@ internal static class Arguments
             throw new ArgumentException("--calibration, --activations, --weight-bits, --calibrate and --percentile go with --to int8");
         }
 
+        if (result.GetResult(d.Percentile) is { Implicit: false } && result.GetValue(d.Calibrate) != Conversion.Qdq.CalibrationMethod.Percentile)
+        {
+            throw new ArgumentException("--percentile goes with --calibrate percentile");
+        }
+
         if (target == ConversionTarget.Int8 && result.GetValue(d.Calibration) is null)
         {
             throw new ArgumentException("--to int8 needs --calibration FOLDER (samples of the model's inputs as .npy)");

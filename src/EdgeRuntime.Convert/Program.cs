@@ -20,6 +20,8 @@ try
     }
 
     var (input, output, options, json, externalData) = parsed;
+    // Sizes on disk, external data files included; the input's before anything is written (the output may replace it).
+    long bytesBefore = ExternalInitializers.BytesOnDisk(input);
     var result = ModelConverter.Convert(File.ReadAllBytes(input), options, Path.GetDirectoryName(Path.GetFullPath(input)));
     if (result.Layers.Count > 0 && ConvertedModelCheck.Problem(result.Model) is { } refused)
     {
@@ -39,8 +41,7 @@ try
         File.WriteAllBytes(output, result.Model);
     }
 
-    // Sizes on disk, external data files included.
-    long bytesBefore = ExternalInitializers.BytesOnDisk(input), bytesAfter = ExternalInitializers.BytesOnDisk(output);
+    long bytesAfter = ExternalInitializers.BytesOnDisk(output);
     if (json)
     {
         Console.WriteLine(JsonSerializer.Serialize(new Report(input, output, options.Target.ToString(), result.Layers.ToArray(), [.. result.Skipped], bytesBefore, bytesAfter, result.Qdq), ReportJson.Default.Report));

@@ -67,6 +67,12 @@ public ref struct ProtoReader(ReadOnlySpan<byte> buffer)
         return System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(_buffer.Slice(_position - 4, 4));
     }
 
+    public long ReadFixed64()
+    {
+        Advance(8);
+        return System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(_buffer.Slice(_position - 8, 8));
+    }
+
     public ReadOnlySpan<byte> ReadBytes()
     {
         ulong length = ReadVarint();

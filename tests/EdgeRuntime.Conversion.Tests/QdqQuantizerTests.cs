@@ -83,11 +83,12 @@ public sealed class QdqQuantizerTests(ITestOutputHelper output) : IDisposable
         Assert.All(result.Layers, l => Assert.InRange(l.SqnrDb, 35, 60));
         var nodes = OnnxModelSummary.Read(result.Model).Nodes;
         Assert.DoesNotContain(nodes, n => n.OpType == "BatchNormalization");
-        // x, r1, c2, f, y: each layer's input and output has one Q/DQ pair, and each weight and bias its DQ. The first
-        // Conv's output (n1, once the BatchNormalization is folded) is read only by the Relu, so r1 is quantized instead.
-        Assert.Equal(5, result.QuantizedActivations);
-        Assert.Equal(["c2", "f", "r1", "x", "y"], nodes.Where(n => n.OpType == "QuantizeLinear").Select(n => n.Inputs[0]).Order(StringComparer.Ordinal));
-        Assert.Equal(5 + 3 + 2, nodes.Count(n => n.OpType == "DequantizeLinear"));
+        // x, r1, c2, f: each layer's input and output has one Q/DQ pair, and each weight and bias its DQ. The first
+        // Conv's output (n1, once the BatchNormalization is folded) is read only by the Relu, so r1 is quantized instead;
+        // y is only a graph output, which nothing would read dequantized.
+        Assert.Equal(4, result.QuantizedActivations);
+        Assert.Equal(["c2", "f", "r1", "x"], nodes.Where(n => n.OpType == "QuantizeLinear").Select(n => n.Inputs[0]).Order(StringComparer.Ordinal));
+        Assert.Equal(4 + 3 + 2, nodes.Count(n => n.OpType == "DequantizeLinear"));
         Assert.Null(ConvertedModelCheck.Problem(result.Model));
         long before = result.Layers.Sum(l => l.BytesBefore), after = result.Layers.Sum(l => l.BytesAfter);
         Assert.True(after < before * 0.4, $"weights {before} -> {after} bytes");
@@ -170,6 +171,23 @@ public sealed class QdqQuantizerTests(ITestOutputHelper output) : IDisposable
 
         byte[] upsample = Head("Upsample", new NodeAttribute("scales", Ints: null)).Output("y", TensorDType.Float32).Build();
         Assert.Contains("Upsample", Assert.Throws<InvalidDataException>(() => QdqQuantizer.Quantize(upsample, null, Samples(3), new QdqOptions())).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_opset_9_model_with_nothing_to_quantize_comes_back_as_it_was_and_opset_8_is_refused()
+    {
+        OnnxModelBuilder Build(int opset) => new OnnxModelBuilder(opset)
+            .Input("x", TensorDType.Float32, 1, 4)
+            .Input("w", TensorDType.Float32, 4, 2)
+            .Node("Slice", ["x"], ["s"], "", new NodeAttribute("starts", Ints: [0]), new NodeAttribute("ends", Ints: [4]), new NodeAttribute("axes", Ints: [1]))
+            .Node("MatMul", ["s", "w"], ["y"])
+            .Output("y", TensorDType.Float32, 1, 2);
+        byte[] model = Build(9).Build();
+        var samples = new CalibrationSet([new CalibrationSample("a", [Tensor.Float32("x", [1, 4], new float[4]), Tensor.Float32("w", [4, 2], new float[8])])], []);
+        var result = QdqQuantizer.Quantize(model, null, samples, new QdqOptions());
+        Assert.Empty(result.Layers);
+        Assert.Equal(model, result.Model);
+        Assert.Contains("opset 8", Assert.Throws<InvalidDataException>(() => QdqQuantizer.Quantize(Build(8).Build(), null, samples, new QdqOptions())).Message, StringComparison.Ordinal);
     }
 
     [Fact]

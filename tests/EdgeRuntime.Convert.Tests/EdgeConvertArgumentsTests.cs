@@ -61,6 +61,7 @@ public sealed class EdgeConvertArgumentsTests
     [InlineData("--to is 'int16'; it must be bitlinear, int4, int8 or int8-packed", "a.onnx", "b.onnx", "--to", "int16")]
     [InlineData("--to int8 needs --calibration FOLDER (samples of the model's inputs as .npy)", "a.onnx", "b.onnx", "--to", "int8")]
     [InlineData("--calibration, --activations, --weight-bits, --calibrate and --percentile go with --to int8", "a.onnx", "b.onnx", "--to", "int4", "--activations", "16")]
+    [InlineData("--percentile goes with --calibrate percentile", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--percentile", "99.9")]
     [InlineData("--weight-bits is 6; it must be 7 or 8", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--weight-bits", "6")]
     [InlineData("--activations is 4; it must be 8 or 16", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--activations", "4")]
     [InlineData("--calibrate is 'entropy'; it must be minmax or percentile", "a.onnx", "b.onnx", "--to", "int8", "--calibration", "c", "--calibrate", "entropy")]

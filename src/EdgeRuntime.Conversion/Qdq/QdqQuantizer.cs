@@ -43,7 +43,17 @@ public static class QdqQuantizer
     {
         string folder = options.Calibration ?? throw new ArgumentException("--to int8 needs --calibration FOLDER: static quantization takes its activation ranges from samples of the model's inputs (.npy)");
         var samples = CalibrationSet.Load(folder, InputsOf(model, modelDirectory));
-        var result = Quantize(model, modelDirectory, samples, options.Qdq);
+        QdqResult result;
+        try
+        {
+            result = Quantize(model, modelDirectory, samples, options.Qdq);
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            // The float model failing on a sample, or the quantized one being refused: say which, never a stack trace.
+            throw new InvalidDataException($"ONNX Runtime failed while calibrating or measuring: {e.Message}", e);
+        }
+
         string htp = Inference.Providers.QnnOptions.HtpWholeGraphUnsuitability(OnnxModelSummary.Read(result.Model)) ?? "accepted";
         string calibration = options.Qdq.Method == CalibrationMethod.Percentile ? $"percentile {options.Qdq.Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture)}" : "min-max";
         return new ConversionResult(result.Model, result.Layers, result.Skipped, model.LongLength)
@@ -57,7 +67,14 @@ public static class QdqQuantizer
     public static IReadOnlyList<ModelInput> InputsOf(byte[] model, string? modelDirectory)
     {
         var graph = EditableGraph.Parse(ProtoReader.FirstBytes(model, OnnxFields.Model.Graph), modelDirectory);
-        return SampleRunner.InputsOf(ModelGraph.Replace(model, graph.Write()));
+        try
+        {
+            return SampleRunner.InputsOf(ModelGraph.Replace(model, graph.Write()));
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"ONNX Runtime cannot load the float model: {e.Message}", e);
+        }
     }
 
     public static QdqResult Quantize(byte[] model, string? modelDirectory, CalibrationSet samples, QdqOptions options)
@@ -75,6 +92,12 @@ public static class QdqQuantizer
         int opset = Opset(model, OnnxDomains.Default);
         bool standard = opset >= (options.ActivationBits == 16 ? 21 : 13);
         var graph = EditableGraph.Parse(ProtoReader.FirstBytes(model, OnnxFields.Model.Graph), modelDirectory);
+        byte[] original = model;
+        if (opset < OpsetTen.Version - 1)
+        {
+            throw new InvalidDataException($"the model is opset {opset}; edge-convert moves opset 9 to 10 for the fused integer ops, but older schemas differ in more ops: convert the model to opset 10 or later first (onnx.version_converter)");
+        }
+
         if (opset < OpsetTen.Version)
         {
             if (OpsetTen.Upgrade(graph) is { } refused)
@@ -115,7 +138,10 @@ public static class QdqQuantizer
                 && !graph.Outputs.Contains(output) && !graph.SubgraphReads.Contains(output) ? relu.Outputs[0] : output;
         }
 
-        var tensors = chosen.SelectMany(c => new[] { c.Node.Proto.Inputs[0], QuantizedOutput(c.Node.Proto) }).Distinct(StringComparer.Ordinal).ToList();
+        // An output no node reads (only a graph output) gets no Q/DQ: nothing would read the dequantized tensor.
+        var tensors = chosen.SelectMany(c => new[] { c.Node.Proto.Inputs[0], QuantizedOutput(c.Node.Proto) })
+            .Where(t => consumers.ContainsKey(t) || graph.SubgraphReads.Contains(t))
+            .Distinct(StringComparer.Ordinal).ToList();
         byte[] floatModel = ModelGraph.Replace(model, graph.Write());
         var ranges = chosen.Count == 0
             ? []
@@ -142,8 +168,13 @@ public static class QdqQuantizer
             quantized = WithOpset(quantized, OnnxDomains.Microsoft, 1);
         }
 
-        var accuracy = chosen.Count == 0 ? null : Measure(floatModel, quantized, samples);
-        return new QdqResult(chosen.Count == 0 ? model : quantized, layers, skipped, folded, tensors.Count, accuracy);
+        if (chosen.Count == 0)
+        {
+            // Nothing to quantize: the input as it came, without the folds or the opset move made on the way.
+            return new QdqResult(original, layers, skipped, 0, 0, null);
+        }
+
+        return new QdqResult(quantized, layers, skipped, folded, tensors.Count, Measure(floatModel, quantized, samples));
     }
 
     private static WeightCatalog Catalog(EditableGraph graph, string? modelDirectory) =>
@@ -188,11 +219,17 @@ public static class QdqQuantizer
             : null;
     }
 
-    private static QdqAccuracy Measure(byte[] floatModel, byte[] quantized, CalibrationSet samples)
+    /// <summary>The outputs' SQNR; null when the model has no float output to compare (an ArgMax at the end, say).</summary>
+    private static QdqAccuracy? Measure(byte[] floatModel, byte[] quantized, CalibrationSet samples)
     {
         using var exact = new SampleRunner(floatModel);
         using var approximate = new SampleRunner(quantized);
         var outputs = exact.FloatOutputs;
+        if (outputs.Count == 0)
+        {
+            return null;
+        }
+
         double Sqnr(IReadOnlyList<CalibrationSample> set)
         {
             var signal = new double[outputs.Count];

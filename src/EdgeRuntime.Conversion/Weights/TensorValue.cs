@@ -134,6 +134,7 @@ internal sealed record TensorValue(string Name, long[] Dims, int DataType)
                 case (OnnxFields.Tensor.Int32Data, WireType.LengthDelimited): ReadPackedVarints(reader.ReadBytes(), v => (ints ??= []).Add((int)v)); break;
                 case (OnnxFields.Tensor.Int32Data, WireType.Varint): (ints ??= []).Add((int)reader.ReadVarint()); break;
                 case (OnnxFields.Tensor.DoubleData, WireType.LengthDelimited): (doubles ??= []).AddRange(MemoryMarshal.Cast<byte, double>(reader.ReadBytes()).ToArray()); break;
+                case (OnnxFields.Tensor.DoubleData, WireType.Fixed64): (doubles ??= []).Add(BitConverter.Int64BitsToDouble(reader.ReadFixed64())); break;
                 case (OnnxFields.Tensor.Name, WireType.LengthDelimited): name = reader.ReadString(); break;
                 case (OnnxFields.Tensor.RawData, WireType.LengthDelimited): raw = reader.ReadBytes().ToArray(); break;
                 case (OnnxFields.Tensor.DataLocation, WireType.Varint): external = reader.ReadVarint() == OnnxFields.DataLocationValue.External; break;
@@ -205,7 +206,7 @@ internal sealed record ExternalLocation(string Location, long Offset, long Lengt
         }
 
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-        if (Offset < 0 || Offset + length > file.Length)
+        if (Offset < 0 || Offset > file.Length - length)
         {
             throw new InvalidDataException($"'{tensor}' reads bytes {Offset}..{Offset + length} of '{Location}', which holds {file.Length}.");
         }
