@@ -321,7 +321,7 @@ public static class ModelConverter
     {
         // W as [K, N]: Gemm with transB = 1 stores it as [N, K] (nn.Linear's weight).
         int k = (int)weight.Dims[transposed ? 1 : 0], n = (int)weight.Dims[transposed ? 0 : 1];
-        float[] w = transposed ? Transpose(weight.Values, n, k) : weight.Values;
+        float[] w = transposed ? WeightCatalog.Transpose(weight.Values, weight.Dims, [1, 0]).Values : weight.Values;
         string prefix = TensorPrefix(weightName, transposed, options);
         string nodeName = node.Name.Length > 0 ? node.Name : $"{prefix}.{index}";
         long bytesBefore = weight.StoredBytes;
@@ -411,19 +411,5 @@ public static class ModelConverter
         }
 
         return (nodes, tensors);
-    }
-
-    private static float[] Transpose(float[] m, int rows, int cols)
-    {
-        var t = new float[m.Length];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int c = 0; c < cols; c++)
-            {
-                t[(c * rows) + r] = m[(r * cols) + c];
-            }
-        }
-
-        return t;
     }
 }

@@ -54,37 +54,4 @@ internal static class OpsetTen
         graph.AddInitializer(name, OnnxModelBuilder.TensorProto(name, TensorDType.Int64, [values.Length], values.AsSpan()));
         return name;
     }
-
-    /// <summary>The ModelProto with the default domain's opset import set to <paramref name="version"/>.</summary>
-    public static byte[] WithDefaultOpset(ReadOnlySpan<byte> model, int version)
-    {
-        var output = new ProtoWriter();
-        var reader = new ProtoReader(model);
-        int start = 0;
-        while (reader.Next())
-        {
-            bool isDefault = false;
-            if (reader.Is(OnnxFields.Model.OpsetImport, WireType.LengthDelimited))
-            {
-                isDefault = ProtoReader.FirstString(reader.ReadBytes(), OnnxFields.OperatorSetId.Domain) is OnnxDomains.Default or OnnxDomains.AiOnnx;
-            }
-            else
-            {
-                reader.Skip();
-            }
-
-            if (isDefault)
-            {
-                output.Message(OnnxFields.Model.OpsetImport, new ProtoWriter().String(OnnxFields.OperatorSetId.Domain, OnnxDomains.Default).Varint(OnnxFields.OperatorSetId.Version, version));
-            }
-            else
-            {
-                output.Raw(model[start..reader.Position]);
-            }
-
-            start = reader.Position;
-        }
-
-        return output.ToArray();
-    }
 }

@@ -89,7 +89,7 @@ public static class QdqQuantizer
             throw new ArgumentException($"weights must be 7 or 8 bits, not {options.EffectiveWeightBits}");
         }
 
-        int opset = Opset(model, OnnxDomains.Default);
+        long opset = ModelOpsets.Version(model, OnnxDomains.Default);
         bool standard = opset >= (options.ActivationBits == 16 ? 21 : 13);
         var graph = EditableGraph.Parse(ProtoReader.FirstBytes(model, OnnxFields.Model.Graph), modelDirectory);
         byte[] original = model;
@@ -105,7 +105,7 @@ public static class QdqQuantizer
                 throw new InvalidDataException(refused);
             }
 
-            model = OpsetTen.WithDefaultOpset(model, OpsetTen.Version);
+            model = ModelOpsets.With(model, OnnxDomains.Default, OpsetTen.Version);
         }
 
         int folded = BatchNormFolding.Fold(graph, Catalog(graph, modelDirectory));
@@ -165,7 +165,7 @@ public static class QdqQuantizer
         byte[] quantized = ModelGraph.Replace(model, graph.Write());
         if (!standard && chosen.Count > 0)
         {
-            quantized = WithOpset(quantized, OnnxDomains.Microsoft, 1);
+            quantized = ModelOpsets.With(quantized, OnnxDomains.Microsoft, 1);
         }
 
         if (chosen.Count == 0)
@@ -253,31 +253,4 @@ public static class QdqQuantizer
 
         return new QdqAccuracy(samples.Calibration.Count, samples.HeldBack.Count, Sqnr(samples.Calibration), samples.HeldBack.Count > 0 ? Sqnr(samples.HeldBack) : null);
     }
-
-    private static int Opset(byte[] model, string domain)
-    {
-        var reader = new ProtoReader(model);
-        while (reader.Next())
-        {
-            if (reader.Is(OnnxFields.Model.OpsetImport, WireType.LengthDelimited))
-            {
-                var entry = reader.ReadBytes();
-                if (ProtoReader.FirstString(entry, OnnxFields.OperatorSetId.Domain) is var d && (d == domain || (domain.Length == 0 && d == OnnxDomains.AiOnnx)))
-                {
-                    return (int)ProtoReader.FirstVarint(entry, OnnxFields.OperatorSetId.Version);
-                }
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
-
-        return 0;
-    }
-
-    private static byte[] WithOpset(byte[] model, string domain, int version) =>
-        Opset(model, domain) > 0
-            ? model
-            : [.. model, .. new ProtoWriter().Message(OnnxFields.Model.OpsetImport, new ProtoWriter().String(OnnxFields.OperatorSetId.Domain, domain).Varint(OnnxFields.OperatorSetId.Version, version)).ToArray()];
 }
