@@ -46,6 +46,44 @@ function Invoke-FetchAssets {
         Remove-Item $unpack -Recurse -Force
     }
 
+    # NuGet packages: the .nupkg (a zip) from the configured feed's flat container, entries taken out of it.
+    $nugetCache = Join-Path $Artifacts 'cache/nuget'
+    foreach ($package in $manifest.nuget) {
+        $pending = @($package.files | Where-Object {
+            $target = Join-Path $Assets $_.to
+            -not ((Test-Path $target) -and (Get-Sha256 $target) -eq $_.sha256)
+        })
+        if ($pending.Count -eq 0) { Write-Host "ok  $($package.package) $($package.version) (cached)"; continue }
+
+        New-Item -ItemType Directory -Force $nugetCache | Out-Null
+        $id = $package.package.ToLowerInvariant()
+        $nupkg = Join-Path $nugetCache "$id.$($package.version).nupkg"
+        if (-not ((Test-Path $nupkg) -and (Get-Sha256 $nupkg) -eq $package.nupkgSha256)) {
+            $url = "https://api.nuget.org/v3-flatcontainer/$id/$($package.version)/$id.$($package.version).nupkg"
+            Write-Host "GET $url"
+            Invoke-WebRequest -Uri $url -OutFile $nupkg -MaximumRetryCount 3 -RetryIntervalSec 2
+            $actual = Get-Sha256 $nupkg
+            if ($actual -ne $package.nupkgSha256) { throw "$($package.package) $($package.version): the .nupkg has SHA-256 $actual, expected the pinned $($package.nupkgSha256)." }
+        }
+
+        Add-Type -AssemblyName System.IO.Compression.FileSystem
+        $zip = [System.IO.Compression.ZipFile]::OpenRead($nupkg)
+        try {
+            foreach ($file in $pending) {
+                $entry = $zip.GetEntry($file.from)
+                if (-not $entry) { throw "$($package.package) $($package.version) has no $($file.from)." }
+                $target = Join-Path $Assets $file.to
+                New-Item -ItemType Directory -Force (Split-Path $target) | Out-Null
+                [System.IO.Compression.ZipFileExtensions]::ExtractToFile($entry, "$target.part", $true)
+                $actual = Get-Sha256 "$target.part"
+                if ($actual -ne $file.sha256) { Remove-Item "$target.part"; throw "$($file.from) from $($package.package) has SHA-256 $actual, expected $($file.sha256)." }
+                Move-Item "$target.part" $target -Force
+                Write-Host "ok  $($file.to) ($($package.package) $($package.version), $($package.license), sha256 $($actual.Substring(0, 12))…)"
+            }
+        }
+        finally { $zip.Dispose() }
+    }
+
     foreach ($speech in $manifest.speech) {
         $target = Join-Path $Assets $speech.to
         if (Test-Path $target) { Write-Host "ok  $($speech.to) (cached)"; continue }

@@ -25,12 +25,13 @@ public sealed class QdqQuantizerTests(ITestOutputHelper output) : IDisposable
         return [.. Enumerable.Range(0, count).Select(_ => (float)((random.NextDouble() * 2) - 1) * scale)];
     }
 
-    private static byte[] Network(int opset = 17, bool slice = false)
+    private static byte[] Network(int opset = 17, bool slice = false, long? spatial = null, float biasScale = 0.1f)
     {
+        NodeAttribute[] norm = spatial is { } value ? [new("epsilon", Float: 1e-5f), new("spatial", value)] : [new("epsilon", Float: 1e-5f)];
         var builder = new OnnxModelBuilder(opset)
             .Input("x", TensorDType.Float32, 1, Channels, Size, Size)
             .Initializer("conv1.w", TensorDType.Float32, [Hidden, Channels, 3, 3], Seeded(Hidden * Channels * 9, 0.3f, 1).AsSpan())
-            .Initializer("conv1.b", TensorDType.Float32, [Hidden], Seeded(Hidden, 0.1f, 2).AsSpan())
+            .Initializer("conv1.b", TensorDType.Float32, [Hidden], Seeded(Hidden, biasScale, 2).AsSpan())
             .Initializer("bn.scale", TensorDType.Float32, [Hidden], Seeded(Hidden, 0.5f, 3).Select(v => v + 1).ToArray().AsSpan())
             .Initializer("bn.bias", TensorDType.Float32, [Hidden], Seeded(Hidden, 0.2f, 4).AsSpan())
             .Initializer("bn.mean", TensorDType.Float32, [Hidden], Seeded(Hidden, 0.1f, 5).AsSpan())
@@ -39,7 +40,7 @@ public sealed class QdqQuantizerTests(ITestOutputHelper output) : IDisposable
             .Initializer("fc.w", TensorDType.Float32, [Classes, Features], Seeded(Classes * Features, 0.5f, 8).AsSpan())
             .Initializer("fc.b", TensorDType.Float32, [Classes], Seeded(Classes, 0.1f, 9).AsSpan())
             .Node("Conv", ["x", "conv1.w", "conv1.b"], ["c1"], "", new NodeAttribute("pads", Ints: [1, 1, 1, 1]))
-            .Node("BatchNormalization", ["c1", "bn.scale", "bn.bias", "bn.mean", "bn.var"], ["n1"], "", new NodeAttribute("epsilon", Float: 1e-5f))
+            .Node("BatchNormalization", ["c1", "bn.scale", "bn.bias", "bn.mean", "bn.var"], ["n1"], "", norm)
             .Node("Relu", ["n1"], ["r1"])
             .Node("Conv", ["r1", "conv2.w"], ["c2"], "", new NodeAttribute("pads", Ints: [1, 1, 1, 1]))
             .Node("GlobalAveragePool", ["c2"], ["p"])
@@ -174,7 +175,7 @@ public sealed class QdqQuantizerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void An_opset_9_model_with_nothing_to_quantize_comes_back_as_it_was_and_opset_8_is_refused()
+    public void An_opset_9_model_with_nothing_to_quantize_comes_back_as_it_was_and_opset_5_is_refused()
     {
         OnnxModelBuilder Build(int opset) => new OnnxModelBuilder(opset)
             .Input("x", TensorDType.Float32, 1, 4)
@@ -187,7 +188,57 @@ public sealed class QdqQuantizerTests(ITestOutputHelper output) : IDisposable
         var result = QdqQuantizer.Quantize(model, null, samples, new QdqOptions());
         Assert.Empty(result.Layers);
         Assert.Equal(model, result.Model);
-        Assert.Contains("opset 8", Assert.Throws<InvalidDataException>(() => QdqQuantizer.Quantize(Build(8).Build(), null, samples, new QdqOptions())).Message, StringComparison.Ordinal);
+        string refusal = Assert.Throws<InvalidDataException>(() => QdqQuantizer.Quantize(Build(5).Build(), null, samples, new QdqOptions())).Message;
+        Assert.Contains("opset 5", refusal, StringComparison.Ordinal);
+        Assert.Contains("consumed_inputs", refusal, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Opset 8, as CNTK exported ML.NET's ResNet18: BatchNormalization still has its spatial attribute, which opset 9
+    /// dropped. spatial=1 is what later opsets compute, so the model moves to 10; spatial=0 normalizes per activation,
+    /// which no later opset does, and is refused naming the node.
+    /// </summary>
+    [Fact]
+    public void An_opset_8_model_with_spatial_batch_norms_moves_to_10_and_spatial_0_is_refused()
+    {
+        var samples = Samples(4);
+        var result = QdqQuantizer.Quantize(Network(opset: 8, spatial: 1), null, samples, new QdqOptions());
+        Assert.Equal((3, 1), (result.Layers.Count, result.FoldedBatchNorms));
+        Assert.Null(ConvertedModelCheck.Problem(result.Model));
+        Assert.Equal(10, OnnxModelSummary.Read(result.Model).Opsets[""]);
+        Assert.True(result.Accuracy!.CalibrationSqnrDb > 25, $"{result.Accuracy.CalibrationSqnrDb:F1} dB");
+
+        string refusal = Assert.Throws<InvalidDataException>(() => QdqQuantizer.Quantize(Network(opset: 8, spatial: 0), null, samples, new QdqOptions())).Message;
+        Assert.Contains("spatial=0", refusal, StringComparison.Ordinal);
+
+        // At opset 6 a BatchNormalization without is_test=1 normalizes by the batch's own statistics: refused too.
+        refusal = Assert.Throws<InvalidDataException>(() => QdqQuantizer.Quantize(Network(opset: 6), null, samples, new QdqOptions())).Message;
+        Assert.Contains("training mode (is_test=0)", refusal, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// With 16-bit activations x_scale is about range/65535, so a large folded bias divided by x_scale·w_scale passes
+    /// int32. The layer's weight scale is widened until it fits: the bias stays an int32 DequantizeLinear (a float bias
+    /// would need ORT's own bias quantization, which inserts a Round that opset 10 does not have).
+    /// </summary>
+    [Fact]
+    public void A_bias_too_large_for_int32_at_16_bit_activations_widens_its_weight_scale_instead_of_staying_float()
+    {
+        var samples = Samples(5);
+        var result = QdqQuantizer.Quantize(Network(opset: 9, biasScale: 3000f), null, samples, new QdqOptions(ActivationBits: 16));
+        Assert.Null(ConvertedModelCheck.Problem(result.Model));
+        var nodes = OnnxModelSummary.Read(result.Model).Nodes;
+        var producers = nodes.SelectMany(n => n.Outputs.Select(o => (Output: o, Node: n))).ToDictionary(p => p.Output, p => p.Node);
+        foreach (var layer in nodes.Where(n => n.OpType is "Conv" or "Gemm" && n.Inputs.Count > 2))
+        {
+            Assert.Equal("DequantizeLinear", producers[layer.Inputs[2]].OpType);
+        }
+
+        // The first conv's bias is ~3000 against inputs in [-1, 1]: its int32 codes stay inside ±2^30.
+        var codes = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(Weights.TensorValue.Read(Initializer(result.Model, "n1.conv_bias.int32")).RawBytes(null)).ToArray();
+        Assert.Equal(Hidden, codes.Length);
+        Assert.All(codes, code => Assert.InRange(code, -(1 << 30), 1 << 30));
+        Assert.True(result.Accuracy!.CalibrationSqnrDb > 30, $"{result.Accuracy.CalibrationSqnrDb:F1} dB");
     }
 
     [Fact]

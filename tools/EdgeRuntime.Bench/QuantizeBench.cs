@@ -38,6 +38,12 @@ internal static class QuantizeBench
         float[][] noise = [.. Enumerable.Range(0, quick ? 40 : 100).Select(_ => Enumerable.Range(0, 3 * 48 * 192).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray())];
         cases.Add(new Case("paddle-ocr-cls", paddle, "x", [1, 3, 48, 192], noise, noise.Length * 4 / 5, null, "seeded noise in [-1, 1] (no real text lines yet)"));
 
+        // ML.NET's ResNet18 featurizer, exported by CNTK (opset 8, 22 convolutions): the Fashion-MNIST photographs again,
+        // scaled to 224x224 and put through the package's own preprocessing model (RGB to BGR, mean image subtracted).
+        string resnet = System.IO.Path.Combine(assetsDir, "models", "exports", "resnet18-cntk.onnx");
+        int resnetCount = quick ? 20 : 50;
+        cases.Add(new Case("resnet18-cntk", resnet, "Input247", [1, 3, 224, 224], ResNetInputs(System.IO.Path.Combine(assetsDir, "models", "exports", "resnet18-cntk-preprocess.onnx"), pixels, resnetCount), resnetCount / 2, null, "Fashion-MNIST test images (real) scaled to 224x224, through the package's ResNetPreprocess.onnx"));
+
         var results = new List<BenchResult>();
         var speedups = new List<double>();
         var sqnrs = new List<(string Name, double Db)>();
@@ -63,9 +69,9 @@ internal static class QuantizeBench
                 var wide = QdqQuantizer.Quantize(model, System.IO.Path.GetDirectoryName(c.Path), set, new QdqOptions(ActivationBits: 16));
                 var fullRange = QdqQuantizer.Quantize(model, System.IO.Path.GetDirectoryName(c.Path), set, new QdqOptions(WeightBits: 8));
                 var heldBack = c.Samples[c.Calibration..];
-                var (sqnr, agree, correctFloat, correctInt8) = Compare(model, int8.Model, c, heldBack);
-                var (wideSqnr, _, _, _) = Compare(model, wide.Model, c, heldBack);
-                var (fullRangeSqnr, _, _, _) = Compare(model, fullRange.Model, c, heldBack);
+                var (sqnr, agree, correctFloat, correctInt8, cosine) = Compare(model, int8.Model, c, heldBack);
+                var (wideSqnr, _, _, _, _) = Compare(model, wide.Model, c, heldBack);
+                var (fullRangeSqnr, _, _, _, _) = Compare(model, fullRange.Model, c, heldBack);
                 var (floatMs, int8Ms) = Time(model, int8.Model, c, quick);
                 double size = (double)int8.Model.Length / model.Length;
                 speedups.Add(floatMs / int8Ms);
@@ -73,7 +79,7 @@ internal static class QuantizeBench
                 w8a16.Add((c.Name, wideSqnr));
                 sizeRatios.Add(size);
                 string accuracy = c.Labels is null ? string.Empty : string.Create(C, $"; top-1 accuracy float {correctFloat * 100.0 / heldBack.Length:0.00}% vs int8 {correctInt8 * 100.0 / heldBack.Length:0.00}%");
-                string note = string.Create(C, $"{c.Data}: calibrated on {set.Calibration.Count}, measured on {heldBack.Length} others; {int8.Layers.Count} layers, {int8.FoldedBatchNorms} BatchNormalization folded, {int8.QuantizedActivations} activations; top-1 agreement {agree * 100.0 / heldBack.Length:0.0}%{accuracy}; quantized in {quantizeS:0.0} s");
+                string note = string.Create(C, $"{c.Data}: calibrated on {set.Calibration.Count}, measured on {heldBack.Length} others; {int8.Layers.Count} layers, {int8.FoldedBatchNorms} BatchNormalization folded, {int8.QuantizedActivations} activations; top-1 agreement {agree * 100.0 / heldBack.Length:0.0}%{accuracy}; mean cosine similarity of the outputs {cosine:0.0000}; quantized in {quantizeS:0.0} s");
                 results.Add(new BenchResult($"{c.Name}_int8_output_sqnr_db", sqnr, "dB", 30, sqnr / 30, note + "; baseline is the target"));
                 results.Add(new BenchResult($"{c.Name}_w8a16_output_sqnr_db", wideSqnr, "dB", 40, wideSqnr / 40, "uint16 activations; baseline is the target"));
                 results.Add(new BenchResult($"{c.Name}_int8_full_range_weights_output_sqnr_db", fullRangeSqnr, "dB", sqnr, fullRangeSqnr / sqnr, "--weight-bits 8 on this machine's ORT kernels (saturating where the CPU has no VNNI); baseline is the default 7-bit weights"));
@@ -100,22 +106,55 @@ internal static class QuantizeBench
         return 0;
     }
 
+    /// <summary>Each 28x28 image repeated 8x8 per pixel into three 0-255 channels, then the featurizer's preprocessing model.</summary>
+    private static float[][] ResNetInputs(string preprocessPath, byte[] pixels, int count)
+    {
+        using var preprocess = new InferenceSession(preprocessPath);
+        var inputs = new float[count][];
+        var rgb = new float[3 * 224 * 224];
+        for (int i = 0; i < count; i++)
+        {
+            for (int c = 0; c < 3; c++)
+            {
+                for (int y = 0; y < 224; y++)
+                {
+                    for (int x = 0; x < 224; x++)
+                    {
+                        rgb[(((c * 224) + y) * 224) + x] = pixels[(i * 784) + ((y / 8) * 28) + (x / 8)];
+                    }
+                }
+            }
+
+            using var input = OrtValue.CreateTensorValueFromMemory(rgb, [1, 3, 224, 224]);
+            using var runOptions = new RunOptions();
+            using var outputs = preprocess.Run(runOptions, ["OriginalInput"], [input], ["PreprocessedInput"]);
+            inputs[i] = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+
+        return inputs;
+    }
+
     /// <summary>Output SQNR (dB) over the samples, top-1 agreement, and top-1 hits of each model against the labels.</summary>
-    private static (double Sqnr, int Agree, int CorrectFloat, int CorrectInt8) Compare(byte[] exactModel, byte[] quantizedModel, Case c, float[][] samples)
+    private static (double Sqnr, int Agree, int CorrectFloat, int CorrectInt8, double Cosine) Compare(byte[] exactModel, byte[] quantizedModel, Case c, float[][] samples)
     {
         using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 2 });
         using var exact = new InferenceSession(exactModel, options);
         using var quantized = new InferenceSession(quantizedModel, options);
         double signal = 0, noise = 0;
         int agree = 0, correctFloat = 0, correctInt8 = 0;
+        double cosines = 0;
         for (int i = 0; i < samples.Length; i++)
         {
             float[] a = Run(exact, c, samples[i]), b = Run(quantized, c, samples[i]);
+            double dot = 0, aa = 0, bb = 0;
             for (int j = 0; j < a.Length; j++)
             {
                 signal += (double)a[j] * a[j];
                 noise += (double)(a[j] - b[j]) * (a[j] - b[j]);
+                (dot, aa, bb) = (dot + ((double)a[j] * b[j]), aa + ((double)a[j] * a[j]), bb + ((double)b[j] * b[j]));
             }
+
+            cosines += dot / Math.Sqrt(aa * bb);
 
             int ta = ArgMax(a), tb = ArgMax(b);
             agree += ta == tb ? 1 : 0;
@@ -127,7 +166,7 @@ internal static class QuantizeBench
             }
         }
 
-        return (10 * Math.Log10(signal / noise), agree, correctFloat, correctInt8);
+        return (10 * Math.Log10(signal / noise), agree, correctFloat, correctInt8, cosines / samples.Length);
     }
 
     /// <summary>Milliseconds per inference of each model: rounds alternate between them, and each figure is the median round.</summary>
@@ -136,11 +175,14 @@ internal static class QuantizeBench
         using var options = SessionFactory.CreateOptions(new InferenceOptions { IntraOpThreads = 2 });
         using var exact = new InferenceSession(exactModel, options);
         using var quantized = new InferenceSession(quantizedModel, options);
-        int runs = quick ? 50 : 200, rounds = quick ? 3 : 7;
+        // Enough runs per round for about half a second of the float model (ResNet18 takes ~30 ms, the others < 1 ms).
+        double warmMs = Round(exact, 5);
+        Round(quantized, 5);
+        int runs = (int)Math.Clamp((quick ? 200 : 500) / warmMs, 10, quick ? 50 : 200), rounds = quick ? 3 : 7;
         var floatMs = new List<double>();
         var int8Ms = new List<double>();
-        Round(exact, 20);
-        Round(quantized, 20);
+        Round(exact, Math.Min(runs, 20));
+        Round(quantized, Math.Min(runs, 20));
         for (int r = 0; r < rounds; r++)
         {
             floatMs.Add(Round(exact, runs));

@@ -4,22 +4,56 @@ using EdgeRuntime.Protocol;
 namespace EdgeRuntime.Conversion.Qdq;
 
 /// <summary>
-/// Moves a model below opset 10 to opset 10, the first with the integer ops (QLinearConv, MatMulInteger) that ONNX
+/// Moves a model at opset 6 to 9 to opset 10, the first with the integer ops (QLinearConv, MatMulInteger) that ONNX
 /// Runtime fuses a QDQ graph into: the fused node takes the model's opset, and below 10 no kernel is registered for it.
-/// Of the ops whose schema changed at 10, Slice and TopK are rewritten (their starts/ends/axes and k move from attributes
-/// to inputs); AveragePool, MaxPool and Dropout read the same under 10. Upsample, deprecated at 10, is refused.
+/// What changed in between and is rewritten: Slice and TopK (10: starts/ends/axes and k move from attributes to
+/// inputs) and BatchNormalization (9: the spatial attribute is gone; spatial=1, the default, is what 9 computes).
+/// Refused with the reason: Upsample (deprecated at 10, its scales an input since 9), Scan (8 has a batch axis that 9
+/// dropped) and BatchNormalization with spatial=0. Every other op of 7 reads the same under 10 (8 and 9 only widened
+/// types, broadcasting of Max/Min/Mean/Sum, and MaxPool's optional outputs). From 6 (PyTorch 0.3's exports): the
+/// elementwise ops' broadcast/axis attributes, Gemm's broadcast, and BatchNormalization's and Dropout's is_test go,
+/// as 7 computes the same without them; a node that broadcast by attribute (broadcast=1), a BatchNormalization in
+/// training mode (is_test=0) and the recurrent ops, which 7 changed, are refused. Below 6 the legacy consumed_inputs
+/// attributes differ again: such a model is refused before this runs.
 /// </summary>
 internal static class OpsetTen
 {
     public const int Version = 10;
 
-    /// <summary>Rewrites the graph's nodes for opset 10; the reason it cannot, or null.</summary>
-    public static string? Upgrade(EditableGraph graph)
+    /// <summary>The oldest opset moved to 10.</summary>
+    public const int Oldest = 6;
+
+    // Opset 7 dropped their broadcast/axis attributes for numpy broadcasting, which agrees where shapes are equal.
+    private static readonly HashSet<string> AttributeBroadcasting = ["Add", "Sub", "Mul", "Div", "Pow", "And", "Or", "Xor", "Equal", "Greater", "Less"];
+
+    /// <summary>Rewrites the graph's nodes of opset <paramref name="opset"/> for opset 10; the reason it cannot, or null.</summary>
+    public static string? Upgrade(EditableGraph graph, long opset)
     {
         var standard = graph.Nodes.Where(n => BatchNormFolding.IsStandard(n.Proto)).ToList();
+        string Refusal(string why) => $"the model is opset {opset} and {why}: convert it to opset 10 or later first (onnx.version_converter)";
         if (standard.FirstOrDefault(n => n.Proto.OpType == "Upsample") is { } upsample)
         {
-            return $"the model is opset {Version - 1} or below and has an Upsample node ('{upsample.Proto.Name}'), which opset {Version} deprecates: convert the model to opset 10 or later first (onnx.version_converter)";
+            return Refusal($"has an Upsample node ('{upsample.Proto.Name}'), which opset {Version} deprecates");
+        }
+
+        if (opset < 7 && SixToSeven(standard) is { } why)
+        {
+            return Refusal(why);
+        }
+
+        if (opset < 9 && standard.FirstOrDefault(n => n.Proto.OpType == "Scan") is { } scan)
+        {
+            return Refusal($"has a Scan node ('{scan.Proto.Name}'), whose batch axis opset 9 removed");
+        }
+
+        foreach (var node in standard.Where(n => n.Proto.OpType == "BatchNormalization" && n.Proto.Attributes.ContainsKey("spatial")))
+        {
+            if (node.Proto.Int("spatial", 1) != 1)
+            {
+                return Refusal($"has a BatchNormalization ('{node.Proto.Name}') with spatial=0, which opset 9 no longer computes");
+            }
+
+            node.RemoveAttributes("spatial");
         }
 
         foreach (var node in standard.Where(n => n.Proto.OpType == "Slice"))
@@ -42,6 +76,41 @@ internal static class OpsetTen
             graph.AddInitializer(k, OnnxModelBuilder.TensorProto(k, TensorDType.Int64, [1], new[] { p.Int("k") }.AsSpan()));
             node.Rewire([p.Inputs[0], k], p.Outputs);
             node.RemoveAttributes("k");
+        }
+
+        return null;
+    }
+
+    /// <summary>Drops the opset-6 attributes that 7 removed; the reason when a node means something 7 does not compute.</summary>
+    private static string? SixToSeven(List<GraphNode> nodes)
+    {
+        foreach (var node in nodes)
+        {
+            var p = node.Proto;
+            string? why = p.OpType switch
+            {
+                _ when AttributeBroadcasting.Contains(p.OpType) && p.Int("broadcast") != 0 => $"has {p.OpType} '{p.Name}' broadcasting by attribute (broadcast=1), which opset 7 replaced with numpy broadcasting",
+                "BatchNormalization" when p.Int("is_test") == 0 => $"has a BatchNormalization ('{p.Name}') in training mode (is_test=0)",
+                "GRU" or "LSTM" or "RNN" => $"has a {p.OpType} ('{p.Name}'), whose schema opset 7 changed",
+                _ => null,
+            };
+            if (why is not null)
+            {
+                return why;
+            }
+
+            if (AttributeBroadcasting.Contains(p.OpType))
+            {
+                node.RemoveAttributes("broadcast", "axis");
+            }
+            else if (p.OpType is "Gemm")
+            {
+                node.RemoveAttributes("broadcast");
+            }
+            else if (p.OpType is "BatchNormalization" or "Dropout")
+            {
+                node.RemoveAttributes("is_test");
+            }
         }
 
         return null;

@@ -67,6 +67,15 @@ public static class QdqQuantizer
     public static IReadOnlyList<ModelInput> InputsOf(byte[] model, string? modelDirectory)
     {
         var graph = EditableGraph.Parse(ProtoReader.FirstBytes(model, OnnxFields.Model.Graph), modelDirectory);
+
+        // ORT has no kernel for some ops at the oldest opsets (Gemm before 7): read the inputs off the model as it will
+        // be quantized. A model the move refuses is loaded as it is, and Quantize gives the reason.
+        long opset = ModelOpsets.Version(model, OnnxDomains.Default);
+        if (opset is >= OpsetTen.Oldest and < OpsetTen.Version && OpsetTen.Upgrade(graph, opset) is null)
+        {
+            model = ModelOpsets.With(model, OnnxDomains.Default, OpsetTen.Version);
+        }
+
         try
         {
             return SampleRunner.InputsOf(ModelGraph.Replace(model, graph.Write()));
@@ -93,14 +102,14 @@ public static class QdqQuantizer
         bool standard = opset >= (options.ActivationBits == 16 ? 21 : 13);
         var graph = EditableGraph.Parse(ProtoReader.FirstBytes(model, OnnxFields.Model.Graph), modelDirectory);
         byte[] original = model;
-        if (opset < OpsetTen.Version - 1)
+        if (opset < OpsetTen.Oldest)
         {
-            throw new InvalidDataException($"the model is opset {opset}; edge-convert moves opset 9 to 10 for the fused integer ops, but older schemas differ in more ops: convert the model to opset 10 or later first (onnx.version_converter)");
+            throw new InvalidDataException($"the model is opset {opset}; edge-convert moves opsets {OpsetTen.Oldest} to 9 to 10 for the fused integer ops, but below {OpsetTen.Oldest} ops carry the legacy consumed_inputs attribute and other schemas: convert the model to opset 10 or later first (onnx.version_converter)");
         }
 
         if (opset < OpsetTen.Version)
         {
-            if (OpsetTen.Upgrade(graph) is { } refused)
+            if (OpsetTen.Upgrade(graph, opset) is { } refused)
             {
                 throw new InvalidDataException(refused);
             }
@@ -109,6 +118,9 @@ public static class QdqQuantizer
         }
 
         int folded = BatchNormFolding.Fold(graph, Catalog(graph, modelDirectory));
+
+        // The folded norms' and convs' old tensors go now: ORT refuses an IR 3 model whose initializer nothing reads.
+        graph.DropUnread();
         var catalog = Catalog(graph, modelDirectory);
 
         var layers = new List<LayerReport>();
