@@ -48,7 +48,11 @@ function Invoke-BenchPipelines([switch] $Quick) {
 function Invoke-BenchQuantize([switch] $Quick) {
     Write-Step 'bench-quantize: static INT8 (QDQ) and W8A16 against the float models, ORT CPU, 2 threads'
     Invoke-FetchAssets | Out-Host
-    $benchArgs = @('--quantize', '--models-dir', (Join-Path $BuildRoot 'models'), '--samples-dir', (Join-Path $BuildRoot 'samples'), '--assets-dir', $Assets, '--out', (Join-Path $Artifacts 'bench'))
+    # The OCR direction classifier's samples: text lines rendered with Debian's DejaVu fonts, half turned 180 degrees.
+    Assert-DebianPackages -For bench
+    $textLines = Join-Path $Artifacts 'cache/text-lines'
+    Invoke-Checked 'text-lines.py' { /usr/bin/python3 (Join-Path $BuildRoot 'tools/assets/text-lines.py') (Join-Path $BuildRoot 'tools/bitnet/heldout-sample.txt') $textLines 200 }
+    $benchArgs = @('--quantize', '--models-dir', (Join-Path $BuildRoot 'models'), '--samples-dir', (Join-Path $BuildRoot 'samples'), '--assets-dir', $Assets, '--text-lines', $textLines, '--out', (Join-Path $Artifacts 'bench'))
     if ($Quick) { $benchArgs += '--quick' }
     Invoke-Checked 'quantization benchmark' {
         dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs

