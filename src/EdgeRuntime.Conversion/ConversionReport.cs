@@ -52,7 +52,7 @@ public sealed record ConversionResult(byte[] Model, IReadOnlyList<LayerReport> L
 
 /// <summary>
 /// What a static quantization did beyond the layers, and how close the quantized model's outputs stay. EqualizedPairs is
-/// the number of conv pairs cross-layer equalization rescaled (0 when the model without it was closer to the float one);
-/// UnequalizedCalibrationSqnrDb is the other candidate's figure when equalization was tried.
+/// the number of conv pairs cross-layer equalization rescaled (0 when it was not kept); when equalization was tried,
+/// OtherCandidateCalibrationSqnrDb is the calibration SQNR of the candidate not kept (without it, or with it).
 /// </summary>
-public sealed record QdqDetails(int FoldedBatchNorms, int QuantizedActivations, int ActivationBits, int WeightBits, string Calibration, Qdq.QdqAccuracy? Accuracy, string HtpCheck, int EqualizedPairs, double? UnequalizedCalibrationSqnrDb);
+public sealed record QdqDetails(int FoldedBatchNorms, int QuantizedActivations, int ActivationBits, int WeightBits, string Calibration, Qdq.QdqAccuracy? Accuracy, string HtpCheck, int EqualizedPairs, double? OtherCandidateCalibrationSqnrDb);

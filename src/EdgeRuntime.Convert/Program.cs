@@ -88,11 +88,11 @@ static void Print(ConversionResult result, string output, ConversionTarget targe
             Console.WriteLine(string.Create(c, $"output SQNR against the float model: {a.CalibrationSqnrDb:0.0} dB on {a.CalibrationSamples} calibration sample(s), {heldBack}"));
         }
 
-        if (qdq.UnequalizedCalibrationSqnrDb is { } without)
+        if (qdq.OtherCandidateCalibrationSqnrDb is { } other)
         {
             Console.WriteLine(qdq.EqualizedPairs > 0
-                ? string.Create(c, $"cross-layer equalization kept: {qdq.EqualizedPairs} conv pair(s) rescaled ({without:0.0} dB on the calibration samples without it)")
-                : string.Create(c, $"cross-layer equalization tried and not kept ({without:0.0} dB on the calibration samples without it was closer)"));
+                ? string.Create(c, $"cross-layer equalization kept: {qdq.EqualizedPairs} conv pair(s) rescaled ({other:0.0} dB on the calibration samples without it)")
+                : string.Create(c, $"cross-layer equalization tried and not kept ({other:0.0} dB on the calibration samples with it, not better)"));
         }
 
         Console.WriteLine($"QNN HTP fitness check: {qdq.HtpCheck}");

@@ -117,9 +117,9 @@ internal static class QuantizeBench
         return 0;
     }
 
-    private static string Equalization(QdqResult result) => result.UnequalizedCalibrationSqnrDb is not { } without ? "no conv pair to equalize"
-        : result.EqualizedPairs > 0 ? string.Create(C, $"{result.EqualizedPairs} conv pairs equalized ({without:0.0} dB on the calibration samples without)")
-        : string.Create(C, $"equalization not kept ({without:0.0} dB on the calibration samples without it)");
+    private static string Equalization(QdqResult result) => result.OtherCandidateCalibrationSqnrDb is not { } other ? "no conv pair to equalize"
+        : result.EqualizedPairs > 0 ? string.Create(C, $"{result.EqualizedPairs} conv pairs equalized ({result.Accuracy?.CalibrationSqnrDb:0.0} dB on the calibration samples, {other:0.0} dB without)")
+        : string.Create(C, $"equalization not kept ({result.Accuracy?.CalibrationSqnrDb:0.0} dB on the calibration samples without it, {other:0.0} dB with)");
 
     /// <summary>Each 28x28 image repeated 8x8 per pixel into three 0-255 channels, then the featurizer's preprocessing model.</summary>
     private static float[][] ResNetInputs(string preprocessPath, byte[] pixels, int count)

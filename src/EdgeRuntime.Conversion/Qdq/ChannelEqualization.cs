@@ -76,7 +76,7 @@ internal static class ChannelEqualization
             var p1 = first.Proto;
             var p2 = next!.Proto;
             if (!IsConv(p2) || p2.Inputs[0] != between || p1.Inputs.Count < 2 || p2.Inputs.Count < 2
-                || !used.Add(p1.Inputs[1]) || !used.Add(p2.Inputs[1])
+                || used.Contains(p1.Inputs[1]) || used.Contains(p2.Inputs[1]) || p1.Inputs[1] == p2.Inputs[1]
                 || catalog.Resolve(p1.Inputs[1], out _) is not { ElementType: OnnxDataType.Float } w1
                 || catalog.Resolve(p2.Inputs[1], out _) is not { ElementType: OnnxDataType.Float } w2)
             {
@@ -93,6 +93,9 @@ internal static class ChannelEqualization
                 continue;
             }
 
+            // Each weight is rescaled by one pair only: a conv in two pairs (A → B → C) takes the first.
+            used.Add(p1.Inputs[1]);
+            used.Add(p2.Inputs[1]);
             pairs.Add(new Pair(first, between, next, w1, bias, w2, depthwise));
         }
 

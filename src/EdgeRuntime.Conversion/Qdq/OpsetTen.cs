@@ -12,9 +12,9 @@ namespace EdgeRuntime.Conversion.Qdq;
 /// dropped) and BatchNormalization with spatial=0. Every other op of 7 reads the same under 10 (8 and 9 only widened
 /// types, broadcasting of Max/Min/Mean/Sum, and MaxPool's optional outputs). From 6 (PyTorch 0.3's exports): the
 /// elementwise ops' broadcast/axis attributes, Gemm's broadcast, and BatchNormalization's and Dropout's is_test go,
-/// as 7 computes the same without them; a node that broadcast by attribute (broadcast=1), a BatchNormalization in
-/// training mode (is_test=0) and the recurrent ops, which 7 changed, are refused. Below 6 the legacy consumed_inputs
-/// attributes differ again: such a model is refused before this runs.
+/// as 7 computes the same without them; broadcasting along an axis, training mode (is_test=0), the recurrent ops and
+/// PRelu, which 7 changed, are refused. If/Loop/Scan are refused at any opset below 10: their bodies are not moved.
+/// Below 6 the legacy consumed_inputs attributes differ again: such a model is refused before this runs.
 /// </summary>
 internal static class OpsetTen
 {
@@ -34,6 +34,12 @@ internal static class OpsetTen
         if (standard.FirstOrDefault(n => n.Proto.OpType == "Upsample") is { } upsample)
         {
             return Refusal($"has an Upsample node ('{upsample.Proto.Name}'), which opset {Version} deprecates");
+        }
+
+        // A body's nodes would need the same move, and their opset is the model's: not done, so refused.
+        if (standard.FirstOrDefault(n => n.Proto.OpType is "If" or "Loop" or "Scan") is { } control)
+        {
+            return Refusal($"has a {control.Proto.OpType} node ('{control.Proto.Name}') whose body edge-convert does not move");
         }
 
         if (opset < 7 && SixToSeven(standard) is { } why)
@@ -89,9 +95,12 @@ internal static class OpsetTen
             var p = node.Proto;
             string? why = p.OpType switch
             {
-                _ when AttributeBroadcasting.Contains(p.OpType) && p.Int("broadcast") != 0 => $"has {p.OpType} '{p.Name}' broadcasting by attribute (broadcast=1), which opset 7 replaced with numpy broadcasting",
-                "BatchNormalization" when p.Int("is_test") == 0 => $"has a BatchNormalization ('{p.Name}') in training mode (is_test=0)",
+                // broadcast=1 without an axis aligns B with A's trailing dimensions, as numpy does; with one it does not.
+                _ when AttributeBroadcasting.Contains(p.OpType) && p.Int("broadcast") != 0 && p.Attributes.ContainsKey("axis") => $"has {p.OpType} '{p.Name}' broadcasting along axis {p.Int("axis")} (broadcast=1), which opset 7's numpy broadcasting does not do",
+                "BatchNormalization" or "Dropout" when p.Int("is_test") == 0 => $"has a {p.OpType} ('{p.Name}') in training mode (is_test=0)",
                 "GRU" or "LSTM" or "RNN" => $"has a {p.OpType} ('{p.Name}'), whose schema opset 7 changed",
+                // PRelu-6 applies a per-channel slope [C]; from 7 the slope broadcasts from the last axis.
+                "PRelu" => $"has a PRelu ('{p.Name}'), whose slope broadcasts differently from opset 7",
                 _ => null,
             };
             if (why is not null)

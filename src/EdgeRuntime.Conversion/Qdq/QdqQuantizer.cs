@@ -25,8 +25,11 @@ public sealed record QdqResult(byte[] Model, IReadOnlyList<LayerReport> Layers, 
     /// <summary>Conv pairs rescaled by cross-layer equalization (<see cref="ChannelEqualization"/>); 0 when it was not kept.</summary>
     public int EqualizedPairs { get; init; }
 
-    /// <summary>The calibration SQNR without equalization, when equalization was tried (kept or not).</summary>
-    public double? UnequalizedCalibrationSqnrDb { get; init; }
+    /// <summary>
+    /// When equalization was tried, the calibration SQNR of the candidate not kept: without equalization when it was
+    /// kept, with it when it was not.
+    /// </summary>
+    public double? OtherCandidateCalibrationSqnrDb { get; init; }
 }
 
 /// <summary>
@@ -68,7 +71,7 @@ public static class QdqQuantizer
         return new ConversionResult(result.Model, result.Layers, result.Skipped, model.LongLength)
         {
             ReadExternalData = ExternalInitializers.Read(model).Count > 0,
-            Qdq = new QdqDetails(result.FoldedBatchNorms, result.QuantizedActivations, options.Qdq.ActivationBits, options.Qdq.EffectiveWeightBits, calibration, result.Accuracy, htp, result.EqualizedPairs, result.UnequalizedCalibrationSqnrDb),
+            Qdq = new QdqDetails(result.FoldedBatchNorms, result.QuantizedActivations, options.Qdq.ActivationBits, options.Qdq.EffectiveWeightBits, calibration, result.Accuracy, htp, result.EqualizedPairs, result.OtherCandidateCalibrationSqnrDb),
         };
     }
 
@@ -78,12 +81,8 @@ public static class QdqQuantizer
         var graph = EditableGraph.Parse(ProtoReader.FirstBytes(model, OnnxFields.Model.Graph), modelDirectory);
 
         // ORT has no kernel for some ops at the oldest opsets (Gemm before 7): read the inputs off the model as it will
-        // be quantized. A model the move refuses is loaded as it is, and Quantize gives the reason.
-        long opset = ModelOpsets.Version(model, OnnxDomains.Default);
-        if (opset is >= OpsetTen.Oldest and < OpsetTen.Version && OpsetTen.Upgrade(graph, opset) is null)
-        {
-            model = ModelOpsets.With(model, OnnxDomains.Default, OpsetTen.Version);
-        }
+        // be quantized, and refuse here, with the reason, what the move refuses.
+        model = MoveToOpsetTen(model, graph, ModelOpsets.Version(model, OnnxDomains.Default));
 
         try
         {
@@ -111,27 +110,15 @@ public static class QdqQuantizer
         bool standard = opset >= (options.ActivationBits == 16 ? 21 : 13);
         var graph = EditableGraph.Parse(ProtoReader.FirstBytes(model, OnnxFields.Model.Graph), modelDirectory);
         byte[] original = model;
-        if (opset < OpsetTen.Oldest)
-        {
-            throw new InvalidDataException($"the model is opset {opset}; edge-convert moves opsets {OpsetTen.Oldest} to 9 to 10 for the fused integer ops, but below {OpsetTen.Oldest} ops carry the legacy consumed_inputs attribute and other schemas: convert the model to opset 10 or later first (onnx.version_converter)");
-        }
-
-        if (opset < OpsetTen.Version)
-        {
-            if (OpsetTen.Upgrade(graph, opset) is { } refused)
-            {
-                throw new InvalidDataException(refused);
-            }
-
-            model = ModelOpsets.With(model, OnnxDomains.Default, OpsetTen.Version);
-        }
+        model = MoveToOpsetTen(model, graph, opset);
 
         int folded = BatchNormFolding.Fold(graph, Catalog(graph, modelDirectory));
 
         // The folded norms' and convs' old tensors go now: ORT refuses an IR 3 model whose initializer nothing reads.
         graph.DropUnread();
         byte[] foldedGraph = graph.Write();
-        var plain = QuantizeGraph(model, graph, modelDirectory, samples, options, standard);
+        byte[] foldedModel = ModelGraph.Replace(model, foldedGraph);
+        var plain = QuantizeGraph(model, graph, modelDirectory, samples, options, standard, foldedModel);
         if (plain is null)
         {
             // Nothing to quantize: the input as it came, without the folds or the opset move made on the way.
@@ -143,16 +130,17 @@ public static class QdqQuantizer
         // channel stretches a tensor's range, and costs where none does. Both are quantized, and the one closer to the
         // float model on the calibration samples (never the held-back ones) is kept.
         var equalizedGraph = EditableGraph.Parse(foldedGraph, modelDirectory);
-        int pairs = ChannelEqualization.Equalize(equalizedGraph, Catalog(equalizedGraph, modelDirectory), ModelGraph.Replace(model, foldedGraph), samples.Calibration);
+        int pairs = ChannelEqualization.Equalize(equalizedGraph, Catalog(equalizedGraph, modelDirectory), foldedModel, samples.Calibration);
         var result = plain with { FoldedBatchNorms = folded };
         if (pairs > 0)
         {
             equalizedGraph.DropUnread();
-            var equalized = QuantizeGraph(model, equalizedGraph, modelDirectory, samples, options, standard)!;
+            // Both candidates are measured against the same float model, the folded one without equalization.
+            var equalized = QuantizeGraph(model, equalizedGraph, modelDirectory, samples, options, standard, foldedModel)!;
             double without = plain.Accuracy?.CalibrationSqnrDb ?? double.NegativeInfinity;
             result = (equalized.Accuracy?.CalibrationSqnrDb ?? double.NegativeInfinity) > without
-                ? equalized with { FoldedBatchNorms = folded, EqualizedPairs = pairs, UnequalizedCalibrationSqnrDb = plain.Accuracy?.CalibrationSqnrDb }
-                : result with { UnequalizedCalibrationSqnrDb = plain.Accuracy?.CalibrationSqnrDb };
+                ? equalized with { FoldedBatchNorms = folded, EqualizedPairs = pairs, OtherCandidateCalibrationSqnrDb = plain.Accuracy?.CalibrationSqnrDb }
+                : result with { OtherCandidateCalibrationSqnrDb = equalized.Accuracy?.CalibrationSqnrDb };
         }
 
         return result;
@@ -185,8 +173,11 @@ public static class QdqQuantizer
         return skipped;
     }
 
-    /// <summary>Quantizes the (folded, opset-moved) graph in place and measures it; null when it has no layer to quantize.</summary>
-    private static QdqResult? QuantizeGraph(byte[] model, EditableGraph graph, string? modelDirectory, CalibrationSet samples, QdqOptions options, bool standard)
+    /// <summary>
+    /// Quantizes the (folded, opset-moved) graph in place and measures it against <paramref name="reference"/>, the float
+    /// model; null when it has no layer to quantize.
+    /// </summary>
+    private static QdqResult? QuantizeGraph(byte[] model, EditableGraph graph, string? modelDirectory, CalibrationSet samples, QdqOptions options, bool standard, byte[] reference)
     {
         var catalog = Catalog(graph, modelDirectory);
 
@@ -237,7 +228,23 @@ public static class QdqQuantizer
             quantized = ModelOpsets.With(quantized, OnnxDomains.Microsoft, 1);
         }
 
-        return new QdqResult(quantized, layers, skipped, 0, tensors.Count, Measure(floatModel, quantized, samples));
+        return new QdqResult(quantized, layers, skipped, 0, tensors.Count, Measure(reference, quantized, samples));
+    }
+
+    /// <summary>The model at opset 10 with <paramref name="graph"/> rewritten for it, when it is below; the reason when it cannot be moved.</summary>
+    private static byte[] MoveToOpsetTen(byte[] model, EditableGraph graph, long opset)
+    {
+        if (opset < OpsetTen.Oldest)
+        {
+            throw new InvalidDataException($"the model is opset {opset}; edge-convert moves opsets {OpsetTen.Oldest} to 9 to 10 for the fused integer ops, but below {OpsetTen.Oldest} ops carry the legacy consumed_inputs attribute and other schemas: convert the model to opset 10 or later first (onnx.version_converter)");
+        }
+
+        if (opset >= OpsetTen.Version)
+        {
+            return model;
+        }
+
+        return OpsetTen.Upgrade(graph, opset) is { } refused ? throw new InvalidDataException(refused) : ModelOpsets.With(model, OnnxDomains.Default, OpsetTen.Version);
     }
 
     private static WeightCatalog Catalog(EditableGraph graph, string? modelDirectory) =>
