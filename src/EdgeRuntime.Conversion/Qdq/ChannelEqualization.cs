@@ -110,18 +110,28 @@ internal static class ChannelEqualization
         return reader is not null;
     }
 
+    /// <summary>
+    /// The second conv's input channel that its weight at flat index <c>at</c> applies to: W is [M, C/group, kH, kW], so
+    /// the row for a depthwise conv (one output per channel) and the second axis for a plain one.
+    /// </summary>
+    private static Func<long, int> InputChannelOf(Pair pair)
+    {
+        var w = pair.SecondWeight;
+        long perRow = w.Values.LongLength / w.Dims[0];
+        long inner = perRow / w.Dims[1];
+        return pair.SecondDepthwise ? at => (int)(at / perRow) : at => (int)(at % perRow / inner);
+    }
+
     /// <summary>Per input channel of the second conv, the largest |weight| applied to it.</summary>
     private static float[] ColumnRanges(Pair pair)
     {
-        var w = pair.SecondWeight;
-        int channels = (int)pair.FirstWeight.Dims[0];
-        var ranges = new float[channels];
-        long perRow = w.Values.LongLength / w.Dims[0];
-        long inner = perRow / w.Dims[1];
-        for (long at = 0; at < w.Values.LongLength; at++)
+        var values = pair.SecondWeight.Values;
+        var channelOf = InputChannelOf(pair);
+        var ranges = new float[pair.FirstWeight.Dims[0]];
+        for (long at = 0; at < values.LongLength; at++)
         {
-            int c = pair.SecondDepthwise ? (int)(at / perRow) : (int)(at % perRow / inner);
-            ranges[c] = MathF.Max(ranges[c], MathF.Abs(w.Values[at]));
+            int c = channelOf(at);
+            ranges[c] = MathF.Max(ranges[c], MathF.Abs(values[at]));
         }
 
         return ranges;
@@ -163,13 +173,11 @@ internal static class ChannelEqualization
         }
 
         var w2 = pair.SecondWeight;
-        long perRow = w2.Values.LongLength / w2.Dims[0];
-        long inner = perRow / w2.Dims[1];
+        var channelOf = InputChannelOf(pair);
         var second = new float[w2.Values.LongLength];
         for (long at = 0; at < second.LongLength; at++)
         {
-            int c = pair.SecondDepthwise ? (int)(at / perRow) : (int)(at % perRow / inner);
-            second[at] = w2.Values[at] / scales[c];
+            second[at] = w2.Values[at] / scales[channelOf(at)];
         }
 
         var p1 = pair.First.Proto;

@@ -8,12 +8,12 @@ namespace EdgeRuntime.Conversion.Qdq;
 /// Runtime fuses a QDQ graph into: the fused node takes the model's opset, and below 10 no kernel is registered for it.
 /// What changed in between and is rewritten: Slice and TopK (10: starts/ends/axes and k move from attributes to
 /// inputs) and BatchNormalization (9: the spatial attribute is gone; spatial=1, the default, is what 9 computes).
-/// Refused with the reason: Upsample (deprecated at 10, its scales an input since 9), Scan (8 has a batch axis that 9
-/// dropped) and BatchNormalization with spatial=0. Every other op of 7 reads the same under 10 (8 and 9 only widened
+/// Refused with the reason: Upsample (deprecated at 10, its scales an input since 9), If/Loop/Scan (their bodies are not
+/// moved; Scan also lost its batch axis at 9) and BatchNormalization with spatial=0. Every other op of 7 reads the same under 10 (8 and 9 only widened
 /// types, broadcasting of Max/Min/Mean/Sum, and MaxPool's optional outputs). From 6 (PyTorch 0.3's exports): the
 /// elementwise ops' broadcast/axis attributes, Gemm's broadcast, and BatchNormalization's and Dropout's is_test go,
 /// as 7 computes the same without them; broadcasting along an axis, training mode (is_test=0), the recurrent ops and
-/// PRelu, which 7 changed, are refused. If/Loop/Scan are refused at any opset below 10: their bodies are not moved.
+/// PRelu, which 7 changed, are refused.
 /// Below 6 the legacy consumed_inputs attributes differ again: such a model is refused before this runs.
 /// </summary>
 internal static class OpsetTen
@@ -45,11 +45,6 @@ internal static class OpsetTen
         if (opset < 7 && SixToSeven(standard) is { } why)
         {
             return Refusal(why);
-        }
-
-        if (opset < 9 && standard.FirstOrDefault(n => n.Proto.OpType == "Scan") is { } scan)
-        {
-            return Refusal($"has a Scan node ('{scan.Proto.Name}'), whose batch axis opset 9 removed");
         }
 
         foreach (var node in standard.Where(n => n.Proto.OpType == "BatchNormalization" && n.Proto.Attributes.ContainsKey("spatial")))
