@@ -41,6 +41,9 @@
                   images) and PaddleOCR's classifier, against the float models in the same run (ORT CPU, 2 threads):
                   held-back output SQNR, top-1 agreement, size, speed; artifacts/bench/quantize.json (-Quick: fewer)
     fetch-assets  fetch the pinned sample models and make the sample audio (idempotent)
+    fuzz          afl-fuzz (SharpFuzz) over the frame parser and every request decoder, seeded with tests/fuzz/protocol,
+                  for -Seconds (600); executions, paths, coverage and crashes into artifacts/bench/fuzz.json; fails on a
+                  crash (test runs it for 120 s)
 
     Every task is idempotent. A missing Debian package (build/debian-packages.txt) is installed when run as root,
     otherwise the exact apt-get line is printed. The tasks' code is in build/*.psm1, one module per concern.
@@ -48,7 +51,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('demo', 'test', 'unit', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'bench-quantize', 'bench-llm', 'fetch-assets')]
+    [ValidateSet('demo', 'test', 'unit', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'bench-quantize', 'bench-llm', 'fetch-assets', 'fuzz')]
     [string] $Task = 'build',
 
     [string] $Board = 'host',
@@ -84,15 +87,18 @@ param(
     [switch] $VlmOnly,
 
     # bench-llm: measure only the 2-bit against the 1.6-bit ternary layout on the 2B4T-shaped model (in process, no publish).
-    [switch] $LayoutOnly
+    [switch] $LayoutOnly,
+
+    # fuzz: how long afl-fuzz runs (test runs it for 120 s).
+    [int] $Seconds = 600
 )
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
 # Common (paths, steps, board profiles), Dependencies (Debian packages), Assets, Publish (build, publish, package),
-# Test, Bench, Demo.
-foreach ($module in 'Common', 'Dependencies', 'Assets', 'Publish', 'Test', 'Bench', 'Demo') {
+# Fuzz, Test, Bench, Demo.
+foreach ($module in 'Common', 'Dependencies', 'Assets', 'Publish', 'Fuzz', 'Test', 'Bench', 'Demo') {
     Import-Module (Join-Path $PSScriptRoot "build/$module.psm1")
 }
 
@@ -113,6 +119,7 @@ try {
         'bench-quantize' { Invoke-BenchQuantize -Quick:$Quick }
         'bench-llm' { Invoke-BenchLlm $Board -Quick:$Quick -PeerBin $PeerBin -HybridOnly:$HybridOnly -DeltaOnly:$DeltaOnly -VlmOnly:$VlmOnly -LayoutOnly:$LayoutOnly }
         'demo' { Invoke-Demo $Board }
+        'fuzz' { if ((Invoke-Fuzz $Seconds).fuzz_crashes -gt 0) { throw 'the fuzzer found crashing inputs.' } }
     }
     Write-Host ""
     Write-Host "build.ps1 $Task`: done" -ForegroundColor Green

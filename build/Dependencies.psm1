@@ -18,6 +18,7 @@ $Concerns = [ordered]@{
     emulation = 'test (the emulated boards)'
     python    = 'test (the Python client)'
     reference = 'unit, test (the PyTorch reference in tools/bitnet)'
+    fuzz      = 'fuzz; test (the bounded fuzz run)'
     bench     = 'bench-quantize (text lines for the OCR classifier)'
     retrain   = 'retraining the pipeline models'
 }

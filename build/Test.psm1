@@ -7,6 +7,7 @@ Import-Module (Join-Path $PSScriptRoot 'Common.psm1')
 Import-Module (Join-Path $PSScriptRoot 'Dependencies.psm1')
 Import-Module (Join-Path $PSScriptRoot 'Assets.psm1')
 Import-Module (Join-Path $PSScriptRoot 'Publish.psm1')
+Import-Module (Join-Path $PSScriptRoot 'Fuzz.psm1')
 
 # Test projects (tests/<name>/<name>.csproj) that start the published binaries or run the emulated boards under qemu.
 # Every other test project is a unit suite.
@@ -140,6 +141,9 @@ function Invoke-Test([string] $Board, [string] $Configuration) {
     $python = Invoke-PythonTests (Join-Path (Get-PublishDir $Board) 'edged') (Join-Path $Artifacts 'test-python.log')
     if ($python.exit -ne 0) { $exit = $python.exit }
     $parts += $python
+    # The bounded fuzz run: two minutes of afl-fuzz over the socket's input side; a crash counts as a failed test.
+    $fuzz = Invoke-Fuzz 120
+    $parts += [ordered]@{ passed = $(if ($fuzz.fuzz_crashes -eq 0) { 1 } else { 0 }); failed = $(if ($fuzz.fuzz_crashes -eq 0) { 0 } else { 1 }); skipped = 0; exit = 0 }
     return Complete-TestRun $parts $exit 'test'
 }
 

@@ -12,6 +12,9 @@ public sealed record DaemonConfig
     /// <summary>Where relative model paths are looked up. Relative to the configuration file's folder.</summary>
     public string ModelDirectory { get; set; } = "models";
 
+    /// <summary>Folders besides the model directory that absolute model, manifest and folder paths may lie under.</summary>
+    public string[] AllowedModelRoots { get; set; } = [];
+
     /// <summary>
     /// The board profile (boards/&lt;board&gt;/board.json), relative to this file's folder. Null: board.json beside
     /// edged, else the built-in host profile.
@@ -126,6 +129,15 @@ public sealed record LimitsConfig
     public int MaxInFlightPerConnection { get; set; } = 64;
 
     public int MaxConnections { get; set; } = 64;
+
+    /// <summary>Connections one peer uid may hold; 0 = three quarters of maxConnections, leaving the rest to other users.</summary>
+    public int MaxConnectionsPerUid { get; set; }
+
+    /// <summary>Once a frame has begun, the rest of it must arrive within this long, or the connection is closed.</summary>
+    public double FrameTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>A connection with nothing in flight and no bytes for this long is closed; 0 = never.</summary>
+    public double IdleTimeoutSeconds { get; set; }
 
     public int QueueCapacity { get; set; } = 256;
 

@@ -2,13 +2,14 @@ using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using EdgeRuntime.Generation.Engine;
 using EdgeRuntime.Generation.Folder;
+using EdgeRuntime.Inference.Paths;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Server;
 
 namespace EdgeRuntime.Daemon;
 
 /// <summary>The socket's view of the language models: the server knows generate and its frames, not the engine.</summary>
-internal sealed class DaemonGeneration(string modelDirectory, GenerationOptions options) : IGenerationServices, IDisposable
+internal sealed class DaemonGeneration(ModelPaths paths, GenerationOptions options) : IGenerationServices, IDisposable
 {
     private readonly Dictionary<string, LanguageModel> _models = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _loading = new(1, 1);
@@ -27,7 +28,21 @@ internal sealed class DaemonGeneration(string modelDirectory, GenerationOptions 
         MemoryBudgetBytes = memoryBudgetBytes,
     };
 
-    public bool IsLanguageModel(string path) => LanguageModelFolder.IsLanguageModelPath(Resolve(path));
+    /// <summary>
+    /// True when the path, resolved under the model-path rules, is a language-model folder (or its config). A path the
+    /// rules refuse is not one; the tensor registry then refuses it with the reason.
+    /// </summary>
+    public bool IsLanguageModel(string path)
+    {
+        try
+        {
+            return LanguageModelFolder.IsLanguageModelPath(paths.Resolve(path, PathTarget.FileOrFolder));
+        }
+        catch (EdgeRuntimeException)
+        {
+            return false;
+        }
+    }
 
     public async Task<ModelInfo> LoadAsync(LoadRequest request, CancellationToken cancellationToken)
     {
@@ -43,7 +58,7 @@ internal sealed class DaemonGeneration(string modelDirectory, GenerationOptions 
             }
 
             // Loading maps the weights and builds the ORT session: seconds for a large model, off the socket's threads.
-            var model = await Task.Run(() => LanguageModel.Load(request.Name, Resolve(request.Path), options), cancellationToken).ConfigureAwait(false);
+            var model = await Task.Run(() => LanguageModel.Load(request.Name, paths.Resolve(request.Path, PathTarget.FileOrFolder), options), cancellationToken).ConfigureAwait(false);
             lock (_models)
             {
                 _models.Add(request.Name, model);
@@ -116,8 +131,6 @@ internal sealed class DaemonGeneration(string modelDirectory, GenerationOptions 
 
         _loading.Dispose();
     }
-
-    private string Resolve(string path) => Path.GetFullPath(Path.Combine(modelDirectory, path));
 
     private static ModelInfo Describe(LanguageModel model) => new(
         model.Name,

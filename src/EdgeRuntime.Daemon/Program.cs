@@ -89,6 +89,7 @@ namespace EdgeRuntime.Daemon
                 InterOpThreads = config.Threads.InterOp ?? board.Threads.InterOp,
                 Workers = config.Threads.Workers ?? board.Threads.Workers,
                 QueueCapacity = config.Limits.QueueCapacity,
+                AllowedModelRoots = config.AllowedModelRoots,
                 Providers = board.ToProviderChoice(),
                 MemoryBudgetBytes = board.Memory.BudgetMiB * 1024L * 1024,
             };
@@ -99,6 +100,9 @@ namespace EdgeRuntime.Daemon
                 MaxFrameBytes = config.Limits.MaxFrameBytes,
                 MaxInFlightPerConnection = config.Limits.MaxInFlightPerConnection,
                 MaxConnections = config.Limits.MaxConnections,
+                MaxConnectionsPerUid = config.Limits.MaxConnectionsPerUid,
+                FrameTimeout = TimeSpan.FromSeconds(config.Limits.FrameTimeoutSeconds),
+                IdleTimeout = TimeSpan.FromSeconds(config.Limits.IdleTimeoutSeconds),
                 MaxPendingBytes = config.Limits.MaxPendingBytes,
                 SendTimeout = TimeSpan.FromSeconds(config.Limits.SendTimeoutSeconds),
                 AllowedUids = config.AllowedUids,
@@ -122,7 +126,7 @@ namespace EdgeRuntime.Daemon
             using var registry = new ModelRegistry(config.ModelDirectory, inferenceOptions);
             using var queue = new InferenceScheduler(inferenceOptions);
             var metrics = new ServerMetrics();
-            using var generation = new DaemonGeneration(config.ModelDirectory, DaemonGeneration.Options(config.Generation, inferenceOptions.MemoryBudgetBytes));
+            using var generation = new DaemonGeneration(registry.Paths, DaemonGeneration.Options(config.Generation, inferenceOptions.MemoryBudgetBytes));
             await PreloadAsync(config, registry, generation, metrics, log).ConfigureAwait(false);
 
             // Parts are built in dependency order, each from what exists already: the store (pipelines and triggers

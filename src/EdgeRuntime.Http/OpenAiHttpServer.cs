@@ -40,7 +40,7 @@ public sealed class OpenAiHttpServer : IAsyncDisposable
         {
             SocketFile.PrepareForBind(_options.SocketPath);
         }
-        catch (InvalidOperationException)
+        catch (SocketPathException e) when (e.LiveDaemon)
         {
             throw new InvalidOperationException($"Another edged is already serving HTTP on {_options.SocketPath}. Stop it first, or set http.socketPath to another path.");
         }

@@ -13,7 +13,12 @@ public sealed record InferenceOptions
     /// <summary>Requests executed at once (worker slots of the <see cref="InferenceScheduler"/>). 0 means one per processor.</summary>
     public int Workers { get; init; }
 
-    /// <summary>Requests waiting for a worker before submitters are made to wait (back-pressure).</summary>
+    /// <summary>
+    /// Folders besides the model directory under which absolute model paths may lie (see <see cref="Paths.ModelPaths"/>).
+    /// </summary>
+    public string[] AllowedModelRoots { get; init; } = [];
+
+    /// <summary>Requests holding a place in the queue, waiting for a worker; more are held back until one starts.</summary>
     public int QueueCapacity { get; init; } = 256;
 
     /// <summary>The board's execution providers in order and its onMissingProvider rule; models may override both.</summary>

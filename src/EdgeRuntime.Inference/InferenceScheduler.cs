@@ -7,26 +7,33 @@ namespace EdgeRuntime.Inference;
 /// Admits requests into a bounded queue and runs at most <see cref="InferenceOptions.EffectiveWorkers"/> of them at
 /// once. When a worker slot is free the request runs on the caller's thread (for a lone request, the connection's
 /// receive thread): no hand-off, which on a small board costs more than a small model's inference. A request that had
-/// to wait resumes on a thread-pool thread. When the queue is full, submitters wait (back-pressure).
+/// to wait resumes on a thread-pool thread.
 /// </summary>
+/// <remarks>
+/// The queue holds <see cref="InferenceOptions.QueueCapacity"/> requests besides the running ones. A caller takes its
+/// place with <see cref="EnterAsync"/> before it has read the request's bytes (the socket server does so before it
+/// copies a frame), so when the queue is full the server stops reading and clients are held back in their own socket
+/// buffers instead of in daemon memory.
+/// </remarks>
 public sealed class InferenceScheduler : IDisposable
 {
-    private readonly SemaphoreSlim _admission;
+    private readonly SemaphoreSlim _places;
     private readonly SemaphoreSlim _workers;
-    private int _waiting;
+    private readonly CancellationTokenSource _stopped = new();
+    private int _queued;
     private int _running;
     private long _lastProgress = Stopwatch.GetTimestamp();
 
     public InferenceScheduler(InferenceOptions options)
     {
         int workers = options.EffectiveWorkers;
-        int capacity = Math.Max(1, options.QueueCapacity) + workers;
-        _admission = new SemaphoreSlim(capacity, capacity);
+        int capacity = Math.Max(1, options.QueueCapacity);
+        _places = new SemaphoreSlim(capacity, capacity);
         _workers = new SemaphoreSlim(workers, workers);
     }
 
-    /// <summary>Requests waiting right now, for admission or for a worker slot.</summary>
-    public int Depth => Volatile.Read(ref _waiting);
+    /// <summary>Requests holding a place in the queue and waiting for a worker; never more than the queue capacity.</summary>
+    public int Depth => Volatile.Read(ref _queued);
 
     /// <summary>
     /// True when requests are running but none has started or finished for <paramref name="limit"/>: inference is
@@ -36,73 +43,136 @@ public sealed class InferenceScheduler : IDisposable
         Volatile.Read(ref _running) > 0 && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastProgress)) > limit;
 
     /// <summary>
+    /// Waits for a place in the queue. The place is the caller's until it is disposed or handed to
+    /// <see cref="RunAsync"/>, which gives it up as soon as the request has a worker. After <see cref="Dispose"/> this
+    /// refuses with shutting_down.
+    /// </summary>
+    public async ValueTask<QueuePlace> EnterAsync(CancellationToken cancellationToken = default)
+    {
+        using var linked = WithStop(cancellationToken, out var token);
+        try
+        {
+            await _places.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw Stopping();
+        }
+
+        Interlocked.Increment(ref _queued);
+        return new QueuePlace(this);
+    }
+
+    /// <summary>The caller's token joined with the scheduler's stop; no allocation when the caller cannot cancel.</summary>
+    private CancellationTokenSource? WithStop(CancellationToken cancellationToken, out CancellationToken token)
+    {
+        if (!cancellationToken.CanBeCanceled)
+        {
+            token = _stopped.Token;
+            return null;
+        }
+
+        var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopped.Token);
+        token = linked.Token;
+        return linked;
+    }
+
+    private static EdgeRuntimeException Stopping() =>
+        new(ErrorCodes.ShuttingDown, "The daemon is stopping; the request was not run.");
+
+    /// <summary>
     /// Validates one request, waits for a worker slot and runs it. The caller keeps <paramref name="payload"/> alive
     /// and unchanged until the task completes. Failures surface as <see cref="EdgeRuntimeException"/>.
     /// </summary>
-    public async ValueTask<InferenceResult> RunAsync(ModelRegistry registry, InferRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    /// <param name="place">
+    /// A place the caller took with <see cref="EnterAsync"/>; it is given up when this returns. Null: one is taken here.
+    /// </param>
+    public async ValueTask<InferenceResult> RunAsync(ModelRegistry registry, InferRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default, QueuePlace? place = null)
     {
-        if (string.IsNullOrEmpty(request.Model))
-        {
-            throw new EdgeRuntimeException(ErrorCodes.BadRequest, "Infer needs the name of a loaded model in 'model'.");
-        }
-
-        var model = registry.Acquire(request.Model);
         try
         {
-            try
+            if (string.IsNullOrEmpty(request.Model))
             {
-                InputValidator.Validate(model, request.Inputs ?? [], payload.Length, request.Outputs);
-            }
-            catch (EdgeRuntimeException)
-            {
-                model.Latency.RecordError();
-                throw;
+                throw new EdgeRuntimeException(ErrorCodes.BadRequest, "Infer needs the name of a loaded model in 'model'.");
             }
 
-            long enqueued = Stopwatch.GetTimestamp();
-            Interlocked.Increment(ref _waiting);
+            var model = registry.Acquire(request.Model);
             try
             {
-                await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    await _workers.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    InputValidator.Validate(model, request.Inputs ?? [], payload.Length, request.Outputs);
                 }
-                catch
+                catch (EdgeRuntimeException)
                 {
-                    _admission.Release();
+                    model.Latency.RecordError();
                     throw;
                 }
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _waiting);
-            }
 
-            Interlocked.Increment(ref _running);
-            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
-            try
-            {
-                return Execute(model, request, payload, Stopwatch.GetElapsedTime(enqueued).TotalMicroseconds);
+                long enqueued = Stopwatch.GetTimestamp();
+                place ??= await EnterAsync(cancellationToken).ConfigureAwait(false);
+                using var linked = WithStop(cancellationToken, out var token);
+                try
+                {
+                    await _workers.WaitAsync(token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_stopped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw Stopping();
+                }
+
+                place.StartRunning();
+                Interlocked.Increment(ref _running);
+                Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+                try
+                {
+                    return Execute(model, request, payload, Stopwatch.GetElapsedTime(enqueued).TotalMicroseconds);
+                }
+                finally
+                {
+                    Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+                    Interlocked.Decrement(ref _running);
+                    _workers.Release();
+                }
             }
             finally
             {
-                Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
-                Interlocked.Decrement(ref _running);
-                _workers.Release();
-                _admission.Release();
+                model.Release();
             }
         }
         finally
         {
-            model.Release();
+            place?.Dispose();
         }
     }
 
-    public void Dispose()
+    /// <summary>
+    /// Refuses new places and wakes every request still waiting with shutting_down; running requests finish. The
+    /// semaphores are not disposed: a request finishing after the daemon's stop still releases them safely.
+    /// </summary>
+    public void Dispose() => _stopped.Cancel();
+
+    /// <summary>
+    /// A place in the queue, held while the request waits for a worker and given up (once) when it starts running or
+    /// is disposed. The count is lowered before the place is released, so <see cref="Depth"/> never exceeds capacity.
+    /// </summary>
+    public sealed class QueuePlace : IDisposable
     {
-        _admission.Dispose();
-        _workers.Dispose();
+        private InferenceScheduler? _owner;
+
+        internal QueuePlace(InferenceScheduler owner) => _owner = owner;
+
+        /// <summary>The request has its worker: its place goes to the next request waiting to enter.</summary>
+        internal void StartRunning() => Dispose();
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _owner, null) is { } owner)
+            {
+                Interlocked.Decrement(ref owner._queued);
+                owner._places.Release();
+            }
+        }
     }
 
     private static InferenceResult Execute(LoadedModel model, InferRequest request, ReadOnlyMemory<byte> payload, double queuedUs)

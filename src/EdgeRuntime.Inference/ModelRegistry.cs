@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using EdgeRuntime.Inference.Paths;
 using EdgeRuntime.Inference.Providers;
 using EdgeRuntime.Protocol;
 using Microsoft.ML.OnnxRuntime;
@@ -13,7 +14,10 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
     private readonly ConcurrentDictionary<string, LoadedModel> _models = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _loadGate = new(1, 1);
 
-    public string ModelDirectory { get; } = Path.GetFullPath(modelDirectory);
+    public string ModelDirectory => Paths.ModelDirectory;
+
+    /// <summary>The rules every path a client or a configuration gives must pass.</summary>
+    public ModelPaths Paths { get; } = new(modelDirectory, options.AllowedModelRoots);
 
     public InferenceOptions Options { get; } = options;
 
@@ -21,8 +25,8 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
 
     public IEnumerable<LoadedModel> Models => _models.Values.OrderBy(m => m.Name, StringComparer.Ordinal);
 
-    /// <summary>A relative path is taken from the model directory; an absolute one as it is.</summary>
-    public string ResolvePath(string path) => Path.GetFullPath(Path.Combine(ModelDirectory, path));
+    /// <summary>A relative path is taken from the model directory; an absolute one must lie under an allowed root.</summary>
+    public string ResolvePath(string path) => Paths.Resolve(path, PathTarget.File);
 
     /// <summary>Loads a model and creates its session. Errors carry a protocol code and a message a person can act on.</summary>
     /// <param name="providers">Provider names overriding the board's list for this model; null keeps the board's.</param>

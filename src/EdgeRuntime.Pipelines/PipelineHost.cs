@@ -34,10 +34,16 @@ public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, Re
             throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{definition.Name}': \"{field}\" {rule}.");
         }
 
-        string manifest = invoker.Registry.ResolvePath(definition.Manifest);
-        if (!File.Exists(manifest))
+        // The manifest is held to the model-path rules (path_not_allowed when it leads outside); one that is missing
+        // or not a regular file is a mistake in the definition, as before.
+        string manifest;
+        try
         {
-            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{definition.Name}': no manifest at '{manifest}' (\"manifest\" is relative to the model directory).");
+            manifest = invoker.Registry.ResolvePath(definition.Manifest);
+        }
+        catch (EdgeRuntimeException e) when (e.Code == ErrorCodes.ModelNotFound)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"Pipeline '{definition.Name}': no manifest at '{definition.Manifest}' (\"manifest\" is relative to the model directory): {e.Message}");
         }
 
         IPipeline pipeline;

@@ -12,6 +12,15 @@ public static class ErrorCodes
     /// <summary>The frame is larger than the daemon's max frame size. The frame is skipped; the connection stays open.</summary>
     public const string FrameTooLarge = "frame_too_large";
 
+    /// <summary>A frame's bytes stopped arriving part-way for longer than limits.frameTimeoutSeconds. The connection is closed.</summary>
+    public const string FrameTimeout = "frame_timeout";
+
+    /// <summary>
+    /// A model, manifest or folder path leads outside the model directory or the allowed roots (decided from the path's
+    /// text and, after symlinks are resolved, from where it really leads).
+    /// </summary>
+    public const string PathNotAllowed = "path_not_allowed";
+
     /// <summary>The byte stream is not protocol frames. The daemon closes the connection after sending this.</summary>
     public const string BadFrame = "bad_frame";
 

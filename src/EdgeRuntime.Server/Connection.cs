@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
+using EdgeRuntime.Inference;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Server;
@@ -22,11 +24,13 @@ public sealed class Connection
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _outstanding = 1; // the read loop itself counts as one, so "drained" means loop done and requests answered
-    private volatile bool _writeFailed;
+    private volatile bool _writeFailed; // also set once the output is closed: nothing more may be written
 
     private readonly ByteBudget _budget;
     private readonly Dictionary<ulong, Subscription> _subscriptions = [];
     private readonly Dictionary<ulong, RunningGeneration> _generations = [];
+    private readonly Dictionary<ulong, MessageType> _unanswered = []; // requests read whose final answer is not yet sent
+    private long _lastActivity = Stopwatch.GetTimestamp(); // a frame received or a request finished
     private bool _closing; // under the _subscriptions lock: no subscription may start once the connection is ending
 
     public Connection(IDuplexPipe pipe, RequestHandler handler, ServerOptions options, ServerMetrics metrics, IServerLog log, PeerInfo peer, string name, ByteBudget? budget = null)
@@ -43,8 +47,9 @@ public sealed class Connection
     }
 
     /// <summary>
-    /// Serves the connection until the client closes it, the framing breaks, or <paramref name="stopReading"/> fires.
-    /// Requests already read are answered before this returns, bounded by <paramref name="drainTimeout"/>.
+    /// Serves the connection until the client closes it, the framing breaks, a deadline passes, or
+    /// <paramref name="stopReading"/> fires. Every request read is answered before this returns: with its result, or,
+    /// when it has not finished within <paramref name="drainTimeout"/>, with shutting_down.
     /// </summary>
     public async Task RunAsync(CancellationToken stopReading, TimeSpan drainTimeout)
     {
@@ -54,6 +59,7 @@ public sealed class Connection
         }
         catch (OperationCanceledException) when (stopReading.IsCancellationRequested)
         {
+            await RefuseReceivedAsync(_pipe.Input).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
@@ -68,11 +74,25 @@ public sealed class Connection
         CancelSubscriptions();
         if (!await WaitDrainedAsync(drainTimeout).ConfigureAwait(false))
         {
-            _log.Write(LogLevel.Warning, "connection", $"{_name}: closing with requests still running after {drainTimeout.TotalSeconds:0.#} s");
+            int unanswered = await AnswerUnansweredAsync(ErrorCodes.ShuttingDown, $"The connection is closing and the request did not finish within {drainTimeout.TotalSeconds:0.#} s (limits.shutdownTimeoutSeconds).").ConfigureAwait(false);
+            _log.Write(LogLevel.Warning, "connection", $"{_name}: closing with requests still running after {drainTimeout.TotalSeconds:0.#} s; {unanswered} answered shutting_down");
         }
 
+        // A response may be mid-send on another thread (a request that outlived the drain): let it finish whole
+        // rather than cut it off, and let nothing follow it.
+        await _writeGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _writeFailed = true;
+            await _pipe.Output.CompleteAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+
+        await LingeringClose.DrainAsync(_pipe.Input).ConfigureAwait(false);
         await _pipe.Input.CompleteAsync().ConfigureAwait(false);
-        await _pipe.Output.CompleteAsync().ConfigureAwait(false);
     }
 
     private async Task<bool> WaitDrainedAsync(TimeSpan timeout)
@@ -88,15 +108,55 @@ public sealed class Connection
         }
     }
 
+    /// <summary>True when the client has nothing in flight, no subscription and no generation on this connection.</summary>
+    private bool IsIdle
+    {
+        get
+        {
+            lock (_subscriptions)
+            {
+                return Volatile.Read(ref _outstanding) == 1 && _subscriptions.Count == 0 && _generations.Count == 0;
+            }
+        }
+    }
+
     private async Task ReadLoopAsync(CancellationToken stopReading)
     {
         var reader = _pipe.Input;
+        using var deadline = new ReadDeadline(stopReading);
         long skip = 0;
+        long frameStarted = 0; // Stopwatch timestamp of the first byte of the frame still incomplete; 0 when none
         while (true)
         {
-            var result = await reader.ReadAsync(stopReading).ConfigureAwait(false);
+            ReadResult result;
+            var timeout = frameStarted != 0 ? ReadDeadline.Remaining(_options.FrameTimeout, frameStarted)
+                : _options.IdleTimeout > TimeSpan.Zero ? ReadDeadline.Remaining(_options.IdleTimeout, Volatile.Read(ref _lastActivity))
+                : Timeout.InfiniteTimeSpan;
+            try
+            {
+                result = await reader.ReadAsync(deadline.For(timeout)).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!stopReading.IsCancellationRequested)
+            {
+                if (frameStarted != 0)
+                {
+                    _log.Write(LogLevel.Warning, "connection", $"{_name}: a frame did not arrive whole within {_options.FrameTimeout.TotalSeconds:0.#} s, closing");
+                    await SendAsync(0, Response.Error(0, ErrorCodes.FrameTimeout, $"A frame's bytes stopped arriving part-way for {_options.FrameTimeout.TotalSeconds:0.#} s (limits.frameTimeoutSeconds); the connection is closed.")).ConfigureAwait(false);
+                    return;
+                }
+
+                if (IsIdle && ReadDeadline.Remaining(_options.IdleTimeout, Volatile.Read(ref _lastActivity)) <= TimeSpan.Zero)
+                {
+                    _log.Write(LogLevel.Info, "connection", $"{_name}: idle for {_options.IdleTimeout.TotalSeconds:0.#} s (limits.idleTimeoutSeconds), closing");
+                    return;
+                }
+
+                continue; // work in flight, or activity since the timer was set: wait again
+            }
+
             var buffer = result.Buffer;
             bool close = false;
+            bool stopping = false;
             try
             {
                 while (!close)
@@ -118,13 +178,26 @@ public sealed class Connection
                         case FrameStatus.Incomplete:
                             goto NeedMoreData;
                         case FrameStatus.Complete:
-                            await StartRequestAsync(frame, pipelined: buffer.Length > 0, stopReading).ConfigureAwait(false);
+                            Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
+                            if (!await StartRequestAsync(frame, pipelined: buffer.Length > 0, stopReading).ConfigureAwait(false))
+                            {
+                                // The daemon is stopping: this frame was answered; so are the whole frames behind it.
+                                await RefuseFramesAsync(buffer).ConfigureAwait(false);
+                                buffer = buffer.Slice(buffer.End);
+                                stopping = close = true;
+                            }
+
                             break;
-                        case FrameStatus.TooLarge:
+                        case FrameStatus.TooLarge when header.FrameLength <= _options.MaxSkippedFrameBytes:
                             // Refused from the header alone; the payload is discarded as it arrives, never buffered.
                             skip = header.FrameLength;
                             _log.Write(LogLevel.Warning, "connection", $"{_name}: frame of {header.FrameLength} bytes refused (limit {_options.MaxFrameBytes})");
                             await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.FrameTooLarge, $"The frame is {header.FrameLength} bytes; this daemon accepts at most {_options.MaxFrameBytes} bytes per frame (limits.maxFrameBytes).")).ConfigureAwait(false);
+                            break;
+                        case FrameStatus.TooLarge:
+                            _log.Write(LogLevel.Warning, "connection", $"{_name}: frame of {header.FrameLength} bytes refused and connection closed (skipping is limited to {_options.MaxSkippedFrameBytes})");
+                            await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.FrameTooLarge, $"The frame is {header.FrameLength} bytes; this daemon accepts at most {_options.MaxFrameBytes} bytes per frame (limits.maxFrameBytes), and skips at most {_options.MaxSkippedFrameBytes}, so the connection is closed.")).ConfigureAwait(false);
+                            close = true;
                             break;
                         case FrameStatus.Malformed:
                             _log.Write(LogLevel.Warning, "connection", $"{_name}: frame lengths beyond any frame, closing");
@@ -149,15 +222,24 @@ public sealed class Connection
                 {
                     if (buffer.Length > 0 || skip > 0)
                     {
-                        _log.Write(LogLevel.Info, "connection", $"{_name}: client went away in the middle of a frame ({buffer.Length} bytes unread)");
+                        string what = skip > 0 ? $"{skip} bytes of a refused frame still to come" : $"{buffer.Length} bytes of an incomplete frame received";
+                        _log.Write(LogLevel.Info, "connection", $"{_name}: client went away in the middle of a frame ({what})");
                     }
 
                     return;
                 }
+
+                bool partial = buffer.Length > 0 || skip > 0;
+                frameStarted = !partial ? 0 : frameStarted != 0 ? frameStarted : Stopwatch.GetTimestamp();
             }
             finally
             {
                 reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            if (stopping)
+            {
+                await RefuseReceivedAsync(reader).ConfigureAwait(false);
             }
 
             if (close)
@@ -168,22 +250,93 @@ public sealed class Connection
     }
 
     /// <summary>
+    /// After the stop: answers shutting_down to every whole frame the transport has received but the loop has not
+    /// read yet, so no request that reached the daemon goes unanswered.
+    /// </summary>
+    private async Task RefuseReceivedAsync(PipeReader reader)
+    {
+        if (!reader.TryRead(out var result))
+        {
+            return;
+        }
+
+        int refused = await RefuseFramesAsync(result.Buffer).ConfigureAwait(false);
+        reader.AdvanceTo(result.Buffer.End);
+        if (refused > 0)
+        {
+            _log.Write(LogLevel.Info, "connection", $"{_name}: {refused} request(s) received while stopping answered shutting_down");
+        }
+    }
+
+    private async Task<int> RefuseFramesAsync(ReadOnlySequence<byte> buffer)
+    {
+        int refused = 0;
+        while (FrameReader.TryReadFrame(ref buffer, _options.MaxFrameBytes, out var frame, out _) == FrameStatus.Complete)
+        {
+            await SendAsync(frame.Header.RequestId, Stopping(frame.Header.Type)).ConfigureAwait(false);
+            refused++;
+        }
+
+        return refused;
+    }
+
+    private static Response Stopping(MessageType type) =>
+        Response.Error(type, ErrorCodes.ShuttingDown, "The daemon is stopping; the request was not run.");
+
+    /// <summary>
     /// Copies the frame out of the pipe's buffer (it is reused once advanced) and starts the request. A lone request
     /// runs right here on the read loop's thread, saving a thread hand-off on the latency path; when more frames are
-    /// already waiting or others are in flight, it goes to the thread pool so requests overlap.
+    /// already waiting or others are in flight, it goes to the thread pool so requests overlap. An infer first takes
+    /// its place in the inference queue, so a full queue holds the client back here, before its payload is copied.
     /// </summary>
-    private async Task StartRequestAsync(Frame frame, bool pipelined, CancellationToken stopReading)
+    /// <returns>False when the daemon stopped while the request waited to start; it has been answered shutting_down.</returns>
+    private async Task<bool> StartRequestAsync(Frame frame, bool pipelined, CancellationToken stopReading)
     {
-        await _inFlight.WaitAsync(stopReading).ConfigureAwait(false);
+        var header = frame.Header;
+        string? refusal = null;
+        lock (_subscriptions)
+        {
+            if (_subscriptions.ContainsKey(header.RequestId) || !_unanswered.TryAdd(header.RequestId, header.Type))
+            {
+                refusal = $"Request id {header.RequestId} is already in use on this connection (a request not yet answered, or an open subscription); the request was not run. Give each outstanding request its own id.";
+            }
+        }
+
+        if (refusal is not null)
+        {
+            await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.BadRequest, refusal)).ConfigureAwait(false);
+            return true;
+        }
+
         int payloadLength = (int)frame.Payload.Length;
+        InferenceScheduler.QueuePlace? place = null;
+        bool haveSlot = false;
+        bool haveBudget = false;
         try
         {
+            await _inFlight.WaitAsync(stopReading).ConfigureAwait(false);
+            haveSlot = true;
             await _budget.AcquireAsync(payloadLength, stopReading).ConfigureAwait(false);
+            haveBudget = true;
+            if (header.Type == MessageType.Infer)
+            {
+                place = await _handler.EnterQueueAsync(stopReading).ConfigureAwait(false);
+            }
         }
-        catch
+        catch (Exception e) when (e is OperationCanceledException || e is EdgeRuntimeException { Code: ErrorCodes.ShuttingDown })
         {
-            _inFlight.Release();
-            throw;
+            if (haveBudget)
+            {
+                _budget.Release(payloadLength);
+            }
+
+            if (haveSlot)
+            {
+                _inFlight.Release();
+            }
+
+            await SendFinalAsync(header.RequestId, Stopping(header.Type)).ConfigureAwait(false);
+            return false;
         }
 
         byte[] json = frame.Json.ToArray();
@@ -193,13 +346,13 @@ public sealed class Connection
         bool overlap = pipelined || outstanding > 2;
 
         _metrics.RequestStarted();
-        var header = frame.Header;
         _ = overlap
-            ? Task.Run(() => ProcessAsync(header, json, payload, payloadLength), CancellationToken.None)
-            : ProcessAsync(header, json, payload, payloadLength);
+            ? Task.Run(() => ProcessAsync(header, json, payload, payloadLength, place), CancellationToken.None)
+            : ProcessAsync(header, json, payload, payloadLength, place);
+        return true;
     }
 
-    private async Task ProcessAsync(FrameHeader header, byte[] json, byte[] payload, int payloadLength)
+    private async Task ProcessAsync(FrameHeader header, byte[] json, byte[] payload, int payloadLength, InferenceScheduler.QueuePlace? place)
     {
         try
         {
@@ -220,16 +373,18 @@ public sealed class Connection
                 ? await UnsubscribeAsync(json).ConfigureAwait(false)
                 : header.Type == MessageType.Cancel
                 ? await CancelAsync(json).ConfigureAwait(false)
-                : await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None).ConfigureAwait(false);
-            await SendAsync(header.RequestId, response).ConfigureAwait(false);
+                : await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None, place).ConfigureAwait(false);
+            await SendFinalAsync(header.RequestId, response).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             _log.Write(LogLevel.Error, "connection", $"{_name}: request {header.RequestId} failed unexpectedly: {e}");
-            await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.Internal, $"Internal error: {e.Message}")).ConfigureAwait(false);
+            await SendFinalAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.Internal, $"Internal error: {e.Message}")).ConfigureAwait(false);
         }
         finally
         {
+            place?.Dispose();
+            Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
             if (payload.Length > 0)
             {
                 ArrayPool<byte>.Shared.Return(payload);
@@ -241,6 +396,45 @@ public sealed class Connection
             _inFlight.Release();
             FinishOne();
         }
+    }
+
+    /// <summary>
+    /// Sends a request's one final answer (its result or error). A request the connection already answered with
+    /// shutting_down (it outlasted the drain) is not answered again.
+    /// </summary>
+    private Task SendFinalAsync(ulong requestId, Response response)
+    {
+        bool pending;
+        lock (_subscriptions)
+        {
+            pending = _unanswered.Remove(requestId);
+        }
+
+        if (!pending)
+        {
+            response.Owner?.Dispose();
+            return Task.CompletedTask;
+        }
+
+        return SendAsync(requestId, response);
+    }
+
+    /// <summary>Answers every request not yet answered with <paramref name="code"/>; returns how many there were.</summary>
+    private async Task<int> AnswerUnansweredAsync(string code, string message)
+    {
+        KeyValuePair<ulong, MessageType>[] pending;
+        lock (_subscriptions)
+        {
+            pending = [.. _unanswered];
+            _unanswered.Clear();
+        }
+
+        foreach (var (requestId, type) in pending)
+        {
+            await SendAsync(requestId, Response.Error(type, code, message)).ConfigureAwait(false);
+        }
+
+        return pending.Length;
     }
 
     private async Task SendAsync(ulong requestId, Response response)
@@ -304,20 +498,20 @@ public sealed class Connection
         }
         catch (EdgeRuntimeException e)
         {
-            await SendAsync(requestId, Response.Error(MessageType.Subscribe, e.Code, e.Message)).ConfigureAwait(false);
+            await SendFinalAsync(requestId, Response.Error(MessageType.Subscribe, e.Code, e.Message)).ConfigureAwait(false);
             return;
         }
 
         var journal = _handler.Journal;
         if (journal is null)
         {
-            await SendAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, "This daemon keeps no result store (no \"store\" in its configuration), so there is nothing to subscribe to.")).ConfigureAwait(false);
+            await SendFinalAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, "This daemon keeps no result store (no \"store\" in its configuration), so there is nothing to subscribe to.")).ConfigureAwait(false);
             return;
         }
 
         if (request.Since is < 0)
         {
-            await SendAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, $"since is {request.Since}; it must be 0 or a result id.")).ConfigureAwait(false);
+            await SendFinalAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, $"since is {request.Since}; it must be 0 or a result id.")).ConfigureAwait(false);
             return;
         }
 
@@ -347,13 +541,13 @@ public sealed class Connection
         if (refusal is not null)
         {
             subscription.Cancel.Dispose();
-            await SendAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, refusal)).ConfigureAwait(false);
+            await SendFinalAsync(requestId, Response.Error(MessageType.Subscribe, ErrorCodes.BadRequest, refusal)).ConfigureAwait(false);
             return;
         }
 
         long last = journal.LastId;
         long after = request.Since ?? last;
-        await SendAsync(requestId, Response.Ok(MessageType.Subscribe, new SubscribeResponse(journal.FirstId, last), ProtocolJsonContext.Default.SubscribeResponse)).ConfigureAwait(false);
+        await SendFinalAsync(requestId, Response.Ok(MessageType.Subscribe, new SubscribeResponse(journal.FirstId, last), ProtocolJsonContext.Default.SubscribeResponse)).ConfigureAwait(false);
         _ = Task.Run(() => StreamAsync(requestId, journal, after, request.Triggers, subscription), CancellationToken.None);
     }
 
@@ -498,7 +692,7 @@ public sealed class Connection
         }
         catch (EdgeRuntimeException e)
         {
-            await SendAsync(requestId, Response.Error(MessageType.Generate, e.Code, e.Message)).ConfigureAwait(false);
+            await SendFinalAsync(requestId, Response.Error(MessageType.Generate, e.Code, e.Message)).ConfigureAwait(false);
             return;
         }
 
@@ -516,11 +710,11 @@ public sealed class Connection
             }
 
             var summary = await running.Run.Summary.ConfigureAwait(false);
-            await SendAsync(requestId, Response.Ok(MessageType.Generate, summary, ProtocolJsonContext.Default.GenerateResponse)).ConfigureAwait(false);
+            await SendFinalAsync(requestId, Response.Ok(MessageType.Generate, summary, ProtocolJsonContext.Default.GenerateResponse)).ConfigureAwait(false);
         }
         catch (EdgeRuntimeException e)
         {
-            await SendAsync(requestId, Response.Error(MessageType.Generate, e.Code, e.Message)).ConfigureAwait(false);
+            await SendFinalAsync(requestId, Response.Error(MessageType.Generate, e.Code, e.Message)).ConfigureAwait(false);
         }
         finally
         {

@@ -18,10 +18,19 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
 
     private static readonly int[] SupportedVersions = [FrameHeader.CurrentVersion];
 
-    internal async Task<Response> HandleAsync(MessageType type, byte[] json, ReadOnlyMemory<byte> payload, PeerInfo peer, CancellationToken cancellationToken)
+    /// <summary>Takes a place in the inference queue for an infer request about to be read; see <see cref="InferenceScheduler"/>.</summary>
+    internal ValueTask<InferenceScheduler.QueuePlace> EnterQueueAsync(CancellationToken cancellationToken) => queue.EnterAsync(cancellationToken);
+
+    /// <param name="place">For infer: the queue place the connection took before reading it (given up here).</param>
+    internal async Task<Response> HandleAsync(MessageType type, byte[] json, ReadOnlyMemory<byte> payload, PeerInfo peer, CancellationToken cancellationToken, InferenceScheduler.QueuePlace? place = null)
     {
         try
         {
+            if (type is MessageType.Models or MessageType.Stats or MessageType.Health or MessageType.Pipelines)
+            {
+                BodilessRequest.Check(type, json);
+            }
+
             return type switch
             {
                 MessageType.Hello => Hello(json, peer),
@@ -29,7 +38,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
                 MessageType.Load => await LoadAsync(json, cancellationToken).ConfigureAwait(false),
                 MessageType.Unload => Unload(json),
                 MessageType.Info => Info(json),
-                MessageType.Infer => await InferAsync(json, payload, cancellationToken).ConfigureAwait(false),
+                MessageType.Infer => await InferAsync(json, payload, place, cancellationToken).ConfigureAwait(false),
                 MessageType.Stats => Stats(),
                 MessageType.Health => Health(),
                 MessageType.Inject => Inject(json),
@@ -46,6 +55,10 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
         catch (OperationCanceledException)
         {
             return Response.Error(type, ErrorCodes.ShuttingDown, "The daemon is stopping; the request was not run.");
+        }
+        finally
+        {
+            place?.Dispose(); // already given up when the request ran; here when it failed before
         }
     }
 
@@ -113,7 +126,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
         throw new EdgeRuntimeException(ErrorCodes.UnknownModel, $"No model named '{request.Name}' is loaded.");
     }
 
-    private async Task<Response> InferAsync(byte[] json, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    private async Task<Response> InferAsync(byte[] json, ReadOnlyMemory<byte> payload, InferenceScheduler.QueuePlace? place, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
         var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InferRequest);
@@ -122,7 +135,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
             throw new EdgeRuntimeException(ErrorCodes.WrongModelKind, $"'{request.Model}' is a language model: send generate (text in, tokens out), not infer.");
         }
 
-        var result = await queue.RunAsync(registry, request, payload, cancellationToken).ConfigureAwait(false);
+        var result = await queue.RunAsync(registry, request, payload, cancellationToken, place).ConfigureAwait(false);
         try
         {
             var timing = new InferTiming(result.QueuedUs, result.InferenceUs, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
@@ -181,7 +194,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
             problems.Length == 0 ? "ok" : "degraded",
             metrics.Uptime.TotalSeconds,
             metrics.Connections,
-            metrics.InFlight,
+            Math.Max(0, metrics.InFlight - 1), // the health request itself is not counted
             queue.Depth,
             registry.Count + (generation?.Models().Length ?? 0),
             problems,

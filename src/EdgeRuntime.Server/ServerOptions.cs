@@ -8,10 +8,33 @@ public sealed record ServerOptions
     /// <summary>Largest frame (header + JSON + payload) accepted; larger frames are refused from their header alone.</summary>
     public long MaxFrameBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// A frame above <see cref="MaxFrameBytes"/> but at most this large is skipped as it arrives and the connection
+    /// stays open; a larger one (a corrupt length field, say 2 GiB) closes it, since skipping would outlast any client.
+    /// </summary>
+    public long MaxSkippedFrameBytes => Math.Max(4 * MaxFrameBytes, 16L * 1024 * 1024);
+
     /// <summary>Requests one connection may have outstanding; past this the server stops reading from it.</summary>
     public int MaxInFlightPerConnection { get; init; } = 64;
 
     public int MaxConnections { get; init; } = 64;
+
+    /// <summary>
+    /// Connections one peer uid may hold at once, so that one user (or one runaway app) cannot take every slot from the
+    /// others. Zero means three quarters of <see cref="MaxConnections"/> (at least one).
+    /// </summary>
+    public int MaxConnectionsPerUid { get; init; }
+
+    public int EffectiveMaxConnectionsPerUid => MaxConnectionsPerUid > 0 ? MaxConnectionsPerUid : Math.Max(1, MaxConnections * 3 / 4);
+
+    /// <summary>
+    /// Once a frame's first byte has arrived, the rest must arrive within this long, or the connection is closed with
+    /// <c>frame_timeout</c>. A client that sends part of a header and stalls would otherwise hold its slot for ever.
+    /// </summary>
+    public TimeSpan FrameTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A connection with nothing in flight, no subscription and no bytes for this long is closed. Zero: never.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.Zero;
 
     /// <summary>
     /// Request payload bytes held at once across all connections (copied out of the socket, not yet answered). When

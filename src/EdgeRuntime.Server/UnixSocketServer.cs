@@ -19,6 +19,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
     private readonly List<Task> _connections = [];
     private readonly Lock _connectionsGate = new();
     private readonly ByteBudget _budget;
+    private readonly Dictionary<uint, int> _connectionsPerUid = [];
     private Socket? _listener;
     private Task? _acceptLoop;
     private long _connectionIds;
@@ -54,7 +55,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
 
         _listener = listener;
         _acceptLoop = AcceptLoopAsync(listener);
-        _log.Write(LogLevel.Notice, "server", $"listening on {_options.SocketPath} (mode 0660, max frame {_options.MaxFrameBytes} bytes, {_options.MaxInFlightPerConnection} in flight per connection, {_options.MaxConnections} connections)");
+        _log.Write(LogLevel.Notice, "server", $"listening on {_options.SocketPath} (mode 0660, max frame {_options.MaxFrameBytes} bytes, {_options.MaxInFlightPerConnection} in flight per connection, {_options.MaxConnections} connections, {_options.EffectiveMaxConnectionsPerUid} per uid, frame timeout {_options.FrameTimeout.TotalSeconds:0.#} s, idle timeout {(_options.IdleTimeout > TimeSpan.Zero ? $"{_options.IdleTimeout.TotalSeconds:0.#} s" : "off")})");
     }
 
     /// <summary>Stops accepting, lets in-flight requests finish (bounded), closes every connection and removes the socket file.</summary>
@@ -159,12 +160,20 @@ public sealed class UnixSocketServer : IAsyncDisposable
             }
 
             _metrics.ConnectionOpened();
+            int ofThisUid = CountConnection(peer.Uid, +1);
             try
             {
                 if (_metrics.Connections > _options.MaxConnections)
                 {
                     _log.Write(LogLevel.Warning, "server", $"{name}: refused, {_options.MaxConnections} connections already open");
                     await RefuseAsync(transport, ErrorCodes.Busy, $"The daemon already serves {_options.MaxConnections} connections (limits.maxConnections); try again later.").ConfigureAwait(false);
+                    return;
+                }
+
+                if (ofThisUid > _options.EffectiveMaxConnectionsPerUid)
+                {
+                    _log.Write(LogLevel.Warning, "server", $"{name}: refused, uid {peer.Uid} already holds {_options.EffectiveMaxConnectionsPerUid} connections");
+                    await RefuseAsync(transport, ErrorCodes.Busy, $"uid {peer.Uid} already holds {_options.EffectiveMaxConnectionsPerUid} connections (limits.maxConnectionsPerUid; the rest are kept for other users); close one or try again later.").ConfigureAwait(false);
                     return;
                 }
 
@@ -177,12 +186,32 @@ public sealed class UnixSocketServer : IAsyncDisposable
             }
             finally
             {
+                CountConnection(peer.Uid, -1);
                 _metrics.ConnectionClosed();
             }
         }
         catch (Exception e)
         {
             _log.Write(LogLevel.Error, "server", $"{name}: {e}");
+        }
+    }
+
+    /// <summary>Adds <paramref name="change"/> to the uid's open connections and returns the new count.</summary>
+    private int CountConnection(uint uid, int change)
+    {
+        lock (_connectionsPerUid)
+        {
+            int count = _connectionsPerUid.GetValueOrDefault(uid) + change;
+            if (count == 0)
+            {
+                _connectionsPerUid.Remove(uid);
+            }
+            else
+            {
+                _connectionsPerUid[uid] = count;
+            }
+
+            return count;
         }
     }
 
@@ -200,25 +229,8 @@ public sealed class UnixSocketServer : IAsyncDisposable
 
         await pipe.Output.CompleteAsync().ConfigureAwait(false);
 
-        // Lingering close: read and discard until the client hangs up (bounded). Closing with its request unread
-        // would make the kernel reset the connection, and the client could lose the explanation sent above.
         pipe.Start();
-        using var linger = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-        try
-        {
-            while (true)
-            {
-                var result = await pipe.Input.ReadAsync(linger.Token).ConfigureAwait(false);
-                pipe.Input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        await LingeringClose.DrainAsync(pipe.Input).ConfigureAwait(false);
     }
 
     private void TryDeleteSocketFile()

@@ -1,4 +1,5 @@
 using System.Net;
+using EdgeRuntime.Server;
 
 namespace EdgeRuntime.Http.Tests;
 
@@ -55,9 +56,22 @@ public sealed class SocketTests
             Assert.Equal(HttpStatusCode.OK, stillServed.StatusCode);
         }
 
-        // What a crashed daemon leaves: a file at the path that nobody accepts on.
+        // A regular file at the path is not the daemon's to delete.
         await first.Server.StopAsync();
-        await File.WriteAllTextAsync(first.SocketPath, "");
+        await File.WriteAllTextAsync(first.SocketPath, "keep");
+        await Assert.ThrowsAsync<SocketPathException>(() => second.StartAsync());
+        Assert.Equal("keep", await File.ReadAllTextAsync(first.SocketPath));
+        File.Delete(first.SocketPath);
+
+        // What a crashed daemon leaves: a socket file at the path that nobody accepts on. .NET unlinks the path it
+        // bound when the socket is closed, so the file is renamed into place first.
+        using (var crashed = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified))
+        {
+            crashed.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(first.SocketPath + ".tmp"));
+            File.Move(first.SocketPath + ".tmp", first.SocketPath);
+        }
+
+        Assert.True(File.Exists(first.SocketPath));
         await second.StartAsync();
         using var served = await first.NewClient().GetAsync("/v1/models");
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);

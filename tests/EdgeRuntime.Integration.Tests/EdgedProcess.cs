@@ -83,6 +83,7 @@ internal sealed class EdgedProcess : IAsyncDisposable
         string config = $$"""
             {
               "modelDirectory": "models",
+              "allowedModelRoots": [ "{{Path.Combine(Paths.RepositoryRoot, "models")}}" ],
               "models": [ {{preload}} ],
               "limits": { "maxFrameBytes": 1048576, "maxInFlightPerConnection": 32, "shutdownTimeoutSeconds": 5 {{(extraLimits.Length > 0 ? "," + extraLimits : string.Empty)}} }
               {{(extraConfig.Length > 0 ? "," + extraConfig : string.Empty)}}

@@ -138,7 +138,7 @@ public sealed class SocketServerTests : IDisposable
             using (harness)
             {
                 var second = new UnixSocketServer(harness.Options, harness.Handler, harness.Metrics, NullServerLog.Instance);
-                var error = Assert.Throws<InvalidOperationException>(second.Start);
+                var error = Assert.Throws<SocketPathException>(second.Start);
                 Assert.Contains("already serving", error.Message, StringComparison.Ordinal);
 
                 await using var client = await EdgeClient.ConnectAsync(SocketPath);

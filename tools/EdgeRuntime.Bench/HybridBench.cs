@@ -122,7 +122,7 @@ internal static class HybridBench
         string work = Directory.CreateTempSubdirectory("edgeruntime-bench-hybrid-").FullName;
         string configPath = Path.Combine(work, "edged.json");
         File.WriteAllText(configPath, $$"""
-            { "modelDirectory": "{{work}}",
+            { "modelDirectory": "{{work}}", "allowedModelRoots": [ "{{Path.GetDirectoryName(Path.GetFullPath(folder))}}" ],
               "generation": { "threads": {{threads}}, "sessions": 1, "maxBatch": 1, "contextLimit": {{Context}} } }
             """);
         int runs = quick ? 1 : 3;

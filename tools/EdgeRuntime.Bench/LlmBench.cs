@@ -173,7 +173,7 @@ internal static class LlmBench
         string work = Directory.CreateTempSubdirectory("edgeruntime-bench-llm-").FullName;
         string configPath = Path.Combine(work, "edged.json");
         File.WriteAllText(configPath, $$"""
-            { "modelDirectory": "{{work}}",
+            { "modelDirectory": "{{work}}", "allowedModelRoots": [ "{{Path.GetDirectoryName(Path.GetFullPath(folder))}}" ],
               "generation": { "threads": {{Threads}}, "sessions": 4, "maxBatch": 4, "contextLimit": {{Context}} } }
             """);
         int runs = quick ? 1 : 3;

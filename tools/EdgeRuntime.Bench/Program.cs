@@ -54,7 +54,8 @@ TimeSpan throughputWindow = TimeSpan.FromSeconds(quick ? 1 : 3);
 string work = Directory.CreateTempSubdirectory("edgeruntime-bench-").FullName;
 string edged = Path.Combine(publishDir, "edged");
 string configPath = Path.Combine(work, "edged.json");
-File.WriteAllText(configPath, $$"""{ "modelDirectory": "{{work}}", "threads": { "intraOp": 1, "interOp": 1, "workers": 0 } }""");
+// Silero VAD is loaded from the assets folder by absolute path, so that folder is an allowed root.
+File.WriteAllText(configPath, $$"""{ "modelDirectory": "{{work}}", "allowedModelRoots": [ "{{modelsDir}}" ], "threads": { "intraOp": 1, "interOp": 1, "workers": 0 } }""");
 string mlpPath = Path.Combine(work, "mlp.onnx");
 File.WriteAllBytes(mlpPath, SampleModels.Mlp(1024, 1024, 256));
 string sileroPath = Path.Combine(modelsDir, "silero_vad_v5.onnx");

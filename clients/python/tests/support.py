@@ -50,6 +50,8 @@ def basic_config(preload=True):
     """A configuration with no sensors: the model directory of the assets, Silero VAD preloaded as 'vad'."""
     return {
         "modelDirectory": str(MODELS_DIR),
+        # Some tests write broken model files into their own temporary folder and load them by absolute path.
+        "allowedModelRoots": [tempfile.gettempdir()],
         "models": [{"name": "vad", "path": "silero_vad_v5.onnx"}] if preload else [],
         "limits": {"shutdownTimeoutSeconds": 5},
     }

@@ -103,11 +103,22 @@ public sealed class LanguageModelFolder
             files.Add((vision, "vision encoder"));
         }
 
+        // The files config.json names are held to the same rules as a load path, with the folder as the root: a
+        // folder may not point the daemon at files elsewhere (through "..", an absolute name or a symlink), nor at a FIFO.
+        var inside = new Inference.Paths.ModelPaths(opened.Path);
         foreach (var (file, what) in files)
         {
-            if (!File.Exists(file))
+            try
             {
-                throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"The model's {what} file {file} (named in {ConfigFile}) does not exist.");
+                inside.Resolve(file, Inference.Paths.PathTarget.File);
+            }
+            catch (EdgeRuntimeException e) when (e.Code == ErrorCodes.PathNotAllowed)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelInvalid, $"The model's {what} file {file} (named in {ConfigFile}) lies outside the folder {opened.Path}; a model folder's files must be inside it.");
+            }
+            catch (EdgeRuntimeException e) when (e.Code == ErrorCodes.ModelNotFound)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"The model's {what} file {file} (named in {ConfigFile}) does not exist or is not a regular file.");
             }
         }
 

@@ -76,6 +76,26 @@ public sealed class DecoderGraphTests
         Assert.Contains("embeddingFormat is \"int4\"", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("../outside-tokenizer.json")]
+    [InlineData("/etc/passwd")]
+    [InlineData("escape.json")]
+    public void A_folder_whose_config_names_a_file_outside_it_is_refused(string tokenizer)
+    {
+        using var parent = new TempFolder();
+        string folder = Path.Combine(parent.Path, "model");
+        var config = SeededBitNet.WriteFolder(folder, SeededBitNet.Tiny());
+        File.Copy(Path.Combine(folder, config.Tokenizer), Path.Combine(parent.Path, "outside-tokenizer.json"));
+        File.CreateSymbolicLink(Path.Combine(folder, "escape.json"), Path.Combine(parent.Path, "outside-tokenizer.json"));
+        string configPath = Path.Combine(folder, LanguageModelFolder.ConfigFile);
+        File.WriteAllText(configPath, File.ReadAllText(configPath).Replace($"\"tokenizer\": \"{config.Tokenizer}\"", $"\"tokenizer\": \"{tokenizer}\"", StringComparison.Ordinal));
+        Assert.Contains(tokenizer, File.ReadAllText(configPath), StringComparison.Ordinal);
+
+        var error = Assert.Throws<EdgeRuntime.Protocol.EdgeRuntimeException>(() => LanguageModelFolder.Open(folder));
+        Assert.Equal(EdgeRuntime.Protocol.ErrorCodes.ModelInvalid, error.Code);
+        Assert.Contains("lies outside the folder", error.Message, StringComparison.Ordinal);
+    }
+
     private static int ArgMax(float[] values)
     {
         int best = 0;

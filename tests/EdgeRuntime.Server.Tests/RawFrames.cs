@@ -1,0 +1,90 @@
+using System.Buffers;
+using System.Net.Sockets;
+using System.Text;
+using EdgeRuntime.Protocol;
+
+namespace EdgeRuntime.Server.Tests;
+
+/// <summary>
+/// A client that speaks frames byte by byte over a plain socket, as a tester writing from docs/protocol.md would:
+/// it can send what the client library never would (half a header, a reused id) and see every frame the daemon sends.
+/// </summary>
+internal sealed class RawFrames : IDisposable
+{
+    private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+    private readonly MemoryStream _received = new();
+
+    public static async Task<RawFrames> ConnectAsync(string socketPath)
+    {
+        var raw = new RawFrames();
+        await raw._socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath));
+        return raw;
+    }
+
+    public static byte[] Frame(MessageType type, ulong requestId, string json, ReadOnlySpan<byte> payload = default)
+    {
+        var writer = new ArrayBufferWriter<byte>();
+        FrameWriter.Write(writer, type, FrameFlags.None, requestId, Encoding.UTF8.GetBytes(json), payload);
+        return writer.WrittenSpan.ToArray();
+    }
+
+    public Task SendAsync(byte[] bytes) => _socket.SendAsync(bytes.AsMemory(), SocketFlags.None).AsTask();
+
+    /// <summary>Every frame the daemon sends until it closes the connection; fails if it has not closed within the time.</summary>
+    public async Task<List<(FrameHeader Header, string Json)>> ReadUntilClosedAsync(TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        var chunk = new byte[65536];
+        try
+        {
+            int n;
+            while ((n = await _socket.ReceiveAsync(chunk, SocketFlags.None, timeout.Token)) > 0)
+            {
+                _received.Write(chunk, 0, n);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"The daemon had not closed the connection after {within.TotalSeconds} s.");
+        }
+        catch (SocketException)
+        {
+            // Reset by the daemon: what arrived before is still read below.
+        }
+
+        return Parse();
+    }
+
+    /// <summary>The frames received until <paramref name="count"/> have arrived (the connection stays open).</summary>
+    public async Task<List<(FrameHeader Header, string Json)>> ReadFramesAsync(int count, TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        var chunk = new byte[65536];
+        while (Parse().Count < count)
+        {
+            int n = await _socket.ReceiveAsync(chunk, SocketFlags.None, timeout.Token);
+            Assert.True(n > 0, "The daemon closed the connection.");
+            _received.Write(chunk, 0, n);
+        }
+
+        return Parse();
+    }
+
+    private List<(FrameHeader, string)> Parse()
+    {
+        var frames = new List<(FrameHeader, string)>();
+        var buffer = new ReadOnlySequence<byte>(_received.ToArray());
+        while (FrameReader.TryReadFrame(ref buffer, int.MaxValue, out var frame, out _) == FrameStatus.Complete)
+        {
+            frames.Add((frame.Header, Encoding.UTF8.GetString(frame.Json.ToArray())));
+        }
+
+        return frames;
+    }
+
+    public void Dispose()
+    {
+        _socket.Dispose();
+        _received.Dispose();
+    }
+}
