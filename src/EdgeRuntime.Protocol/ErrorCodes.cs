@@ -12,7 +12,7 @@ public static class ErrorCodes
     /// <summary>The frame is larger than the daemon's max frame size. The frame is skipped; the connection stays open.</summary>
     public const string FrameTooLarge = "frame_too_large";
 
-    /// <summary>A frame's bytes stopped arriving part-way for longer than limits.frameTimeoutSeconds. The connection is closed.</summary>
+    /// <summary>A frame did not arrive whole within limits.frameTimeoutSeconds of its first byte. The connection is closed.</summary>
     public const string FrameTimeout = "frame_timeout";
 
     /// <summary>

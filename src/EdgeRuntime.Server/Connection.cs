@@ -72,23 +72,18 @@ public sealed class Connection
 
         // Nothing more will be asked; subscriptions end here, so the drain below waits only for real requests.
         CancelSubscriptions();
-        if (!await WaitDrainedAsync(drainTimeout).ConfigureAwait(false))
+        bool drained = await WaitDrainedAsync(drainTimeout).ConfigureAwait(false);
+        if (stopReading.IsCancellationRequested)
         {
-            int unanswered = await AnswerUnansweredAsync(ErrorCodes.ShuttingDown, $"The connection is closing and the request did not finish within {drainTimeout.TotalSeconds:0.#} s (limits.shutdownTimeoutSeconds).").ConfigureAwait(false);
-            _log.Write(LogLevel.Warning, "connection", $"{_name}: closing with requests still running after {drainTimeout.TotalSeconds:0.#} s; {unanswered} answered shutting_down");
+            // Whole frames that arrived during the drain are answered too.
+            await RefuseReceivedAsync(_pipe.Input).ConfigureAwait(false);
         }
 
-        // A response may be mid-send on another thread (a request that outlived the drain): let it finish whole
-        // rather than cut it off, and let nothing follow it.
-        await _writeGate.WaitAsync().ConfigureAwait(false);
-        try
+        // Anything still unanswered gets shutting_down; a response mid-send on another thread finishes whole first.
+        int unanswered = await CloseOutputAsync($"The connection is closing and the request did not finish within {drainTimeout.TotalSeconds:0.#} s (limits.shutdownTimeoutSeconds).").ConfigureAwait(false);
+        if (!drained)
         {
-            _writeFailed = true;
-            await _pipe.Output.CompleteAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeGate.Release();
+            _log.Write(LogLevel.Warning, "connection", $"{_name}: closing with requests still running after {drainTimeout.TotalSeconds:0.#} s; {unanswered} answered shutting_down");
         }
 
         await LingeringClose.DrainAsync(_pipe.Input).ConfigureAwait(false);
@@ -138,20 +133,26 @@ public sealed class Connection
             }
             catch (OperationCanceledException) when (!stopReading.IsCancellationRequested)
             {
-                if (frameStarted != 0)
+                if (frameStarted != 0 && ReadDeadline.Remaining(_options.FrameTimeout, frameStarted) <= TimeSpan.Zero)
                 {
                     _log.Write(LogLevel.Warning, "connection", $"{_name}: a frame did not arrive whole within {_options.FrameTimeout.TotalSeconds:0.#} s, closing");
-                    await SendAsync(0, Response.Error(0, ErrorCodes.FrameTimeout, $"A frame's bytes stopped arriving part-way for {_options.FrameTimeout.TotalSeconds:0.#} s (limits.frameTimeoutSeconds); the connection is closed.")).ConfigureAwait(false);
+                    await SendAsync(0, Response.Error(0, ErrorCodes.FrameTimeout, $"A frame did not arrive whole within {_options.FrameTimeout.TotalSeconds:0.#} s of its first byte (limits.frameTimeoutSeconds); the connection is closed.")).ConfigureAwait(false);
                     return;
                 }
 
-                if (IsIdle && ReadDeadline.Remaining(_options.IdleTimeout, Volatile.Read(ref _lastActivity)) <= TimeSpan.Zero)
+                if (frameStarted == 0 && _options.IdleTimeout > TimeSpan.Zero && ReadDeadline.Remaining(_options.IdleTimeout, Volatile.Read(ref _lastActivity)) <= TimeSpan.Zero)
                 {
-                    _log.Write(LogLevel.Info, "connection", $"{_name}: idle for {_options.IdleTimeout.TotalSeconds:0.#} s (limits.idleTimeoutSeconds), closing");
-                    return;
+                    if (IsIdle)
+                    {
+                        _log.Write(LogLevel.Info, "connection", $"{_name}: idle for {_options.IdleTimeout.TotalSeconds:0.#} s (limits.idleTimeoutSeconds), closing");
+                        return;
+                    }
+
+                    // Work in flight (a long request, a subscription, a generation) is activity: count afresh from now.
+                    Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
                 }
 
-                continue; // work in flight, or activity since the timer was set: wait again
+                continue; // activity since the timer was set, or a timer that fired late: wait again
             }
 
             var buffer = result.Buffer;
@@ -170,6 +171,8 @@ public sealed class Connection
                         {
                             break;
                         }
+
+                        frameStarted = 0;
                     }
 
                     var status = FrameReader.TryReadFrame(ref buffer, _options.MaxFrameBytes, out var frame, out var header);
@@ -178,6 +181,7 @@ public sealed class Connection
                         case FrameStatus.Incomplete:
                             goto NeedMoreData;
                         case FrameStatus.Complete:
+                            frameStarted = 0; // the next frame's clock starts when its first byte is seen below
                             Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
                             if (!await StartRequestAsync(frame, pipelined: buffer.Length > 0, stopReading).ConfigureAwait(false))
                             {
@@ -255,9 +259,17 @@ public sealed class Connection
     /// </summary>
     private async Task RefuseReceivedAsync(PipeReader reader)
     {
-        if (!reader.TryRead(out var result))
+        ReadResult result;
+        try
         {
-            return;
+            if (!reader.TryRead(out result))
+            {
+                return;
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or System.Net.Sockets.SocketException)
+        {
+            return; // the transport failed or ended: nothing more can be read, so nothing is left to answer
         }
 
         int refused = await RefuseFramesAsync(result.Buffer).ConfigureAwait(false);
@@ -314,17 +326,21 @@ public sealed class Connection
         bool haveBudget = false;
         try
         {
+            // The queue place first: a request held back by a full queue holds no share of the payload budget, which
+            // requests of every kind on every connection wait for in turn.
             await _inFlight.WaitAsync(stopReading).ConfigureAwait(false);
             haveSlot = true;
-            await _budget.AcquireAsync(payloadLength, stopReading).ConfigureAwait(false);
-            haveBudget = true;
             if (header.Type == MessageType.Infer)
             {
                 place = await _handler.EnterQueueAsync(stopReading).ConfigureAwait(false);
             }
+
+            await _budget.AcquireAsync(payloadLength, stopReading).ConfigureAwait(false);
+            haveBudget = true;
         }
         catch (Exception e) when (e is OperationCanceledException || e is EdgeRuntimeException { Code: ErrorCodes.ShuttingDown })
         {
+            place?.Dispose();
             if (haveBudget)
             {
                 _budget.Release(payloadLength);
@@ -398,77 +414,112 @@ public sealed class Connection
         }
     }
 
+    /// <summary>What a frame is to the request it answers, which decides whether it may still be sent.</summary>
+    private enum FrameRole
+    {
+        /// <summary>A subscription's event, or an answer to no request (a refusal, a framing error).</summary>
+        Other,
+
+        /// <summary>The request's one final answer: sent only if the request is still unanswered, which it then is not.</summary>
+        Final,
+
+        /// <summary>A generation's token: sent only while its generate is still unanswered.</summary>
+        Stream,
+    }
+
     /// <summary>
     /// Sends a request's one final answer (its result or error). A request the connection already answered with
     /// shutting_down (it outlasted the drain) is not answered again.
     /// </summary>
-    private Task SendFinalAsync(ulong requestId, Response response)
+    private Task SendFinalAsync(ulong requestId, Response response) => SendAsync(requestId, response, FrameRole.Final);
+
+    /// <summary>
+    /// At the end of the drain: answers every request not yet answered with shutting_down and closes the output, all
+    /// in one hold of the write gate, so no answer can slip in between or be cut off. Returns how many were answered.
+    /// </summary>
+    private async Task<int> CloseOutputAsync(string message)
     {
-        bool pending;
-        lock (_subscriptions)
+        await _writeGate.WaitAsync().ConfigureAwait(false);
+        try
         {
-            pending = _unanswered.Remove(requestId);
-        }
+            KeyValuePair<ulong, MessageType>[] pending;
+            lock (_subscriptions)
+            {
+                pending = [.. _unanswered];
+                _unanswered.Clear();
+            }
 
-        if (!pending)
+            foreach (var (requestId, type) in pending)
+            {
+                if (!await TryWriteAsync(requestId, Response.Error(type, ErrorCodes.ShuttingDown, message)).ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
+
+            _writeFailed = true;
+            await _pipe.Output.CompleteAsync().ConfigureAwait(false);
+            return pending.Length;
+        }
+        finally
         {
-            response.Owner?.Dispose();
-            return Task.CompletedTask;
+            _writeGate.Release();
         }
-
-        return SendAsync(requestId, response);
     }
 
-    /// <summary>Answers every request not yet answered with <paramref name="code"/>; returns how many there were.</summary>
-    private async Task<int> AnswerUnansweredAsync(string code, string message)
-    {
-        KeyValuePair<ulong, MessageType>[] pending;
-        lock (_subscriptions)
-        {
-            pending = [.. _unanswered];
-            _unanswered.Clear();
-        }
-
-        foreach (var (requestId, type) in pending)
-        {
-            await SendAsync(requestId, Response.Error(type, code, message)).ConfigureAwait(false);
-        }
-
-        return pending.Length;
-    }
-
-    private async Task SendAsync(ulong requestId, Response response)
+    private async Task SendAsync(ulong requestId, Response response, FrameRole role = FrameRole.Other)
     {
         try
         {
-            if (_writeFailed)
-            {
-                return;
-            }
-
             await _writeGate.WaitAsync().ConfigureAwait(false);
             try
             {
-                // Another response may have failed (timed out) while this one waited for the gate.
-                if (_writeFailed)
+                // Decided under the gate: the close takes it too, so an answer is either written whole before the
+                // output closes or known to have been answered shutting_down.
+                lock (_subscriptions)
                 {
-                    return;
+                    bool pending = role == FrameRole.Final ? _unanswered.Remove(requestId) : role != FrameRole.Stream || _unanswered.ContainsKey(requestId);
+                    if (!pending)
+                    {
+                        return;
+                    }
                 }
 
-                var output = _pipe.Output;
-                FrameWriter.WriteHeader(output, new FrameHeader(response.Type, response.Flags, requestId, response.Json.Length, response.Payload.Length));
-                output.Write(response.Json);
-                output.Write(response.Payload.Span);
-                var flush = await output.FlushAsync().ConfigureAwait(false);
-                if (flush.IsCompleted)
-                {
-                    _writeFailed = true;
-                }
+                await TryWriteAsync(requestId, response).ConfigureAwait(false);
             }
             finally
             {
                 _writeGate.Release();
             }
+        }
+        finally
+        {
+            response.Owner?.Dispose();
+        }
+    }
+
+    /// <summary>Writes one frame; the caller holds the write gate. False once the client can take no more.</summary>
+    private async Task<bool> TryWriteAsync(ulong requestId, Response response)
+    {
+        // Another response may have failed (timed out), or the output closed, while this one waited for the gate.
+        if (_writeFailed)
+        {
+            return false;
+        }
+
+        try
+        {
+            var output = _pipe.Output;
+            FrameWriter.WriteHeader(output, new FrameHeader(response.Type, response.Flags, requestId, response.Json.Length, response.Payload.Length));
+            output.Write(response.Json);
+            output.Write(response.Payload.Span);
+            var flush = await output.FlushAsync().ConfigureAwait(false);
+            if (flush.IsCompleted)
+            {
+                _writeFailed = true;
+            }
+
+            return !_writeFailed;
         }
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
         {
@@ -477,10 +528,7 @@ public sealed class Connection
             _log.Write(LogLevel.Info, "connection", $"{_name}: could not send response {requestId}: {e.Message}");
             _writeFailed = true;
             _pipe.Input.CancelPendingRead();
-        }
-        finally
-        {
-            response.Owner?.Dispose();
+            return false;
         }
     }
 
@@ -706,7 +754,7 @@ public sealed class Connection
                     continue; // drain: the engine ends the run at its next step
                 }
 
-                await SendAsync(requestId, Response.Ok(MessageType.Token, token, ProtocolJsonContext.Default.TokenEvent)).ConfigureAwait(false);
+                await SendAsync(requestId, Response.Ok(MessageType.Token, token, ProtocolJsonContext.Default.TokenEvent), FrameRole.Stream).ConfigureAwait(false);
             }
 
             var summary = await running.Run.Summary.ConfigureAwait(false);

@@ -81,7 +81,8 @@ public sealed class UnixSocketServer : IAsyncDisposable
 
         try
         {
-            await Task.WhenAll(running).WaitAsync(_options.ShutdownTimeout + TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            // The drain, then the last answers and each connection's lingering close.
+            await Task.WhenAll(running).WaitAsync(_options.ShutdownTimeout + LingeringClose.Limit + TimeSpan.FromSeconds(1)).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -161,21 +162,23 @@ public sealed class UnixSocketServer : IAsyncDisposable
 
             _metrics.ConnectionOpened();
             int ofThisUid = CountConnection(peer.Uid, +1);
+            string? refusal = _metrics.Connections > _options.MaxConnections
+                ? $"The daemon already serves {_options.MaxConnections} connections (limits.maxConnections); try again later."
+                : ofThisUid > _options.EffectiveMaxConnectionsPerUid
+                ? $"uid {peer.Uid} already holds {_options.EffectiveMaxConnectionsPerUid} connections (limits.maxConnectionsPerUid; the rest are kept for other users); close one or try again later."
+                : null;
+            if (refusal is not null)
+            {
+                // Uncounted before the refusal's lingering close, so refused connections never hold slots themselves.
+                CountConnection(peer.Uid, -1);
+                _metrics.ConnectionClosed();
+                _log.Write(LogLevel.Warning, "server", $"{name}: refused: {refusal}");
+                await RefuseAsync(transport, ErrorCodes.Busy, refusal).ConfigureAwait(false);
+                return;
+            }
+
             try
             {
-                if (_metrics.Connections > _options.MaxConnections)
-                {
-                    _log.Write(LogLevel.Warning, "server", $"{name}: refused, {_options.MaxConnections} connections already open");
-                    await RefuseAsync(transport, ErrorCodes.Busy, $"The daemon already serves {_options.MaxConnections} connections (limits.maxConnections); try again later.").ConfigureAwait(false);
-                    return;
-                }
-
-                if (ofThisUid > _options.EffectiveMaxConnectionsPerUid)
-                {
-                    _log.Write(LogLevel.Warning, "server", $"{name}: refused, uid {peer.Uid} already holds {_options.EffectiveMaxConnectionsPerUid} connections");
-                    await RefuseAsync(transport, ErrorCodes.Busy, $"uid {peer.Uid} already holds {_options.EffectiveMaxConnectionsPerUid} connections (limits.maxConnectionsPerUid; the rest are kept for other users); close one or try again later.").ConfigureAwait(false);
-                    return;
-                }
 
                 _log.Write(LogLevel.Info, "server", $"{name}: connected");
                 var connection = new Connection(transport, _handler, _options, _metrics, _log, peer, name, _budget);

@@ -13,6 +13,8 @@ internal sealed class RawFrames : IDisposable
 {
     private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
     private readonly MemoryStream _received = new();
+    private readonly List<(FrameHeader, string)> _frames = [];
+    private long _parsed;
 
     public static async Task<RawFrames> ConnectAsync(string socketPath)
     {
@@ -60,26 +62,34 @@ internal sealed class RawFrames : IDisposable
     {
         using var timeout = new CancellationTokenSource(within);
         var chunk = new byte[65536];
-        while (Parse().Count < count)
+        while (ParseNew() < count)
         {
             int n = await _socket.ReceiveAsync(chunk, SocketFlags.None, timeout.Token);
             Assert.True(n > 0, "The daemon closed the connection.");
             _received.Write(chunk, 0, n);
         }
 
-        return Parse();
+        return [.. _frames];
     }
 
     private List<(FrameHeader, string)> Parse()
     {
-        var frames = new List<(FrameHeader, string)>();
-        var buffer = new ReadOnlySequence<byte>(_received.ToArray());
+        ParseNew();
+        return [.. _frames];
+    }
+
+    /// <summary>Parses the frames completed since the last call (each byte once, so a client reading 1 MiB answers keeps up).</summary>
+    private int ParseNew()
+    {
+        var buffer = new ReadOnlySequence<byte>(_received.GetBuffer(), (int)_parsed, (int)(_received.Length - _parsed));
+        long before = buffer.Length;
         while (FrameReader.TryReadFrame(ref buffer, int.MaxValue, out var frame, out _) == FrameStatus.Complete)
         {
-            frames.Add((frame.Header, Encoding.UTF8.GetString(frame.Json.ToArray())));
+            _frames.Add((frame.Header, Encoding.UTF8.GetString(frame.Json.ToArray())));
         }
 
-        return frames;
+        _parsed += before - buffer.Length;
+        return _frames.Count;
     }
 
     public void Dispose()

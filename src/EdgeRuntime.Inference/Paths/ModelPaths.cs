@@ -65,9 +65,11 @@ public sealed class ModelPaths
             throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"'{full}' {what} (relative paths are taken from the model directory '{ModelDirectory}').");
         }
 
-        if (!_roots.Any(root => IsUnder(real, UnixFiles.RealPath(root) ?? root)))
+        // A relative path must really stay in the model directory, not reach another allowed root through a link.
+        string[] allowed = relative ? [ModelDirectory] : _roots;
+        if (!allowed.Any(root => IsUnder(real, UnixFiles.RealPath(root) ?? root)))
         {
-            throw new EdgeRuntimeException(ErrorCodes.PathNotAllowed, $"'{path}' leads through a symbolic link to '{real}', outside {RootsText()}.");
+            throw new EdgeRuntimeException(ErrorCodes.PathNotAllowed, $"'{path}' leads through a symbolic link to '{real}', outside {(relative ? $"the model directory '{ModelDirectory}'" : RootsText())}.");
         }
 
         var kind = UnixFiles.KindOf(real, followLinks: true);
