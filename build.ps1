@@ -19,6 +19,11 @@
                   edge-convert, libonnxruntime.so (or those in -OrtLibraryDir), /etc/edgeruntime/edged.json, the systemd unit
     bench         publish, then measure edged against in-process ONNX Runtime; JSON into artifacts/bench/
                   (-Quick for a short smoke run, -ClientSpinUs N to set the client's receive poll)
+    bench-soak    publish, then 64 connections x 10,000 requests (16 in flight each, three models, 128 B to 1 MiB, every
+                  answer checked), -Minutes (30) of mixed traffic with reconnects, cut-off clients and a model loaded and
+                  unloaded under load, then 64 stalled clients on default limits; lost/misrouted answers, p99, RSS
+                  at start, after warm-up and at the end; artifacts/bench/soak.json and soak-rss.csv (-Quick: 500
+                  requests per connection, 1 minute)
     bench-kernels publish the kernel benchmark with Native AOT for -Board's instruction set and run it: our C# kernels
                   as ORT custom ops vs ORT's own kernels, and BitLinear vs bitnet.cpp's I2_S kernel when -PeerSource
                   names a microsoft/BitNet checkout (built here with clang++, never committed); artifacts/bench/kernels.json
@@ -41,7 +46,8 @@
                   images) and PaddleOCR's classifier, against the float models in the same run (ORT CPU, 2 threads):
                   held-back output SQNR, top-1 agreement, size, speed; artifacts/bench/quantize.json (-Quick: fewer)
     fetch-assets  fetch the pinned sample models and make the sample audio (idempotent)
-    fuzz          afl-fuzz (SharpFuzz) over the frame parser and every request decoder, seeded with tests/fuzz/protocol,
+    fuzz          afl-fuzz (SharpFuzz) over the frame parser, every request decoder and the generate request's checks
+                  (sampling, chat templates), seeded with tests/fuzz/protocol,
                   for -Seconds (600); executions, paths, coverage and crashes into artifacts/bench/fuzz.json; fails on a
                   crash (test runs it for 120 s)
 
@@ -51,7 +57,7 @@
 [CmdletBinding()]
 param(
     [Parameter(Position = 0)]
-    [ValidateSet('demo', 'test', 'unit', 'build', 'publish', 'package', 'bench', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'bench-quantize', 'bench-llm', 'fetch-assets', 'fuzz')]
+    [ValidateSet('demo', 'test', 'unit', 'build', 'publish', 'package', 'bench', 'bench-soak', 'bench-kernels', 'bench-triggers', 'bench-pipelines', 'bench-quantize', 'bench-llm', 'fetch-assets', 'fuzz')]
     [string] $Task = 'build',
 
     [string] $Board = 'host',
@@ -89,6 +95,9 @@ param(
     # bench-llm: measure only the 2-bit against the 1.6-bit ternary layout on the 2B4T-shaped model (in process, no publish).
     [switch] $LayoutOnly,
 
+    # bench-soak: how long the mixed-traffic phase runs, in minutes (30; -Quick: 1).
+    [double] $Minutes = 0,
+
     # fuzz: how long afl-fuzz runs (test runs it for 120 s).
     [int] $Seconds = 600
 )
@@ -113,6 +122,7 @@ try {
         'test' { exit (@(Invoke-Test $Board $Configuration)[-1]) }
         'unit' { exit (@(Invoke-UnitTests $Configuration)[-1]) }
         'bench' { Invoke-Bench $Board -Quick:$Quick -ClientSpinUs $ClientSpinUs }
+        'bench-soak' { Invoke-BenchSoak $Board -Quick:$Quick -Minutes $Minutes }
         'bench-kernels' { Invoke-BenchKernels $Board -Quick:$Quick -PeerSource $PeerSource }
         'bench-triggers' { Invoke-BenchTriggers $Board -Quick:$Quick }
         'bench-pipelines' { Invoke-BenchPipelines -Quick:$Quick }

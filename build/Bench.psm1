@@ -20,6 +20,18 @@ function Invoke-Bench([string] $Board, [switch] $Quick, [int] $ClientSpinUs = -1
     }
 }
 
+function Invoke-BenchSoak([string] $Board, [switch] $Quick, [double] $Minutes = 0) {
+    Assert-HostBoard $Board
+    Invoke-Publish $Board
+    Write-Step 'bench-soak: 64 connections x 10,000 checked requests, then mixed traffic with reconnects and model churn, then 64 stalled clients'
+    $benchArgs = @('--soak', '--publish-dir', (Get-PublishDir $Board), '--out', (Join-Path $Artifacts 'bench'))
+    if ($Quick) { $benchArgs += '--quick' }
+    if ($Minutes -gt 0) { $benchArgs += @('--soak-minutes', "$Minutes") }
+    Invoke-Checked 'soak benchmark' {
+        dotnet run --project (Join-Path $BuildRoot 'tools/EdgeRuntime.Bench') -c Release -- @benchArgs
+    }
+}
+
 function Invoke-BenchTriggers([string] $Board, [switch] $Quick) {
     Assert-HostBoard $Board
     Invoke-Publish $Board
@@ -144,4 +156,4 @@ function Invoke-BenchLlm([string] $Board, [switch] $Quick, [string] $PeerBin = '
     }
 }
 
-Export-ModuleMember -Function Invoke-Bench, Invoke-BenchTriggers, Invoke-BenchPipelines, Invoke-BenchQuantize, Invoke-BenchKernels, Invoke-BenchLlm
+Export-ModuleMember -Function Invoke-Bench, Invoke-BenchSoak, Invoke-BenchTriggers, Invoke-BenchPipelines, Invoke-BenchQuantize, Invoke-BenchKernels, Invoke-BenchLlm

@@ -1,5 +1,6 @@
-# The fuzz task: afl-fuzz over the socket's input side (frame parsing and every request decoder), through SharpFuzz.
-# tools/EdgeRuntime.Fuzz is the target; EdgeRuntime.Protocol.dll is instrumented so afl-fuzz sees its branches; the
+# The fuzz task: afl-fuzz over the socket's input side (frame parsing, every request decoder, the generate request's
+# checks), through SharpFuzz. tools/EdgeRuntime.Fuzz is the target; EdgeRuntime.Protocol.dll and
+# EdgeRuntime.Generation.dll are instrumented so afl-fuzz sees their branches; the
 # committed corpus (tests/fuzz/protocol) seeds the run. Results go to artifacts/bench/fuzz.json; a crash fails the task.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -11,13 +12,15 @@ $Corpus = Join-Path $BuildRoot 'tests/fuzz/protocol'
 # Runs afl-fuzz for $Seconds and returns its figures (executions, paths, coverage, crashes, hangs) as an ordered map.
 function Invoke-Fuzz([int] $Seconds) {
     Assert-DebianPackages -For fuzz | Out-Host
-    Write-Step "fuzz: afl-fuzz over the frame parser and request decoders for $Seconds s"
+    Write-Step "fuzz: afl-fuzz over the frame parser, the request decoders and the generate checks for $Seconds s"
     $out = Join-Path $Artifacts 'fuzz'
     $bin = Join-Path $out 'bin'
     $findings = Join-Path $out 'findings'
     Remove-Item -Recurse -Force $bin, $findings -ErrorAction SilentlyContinue
     Invoke-Checked 'building the fuzz target' { dotnet publish (Join-Path $BuildRoot 'tools/EdgeRuntime.Fuzz') -c Release -o $bin --nologo -v quiet }
-    Invoke-Checked 'instrumenting EdgeRuntime.Protocol.dll' { dotnet tool run sharpfuzz (Join-Path $bin 'EdgeRuntime.Protocol.dll') | Out-Host }
+    foreach ($assembly in 'EdgeRuntime.Protocol.dll', 'EdgeRuntime.Generation.dll') {
+        Invoke-Checked "instrumenting $assembly" { dotnet tool run sharpfuzz (Join-Path $bin $assembly) | Out-Host }
+    }
 
     # A managed program under afl-fuzz: no native instrumentation to find, no CPU governor or core-dump handler to
     # insist on in a container, and no screen.
@@ -43,7 +46,7 @@ function Invoke-Fuzz([int] $Seconds) {
     $crashes = @(Get-ChildItem (Join-Path $findings 'default/crashes') -File -ErrorAction SilentlyContinue | Where-Object Name -ne 'README.txt').Count
     $hangs = @(Get-ChildItem (Join-Path $findings 'default/hangs') -File -ErrorAction SilentlyContinue).Count
     $result = [ordered]@{
-        target = 'tools/EdgeRuntime.Fuzz (FrameReader and every request decoder; EdgeRuntime.Protocol.dll instrumented)'
+        target = 'tools/EdgeRuntime.Fuzz (FrameReader, every request decoder, the generate checks; EdgeRuntime.Protocol.dll and EdgeRuntime.Generation.dll instrumented)'
         seconds = $Seconds
         fuzz_execs = [long]$stats['execs_done']
         fuzz_execs_per_sec = [double]$stats['execs_per_sec']

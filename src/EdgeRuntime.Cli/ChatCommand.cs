@@ -75,5 +75,5 @@ internal static class ChatCommand
 
     /// <summary>Errors after which no turn can succeed on this connection: the conversation ends with them (exit 1).</summary>
     private static bool IsConnectionGone(string code) => code is "connection_lost" or "connection_closed" or "connection_refused"
-        or ErrorCodes.BadFrame or ErrorCodes.ShuttingDown or ErrorCodes.Busy or ErrorCodes.PeerNotAllowed or ErrorCodes.UnsupportedVersion;
+        or ErrorCodes.BadFrame or ErrorCodes.FrameTimeout or ErrorCodes.ShuttingDown or ErrorCodes.Busy or ErrorCodes.PeerNotAllowed or ErrorCodes.UnsupportedVersion;
 }

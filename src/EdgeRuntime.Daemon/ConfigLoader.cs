@@ -66,6 +66,7 @@ internal static class ConfigLoader
         {
             ModelDirectory = Path.GetFullPath(Path.Combine(folder, config.ModelDirectory)),
             AllowedModelRoots = [.. config.AllowedModelRoots.Select(root => string.IsNullOrWhiteSpace(root) ? root : Path.GetFullPath(root, folder))],
+            AllowedInputRoots = [.. config.AllowedInputRoots.Select(root => string.IsNullOrWhiteSpace(root) ? root : Path.GetFullPath(root, folder))],
             BoardProfile = config.BoardProfile is null ? null : Path.GetFullPath(Path.Combine(folder, config.BoardProfile)),
             Store = config.Store is null ? null : config.Store with { Path = Path.GetFullPath(config.Store.Path, folder) },
             Sensors = [.. config.Sensors.Select(s => s.Path is null ? s : s with { Path = Path.GetFullPath(s.Path, folder) })],
@@ -98,7 +99,9 @@ internal static class ConfigLoader
         Require(config.Limits.MaxConnectionsPerUid <= config.Limits.MaxConnections, "limits.maxConnectionsPerUid", "must be at most limits.maxConnections");
         Require(config.Limits.FrameTimeoutSeconds > 0, "limits.frameTimeoutSeconds", "must be positive");
         Require(config.Limits.IdleTimeoutSeconds >= 0, "limits.idleTimeoutSeconds", "must be 0 (never) or more");
+        Require(config.Limits.TrimMemoryWhenIdleSeconds >= 0, "limits.trimMemoryWhenIdleSeconds", "must be 0 (never) or more");
         Require(config.AllowedModelRoots.All(r => !string.IsNullOrWhiteSpace(r)), "allowedModelRoots", "must not contain an empty path");
+        Require(config.AllowedInputRoots.All(r => !string.IsNullOrWhiteSpace(r)), "allowedInputRoots", "must not contain an empty path");
         Require(config.Limits.ShutdownTimeoutSeconds > 0, "limits.shutdownTimeoutSeconds", "must be positive");
         Require(config.Limits.MaxPendingBytes >= config.Limits.MaxFrameBytes, "limits.maxPendingBytes", "must be at least limits.maxFrameBytes");
         Require(config.Limits.SendTimeoutSeconds > 0, "limits.sendTimeoutSeconds", "must be positive");

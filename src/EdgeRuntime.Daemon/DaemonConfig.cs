@@ -16,6 +16,12 @@ public sealed record DaemonConfig
     public string[] AllowedModelRoots { get; set; } = [];
 
     /// <summary>
+    /// Folders (besides the working directory, the model directory and its roots) under which a client may name
+    /// pipeline replay inputs by absolute path. Relative to the configuration file's folder.
+    /// </summary>
+    public string[] AllowedInputRoots { get; set; } = [];
+
+    /// <summary>
     /// The board profile (boards/&lt;board&gt;/board.json), relative to this file's folder. Null: board.json beside
     /// edged, else the built-in host profile.
     /// </summary>
@@ -148,4 +154,10 @@ public sealed record LimitsConfig
     public double SendTimeoutSeconds { get; set; } = 30;
 
     public double ShutdownTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// After work, once the daemon has been quiet this long, its memory is returned to the system (a full collection
+    /// and malloc_trim), and once more a minute later; 0 = never.
+    /// </summary>
+    public double TrimMemoryWhenIdleSeconds { get; set; } = 5;
 }

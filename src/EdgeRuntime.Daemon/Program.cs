@@ -157,12 +157,18 @@ namespace EdgeRuntime.Daemon
             }
 
             // Pipelines load (and profile their models) before the socket opens, so the first run is already planned.
+            // Replay inputs a client names resolve against the working directory (the model directory when that is /,
+            // as under systemd) and must stay under it, the model roots or allowedInputRoots; the files the
+            // configuration's own pipelines name are allowed as they are.
+            string inputDirectory = Environment.CurrentDirectory == "/" ? config.ModelDirectory : Environment.CurrentDirectory;
+            string[] inputRoots = [.. config.AllowedInputRoots, .. config.Pipelines.SelectMany(p => p.Inputs.Values).Select(i => i.Path).OfType<string>()];
             await using var pipelineHost = new EdgeRuntime.Pipelines.PipelineHost(
                 new EdgeRuntime.Pipelines.ModelInvoker(registry, queue),
-                Environment.CurrentDirectory,
+                inputDirectory,
                 journal,
                 message => log.Write(EdgeRuntime.Server.LogLevel.Info, "pipelines", message),
-                config.Sensors.Length == 0 ? null : new EdgeRuntime.Pipelines.Live.LiveSensors(sensorSetup.Sensors));
+                config.Sensors.Length == 0 ? null : new EdgeRuntime.Pipelines.Live.LiveSensors(sensorSetup.Sensors),
+                inputRoots);
             var pipelines = new DaemonPipelines(pipelineHost);
             try
             {
@@ -277,6 +283,7 @@ namespace EdgeRuntime.Daemon
                 log.Write(EdgeRuntime.Server.LogLevel.Info, "edged", $"systemd watchdog: pinging every {watchdog.Interval.TotalSeconds:0.#} s");
             }
 
+            await using var trimmer = IdleMemoryTrimmer.Start(TimeSpan.FromSeconds(config.Limits.TrimMemoryWhenIdleSeconds), log, TimeProvider.System);
             string reason = await stop.Task.ConfigureAwait(false);
             log.Write(EdgeRuntime.Server.LogLevel.Notice, "edged", $"{reason}: stopping; finishing in-flight requests (up to {serverOptions.ShutdownTimeout.TotalSeconds:0.#} s)");
             SystemdNotifier.Notify("STOPPING=1");

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using EdgeRuntime.Inference.Paths;
 using EdgeRuntime.Pipelines.Cbnet;
 using EdgeRuntime.Pipelines.Live;
 using EdgeRuntime.Pipelines.Mmedge;
@@ -15,8 +16,14 @@ namespace EdgeRuntime.Pipelines;
 /// </summary>
 /// <param name="inputDirectory">What relative replay inputs in a run request resolve against.</param>
 /// <param name="live">The daemon's sensors, for inputs that name one; null when it has none.</param>
-public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, ResultJournal? journal, Action<string> log, LiveSensors? live = null) : IAsyncDisposable
+/// <param name="inputRoots">
+/// Folders, besides the input directory and the model registry's roots, that replay inputs may name by absolute path.
+/// </param>
+public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, ResultJournal? journal, Action<string> log, LiveSensors? live = null, IEnumerable<string>? inputRoots = null) : IAsyncDisposable
 {
+    // Replay files are read by the daemon on behalf of whoever asked: held to the model-path rules (inside the input
+    // directory or under an allowed root, symlinks resolved, regular files and folders only, so a FIFO cannot block a run).
+    private readonly ModelPaths _inputPaths = new(inputDirectory, [.. invoker.Registry.Paths.Roots, .. inputRoots ?? []], PathWording.PipelineInputs);
     private readonly ConcurrentDictionary<string, IPipeline> _pipelines = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ContinuousRuns> _continuous = new(StringComparer.Ordinal);
     private bool _sensorsRunning, _disposed;
@@ -132,12 +139,14 @@ public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, Re
             throw new EdgeRuntimeException(ErrorCodes.UnknownPipeline, $"No pipeline named '{request.Pipeline}'; there are: {(_pipelines.IsEmpty ? "none" : string.Join(", ", _pipelines.Keys.Order()))}.");
         }
 
+        // A refused input path is only answered, like any bad request: nothing ran, so nothing is stored.
+        var confined = ConfineInputs(pipeline.Definition, request);
         var startedAt = DateTimeOffset.UtcNow;
         long started = Stopwatch.GetTimestamp();
         PipelineResult result;
         try
         {
-            result = await pipeline.RunAsync(request, inputDirectory, firedAt, cancellationToken).ConfigureAwait(false);
+            result = await pipeline.RunAsync(confined, inputDirectory, firedAt, cancellationToken).ConfigureAwait(false);
         }
         catch (EdgeRuntimeException e) when (journal is not null && e.Code is not (ErrorCodes.BadRequest or ErrorCodes.InvalidInput))
         {
@@ -148,6 +157,34 @@ public sealed class PipelineHost(ModelInvoker invoker, string inputDirectory, Re
 
         long id = journal is null ? 0 : (await StoreAsync(pipeline, cause, startedAt, started, result, null).ConfigureAwait(false)).Id;
         return new PipelineRunResponse(id, result);
+    }
+
+    /// <summary>
+    /// The request with every replay file it will read (its own, or the definition's it keeps) checked and named by
+    /// its full path. Sensors are left as they are.
+    /// </summary>
+    private PipelineRunRequest ConfineInputs(PipelineDefinition definition, PipelineRunRequest request)
+    {
+        var confined = new Dictionary<string, PipelineInput>(StringComparer.Ordinal);
+        foreach (var (name, input) in PipelineInputs.For(definition, request))
+        {
+            if (input.Path is not { } path)
+            {
+                confined[name] = input;
+                continue;
+            }
+
+            try
+            {
+                confined[name] = PipelineInput.FromPath(_inputPaths.Resolve(path, PathTarget.FileOrFolder));
+            }
+            catch (EdgeRuntimeException e)
+            {
+                throw new EdgeRuntimeException(e.Code, $"Pipeline '{definition.Name}', input '{name}': {e.Message}");
+            }
+        }
+
+        return request with { Inputs = confined };
     }
 
     private async Task<JournalCommit> StoreAsync(IPipeline pipeline, string cause, DateTimeOffset firedAt, long started, PipelineResult? result, EdgeRuntimeException? error)

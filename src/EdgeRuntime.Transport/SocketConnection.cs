@@ -33,7 +33,7 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
             pauseWriterThreshold: pauseInputBytes,
             resumeWriterThreshold: pauseInputBytes / 2,
             useSynchronizationContext: false));
-        _output = new SocketWriter(socket, _spin);
+        _output = new SocketWriter(socket, _spin, this);
         _receiver = new Thread(ReceiveLoop) { IsBackground = true, Name = name };
     }
 
@@ -114,8 +114,16 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
         writer.Complete(failure);
     }
 
-    /// <summary>A PipeWriter whose flush is a blocking send of everything buffered.</summary>
-    private sealed class SocketWriter(Socket socket, ReceiveSpinPolicy spin) : PipeWriter
+    /// <summary>
+    /// A PipeWriter whose flush is a blocking send of everything buffered, except on the connection's own receive
+    /// thread: there it sends what the socket takes at once and leaves the rest to a thread-pool thread. The receive
+    /// thread must never wait for the peer to read, because the peer may itself be waiting in a send for this side to
+    /// read (both socket buffers full): each side's receive thread blocked in a send is a deadlock that only the send
+    /// timeout breaks. That happens whenever code run inline on the receive thread (a client's await continuation, the
+    /// daemon's inline request) sends more than the buffer holds while the peer applies back-pressure.
+    /// Flushes are not concurrent (the PipeWriter contract; both users hold a write gate across write and flush).
+    /// </summary>
+    private sealed class SocketWriter(Socket socket, ReceiveSpinPolicy spin, SocketConnection connection) : PipeWriter
     {
         private const int InitialCapacity = 64 * 1024;
         private System.Buffers.ArrayBufferWriter<byte> _buffer = new(InitialCapacity);
@@ -155,9 +163,38 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
                 return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
             }
 
+            int start = 0;
+            if (connection.IsReceiveThread)
+            {
+                if (NonBlockingSend.IsSupported)
+                {
+                    start = Math.Max(0, NonBlockingSend.TrySend(socket, _buffer.WrittenSpan));
+                }
+
+                if (start < _buffer.WrittenCount)
+                {
+                    int from = start;
+                    return new ValueTask<FlushResult>(Task.Run(() => SendRest(from)));
+                }
+            }
+
             try
             {
-                var pending = _buffer.WrittenSpan;
+                return new ValueTask<FlushResult>(SendRest(start));
+            }
+            catch (IOException e)
+            {
+                return ValueTask.FromException<FlushResult>(e);
+            }
+        }
+
+        /// <summary>Sends the buffer from <paramref name="start"/> on, blocking, and empties it.</summary>
+        /// <exception cref="IOException">The peer is gone (or the send timed out).</exception>
+        private FlushResult SendRest(int start)
+        {
+            try
+            {
+                var pending = _buffer.WrittenSpan[start..];
                 while (!pending.IsEmpty)
                 {
                     int sent = socket.Send(pending);
@@ -169,7 +206,7 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
                 _buffer.ResetWrittenCount();
-                return ValueTask.FromException<FlushResult>(new IOException($"The peer is gone: {e.Message}", e));
+                throw new IOException($"The peer is gone: {e.Message}", e);
             }
 
             // One large response must not pin a large buffer for the rest of the connection's life.
@@ -181,7 +218,8 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
             {
                 _buffer.ResetWrittenCount();
             }
-            return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
+
+            return new FlushResult(isCanceled: false, isCompleted: false);
         }
     }
 }

@@ -32,6 +32,8 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("""{ "limits": { "maxFrameBytes": 4096, "maxPendingBytes": 1024 } }""", "'limits.maxPendingBytes' must be at least limits.maxFrameBytes")]
     [InlineData("""{ "http": { "socketPath": " " } }""", "'http.socketPath' must not be empty")]
     [InlineData("""{ "http": { "port": 8080 } }""", "is not valid")]
+    [InlineData("""{ "allowedInputRoots": [ "" ] }""", "'allowedInputRoots' must not contain an empty path")]
+    [InlineData("""{ "limits": { "trimMemoryWhenIdleSeconds": -1 } }""", "'limits.trimMemoryWhenIdleSeconds' must be 0 (never) or more")]
     public void A_configuration_mistake_is_refused_naming_the_field(string json, string expected)
     {
         string path = _folder.File("edged.json");
@@ -39,6 +41,14 @@ public sealed class ConfigLoaderTests : IDisposable
         var error = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path));
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Input_roots_are_taken_from_the_configuration_files_folder()
+    {
+        string path = _folder.File("edged.json");
+        File.WriteAllText(path, """{ "allowedInputRoots": [ "recordings", "/srv/clips" ] }""");
+        Assert.Equal([Path.Combine(Path.GetDirectoryName(path)!, "recordings"), "/srv/clips"], ConfigLoader.Load(path).AllowedInputRoots);
     }
 
     [Theory]

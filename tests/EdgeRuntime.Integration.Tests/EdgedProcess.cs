@@ -84,6 +84,7 @@ internal sealed class EdgedProcess : IAsyncDisposable
             {
               "modelDirectory": "models",
               "allowedModelRoots": [ "{{Path.Combine(Paths.RepositoryRoot, "models")}}" ],
+              "allowedInputRoots": [ "{{Path.Combine(Paths.RepositoryRoot, "samples")}}", "{{Path.TrimEndingDirectorySeparator(Path.GetTempPath())}}" ],
               "models": [ {{preload}} ],
               "limits": { "maxFrameBytes": 1048576, "maxInFlightPerConnection": 32, "shutdownTimeoutSeconds": 5 {{(extraLimits.Length > 0 ? "," + extraLimits : string.Empty)}} }
               {{(extraConfig.Length > 0 ? "," + extraConfig : string.Empty)}}

@@ -65,6 +65,70 @@ public sealed class SocketConnectionTests : IDisposable
     }
 
     [Fact]
+    public async Task A_send_on_the_receive_thread_does_not_wait_for_a_peer_that_is_not_reading()
+    {
+        // A client's await continuation (or the daemon's inline request) runs on the receive thread and may send more
+        // than the socket buffer holds while the peer is itself not reading. If that send waited, this side would
+        // stop receiving too: a deadlock that only the send timeout (here 5 s) breaks.
+        var (aSocket, bSocket) = Pair();
+        aSocket.SendTimeout = 5000;
+        using var a = new SocketConnection(aSocket, "test-a");
+        using var b = bSocket;
+        a.Start();
+        byte[] big = new byte[8 << 20];
+        var secondByteSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        async Task<bool> ServeAsync()
+        {
+            await ReadBytesInlineAsync(a, 1).ConfigureAwait(false); // resumes on the receive thread
+            bool onReceiveThread = a.IsReceiveThread;
+            a.Output.Write(big);
+            var flush = a.Output.FlushAsync();
+            await ReadBytesInlineAsync(a, 1).ConfigureAwait(false); // only arrives if the receive thread is free
+            secondByteSeen.SetResult();
+            await flush.ConfigureAwait(false);
+            return onReceiveThread;
+        }
+
+        var serve = ServeAsync();
+        b.Send([1]);
+        await Task.Delay(200); // A is now sending the 8 MiB, which B does not read yet
+        b.Send([2]);
+        await secondByteSeen.Task.WaitAsync(TimeSpan.FromSeconds(4));
+
+        byte[] received = new byte[big.Length];
+        int total = 0;
+        while (total < received.Length)
+        {
+            total += b.Receive(received.AsSpan(total));
+        }
+
+        Assert.True(await serve, "the serving code did not run on the receive thread, so the test proved nothing");
+        Assert.Equal(big.Length, total);
+    }
+
+    /// <summary>Reads and consumes <paramref name="count"/> bytes without capturing a context, so that the code after
+    /// the await runs on the thread that delivered them (the receive thread, through the inline pipe scheduler).</summary>
+    private static async Task ReadBytesInlineAsync(SocketConnection connection, int count)
+    {
+        while (true)
+        {
+            var result = await connection.Input.ReadAsync().ConfigureAwait(false);
+            if (result.Buffer.Length >= count)
+            {
+                connection.Input.AdvanceTo(result.Buffer.GetPosition(count));
+                return;
+            }
+
+            connection.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                throw new EndOfStreamException();
+            }
+        }
+    }
+
+    [Fact]
     public async Task The_input_completes_when_the_peer_closes()
     {
         var (serverSocket, clientSocket) = Pair();

@@ -8,10 +8,12 @@ namespace EdgeRuntime.Bench;
 internal sealed class DaemonProcess : IDisposable
 {
     private readonly Process _process;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _log;
 
-    private DaemonProcess(Process process, string socketPath, TimeSpan readyAfter)
+    private DaemonProcess(Process process, System.Collections.Concurrent.ConcurrentQueue<string> log, string socketPath, TimeSpan readyAfter)
     {
         _process = process;
+        _log = log;
         SocketPath = socketPath;
         ReadyAfter = readyAfter;
     }
@@ -30,14 +32,21 @@ internal sealed class DaemonProcess : IDisposable
         };
         var clock = Stopwatch.StartNew();
         var process = Process.Start(start) ?? throw new InvalidOperationException($"Cannot start {edged}.");
-        process.ErrorDataReceived += (_, _) => { };
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.ErrorDataReceived += (_, line) =>
+        {
+            if (line.Data is not null && log.Count < 100_000)
+            {
+                log.Enqueue(line.Data);
+            }
+        };
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
         while (true)
         {
             if (UnixSocketProbe.IsAccepting(socketPath))
             {
-                return new DaemonProcess(process, socketPath, clock.Elapsed);
+                return new DaemonProcess(process, log, socketPath, clock.Elapsed);
             }
 
             if (process.HasExited || clock.Elapsed > TimeSpan.FromSeconds(30))
@@ -48,6 +57,9 @@ internal sealed class DaemonProcess : IDisposable
             Thread.SpinWait(1000);
         }
     }
+
+    /// <summary>The daemon's log lines so far (stderr, the first 100,000).</summary>
+    public IReadOnlyCollection<string> Log => _log;
 
     /// <summary>Resident set size from /proc, in MiB.</summary>
     public double RssMb()

@@ -22,7 +22,15 @@ internal sealed class InProcessModel : IDisposable
         _outputNames = [.. _session.OutputNames];
     }
 
-    public unsafe float Run(IReadOnlyList<Tensor> inputs)
+    /// <summary>Runs and returns the first output's first value (all the latency peer needs; nothing is copied).</summary>
+    public float Run(IReadOnlyList<Tensor> inputs) =>
+        Invoke(inputs, outputs => MemoryMarshal.Cast<byte, float>(outputs[0].GetTensorMutableRawData())[0]);
+
+    /// <summary>Runs and returns a copy of the first output, for checking a daemon's answer element by element.</summary>
+    public float[] RunFirstOutput(IReadOnlyList<Tensor> inputs) =>
+        Invoke(inputs, outputs => MemoryMarshal.Cast<byte, float>(outputs[0].GetTensorMutableRawData()).ToArray());
+
+    private unsafe T Invoke<T>(IReadOnlyList<Tensor> inputs, Func<IDisposableReadOnlyCollection<OrtValue>, T> read)
     {
         var names = new string[inputs.Count];
         var values = new OrtValue[inputs.Count];
@@ -38,7 +46,7 @@ internal sealed class InProcessModel : IDisposable
 
             using var runOptions = new RunOptions();
             using var outputs = _session.Run(runOptions, names, values, _outputNames);
-            return MemoryMarshal.Cast<byte, float>(outputs[0].GetTensorMutableRawData())[0];
+            return read(outputs);
         }
         finally
         {

@@ -14,11 +14,18 @@ using EdgeRuntime.TestModels;
 // --triggers and --pipelines select the trigger and pipeline benchmarks (TriggerBench, PipelineBench); --quantize the
 // static INT8 quantization benchmark (QuantizeBench: --models-dir DIR --samples-dir DIR --assets-dir DIR --text-lines DIR --out DIR [--quick]); --llm the
 // language-model benchmark (LlmBench: --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--genai-peer DLL] [--hybrid-only | --delta-only | --vlm-only | --layout-only] [--repo DIR] [--quick]);
+// --soak the load and soak benchmark (SoakBench: --publish-dir DIR --out DIR [--quick] [--soak-minutes N]);
 // --peer-gguf writes the language-model peer's GGUF (PeerGgufCommand).
 var options = ParseArgs(args);
 if (options.ContainsKey("--peer-gguf"))
 {
     return PeerGgufCommand.Run(options);
+}
+
+if (options.ContainsKey("--soak"))
+{
+    TimeSpan? soakLength = options.TryGetValue("--soak-minutes", out string? minutes) ? TimeSpan.FromMinutes(double.Parse(minutes, CultureInfo.InvariantCulture)) : null;
+    return await SoakBench.RunAsync(Path.GetFullPath(options["--publish-dir"]), options["--out"], options.ContainsKey("--quick"), soakLength);
 }
 
 if (options.ContainsKey("--triggers"))
@@ -337,6 +344,7 @@ static Dictionary<string, string> ParseArgs(string[] args)
     }
 
     string[] needed = map.ContainsKey("--peer-gguf") ? []
+        : map.ContainsKey("--soak") ? ["--publish-dir", "--out"]
         : map.ContainsKey("--triggers") ? ["--publish-dir", "--speech", "--out"]
         : map.ContainsKey("--pipelines") ? ["--models-dir", "--samples-dir", "--out"]
         : map.ContainsKey("--quantize") ? ["--models-dir", "--samples-dir", "--assets-dir", "--text-lines", "--out"]
@@ -346,7 +354,7 @@ static Dictionary<string, string> ParseArgs(string[] args)
     {
         if (!map.ContainsKey(required))
         {
-            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N], or --triggers --publish-dir DIR --speech WAV --out DIR [--quick], or --pipelines --models-dir DIR --samples-dir DIR --out DIR [--quick], or --quantize --models-dir DIR --samples-dir DIR --assets-dir DIR --text-lines DIR --out DIR [--quick], or --llm --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--quick]");
+            throw new ArgumentException($"Missing {required}. Usage: --publish-dir DIR --models-dir DIR --out DIR [--quick] [--client-spin-us N], or --soak --publish-dir DIR --out DIR [--quick] [--soak-minutes N], or --triggers --publish-dir DIR --speech WAV --out DIR [--quick], or --pipelines --models-dir DIR --samples-dir DIR --out DIR [--quick], or --quantize --models-dir DIR --samples-dir DIR --assets-dir DIR --text-lines DIR --out DIR [--quick], or --llm --publish-dir DIR --cache DIR --out DIR [--peer-bin DIR] [--quick]");
         }
     }
 

@@ -5,7 +5,8 @@ namespace EdgeRuntime.Fuzz;
 
 /// <summary>
 /// What edged does with bytes from a client before any model runs: split them into frames, then decode each frame's
-/// JSON header as the request its type names (and, to reach every decoder from any input, as every other request too).
+/// JSON header as the request its type names (and, to reach every decoder from any input, as every other request too);
+/// a generate request is also checked as the daemon checks it (<see cref="GenerationTarget"/>).
 /// Bad input must end in a typed refusal (<see cref="EdgeRuntimeException"/>) or a frame status; any other exception
 /// is a bug the fuzzer reports as a crash.
 /// </summary>
@@ -93,7 +94,7 @@ public static class ProtocolTarget
                     _ = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.PipelineRunRequest);
                     break;
                 case MessageType.Generate:
-                    _ = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.GenerateRequest);
+                    GenerationTarget.Check(json);
                     break;
                 case MessageType.Cancel:
                     _ = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.CancelRequest);

@@ -22,6 +22,8 @@ class PipelineDaemonTests(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.directory, True)
         config = {
             "modelDirectory": str(MODELS),
+            # The replay samples are named by absolute path, so their folder is an input root.
+            "allowedInputRoots": [str(support.REPO / "samples")],
             "store": {"path": str(Path(self.directory) / "results")},
             "pipelines": [{"name": "digits", "kind": "mmedge", "manifest": "mmedge/mmedge.json", "clock": "fast"}],
             "limits": {"shutdownTimeoutSeconds": 5},
@@ -77,8 +79,11 @@ class PipelineDaemonTests(unittest.TestCase):
             self.client.run_pipeline("nope")
         self.assertEqual(unknown.exception.code, "unknown_pipeline")
         with self.assertRaises(EdgeError) as missing:
-            self.client.run_pipeline("digits", inputs={"audio": "/nonexistent.wav", "vision": self.episode(0)["vision"]})
+            self.client.run_pipeline("digits", inputs={"audio": str(EPISODES / "nonexistent.wav"), "vision": self.episode(0)["vision"]})
         self.assertEqual(missing.exception.code, "invalid_input")
+        with self.assertRaises(EdgeError) as outside:
+            self.client.run_pipeline("digits", inputs={"audio": "/nonexistent.wav", "vision": self.episode(0)["vision"]})
+        self.assertEqual(outside.exception.code, "path_not_allowed")
 
 
 if __name__ == "__main__":

@@ -20,11 +20,14 @@ public enum PathTarget
 public sealed class ModelPaths
 {
     private readonly string[] _roots;
+    private readonly PathWording _wording;
 
-    public ModelPaths(string modelDirectory, IEnumerable<string>? allowedRoots = null)
+    /// <param name="modelDirectory">What relative paths resolve against (for pipeline inputs, their input directory).</param>
+    public ModelPaths(string modelDirectory, IEnumerable<string>? allowedRoots = null, PathWording? wording = null)
     {
         ModelDirectory = Normalise(modelDirectory);
-        _roots = [ModelDirectory, .. (allowedRoots ?? []).Select(Normalise).Where(r => r != ModelDirectory)];
+        _roots = [ModelDirectory, .. (allowedRoots ?? []).Select(Normalise).Where(r => r != ModelDirectory).Distinct(StringComparer.Ordinal)];
+        _wording = wording ?? PathWording.Models;
     }
 
     public string ModelDirectory { get; }
@@ -62,14 +65,14 @@ public sealed class ModelPaths
             string what = UnixFiles.KindOf(full, followLinks: false) == FileKind.SymbolicLink
                 ? "is a symbolic link to something that does not exist"
                 : "does not exist";
-            throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"'{full}' {what} (relative paths are taken from the model directory '{ModelDirectory}').");
+            throw new EdgeRuntimeException(_wording.NotFoundCode, $"'{full}' {what} (relative paths are taken from {_wording.BaseFolder} '{ModelDirectory}').");
         }
 
         // A relative path must really stay in the model directory, not reach another allowed root through a link.
         string[] allowed = relative ? [ModelDirectory] : _roots;
         if (!allowed.Any(root => IsUnder(real, UnixFiles.RealPath(root) ?? root)))
         {
-            throw new EdgeRuntimeException(ErrorCodes.PathNotAllowed, $"'{path}' leads through a symbolic link to '{real}', outside {(relative ? $"the model directory '{ModelDirectory}'" : RootsText())}.");
+            throw new EdgeRuntimeException(ErrorCodes.PathNotAllowed, $"'{path}' leads through a symbolic link to '{real}', outside {(relative ? $"{_wording.BaseFolder} '{ModelDirectory}'" : RootsText())}.");
         }
 
         var kind = UnixFiles.KindOf(real, followLinks: true);
@@ -82,18 +85,18 @@ public sealed class ModelPaths
         if (!fits)
         {
             string wanted = target switch { PathTarget.File => "a regular file", PathTarget.Folder => "a folder", _ => "a regular file or a folder" };
-            throw new EdgeRuntimeException(ErrorCodes.ModelNotFound, $"'{full}' is {Describe(kind)}, not {wanted}.");
+            throw new EdgeRuntimeException(_wording.NotFoundCode, $"'{full}' is {Describe(kind)}, not {wanted}.");
         }
 
         return full;
     }
 
     private EdgeRuntimeException Outside(string path, bool relative) => relative
-        ? new(ErrorCodes.PathNotAllowed, $"'{path}' leads outside the model directory '{ModelDirectory}'; relative paths must stay inside it.")
-        : new(ErrorCodes.PathNotAllowed, $"'{path}' is not under {RootsText()}; absolute paths must be (add a folder to allowedModelRoots in the daemon's configuration).");
+        ? new(ErrorCodes.PathNotAllowed, $"'{path}' leads outside {_wording.BaseFolder} '{ModelDirectory}'; relative paths must stay inside it.")
+        : new(ErrorCodes.PathNotAllowed, $"'{path}' is not under {RootsText()}; absolute paths must be (add a folder to {_wording.RootsSetting} in the daemon's configuration).");
 
     private string RootsText() => _roots.Length == 1
-        ? $"the model directory '{ModelDirectory}'"
+        ? $"{_wording.BaseFolder} '{ModelDirectory}'"
         : $"the allowed roots ({string.Join(", ", _roots.Select(r => $"'{r}'"))})";
 
     private static string Describe(FileKind kind) => kind switch

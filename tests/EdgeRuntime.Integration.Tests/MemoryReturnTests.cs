@@ -1,0 +1,59 @@
+using EdgeRuntime.Client;
+using EdgeRuntime.Formats;
+
+namespace EdgeRuntime.Integration.Tests;
+
+/// <summary>Memory a burst of load took is given back once the daemon is quiet (issue 19, fault 7).</summary>
+public sealed class MemoryReturnTests
+{
+    [Fact]
+    public async Task Memory_a_burst_took_is_returned_once_the_daemon_is_quiet()
+    {
+        await using var edged = await EdgedProcess.StartAsync(
+            preload: """{ "name": "mlp", "path": "mlp.onnx" }""",
+            extraLimits: "\"trimMemoryWhenIdleSeconds\": 1");
+        // 250 KiB, 500 KiB and 1000 KiB a request (the frame limit here is 1 MiB).
+        Tensor[] inputs = [.. new[] { 1000, 2000, 4000 }.Select(rows => Tensor.Float32("x", [rows, 64], new float[rows * 64]))];
+        await using (var warm = await EdgeClient.ConnectAsync(edged.SocketPath))
+        {
+            await warm.InferAsync("mlp", [inputs[0]]);
+        }
+
+        await Task.Delay(3000); // the warm-up's own trim
+        double start = edged.RssMb();
+
+        // 40 connections with 16 requests in flight each: the load that once left RSS hundreds of MB high.
+        const int connections = 40, perConnection = 48, inFlight = 16;
+        await Task.WhenAll(Enumerable.Range(0, connections).Select(async _ =>
+        {
+            await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
+            using var window = new SemaphoreSlim(inFlight);
+            await Task.WhenAll(Enumerable.Range(0, perConnection).Select(async r =>
+            {
+                var input = inputs[r % inputs.Length];
+                await window.WaitAsync();
+                try
+                {
+                    var result = await client.InferAsync("mlp", [input]);
+                    Assert.Equal([input.Shape[0], 8L], result["y"].Shape);
+                }
+                finally
+                {
+                    window.Release();
+                }
+            }));
+        }));
+        double loaded = edged.RssMb();
+        Assert.True(loaded - start > 40, $"the burst raised RSS only from {start:0} to {loaded:0} MB, so this test proves nothing");
+
+        double returned = loaded;
+        for (int i = 0; i < 100 && returned - start > (loaded - start) / 2; i++)
+        {
+            await Task.Delay(100);
+            returned = edged.RssMb();
+        }
+
+        Assert.True(returned - start <= (loaded - start) / 2, $"RSS went from {start:0} MB to {loaded:0} MB under load and was still {returned:0} MB after 10 s of quiet");
+        Assert.Contains("memory returned", edged.Log, StringComparison.Ordinal);
+    }
+}
