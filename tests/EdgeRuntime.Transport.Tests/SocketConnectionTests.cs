@@ -23,12 +23,16 @@ public sealed class SocketConnectionTests : IDisposable
         return (listener.Accept(), client);
     }
 
+    /// <summary>
+    /// Reads and consumes <paramref name="count"/> bytes. No context is captured, so the code after the await runs on
+    /// the thread that delivered them (the receive thread, through the inline pipe scheduler).
+    /// </summary>
     private static async Task<byte[]> ReadExactlyAsync(SocketConnection connection, int count)
     {
         var reader = connection.Input;
         while (true)
         {
-            var result = await reader.ReadAsync();
+            var result = await reader.ReadAsync().ConfigureAwait(false);
             if (result.Buffer.Length >= count)
             {
                 byte[] bytes = result.Buffer.Slice(0, count).ToArray();
@@ -80,11 +84,11 @@ public sealed class SocketConnectionTests : IDisposable
 
         async Task<bool> ServeAsync()
         {
-            await ReadBytesInlineAsync(a, 1).ConfigureAwait(false); // resumes on the receive thread
+            await ReadExactlyAsync(a, 1).ConfigureAwait(false); // resumes on the receive thread
             bool onReceiveThread = a.IsReceiveThread;
             a.Output.Write(big);
             var flush = a.Output.FlushAsync();
-            await ReadBytesInlineAsync(a, 1).ConfigureAwait(false); // only arrives if the receive thread is free
+            await ReadExactlyAsync(a, 1).ConfigureAwait(false); // only arrives if the receive thread is free
             secondByteSeen.SetResult();
             await flush.ConfigureAwait(false);
             return onReceiveThread;
@@ -105,27 +109,6 @@ public sealed class SocketConnectionTests : IDisposable
 
         Assert.True(await serve, "the serving code did not run on the receive thread, so the test proved nothing");
         Assert.Equal(big.Length, total);
-    }
-
-    /// <summary>Reads and consumes <paramref name="count"/> bytes without capturing a context, so that the code after
-    /// the await runs on the thread that delivered them (the receive thread, through the inline pipe scheduler).</summary>
-    private static async Task ReadBytesInlineAsync(SocketConnection connection, int count)
-    {
-        while (true)
-        {
-            var result = await connection.Input.ReadAsync().ConfigureAwait(false);
-            if (result.Buffer.Length >= count)
-            {
-                connection.Input.AdvanceTo(result.Buffer.GetPosition(count));
-                return;
-            }
-
-            connection.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                throw new EndOfStreamException();
-            }
-        }
     }
 
     [Fact]
