@@ -44,9 +44,13 @@ internal static class InferCommand
             CustomParser = ValueParsers.Each(ValueParsers.Named(valueRequired: false), text => $"--carry takes OUTPUT=INPUT, not '{text}'."),
         };
         var quiet = new Option<bool>("--quiet") { Description = "print only the outputs and the latency summary, not every request" };
+        var sharedMemory = new Option<bool>("--shared-memory")
+        {
+            Description = $"pass the tensors in memory shared with edged (a sealed memfd) instead of through the socket; outputs up to {SharedOutputBytes / (1024 * 1024)} MiB; the daemon must allow it (sharedMemory.enabled)",
+        };
         var command = new Command("infer", "Run a model on tensors from .npy files and print (or write) its outputs and the timing of each request.")
         {
-            model, inputs, outputs, outputDir, repeat, split, carries, quiet,
+            model, inputs, outputs, outputDir, repeat, split, carries, quiet, sharedMemory,
         };
         global.SetConnectedAction(command, parseResult =>
         {
@@ -63,27 +67,35 @@ internal static class InferCommand
                 parseResult.GetValue(repeat),
                 parseResult.GetValue(split),
                 [.. (parseResult.GetValue(carries) ?? []).Select(c => (c.Name, c.Value))],
-                parseResult.GetValue(quiet));
+                parseResult.GetValue(quiet),
+                parseResult.GetValue(sharedMemory));
             return client => RunAsync(client, name, tensors, options);
         });
         return command;
     }
 
-    private sealed record Options(string[]? Outputs, string? OutputDir, int Repeat, string? Split, (string Output, string Input)[] Carries, bool Quiet);
+    /// <summary>Room for the outputs in a --shared-memory region; a memfd's pages cost nothing until written.</summary>
+    private const int SharedOutputBytes = 4 * 1024 * 1024;
+
+    private sealed record Options(string[]? Outputs, string? OutputDir, int Repeat, string? Split, (string Output, string Input)[] Carries, bool Quiet, bool SharedMemory);
 
     private static async Task<int> RunAsync(EdgeClient client, string model, Dictionary<string, Tensor> inputs, Options options)
     {
-        var (outputs, outputDir, repeat, split, carries, quiet) = options;
+        var (outputs, outputDir, repeat, split, carries, quiet, sharedMemory) = options;
+        using var region = sharedMemory ? await RegisterRegionAsync(client, inputs.Values).ConfigureAwait(false) : null;
+        Task<InferResult> Infer(IReadOnlyList<Tensor> tensors) =>
+            region is null ? client.InferAsync(model, tensors, outputs) : client.InferAsync(model, tensors, region, outputs);
+
         if (split is not null)
         {
-            return await StreamAsync(client, model, inputs, split, carries, outputs, outputDir, quiet).ConfigureAwait(false);
+            return await StreamAsync(Infer, inputs, split, carries, outputDir, quiet).ConfigureAwait(false);
         }
 
         var roundTrips = new List<double>(repeat);
         InferResult? last = null;
         for (int i = 0; i < repeat; i++)
         {
-            last = await client.InferAsync(model, [.. inputs.Values], outputs).ConfigureAwait(false);
+            last = await Infer([.. inputs.Values]).ConfigureAwait(false);
             roundTrips.Add(last.RoundTrip.TotalMicroseconds);
             if (!quiet && (repeat == 1 || i == 0 || i == repeat - 1))
             {
@@ -109,7 +121,14 @@ internal static class InferCommand
         return 0;
     }
 
-    private static async Task<int> StreamAsync(EdgeClient client, string model, Dictionary<string, Tensor> inputs, string split, (string Output, string Input)[] carries, string[]? outputs, string? outputDir, bool quiet)
+    /// <summary>One region for the whole run: every input (a --split stream whole, so each slice fits) and the outputs.</summary>
+    private static Task<SharedMemoryRegion> RegisterRegionAsync(EdgeClient client, IEnumerable<Tensor> inputs)
+    {
+        long inputBytes = inputs.Sum(t => TensorLayout.AlignUp(t.Data.Length));
+        return client.RegisterRegionAsync("edgectl", checked((int)(inputBytes + SharedOutputBytes)));
+    }
+
+    private static async Task<int> StreamAsync(Func<IReadOnlyList<Tensor>, Task<InferResult>> infer, Dictionary<string, Tensor> inputs, string split, (string Output, string Input)[] carries, string? outputDir, bool quiet)
     {
         if (!inputs.TryGetValue(split, out var stream) || stream.Shape.Length == 0)
         {
@@ -126,7 +145,7 @@ internal static class InferCommand
         for (int step = 0; step < steps; step++)
         {
             inputs[split] = stream with { Shape = sliceShape, Data = stream.Data.Slice(step * sliceBytes, sliceBytes) };
-            var result = await client.InferAsync(model, [.. inputs.Values], outputs).ConfigureAwait(false);
+            var result = await infer([.. inputs.Values]).ConfigureAwait(false);
             roundTrips.Add(result.RoundTrip.TotalMicroseconds);
             foreach (var (output, input) in carries)
             {

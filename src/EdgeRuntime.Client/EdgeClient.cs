@@ -15,7 +15,7 @@ namespace EdgeRuntime.Client;
 /// matched to its response by request id, in whatever order the daemon answers. Daemon errors are raised as
 /// <see cref="EdgeRuntimeException"/> with the daemon's code and message.
 /// </summary>
-public sealed class EdgeClient : IAsyncDisposable, IDisposable
+public sealed partial class EdgeClient : IAsyncDisposable, IDisposable
 {
     private readonly SocketConnection _transport;
     private readonly PipeReader _reader;
@@ -245,12 +245,19 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         }
     }
 
-    internal static Tensor[] ReadTensors(TensorDescriptor[] descriptors, byte[] payload)
+    /// <param name="region">Where outputs that name a region are read from (copied when <paramref name="copyFromRegion"/>).</param>
+    internal static Tensor[] ReadTensors(TensorDescriptor[] descriptors, byte[] payload, SharedMemoryRegion? region = null, bool copyFromRegion = true)
     {
         var tensors = new Tensor[descriptors.Length];
         for (int i = 0; i < tensors.Length; i++)
         {
             var d = descriptors[i];
+            if (d.Region is not null)
+            {
+                tensors[i] = ReadRegionTensor(d, region, copyFromRegion);
+                continue;
+            }
+
             // The length must also be what the shape and dtype need: otherwise the tensor's bytes and shape disagree.
             if (!TensorDTypes.TryParse(d.Dtype, out var dtype) || d.Offset < 0 || d.Length < 0 || d.Offset > payload.Length || d.Length > payload.Length - d.Offset
                 || TensorDTypes.ElementCount(d.Shape) is not { } count || d.Length % dtype.ElementSize() != 0 || d.Length / dtype.ElementSize() != count)
@@ -297,7 +304,8 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         return ProtocolJson.Deserialize(frame.Json, responseInfo);
     }
 
-    private async Task<ReceivedFrame> SendAsync(MessageType type, byte[] json, int payloadLength, IReadOnlyList<Tensor> tensors, TensorDescriptor[] layout, CancellationToken cancellationToken, System.Threading.Channels.Channel<ReceivedFrame>? stream = null, Action<ulong>? assigned = null)
+    /// <param name="descriptor">A file descriptor to send with the frame (SCM_RIGHTS), or -1.</param>
+    private async Task<ReceivedFrame> SendAsync(MessageType type, byte[] json, int payloadLength, IReadOnlyList<Tensor> tensors, TensorDescriptor[] layout, CancellationToken cancellationToken, System.Threading.Channels.Channel<ReceivedFrame>? stream = null, Action<ulong>? assigned = null, int descriptor = -1)
     {
         ThrowIfFailed();
 
@@ -316,7 +324,16 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
         {
             // The read loop may have failed between the check above and the registration: it would not see us.
             ThrowIfFailed();
-            await WriteRequestAsync(new FrameHeader(type, FrameFlags.None, id, json.Length, payloadLength), json, tensors, layout, cancellationToken).ConfigureAwait(false);
+            var header = new FrameHeader(type, FrameFlags.None, id, json.Length, payloadLength);
+            if (descriptor >= 0)
+            {
+                await WriteWithDescriptorAsync(header, json, descriptor, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await WriteRequestAsync(header, json, tensors, layout, cancellationToken).ConfigureAwait(false);
+            }
+
             var frame = await completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             if (frame.Header.IsError)
             {
@@ -370,6 +387,27 @@ public sealed class EdgeClient : IAsyncDisposable, IDisposable
             }
 
             await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw _failure as EdgeRuntimeException ?? new EdgeRuntimeException("connection_lost", $"Cannot send to edged: {e.Message}", e);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <summary>Writes a bodiless frame with a file descriptor attached to its bytes, under the write gate.</summary>
+    private async Task WriteWithDescriptorAsync(FrameHeader header, byte[] json, int descriptor, CancellationToken cancellationToken)
+    {
+        byte[] frame = new byte[FrameHeader.Size + json.Length];
+        header.Write(frame);
+        json.CopyTo(frame, FrameHeader.Size);
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _transport.SendWithDescriptor(frame, descriptor); // every earlier write was flushed under the gate
         }
         catch (IOException e)
         {

@@ -105,6 +105,8 @@ internal static class ConfigLoader
         Require(config.Limits.ShutdownTimeoutSeconds > 0, "limits.shutdownTimeoutSeconds", "must be positive");
         Require(config.Limits.MaxPendingBytes >= config.Limits.MaxFrameBytes, "limits.maxPendingBytes", "must be at least limits.maxFrameBytes");
         Require(config.Limits.SendTimeoutSeconds > 0, "limits.sendTimeoutSeconds", "must be positive");
+        Require(config.SharedMemory.MaxRegionMiB > 0 && config.SharedMemory.MaxRegionMiB < 2048, "sharedMemory.maxRegionMiB", "must be above 0 and below 2048");
+        Require(config.SharedMemory.MaxRegionsPerConnection >= 1, "sharedMemory.maxRegionsPerConnection", "must be at least 1");
         var generation = config.Generation;
         Require(generation.ContextLimit >= 0, "generation.contextLimit", "must be 0 (the model's context) or more");
         Require(generation.Sessions >= 1, "generation.sessions", "must be at least 1");

@@ -58,9 +58,22 @@ public sealed record DaemonConfig
 
     /// <summary>The OpenAI-compatible HTTP endpoint (docs/http.md); null: off.</summary>
     public HttpConfig? Http { get; set; }
+
+    /// <summary>Shared-memory tensors (region-register); off unless enabled. docs/configuration.md#shared-memory.</summary>
+    public SharedMemoryConfig SharedMemory { get; set; } = new();
 }
 
 /// <summary>The OpenAI-compatible endpoint: a second UNIX socket, with the main socket's access rules and limits.</summary>
+public sealed record SharedMemoryConfig
+{
+    public bool Enabled { get; set; }
+
+    /// <summary>The largest region one registration may map, in MiB (below 2048).</summary>
+    public double MaxRegionMiB { get; set; } = 256;
+
+    public int MaxRegionsPerConnection { get; set; } = 16;
+}
+
 public sealed record HttpConfig
 {
     /// <summary>Where it listens (e.g. /run/edgeruntime/openai.sock); null: off.</summary>

@@ -9,11 +9,14 @@ namespace EdgeRuntime.Inference;
 /// </summary>
 public sealed class InferenceResult : IDisposable
 {
+    private readonly bool _pooled;
     private byte[]? _buffer;
 
-    internal InferenceResult(TensorDescriptor[] outputs, byte[] buffer, int length, double inferenceUs)
+    /// <param name="pooled">The buffer was rented from the shared pool (false: outputs went to a shared region).</param>
+    internal InferenceResult(TensorDescriptor[] outputs, byte[] buffer, int length, double inferenceUs, bool pooled = true)
     {
         Outputs = outputs;
+        _pooled = pooled;
         _buffer = buffer;
         Length = length;
         InferenceUs = inferenceUs;
@@ -32,7 +35,7 @@ public sealed class InferenceResult : IDisposable
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _buffer, null) is { } buffer)
+        if (Interlocked.Exchange(ref _buffer, null) is { } buffer && _pooled)
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }

@@ -87,7 +87,8 @@ public sealed class InferenceScheduler : IDisposable
     /// <param name="place">
     /// A place the caller took with <see cref="EnterAsync"/>; it is given up when this returns. Null: one is taken here.
     /// </param>
-    public async ValueTask<InferenceResult> RunAsync(ModelRegistry registry, InferRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default, QueuePlace? place = null)
+    /// <param name="regions">The shared regions the request may name, held by the caller until this completes.</param>
+    public async ValueTask<InferenceResult> RunAsync(ModelRegistry registry, InferRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default, QueuePlace? place = null, ITensorRegions? regions = null)
     {
         try
         {
@@ -101,7 +102,7 @@ public sealed class InferenceScheduler : IDisposable
             {
                 try
                 {
-                    InputValidator.Validate(model, request.Inputs ?? [], payload.Length, request.Outputs);
+                    InputValidator.Validate(model, request.Inputs ?? [], payload.Length, request.Outputs, regions, request.OutputRegion);
                 }
                 catch (EdgeRuntimeException)
                 {
@@ -126,7 +127,7 @@ public sealed class InferenceScheduler : IDisposable
                 Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
                 try
                 {
-                    return Execute(model, request, payload, Stopwatch.GetElapsedTime(enqueued).TotalMicroseconds);
+                    return Execute(model, request, payload, regions, Stopwatch.GetElapsedTime(enqueued).TotalMicroseconds);
                 }
                 finally
                 {
@@ -175,11 +176,11 @@ public sealed class InferenceScheduler : IDisposable
         }
     }
 
-    private static InferenceResult Execute(LoadedModel model, InferRequest request, ReadOnlyMemory<byte> payload, double queuedUs)
+    private static InferenceResult Execute(LoadedModel model, InferRequest request, ReadOnlyMemory<byte> payload, ITensorRegions? regions, double queuedUs)
     {
         try
         {
-            var result = InferenceRunner.Run(model, request.Inputs, payload, request.Outputs);
+            var result = InferenceRunner.Run(model, request.Inputs, payload, request.Outputs, regions, request.OutputRegion);
             result.QueuedUs = queuedUs;
             model.Latency.RecordSuccess(queuedUs + result.InferenceUs);
             return result;

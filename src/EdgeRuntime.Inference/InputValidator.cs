@@ -9,7 +9,8 @@ namespace EdgeRuntime.Inference;
 /// </summary>
 public static class InputValidator
 {
-    public static void Validate(LoadedModel model, IReadOnlyList<TensorDescriptor> inputs, long payloadLength, IReadOnlyList<string>? outputs)
+    /// <param name="regions">The shared regions inputs may name; null when the request may name none.</param>
+    public static void Validate(LoadedModel model, IReadOnlyList<TensorDescriptor> inputs, long payloadLength, IReadOnlyList<string>? outputs, ITensorRegions? regions = null, RegionRange? outputRegion = null)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var input in inputs)
@@ -27,7 +28,7 @@ public static class InputValidator
             var port = model.Inputs.Find(input.Name)
                 ?? throw Invalid($"Model '{model.Name}' has no input named '{input.Name}'. Its inputs are: {model.Inputs.Names}.");
 
-            ValidateOne(model, port, input, payloadLength);
+            ValidateOne(model, port, input, input.Region is null ? payloadLength : RegionLength(regions, input.Region));
         }
 
         foreach (var port in model.Inputs.Ports)
@@ -48,8 +49,22 @@ public static class InputValidator
                 }
             }
         }
+
+        if (outputRegion is not null)
+        {
+            long size = RegionLength(regions, outputRegion.Region);
+            if (outputRegion.Offset < 0 || outputRegion.Offset % TensorLayout.Alignment != 0 || outputRegion.Length < 0
+                || outputRegion.Offset > size || outputRegion.Length > size - outputRegion.Offset)
+            {
+                throw new EdgeRuntimeException(ErrorCodes.RegionOutOfBounds, $"outputRegion: {outputRegion.Length} bytes at offset {outputRegion.Offset} must lie inside region '{outputRegion.Region}' ({size} bytes), at a non-negative offset that is a multiple of {TensorLayout.Alignment}.");
+            }
+        }
     }
 
+    private static long RegionLength(ITensorRegions? regions, string name) =>
+        regions?.Get(name).Length ?? throw new EdgeRuntimeException(ErrorCodes.UnknownRegion, $"No shared-memory region named '{name}' is registered on this connection.");
+
+    /// <param name="payloadLength">The bytes of what holds the tensor: the payload, or the region it names.</param>
     private static void ValidateOne(LoadedModel model, ModelPort port, TensorDescriptor input, long payloadLength)
     {
         string where = $"Input '{input.Name}' of model '{model.Name}'";
@@ -91,7 +106,9 @@ public static class InputValidator
         long elements = TensorDTypes.ElementCount(shape) ?? throw Invalid($"{where}: shape {sentShape} is too large.");
         if (elements > payloadLength / expected.ElementSize())
         {
-            throw Invalid($"{where}: shape {sentShape} of {expected.Name()} needs more bytes than the {payloadLength}-byte payload holds.");
+            throw input.Region is null
+                ? Invalid($"{where}: shape {sentShape} of {expected.Name()} needs more bytes than the {payloadLength}-byte payload holds.")
+                : new EdgeRuntimeException(ErrorCodes.RegionOutOfBounds, $"{where}: shape {sentShape} of {expected.Name()} needs more bytes than region '{input.Region}' ({payloadLength} bytes) holds.");
         }
 
         long expectedBytes = elements * expected.ElementSize();
@@ -102,13 +119,16 @@ public static class InputValidator
 
         if (input.Offset < 0 || input.Offset % TensorLayout.Alignment != 0)
         {
-            throw Invalid($"{where}: offset {input.Offset} must be a non-negative multiple of {TensorLayout.Alignment}.");
+            string message = $"{where}: offset {input.Offset} must be a non-negative multiple of {TensorLayout.Alignment}.";
+            throw input.Region is null ? Invalid(message) : new EdgeRuntimeException(ErrorCodes.RegionOutOfBounds, message);
         }
 
         // Written so that no sum can overflow: offsets and lengths come from the client.
         if (input.Offset > payloadLength || input.Length > payloadLength - input.Offset)
         {
-            throw Invalid($"{where}: {input.Length} bytes at offset {input.Offset} lie outside the {payloadLength}-byte payload.");
+            throw input.Region is null
+                ? Invalid($"{where}: {input.Length} bytes at offset {input.Offset} lie outside the {payloadLength}-byte payload.")
+                : new EdgeRuntimeException(ErrorCodes.RegionOutOfBounds, $"{where}: {input.Length} bytes at offset {input.Offset} lie outside region '{input.Region}' ({payloadLength} bytes).");
         }
     }
 

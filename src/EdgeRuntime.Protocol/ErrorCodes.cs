@@ -60,6 +60,18 @@ public static class ErrorCodes
 
     public const string Internal = "internal";
 
+    /// <summary>region-register on a daemon whose configuration does not set sharedMemory.enabled.</summary>
+    public const string SharedMemoryDisabled = "shared_memory_disabled";
+
+    /// <summary>region-register refused: no or several descriptors, not a sealed memfd, a bad size or name, or the limit reached.</summary>
+    public const string RegionInvalid = "region_invalid";
+
+    /// <summary>A request names a region this connection has not registered.</summary>
+    public const string UnknownRegion = "unknown_region";
+
+    /// <summary>A range lies beyond its region, an offset is unaligned, or the outputs exceed the output range.</summary>
+    public const string RegionOutOfBounds = "region_out_of_bounds";
+
     /// <summary>inject named no configured sensor, or one that is not simulated.</summary>
     public const string UnknownSensor = "unknown_sensor";
 

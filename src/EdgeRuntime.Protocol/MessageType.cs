@@ -40,6 +40,12 @@ public enum MessageType : byte
 
     /// <summary>Stop a running generate (by its request id); its stream ends with stop reason "cancelled".</summary>
     Cancel = 18,
+
+    /// <summary>Register a shared-memory region: a sealed memfd sent with the frame as SCM_RIGHTS (docs/protocol.md).</summary>
+    RegionRegister = 19,
+
+    /// <summary>Release a shared-memory region; requests running with it finish first.</summary>
+    RegionUnregister = 20,
 }
 
 [Flags]

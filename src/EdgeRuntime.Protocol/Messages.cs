@@ -12,7 +12,18 @@ public sealed record HelloResponse(
     string Board,
     string[] Providers,
     PeerInfo Peer,
-    string Platform = "");
+    string Platform = "")
+{
+    /// <summary>Optional parts of the protocol this daemon allows, e.g. <see cref="ProtocolFeatures.SharedMemory"/>.</summary>
+    public string[] Features { get; init; } = [];
+}
+
+/// <summary>Names in <see cref="HelloResponse.Features"/>.</summary>
+public static class ProtocolFeatures
+{
+    /// <summary>region-register and region-unregister are allowed, and infer may name regions.</summary>
+    public const string SharedMemory = "shared-memory";
+}
 
 /// <summary>The credentials the kernel reported for the connecting process (SO_PEERCRED).</summary>
 public sealed record PeerInfo(int Pid, uint Uid, uint Gid);
@@ -109,10 +120,26 @@ public sealed record NodePlacement(string Node, string OpType, string Provider);
 
 public sealed record TensorSpec(string Name, string Dtype, long[] Shape, string[] SymbolicShape);
 
-/// <summary>Where one tensor's raw little-endian bytes sit in the frame payload.</summary>
-public sealed record TensorDescriptor(string Name, string Dtype, long[] Shape, long Offset, long Length);
+/// <summary>Where one tensor's raw little-endian bytes sit: in the frame payload, or in a shared region.</summary>
+public sealed record TensorDescriptor(string Name, string Dtype, long[] Shape, long Offset, long Length)
+{
+    /// <summary>The shared-memory region holding the bytes; null: the payload.</summary>
+    public string? Region { get; init; }
+}
 
-public sealed record InferRequest(string Model, TensorDescriptor[] Inputs, string[]? Outputs = null);
+public sealed record InferRequest(string Model, TensorDescriptor[] Inputs, string[]? Outputs = null)
+{
+    /// <summary>Write the outputs into this range of a shared region instead of the response payload.</summary>
+    public RegionRange? OutputRegion { get; init; }
+}
+
+/// <summary>A range of bytes in a shared-memory region registered on the connection.</summary>
+public sealed record RegionRange(string Region, long Offset, long Length);
+
+/// <summary>region-register's answer: the region's size as the daemon mapped it.</summary>
+public sealed record RegionRegisterResponse(string Name, long Size);
+
+public sealed record RegionUnregisterResponse(string Name, bool Unregistered);
 
 public sealed record InferResponse(string Model, TensorDescriptor[] Outputs, InferTiming Timing);
 

@@ -38,4 +38,6 @@ namespace EdgeRuntime.Protocol;
 [JsonSerializable(typeof(TokenEvent))]
 [JsonSerializable(typeof(CancelRequest))]
 [JsonSerializable(typeof(CancelResponse))]
+[JsonSerializable(typeof(RegionRegisterResponse))]
+[JsonSerializable(typeof(RegionUnregisterResponse))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

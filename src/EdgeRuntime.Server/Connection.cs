@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using EdgeRuntime.Inference;
 using EdgeRuntime.Protocol;
+using EdgeRuntime.Transport;
 
 namespace EdgeRuntime.Server;
 
@@ -27,14 +28,20 @@ public sealed class Connection
     private volatile bool _writeFailed; // also set once the output is closed: nothing more may be written
 
     private readonly ByteBudget _budget;
+    private readonly IReceivedDescriptors? _descriptors; // null unless shared memory is enabled
+    private readonly ConnectionRegions _regions;
+    private readonly Dictionary<ulong, int[]> _arrivedDescriptors = []; // region-register id -> its memfd, under _subscriptions
     private readonly Dictionary<ulong, Subscription> _subscriptions = [];
     private readonly Dictionary<ulong, RunningGeneration> _generations = [];
     private readonly Dictionary<ulong, MessageType> _unanswered = []; // requests read whose final answer is not yet sent
     private long _lastActivity = Stopwatch.GetTimestamp(); // a frame received or a request finished
     private bool _closing; // under the _subscriptions lock: no subscription may start once the connection is ending
 
-    public Connection(IDuplexPipe pipe, RequestHandler handler, ServerOptions options, ServerMetrics metrics, IServerLog log, PeerInfo peer, string name, ByteBudget? budget = null)
+    /// <param name="descriptors">Where descriptors sent with frames wait (the transport); null: none are accepted.</param>
+    public Connection(IDuplexPipe pipe, RequestHandler handler, ServerOptions options, ServerMetrics metrics, IServerLog log, PeerInfo peer, string name, ByteBudget? budget = null, IReceivedDescriptors? descriptors = null)
     {
+        _descriptors = options.SharedMemoryEnabled ? descriptors : null;
+        _regions = new ConnectionRegions(options);
         _budget = budget ?? new ByteBudget(Math.Max(options.MaxPendingBytes, options.MaxFrameBytes));
         _pipe = pipe;
         _handler = handler;
@@ -73,6 +80,7 @@ public sealed class Connection
         // Nothing more will be asked; subscriptions end here, so the drain below waits only for real requests.
         CancelSubscriptions();
         bool drained = await WaitDrainedAsync(drainTimeout).ConfigureAwait(false);
+        ReleaseRegions(); // a request still running holds its own lease
         if (stopReading.IsCancellationRequested)
         {
             // Whole frames that arrived during the drain are answered too.
@@ -121,6 +129,7 @@ public sealed class Connection
         using var deadline = new ReadDeadline(stopReading);
         long skip = 0;
         long frameStarted = 0; // Stopwatch timestamp of the first byte of the frame still incomplete; 0 when none
+        long consumed = 0; // stream position of the read's first byte: what descriptors are matched to frames by
         while (true)
         {
             ReadResult result;
@@ -175,6 +184,7 @@ public sealed class Connection
                         frameStarted = 0;
                     }
 
+                    long frameStart = consumed + (result.Buffer.Length - buffer.Length);
                     var status = FrameReader.TryReadFrame(ref buffer, _options.MaxFrameBytes, out var frame, out var header);
                     switch (status)
                     {
@@ -183,6 +193,11 @@ public sealed class Connection
                         case FrameStatus.Complete:
                             frameStarted = 0; // the next frame's clock starts when its first byte is seen below
                             Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
+                            if (_descriptors is not null)
+                            {
+                                KeepDescriptors(header, _descriptors.Take(frameStart, consumed + (result.Buffer.Length - buffer.Length)));
+                            }
+
                             if (!await StartRequestAsync(frame, pipelined: buffer.Length > 0, stopReading).ConfigureAwait(false))
                             {
                                 // The daemon is stopping: this frame was answered; so are the whole frames behind it.
@@ -238,6 +253,7 @@ public sealed class Connection
             }
             finally
             {
+                consumed += result.Buffer.Length - buffer.Length;
                 reader.AdvanceTo(buffer.Start, buffer.End);
             }
 
@@ -385,11 +401,14 @@ public sealed class Connection
                 return;
             }
 
-            var response = header.Type == MessageType.Unsubscribe
-                ? await UnsubscribeAsync(json).ConfigureAwait(false)
-                : header.Type == MessageType.Cancel
-                ? await CancelAsync(json).ConfigureAwait(false)
-                : await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None, place).ConfigureAwait(false);
+            var response = header.Type switch
+            {
+                MessageType.Unsubscribe => await UnsubscribeAsync(json).ConfigureAwait(false),
+                MessageType.Cancel => await CancelAsync(json).ConfigureAwait(false),
+                MessageType.RegionRegister => HandleRegion(header.Type, () => Response.Ok(header.Type, _regions.Register(json, TakeDescriptors(header.RequestId)), ProtocolJsonContext.Default.RegionRegisterResponse)),
+                MessageType.RegionUnregister => HandleRegion(header.Type, () => Response.Ok(header.Type, _regions.Unregister(json), ProtocolJsonContext.Default.RegionUnregisterResponse)),
+                _ => await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None, place, _regions).ConfigureAwait(false),
+            };
             await SendFinalAsync(header.RequestId, response).ConfigureAwait(false);
         }
         catch (Exception e)
@@ -411,6 +430,76 @@ public sealed class Connection
             _metrics.RequestFinished();
             _inFlight.Release();
             FinishOne();
+        }
+    }
+
+    private static Response HandleRegion(MessageType type, Func<Response> handle)
+    {
+        try
+        {
+            return handle();
+        }
+        catch (EdgeRuntimeException e)
+        {
+            return Response.Error(type, e.Code, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Keeps the descriptors that came with a region-register frame for its handler; any that came with another frame
+    /// are closed, so a client cannot make the daemon hold descriptors it never uses.
+    /// </summary>
+    private void KeepDescriptors(FrameHeader header, int[] descriptors)
+    {
+        if (descriptors.Length == 0 && header.Type != MessageType.RegionRegister)
+        {
+            return;
+        }
+
+        if (header.Type != MessageType.RegionRegister)
+        {
+            CloseAll(descriptors);
+            return;
+        }
+
+        lock (_subscriptions)
+        {
+            if (_arrivedDescriptors.Remove(header.RequestId, out var replaced))
+            {
+                CloseAll(replaced); // an id reused before its answer: that request is refused as bad_request
+            }
+
+            _arrivedDescriptors[header.RequestId] = descriptors;
+        }
+    }
+
+    private int[] TakeDescriptors(ulong requestId)
+    {
+        lock (_subscriptions)
+        {
+            return _arrivedDescriptors.Remove(requestId, out var descriptors) ? descriptors : [];
+        }
+    }
+
+    private void ReleaseRegions()
+    {
+        _regions.Dispose();
+        lock (_subscriptions)
+        {
+            foreach (var descriptors in _arrivedDescriptors.Values)
+            {
+                CloseAll(descriptors);
+            }
+
+            _arrivedDescriptors.Clear();
+        }
+    }
+
+    private static void CloseAll(int[] descriptors)
+    {
+        foreach (int descriptor in descriptors)
+        {
+            DescriptorPassing.Close(descriptor);
         }
     }
 

@@ -22,7 +22,8 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
     internal ValueTask<InferenceScheduler.QueuePlace> EnterQueueAsync(CancellationToken cancellationToken) => queue.EnterAsync(cancellationToken);
 
     /// <param name="place">For infer: the queue place the connection took before reading it (given up here).</param>
-    internal async Task<Response> HandleAsync(MessageType type, byte[] json, ReadOnlyMemory<byte> payload, PeerInfo peer, CancellationToken cancellationToken, InferenceScheduler.QueuePlace? place = null)
+    /// <param name="regions">The connection's shared-memory regions, which an infer may name; null: none.</param>
+    internal async Task<Response> HandleAsync(MessageType type, byte[] json, ReadOnlyMemory<byte> payload, PeerInfo peer, CancellationToken cancellationToken, InferenceScheduler.QueuePlace? place = null, ConnectionRegions? regions = null)
     {
         try
         {
@@ -38,7 +39,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
                 MessageType.Load => await LoadAsync(json, cancellationToken).ConfigureAwait(false),
                 MessageType.Unload => Unload(json),
                 MessageType.Info => Info(json),
-                MessageType.Infer => await InferAsync(json, payload, place, cancellationToken).ConfigureAwait(false),
+                MessageType.Infer => await InferAsync(json, payload, place, regions, cancellationToken).ConfigureAwait(false),
                 MessageType.Stats => Stats(),
                 MessageType.Health => Health(),
                 MessageType.Inject => Inject(json),
@@ -73,7 +74,10 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
             }
         }
 
-        var hello = new HelloResponse(FrameHeader.CurrentVersion, SupportedVersions, options.DaemonVersion, options.Board, providers, peer, options.Platform);
+        var hello = new HelloResponse(FrameHeader.CurrentVersion, SupportedVersions, options.DaemonVersion, options.Board, providers, peer, options.Platform)
+        {
+            Features = options.SharedMemoryEnabled ? [ProtocolFeatures.SharedMemory] : [],
+        };
         return Response.Ok(MessageType.Hello, hello, ProtocolJsonContext.Default.HelloResponse);
     }
 
@@ -126,16 +130,18 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
         throw new EdgeRuntimeException(ErrorCodes.UnknownModel, $"No model named '{request.Name}' is loaded.");
     }
 
-    private async Task<Response> InferAsync(byte[] json, ReadOnlyMemory<byte> payload, InferenceScheduler.QueuePlace? place, CancellationToken cancellationToken)
+    private async Task<Response> InferAsync(byte[] json, ReadOnlyMemory<byte> payload, InferenceScheduler.QueuePlace? place, ConnectionRegions? regions, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
-        var request = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InferRequest);
+        var request = InferRequestJson.TryParse(json, out var plain) ? plain : ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InferRequest);
         if (generation is not null && !registry.TryGet(request.Model, out _) && generation.TryGetInfo(request.Model, out _))
         {
             throw new EdgeRuntimeException(ErrorCodes.WrongModelKind, $"'{request.Model}' is a language model: send generate (text in, tokens out), not infer.");
         }
 
-        var result = await queue.RunAsync(registry, request, payload, cancellationToken, place).ConfigureAwait(false);
+        // The regions are held until the run is over: an unregister meanwhile unmaps nothing under it.
+        using var lease = regions?.Lease(request);
+        var result = await queue.RunAsync(registry, request, payload, cancellationToken, place, lease).ConfigureAwait(false);
         try
         {
             var timing = new InferTiming(result.QueuedUs, result.InferenceUs, Stopwatch.GetElapsedTime(start).TotalMicroseconds);

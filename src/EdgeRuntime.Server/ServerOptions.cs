@@ -62,6 +62,15 @@ public sealed record ServerOptions
     /// <summary>How long a stop waits for in-flight requests before it closes connections anyway.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Clients may register shared-memory regions (region-register) and name them in infer. Off by default.</summary>
+    public bool SharedMemoryEnabled { get; init; }
+
+    /// <summary>The largest region one registration may map.</summary>
+    public long MaxRegionBytes { get; init; } = 256L * 1024 * 1024;
+
+    /// <summary>How many regions one connection may hold at once.</summary>
+    public int MaxRegionsPerConnection { get; init; } = 16;
+
     public string DaemonVersion { get; init; } = "0.0.0";
 
     public string Board { get; init; } = "host";

@@ -150,7 +150,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
 
         string name = $"conn#{id} pid={peer.Pid} uid={peer.Uid} gid={peer.Gid}";
         client.SendTimeout = (int)_options.SendTimeout.TotalMilliseconds;
-        using var transport = new SocketConnection(client, $"edged-conn-{id}", _options.MaxFrameBytes + FrameHeader.Size, _options.ReceiveSpin);
+        using var transport = new SocketConnection(client, $"edged-conn-{id}", _options.MaxFrameBytes + FrameHeader.Size, _options.ReceiveSpin, receiveDescriptors: _options.SharedMemoryEnabled);
         try
         {
             if (!PeerCredentials.IsAllowed(peer, groups, _options, _daemonUid))
@@ -181,7 +181,7 @@ public sealed class UnixSocketServer : IAsyncDisposable
             {
 
                 _log.Write(LogLevel.Info, "server", $"{name}: connected");
-                var connection = new Connection(transport, _handler, _options, _metrics, _log, peer, name, _budget);
+                var connection = new Connection(transport, _handler, _options, _metrics, _log, peer, name, _budget, transport);
                 var running = connection.RunAsync(_stopReading.Token, _options.ShutdownTimeout);
                 transport.Start();
                 await running.ConfigureAwait(false);

@@ -10,21 +10,31 @@ namespace EdgeRuntime.Transport;
 /// socket engine this removes the epoll-thread and thread-pool hand-offs from each direction, which on a 2-core board
 /// cost more than a small model's inference. The price is one thread per connection.
 /// </summary>
-public sealed class SocketConnection : IDuplexPipe, IDisposable
+public sealed class SocketConnection : IDuplexPipe, IReceivedDescriptors, IDisposable
 {
+    private const int ReceiveChunkBytes = 64 * 1024;
     private readonly Socket _socket;
     private readonly Pipe _input;
     private readonly SocketWriter _output;
     private readonly Thread _receiver;
     private readonly ReceiveSpinPolicy _spin;
+    private readonly bool _receiveDescriptors;
+    private readonly List<int> _arrived = [];
+    private readonly Queue<(long Position, int Descriptor)> _descriptors = new(); // under its own lock
+    private long _received; // bytes received so far: the stream position descriptors are recorded at
     private int _disposed;
 
     /// <param name="spinBeforeBlock">
     /// The most the receive thread polls before it sleeps, see <see cref="ReceiveSpinPolicy"/>. Zero always sleeps at once.
     /// </param>
-    public SocketConnection(Socket socket, string name, long pauseInputBytes = 1024 * 1024, TimeSpan spinBeforeBlock = default)
+    /// <param name="receiveDescriptors">
+    /// Receive file descriptors sent as SCM_RIGHTS (shared-memory regions) and keep them for <see cref="Take"/>.
+    /// Without it the kernel closes any that arrive.
+    /// </param>
+    public SocketConnection(Socket socket, string name, long pauseInputBytes = 1024 * 1024, TimeSpan spinBeforeBlock = default, bool receiveDescriptors = false)
     {
         _socket = socket;
+        _receiveDescriptors = receiveDescriptors && DescriptorPassing.IsSupported;
         _spin = new ReceiveSpinPolicy(spinBeforeBlock);
         _socket.Blocking = true;
         _input = new Pipe(new PipeOptions(
@@ -47,6 +57,56 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
     /// <summary>Starts the receive thread. Call once the consumer is ready to read <see cref="Input"/>.</summary>
     public void Start() => _receiver.Start();
 
+    /// <summary>
+    /// Sends <paramref name="bytes"/> with <paramref name="descriptor"/> attached, blocking. The caller holds whatever
+    /// serialises its writes and has flushed <see cref="Output"/>, so the bytes stay whole on the stream.
+    /// </summary>
+    /// <exception cref="IOException">The peer is gone.</exception>
+    public void SendWithDescriptor(ReadOnlySpan<byte> bytes, int descriptor)
+    {
+        try
+        {
+            DescriptorPassing.Send(_socket, bytes, descriptor);
+            _spin.MarkSent();
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            throw new IOException($"The peer is gone: {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public int[] Take(long frameStart, long frameEnd)
+    {
+        if (!_receiveDescriptors)
+        {
+            return [];
+        }
+
+        lock (_descriptors)
+        {
+            if (_descriptors.Count == 0)
+            {
+                return [];
+            }
+
+            var taken = new List<int>();
+            while (_descriptors.TryPeek(out var next) && next.Position < frameEnd)
+            {
+                _descriptors.Dequeue();
+                if (next.Position >= frameStart)
+                {
+                    taken.Add(next.Descriptor);
+                }
+                else
+                {
+                    DescriptorPassing.Close(next.Descriptor); // came with a frame already handled: nobody claims it
+                }
+            }
+
+            return [.. taken];
+        }
+    }
     /// <summary>Shuts the socket down both ways; the receive thread then ends and completes <see cref="Input"/>.</summary>
     public void Dispose()
     {
@@ -69,6 +129,46 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
         }
 
         _socket.Dispose();
+        lock (_descriptors)
+        {
+            while (_descriptors.TryDequeue(out var left))
+            {
+                DescriptorPassing.Close(left.Descriptor);
+            }
+        }
+    }
+
+    private int Receive(Span<byte> buffer)
+    {
+        if (!_receiveDescriptors)
+        {
+            return _socket.Receive(buffer);
+        }
+
+        int received = DescriptorPassing.Receive(_socket, buffer, _arrived);
+        _received += received;
+        if (_arrived.Count > 0)
+        {
+            lock (_descriptors)
+            {
+                foreach (int descriptor in _arrived)
+                {
+                    if (Volatile.Read(ref _disposed) != 0)
+                    {
+                        DescriptorPassing.Close(descriptor);
+                    }
+                    else
+                    {
+                        // The kernel ends a receive with the bytes a descriptor was sent with: the last byte is theirs.
+                        _descriptors.Enqueue((_received - 1, descriptor));
+                    }
+                }
+            }
+
+            _arrived.Clear();
+        }
+
+        return received;
     }
 
     private void ReceiveLoop()
@@ -79,9 +179,11 @@ public sealed class SocketConnection : IDuplexPipe, IDisposable
         {
             while (true)
             {
-                var memory = writer.GetMemory(16 * 1024);
+                // One receive takes up to 64 KiB: a 64 KiB tensor costs one system call, not four (each is a user-kernel
+                // round trip, dear on virtualised cores). Only the bytes received touch memory.
+                var memory = writer.GetMemory(ReceiveChunkBytes);
                 _spin.PollUntilReadable(_socket);
-                int received = _socket.Receive(memory.Span);
+                int received = Receive(memory.Span);
                 _spin.MarkReceived();
                 if (received == 0)
                 {

@@ -32,6 +32,9 @@ internal sealed class RawFrames : IDisposable
 
     public Task SendAsync(byte[] bytes) => _socket.SendAsync(bytes.AsMemory(), SocketFlags.None).AsTask();
 
+    /// <summary>Sends the bytes with a file descriptor attached (SCM_RIGHTS), as a shared-memory client does.</summary>
+    public void SendWithDescriptor(byte[] bytes, int descriptor) => EdgeRuntime.Transport.DescriptorPassing.Send(_socket, bytes, descriptor);
+
     /// <summary>Every frame the daemon sends until it closes the connection; fails if it has not closed within the time.</summary>
     public async Task<List<(FrameHeader Header, string Json)>> ReadUntilClosedAsync(TimeSpan within)
     {

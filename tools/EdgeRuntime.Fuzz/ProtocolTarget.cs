@@ -76,7 +76,10 @@ public static class ProtocolTarget
                     _ = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.NameRequest);
                     break;
                 case MessageType.Infer:
-                    Describe(ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InferRequest));
+                    Describe(ReadInfer(json));
+                    break;
+                case MessageType.RegionRegister or MessageType.RegionUnregister:
+                    _ = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.NameRequest);
                     break;
                 case MessageType.Subscribe:
                     _ = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.SubscribeRequest);
@@ -105,6 +108,36 @@ public static class ProtocolTarget
         {
             // The typed refusal a client gets for bad input: the expected outcome.
         }
+    }
+
+    /// <summary>
+    /// Reads an infer header as the daemon does: the hand-written reader first. Whatever it accepts, the generated
+    /// reader must read the same; a difference is a crash for the fuzzer to report.
+    /// </summary>
+    private static InferRequest ReadInfer(byte[] json)
+    {
+        if (!InferRequestJson.TryParse(json, out var plain))
+        {
+            return ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InferRequest);
+        }
+
+        InferRequest general;
+        try
+        {
+            general = ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InferRequest);
+        }
+        catch (EdgeRuntimeException e)
+        {
+            throw new InvalidOperationException($"The hand-written infer reader accepted a header the generated one refuses: {e.Message}");
+        }
+
+        var canonical = ProtocolJson.Serialize(general, ProtocolJsonContext.Default.InferRequest);
+        if (!canonical.AsSpan().SequenceEqual(ProtocolJson.Serialize(plain, ProtocolJsonContext.Default.InferRequest)))
+        {
+            throw new InvalidOperationException("The hand-written infer reader read a header differently from the generated one.");
+        }
+
+        return plain;
     }
 
     /// <summary>What the daemon computes from an infer's descriptors before it looks at a model.</summary>

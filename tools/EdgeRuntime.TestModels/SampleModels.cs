@@ -41,6 +41,20 @@ public static class SampleModels
             .Build();
     }
 
+    /// <summary>
+    /// A camera-sized model: one 480×640 RGB frame, uint8[1,480,640,3] (900 KiB), in; its mean colour, float32[1,3],
+    /// out. The work is one pass over the frame, so the cost of moving the frame to the model shows.
+    /// </summary>
+    public static byte[] FrameMean(int height = 480, int width = 640)
+    {
+        return new OnnxModelBuilder()
+            .Input("frame", TensorDType.UInt8, 1, height, width, 3)
+            .Node("Cast", ["frame"], ["pixels"], attributes: new NodeAttribute("to", Int: 1))
+            .Node("ReduceMean", ["pixels"], ["mean"], attributes: [new NodeAttribute("axes", Ints: [1, 2]), new NodeAttribute("keepdims", Int: 0)])
+            .Output("mean", TensorDType.Float32, 1, 3)
+            .Build();
+    }
+
     /// <summary>y = 2x for an int64 vector of any length, to exercise a dtype other than float32.</summary>
     public static byte[] DoubleInt64()
     {

@@ -18,6 +18,9 @@ Stdlib only; NumPy is used when importable. Quick start::
 
         for piece in client.generate("bitnet", prompt="The capital of France is", max_tokens=8):
             print(piece, end="", flush=True)   # a language model's answer, as it is produced
+
+        with client.register_region("cam", 1 << 20) as cam:  # tensors through shared memory, not the socket
+            out = client.infer("detector", {"image": np.zeros((1, 3, 480, 640), np.uint8)}, region=cam)
 """
 
 from .client import (DEFAULT_TIMEOUT, EdgeClient, Event, InferResult, Subscription, connect, default_socket_path,
@@ -26,6 +29,7 @@ from .errors import EdgeConnectionError, EdgeError, EdgeTimeout, ProtocolError
 from .generation import Chat, Generation
 from .frames import MessageType
 from .pipelines import parse_configuration
+from .shared import RegionTensor, SharedRegion
 from .tensors import HAVE_NUMPY, Tensor
 
 __version__ = "0.1.0"
@@ -33,5 +37,5 @@ __version__ = "0.1.0"
 __all__ = [
     "EdgeClient", "Subscription", "Event", "InferResult", "Generation", "Chat", "Tensor", "connect", "default_socket_path",
     "encode_infer_request", "EdgeError", "EdgeConnectionError", "EdgeTimeout", "ProtocolError", "MessageType",
-    "HAVE_NUMPY", "DEFAULT_TIMEOUT", "parse_configuration", "__version__",
+    "HAVE_NUMPY", "DEFAULT_TIMEOUT", "parse_configuration", "SharedRegion", "RegionTensor", "__version__",
 ]

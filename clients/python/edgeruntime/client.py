@@ -36,7 +36,8 @@ from .errors import EdgeConnectionError, EdgeError, EdgeTimeout, ProtocolError
 from .frames import Frame, MessageType
 from .generation import Chat, Generation, generate_request
 from .pipelines import pipeline_run_request
-from .tensors import pack_tensors, resolve_use_numpy, unpack_tensors
+from .shared import RegionTensor, SharedRegion
+from .tensors import align_up, pack_tensors, resolve_use_numpy, unpack_tensors
 
 __all__ = [
     "EdgeClient", "Subscription", "Event", "InferResult", "Generation", "Chat", "connect", "default_socket_path",
@@ -178,18 +179,29 @@ _END = object()  # put into a subscription's queue to wake its reader when it is
 _UNSET = object()
 
 
-def _infer_request(model, inputs, outputs):
-    # type: (str, Mapping[str, Any], Optional[Sequence[str]]) -> Tuple[Dict[str, Any], List[Any]]
+def _infer_request(model, inputs, outputs, region=None, output_offset=None, output_length=None):
+    # type: (str, Mapping[str, Any], Optional[Sequence[str]], Optional[SharedRegion], Optional[int], Optional[int]) -> Tuple[Dict[str, Any], List[Any]]
     if not isinstance(model, str) or not model:
         raise ValueError("model must be a non-empty name")
     if not isinstance(inputs, Mapping):
         raise TypeError("inputs must be a dict of input name -> tensor")
-    descriptors, parts, _ = pack_tensors(inputs)
-    header = {"model": model, "inputs": descriptors}  # type: Dict[str, Any]
+    if region is not None and not isinstance(region, SharedRegion):
+        raise TypeError("region must be a SharedRegion (from register_region), got {}".format(type(region).__name__))
+    in_region = {name for name, value in inputs.items() if isinstance(value, RegionTensor)}
+    if (in_region or output_offset is not None) and region is None:
+        raise ValueError("RegionTensor inputs and output_offset need the region they lie in")
+    descriptors, parts, _ = pack_tensors({n: v for n, v in inputs.items() if n not in in_region})
+    packed = {d["name"]: d for d in descriptors}
+    # Input order as given, whether a tensor travels in the payload or lies in the region.
+    header = {"model": model, "inputs": [inputs[n].descriptor(n, region.name) if n in in_region else packed[n]
+                                         for n in inputs]}  # type: Dict[str, Any]
     if outputs is not None:
         if isinstance(outputs, str):
             outputs = [outputs]
         header["outputs"] = list(outputs)
+    if output_offset is not None:
+        length = region.size - output_offset if output_length is None else output_length
+        header["outputRegion"] = {"region": region.name, "offset": output_offset, "length": length}
     return header, parts
 
 
@@ -199,10 +211,12 @@ def _byte_view(buffer):
     return view if view.format == "B" and view.ndim == 1 else view.cast("B")
 
 
-def encode_infer_request(request_id, model, inputs, outputs=None):
-    # type: (int, str, Mapping[str, Any], Optional[Sequence[str]]) -> bytes
-    """The exact bytes ``EdgeClient.infer`` sends for this request (pure; for tests and tools)."""
-    header, parts = _infer_request(model, inputs, outputs)
+def encode_infer_request(request_id, model, inputs, outputs=None, region=None, output_offset=None,
+                         output_length=None):
+    # type: (int, str, Mapping[str, Any], Optional[Sequence[str]], Optional[SharedRegion], Optional[int], Optional[int]) -> bytes
+    """The exact bytes ``EdgeClient.infer`` (or, with ``region``, ``infer_region``) sends for this request (pure; for
+    tests and tools)."""
+    header, parts = _infer_request(model, inputs, outputs, region, output_offset, output_length)
     return _frames.encode_frame(MessageType.INFER, request_id, header, parts)
 
 
@@ -227,9 +241,10 @@ class EdgeClient:
         self.timeout = timeout
         self.use_numpy = resolve_use_numpy(use_numpy)
         self.stray_frames = 0
-        self._lock = threading.Lock()  # guards _routes, _next_id, _failure, _closed
+        self._lock = threading.Lock()  # guards _routes, _regions, _next_id, _failure, _closed
         self._send_lock = threading.Lock()  # one frame on the wire at a time
         self._routes = {}  # type: Dict[int, _Route]
+        self._regions = {}  # type: Dict[str, SharedRegion]  # registered on this connection, by name
         self._next_id = 0
         self._failure = None  # type: Optional[_Failure]
         self._closed = False
@@ -305,7 +320,7 @@ class EdgeClient:
     def hello(self, client_name="edgeruntime-python"):
         # type: (Optional[str]) -> Dict[str, Any]
         """Negotiates the protocol version: ``protocolVersion``, ``daemonVersion``, ``board``, ``providers``,
-        ``peer``, ``platform``."""
+        ``peer``, ``platform``, ``features`` (e.g. ``shared-memory`` when :meth:`register_region` is allowed)."""
         header = {"protocolVersions": [_frames.VERSION]}  # type: Dict[str, Any]
         if client_name:
             header["client"] = client_name
@@ -342,18 +357,89 @@ class EdgeClient:
         ``providers``, ``nodes``, ``warnings``..."""
         return self._json_request(MessageType.INFO, {"name": name})
 
-    def infer(self, model, inputs, outputs=None, timeout=_UNSET):
-        # type: (str, Mapping[str, Any], Optional[Sequence[str]], Any) -> InferResult
+    def infer(self, model, inputs, outputs=None, timeout=_UNSET, region=None):
+        # type: (str, Mapping[str, Any], Optional[Sequence[str]], Any, Optional[SharedRegion]) -> InferResult
         """Runs ``model`` on ``inputs`` (name -> NumPy array, :class:`Tensor` or ``(dtype, shape, data)``).
 
         ``outputs`` names the outputs wanted (default: all). Returns an :class:`InferResult` (a dict of output
         name -> tensor, plus ``timing``). The inputs are sent in place, without being copied into one buffer.
+
+        ``region`` (a registered :class:`SharedRegion`): the tensors go through it instead of the socket. The inputs
+        are copied into it from offset 0 (8-byte aligned), the daemon writes the outputs into the rest of it, and
+        they are returned as copies, so the region can be reused at once. For inputs already in a region, see
+        :meth:`infer_region`.
         """
-        header, parts = _infer_request(model, inputs, outputs)
+        if region is None:
+            return self._infer(model, inputs, outputs, timeout)
+        if not isinstance(inputs, Mapping):
+            raise TypeError("inputs must be a dict of input name -> tensor")
+        placed = {}  # type: Dict[str, RegionTensor]
+        end = 0
+        for name, value in inputs.items():
+            placed[name] = region._write(name, value, align_up(end))
+            end = placed[name].offset + placed[name].nbytes
+        outputs_at = min(align_up(end), region.size)
+        return self._infer(model, placed, outputs, timeout, region, outputs_at, region.size - outputs_at,
+                           copy_outputs=True)
+
+    def infer_region(self, model, region, inputs, output_offset=None, output_length=None, outputs=None,
+                     timeout=_UNSET):
+        # type: (str, SharedRegion, Mapping[str, Any], Optional[int], Optional[int], Optional[Sequence[str]], Any) -> InferResult
+        """Runs ``model`` on inputs that are already in ``region``, without copying them: each input is a
+        :class:`RegionTensor` ``(dtype, shape, offset)`` naming where its bytes lie (``region.write`` returns one),
+        or any tensor ``infer`` takes, which is sent in the payload as usual.
+
+        With ``output_offset`` (a multiple of 8) the daemon writes the outputs into the region from there, within
+        ``output_length`` bytes (default: to the region's end), and the returned tensors are views on the region:
+        valid until that range is written again. Without it the outputs come over the socket.
+        """
+        return self._infer(model, inputs, outputs, timeout, region, output_offset, output_length)
+
+    def _infer(self, model, inputs, outputs, timeout, region=None, output_offset=None, output_length=None,
+               copy_outputs=False):
+        # type: (str, Mapping[str, Any], Optional[Sequence[str]], Any, Optional[SharedRegion], Optional[int], Optional[int], bool) -> InferResult
+        header, parts = _infer_request(model, inputs, outputs, region, output_offset, output_length)
         frame = self._request(MessageType.INFER, header, parts, timeout)
         body = self._body(frame)
-        tensors = unpack_tensors(body.get("outputs") or [], frame.payload, self.use_numpy)
+        regions = {region.name: region.buffer} if region is not None else None
+        tensors = unpack_tensors(body.get("outputs") or [], frame.payload, self.use_numpy, regions, copy_outputs)
         return InferResult(tensors, body.get("timing") or {}, body.get("model"), body)
+
+    def register_region(self, name, size, timeout=_UNSET):
+        # type: (str, int, Any) -> SharedRegion
+        """Creates ``size`` bytes of memory shared with the daemon and registers it under ``name`` (1 to 64
+        characters, unique on this connection). Returns the :class:`SharedRegion`; use it in a ``with`` block or
+        call its ``close()``, which unregisters and unmaps it.
+
+        Needs a daemon whose configuration sets ``sharedMemory.enabled`` (``shared-memory`` in
+        ``hello()["features"]``); otherwise :class:`EdgeError` ``shared_memory_disabled``. ``region_invalid``: the
+        name is taken, the size is over the daemon's limit, or the connection holds its most regions.
+        """
+        region = SharedRegion(name, size)
+        try:
+            # The memfd rides on the frame's first bytes as SCM_RIGHTS: that is how the daemon gets the memory.
+            self._json_request(MessageType.REGION_REGISTER, {"name": name}, timeout, fds=[region.fd])
+        except BaseException:
+            region.close()  # refused (or no answer): the memory is of no use to anyone
+            raise
+        region.close_fd()  # the daemon has mapped it; the mappings keep the memory alive
+        region.client = self
+        with self._lock:
+            self._regions[name] = region
+        return region
+
+    def unregister_region(self, region, timeout=_UNSET):
+        # type: (Any, Any) -> Dict[str, Any]
+        """Releases a region (a :class:`SharedRegion` or its name) on the daemon's side, after the requests already
+        using it; returns ``{"name", "unregistered"}``. The memory stays mapped here until the region's
+        ``close()``. Raises :class:`EdgeError` ``unknown_region`` for a name this connection has not registered."""
+        name = region.name if isinstance(region, SharedRegion) else region
+        answer = self._json_request(MessageType.REGION_UNREGISTER, {"name": name}, timeout)
+        with self._lock:
+            owned = self._regions.pop(name, None)
+        if owned is not None:
+            owned.client = None
+        return answer
 
     def stats(self):
         # type: () -> List[Dict[str, Any]]
@@ -495,9 +581,9 @@ class EdgeClient:
 
     # -- machinery ------------------------------------------------------------------------------------------------
 
-    def _json_request(self, message_type, header, timeout=_UNSET):
-        # type: (int, Dict[str, Any], Any) -> Dict[str, Any]
-        return self._body(self._request(message_type, header, (), timeout))
+    def _json_request(self, message_type, header, timeout=_UNSET, fds=()):
+        # type: (int, Dict[str, Any], Any, Sequence[int]) -> Dict[str, Any]
+        return self._body(self._request(message_type, header, (), timeout, fds))
 
     @staticmethod
     def _body(frame):
@@ -507,11 +593,11 @@ class EdgeClient:
             raise ProtocolError("The {} response's JSON header is not an object.".format(MessageType.name(frame.type)))
         return body
 
-    def _request(self, message_type, header, payload_parts, timeout=_UNSET):
-        # type: (int, Any, Sequence[Any], Any) -> Frame
+    def _request(self, message_type, header, payload_parts, timeout=_UNSET, fds=()):
+        # type: (int, Any, Sequence[Any], Any, Sequence[int]) -> Frame
         request_id, route = self._register(stream=False)
         try:
-            self._send(message_type, request_id, header, payload_parts)
+            self._send(message_type, request_id, header, payload_parts, fds)
             return self._wait(route, self.timeout if timeout is _UNSET else timeout,
                               MessageType.name(message_type), request_id)
         finally:
@@ -555,14 +641,19 @@ class EdgeClient:
             raise item.error()
         return item
 
-    def _send(self, message_type, request_id, header, payload_parts=()):
-        # type: (int, int, Any, Sequence[Any]) -> None
+    def _send(self, message_type, request_id, header, payload_parts=(), fds=()):
+        # type: (int, int, Any, Sequence[Any], Sequence[int]) -> None
         views = [_byte_view(p) for p in _frames.encode_frame_parts(message_type, request_id, header, payload_parts)]
         with self._send_lock:
             try:
                 # Scatter send: the header and each tensor go out as they are, with no joined copy.
                 while views:
-                    sent = self._sock.sendmsg(views[:_IOV_MAX])
+                    if fds:
+                        # The descriptors ride on the frame's first bytes, once: where the daemon looks for them.
+                        sent = socket.send_fds(self._sock, views[:_IOV_MAX], list(fds))
+                        fds = ()
+                    else:
+                        sent = self._sock.sendmsg(views[:_IOV_MAX])
                     while sent:
                         if sent >= views[0].nbytes:
                             sent -= views[0].nbytes

@@ -56,11 +56,13 @@ class MessageType:
     GENERATE = 16
     TOKEN = 17
     CANCEL = 18
+    REGION_REGISTER = 19
+    REGION_UNREGISTER = 20
 
     _NAMES = {
         1: "hello", 2: "models", 3: "load", 4: "unload", 5: "info", 6: "infer", 7: "stats", 8: "health",
         9: "subscribe", 10: "event", 11: "unsubscribe", 12: "inject", 13: "pipelines", 14: "pipeline-load",
-        15: "pipeline-run", 16: "generate", 17: "token", 18: "cancel",
+        15: "pipeline-run", 16: "generate", 17: "token", 18: "cancel", 19: "region-register", 20: "region-unregister",
     }
 
     @classmethod

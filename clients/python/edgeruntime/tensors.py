@@ -305,15 +305,23 @@ def _bad(message):
     return ProtocolError("The daemon described a tensor inconsistently: " + message)
 
 
-def unpack_tensors(descriptors, payload, use_numpy=None):
-    # type: (Any, Any, Optional[bool]) -> Dict[str, Any]
+def _byte_view(buffer):
+    # type: (Any) -> memoryview
+    view = memoryview(buffer)
+    return view if view.format == "B" and view.ndim == 1 else view.cast("B")
+
+
+def unpack_tensors(descriptors, payload, use_numpy=None, regions=None, copy_regions=False):
+    # type: (Any, Any, Optional[bool], Optional[Mapping[str, Any]], bool) -> Dict[str, Any]
     """name -> tensor for each descriptor, as views on ``payload`` (no copy). NumPy arrays when ``use_numpy``
     (default: :func:`numpy_default`), else :class:`Tensor`. Raises ProtocolError when a descriptor does not fit
-    the payload."""
+    the payload.
+
+    A descriptor with ``"region"`` lies in that shared-memory region instead: ``regions`` maps the names of the
+    regions the request used to their buffers. Such tensors are views on the region too, unless ``copy_regions``
+    (then they are copies, which the region's next use cannot change)."""
     numpy_out = resolve_use_numpy(use_numpy)
-    view = memoryview(payload)
-    if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
+    view = _byte_view(payload)
     if descriptors is None:
         descriptors = []
     if not isinstance(descriptors, list):
@@ -334,14 +342,23 @@ def unpack_tensors(descriptors, payload, use_numpy=None):
             count = element_count(shape)
         except ValueError:
             raise _bad("{!r} has shape {!r}".format(name, shape))
+        source, where = view, "a payload"
+        region = d.get("region")
+        if region is not None:
+            if not isinstance(region, str) or region not in (regions or {}):
+                raise _bad("{!r} lies in region {!r}, which the request did not use".format(name, region))
+            source = _byte_view(regions[region])
+            where = "region {!r}".format(region)
         if (not isinstance(offset, int) or not isinstance(length, int) or isinstance(offset, bool)
-                or offset < 0 or length < 0 or offset + length > view.nbytes):
-            raise _bad("{!r} lies at offset {!r}, length {!r} in a payload of {} bytes".format(
-                name, offset, length, view.nbytes))
+                or offset < 0 or length < 0 or offset + length > source.nbytes):
+            raise _bad("{!r} lies at offset {!r}, length {!r} in {} of {} bytes".format(
+                name, offset, length, where, source.nbytes))
         if length != count * DTYPES[dtype][1]:
             raise _bad("{!r} is {} {} with shape {}, which needs {} bytes, not {}".format(
                 name, count, dtype, shape, count * DTYPES[dtype][1], length))
-        data = view[offset:offset + length]
+        data = source[offset:offset + length]
+        if region is not None and copy_regions:
+            data = memoryview(bytearray(data))
         if numpy_out:
             result[name] = _np.frombuffer(data, dtype=_np.dtype(dtype).newbyteorder("<"), count=count).reshape(shape)
         else:
