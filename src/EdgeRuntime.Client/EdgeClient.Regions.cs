@@ -68,9 +68,23 @@ public sealed partial class EdgeClient
     /// <summary>
     /// Runs a model with its tensors in <paramref name="region"/>: the inputs are copied into it from offset 0, the
     /// outputs are written by the daemon into the rest and copied out, so the result stays valid after the region is
-    /// reused. When the data is produced in the region to begin with, <see cref="InferInRegionAsync"/> saves the copies.
+    /// reused. Calls on one region take turns (each uses the whole region); use one region per concurrent caller.
+    /// When the data is produced in the region to begin with, <see cref="InferInRegionAsync"/> saves the copies.
     /// </summary>
-    public Task<InferResult> InferAsync(string model, IReadOnlyList<Tensor> inputs, SharedMemoryRegion region, IReadOnlyList<string>? outputs = null, CancellationToken cancellationToken = default)
+    public async Task<InferResult> InferAsync(string model, IReadOnlyList<Tensor> inputs, SharedMemoryRegion region, IReadOnlyList<string>? outputs = null, CancellationToken cancellationToken = default)
+    {
+        await region.LayoutGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await InferLaidOutAsync(model, inputs, region, outputs, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            region.LayoutGate.Release();
+        }
+    }
+
+    private Task<InferResult> InferLaidOutAsync(string model, IReadOnlyList<Tensor> inputs, SharedMemoryRegion region, IReadOnlyList<string>? outputs, CancellationToken cancellationToken)
     {
         var descriptors = new TensorDescriptor[inputs.Count];
         long offset = 0;

@@ -407,7 +407,16 @@ public sealed partial class EdgeClient : IAsyncDisposable, IDisposable
         await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            _transport.SendWithDescriptor(frame, descriptor); // every earlier write was flushed under the gate
+            // Every earlier write was flushed under the gate. The send blocks, so never on the receive thread (a
+            // continuation may run there): that thread must keep reading, or both sides could wait on full buffers.
+            if (_transport.IsReceiveThread)
+            {
+                await Task.Run(() => _transport.SendWithDescriptor(frame, descriptor)).ConfigureAwait(false);
+            }
+            else
+            {
+                _transport.SendWithDescriptor(frame, descriptor);
+            }
         }
         catch (IOException e)
         {

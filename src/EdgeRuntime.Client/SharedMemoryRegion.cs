@@ -25,5 +25,8 @@ public sealed class SharedMemoryRegion : IDisposable
     /// <summary>The shared bytes. Do not change an input's bytes, or read an output's, while a request using them runs.</summary>
     public Memory<byte> Memory => _mapping.Memory;
 
+    /// <summary>Held by <see cref="EdgeClient.InferAsync(string, IReadOnlyList{EdgeRuntime.Formats.Tensor}, SharedMemoryRegion, IReadOnlyList{string}?, CancellationToken)"/>, which lays every request out from offset 0: one request at a time.</summary>
+    internal SemaphoreSlim LayoutGate { get; } = new(1, 1);
+
     public void Dispose() => ((IDisposable)_mapping).Dispose();
 }

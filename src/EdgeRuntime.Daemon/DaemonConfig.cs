@@ -63,7 +63,7 @@ public sealed record DaemonConfig
     public SharedMemoryConfig SharedMemory { get; set; } = new();
 }
 
-/// <summary>The OpenAI-compatible endpoint: a second UNIX socket, with the main socket's access rules and limits.</summary>
+/// <summary>Shared-memory tensors: whether clients may register regions, and how large and how many.</summary>
 public sealed record SharedMemoryConfig
 {
     public bool Enabled { get; set; }
@@ -74,6 +74,7 @@ public sealed record SharedMemoryConfig
     public int MaxRegionsPerConnection { get; set; } = 16;
 }
 
+/// <summary>The OpenAI-compatible endpoint: a second UNIX socket, with the main socket's access rules and limits.</summary>
 public sealed record HttpConfig
 {
     /// <summary>Where it listens (e.g. /run/edgeruntime/openai.sock); null: off.</summary>

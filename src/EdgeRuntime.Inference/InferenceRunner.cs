@@ -70,15 +70,16 @@ public static class InferenceRunner
     }
 
     /// <summary>
-    /// Where a region input is read from. The client can write the region while the model runs: harmless for data
-    /// (the answer is the client's own problem), but an index or shape that changes between a kernel's bounds check
-    /// and its use could send the kernel out of bounds. So integer inputs of 16 bits or more, the types indices and
-    /// shapes come in, are copied out first; the rest (floats, 8-bit pixels and quantized data) are read in place.
+    /// Where a region input is read from. The client can write the region while the model runs. For data that is
+    /// harmless to the daemon (the answer is the client's own problem), but a value a kernel reads twice, an index or
+    /// shape checked and then used, or a bool mask counted and then applied (Compress), could send the kernel out of
+    /// bounds if it changed in between. So only plain numeric data (floats and 8-bit pixels or quantized values) is
+    /// read in place; every other type is copied out first.
     /// </summary>
     private static unsafe byte* RegionPointer(ITensorRegions regions, string name, TensorDescriptor descriptor, TensorDType dtype, ref List<byte[]>? privateCopies)
     {
         var memory = regions.Get(name);
-        if (dtype is TensorDType.Int16 or TensorDType.UInt16 or TensorDType.Int32 or TensorDType.UInt32 or TensorDType.Int64 or TensorDType.UInt64)
+        if (dtype is not (TensorDType.Float32 or TensorDType.Float16 or TensorDType.Float64 or TensorDType.UInt8 or TensorDType.Int8))
         {
             byte[] copy = GC.AllocateUninitializedArray<byte>((int)descriptor.Length, pinned: true);
             memory.Span.Slice((int)descriptor.Offset, copy.Length).CopyTo(copy);

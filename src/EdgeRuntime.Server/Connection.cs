@@ -193,12 +193,8 @@ public sealed class Connection
                         case FrameStatus.Complete:
                             frameStarted = 0; // the next frame's clock starts when its first byte is seen below
                             Volatile.Write(ref _lastActivity, Stopwatch.GetTimestamp());
-                            if (_descriptors is not null)
-                            {
-                                KeepDescriptors(header, _descriptors.Take(frameStart, consumed + (result.Buffer.Length - buffer.Length)));
-                            }
-
-                            if (!await StartRequestAsync(frame, pipelined: buffer.Length > 0, stopReading).ConfigureAwait(false))
+                            int[] descriptors = _descriptors is null ? [] : ForFrame(header, _descriptors.Take(frameStart, consumed + (result.Buffer.Length - buffer.Length)));
+                            if (!await StartRequestAsync(frame, pipelined: buffer.Length > 0, stopReading, descriptors).ConfigureAwait(false))
                             {
                                 // The daemon is stopping: this frame was answered; so are the whole frames behind it.
                                 await RefuseFramesAsync(buffer).ConfigureAwait(false);
@@ -318,7 +314,8 @@ public sealed class Connection
     /// its place in the inference queue, so a full queue holds the client back here, before its payload is copied.
     /// </summary>
     /// <returns>False when the daemon stopped while the request waited to start; it has been answered shutting_down.</returns>
-    private async Task<bool> StartRequestAsync(Frame frame, bool pipelined, CancellationToken stopReading)
+    /// <param name="descriptors">The memfd that came with a region-register frame (else empty): kept for its handler, or closed here.</param>
+    private async Task<bool> StartRequestAsync(Frame frame, bool pipelined, CancellationToken stopReading, int[] descriptors)
     {
         var header = frame.Header;
         string? refusal = null;
@@ -328,10 +325,15 @@ public sealed class Connection
             {
                 refusal = $"Request id {header.RequestId} is already in use on this connection (a request not yet answered, or an open subscription); the request was not run. Give each outstanding request its own id.";
             }
+            else if (descriptors.Length > 0)
+            {
+                _arrivedDescriptors[header.RequestId] = descriptors; // the id is this request's alone until answered
+            }
         }
 
         if (refusal is not null)
         {
+            CloseAll(descriptors);
             await SendAsync(header.RequestId, Response.Error(header.Type, ErrorCodes.BadRequest, refusal)).ConfigureAwait(false);
             return true;
         }
@@ -446,31 +448,18 @@ public sealed class Connection
     }
 
     /// <summary>
-    /// Keeps the descriptors that came with a region-register frame for its handler; any that came with another frame
-    /// are closed, so a client cannot make the daemon hold descriptors it never uses.
+    /// The descriptors a frame may keep: those of a region-register frame, for its handler. Any that came with another
+    /// frame are closed, so a client cannot make the daemon hold descriptors it never uses.
     /// </summary>
-    private void KeepDescriptors(FrameHeader header, int[] descriptors)
+    private static int[] ForFrame(FrameHeader header, int[] descriptors)
     {
-        if (descriptors.Length == 0 && header.Type != MessageType.RegionRegister)
+        if (descriptors.Length == 0 || header.Type == MessageType.RegionRegister)
         {
-            return;
+            return descriptors;
         }
 
-        if (header.Type != MessageType.RegionRegister)
-        {
-            CloseAll(descriptors);
-            return;
-        }
-
-        lock (_subscriptions)
-        {
-            if (_arrivedDescriptors.Remove(header.RequestId, out var replaced))
-            {
-                CloseAll(replaced); // an id reused before its answer: that request is refused as bad_request
-            }
-
-            _arrivedDescriptors[header.RequestId] = descriptors;
-        }
+        CloseAll(descriptors);
+        return [];
     }
 
     private int[] TakeDescriptors(ulong requestId)

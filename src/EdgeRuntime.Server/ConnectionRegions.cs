@@ -54,6 +54,11 @@ internal sealed class ConnectionRegions(ServerOptions options) : IDisposable
                 throw Invalid($"Region '{name}': the memfd must be sealed against shrinking and growing (fcntl F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), so that neither side can cut the memory under the other.");
             }
 
+            if (SharedMemory.IsHugePages(fd))
+            {
+                throw Invalid($"Region '{name}' is a hugetlbfs memfd; huge pages are only reserved, so the daemon could fault on a page the client released. Create the memfd without MFD_HUGETLB.");
+            }
+
             long size = SharedMemory.Size(fd);
             if (size <= 0 || size > options.MaxRegionBytes)
             {

@@ -9,37 +9,46 @@ namespace EdgeRuntime.Transport;
 /// </summary>
 public sealed unsafe class MappedMemory : MemoryManager<byte>
 {
-    private byte* _address;
+    private nint _address;
 
-    internal MappedMemory(byte* address, long size)
+    /// <param name="size">At most <see cref="int.MaxValue"/> (checked before mapping, see <see cref="SharedMemory.Map"/>).</param>
+    internal MappedMemory(nint address, int size)
     {
-        // Memory<byte> is int-indexed; callers cap region sizes below 2 GiB.
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, int.MaxValue);
         _address = address;
-        Size = (int)size;
+        Size = size;
     }
 
     public int Size { get; }
 
-    public override Span<byte> GetSpan() =>
-        _address != null ? new Span<byte>(_address, Size) : throw new ObjectDisposedException(nameof(MappedMemory));
+    public override Span<byte> GetSpan() => new((void*)Address, Size);
 
     public override MemoryHandle Pin(int elementIndex = 0)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)elementIndex, (uint)Size);
-        return new MemoryHandle(_address + elementIndex);
+        return new MemoryHandle((byte*)Address + elementIndex);
     }
 
     public override void Unpin()
     {
     }
 
+    private nint Address
+    {
+        get
+        {
+            nint address = Volatile.Read(ref _address);
+            ObjectDisposedException.ThrowIf(address == 0, this);
+            return address;
+        }
+    }
+
     protected override void Dispose(bool disposing)
     {
-        if (_address != null)
+        // Once only, even when two threads dispose at once: a second munmap could hit whatever reused the address.
+        nint address = Interlocked.Exchange(ref _address, 0);
+        if (address != 0)
         {
-            SharedMemory.Unmap(_address, Size);
-            _address = null;
+            SharedMemory.Unmap((byte*)address, Size);
         }
     }
 }

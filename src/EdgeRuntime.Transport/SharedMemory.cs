@@ -20,7 +20,6 @@ public static unsafe partial class SharedMemory
     private const int ProtRead = 0x1;
     private const int ProtWrite = 0x2;
     private const int MapShared = 0x1;
-    private const int SeekEnd = 2;
 
     public static bool IsSupported => OperatingSystem.IsLinux();
 
@@ -49,20 +48,49 @@ public static unsafe partial class SharedMemory
     /// <summary>The seals on <paramref name="fd"/>, or -1 when it cannot carry seals (not a memfd).</summary>
     public static int Seals(int fd) => Control(fd, FGetSeals, 0);
 
-    /// <summary>The size of the file behind <paramref name="fd"/> in bytes, or -1 when it has none (a pipe, a socket).</summary>
-    public static long Size(int fd) => Seek(fd, 0, SeekEnd);
+    /// <summary>
+    /// The size of the memfd behind <paramref name="fd"/> in bytes (fstat, which leaves the file offset it shares with
+    /// the client alone), or -1 when it cannot be read.
+    /// </summary>
+    public static long Size(int fd)
+    {
+        try
+        {
+            using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false);
+            return RandomAccess.GetLength(handle);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>
+    /// True when <paramref name="fd"/> lives on hugetlbfs. Huge pages are reserved, not promised: once the client
+    /// punches a hole (which the size seals do not prevent), the daemon's next access may find no huge page free and
+    /// fault with SIGBUS. Regions must be ordinary memfds.
+    /// </summary>
+    public static bool IsHugePages(int fd)
+    {
+        // struct statfs begins with f_type (a long) on every Linux ABI we build for; the rest is room.
+        const long hugetlbfsMagic = 0x958458f6;
+        long* buffer = stackalloc long[32];
+        return FileSystemStatus(fd, buffer) == 0 && buffer[0] == hugetlbfsMagic;
+    }
 
     /// <summary>Maps <paramref name="size"/> bytes of <paramref name="fd"/> shared, for reading and writing.</summary>
     /// <exception cref="IOException">mmap failed; the message says why in the kernel's words.</exception>
     public static MappedMemory Map(int fd, long size)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, int.MaxValue); // Memory<byte> is int-indexed
         void* address = MemoryMap(null, (nuint)size, ProtRead | ProtWrite, MapShared, fd, 0);
         if (address == (void*)-1)
         {
             throw Failure("mmap");
         }
 
-        return new MappedMemory((byte*)address, size);
+        return new MappedMemory((nint)address, (int)size);
     }
 
     internal static void Unmap(byte* address, long size) => _ = MemoryUnmap(address, (nuint)size);
@@ -83,8 +111,8 @@ public static unsafe partial class SharedMemory
     [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
     private static partial int Control(int fd, int command, int argument);
 
-    [LibraryImport("libc", EntryPoint = "lseek", SetLastError = true)]
-    private static partial long Seek(int fd, long offset, int whence);
+    [LibraryImport("libc", EntryPoint = "fstatfs", SetLastError = true)]
+    private static partial int FileSystemStatus(int fd, long* buffer);
 
     [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
     private static partial void* MemoryMap(void* address, nuint length, int protection, int flags, int fd, nint offset);

@@ -13,6 +13,7 @@ namespace EdgeRuntime.Transport;
 public sealed class SocketConnection : IDuplexPipe, IReceivedDescriptors, IDisposable
 {
     private const int ReceiveChunkBytes = 64 * 1024;
+    private const int MaxHeldDescriptors = 8; // received and not yet claimed by a frame
     private readonly Socket _socket;
     private readonly Pipe _input;
     private readonly SocketWriter _output;
@@ -153,7 +154,9 @@ public sealed class SocketConnection : IDuplexPipe, IReceivedDescriptors, IDispo
             {
                 foreach (int descriptor in _arrived)
                 {
-                    if (Volatile.Read(ref _disposed) != 0)
+                    // A peer that sends descriptors faster than frames claim them gets the surplus closed at once:
+                    // it cannot make this process hold more than a few of its files.
+                    if (Volatile.Read(ref _disposed) != 0 || _descriptors.Count >= MaxHeldDescriptors)
                     {
                         DescriptorPassing.Close(descriptor);
                     }

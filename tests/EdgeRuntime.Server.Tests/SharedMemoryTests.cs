@@ -191,7 +191,63 @@ public sealed class SharedMemoryTests : IDisposable
     }
 
     [Fact(Timeout = 30_000)]
-    public async Task Unregistering_while_requests_run_lets_them_finish_and_closing_the_connection_unmaps_every_region()
+    public async Task A_flood_of_descriptors_is_closed_as_it_arrives_not_held()
+    {
+        var (harness, server) = Start();
+        using (harness)
+        await using (server)
+        {
+            using var raw = await RawFrames.ConnectAsync(SocketPath);
+            int flood = SharedMemory.CreateSealed("flood", 4096);
+            byte[] health = RawFrames.Frame(MessageType.Health, 1, "{}");
+
+            // The header one byte per sendmsg, each with a copy of the memfd: 24 descriptors before any frame is whole.
+            for (int i = 0; i < FrameHeader.Size; i++)
+            {
+                raw.SendWithDescriptor(health[i..(i + 1)], flood);
+            }
+
+            DescriptorPassing.Close(flood);
+            int held = 0;
+            for (int settled = 0; settled < 10; settled++)
+            {
+                await Task.Delay(30);
+                int now = DescriptorsOf("memfd:flood");
+                settled = now == held ? settled : 0;
+                held = now;
+            }
+
+            Assert.InRange(held, 1, 8); // the daemon holds a few for the frame they came with, never all 24
+
+            await raw.SendAsync(health[FrameHeader.Size..]);
+            var answer = (await raw.ReadFramesAsync(1, TimeSpan.FromSeconds(10)))[0];
+            Assert.False(answer.Header.IsError);
+            Assert.Equal(0, DescriptorsOf("memfd:flood")); // a health frame claims none: all closed
+        }
+    }
+
+    [Fact]
+    public void A_region_unregistered_under_a_running_request_stays_mapped_until_the_request_lets_go()
+    {
+        var regions = new ConnectionRegions(new ServerOptions { SocketPath = "unused", SharedMemoryEnabled = true });
+        int fd = SharedMemory.CreateSealed("leased", 4096);
+        regions.Register("""{"name":"leased"}"""u8.ToArray(), [fd]);
+        var request = new InferRequest("m", [new TensorDescriptor("x", "float32", [1], 0, 4) { Region = "leased" }]);
+        var lease = regions.Lease(request)!;
+        Assert.Equal(1, Mappings("leased"));
+
+        regions.Unregister("""{"name":"leased"}"""u8.ToArray());
+        Assert.Equal(ErrorCodes.UnknownRegion, Assert.Throws<EdgeRuntimeException>(() => regions.Lease(request)).Code);
+        lease.Get("leased").Span[0] = 7; // still mapped: the running request can read and write it
+        Assert.Equal(1, Mappings("leased"));
+
+        lease.Dispose();
+        Assert.Equal(0, Mappings("leased"));
+        regions.Dispose();
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Requests_racing_an_unregister_either_finish_or_are_refused_and_closing_the_connection_unmaps_every_region()
     {
         var (harness, server) = Start();
         using (harness)

@@ -9,16 +9,7 @@ public sealed class DescriptorPassingTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private (Socket Server, Socket Client) Pair()
-    {
-        string path = Path.Combine(_directory, "pair.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        client.Connect(new UnixDomainSocketEndPoint(path));
-        return (listener.Accept(), client);
-    }
+    private (Socket Server, Socket Client) Pair() => UnixSocketPair.Create(_directory);
 
     [Fact(Timeout = 20_000)]
     public async Task A_descriptor_is_taken_with_the_bytes_it_came_with_and_strays_are_closed()

@@ -11,17 +11,7 @@ public sealed class SocketConnectionTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    /// <summary>A connected pair over a real UNIX socket: (accepted side, connecting side).</summary>
-    private (Socket Server, Socket Client) Pair()
-    {
-        string path = Path.Combine(_directory, $"{Guid.NewGuid():N}.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        listener.Listen(1);
-        var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        client.Connect(new UnixDomainSocketEndPoint(path));
-        return (listener.Accept(), client);
-    }
+    private (Socket Server, Socket Client) Pair() => UnixSocketPair.Create(_directory);
 
     /// <summary>
     /// Reads and consumes <paramref name="count"/> bytes. No context is captured, so the code after the await runs on

@@ -366,21 +366,23 @@ class EdgeClient:
 
         ``region`` (a registered :class:`SharedRegion`): the tensors go through it instead of the socket. The inputs
         are copied into it from offset 0 (8-byte aligned), the daemon writes the outputs into the rest of it, and
-        they are returned as copies, so the region can be reused at once. For inputs already in a region, see
+        they are returned as copies, so the region can be reused at once. Such calls on one region take turns (each
+        uses all of it); give each concurrent caller its own region. For inputs already in a region, see
         :meth:`infer_region`.
         """
         if region is None:
             return self._infer(model, inputs, outputs, timeout)
         if not isinstance(inputs, Mapping):
             raise TypeError("inputs must be a dict of input name -> tensor")
-        placed = {}  # type: Dict[str, RegionTensor]
-        end = 0
-        for name, value in inputs.items():
-            placed[name] = region._write(name, value, align_up(end))
-            end = placed[name].offset + placed[name].nbytes
-        outputs_at = min(align_up(end), region.size)
-        return self._infer(model, placed, outputs, timeout, region, outputs_at, region.size - outputs_at,
-                           copy_outputs=True)
+        with region._layout_lock:  # every such call uses the whole region: one at a time
+            placed = {}  # type: Dict[str, RegionTensor]
+            end = 0
+            for name, value in inputs.items():
+                placed[name] = region._write(name, value, align_up(end))
+                end = placed[name].offset + placed[name].nbytes
+            outputs_at = min(align_up(end), region.size)
+            return self._infer(model, placed, outputs, timeout, region, outputs_at, region.size - outputs_at,
+                               copy_outputs=True)
 
     def infer_region(self, model, region, inputs, output_offset=None, output_length=None, outputs=None,
                      timeout=_UNSET):

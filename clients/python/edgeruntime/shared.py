@@ -10,6 +10,7 @@ import fcntl
 import mmap
 import os
 import sys
+import threading
 from typing import Any, NamedTuple, Optional, Sequence
 
 from .errors import EdgeConnectionError, EdgeError
@@ -96,6 +97,8 @@ class SharedRegion:
             raise ValueError("a region's size is a number of bytes > 0, got {!r}".format(size))
         self.name = name
         self.size = size
+        # EdgeClient.infer(region=) lays each request out from offset 0, so such calls on one region take turns.
+        self._layout_lock = threading.Lock()
         self.fd = create_memfd(name, size)  # type: Optional[int]  # ours until the daemon has its own mapping
         try:
             # MAP_SHARED, read/write (mmap's defaults): the daemon sees what we write, and we what it writes.
