@@ -88,7 +88,11 @@ public sealed class InferenceScheduler : IDisposable
     /// A place the caller took with <see cref="EnterAsync"/>; it is given up when this returns. Null: one is taken here.
     /// </param>
     /// <param name="regions">The shared regions the request may name, held by the caller until this completes.</param>
-    public async ValueTask<InferenceResult> RunAsync(ModelRegistry registry, InferRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default, QueuePlace? place = null, ITensorRegions? regions = null)
+    /// <param name="mayBlockThread">
+    /// The calling thread is its connection's own and has nothing else to do until this request has run: wait for a
+    /// worker on it rather than resume on a thread-pool thread afterwards.
+    /// </param>
+    public async ValueTask<InferenceResult> RunAsync(ModelRegistry registry, InferRequest request, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default, QueuePlace? place = null, ITensorRegions? regions = null, bool mayBlockThread = false)
     {
         try
         {
@@ -115,7 +119,16 @@ public sealed class InferenceScheduler : IDisposable
                 using var linked = WithStop(cancellationToken, out var token);
                 try
                 {
-                    await _workers.WaitAsync(token).ConfigureAwait(false);
+                    if (mayBlockThread)
+                    {
+                        // The hand-off to a pool thread after an async wait costs more CPU than the wait on small,
+                        // virtualised cores (a same-run comparison in build.ps1 bench, issue 18).
+                        _workers.Wait(token);
+                    }
+                    else
+                    {
+                        await _workers.WaitAsync(token).ConfigureAwait(false);
+                    }
                 }
                 catch (OperationCanceledException) when (_stopped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {

@@ -380,13 +380,15 @@ public sealed class Connection
         bool overlap = pipelined || outstanding > 2;
 
         _metrics.RequestStarted();
+        // Inline on a dedicated receive thread, with nothing else in flight, the request may wait for a worker right
+        // there: the thread would only go back to wait for bytes the client is not sending.
         _ = overlap
-            ? Task.Run(() => ProcessAsync(header, json, payload, payloadLength, place), CancellationToken.None)
-            : ProcessAsync(header, json, payload, payloadLength, place);
+            ? Task.Run(() => ProcessAsync(header, json, payload, payloadLength, place, onOwnThread: false), CancellationToken.None)
+            : ProcessAsync(header, json, payload, payloadLength, place, onOwnThread: _pipe is SocketConnection { IsReceiveThread: true });
         return true;
     }
 
-    private async Task ProcessAsync(FrameHeader header, byte[] json, byte[] payload, int payloadLength, InferenceScheduler.QueuePlace? place)
+    private async Task ProcessAsync(FrameHeader header, byte[] json, byte[] payload, int payloadLength, InferenceScheduler.QueuePlace? place, bool onOwnThread)
     {
         try
         {
@@ -409,7 +411,7 @@ public sealed class Connection
                 MessageType.Cancel => await CancelAsync(json).ConfigureAwait(false),
                 MessageType.RegionRegister => HandleRegion(header.Type, () => Response.Ok(header.Type, _regions.Register(json, TakeDescriptors(header.RequestId)), ProtocolJsonContext.Default.RegionRegisterResponse)),
                 MessageType.RegionUnregister => HandleRegion(header.Type, () => Response.Ok(header.Type, _regions.Unregister(json), ProtocolJsonContext.Default.RegionUnregisterResponse)),
-                _ => await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None, place, _regions).ConfigureAwait(false),
+                _ => await _handler.HandleAsync(header.Type, json, payload.AsMemory(0, payloadLength), _peer, CancellationToken.None, place, _regions, onOwnThread).ConfigureAwait(false),
             };
             await SendFinalAsync(header.RequestId, response).ConfigureAwait(false);
         }

@@ -23,7 +23,8 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
 
     /// <param name="place">For infer: the queue place the connection took before reading it (given up here).</param>
     /// <param name="regions">The connection's shared-memory regions, which an infer may name; null: none.</param>
-    internal async Task<Response> HandleAsync(MessageType type, byte[] json, ReadOnlyMemory<byte> payload, PeerInfo peer, CancellationToken cancellationToken, InferenceScheduler.QueuePlace? place = null, ConnectionRegions? regions = null)
+    /// <param name="mayBlockThread">The caller runs on its connection's own thread, which may wait for a worker (see <see cref="InferenceScheduler.RunAsync"/>).</param>
+    internal async Task<Response> HandleAsync(MessageType type, byte[] json, ReadOnlyMemory<byte> payload, PeerInfo peer, CancellationToken cancellationToken, InferenceScheduler.QueuePlace? place = null, ConnectionRegions? regions = null, bool mayBlockThread = false)
     {
         try
         {
@@ -39,7 +40,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
                 MessageType.Load => await LoadAsync(json, cancellationToken).ConfigureAwait(false),
                 MessageType.Unload => Unload(json),
                 MessageType.Info => Info(json),
-                MessageType.Infer => await InferAsync(json, payload, place, regions, cancellationToken).ConfigureAwait(false),
+                MessageType.Infer => await InferAsync(json, payload, place, regions, mayBlockThread, cancellationToken).ConfigureAwait(false),
                 MessageType.Stats => Stats(),
                 MessageType.Health => Health(),
                 MessageType.Inject => Inject(json),
@@ -130,7 +131,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
         throw new EdgeRuntimeException(ErrorCodes.UnknownModel, $"No model named '{request.Name}' is loaded.");
     }
 
-    private async Task<Response> InferAsync(byte[] json, ReadOnlyMemory<byte> payload, InferenceScheduler.QueuePlace? place, ConnectionRegions? regions, CancellationToken cancellationToken)
+    private async Task<Response> InferAsync(byte[] json, ReadOnlyMemory<byte> payload, InferenceScheduler.QueuePlace? place, ConnectionRegions? regions, bool mayBlockThread, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
         var request = InferRequestJson.TryParse(json, out var plain) ? plain : ProtocolJson.Deserialize(json, ProtocolJsonContext.Default.InferRequest);
@@ -141,7 +142,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
 
         // The regions are held until the run is over: an unregister meanwhile unmaps nothing under it.
         using var lease = regions?.Lease(request);
-        var result = await queue.RunAsync(registry, request, payload, cancellationToken, place, lease).ConfigureAwait(false);
+        var result = await queue.RunAsync(registry, request, payload, cancellationToken, place, lease, mayBlockThread).ConfigureAwait(false);
         try
         {
             var timing = new InferTiming(result.QueuedUs, result.InferenceUs, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
