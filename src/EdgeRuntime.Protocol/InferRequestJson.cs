@@ -172,9 +172,24 @@ public static class InferRequestJson
         bool haveOffset = false, haveLength = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            bool ok = reader.ValueTextEquals("region"u8) && region is null ? ReadString(ref reader, out region)
-                : reader.ValueTextEquals("offset"u8) && !haveOffset ? haveOffset = ReadInteger(ref reader, out offset)
-                : reader.ValueTextEquals("length"u8) && !haveLength && (haveLength = ReadInteger(ref reader, out length));
+            bool ok;
+            if (reader.ValueTextEquals("region"u8) && region is null)
+            {
+                ok = ReadString(ref reader, out region);
+            }
+            else if (reader.ValueTextEquals("offset"u8) && !haveOffset)
+            {
+                ok = haveOffset = ReadInteger(ref reader, out offset);
+            }
+            else if (reader.ValueTextEquals("length"u8) && !haveLength)
+            {
+                ok = haveLength = ReadInteger(ref reader, out length);
+            }
+            else
+            {
+                ok = false;
+            }
+
             if (!ok)
             {
                 return false;
