@@ -123,6 +123,23 @@ public sealed class Connection
         }
     }
 
+    /// <summary>
+    /// True when bytes (or the client's end) wait in the pipe unread: a frame that arrived as the idle timer fired, on a
+    /// daemon too loaded to have read it yet, is activity and must not get the connection closed. The bytes stay for
+    /// the next read, which returns at once.
+    /// </summary>
+    private static bool HasUnreadInput(PipeReader reader)
+    {
+        if (!reader.TryRead(out var pending))
+        {
+            return false;
+        }
+
+        bool any = !pending.Buffer.IsEmpty || pending.IsCompleted;
+        reader.AdvanceTo(pending.Buffer.Start);
+        return any;
+    }
+
     private async Task ReadLoopAsync(CancellationToken stopReading)
     {
         var reader = _pipe.Input;
@@ -151,7 +168,7 @@ public sealed class Connection
 
                 if (frameStarted == 0 && _options.IdleTimeout > TimeSpan.Zero && ReadDeadline.Remaining(_options.IdleTimeout, Volatile.Read(ref _lastActivity)) <= TimeSpan.Zero)
                 {
-                    if (IsIdle)
+                    if (IsIdle && !HasUnreadInput(reader))
                     {
                         _log.Write(LogLevel.Info, "connection", $"{_name}: idle for {_options.IdleTimeout.TotalSeconds:0.#} s (limits.idleTimeoutSeconds), closing");
                         return;
