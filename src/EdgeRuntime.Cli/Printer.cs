@@ -33,6 +33,11 @@ internal static class Printer
         Console.WriteLine($"path       {info.Path} ({info.SizeBytes:N0} bytes)");
         Console.WriteLine($"providers  {string.Join(", ", info.Providers)}");
         Console.WriteLine($"loaded     {info.LoadedAt:u} in {info.LoadMs:0.0} ms");
+        if (info.MaxBatch is { } maxBatch)
+        {
+            Console.WriteLine($"batching   up to {maxBatch} requests a run (those that arrive while it is busy)");
+        }
+
         if (info.Kind == ModelKinds.Language)
         {
             // A language model answers generate, not infer: say so before its (internal) tensor signature.

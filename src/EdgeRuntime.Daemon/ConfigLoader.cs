@@ -155,6 +155,8 @@ internal static class ConfigLoader
             Require(names.Add(model.Name), $"models[{i}].name", $"repeats the name '{model.Name}'");
             Require(model.OnMissingProvider is null || Inference.Providers.MissingProviderActions.TryParse(model.OnMissingProvider, out _), $"models[{i}].onMissingProvider", "must be 'fallback' or 'fail'");
             Require(model.KernelFallback is null || Inference.Onnx.KernelFallbackModes.TryParse(model.KernelFallback, out _), $"models[{i}].kernelFallback", "must be 'auto', 'force' or 'off'");
+            Require(model.MaxBatch is null or (>= 1 and <= Inference.Batching.BatchingOptions.Limit), $"models[{i}].maxBatch", $"must be 1 (no batching) to {Inference.Batching.BatchingOptions.Limit}");
+            Require(model.BatchAxes is null || model.MaxBatch is not null, $"models[{i}].batchAxes", "needs maxBatch");
             foreach (string provider in model.Providers ?? [])
             {
                 Require(Inference.Providers.ProviderNames.TryParse(provider, out _), $"models[{i}].providers", $"names '{provider}'; known providers are {string.Join(", ", Inference.Providers.ProviderNames.All)}");

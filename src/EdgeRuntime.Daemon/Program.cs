@@ -325,7 +325,7 @@ namespace EdgeRuntime.Daemon
                         continue;
                     }
 
-                    var loaded = await registry.LoadAsync(model.Name, model.Path, model.Providers, model.OnMissingProvider, default, model.KernelFallback).ConfigureAwait(false);
+                    var loaded = await registry.LoadAsync(model.Name, model.Path, model.Providers, model.OnMissingProvider, default, model.KernelFallback, Inference.Batching.BatchingOptions.From(model.MaxBatch, model.BatchAxes)).ConfigureAwait(false);
                     log.Write(EdgeRuntime.Server.LogLevel.Info, "models", $"loaded {model.Name} from {loaded.Path} in {loaded.LoadMs:0.0} ms on {string.Join(", ", loaded.Providers)}");
                     foreach (string warning in loaded.Warnings)
                     {

@@ -28,6 +28,9 @@ public sealed class InferenceResult : IDisposable
 
     public double InferenceUs { get; }
 
+    /// <summary>How many requests ran in the one ONNX Runtime run that produced this (1: alone).</summary>
+    public int BatchSize { get; internal init; } = 1;
+
     /// <summary>Microseconds the request waited for a worker.</summary>
     public double QueuedUs { get; internal set; }
 

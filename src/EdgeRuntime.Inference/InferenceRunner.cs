@@ -50,7 +50,7 @@ public static class InferenceRunner
             }
 
             long start = Stopwatch.GetTimestamp();
-            using var outputs = RunSession(model, SharedRunOptions, inputNames, inputValues, outputNames);
+            using var outputs = RunSession(model, inputNames, inputValues, outputNames);
             double inferenceUs = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
             var result = outputRegion is null
                 ? Pack(model, outputNames, outputs, inferenceUs)
@@ -91,11 +91,19 @@ public static class InferenceRunner
         return (byte*)handle.Pointer;
     }
 
-    private static IDisposableReadOnlyCollection<OrtValue> RunSession(LoadedModel model, RunOptions runOptions, string[] inputNames, OrtValue[] inputValues, string[] outputNames)
+    internal static IDisposableReadOnlyCollection<OrtValue> RunSession(LoadedModel model, string[] inputNames, OrtValue[] inputValues, string[] outputNames)
     {
         try
         {
-            return model.Session.Run(runOptions, inputNames, inputValues, outputNames);
+            model.BeginRun();
+            try
+            {
+                return model.Session.Run(SharedRunOptions, inputNames, inputValues, outputNames);
+            }
+            finally
+            {
+                model.EndRun();
+            }
         }
         catch (OnnxRuntimeException e)
         {
@@ -144,7 +152,7 @@ public static class InferenceRunner
     }
 
     /// <summary>Describes each output at an aligned offset from <paramref name="start"/>; returns where the last ends.</summary>
-    private static (TensorDescriptor[] Descriptors, long End) Describe(LoadedModel model, string[] names, IReadOnlyList<OrtValue> outputs, long start, string? region)
+    internal static (TensorDescriptor[] Descriptors, long End) Describe(LoadedModel model, string[] names, IReadOnlyList<OrtValue> outputs, long start, string? region)
     {
         var descriptors = new TensorDescriptor[outputs.Count];
         long total = start;

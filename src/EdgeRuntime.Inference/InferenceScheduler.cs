@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EdgeRuntime.Inference.Batching;
 using EdgeRuntime.Protocol;
 
 namespace EdgeRuntime.Inference;
@@ -117,23 +118,13 @@ public sealed class InferenceScheduler : IDisposable
                 long enqueued = Stopwatch.GetTimestamp();
                 place ??= await EnterAsync(cancellationToken).ConfigureAwait(false);
                 using var linked = WithStop(cancellationToken, out var token);
-                try
+                if (model.Batcher is { } batcher && BatchMember.TryCreate(batcher.Plan, request, payload, enqueued) is { } member)
                 {
-                    if (mayBlockThread)
-                    {
-                        // The hand-off to a pool thread after an async wait costs more CPU than the wait on small,
-                        // virtualised cores (a same-run comparison in build.ps1 bench, issue 18).
-                        _workers.Wait(token);
-                    }
-                    else
-                    {
-                        await _workers.WaitAsync(token).ConfigureAwait(false);
-                    }
+                    member.Place = place;
+                    return await RunBatchedAsync(model, batcher, member, cancellationToken, token, mayBlockThread).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (_stopped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-                {
-                    throw Stopping();
-                }
+
+                await WaitForAsync(_workers, cancellationToken, token, mayBlockThread).ConfigureAwait(false);
 
                 place.StartRunning();
                 Interlocked.Increment(ref _running);
@@ -157,6 +148,146 @@ public sealed class InferenceScheduler : IDisposable
         finally
         {
             place?.Dispose();
+        }
+    }
+
+    /// <summary>Takes a worker slot (or a batched model's turn), refusing with shutting_down when the daemon stops.</summary>
+    private async ValueTask WaitForAsync(SemaphoreSlim slots, CancellationToken cancellationToken, CancellationToken token, bool mayBlockThread)
+    {
+        try
+        {
+            if (mayBlockThread)
+            {
+                // The hand-off to a pool thread after an async wait costs more CPU than the wait on small,
+                // virtualised cores (a same-run comparison in build.ps1 bench, issue 18).
+                slots.Wait(token);
+            }
+            else
+            {
+                await slots.WaitAsync(token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (_stopped.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw Stopping();
+        }
+    }
+
+    /// <summary>
+    /// Joins a batch and waits for its leader to run it, or leads one: waits for the model's turn (one batch of a model
+    /// runs at a time, so requests arriving meanwhile gather for the next) and a worker, then runs every request that
+    /// joined in one ONNX Runtime run and hands each its own result. A lone request finds both free and runs at once.
+    /// A request in a batch runs with it; its own cancellation no longer applies once it has joined.
+    /// </summary>
+    private async Task<InferenceResult> RunBatchedAsync(LoadedModel model, RequestBatcher batcher, BatchMember member, CancellationToken cancellationToken, CancellationToken token, bool mayBlockThread)
+    {
+        if (batcher.TryJoin(member, out var batch))
+        {
+            // A connection's own thread has nothing else to do: it waits here and sends the answer itself.
+            return mayBlockThread ? member.Completion.Task.GetAwaiter().GetResult() : await member.Completion.Task.ConfigureAwait(false);
+        }
+
+        bool haveTurn = false;
+        try
+        {
+            await WaitForAsync(batcher.Turn, cancellationToken, token, mayBlockThread).ConfigureAwait(false);
+            haveTurn = true;
+            await WaitForAsync(_workers, cancellationToken, token, mayBlockThread).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            if (haveTurn)
+            {
+                batcher.Turn.Release();
+            }
+
+            FailFollowers(batcher.Close(batch), e);
+            throw;
+        }
+
+        var members = batcher.Close(batch);
+        foreach (var joined in members)
+        {
+            joined.Place?.StartRunning();
+        }
+
+        Interlocked.Increment(ref _running);
+        Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+        try
+        {
+            if (members.Length == 1)
+            {
+                return Execute(model, member.Request, member.Payload, null, Stopwatch.GetElapsedTime(member.Enqueued).TotalMicroseconds);
+            }
+
+            InferenceResult[] results;
+            try
+            {
+                results = ExecuteBatch(model, batcher.Plan, members);
+            }
+            catch (Exception e)
+            {
+                FailFollowers(members, e);
+                throw;
+            }
+
+            for (int i = 1; i < members.Length; i++)
+            {
+                members[i].Completion.SetResult(results[i]);
+            }
+
+            return results[0];
+        }
+        finally
+        {
+            Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
+            Interlocked.Decrement(ref _running);
+            _workers.Release();
+            batcher.Turn.Release();
+        }
+    }
+
+    /// <summary>Every member but the leader gets its own copy of the leader's error (each is thrown on its own thread).</summary>
+    private static void FailFollowers(BatchMember[] members, Exception error)
+    {
+        var edge = error as EdgeRuntimeException;
+        for (int i = 1; i < members.Length; i++)
+        {
+            members[i].Completion.SetException(edge is null ? error : new EdgeRuntimeException(edge.Code, edge.Message, edge));
+        }
+    }
+
+    private static InferenceResult[] ExecuteBatch(LoadedModel model, BatchPlan plan, BatchMember[] members)
+    {
+        try
+        {
+            var results = BatchRunner.Run(model, plan, members);
+            long now = Stopwatch.GetTimestamp();
+            for (int i = 0; i < results.Length; i++)
+            {
+                results[i].QueuedUs = Stopwatch.GetElapsedTime(members[i].Enqueued, now).TotalMicroseconds - results[i].InferenceUs;
+                model.Latency.RecordSuccess(results[i].QueuedUs + results[i].InferenceUs);
+            }
+
+            return results;
+        }
+        catch (EdgeRuntimeException)
+        {
+            RecordErrors(model, members.Length);
+            throw;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            RecordErrors(model, members.Length);
+            throw new EdgeRuntimeException(ErrorCodes.InferenceFailed, $"Model '{model.Name}' failed on a batch of {members.Length} requests: {e.Message}", e);
+        }
+    }
+
+    private static void RecordErrors(LoadedModel model, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            model.Latency.RecordError();
         }
     }
 

@@ -1,3 +1,4 @@
+using EdgeRuntime.Inference.Batching;
 using EdgeRuntime.Inference.Providers;
 using EdgeRuntime.Protocol;
 using Microsoft.ML.OnnxRuntime;
@@ -17,6 +18,7 @@ public sealed class LoadedModel
     private bool _disposed;
     private PlacementReport _placement;
     private int _placementPending;
+    private int _activeRuns; // ONNX Runtime runs on the session now
 
     internal LoadedModel(string name, string path, long sizeBytes, InferenceSession session, string[] providers, double loadMs, string[] warnings, PlacementReport placement, bool placementPending)
     {
@@ -63,6 +65,17 @@ public sealed class LoadedModel
 
     public LatencyRecorder Latency { get; } = new();
 
+    /// <summary>How waiting requests are run together; null when the model was loaded without maxBatch.</summary>
+    public BatchPlan? Batching => Batcher?.Plan;
+
+    internal RequestBatcher? Batcher { get; private set; }
+
+    /// <summary>Requests gathered into batches that wait for a worker (0 without batching).</summary>
+    public int GatheredRequests => Batcher?.Gathered ?? 0;
+
+    /// <summary>Set once by the registry, before the model is visible to any request.</summary>
+    internal void EnableBatching(BatchPlan plan) => Batcher = new RequestBatcher(plan);
+
     public ModelInfo ToInfo() => new(
         Name,
         Path,
@@ -77,13 +90,19 @@ public sealed class LoadedModel
         Placement.Note)
     {
         Rewrites = [.. Rewrites.Select(r => new NodeRewrite(r.Name, r.OpType, r.FromDomain, r.Reason))],
+        MaxBatch = Batching?.MaxBatch,
     };
 
     /// <summary>
-    /// After a successful run by a lease holder: if the load-time warm-up could not show placement, this run's
-    /// profile does. Done once, and only while no other run is on the session, so profiling is never ended under a
-    /// running request; new requests wait the few milliseconds the profile takes to read.
+    /// After a successful run: if the load-time warm-up could not show placement, this run's profile does. Done once,
+    /// and only while no run is on the session, so profiling is never ended under a running request; runs starting
+    /// meanwhile wait the few milliseconds the profile takes to read.
     /// </summary>
+    /// <remarks>
+    /// Counted by runs, not leases: a lease is also held by requests that wait in the queue or in a batch, so under
+    /// steady concurrent load a lease count of one never came, and ORT profiled every run (Silero VAD, whose warm-up
+    /// on zeros fails, ran 3x slower in build.ps1 bench's batched case).
+    /// </remarks>
     internal void OnRunSucceeded()
     {
         if (Volatile.Read(ref _placementPending) == 0)
@@ -93,15 +112,32 @@ public sealed class LoadedModel
 
         lock (_gate)
         {
-            if (_leases != 1 || _placementPending == 0)
+            if (Volatile.Read(ref _activeRuns) != 0 || _placementPending == 0)
             {
                 return;
             }
 
-            _placementPending = 0;
             Volatile.Write(ref _placement, PlacementProbe.Harvest(_session, "from ORT's profile of the first request; nodes in branches that run did not take are not listed"));
+            Volatile.Write(ref _placementPending, 0);
         }
     }
+
+    /// <summary>A run starts on the session (the caller holds a lease); waits while a profile is being read.</summary>
+    internal void BeginRun()
+    {
+        if (Volatile.Read(ref _placementPending) == 0)
+        {
+            Interlocked.Increment(ref _activeRuns);
+            return;
+        }
+
+        lock (_gate)
+        {
+            Interlocked.Increment(ref _activeRuns);
+        }
+    }
+
+    internal void EndRun() => Interlocked.Decrement(ref _activeRuns);
 
     /// <summary>Takes a lease, or returns false when the model is being unloaded.</summary>
     public bool TryAcquire()

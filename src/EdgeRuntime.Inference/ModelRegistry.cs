@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using EdgeRuntime.Inference.Batching;
 using EdgeRuntime.Inference.Paths;
 using EdgeRuntime.Inference.Providers;
 using EdgeRuntime.Protocol;
@@ -32,7 +33,8 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
     /// <param name="providers">Provider names overriding the board's list for this model; null keeps the board's.</param>
     /// <param name="onMissingProvider">fallback or fail, overriding the board's rule; null keeps it.</param>
     /// <param name="kernelFallback">auto, force or off, overriding the board's rule; null keeps it.</param>
-    public async Task<LoadedModel> LoadAsync(string name, string path, string[]? providers = null, string? onMissingProvider = null, CancellationToken cancellationToken = default, string? kernelFallback = null)
+    /// <param name="batching">Run waiting requests together (checked against the model's signature); null: never.</param>
+    public async Task<LoadedModel> LoadAsync(string name, string path, string[]? providers = null, string? onMissingProvider = null, CancellationToken cancellationToken = default, string? kernelFallback = null, BatchingOptions? batching = null)
     {
         var choice = ResolveChoice(providers, onMissingProvider);
         if (kernelFallback is not null)
@@ -65,12 +67,34 @@ public sealed class ModelRegistry(string modelDirectory, InferenceOptions option
             }
 
             var model = await Task.Run(() => Open(name, fullPath, choice), cancellationToken).ConfigureAwait(false);
+            if (batching is not null)
+            {
+                PlanBatches(model, batching);
+            }
+
             _models[name] = model;
             return model;
         }
         finally
         {
             _loadGate.Release();
+        }
+    }
+
+    /// <summary>Gives the model its batch plan; when the plan is refused, the model is closed and the error stands.</summary>
+    private static void PlanBatches(LoadedModel model, BatchingOptions batching)
+    {
+        try
+        {
+            if (BatchPlan.Create(model.Name, model.Inputs, model.Outputs, batching) is { } plan)
+            {
+                model.EnableBatching(plan);
+            }
+        }
+        catch
+        {
+            model.Retire();
+            throw;
         }
     }
 

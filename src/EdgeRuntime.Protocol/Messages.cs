@@ -40,6 +40,12 @@ public sealed record LoadRequest(string Name, string Path, string[]? Providers =
 {
     /// <summary>auto (default: the board's rule), force or off: which nodes move onto our ai.edgeruntime kernels.</summary>
     public string? KernelFallback { get; init; }
+
+    /// <summary>Run up to this many waiting requests as one batch (docs/protocol.md, "Batching"); null or 1: never.</summary>
+    public int? MaxBatch { get; init; }
+
+    /// <summary>Each port's batch axis; null: every input and output along its first dimension.</summary>
+    public Dictionary<string, int>? BatchAxes { get; init; }
 }
 
 public sealed record ModelsResponse(ModelSummary[] Models);
@@ -67,6 +73,9 @@ public sealed record ModelInfo(
 {
     /// <summary>Nodes rewritten onto our ai.edgeruntime kernels at load time, and why.</summary>
     public NodeRewrite[] Rewrites { get; init; } = [];
+
+    /// <summary>The most requests one run takes when the model was loaded with maxBatch; null: no batching.</summary>
+    public int? MaxBatch { get; init; }
 
     /// <summary>"tensor" (infer) or "language" (generate); see <see cref="ModelKinds"/>.</summary>
     public string Kind { get; init; } = ModelKinds.Tensor;
@@ -144,7 +153,11 @@ public sealed record RegionUnregisterResponse(string Name, bool Unregistered);
 public sealed record InferResponse(string Model, TensorDescriptor[] Outputs, InferTiming Timing);
 
 /// <summary>Microseconds spent waiting for a worker, inside ONNX Runtime, and from frame parsed to response written.</summary>
-public sealed record InferTiming(double QueuedUs, double InferenceUs, double TotalUs);
+public sealed record InferTiming(double QueuedUs, double InferenceUs, double TotalUs)
+{
+    /// <summary>How many requests shared the run (batching); null when the request ran alone.</summary>
+    public int? Batch { get; init; }
+}
 
 public sealed record StatsResponse(ModelStats[] Models);
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using EdgeRuntime.Inference;
+using EdgeRuntime.Inference.Batching;
 using EdgeRuntime.Protocol;
 using EdgeRuntime.Store;
 
@@ -100,7 +101,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
             throw new EdgeRuntimeException(ErrorCodes.ModelExists, $"A language model named '{request.Name}' is already loaded.");
         }
 
-        var model = await registry.LoadAsync(request.Name, request.Path, request.Providers, request.OnMissingProvider, cancellationToken, request.KernelFallback).ConfigureAwait(false);
+        var model = await registry.LoadAsync(request.Name, request.Path, request.Providers, request.OnMissingProvider, cancellationToken, request.KernelFallback, BatchingOptions.From(request.MaxBatch, request.BatchAxes)).ConfigureAwait(false);
         return Response.Ok(MessageType.Load, model.ToInfo(), ProtocolJsonContext.Default.ModelInfo);
     }
 
@@ -145,7 +146,7 @@ public sealed class RequestHandler(ModelRegistry registry, InferenceScheduler qu
         var result = await queue.RunAsync(registry, request, payload, cancellationToken, place, lease, mayBlockThread).ConfigureAwait(false);
         try
         {
-            var timing = new InferTiming(result.QueuedUs, result.InferenceUs, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            var timing = new InferTiming(result.QueuedUs, result.InferenceUs, Stopwatch.GetElapsedTime(start).TotalMicroseconds) { Batch = result.BatchSize > 1 ? result.BatchSize : null };
             var body = new InferResponse(request.Model, result.Outputs, timing);
             return new Response(MessageType.Infer, FrameFlags.Response, ProtocolJson.Serialize(body, ProtocolJsonContext.Default.InferResponse), result.Payload, result);
         }

@@ -28,6 +28,8 @@ public sealed class ConfigLoaderTests : IDisposable
     [InlineData("""{ "threads": { "intraOp": 0 } }""", "'threads.intraOp' must be at least 1")]
     [InlineData("""{ "models": [ { "name": "a", "path": "a.onnx" }, { "name": "a", "path": "b.onnx" } ] }""", "'models[1].name' repeats the name 'a'")]
     [InlineData("""{ "models": [ { "name": "a", "path": "a.onnx", "providers": ["tpu"] } ] }""", "'models[0].providers' names 'tpu'")]
+    [InlineData("""{ "models": [ { "name": "a", "path": "a.onnx", "maxBatch": 0 } ] }""", "'models[0].maxBatch' must be 1 (no batching) to 64")]
+    [InlineData("""{ "models": [ { "name": "a", "path": "a.onnx", "batchAxes": { "x": 0 } } ] }""", "'models[0].batchAxes' needs maxBatch")]
     [InlineData("""{ "triggers": [ { "name": "t", "on": { "gpio": "b" }, "run": { "model": "m", "input": "x" } } ] }""", "'store' is needed when there are triggers")]
     [InlineData("""{ "limits": { "maxFrameBytes": 4096, "maxPendingBytes": 1024 } }""", "'limits.maxPendingBytes' must be at least limits.maxFrameBytes")]
     [InlineData("""{ "http": { "socketPath": " " } }""", "'http.socketPath' must not be empty")]

@@ -370,6 +370,38 @@ foreach (var (name, model, local, inputs) in new[] { cases[0], cases[2] })
     }
 }
 
+// 3c. The same 8 callers on the default daemon, to the same models loaded with maxBatch 8: requests that wait for a
+// worker run as one batch (Silero's state joins along its axis 1, the sample rate is shared). Same in-process baseline.
+{
+    await using (var loader = await EdgeClient.ConnectAsync(main.SocketPath, clientOptions))
+    {
+        await loader.LoadAsync(new LoadRequest("mlp_batched", mlpPath) { MaxBatch = 8 });
+        await loader.LoadAsync(new LoadRequest("silero_batched", sileroPath)
+        {
+            MaxBatch = 8,
+            BatchAxes = new() { ["input"] = 0, ["state"] = 1, ["output"] = 0, ["stateN"] = 1 },
+        });
+    }
+
+    foreach (var (name, model, local, inputs) in new[] { cases[0], cases[2] })
+    {
+        var defaults = results.Single(r => r.Name == $"{name}_throughput_8clients_rps");
+        double ortCpuUs = results.Single(r => r.Name == $"{name}_inprocess_cpu_per_request_8clients_us").Value;
+        string batchedModel = model + "_batched";
+        await EdgedThroughputAsync(main.SocketPath, clientOptions, batchedModel, inputs, 8, throughputWindow, []);
+        double daemonBefore = main.CpuMs();
+        var batchSizes = new List<double>();
+        var (rate, count) = await EdgedThroughputAsync(main.SocketPath, clientOptions, batchedModel, inputs, 8, throughputWindow * 2, [], batchSizes);
+        double daemonCpuUs = (main.CpuMs() - daemonBefore) * 1000 / count;
+        double meanBatch = batchSizes.Average();
+        results.Add(new BenchResult($"{name}_throughput_8clients_batched_rps", rate, "requests/s", defaults.Baseline, rate / defaults.Baseline!.Value, $"loaded with maxBatch 8 (mean batch {meanBatch:0.0}); baseline in-process, unbatched, as in the default row"));
+        results.Add(new BenchResult($"{name}_daemon_cpu_per_request_8clients_batched_us", daemonCpuUs, "us", ortCpuUs, daemonCpuUs / ortCpuUs, "maxBatch 8: edged's CPU per request, batched ORT run included; baseline the in-process CPU per unbatched call"));
+        Console.WriteLine($"{name,-12} 8 callers, maxBatch 8: edged {rate,9:0} req/s, ratio {rate / defaults.Baseline!.Value:0.00}, mean batch {meanBatch:0.0}, edged CPU {daemonCpuUs:0.0} µs per request (in-process {ortCpuUs:0.0})");
+    }
+}
+
+double worstBatchedRatio = results.Where(r => r.Name.EndsWith("_throughput_8clients_batched_rps", StringComparison.Ordinal)).Min(r => r.Ratio!.Value);
+results.Add(new BenchResult("ipc_throughput_ratio_8clients_batched", worstBatchedRatio, "ratio", 0.9, worstBatchedRatio / 0.9, "as ipc_throughput_ratio_8clients, with the models loaded with maxBatch 8; baseline is the target"));
 double worstThroughputRatio = results.Where(r => r.Name.EndsWith("_throughput_8clients_rps", StringComparison.Ordinal)).Min(r => r.Ratio!.Value);
 double worstBeyondOrt = results.Where(r => r.Name.EndsWith("_daemon_cpu_beyond_ort_8clients_us", StringComparison.Ordinal)).Max(r => r.Value);
 results.Add(new BenchResult("edged_cpu_per_request_beyond_ort_us", worstBeyondOrt, "us", 25, worstBeyondOrt / 25, "8 clients, worst model: edged's CPU per request minus the in-process CPU per call; baseline is the target"));
@@ -431,7 +463,7 @@ static double InProcessThroughput(InProcessModel local, Tensor[] inputs, int cal
     return count / clock.Elapsed.TotalSeconds;
 }
 
-static async Task<(double Rate, long Count)> EdgedThroughputAsync(string socket, EdgeClientOptions clientOptions, string model, Tensor[] inputs, int callers, TimeSpan window, List<double> latencies)
+static async Task<(double Rate, long Count)> EdgedThroughputAsync(string socket, EdgeClientOptions clientOptions, string model, Tensor[] inputs, int callers, TimeSpan window, List<double> latencies, List<double>? batchSizes = null)
 {
     var clients = new EdgeClient[callers];
     for (int i = 0; i < callers; i++)
@@ -445,17 +477,20 @@ static async Task<(double Rate, long Count)> EdgedThroughputAsync(string socket,
     await Task.WhenAll(clients.Select(async c =>
     {
         var mine = new List<double>();
+        var batches = new List<double>();
         while (Stopwatch.GetTimestamp() < deadline)
         {
             long start = Stopwatch.GetTimestamp();
-            await c.InferAsync(model, inputs);
+            var result = await c.InferAsync(model, inputs);
             mine.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            batches.Add(result.Timing.Batch ?? 1);
         }
 
         Interlocked.Add(ref count, mine.Count);
         lock (latencies)
         {
             latencies.AddRange(mine);
+            batchSizes?.AddRange(batches);
         }
     }));
     double rate = count / clock.Elapsed.TotalSeconds;

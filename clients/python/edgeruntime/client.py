@@ -331,12 +331,15 @@ class EdgeClient:
         """The loaded models: ``[{name, path, providers, loadedAt}]``."""
         return self._json_request(MessageType.MODELS, {}).get("models") or []
 
-    def load(self, name, path, providers=None, on_missing_provider=None, kernel_fallback=None, timeout=_UNSET):
-        # type: (str, str, Optional[Sequence[str]], Optional[str], Optional[str], Any) -> Dict[str, Any]
+    def load(self, name, path, providers=None, on_missing_provider=None, kernel_fallback=None, timeout=_UNSET,
+             max_batch=None, batch_axes=None):
+        # type: (str, str, Optional[Sequence[str]], Optional[str], Optional[str], Any, Optional[int], Optional[Mapping[str, int]]) -> Dict[str, Any]
         """Loads a model (a relative path is taken from the daemon's model directory); returns its info.
 
         ``providers`` (e.g. ``["qnn", "cpu"]``), ``on_missing_provider`` (``fallback``/``fail``) and
         ``kernel_fallback`` (``auto``/``force``/``off``) override the board profile for this model.
+        ``max_batch`` lets the daemon run up to that many waiting requests as one batch, joined along each port's
+        first dimension or the axes ``batch_axes`` names (``{"state": 1, ...}``; see docs/protocol.md, Batching).
         """
         header = {"name": name, "path": os.fspath(path)}  # type: Dict[str, Any]
         if providers is not None:
@@ -345,6 +348,10 @@ class EdgeClient:
             header["onMissingProvider"] = on_missing_provider
         if kernel_fallback is not None:
             header["kernelFallback"] = kernel_fallback
+        if max_batch is not None:
+            header["maxBatch"] = int(max_batch)
+        if batch_axes is not None:
+            header["batchAxes"] = {str(port): int(axis) for port, axis in batch_axes.items()}
         return self._json_request(MessageType.LOAD, header, timeout=timeout)
 
     def unload(self, name):

@@ -113,6 +113,20 @@ class DaemonTests(DaemonTestCase):
             client.info("vad2")
         self.assertEqual(raised.exception.code, "unknown_model")
 
+    def test_load_with_max_batch_and_batch_axes(self):
+        client = self.connect()
+        with self.assertRaises(EdgeError) as raised:
+            client.load("vad4", "silero_vad_v5.onnx", max_batch=4)  # state's first dimension is 2, not the batch
+        self.assertEqual(raised.exception.code, "bad_request")
+        self.assertIn("Input 'state' [2,?,128]", raised.exception.message)
+        loaded = client.load("vad4", "silero_vad_v5.onnx", max_batch=4,
+                             batch_axes={"input": 0, "state": 1, "output": 0, "stateN": 1})
+        self.assertEqual(loaded["maxBatch"], 4)
+        self.assertEqual(client.info("vad4")["maxBatch"], 4)
+        alone = client.infer("vad4", vad_inputs_plain([0.1] * FRAME, Tensor.zeros("float32", [2, 1, 128])))
+        self.assertEqual(list(alone["stateN"].shape), [2, 1, 128])
+        self.assertNotIn("maxBatch", client.info("vad"))
+
     def test_load_relative_path_from_the_model_directory(self):
         client = self.connect()
         self.assertEqual(client.load("again", "silero_vad_v5.onnx")["name"], "again")

@@ -46,8 +46,17 @@ internal static class ModelCommands
             Description = "which nodes move onto EdgeRuntime's C# kernels: auto (those the providers lack), force (every node a kernel covers) or off",
             HelpName = "auto|force|off",
         };
+        var maxBatch = new Option<int?>("--max-batch")
+        {
+            Description = "run up to N requests that arrive while the model is busy as one batch (only for models whose rows do not mix; docs/protocol.md, Batching)",
+            HelpName = "N",
+            CustomParser = ValueParsers.Single<int?>(
+                (string text, out int? n) => (n = ValueParsers.PositiveInt(text, out int v) ? v : null) is not null,
+                text => $"--max-batch takes a positive whole number, not '{text}'."),
+        };
+        var batchAxes = BatchAxes.Create();
         var nodes = Nodes();
-        var command = new Command("load", "Load an ONNX model into the daemon and print its description (as info does).") { name, path, providers, onMissing, kernels, nodes };
+        var command = new Command("load", "Load an ONNX model into the daemon and print its description (as info does).") { name, path, providers, onMissing, kernels, maxBatch, batchAxes, nodes };
         global.SetConnectedAction(command, parseResult =>
         {
             var request = new Protocol.LoadRequest(
@@ -57,6 +66,8 @@ internal static class ModelCommands
                 parseResult.GetValue(onMissing))
             {
                 KernelFallback = parseResult.GetValue(kernels),
+                MaxBatch = parseResult.GetValue(maxBatch),
+                BatchAxes = BatchAxes.ToMap(parseResult.GetValue(batchAxes)),
             };
             bool json = parseResult.GetValue(global.Json), showNodes = parseResult.GetValue(nodes);
             return client => EdgeCtl.LoadAsync(client, request, json, showNodes);
