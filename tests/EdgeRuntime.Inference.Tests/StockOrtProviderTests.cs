@@ -87,14 +87,55 @@ public sealed class StockOrtProviderTests : IDisposable
     [Fact]
     public async Task A_model_whose_warm_up_fails_on_zeros_reports_placement_after_its_first_request()
     {
-        // Silero VAD's reflect padding rejects a one-sample input, so the zero warm-up cannot run it.
-        string silero = Path.Combine(Repository.Root, "artifacts", "assets", "models", "silero_vad_v5.onnx");
-        Assert.True(File.Exists(silero), $"{silero} is missing: run 'dotnet pwsh ./build.ps1 fetch-assets'");
-        using var registry = new ModelRegistry(_models.Directory, new InferenceOptions { AllowedModelRoots = [Path.GetDirectoryName(silero)!] });
-        var model = await registry.LoadAsync("vad", silero);
+        using var registry = SileroRegistry();
+        var model = await registry.LoadAsync("vad", SileroPath);
         Assert.Empty(model.Placement.Nodes);
         Assert.StartsWith("known after the first request", model.Placement.Note, StringComparison.Ordinal);
 
+        await RunSileroOnceAsync(registry);
+
+        Assert.Contains(model.Placement.Nodes, n => n.OpType == "LSTM" && n.Provider == "CPUExecutionProvider");
+        Assert.StartsWith("from ORT's profile of the first request", model.Placement.Note, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Placement_is_read_after_a_run_even_while_other_requests_hold_the_model_waiting()
+    {
+        // Under steady load some request always holds a lease while it waits for a worker; the profile must still be
+        // read (and profiling ended) once no run is on the session, or ORT profiles every run from then on.
+        using var registry = SileroRegistry();
+        var model = await registry.LoadAsync("vad", SileroPath);
+        Assert.StartsWith("known after the first request", model.Placement.Note, StringComparison.Ordinal);
+
+        var waiting = registry.Acquire("vad"); // a request queued behind this one
+        try
+        {
+            await RunSileroOnceAsync(registry);
+            Assert.StartsWith("from ORT's profile of the first request", model.Placement.Note, StringComparison.Ordinal);
+        }
+        finally
+        {
+            waiting.Release();
+        }
+    }
+
+    /// <summary>Silero VAD: its reflect padding rejects a one-sample input, so the zero warm-up cannot run it.</summary>
+    private static string SileroPath
+    {
+        get
+        {
+            string silero = Path.Combine(Repository.Root, "artifacts", "assets", "models", "silero_vad_v5.onnx");
+            Assert.True(File.Exists(silero), $"{silero} is missing: run 'dotnet pwsh ./build.ps1 fetch-assets'");
+            return silero;
+        }
+    }
+
+    private ModelRegistry SileroRegistry() =>
+        new(_models.Directory, new InferenceOptions { AllowedModelRoots = [Path.GetDirectoryName(SileroPath)!] });
+
+    /// <summary>One 32 ms frame of silence at 16 kHz through the scheduler, as a socket request would run.</summary>
+    private static async Task RunSileroOnceAsync(ModelRegistry registry)
+    {
         var payload = new byte[(512 * 4) + (256 * 4) + 8];
         BitConverter.TryWriteBytes(payload.AsSpan(512 * 4 + 256 * 4), 16000L);
         TensorDescriptor[] inputs =
@@ -106,44 +147,6 @@ public sealed class StockOrtProviderTests : IDisposable
         using var queue = new InferenceScheduler(new InferenceOptions());
         using (await queue.RunAsync(registry, new InferRequest("vad", inputs), payload, CancellationToken.None))
         {
-        }
-
-        Assert.Contains(model.Placement.Nodes, n => n.OpType == "LSTM" && n.Provider == "CPUExecutionProvider");
-        Assert.StartsWith("from ORT's profile of the first request", model.Placement.Note, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task Placement_is_read_after_a_run_even_while_other_requests_hold_the_model_waiting()
-    {
-        // Under steady load some request always holds a lease while it waits for a worker; the profile must still be
-        // read (and profiling ended) once no run is on the session, or ORT profiles every run from then on.
-        string silero = Path.Combine(Repository.Root, "artifacts", "assets", "models", "silero_vad_v5.onnx");
-        Assert.True(File.Exists(silero), $"{silero} is missing: run 'dotnet pwsh ./build.ps1 fetch-assets'");
-        using var registry = new ModelRegistry(_models.Directory, new InferenceOptions { AllowedModelRoots = [Path.GetDirectoryName(silero)!] });
-        var model = await registry.LoadAsync("vad", silero);
-        Assert.StartsWith("known after the first request", model.Placement.Note, StringComparison.Ordinal);
-
-        var payload = new byte[(512 * 4) + (256 * 4) + 8];
-        BitConverter.TryWriteBytes(payload.AsSpan(512 * 4 + 256 * 4), 16000L);
-        TensorDescriptor[] inputs =
-        [
-            new("input", "float32", [1, 512], 0, 2048),
-            new("state", "float32", [2, 1, 128], 2048, 1024),
-            new("sr", "int64", [], 3072, 8),
-        ];
-        var waiting = registry.Acquire("vad"); // a request queued behind this one
-        try
-        {
-            using var queue = new InferenceScheduler(new InferenceOptions());
-            using (await queue.RunAsync(registry, new InferRequest("vad", inputs), payload, CancellationToken.None))
-            {
-            }
-
-            Assert.StartsWith("from ORT's profile of the first request", model.Placement.Note, StringComparison.Ordinal);
-        }
-        finally
-        {
-            waiting.Release();
         }
     }
 }
