@@ -52,11 +52,9 @@ public static class InferenceRunner
             long start = Stopwatch.GetTimestamp();
             using var outputs = RunSession(model, inputNames, inputValues, outputNames);
             double inferenceUs = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-            var result = outputRegion is null
+            return outputRegion is null
                 ? Pack(model, outputNames, outputs, inferenceUs)
                 : PackInto(model, outputNames, outputs, inferenceUs, regions!.Get(outputRegion.Region), outputRegion);
-            model.OnRunSucceeded();
-            return result;
         }
         finally
         {
@@ -96,13 +94,16 @@ public static class InferenceRunner
         try
         {
             model.BeginRun();
+            bool succeeded = false;
             try
             {
-                return model.Session.Run(SharedRunOptions, inputNames, inputValues, outputNames);
+                var outputs = model.Session.Run(SharedRunOptions, inputNames, inputValues, outputNames);
+                succeeded = true;
+                return outputs;
             }
             finally
             {
-                model.EndRun();
+                model.EndRun(succeeded);
             }
         }
         catch (OnnxRuntimeException e)

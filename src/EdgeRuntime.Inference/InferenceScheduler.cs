@@ -121,7 +121,7 @@ public sealed class InferenceScheduler : IDisposable
                 if (model.Batcher is { } batcher && BatchMember.TryCreate(batcher.Plan, request, payload, enqueued) is { } member)
                 {
                     member.Place = place;
-                    return await RunBatchedAsync(model, batcher, member, cancellationToken, token, mayBlockThread).ConfigureAwait(false);
+                    return await RunBatchedAsync(model, batcher, member, mayBlockThread).ConfigureAwait(false);
                 }
 
                 await WaitForAsync(_workers, cancellationToken, token, mayBlockThread).ConfigureAwait(false);
@@ -151,7 +151,7 @@ public sealed class InferenceScheduler : IDisposable
         }
     }
 
-    /// <summary>Takes a worker slot (or a batched model's turn), refusing with shutting_down when the daemon stops.</summary>
+    /// <summary>Takes a worker slot, refusing with shutting_down when the daemon stops.</summary>
     private async ValueTask WaitForAsync(SemaphoreSlim slots, CancellationToken cancellationToken, CancellationToken token, bool mayBlockThread)
     {
         try
@@ -177,10 +177,14 @@ public sealed class InferenceScheduler : IDisposable
     /// Joins a batch and waits for its leader to run it, or leads one: waits for the model's turn (one batch of a model
     /// runs at a time, so requests arriving meanwhile gather for the next) and a worker, then runs every request that
     /// joined in one ONNX Runtime run and hands each its own result. A lone request finds both free and runs at once.
-    /// A request in a batch runs with it; its own cancellation no longer applies once it has joined.
     /// </summary>
-    private async Task<InferenceResult> RunBatchedAsync(LoadedModel model, RequestBatcher batcher, BatchMember member, CancellationToken cancellationToken, CancellationToken token, bool mayBlockThread)
+    /// <remarks>
+    /// Only the daemon's stop ends the wait, not the caller's cancellation: a leader's requests belong to other clients
+    /// too, and one caller giving up must not fail them (a follower cannot leave the batch it joined either).
+    /// </remarks>
+    private async Task<InferenceResult> RunBatchedAsync(LoadedModel model, RequestBatcher batcher, BatchMember member, bool mayBlockThread)
     {
+        var token = _stopped.Token;
         if (batcher.TryJoin(member, out var batch))
         {
             // A connection's own thread has nothing else to do: it waits here and sends the answer itself.
@@ -190,15 +194,23 @@ public sealed class InferenceScheduler : IDisposable
         bool haveTurn = false;
         try
         {
-            await WaitForAsync(batcher.Turn, cancellationToken, token, mayBlockThread).ConfigureAwait(false);
+            try
+            {
+                await batcher.Turn.EnterAsync(mayBlockThread, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stopped.IsCancellationRequested)
+            {
+                throw Stopping();
+            }
+
             haveTurn = true;
-            await WaitForAsync(_workers, cancellationToken, token, mayBlockThread).ConfigureAwait(false);
+            await WaitForAsync(_workers, CancellationToken.None, token, mayBlockThread).ConfigureAwait(false);
         }
         catch (Exception e)
         {
             if (haveTurn)
             {
-                batcher.Turn.Release();
+                batcher.Turn.Exit();
             }
 
             FailFollowers(batcher.Close(batch), e);
@@ -243,17 +255,18 @@ public sealed class InferenceScheduler : IDisposable
             Volatile.Write(ref _lastProgress, Stopwatch.GetTimestamp());
             Interlocked.Decrement(ref _running);
             _workers.Release();
-            batcher.Turn.Release();
+            batcher.Turn.Exit();
         }
     }
 
     /// <summary>Every member but the leader gets its own copy of the leader's error (each is thrown on its own thread).</summary>
     private static void FailFollowers(BatchMember[] members, Exception error)
     {
-        var edge = error as EdgeRuntimeException;
         for (int i = 1; i < members.Length; i++)
         {
-            members[i].Completion.SetException(edge is null ? error : new EdgeRuntimeException(edge.Code, edge.Message, edge));
+            members[i].Completion.SetException(error is EdgeRuntimeException edge
+                ? new EdgeRuntimeException(edge.Code, edge.Message, edge)
+                : new EdgeRuntimeException(ErrorCodes.InferenceFailed, $"The batch this request ran in failed: {error.Message}", error));
         }
     }
 

@@ -19,6 +19,8 @@ public sealed class LoadedModel
     private PlacementReport _placement;
     private int _placementPending;
     private int _activeRuns; // ONNX Runtime runs on the session now
+    private bool _profileWanted; // a run succeeded while placement was pending: read its profile when runs pause
+    private readonly ManualResetEventSlim _profileRead = new();
 
     internal LoadedModel(string name, string path, long sizeBytes, InferenceSession session, string[] providers, double loadMs, string[] warnings, PlacementReport placement, bool placementPending)
     {
@@ -94,50 +96,61 @@ public sealed class LoadedModel
     };
 
     /// <summary>
-    /// After a successful run: if the load-time warm-up could not show placement, this run's profile does. Done once,
-    /// and only while no run is on the session, so profiling is never ended under a running request; runs starting
-    /// meanwhile wait the few milliseconds the profile takes to read.
+    /// A run starts on the session (the caller holds a lease). While placement is still unknown and a run has succeeded,
+    /// new runs wait until the profile has been read, which happens the moment no run is on the session.
     /// </summary>
-    /// <remarks>
-    /// Counted by runs, not leases: a lease is also held by requests that wait in the queue or in a batch, so under
-    /// steady concurrent load a lease count of one never came, and ORT profiled every run (Silero VAD, whose warm-up
-    /// on zeros fails, ran 3x slower in build.ps1 bench's batched case).
-    /// </remarks>
-    internal void OnRunSucceeded()
+    internal void BeginRun()
     {
-        if (Volatile.Read(ref _placementPending) == 0)
+        while (true)
         {
-            return;
-        }
-
-        lock (_gate)
-        {
-            if (Volatile.Read(ref _activeRuns) != 0 || _placementPending == 0)
+            if (Volatile.Read(ref _placementPending) == 0)
             {
+                Interlocked.Increment(ref _activeRuns);
                 return;
             }
 
-            Volatile.Write(ref _placement, PlacementProbe.Harvest(_session, "from ORT's profile of the first request; nodes in branches that run did not take are not listed"));
-            Volatile.Write(ref _placementPending, 0);
+            lock (_gate)
+            {
+                if (_placementPending == 0 || !_profileWanted)
+                {
+                    Interlocked.Increment(ref _activeRuns);
+                    return;
+                }
+            }
+
+            _profileRead.Wait();
         }
     }
 
-    /// <summary>A run starts on the session (the caller holds a lease); waits while a profile is being read.</summary>
-    internal void BeginRun()
+    /// <summary>
+    /// A run ended. If the load-time warm-up could not show placement, a successful run's profile does: read once, by
+    /// whichever run ends last, with new runs held back meanwhile, so profiling is never ended under a running request.
+    /// </summary>
+    /// <remarks>
+    /// Counted by runs, not leases: a lease is also held by requests that wait in the queue or in a batch, so under
+    /// steady load a moment with one lease never came, and ORT profiled every run from then on (Silero VAD, whose
+    /// warm-up on zeros fails, ran 3x slower and grew by hundreds of MiB in build.ps1 bench's batched case). Waiting
+    /// for a pause in overlapping runs would not do either: with several workers one may never come.
+    /// </remarks>
+    internal void EndRun(bool succeeded)
     {
         if (Volatile.Read(ref _placementPending) == 0)
         {
-            Interlocked.Increment(ref _activeRuns);
+            Interlocked.Decrement(ref _activeRuns);
             return;
         }
 
         lock (_gate)
         {
-            Interlocked.Increment(ref _activeRuns);
+            _profileWanted |= succeeded;
+            if (Interlocked.Decrement(ref _activeRuns) == 0 && _profileWanted && _placementPending == 1)
+            {
+                Volatile.Write(ref _placement, PlacementProbe.Harvest(_session, "from ORT's profile of the first request; nodes in branches that run did not take are not listed"));
+                Volatile.Write(ref _placementPending, 0);
+                _profileRead.Set();
+            }
         }
     }
-
-    internal void EndRun() => Interlocked.Decrement(ref _activeRuns);
 
     /// <summary>Takes a lease, or returns false when the model is being unloaded.</summary>
     public bool TryAcquire()
@@ -193,6 +206,7 @@ public sealed class LoadedModel
         if (Interlocked.Exchange(ref _placementPending, 0) == 1)
         {
             PlacementProbe.Harvest(_session, string.Empty);
+            _profileRead.Set();
         }
 
         _session.Dispose();

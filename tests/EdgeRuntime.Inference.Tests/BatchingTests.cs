@@ -100,6 +100,36 @@ public sealed class BatchingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_leader_whose_caller_gives_up_still_runs_its_batch_and_an_empty_request_runs_alone()
+    {
+        await _harness.Registry.LoadAsync("mlp", "mlp.onnx", batching: new BatchingOptions(8));
+        await _harness.Registry.LoadAsync("holder", "mlp.onnx");
+        var random = new Random(4);
+        float[] first = RandomFloats(random, 64), second = RandomFloats(random, 64);
+        using var holder = new BlockingRegion(64 * sizeof(float));
+        var held = Task.Run(() => Hold(holder));
+        Assert.True(holder.Entered.Wait(TimeSpan.FromSeconds(10)));
+
+        using var giveUp = new CancellationTokenSource();
+        var leader = Task.Run(() => Mlp(first, 1, giveUp.Token).AsTask());
+        await WaitUntilGathered("mlp", 1);
+        var follower = Task.Run(() => Mlp(second, 1).AsTask());
+        var empty = Task.Run(() => Mlp([], 0).AsTask()); // nothing to share a run with: it waits for a worker alone
+        await WaitUntilGathered("mlp", 2, queued: 3);
+        giveUp.Cancel(); // the leader's caller gives up; the other client's request in its batch must not fail
+        holder.Release();
+        (await held).Dispose();
+
+        using var led = await leader.WaitAsync(TimeSpan.FromSeconds(10));
+        using var followed = await follower.WaitAsync(TimeSpan.FromSeconds(10));
+        using var nothing = await empty.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(2, led.BatchSize);
+        Assert.Equal(2, followed.BatchSize);
+        Assert.Equal(1, nothing.BatchSize);
+        Assert.Equal([0L, 8L], nothing.Outputs[0].Shape);
+    }
+
+    [Fact]
     public async Task A_model_that_cannot_be_batched_as_asked_is_refused_with_the_port_named_and_not_loaded()
     {
         var fixedFrame = await Assert.ThrowsAsync<EdgeRuntimeException>(() => _harness.Registry.LoadAsync("frame", "frame-mean.onnx", batching: new BatchingOptions(4)));
@@ -129,8 +159,8 @@ public sealed class BatchingTests : IDisposable
         Assert.Null(loaded.ToInfo().MaxBatch);
     }
 
-    private ValueTask<InferenceResult> Mlp(float[] x, long rows) =>
-        _harness.Queue.RunAsync(_harness.Registry, new InferRequest("mlp", [new TensorDescriptor("x", "float32", [rows, 64], 0, x.Length * sizeof(float))]), MemoryMarshal.AsBytes(x.AsSpan()).ToArray());
+    private ValueTask<InferenceResult> Mlp(float[] x, long rows, CancellationToken cancellationToken = default) =>
+        _harness.Queue.RunAsync(_harness.Registry, new InferRequest("mlp", [new TensorDescriptor("x", "float32", [rows, 64], 0, x.Length * sizeof(float))]), MemoryMarshal.AsBytes(x.AsSpan()).ToArray(), cancellationToken);
 
     private ValueTask<InferenceResult> Stateful(int seed, float k)
     {
@@ -154,18 +184,19 @@ public sealed class BatchingTests : IDisposable
     private InferenceResult Hold(BlockingRegion region) =>
         _harness.Queue.RunAsync(_harness.Registry, new InferRequest("holder", [new TensorDescriptor("x", "float32", [1, 64], 0, 256) { Region = "r" }]), ReadOnlyMemory<byte>.Empty, regions: region).AsTask().GetAwaiter().GetResult();
 
-    private async Task WaitUntilGathered(string model, int count)
+    /// <param name="queued">Requests holding a queue place meanwhile (default: those gathered).</param>
+    private async Task WaitUntilGathered(string model, int count, int? queued = null)
     {
         var loaded = _harness.Registry.Acquire(model);
         try
         {
-            for (int i = 0; i < 2000 && loaded.GatheredRequests < count; i++)
+            for (int i = 0; i < 2000 && (loaded.GatheredRequests < count || _harness.Queue.Depth < (queued ?? count)); i++)
             {
                 await Task.Delay(5);
             }
 
             Assert.Equal(count, loaded.GatheredRequests);
-            Assert.Equal(count, _harness.Queue.Depth); // each still holds its queue place
+            Assert.Equal(queued ?? count, _harness.Queue.Depth); // each still holds its queue place
         }
         finally
         {

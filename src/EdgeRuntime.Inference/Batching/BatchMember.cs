@@ -29,7 +29,7 @@ internal sealed class BatchMember
     /// <summary>Stopwatch timestamp of its arrival in the queue.</summary>
     public long Enqueued { get; }
 
-    /// <summary>Its queue place, given up when the batch it is in starts; null for the batch's leader.</summary>
+    /// <summary>Its queue place, given up when the batch it is in starts.</summary>
     public InferenceScheduler.QueuePlace? Place { get; set; }
 
     /// <summary>Completed by the leader that runs the batch (continuations never run on the leader's thread).</summary>
@@ -37,8 +37,8 @@ internal sealed class BatchMember
 
     /// <summary>
     /// A member for <paramref name="request"/>, or null when it must run alone: it reads or writes a shared region
-    /// (already in place, nothing to gain), is larger than <see cref="MaxPayloadBytes"/>, has no rows, or its batched
-    /// inputs disagree on their row count.
+    /// (already in place, nothing to gain), is larger than <see cref="MaxPayloadBytes"/>, has an empty batched input,
+    /// or its batched inputs disagree on their row count.
     /// </summary>
     public static BatchMember? TryCreate(BatchPlan plan, InferRequest request, ReadOnlyMemory<byte> payload, long enqueued)
     {
@@ -61,8 +61,9 @@ internal sealed class BatchMember
                 continue;
             }
 
+            // An empty tensor has nothing to share a run with, and its row size cannot be told from its length.
             long n = input.Shape[axis];
-            if (n <= 0 || (rows >= 0 && n != rows))
+            if (input.Shape.Contains(0) || (rows >= 0 && n != rows))
             {
                 return null;
             }

@@ -63,7 +63,6 @@ internal static class BatchRunner
             using var outputs = InferenceRunner.RunSession(model, names, values, outputNames);
             double inferenceUs = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
             var results = Split(model, plan, outputNames, outputs, members, total, inferenceUs);
-            model.OnRunSucceeded();
             return results;
         }
         finally

@@ -18,8 +18,8 @@ internal sealed class RequestBatcher(BatchPlan plan)
 
     public BatchPlan Plan { get; } = plan;
 
-    /// <summary>Held by the leader whose batch runs now.</summary>
-    public SemaphoreSlim Turn { get; } = new(1, 1);
+    /// <summary>Held by the leader whose batch runs now; handed on in the order leaders asked.</summary>
+    public FairTurn Turn { get; } = new();
 
     /// <summary>Requests in open batches: gathered, waiting for their leader's worker.</summary>
     public int Gathered
