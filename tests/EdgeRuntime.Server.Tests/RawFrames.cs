@@ -23,6 +23,14 @@ internal sealed class RawFrames : IDisposable
         return raw;
     }
 
+    /// <summary>Connects with a blocking call, for a client that runs on its own thread (see <see cref="SendAndRead"/>).</summary>
+    public static RawFrames Connect(string socketPath)
+    {
+        var raw = new RawFrames();
+        raw._socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        return raw;
+    }
+
     public static byte[] Frame(MessageType type, ulong requestId, string json, ReadOnlySpan<byte> payload = default)
     {
         var writer = new ArrayBufferWriter<byte>();
@@ -31,6 +39,25 @@ internal sealed class RawFrames : IDisposable
     }
 
     public Task SendAsync(byte[] bytes) => _socket.SendAsync(bytes.AsMemory(), SocketFlags.None).AsTask();
+
+    /// <summary>
+    /// Sends and reads until <paramref name="count"/> frames have arrived with blocking calls on the caller's thread:
+    /// a client on a dedicated thread then keeps its own pace even while the test run starves the thread pool.
+    /// </summary>
+    public List<(FrameHeader Header, string Json)> SendAndRead(byte[] bytes, int count, TimeSpan within)
+    {
+        _socket.Send(bytes);
+        _socket.ReceiveTimeout = (int)within.TotalMilliseconds;
+        var chunk = new byte[65536];
+        while (ParseNew() < count)
+        {
+            int n = _socket.Receive(chunk);
+            Assert.True(n > 0, "The daemon closed the connection.");
+            _received.Write(chunk, 0, n);
+        }
+
+        return [.. _frames];
+    }
 
     /// <summary>Sends the bytes with a file descriptor attached (SCM_RIGHTS), as a shared-memory client does.</summary>
     public void SendWithDescriptor(byte[] bytes, int descriptor) => EdgeRuntime.Transport.DescriptorPassing.Send(_socket, bytes, descriptor);

@@ -170,8 +170,9 @@ public sealed class ReliabilityTests : IDisposable
     [Fact(Timeout = 30_000)]
     public async Task An_idle_connection_is_closed_after_the_idle_timeout_and_a_busy_one_is_not()
     {
-        // The busy client writes every 100 ms against a 1 s limit: margin for a 2-core CI machine running other suites,
-        // where a continuation can be a few hundred milliseconds late.
+        // The busy client writes every 100 ms against a 1 s limit, from a dedicated thread with blocking calls: in CI,
+        // beside the other classes, the thread pool was starved long enough that an async client paused past the limit
+        // (twice: at 400 ms, then at 1 s), and the daemon rightly closed it.
         var options = new ServerOptions { SocketPath = SocketPath, IdleTimeout = TimeSpan.FromSeconds(1) };
         var (harness, server) = Start(options);
         await using (server)
@@ -179,14 +180,20 @@ public sealed class ReliabilityTests : IDisposable
             using (harness)
             {
                 using var idle = await RawFrames.ConnectAsync(SocketPath);
-                using var busy = await RawFrames.ConnectAsync(SocketPath);
-                var started = DateTime.UtcNow;
-                for (ulong id = 1; DateTime.UtcNow - started < TimeSpan.FromSeconds(2.5); id++)
-                {
-                    await busy.SendAsync(RawFrames.Frame(MessageType.Health, id, ""));
-                    Assert.Equal(id, (await busy.ReadFramesAsync((int)id, TimeSpan.FromSeconds(5)))[^1].Header.RequestId);
-                    await Task.Delay(100);
-                }
+                await Task.Factory.StartNew(
+                    () =>
+                    {
+                        using var busy = RawFrames.Connect(SocketPath);
+                        var started = DateTime.UtcNow;
+                        for (ulong id = 1; DateTime.UtcNow - started < TimeSpan.FromSeconds(2.5); id++)
+                        {
+                            Assert.Equal(id, busy.SendAndRead(RawFrames.Frame(MessageType.Health, id, ""), (int)id, TimeSpan.FromSeconds(5))[^1].Header.RequestId);
+                            Thread.Sleep(100);
+                        }
+                    },
+                    CancellationToken.None,
+                    TaskCreationOptions.LongRunning,
+                    TaskScheduler.Default);
 
                 Assert.Empty(await idle.ReadUntilClosedAsync(TimeSpan.FromSeconds(5)));
             }
