@@ -128,7 +128,7 @@ public sealed record StoreConfig
 /// <summary>A model loaded at start. Providers and onMissingProvider override the board profile for this model.</summary>
 public sealed record PreloadModel(string Name, string Path, string[]? Providers = null, string? OnMissingProvider = null, string? KernelFallback = null)
 {
-    /// <summary>Run up to this many waiting requests as one batch (docs/configuration.md#batching); null: never.</summary>
+    /// <summary>Run up to this many waiting requests as one batch (docs/protocol.md, "Batching"); null: never.</summary>
     public int? MaxBatch { get; init; }
 
     /// <summary>Each port's batch axis; null: every input and output along its first dimension.</summary>

@@ -24,7 +24,7 @@ public static class InferenceRunner
     /// <param name="outputRegion">Write the outputs there instead of a pooled buffer; null: the response payload.</param>
     public static unsafe InferenceResult Run(LoadedModel model, IReadOnlyList<TensorDescriptor> inputs, ReadOnlyMemory<byte> payload, IReadOnlyList<string>? requestedOutputs, ITensorRegions? regions = null, RegionRange? outputRegion = null)
     {
-        string[] outputNames = requestedOutputs is { Count: > 0 } ? [.. requestedOutputs] : model.OutputNames;
+        string[] outputNames = OutputNames(model, requestedOutputs);
         var inputNames = new string[inputs.Count];
         var inputValues = new OrtValue[inputs.Count];
 
@@ -88,6 +88,10 @@ public static class InferenceRunner
         using var handle = memory.Pin(); // a mapping never moves: the pointer outlives the handle
         return (byte*)handle.Pointer;
     }
+
+    /// <summary>The outputs a request asked for, or all of the model's when it named none.</summary>
+    internal static string[] OutputNames(LoadedModel model, IReadOnlyList<string>? requested) =>
+        requested is { Count: > 0 } ? [.. requested] : model.OutputNames;
 
     internal static IDisposableReadOnlyCollection<OrtValue> RunSession(LoadedModel model, string[] inputNames, OrtValue[] inputValues, string[] outputNames)
     {

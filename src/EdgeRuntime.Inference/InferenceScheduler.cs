@@ -117,13 +117,13 @@ public sealed class InferenceScheduler : IDisposable
 
                 long enqueued = Stopwatch.GetTimestamp();
                 place ??= await EnterAsync(cancellationToken).ConfigureAwait(false);
-                using var linked = WithStop(cancellationToken, out var token);
                 if (model.Batcher is { } batcher && BatchMember.TryCreate(batcher.Plan, request, payload, enqueued) is { } member)
                 {
                     member.Place = place;
                     return await RunBatchedAsync(model, batcher, member, mayBlockThread).ConfigureAwait(false);
                 }
 
+                using var linked = WithStop(cancellationToken, out var token);
                 await WaitForAsync(_workers, cancellationToken, token, mayBlockThread).ConfigureAwait(false);
 
                 place.StartRunning();

@@ -359,19 +359,17 @@ foreach (var (name, model, local, inputs) in new[] { cases[0], cases[2] })
     {
         var defaults = results.Single(r => r.Name == $"{name}_throughput_8clients_rps");
         double ortCpuUs = results.Single(r => r.Name == $"{name}_inprocess_cpu_per_request_8clients_us").Value;
-        // Warmed up first, as the default daemon was by the latency cases: a session's first concurrent runs are slow.
-        await EdgedThroughputAsync(manyWorkers.SocketPath, clientOptions, model, inputs, 8, throughputWindow, []);
-        double daemonBefore = manyWorkers.CpuMs();
-        var (rate, count) = await EdgedThroughputAsync(manyWorkers.SocketPath, clientOptions, model, inputs, 8, throughputWindow * 2, []);
-        double beyondOrt = ((manyWorkers.CpuMs() - daemonBefore) * 1000 / count) - ortCpuUs;
+        var (rate, daemonCpuUs, _) = await SteadyThroughputAsync(manyWorkers, clientOptions, model, inputs, throughputWindow);
+        double beyondOrt = daemonCpuUs - ortCpuUs;
         results.Add(new BenchResult($"{name}_throughput_8clients_8workers_rps", rate, "requests/s", defaults.Baseline, rate / defaults.Baseline!.Value, "threads.workers 8 instead of one per core; baseline in-process, as in the default row"));
         results.Add(new BenchResult($"{name}_daemon_cpu_beyond_ort_8clients_8workers_us", beyondOrt, "us", ortCpuUs, null, "threads.workers 8: daemon CPU per request minus the in-process CPU per call"));
         Console.WriteLine($"{name,-12} 8 callers, 8 workers: edged {rate,9:0} req/s (default workers {defaults.Value:0} req/s), ratio {rate / defaults.Baseline!.Value:0.00}, beyond ORT {beyondOrt:0.0} µs");
     }
 }
 
-// 3c. The same 8 callers on the default daemon, to the same models loaded with maxBatch 8: requests that wait for a
-// worker run as one batch (Silero's state joins along its axis 1, the sample rate is shared). Same in-process baseline.
+// 3c. The same 8 callers on the default daemon, to the same models loaded with maxBatch 8: requests that arrive while
+// the model is busy run as one batch (Silero's state joins along its axis 1, the sample rate is shared). Same
+// in-process baseline.
 {
     await using (var loader = await EdgeClient.ConnectAsync(main.SocketPath, clientOptions))
     {
@@ -387,13 +385,7 @@ foreach (var (name, model, local, inputs) in new[] { cases[0], cases[2] })
     {
         var defaults = results.Single(r => r.Name == $"{name}_throughput_8clients_rps");
         double ortCpuUs = results.Single(r => r.Name == $"{name}_inprocess_cpu_per_request_8clients_us").Value;
-        string batchedModel = model + "_batched";
-        await EdgedThroughputAsync(main.SocketPath, clientOptions, batchedModel, inputs, 8, throughputWindow, []);
-        double daemonBefore = main.CpuMs();
-        var batchSizes = new List<double>();
-        var (rate, count) = await EdgedThroughputAsync(main.SocketPath, clientOptions, batchedModel, inputs, 8, throughputWindow * 2, [], batchSizes);
-        double daemonCpuUs = (main.CpuMs() - daemonBefore) * 1000 / count;
-        double meanBatch = batchSizes.Average();
+        var (rate, daemonCpuUs, meanBatch) = await SteadyThroughputAsync(main, clientOptions, model + "_batched", inputs, throughputWindow);
         results.Add(new BenchResult($"{name}_throughput_8clients_batched_rps", rate, "requests/s", defaults.Baseline, rate / defaults.Baseline!.Value, $"loaded with maxBatch 8 (mean batch {meanBatch:0.0}); baseline in-process, unbatched, as in the default row"));
         results.Add(new BenchResult($"{name}_daemon_cpu_per_request_8clients_batched_us", daemonCpuUs, "us", ortCpuUs, daemonCpuUs / ortCpuUs, "maxBatch 8: edged's CPU per request, batched ORT run included; baseline the in-process CPU per unbatched call"));
         Console.WriteLine($"{name,-12} 8 callers, maxBatch 8: edged {rate,9:0} req/s, ratio {rate / defaults.Baseline!.Value:0.00}, mean batch {meanBatch:0.0}, edged CPU {daemonCpuUs:0.0} µs per request (in-process {ortCpuUs:0.0})");
@@ -461,6 +453,17 @@ static double InProcessThroughput(InProcessModel local, Tensor[] inputs, int cal
     }
 
     return count / clock.Elapsed.TotalSeconds;
+}
+
+// 8 callers on a warmed-up model for two windows: requests per second, the daemon's CPU per request, the mean batch.
+static async Task<(double Rate, double DaemonCpuUs, double MeanBatch)> SteadyThroughputAsync(DaemonProcess daemon, EdgeClientOptions clientOptions, string model, Tensor[] inputs, TimeSpan window)
+{
+    // Warmed up first, as the default daemon was by the latency cases: a session's first concurrent runs are slow.
+    await EdgedThroughputAsync(daemon.SocketPath, clientOptions, model, inputs, 8, window, []);
+    double before = daemon.CpuMs();
+    var batchSizes = new List<double>();
+    var (rate, count) = await EdgedThroughputAsync(daemon.SocketPath, clientOptions, model, inputs, 8, window * 2, [], batchSizes);
+    return (rate, (daemon.CpuMs() - before) * 1000 / count, batchSizes.Average());
 }
 
 static async Task<(double Rate, long Count)> EdgedThroughputAsync(string socket, EdgeClientOptions clientOptions, string model, Tensor[] inputs, int callers, TimeSpan window, List<double> latencies, List<double>? batchSizes = null)

@@ -6,12 +6,29 @@ namespace EdgeRuntime.Inference.Batching;
 /// What a load asks for: run up to <paramref name="MaxBatch"/> waiting requests for the model as one ONNX Runtime run.
 /// <paramref name="Axes"/> names each port's batch axis; without it every input and output is joined along a dynamic
 /// first dimension. An input left out of <paramref name="Axes"/> is shared: requests join one batch only when they
-/// send it byte for byte the same (Silero VAD's sample rate, say).
+/// send it byte for byte the same (Silero VAD's sample rate, say). A size out of range is refused here, before a load
+/// opens the model.
 /// </summary>
-public sealed record BatchingOptions(int MaxBatch, IReadOnlyDictionary<string, int>? Axes = null)
+public sealed record BatchingOptions
 {
     /// <summary>Above this, one run's latency grows past what a waiting request should pay.</summary>
     public const int Limit = 64;
+
+    /// <exception cref="EdgeRuntimeException">bad_request when <paramref name="maxBatch"/> is not 1 (off) to <see cref="Limit"/>.</exception>
+    public BatchingOptions(int maxBatch, IReadOnlyDictionary<string, int>? axes = null)
+    {
+        if (maxBatch is < 1 or > Limit)
+        {
+            throw new EdgeRuntimeException(ErrorCodes.BadRequest, $"maxBatch is {maxBatch}; it must be 1 (no batching) to {Limit}.");
+        }
+
+        MaxBatch = maxBatch;
+        Axes = axes;
+    }
+
+    public int MaxBatch { get; }
+
+    public IReadOnlyDictionary<string, int>? Axes { get; }
 
     /// <summary>The options a load request or a config entry gives; null when it asks for no batching.</summary>
     public static BatchingOptions? From(int? maxBatch, IReadOnlyDictionary<string, int>? axes)
@@ -56,11 +73,6 @@ public sealed class BatchPlan
         if (options is null || options.MaxBatch == 1)
         {
             return null;
-        }
-
-        if (options.MaxBatch is < 1 or > BatchingOptions.Limit)
-        {
-            throw Refused($"maxBatch is {options.MaxBatch}; it must be 1 (no batching) to {BatchingOptions.Limit}.");
         }
 
         var inputAxes = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -22,7 +22,7 @@ internal static class BatchRunner
             total += member.Rows;
         }
 
-        string[] outputNames = leader.Request.Outputs is { Length: > 0 } asked ? [.. asked] : model.OutputNames;
+        string[] outputNames = InferenceRunner.OutputNames(model, leader.Request.Outputs);
         var names = new string[inputs.Length];
         var values = new OrtValue[inputs.Length];
         var joined = new byte[]?[inputs.Length];
@@ -62,8 +62,7 @@ internal static class BatchRunner
             long start = Stopwatch.GetTimestamp();
             using var outputs = InferenceRunner.RunSession(model, names, values, outputNames);
             double inferenceUs = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-            var results = Split(model, plan, outputNames, outputs, members, total, inferenceUs);
-            return results;
+            return Split(model, plan, outputNames, outputs, members, total, inferenceUs);
         }
         finally
         {
