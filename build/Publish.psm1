@@ -8,6 +8,8 @@ Import-Module (Join-Path $PSScriptRoot 'Assets.psm1')
 
 function Invoke-Build([string] $Configuration) {
     Write-Step "build ($Configuration)"
+    # EdgeRuntime.Kernels compiles native/kernels (libedgekernels) with gcc.
+    Assert-DebianPackages -Package gcc
     Invoke-Checked 'dotnet build' { dotnet build (Join-Path $BuildRoot 'EdgeRuntime.sln') -c $Configuration -nologo -clp:NoSummary }
 }
 

@@ -15,6 +15,8 @@ internal static class KernelCheck
             Console.WriteLine($"  {form.Kernel,-26} {form.Form}");
         }
 
+        Console.WriteLine(KernelForms.NativeSummary(KernelPaths.Current));
+
         Console.WriteLine("self-check, every path this CPU supports:");
         bool ok = true;
         foreach (var result in KernelSelfCheck.Run())

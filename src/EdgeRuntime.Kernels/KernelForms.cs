@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using EdgeRuntime.Kernels.Native;
+
 namespace EdgeRuntime.Kernels;
 
 /// <summary>One kernel and the code it runs on this CPU.</summary>
@@ -20,21 +23,45 @@ public static class KernelForms
         string plain = KernelPaths.Describe(path, choice.DotProduct);
         return
         [
-            new("BitLinear 1 token", plain),
-            // Without VNNI a batch takes two weight rows per pass (TwoRows256x4); with it, one.
-            new("BitLinear 4 tokens", Wide(path) ? (choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : plain),
+            // Without VNNI a batch takes two weight rows per pass (TwoRows256x4); with it, one. With AVX-512 VNNI the
+            // native kernel takes both, four rows by four tokens.
+            new("BitLinear 1 token", Wide(path) && choice.Avx512Vnni ? Native : plain),
+            new("BitLinear 4 tokens", Wide(path) ? (choice.Avx512Vnni ? Native : choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : plain),
             // The 1.6-bit layout has 256-bit forms only (AVX-512 runs them too), with vpdpbusd where allowed.
             new("BitLinear 1.6-bit", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
             new("MatMulNBits int8", Wide(path) ? WithVnni("Vector256 8 rows", choice.Vnni) : plain),
             new("MatMulNBits float", path is KernelPath.Scalar or KernelPath.AdvSimd ? path.ToString() : "Vector128"),
             new("MatMulInteger", plain),
-            new("MatMulInteger prepacked", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
+            new("MatMulInteger prepacked", Wide(path) ? (choice.Avx512Vnni ? Native : WithVnni("Vector256", choice.Vnni)) : plain),
             new("Int8RowLinear", plain),
         ];
     }
 
+    /// <summary>
+    /// What libedgekernels (native/kernels) offers this CPU and whether this process uses it: "libedgekernels: AVX-512 VNNI
+    /// in use", "... AVX-512 VNNI not on this CPU", or why the library is not loaded.
+    /// </summary>
+    public static string NativeSummary(KernelChoice choice)
+    {
+        if (NativeKernels.LoadError is { } error)
+        {
+            return $"libedgekernels: not loaded ({error})";
+        }
+
+        if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
+        {
+            return $"libedgekernels: I8MM {(NativeKernels.I8mm ? "on this CPU (no kernel uses it yet)" : "not on this CPU")}";
+        }
+
+        string state = !NativeKernels.Avx512Vnni ? "not on this CPU" : choice.Avx512Vnni ? "in use" : "on this CPU, turned off by the board profile";
+        return $"libedgekernels: AVX-512 VNNI {state}";
+    }
+
     /// <summary>One line: "BitLinear 1 token=Vector256, MatMulNBits int8=Vector256 8 rows+AvxVnni, ...".</summary>
     public static string Summary(IReadOnlyList<KernelForm> forms) => string.Join(", ", forms.Select(f => $"{f.Kernel}={f.Form}"));
+
+    // libedgekernels' 512-bit vpdpbusd kernels (native/kernels), chosen at run time.
+    private const string Native = "native Avx512Vnni";
 
     private static bool Wide(KernelPath path) => path is KernelPath.Vector256 or KernelPath.Vector512;
 

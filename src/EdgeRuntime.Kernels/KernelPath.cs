@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
+using EdgeRuntime.Kernels.Native;
 
 namespace EdgeRuntime.Kernels;
 
@@ -23,11 +24,14 @@ public enum KernelPath
 }
 
 /// <summary>A board profile's limits on the kernels: the widest path, and whether the CPU's dot-product extensions
-/// (AVX-VNNI on x64, SDOT on arm64) may be used. The defaults leave the choice to the CPU.</summary>
+/// (AVX-VNNI and AVX-512 VNNI on x64, SDOT on arm64) may be used. The defaults leave the choice to the CPU.</summary>
 public sealed record KernelLimits(KernelPath? MaxPath = null, bool Vnni = true, bool DotProduct = true);
 
-/// <summary>What the kernels run in this process: a path and the extensions used inside it.</summary>
-public readonly record struct KernelChoice(KernelPath Path, bool Vnni, bool DotProduct);
+/// <summary>
+/// What the kernels run in this process: a path (the C# vector width), the extensions used inside it, and whether the
+/// native AVX-512 VNNI kernels (libedgekernels) take the batched int8 and ternary products.
+/// </summary>
+public readonly record struct KernelChoice(KernelPath Path, bool Vnni, bool DotProduct, bool Avx512Vnni = false);
 
 /// <summary>
 /// Which paths this CPU can run, and the one used by default: the widest, chosen once at start from the CPU's
@@ -47,6 +51,13 @@ public static class KernelPaths
 
     /// <summary>Whether the 256-bit forms use AVX-VNNI's vpdpbusd (the CPU has it and the profile allows it).</summary>
     public static bool Vnni => s_choice.Vnni;
+
+    /// <summary>
+    /// Whether the native 512-bit VNNI kernels run (the CPU and OS have AVX-512 VNNI, and the profile allows both VNNI
+    /// and 512-bit vectors). They do not depend on <see cref="Best"/>: a Native AOT binary built for x86-64-v3 runs its
+    /// C# at Vector256 and these at 512 bits.
+    /// </summary>
+    public static bool Avx512Vnni => s_choice.Avx512Vnni;
 
     /// <summary>Whether the arm64 forms use SDOT (the CPU has it and the profile allows it).</summary>
     public static bool DotProduct => s_choice.DotProduct;
@@ -88,7 +99,10 @@ public static class KernelPaths
 
         bool vnni = limits.Vnni && AvxVnni.IsSupported && path is KernelPath.Vector256 or KernelPath.Vector512;
         bool dot = limits.DotProduct && Dp.IsSupported && path == KernelPath.AdvSimd;
-        return new KernelChoice(path, vnni, dot);
+        // The 512-bit kernels are native, so the C# path's width does not bound them here; the profile's ceiling does.
+        bool avx512Vnni = limits.Vnni && NativeKernels.Avx512Vnni && path is KernelPath.Vector256 or KernelPath.Vector512
+            && (limits.MaxPath is null || Width(limits.MaxPath.Value) >= Width(KernelPath.Vector512));
+        return new KernelChoice(path, vnni, dot, avx512Vnni);
     }
 
     /// <summary>Makes <paramref name="choice"/> the process's (edged does this once, before it creates a session).</summary>

@@ -89,7 +89,10 @@ public sealed class KernelsOverSocket
         // The forms in use: the x86-64-v3 binary still finds AVX-VNNI at run time where this CPU has it.
         string extension = System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? "AvxVnni" : "Avx2";
         Assert.Contains($"  {"MatMulNBits int8",-26} Vector256 8 rows+{extension}", run.Stdout, StringComparison.Ordinal);
-        Assert.Contains($"  {"MatMulInteger prepacked",-26} Vector256+{extension}", run.Stdout, StringComparison.Ordinal);
+        // Where the CPU has AVX-512 VNNI, the same binary takes the native 512-bit kernels (libedgekernels, linked in).
+        bool native = EdgeRuntime.Kernels.KernelPaths.Avx512Vnni;
+        Assert.Contains($"  {"MatMulInteger prepacked",-26} {(native ? "native Avx512Vnni" : $"Vector256+{extension}")}", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains(native ? "libedgekernels: AVX-512 VNNI in use" : "libedgekernels: AVX-512 VNNI not on this CPU", run.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -104,6 +107,7 @@ public sealed class KernelsOverSocket
             var hello = await client.HelloAsync("kernel-limits-test");
             Assert.Contains("MatMulNBits int8=Vector128,", hello.Platform, StringComparison.Ordinal);
             Assert.DoesNotContain("+AvxVnni", hello.Platform, StringComparison.Ordinal);
+            Assert.DoesNotContain("native Avx512Vnni", hello.Platform, StringComparison.Ordinal);
         }
 
         await CheckFallbackRewriteAsync(edged, "fallback-narrowed");

@@ -72,7 +72,11 @@ public sealed class Int8KernelTests
                 PackedInt8MatMul.MatMulInteger(path, packed, a, aSigned, m, aZp, bZp, actual);
                 Assert.Equal(expected, actual);
 
-                // On a VNNI CPU the 256-bit paths above took the vpdpbusd form; the AVX2 form must agree as well.
+                // On a VNNI CPU the 256-bit paths above took a vpdpbusd form (the native 512-bit one where the CPU has
+                // AVX-512 VNNI); the C# AVX-VNNI and AVX2 forms must agree as well.
+                var csharp = new int[m * n];
+                PackedInt8MatMul.MatMulInteger(path, packed, a, aSigned, m, aZp, bZp, csharp, allowNative: false);
+                Assert.Equal(expected, csharp);
                 var avx2 = new int[m * n];
                 PackedInt8MatMul.MatMulInteger(path, packed, a, aSigned, m, aZp, bZp, avx2, allowVnni: false);
                 Assert.Equal(expected, avx2);
@@ -90,10 +94,10 @@ public sealed class Int8KernelTests
         foreach (var path in KernelPaths.Supported)
         {
             using var packed = PackedInt8Weights.Pack(b, k, n, signed: true);
-            foreach (bool allowVnni in new[] { true, false })
+            foreach ((bool allowVnni, bool allowNative) in new[] { (true, true), (true, false), (false, false) })
             {
                 var actual = new int[n];
-                PackedInt8MatMul.MatMulInteger(path, packed, a, false, 1, [0], [0], actual, allowVnni);
+                PackedInt8MatMul.MatMulInteger(path, packed, a, false, 1, [0], [0], actual, allowVnni, allowNative);
                 Assert.All(actual, v => Assert.Equal(255 * -128 * k, v));
             }
         }

@@ -135,16 +135,20 @@ public sealed class TernaryKernelTests
         int[] ks = [.. Enumerable.Range(0, 40), 63, 64, 65, 127, 128, 129, 255, 256, 257, 383, 384, 511, 512, 513, 640, 1000, 2100, 2304];
         foreach (int k in ks)
         {
-            foreach (int m in new[] { 1, 2, 3, 4, 5, 9 })
+            // n = 7 stays inside the tails; n = 21 also takes the eight-row output step.
+            foreach ((int m, int n) in new[] { (1, 7), (2, 7), (3, 7), (4, 7), (5, 7), (9, 7), (17, 7), (1, 21), (6, 21) })
             {
-                const int n = 7;
                 var weights = Weights(n, k, k + 1);
                 float[] x = Activations(m * k, (k * 31) + m);
                 float beta = 0.0173f;
                 float[] expected = BitLinearReference.Compute(x, m, k, weights, n, beta);
-                var actual = new float[m * n];
-                BitLinear.Compute(path, x, m, k, TernaryPacking.Pack(weights, n, k), n, beta, actual);
-                Assert.True(expected.AsSpan().SequenceEqual(actual), $"path {path}, k={k}, m={m}: first difference at {Enumerable.Range(0, expected.Length).FirstOrDefault(i => BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))}");
+                // On an AVX-512 VNNI CPU the 256/512-bit paths run the native kernel; the C# forms must agree as well.
+                foreach (bool allowNative in new[] { true, false })
+                {
+                    var actual = new float[m * n];
+                    BitLinear.Compute(path, x, m, k, TernaryPacking.Pack(weights, n, k), n, beta, actual, allowNative: allowNative);
+                    Assert.True(expected.AsSpan().SequenceEqual(actual), $"path {path}, native {allowNative}, k={k}, m={m}: first difference at {Enumerable.Range(0, expected.Length).FirstOrDefault(i => BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))}");
+                }
             }
         }
     }
@@ -160,10 +164,13 @@ public sealed class TernaryKernelTests
         weights[k..(2 * k)].AsSpan().Fill(-1);
         float[] x = [.. Enumerable.Repeat(-5f, k), .. Enumerable.Repeat(7f, k)];
         float[] expected = BitLinearReference.Compute(x, 2, k, weights, n, 1f);
-        var actual = new float[2 * n];
-        BitLinear.Compute(path, x, 2, k, TernaryPacking.Pack(weights, n, k), n, 1f, actual);
-        Assert.Equal(expected, actual);
-        Assert.Equal(-5f * k, actual[0], 1e-2f);
+        foreach (bool allowNative in new[] { true, false })
+        {
+            var actual = new float[2 * n];
+            BitLinear.Compute(path, x, 2, k, TernaryPacking.Pack(weights, n, k), n, 1f, actual, allowNative: allowNative);
+            Assert.Equal(expected, actual);
+            Assert.Equal(-5f * k, actual[0], 1e-2f);
+        }
     }
 
     [Fact]

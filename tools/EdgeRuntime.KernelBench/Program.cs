@@ -9,7 +9,7 @@ using EdgeRuntime.Kernels.Ternary;
 using EdgeRuntime.Tools;
 using Microsoft.ML.OnnxRuntime;
 
-// Usage: KernelBench --out DIR [--quick] [--only bitlinear|lowbit|memory] [--peer-i2s PATH]
+// Usage: KernelBench --out DIR [--quick] [--only bitlinear|lowbit|memory] [--peer-i2s PATH] [--max-path PATH]
 // (KernelBench --rss-probe MODEL [--no-prepacking] is the child process WeightMemory starts.)
 if (args is [WeightMemory.ProbeFlag, var probeModel, .. var probeRest])
 {
@@ -24,6 +24,19 @@ if (only is not ("all" or "bitlinear" or "lowbit" or "memory"))
 {
     Console.Error.WriteLine($"--only takes bitlinear, lowbit or memory, not '{only}'.");
     return 2;
+}
+
+// --max-path narrows the kernels as a board profile's kernels.maxPath does (Vector256 leaves out the native AVX-512
+// kernels), so one machine can measure what a narrower profile or CPU would run.
+if (args.SkipWhile(a => a != "--max-path").Skip(1).FirstOrDefault() is { } maxPath)
+{
+    if (!Enum.TryParse<KernelPath>(maxPath, out var ceiling))
+    {
+        Console.Error.WriteLine($"--max-path takes {string.Join(", ", Enum.GetNames<KernelPath>())}, not '{maxPath}'.");
+        return 2;
+    }
+
+    KernelPaths.Apply(KernelPaths.Choose(new KernelLimits(MaxPath: ceiling)));
 }
 
 // bitnet.cpp's I2_S kernel built from a BitNet checkout by build/Bench.psm1 (-PeerSource); without it the figures
@@ -44,7 +57,7 @@ bool runBitLinear = only is "all" or "bitlinear";
 bool runLowBit = only is "all" or "lowbit";
 Directory.CreateDirectory(outDir);
 var results = new List<BenchResult>();
-Console.WriteLine($"kernel path: {KernelPaths.Describe(KernelPaths.Best)}; {Environment.ProcessorCount} cores; ORT {OrtEnv.Instance().GetVersionString()}");
+Console.WriteLine($"kernel path: {KernelPaths.Describe(KernelPaths.Best)}{(KernelPaths.Avx512Vnni ? " + native Avx512Vnni" : "")}; {Environment.ProcessorCount} cores; ORT {OrtEnv.Instance().GetVersionString()}");
 
 // The machine's streaming read bandwidth, two threads, over a buffer far larger than the last-level cache.
 double bandwidth = StreamingRead.GigabytesPerSecond(threads: 2, megabytes: quick ? 256 : 1024);

@@ -1,6 +1,7 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
+using EdgeRuntime.Kernels.Native;
 
 namespace EdgeRuntime.Kernels.Int8;
 
@@ -10,7 +11,9 @@ namespace EdgeRuntime.Kernels.Int8;
 /// y = S − B'·Σa_u − A'·colsum(b') + K·A'·B', where A' = a_zp + (128 if A is int8) and B' = b_zp − Offset.
 /// x64 with AVX-VNNI multiplies a_u by b' with vpdpbusd, which sums four u8 × s8 products straight into 32 bits; x64
 /// without it splits a_u into nibbles so pmaddubsw (u8 × s8) cannot saturate (2·15·128 per lane) and sums the two
-/// halves ×1 and ×16 with pmaddwd; arm64 uses SDOT on a_u − 128 (int8) and adds 128·colsum back.
+/// halves ×1 and ×16 with pmaddwd; arm64 uses SDOT on a_u − 128 (int8) and adds 128·colsum back. Where the CPU has
+/// AVX-512 VNNI, the native kernel (libedgekernels) runs vpdpbusd on 512 bits: one 64-byte group is one register, and
+/// each loaded group serves eight tokens.
 /// </summary>
 public static unsafe class PackedInt8MatMul
 {
@@ -27,19 +30,40 @@ public static unsafe class PackedInt8MatMul
 
         /// <summary>Low holds whole a_u bytes for vpdpbusd (High is unused).</summary>
         public bool Whole;
+
+        /// <summary>The native AVX-512 VNNI kernel computes this token (Whole is then set too).</summary>
+        public bool Native;
     }
 
-    /// <summary>Whether <paramref name="path"/> runs the VNNI form in this process (unless the caller turns it off).</summary>
+    /// <summary>Whether <paramref name="path"/> runs the C# AVX-VNNI form in this process (unless the caller turns it off).</summary>
     public static bool UsesVnni(KernelPath path, bool allowVnni = true) =>
         allowVnni && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Vnni;
 
     /// <summary>
-    /// Fills one token's quads from its 8-bit values (length K); Low/High must hold KQuads ints. <paramref name="allowVnni"/>
-    /// false keeps the AVX2 form on a VNNI CPU (tests check both forms).
+    /// Whether <paramref name="path"/> runs the native AVX-512 VNNI kernel in this process; <paramref name="allowNative"/>
+    /// false keeps the C# forms (tests compare all of them).
     /// </summary>
-    public static void Prepare(KernelPath path, ReadOnlySpan<byte> a, bool signed, int zeroPoint, int kQuads, ref Token token, bool allowVnni = true)
+    public static bool UsesNative(KernelPath path, bool allowVnni = true, bool allowNative = true) =>
+        allowVnni && allowNative && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni;
+
+    /// <summary>
+    /// Fills one token's quads from its 8-bit values (length K); Low/High must hold KQuads ints. <paramref name="allowVnni"/>
+    /// false keeps the AVX2 form on a VNNI CPU, <paramref name="allowNative"/> false the C# forms (tests check them all).
+    /// </summary>
+    public static void Prepare(KernelPath path, ReadOnlySpan<byte> a, bool signed, int zeroPoint, int kQuads, ref Token token, bool allowVnni = true, bool allowNative = true)
     {
-        bool whole = UsesVnni(path, allowVnni);
+        bool native = UsesNative(path, allowVnni, allowNative);
+        bool whole = native || UsesVnni(path, allowVnni);
+        token.ZeroPoint = zeroPoint + (signed ? 128 : 0);
+        token.Whole = whole;
+        token.Native = native;
+        if (whole)
+        {
+            // a_u's bytes in order are the quads (little-endian): a copy, sign flip for int8, and a vector sum.
+            token.Sum = PrepareWhole(a, signed, new Span<byte>(token.Low, kQuads * 4));
+            return;
+        }
+
         int sum = 0;
         for (int quad = 0; quad < kQuads; quad++)
         {
@@ -49,11 +73,7 @@ public static unsafe class PackedInt8MatMul
                 int index = (quad * 4) + i;
                 int u = index < a.Length ? (signed ? (sbyte)a[index] + 128 : a[index]) : 0;
                 sum += u;
-                if (whole)
-                {
-                    low |= (uint)u << (8 * i);
-                }
-                else if (path == KernelPath.AdvSimd)
+                if (path == KernelPath.AdvSimd)
                 {
                     // a_s = a_u − 128 for SDOT; padded rows have b' = 0, so whatever a_s holds there adds nothing.
                     low |= (uint)(byte)(u - 128) << (8 * i);
@@ -70,32 +90,80 @@ public static unsafe class PackedInt8MatMul
         }
 
         token.Sum = sum;
-        token.ZeroPoint = zeroPoint + (signed ? 128 : 0);
-        token.Whole = whole;
+    }
+
+    // x64 only (the whole form is a vpdpbusd form): a_u = a, or a + 128 = a ^ 0x80 for int8, zero-padded to the quads;
+    // returns Σa_u, summed 16 bytes at a time by psadbw.
+    private static int PrepareWhole(ReadOnlySpan<byte> a, bool signed, Span<byte> quads)
+    {
+        a.CopyTo(quads);
+        quads[a.Length..].Clear();
+        byte flip = signed ? (byte)0x80 : (byte)0;
+        var flips = Vector128.Create(flip);
+        Vector128<long> total = default;
+        int i = 0;
+        fixed (byte* values = quads)
+        {
+            for (; i + 16 <= a.Length; i += 16)
+            {
+                var v = Sse2.LoadVector128(values + i) ^ flips;
+                Sse2.Store(values + i, v);
+                total += Sse2.SumAbsoluteDifferences(v, Vector128<byte>.Zero).AsInt64();
+            }
+        }
+
+        long sum = total.GetElement(0) + total.GetElement(1);
+        for (; i < a.Length; i++)
+        {
+            quads[i] ^= flip;
+            sum += quads[i];
+        }
+
+        return (int)sum;
     }
 
     /// <summary>The whole MatMulInteger for m tokens on one thread, with pooled scratch (tests and tools).</summary>
-    public static void MatMulInteger(KernelPath path, PackedInt8Weights b, ReadOnlySpan<byte> a, bool aSigned, int m, ReadOnlySpan<int> aZeroPoints, ReadOnlySpan<int> bZeroPoints, Span<int> y, bool allowVnni = true)
+    public static void MatMulInteger(KernelPath path, PackedInt8Weights b, ReadOnlySpan<byte> a, bool aSigned, int m, ReadOnlySpan<int> aZeroPoints, ReadOnlySpan<int> bZeroPoints, Span<int> y, bool allowVnni = true, bool allowNative = true)
     {
         if (a.Length != m * b.K || y.Length != m * b.N)
         {
             throw new ArgumentException($"MatMulInteger sizes disagree: A has {a.Length} values (expected {m}x{b.K}), Y {y.Length} ({m}x{b.N}).");
         }
 
-        int[] quads = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(1, 2 * b.KQuads));
+        long quadStride = 2L * b.KQuads;
+        int[] quads = System.Buffers.ArrayPool<int>.Shared.Rent((int)Math.Max(1, m * quadStride));
         short[] zeroPoints = System.Buffers.ArrayPool<short>.Shared.Rent(Math.Max(1, b.N));
+        int[] offsets = System.Buffers.ArrayPool<int>.Shared.Rent(b.Tiles * PackedInt8Weights.TileColumns);
+        var tokens = System.Buffers.ArrayPool<Token>.Shared.Rent(Math.Max(1, m));
+        int[] terms = System.Buffers.ArrayPool<int>.Shared.Rent(Math.Max(1, 2 * m));
         try
         {
             Int8MatMul.ExpandZeroPoints(bZeroPoints, b.N, zeroPoints);
             fixed (int* q = quads)
             fixed (int* output = y)
+            fixed (Token* t = tokens)
+            fixed (int* columnOffsets = offsets)
+            fixed (int* tokenTerms = terms)
             {
-                for (int t = 0; t < m; t++)
+                for (int row = 0; row < m; row++)
                 {
-                    var token = new Token { Low = q, High = q + b.KQuads };
-                    int za = aZeroPoints.IsEmpty ? 0 : aZeroPoints.Length == 1 ? aZeroPoints[0] : aZeroPoints[t];
-                    Prepare(path, a.Slice(t * b.K, b.K), aSigned, za, b.KQuads, ref token, allowVnni);
-                    ComputeTiles(path, b, token, zeroPoints.AsSpan(0, b.N), output + ((long)t * b.N), 0, b.Tiles);
+                    t[row] = new Token { Low = q + (row * quadStride), High = q + (row * quadStride) + b.KQuads };
+                    int za = aZeroPoints.IsEmpty ? 0 : aZeroPoints.Length == 1 ? aZeroPoints[0] : aZeroPoints[row];
+                    Prepare(path, a.Slice(row * b.K, b.K), aSigned, za, b.KQuads, ref t[row], allowVnni, allowNative);
+                }
+
+                if (m > 0 && t[0].Native)
+                {
+                    ColumnOffsets(b, zeroPoints.AsSpan(0, b.N), offsets);
+                    TokenTerms(t, m, tokenTerms, tokenTerms + m);
+                    ComputeTilesNative(b, q, quadStride, tokenTerms, tokenTerms + m, m, columnOffsets, output, 0, b.Tiles);
+                }
+                else
+                {
+                    for (int row = 0; row < m; row++)
+                    {
+                        ComputeTiles(path, b, t[row], zeroPoints.AsSpan(0, b.N), output + ((long)row * b.N), 0, b.Tiles);
+                    }
                 }
             }
         }
@@ -103,12 +171,48 @@ public static unsafe class PackedInt8MatMul
         {
             System.Buffers.ArrayPool<int>.Shared.Return(quads);
             System.Buffers.ArrayPool<short>.Shared.Return(zeroPoints);
+            System.Buffers.ArrayPool<int>.Shared.Return(offsets);
+            System.Buffers.ArrayPool<Token>.Shared.Return(tokens);
+            System.Buffers.ArrayPool<int>.Shared.Return(terms);
         }
     }
+
+    /// <summary>B' = b_zp − Offset per column, zero past N: Tiles·16 values, as the native kernel reads them.</summary>
+    public static void ColumnOffsets(PackedInt8Weights b, ReadOnlySpan<short> bZeroPoints, Span<int> offsets)
+    {
+        for (int column = 0; column < b.Tiles * PackedInt8Weights.TileColumns; column++)
+        {
+            offsets[column] = column < b.N ? bZeroPoints[column] - b.Offset : 0;
+        }
+    }
+
+    /// <summary>The tokens' Σa_u and A' as two arrays of m, as the native kernel reads them.</summary>
+    public static void TokenTerms(Token* tokens, int m, int* sums, int* zeroPoints)
+    {
+        for (int t = 0; t < m; t++)
+        {
+            sums[t] = tokens[t].Sum;
+            zeroPoints[t] = tokens[t].ZeroPoint;
+        }
+    }
+
+    /// <summary>
+    /// Tiles [tileStart, tileEnd) for m tokens at once with the native AVX-512 VNNI kernel, zero points applied: the
+    /// tokens were prepared with <see cref="Token.Native"/>, their quads <paramref name="quadStride"/> ints apart from
+    /// <paramref name="quads"/>; y holds m rows of N; <paramref name="columnOffsets"/> comes from <see cref="ColumnOffsets"/>.
+    /// </summary>
+    public static void ComputeTilesNative(PackedInt8Weights b, int* quads, long quadStride, int* tokenSums, int* tokenZeroPoints, int m, int* columnOffsets, int* y, int tileStart, int tileEnd) =>
+        NativeKernels.Int8PackedMatMulAvx512Vnni(b.Data, b.KQuads, b.K, b.N, tileStart, tileEnd, b.ColumnSums, columnOffsets, quads, quadStride, tokenSums, tokenZeroPoints, m, y, b.N);
 
     /// <summary>Output columns of tiles [tileStart, tileEnd) for one token, written to y (length N).</summary>
     public static void ComputeTiles(KernelPath path, PackedInt8Weights b, in Token token, ReadOnlySpan<short> bZeroPoints, int* y, int tileStart, int tileEnd)
     {
+        if (token.Native)
+        {
+            ComputeTilesNativeOne(b, token, bZeroPoints, y, tileStart, tileEnd);
+            return;
+        }
+
         int* s = stackalloc int[PackedInt8Weights.TileColumns];
         for (int tile = tileStart; tile < tileEnd; tile++)
         {
@@ -122,16 +226,41 @@ public static unsafe class PackedInt8MatMul
                 default: TileScalar(data, b.KQuads, token, s); break;
             }
 
-            int first = tile * PackedInt8Weights.TileColumns;
-            int count = Math.Min(PackedInt8Weights.TileColumns, b.N - first);
-            for (int c = 0; c < count; c++)
+            Finish(b, token, bZeroPoints, s, y, tile, armSigned: path == KernelPath.AdvSimd);
+        }
+    }
+
+    private static void ComputeTilesNativeOne(PackedInt8Weights b, in Token token, ReadOnlySpan<short> bZeroPoints, int* y, int tileStart, int tileEnd)
+    {
+        int[] offsets = System.Buffers.ArrayPool<int>.Shared.Rent(b.Tiles * PackedInt8Weights.TileColumns);
+        try
+        {
+            ColumnOffsets(b, bZeroPoints, offsets);
+            int sum = token.Sum, zeroPoint = token.ZeroPoint;
+            fixed (int* columnOffsets = offsets)
             {
-                int column = first + c;
-                int colSum = b.ColumnSums[column];
-                int bPrime = bZeroPoints[column] - b.Offset;
-                int sum = path == KernelPath.AdvSimd ? s[c] + (128 * colSum) : s[c];
-                y[column] = sum - (bPrime * token.Sum) - (token.ZeroPoint * colSum) + (b.K * token.ZeroPoint * bPrime);
+                ComputeTilesNative(b, token.Low, 0, &sum, &zeroPoint, 1, columnOffsets, y, tileStart, tileEnd);
             }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<int>.Shared.Return(offsets);
+        }
+    }
+
+    // One tile's raw sums S (16 columns) to outputs: the zero-point terms, and on arm64 the 128·colsum that SDOT on
+    // a_u − 128 left out.
+    private static void Finish(PackedInt8Weights b, in Token token, ReadOnlySpan<short> bZeroPoints, int* s, int* y, int tile, bool armSigned)
+    {
+        int first = tile * PackedInt8Weights.TileColumns;
+        int count = Math.Min(PackedInt8Weights.TileColumns, b.N - first);
+        for (int c = 0; c < count; c++)
+        {
+            int column = first + c;
+            int colSum = b.ColumnSums[column];
+            int bPrime = bZeroPoints[column] - b.Offset;
+            int sum = armSigned ? s[c] + (128 * colSum) : s[c];
+            y[column] = sum - (bPrime * token.Sum) - (token.ZeroPoint * colSum) + (b.K * token.ZeroPoint * bPrime);
         }
     }
 

@@ -357,6 +357,8 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
         int[] quads = ArrayPool<int>.Shared.Rent(Math.Max(1, problem.M * 2 * packed.KQuads));
         short[] columnZeroPoints = ArrayPool<short>.Shared.Rent(problem.N);
         var tokens = ArrayPool<PackedInt8MatMul.Token>.Shared.Rent(problem.M);
+        int[] offsets = ArrayPool<int>.Shared.Rent(packed.Tiles * PackedInt8Weights.TileColumns);
+        int[] terms = ArrayPool<int>.Shared.Rent(2 * problem.M);
         try
         {
             ExpandColumnZeroPoints(bZeroPoints, problem.N, columnZeroPoints);
@@ -364,6 +366,8 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
             fixed (int* q = quads)
             fixed (short* zb = columnZeroPoints)
             fixed (PackedInt8MatMul.Token* t = tokens)
+            fixed (int* columnOffsets = offsets)
+            fixed (int* tokenTerms = terms)
             {
                 for (int row = 0; row < problem.M; row++)
                 {
@@ -372,7 +376,13 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
                     PackedInt8MatMul.Prepare(path, new ReadOnlySpan<byte>((byte*)a.Data + ((long)row * problem.K), problem.K), signed, za, packed.KQuads, ref t[row]);
                 }
 
-                var work = new PackedWork { Path = path, Weights = handle, Tokens = t, M = problem.M, ZeroPoints = zb, N = problem.N, Y = y };
+                if (problem.M > 0 && t[0].Native)
+                {
+                    PackedInt8MatMul.ColumnOffsets(packed, columnZeroPoints.AsSpan(0, problem.N), offsets);
+                    PackedInt8MatMul.TokenTerms(t, problem.M, tokenTerms, tokenTerms + problem.M);
+                }
+
+                var work = new PackedWork { Path = path, Weights = handle, Tokens = t, M = problem.M, ZeroPoints = zb, N = problem.N, Y = y, ColumnOffsets = columnOffsets, TokenSums = tokenTerms, TokenZeroPoints = tokenTerms + problem.M };
                 context.ParallelFor(&RunPackedTask, (packed.Tiles + TilesPerTask - 1) / TilesPerTask, &work);
 
                 if (work.Failed != 0)
@@ -386,6 +396,8 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
             ArrayPool<int>.Shared.Return(quads);
             ArrayPool<short>.Shared.Return(columnZeroPoints);
             ArrayPool<PackedInt8MatMul.Token>.Shared.Return(tokens);
+            ArrayPool<int>.Shared.Return(offsets);
+            ArrayPool<int>.Shared.Return(terms);
         }
     }
 
@@ -399,6 +411,12 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
             int start = (int)index * TilesPerTask;
             int end = Math.Min(packed.Tiles, start + TilesPerTask);
             var zeroPoints = new ReadOnlySpan<short>(work->ZeroPoints, work->N);
+            if (work->M > 0 && work->Tokens[0].Native)
+            {
+                PackedInt8MatMul.ComputeTilesNative(packed, work->Tokens[0].Low, 2L * packed.KQuads, work->TokenSums, work->TokenZeroPoints, work->M, work->ColumnOffsets, work->Y, start, end);
+                return;
+            }
+
             // Tile by tile, every token against it: one tile (KQuads·64 bytes) stays in the near caches while the
             // batch passes over it, instead of the task's whole range streaming in again for each token.
             for (int tile = start; tile < end; tile++)
@@ -425,6 +443,11 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
         public int N;
         public int* Y;
         public int Failed;
+
+        // For the native kernel only: B' per column (Tiles·16) and each token's Σa_u and A'.
+        public int* ColumnOffsets;
+        public int* TokenSums;
+        public int* TokenZeroPoints;
     }
 
     [UnmanagedCallersOnly]

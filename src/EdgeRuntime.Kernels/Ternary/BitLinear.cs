@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.Intrinsics;
+using EdgeRuntime.Kernels.Native;
 
 namespace EdgeRuntime.Kernels.Ternary;
 
@@ -15,6 +17,16 @@ public static unsafe class BitLinear
     // Weight rows per prefill block: 64 rows of K = 2560 are 40 KB of packed weights.
     private const int RowBlock = 64;
 
+    // Tokens per native call: their dot products for one row block (16 x 64 ints) are a 4 KB stack buffer.
+    private const int NativeTokens = 16;
+
+    /// <summary>
+    /// Whether the native AVX-512 VNNI kernel computes the 2-bit layout on <paramref name="path"/> in this process;
+    /// <paramref name="allowNative"/> false keeps the C# forms (tests compare both).
+    /// </summary>
+    public static bool UsesNative(KernelPath path, TernaryLayout layout, bool allowNative = true) =>
+        allowNative && layout != TernaryLayout.FivePerByte && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni;
+
     /// <summary>Quantizes m tokens of k floats into rows of the layout's padded K (<see cref="TernaryLayouts.PaddedK"/>) bytes.</summary>
     public static void Quantize(KernelPath path, ReadOnlySpan<float> x, int m, int k, Span<sbyte> quantized, Span<float> scales, Span<int> sums, TernaryLayout layout = TernaryLayout.FourPerByte)
     {
@@ -30,10 +42,16 @@ public static unsafe class BitLinear
     /// Output rows [rowStart, rowEnd) for all m tokens. Row r's weight scale is <c>betas[r · betaStride]</c>: stride 0
     /// for one scale per tensor, 1 for a scale per row (several projections of the same input fused into one).
     /// </summary>
-    public static void ComputeRows(KernelPath path, sbyte* quantized, int m, int k, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, float* betas, int betaStride, float* y, int n, int rowStart, int rowEnd, TernaryLayout layout = TernaryLayout.FourPerByte)
+    public static void ComputeRows(KernelPath path, sbyte* quantized, int m, int k, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, float* betas, int betaStride, float* y, int n, int rowStart, int rowEnd, TernaryLayout layout = TernaryLayout.FourPerByte, bool allowNative = true)
     {
         int padded = layout.PaddedK(k);
         int rowBytes = layout.RowBytes(k);
+        if (UsesNative(path, layout, allowNative))
+        {
+            ComputeRowsNative(quantized, m, padded, scales, sums, packed, rowBytes, betas, betaStride, y, n, rowStart, rowEnd);
+            return;
+        }
+
         // As TernaryLayouts sizes them: anything but the 1.6-bit layout is the 2-bit one.
         bool twoBit = layout != TernaryLayout.FivePerByte;
         Span<int> four = stackalloc int[4];
@@ -116,8 +134,52 @@ public static unsafe class BitLinear
         }
     }
 
+    // The native kernel takes four rows by four tokens per pass; here, a row block by up to 16 tokens per call, so the
+    // block's weights (40 KB at K = 2560) stay in L2 while the tokens pass over them.
+    private static void ComputeRowsNative(sbyte* quantized, int m, int padded, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, int rowBytes, float* betas, int betaStride, float* y, int n, int rowStart, int rowEnd)
+    {
+        int* dots = stackalloc int[NativeTokens * RowBlock];
+        fixed (int* tokenSums = sums)
+        {
+            for (int blockStart = rowStart; blockStart < rowEnd; blockStart += RowBlock)
+            {
+                int rows = Math.Min(RowBlock, rowEnd - blockStart);
+                for (int first = 0; first < m; first += NativeTokens)
+                {
+                    int count = Math.Min(NativeTokens, m - first);
+                    NativeKernels.Ternary2DotsAvx512Vnni(packed + ((long)blockStart * rowBytes), rows, rowBytes, quantized + ((long)first * padded), padded, tokenSums + first, count, dots, RowBlock);
+                    for (int t = 0; t < count; t++)
+                    {
+                        Outputs(dots + (t * RowBlock), rows, scales[first + t], betas + (blockStart * betaStride), betaStride, y + ((long)(first + t) * n) + blockStart);
+                    }
+                }
+            }
+        }
+    }
+
+    // Output() for a run of rows, eight at a time: int-to-float conversion, division and multiplication are each
+    // correctly rounded in vector lanes as in scalar code, so the results are the same bits.
+    private static void Outputs(int* dots, int rows, float scale, float* betas, int betaStride, float* y)
+    {
+        int r = 0;
+        if (scale != 0 && Vector256.IsHardwareAccelerated)
+        {
+            var scales = Vector256.Create(scale);
+            for (; r + 8 <= rows; r += 8)
+            {
+                var beta = betaStride == 0 ? Vector256.Create(betas[0]) : Vector256.Load(betas + r);
+                (Vector256.ConvertToSingle(Vector256.Load(dots + r)) / scales * beta).Store(y + r);
+            }
+        }
+
+        for (; r < rows; r++)
+        {
+            y[r] = Output(dots[r], scale, betas[r * betaStride]);
+        }
+    }
+
     /// <summary>The whole operator on one thread, with pooled scratch (no allocation once warm).</summary>
-    public static void Compute(KernelPath path, ReadOnlySpan<float> x, int m, int k, ReadOnlySpan<byte> packed, int n, float beta, Span<float> y, TernaryLayout layout = TernaryLayout.FourPerByte)
+    public static void Compute(KernelPath path, ReadOnlySpan<float> x, int m, int k, ReadOnlySpan<byte> packed, int n, float beta, Span<float> y, TernaryLayout layout = TernaryLayout.FourPerByte, bool allowNative = true)
     {
         Validate(x.Length, m, k, packed.Length, n, y.Length, layout);
         int padded = layout.PaddedK(k);
@@ -131,7 +193,7 @@ public static unsafe class BitLinear
             fixed (byte* w = packed)
             fixed (float* output = y)
             {
-                ComputeRows(path, q, m, k, scales.AsSpan(0, m), sums.AsSpan(0, m), w, &beta, 0, output, n, 0, n, layout);
+                ComputeRows(path, q, m, k, scales.AsSpan(0, m), sums.AsSpan(0, m), w, &beta, 0, output, n, 0, n, layout, allowNative);
             }
         }
         finally

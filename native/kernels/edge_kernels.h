@@ -1,0 +1,61 @@
+/* EdgeRuntime's per-ISA kernels: instruction sets .NET 10 cannot reach from C# in a shipped binary.
+ *
+ * Native AOT compiles C# for one baseline (x86-64-v3 on the host), and .NET 10 has no API for AVX-512 VNNI's 512-bit
+ * vpdpbusd at all. These functions are compiled for those instruction sets, one translation unit per set, and linked
+ * into every binary (statically under Native AOT, as libedgekernels.so under the JIT). They run only after
+ * edk_features() has said the CPU and the OS support the set: loading the library is safe on any CPU of the
+ * architecture.
+ *
+ * Every function is exact integer arithmetic on the layouts the C# kernels define (PackedInt8Weights,
+ * TernaryPacking); the C# callers do the floating-point steps, so results are bit-identical to the C# references.
+ */
+#ifndef EDGE_KERNELS_H
+#define EDGE_KERNELS_H
+
+#include <stdint.h>
+
+/* Bumped when a signature below changes; the C# side refuses a library of another version. */
+#define EDK_ABI_VERSION 1
+
+/* edk_features() bits. */
+#define EDK_X64_AVX512_VNNI 0x1u /* AVX-512 F, BW, VL and VNNI, with the ZMM state enabled by the OS */
+#define EDK_ARM64_I8MM 0x2u      /* arm64 SMMLA/UMMLA (reported; no kernel uses it yet) */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int32_t edk_abi_version(void);
+
+/* What this CPU and OS can run of the sets above, and what this library was built with (a set the library was not
+ * compiled for is never reported). */
+uint32_t edk_features(void);
+
+/* MatMulInteger against B in PackedInt8Weights' layout: [tiles][kquads][64] bytes, a group holding 16 columns' four
+ * consecutive values b' = b - offset each. For tokens t < token_count and the columns c < n of tiles
+ * [tile_start, tile_end):
+ *   y[t * y_stride + c] = S - B'[c] * token_sums[t] - A'[t] * column_sums[c] + k * A'[t] * B'[c]
+ *   S = sum over quads q, i < 4 of a_u[t][4q + i] * b'[4q + i][c]
+ * where a_u is token t's unsigned activations, four to an int32 (byte i of quads[t * quad_stride + q] is row 4q + i),
+ * token_sums[t] their sum, A'[t] = token_zero_points[t] and B'[c] = column_offsets[c]; column_sums and column_offsets
+ * hold tiles * 16 values. All arithmetic wraps in 32 bits, as the C# kernels' does. */
+void edk_int8_packed_matmul_avx512vnni(const int8_t *data, int32_t kquads, int32_t k, int32_t n, int32_t tile_start,
+                                       int32_t tile_end, const int32_t *column_sums, const int32_t *column_offsets,
+                                       const int32_t *quads, int64_t quad_stride, const int32_t *token_sums,
+                                       const int32_t *token_zero_points, int32_t token_count, int32_t *y,
+                                       int64_t y_stride);
+
+/* BitLinear on TernaryPacking's 2-bit layout (codes w + 1, 64 bytes a 256-weight block): for rows r < row_count and
+ * tokens t < token_count,
+ *   dots[t * dots_stride + r] = sum over k < 256 * blocks of w[r][k] * x[t][k]
+ * with row r at weights + r * row_bytes (row_bytes = 64 * blocks), token t at x + t * x_stride (zero-padded to the
+ * blocks) and x_sums[t] its sum. */
+void edk_ternary2_dots_avx512vnni(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
+                                  int64_t x_stride, const int32_t *x_sums, int32_t token_count, int32_t *dots,
+                                  int64_t dots_stride);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

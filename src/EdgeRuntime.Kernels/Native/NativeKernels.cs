@@ -1,0 +1,65 @@
+using System.Runtime.InteropServices;
+
+namespace EdgeRuntime.Kernels.Native;
+
+/// <summary>
+/// The per-ISA kernels in native/kernels (libedgekernels): the instruction sets C# cannot reach in a shipped binary.
+/// Native AOT compiles C# for one baseline (x86-64-v3 on the host), and .NET 10 has no API for AVX-512 VNNI's 512-bit
+/// vpdpbusd, so those kernels are C compiled for their set, linked into every Native AOT binary and chosen here at run
+/// time from the CPU's and the OS's own report (CPUID and XCR0 on x64, HWCAP2 on arm64). Under the JIT the library is
+/// libedgekernels.so beside the assemblies. Every kernel is exact integer arithmetic; the C# callers do the float steps.
+/// </summary>
+internal static unsafe partial class NativeKernels
+{
+    private const string Library = "edgekernels";
+
+    // native/kernels/edge_kernels.h: EDK_ABI_VERSION and the feature bits.
+    private const int AbiVersion = 1;
+    private const uint X64Avx512Vnni = 0x1;
+    private const uint Arm64I8mm = 0x2;
+
+    private static readonly (uint Features, string? Error) s_state = Load();
+
+    /// <summary>Why the library is not in use (not found, or of another version), or null when it loaded.</summary>
+    public static string? LoadError => s_state.Error;
+
+    /// <summary>The CPU and OS run the AVX-512 VNNI kernels (AVX-512 F/BW/VL/VNNI, ZMM state saved by the OS).</summary>
+    public static bool Avx512Vnni => (s_state.Features & X64Avx512Vnni) != 0;
+
+    /// <summary>The CPU has arm64's I8MM (SMMLA); reported only, no kernel uses it yet.</summary>
+    public static bool I8mm => (s_state.Features & Arm64I8mm) != 0;
+
+    /// <summary>MatMulInteger against prepacked B, zero points applied (see edge_kernels.h); only when <see cref="Avx512Vnni"/>.</summary>
+    [LibraryImport(Library, EntryPoint = "edk_int8_packed_matmul_avx512vnni")]
+    public static partial void Int8PackedMatMulAvx512Vnni(sbyte* data, int kQuads, int k, int n, int tileStart, int tileEnd, int* columnSums, int* columnOffsets, int* quads, long quadStride, int* tokenSums, int* tokenZeroPoints, int tokenCount, int* y, long yStride);
+
+    /// <summary>BitLinear dot products on the 2-bit layout (see edge_kernels.h); only when <see cref="Avx512Vnni"/>.</summary>
+    [LibraryImport(Library, EntryPoint = "edk_ternary2_dots_avx512vnni")]
+    public static partial void Ternary2DotsAvx512Vnni(byte* weights, int rowCount, int rowBytes, sbyte* x, long xStride, int* xSums, int tokenCount, int* dots, long dotsStride);
+
+    [LibraryImport(Library, EntryPoint = "edk_abi_version")]
+    private static partial int AbiVersionOf();
+
+    [LibraryImport(Library, EntryPoint = "edk_features")]
+    private static partial uint FeaturesOf();
+
+    private static (uint, string?) Load()
+    {
+        try
+        {
+            int version = AbiVersionOf();
+            return version == AbiVersion
+                ? (FeaturesOf(), null)
+                : (0, $"libedgekernels is ABI version {version}; this build expects {AbiVersion}");
+        }
+        catch (DllNotFoundException e)
+        {
+            // Only under the JIT, when the build did not copy libedgekernels.so here; Native AOT links it in.
+            return (0, $"libedgekernels was not found ({e.Message})");
+        }
+        catch (EntryPointNotFoundException e)
+        {
+            return (0, $"libedgekernels lacks an entry point ({e.Message})");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+using EdgeRuntime.Kernels.Int8;
+using EdgeRuntime.Kernels.Native;
+using EdgeRuntime.Kernels.Ternary;
+
+namespace EdgeRuntime.Kernels.Tests;
+
+/// <summary>libedgekernels: that it is there, that it reads the CPU right, and that its kernels equal the references.</summary>
+public sealed unsafe class NativeKernelsTests
+{
+    [Fact]
+    public void The_library_is_loaded_and_of_this_builds_ABI_version()
+    {
+        // The Kernels project builds it and copies it beside the tests; a missing or stale library is a build fault.
+        Assert.Null(NativeKernels.LoadError);
+    }
+
+    [Fact]
+    public void It_reports_AVX_512_VNNI_exactly_when_the_kernel_lists_the_flags_it_needs()
+    {
+        if (!File.Exists("/proc/cpuinfo") || System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.X64)
+        {
+            Assert.False(NativeKernels.Avx512Vnni);
+            return;
+        }
+
+        // The kernel lists a flag only when the OS enables its state too, so this is the same question asked of Linux.
+        var flags = File.ReadLines("/proc/cpuinfo").First(line => line.StartsWith("flags", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        bool expected = flags.Contains("avx512f") && flags.Contains("avx512bw") && flags.Contains("avx512vl") && flags.Contains("avx512_vnni");
+        Assert.Equal(expected, NativeKernels.Avx512Vnni);
+    }
+
+    [Fact]
+    public void A_profile_that_turns_off_VNNI_or_caps_the_width_below_512_bits_turns_the_native_kernels_off()
+    {
+        Assert.False(KernelPaths.Choose(new KernelLimits(Vnni: false)).Avx512Vnni);
+        Assert.False(KernelPaths.Choose(new KernelLimits(MaxPath: KernelPath.Vector256)).Avx512Vnni);
+        Assert.Equal(NativeKernels.Avx512Vnni && KernelPaths.Detected is KernelPath.Vector256 or KernelPath.Vector512, KernelPaths.Choose(new KernelLimits()).Avx512Vnni);
+    }
+
+    [Fact]
+    public void The_forms_and_the_summary_name_the_native_kernels_only_where_the_choice_uses_them()
+    {
+        var on = KernelForms.Describe(new KernelChoice(KernelPath.Vector256, Vnni: true, DotProduct: false, Avx512Vnni: true)).ToDictionary(f => f.Kernel, f => f.Form);
+        Assert.Equal("native Avx512Vnni", on["MatMulInteger prepacked"]);
+        Assert.Equal("native Avx512Vnni", on["BitLinear 4 tokens"]);
+        Assert.Equal("Vector256+AvxVnni", on["BitLinear 1.6-bit"]);
+        var off = new KernelChoice(KernelPath.Vector256, Vnni: true, DotProduct: false, Avx512Vnni: false);
+        Assert.Equal("Vector256+AvxVnni", KernelForms.Describe(off).Single(f => f.Kernel == "MatMulInteger prepacked").Form);
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
+        {
+            Assert.Equal(NativeKernels.Avx512Vnni ? "libedgekernels: AVX-512 VNNI on this CPU, turned off by the board profile" : "libedgekernels: AVX-512 VNNI not on this CPU", KernelForms.NativeSummary(off));
+        }
+    }
+
+    [Avx512VnniTheory]
+    [InlineData(1, 1, 4, false)]
+    [InlineData(7, 40, 1, true)]
+    [InlineData(8, 17, 33, false)]
+    [InlineData(9, 80, 64, true)]
+    [InlineData(17, 63, 1027, false)]
+    [InlineData(33, 100, 2560, true)]
+    [InlineData(50, 33, 700, false)]
+    public void The_int8_kernel_equals_the_reference_for_any_tokens_and_any_range_of_tiles(int m, int n, int k, bool aSigned)
+    {
+        var random = new Random((m * 1000) + k);
+        var a = new byte[m * k];
+        var b = new byte[k * n];
+        random.NextBytes(a);
+        random.NextBytes(b);
+        int[] aZp = [.. Enumerable.Range(0, m).Select(_ => aSigned ? random.Next(-128, 128) : random.Next(256))];
+        int[] bZp = [.. Enumerable.Range(0, n).Select(_ => random.Next(-128, 128))];
+        var expected = Int8Reference.MatMulInteger(new Int8Matrix(a, aSigned), m, k, new Int8Matrix(b, true), n, aZp, bZp);
+        using var packed = PackedInt8Weights.Pack(b, k, n, signed: true);
+
+        var whole = new int[m * n];
+        PackedInt8MatMul.MatMulInteger(KernelPaths.Best, packed, a, aSigned, m, aZp, bZp, whole);
+        Assert.Equal(expected, whole);
+
+        // As the op's tasks split the columns: every range of tiles, so odd counts (one tile left from a pair), starts
+        // past 0 and the last, partial tile are each covered; columns outside the range must stay untouched.
+        var tokens = new PackedInt8MatMul.Token[m];
+        var quads = new int[m * 2 * packed.KQuads];
+        var offsets = new int[packed.Tiles * 16];
+        var terms = new int[2 * m];
+        var zeroPoints = new short[n];
+        Int8MatMul.ExpandZeroPoints(bZp, n, zeroPoints);
+        PackedInt8MatMul.ColumnOffsets(packed, zeroPoints, offsets);
+        fixed (int* q = quads)
+        fixed (PackedInt8MatMul.Token* t = tokens)
+        fixed (int* columnOffsets = offsets)
+        fixed (int* tokenTerms = terms)
+        {
+            for (int row = 0; row < m; row++)
+            {
+                t[row] = new PackedInt8MatMul.Token { Low = q + (row * 2 * packed.KQuads), High = q + (row * 2 * packed.KQuads) + packed.KQuads };
+                PackedInt8MatMul.Prepare(KernelPaths.Best, a.AsSpan(row * k, k), aSigned, aZp[row], packed.KQuads, ref t[row]);
+                Assert.True(t[row].Native);
+            }
+
+            PackedInt8MatMul.TokenTerms(t, m, tokenTerms, tokenTerms + m);
+            for (int start = 0; start < packed.Tiles; start++)
+            {
+                for (int end = start + 1; end <= packed.Tiles; end++)
+                {
+                    var y = Enumerable.Repeat(int.MinValue, m * n).ToArray();
+                    fixed (int* output = y)
+                    {
+                        PackedInt8MatMul.ComputeTilesNative(packed, q, 2L * packed.KQuads, tokenTerms, tokenTerms + m, m, columnOffsets, output, start, end);
+                    }
+
+                    for (int i = 0; i < y.Length; i++)
+                    {
+                        int column = i % n;
+                        bool inRange = column >= start * 16 && column < end * 16;
+                        Assert.Equal(inRange ? expected[i] : int.MinValue, y[i]);
+                    }
+                }
+            }
+        }
+    }
+
+    [Avx512VnniFact]
+    public void The_ternary_kernel_equals_the_reference_at_the_extremes_of_its_sums()
+    {
+        // Codes 2 (+1) against 127 and codes 0 (-1) against -128 over K = 8192: |sum| ~ 10^6, exact in int32.
+        const int k = 8192, n = 5, m = 6;
+        var weights = new sbyte[n * k];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            weights[i] = (sbyte)((i / k) % 2 == 0 ? 1 : -1);
+        }
+
+        byte[] packed = TernaryPacking.Pack(weights, n, k);
+        var x = new sbyte[m * k];
+        var sums = new int[m];
+        for (int t = 0; t < m; t++)
+        {
+            sbyte value = t % 2 == 0 ? (sbyte)127 : (sbyte)-128;
+            x.AsSpan(t * k, k).Fill(value);
+            sums[t] = value * k;
+        }
+
+        var dots = new int[m * n];
+        fixed (byte* w = packed)
+        fixed (sbyte* xs = x)
+        fixed (int* s = sums)
+        fixed (int* d = dots)
+        {
+            NativeKernels.Ternary2DotsAvx512Vnni(w, n, TernaryPacking.RowBytes(k), xs, k, s, m, d, n);
+        }
+
+        for (int t = 0; t < m; t++)
+        {
+            for (int r = 0; r < n; r++)
+            {
+                Assert.Equal(weights[r * k] * x[t * k] * k, dots[(t * n) + r]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Where_the_CPU_has_AVX_512_VNNI_and_the_path_is_256_bits_or_wider_the_products_take_the_native_kernels()
+    {
+        // Under DOTNET_EnableHWIntrinsic=0 the path is Scalar, and the native kernels are left out with the C# SIMD.
+        bool expected = NativeKernels.Avx512Vnni && KernelPaths.Best is KernelPath.Vector256 or KernelPath.Vector512;
+        Assert.Equal(expected, KernelPaths.Avx512Vnni);
+        Assert.Equal(expected, PackedInt8MatMul.UsesNative(KernelPaths.Best));
+        Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte));
+        if (!expected)
+        {
+            return;
+        }
+
+        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte));
+        Assert.Contains(KernelForms.Current, form => form.Kernel == "MatMulInteger prepacked" && form.Form.Contains("Avx512Vnni", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>A theory that runs only where this process uses libedgekernels' AVX-512 VNNI kernels, and says so when skipped.</summary>
+public sealed class Avx512VnniTheoryAttribute : TheoryAttribute
+{
+    public Avx512VnniTheoryAttribute()
+    {
+        if (!KernelPaths.Avx512Vnni)
+        {
+            Skip = "the native AVX-512 VNNI kernels are not in use here (no AVX-512 VNNI, or intrinsics turned off)";
+        }
+    }
+}
+
+/// <summary>A fact that runs only where this process uses libedgekernels' AVX-512 VNNI kernels.</summary>
+public sealed class Avx512VnniFactAttribute : FactAttribute
+{
+    public Avx512VnniFactAttribute()
+    {
+        if (!KernelPaths.Avx512Vnni)
+        {
+            Skip = "the native AVX-512 VNNI kernels are not in use here (no AVX-512 VNNI, or intrinsics turned off)";
+        }
+    }
+}
