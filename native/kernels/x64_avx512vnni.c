@@ -160,7 +160,8 @@ void edk_int8_packed_matmul_avx512vnni(const int8_t *data, int32_t kquads, int32
  * A 64-byte block is one zmm holding 256 codes; shifting by 2j and masking gives the 64 codes (0..2) that meet the
  * 64 activations at 64j, so vpdpbusd takes the codes as its unsigned operand and the activations as its signed
  * one. Sum(code * x) - Sum(x) = Sum(w * x). Four rows by four tokens per pass: each unpacked block serves four tokens
- * and each activation load four rows. */
+ * and each activation load four rows. For batches: one token streaming the weights from DRAM ran no faster than the C#
+ * form, which the caller keeps for decode. */
 enum { TERNARY_ROWS = 4, TERNARY_TOKENS = 4 };
 
 ALWAYS_INLINE int32_t reduce_lanes(__m512i v)
@@ -177,12 +178,14 @@ ALWAYS_INLINE void ternary_pass(const uint8_t *w, int32_t row_bytes, int rows, c
 {
     const __m512i three = _mm512_set1_epi8(3);
     const int32_t blocks = row_bytes / 64;
+    /* acc[r][t], or with one token acc[r][j] (TERNARY_TOKENS == 4 == the four j). */
     __m512i acc[TERNARY_ROWS][TERNARY_TOKENS];
+    const int slots = tokens == 1 ? 4 : tokens;
 #pragma GCC unroll 4
     for (int r = 0; r < rows; r++)
     {
 #pragma GCC unroll 4
-        for (int t = 0; t < tokens; t++)
+        for (int t = 0; t < slots; t++)
         {
             acc[r][t] = _mm512_setzero_si512();
         }
@@ -195,15 +198,6 @@ ALWAYS_INLINE void ternary_pass(const uint8_t *w, int32_t row_bytes, int rows, c
         for (int r = 0; r < rows; r++)
         {
             packed[r] = _mm512_loadu_si512(w + ((int64_t)r * row_bytes) + ((int64_t)g * 64));
-        }
-
-        /* Four interleaved row streams defeat the hardware prefetcher when one token streams the weights from DRAM:
-         * fetch the four rows two passes ahead (4 * row_bytes contiguous bytes, 256 per block step) ourselves. A
-         * prefetch past the matrix's end does not fault. */
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++)
-        {
-            _mm_prefetch((const char *)(w + (8 * (int64_t)row_bytes) + ((int64_t)g * 256) + (i * 64)), _MM_HINT_T0);
         }
 
 #pragma GCC unroll 4
@@ -220,12 +214,23 @@ ALWAYS_INLINE void ternary_pass(const uint8_t *w, int32_t row_bytes, int rows, c
             for (int t = 0; t < tokens; t++)
             {
                 __m512i xv = _mm512_loadu_si512(x + (t * x_stride) + ((int64_t)g * 256) + (j * 64));
+                /* One token would leave four dependent vpdpbusd per row and block; it takes a register per j instead. */
+                const int slot = tokens == 1 ? j : t;
 #pragma GCC unroll 4
                 for (int r = 0; r < rows; r++)
                 {
-                    acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], codes[r], xv);
+                    acc[r][slot] = _mm512_dpbusd_epi32(acc[r][slot], codes[r], xv);
                 }
             }
+        }
+    }
+
+    if (tokens == 1)
+    {
+#pragma GCC unroll 4
+        for (int r = 0; r < rows; r++)
+        {
+            acc[r][0] = _mm512_add_epi32(_mm512_add_epi32(acc[r][0], acc[r][1]), _mm512_add_epi32(acc[r][2], acc[r][3]));
         }
     }
 

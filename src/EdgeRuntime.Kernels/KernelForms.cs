@@ -24,8 +24,8 @@ public static class KernelForms
         return
         [
             // Without VNNI a batch takes two weight rows per pass (TwoRows256x4); with it, one. With AVX-512 VNNI the
-            // native kernel takes both, four rows by four tokens.
-            new("BitLinear 1 token", Wide(path) && choice.Avx512Vnni ? Native : plain),
+            // native kernel takes batches, four rows by four tokens; one token stays in C# (it waits on memory).
+            new("BitLinear 1 token", plain),
             new("BitLinear 4 tokens", Wide(path) ? (choice.Avx512Vnni ? Native : choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : plain),
             // The 1.6-bit layout has 256-bit forms only (AVX-512 runs them too), with vpdpbusd where allowed.
             new("BitLinear 1.6-bit", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
@@ -53,7 +53,10 @@ public static class KernelForms
             return $"libedgekernels: I8MM {(NativeKernels.I8mm ? "on this CPU (no kernel uses it yet)" : "not on this CPU")}";
         }
 
-        string state = !NativeKernels.Avx512Vnni ? "not on this CPU" : choice.Avx512Vnni ? "in use" : "on this CPU, turned off by the board profile";
+        string state = !NativeKernels.Avx512Vnni ? "not on this CPU"
+            : choice.Avx512Vnni ? "in use"
+            : choice.Path is KernelPath.Vector256 or KernelPath.Vector512 ? "on this CPU, turned off by the board profile"
+            : $"on this CPU, off with the C# kernels at {choice.Path}";
         return $"libedgekernels: AVX-512 VNNI {state}";
     }
 

@@ -53,9 +53,10 @@ public static class KernelPaths
     public static bool Vnni => s_choice.Vnni;
 
     /// <summary>
-    /// Whether the native 512-bit VNNI kernels run (the CPU and OS have AVX-512 VNNI, and the profile allows both VNNI
-    /// and 512-bit vectors). They do not depend on <see cref="Best"/>: a Native AOT binary built for x86-64-v3 runs its
-    /// C# at Vector256 and these at 512 bits.
+    /// Whether the native 512-bit VNNI kernels run: the CPU and OS have AVX-512 VNNI, the profile allows both VNNI and
+    /// 512-bit vectors, and the C# kernels run 256 bits or wider (<see cref="Best"/> at Vector128 or Scalar, as under
+    /// DOTNET_EnableHWIntrinsic=0, leaves them out too). A Native AOT binary built for x86-64-v3 runs its C# at
+    /// Vector256 and these at 512 bits. .NET's own AVX-512 switches do not reach native code; the profile does.
     /// </summary>
     public static bool Avx512Vnni => s_choice.Avx512Vnni;
 

@@ -36,7 +36,15 @@ if (args.SkipWhile(a => a != "--max-path").Skip(1).FirstOrDefault() is { } maxPa
         return 2;
     }
 
-    KernelPaths.Apply(KernelPaths.Choose(new KernelLimits(MaxPath: ceiling)));
+    try
+    {
+        KernelPaths.Apply(KernelPaths.Choose(new KernelLimits(MaxPath: ceiling)));
+    }
+    catch (ArgumentException e)
+    {
+        Console.Error.WriteLine($"--max-path {maxPath}: {e.Message}");
+        return 2;
+    }
 }
 
 // bitnet.cpp's I2_S kernel built from a BitNet checkout by build/Bench.psm1 (-PeerSource); without it the figures

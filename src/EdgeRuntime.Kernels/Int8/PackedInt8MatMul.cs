@@ -13,7 +13,7 @@ namespace EdgeRuntime.Kernels.Int8;
 /// without it splits a_u into nibbles so pmaddubsw (u8 × s8) cannot saturate (2·15·128 per lane) and sums the two
 /// halves ×1 and ×16 with pmaddwd; arm64 uses SDOT on a_u − 128 (int8) and adds 128·colsum back. Where the CPU has
 /// AVX-512 VNNI, the native kernel (libedgekernels) runs vpdpbusd on 512 bits: one 64-byte group is one register, and
-/// each loaded group serves eight tokens.
+/// each loaded group serves four tokens (native/kernels/x64_avx512vnni.c).
 /// </summary>
 public static unsafe class PackedInt8MatMul
 {

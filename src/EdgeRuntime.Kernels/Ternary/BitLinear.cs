@@ -21,8 +21,8 @@ public static unsafe class BitLinear
     private const int NativeTokens = 16;
 
     /// <summary>
-    /// Whether the native AVX-512 VNNI kernel computes the 2-bit layout on <paramref name="path"/> in this process;
-    /// <paramref name="allowNative"/> false keeps the C# forms (tests compare both).
+    /// Whether the native AVX-512 VNNI kernel computes batches (two tokens or more) in the 2-bit layout on
+    /// <paramref name="path"/> in this process; <paramref name="allowNative"/> false keeps the C# forms (tests compare both).
     /// </summary>
     public static bool UsesNative(KernelPath path, TernaryLayout layout, bool allowNative = true) =>
         allowNative && layout != TernaryLayout.FivePerByte && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni;
@@ -46,7 +46,9 @@ public static unsafe class BitLinear
     {
         int padded = layout.PaddedK(k);
         int rowBytes = layout.RowBytes(k);
-        if (UsesNative(path, layout, allowNative))
+        // Batches only: decode (one token) waits on memory, and there the native form measured no faster than the C#
+        // one below against bitnet.cpp in the same run (0.71-0.88 against 1.00-1.04, bench-kernels, 2026-12-07).
+        if (m > 1 && UsesNative(path, layout, allowNative))
         {
             ComputeRowsNative(quantized, m, padded, scales, sums, packed, rowBytes, betas, betaStride, y, n, rowStart, rowEnd);
             return;
@@ -158,7 +160,8 @@ public static unsafe class BitLinear
     }
 
     // Output() for a run of rows, eight at a time: int-to-float conversion, division and multiplication are each
-    // correctly rounded in vector lanes as in scalar code, so the results are the same bits.
+    // correctly rounded in vector lanes as in scalar code, so the results are the same bits. betaStride is 0 (one beta)
+    // or 1 (one per row), as ComputeRows documents.
     private static void Outputs(int* dots, int rows, float scale, float* betas, int betaStride, float* y)
     {
         int r = 0;
