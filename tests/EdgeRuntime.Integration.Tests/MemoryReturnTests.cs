@@ -51,14 +51,18 @@ public sealed class MemoryReturnTests
         double loaded = edged.RssMb();
         Assert.True(loaded - start > 40, $"the burst raised RSS only from {start:0} to {loaded:0} MB, so this test proves nothing");
 
+        // Half the burst must come back, or all but what the trim keeps by design: the recently used pooled buffers,
+        // about 20 MB (30 allowed). On a slow 2-core run the burst can be under 50 MB, where those 20 MB alone are
+        // half of it (CI: 51 -> 98 MB, 76 MB after the trim); the fault this guards against left hundreds of MB.
+        double allowed = Math.Max((loaded - start) / 2, 30);
         double returned = loaded;
-        for (int i = 0; i < 100 && returned - start > (loaded - start) / 2; i++)
+        for (int i = 0; i < 100 && returned - start > allowed; i++)
         {
             await Task.Delay(100);
             returned = edged.RssMb();
         }
 
-        Assert.True(returned - start <= (loaded - start) / 2, $"RSS went from {start:0} MB to {loaded:0} MB under load and was still {returned:0} MB after 10 s of quiet");
+        Assert.True(returned - start <= allowed, $"RSS went from {start:0} MB to {loaded:0} MB under load and was still {returned:0} MB after 10 s of quiet (allowed: {start + allowed:0} MB)");
         // stderr reaches the test asynchronously: the trim's log line may trail the RSS it lowered.
         Assert.True(await edged.WaitForLogAsync("memory returned"), $"RSS fell, but edged never logged a trim: {edged.Log}");
     }
