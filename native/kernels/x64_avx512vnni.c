@@ -12,8 +12,9 @@
 /* ---- MatMulInteger, prepacked B ---------------------------------------------------------------------------------
  * A 64-byte group is one zmm: lane c holds column c's four rows. A token's quad, broadcast, meets every column in one
  * vpdpbusd. Four tiles by up to four tokens per pass, all 16 accumulators in registers: each loaded group serves four
- * tokens and each broadcast four tiles (a broadcast takes a vector pipe that vpdpbusd needs, so four tiles a broadcast
- * ran faster than two tiles by eight tokens: 1.78 against 2.04 ms for 2560x6912x32 on one thread of this EPYC). K is
+ * tokens and each broadcast four tiles (fewer broadcasts per vpdpbusd ran faster: 1.78 against 2.04 ms for two tiles by
+ * eight tokens, 2560x6912x32 on one thread of an AVX-512 EPYC, in a scratch harness; the broadcasts likely compete
+ * with vpdpbusd for the vector pipes). K is
  * walked in chunks of INT8_CHUNK quads (32 KB of the four tiles) that stay in L1 while every token of a block passes
  * over them; the partial sums wait in a stack buffer between chunks.
  * The zero-point terms are applied in registers and only the columns below n are stored. */
@@ -160,8 +161,8 @@ void edk_int8_packed_matmul_avx512vnni(const int8_t *data, int32_t kquads, int32
  * A 64-byte block is one zmm holding 256 codes; shifting by 2j and masking gives the 64 codes (0..2) that meet the
  * 64 activations at 64j, so vpdpbusd takes the codes as its unsigned operand and the activations as its signed
  * one. Sum(code * x) - Sum(x) = Sum(w * x). Four rows by four tokens per pass: each unpacked block serves four tokens
- * and each activation load four rows. For batches: one token streaming the weights from DRAM ran no faster than the C#
- * form, which the caller keeps for decode. */
+ * and each activation load four rows. The caller uses it for batches only: with one token streaming the weights from
+ * DRAM it ran no faster than the C# form. */
 enum { TERNARY_ROWS = 4, TERNARY_TOKENS = 4 };
 
 ALWAYS_INLINE int32_t reduce_lanes(__m512i v)

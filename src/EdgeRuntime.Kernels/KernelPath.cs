@@ -100,7 +100,8 @@ public static class KernelPaths
 
         bool vnni = limits.Vnni && AvxVnni.IsSupported && path is KernelPath.Vector256 or KernelPath.Vector512;
         bool dot = limits.DotProduct && Dp.IsSupported && path == KernelPath.AdvSimd;
-        // The 512-bit kernels are native, so the C# path's width does not bound them here; the profile's ceiling does.
+        // The 512-bit kernels are native: the C# path need only be 256 bits or wider (Native AOT's x86-64-v3 build runs
+        // Vector256), while the profile's ceiling must allow 512 bits.
         bool avx512Vnni = limits.Vnni && NativeKernels.Avx512Vnni && path is KernelPath.Vector256 or KernelPath.Vector512
             && (limits.MaxPath is null || Width(limits.MaxPath.Value) >= Width(KernelPath.Vector512));
         return new KernelChoice(path, vnni, dot, avx512Vnni);

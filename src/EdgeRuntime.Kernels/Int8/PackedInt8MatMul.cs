@@ -209,8 +209,8 @@ public static unsafe class PackedInt8MatMul
     {
         if (token.Native)
         {
-            ComputeTilesNativeOne(b, token, bZeroPoints, y, tileStart, tileEnd);
-            return;
+            // Both callers send native tokens to ComputeTilesNative, all tokens at once; a native token here is a bug.
+            throw new ArgumentException("The token was prepared for the native kernel; compute it with ComputeTilesNative.", nameof(token));
         }
 
         int* s = stackalloc int[PackedInt8Weights.TileColumns];
@@ -227,24 +227,6 @@ public static unsafe class PackedInt8MatMul
             }
 
             Finish(b, token, bZeroPoints, s, y, tile, armSigned: path == KernelPath.AdvSimd);
-        }
-    }
-
-    private static void ComputeTilesNativeOne(PackedInt8Weights b, in Token token, ReadOnlySpan<short> bZeroPoints, int* y, int tileStart, int tileEnd)
-    {
-        int[] offsets = System.Buffers.ArrayPool<int>.Shared.Rent(b.Tiles * PackedInt8Weights.TileColumns);
-        try
-        {
-            ColumnOffsets(b, bZeroPoints, offsets);
-            int sum = token.Sum, zeroPoint = token.ZeroPoint;
-            fixed (int* columnOffsets = offsets)
-            {
-                ComputeTilesNative(b, token.Low, 0, &sum, &zeroPoint, 1, columnOffsets, y, tileStart, tileEnd);
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<int>.Shared.Return(offsets);
         }
     }
 
