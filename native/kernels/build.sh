@@ -11,14 +11,16 @@ set -euo pipefail
 rid="${1:?usage: build.sh RID OUT_DIR}"
 out="${2:?usage: build.sh RID OUT_DIR}"
 here="$(cd "$(dirname "$0")" && pwd)"
-flags=(-O2 -std=c11 -fPIC -Wall -Wextra -Werror -fvisibility=default)
+# -ffp-contract=off: no multiply-add is fused, so the float steps round as the C# ones do (bit-identical results).
+flags=(-O2 -std=c11 -ffp-contract=off -fPIC -Wall -Wextra -Werror -fvisibility=default)
 
 case "$rid" in
   linux-x64)
     cc="${CC:-gcc}"
     ar_tool=ar
     # file, then its instruction-set flags.
-    units=("features.c|" "x64_avx512vnni.c|-mavx512f -mavx512bw -mavx512vl -mavx512vnni")
+    avx512vnni="-mavx512f -mavx512bw -mavx512vl -mavx512vnni"
+    units=("features.c|" "x64_avx512vnni.c|$avx512vnni" "x64_avx512vnni_nbits.c|$avx512vnni")
     ;;
   linux-arm64)
     if command -v aarch64-linux-gnu-gcc > /dev/null; then

@@ -6,8 +6,9 @@
  * edk_features() has said the CPU and the OS support the set: loading the library is safe on any CPU of the
  * architecture.
  *
- * Every function is exact integer arithmetic on the layouts the C# kernels define (PackedInt8Weights,
- * TernaryPacking); the C# callers do the floating-point steps, so results are bit-identical to the C# references.
+ * Every function computes exactly what the C# kernels define, on their layouts (PackedInt8Weights, TernaryPacking,
+ * MatMulNBits'): integer arithmetic exact, and the float steps of MatMulNBits done lane by lane in the C# order with
+ * nothing fused (-ffp-contract=off), so results are bit-identical to the C# references.
  */
 #ifndef EDGE_KERNELS_H
 #define EDGE_KERNELS_H
@@ -15,7 +16,7 @@
 #include <stdint.h>
 
 /* Bumped when a signature below changes; the C# side refuses a library of another version. */
-#define EDK_ABI_VERSION 1
+#define EDK_ABI_VERSION 2
 
 /* edk_features() bits. */
 #define EDK_X64_AVX512_VNNI 0x1u /* AVX-512 F, BW, VL and VNNI, with the ZMM state enabled by the OS */
@@ -53,6 +54,20 @@ void edk_int8_packed_matmul_avx512vnni(const int8_t *data, int32_t kquads, int32
 void edk_ternary2_dots_avx512vnni(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
                                   int64_t x_stride, const int32_t *x_sums, int32_t token_count, int32_t *dots,
                                   int64_t dots_stride);
+
+/* MatMulNBits, bits 4, int8 activations (accuracy_level 4), for rows r < rows of B and tokens t < token_count:
+ *   y[t * y_stride + r] = sum over blocks j < k_blocks, in order from 0, of
+ *       (float)(D - zp[r][j] * block_sums[t * k_blocks + j]) * (block_scales[t * k_blocks + j] * scales[r * k_blocks + j])
+ *   then + bias[r] when bias is not NULL; D = sum over the block's k of code[r][k] * x[t][k], in int32
+ * B is MatMulNBits' layout from row 0 on: row r at b + r * k_blocks * block_size / 2, two codes a byte, low nibble
+ * first. zp[r][j] is nibble j of zero_points' row r ((k_blocks + 1) / 2 bytes a row), or 8 when zero_points is NULL.
+ * Token t's int8 values are at quads + t * quad_stride (in int32s), laid out per 8 values as x[0], x[2], x[4], x[6],
+ * x[1], x[3], x[5], x[7] (NBitsDot.ToPlanes with 4-byte segments). block_size is a power of two from 16 to 256,
+ * k_blocks at least 1. */
+void edk_nbits4_int8_matmul_avx512vnni(const uint8_t *b, int32_t rows, int32_t k_blocks, int32_t block_size,
+                                       const float *scales, const uint8_t *zero_points, const int32_t *quads,
+                                       int64_t quad_stride, const float *block_scales, const int32_t *block_sums,
+                                       int32_t token_count, const float *bias, float *y, int64_t y_stride);
 
 #ifdef __cplusplus
 }

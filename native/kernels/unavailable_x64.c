@@ -31,3 +31,13 @@ void edk_ternary2_dots_avx512vnni(const uint8_t *weights, int32_t row_count, int
     (void)dots, (void)dots_stride;
     unavailable(__func__);
 }
+
+void edk_nbits4_int8_matmul_avx512vnni(const uint8_t *b, int32_t rows, int32_t k_blocks, int32_t block_size,
+                                       const float *scales, const uint8_t *zero_points, const int32_t *quads,
+                                       int64_t quad_stride, const float *block_scales, const int32_t *block_sums,
+                                       int32_t token_count, const float *bias, float *y, int64_t y_stride)
+{
+    (void)b, (void)rows, (void)k_blocks, (void)block_size, (void)scales, (void)zero_points, (void)quads;
+    (void)quad_stride, (void)block_scales, (void)block_sums, (void)token_count, (void)bias, (void)y, (void)y_stride;
+    unavailable(__func__);
+}

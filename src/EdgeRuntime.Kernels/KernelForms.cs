@@ -30,6 +30,8 @@ public static class KernelForms
             // The 1.6-bit layout has 256-bit forms only (AVX-512 runs them too), with vpdpbusd where allowed.
             new("BitLinear 1.6-bit", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
             new("MatMulNBits int8", Wide(path) ? WithVnni("Vector256 8 rows", choice.Vnni) : plain),
+            // A batch of 4-bit rows goes to the native kernel, which decodes each chunk of rows once for all tokens.
+            new("MatMulNBits 4-bit batch", Wide(path) ? (choice.Avx512Vnni ? Native : WithVnni("Vector256 8 rows", choice.Vnni)) : plain),
             new("MatMulNBits float", path is KernelPath.Scalar or KernelPath.AdvSimd ? path.ToString() : "Vector128"),
             new("MatMulInteger", plain),
             new("MatMulInteger prepacked", Wide(path) ? (choice.Avx512Vnni ? Native : WithVnni("Vector256", choice.Vnni)) : plain),

@@ -77,7 +77,7 @@ public sealed class LowBitKernelTests
     public void Int8_mode_equals_the_reference_bit_for_bit_on_every_path(KernelPath path, int bits, int block, bool zeroPoints)
     {
         // K from 0 through lengths that end mid-block and mid-segment, N = two eight-row groups and three rows more,
-        // 1-3 tokens.
+        // 1-3 tokens; batches of 4-bit rows with and without libedgekernels' kernel (where this CPU has it).
         foreach (int k in new[] { 0, 1, 15, block - 1, block, block + 7, (3 * block) + 33 })
         {
             foreach (int m in new[] { 1, 3 })
@@ -87,9 +87,12 @@ public sealed class LowBitKernelTests
                 var x = Random(m * k, 100 + k);
                 var bias = Random(shape.N, 9);
                 var expected = NBitsReference.Compute(shape, NBitsAccuracy.Int8, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias);
-                var actual = new float[m * shape.N];
-                NBitsMatMul.Compute(path, shape, NBitsAccuracy.Int8, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias, actual);
-                Assert.Equal(expected, actual);
+                foreach (bool allowNative in new[] { true, false })
+                {
+                    var actual = new float[m * shape.N];
+                    NBitsMatMul.Compute(path, shape, NBitsAccuracy.Int8, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias, actual, allowNative);
+                    Assert.Equal(expected, actual);
+                }
             }
         }
     }

@@ -1,4 +1,5 @@
 using EdgeRuntime.Kernels.Int8;
+using EdgeRuntime.Kernels.LowBit;
 using EdgeRuntime.Kernels.Native;
 using EdgeRuntime.Kernels.Ternary;
 
@@ -48,6 +49,8 @@ public sealed unsafe class NativeKernelsTests
         var on = KernelForms.Describe(new KernelChoice(KernelPath.Vector256, Vnni: true, DotProduct: false, Avx512Vnni: true)).ToDictionary(f => f.Kernel, f => f.Form);
         Assert.Equal("native Avx512Vnni", on["MatMulInteger prepacked"]);
         Assert.Equal("native Avx512Vnni", on["BitLinear 4 tokens"]);
+        Assert.Equal("native Avx512Vnni", on["MatMulNBits 4-bit batch"]);
+        Assert.Equal("Vector256 8 rows+AvxVnni", on["MatMulNBits int8"]);
         Assert.Equal("Vector256+AvxVnni", on["BitLinear 1.6-bit"]);
         var off = new KernelChoice(KernelPath.Vector256, Vnni: true, DotProduct: false, Avx512Vnni: false);
         Assert.Equal("Vector256+AvxVnni", KernelForms.Describe(off).Single(f => f.Kernel == "MatMulInteger prepacked").Form);
@@ -121,6 +124,75 @@ public sealed unsafe class NativeKernelsTests
                         bool inRange = column >= start * 16 && column < end * 16;
                         Assert.Equal(inRange ? expected[i] : int.MinValue, y[i]);
                     }
+                }
+            }
+        }
+    }
+
+    [Avx512VnniTheory]
+    [InlineData(2, 1, 16, 16, false, false)]
+    [InlineData(3, 19, 40, 32, true, true)]
+    [InlineData(4, 64, 128, 128, false, true)]
+    [InlineData(5, 70, 1100, 16, true, false)]
+    [InlineData(9, 131, 600, 256, true, true)]
+    [InlineData(33, 200, 2560, 128, false, true)]
+    [InlineData(6, 97, 1537, 64, true, true)]
+    public void The_4_bit_batch_kernel_equals_the_reference_for_any_tokens_and_any_range_of_rows(int m, int n, int k, int block, bool zeroPoints, bool withBias)
+    {
+        // Chunks of 512 values (block 16: 32 blocks; 256: two), 64-row groups with partial tiles, 1-4 token passes.
+        var random = new Random((m * 1000) + k);
+        var shape = new NBitsShape(N: n, K: k, Bits: 4, BlockSize: block);
+        var weights = NBitsWeights.Quantize([.. Enumerable.Range(0, n * k).Select(_ => (float)((random.NextDouble() * 2) - 1))], shape, zeroPoints);
+        float[] x = [.. Enumerable.Range(0, m * k).Select(_ => (float)((random.NextDouble() * 8) - 4))];
+        float[] bias = withBias ? [.. Enumerable.Range(0, n).Select(_ => (float)random.NextDouble())] : [];
+        var expected = NBitsReference.Compute(shape, NBitsAccuracy.Int8, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias);
+        var whole = new float[m * n];
+        NBitsMatMul.Compute(KernelPaths.Best, shape, NBitsAccuracy.Int8, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias, whole);
+        Assert.Equal(expected, whole);
+
+        // As the op's tasks split the rows: ranges starting anywhere, and outputs outside the range left untouched.
+        var (values, blocks) = NBitsMatMul.ScratchSize(shape, m);
+        var q = new sbyte[values];
+        var blockScales = new float[blocks];
+        var blockSums = new int[blocks];
+        var zp = weights.ZeroPoints ?? [0];
+        fixed (sbyte* quantized = q)
+        fixed (float* scalesOfTokens = blockScales)
+        fixed (int* sums = blockSums)
+        fixed (byte* b = weights.B)
+        fixed (float* scales = weights.Scales)
+        fixed (byte* zeroPointBytes = zp)
+        fixed (float* biasValues = bias)
+        {
+            var operands = new NBitsOperands
+            {
+                Shape = shape,
+                Accuracy = NBitsAccuracy.Int8,
+                Path = KernelPaths.Best,
+                M = m,
+                Q = quantized,
+                BlockScales = scalesOfTokens,
+                BlockSums = sums,
+                B = b,
+                Scales = scales,
+                ZeroPoints = weights.ZeroPoints is null ? null : zeroPointBytes,
+                Bias = withBias ? biasValues : null,
+            };
+            NBitsMatMul.Prepare(ref operands, x);
+            Assert.True(operands.Native);
+            foreach (var (start, end) in new[] { (0, n), (0, Math.Min(n, 64)), (n / 3, n), (n / 5, (n / 2) + 1) })
+            {
+                var y = Enumerable.Repeat(float.NaN, m * n).ToArray();
+                fixed (float* output = y)
+                {
+                    operands.Y = output;
+                    NBitsMatMul.ComputeRows(operands, start, end);
+                }
+
+                for (int i = 0; i < y.Length; i++)
+                {
+                    int row = i % n;
+                    Assert.Equal(row >= start && row < end ? expected[i] : float.NaN, y[i]);
                 }
             }
         }

@@ -206,7 +206,7 @@ void MeasureLowBit(string shape, int k, int n, int m, int threads)
     if (k == 2560 && n == 6912 && threads == 2)
     {
         string kind = m == 1 ? "gemv" : $"gemm{m}";
-        results.Add(new($"int4_{kind}_vs_ort_nbits4", int4Theirs / int4Ours, "x", 1.0, int4Theirs / int4Ours, $"target >= 1.0 (our speed / ORT MatMulNBits bits=4 block 128), {m} token(s); path {Form("MatMulNBits int8")}"));
+        results.Add(new($"int4_{kind}_vs_ort_nbits4", int4Theirs / int4Ours, "x", 1.0, int4Theirs / int4Ours, $"target >= 1.0 (our speed / ORT MatMulNBits bits=4 block 128), {m} token(s); path {Form(m == 1 ? "MatMulNBits int8" : "MatMulNBits 4-bit batch")}"));
         results.Add(new($"int8_{kind}_vs_ort_matmulinteger", int8Theirs / int8Ours, "x", 1.0, int8Theirs / int8Ours, $"target >= 1.0 (our speed / ORT MatMulInteger u8 x s8), {m} token(s); path {Form("MatMulInteger prepacked")}"));
     }
 }

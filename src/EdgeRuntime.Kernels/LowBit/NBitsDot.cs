@@ -59,6 +59,19 @@ internal static unsafe class NBitsDot
         }
     }
 
+    /// <summary>
+    /// <see cref="ToPlanes"/> for 4-bit codes and 4-byte segments (the native batch kernel's order): of every eight
+    /// values the even ones, then the odd ones; one byte shuffle per 16 values (whole blocks are multiples of 16).
+    /// </summary>
+    public static void EvenThenOdd(ReadOnlySpan<sbyte> natural, Span<sbyte> planes)
+    {
+        var order = Vector128.Create((byte)0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+        for (int i = 0; i < natural.Length; i += 16)
+        {
+            Vector128.Shuffle(Vector128.Create(natural.Slice(i, 16)).AsByte(), order).AsSByte().CopyTo(planes.Slice(i, 16));
+        }
+    }
+
     /// <summary>Σ code·q over one block (integer, exact).</summary>
     public static int Int8Block(KernelPath path, int segment, byte* codes, sbyte* q, int blobBytes, int bits) => segment switch
     {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using EdgeRuntime.Kernels.Native;
 
 namespace EdgeRuntime.Kernels.LowBit;
 
@@ -11,6 +12,9 @@ public unsafe struct NBitsOperands
 
     /// <summary>Segment width the activations were laid out for (see <see cref="NBitsDot"/>); 0 = natural order.</summary>
     public int Segment;
+
+    /// <summary>Set by <see cref="NBitsMatMul.Prepare"/>: the rows run in libedgekernels' batch kernel.</summary>
+    public bool Native;
     public int M;
 
     /// <summary>Float mode: the tokens, m × PaddedK floats in plane order, zero past K.</summary>
@@ -43,12 +47,26 @@ public static unsafe class NBitsMatMul
     /// <summary>Scratch sizes for m tokens: floats (float mode) or sbytes, floats and ints (int8 mode).</summary>
     public static (int Values, int Blocks) ScratchSize(NBitsShape shape, int m) => (m * shape.PaddedK, m * shape.KBlocks);
 
+    /// <summary>
+    /// Whether m tokens run in libedgekernels' AVX-512 VNNI batch kernel: 4-bit codes in int8 mode, two tokens or more
+    /// (one token waits on memory, and the C# eight-row form reads the packed codes directly), on a 256- or 512-bit
+    /// path in a process whose choice includes the native kernels. <paramref name="allowNative"/> false keeps the C#
+    /// forms (tests compare both).
+    /// </summary>
+    public static bool UsesNative(NBitsShape shape, NBitsAccuracy accuracy, KernelPath path, int m, bool allowNative = true) =>
+        allowNative && m > 1 && shape.Bits == 4 && accuracy == NBitsAccuracy.Int8 && shape.KBlocks > 0
+        && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni;
+
     /// <summary>Fills the operands' X (float mode) or Q/BlockScales/BlockSums (int8 mode) from natural-order tokens.</summary>
-    public static void Prepare(ref NBitsOperands operands, ReadOnlySpan<float> x)
+    public static void Prepare(ref NBitsOperands operands, ReadOnlySpan<float> x, bool allowNative = true)
     {
         var shape = operands.Shape;
         int paddedK = shape.PaddedK;
-        operands.Segment = NBitsDot.SegmentBytes(operands.Path, shape.BlobBytes, operands.Accuracy);
+        operands.Native = UsesNative(shape, operands.Accuracy, operands.Path, operands.M, allowNative);
+
+        // The native kernel pairs each packed dword (eight codes, even ones in the low nibbles) with two activation
+        // quads: the even values, then the odd ones, which is plane order over 4-byte segments.
+        operands.Segment = operands.Native ? 4 : NBitsDot.SegmentBytes(operands.Path, shape.BlobBytes, operands.Accuracy);
         if (operands.Accuracy == NBitsAccuracy.Int8)
         {
             sbyte[] natural = ArrayPool<sbyte>.Shared.Rent(Math.Max(1, paddedK));
@@ -67,7 +85,15 @@ public static unsafe class NBitsMatMul
                         BlockQuantizer.QuantizeVector(x.Slice(t * shape.K, shape.K), shape.BlockSize, natural, scales, sums);
                     }
 
-                    NBitsDot.ToPlanes<sbyte>(natural.AsSpan(0, paddedK), new Span<sbyte>(operands.Q + ((long)t * paddedK), paddedK), shape.Bits, operands.Segment);
+                    var planes = new Span<sbyte>(operands.Q + ((long)t * paddedK), paddedK);
+                    if (operands.Native)
+                    {
+                        NBitsDot.EvenThenOdd(natural.AsSpan(0, paddedK), planes);
+                    }
+                    else
+                    {
+                        NBitsDot.ToPlanes<sbyte>(natural.AsSpan(0, paddedK), planes, shape.Bits, operands.Segment);
+                    }
                 }
             }
             finally
@@ -101,6 +127,12 @@ public static unsafe class NBitsMatMul
         int blocks = shape.KBlocks;
         int blob = shape.BlobBytes;
         int paddedK = shape.PaddedK;
+        if (o.Native)
+        {
+            ComputeRowsNative(o, rowStart, rowEnd);
+            return;
+        }
+
         int first = rowStart;
         if (o.Accuracy == NBitsAccuracy.Int8 && o.Segment == 32)
         {
@@ -147,7 +179,7 @@ public static unsafe class NBitsMatMul
     }
 
     /// <summary>The whole operator on one thread with pooled scratch (tests and tools; the custom op splits rows).</summary>
-    public static void Compute(KernelPath path, NBitsShape shape, NBitsAccuracy accuracy, ReadOnlySpan<float> x, int m, ReadOnlySpan<byte> b, ReadOnlySpan<float> scales, ReadOnlySpan<byte> zeroPoints, ReadOnlySpan<float> bias, Span<float> y)
+    public static void Compute(KernelPath path, NBitsShape shape, NBitsAccuracy accuracy, ReadOnlySpan<float> x, int m, ReadOnlySpan<byte> b, ReadOnlySpan<float> scales, ReadOnlySpan<byte> zeroPoints, ReadOnlySpan<float> bias, Span<float> y, bool allowNative = true)
     {
         Validate(shape, x.Length, m, b.Length, scales.Length, zeroPoints.Length, bias.Length, y.Length);
         var (values, blockCount) = ScratchSize(shape, m);
@@ -181,7 +213,7 @@ public static unsafe class NBitsMatMul
                     Bias = bias.IsEmpty ? null : bi,
                     Y = output,
                 };
-                Prepare(ref operands, x);
+                Prepare(ref operands, x, allowNative);
                 ComputeRows(operands, 0, shape.N);
             }
         }
@@ -226,6 +258,27 @@ public static unsafe class NBitsMatMul
         {
             throw new ArgumentException($"MatMulNBits output has {yLength} values; expected {m}x{shape.N}.");
         }
+    }
+
+    // Rows [rowStart, rowEnd) of every token in one call: the kernel decodes each chunk of 64 rows once for all tokens.
+    private static void ComputeRowsNative(in NBitsOperands o, int rowStart, int rowEnd)
+    {
+        var shape = o.Shape;
+        NativeKernels.NBits4Int8MatMulAvx512Vnni(
+            o.B + ((long)rowStart * shape.RowBytes),
+            rowEnd - rowStart,
+            shape.KBlocks,
+            shape.BlockSize,
+            o.Scales + ((long)rowStart * shape.KBlocks),
+            o.ZeroPoints == null ? null : o.ZeroPoints + ((long)rowStart * shape.ZeroPointRowBytes),
+            (int*)o.Q,
+            shape.PaddedK / 4,
+            o.BlockScales,
+            o.BlockSums,
+            o.M,
+            o.Bias == null ? null : o.Bias + rowStart,
+            o.Y + rowStart,
+            shape.N);
     }
 
     // The x64 int8 form over whole groups of eight rows; returns the first row it left for the one-row loop. One token

@@ -7,14 +7,14 @@ namespace EdgeRuntime.Kernels.Native;
 /// Native AOT compiles C# for one baseline (x86-64-v3 on the host), and .NET 10 has no API for AVX-512 VNNI's 512-bit
 /// vpdpbusd, so those kernels are C compiled for their set, linked into every Native AOT binary and chosen here at run
 /// time from the CPU's and the OS's own report (CPUID and XCR0 on x64, HWCAP2 on arm64). Under the JIT the library is
-/// libedgekernels.so beside the assemblies. Every kernel is exact integer arithmetic; the C# callers do the float steps.
+/// libedgekernels.so beside the assemblies. Every kernel gives the C# kernels' bits: integers exact, float steps in the C# order with nothing fused.
 /// </summary>
 internal static unsafe partial class NativeKernels
 {
     private const string Library = "edgekernels";
 
     // native/kernels/edge_kernels.h: EDK_ABI_VERSION and the feature bits.
-    private const int AbiVersion = 1;
+    private const int AbiVersion = 2;
     private const uint X64Avx512Vnni = 0x1;
     private const uint Arm64I8mm = 0x2;
 
@@ -36,6 +36,10 @@ internal static unsafe partial class NativeKernels
     /// <summary>BitLinear dot products on the 2-bit layout (see edge_kernels.h); only when <see cref="Avx512Vnni"/>.</summary>
     [LibraryImport(Library, EntryPoint = "edk_ternary2_dots_avx512vnni")]
     public static partial void Ternary2DotsAvx512Vnni(byte* weights, int rowCount, int rowBytes, sbyte* x, long xStride, int* xSums, int tokenCount, int* dots, long dotsStride);
+
+    /// <summary>MatMulNBits bits 4 in int8 mode for a batch, float steps included (see edge_kernels.h); only when <see cref="Avx512Vnni"/>.</summary>
+    [LibraryImport(Library, EntryPoint = "edk_nbits4_int8_matmul_avx512vnni")]
+    public static partial void NBits4Int8MatMulAvx512Vnni(byte* b, int rows, int kBlocks, int blockSize, float* scales, byte* zeroPoints, int* quads, long quadStride, float* blockScales, int* blockSums, int tokenCount, float* bias, float* y, long yStride);
 
     [LibraryImport(Library, EntryPoint = "edk_abi_version")]
     private static partial int AbiVersionOf();
