@@ -60,10 +60,11 @@ void edk_ternary2_dots_avx512vnni(const uint8_t *weights, int32_t row_count, int
  *       (float)(D - zp[r][j] * block_sums[t * k_blocks + j]) * (block_scales[t * k_blocks + j] * scales[r * k_blocks + j])
  *   then + bias[r] when bias is not NULL; D = sum over the block's k of code[r][k] * x[t][k], in int32
  * B is MatMulNBits' layout from row 0 on: row r at b + r * k_blocks * block_size / 2, two codes a byte, low nibble
- * first. zp[r][j] is nibble j of zero_points' row r ((k_blocks + 1) / 2 bytes a row), or 8 when zero_points is NULL.
- * Token t's int8 values are at quads + t * quad_stride (in int32s), laid out per 8 values as x[0], x[2], x[4], x[6],
- * x[1], x[3], x[5], x[7] (NBitsDot.ToPlanes with 4-byte segments). block_size is a power of two from 16 to 256,
- * k_blocks at least 1. */
+ * first. zp[r][j] is nibble j (low nibble first) of zero_points' row r ((k_blocks + 1) / 2 bytes a row), or 8 when
+ * zero_points is NULL. Token t's int8 values are at quads + t * quad_stride (in int32s, 4-byte aligned), laid out per
+ * 8 values as x[0], x[2], x[4], x[6], x[1], x[3], x[5], x[7] (NBitsDot.EvenThenOdd). block_size is a power of two from
+ * 16 to 256 (the kernel's buffers are sized for that), k_blocks at least 1. y holds partial sums between chunks, so it
+ * must not overlap any input. */
 void edk_nbits4_int8_matmul_avx512vnni(const uint8_t *b, int32_t rows, int32_t k_blocks, int32_t block_size,
                                        const float *scales, const uint8_t *zero_points, const int32_t *quads,
                                        int64_t quad_stride, const float *block_scales, const int32_t *block_sums,

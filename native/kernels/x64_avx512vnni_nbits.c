@@ -20,7 +20,8 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Four tiles (64 columns) by four tokens per pass, 16 accumulators; K in chunks of about NB4_CHUNK_K values, whose
- * decoded form (at most 4 tiles x 128 quads x 64 bytes = 32 KB) stays in L1 while every token passes over it. */
+ * decoded form (at most 4 tiles x 128 quads x 64 bytes = 32 KB) is read by every token pass from L1 or L2. The buffers
+ * are sized for block sizes 16 to 256 (edge_kernels.h's contract; NBitsShape.Validate enforces it on the C# side). */
 enum { NB4_TILES = 4, NB4_TOKENS = 4, NB4_CHUNK_K = 512, NB4_CHUNK_QUADS = NB4_CHUNK_K / 4,
        NB4_MAX_CHUNK_BLOCKS = NB4_CHUNK_K / 16 };
 
@@ -53,9 +54,9 @@ ALWAYS_INLINE __mmask16 nb4_column_mask(int32_t columns, int tile)
     return left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1u);
 }
 
-/* One block's integer dots for tiles x tokens, written to dots[tile][token]. A function of its own (not inlined into
- * the loop over blocks): with the accumulators reset inside that loop, GCC copied them between registers and the
- * stack on every quad, at half the speed. */
+/* One block's integer dots for tiles x tokens, written to dots[tile][token]. Each size's copy is a function of its own
+ * (nb4_dots_I_T below, not inlined into the loop over blocks): with the accumulators reset inside that loop, GCC copied
+ * them between registers and the stack on every quad, at half the speed. */
 ALWAYS_INLINE void nb4_block_dots(int tiles, int tokens, const __m512i *w, const int32_t *a, int64_t quad_stride,
                                   int32_t block_quads, __m512i dots[NB4_TILES][NB4_TOKENS])
 {

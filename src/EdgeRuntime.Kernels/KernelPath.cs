@@ -29,7 +29,7 @@ public sealed record KernelLimits(KernelPath? MaxPath = null, bool Vnni = true, 
 
 /// <summary>
 /// What the kernels run in this process: a path (the C# vector width), the extensions used inside it, and whether the
-/// native AVX-512 VNNI kernels (libedgekernels) take the batched int8 and ternary products.
+/// native AVX-512 VNNI kernels (libedgekernels) take the batched int8, 4-bit and ternary products.
 /// </summary>
 public readonly record struct KernelChoice(KernelPath Path, bool Vnni, bool DotProduct, bool Avx512Vnni = false);
 

@@ -148,7 +148,7 @@ public sealed unsafe class NativeKernelsTests
         var expected = NBitsReference.Compute(shape, NBitsAccuracy.Int8, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias);
         var whole = new float[m * n];
         NBitsMatMul.Compute(KernelPaths.Best, shape, NBitsAccuracy.Int8, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias, whole);
-        Assert.Equal(expected, whole);
+        Assert.Equal(Bits(expected), Bits(whole));
 
         // As the op's tasks split the rows: ranges starting anywhere, and outputs outside the range left untouched.
         var (values, blocks) = NBitsMatMul.ScratchSize(shape, m);
@@ -192,7 +192,7 @@ public sealed unsafe class NativeKernelsTests
                 for (int i = 0; i < y.Length; i++)
                 {
                     int row = i % n;
-                    Assert.Equal(row >= start && row < end ? expected[i] : float.NaN, y[i]);
+                    Assert.Equal(BitConverter.SingleToInt32Bits(row >= start && row < end ? expected[i] : float.NaN), BitConverter.SingleToInt32Bits(y[i]));
                 }
             }
         }
@@ -253,6 +253,9 @@ public sealed unsafe class NativeKernelsTests
         Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte));
         Assert.Contains(KernelForms.Current, form => form.Kernel == "MatMulInteger prepacked" && form.Form.Contains("Avx512Vnni", StringComparison.Ordinal));
     }
+
+    // Float results compared as bits: Assert.Equal on floats takes +0 for -0.
+    private static int[] Bits(float[] values) => [.. values.Select(BitConverter.SingleToInt32Bits)];
 }
 
 /// <summary>A theory that runs only where this process uses libedgekernels' AVX-512 VNNI kernels, and says so when skipped.</summary>

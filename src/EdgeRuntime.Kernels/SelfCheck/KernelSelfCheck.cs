@@ -169,12 +169,19 @@ public static class KernelSelfCheck
                         {
                             var x = Floats(m * k, 100 + k);
                             var expected = NBitsReference.Compute(shape, accuracy, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias);
-                            var actual = new float[m * shape.N];
-                            NBitsMatMul.Compute(path, shape, accuracy, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias, actual);
-                            cases++;
-                            if (!Agree(expected, actual, accuracy == NBitsAccuracy.Int8 ? 0 : 1e-5f * MathF.Sqrt(k + 1)))
+
+                            // Where the native batch kernel is chosen, the C# batch form too: a board profile that
+                            // narrows the kernels serves with it.
+                            bool native = NBitsMatMul.UsesNative(shape, accuracy, path, m);
+                            foreach (bool allowNative in native ? new[] { true, false } : [true])
                             {
-                                fail($"bits={bits} block={block} zp={zeroPoints} k={k} m={m}");
+                                var actual = new float[m * shape.N];
+                                NBitsMatMul.Compute(path, shape, accuracy, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias, actual, allowNative);
+                                cases++;
+                                if (!Agree(expected, actual, accuracy == NBitsAccuracy.Int8 ? 0 : 1e-5f * MathF.Sqrt(k + 1)))
+                                {
+                                    fail($"bits={bits} block={block} zp={zeroPoints} k={k} m={m}{(native && !allowNative ? " (C# form)" : "")}");
+                                }
                             }
                         }
                     }
