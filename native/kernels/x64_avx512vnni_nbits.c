@@ -38,10 +38,9 @@ typedef struct
 {
     const __m512i *decoded; /* [tile][NB4_CHUNK_QUADS] */
     const float *scales;    /* [tile][chunk block][16] weight scales */
-    const int32_t *zero_points;
+    const int32_t *zero_points; /* [tile][chunk block][16], or NULL when none were given (all 8) */
     int32_t first_block, blocks, block_quads;
     int opens_sums, closes_sums; /* the chunk holds block 0 / the last block */
-    int uniform_zero_points;     /* no zero points given: all 8 */
     const float *bias;           /* at this pass's first column, or NULL */
     int32_t columns;             /* valid columns from this pass's first one */
     float *y;                    /* token 0, this pass's first column */
@@ -131,14 +130,15 @@ ALWAYS_INLINE void nb4_pass(int tiles, int tokens, nb4_dots_fn block_dots, nb4_t
 #pragma GCC unroll 4
         for (int i = 0; i < tiles; i++)
         {
-            const __m512i zero_points = _mm512_load_si512(ch.zero_points + ((((int64_t)i * NB4_MAX_CHUNK_BLOCKS) + cb) * 16));
+            const __m512i zero_points = ch.zero_points == NULL ? _mm512_setzero_si512()
+                                        : _mm512_load_si512(ch.zero_points + ((((int64_t)i * NB4_MAX_CHUNK_BLOCKS) + cb) * 16));
             const __m512 scales = _mm512_load_ps(ch.scales + ((((int64_t)i * NB4_MAX_CHUNK_BLOCKS) + cb) * 16));
 #pragma GCC unroll 4
             for (int t = 0; t < tokens; t++)
             {
                 const int64_t at = ((int64_t)t * in.k_blocks) + block;
                 /* Without zero points every one is 8: one scalar product instead of a vector one. */
-                const __m512i offset = ch.uniform_zero_points ? _mm512_set1_epi32((int32_t)(8u * (uint32_t)in.block_sums[at]))
+                const __m512i offset = ch.zero_points == NULL ? _mm512_set1_epi32((int32_t)(8u * (uint32_t)in.block_sums[at]))
                                                               : _mm512_mullo_epi32(zero_points, _mm512_set1_epi32(in.block_sums[at]));
                 const __m512i exact = _mm512_sub_epi32(dots[i][t], offset);
                 const __m512 term = _mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(_mm512_set1_ps(in.block_scales[at]), scales));
@@ -303,13 +303,12 @@ void edk_nbits4_int8_matmul_avx512vnni(const uint8_t *b, int32_t rows, int32_t k
                     const int32_t block = first_block + cb;
                     const int64_t at = (((int64_t)i * NB4_MAX_CHUNK_BLOCKS) + cb) * 16;
                     _mm512_store_ps(chunk_scales + at, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rows_in, scale_index, scale_rows + cb, 4));
-                    int32_t *z = chunk_zero_points + at;
                     if (zero_points == NULL)
                     {
-                        _mm512_store_si512(z, _mm512_set1_epi32(8));
                         continue;
                     }
 
+                    int32_t *z = chunk_zero_points + at;
                     for (int r = 0; r < 16; r++)
                     {
                         const int64_t row = row0 + r;
@@ -318,22 +317,16 @@ void edk_nbits4_int8_matmul_avx512vnni(const uint8_t *b, int32_t rows, int32_t k
                 }
             }
 
-            /* The next chunk (or the next group's first) is up to 64 short runs of one row each, more streams than the
-             * hardware prefetcher follows: its lines are requested a share before each token pass, so they arrive
-             * while the tokens pass over this chunk without flooding the miss queue at once. */
+            /* The next chunk of this group is up to 64 short runs of one row each, more streams than the hardware
+             * prefetcher follows: its lines are requested a share before each token pass, so they arrive while the
+             * tokens pass over this chunk without flooding the miss queue at once. (The op's tasks are one group
+             * each, so the next group is another task's.) */
             nb4_next next = {0};
             if (first_block + blocks < k_blocks)
             {
                 const int32_t next_blocks = k_blocks - (first_block + blocks) < chunk_blocks ? k_blocks - (first_block + blocks) : chunk_blocks;
                 next = (nb4_next){b + ((int64_t)first_row * row_bytes) + ((int64_t)(first_block + blocks) * blob),
                                   columns < 16 * NB4_TILES ? columns : 16 * NB4_TILES, (next_blocks * blob + 63) / 64};
-            }
-            else if (first_row + (16 * NB4_TILES) < rows)
-            {
-                const int32_t next_rows = rows - first_row - (16 * NB4_TILES);
-                next = (nb4_next){b + ((int64_t)(first_row + (16 * NB4_TILES)) * row_bytes),
-                                  next_rows < 16 * NB4_TILES ? next_rows : 16 * NB4_TILES,
-                                  ((chunk_blocks < k_blocks ? chunk_blocks : k_blocks) * blob + 63) / 64};
             }
 
             const int32_t next_lines = next.rows * next.lines_per_row;
@@ -345,9 +338,9 @@ void edk_nbits4_int8_matmul_avx512vnni(const uint8_t *b, int32_t rows, int32_t k
                 group.quads += first * quad_stride;
                 group.block_scales += (int64_t)first * k_blocks;
                 group.block_sums += (int64_t)first * k_blocks;
-                const nb4_chunk chunk = {decoded, chunk_scales, chunk_zero_points, first_block, blocks,
-                                         block_size / 4, first_block == 0, first_block + blocks == k_blocks,
-                                         zero_points == NULL,
+                const nb4_chunk chunk = {decoded, chunk_scales, zero_points == NULL ? NULL : chunk_zero_points,
+                                         first_block, blocks, block_size / 4, first_block == 0,
+                                         first_block + blocks == k_blocks,
                                          bias == NULL ? NULL : bias + first_row, columns,
                                          y + (first * y_stride) + first_row, y_stride};
                 const int32_t pass = first / NB4_TOKENS;

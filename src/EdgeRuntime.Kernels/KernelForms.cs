@@ -21,6 +21,7 @@ public static class KernelForms
     {
         var path = choice.Path;
         string plain = KernelPaths.Describe(path, choice.DotProduct);
+        string nbitsInt8 = Wide(path) ? WithVnni("Vector256 8 rows", choice.Vnni) : plain;
         return
         [
             // Without VNNI a batch takes two weight rows per pass (TwoRows256x4); with it, one. With AVX-512 VNNI the
@@ -29,9 +30,9 @@ public static class KernelForms
             new("BitLinear 4 tokens", Wide(path) ? (choice.Avx512Vnni ? Native : choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : plain),
             // The 1.6-bit layout has 256-bit forms only (AVX-512 runs them too), with vpdpbusd where allowed.
             new("BitLinear 1.6-bit", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
-            new("MatMulNBits int8", Wide(path) ? WithVnni("Vector256 8 rows", choice.Vnni) : plain),
+            new("MatMulNBits int8", nbitsInt8),
             // A batch of 4-bit rows goes to the native kernel, which decodes each chunk of rows once for all tokens.
-            new("MatMulNBits 4-bit batch", Wide(path) ? (choice.Avx512Vnni ? Native : WithVnni("Vector256 8 rows", choice.Vnni)) : plain),
+            new("MatMulNBits 4-bit batch", Wide(path) && choice.Avx512Vnni ? Native : nbitsInt8),
             new("MatMulNBits float", path is KernelPath.Scalar or KernelPath.AdvSimd ? path.ToString() : "Vector128"),
             new("MatMulInteger", plain),
             new("MatMulInteger prepacked", Wide(path) ? (choice.Avx512Vnni ? Native : WithVnni("Vector256", choice.Vnni)) : plain),
