@@ -20,7 +20,8 @@ case "$rid" in
     ar_tool=ar
     # file, then its instruction-set flags.
     avx512vnni="-mavx512f -mavx512bw -mavx512vl -mavx512vnni"
-    units=("features.c|" "x64_avx512vnni.c|$avx512vnni" "x64_avx512vnni_nbits.c|$avx512vnni")
+    units=("features.c|" "x64_avx512vnni.c|$avx512vnni" "x64_avx512vnni_nbits.c|$avx512vnni"
+           "x64_avx512vnni_trit.c|$avx512vnni")
     ;;
   linux-arm64)
     if command -v aarch64-linux-gnu-gcc > /dev/null; then

@@ -7,7 +7,7 @@
  * architecture.
  *
  * Every function computes exactly what the C# kernels define, on their layouts (PackedInt8Weights, TernaryPacking,
- * MatMulNBits'): integer arithmetic exact, and the float steps of MatMulNBits done lane by lane in the C# order with
+ * TritPacking, MatMulNBits'): integer arithmetic exact, and the float steps of MatMulNBits done lane by lane in the C# order with
  * nothing fused (-ffp-contract=off), so results are bit-identical to the C# references.
  */
 #ifndef EDGE_KERNELS_H
@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /* Bumped when a signature below changes; the C# side refuses a library of another version. */
-#define EDK_ABI_VERSION 2
+#define EDK_ABI_VERSION 3
 
 /* edk_features() bits. */
 #define EDK_X64_AVX512_VNNI 0x1u /* AVX-512 F, BW, VL and VNNI, with the ZMM state enabled by the OS */
@@ -54,6 +54,14 @@ void edk_int8_packed_matmul_avx512vnni(const int8_t *data, int32_t kquads, int32
 void edk_ternary2_dots_avx512vnni(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
                                   int64_t x_stride, const int32_t *x_sums, int32_t token_count, int32_t *dots,
                                   int64_t dots_stride);
+
+/* BitLinear on TritPacking's 1.6-bit layout (five codes w + 1 a byte, 32 bytes a 160-weight block), one token: for
+ * rows r < row_count,
+ *   dots[r] = sum over k < 160 * blocks of w[r][k] * x[k]
+ * with row r at weights + r * row_bytes (row_bytes = 32 * blocks, 160 * blocks below 2^19) and x zero-padded to the
+ * blocks, x_sum its sum. Any byte decodes as TritPacking.DecodeCode does, including the 13 that no encoder writes. */
+void edk_trit_gemv_avx512vnni(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
+                              int32_t x_sum, int32_t *dots);
 
 /* MatMulNBits, bits 4, int8 activations (accuracy_level 4), for rows r < rows of B and tokens t < token_count:
  *   y[t * y_stride + r] = sum over blocks j < k_blocks, in order from 0, of

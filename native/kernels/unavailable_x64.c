@@ -32,6 +32,13 @@ void edk_ternary2_dots_avx512vnni(const uint8_t *weights, int32_t row_count, int
     unavailable(__func__);
 }
 
+void edk_trit_gemv_avx512vnni(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
+                              int32_t x_sum, int32_t *dots)
+{
+    (void)weights, (void)row_count, (void)row_bytes, (void)x, (void)x_sum, (void)dots;
+    unavailable(__func__);
+}
+
 void edk_nbits4_int8_matmul_avx512vnni(const uint8_t *b, int32_t rows, int32_t k_blocks, int32_t block_size,
                                        const float *scales, const uint8_t *zero_points, const int32_t *quads,
                                        int64_t quad_stride, const float *block_scales, const int32_t *block_sums,

@@ -6,8 +6,7 @@
  * so the accumulators live in zmm registers. */
 #include <immintrin.h>
 #include "edge_kernels.h"
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#include "x64_avx512_common.h"
 
 /* ---- MatMulInteger, prepacked B ---------------------------------------------------------------------------------
  * A 64-byte group is one zmm: lane c holds column c's four rows. A token's quad, broadcast, meets every column in one
@@ -164,15 +163,6 @@ void edk_int8_packed_matmul_avx512vnni(const int8_t *data, int32_t kquads, int32
  * and each activation load four rows. The caller uses it for batches only: with one token streaming the weights from
  * DRAM it ran no faster than the C# form. */
 enum { TERNARY_ROWS = 4, TERNARY_TOKENS = 4 };
-
-ALWAYS_INLINE int32_t reduce_lanes(__m512i v)
-{
-    __m256i half = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
-    __m128i quarter = _mm_add_epi32(_mm256_castsi256_si128(half), _mm256_extracti128_si256(half, 1));
-    quarter = _mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 0x4e));
-    quarter = _mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, 0xb1));
-    return _mm_cvtsi128_si32(quarter);
-}
 
 ALWAYS_INLINE void ternary_pass(const uint8_t *w, int32_t row_bytes, int rows, const int8_t *x, int64_t x_stride,
                                 int tokens, const int32_t *x_sums, int32_t *dots, int64_t dots_stride)

@@ -16,8 +16,8 @@
  * blocks in order from 0, then + bias. The results are therefore bit-identical to NBitsReference. */
 #include <immintrin.h>
 #include "edge_kernels.h"
+#include "x64_avx512_common.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* Four tiles (64 columns) by four tokens per pass, 16 accumulators; K in chunks of about NB4_CHUNK_K values, whose
  * decoded form (at most 4 tiles x 128 quads x 64 bytes = 32 KB) is read by every token pass from L1 or L2. The buffers

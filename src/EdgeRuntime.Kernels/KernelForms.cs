@@ -25,11 +25,13 @@ public static class KernelForms
         return
         [
             // Without VNNI a batch takes two weight rows per pass (TwoRows256x4); with it, one. With AVX-512 VNNI the
-            // native kernel takes batches, four rows by four tokens; one token stays in C# (it waits on memory).
+            // native kernel takes 2-bit batches, four rows by four tokens; one 2-bit token stays in C# (it waits on memory).
             new("BitLinear 1 token", plain),
             new("BitLinear 4 tokens", Wide(path) ? (choice.Avx512Vnni ? Native : choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : plain),
-            // The 1.6-bit layout has 256-bit forms only (AVX-512 runs them too), with vpdpbusd where allowed.
-            new("BitLinear 1.6-bit", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
+            // The 1.6-bit layout is bound by decoding, not memory: with AVX-512 VNNI the native kernel takes one token. Its
+            // C# forms are 256-bit (AVX-512 runs them too), with vpdpbusd where allowed.
+            new("BitLinear 1.6-bit 1 token", Wide(path) ? (choice.Avx512Vnni ? Native : WithVnni("Vector256", choice.Vnni)) : plain),
+            new("BitLinear 1.6-bit 4 tokens", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
             new("MatMulNBits int8", nbitsInt8),
             // A batch of 4-bit rows goes to the native kernel, which decodes each chunk of rows once for all tokens.
             new("MatMulNBits 4-bit batch", Wide(path) && choice.Avx512Vnni ? Native : nbitsInt8),

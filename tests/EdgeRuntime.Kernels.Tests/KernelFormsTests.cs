@@ -18,12 +18,12 @@ public sealed class KernelFormsTests
         Assert.Equal("Vector256+AvxVnni", vnni["BitLinear 4 tokens"]);
         Assert.Equal("Vector128", vnni["MatMulNBits float"]);
         Assert.Equal("Vector256", vnni["BitLinear 1 token"]);
-        Assert.Equal("Vector256+AvxVnni", vnni["BitLinear 1.6-bit"]);
-        Assert.Equal("Vector256+AvxVnni", Forms(new KernelChoice(KernelPath.Vector512, Vnni: true, DotProduct: false))["BitLinear 1.6-bit"]);
+        Assert.Equal("Vector256+AvxVnni", vnni["BitLinear 1.6-bit 1 token"]);
+        Assert.Equal("Vector256+AvxVnni", Forms(new KernelChoice(KernelPath.Vector512, Vnni: true, DotProduct: false))["BitLinear 1.6-bit 4 tokens"]);
         var avx2 = Forms(new KernelChoice(KernelPath.Vector256, Vnni: false, DotProduct: false));
         Assert.Equal("Vector256 8 rows+Avx2", avx2["MatMulNBits int8"]);
         Assert.Equal("Vector256 2 rows+Avx2", avx2["BitLinear 4 tokens"]);
-        Assert.Equal("Vector256+Avx2", avx2["BitLinear 1.6-bit"]);
+        Assert.Equal("Vector256+Avx2", avx2["BitLinear 1.6-bit 1 token"]);
         Assert.Equal("AdvSimd+Dp", Forms(new KernelChoice(KernelPath.AdvSimd, Vnni: false, DotProduct: true))["MatMulInteger"]);
     }
 

@@ -51,7 +51,8 @@ public sealed unsafe class NativeKernelsTests
         Assert.Equal("native Avx512Vnni", on["BitLinear 4 tokens"]);
         Assert.Equal("native Avx512Vnni", on["MatMulNBits 4-bit batch"]);
         Assert.Equal("Vector256 8 rows+AvxVnni", on["MatMulNBits int8"]);
-        Assert.Equal("Vector256+AvxVnni", on["BitLinear 1.6-bit"]);
+        Assert.Equal("native Avx512Vnni", on["BitLinear 1.6-bit 1 token"]);
+        Assert.Equal("Vector256+AvxVnni", on["BitLinear 1.6-bit 4 tokens"]);
         var off = new KernelChoice(KernelPath.Vector256, Vnni: true, DotProduct: false, Avx512Vnni: false);
         Assert.Equal("Vector256+AvxVnni", KernelForms.Describe(off).Single(f => f.Kernel == "MatMulInteger prepacked").Form);
         if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64)
@@ -237,6 +238,74 @@ public sealed unsafe class NativeKernelsTests
         }
     }
 
+    [Avx512VnniTheory]
+    [InlineData(1, 1)]
+    [InlineData(2, 160)]
+    [InlineData(3, 161)]
+    [InlineData(4, 320)]
+    [InlineData(7, 480)]
+    [InlineData(9, 2560)]
+    [InlineData(13, 6912)]
+    [InlineData(6, 4000)]
+    public void The_1_6_bit_kernel_equals_the_scalar_row_for_any_bytes_any_rows_and_odd_or_even_block_counts(int n, int k)
+    {
+        // Random bytes, so the 13 values no encoder writes occur too, against activations over the whole int8 range
+        // (zero past K, as BitLinear pads them). Row counts 1-13 reach every tail of the four-row passes.
+        int rowBytes = TritPacking.RowBytes(k);
+        int padded = TritPacking.PaddedK(k);
+        var random = new Random((n * 100_000) + k);
+        var packed = new byte[n * rowBytes];
+        random.NextBytes(packed);
+        var x = new sbyte[padded];
+        for (int i = 0; i < k; i++)
+        {
+            x[i] = (sbyte)random.Next(-128, 128);
+        }
+
+        int sum = x.Sum(v => v);
+        var dots = new int[n + 1];
+        dots[n] = int.MinValue;
+        fixed (byte* w = packed)
+        fixed (sbyte* xs = x)
+        fixed (int* d = dots)
+        {
+            NativeKernels.TritGemvAvx512Vnni(w, n, rowBytes, xs, sum, d);
+            for (int r = 0; r < n; r++)
+            {
+                Assert.Equal(TritDot.RowScalar(w + (r * rowBytes), rowBytes, xs), dots[r]);
+            }
+        }
+
+        Assert.Equal(int.MinValue, dots[n]);
+    }
+
+    [Avx512VnniFact]
+    public void The_1_6_bit_kernel_divides_exactly_at_the_longest_row_it_takes()
+    {
+        // The kernel sums the bytes themselves and divides (3a - b) by 256 per lane; the largest padded K it is given is
+        // the last multiple of 160 below 2^19. All codes 2 against 127 and all codes 0 against -128 are the largest sums.
+        const int k = 160 * 3276;
+        int rowBytes = TritPacking.RowBytes(k);
+        var packed = new byte[2 * rowBytes];
+        packed.AsSpan(0, rowBytes).Fill(TritPacking.Encode(2, 2, 2, 2, 2));
+        packed.AsSpan(rowBytes).Fill(TritPacking.Encode(0, 0, 0, 0, 0));
+        foreach (sbyte value in new sbyte[] { 127, -128 })
+        {
+            var x = new sbyte[k];
+            x.AsSpan().Fill(value);
+            var dots = new int[2];
+            fixed (byte* w = packed)
+            fixed (sbyte* xs = x)
+            fixed (int* d = dots)
+            {
+                NativeKernels.TritGemvAvx512Vnni(w, 2, rowBytes, xs, value * k, d);
+            }
+
+            Assert.Equal(value * k, dots[0]);
+            Assert.Equal(-value * k, dots[1]);
+        }
+    }
+
     [Fact]
     public void Where_the_CPU_has_AVX_512_VNNI_and_the_path_is_256_bits_or_wider_the_products_take_the_native_kernels()
     {
@@ -244,13 +313,16 @@ public sealed unsafe class NativeKernelsTests
         bool expected = NativeKernels.Avx512Vnni && KernelPaths.Best is KernelPath.Vector256 or KernelPath.Vector512;
         Assert.Equal(expected, KernelPaths.Avx512Vnni);
         Assert.Equal(expected, PackedInt8MatMul.UsesNative(KernelPaths.Best));
-        Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte));
+        Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 2));
+        Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 1));
         if (!expected)
         {
             return;
         }
 
-        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte));
+        // 2-bit single tokens and 1.6-bit batches stay in C#.
+        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1));
+        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 2));
         Assert.Contains(KernelForms.Current, form => form.Kernel == "MatMulInteger prepacked" && form.Form.Contains("Avx512Vnni", StringComparison.Ordinal));
     }
 

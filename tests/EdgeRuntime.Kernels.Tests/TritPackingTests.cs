@@ -104,9 +104,13 @@ public sealed class TritPackingTests
                     float[] x = Activations(m * k, (k * 31) + m);
                     const float beta = 0.0173f;
                     float[] expected = BitLinearReference.Compute(x, m, k, weights, n, beta);
-                    var actual = new float[m * n];
-                    BitLinear.Compute(path, x, m, k, TritPacking.Pack(weights, n, k), n, beta, actual, TernaryLayout.FivePerByte);
-                    Assert.True(expected.AsSpan().SequenceEqual(actual), $"path {path}, k={k}, m={m}, n={n}: first difference at {Enumerable.Range(0, expected.Length).FirstOrDefault(i => BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))}");
+                    byte[] packed = TritPacking.Pack(weights, n, k);
+                    foreach (bool allowNative in new[] { true, false })
+                    {
+                        var actual = new float[m * n];
+                        BitLinear.Compute(path, x, m, k, packed, n, beta, actual, TernaryLayout.FivePerByte, allowNative);
+                        Assert.True(expected.AsSpan().SequenceEqual(actual), $"path {path}, native {allowNative}, k={k}, m={m}, n={n}: first difference at {Enumerable.Range(0, expected.Length).FirstOrDefault(i => BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))}");
+                    }
                 }
             }
         }
@@ -117,7 +121,7 @@ public sealed class TritPackingTests
     public void Every_path_decodes_arbitrary_bytes_as_the_scalar_path_does(KernelPath path)
     {
         // Bytes no encoder writes (13 of the 256) still decode to codes 0..2; every path must agree on them, in the
-        // one-token (four rows a pass) and the batch forms.
+        // one-token (four rows a pass, or the native kernel) and the batch forms.
         const int k = 1600, n = 9;
         var packed = new byte[n * TritPacking.RowBytes(k)];
         new Random(7).NextBytes(packed);
@@ -127,8 +131,11 @@ public sealed class TritPackingTests
             var expected = new float[m * n];
             var actual = new float[m * n];
             BitLinear.Compute(KernelPath.Scalar, x, m, k, packed, n, 1f, expected, TernaryLayout.FivePerByte);
-            BitLinear.Compute(path, x, m, k, packed, n, 1f, actual, TernaryLayout.FivePerByte);
-            Assert.Equal(expected, actual);
+            foreach (bool allowNative in new[] { true, false })
+            {
+                BitLinear.Compute(path, x, m, k, packed, n, 1f, actual, TernaryLayout.FivePerByte, allowNative);
+                Assert.Equal(expected, actual);
+            }
         }
     }
 
@@ -147,10 +154,13 @@ public sealed class TritPackingTests
         {
             float[] x = [.. Enumerable.Range(0, m).SelectMany(t => Enumerable.Repeat(t % 2 == 0 ? -5f : 7f, k))];
             float[] expected = BitLinearReference.Compute(x, m, k, weights, n, 1f);
-            var actual = new float[m * n];
-            BitLinear.Compute(path, x, m, k, packed, n, 1f, actual, TernaryLayout.FivePerByte);
-            Assert.Equal(expected, actual);
-            Assert.Equal(-5f * k, actual[0], 1e-2f);
+            foreach (bool allowNative in new[] { true, false })
+            {
+                var actual = new float[m * n];
+                BitLinear.Compute(path, x, m, k, packed, n, 1f, actual, TernaryLayout.FivePerByte, allowNative);
+                Assert.Equal(expected, actual);
+                Assert.Equal(-5f * k, actual[0], 1e-2f);
+            }
         }
     }
 

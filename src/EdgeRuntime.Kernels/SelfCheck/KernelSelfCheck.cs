@@ -83,12 +83,18 @@ public static class KernelSelfCheck
                     var expected = BitLinearReference.Compute(x, m, k, weights, n, 0.02f);
                     foreach (var layout in new[] { TernaryLayout.FourPerByte, TernaryLayout.FivePerByte })
                     {
-                        var actual = new float[m * n];
-                        BitLinear.Compute(path, x, m, k, layout.Pack(weights, n, k), n, 0.02f, actual, layout);
-                        cases++;
-                        if (!expected.AsSpan().SequenceEqual(actual))
+                        // Where a native kernel is chosen, the C# form too: a board profile that narrows the kernels
+                        // serves with it.
+                        bool native = BitLinear.UsesNative(path, layout, m);
+                        foreach (bool allowNative in native ? new[] { true, false } : [true])
                         {
-                            fail($"m={m} k={k} n={n} {(int)layout} weights per byte");
+                            var actual = new float[m * n];
+                            BitLinear.Compute(path, x, m, k, layout.Pack(weights, n, k), n, 0.02f, actual, layout, allowNative);
+                            cases++;
+                            if (!expected.AsSpan().SequenceEqual(actual))
+                            {
+                                fail($"m={m} k={k} n={n} {(int)layout} weights per byte{(native && !allowNative ? " (C# form)" : "")}");
+                            }
                         }
                     }
                 }

@@ -17,15 +17,21 @@ public static unsafe class BitLinear
     // Weight rows per prefill block: 64 rows of K = 2560 are 40 KB of packed weights.
     private const int RowBlock = 64;
 
+    // The 1.6-bit kernel's exact division by 256 holds for a padded K below 2^19 (edge_kernels.h); no real layer comes
+    // near it, and a longer row takes the C# form.
+    private const int NativeTritLimit = 1 << 19;
+
     // Tokens per native call: their dot products for one row block (16 x 64 ints) are a 4 KB stack buffer.
     private const int NativeTokens = 16;
 
     /// <summary>
-    /// Whether the native AVX-512 VNNI kernel computes batches (two tokens or more) in the 2-bit layout on
-    /// <paramref name="path"/> in this process; <paramref name="allowNative"/> false keeps the C# forms (tests compare both).
+    /// Whether a native AVX-512 VNNI kernel computes <paramref name="m"/> tokens in <paramref name="layout"/> on
+    /// <paramref name="path"/> in this process: batches (two tokens or more) in the 2-bit layout, one token in the 1.6-bit
+    /// one. <paramref name="allowNative"/> false keeps the C# forms (tests compare both).
     /// </summary>
-    public static bool UsesNative(KernelPath path, TernaryLayout layout, bool allowNative = true) =>
-        allowNative && layout != TernaryLayout.FivePerByte && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni;
+    public static bool UsesNative(KernelPath path, TernaryLayout layout, int m, bool allowNative = true) =>
+        allowNative && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni
+        && (layout == TernaryLayout.FivePerByte ? m == 1 : m > 1);
 
     /// <summary>Quantizes m tokens of k floats into rows of the layout's padded K (<see cref="TernaryLayouts.PaddedK"/>) bytes.</summary>
     public static void Quantize(KernelPath path, ReadOnlySpan<float> x, int m, int k, Span<sbyte> quantized, Span<float> scales, Span<int> sums, TernaryLayout layout = TernaryLayout.FourPerByte)
@@ -46,11 +52,22 @@ public static unsafe class BitLinear
     {
         int padded = layout.PaddedK(k);
         int rowBytes = layout.RowBytes(k);
-        // Batches only: decode (one token) waits on memory, and there the native form measured no faster than the C#
-        // one below against bitnet.cpp in the same run (0.71-0.88 against 1.00-1.04, bench-kernels, 2026-12-07).
-        if (m > 1 && UsesNative(path, layout, allowNative))
+        // The 2-bit layout's native kernel takes batches only: with one token it computes faster but streams the weights
+        // slower than the C# form below (cached 0.061-0.071 against 0.094-0.129 ms, streamed 0.143-0.180 against
+        // 0.105-0.146 ms, 2560x6912 and 6912x2560 on two threads, bench-kernels --quick, 2026-12-07, with or without
+        // software prefetch). The 1.6-bit layout's C# form is bound by decoding five codes a byte, which its native
+        // kernel skips (edge_kernels.h), so there the native kernel takes the one token and batches stay in C#.
+        if (UsesNative(path, layout, m, allowNative) && (m > 1 || padded < NativeTritLimit))
         {
-            ComputeRowsNative(quantized, m, padded, scales, sums, packed, rowBytes, betas, betaStride, y, n, rowStart, rowEnd);
+            if (layout == TernaryLayout.FivePerByte)
+            {
+                ComputeRowNative(quantized, scales[0], sums[0], packed, rowBytes, betas, betaStride, y, rowStart, rowEnd);
+            }
+            else
+            {
+                ComputeRowsNative(quantized, m, padded, scales, sums, packed, rowBytes, betas, betaStride, y, n, rowStart, rowEnd);
+            }
+
             return;
         }
 
@@ -133,6 +150,18 @@ public static unsafe class BitLinear
                     y[((long)t * n) + row] = Output(acc, scales[t], betas[row * betaStride]);
                 }
             }
+        }
+    }
+
+    // One token on the 1.6-bit layout: a row block at a time into a stack buffer of dot products, then the outputs.
+    private static void ComputeRowNative(sbyte* quantized, float scale, int sum, byte* packed, int rowBytes, float* betas, int betaStride, float* y, int rowStart, int rowEnd)
+    {
+        int* dots = stackalloc int[RowBlock];
+        for (int blockStart = rowStart; blockStart < rowEnd; blockStart += RowBlock)
+        {
+            int rows = Math.Min(RowBlock, rowEnd - blockStart);
+            NativeKernels.TritGemvAvx512Vnni(packed + ((long)blockStart * rowBytes), rows, rowBytes, quantized, sum, dots);
+            Outputs(dots, rows, scale, betas + (blockStart * betaStride), betaStride, y + blockStart);
         }
     }
 
