@@ -171,6 +171,35 @@ public sealed class TritPackingTests
     [InlineData(true)]
     public void The_avx_vnni_forms_equal_the_scalar_row(bool vnni) => CompareWideForms(vnni);
 
+    [AvxVnniTheory]
+    [InlineData(160 * 1638)]
+    [InlineData(160 * 1639)]
+    public unsafe void The_avx_vnni_one_token_forms_are_exact_at_the_longest_rows_either_side_of_their_limit(int k)
+    {
+        // With VNNI one token sums the packed bytes and divides by 256, exact for a padded K below 2^18 (160 * 1638 is the
+        // last such K); 160 * 1639 takes the pmaddubsw form. All codes 2 against 127 and all codes 0 against -128 are the
+        // largest sums.
+        int rowBytes = TritPacking.RowBytes(k);
+        var packed = new byte[4 * rowBytes];
+        packed.AsSpan(0, 2 * rowBytes).Fill(TritPacking.Encode(2, 2, 2, 2, 2));
+        packed.AsSpan(2 * rowBytes).Fill(TritPacking.Encode(0, 0, 0, 0, 0));
+        foreach (sbyte value in new sbyte[] { 127, -128 })
+        {
+            var x = new sbyte[k];
+            x.AsSpan().Fill(value);
+            var four = new int[4];
+            fixed (byte* w = packed)
+            fixed (sbyte* xp = x)
+            {
+                TritDot.FourRows(KernelPath.Vector256, w, rowBytes, xp, value * k, vnni: true, four);
+                Assert.Equal(value * k, TritDot.Row(KernelPath.Vector256, w, rowBytes, xp, value * k, vnni: true));
+                Assert.Equal(-value * k, TritDot.Row(KernelPath.Vector256, w + (3 * rowBytes), rowBytes, xp, value * k, vnni: true));
+            }
+
+            Assert.Equal([value * k, value * k, -value * k, -value * k], four);
+        }
+    }
+
     // The 256-bit forms called directly with VNNI on or off, whatever this process chose, against the scalar row: random
     // bytes, then every weight at code 2 against activations at -127 (the largest 16-bit sums), over 30 chunks.
     private static unsafe void CompareWideForms(bool vnni)

@@ -13,6 +13,7 @@ namespace EdgeRuntime.Kernels.Ternary;
 /// identity 3·(m + 128) ≡ 3·m + 128 mod 256 keeps the offset through the ×3 steps, done as byte adds), so the code is
 /// [m − 128 &gt; −43] + [m − 128 &gt; 42] from two signed compares. The codes then go through pmaddubsw (or vpdpbusd with
 /// AVX-VNNI) against the signed activations, and Σ x_q is subtracted for the +1 offset, as in <see cref="TernaryDot"/>.
+/// With AVX-VNNI one token skips the codes: vpdpbusd takes the bytes m themselves (see Bytes256Vnni).
 /// arm64 multiplies bytes directly, compares unsigned, and makes signed weights for SDOT.
 /// </para>
 /// </summary>
@@ -22,13 +23,17 @@ internal static unsafe class TritDot
     // 2·2·128 = 512 per lane, so twelve chunks stay within 30720.
     private const int ChunksPerWidening = 12;
 
+    // The one-token VNNI forms sum the packed bytes, not codes (see Bytes256Vnni); their division by 256 is exact while a
+    // lane's share of the dot product fits in 23 bits, that is for a padded K below 2^18. Longer rows take pmaddubsw.
+    private const int VnniRowBytesLimit = (1 << 18) / TritPacking.Digits;
+
     /// <summary>
     /// Σ_k w[k]·x[k] over a padded row; <paramref name="xSum"/> is Σ x (for the code offset on x64). <paramref name="vnni"/>
     /// picks vpdpbusd in the 256-bit forms (the caller passes <see cref="KernelPaths.Vnni"/>; tests pass both).
     /// </summary>
     public static int Row(KernelPath path, byte* w, int rowBytes, sbyte* x, int xSum, bool vnni) => path switch
     {
-        KernelPath.Vector512 or KernelPath.Vector256 => (vnni ? Row256Vnni(w, rowBytes, x) : Row256(w, rowBytes, x)) - xSum,
+        KernelPath.Vector512 or KernelPath.Vector256 => (vnni && rowBytes < VnniRowBytesLimit ? Row256Vnni(w, rowBytes, x) : Row256(w, rowBytes, x)) - xSum,
         KernelPath.Vector128 => Row128(w, rowBytes, x) - xSum,
         KernelPath.AdvSimd => RowNeon(w, rowBytes, x),
         _ => RowScalar(w, rowBytes, x),
@@ -39,7 +44,7 @@ internal static unsafe class TritDot
     {
         if (path is KernelPath.Vector256 or KernelPath.Vector512)
         {
-            FourRows256(w, rowBytes, x, vnni, results);
+            FourRows256(w, rowBytes, x, vnni && rowBytes < VnniRowBytesLimit, results);
             for (int r = 0; r < 4; r++)
             {
                 results[r] -= xSum;
@@ -118,20 +123,34 @@ internal static unsafe class TritDot
         return s + Avx2.MultiplyAddAdjacent(Code256(m), x4);
     }
 
-    // The same with vpdpbusd straight into int32.
+    // One token with vpdpbusd, without unpacking: code j of a byte is c_j = floor(3 m_j / 256) for m_j = q 3^j mod 256, so
+    // 3 m_j = 256 c_j + m_{j+1} and sum c_j x_j = (3 sum m_j x_j - sum m_{j+1} x_j) / 256 exactly. The bytes go into
+    // vpdpbusd as they are: a gathers m_j x_j, b gathers m_{j+1} x_j, and the ×3 steps are the only other work (the compare
+    // form took seven instructions a digit against four here). ByteSums turns a and b into the sum of c·x.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Chunk256Vnni(Vector256<int> acc, Vector256<sbyte> m, Vector256<sbyte> x0, Vector256<sbyte> x1, Vector256<sbyte> x2, Vector256<sbyte> x3, Vector256<sbyte> x4)
+    private static void Bytes256Vnni(ref Vector256<int> a, ref Vector256<int> b, byte* w, Vector256<sbyte> x0, Vector256<sbyte> x1, Vector256<sbyte> x2, Vector256<sbyte> x3, Vector256<sbyte> x4)
     {
-        acc = AvxVnni.MultiplyWideningAndAdd(acc, Code256(m), x0);
-        m = Times3(m);
-        acc = AvxVnni.MultiplyWideningAndAdd(acc, Code256(m), x1);
-        m = Times3(m);
-        acc = AvxVnni.MultiplyWideningAndAdd(acc, Code256(m), x2);
-        m = Times3(m);
-        acc = AvxVnni.MultiplyWideningAndAdd(acc, Code256(m), x3);
-        m = Times3(m);
-        return AvxVnni.MultiplyWideningAndAdd(acc, Code256(m), x4);
+        var m = Avx.LoadVector256(w);
+        a = AvxVnni.MultiplyWideningAndAdd(a, m, x0);
+        m = m + m + m;
+        b = AvxVnni.MultiplyWideningAndAdd(b, m, x0);
+        a = AvxVnni.MultiplyWideningAndAdd(a, m, x1);
+        m = m + m + m;
+        b = AvxVnni.MultiplyWideningAndAdd(b, m, x1);
+        a = AvxVnni.MultiplyWideningAndAdd(a, m, x2);
+        m = m + m + m;
+        b = AvxVnni.MultiplyWideningAndAdd(b, m, x2);
+        a = AvxVnni.MultiplyWideningAndAdd(a, m, x3);
+        m = m + m + m;
+        b = AvxVnni.MultiplyWideningAndAdd(b, m, x3);
+        a = AvxVnni.MultiplyWideningAndAdd(a, m, x4);
+        m = m + m + m;
+        b = AvxVnni.MultiplyWideningAndAdd(b, m, x4);
     }
+
+    // Σ c·x from Bytes256Vnni's sums: each lane's 3a − b is 256 times its share, exactly (wrap-around in a and b cancels).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ByteSums(Vector256<int> a, Vector256<int> b) => Vector256.Sum(Vector256.ShiftRightArithmetic(a + a + a - b, 8));
 
     private static int Row256(byte* w, int rowBytes, sbyte* x)
     {
@@ -157,20 +176,21 @@ internal static unsafe class TritDot
 
     private static int Row256Vnni(byte* w, int rowBytes, sbyte* x)
     {
-        var acc = Vector256<int>.Zero;
+        Vector256<int> a = default, b = default;
         for (int offset = 0; offset < rowBytes; offset += 32)
         {
             sbyte* xb = x + (offset / 32 * TritPacking.BlockWeights);
-            acc = Chunk256Vnni(acc, Offset256(w + offset), Avx.LoadVector256(xb), Avx.LoadVector256(xb + 32), Avx.LoadVector256(xb + 64), Avx.LoadVector256(xb + 96), Avx.LoadVector256(xb + 128));
+            Bytes256Vnni(ref a, ref b, w + offset, Avx.LoadVector256(xb), Avx.LoadVector256(xb + 32), Avx.LoadVector256(xb + 64), Avx.LoadVector256(xb + 96), Avx.LoadVector256(xb + 128));
         }
 
-        return Vector256.Sum(acc);
+        return ByteSums(a, b);
     }
 
     private static void FourRows256(byte* w, int rowBytes, sbyte* x, bool vnni, Span<int> results)
     {
         var ones = Vector256.Create((short)1);
         Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<int> b0 = default, b1 = default, b2 = default, b3 = default;
         int chunks = rowBytes / TritPacking.BlockBytes;
         int chunk = 0;
         while (chunk < chunks)
@@ -193,10 +213,10 @@ internal static unsafe class TritDot
                 byte* wb = w + (chunk * 32);
                 if (vnni)
                 {
-                    a0 = Chunk256Vnni(a0, Offset256(wb), x0, x1, x2, x3, x4);
-                    a1 = Chunk256Vnni(a1, Offset256(wb + rowBytes), x0, x1, x2, x3, x4);
-                    a2 = Chunk256Vnni(a2, Offset256(wb + (2 * rowBytes)), x0, x1, x2, x3, x4);
-                    a3 = Chunk256Vnni(a3, Offset256(wb + (3 * rowBytes)), x0, x1, x2, x3, x4);
+                    Bytes256Vnni(ref a0, ref b0, wb, x0, x1, x2, x3, x4);
+                    Bytes256Vnni(ref a1, ref b1, wb + rowBytes, x0, x1, x2, x3, x4);
+                    Bytes256Vnni(ref a2, ref b2, wb + (2 * rowBytes), x0, x1, x2, x3, x4);
+                    Bytes256Vnni(ref a3, ref b3, wb + (3 * rowBytes), x0, x1, x2, x3, x4);
                 }
                 else
                 {
@@ -209,12 +229,21 @@ internal static unsafe class TritDot
 
             if (!vnni)
             {
-                // The 16-bit sums exist only without VNNI (vpdpbusd adds into a0..a3 directly).
+                // The 16-bit sums exist only without VNNI (with it, vpdpbusd adds the bytes into a0..a3 and b0..b3).
                 a0 += Avx2.MultiplyAddAdjacent(s0, ones);
                 a1 += Avx2.MultiplyAddAdjacent(s1, ones);
                 a2 += Avx2.MultiplyAddAdjacent(s2, ones);
                 a3 += Avx2.MultiplyAddAdjacent(s3, ones);
             }
+        }
+
+        if (vnni)
+        {
+            results[0] = ByteSums(a0, b0);
+            results[1] = ByteSums(a1, b1);
+            results[2] = ByteSums(a2, b2);
+            results[3] = ByteSums(a3, b3);
+            return;
         }
 
         Sums(results, a0, a1, a2, a3);
