@@ -23,8 +23,9 @@ internal static unsafe class TritDot
     // 2·2·128 = 512 per lane, so twelve chunks stay within 30720.
     private const int ChunksPerWidening = 12;
 
-    // The one-token VNNI forms sum the packed bytes, not codes (see Bytes256Vnni); their division by 256 is exact while a
-    // lane's share of the dot product fits in 23 bits, that is for a padded K below 2^18. Longer rows take pmaddubsw.
+    // The one-token VNNI forms (and arm64's SDOT form) sum the packed bytes, not codes (see Bytes256Vnni); their division by
+    // 256 is exact while a lane's share of the dot product fits in 23 bits, that is for a padded K below 2^18. Longer rows
+    // take the unpacking forms.
     private const int VnniRowBytesLimit = (1 << 18) / TritPacking.Digits;
 
     /// <summary>
@@ -354,6 +355,11 @@ internal static unsafe class TritDot
     /// <summary>arm64: m = q·3ʲ by byte multiplies, the weight −1 − [m &gt; 85] − [m &gt; 170] as a signed byte; SDOT when present.</summary>
     private static int RowNeon(byte* w, int rowBytes, sbyte* x)
     {
+        if (Dp.IsSupported && KernelPaths.DotProduct && rowBytes < VnniRowBytesLimit)
+        {
+            return RowNeonBytes(w, rowBytes, x);
+        }
+
         var three = Vector128.Create((byte)3);
         var low = Vector128.Create((byte)85);
         var high = Vector128.Create((byte)170);
@@ -389,5 +395,32 @@ internal static unsafe class TritDot
         }
 
         return Vector128.Sum(acc);
+    }
+
+    /// <summary>
+    /// arm64 with SDOT, without unpacking (as Bytes256Vnni): m′ = m XOR 0x80 is m − 128 as a signed byte and keeps that
+    /// offset through ×3 (3·128 ≡ 128 mod 256), so with a′ = Σ m′_j·x_j and b′ = Σ m′_{j+1}·x_j each lane's 3a′ − b′ is
+    /// 3a − b − 256·Σx = 256·Σ w·x: a byte multiply and two SDOT a digit, against two compares, two subtracts, a multiply
+    /// and one SDOT. Exact for a padded K below 2^18, as on x64.
+    /// </summary>
+    private static int RowNeonBytes(byte* w, int rowBytes, sbyte* x)
+    {
+        var three = Vector128.Create((sbyte)3);
+        var offset128 = Vector128.Create(sbyte.MinValue);
+        Vector128<int> a = default, b = default;
+        for (int offset = 0; offset < rowBytes; offset += 16)
+        {
+            sbyte* xb = x + (offset / 32 * TritPacking.BlockWeights) + (offset % 32);
+            var m = AdvSimd.LoadVector128((sbyte*)w + offset) ^ offset128;
+            for (int j = 0; j < TritPacking.Digits; j++)
+            {
+                var xj = AdvSimd.LoadVector128(xb + (j * 32));
+                a = Dp.DotProduct(a, m, xj);
+                m = AdvSimd.Multiply(m, three);
+                b = Dp.DotProduct(b, m, xj);
+            }
+        }
+
+        return Vector128.Sum(Vector128.ShiftRightArithmetic(a + a + a - b, 8));
     }
 }
