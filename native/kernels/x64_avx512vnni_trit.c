@@ -9,7 +9,7 @@
  * m_j + m_j + m_j, wrapping) per digit, where comparing m_j against 86 and 171 to build codes of 0..2 took seven
  * instructions and ran 1.6-1.9 times slower (one thread, 2560x6912 cached, scratch harness). The division is exact:
  * each lane's 3A - B is 256 times its share of the dot product; int32 wrap-around in A and B cancels as long as that
- * share fits in 24 bits, which holds for any K below 2^19.
+ * share stays within +-2^23, which holds for any padded K below 2^19.
  *
  * One zmm of a row is two 32-byte blocks, so digit j meets 32 activations of each block; those five vectors are
  * loaded once a step and shared by the four rows of a pass. */
@@ -23,7 +23,9 @@ enum
     TRIT_BLOCK_BYTES = 32,
     TRIT_BLOCK_WEIGHTS = 160,
     /* How far ahead of a pass its prefetches run. Four rows read side by side are more streams than the hardware
-     * prefetcher follows; 8 KB ran fastest of 4-24 KB at K = 2560 and 6912 (one thread, weights streamed). */
+     * prefetcher follows; 8 KB ran fastest of 4-24 KB at K = 2560 and 6912 (one thread, weights streamed). One linear
+     * stream stays ahead of all four rows while three rows are under 8 KB (K up to about 13,600); longer rows are
+     * partly fetched late, which costs speed, not correctness. */
     TRIT_PREFETCH_BYTES = 8192,
 };
 
@@ -69,11 +71,12 @@ ALWAYS_INLINE void trit_pass(const uint8_t *w, int32_t row_bytes, int rows, cons
         b[r] = _mm512_setzero_si512();
     }
 
-    const uint8_t *ahead = w + TRIT_PREFETCH_BYTES;
+    /* Addresses past the weights are only hints (a prefetch never faults), so they are formed as integers. */
+    const uintptr_t ahead = (uintptr_t)w + TRIT_PREFETCH_BYTES;
     int32_t block = 0;
     for (; block + 2 <= blocks; block += 2)
     {
-        const uint8_t *next = ahead + ((int64_t)block * (TRIT_BLOCK_BYTES * TRIT_ROWS));
+        const uintptr_t next = ahead + ((uintptr_t)block * (TRIT_BLOCK_BYTES * TRIT_ROWS));
         _mm_prefetch((const char *)next, _MM_HINT_T0);
         _mm_prefetch((const char *)(next + 64), _MM_HINT_T0);
         _mm_prefetch((const char *)(next + 128), _MM_HINT_T0);

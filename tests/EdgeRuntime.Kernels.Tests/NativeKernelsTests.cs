@@ -283,7 +283,8 @@ public sealed unsafe class NativeKernelsTests
     public void The_1_6_bit_kernel_divides_exactly_at_the_longest_row_it_takes()
     {
         // The kernel sums the bytes themselves and divides (3a - b) by 256 per lane; the largest padded K it is given is
-        // the last multiple of 160 below 2^19. All codes 2 against 127 and all codes 0 against -128 are the largest sums.
+        // the last multiple of 160 below 2^19. All codes 2 against -128 come nearest to overflowing a lane's share; the
+        // other rows and values check the sign handling at the same length.
         const int k = 160 * 3276;
         int rowBytes = TritPacking.RowBytes(k);
         var packed = new byte[2 * rowBytes];
@@ -313,16 +314,18 @@ public sealed unsafe class NativeKernelsTests
         bool expected = NativeKernels.Avx512Vnni && KernelPaths.Best is KernelPath.Vector256 or KernelPath.Vector512;
         Assert.Equal(expected, KernelPaths.Avx512Vnni);
         Assert.Equal(expected, PackedInt8MatMul.UsesNative(KernelPaths.Best));
-        Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 2));
-        Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 1));
+        Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 2, 2560));
+        Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 1, 2560));
         if (!expected)
         {
             return;
         }
 
         // 2-bit single tokens and 1.6-bit batches stay in C#.
-        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1));
-        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 2));
+        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1, 2560));
+        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 2, 2560));
+        Assert.True(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 1, (1 << 19) - 160));
+        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 1, 1 << 19));
         Assert.Contains(KernelForms.Current, form => form.Kernel == "MatMulInteger prepacked" && form.Form.Contains("Avx512Vnni", StringComparison.Ordinal));
     }
 

@@ -133,6 +133,7 @@ public sealed class TritPackingTests
             BitLinear.Compute(KernelPath.Scalar, x, m, k, packed, n, 1f, expected, TernaryLayout.FivePerByte);
             foreach (bool allowNative in new[] { true, false })
             {
+                actual.AsSpan().Fill(float.NaN);
                 BitLinear.Compute(path, x, m, k, packed, n, 1f, actual, TernaryLayout.FivePerByte, allowNative);
                 Assert.Equal(expected, actual);
             }
@@ -177,8 +178,8 @@ public sealed class TritPackingTests
     public unsafe void The_avx_vnni_one_token_forms_are_exact_at_the_longest_rows_either_side_of_their_limit(int k)
     {
         // With VNNI one token sums the packed bytes and divides by 256, exact for a padded K below 2^18 (160 * 1638 is the
-        // last such K); 160 * 1639 takes the pmaddubsw form. All codes 2 against 127 and all codes 0 against -128 are the
-        // largest sums.
+        // last such K); 160 * 1639 takes the pmaddubsw form. All codes 2 against -128 come nearest to overflowing a lane's
+        // share (at 160 * 1639 the byte form would overflow there); the other rows and values check the signs.
         int rowBytes = TritPacking.RowBytes(k);
         var packed = new byte[4 * rowBytes];
         packed.AsSpan(0, 2 * rowBytes).Fill(TritPacking.Encode(2, 2, 2, 2, 2));

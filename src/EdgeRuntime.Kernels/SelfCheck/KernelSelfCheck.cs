@@ -85,7 +85,7 @@ public static class KernelSelfCheck
                     {
                         // Where a native kernel is chosen, the C# form too: a board profile that narrows the kernels
                         // serves with it.
-                        bool native = BitLinear.UsesNative(path, layout, m);
+                        bool native = BitLinear.UsesNative(path, layout, m, k);
                         foreach (bool allowNative in native ? new[] { true, false } : [true])
                         {
                             var actual = new float[m * n];
@@ -98,6 +98,26 @@ public static class KernelSelfCheck
                         }
                     }
                 }
+            }
+        }
+
+        // The 1.6-bit one-token forms that sum packed bytes (native, AVX-VNNI, SDOT) divide by 256 exactly up to a padded K
+        // of 160 * 1638 on 128-bit lanes; longer rows unpack. Both lengths, with every weight +1 against activations that
+        // quantize to -127 (the largest sums quantized activations can make), and every weight -1.
+        foreach (int k in new[] { 160 * 1638, 160 * 1639 })
+        {
+            var weights = new sbyte[2 * k];
+            weights.AsSpan(0, k).Fill(1);
+            weights.AsSpan(k).Fill(-1);
+            var x = new float[k];
+            x.AsSpan().Fill(-1f);
+            var expected = BitLinearReference.Compute(x, 1, k, weights, 2, 0.02f);
+            var actual = new float[2];
+            BitLinear.Compute(path, x, 1, k, TernaryLayout.FivePerByte.Pack(weights, 2, k), 2, 0.02f, actual, TernaryLayout.FivePerByte);
+            cases++;
+            if (!expected.AsSpan().SequenceEqual(actual))
+            {
+                fail($"m=1 k={k} n=2 5 weights per byte, sums at their largest");
             }
         }
 

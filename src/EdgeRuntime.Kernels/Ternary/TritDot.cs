@@ -14,7 +14,8 @@ namespace EdgeRuntime.Kernels.Ternary;
 /// [m − 128 &gt; −43] + [m − 128 &gt; 42] from two signed compares. The codes then go through pmaddubsw (or vpdpbusd with
 /// AVX-VNNI) against the signed activations, and Σ x_q is subtracted for the +1 offset, as in <see cref="TernaryDot"/>.
 /// With AVX-VNNI one token skips the codes: vpdpbusd takes the bytes m themselves (see Bytes256Vnni).
-/// arm64 multiplies bytes directly, compares unsigned, and makes signed weights for SDOT.
+/// arm64 multiplies bytes directly, compares unsigned, and makes signed weights for widening multiplies; with SDOT it
+/// skips the codes as AVX-VNNI does (see RowNeonBytes).
 /// </para>
 /// </summary>
 internal static unsafe class TritDot
@@ -24,8 +25,8 @@ internal static unsafe class TritDot
     private const int ChunksPerWidening = 12;
 
     // The one-token VNNI forms (and arm64's SDOT form) sum the packed bytes, not codes (see Bytes256Vnni); their division by
-    // 256 is exact while a lane's share of the dot product fits in 23 bits, that is for a padded K below 2^18. Longer rows
-    // take the unpacking forms.
+    // 256 is exact while a lane's share of the dot product stays within ±2^23, that is for a padded K below 2^18. Longer
+    // rows take the unpacking forms.
     private const int VnniRowBytesLimit = (1 << 18) / TritPacking.Digits;
 
     /// <summary>
@@ -352,7 +353,10 @@ internal static unsafe class TritDot
         return Vector128.Sum(acc);
     }
 
-    /// <summary>arm64: m = q·3ʲ by byte multiplies, the weight −1 − [m &gt; 85] − [m &gt; 170] as a signed byte; SDOT when present.</summary>
+    /// <summary>
+    /// arm64: with SDOT (and a row within the byte forms' limit) <see cref="RowNeonBytes"/>; otherwise m = q·3ʲ by byte
+    /// multiplies, the weight −1 − [m &gt; 85] − [m &gt; 170] as a signed byte, and widening multiplies (exact for any K).
+    /// </summary>
     private static int RowNeon(byte* w, int rowBytes, sbyte* x)
     {
         if (Dp.IsSupported && KernelPaths.DotProduct && rowBytes < VnniRowBytesLimit)
@@ -365,7 +369,6 @@ internal static unsafe class TritDot
         var high = Vector128.Create((byte)170);
         var minusOne = Vector128.Create((sbyte)-1);
         var acc = Vector128<int>.Zero;
-        bool dot = Dp.IsSupported && KernelPaths.DotProduct;
         for (int offset = 0; offset < rowBytes; offset += 16)
         {
             sbyte* xb = x + (offset / 32 * TritPacking.BlockWeights) + (offset % 32);
@@ -375,23 +378,13 @@ internal static unsafe class TritDot
             {
                 var weight = minusOne - AdvSimd.CompareGreaterThan(m, low).AsSByte() - AdvSimd.CompareGreaterThan(m, high).AsSByte();
                 var xj = AdvSimd.LoadVector128(xb + (j * 32));
-                if (dot)
-                {
-                    acc = Dp.DotProduct(acc, weight, xj);
-                }
-                else
-                {
-                    // Five digits of two products per 16-bit lane, each at most 128: within 1280.
-                    products += AdvSimd.MultiplyWideningLower(weight.GetLower(), xj.GetLower()) + AdvSimd.MultiplyWideningUpper(weight, xj);
-                }
 
+                // Five digits of two products per 16-bit lane, each at most 128: within 1280.
+                products += AdvSimd.MultiplyWideningLower(weight.GetLower(), xj.GetLower()) + AdvSimd.MultiplyWideningUpper(weight, xj);
                 m = AdvSimd.Multiply(m, three);
             }
 
-            if (!dot)
-            {
-                acc = AdvSimd.AddPairwiseWideningAndAdd(acc, products);
-            }
+            acc = AdvSimd.AddPairwiseWideningAndAdd(acc, products);
         }
 
         return Vector128.Sum(acc);
