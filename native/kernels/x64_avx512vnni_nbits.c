@@ -18,7 +18,6 @@
 #include "edge_kernels.h"
 #include "x64_avx512_common.h"
 
-
 /* Four tiles (64 columns) by four tokens per pass, 16 accumulators; K in chunks of about NB4_CHUNK_K values, whose
  * decoded form (at most 4 tiles x 128 quads x 64 bytes = 32 KB) is read by every token pass from L1 or L2. The buffers
  * are sized for block sizes 16 to 256 (edge_kernels.h's contract; NBitsShape.Validate enforces it on the C# side). */

@@ -28,8 +28,8 @@ public static class KernelForms
             // native kernel takes 2-bit batches, four rows by four tokens; one 2-bit token stays in C# (it waits on memory).
             new("BitLinear 1 token", plain),
             new("BitLinear 4 tokens", Wide(path) ? (choice.Avx512Vnni ? Native : choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : plain),
-            // The 1.6-bit layout is bound by decoding, not memory: with AVX-512 VNNI the native kernel takes one token. Its
-            // C# forms are 256-bit (AVX-512 runs them too), with vpdpbusd where allowed.
+            // One 1.6-bit token goes to the native kernel with AVX-512 VNNI; the C# forms are 256-bit (AVX-512 runs them
+            // too), with vpdpbusd where allowed.
             new("BitLinear 1.6-bit 1 token", Wide(path) ? (choice.Avx512Vnni ? Native : WithVnni("Vector256", choice.Vnni)) : plain),
             new("BitLinear 1.6-bit 4 tokens", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
             new("MatMulNBits int8", nbitsInt8),

@@ -123,7 +123,8 @@ foreach (var (k, n) in shapes)
             {
                 // The 1.6-bit layout against our 2-bit one: same weights, same streamed layers, alternating blocks.
                 long fiveBytes = PeerModels.BitLinearWeightBytes(k, n, TernaryLayout.FivePerByte);
-                var (five, two) = MeasurePair(threads, m, k, PeerModels.BitLinear(k, n, copies, 1, TernaryLayout.FivePerByte), bitLinear, copies, quick);
+                byte[] fivePerByte = PeerModels.BitLinear(k, n, copies, 1, TernaryLayout.FivePerByte);
+                var (five, two) = MeasurePair(threads, m, k, fivePerByte, bitLinear, copies, quick);
                 double fivePct = fiveBytes / (five * 1e-3) / 1e9 / bandwidth * 100;
                 Console.WriteLine($"{shape,-22} BitLinear 1.6-bit {five,7:0.000} ms  2-bit {two,7:0.000} ms  ratio {two / five:0.00}  weights {fiveBytes / 1e6:0.0} MB = {fivePct:0}% of bandwidth");
                 results.Add(new($"bitlinear_sub2bit_{shape}_ms", five, "ms", two, two / five, $"five weights a byte ({fiveBytes / 1e6:0.00} MB a layer, {fivePct:0}% of bandwidth) against our 2-bit layout ({ternaryBytes / 1e6:0.00} MB), {copies} layers streamed; ratio = 2-bit time / 1.6-bit time"));
@@ -131,7 +132,7 @@ foreach (var (k, n) in shapes)
                 if (bitnetCpp is not null)
                 {
                     // The same peer against the 1.6-bit layout: what a model converted to it gains over bitnet.cpp.
-                    var (mine, peer, _) = MeasureAgainstBitNetCpp(bitnetCpp, threads, m, k, n, PeerModels.BitLinear(k, n, copies, 1, TernaryLayout.FivePerByte), copies, quick);
+                    var (mine, peer, _) = MeasureAgainstBitNetCpp(bitnetCpp, threads, m, k, n, fivePerByte, copies, quick);
                     Console.WriteLine($"{shape,-22} BitLinear 1.6-bit {mine,7:0.000} ms  bitnet.cpp I2_S {peer,7:0.000} ms  ratio {peer / mine:0.00}");
                     subTwoBitVersusBitNetCpp.Add((peer / mine, $"{k}x{n}: {peer / mine:0.00} ({mine:0.000} vs {peer:0.000} ms)"));
                 }

@@ -63,7 +63,7 @@ public static unsafe class BitLinear
         {
             if (layout == TernaryLayout.FivePerByte)
             {
-                ComputeRowNative(quantized, scales[0], sums[0], packed, rowBytes, betas, betaStride, y, rowStart, rowEnd);
+                ComputeOneTritTokenNative(quantized, scales[0], sums[0], packed, rowBytes, betas, betaStride, y, rowStart, rowEnd);
             }
             else
             {
@@ -156,7 +156,7 @@ public static unsafe class BitLinear
     }
 
     // One token on the 1.6-bit layout: a row block at a time into a stack buffer of dot products, then the outputs.
-    private static void ComputeRowNative(sbyte* quantized, float scale, int sum, byte* packed, int rowBytes, float* betas, int betaStride, float* y, int rowStart, int rowEnd)
+    private static void ComputeOneTritTokenNative(sbyte* quantized, float scale, int sum, byte* packed, int rowBytes, float* betas, int betaStride, float* y, int rowStart, int rowEnd)
     {
         int* dots = stackalloc int[RowBlock];
         for (int blockStart = rowStart; blockStart < rowEnd; blockStart += RowBlock)
