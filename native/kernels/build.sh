@@ -21,7 +21,7 @@ case "$rid" in
     # file, then its instruction-set flags.
     avx512vnni="-mavx512f -mavx512bw -mavx512vl -mavx512vnni"
     units=("features.c|" "x64_avx512vnni.c|$avx512vnni" "x64_avx512vnni_nbits.c|$avx512vnni"
-           "x64_avx512vnni_trit.c|$avx512vnni")
+           "x64_avx512vnni_trit.c|$avx512vnni" "unavailable_arm64.c|")
     ;;
   linux-arm64)
     if command -v aarch64-linux-gnu-gcc > /dev/null; then
@@ -32,7 +32,7 @@ case "$rid" in
       ar_tool=llvm-ar
     fi
     [ "$(uname -m)" = aarch64 ] && { cc="${CC:-gcc}"; ar_tool=ar; }
-    units=("features.c|" "unavailable_x64.c|")
+    units=("features.c|" "arm64_i8mm.c|-march=armv8.2-a+dotprod+i8mm" "unavailable_x64.c|")
     ;;
   *)
     echo "native/kernels/build.sh: no kernels for RID '$rid' (linux-x64 and linux-arm64 are built)" >&2

@@ -1,7 +1,7 @@
 /* EdgeRuntime's per-ISA kernels: instruction sets .NET 10 cannot reach from C# in a shipped binary.
  *
  * Native AOT compiles C# for one baseline (x86-64-v3 on the host), and .NET 10 has no API for AVX-512 VNNI's 512-bit
- * vpdpbusd at all. These functions are compiled for those instruction sets, one translation unit per set, and linked
+ * vpdpbusd or for arm64's I8MM (USMMLA) at all. These functions are compiled for those instruction sets, one translation unit per set, and linked
  * into every binary (statically under Native AOT, as libedgekernels.so under the JIT). They run only after
  * edk_features() has said the CPU and the OS support the set: loading the library is safe on any CPU of the
  * architecture.
@@ -16,11 +16,11 @@
 #include <stdint.h>
 
 /* Bumped when a signature below changes; the C# side refuses a library of another version. */
-#define EDK_ABI_VERSION 3
+#define EDK_ABI_VERSION 4
 
 /* edk_features() bits. */
 #define EDK_X64_AVX512_VNNI 0x1u /* AVX-512 F, BW, VL and VNNI, with the ZMM state enabled by the OS */
-#define EDK_ARM64_I8MM 0x2u      /* arm64 SMMLA/UMMLA (reported; no kernel uses it yet) */
+#define EDK_ARM64_I8MM 0x2u      /* arm64 I8MM (SMMLA, USMMLA), HWCAP2_I8MM */
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +77,24 @@ void edk_nbits4_int8_matmul_avx512vnni(const uint8_t *b, int32_t rows, int32_t k
                                        const float *scales, const uint8_t *zero_points, const int32_t *quads,
                                        int64_t quad_stride, const float *block_scales, const int32_t *block_sums,
                                        int32_t token_count, const float *bias, float *y, int64_t y_stride);
+
+/* The same three products with arm64's I8MM (USMMLA), for batches: same contracts, same layouts, same activations as
+ * the AVX-512 VNNI functions above (whole a_u quads; int8 tokens; plane-ordered 4-byte segments), same results bit
+ * for bit. Only when edk_features() reports EDK_ARM64_I8MM. Each keeps partial sums in its output (y or dots) between
+ * chunks of K, so the output must not overlap any input. */
+void edk_int8_packed_matmul_i8mm(const int8_t *data, int32_t kquads, int32_t k, int32_t n, int32_t tile_start,
+                                 int32_t tile_end, const int32_t *column_sums, const int32_t *column_offsets,
+                                 const int32_t *quads, int64_t quad_stride, const int32_t *token_sums,
+                                 const int32_t *token_zero_points, int32_t token_count, int32_t *y, int64_t y_stride);
+
+void edk_ternary2_dots_i8mm(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
+                            int64_t x_stride, const int32_t *x_sums, int32_t token_count, int32_t *dots,
+                            int64_t dots_stride);
+
+void edk_nbits4_int8_matmul_i8mm(const uint8_t *b, int32_t rows, int32_t k_blocks, int32_t block_size,
+                                 const float *scales, const uint8_t *zero_points, const int32_t *quads,
+                                 int64_t quad_stride, const float *block_scales, const int32_t *block_sums,
+                                 int32_t token_count, const float *bias, float *y, int64_t y_stride);
 
 #ifdef __cplusplus
 }

@@ -1,15 +1,8 @@
 /* The x64 kernels' entry points on other architectures. The C# side declares every kernel for every RID, and Native
  * AOT links those declarations statically, so each must resolve; edk_features() never reports an x64 set here, so
  * the C# side never calls these, and a call is a bug that stops the process rather than computing nothing. */
-#include <stdio.h>
-#include <stdlib.h>
 #include "edge_kernels.h"
-
-static void unavailable(const char *name)
-{
-    fprintf(stderr, "libedgekernels: %s called on a CPU that cannot run it (edk_features() did not report it)\n", name);
-    abort();
-}
+#include "unavailable.h"
 
 void edk_int8_packed_matmul_avx512vnni(const int8_t *data, int32_t kquads, int32_t k, int32_t n, int32_t tile_start,
                                        int32_t tile_end, const int32_t *column_sums, const int32_t *column_offsets,

@@ -84,9 +84,12 @@ public sealed record BoardKernels
     /// <summary>Use arm64's SDOT where the CPU has it.</summary>
     public bool DotProduct { get; set; } = true;
 
+    /// <summary>Use the native I8MM (USMMLA) batch kernels where the arm64 CPU has I8MM.</summary>
+    public bool I8mm { get; set; } = true;
+
     /// <summary>The limits as the kernels take them (MaxPath already validated by the loader).</summary>
     public Kernels.KernelLimits ToLimits() =>
-        new(MaxPath is null ? null : Enum.Parse<Kernels.KernelPath>(MaxPath), Vnni, DotProduct);
+        new(MaxPath is null ? null : Enum.Parse<Kernels.KernelPath>(MaxPath), Vnni, DotProduct, I8mm);
 }
 
 public sealed record BoardThreads

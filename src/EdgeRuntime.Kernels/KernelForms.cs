@@ -26,25 +26,27 @@ public static class KernelForms
         [
             // Without VNNI a batch takes two weight rows per pass (TwoRows256x4); with it, one. With AVX-512 VNNI the
             // native kernel takes 2-bit batches, four rows by four tokens; one 2-bit token stays in C# (it waits on memory).
+            // On arm64 with I8MM, batches of the 2-bit layout, of 4-bit MatMulNBits and of prepacked MatMulInteger go to the
+            // native USMMLA kernels; single tokens stay with SDOT.
             new("BitLinear 1 token", plain),
-            new("BitLinear 4 tokens", Wide(path) ? (choice.Avx512Vnni ? Native : choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : plain),
+            new("BitLinear 4 tokens", Wide(path) ? (choice.Avx512Vnni ? Native : choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : choice.I8mm ? NativeI8mm : plain),
             // One 1.6-bit token goes to the native kernel with AVX-512 VNNI; the C# forms are 256-bit (AVX-512 runs them
             // too), with vpdpbusd where allowed.
             new("BitLinear 1.6-bit 1 token", Wide(path) ? (choice.Avx512Vnni ? Native : WithVnni("Vector256", choice.Vnni)) : plain),
             new("BitLinear 1.6-bit 4 tokens", Wide(path) ? WithVnni("Vector256", choice.Vnni) : plain),
             new("MatMulNBits int8", nbitsInt8),
             // A batch of 4-bit rows goes to the native kernel, which decodes each chunk of rows once for all tokens.
-            new("MatMulNBits 4-bit batch", Wide(path) && choice.Avx512Vnni ? Native : nbitsInt8),
+            new("MatMulNBits 4-bit batch", Wide(path) && choice.Avx512Vnni ? Native : choice.I8mm ? NativeI8mm : nbitsInt8),
             new("MatMulNBits float", path is KernelPath.Scalar or KernelPath.AdvSimd ? path.ToString() : "Vector128"),
             new("MatMulInteger", plain),
-            new("MatMulInteger prepacked", Wide(path) ? (choice.Avx512Vnni ? Native : WithVnni("Vector256", choice.Vnni)) : plain),
+            new("MatMulInteger prepacked", Wide(path) ? (choice.Avx512Vnni ? Native : WithVnni("Vector256", choice.Vnni)) : choice.I8mm ? $"{plain} (batches: {NativeI8mm})" : plain),
             new("Int8RowLinear", plain),
         ];
     }
 
     /// <summary>
     /// What libedgekernels (native/kernels) offers this CPU and whether this process uses it: "libedgekernels: AVX-512 VNNI
-    /// in use", "... AVX-512 VNNI not on this CPU", or why the library is not loaded.
+    /// in use", "... AVX-512 VNNI not on this CPU", "libedgekernels: I8MM in use" on arm64, or why the library is not loaded.
     /// </summary>
     public static string NativeSummary(KernelChoice choice)
     {
@@ -55,7 +57,11 @@ public static class KernelForms
 
         if (RuntimeInformation.ProcessArchitecture == Architecture.Arm64)
         {
-            return $"libedgekernels: I8MM {(NativeKernels.I8mm ? "on this CPU (no kernel uses it yet)" : "not on this CPU")}";
+            string i8mm = !NativeKernels.I8mm ? "not on this CPU"
+                : choice.I8mm ? "in use"
+                : choice.Path == KernelPath.AdvSimd ? "on this CPU, turned off by the board profile"
+                : $"on this CPU, off with the C# kernels at {choice.Path}";
+            return $"libedgekernels: I8MM {i8mm}";
         }
 
         string state = !NativeKernels.Avx512Vnni ? "not on this CPU"
@@ -68,8 +74,9 @@ public static class KernelForms
     /// <summary>One line: "BitLinear 1 token=Vector256, MatMulNBits int8=Vector256 8 rows+AvxVnni, ...".</summary>
     public static string Summary(IReadOnlyList<KernelForm> forms) => string.Join(", ", forms.Select(f => $"{f.Kernel}={f.Form}"));
 
-    // libedgekernels' 512-bit vpdpbusd kernels (native/kernels), chosen at run time.
+    // libedgekernels' 512-bit vpdpbusd kernels and arm64 USMMLA kernels (native/kernels), chosen at run time.
     private const string Native = "native Avx512Vnni";
+    private const string NativeI8mm = "native I8mm";
 
     private static bool Wide(KernelPath path) => path is KernelPath.Vector256 or KernelPath.Vector512;
 

@@ -24,14 +24,16 @@ public enum KernelPath
 }
 
 /// <summary>A board profile's limits on the kernels: the widest path, and whether the CPU's dot-product extensions
-/// (AVX-VNNI and AVX-512 VNNI on x64, SDOT on arm64) may be used. The defaults leave the choice to the CPU.</summary>
-public sealed record KernelLimits(KernelPath? MaxPath = null, bool Vnni = true, bool DotProduct = true);
+/// (AVX-VNNI and AVX-512 VNNI on x64, SDOT on arm64) and arm64's matrix-multiply extension (I8MM) may be used. The
+/// defaults leave the choice to the CPU.</summary>
+public sealed record KernelLimits(KernelPath? MaxPath = null, bool Vnni = true, bool DotProduct = true, bool I8mm = true);
 
 /// <summary>
 /// What the kernels run in this process: a path (the C# vector width), the extensions used inside it, and whether the
-/// native AVX-512 VNNI kernels (libedgekernels) take the batched int8, 4-bit and ternary products.
+/// native kernels (libedgekernels: AVX-512 VNNI on x64, I8MM on arm64) take the batched int8, 4-bit and ternary
+/// products.
 /// </summary>
-public readonly record struct KernelChoice(KernelPath Path, bool Vnni, bool DotProduct, bool Avx512Vnni = false);
+public readonly record struct KernelChoice(KernelPath Path, bool Vnni, bool DotProduct, bool Avx512Vnni = false, bool I8mm = false);
 
 /// <summary>
 /// Which paths this CPU can run, and the one used by default: the widest, chosen once at start from the CPU's
@@ -62,6 +64,13 @@ public static class KernelPaths
 
     /// <summary>Whether the arm64 forms use SDOT (the CPU has it and the profile allows it).</summary>
     public static bool DotProduct => s_choice.DotProduct;
+
+    /// <summary>
+    /// Whether the native I8MM kernels take arm64 batches (two tokens or more): the CPU and OS report I8MM (HWCAP2), the
+    /// path is AdvSimd and the profile allows I8MM. A single token stays with the C# SDOT forms: USMMLA multiplies
+    /// token pairs, so one token would fill half of each product with a copy.
+    /// </summary>
+    public static bool I8mm => s_choice.I8mm;
 
     public static KernelChoice Current => s_choice;
 
@@ -104,7 +113,8 @@ public static class KernelPaths
         // Vector256), while the profile's ceiling must allow 512 bits.
         bool avx512Vnni = limits.Vnni && NativeKernels.Avx512Vnni && path is KernelPath.Vector256 or KernelPath.Vector512
             && (limits.MaxPath is null || Width(limits.MaxPath.Value) >= Width(KernelPath.Vector512));
-        return new KernelChoice(path, vnni, dot, avx512Vnni);
+        bool i8mm = limits.I8mm && NativeKernels.I8mm && path == KernelPath.AdvSimd;
+        return new KernelChoice(path, vnni, dot, avx512Vnni, i8mm);
     }
 
     /// <summary>Makes <paramref name="choice"/> the process's (edged does this once, before it creates a session).</summary>

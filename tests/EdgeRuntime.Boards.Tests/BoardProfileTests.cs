@@ -104,6 +104,8 @@ public sealed class BoardProfileTests
     {
         var limits = ParseRpi5With("kernels", "{\"maxPath\":\"AdvSimd\",\"dotProduct\":false}").Kernels.ToLimits();
         Assert.Equal(new EdgeRuntime.Kernels.KernelLimits(EdgeRuntime.Kernels.KernelPath.AdvSimd, Vnni: true, DotProduct: false), limits);
+        var noI8mm = ParseRpi5With("kernels", "{\"i8mm\":false}").Kernels.ToLimits();
+        Assert.Equal(new EdgeRuntime.Kernels.KernelLimits(I8mm: false), noI8mm);
         Assert.Equal(new EdgeRuntime.Kernels.KernelLimits(), BoardProfileLoader.Load(Repository.BoardProfile("rpi5")).Kernels.ToLimits());
     }
 

@@ -41,9 +41,11 @@ public sealed class KernelsOverSocket
         var random = new Random(21);
         var weights = NBitsWeights.Quantize([.. Enumerable.Range(0, shape.N * shape.K).Select(_ => (float)(random.NextDouble() - 0.5))], shape, zeroPoints: true);
         File.WriteAllBytes(Path.Combine(edged.ModelDirectory, name + "-nbits.onnx"), SampleModels.MatMulNBits(weights, accuracyLevel: 4));
-        var b = new sbyte[96 * 40];
+        // N = 300 is 19 tiles of 16 columns: two of the op's column tasks (16 tiles each), so a kernel call starts past
+        // tile 0; three rows of A make a batch with an odd token.
+        var b = new sbyte[96 * 300];
         random.NextBytes((byte[])(Array)b);
-        File.WriteAllBytes(Path.Combine(edged.ModelDirectory, name + "-qlinear.onnx"), SampleModels.QLinearMatMul(96, 40, b, 0.02f, 128, [0.004f], [0], 0.05f, 100));
+        File.WriteAllBytes(Path.Combine(edged.ModelDirectory, name + "-qlinear.onnx"), SampleModels.QLinearMatMul(96, 300, b, 0.02f, 128, [0.004f], [0], 0.05f, 100));
 
         await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
         var nbits = await client.LoadAsync(new LoadRequest(name + "-nbits", name + "-nbits.onnx") { KernelFallback = "force" });
@@ -59,7 +61,7 @@ public sealed class KernelsOverSocket
         Assert.Equal("QLinearMatMul", Assert.Single(qlinear.Rewrites).OpType);
         var a = new byte[3 * 96];
         random.NextBytes(a);
-        var reference = Int8Reference.QLinearMatMul(new Int8Matrix(a, false), 3, 96, 0.02f, 128, new Int8Matrix((byte[])(Array)b, true), 40, [0.004f], [0], 0.05f, 100, ySigned: false);
+        var reference = Int8Reference.QLinearMatMul(new Int8Matrix(a, false), 3, 96, 0.02f, 128, new Int8Matrix((byte[])(Array)b, true), 300, [0.004f], [0], 0.05f, 100, ySigned: false);
         var quantized = await client.InferAsync(name + "-qlinear", [Tensor.FromSpan<byte>("a", TensorDType.UInt8, [3, 96], a)]);
         Assert.Equal(reference, quantized["y"].ToArray<byte>());
     }

@@ -28,6 +28,20 @@ public sealed class KernelFormsTests
     }
 
     [Fact]
+    public void On_arm64_with_i8mm_the_batch_products_name_the_native_kernels_and_single_tokens_stay_with_sdot()
+    {
+        var i8mm = Forms(new KernelChoice(KernelPath.AdvSimd, Vnni: false, DotProduct: true, I8mm: true));
+        Assert.Equal("native I8mm", i8mm["BitLinear 4 tokens"]);
+        Assert.Equal("native I8mm", i8mm["MatMulNBits 4-bit batch"]);
+        Assert.Equal("AdvSimd+Dp (batches: native I8mm)", i8mm["MatMulInteger prepacked"]);
+        Assert.Equal("AdvSimd+Dp", i8mm["BitLinear 1 token"]);
+        Assert.Equal("AdvSimd+Dp", i8mm["BitLinear 1.6-bit 4 tokens"]);
+        Assert.Equal("AdvSimd+Dp", i8mm["MatMulNBits int8"]);
+        var without = Forms(new KernelChoice(KernelPath.AdvSimd, Vnni: false, DotProduct: true));
+        Assert.All(without, pair => Assert.DoesNotContain("I8mm", pair.Value, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_scalar_path_is_scalar_everywhere_and_the_summary_lists_every_kernel()
     {
         var forms = KernelForms.Describe(new KernelChoice(KernelPath.Scalar, false, false));

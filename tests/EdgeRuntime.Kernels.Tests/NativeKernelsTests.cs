@@ -104,7 +104,7 @@ public sealed unsafe class NativeKernelsTests
             for (int row = 0; row < m; row++)
             {
                 t[row] = new PackedInt8MatMul.Token { Low = q + (row * 2 * packed.KQuads), High = q + (row * 2 * packed.KQuads) + packed.KQuads };
-                PackedInt8MatMul.Prepare(KernelPaths.Best, a.AsSpan(row * k, k), aSigned, aZp[row], packed.KQuads, ref t[row]);
+                PackedInt8MatMul.Prepare(KernelPaths.Best, a.AsSpan(row * k, k), aSigned, aZp[row], packed.KQuads, m, ref t[row]);
                 Assert.True(t[row].Native);
             }
 
@@ -226,7 +226,7 @@ public sealed unsafe class NativeKernelsTests
         fixed (int* s = sums)
         fixed (int* d = dots)
         {
-            NativeKernels.Ternary2DotsAvx512Vnni(w, n, TernaryPacking.RowBytes(k), xs, k, s, m, d, n);
+            NativeKernels.Ternary2Dots(w, n, TernaryPacking.RowBytes(k), xs, k, s, m, d, n);
         }
 
         for (int t = 0; t < m; t++)
@@ -311,10 +311,11 @@ public sealed unsafe class NativeKernelsTests
     public void Where_the_CPU_has_AVX_512_VNNI_and_the_path_is_256_bits_or_wider_the_products_take_the_native_kernels()
     {
         // Under DOTNET_EnableHWIntrinsic=0 the path is Scalar, and the native kernels are left out with the C# SIMD.
+        // On an arm64 host with I8MM the 2-bit batches take the native I8MM kernel instead (single tokens stay in C#).
         bool expected = NativeKernels.Avx512Vnni && KernelPaths.Best is KernelPath.Vector256 or KernelPath.Vector512;
         Assert.Equal(expected, KernelPaths.Avx512Vnni);
-        Assert.Equal(expected, PackedInt8MatMul.UsesNative(KernelPaths.Best));
-        Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 2, 2560));
+        Assert.Equal(expected, PackedInt8MatMul.UsesNative(KernelPaths.Best, 1));
+        Assert.Equal(expected || KernelPaths.I8mm, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 2, 2560));
         Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 1, 2560));
         if (!expected)
         {

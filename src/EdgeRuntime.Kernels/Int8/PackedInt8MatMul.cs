@@ -13,13 +13,14 @@ namespace EdgeRuntime.Kernels.Int8;
 /// without it splits a_u into nibbles so pmaddubsw (u8 × s8) cannot saturate (2·15·128 per lane) and sums the two
 /// halves ×1 and ×16 with pmaddwd; arm64 uses SDOT on a_u − 128 (int8) and adds 128·colsum back. Where the CPU has
 /// AVX-512 VNNI, the native kernel (libedgekernels) runs vpdpbusd on 512 bits: one 64-byte group is one register, and
-/// each loaded group serves four tokens (native/kernels/x64_avx512vnni.c).
+/// each loaded group serves four tokens (native/kernels/x64_avx512vnni.c). Where an arm64 CPU has I8MM, batches go to
+/// the native USMMLA kernel, which zips two groups into each column pair's eight values (native/kernels/arm64_i8mm.c).
 /// </summary>
 public static unsafe class PackedInt8MatMul
 {
     /// <summary>
-    /// Per token, what the kernels read: activation quads (whole a_u for VNNI, nibble-split on other x64, signed on
-    /// arm64) and Σa_u.
+    /// Per token, what the kernels read: activation quads (whole a_u for VNNI and the native kernels, nibble-split on
+    /// other x64, signed for arm64's C# SDOT form) and Σa_u.
     /// </summary>
     public struct Token
     {
@@ -28,10 +29,10 @@ public static unsafe class PackedInt8MatMul
         public int Sum;
         public int ZeroPoint;
 
-        /// <summary>Low holds whole a_u bytes for vpdpbusd (High is unused).</summary>
+        /// <summary>Low holds whole a_u bytes for vpdpbusd or USMMLA (High is unused).</summary>
         public bool Whole;
 
-        /// <summary>The native AVX-512 VNNI kernel computes this token (Whole is then set too).</summary>
+        /// <summary>A native kernel (AVX-512 VNNI, or I8MM on arm64) computes this token (Whole is then set too).</summary>
         public bool Native;
     }
 
@@ -40,19 +41,22 @@ public static unsafe class PackedInt8MatMul
         allowVnni && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Vnni;
 
     /// <summary>
-    /// Whether <paramref name="path"/> runs the native AVX-512 VNNI kernel in this process; <paramref name="allowNative"/>
-    /// false keeps the C# forms (tests compare all of them).
+    /// Whether <paramref name="path"/> runs a native kernel for <paramref name="m"/> tokens in this process: the
+    /// AVX-512 VNNI one for any m, arm64's I8MM one for two tokens or more (it multiplies token pairs).
+    /// <paramref name="allowNative"/> false keeps the C# forms (tests compare all of them).
     /// </summary>
-    public static bool UsesNative(KernelPath path, bool allowVnni = true, bool allowNative = true) =>
-        allowVnni && allowNative && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni;
+    public static bool UsesNative(KernelPath path, int m, bool allowVnni = true, bool allowNative = true) =>
+        allowNative && (allowVnni && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni
+            || path == KernelPath.AdvSimd && KernelPaths.I8mm && m > 1);
 
     /// <summary>
-    /// Fills one token's quads from its 8-bit values (length K); Low/High must hold KQuads ints. <paramref name="allowVnni"/>
-    /// false keeps the AVX2 form on a VNNI CPU, <paramref name="allowNative"/> false the C# forms (tests check them all).
+    /// Fills one token's quads from its 8-bit values (length K), for a product of <paramref name="m"/> tokens; Low/High
+    /// must hold KQuads ints. <paramref name="allowVnni"/> false keeps the AVX2 form on a VNNI CPU,
+    /// <paramref name="allowNative"/> false the C# forms (tests check them all).
     /// </summary>
-    public static void Prepare(KernelPath path, ReadOnlySpan<byte> a, bool signed, int zeroPoint, int kQuads, ref Token token, bool allowVnni = true, bool allowNative = true)
+    public static void Prepare(KernelPath path, ReadOnlySpan<byte> a, bool signed, int zeroPoint, int kQuads, int m, ref Token token, bool allowVnni = true, bool allowNative = true)
     {
-        bool native = UsesNative(path, allowVnni, allowNative);
+        bool native = UsesNative(path, m, allowVnni, allowNative);
         bool whole = native || UsesVnni(path, allowVnni);
         token.ZeroPoint = zeroPoint + (signed ? 128 : 0);
         token.Whole = whole;
@@ -92,27 +96,46 @@ public static unsafe class PackedInt8MatMul
         token.Sum = sum;
     }
 
-    // x64 only (the whole form is a vpdpbusd form): a_u = a, or a + 128 = a ^ 0x80 for int8, zero-padded to the quads;
-    // returns Σa_u, summed 16 bytes at a time by psadbw.
+    // The whole form (vpdpbusd, and the native kernels' USMMLA on arm64): a_u = a, or a + 128 = a ^ 0x80 for int8,
+    // zero-padded to the quads; returns Σa_u, summed 16 bytes at a time (psadbw on x64, widening adds elsewhere).
     private static int PrepareWhole(ReadOnlySpan<byte> a, bool signed, Span<byte> quads)
     {
         a.CopyTo(quads);
         quads[a.Length..].Clear();
         byte flip = signed ? (byte)0x80 : (byte)0;
         var flips = Vector128.Create(flip);
-        Vector128<long> total = default;
+        long sum = 0;
         int i = 0;
         fixed (byte* values = quads)
         {
-            for (; i + 16 <= a.Length; i += 16)
+            if (Sse2.IsSupported)
             {
-                var v = Sse2.LoadVector128(values + i) ^ flips;
-                Sse2.Store(values + i, v);
-                total += Sse2.SumAbsoluteDifferences(v, Vector128<byte>.Zero).AsInt64();
+                Vector128<long> total = default;
+                for (; i + 16 <= a.Length; i += 16)
+                {
+                    var v = Sse2.LoadVector128(values + i) ^ flips;
+                    Sse2.Store(values + i, v);
+                    total += Sse2.SumAbsoluteDifferences(v, Vector128<byte>.Zero).AsInt64();
+                }
+
+                sum = total.GetElement(0) + total.GetElement(1);
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                Vector128<uint> total = default;
+                for (; i + 16 <= a.Length; i += 16)
+                {
+                    var v = Vector128.Load(values + i) ^ flips;
+                    v.Store(values + i);
+                    var (low, high) = Vector128.Widen(v);
+                    var (a0, a1) = Vector128.Widen(low + high);
+                    total += a0 + a1; // at most 4 x 255 a lane per step: no overflow below 2^22 steps
+                }
+
+                sum = Vector128.Sum(total);
             }
         }
 
-        long sum = total.GetElement(0) + total.GetElement(1);
         for (; i < a.Length; i++)
         {
             quads[i] ^= flip;
@@ -149,7 +172,7 @@ public static unsafe class PackedInt8MatMul
                 {
                     t[row] = new Token { Low = q + (row * quadStride), High = q + (row * quadStride) + b.KQuads };
                     int za = aZeroPoints.IsEmpty ? 0 : aZeroPoints.Length == 1 ? aZeroPoints[0] : aZeroPoints[row];
-                    Prepare(path, a.Slice(row * b.K, b.K), aSigned, za, b.KQuads, ref t[row], allowVnni, allowNative);
+                    Prepare(path, a.Slice(row * b.K, b.K), aSigned, za, b.KQuads, m, ref t[row], allowVnni, allowNative);
                 }
 
                 if (m > 0 && t[0].Native)
@@ -197,12 +220,12 @@ public static unsafe class PackedInt8MatMul
     }
 
     /// <summary>
-    /// Tiles [tileStart, tileEnd) for m tokens at once with the native AVX-512 VNNI kernel, zero points applied: the
+    /// Tiles [tileStart, tileEnd) for m tokens at once with the native kernel (AVX-512 VNNI, or I8MM on arm64), zero points applied: the
     /// tokens were prepared with <see cref="Token.Native"/>, their quads <paramref name="quadStride"/> ints apart from
     /// <paramref name="quads"/>; y holds m rows of N; <paramref name="columnOffsets"/> comes from <see cref="ColumnOffsets"/>.
     /// </summary>
     public static void ComputeTilesNative(PackedInt8Weights b, int* quads, long quadStride, int* tokenSums, int* tokenZeroPoints, int m, int* columnOffsets, int* y, int tileStart, int tileEnd) =>
-        NativeKernels.Int8PackedMatMulAvx512Vnni(b.Data, b.KQuads, b.K, b.N, tileStart, tileEnd, b.ColumnSums, columnOffsets, quads, quadStride, tokenSums, tokenZeroPoints, m, y, b.N);
+        NativeKernels.Int8PackedMatMul(b.Data, b.KQuads, b.K, b.N, tileStart, tileEnd, b.ColumnSums, columnOffsets, quads, quadStride, tokenSums, tokenZeroPoints, m, y, b.N);
 
     /// <summary>Output columns of tiles [tileStart, tileEnd) for one token, written to y (length N).</summary>
     public static void ComputeTiles(KernelPath path, PackedInt8Weights b, in Token token, ReadOnlySpan<short> bZeroPoints, int* y, int tileStart, int tileEnd)

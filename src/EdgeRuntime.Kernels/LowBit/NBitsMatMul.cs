@@ -48,14 +48,14 @@ public static unsafe class NBitsMatMul
     public static (int Values, int Blocks) ScratchSize(NBitsShape shape, int m) => (m * shape.PaddedK, m * shape.KBlocks);
 
     /// <summary>
-    /// Whether m tokens run in libedgekernels' AVX-512 VNNI batch kernel: 4-bit codes in int8 mode, two tokens or more
-    /// (one token waits on memory, and the C# eight-row form reads the packed codes directly), on a 256- or 512-bit
-    /// path in a process whose choice includes the native kernels. <paramref name="allowNative"/> false keeps the C#
-    /// forms (tests compare both).
+    /// Whether m tokens run in libedgekernels' batch kernel: 4-bit codes in int8 mode, two tokens or more (one token
+    /// waits on memory, and the C# forms read the packed codes directly), on a 256- or 512-bit path with AVX-512 VNNI or
+    /// on AdvSimd with I8MM, in a process whose choice includes the native kernels. <paramref name="allowNative"/> false
+    /// keeps the C# forms (tests compare both).
     /// </summary>
     public static bool UsesNative(NBitsShape shape, NBitsAccuracy accuracy, KernelPath path, int m, bool allowNative = true) =>
         allowNative && m > 1 && shape.Bits == 4 && accuracy == NBitsAccuracy.Int8 && shape.KBlocks > 0
-        && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni;
+        && (path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni || path == KernelPath.AdvSimd && KernelPaths.I8mm);
 
     /// <summary>Fills the operands' X (float mode) or Q/BlockScales/BlockSums (int8 mode) from natural-order tokens.</summary>
     public static void Prepare(ref NBitsOperands operands, ReadOnlySpan<float> x, bool allowNative = true)
@@ -264,7 +264,7 @@ public static unsafe class NBitsMatMul
     private static void ComputeRowsNative(in NBitsOperands o, int rowStart, int rowEnd)
     {
         var shape = o.Shape;
-        NativeKernels.NBits4Int8MatMulAvx512Vnni(
+        NativeKernels.NBits4Int8MatMul(
             o.B + ((long)rowStart * shape.RowBytes),
             rowEnd - rowStart,
             shape.KBlocks,

@@ -373,7 +373,7 @@ internal readonly record struct Int8Problem(int M, int K, int N, int RowsPerMatr
                 {
                     t[row] = new PackedInt8MatMul.Token { Low = q + ((long)row * 2 * packed.KQuads), High = q + ((long)row * 2 * packed.KQuads) + packed.KQuads };
                     int za = aZeroPoints.ZeroPoint(row % problem.RowsPerMatrix);
-                    PackedInt8MatMul.Prepare(path, new ReadOnlySpan<byte>((byte*)a.Data + ((long)row * problem.K), problem.K), signed, za, packed.KQuads, ref t[row]);
+                    PackedInt8MatMul.Prepare(path, new ReadOnlySpan<byte>((byte*)a.Data + ((long)row * problem.K), problem.K), signed, za, packed.KQuads, problem.M, ref t[row]);
                 }
 
                 if (problem.M > 0 && t[0].Native)

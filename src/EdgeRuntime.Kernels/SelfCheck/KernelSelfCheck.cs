@@ -70,7 +70,9 @@ public static class KernelSelfCheck
         {
             foreach (int n in new[] { 1, 7, 33 })
             {
-                foreach (int m in new[] { 1, 3, 5 })
+                // 17 tokens at one K: more than one group of the native batch kernels (eight tokens a pass on arm64's
+                // I8MM, 16 a call from BitLinear) with an odd one left over.
+                foreach (int m in k == 700 ? new[] { 1, 3, 5, 17 } : [1, 3, 5])
                 {
                     var random = new Random(k + n + m);
                     var weights = new sbyte[n * k];
@@ -188,30 +190,55 @@ public static class KernelSelfCheck
                     foreach (int k in new[] { 0, 1, block - 1, block + 7, (3 * block) + 33 })
                     {
                         // N = 11: one eight-row group (the x64 int8 form) and three single rows.
-                        var shape = new NBitsShape(N: 11, K: k, Bits: bits, BlockSize: block);
-                        var weights = NBitsWeights.Quantize(Floats(shape.N * k, k + bits), shape, zeroPoints);
-                        var bias = Floats(shape.N, 9);
-                        foreach (int m in new[] { 1, 3 })
+                        // Nine tokens where a K has several blocks: more than one pass of the native batch kernels.
+                        foreach (int m in bits == 4 && k == (3 * block) + 33 ? new[] { 1, 3, 9 } : [1, 3])
                         {
-                            var x = Floats(m * k, 100 + k);
-                            var expected = NBitsReference.Compute(shape, accuracy, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias);
-
-                            // Where the native batch kernel is chosen, the C# batch form too: a board profile that
-                            // narrows the kernels serves with it.
-                            bool native = NBitsMatMul.UsesNative(shape, accuracy, path, m);
-                            foreach (bool allowNative in native ? new[] { true, false } : [true])
-                            {
-                                var actual = new float[m * shape.N];
-                                NBitsMatMul.Compute(path, shape, accuracy, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias, actual, allowNative);
-                                cases++;
-                                if (!Agree(expected, actual, accuracy == NBitsAccuracy.Int8 ? 0 : 1e-5f * MathF.Sqrt(k + 1)))
-                                {
-                                    fail($"bits={bits} block={block} zp={zeroPoints} k={k} m={m}{(native && !allowNative ? " (C# form)" : "")}");
-                                }
-                            }
+                            cases += NBitsCase(path, accuracy, new NBitsShape(N: 11, K: k, Bits: bits, BlockSize: block), zeroPoints, m, fail);
                         }
                     }
                 }
+            }
+        }
+
+        // Batches past one chunk of K (1024 values on arm64's I8MM) and one batch of tokens (32 there), with 5 and 6 rows
+        // (a group of four and one or two left).
+        foreach (int n in new[] { 5, 6 })
+        {
+            foreach (int block in new[] { 16, 128 })
+            {
+                foreach (bool zeroPoints in new[] { false, true })
+                {
+                    foreach (int m in new[] { 2, 40 })
+                    {
+                        cases += NBitsCase(path, accuracy, new NBitsShape(N: n, K: 2100, Bits: 4, BlockSize: block), zeroPoints, m, fail);
+                    }
+                }
+            }
+        }
+
+        return cases;
+    }
+
+    private static int NBitsCase(KernelPath path, NBitsAccuracy accuracy, NBitsShape shape, bool zeroPoints, int m, Action<string> fail)
+    {
+        int cases = 0;
+        int k = shape.K;
+        var weights = NBitsWeights.Quantize(Floats(shape.N * k, k + shape.Bits), shape, zeroPoints);
+        var bias = Floats(shape.N, 9);
+        var x = Floats(m * k, 100 + k);
+        var expected = NBitsReference.Compute(shape, accuracy, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias);
+
+        // Where the native batch kernel is chosen, the C# batch form too: a board profile that narrows the kernels serves
+        // with it.
+        bool native = NBitsMatMul.UsesNative(shape, accuracy, path, m);
+        foreach (bool allowNative in native ? new[] { true, false } : [true])
+        {
+            var actual = new float[m * shape.N];
+            NBitsMatMul.Compute(path, shape, accuracy, x, m, weights.B, weights.Scales, weights.ZeroPoints, bias, actual, allowNative);
+            cases++;
+            if (!Agree(expected, actual, accuracy == NBitsAccuracy.Int8 ? 0 : 1e-5f * MathF.Sqrt(k + 1)))
+            {
+                fail($"bits={shape.Bits} block={shape.BlockSize} zp={zeroPoints} n={shape.N} k={k} m={m}{(native && !allowNative ? " (C# form)" : "")}");
             }
         }
 
@@ -276,19 +303,38 @@ public static class KernelSelfCheck
     private static int PackedInt8Cases(KernelPath path, Action<string> fail)
     {
         int cases = 0;
-        foreach (var p in Int8Problems([0, 1, 3, 4, 5, 33, 301, 1030]))
+        foreach (var p in Int8Problems([0, 1, 3, 4, 5, 33, 301, 1030]).Concat(BatchProblems()))
         {
             var expected = Int8Reference.MatMulInteger(new Int8Matrix(p.A, p.ASigned), p.M, p.K, new Int8Matrix(p.B, p.BSigned), p.N, p.AZp, p.BZp);
             using var packed = PackedInt8Weights.Pack(p.B, p.K, p.N, p.BSigned);
-            var actual = new int[p.M * p.N];
-            PackedInt8MatMul.MatMulInteger(path, packed, p.A, p.ASigned, p.M, p.AZp, p.BZp, actual);
-            cases++;
-            if (!expected.AsSpan().SequenceEqual(actual))
+
+            // Where a native kernel is chosen, the C# form too: a board profile that narrows the kernels serves with it.
+            bool native = PackedInt8MatMul.UsesNative(path, p.M);
+            foreach (bool allowNative in native ? new[] { true, false } : [true])
             {
-                fail($"a {(p.ASigned ? "s8" : "u8")} b {(p.BSigned ? "s8" : "u8")} m={p.M} k={p.K} n={p.N}");
+                var actual = new int[p.M * p.N];
+                PackedInt8MatMul.MatMulInteger(path, packed, p.A, p.ASigned, p.M, p.AZp, p.BZp, actual, allowNative: allowNative);
+                cases++;
+                if (!expected.AsSpan().SequenceEqual(actual))
+                {
+                    fail($"a {(p.ASigned ? "s8" : "u8")} b {(p.BSigned ? "s8" : "u8")} m={p.M} k={p.K} n={p.N}{(native && !allowNative ? " (C# form)" : "")}");
+                }
             }
         }
 
         return cases;
+    }
+
+    // Batches past one pass of the native kernels (four tokens a pass on arm64's I8MM) and one batch (32 tokens there),
+    // an odd token, odd K and N and an odd count of quads (K = 297), per-token zero points.
+    private static IEnumerable<(int M, int K, int N, bool ASigned, bool BSigned, int[] AZp, int[] BZp, byte[] A, byte[] B)> BatchProblems()
+    {
+        var random = new Random(9);
+        foreach (var (m, k, n) in new[] { (9, 301, 33), (6, 1030, 17), (3, 297, 20), (40, 297, 33) })
+        {
+            int[] aZp = [.. Enumerable.Range(0, m).Select(_ => random.Next(-128, 128))];
+            int[] bZp = [.. Enumerable.Range(0, n).Select(_ => random.Next(256))];
+            yield return (m, k, n, true, false, aZp, bZp, Bytes(m * k, m + k), Bytes(k * n, k + n));
+        }
     }
 }

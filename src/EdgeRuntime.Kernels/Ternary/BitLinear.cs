@@ -25,14 +25,15 @@ public static unsafe class BitLinear
     private const int NativeTokens = 16;
 
     /// <summary>
-    /// Whether a native AVX-512 VNNI kernel computes <paramref name="m"/> tokens of length <paramref name="k"/> in
-    /// <paramref name="layout"/> on <paramref name="path"/> in this process: batches (two tokens or more) in the 2-bit
-    /// layout, one token in the 1.6-bit one (a padded K below 2^19). <paramref name="allowNative"/> false keeps the C#
-    /// forms (tests compare both).
+    /// Whether a native kernel computes <paramref name="m"/> tokens of length <paramref name="k"/> in
+    /// <paramref name="layout"/> on <paramref name="path"/> in this process. With AVX-512 VNNI: batches (two tokens or
+    /// more) in the 2-bit layout, one token in the 1.6-bit one (a padded K below 2^19). With arm64's I8MM: batches in the
+    /// 2-bit layout. <paramref name="allowNative"/> false keeps the C# forms (tests compare both).
     /// </summary>
     public static bool UsesNative(KernelPath path, TernaryLayout layout, int m, int k, bool allowNative = true) =>
-        allowNative && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni
-        && (layout == TernaryLayout.FivePerByte ? m == 1 && layout.PaddedK(k) < NativeTritLimit : m > 1);
+        allowNative && (path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni
+            ? (layout == TernaryLayout.FivePerByte ? m == 1 && layout.PaddedK(k) < NativeTritLimit : m > 1)
+            : path == KernelPath.AdvSimd && KernelPaths.I8mm && layout != TernaryLayout.FivePerByte && m > 1);
 
     /// <summary>Quantizes m tokens of k floats into rows of the layout's padded K (<see cref="TernaryLayouts.PaddedK"/>) bytes.</summary>
     public static void Quantize(KernelPath path, ReadOnlySpan<float> x, int m, int k, Span<sbyte> quantized, Span<float> scales, Span<int> sums, TernaryLayout layout = TernaryLayout.FourPerByte)
@@ -167,8 +168,8 @@ public static unsafe class BitLinear
         }
     }
 
-    // The native kernel takes four rows by four tokens per pass; here, a row block by up to 16 tokens per call, so the
-    // block's weights (40 KB at K = 2560) stay in L2 while the tokens pass over them.
+    // The native kernels take four rows by four (AVX-512 VNNI) or eight (I8MM) tokens per pass; here, a row block by up
+    // to 16 tokens per call, so the block's weights (40 KB at K = 2560) stay in L2 while the tokens pass over them.
     private static void ComputeRowsNative(sbyte* quantized, int m, int padded, ReadOnlySpan<float> scales, ReadOnlySpan<int> sums, byte* packed, int rowBytes, float* betas, int betaStride, float* y, int n, int rowStart, int rowEnd)
     {
         int* dots = stackalloc int[NativeTokens * RowBlock];
@@ -180,7 +181,7 @@ public static unsafe class BitLinear
                 for (int first = 0; first < m; first += NativeTokens)
                 {
                     int count = Math.Min(NativeTokens, m - first);
-                    NativeKernels.Ternary2DotsAvx512Vnni(packed + ((long)blockStart * rowBytes), rows, rowBytes, quantized + ((long)first * padded), padded, tokenSums + first, count, dots, RowBlock);
+                    NativeKernels.Ternary2Dots(packed + ((long)blockStart * rowBytes), rows, rowBytes, quantized + ((long)first * padded), padded, tokenSums + first, count, dots, RowBlock);
                     for (int t = 0; t < count; t++)
                     {
                         Outputs(dots + (t * RowBlock), rows, scales[first + t], betas + (blockStart * betaStride), betaStride, y + ((long)(first + t) * n) + blockStart);

@@ -8,9 +8,10 @@ namespace EdgeRuntime.Integration.Tests.EmulatedBoards;
 /// One board's arm64 .deb, unpacked as dpkg would, and its edged running under qemu-user with the board's CPU
 /// model (-cpu cortex-a72 for the Pi 4: no dot product). qemu gets a sysroot: the aarch64 C library plus a
 /// /proc/cpuinfo describing the board's cores, because ONNX Runtime's CPU detection would otherwise read the
-/// x86 host's and crash.
+/// x86 host's and crash. <paramref name="qemuCpu"/> replaces the board's CPU model: "max" has I8MM, which no board
+/// profile's core has, so the same package's native I8MM kernels run under it.
 /// </summary>
-public abstract class EmulatedBoard(string board) : IAsyncLifetime
+public abstract class EmulatedBoard(string board, string? qemuCpu = null) : IAsyncLifetime
 {
     private EdgedProcess? _edged;
 
@@ -27,6 +28,12 @@ public abstract class EmulatedBoard(string board) : IAsyncLifetime
     public string EdgedPath => Path.Combine(PackageRoot, "usr/lib/edgeruntime/edged");
 
     public BoardProfile Profile { get; private set; } = new();
+
+    /// <summary>The qemu CPU model edged runs under: the board's, unless the fixture names another.</summary>
+    public string Cpu => qemuCpu ?? Profile.Cpu.QemuCpu!;
+
+    /// <summary>Whether that CPU has I8MM (qemu's "max" does; the boards' Cortex-A72/A76/A78 do not).</summary>
+    public bool HasI8mm => Cpu == "max";
 
     internal EdgedProcess Edged => _edged ?? throw new InvalidOperationException($"the emulated {Board} did not start");
 
@@ -60,7 +67,7 @@ public abstract class EmulatedBoard(string board) : IAsyncLifetime
             """;
         string daemonDirectory = EdgedProcess.Prepare(headless, preload: """{ "name": "add", "path": "add.onnx" }, { "name": "mlp", "path": "mlp.onnx" }, { "name": "vad", "path": "silero_vad_v5.onnx" }""");
         File.Copy(Path.Combine(PackageRoot, "usr/share/edgeruntime/models/silero_vad_v5.onnx"), Path.Combine(daemonDirectory, "models", "silero_vad_v5.onnx"), overwrite: true);
-        _edged = await EdgedProcess.StartCommandAsync(daemonDirectory, qemu, QemuArguments(Profile.Cpu.QemuCpu!), TimeSpan.FromSeconds(120));
+        _edged = await EdgedProcess.StartCommandAsync(daemonDirectory, qemu, QemuArguments(Cpu), TimeSpan.FromSeconds(120));
     }
 
     public async Task DisposeAsync()
@@ -110,3 +117,6 @@ public abstract class EmulatedBoard(string board) : IAsyncLifetime
 public sealed class Rpi4Board() : EmulatedBoard("rpi4");
 
 public sealed class Rpi5Board() : EmulatedBoard("rpi5");
+
+/// <summary>The rpi5 package on a core with I8MM (qemu's "max"), as on a board with a Cortex-A710 or newer.</summary>
+public sealed class Rpi5I8mmBoard() : EmulatedBoard("rpi5", qemuCpu: "max");

@@ -28,6 +28,10 @@ public abstract class EmulatedBoardTests(EmulatedBoard board)
         Assert.Equal(boardHasDotProduct, hello.Platform.Contains("Dp", StringComparison.Ordinal));
         Assert.Contains("AdvSimd", hello.Platform, StringComparison.Ordinal);
         Assert.Contains($"MatMulNBits int8={(boardHasDotProduct ? "AdvSimd+Dp" : "AdvSimd")},", hello.Platform, StringComparison.Ordinal);
+
+        // With I8MM the batch products name the native kernels; single tokens stay with SDOT.
+        Assert.Equal(board.HasI8mm, hello.Platform.Contains("MatMulNBits 4-bit batch=native I8mm,", StringComparison.Ordinal));
+        Assert.Equal(board.HasI8mm, hello.Platform.Contains("BitLinear 4 tokens=native I8mm,", StringComparison.Ordinal));
     }
 
     [EmulatedBoardFact]
@@ -151,10 +155,21 @@ public abstract class EmulatedBoardTests(EmulatedBoard board)
     {
         // The kernels' whole self-check (all sizes and tails, scalar and AdvSimd paths, SDOT where the CPU has it),
         // run by the packaged Native AOT edged for this board under qemu with the board's CPU model.
-        var run = await ProcessRunner.RunAsync(EmulatedBoard.QemuPath!, [.. board.QemuArguments(board.Profile.Cpu.QemuCpu!), "--check-kernels"]);
+        var run = await ProcessRunner.RunAsync(EmulatedBoard.QemuPath!, [.. board.QemuArguments(board.Cpu), "--check-kernels"]);
         Assert.True(run.ExitCode == 0, run.All);
         bool dotProduct = board.Profile.Cpu.Features.Contains("asimddp");
         Assert.Contains(dotProduct ? "AdvSimd+Dp   MatMulNBits int8" : "AdvSimd      MatMulNBits int8", run.Stdout, StringComparison.Ordinal);
+
+        // The native I8MM kernels where the CPU has them (the self-check then runs them and the C# forms); else a line
+        // that says the CPU lacks them.
+        Assert.Contains(board.HasI8mm ? "libedgekernels: I8MM in use" : "libedgekernels: I8MM not on this CPU", run.Stdout, StringComparison.Ordinal);
+        if (board.HasI8mm)
+        {
+            Assert.Contains($"  {"BitLinear 4 tokens",-26} native I8mm", run.Stdout, StringComparison.Ordinal);
+            Assert.Contains($"  {"MatMulNBits 4-bit batch",-26} native I8mm", run.Stdout, StringComparison.Ordinal);
+            Assert.Contains($"  {"MatMulInteger prepacked",-26} AdvSimd+Dp (batches: native I8mm)", run.Stdout, StringComparison.Ordinal);
+        }
+
         Assert.Contains("all kernels agree with their references", run.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("FAILED", run.Stdout, StringComparison.Ordinal);
     }
@@ -222,6 +237,34 @@ public abstract class EmulatedBoardTests(EmulatedBoard board)
 }
 
 public sealed class Rpi4EmulatedTests(Rpi4Board board) : EmulatedBoardTests(board), IClassFixture<Rpi4Board>;
+
+/// <summary>
+/// The shared board tests again on a core with I8MM: the BitLinear, MatMulNBits and QLinearMatMul batches over the socket run
+/// the native I8MM kernels inside ORT and must still equal the references bit for bit.
+/// </summary>
+public sealed class Rpi5I8mmEmulatedTests(Rpi5I8mmBoard board) : EmulatedBoardTests(board), IClassFixture<Rpi5I8mmBoard>
+{
+    [EmulatedBoardFact]
+    public async Task A_profile_with_i8mm_off_keeps_the_batches_in_csharp_on_a_cpu_that_has_it()
+    {
+        // The package's own profile with "kernels": { "i8mm": false }: hello names the SDOT forms for the batches too,
+        // and they still equal the references.
+        string directory = EdgedProcess.Prepare(extraConfig: "\"boardProfile\": \"board.json\"");
+        var profile = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Board.PackageRoot, "usr/lib/edgeruntime/board.json")), documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip })!.AsObject();
+        profile["kernels"] = System.Text.Json.Nodes.JsonNode.Parse("""{ "i8mm": false }""");
+        File.WriteAllText(Path.Combine(directory, "board.json"), profile.ToJsonString());
+        await using var edged = await EdgedProcess.StartCommandAsync(directory, EmulatedBoard.QemuPath!, Board.QemuArguments("max"), TimeSpan.FromSeconds(120));
+        await using (var client = await EdgeClient.ConnectAsync(edged.SocketPath))
+        {
+            var hello = await client.HelloAsync("i8mm-off-test");
+            Assert.Contains("MatMulNBits 4-bit batch=AdvSimd+Dp,", hello.Platform, StringComparison.Ordinal);
+            Assert.DoesNotContain("I8mm", hello.Platform, StringComparison.Ordinal);
+        }
+
+        await KernelsOverSocket.CheckBitLinearAsync(edged, "bitlinear-i8mm-off");
+        await KernelsOverSocket.CheckFallbackRewriteAsync(edged, "fallback-i8mm-off");
+    }
+}
 
 public sealed class Rpi5EmulatedTests(Rpi5Board board) : EmulatedBoardTests(board), IClassFixture<Rpi5Board>
 {
