@@ -2,8 +2,9 @@
  * product to its accumulator, exact. Compiled with -march=armv8.2-a+dotprod+i8mm; called only when edk_features()
  * reports EDK_ARM64_I8MM (HWCAP2_I8MM: Cortex-A510/A710/X2 and later, Neoverse N2/V1/V2). .NET 10 has no API for it.
  *
- * One USMMLA is 32 multiply-adds where SDOT is 16, at the same issue rate on the cores that have both, but it needs
- * both operands as pairs of 8-byte runs: two weight rows (or columns) side by side, and two tokens side by side. So
+ * One USMMLA is 32 multiply-adds where SDOT is 16 (whether that makes it faster depends on the core's issue rate for
+ * it, which could not be measured here: no arm64 CPU, and qemu times nothing), but it needs both operands as pairs of
+ * 8-byte runs: two weight rows (or columns) side by side, and two tokens side by side. So
  * the kernels take batches only (one token would fill half of every product with a copy), the tokens are paired once
  * per chunk of K into a stack buffer (pair_tokens), and the weights are paired in registers with one zip per operand.
  * Each lane of an accumulator is then one (row, token) dot product: lanes (r, t), (r, t + 1), (r + 1, t), (r + 1, t + 1)
