@@ -192,19 +192,11 @@ void edk_ternary2_dots_i8mm(const uint8_t *weights, int32_t row_count, int32_t r
                 for (int32_t first = 0; first < batch_tokens; first += 2 * MAX_TOKEN_PAIRS)
                 {
                     const int32_t tokens = batch_tokens - first < 2 * MAX_TOKEN_PAIRS ? batch_tokens - first : 2 * MAX_TOKEN_PAIRS;
-                    const int token_pairs = (tokens + 1) / 2;
-                    int32x4_t acc[2][MAX_TOKEN_PAIRS];
-                    for (int p = 0; p < 2; p++)
-                    {
-                        for (int q = 0; q < MAX_TOKEN_PAIRS; q++)
-                        {
-                            acc[p][q] = vdupq_n_s32(0);
-                        }
-                    }
-
-                    ternary_passes[((rows + 1) / 2) - 1][token_pairs - 1](at, bytes / 256, pairs + ((first / 2) * pair_bytes),
-                                                                          pair_bytes, acc);
-                    for (int p = 0; p < 2; p++)
+                    const int row_pairs = (rows + 1) / 2, token_pairs = (tokens + 1) / 2;
+                    int32x4_t acc[2][MAX_TOKEN_PAIRS]; /* the pass sets [p < row_pairs][q < token_pairs] */
+                    ternary_passes[row_pairs - 1][token_pairs - 1](at, bytes / 256, pairs + ((first / 2) * pair_bytes),
+                                                                   pair_bytes, acc);
+                    for (int p = 0; p < row_pairs; p++)
                     {
                         for (int q = 0; q < token_pairs; q++)
                         {
@@ -433,10 +425,11 @@ void edk_nbits4_int8_matmul_i8mm(const uint8_t *b, int32_t rows, int32_t k_block
                         tk.tokens[t] = t0 + (t < tokens ? t : tokens - 1);
                     }
 
+                    const int row_pairs = (count + 1) / 2;
                     float32x4_t sums[2][MAX_TOKEN_PAIRS];
-                    for (int p = 0; p < 2; p++)
+                    for (int p = 0; p < row_pairs; p++)
                     {
-                        for (int q = 0; q < MAX_TOKEN_PAIRS; q++)
+                        for (int q = 0; q < token_pairs; q++)
                         {
                             /* The first block adds to +0, as the C# sum does (0 + -0 is +0). */
                             float lanes[4] = {0};
@@ -450,9 +443,9 @@ void edk_nbits4_int8_matmul_i8mm(const uint8_t *b, int32_t rows, int32_t k_block
                         }
                     }
 
-                    nb4_passes[((count + 1) / 2) - 1][token_pairs - 1](&in, &tk, first_block, blocks, blob,
-                                                                       pairs + ((first / 2) * pair_bytes), pair_bytes, sums);
-                    for (int p = 0; p < 2; p++)
+                    nb4_passes[row_pairs - 1][token_pairs - 1](&in, &tk, first_block, blocks, blob,
+                                                               pairs + ((first / 2) * pair_bytes), pair_bytes, sums);
+                    for (int p = 0; p < row_pairs; p++)
                     {
                         for (int q = 0; q < token_pairs; q++)
                         {
@@ -567,13 +560,7 @@ void edk_int8_packed_matmul_i8mm(const int8_t *data, int32_t kquads, int32_t k, 
                     const int32_t tokens = batch_tokens - first < TOKENS ? batch_tokens - first : TOKENS;
                     const int token_pairs = (tokens + 1) / 2;
                     const int32_t t0 = batch + first;
-                    int32x4_t acc[8][2];
-                    for (int c = 0; c < 8; c++)
-                    {
-                        acc[c][0] = vdupq_n_s32(0);
-                        acc[c][1] = vdupq_n_s32(0);
-                    }
-
+                    int32x4_t acc[8][2]; /* the pass sets all of it */
                     const uint8_t *group = pairs + ((first / 2) * pair_bytes);
                     if (token_pairs == 1)
                     {

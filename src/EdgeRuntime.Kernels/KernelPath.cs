@@ -72,6 +72,12 @@ public static class KernelPaths
     /// </summary>
     public static bool I8mm => s_choice.I8mm;
 
+    /// <summary>Whether an op on <paramref name="path"/> may call the native AVX-512 VNNI kernels in this process.</summary>
+    public static bool NativeAvx512Vnni(KernelPath path) => path is KernelPath.Vector256 or KernelPath.Vector512 && Avx512Vnni;
+
+    /// <summary>Whether an op on <paramref name="path"/> may call the native I8MM batch kernels in this process.</summary>
+    public static bool NativeI8mm(KernelPath path) => path == KernelPath.AdvSimd && I8mm;
+
     public static KernelChoice Current => s_choice;
 
     public static bool IsSupported(KernelPath path) => path switch

@@ -46,8 +46,7 @@ public static unsafe class PackedInt8MatMul
     /// <paramref name="allowNative"/> false keeps the C# forms (tests compare all of them).
     /// </summary>
     public static bool UsesNative(KernelPath path, int m, bool allowVnni = true, bool allowNative = true) =>
-        allowNative && (allowVnni && path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni
-            || path == KernelPath.AdvSimd && KernelPaths.I8mm && m > 1);
+        allowNative && (allowVnni && KernelPaths.NativeAvx512Vnni(path) || KernelPaths.NativeI8mm(path) && m > 1);
 
     /// <summary>
     /// Fills one token's quads from its 8-bit values (length K), for a product of <paramref name="m"/> tokens; Low/High

@@ -55,7 +55,7 @@ public static unsafe class NBitsMatMul
     /// </summary>
     public static bool UsesNative(NBitsShape shape, NBitsAccuracy accuracy, KernelPath path, int m, bool allowNative = true) =>
         allowNative && m > 1 && shape.Bits == 4 && accuracy == NBitsAccuracy.Int8 && shape.KBlocks > 0
-        && (path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni || path == KernelPath.AdvSimd && KernelPaths.I8mm);
+        && (KernelPaths.NativeAvx512Vnni(path) || KernelPaths.NativeI8mm(path));
 
     /// <summary>Fills the operands' X (float mode) or Q/BlockScales/BlockSums (int8 mode) from natural-order tokens.</summary>
     public static void Prepare(ref NBitsOperands operands, ReadOnlySpan<float> x, bool allowNative = true)

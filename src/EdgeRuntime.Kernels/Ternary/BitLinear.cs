@@ -31,9 +31,9 @@ public static unsafe class BitLinear
     /// 2-bit layout. <paramref name="allowNative"/> false keeps the C# forms (tests compare both).
     /// </summary>
     public static bool UsesNative(KernelPath path, TernaryLayout layout, int m, int k, bool allowNative = true) =>
-        allowNative && (path is KernelPath.Vector256 or KernelPath.Vector512 && KernelPaths.Avx512Vnni
+        allowNative && (KernelPaths.NativeAvx512Vnni(path)
             ? (layout == TernaryLayout.FivePerByte ? m == 1 && layout.PaddedK(k) < NativeTritLimit : m > 1)
-            : path == KernelPath.AdvSimd && KernelPaths.I8mm && layout != TernaryLayout.FivePerByte && m > 1);
+            : KernelPaths.NativeI8mm(path) && layout != TernaryLayout.FivePerByte && m > 1);
 
     /// <summary>Quantizes m tokens of k floats into rows of the layout's padded K (<see cref="TernaryLayouts.PaddedK"/>) bytes.</summary>
     public static void Quantize(KernelPath path, ReadOnlySpan<float> x, int m, int k, Span<sbyte> quantized, Span<float> scales, Span<int> sums, TernaryLayout layout = TernaryLayout.FourPerByte)
