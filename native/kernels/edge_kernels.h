@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 /* Bumped when a signature below changes; the C# side refuses a library of another version. */
-#define EDK_ABI_VERSION 4
+#define EDK_ABI_VERSION 5
 
 /* edk_features() bits. */
 #define EDK_X64_AVX512_VNNI 0x1u /* AVX-512 F, BW, VL and VNNI, with the ZMM state enabled by the OS */
@@ -54,6 +54,12 @@ void edk_int8_packed_matmul_avx512vnni(const int8_t *data, int32_t kquads, int32
 void edk_ternary2_dots_avx512vnni(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
                                   int64_t x_stride, const int32_t *x_sums, int32_t token_count, int32_t *dots,
                                   int64_t dots_stride);
+
+/* The same on the 2-bit layout for one token: dots[r] = sum over k < 256 * blocks of w[r][k] * x[k] for r < row_count
+ * (row_bytes = 64 * blocks), x zero-padded to the blocks, x_sum its sum. Exact for rows below 2^22 weights (the
+ * caller keeps longer rows in C#). Prefetches run up to 8 KB past the weights; they never fault. */
+void edk_ternary2_gemv_avx512vnni(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
+                                  int32_t x_sum, int32_t *dots);
 
 /* BitLinear on TritPacking's 1.6-bit layout (five codes w + 1 a byte, 32 bytes a 160-weight block), one token: for
  * rows r < row_count,

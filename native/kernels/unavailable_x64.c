@@ -25,6 +25,13 @@ void edk_ternary2_dots_avx512vnni(const uint8_t *weights, int32_t row_count, int
     unavailable(__func__);
 }
 
+void edk_ternary2_gemv_avx512vnni(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
+                                  int32_t x_sum, int32_t *dots)
+{
+    (void)weights, (void)row_count, (void)row_bytes, (void)x, (void)x_sum, (void)dots;
+    unavailable(__func__);
+}
+
 void edk_trit_gemv_avx512vnni(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
                               int32_t x_sum, int32_t *dots)
 {

@@ -156,12 +156,81 @@ void edk_int8_packed_matmul_avx512vnni(const int8_t *data, int32_t kquads, int32
     }
 }
 
+/* ---- BitLinear, 2-bit ternary codes, one token ------------------------------------------------------------------
+ * Decode reads every weight once from DRAM, so this form is shaped around the stream: one row at a time (one linear
+ * stream per thread) with software prefetch, because without it the hardware prefetcher left this kernel at half the
+ * speed of bitnet.cpp (0.57x in bench-kernels --quick, 2560x6912 and 6912x2560, two threads, 2026-12-07).
+ *
+ * Codes are not shifted down: masking a block with 3 << 2j leaves code j times 4^j in each byte (at most 192, still a
+ * valid unsigned vpdpbusd operand), so accumulator j holds 4^j times its share of the dot product in every lane and an
+ * exact arithmetic shift by 2j at the end recovers it. That drops the three shifts a block of the batch form below
+ * pays. Lane sums stay within int32 for any row below 2^22 weights (per lane and block, at most 4 * 192 * 128 added).
+ *
+ * Two blocks a step into two sets of four accumulators keep eight vpdpbusd chains in flight, so a block's products
+ * do not wait on the previous block's. */
+enum { TERNARY2_GEMV_AHEAD = 8192 };
+
+ALWAYS_INLINE void gemv_block(const uint8_t *w, const int8_t *x, __m512i acc[4])
+{
+    const __m512i p = _mm512_loadu_si512(w);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++)
+    {
+        const __m512i codes = _mm512_and_si512(p, _mm512_set1_epi8((char)(3 << (2 * j))));
+        acc[j] = _mm512_dpbusd_epi32(acc[j], codes, _mm512_loadu_si512(x + (64 * j)));
+    }
+}
+
+void edk_ternary2_gemv_avx512vnni(const uint8_t *weights, int32_t row_count, int32_t row_bytes, const int8_t *x,
+                                  int32_t x_sum, int32_t *dots)
+{
+    const int32_t blocks = row_bytes / 64;
+    for (int32_t r = 0; r < row_count; r++)
+    {
+        const uint8_t *w = weights + ((int64_t)r * row_bytes);
+        __m512i even[4], odd[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+        {
+            even[j] = _mm512_setzero_si512();
+            odd[j] = _mm512_setzero_si512();
+        }
+
+        /* One line requested per line read, TERNARY2_GEMV_AHEAD bytes ahead; rows follow each other, so the requests
+         * run on into the next rows. Addresses past the weights are only hints (a prefetch never faults), so they are
+         * formed as integers. */
+        const uintptr_t ahead = (uintptr_t)w + TERNARY2_GEMV_AHEAD;
+        int32_t g = 0;
+        for (; g + 2 <= blocks; g += 2)
+        {
+            _mm_prefetch((const char *)(ahead + ((uintptr_t)g * 64)), _MM_HINT_T0);
+            _mm_prefetch((const char *)(ahead + ((uintptr_t)g * 64) + 64), _MM_HINT_T0);
+            gemv_block(w + ((int64_t)g * 64), x + ((int64_t)g * 256), even);
+            gemv_block(w + ((int64_t)g * 64) + 64, x + ((int64_t)g * 256) + 256, odd);
+        }
+
+        if (g < blocks)
+        {
+            _mm_prefetch((const char *)(ahead + ((uintptr_t)g * 64)), _MM_HINT_T0);
+            gemv_block(w + ((int64_t)g * 64), x + ((int64_t)g * 256), even);
+        }
+
+        __m512i s = _mm512_add_epi32(even[0], odd[0]);
+#pragma GCC unroll 3
+        for (int j = 1; j < 4; j++)
+        {
+            s = _mm512_add_epi32(s, _mm512_srai_epi32(_mm512_add_epi32(even[j], odd[j]), 2 * j));
+        }
+
+        dots[r] = reduce_lanes(s) - x_sum;
+    }
+}
+
 /* ---- BitLinear, 2-bit ternary codes -----------------------------------------------------------------------------
  * A 64-byte block is one zmm holding 256 codes; shifting by 2j and masking gives the 64 codes (0..2) that meet the
  * 64 activations at 64j, so vpdpbusd takes the codes as its unsigned operand and the activations as its signed
  * one. Sum(code * x) - Sum(x) = Sum(w * x). Four rows by four tokens per pass: each unpacked block serves four tokens
- * and each activation load four rows. The caller uses it for batches only: with one token streaming the weights from
- * DRAM it ran no faster than the C# form. */
+ * and each activation load four rows. The caller uses it for batches only; one token takes the form above. */
 enum { TERNARY_ROWS = 4, TERNARY_TOKENS = 4 };
 
 ALWAYS_INLINE void ternary_pass(const uint8_t *w, int32_t row_bytes, int rows, const int8_t *x, int64_t x_stride,

@@ -29,15 +29,18 @@ enum
     TRIT_PREFETCH_BYTES = 8192,
 };
 
-/* One row's step over five digits: a += m_j x_j, b += m_{j+1} x_j. */
-ALWAYS_INLINE void trit_step(__m512i *a, __m512i *b, __m512i m, const __m512i x[5])
+/* One row's step over five digits: a += m_j x_j, b += m_{j+1} x_j, each into the pair member of the digit's parity.
+ * With one accumulator each, a row's five vpdpbusd a step formed one chain, and streaming the weights left the
+ * kernel waiting on it: two a sum (chains three deep) streamed 1.2-1.4x faster at the same cached speed (scratch
+ * harness, 2560x6912 and 6912x2560, two threads, 2026-12-07). */
+ALWAYS_INLINE void trit_step(__m512i a[2], __m512i b[2], __m512i m, const __m512i x[5])
 {
 #pragma GCC unroll 5
     for (int j = 0; j < 5; j++)
     {
-        *a = _mm512_dpbusd_epi32(*a, m, x[j]);
+        a[j & 1] = _mm512_dpbusd_epi32(a[j & 1], m, x[j]);
         m = _mm512_add_epi8(_mm512_add_epi8(m, m), m);
-        *b = _mm512_dpbusd_epi32(*b, m, x[j]);
+        b[j & 1] = _mm512_dpbusd_epi32(b[j & 1], m, x[j]);
     }
 }
 
@@ -63,12 +66,14 @@ ALWAYS_INLINE void trit_pass(const uint8_t *w, int32_t row_bytes, int rows, cons
                              int32_t *dots)
 {
     const int32_t blocks = row_bytes / TRIT_BLOCK_BYTES;
-    __m512i a[TRIT_ROWS], b[TRIT_ROWS];
+    __m512i a[TRIT_ROWS][2], b[TRIT_ROWS][2];
 #pragma GCC unroll 4
     for (int r = 0; r < rows; r++)
     {
-        a[r] = _mm512_setzero_si512();
-        b[r] = _mm512_setzero_si512();
+        a[r][0] = _mm512_setzero_si512();
+        a[r][1] = a[r][0];
+        b[r][0] = a[r][0];
+        b[r][1] = a[r][0];
     }
 
     /* Addresses past the weights are only hints (a prefetch never faults), so they are formed as integers. */
@@ -92,7 +97,7 @@ ALWAYS_INLINE void trit_pass(const uint8_t *w, int32_t row_bytes, int rows, cons
         for (int r = 0; r < rows; r++)
         {
             const __m512i m = _mm512_loadu_si512(w + ((int64_t)r * row_bytes) + ((int64_t)block * TRIT_BLOCK_BYTES));
-            trit_step(&a[r], &b[r], m, xv);
+            trit_step(a[r], b[r], m, xv);
         }
     }
 
@@ -111,14 +116,14 @@ ALWAYS_INLINE void trit_pass(const uint8_t *w, int32_t row_bytes, int rows, cons
         for (int r = 0; r < rows; r++)
         {
             const uint8_t *at = w + ((int64_t)r * row_bytes) + ((int64_t)block * TRIT_BLOCK_BYTES);
-            trit_step(&a[r], &b[r], _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)at)), xv);
+            trit_step(a[r], b[r], _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)at)), xv);
         }
     }
 
 #pragma GCC unroll 4
     for (int r = 0; r < rows; r++)
     {
-        dots[r] = trit_sum(a[r], b[r]) - x_sum;
+        dots[r] = trit_sum(_mm512_add_epi32(a[r][0], a[r][1]), _mm512_add_epi32(b[r][0], b[r][1])) - x_sum;
     }
 }
 

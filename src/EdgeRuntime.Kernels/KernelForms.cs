@@ -24,11 +24,11 @@ public static class KernelForms
         string nbitsInt8 = Wide(path) ? WithVnni("Vector256 8 rows", choice.Vnni) : plain;
         return
         [
-            // Without VNNI a batch takes two weight rows per pass (TwoRows256x4); with it, one. With AVX-512 VNNI the
-            // native kernel takes 2-bit batches, four rows by four tokens; one 2-bit token stays in C# (it waits on memory).
+            // Without VNNI a batch takes two weight rows per pass (TwoRows256x4); with it, one. With AVX-512 VNNI native
+            // kernels take 2-bit batches (four rows by four tokens) and single 2-bit tokens (a row at a time, prefetching).
             // On arm64 with I8MM, batches of the 2-bit layout, of 4-bit MatMulNBits and of prepacked MatMulInteger go to the
             // native USMMLA kernels; single tokens stay with SDOT.
-            new("BitLinear 1 token", plain),
+            new("BitLinear 1 token", Wide(path) && choice.Avx512Vnni ? Native : plain),
             new("BitLinear 4 tokens", Wide(path) ? (choice.Avx512Vnni ? Native : choice.Vnni ? "Vector256+AvxVnni" : "Vector256 2 rows+Avx2") : choice.I8mm ? NativeI8mm : plain),
             // One 1.6-bit token goes to the native kernel with AVX-512 VNNI; the C# forms are 256-bit (AVX-512 runs them
             // too), with vpdpbusd where allowed.

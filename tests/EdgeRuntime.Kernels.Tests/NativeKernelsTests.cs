@@ -49,6 +49,7 @@ public sealed unsafe class NativeKernelsTests
         var on = KernelForms.Describe(new KernelChoice(KernelPath.Vector256, Vnni: true, DotProduct: false, Avx512Vnni: true)).ToDictionary(f => f.Kernel, f => f.Form);
         Assert.Equal("native Avx512Vnni", on["MatMulInteger prepacked"]);
         Assert.Equal("native Avx512Vnni", on["BitLinear 4 tokens"]);
+        Assert.Equal("native Avx512Vnni", on["BitLinear 1 token"]);
         Assert.Equal("native Avx512Vnni", on["MatMulNBits 4-bit batch"]);
         Assert.Equal("Vector256 8 rows+AvxVnni", on["MatMulNBits int8"]);
         Assert.Equal("native Avx512Vnni", on["BitLinear 1.6-bit 1 token"]);
@@ -240,6 +241,82 @@ public sealed unsafe class NativeKernelsTests
 
     [Avx512VnniTheory]
     [InlineData(1, 1)]
+    [InlineData(2, 256)]
+    [InlineData(3, 257)]
+    [InlineData(5, 700)]
+    [InlineData(9, 2560)]
+    [InlineData(13, 6912)]
+    public void The_2_bit_one_token_kernel_equals_the_scalar_row_for_any_row_count(int n, int k)
+    {
+        // Random codes 0..2; the kernel's prefetches run 8 KB past the weights, harmlessly.
+        int rowBytes = TernaryPacking.RowBytes(k);
+        int padded = rowBytes * 4;
+        var random = new Random((n * 100_000) + k);
+        var weights = new sbyte[n * k];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            weights[i] = (sbyte)(random.Next(3) - 1);
+        }
+
+        byte[] packed = TernaryPacking.Pack(weights, n, k);
+        AssertOneTokenDots(packed, n, rowBytes, k, padded, random, &NativeKernels.Ternary2GemvAvx512Vnni,
+            (w, x, sum) => TernaryDot.Row(KernelPath.Scalar, (byte*)w, rowBytes, (sbyte*)x, sum));
+    }
+
+    // A one-token kernel against a scalar row over random activations (the whole int8 range, zero past K as BitLinear pads
+    // them), with a sentinel past the last row: the kernel must write exactly n dots.
+    private static void AssertOneTokenDots(byte[] packed, int n, int rowBytes, int k, int padded, Random random, delegate*<byte*, int, int, sbyte*, int, int*, void> kernel, Func<nint, nint, int, int> scalarRow)
+    {
+        var x = new sbyte[padded];
+        for (int i = 0; i < k; i++)
+        {
+            x[i] = (sbyte)random.Next(-128, 128);
+        }
+
+        int sum = x.Sum(v => v);
+        var dots = new int[n + 1];
+        dots[n] = int.MinValue;
+        fixed (byte* w = packed)
+        fixed (sbyte* xs = x)
+        fixed (int* d = dots)
+        {
+            kernel(w, n, rowBytes, xs, sum, d);
+            for (int r = 0; r < n; r++)
+            {
+                Assert.Equal(scalarRow((nint)(w + (r * rowBytes)), (nint)xs, sum), dots[r]);
+            }
+        }
+
+        Assert.Equal(int.MinValue, dots[n]);
+    }
+
+    [Avx512VnniTheory]
+    [InlineData(1, -128)]
+    [InlineData(-1, -128)]
+    [InlineData(1, 127)]
+    [InlineData(-1, 127)]
+    public void The_2_bit_one_token_kernel_is_exact_at_the_largest_sums(int weight, int activation)
+    {
+        // Every code and activation at an extreme over a long row: the lanes holding 4^j times code j's share are at their
+        // largest, so a lost bit in the final shifts or an overflow would show.
+        const int k = 1 << 16;
+        int rowBytes = TernaryPacking.RowBytes(k);
+        byte[] packed = TernaryPacking.Pack(Enumerable.Repeat((sbyte)weight, k).ToArray(), 1, k);
+        var x = Enumerable.Repeat((sbyte)activation, rowBytes * 4).ToArray();
+        int sum = activation * k;
+        var dots = new int[1];
+        fixed (byte* w = packed)
+        fixed (sbyte* xs = x)
+        fixed (int* d = dots)
+        {
+            NativeKernels.Ternary2GemvAvx512Vnni(w, 1, rowBytes, xs, sum, d);
+        }
+
+        Assert.Equal(weight * activation * k, dots[0]);
+    }
+
+    [Avx512VnniTheory]
+    [InlineData(1, 1)]
     [InlineData(2, 160)]
     [InlineData(3, 161)]
     [InlineData(4, 320)]
@@ -256,27 +333,8 @@ public sealed unsafe class NativeKernelsTests
         var random = new Random((n * 100_000) + k);
         var packed = new byte[n * rowBytes];
         random.NextBytes(packed);
-        var x = new sbyte[padded];
-        for (int i = 0; i < k; i++)
-        {
-            x[i] = (sbyte)random.Next(-128, 128);
-        }
-
-        int sum = x.Sum(v => v);
-        var dots = new int[n + 1];
-        dots[n] = int.MinValue;
-        fixed (byte* w = packed)
-        fixed (sbyte* xs = x)
-        fixed (int* d = dots)
-        {
-            NativeKernels.TritGemvAvx512Vnni(w, n, rowBytes, xs, sum, d);
-            for (int r = 0; r < n; r++)
-            {
-                Assert.Equal(TritDot.RowScalar(w + (r * rowBytes), rowBytes, xs), dots[r]);
-            }
-        }
-
-        Assert.Equal(int.MinValue, dots[n]);
+        AssertOneTokenDots(packed, n, rowBytes, k, padded, random, &NativeKernels.TritGemvAvx512Vnni,
+            (w, x, _) => TritDot.RowScalar((byte*)w, rowBytes, (sbyte*)x));
     }
 
     [Avx512VnniFact]
@@ -322,8 +380,10 @@ public sealed unsafe class NativeKernelsTests
             return;
         }
 
-        // 2-bit single tokens and 1.6-bit batches stay in C#.
-        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1, 2560));
+        // 2-bit single tokens take the native one-token kernel; 1.6-bit batches stay in C#.
+        Assert.True(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1, 2560));
+        Assert.True(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1, (1 << 22) - 256));
+        Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1, 1 << 22));
         Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 2, 2560));
         Assert.True(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 1, (1 << 19) - 160));
         Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 1, 1 << 19));

@@ -14,7 +14,7 @@ internal static unsafe partial class NativeKernels
     private const string Library = "edgekernels";
 
     // native/kernels/edge_kernels.h: EDK_ABI_VERSION and the feature bits.
-    private const int AbiVersion = 4;
+    private const int AbiVersion = 5;
     private const uint X64Avx512Vnni = 0x1;
     private const uint Arm64I8mm = 0x2;
 
@@ -81,6 +81,10 @@ internal static unsafe partial class NativeKernels
     /// <summary>BitLinear dot products on the 2-bit layout (see edge_kernels.h); only when <see cref="Avx512Vnni"/>.</summary>
     [LibraryImport(Library, EntryPoint = "edk_ternary2_dots_avx512vnni")]
     private static partial void Ternary2DotsAvx512Vnni(byte* weights, int rowCount, int rowBytes, sbyte* x, long xStride, int* xSums, int tokenCount, int* dots, long dotsStride);
+
+    /// <summary>BitLinear dot products of one token on the 2-bit layout (see edge_kernels.h); only when <see cref="Avx512Vnni"/>.</summary>
+    [LibraryImport(Library, EntryPoint = "edk_ternary2_gemv_avx512vnni")]
+    public static partial void Ternary2GemvAvx512Vnni(byte* weights, int rowCount, int rowBytes, sbyte* x, int xSum, int* dots);
 
     /// <summary>BitLinear dot products of one token on the 1.6-bit layout (see edge_kernels.h); only when <see cref="Avx512Vnni"/>.</summary>
     [LibraryImport(Library, EntryPoint = "edk_trit_gemv_avx512vnni")]

@@ -84,17 +84,18 @@ internal sealed unsafe class BitLinearOp : CustomOp
         }
 
         int padded = layout.PaddedK(k);
-        sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent(checked(m * padded));
+        sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent(checked((m * padded) + BitLinear.ActivationAlignment));
         float[] scales = ArrayPool<float>.Shared.Rent(m);
         int[] sums = ArrayPool<int>.Shared.Rent(m);
         try
         {
             var path = KernelPaths.Best;
-            BitLinear.Quantize(path, new ReadOnlySpan<float>(x.Data, m * k), m, k, quantized, scales, sums, layout);
-            fixed (sbyte* q = quantized)
+            fixed (sbyte* pinned = quantized)
             fixed (float* s = scales)
             fixed (int* sum = sums)
             {
+                sbyte* q = BitLinear.AlignActivations(pinned);
+                BitLinear.Quantize(path, new ReadOnlySpan<float>(x.Data, m * k), m, k, new Span<sbyte>(q, m * padded), scales, sums, layout);
                 var work = new Work
                 {
                     Path = path,

@@ -21,19 +21,35 @@ public static unsafe class BitLinear
     // near it, and a longer row takes the C# forms.
     private const int NativeTritLimit = 1 << 19;
 
+    // The 2-bit one-token kernel keeps 4^j times each code's share in its lanes (native/kernels/x64_avx512vnni.c); that
+    // stays within int32 for rows below 2^22 weights (edge_kernels.h). No real layer comes near it.
+    private const int NativeTwoBitGemvLimit = 1 << 22;
+
     // Tokens per native call: their dot products for one row block (16 x 64 ints) are a 4 KB stack buffer.
     private const int NativeTokens = 16;
 
     /// <summary>
     /// Whether a native kernel computes <paramref name="m"/> tokens of length <paramref name="k"/> in
-    /// <paramref name="layout"/> on <paramref name="path"/> in this process. With AVX-512 VNNI: batches (two tokens or
-    /// more) in the 2-bit layout, one token in the 1.6-bit one (a padded K below 2^19). With arm64's I8MM: batches in the
-    /// 2-bit layout. <paramref name="allowNative"/> false keeps the C# forms (tests compare both).
+    /// <paramref name="layout"/> on <paramref name="path"/> in this process. With AVX-512 VNNI: any number of tokens in
+    /// the 2-bit layout (one token: a padded K below 2^22), one token in the 1.6-bit one (a padded K below 2^19). With arm64's I8MM: batches in the 2-bit
+    /// layout. <paramref name="allowNative"/> false keeps the C# forms (tests compare both).
     /// </summary>
     public static bool UsesNative(KernelPath path, TernaryLayout layout, int m, int k, bool allowNative = true) =>
         allowNative && (KernelPaths.NativeAvx512Vnni(path)
-            ? (layout == TernaryLayout.FivePerByte ? m == 1 && layout.PaddedK(k) < NativeTritLimit : m > 1)
+            ? (layout == TernaryLayout.FivePerByte ? m == 1 && layout.PaddedK(k) < NativeTritLimit : m > 1 || (m == 1 && layout.PaddedK(k) < NativeTwoBitGemvLimit))
             : KernelPaths.NativeI8mm(path) && layout != TernaryLayout.FivePerByte && m > 1);
+
+    /// <summary>Bytes to rent beyond the quantized rows, so that <see cref="AlignActivations"/> can start them on a cache line.</summary>
+    public const int ActivationAlignment = 64;
+
+    /// <summary>
+    /// The first 64-byte boundary at or after <paramref name="pinned"/>: where the quantized rows go. Every padded K is a
+    /// multiple of 32 (2-bit: 256; 1.6-bit: 160), so each token's row starts on a 32-byte boundary and no 256-bit load of
+    /// it crosses a cache line. It matters for speed, not results: with activations one byte off a line, the native
+    /// one-token 2-bit kernel streamed its weights at half the speed (a scratch harness, 2560x6912, two threads: 203-210
+    /// against 112 us), its split loads holding the line-fill slots the weights needed.
+    /// </summary>
+    public static sbyte* AlignActivations(sbyte* pinned) => (sbyte*)(((nint)pinned + (ActivationAlignment - 1)) & ~(nint)(ActivationAlignment - 1));
 
     /// <summary>Quantizes m tokens of k floats into rows of the layout's padded K (<see cref="TernaryLayouts.PaddedK"/>) bytes.</summary>
     public static void Quantize(KernelPath path, ReadOnlySpan<float> x, int m, int k, Span<sbyte> quantized, Span<float> scales, Span<int> sums, TernaryLayout layout = TernaryLayout.FourPerByte)
@@ -54,17 +70,16 @@ public static unsafe class BitLinear
     {
         int padded = layout.PaddedK(k);
         int rowBytes = layout.RowBytes(k);
-        // The 2-bit layout's native kernel takes batches only: with one token it computes faster but streams the weights
-        // slower than the C# form below (cached 0.061-0.071 against 0.094-0.129 ms, streamed 0.143-0.180 against
-        // 0.105-0.146 ms, 2560x6912 and 6912x2560 on two threads, bench-kernels --quick, 2026-12-07, with or without
-        // software prefetch). The 1.6-bit layout's native kernel takes the one token: it skips unpacking as the C# AVX-VNNI
-        // form does, on 512 bits, and ran at 1.29-1.36x our 2-bit layout where that form ran at 0.83-0.92x (each against
-        // the 2-bit layout in the same run, same shapes). Its batches stay in C#.
+        // With AVX-512 VNNI one token takes a native kernel in either layout. The 2-bit one streams the weights (a row at a
+        // time, prefetching, no shifts; native/kernels/x64_avx512vnni.c): against bitnet.cpp's I2_S in the same runs it
+        // measured 1.24-2.02x (worse shape 1.24-1.63x, ten runs) where this C# form measured 1.02-1.18x (KernelBench
+        // --quick --only bitlinear, 2560x6912 and 6912x2560, two threads, 2026-12-07). The 1.6-bit one skips unpacking
+        // as the C# AVX-VNNI form does, on 512 bits. 1.6-bit batches stay in C#.
         if (UsesNative(path, layout, m, k, allowNative))
         {
-            if (layout == TernaryLayout.FivePerByte)
+            if (m == 1)
             {
-                ComputeOneTritTokenNative(quantized, scales[0], sums[0], packed, rowBytes, betas, betaStride, y, rowStart, rowEnd);
+                ComputeOneTokenNative(layout, quantized, scales[0], sums[0], packed, rowBytes, betas, betaStride, y, rowStart, rowEnd);
             }
             else
             {
@@ -156,14 +171,23 @@ public static unsafe class BitLinear
         }
     }
 
-    // One token on the 1.6-bit layout: a row block at a time into a stack buffer of dot products, then the outputs.
-    private static void ComputeOneTritTokenNative(sbyte* quantized, float scale, int sum, byte* packed, int rowBytes, float* betas, int betaStride, float* y, int rowStart, int rowEnd)
+    // One token: a row block at a time into a stack buffer of dot products, then the outputs.
+    private static void ComputeOneTokenNative(TernaryLayout layout, sbyte* quantized, float scale, int sum, byte* packed, int rowBytes, float* betas, int betaStride, float* y, int rowStart, int rowEnd)
     {
         int* dots = stackalloc int[RowBlock];
         for (int blockStart = rowStart; blockStart < rowEnd; blockStart += RowBlock)
         {
             int rows = Math.Min(RowBlock, rowEnd - blockStart);
-            NativeKernels.TritGemvAvx512Vnni(packed + ((long)blockStart * rowBytes), rows, rowBytes, quantized, sum, dots);
+            byte* weights = packed + ((long)blockStart * rowBytes);
+            if (layout == TernaryLayout.FivePerByte)
+            {
+                NativeKernels.TritGemvAvx512Vnni(weights, rows, rowBytes, quantized, sum, dots);
+            }
+            else
+            {
+                NativeKernels.Ternary2GemvAvx512Vnni(weights, rows, rowBytes, quantized, sum, dots);
+            }
+
             Outputs(dots, rows, scale, betas + (blockStart * betaStride), betaStride, y + blockStart);
         }
     }
@@ -218,16 +242,17 @@ public static unsafe class BitLinear
     {
         Validate(x.Length, m, k, packed.Length, n, y.Length, layout);
         int padded = layout.PaddedK(k);
-        sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent(Math.Max(1, m * padded));
+        sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent((m * padded) + ActivationAlignment);
         float[] scales = ArrayPool<float>.Shared.Rent(Math.Max(1, m));
         int[] sums = ArrayPool<int>.Shared.Rent(Math.Max(1, m));
         try
         {
-            Quantize(path, x, m, k, quantized, scales, sums, layout);
-            fixed (sbyte* q = quantized)
+            fixed (sbyte* pinned = quantized)
             fixed (byte* w = packed)
             fixed (float* output = y)
             {
+                sbyte* q = AlignActivations(pinned);
+                Quantize(path, x, m, k, new Span<sbyte>(q, m * padded), scales, sums, layout);
                 ComputeRows(path, q, m, k, scales.AsSpan(0, m), sums.AsSpan(0, m), w, &beta, 0, output, n, 0, n, layout, allowNative);
             }
         }
