@@ -291,17 +291,17 @@ public sealed unsafe class NativeKernelsTests
     }
 
     [Avx512VnniTheory]
-    [InlineData(1, -128)]
-    [InlineData(-1, -128)]
-    [InlineData(1, 127)]
-    [InlineData(-1, 127)]
-    public void The_2_bit_one_token_kernel_is_exact_at_the_largest_sums(int weight, int activation)
+    [InlineData(-128)]
+    [InlineData(127)]
+    public void The_2_bit_one_token_kernel_is_exact_at_the_longest_row_it_takes(int activation)
     {
-        // Every code and activation at an extreme over a long row: the lanes holding 4^j times code j's share are at their
-        // largest, so a lost bit in the final shifts or an overflow would show.
-        const int k = 1 << 16;
+        // Every weight +1 (code 2, the largest) against one activation value over the longest row UsesNative gives the
+        // kernel: the lane holding 4^3 times code 3's share reaches about 2^30 (negative with -128, so the final shifts
+        // must be arithmetic), the closest any input comes to overflowing int32.
+        const int k = (1 << 22) - 256;
+        Assert.True(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1, k));
         int rowBytes = TernaryPacking.RowBytes(k);
-        byte[] packed = TernaryPacking.Pack(Enumerable.Repeat((sbyte)weight, k).ToArray(), 1, k);
+        byte[] packed = TernaryPacking.Pack(Enumerable.Repeat((sbyte)1, k).ToArray(), 1, k);
         var x = Enumerable.Repeat((sbyte)activation, rowBytes * 4).ToArray();
         int sum = activation * k;
         var dots = new int[1];
@@ -312,7 +312,7 @@ public sealed unsafe class NativeKernelsTests
             NativeKernels.Ternary2GemvAvx512Vnni(w, 1, rowBytes, xs, sum, d);
         }
 
-        Assert.Equal(weight * activation * k, dots[0]);
+        Assert.Equal(activation * k, dots[0]);
     }
 
     [Avx512VnniTheory]
@@ -375,13 +375,15 @@ public sealed unsafe class NativeKernelsTests
         Assert.Equal(expected, PackedInt8MatMul.UsesNative(KernelPaths.Best, 1));
         Assert.Equal(expected || KernelPaths.I8mm, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 2, 2560));
         Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 1, 2560));
+        // A single 2-bit token is native only with AVX-512 VNNI; on the arm64 path it keeps the C# SDOT form on any host.
+        Assert.Equal(expected, BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1, 2560));
+        Assert.False(BitLinear.UsesNative(KernelPath.AdvSimd, TernaryLayout.FourPerByte, 1, 2560));
         if (!expected)
         {
             return;
         }
 
-        // 2-bit single tokens take the native one-token kernel; 1.6-bit batches stay in C#.
-        Assert.True(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1, 2560));
+        // 2-bit single tokens take the native one-token kernel below 2^22 weights a row; 1.6-bit batches stay in C#.
         Assert.True(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1, (1 << 22) - 256));
         Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FourPerByte, 1, 1 << 22));
         Assert.False(BitLinear.UsesNative(KernelPaths.Best, TernaryLayout.FivePerByte, 2, 2560));

@@ -242,7 +242,7 @@ public static unsafe class BitLinear
     {
         Validate(x.Length, m, k, packed.Length, n, y.Length, layout);
         int padded = layout.PaddedK(k);
-        sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent((m * padded) + ActivationAlignment);
+        sbyte[] quantized = ArrayPool<sbyte>.Shared.Rent(checked((m * padded) + ActivationAlignment));
         float[] scales = ArrayPool<float>.Shared.Rent(Math.Max(1, m));
         int[] sums = ArrayPool<int>.Shared.Rent(Math.Max(1, m));
         try
