@@ -73,8 +73,8 @@ public static unsafe class BitLinear
         // With AVX-512 VNNI one token takes a native kernel in either layout. The 2-bit one streams the weights (a row at a
         // time, prefetching, no shifts; native/kernels/x64_avx512vnni.c): against bitnet.cpp's I2_S in the same runs it
         // measured 1.24-2.02x (worse shape 1.24-1.63x, ten runs) where this C# form measured 1.02-1.18x (KernelBench
-        // --quick --only bitlinear, 2560x6912 and 6912x2560, two threads, 2026-12-07). The 1.6-bit one skips unpacking
-        // as the C# AVX-VNNI form does, on 512 bits. 1.6-bit batches stay in C#.
+        // --quick --only bitlinear, 2560x6912 and 6912x2560, two threads, 2026-12-07 and 08). The 1.6-bit one skips
+        // unpacking as the C# AVX-VNNI form does, on 512 bits. 1.6-bit batches stay in C#.
         if (UsesNative(path, layout, m, k, allowNative))
         {
             if (m == 1)
