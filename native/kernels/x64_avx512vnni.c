@@ -158,8 +158,9 @@ void edk_int8_packed_matmul_avx512vnni(const int8_t *data, int32_t kquads, int32
 
 /* ---- BitLinear, 2-bit ternary codes, one token ------------------------------------------------------------------
  * Decode reads every weight once from DRAM, so this form is shaped around the stream: one row at a time (one linear
- * stream per thread) with software prefetch, because without it the hardware prefetcher left this kernel at half the
- * speed of bitnet.cpp (0.57x in bench-kernels --quick, 2560x6912 and 6912x2560, two threads, 2026-12-07).
+ * stream per thread) with software prefetch, because without it the hardware prefetcher left a first version (two rows
+ * a pass) at about half the speed of bitnet.cpp (0.57x in bench-kernels --quick, 2560x6912 and 6912x2560, two
+ * threads, 2026-12-07).
  *
  * Codes are not shifted down: masking a block with 3 << 2j leaves code j times 4^j in each byte (at most 192, still a
  * valid unsigned vpdpbusd operand), so accumulator j holds 4^j times its share of the dot product in every lane and an

@@ -31,8 +31,9 @@ public static unsafe class BitLinear
     /// <summary>
     /// Whether a native kernel computes <paramref name="m"/> tokens of length <paramref name="k"/> in
     /// <paramref name="layout"/> on <paramref name="path"/> in this process. With AVX-512 VNNI: any number of tokens in
-    /// the 2-bit layout (one token: a padded K below 2^22), one token in the 1.6-bit one (a padded K below 2^19). With arm64's I8MM: batches in the 2-bit
-    /// layout. <paramref name="allowNative"/> false keeps the C# forms (tests compare both).
+    /// the 2-bit layout (one token: a padded K below 2^22), one token in the 1.6-bit one (a padded K below 2^19). With
+    /// arm64's I8MM: batches in the 2-bit layout. <paramref name="allowNative"/> false keeps the C# forms (tests compare
+    /// both).
     /// </summary>
     public static bool UsesNative(KernelPath path, TernaryLayout layout, int m, int k, bool allowNative = true) =>
         allowNative && (KernelPaths.NativeAvx512Vnni(path)
