@@ -88,7 +88,7 @@ function Build-BitNetCppPeer([string] $PeerSource) {
     Write-Step "bench-kernels: building bitnet.cpp's I2_S kernel from $PeerSource -> $exe"
     Invoke-Checked 'clang++ bitnet.cpp peer' {
         clang++ -O3 -march=native -std=c++17 -pthread -w -I (Join-Path $harness 'shim') -I (Resolve-Path $include).Path "-DPEER_MAD=`"$madPath`"" (Join-Path $harness 'i2s_peer.cpp') -o $exe
-    }
+    } | Out-Host
     return $exe
 }
 

@@ -56,10 +56,12 @@ function Install-DebianPackage([string[]] $Package, [string] $What) {
     Write-Host "installing Debian package $($Package -join ' ') (for $What)"
     $env:DEBIAN_FRONTEND = 'noninteractive'
     if (-not $script:AptUpdated) {
-        Invoke-Checked 'apt-get update' { apt-get update -qq }
+        Invoke-Checked 'apt-get update' { apt-get update -qq } | Out-Host
         $script:AptUpdated = $true
     }
-    Invoke-Checked "apt-get install $($Package -join ' ')" { apt-get install -y -qq --no-install-recommends @Package }
+    # apt's progress goes to the console, not to the caller's pipeline: a function that installs a package and then
+    # returns a value (Build-BitNetCppPeer returns a path) would otherwise return apt's lines with it.
+    Invoke-Checked "apt-get install $($Package -join ' ')" { apt-get install -y -qq --no-install-recommends @Package } | Out-Host
 }
 
 # Makes sure the named packages (-Package) or every package of the named concerns (-For) are installed.

@@ -3,35 +3,53 @@ using System.Runtime.Intrinsics;
 
 namespace EdgeRuntime.Tools;
 
-/// <summary>Reads a buffer much larger than the caches with SIMD on N threads: the memory bandwidth a streaming kernel can hope for.</summary>
-internal static unsafe class StreamingRead
+/// <summary>
+/// Reads a buffer much larger than the caches with SIMD on N threads: the memory bandwidth a streaming kernel can hope
+/// for. <see cref="GigabytesPerSecond"/> measures it once; a <see cref="StreamingRead"/> instance keeps its buffer so a
+/// benchmark can time a pass between its kernel's runs, where this machine's bandwidth (which drifts by tens of
+/// percent from minute to minute) is the same for both.
+/// </summary>
+internal sealed unsafe class StreamingRead
 {
-    public static double GigabytesPerSecond(int threads, int megabytes)
+    private readonly byte[] _buffer;
+
+    public StreamingRead(long bytes)
     {
-        long bytes = (long)megabytes * 1024 * 1024;
-        var buffer = GC.AllocateUninitializedArray<byte>((int)bytes, pinned: true);
-        new Random(1).NextBytes(buffer.AsSpan(0, 4096));
+        _buffer = GC.AllocateUninitializedArray<byte>(checked((int)bytes), pinned: true);
+        new Random(1).NextBytes(_buffer.AsSpan(0, Math.Min(4096, _buffer.Length)));
         for (long i = 4096; i < bytes; i += 4096)
         {
-            buffer[i] = 1;
+            _buffer[i] = 1;
         }
+    }
 
+    public long Bytes => _buffer.Length;
+
+    /// <summary>One pass over the whole buffer, split into equal slices over <paramref name="threads"/>; seconds.</summary>
+    public double PassSeconds(int threads)
+    {
         // Each thread reads its slice with four independent 32-byte loads per step and no bounds checks, so the loop is
         // never what limits it: one bounds-checked load per step read 26-28 GB/s on a 2-vCPU EPYC whose BitLinear
         // kernel streamed 28 GB/s, which made bandwidth percentages above 100.
-        long slice = bytes / threads / 128 * 128;
-        double best = 0;
-        fixed (byte* start = buffer)
+        long slice = Bytes / threads / 128 * 128;
+        var sums = new byte[threads];
+        fixed (byte* start = _buffer)
         {
             byte* data = start;
-            for (int round = 0; round < 5; round++)
-            {
-                var sums = new byte[threads];
-                long begin = Stopwatch.GetTimestamp();
-                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t => sums[t] = Read(data + (t * slice), slice));
-                double seconds = Stopwatch.GetElapsedTime(begin).TotalSeconds;
-                best = Math.Max(best, slice * threads / seconds / 1e9);
-            }
+            long begin = Stopwatch.GetTimestamp();
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t => sums[t] = Read(data + (t * slice), slice));
+            return Stopwatch.GetElapsedTime(begin).TotalSeconds * Bytes / (slice * threads);
+        }
+    }
+
+    /// <summary>The best of five passes over <paramref name="megabytes"/> MiB, in GB/s.</summary>
+    public static double GigabytesPerSecond(int threads, int megabytes)
+    {
+        var read = new StreamingRead((long)megabytes * 1024 * 1024);
+        double best = 0;
+        for (int round = 0; round < 5; round++)
+        {
+            best = Math.Max(best, read.Bytes / read.PassSeconds(threads) / 1e9);
         }
 
         return best;
