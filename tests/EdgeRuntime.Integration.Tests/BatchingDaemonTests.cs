@@ -26,8 +26,18 @@ public sealed class BatchingDaemonTests
             alone[c] = result["y"].ToArray<float>();
         }
 
-        int batched = 0;
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        // Whether a request arrives while the model is busy depends on the machine's timing (a CI run on a 2-vCPU Zen 4
+        // once saw none of 320 join a batch), so the burst is repeated, up to five times, until some did.
+        int batched = 0, bursts = 0;
+        for (; bursts < 5 && batched == 0; bursts++)
+        {
+            await Burst();
+        }
+
+        Assert.True(batched > 0, $"no request ran in a batch in {bursts} bursts of {clients * requests}");
+        Assert.Equal(clients * ((requests * bursts) + 1), (await control.StatsAsync()).Single(m => m.Name == "mlp").Count);
+
+        Task Burst() => Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
         {
             await using var client = await EdgeClient.ConnectAsync(edged.SocketPath);
             for (int r = 0; r < requests; r++)
@@ -46,10 +56,6 @@ public sealed class BatchingDaemonTests
                 }
             }
         }));
-
-        // 320 requests from 8 clients on a few workers: some must have waited and shared a run.
-        Assert.True(batched > 0, "no request ran in a batch");
-        Assert.Equal(clients * (requests + 1), (await control.StatsAsync()).Single(m => m.Name == "mlp").Count);
     }
 
     [Fact]
